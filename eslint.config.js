@@ -1,0 +1,33 @@
+// Lint runs as part of `npm test`. src/core must stay runtime-neutral (Web APIs only) so the same
+// engine runs on Node and on Cloudflare Workers; the restricted-imports rule enforces that.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', '.wrangler/**', 'coverage/**', 'artifacts/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    files: ['src/core/**/*.ts'],
+    ignores: ['src/core/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['node:*'], message: 'src/core uses Web APIs only; put Node code in src/adapters/node.' },
+          { group: ['undici', 'ioredis', '@hono/node-server'], message: 'src/core is runtime-neutral; inject this from an adapter.' },
+          { group: ['**/adapters/**', '**/http/**'], message: 'src/core must not depend on outer layers.' },
+        ],
+      }],
+    },
+  },
+  {
+    files: ['bin/**/*.js'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
+);

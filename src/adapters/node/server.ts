@@ -1,0 +1,61 @@
+import { serve, type ServerType } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import { Gateway } from '../../core/gateway.ts';
+import type { Logger } from '../../core/logger.ts';
+import type { Policy } from '../../core/policy/schema.ts';
+import { createApp } from '../../http/app.ts';
+import { createUndiciTransport } from './undici-transport.ts';
+
+export interface NodeGatewayOptions {
+  policy: Policy;
+  policyHash: string;
+  /** Default: 8787. 0 picks a free port. */
+  port?: number;
+  /** Default: 127.0.0.1. */
+  host?: string;
+  logger: Logger;
+}
+
+export interface RunningGateway {
+  url: string;
+  gateway: Gateway;
+  close(): Promise<void>;
+}
+
+/** The full Node runtime: undici transports per path, opossum breakers, the Hono app on node:http. */
+export async function startNodeGateway(options: NodeGatewayOptions): Promise<RunningGateway> {
+  const { logger } = options;
+  const gateway = new Gateway({
+    policy: options.policy,
+    policyHash: options.policyHash,
+    transportFactory: (path) => createUndiciTransport(path),
+    onTransition: (pathId, t) => {
+      const fields = { event: 'breaker_transition', path: pathId, from: t.from, to: t.to, reason: t.reason };
+      if (t.to === 'closed') logger.info(fields, `path ${pathId} ${t.from} -> ${t.to}`);
+      else logger.warn(fields, `path ${pathId} ${t.from} -> ${t.to}`);
+    },
+  });
+  for (const route of options.policy.routes) {
+    if (route.whenAllDown === 'queue') {
+      logger.warn({ route: route.id }, `route ${route.id}: whenAllDown "queue" is not available yet; requests are rejected with 503 when every path is down`);
+    }
+  }
+  const app = createApp({ gateway: () => gateway, logger });
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: options.port ?? 8787, hostname: options.host ?? '127.0.0.1' }, () => resolve(s));
+    s.once('error', reject);
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${host}:${address.port}`,
+    gateway,
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      });
+      await gateway.close();
+    },
+  };
+}

@@ -1,0 +1,172 @@
+import { Agent, type Dispatcher } from 'undici';
+import { AttemptError, type AttemptErrorCode } from '../../core/failover/attempt-error.ts';
+import type { PathConfig } from '../../core/policy/schema.ts';
+import type { AttemptOptions, PathTransport, UpstreamRequest, UpstreamResponse } from '../../core/transport.ts';
+
+export interface UndiciTransportOptions {
+  /** Idle keep-alive connections are closed after this, in ms. Default: 30000. */
+  keepAliveTimeoutMs?: number;
+  /** Most connections per path. Default: 256. */
+  connections?: number;
+}
+
+/**
+ * One undici Agent per path: its own keep-alive pool, its own connect timeout, and the path's
+ * `bind` as the local source address (the carrier's interface). Note: undici honours
+ * `localAddress` only as an Agent option; `connect.localAddress` is silently ignored.
+ */
+export function createUndiciTransport(path: PathConfig, options: UndiciTransportOptions = {}): PathTransport {
+  const agent = new Agent({
+    connect: { timeout: path.connectTimeoutMs },
+    ...(path.bind ? { localAddress: path.bind } : {}),
+    keepAliveTimeout: options.keepAliveTimeoutMs ?? 30_000,
+    connections: options.connections ?? 256,
+    // Timeouts are the failover engine's (per attempt, per deadline); the agent's own are backstops.
+    headersTimeout: 0,
+  });
+  const base = new URL(path.upstream);
+  const origin = base.origin;
+  const basePath = base.pathname.replace(/\/$/, '');
+
+  return {
+    send: (request, attempt) => dispatch(agent, origin, basePath + request.target, request, attempt),
+    close: () => agent.close(),
+  };
+}
+
+function dispatch(agent: Agent, origin: string, target: string, request: UpstreamRequest, attempt: AttemptOptions): Promise<UpstreamResponse> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = {};
+    request.headers.forEach((value, name) => {
+      headers[name] = value;
+    });
+    const handler = new AttemptHandler(resolve, reject, attempt.signal);
+    agent.dispatch(
+      {
+        origin,
+        path: target,
+        method: request.method as Dispatcher.HttpMethod,
+        headers,
+        body: request.body === null ? null : Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength),
+        bodyTimeout: attempt.bodyTimeoutMs,
+      },
+      handler,
+    );
+  });
+}
+
+/**
+ * Follows one request through undici's dispatch hooks. `onRequestStart` runs just before the
+ * first byte is written, which is what separates "not sent" from "sent" when something fails.
+ */
+class AttemptHandler implements Dispatcher.DispatchHandler {
+  #sent = false;
+  #settled = false;
+  #controller: Dispatcher.DispatchController | undefined;
+  #stream: ReadableStreamDefaultController<Uint8Array> | undefined;
+  readonly #signal: AbortSignal;
+  readonly #onAbort = () => this.#abort();
+  readonly #resolve: (response: UpstreamResponse) => void;
+  readonly #reject: (error: AttemptError) => void;
+
+  constructor(resolve: (response: UpstreamResponse) => void, reject: (error: AttemptError) => void, signal: AbortSignal) {
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.#signal = signal;
+    if (signal.aborted) queueMicrotask(this.#onAbort);
+    else signal.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#settled) {
+      controller.abort(new Error('attempt already given up'));
+      return;
+    }
+    this.#sent = true;
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    if (statusCode < 200) return; // 1xx informational: wait for the final answer
+    this.#signal.removeEventListener('abort', this.#onAbort);
+    const responseHeaders = new Headers();
+    for (const [name, value] of Object.entries(headers)) {
+      if (Array.isArray(value)) for (const v of value) responseHeaders.append(name, v);
+      else if (value !== undefined) responseHeaders.append(name, value);
+    }
+    const body = new ReadableStream<Uint8Array>(
+      {
+        start: (stream) => {
+          this.#stream = stream;
+        },
+        pull: () => controller.resume(),
+        cancel: (reason) => controller.abort(reason instanceof Error ? reason : new Error('response body cancelled')),
+      },
+      { highWaterMark: 1 },
+    );
+    this.#settle(() => this.#resolve({ status: statusCode, headers: responseHeaders, body }));
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const stream = this.#stream;
+    if (!stream) return;
+    stream.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    if ((stream.desiredSize ?? 0) <= 0) controller.pause();
+  }
+
+  onResponseEnd(): void {
+    this.#stream?.close();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | null, error: Error): void {
+    this.#signal.removeEventListener('abort', this.#onAbort);
+    if (this.#stream) {
+      // Headers were already passed on: the body breaks off, the client sees a truncated response.
+      this.#stream.error(error);
+      return;
+    }
+    this.#settle(() => this.#reject(classify(error, this.#sent)));
+  }
+
+  #abort(): void {
+    const sent = this.#sent;
+    this.#settle(() =>
+      this.#reject(
+        sent
+          ? new AttemptError('response_timeout', 'sent', 'no response before the attempt timeout')
+          : new AttemptError('connect_timeout', 'not_sent', 'not connected before the attempt timeout'),
+      ),
+    );
+    this.#controller?.abort(new Error('attempt timed out'));
+  }
+
+  #settle(action: () => void): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    action();
+  }
+}
+
+const NOT_SENT_CODES: Record<string, AttemptErrorCode> = {
+  ECONNREFUSED: 'connect_refused',
+  UND_ERR_CONNECT_TIMEOUT: 'connect_timeout',
+  ETIMEDOUT: 'connect_timeout',
+  EADDRNOTAVAIL: 'address_unavailable',
+  ENETUNREACH: 'network_unreachable',
+  EHOSTUNREACH: 'network_unreachable',
+  ENOTFOUND: 'dns_failed',
+  EAI_AGAIN: 'dns_failed',
+};
+
+/** Maps an undici/socket error to what reached the wire. Before onRequestStart, nothing did. */
+export function classify(error: Error, sent: boolean): AttemptError {
+  const code = (error as { code?: string }).code ?? '';
+  if (!sent) {
+    const mapped =
+      NOT_SENT_CODES[code] ??
+      (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || /CERT|SELF_SIGNED/.test(code) ? 'tls_failed' : 'connect_reset');
+    return new AttemptError(mapped, 'not_sent', `${code || error.name}: ${error.message}`, { cause: error });
+  }
+  const timeout = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
+  return new AttemptError(timeout ? 'response_timeout' : 'connection_lost', 'sent', `${code || error.name}: ${error.message}`, { cause: error });
+}

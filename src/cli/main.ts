@@ -1,0 +1,82 @@
+import { parseArgs } from 'node:util';
+import { createLogger } from '../adapters/node/logger.ts';
+import { loadPolicyFile, PolicyFileError } from '../adapters/node/policy-file.ts';
+import { startNodeGateway } from '../adapters/node/server.ts';
+
+/** Exit statuses other tools can rely on. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+const USAGE = `paypath: a triple-homed payment gateway
+
+Usage:
+  paypath serve --policy FILE [--port N] [--host ADDR]   run the gateway (env: PAYPATH_POLICY, PORT, HOST)
+  paypath validate FILE                                  check a policy file
+  paypath help
+
+Exit status: 0 ok, 1 runtime failure, 2 bad usage or invalid policy.`;
+
+class UsageError extends Error {}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve':
+        return await serveCommand(rest);
+      case 'validate':
+        return await validateCommand(rest);
+      case 'help':
+      case '--help':
+      case '-h':
+      case undefined:
+        console.log(USAGE);
+        return command === undefined ? EXIT.usage : EXIT.ok;
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (error) {
+    if (error instanceof PolicyFileError) {
+      console.error(error.message);
+      return EXIT.usage;
+    }
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`paypath: ${(error as Error).message}\n\n${USAGE}`);
+      return EXIT.usage;
+    }
+    console.error(`paypath: ${(error as Error).stack ?? String(error)}`);
+    return EXIT.failure;
+  }
+}
+
+async function validateCommand(args: string[]): Promise<number> {
+  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+  if (positionals.length !== 1) throw new UsageError('validate takes exactly one policy file');
+  const file = positionals[0]!;
+  const { policy, hash } = await loadPolicyFile(file);
+  console.log(`${file}: valid (version ${policy.version}, hash ${hash}; ${policy.paths.length} paths, ${policy.routes.length} routes)`);
+  return EXIT.ok;
+}
+
+async function serveCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { policy: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } },
+  });
+  const file = values.policy ?? process.env.PAYPATH_POLICY;
+  if (!file) throw new UsageError('serve needs --policy FILE (or PAYPATH_POLICY)');
+  const portText = values.port ?? process.env.PORT ?? '8787';
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got "${portText}"`);
+  const { policy, hash } = await loadPolicyFile(file);
+  const logger = createLogger();
+  const running = await startNodeGateway({ policy, policyHash: hash, port, host: values.host ?? process.env.HOST ?? '127.0.0.1', logger });
+  logger.info({ url: running.url, policy: file, hash }, `paypath listening on ${running.url}`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  logger.info({}, 'shutting down');
+  await running.close();
+  return EXIT.ok;
+}

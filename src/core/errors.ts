@@ -1,0 +1,46 @@
+/**
+ * The one error type paypath answers with. Every error a client can see has a stable `code`
+ * (documented in the README) and an HTTP status; `details` carries machine-readable context.
+ */
+export type ErrorCode =
+  | 'no_path_available'
+  | 'outcome_unknown'
+  | 'deadline_exceeded'
+  | 'route_not_found'
+  | 'body_too_large'
+  | 'invalid_request'
+  | 'idempotency_key_invalid'
+  | 'internal_error';
+
+export class PaypathError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: Record<string, unknown>;
+  readonly headers: Record<string, string>;
+
+  constructor(
+    code: ErrorCode,
+    status: number,
+    message: string,
+    options: { details?: Record<string, unknown>; headers?: Record<string, string>; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = 'PaypathError';
+    this.code = code;
+    this.status = status;
+    this.details = options.details ?? {};
+    this.headers = options.headers ?? {};
+  }
+
+  /** The JSON body clients receive: `{ error: { code, message, ...details } }`. */
+  toJSON(): { error: Record<string, unknown> } {
+    return { error: { code: this.code, message: this.message, ...this.details } };
+  }
+
+  toResponse(extraHeaders: Record<string, string> = {}): Response {
+    return new Response(JSON.stringify(this.toJSON()), {
+      status: this.status,
+      headers: { 'content-type': 'application/json', ...this.headers, ...extraHeaders },
+    });
+  }
+}

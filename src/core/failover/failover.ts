@@ -1,0 +1,157 @@
+import { BreakerOpenError, type IBreaker } from '../breaker/breaker.ts';
+import { PaypathError } from '../errors.ts';
+import type { LatencyWindow } from '../health/latency-window.ts';
+import type { PathConfig, RouteConfig } from '../policy/schema.ts';
+import type { PathTransport, UpstreamRequest, UpstreamResponse } from '../transport.ts';
+import { AttemptError, type AttemptErrorCode } from './attempt-error.ts';
+
+/** Used when a route fixes no attemptTimeoutMs. */
+export const DEFAULT_ATTEMPT_TIMEOUT_MS = 2_000;
+
+/** Everything the engine needs of one path. */
+export interface PathRuntime {
+  readonly config: PathConfig;
+  readonly breaker: IBreaker;
+  readonly transport: PathTransport;
+  readonly latency: LatencyWindow;
+  /** Called after every attempt on this path, for stats. */
+  recordAttempt(record: AttemptRecord): void;
+}
+
+export type AttemptOutcome = 'answered' | 'upstream_error' | 'not_sent' | 'sent_no_answer';
+
+export interface AttemptRecord {
+  pathId: string;
+  outcome: AttemptOutcome;
+  /** AttemptErrorCode for failures, `http_<status>` for answers. */
+  code: string;
+  status?: number;
+  durationMs: number;
+}
+
+export interface ForwardResult {
+  response: UpstreamResponse;
+  pathId: string;
+  attempts: AttemptRecord[];
+  idempotencyKey: string;
+}
+
+export interface ForwardOptions {
+  /** The idempotency key to send on every attempt (the client's, or one generated for it). */
+  idempotencyKey: string;
+  /** Sent as Retry-After with `no_path_available`. Default: 1. */
+  retryAfterSeconds?: number;
+  now?: () => number;
+}
+
+/** A 5xx or 429 from upstream: counts against the path inside the breaker; may be returned as is. */
+class UpstreamStatusError extends Error {
+  readonly response: UpstreamResponse;
+  constructor(response: UpstreamResponse) {
+    super(`upstream answered ${response.status}`);
+    this.response = response;
+  }
+}
+
+/**
+ * Sends a request over the route's paths in order, one attempt at a time, and fails over by what
+ * reached the wire (DESIGN.md, request flow step 4):
+ * - not sent (connect failure, breaker open): next path at once;
+ * - sent without an answer: next path only when the route's processor honours idempotency keys
+ *   (the same key goes out on every attempt); otherwise `outcome_unknown`, never re-sent;
+ * - answered: 2xx-4xx returned as is; 5xx/429 count against the path and fail over only when retry-safe.
+ */
+export async function forwardWithFailover(
+  route: RouteConfig,
+  request: UpstreamRequest,
+  paths: ReadonlyMap<string, PathRuntime>,
+  options: ForwardOptions,
+): Promise<ForwardResult> {
+  const now = options.now ?? Date.now;
+  const startedAt = now();
+  const deadlineAt = startedAt + route.deadlineMs;
+  const retrySafe = route.idempotency.upstreamHonors;
+  const candidates = route.paths.map((id) => paths.get(id)).filter((p): p is PathRuntime => p !== undefined);
+  const attempts: AttemptRecord[] = [];
+  let unresolvedSend: AttemptRecord | undefined;
+  request.headers.set(route.idempotency.header, options.idempotencyKey);
+
+  for (let i = 0; i < candidates.length; i++) {
+    const path = candidates[i]!;
+    const remaining = deadlineAt - now();
+    if (remaining <= 0) break;
+    if (!path.breaker.isAvailable) continue;
+
+    const attemptStarted = now();
+    const timeoutMs = Math.min(route.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS, remaining);
+    const record = (outcome: AttemptOutcome, code: string, status?: number): AttemptRecord => {
+      const entry: AttemptRecord = { pathId: path.config.id, outcome, code, status, durationMs: now() - attemptStarted };
+      path.recordAttempt(entry);
+      attempts.push(entry);
+      return entry;
+    };
+
+    try {
+      const response = await path.breaker.execute(async () => {
+        const answer = await path.transport.send(request, {
+          signal: AbortSignal.timeout(timeoutMs),
+          bodyTimeoutMs: route.deadlineMs,
+        });
+        if (answer.status >= 500 || answer.status === 429) throw new UpstreamStatusError(answer);
+        return answer;
+      });
+      record('answered', `http_${response.status}`, response.status);
+      path.latency.record(now() - attemptStarted);
+      return { response, pathId: path.config.id, attempts, idempotencyKey: options.idempotencyKey };
+    } catch (error) {
+      if (error instanceof BreakerOpenError) continue; // the breaker changed state after we looked: nothing sent
+      if (error instanceof UpstreamStatusError) {
+        record('upstream_error', `http_${error.response.status}`, error.response.status);
+        const next = retrySafe && candidates.slice(i + 1).some((p) => p.breaker.isAvailable) && deadlineAt - now() > 0;
+        if (!next) return { response: error.response, pathId: path.config.id, attempts, idempotencyKey: options.idempotencyKey };
+        await error.response.body?.cancel().catch(() => {});
+        unresolvedSend = undefined; // the processor answered, so the earlier ambiguity is settled by this key
+        continue;
+      }
+      const failure = error instanceof AttemptError ? error : new AttemptError('unexpected', 'sent', String(error), { cause: error });
+      if (failure.wire === 'not_sent') {
+        record('not_sent', failure.code);
+        continue;
+      }
+      unresolvedSend = record('sent_no_answer', failure.code);
+      if (!retrySafe) throw outcomeUnknown(options.idempotencyKey, attempts, failure.code);
+    }
+  }
+
+  if (unresolvedSend) throw outcomeUnknown(options.idempotencyKey, attempts, unresolvedSend.code as AttemptErrorCode);
+  if (now() >= deadlineAt && attempts.length > 0) {
+    throw new PaypathError('deadline_exceeded', 504, `no path answered within the route's deadline of ${route.deadlineMs} ms; nothing was sent`, {
+      details: { attempts: attempts.map(summarise) },
+    });
+  }
+  throw noPathAvailable(route, candidates, attempts, options.retryAfterSeconds ?? 1);
+}
+
+function summarise(a: AttemptRecord) {
+  return { path: a.pathId, outcome: a.outcome, code: a.code };
+}
+
+function outcomeUnknown(key: string, attempts: AttemptRecord[], code: AttemptErrorCode): PaypathError {
+  return new PaypathError(
+    'outcome_unknown',
+    502,
+    `the request was sent but no answer came back (${code}); it may have been processed. Retry with the same idempotency key to learn the outcome.`,
+    { details: { idempotencyKey: key, attempts: attempts.map(summarise) } },
+  );
+}
+
+function noPathAvailable(route: RouteConfig, candidates: PathRuntime[], attempts: AttemptRecord[], retryAfterS: number): PaypathError {
+  return new PaypathError('no_path_available', 503, `no path can carry route "${route.id}" now; nothing was sent`, {
+    details: {
+      route: route.id,
+      paths: candidates.map((p) => ({ id: p.config.id, state: p.breaker.state })),
+      attempts: attempts.map(summarise),
+    },
+    headers: { 'retry-after': String(retryAfterS) },
+  });
+}

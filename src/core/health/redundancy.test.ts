@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { computeRedundancy } from './redundancy.ts';
+
+const path = (id: string, healthy: boolean, shareRisk: string[] = []) => ({ id, healthy, shareRisk });
+
+describe('computeRedundancy', () => {
+  it('counts three independent healthy paths as N+2', () => {
+    expect(computeRedundancy([path('a', true), path('b', true), path('c', true)])).toEqual({ healthy: 3, total: 3, level: 'N+2' });
+  });
+
+  it('drops a level per lost independent path and reports down at zero', () => {
+    expect(computeRedundancy([path('a', false), path('b', true), path('c', true)]).level).toBe('N+1');
+    expect(computeRedundancy([path('a', false), path('b', false), path('c', true)]).level).toBe('N+0');
+    expect(computeRedundancy([path('a', false), path('b', false), path('c', false)]).level).toBe('down');
+  });
+
+  it('counts paths sharing a risk tag once, transitively', () => {
+    const result = computeRedundancy([
+      path('a', true, ['ahyeon']),
+      path('b', true, ['ahyeon', 'conduit-7']),
+      path('c', true, ['conduit-7']),
+      path('d', true),
+    ]);
+    expect(result).toEqual({ healthy: 2, total: 2, level: 'N+1' });
+  });
+
+  it('treats a shared-risk group as healthy while any member is', () => {
+    const result = computeRedundancy([path('a', false, ['x']), path('b', true, ['x']), path('c', false)]);
+    expect(result).toEqual({ healthy: 1, total: 2, level: 'N+0' });
+  });
+});

@@ -1,0 +1,44 @@
+/**
+ * Redundancy level as the telephone-exchange rule counts it: independent healthy paths minus one.
+ * Paths that share a `shareRisk` tag (same exchange building, same conduit) fail together, so a
+ * group of them linked by shared tags counts once, and counts as healthy when any member is.
+ */
+export interface RedundancyInput {
+  id: string;
+  shareRisk: readonly string[];
+  healthy: boolean;
+}
+
+export type RedundancyLevel = `N+${number}` | 'down';
+
+export interface Redundancy {
+  /** Independent risk groups with at least one healthy path. */
+  healthy: number;
+  /** Independent risk groups in the policy. */
+  total: number;
+  level: RedundancyLevel;
+}
+
+export function computeRedundancy(paths: readonly RedundancyInput[]): Redundancy {
+  const parent = paths.map((_, i) => i);
+  const find = (i: number): number => {
+    while (parent[i] !== i) i = parent[i] = parent[parent[i]!]!;
+    return i;
+  };
+  const byTag = new Map<string, number>();
+  paths.forEach((path, i) => {
+    for (const tag of path.shareRisk) {
+      const other = byTag.get(tag);
+      if (other === undefined) byTag.set(tag, i);
+      else parent[find(i)] = find(other);
+    }
+  });
+  const groups = new Map<number, boolean>();
+  paths.forEach((path, i) => {
+    const root = find(i);
+    groups.set(root, (groups.get(root) ?? false) || path.healthy);
+  });
+  const total = groups.size;
+  const healthy = [...groups.values()].filter(Boolean).length;
+  return { healthy, total, level: healthy === 0 ? 'down' : `N+${healthy - 1}` };
+}

@@ -1,0 +1,179 @@
+import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
+import type { z } from 'zod';
+import { PolicySchema, type Policy } from './schema.ts';
+
+/** One thing wrong with a policy: where (field path, and line/column when known) and what was expected. */
+export interface PolicyIssue {
+  /** Field path such as `routes[1].paths[2]`; empty for the document as a whole. */
+  path: string;
+  message: string;
+  line?: number;
+  column?: number;
+}
+
+export type PolicyParseResult = { ok: true; policy: Policy } | { ok: false; issues: PolicyIssue[] };
+
+/** Limits that keep a hostile policy document (alias bombs, huge files) from exhausting memory. */
+export const POLICY_LIMITS = { maxBytes: 1_048_576, maxAliasCount: 50 } as const;
+
+export function formatFieldPath(segments: readonly PropertyKey[]): string {
+  let out = '';
+  for (const segment of segments) {
+    if (typeof segment === 'number') out += `[${segment}]`;
+    else out += out === '' ? String(segment) : `.${String(segment)}`;
+  }
+  return out;
+}
+
+export function formatIssue(issue: PolicyIssue, source?: string): string {
+  const where = [source, issue.line, issue.column].filter((part) => part !== undefined).join(':');
+  const field = issue.path === '' ? '' : `${issue.path}: `;
+  return `${where === '' ? '' : `${where}: `}${field}${issue.message}`;
+}
+
+/** Parses and validates policy YAML (or JSON, which is YAML). Never throws on bad input. */
+export function parsePolicy(text: string): PolicyParseResult {
+  if (new TextEncoder().encode(text).byteLength > POLICY_LIMITS.maxBytes) {
+    return { ok: false, issues: [{ path: '', message: `policy is larger than ${POLICY_LIMITS.maxBytes} bytes` }] };
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      issues: doc.errors.map((error) => {
+        const pos = error.linePos?.[0];
+        return { path: '', message: `YAML syntax error: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, line: pos?.line, column: pos?.col };
+      }),
+    };
+  }
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: POLICY_LIMITS.maxAliasCount });
+  } catch (error) {
+    return { ok: false, issues: [{ path: '', message: `YAML error: ${(error as Error).message}` }] };
+  }
+  return validatePolicyObject(raw, (segments) => locate(doc, lineCounter, segments));
+}
+
+/** Validates an already-parsed policy object (from YAML, JSON or the admin API). */
+export function validatePolicyObject(
+  raw: unknown,
+  locateField: (segments: readonly PropertyKey[]) => { line: number; column: number } | undefined = () => undefined,
+): PolicyParseResult {
+  const parsed = PolicySchema.safeParse(raw);
+  const issues: PolicyIssue[] = parsed.success
+    ? crossFieldIssues(parsed.data)
+    : parsed.error.issues.flatMap((issue) => fromZodIssue(issue, raw));
+  if (issues.length > 0) {
+    return { ok: false, issues: issues.map((issue) => withPosition(issue, locateField)) };
+  }
+  return { ok: true, policy: (parsed as { data: Policy }).data };
+}
+
+type Located = PolicyIssue & { segments?: readonly PropertyKey[] };
+
+function withPosition(issue: Located, locateField: (segments: readonly PropertyKey[]) => { line: number; column: number } | undefined): PolicyIssue {
+  const { segments, ...rest } = issue;
+  if (segments === undefined) return rest;
+  // An unknown or missing field has no node of its own; point at the nearest enclosing one.
+  for (let n = segments.length; n >= 0; n--) {
+    const pos = locateField(segments.slice(0, n));
+    if (pos) return { ...rest, ...pos };
+  }
+  return rest;
+}
+
+type Ranged = { range?: [number, number, number] | null };
+
+/** Line and column of a field: of its key where it has one (so an unknown field points at its name), else of its value. */
+function locate(doc: Document, lineCounter: LineCounter, segments: readonly PropertyKey[]) {
+  let node: unknown;
+  const parent = segments.length === 0 ? undefined : doc.getIn(segments.slice(0, -1) as unknown[], true);
+  const last = segments.at(-1);
+  if (isMap(parent)) {
+    node = parent.items.find((pair) => (isScalar(pair.key) ? pair.key.value : pair.key) === last)?.key;
+  }
+  node ??= segments.length === 0 ? doc.contents : doc.getIn(segments as unknown[], true);
+  const range = (node as Ranged | undefined)?.range;
+  if (!range) return undefined;
+  const pos = lineCounter.linePos(range[0]);
+  return { line: pos.line, column: pos.col };
+}
+
+function valueAt(raw: unknown, segments: readonly PropertyKey[]): unknown {
+  let current = raw;
+  for (const segment of segments) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<PropertyKey, unknown>)[segment];
+  }
+  return current;
+}
+
+function fromZodIssue(issue: z.core.$ZodIssue, raw: unknown): Located[] {
+  const segments = issue.path;
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => ({
+      path: formatFieldPath([...segments, key]),
+      segments: [...segments, key],
+      message: 'unknown field',
+    }));
+  }
+  if (issue.code === 'invalid_union' && issue.errors.length > 0 && issue.message === 'Invalid input') {
+    // Report the first branch's reason instead of zod's generic union message.
+    const first = issue.errors[0]?.[0];
+    if (first) return fromZodIssue({ ...first, path: [...segments, ...first.path] } as z.core.$ZodIssue, raw);
+  }
+  const value = valueAt(raw, segments);
+  let message = issue.message;
+  if (value === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_value')) {
+    message = `required field is missing (${message.replace(/^Invalid input: /, '').replace(/, received undefined$/, '')})`;
+  } else if (value !== undefined && typeof value !== 'object' && (issue.code === 'invalid_value' || issue.code === 'invalid_type' || issue.code === 'invalid_format' || issue.code === 'custom')) {
+    message = `${message} (got ${JSON.stringify(value)})`;
+  }
+  return [{ path: formatFieldPath(segments), segments, message }];
+}
+
+/** Checks that need the whole document: references between sections, duplicates, timing sanity. */
+function crossFieldIssues(policy: Policy): Located[] {
+  const issues: Located[] = [];
+  const add = (segments: PropertyKey[], message: string) => issues.push({ path: formatFieldPath(segments), segments, message });
+
+  const pathIds = new Set<string>();
+  policy.paths.forEach((path, i) => {
+    if (pathIds.has(path.id)) add(['paths', i, 'id'], `duplicate path id "${path.id}"`);
+    pathIds.add(path.id);
+  });
+  const known = [...pathIds].join(', ');
+
+  const routeIds = new Set<string>();
+  policy.routes.forEach((route, i) => {
+    if (routeIds.has(route.id)) add(['routes', i, 'id'], `duplicate route id "${route.id}"`);
+    routeIds.add(route.id);
+
+    const seen = new Set<string>();
+    route.paths.forEach((pathId, j) => {
+      if (!pathIds.has(pathId)) add(['routes', i, 'paths', j], `unknown path "${pathId}" (expected one of: ${known})`);
+      else if (seen.has(pathId)) add(['routes', i, 'paths', j], `path "${pathId}" is listed twice`);
+      seen.add(pathId);
+    });
+
+    if (route.attemptTimeoutMs !== undefined && route.deadlineMs < route.attemptTimeoutMs) {
+      add(['routes', i, 'deadlineMs'], `deadline (${route.deadlineMs} ms) is shorter than one attempt (attemptTimeoutMs ${route.attemptTimeoutMs} ms)`);
+    }
+    if (route.hedgeConnectMs !== undefined && route.attemptTimeoutMs !== undefined && route.hedgeConnectMs >= route.attemptTimeoutMs) {
+      add(['routes', i, 'hedgeConnectMs'], `hedgeConnectMs (${route.hedgeConnectMs}) must be shorter than attemptTimeoutMs (${route.attemptTimeoutMs})`);
+    }
+
+    const shadowedBy = policy.routes.slice(0, i).findIndex((earlier) => shadows(earlier.match, route.match));
+    if (shadowedBy >= 0) add(['routes', i, 'match'], `never matches: routes[${shadowedBy}] (${policy.routes[shadowedBy]?.id}) matches every request it would`);
+  });
+  return issues;
+}
+
+function shadows(earlier: Policy['routes'][number]['match'], later: Policy['routes'][number]['match']): boolean {
+  if (earlier.method !== later.method) return false;
+  if (earlier.path !== undefined) return later.path === earlier.path;
+  const prefix = earlier.pathPrefix ?? '';
+  return (later.path ?? later.pathPrefix ?? '').startsWith(prefix);
+}

@@ -1,0 +1,127 @@
+import { z } from 'zod';
+
+/**
+ * The policy file's shape. Each field's default is written once, here; `policies/schema.json`
+ * (for editors) is generated from this schema by `npm run schema`.
+ * Objects are strict: an unknown field is an error, because a typo in a failover policy
+ * (`deadlinMs`) must not silently fall back to a default.
+ */
+
+const id = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected an id of lowercase letters, digits and "-" (at most 63 characters)');
+
+const positiveMs = (max: number) => z.int().min(1).max(max);
+
+const upstreamUrl = z
+  .string()
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'http:' || url.protocol === 'https:') && url.search === '' && url.hash === '';
+    } catch {
+      return false;
+    }
+  }, 'expected an http(s) base URL without query or fragment, e.g. https://pay.processor.example');
+
+export const GRADES = ['mirror', 'hot', 'warm', 'cold'] as const;
+export const ROUTE_CLASSES = ['payment', 'capture', 'refund', 'billing', 'query', 'other'] as const;
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+
+export const PathSchema = z.strictObject({
+  id: id.describe('Unique path id, e.g. kt-fiber.'),
+  upstream: upstreamUrl.describe('Base URL of the processor as reached over this path.'),
+  bind: z
+    .union([z.ipv4(), z.ipv6()], { error: 'expected an IPv4 or IPv6 address' })
+    .optional()
+    .describe('Local source address of this carrier\'s interface. Default: none (the OS chooses).'),
+  grade: z.enum(GRADES).default('hot').describe('How ready the path is: mirror | hot | warm | cold. Default: hot.'),
+  cost: z.number().min(0).default(0).describe('Relative cost; a metered LTE link costs more. Default: 0.'),
+  shareRisk: z
+    .array(id)
+    .default([])
+    .describe('Risk tags (same exchange building, same conduit); paths sharing one count once for redundancy. Default: [].'),
+  connectTimeoutMs: positiveMs(60_000)
+    .default(1_000)
+    .describe('TCP (and TLS) connect timeout on this path, in ms. Default: 1000.'),
+});
+
+export const BreakerSchema = z.strictObject({
+  windowMs: positiveMs(600_000).default(10_000).describe('Rolling window over which failures are counted, in ms. Default: 10000.'),
+  errorThresholdPercentage: z
+    .number()
+    .min(1)
+    .max(100)
+    .default(50)
+    .describe('Failure share in the window that opens the breaker, in %. Default: 50.'),
+  volumeThreshold: z.int().min(1).default(5).describe('Attempts in the window before the breaker may open. Default: 5.'),
+  resetTimeoutMs: positiveMs(600_000).default(5_000).describe('Time an open breaker waits before a half-open trial, in ms. Default: 5000.'),
+});
+
+export const ProbeSchema = z.strictObject({
+  path: z.string().startsWith('/').default('/health').describe('Upstream path probed on every path. Default: /health.'),
+  intervalMs: positiveMs(3_600_000).default(1_000).describe('Probe interval for mirror and hot paths, in ms. Default: 1000.'),
+  timeoutMs: positiveMs(60_000).default(500).describe('A probe slower than this fails, in ms. Default: 500.'),
+});
+
+export const IdempotencySchema = z.strictObject({
+  header: z
+    .string()
+    .regex(/^[A-Za-z0-9-]+$/, 'expected an HTTP header name')
+    .default('Idempotency-Key')
+    .describe('Header carrying the idempotency key, inbound and upstream. Default: Idempotency-Key.'),
+  upstreamHonors: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Whether the processor de-duplicates by this key. Only then is a request that was sent without an answer retried on another path. Default: false.',
+    ),
+});
+
+export const RouteMatchSchema = z
+  .strictObject({
+    method: z.enum(HTTP_METHODS).describe('HTTP method.'),
+    path: z.string().startsWith('/').optional().describe('Exact request path.'),
+    pathPrefix: z.string().startsWith('/').optional().describe('Request path prefix.'),
+  })
+  .refine((m) => (m.path === undefined) !== (m.pathPrefix === undefined), {
+    message: 'expected exactly one of path or pathPrefix',
+  });
+
+export const RouteSchema = z.strictObject({
+  id: id.describe('Unique route id, e.g. payments.'),
+  match: RouteMatchSchema,
+  class: z.enum(ROUTE_CLASSES).default('other').describe('Kind of traffic: payment | capture | refund | billing | query | other. Default: other.'),
+  paths: z.array(id).min(1).describe('Path ids this route may use, in priority order.'),
+  attemptTimeoutMs: positiveMs(600_000)
+    .optional()
+    .describe('Per-attempt timeout (connect to response headers), in ms. Default: derived from each path\'s observed latency.'),
+  deadlineMs: positiveMs(600_000).default(8_000).describe('Overall deadline for the request across all attempts, in ms. Default: 8000.'),
+  hedgeConnectMs: positiveMs(60_000)
+    .optional()
+    .describe('Start connecting on the next path when a connect has not completed within this, in ms. Default: off.'),
+  idempotency: IdempotencySchema.prefault({}).describe('Idempotency key handling. Default: { header: Idempotency-Key, upstreamHonors: false }.'),
+  whenAllDown: z.enum(['reject', 'queue']).default('reject').describe('What to do when no path can carry the request. Default: reject.'),
+  maxBodyBytes: z.int().min(0).max(64 * 1024 * 1024).default(1_048_576).describe('Largest accepted request body, in bytes. Default: 1048576.'),
+});
+
+export const RedundancySchema = z.strictObject({
+  alertBelow: z.int().min(1).default(3).describe('Alert when fewer independent healthy paths than this remain. Default: 3.'),
+  webhooks: z.array(upstreamUrl).default([]).describe('URLs notified on every redundancy drop and recovery. Default: [].'),
+});
+
+export const PolicySchema = z.strictObject({
+  version: z.literal(1, { error: 'expected version: 1' }).describe('Policy format version; must be 1.'),
+  paths: z.array(PathSchema).min(1).describe('Ways to reach the processor (at least one).'),
+  breaker: BreakerSchema.prefault({}).describe('Circuit breaker settings, shared by every path.'),
+  probe: ProbeSchema.prefault({}).describe('Active health probe settings.'),
+  routes: z.array(RouteSchema).min(1).describe('Classes of inbound requests, matched in order.'),
+  redundancy: RedundancySchema.prefault({}).describe('Redundancy alarm settings.'),
+});
+
+export type Policy = z.output<typeof PolicySchema>;
+export type PolicyInput = z.input<typeof PolicySchema>;
+export type PathConfig = Policy['paths'][number];
+export type RouteConfig = Policy['routes'][number];
+export type BreakerConfig = Policy['breaker'];
+export type Grade = (typeof GRADES)[number];

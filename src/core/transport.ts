@@ -1,0 +1,32 @@
+import type { PathConfig } from './policy/schema.ts';
+
+/** What one attempt sends upstream. The body is buffered so the same bytes can go out on another path. */
+export interface UpstreamRequest {
+  method: string;
+  /** Path and query relative to the path's upstream base, e.g. `/v1/payments?expand=charge`. */
+  target: string;
+  headers: Headers;
+  body: Uint8Array | null;
+}
+
+/** An upstream answer; the body streams to the client. */
+export interface UpstreamResponse {
+  status: number;
+  headers: Headers;
+  body: ReadableStream<Uint8Array> | null;
+}
+
+export interface AttemptOptions {
+  /** Aborts the attempt (per-attempt timeout or deadline). The transport then rejects with an AttemptError. */
+  signal: AbortSignal;
+  /** Longest silence allowed between response body chunks, in ms. */
+  bodyTimeoutMs: number;
+}
+
+/** Sends requests over one path. Rejects only with AttemptError, so the engine can tell what reached the wire. */
+export interface PathTransport {
+  send(request: UpstreamRequest, options: AttemptOptions): Promise<UpstreamResponse>;
+  close(): Promise<void>;
+}
+
+export type TransportFactory = (path: PathConfig) => PathTransport;

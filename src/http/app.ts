@@ -1,0 +1,43 @@
+import { Hono } from 'hono';
+import type { Gateway } from '../core/gateway.ts';
+import { PaypathError } from '../core/errors.ts';
+import { silentLogger, type Logger } from '../core/logger.ts';
+import { healthRoutes } from './routes/health.ts';
+import { proxyRoutes } from './routes/proxy.ts';
+
+export interface AppDeps {
+  /** Returns the gateway for the running policy; read once per request, so a policy swap never changes a request midway. */
+  gateway: () => Gateway;
+  logger?: Logger;
+}
+
+export type AppEnv = { Variables: { gateway: Gateway; route: string | undefined } };
+
+/** The paypath HTTP app, the same on every runtime: runtime-specific parts come in through `deps`. */
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const logger = deps.logger ?? silentLogger;
+  const app = new Hono<AppEnv>();
+
+  app.use(async (c, next) => {
+    c.set('gateway', deps.gateway());
+    await next();
+  });
+
+  app.onError((error, c) => {
+    const extra: Record<string, string> = {};
+    c.res.headers.forEach((value, name) => {
+      extra[name] = value;
+    });
+    if (error instanceof PaypathError) {
+      if (error.status >= 500) logger.warn({ code: error.code, route: c.get('route'), status: error.status }, error.message);
+      return error.toResponse(extra);
+    }
+    // Never echo internals (or request data) to the client; the log gets the error without the body.
+    logger.error({ err: { name: error.name, message: error.message, stack: error.stack }, route: c.get('route') }, 'unhandled error');
+    return new PaypathError('internal_error', 500, 'internal error').toResponse(extra);
+  });
+
+  app.route('/', healthRoutes());
+  app.route('/', proxyRoutes());
+  return app;
+}

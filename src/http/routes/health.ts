@@ -1,0 +1,18 @@
+import { Hono } from 'hono';
+import type { AppEnv } from '../app.ts';
+
+/** Probes for monitors and load balancers: liveness, readiness, and the full status document. */
+export function healthRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', (c) => {
+    const gateway = c.get('gateway');
+    const ready = gateway.isReady();
+    return c.json(
+      { ready, routes: gateway.status().routes.map((r) => ({ id: r.id, usablePaths: r.usablePaths })) },
+      ready ? 200 : 503,
+    );
+  });
+  app.get('/status', (c) => c.json(c.get('gateway').status()));
+  return app;
+}

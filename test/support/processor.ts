@@ -1,0 +1,185 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A simulated payment processor that keeps a ledger, used by the tests, the demo and the benchmarks.
+ * - Charges are keyed by Idempotency-Key like Stripe's: a repeat of a completed key replays the
+ *   stored answer; a repeat while the first is still being processed gets 409 `key_in_use`.
+ * - Payments carry a client `reference`; a second charge for the same reference is a duplicate
+ *   charge, counted in `duplicateCharges` (the number every failover test wants to be 0).
+ * - `serviceTimeMs` delays every answer; `failNext(n, status)` makes the next n payments fail.
+ */
+export interface Charge {
+  id: string;
+  reference: string | undefined;
+  amount: number | undefined;
+  idempotencyKey: string | undefined;
+  /** Source address the request arrived from: shows which carrier interface it left by. */
+  remoteAddress: string;
+  at: number;
+}
+
+export interface ProcessorOptions {
+  host?: string;
+  port?: number;
+  serviceTimeMs?: number;
+  /** Honour Idempotency-Key (replay, 409 while in flight). Default: true. */
+  honorKeys?: boolean;
+}
+
+interface StoredAnswer {
+  status: number;
+  body: string;
+}
+
+export class SimulatedProcessor {
+  readonly charges: Charge[] = [];
+  serviceTimeMs: number;
+  honorKeys: boolean;
+  /** Requests seen per path (e.g. /v1/payments), including replays and health checks. */
+  readonly requests = new Map<string, number>();
+  readonly #answers = new Map<string, StoredAnswer>();
+  readonly #inFlight = new Set<string>();
+  readonly #byReference = new Map<string, number>();
+  #failures: { remaining: number; status: number } = { remaining: 0, status: 500 };
+  #server: Server | undefined;
+  #nextId = 1;
+  #options: ProcessorOptions;
+
+  constructor(options: ProcessorOptions = {}) {
+    this.#options = options;
+    this.serviceTimeMs = options.serviceTimeMs ?? 0;
+    this.honorKeys = options.honorKeys ?? true;
+  }
+
+  get url(): string {
+    const address = this.#server?.address() as AddressInfo | null;
+    if (!address) throw new Error('processor not started');
+    return `http://${address.address}:${address.port}`;
+  }
+
+  get port(): number {
+    return (this.#server?.address() as AddressInfo).port;
+  }
+
+  /** Charges beyond the first for the same payment reference. */
+  get duplicateCharges(): number {
+    let duplicates = 0;
+    for (const count of this.#byReference.values()) duplicates += Math.max(0, count - 1);
+    return duplicates;
+  }
+
+  chargesFor(reference: string): number {
+    return this.#byReference.get(reference) ?? 0;
+  }
+
+  failNext(count: number, status = 500): void {
+    this.#failures = { remaining: count, status };
+  }
+
+  reset(): void {
+    this.charges.length = 0;
+    this.#answers.clear();
+    this.#byReference.clear();
+    this.requests.clear();
+  }
+
+  async start(): Promise<this> {
+    const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
+      this.#handle(req, res).catch((error: unknown) => {
+        res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: String(error) }));
+      });
+    });
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.#options.port ?? 0, this.#options.host ?? '127.0.0.1', () => resolve());
+    });
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.#server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://processor');
+    this.requests.set(url.pathname, (this.requests.get(url.pathname) ?? 0) + 1);
+    const body = await readAll(req);
+    if (req.method === 'GET' && url.pathname === '/health') return send(res, 200, { status: 'ok' });
+    if (req.method === 'GET' && url.pathname === '/__ledger') {
+      return send(res, 200, { charges: this.charges.length, duplicateCharges: this.duplicateCharges, recent: this.charges.slice(-10) });
+    }
+    if (req.method !== 'POST') return send(res, 404, { error: { code: 'not_found' } });
+
+    const key = header(req, 'idempotency-key');
+    if (this.honorKeys && key !== undefined) {
+      const stored = this.#answers.get(key);
+      if (stored) {
+        res.writeHead(stored.status, { 'content-type': 'application/json', 'idempotent-replayed': 'true' });
+        res.end(stored.body);
+        return;
+      }
+      if (this.#inFlight.has(key)) return send(res, 409, { error: { code: 'key_in_use', message: 'a request with this key is in progress' } });
+      this.#inFlight.add(key);
+    }
+    try {
+      if (this.serviceTimeMs > 0) await new Promise((r) => setTimeout(r, this.serviceTimeMs));
+      const answer = this.#process(url.pathname, body, key, req.socket.remoteAddress ?? '');
+      if (this.honorKeys && key !== undefined && answer.status < 500) this.#answers.set(key, answer);
+      res.writeHead(answer.status, { 'content-type': 'application/json' });
+      res.end(answer.body);
+    } finally {
+      if (key !== undefined) this.#inFlight.delete(key);
+    }
+  }
+
+  #process(pathname: string, raw: string, key: string | undefined, remoteAddress: string): StoredAnswer {
+    let body: Record<string, unknown>;
+    try {
+      body = raw === '' ? {} : (JSON.parse(raw) as Record<string, unknown>);
+    } catch {
+      return { status: 400, body: JSON.stringify({ error: { code: 'invalid_json' } }) };
+    }
+    if (this.#failures.remaining > 0) {
+      this.#failures.remaining--;
+      return { status: this.#failures.status, body: JSON.stringify({ error: { code: 'processor_error' } }) };
+    }
+    if (pathname.startsWith('/v1/billing/')) {
+      return { status: 202, body: JSON.stringify({ accepted: true, records: Array.isArray(body.records) ? body.records.length : 0 }) };
+    }
+    const reference = typeof body.reference === 'string' ? body.reference : undefined;
+    const charge: Charge = {
+      id: `ch_${this.#nextId++}`,
+      reference,
+      amount: typeof body.amount === 'number' ? body.amount : undefined,
+      idempotencyKey: key,
+      remoteAddress,
+      at: Date.now(),
+    };
+    this.charges.push(charge);
+    if (reference !== undefined) this.#byReference.set(reference, (this.#byReference.get(reference) ?? 0) + 1);
+    return { status: 201, body: JSON.stringify({ id: charge.id, status: 'succeeded', amount: charge.amount, reference }) };
+  }
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+}
+
+function readAll(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
