@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs the system tools the test suite needs when a fresh machine lacks them (Debian packages).
+set -euo pipefail
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
