@@ -9,7 +9,8 @@ export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 const USAGE = `paypath: a triple-homed payment gateway
 
 Usage:
-  paypath serve --policy FILE [--port N] [--host ADDR]   run the gateway (env: PAYPATH_POLICY, PORT, HOST)
+  paypath serve --policy FILE [--port N] [--host ADDR] [--redis URL]
+                                                         run the gateway (env: PAYPATH_POLICY, PORT, HOST, REDIS_URL)
   paypath validate FILE                                  check a policy file
   paypath help
 
@@ -60,7 +61,7 @@ async function validateCommand(args: string[]): Promise<number> {
 async function serveCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { policy: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } },
+    options: { policy: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, redis: { type: 'string' } },
   });
   const file = values.policy ?? process.env.PAYPATH_POLICY;
   if (!file) throw new UsageError('serve needs --policy FILE (or PAYPATH_POLICY)');
@@ -69,7 +70,14 @@ async function serveCommand(args: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got "${portText}"`);
   const { policy, hash } = await loadPolicyFile(file);
   const logger = createLogger();
-  const running = await startNodeGateway({ policy, policyHash: hash, port, host: values.host ?? process.env.HOST ?? '127.0.0.1', logger });
+  const running = await startNodeGateway({
+    policy,
+    policyHash: hash,
+    port,
+    host: values.host ?? process.env.HOST ?? '127.0.0.1',
+    redisUrl: values.redis ?? process.env.REDIS_URL,
+    logger,
+  });
   logger.info({ url: running.url, policy: file, hash }, `paypath listening on ${running.url}`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

@@ -4,6 +4,7 @@ import { Gateway } from '../../core/gateway.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Policy } from '../../core/policy/schema.ts';
 import { createApp } from '../../http/app.ts';
+import { createRedisClient } from './redis/client.ts';
 import { createUndiciTransport } from './undici-transport.ts';
 
 export interface NodeGatewayOptions {
@@ -13,6 +14,8 @@ export interface NodeGatewayOptions {
   port?: number;
   /** Default: 127.0.0.1. */
   host?: string;
+  /** Shared state (health, idempotency, queue) lives here when set. Default: none (in-memory, single instance). */
+  redisUrl?: string;
   logger: Logger;
 }
 
@@ -40,6 +43,8 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
       logger.warn({ route: route.id }, `route ${route.id}: whenAllDown "queue" is not available yet; requests are rejected with 503 when every path is down`);
     }
   }
+  // One fail-fast client shared by the Redis-backed stores; never on a payment's critical path.
+  const redis = options.redisUrl ? createRedisClient(options.redisUrl) : undefined;
   const app = createApp({ gateway: () => gateway, logger });
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: options.port ?? 8787, hostname: options.host ?? '127.0.0.1' }, () => resolve(s));
@@ -56,6 +61,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
       await gateway.close();
+      redis?.disconnect();
     },
   };
 }
