@@ -2,8 +2,14 @@ import type { BreakerTransition, IBreaker } from './breaker/breaker.ts';
 import { OpossumBreaker } from './breaker/opossum-breaker.ts';
 import { PaypathError } from './errors.ts';
 import { forwardWithFailover, type AttemptRecord, type ForwardResult, type PathRuntime } from './failover/failover.ts';
+import { adaptiveAttemptTimeoutMs } from './health/adaptive-timeout.ts';
+import { InMemoryHealthStore, type HealthStore, type PathHealthEvent } from './health/health-store.ts';
 import { LatencyWindow } from './health/latency-window.ts';
+import { ProbeScheduler, type ProbeResult, type ProbeTarget } from './health/probe-scheduler.ts';
 import { computeRedundancy, type Redundancy } from './health/redundancy.ts';
+import { RedundancyAlarm } from './health/redundancy-alarm.ts';
+import { TrialGatedBreaker } from './health/trial-gated-breaker.ts';
+import { silentLogger, type Logger } from './logger.ts';
 import type { BreakerConfig, PathConfig, Policy, RouteConfig } from './policy/schema.ts';
 import { matchRoute } from './routing.ts';
 import type { PathTransport, TransportFactory, UpstreamRequest } from './transport.ts';
@@ -19,6 +25,14 @@ export interface GatewayOptions {
   generateKey?: () => string;
   /** Called on every breaker transition, e.g. to log it. */
   onTransition?: (pathId: string, transition: BreakerTransition) => void;
+  /** Shared breaker state (Redis). Default: in memory, this instance only. */
+  healthStore?: HealthStore;
+  /** Names this instance in shared state and alarms. Default: a random id. */
+  instanceId?: string;
+  /** For redundancy alarms. Default: silent. */
+  logger?: Logger;
+  /** Used to deliver redundancy webhooks. Default: global fetch. */
+  fetch?: typeof fetch;
 }
 
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
@@ -31,15 +45,24 @@ class PathState implements PathRuntime {
   requests = 0;
   failures = 0;
   lastError: { code: string; at: string } | undefined;
+  lastProbe: ProbeResult | undefined;
+  /** The last open/closed transition made here or applied from a peer, for resynchronisation. */
+  lastShared: PathHealthEvent | undefined;
 
   readonly config: PathConfig;
   readonly breaker: IBreaker;
   readonly transport: PathTransport;
+  readonly #policy: Policy;
 
-  constructor(config: PathConfig, breaker: IBreaker, transport: PathTransport) {
+  constructor(config: PathConfig, breaker: IBreaker, transport: PathTransport, policy: Policy) {
     this.config = config;
     this.breaker = breaker;
     this.transport = transport;
+    this.#policy = policy;
+  }
+
+  attemptTimeoutMs(route: RouteConfig): number | undefined {
+    return adaptiveAttemptTimeoutMs(route, this.latency, this.#policy.adaptiveTimeout);
   }
 
   recordAttempt(record: AttemptRecord): void {
@@ -62,6 +85,8 @@ export interface PathStatus {
   failures: number;
   latencyMs: { p50: number | null; p99: number | null };
   lastError: { code: string; at: string } | null;
+  /** The last active probe of this path, or null before the first. */
+  lastProbe: { latencyMs: number; at: string; error: string | null } | null;
   transitions: BreakerTransition[];
 }
 
@@ -78,21 +103,128 @@ export class Gateway {
   readonly policyHash: string;
   readonly #paths = new Map<string, PathState>();
   readonly #generateKey: () => string;
+  readonly instanceId: string;
+  readonly #store: HealthStore;
+  readonly #probes: ProbeScheduler;
+  readonly #alarm: RedundancyAlarm;
+  readonly #membership: { dispose(): void };
 
   constructor(options: GatewayOptions) {
     this.policy = options.policy;
     this.policyHash = options.policyHash;
     this.#generateKey = options.generateKey ?? (() => `pp_${crypto.randomUUID()}`);
+    this.instanceId = options.instanceId ?? `gw-${crypto.randomUUID().slice(0, 8)}`;
+    this.#store = options.healthStore ?? new InMemoryHealthStore();
+    const store = this.#store;
     const makeBreaker = options.breakerFactory ?? ((config: BreakerConfig) => new OpossumBreaker(config));
+    const trialLockMs = Math.max(options.policy.probe.intervalMs * 2, options.policy.probe.timeoutMs * 2, 1_000);
+    this.#alarm = new RedundancyAlarm({
+      webhooks: options.policy.redundancy.webhooks,
+      alertBelow: options.policy.redundancy.alertBelow,
+      instanceId: this.instanceId,
+      logger: options.logger ?? silentLogger,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
     for (const config of options.policy.paths) {
-      const state = new PathState(config, makeBreaker(options.policy.breaker, config), options.transportFactory(config));
+      let breaker = makeBreaker(options.policy.breaker, config);
+      if (store.shared) breaker = new TrialGatedBreaker(breaker, () => store.acquireTrial(config.id, this.instanceId, trialLockMs), trialLockMs);
+      const state = new PathState(config, breaker, options.transportFactory(config), options.policy);
       state.breaker.onStateChange((transition) => {
         state.transitions.push(transition);
         if (state.transitions.length > TRANSITIONS_KEPT) state.transitions.shift();
         options.onTransition?.(config.id, transition);
+        this.#afterTransition(state, transition);
       });
       this.#paths.set(config.id, state);
     }
+    this.#probes = new ProbeScheduler({
+      probe: options.policy.probe,
+      paths: [...this.#paths.values()],
+      onResult: (path, result) => this.#onProbe(path, result),
+    });
+    this.#alarm.update(this.status().redundancy, [], null);
+    this.#membership = store.join({
+      instanceId: this.instanceId,
+      quorum: options.policy.breaker.quorum,
+      reportTtlMs: options.policy.breaker.windowMs,
+      localStates: () => [...this.#paths.values()].flatMap((p) => (p.lastShared ? [p.lastShared] : [])),
+      apply: (event) => this.#applyPeer(event),
+    });
+  }
+
+  /** Starts active probes (policy `probe`). Runtimes whose timers outlive requests call this once. */
+  startProbes(): void {
+    this.#probes.start();
+  }
+
+  /** Probes one path now, e.g. a cold path before it is needed. */
+  probeNow(pathId: string): Promise<ProbeResult> {
+    return this.#probes.probeNow(pathId);
+  }
+
+  /** Redundancy webhook deliveries still in progress. */
+  alarmDeliveries(): Promise<void> {
+    return Promise.all([...this.#alarm.pending]).then(() => {});
+  }
+
+  #afterTransition(path: PathState, transition: BreakerTransition): void {
+    const fromPeer = transition.reason.startsWith('peer ');
+    if (transition.to === 'open' || transition.to === 'closed') {
+      const event: PathHealthEvent = {
+        pathId: path.config.id,
+        state: transition.to,
+        reason: transition.reason,
+        at: transition.at,
+        instanceId: this.instanceId,
+      };
+      if (!fromPeer) {
+        path.lastShared = event;
+        this.#store.publish(event);
+      }
+    }
+    this.#probes.reschedule(path.config.id);
+    const status = this.status();
+    this.#alarm.update(
+      status.redundancy,
+      status.paths.map((p) => ({ id: p.id, state: p.state })),
+      { path: path.config.id, reason: transition.reason },
+    );
+    // Cold paths are probed on demand: when the last spare is gone, find out whether they can step in.
+    if (status.redundancy.level === 'N+0' || status.redundancy.level === 'down') {
+      for (const p of this.#paths.values()) if (p.config.grade === 'cold' && p !== path) void this.#probes.probeNow(p.config.id);
+    }
+  }
+
+  #applyPeer(event: PathHealthEvent): void {
+    const path = this.#paths.get(event.pathId);
+    if (!path || event.instanceId === this.instanceId) return;
+    path.lastShared = event;
+    const reason = `peer ${event.instanceId}: ${event.reason}`;
+    if (event.state === 'open' && path.breaker.state !== 'open' && path.breaker.state !== 'isolated') path.breaker.trip(reason);
+    else if (event.state === 'closed' && path.breaker.state !== 'closed' && path.breaker.state !== 'isolated') path.breaker.reset(reason);
+  }
+
+  #onProbe(target: ProbeTarget, result: ProbeResult): void {
+    const path = target as PathState;
+    path.lastProbe = result;
+    const state = path.breaker.state;
+    if (state === 'isolated') return;
+    if (!result.ok) {
+      // A failed probe opens the path with no payment involved; while open, it keeps the path open
+      // (restarting the reset timer), so no payment is sent to trial a path probes see as dead.
+      path.breaker.trip(`probe: ${result.error}`);
+      return;
+    }
+    if (state === 'closed') return;
+    // A passing probe is the half-open trial. With shared state, only the holder of the trial lock closes the path.
+    if (!this.#store.shared) {
+      path.breaker.reset('probe-succeeded');
+      return;
+    }
+    const lockMs = Math.max(this.policy.probe.intervalMs * 2, 1_000);
+    void this.#store.acquireTrial(path.config.id, this.instanceId, lockMs).then((mine) => {
+      if (mine && path.breaker.state !== 'closed' && path.breaker.state !== 'isolated') path.breaker.reset('probe-succeeded');
+    });
   }
 
   path(id: string): PathRuntime | undefined {
@@ -153,6 +285,7 @@ export class Gateway {
         failures: p.failures,
         latencyMs: { p50: round(p.latency.quantile(0.5)), p99: round(p.latency.quantile(0.99)) },
         lastError: p.lastError ?? null,
+        lastProbe: p.lastProbe ? { latencyMs: p.lastProbe.latencyMs, at: p.lastProbe.at, error: p.lastProbe.error } : null,
         transitions: [...p.transitions],
       })),
       routes: this.policy.routes.map((r) => ({ id: r.id, class: r.class, usablePaths: this.usablePaths(r) })),
@@ -161,6 +294,9 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
+    this.#probes.stop();
+    this.#alarm.close();
+    this.#membership.dispose();
     for (const path of this.#paths.values()) path.breaker.dispose();
     await Promise.all([...this.#paths.values()].map((p) => p.transport.close()));
   }

@@ -5,6 +5,7 @@ import type { Logger } from '../../core/logger.ts';
 import type { Policy } from '../../core/policy/schema.ts';
 import { createApp } from '../../http/app.ts';
 import { createRedisClient } from './redis/client.ts';
+import { RedisHealthStore } from './redis/health-store.ts';
 import { createUndiciTransport } from './undici-transport.ts';
 
 export interface NodeGatewayOptions {
@@ -17,6 +18,10 @@ export interface NodeGatewayOptions {
   /** Shared state (health, idempotency, queue) lives here when set. Default: none (in-memory, single instance). */
   redisUrl?: string;
   logger: Logger;
+  /** Names this instance in shared health state and alarms. Default: a random id. */
+  instanceId?: string;
+  /** Start active probes (when the policy enables them). Default: true. */
+  probes?: boolean;
 }
 
 export interface RunningGateway {
@@ -28,7 +33,13 @@ export interface RunningGateway {
 /** The full Node runtime: undici transports per path, opossum breakers, the Hono app on node:http. */
 export async function startNodeGateway(options: NodeGatewayOptions): Promise<RunningGateway> {
   const { logger } = options;
+  // One fail-fast client shared by the Redis-backed stores; never on a payment's critical path.
+  const redis = options.redisUrl ? createRedisClient(options.redisUrl) : undefined;
+  const healthStore = redis ? new RedisHealthStore(redis, { logger }) : undefined;
   const gateway = new Gateway({
+    ...(healthStore ? { healthStore } : {}),
+    ...(options.instanceId ? { instanceId: options.instanceId } : {}),
+    logger,
     policy: options.policy,
     policyHash: options.policyHash,
     transportFactory: (path) => createUndiciTransport(path),
@@ -43,8 +54,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
       logger.warn({ route: route.id }, `route ${route.id}: whenAllDown "queue" is not available yet; requests are rejected with 503 when every path is down`);
     }
   }
-  // One fail-fast client shared by the Redis-backed stores; never on a payment's critical path.
-  const redis = options.redisUrl ? createRedisClient(options.redisUrl) : undefined;
+  if (options.probes ?? true) gateway.startProbes();
   const app = createApp({ gateway: () => gateway, logger });
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: options.port ?? 8787, hostname: options.host ?? '127.0.0.1' }, () => resolve(s));
@@ -61,6 +71,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
       await gateway.close();
+      healthStore?.dispose();
       redis?.disconnect();
     },
   };

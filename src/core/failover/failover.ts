@@ -16,7 +16,12 @@ export interface PathRuntime {
   readonly latency: LatencyWindow;
   /** Called after every attempt on this path, for stats. */
   recordAttempt(record: AttemptRecord): void;
+  /** This path's per-attempt timeout for the route (adaptive); default: the route's, else DEFAULT_ATTEMPT_TIMEOUT_MS. */
+  attemptTimeoutMs?(route: RouteConfig): number | undefined;
 }
+
+/** Pause before asking again when the processor says our own key is still in use (409 key_in_use). */
+export const KEY_IN_USE_RETRY_MS = 50;
 
 export type AttemptOutcome = 'answered' | 'upstream_error' | 'not_sent' | 'sent_no_answer';
 
@@ -83,7 +88,7 @@ export async function forwardWithFailover(
     if (!path.breaker.isAvailable) continue;
 
     const attemptStarted = now();
-    const timeoutMs = Math.min(route.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS, remaining);
+    const timeoutMs = Math.min(route.attemptTimeoutMs ?? path.attemptTimeoutMs?.(route) ?? DEFAULT_ATTEMPT_TIMEOUT_MS, remaining);
     const record = (outcome: AttemptOutcome, code: string, status?: number): AttemptRecord => {
       const entry: AttemptRecord = { pathId: path.config.id, outcome, code, status, durationMs: now() - attemptStarted };
       path.recordAttempt(entry);
@@ -102,6 +107,17 @@ export async function forwardWithFailover(
       });
       record('answered', `http_${response.status}`, response.status);
       path.latency.record(now() - attemptStarted);
+      if (response.status === 409 && unresolvedSend) {
+        // Our earlier send under this key may still be running at the processor (we gave up on it,
+        // it did not). Its stored result is what the client must get: wait briefly, ask again.
+        const answer = await keyInUse(response);
+        if (answer.inUse && deadlineAt - now() > KEY_IN_USE_RETRY_MS) {
+          await new Promise((resolve) => setTimeout(resolve, KEY_IN_USE_RETRY_MS));
+          i--; // the same path again: it just answered
+          continue;
+        }
+        return { response: answer.response, pathId: path.config.id, attempts, idempotencyKey: options.idempotencyKey };
+      }
       return { response, pathId: path.config.id, attempts, idempotencyKey: options.idempotencyKey };
     } catch (error) {
       if (error instanceof BreakerOpenError) continue; // the breaker changed state after we looked: nothing sent
@@ -130,6 +146,19 @@ export async function forwardWithFailover(
     });
   }
   throw noPathAvailable(route, candidates, attempts, options.retryAfterSeconds ?? 1);
+}
+
+/** Reads a 409 to see whether it is the processor's `key_in_use`; hands back an equivalent response. */
+async function keyInUse(response: UpstreamResponse): Promise<{ inUse: boolean; response: UpstreamResponse }> {
+  const bytes = response.body ? new Uint8Array(await new Response(response.body).arrayBuffer()) : new Uint8Array();
+  const inUse = /key_in_use/.test(new TextDecoder().decode(bytes));
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (bytes.byteLength > 0) controller.enqueue(bytes);
+      controller.close();
+    },
+  });
+  return { inUse, response: { status: response.status, headers: response.headers, body } };
 }
 
 function summarise(a: AttemptRecord) {
