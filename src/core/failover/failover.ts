@@ -4,6 +4,7 @@ import type { LatencyWindow } from '../health/latency-window.ts';
 import type { PathConfig, RouteConfig } from '../policy/schema.ts';
 import type { PathTransport, UpstreamRequest, UpstreamResponse } from '../transport.ts';
 import { AttemptError, type AttemptErrorCode } from './attempt-error.ts';
+import { raceConnects } from './connect-hedge.ts';
 
 /** Used when a route fixes no attemptTimeoutMs. */
 export const DEFAULT_ATTEMPT_TIMEOUT_MS = 2_000;
@@ -82,10 +83,33 @@ export async function forwardWithFailover(
   request.headers.set(route.idempotency.header, options.idempotencyKey);
 
   for (let i = 0; i < candidates.length; i++) {
-    const path = candidates[i]!;
-    const remaining = deadlineAt - now();
+    let path = candidates[i]!;
+    let remaining = deadlineAt - now();
     if (remaining <= 0) break;
     if (!path.breaker.isAvailable) continue;
+
+    if (route.hedgeConnectMs !== undefined && path.transport.connect) {
+      // Connect hedging: wait for a connection on this path or, after hedgeConnectMs, the next; send on the first up.
+      const budget = Math.min(route.attemptTimeoutMs ?? path.attemptTimeoutMs?.(route) ?? DEFAULT_ATTEMPT_TIMEOUT_MS, remaining);
+      const hedgeStarted = now();
+      const hedge = await raceConnects(candidates, i, route.hedgeConnectMs, budget);
+      for (const { index, error } of hedge.failures) {
+        const failed = candidates[index]!;
+        const entry: AttemptRecord = { pathId: failed.config.id, outcome: 'not_sent', code: error.code, durationMs: now() - hedgeStarted };
+        failed.recordAttempt(entry);
+        attempts.push(entry);
+        // A failed connect is a failure of that path: let its breaker count it.
+        if (failed.breaker.isAvailable) void failed.breaker.execute(() => Promise.reject(error)).catch(() => {});
+      }
+      if (hedge.winner === undefined) {
+        i = hedge.lastStarted; // every path raced is either down or too slow to connect; go on after them
+        continue;
+      }
+      i = hedge.winner;
+      path = candidates[i]!;
+      remaining = deadlineAt - now();
+      if (remaining <= 0) break;
+    }
 
     const attemptStarted = now();
     const timeoutMs = Math.min(route.attemptTimeoutMs ?? path.attemptTimeoutMs?.(route) ?? DEFAULT_ATTEMPT_TIMEOUT_MS, remaining);
