@@ -1,6 +1,7 @@
 import type { BreakerTransition, IBreaker } from './breaker/breaker.ts';
 import { OpossumBreaker } from './breaker/opossum-breaker.ts';
 import { PaypathError } from './errors.ts';
+import { RetryBudget } from './failover/retry-budget.ts';
 import { forwardWithFailover, type AttemptRecord, type ForwardResult, type PathRuntime } from './failover/failover.ts';
 import { adaptiveAttemptTimeoutMs } from './health/adaptive-timeout.ts';
 import { InMemoryHealthStore, type HealthStore, type PathHealthEvent } from './health/health-store.ts';
@@ -37,6 +38,8 @@ export interface GatewayOptions {
 
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 const TRANSITIONS_KEPT = 50;
+/** Connections opened ahead of traffic on each mirror and hot path. */
+export const WARM_CONNECTIONS = 4;
 
 /** Per-path runtime state: breaker, transport, counters for /status. */
 class PathState implements PathRuntime {
@@ -46,6 +49,7 @@ class PathState implements PathRuntime {
   failures = 0;
   lastError: { code: string; at: string } | undefined;
   lastProbe: ProbeResult | undefined;
+  lastAnsweredAt: number | undefined;
   /** The last open/closed transition made here or applied from a peer, for resynchronisation. */
   lastShared: PathHealthEvent | undefined;
 
@@ -67,6 +71,7 @@ class PathState implements PathRuntime {
 
   recordAttempt(record: AttemptRecord): void {
     this.requests++;
+    if (record.outcome === 'answered' || record.outcome === 'upstream_error') this.lastAnsweredAt = Date.now();
     if (record.outcome !== 'answered') {
       this.failures++;
       this.lastError = { code: record.code, at: new Date().toISOString() };
@@ -108,6 +113,7 @@ export class Gateway {
   readonly #probes: ProbeScheduler;
   readonly #alarm: RedundancyAlarm;
   readonly #membership: { dispose(): void };
+  readonly retryBudget: RetryBudget;
 
   constructor(options: GatewayOptions) {
     this.policy = options.policy;
@@ -115,6 +121,7 @@ export class Gateway {
     this.#generateKey = options.generateKey ?? (() => `pp_${crypto.randomUUID()}`);
     this.instanceId = options.instanceId ?? `gw-${crypto.randomUUID().slice(0, 8)}`;
     this.#store = options.healthStore ?? new InMemoryHealthStore();
+    this.retryBudget = new RetryBudget(options.policy.retryBudget);
     const store = this.#store;
     const makeBreaker = options.breakerFactory ?? ((config: BreakerConfig) => new OpossumBreaker(config));
     const trialLockMs = Math.max(options.policy.probe.intervalMs * 2, options.policy.probe.timeoutMs * 2, 1_000);
@@ -155,6 +162,19 @@ export class Gateway {
   /** Starts active probes (policy `probe`). Runtimes whose timers outlive requests call this once. */
   startProbes(): void {
     this.#probes.start();
+  }
+
+  /**
+   * Opens connections ahead of traffic on mirror and hot paths (WARM_CONNECTIONS each), so the
+   * first payments and the first failover pay no handshake. Probes then keep one connection of
+   * every probed path alive. Never rejects.
+   */
+  async warmUp(): Promise<void> {
+    await Promise.allSettled(
+      [...this.#paths.values()]
+        .filter((p) => p.config.grade === 'mirror' || p.config.grade === 'hot')
+        .map((p) => p.transport.warm?.(WARM_CONNECTIONS)),
+    );
   }
 
   /** Probes one path now, e.g. a cold path before it is needed. */
@@ -207,6 +227,7 @@ export class Gateway {
   #onProbe(target: ProbeTarget, result: ProbeResult): void {
     const path = target as PathState;
     path.lastProbe = result;
+    if (result.ok) path.lastAnsweredAt = Date.now();
     const state = path.breaker.state;
     if (state === 'isolated') return;
     if (!result.ok) {
@@ -254,6 +275,7 @@ export class Gateway {
     return forwardWithFailover(route, request, this.#paths, {
       idempotencyKey,
       retryAfterSeconds: Math.max(1, Math.ceil(this.policy.breaker.resetTimeoutMs / 1000)),
+      retryBudget: this.retryBudget,
     });
   }
 

@@ -55,6 +55,8 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     }
   }
   if (options.probes ?? true) gateway.startProbes();
+  // Warm pools before listening; a path that cannot connect now simply stays cold.
+  await gateway.warmUp();
   const app = createApp({ gateway: () => gateway, logger });
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: options.port ?? 8787, hostname: options.host ?? '127.0.0.1' }, () => resolve(s));

@@ -5,6 +5,7 @@ import type { PathConfig, RouteConfig } from '../policy/schema.ts';
 import type { PathTransport, UpstreamRequest, UpstreamResponse } from '../transport.ts';
 import { AttemptError, type AttemptErrorCode } from './attempt-error.ts';
 import { raceConnects } from './connect-hedge.ts';
+import type { RetryBudget } from './retry-budget.ts';
 
 /** Used when a route fixes no attemptTimeoutMs. */
 export const DEFAULT_ATTEMPT_TIMEOUT_MS = 2_000;
@@ -19,6 +20,8 @@ export interface PathRuntime {
   recordAttempt(record: AttemptRecord): void;
   /** This path's per-attempt timeout for the route (adaptive); default: the route's, else DEFAULT_ATTEMPT_TIMEOUT_MS. */
   attemptTimeoutMs?(route: RouteConfig): number | undefined;
+  /** Epoch ms of the last answer that came over this path (payments or probes). */
+  readonly lastAnsweredAt?: number;
 }
 
 /** Pause before asking again when the processor says our own key is still in use (409 key_in_use). */
@@ -48,6 +51,8 @@ export interface ForwardOptions {
   /** Sent as Retry-After with `no_path_available`. Default: 1. */
   retryAfterSeconds?: number;
   now?: () => number;
+  /** Limits re-sends of requests already sent (not failovers of attempts that sent nothing). Default: unlimited. */
+  retryBudget?: RetryBudget;
 }
 
 /** A 5xx or 429 from upstream: counts against the path inside the breaker; may be returned as is. */
@@ -73,6 +78,38 @@ export async function forwardWithFailover(
   paths: ReadonlyMap<string, PathRuntime>,
   options: ForwardOptions,
 ): Promise<ForwardResult> {
+  const end = options.retryBudget?.begin();
+  const slots: (() => void)[] = [];
+  try {
+    return await forwardAttempts(route, request, paths, options, slots);
+  } finally {
+    end?.();
+    for (const release of slots) release();
+  }
+}
+
+async function forwardAttempts(
+  route: RouteConfig,
+  request: UpstreamRequest,
+  paths: ReadonlyMap<string, PathRuntime>,
+  options: ForwardOptions,
+  retrySlots: (() => void)[],
+): Promise<ForwardResult> {
+  /** A re-send after bytes already went out needs a slot of the retry budget. */
+  const mayResend = (): boolean => {
+    if (!options.retryBudget) return true;
+    const slot = options.retryBudget.acquire();
+    if (slot) retrySlots.push(slot);
+    return slot !== undefined;
+  };
+  /** Timeouts excused because no other path answered meanwhile; counted once another path answers this request. */
+  const excused: PathRuntime[] = [];
+  const countExcused = (winner: PathRuntime) => {
+    for (const p of excused) {
+      if (p === winner || !p.breaker.isAvailable) continue;
+      void p.breaker.execute(() => Promise.reject(new AttemptError('response_timeout', 'sent', 'another path answered this request'))).catch(() => {});
+    }
+  };
   const now = options.now ?? Date.now;
   const startedAt = now();
   const deadlineAt = startedAt + route.deadlineMs;
@@ -120,15 +157,28 @@ export async function forwardWithFailover(
       return entry;
     };
 
+    const closedAtStart = path.breaker.state === 'closed';
     try {
       const response = await path.breaker.execute(async () => {
-        const answer = await path.transport.send(request, {
-          signal: AbortSignal.timeout(timeoutMs),
-          bodyTimeoutMs: route.deadlineMs,
-        });
+        let answer: UpstreamResponse;
+        try {
+          answer = await path.transport.send(request, {
+            signal: AbortSignal.timeout(timeoutMs),
+            bodyTimeoutMs: route.deadlineMs,
+          });
+        } catch (error) {
+          // A timeout marks the path failing only when another path answered meanwhile: if none did,
+          // the processor or this box is slow, not the path (a half-open trial always counts).
+          if (error instanceof AttemptError && error.code === 'response_timeout' && closedAtStart && !answeredElsewhere(paths, path, attemptStarted)) {
+            error.countsAgainstPath = false;
+            excused.push(path);
+          }
+          throw error;
+        }
         if (answer.status >= 500 || answer.status === 429) throw new UpstreamStatusError(answer);
         return answer;
       });
+      countExcused(path);
       record('answered', `http_${response.status}`, response.status);
       path.latency.record(now() - attemptStarted);
       if (response.status === 409 && unresolvedSend) {
@@ -147,7 +197,7 @@ export async function forwardWithFailover(
       if (error instanceof BreakerOpenError) continue; // the breaker changed state after we looked: nothing sent
       if (error instanceof UpstreamStatusError) {
         record('upstream_error', `http_${error.response.status}`, error.response.status);
-        const next = retrySafe && candidates.slice(i + 1).some((p) => p.breaker.isAvailable) && deadlineAt - now() > 0;
+        const next = retrySafe && candidates.slice(i + 1).some((p) => p.breaker.isAvailable) && deadlineAt - now() > 0 && mayResend();
         if (!next) return { response: error.response, pathId: path.config.id, attempts, idempotencyKey: options.idempotencyKey };
         await error.response.body?.cancel().catch(() => {});
         unresolvedSend = undefined; // the processor answered, so the earlier ambiguity is settled by this key
@@ -159,7 +209,7 @@ export async function forwardWithFailover(
         continue;
       }
       unresolvedSend = record('sent_no_answer', failure.code);
-      if (!retrySafe) throw outcomeUnknown(options.idempotencyKey, attempts, failure.code);
+      if (!retrySafe || !mayResend()) throw outcomeUnknown(options.idempotencyKey, attempts, failure.code);
     }
   }
 
@@ -170,6 +220,11 @@ export async function forwardWithFailover(
     });
   }
   throw noPathAvailable(route, candidates, attempts, options.retryAfterSeconds ?? 1);
+}
+
+function answeredElsewhere(paths: ReadonlyMap<string, PathRuntime>, self: PathRuntime, since: number): boolean {
+  for (const p of paths.values()) if (p !== self && (p.lastAnsweredAt ?? 0) >= since) return true;
+  return false;
 }
 
 /** Reads a 409 to see whether it is the processor's `key_in_use`; hands back an equivalent response. */

@@ -128,6 +128,11 @@ export const RouteSchema = z.strictObject({
   maxBodyBytes: z.int().min(0).max(64 * 1024 * 1024).default(1_048_576).describe('Largest accepted request body, in bytes. Default: 1048576.'),
 });
 
+export const RetryBudgetSchema = z.strictObject({
+  percent: z.number().min(0).max(100).default(20).describe('Re-sends of already-sent requests in progress, as a share of requests in progress, in %. Default: 20.'),
+  minConcurrent: z.int().min(0).max(10_000).default(3).describe('Re-sends always allowed at once, whatever the share. Default: 3.'),
+});
+
 export const RedundancySchema = z.strictObject({
   alertBelow: z.int().min(1).default(3).describe('Alert when fewer independent healthy paths than this remain. Default: 3.'),
   webhooks: z.array(upstreamUrl).default([]).describe('URLs notified on every redundancy drop and recovery. Default: [].'),
@@ -140,6 +145,9 @@ export const PolicySchema = z.strictObject({
   probe: ProbeSchema.prefault({}).describe('Active health probe settings.'),
   routes: z.array(RouteSchema).min(1).describe('Classes of inbound requests, matched in order.'),
   redundancy: RedundancySchema.prefault({}).describe('Redundancy alarm settings.'),
+  retryBudget: RetryBudgetSchema.prefault({}).describe(
+    'Limits re-sending requests whose bytes already reached a path (after a timeout or a 5xx); failing over an attempt that sent nothing is never limited.',
+  ),
   adaptiveTimeout: AdaptiveTimeoutSchema.prefault({}).describe(
     'Per-attempt timeout of routes that set no attemptTimeoutMs and whose processor honours keys: follows each path\'s observed latency.',
   ),
