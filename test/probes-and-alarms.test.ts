@@ -89,8 +89,9 @@ describe('redundancy alarms', () => {
       healthy: 2,
       total: 3,
       belowAlert: true,
-      cause: { path: 'c', reason: 'probe: connect_reset' },
     });
+    // connect_reset, or connection_lost when the probe rode a warm connection the carrier reset
+    expect(received[0]!.cause).toMatchObject({ path: 'c', reason: expect.stringMatching(/^probe: (connect_reset|connection_lost)$/) });
     expect(received[0]!.paths).toContainEqual({ id: 'c', state: 'open' });
 
     await rig.carrier('c').setMode({ mode: 'up' });
