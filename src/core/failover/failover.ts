@@ -209,7 +209,10 @@ async function forwardAttempts(
         continue;
       }
       unresolvedSend = record('sent_no_answer', failure.code);
-      if (!retrySafe || !mayResend()) throw outcomeUnknown(options.idempotencyKey, attempts, failure.code);
+      // A timeout that is the path's fault (another path answered meanwhile) is always retried; one that
+      // may be the processor's (nobody answered) takes a slot of the retry budget, as a 5xx does.
+      const mayBeProcessor = failure.countsAgainstPath === false;
+      if (!retrySafe || (mayBeProcessor && !mayResend())) throw outcomeUnknown(options.idempotencyKey, attempts, failure.code);
     }
   }
 

@@ -1,9 +1,10 @@
 /**
- * Envoy-style retry budget: at any moment, requests re-sent after their bytes already reached a
- * path (a timeout after sending, a 5xx) may be at most `percent` of the requests in progress, or
- * `minConcurrent`, whichever is more. That keeps a slow or failing processor from being hit with a
- * wave of re-sends. Failing over an attempt that sent nothing (connect refused, breaker open) is
- * not a retry in this sense (it adds no load upstream) and is never limited.
+ * Envoy-style retry budget: at any moment, re-sends that could add load to a struggling processor
+ * may be at most `percent` of the requests in progress, or `minConcurrent`, whichever is more.
+ * Those are re-sends after a 5xx/429, and after a timeout while no other path answered either (the
+ * processor may be the slow part). Failing over an attempt that sent nothing, or one that timed out
+ * on a path while other paths answered (a cut carrier: the processor never saw it, or answered
+ * into the void), is never limited: refusing those would fail payments that a live path can carry.
  */
 export interface RetryBudgetConfig {
   percent: number;

@@ -130,7 +130,7 @@ export const RouteSchema = z.strictObject({
 
 export const RetryBudgetSchema = z.strictObject({
   percent: z.number().min(0).max(100).default(20).describe('Re-sends of already-sent requests in progress, as a share of requests in progress, in %. Default: 20.'),
-  minConcurrent: z.int().min(0).max(10_000).default(3).describe('Re-sends always allowed at once, whatever the share. Default: 3.'),
+  minConcurrent: z.int().min(0).max(10_000).default(10).describe('Re-sends always allowed at once, whatever the share. Default: 10.'),
 });
 
 export const RedundancySchema = z.strictObject({
@@ -146,7 +146,7 @@ export const PolicySchema = z.strictObject({
   routes: z.array(RouteSchema).min(1).describe('Classes of inbound requests, matched in order.'),
   redundancy: RedundancySchema.prefault({}).describe('Redundancy alarm settings.'),
   retryBudget: RetryBudgetSchema.prefault({}).describe(
-    'Limits re-sending requests whose bytes already reached a path (after a timeout or a 5xx); failing over an attempt that sent nothing is never limited.',
+    'Limits re-sends that could add load to a struggling processor (after a 5xx/429, or a timeout while no other path answered); failing over an attempt that sent nothing, or a timeout on a path while others answered, is never limited.',
   ),
   adaptiveTimeout: AdaptiveTimeoutSchema.prefault({}).describe(
     'Per-attempt timeout of routes that set no attemptTimeoutMs and whose processor honours keys: follows each path\'s observed latency.',
