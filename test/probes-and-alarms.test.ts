@@ -15,7 +15,7 @@ describe('active probes', () => {
 
   it('opens a blackholed path before payments meet it, so payments stop waiting on it', async () => {
     rig = await DetectionRig.start(['a', 'b']);
-    const gateway = await rig.gateway(rig.policy({ probe: { enabled: true, intervalMs: 100, timeoutMs: 300 } }));
+    const gateway = await rig.gateway(rig.policy({ probe: { enabled: true, intervalMs: 100, timeoutMs: 800 } }));
     await expect.poll(async () => (await statusOf(gateway.url)).paths.find((p) => p.id === 'a')?.lastProbe?.error, POLL).toBeNull();
 
     await rig.carrier('a').setMode({ mode: 'blackhole' });

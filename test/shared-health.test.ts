@@ -17,7 +17,7 @@ describe('shared health through Redis', () => {
     rig = await DetectionRig.start();
     redis = await TestRedisServer.start();
     // Only the first instance probes; the other two can learn of the cut only through Redis.
-    const probing = rig.policy({ probe: { enabled: true, intervalMs: 100, timeoutMs: 300 } });
+    const probing = rig.policy({ probe: { enabled: true, intervalMs: 100, timeoutMs: 1_000 } });
     const first = await rig.gateway(probing, { redisUrl: redis.url, instanceId: 'gw-1' });
     const second = await rig.gateway(probing, { redisUrl: redis.url, instanceId: 'gw-2', probes: false });
     const third = await rig.gateway(probing, { redisUrl: redis.url, instanceId: 'gw-3', probes: false });
@@ -63,7 +63,8 @@ describe('shared health through Redis', () => {
   it('keeps every payment going while Redis is killed, paused and restarted, then resynchronises', async () => {
     rig = await DetectionRig.start();
     redis = await TestRedisServer.start();
-    const policy = rig.policy({ probe: { enabled: true, intervalMs: 100, timeoutMs: 300 } });
+    // A generous probe timeout: this test is about Redis, and the box is busy with three payment streams.
+    const policy = rig.policy({ probe: { enabled: true, intervalMs: 100, timeoutMs: 1_500 } });
     const first = await rig.gateway(policy, { redisUrl: redis.url, instanceId: 'r-1' });
     const second = await rig.gateway(policy, { redisUrl: redis.url, instanceId: 'r-2', probes: false });
 

@@ -233,7 +233,10 @@ export class Gateway {
     if (!result.ok) {
       // A failed probe opens the path with no payment involved; while open, it keeps the path open
       // (restarting the reset timer), so no payment is sent to trial a path probes see as dead.
-      path.breaker.trip(`probe: ${result.error}`);
+      // Never the last available path, though: when every probe fails at once, this box may be the
+      // slow part (a stalled event loop), and payments themselves then decide through the breaker.
+      const othersAvailable = [...this.#paths.values()].some((p) => p !== path && p.breaker.isAvailable);
+      if (state === 'open' || othersAvailable) path.breaker.trip(`probe: ${result.error}`);
       return;
     }
     if (state === 'closed') return;
