@@ -6,6 +6,7 @@
 import { createUndiciTransport } from '../src/adapters/node/undici-transport.ts';
 import { RedisHealthStore } from '../src/adapters/node/redis/health-store.ts';
 import { createRedisClient } from '../src/adapters/node/redis/client.ts';
+import { OpossumBreaker } from '../src/core/breaker/opossum-breaker.ts';
 import { Gateway } from '../src/core/gateway.ts';
 import { PolicySchema } from '../src/core/policy/schema.ts';
 import { DetectionRig, pay } from '../test/support/detection-harness.ts';
@@ -42,6 +43,7 @@ async function tripPropagation(): Promise<void> {
         healthStore,
         instanceId: `bench-${i}`,
         transportFactory: (path) => createUndiciTransport(path),
+        breakerFactory: (config) => new OpossumBreaker(config),
         onTransition: (_path, t) => {
           if (i === 1 && t.reason.startsWith('peer ')) applied.shift()?.(performance.now());
         },

@@ -1,5 +1,4 @@
 import type { BreakerTransition, IBreaker } from './breaker/breaker.ts';
-import { OpossumBreaker } from './breaker/opossum-breaker.ts';
 import { PaypathError } from './errors.ts';
 import { RetryBudget } from './failover/retry-budget.ts';
 import { forwardWithFailover, type AttemptRecord, type ForwardResult, type PathRuntime } from './failover/failover.ts';
@@ -20,8 +19,8 @@ export interface GatewayOptions {
   /** From policyHash(policy); shown in /status. */
   policyHash: string;
   transportFactory: TransportFactory;
-  /** Default: an opossum breaker per path. */
-  breakerFactory?: (config: BreakerConfig, path: PathConfig) => IBreaker;
+  /** Makes each path's breaker: OpossumBreaker on Node, TimestampBreaker where timers do not outlive a request. */
+  breakerFactory: (config: BreakerConfig, path: PathConfig) => IBreaker;
   /** Generates a key for requests that arrive without one. Default: `pp_` + a random UUID. */
   generateKey?: () => string;
   /** Called on every breaker transition, e.g. to log it. */
@@ -123,7 +122,6 @@ export class Gateway {
     this.#store = options.healthStore ?? new InMemoryHealthStore();
     this.retryBudget = new RetryBudget(options.policy.retryBudget);
     const store = this.#store;
-    const makeBreaker = options.breakerFactory ?? ((config: BreakerConfig) => new OpossumBreaker(config));
     const trialLockMs = Math.max(options.policy.probe.intervalMs * 2, options.policy.probe.timeoutMs * 2, 1_000);
     this.#alarm = new RedundancyAlarm({
       webhooks: options.policy.redundancy.webhooks,
@@ -133,7 +131,7 @@ export class Gateway {
       ...(options.fetch ? { fetch: options.fetch } : {}),
     });
     for (const config of options.policy.paths) {
-      let breaker = makeBreaker(options.policy.breaker, config);
+      let breaker = options.breakerFactory(options.policy.breaker, config);
       if (store.shared) breaker = new TrialGatedBreaker(breaker, () => store.acquireTrial(config.id, this.instanceId, trialLockMs), trialLockMs);
       const state = new PathState(config, breaker, options.transportFactory(config), options.policy);
       state.breaker.onStateChange((transition) => {
@@ -152,7 +150,7 @@ export class Gateway {
     this.#alarm.update(this.status().redundancy, [], null);
     this.#membership = store.join({
       instanceId: this.instanceId,
-      quorum: options.policy.breaker.quorum,
+      quorum: options.policy.breaker.quorum ?? 1,
       reportTtlMs: options.policy.breaker.windowMs,
       localStates: () => [...this.#paths.values()].flatMap((p) => (p.lastShared ? [p.lastShared] : [])),
       apply: (event) => this.#applyPeer(event),

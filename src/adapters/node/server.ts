@@ -1,5 +1,6 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
+import { OpossumBreaker } from '../../core/breaker/opossum-breaker.ts';
 import { Gateway } from '../../core/gateway.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Policy } from '../../core/policy/schema.ts';
@@ -43,6 +44,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     policy: options.policy,
     policyHash: options.policyHash,
     transportFactory: (path) => createUndiciTransport(path),
+    breakerFactory: (config) => new OpossumBreaker(config),
     onTransition: (pathId, t) => {
       const fields = { event: 'breaker_transition', path: pathId, from: t.from, to: t.to, reason: t.reason };
       if (t.to === 'closed') logger.info(fields, `path ${pathId} ${t.from} -> ${t.to}`);

@@ -60,7 +60,7 @@ export const BreakerSchema = z.strictObject({
     .int()
     .min(1)
     .max(1_000)
-    .default(1)
+    .optional()
     .describe(
       'With a shared health store (Redis): instances that must report a path failing (within windowMs) before it opens cluster-wide; each instance still opens it locally at once. Default: 1 (any instance\'s trip is applied everywhere).',
     ),
