@@ -98,13 +98,22 @@ describe('detection rules in the failover engine', () => {
     expect(a.counted).toBe(1); // b then answered this very request: the fault was a's
   });
 
-  it('never lets the retry budget refuse a re-send after a timeout on a path while others answered', async () => {
+  it('never lets the retry budget refuse a re-send after a timeout on a path while others answer', async () => {
     const { route, paths, request } = setup({ a: hang, b: async () => json(201, {}) });
-    paths.get('b')!.lastAnsweredAt = Date.now() + 60_000; // b answers "meanwhile" (e.g. its probe)
+    paths.get('b')!.lastAnsweredAt = Date.now(); // b answered lately (e.g. its probe)
     const budget = new RetryBudget({ percent: 0, minConcurrent: 0 });
     const result = await forwardWithFailover(route, request(), paths, { idempotencyKey: 'k4', retryBudget: budget });
     expect(result.response.status).toBe(201);
     expect(budget.refused).toBe(0);
+  });
+
+  it('uses one budget slot per request, however many paths it tries', async () => {
+    const { route, paths, request } = setup({ a: hang, b: hang, c: async () => json(201, {}) });
+    const budget = new RetryBudget({ percent: 0, minConcurrent: 1 });
+    const result = await forwardWithFailover(route, request(), paths, { idempotencyKey: 'k6', retryBudget: budget });
+    expect(result.pathId).toBe('c');
+    expect(budget.refused).toBe(0);
+    expect(budget.retrying).toBe(0); // released when the request ended
   });
 
   it('refuses a re-send when nobody answered and the budget is spent: outcome unknown, sent once', async () => {

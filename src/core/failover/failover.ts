@@ -24,6 +24,9 @@ export interface PathRuntime {
   readonly lastAnsweredAt?: number;
 }
 
+/** How recent another path's answer must be for a timeout to count as this path's fault in the retry budget. */
+export const RECENT_ANSWER_MS = 10_000;
+
 /** Pause before asking again when the processor says our own key is still in use (409 key_in_use). */
 export const KEY_IN_USE_RETRY_MS = 50;
 
@@ -95,9 +98,9 @@ async function forwardAttempts(
   options: ForwardOptions,
   retrySlots: (() => void)[],
 ): Promise<ForwardResult> {
-  /** A re-send after bytes already went out needs a slot of the retry budget. */
+  /** A re-send that may load a struggling processor needs the retry budget; one slot covers all of this request's re-sends. */
   const mayResend = (): boolean => {
-    if (!options.retryBudget) return true;
+    if (!options.retryBudget || retrySlots.length > 0) return true;
     const slot = options.retryBudget.acquire();
     if (slot) retrySlots.push(slot);
     return slot !== undefined;
@@ -209,9 +212,10 @@ async function forwardAttempts(
         continue;
       }
       unresolvedSend = record('sent_no_answer', failure.code);
-      // A timeout that is the path's fault (another path answered meanwhile) is always retried; one that
-      // may be the processor's (nobody answered) takes a slot of the retry budget, as a 5xx does.
-      const mayBeProcessor = failure.countsAgainstPath === false;
+      // While other paths answer (payments or probes, within RECENT_ANSWER_MS) the timeout is this path's
+      // fault, e.g. a cut carrier, and the re-send is always allowed. When no path has answered lately, the
+      // processor may be the slow part: the re-send takes a slot of the retry budget, as one after a 5xx does.
+      const mayBeProcessor = !answeredElsewhere(paths, path, now() - RECENT_ANSWER_MS);
       if (!retrySafe || (mayBeProcessor && !mayResend())) throw outcomeUnknown(options.idempotencyKey, attempts, failure.code);
     }
   }

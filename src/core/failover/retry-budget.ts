@@ -1,10 +1,11 @@
 /**
- * Envoy-style retry budget: at any moment, re-sends that could add load to a struggling processor
- * may be at most `percent` of the requests in progress, or `minConcurrent`, whichever is more.
- * Those are re-sends after a 5xx/429, and after a timeout while no other path answered either (the
- * processor may be the slow part). Failing over an attempt that sent nothing, or one that timed out
- * on a path while other paths answered (a cut carrier: the processor never saw it, or answered
- * into the void), is never limited: refusing those would fail payments that a live path can carry.
+ * Envoy-style retry budget: at any moment, requests re-sending in a way that could add load to a
+ * struggling processor may be at most `percent` of the requests in progress, or `minConcurrent`,
+ * whichever is more (one slot per request, however many paths it tries). Those are re-sends after
+ * a 5xx/429, and after a timeout while no other path has answered lately (the processor may be the
+ * slow part). Failing over an attempt that sent nothing, or one that timed out on a path while
+ * other paths answer (a cut carrier), is never limited: refusing those would fail payments that a
+ * live path can carry.
  */
 export interface RetryBudgetConfig {
   percent: number;
