@@ -119,7 +119,7 @@ export class SimulatedProcessor {
     if (this.honorKeys && key !== undefined) {
       const stored = this.#answers.get(key);
       if (stored) {
-        res.writeHead(stored.status, { 'content-type': 'application/json', 'idempotent-replayed': 'true' });
+        res.writeHead(stored.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(stored.body), 'idempotent-replayed': 'true' });
         res.end(stored.body);
         return;
       }
@@ -130,7 +130,7 @@ export class SimulatedProcessor {
       if (this.serviceTimeMs > 0) await new Promise((r) => setTimeout(r, this.serviceTimeMs));
       const answer = this.#process(url.pathname, body, key, req.socket.remoteAddress ?? '');
       if (this.honorKeys && key !== undefined && answer.status < 500) this.#answers.set(key, answer);
-      res.writeHead(answer.status, { 'content-type': 'application/json' });
+      res.writeHead(answer.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(answer.body) });
       res.end(answer.body);
     } finally {
       if (key !== undefined) this.#inFlight.delete(key);
@@ -172,7 +172,8 @@ function header(req: IncomingMessage, name: string): string | undefined {
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
 }
 
 function readAll(req: IncomingMessage): Promise<string> {

@@ -2,7 +2,7 @@ import { BreakerOpenError, type IBreaker } from '../breaker/breaker.ts';
 import { PaypathError } from '../errors.ts';
 import type { LatencyWindow } from '../health/latency-window.ts';
 import type { PathConfig, RouteConfig } from '../policy/schema.ts';
-import type { PathTransport, UpstreamRequest, UpstreamResponse } from '../transport.ts';
+import { discardBody, type PathTransport, type UpstreamRequest, type UpstreamResponse } from '../transport.ts';
 import { AttemptError, type AttemptErrorCode } from './attempt-error.ts';
 
 /** Used when a route fixes no attemptTimeoutMs. */
@@ -109,7 +109,7 @@ export async function forwardWithFailover(
         record('upstream_error', `http_${error.response.status}`, error.response.status);
         const next = retrySafe && candidates.slice(i + 1).some((p) => p.breaker.isAvailable) && deadlineAt - now() > 0;
         if (!next) return { response: error.response, pathId: path.config.id, attempts, idempotencyKey: options.idempotencyKey };
-        await error.response.body?.cancel().catch(() => {});
+        await discardBody(error.response);
         unresolvedSend = undefined; // the processor answered, so the earlier ambiguity is settled by this key
         continue;
       }

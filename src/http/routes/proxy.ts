@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { PaypathError } from '../../core/errors.ts';
 import { withoutHopByHop } from '../../core/hop-headers.ts';
+import { discardBody } from '../../core/transport.ts';
 import type { AppEnv } from '../app.ts';
 import { readBody } from '../read-body.ts';
 
@@ -35,7 +36,7 @@ export function proxyRoutes(): Hono<AppEnv> {
     headers.set('x-paypath-attempts', String(result.attempts.length));
     if (generated || !headers.has(route.idempotency.header)) headers.set(route.idempotency.header, key);
     const bodyAllowed = !NULL_BODY_STATUS.has(response.status) && c.req.method !== 'HEAD';
-    if (!bodyAllowed) await response.body?.cancel().catch(() => {});
+    if (!bodyAllowed) await discardBody(response);
     return new Response(bodyAllowed ? response.body : null, { status: response.status, headers });
   });
   return app;
