@@ -1,0 +1,58 @@
+import type { Redis } from 'ioredis';
+import type { Gateway } from '../../core/gateway.ts';
+import { MemoryIdempotencyStore } from '../../core/idempotency/memory-store.ts';
+import type { IdempotencyStore } from '../../core/idempotency/store.ts';
+import type { Logger } from '../../core/logger.ts';
+import type { ForwardQueue } from '../../core/queue/forward-queue.ts';
+import { QueueForwarder } from '../../core/queue/forwarder.ts';
+import { MemoryForwardQueue } from '../../core/queue/memory-queue.ts';
+import { RedisForwardQueue } from './redis/forward-queue.ts';
+import { RedisIdempotencyStore } from './redis/idempotency-store.ts';
+
+export interface ExactlyOnceParts {
+  idempotencyStore: IdempotencyStore;
+  queue: ForwardQueue;
+  /** Sections for GET /status. */
+  statusSections: Record<string, () => unknown>;
+  close(): void;
+}
+
+/**
+ * The idempotency store and the store-and-forward queue for the Node runtime: in Redis when a
+ * client is given (shared, durable), in memory otherwise. Starts the queue forwarder, which
+ * tries the queue head every `queue.retryIntervalMs` (read from the running policy).
+ */
+export function createExactlyOnceParts(options: { redis?: Redis; gateway: () => Gateway; logger: Logger }): ExactlyOnceParts {
+  const idempotencyStore = options.redis ? new RedisIdempotencyStore(options.redis) : new MemoryIdempotencyStore();
+  const queue = options.redis ? new RedisForwardQueue(options.redis) : new MemoryForwardQueue();
+  const forwarder = new QueueForwarder({ queue, gateway: options.gateway, logger: options.logger });
+  const queued = options.gateway().policy.routes.some((r) => r.whenAllDown === 'queue');
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const schedule = () => {
+    if (stopped || !queued) return;
+    timer = setTimeout(() => {
+      forwarder.drain().finally(schedule);
+    }, options.gateway().policy.queue.retryIntervalMs);
+    timer.unref();
+  };
+  schedule();
+  return {
+    idempotencyStore,
+    queue,
+    statusSections: {
+      idempotency: () => ({ store: idempotencyStore.kind, shared: idempotencyStore.kind === 'redis' }),
+      queue: async () => {
+        try {
+          return await queue.stats(Date.now());
+        } catch (error) {
+          return { kind: queue.kind, durable: queue.kind === 'redis', error: `unreachable: ${(error as Error).message}` };
+        }
+      },
+    },
+    close: () => {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
