@@ -1,3 +1,5 @@
+import { canonicalJson } from '../policy/hash.ts';
+
 /**
  * The fingerprint a key is stored with: SHA-256 over method, route id and the canonical body.
  * A JSON body is canonicalised (keys sorted, whitespace dropped) so a client that re-serialises
@@ -24,14 +26,4 @@ function canonicalBody(contentType: string | null, body: Uint8Array | null): Uin
     }
   }
   return body;
-}
-
-/** JSON with object keys sorted at every level and no insignificant whitespace. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
