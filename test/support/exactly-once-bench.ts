@@ -56,7 +56,7 @@ export class ExactlyOnceBench {
 
   async startInProcess(policyFile: string, redisUrl?: string): Promise<RunningGateway> {
     const { policy, hash } = await loadPolicyFile(policyFile);
-    return startNodeGateway({ policy, policyHash: hash, port: 0, logger: silentLogger, ...(redisUrl ? { redisUrl } : {}) });
+    return startNodeGateway({ policy, policyHash: hash, port: 0, logger: process.env.EO_DEBUG ? { info: console.log, warn: console.log, error: console.log } : silentLogger, ...(redisUrl ? { redisUrl } : {}) });
   }
 
   async setAll(mode: 'up' | 'refuse'): Promise<void> {
