@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisClient } from '../src/adapters/node/redis/client.ts';
 import { RedisIdempotencyStore } from '../src/adapters/node/redis/idempotency-store.ts';
 import type { RunningGateway } from '../src/adapters/node/server.ts';
-import { ExactlyOnceBench } from './support/exactly-once-bench.ts';
+import { ExactlyOnceBench, pollUntil } from './support/exactly-once-bench.ts';
 import { TestRedisServer } from './support/redis-server.ts';
 
 const payments = (extra: Record<string, unknown> = {}) => [
@@ -131,6 +131,31 @@ describe('idempotency over real sockets', () => {
     }
   });
 
+  it('flushing Redis while a payment is in flight: the retry reaches the processor with the key, which de-duplicates', async () => {
+    const gateway = await bench.startInProcess(bench.writePolicy(payments()), redis.url);
+    const client = createRedisClient(redis.url);
+    await new Promise((resolve) => client.once('ready', resolve));
+    bench.processor.serviceTimeMs = 400;
+    try {
+      const body = { amount: 900, reference: 'inflight-flush-1' };
+      const seen = bench.processor.requests.get('/v1/payments') ?? 0;
+      const first = pay(gateway.url, 'inflight-flush-1', body);
+      await pollUntil(async () => ((bench.processor.requests.get('/v1/payments') ?? 0) > seen ? true : undefined), 100, 10);
+      expect(await client.exists('paypath:idem:{inflight-flush-1}')).toBe(1);
+      expect(await client.flushall()).toBe('OK');
+      // The gateway's claim is gone, so the retry claims again and goes upstream: the processor sees the key in flight.
+      const retry = await pay(gateway.url, 'inflight-flush-1', body);
+      expect(retry.status).toBe(409);
+      expect(JSON.parse(retry.text).error.code).toBe('key_in_use');
+      expect((await first).status).toBe(201);
+      expect(bench.processor.chargesFor('inflight-flush-1')).toBe(1);
+    } finally {
+      bench.processor.serviceTimeMs = 150;
+      client.disconnect();
+      await gateway.close();
+    }
+  });
+
   it('answers from the processor lookup after an attempt was sent without an answer (no second send)', async () => {
     const policy = bench.writePolicy(
       payments({ attemptTimeoutMs: 400, idempotency: { upstreamHonors: false, lookup: '/v1/payments/by-key/{key}' } }),
@@ -149,6 +174,25 @@ describe('idempotency over real sockets', () => {
     } finally {
       bench.processor.serviceTimeMs = 150;
       await bench.carriers[0]!.setMode({ mode: 'up' });
+      await gateway.close();
+    }
+  });
+
+  // Last in this file: it kills the test's Redis.
+  it('keeps charging when Redis is killed: no claim, the key still goes to the processor', async () => {
+    const gateway = await bench.startInProcess(bench.writePolicy(payments()), redis.url);
+    bench.processor.serviceTimeMs = 0;
+    try {
+      await redis.kill();
+      const keylessBefore = bench.processor.postsWithoutKey;
+      const answer = await pay(gateway.url, 'redis-down-1', { amount: 100, reference: 'redis-down-1' });
+      expect(answer.status).toBe(201);
+      const again = await pay(gateway.url, 'redis-down-1', { amount: 100, reference: 'redis-down-1' });
+      expect(again.status).toBe(201);
+      expect(again.text).toBe(answer.text);
+      expect(bench.processor.chargesFor('redis-down-1')).toBe(1);
+      expect(bench.processor.postsWithoutKey).toBe(keylessBefore);
+    } finally {
       await gateway.close();
     }
   });
