@@ -49,6 +49,7 @@ export function storeAndForward(options: StoreAndForwardOptions): MiddlewareHand
     let merchantExposureCap: number | undefined;
     if (route.class === 'payment') {
       const limits = config.payments;
+      if (limits.floorLimit === 0) throw refuse('queue_floor_limit_exceeded', 'this policy queues no payments (queue.payments.floorLimit is 0)', { floorLimit: 0 });
       const merchant = upstream.headers.get(limits.merchantHeader);
       if (!merchant) throw refuse('queue_merchant_required', `a payment is queued only with a ${limits.merchantHeader} header`, { header: limits.merchantHeader });
       const amount = readAmount(upstream.body, limits.amountField);
