@@ -66,7 +66,7 @@ export interface ForwardQueue {
   deadLetter(request: QueuedRequest, reason: string, retentionMs: number): Promise<void>;
   get(id: string): Promise<QueueEntryView | undefined>;
   stats(now: number): Promise<QueueStats>;
-  /** Only one instance drains at a time, so order holds. True when this caller holds the drain lock. */
+  /** Only one instance drains at a time, so order holds. True when this caller holds the drain lock (taken, or extended when already its own). */
   acquireDrainLock(owner: string, ttlMs: number): Promise<boolean>;
   releaseDrainLock(owner: string): Promise<void>;
 }

@@ -13,7 +13,7 @@ export interface QueueForwarderOptions {
   now?: () => number;
 }
 
-/** How long one drain may hold the drain lock before another instance may take over, in ms. */
+/** How long the drain lock lasts without renewal, in ms, at least: longer than any one forward can take. */
 const DRAIN_LOCK_TTL_MS = 30_000;
 
 /**
@@ -51,10 +51,13 @@ export class QueueForwarder {
     const { queue } = this.#options;
     const logger = this.#options.logger ?? silentLogger;
     let locked = false;
+    const lockTtlMs = Math.max(DRAIN_LOCK_TTL_MS, ...this.#options.gateway().policy.routes.map((r) => r.deadlineMs + 5_000));
     try {
-      locked = await queue.acquireDrainLock(this.#owner, DRAIN_LOCK_TTL_MS);
+      locked = await queue.acquireDrainLock(this.#owner, lockTtlMs);
       if (!locked) return;
       for (let step = 0; step < 10_000; step++) {
+        // Extend the lock before each request, so a long drain never overlaps another instance's.
+        if (step > 0 && !(await queue.acquireDrainLock(this.#owner, lockTtlMs))) return;
         const head = await queue.head();
         if (!head) return;
         if (!(await this.#forwardOne(head))) return;

@@ -35,6 +35,15 @@ if ARGV[6] ~= '' and removed == 1 then
 end
 return removed`;
 
+/** Takes the drain lock when free, or extends it when already ours. */
+const LOCK_SCRIPT = `
+local v = redis.call('GET', KEYS[1])
+if v == false or v == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0`;
+
 const UNLOCK_SCRIPT = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
@@ -150,7 +159,7 @@ export class RedisForwardQueue implements ForwardQueue {
   }
 
   async acquireDrainLock(owner: string, ttlMs: number): Promise<boolean> {
-    return (await this.#redis.set(this.#keys.lock, owner, 'PX', ttlMs, 'NX')) === 'OK';
+    return (await this.#redis.eval(LOCK_SCRIPT, 1, this.#keys.lock, owner, String(ttlMs))) === 1;
   }
 
   async releaseDrainLock(owner: string): Promise<void> {
