@@ -56,3 +56,19 @@ export function createExactlyOnceParts(options: { redis?: Redis; gateway: () => 
     },
   };
 }
+
+/**
+ * Waits (at most `maxMs`) for a Redis client's first connection, so the first requests after a
+ * start find the shared stores ready instead of falling through. Never fails: Redis being down
+ * only means running without it until it returns.
+ */
+export async function waitForRedis(redis: Redis, maxMs = 2_000): Promise<boolean> {
+  if (redis.status === 'ready') return true;
+  let timer: NodeJS.Timeout | undefined;
+  const ready = await Promise.race([
+    new Promise<boolean>((resolve) => redis.once('ready', () => resolve(true))),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), maxMs))),
+  ]);
+  clearTimeout(timer);
+  return ready;
+}

@@ -5,7 +5,7 @@ import { Gateway } from '../../core/gateway.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Policy } from '../../core/policy/schema.ts';
 import { createApp } from '../../http/app.ts';
-import { createExactlyOnceParts } from './exactly-once.ts';
+import { createExactlyOnceParts, waitForRedis } from './exactly-once.ts';
 import { createRedisClient } from './redis/client.ts';
 import { createUndiciTransport } from './undici-transport.ts';
 
@@ -43,6 +43,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
   });
   // One fail-fast client shared by the Redis-backed stores; never on a payment's critical path.
   const redis = options.redisUrl ? createRedisClient(options.redisUrl) : undefined;
+  if (redis && !(await waitForRedis(redis))) logger.warn({ event: 'redis_unavailable' }, 'Redis not reachable at start; running on local state until it is');
   const exactlyOnce = createExactlyOnceParts({ redis, gateway: () => gateway, logger });
   if (!redis && options.policy.routes.some((r) => r.whenAllDown === 'queue')) {
     logger.warn({ event: 'queue_not_durable' }, 'whenAllDown "queue" keeps its queue in memory (no --redis): queued requests are lost if the process stops');
