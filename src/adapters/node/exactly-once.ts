@@ -26,11 +26,12 @@ export function createExactlyOnceParts(options: { redis?: Redis; gateway: () => 
   const idempotencyStore = options.redis ? new RedisIdempotencyStore(options.redis) : new MemoryIdempotencyStore();
   const queue = options.redis ? new RedisForwardQueue(options.redis) : new MemoryForwardQueue();
   const forwarder = new QueueForwarder({ queue, gateway: options.gateway, logger: options.logger });
-  const queued = options.gateway().policy.routes.some((r) => r.whenAllDown === 'queue');
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const schedule = () => {
-    if (stopped || !queued) return;
+    // Always running (one head read per interval): a swapped policy may add queue routes, and a
+    // durable queue may hold requests from before a restart under another policy.
+    if (stopped) return;
     timer = setTimeout(() => {
       forwarder.drain().finally(schedule);
     }, options.gateway().policy.queue.retryIntervalMs);
