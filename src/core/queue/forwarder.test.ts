@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { TimestampBreaker } from '../breaker/timestamp-breaker.ts';
 import { AttemptError } from '../failover/attempt-error.ts';
 import { Gateway } from '../gateway.ts';
 import { validatePolicyObject } from '../policy/parse.ts';
@@ -21,6 +22,7 @@ function setup(upstream: (request: UpstreamRequest) => Promise<UpstreamResponse>
   const gateway = new Gateway({
     policy: result.policy,
     policyHash: 't',
+    breakerFactory: (config) => new TimestampBreaker(config),
     transportFactory: () => ({
       send: (request) => {
         sent.push(request.headers.get('idempotency-key') ?? '');

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { TimestampBreaker } from '../../../core/breaker/timestamp-breaker.ts';
 import { AttemptError } from '../../../core/failover/attempt-error.ts';
 import { Gateway } from '../../../core/gateway.ts';
 import { MemoryIdempotencyStore } from '../../../core/idempotency/memory-store.ts';
@@ -28,6 +29,7 @@ function setup(options: { upstream: Upstream; store?: IdempotencyStore; idempote
   const gateway = new Gateway({
     policy: policy(options.idempotency),
     policyHash: 'test',
+    breakerFactory: (config) => new TimestampBreaker(config),
     transportFactory: (path) => ({
       send: (request) => {
         sent.push({ pathId: path.id, key: request.headers.get('idempotency-key'), method: request.method, target: request.target });
