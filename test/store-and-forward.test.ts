@@ -72,6 +72,7 @@ describe('store-and-forward when every carrier is down', () => {
       expect(answer.status).toBe(202);
       expect(answer.json.queued).toBe(true);
       expect(answer.headers.get('location')).toBe(`/v1/queue/${String(answer.json.id)}`);
+      expect(answer.headers.get('retry-after')).toBeNull();
       queued.push({ id: String(answer.json.id), kind, ref });
     };
     const expectRefused = (answer: Answer, code: string) => {

@@ -86,11 +86,15 @@ export function storeAndForward(options: StoreAndForwardOptions): MiddlewareHand
 
     logger.info({ event: 'queued', id: request.id, route: route.id }, `no path available; request queued as ${request.id}`);
     const location = `${QUEUE_STATUS_PATH}/${request.id}`;
-    c.res = undefined as unknown as Response; // replace the 503, don't merge its headers
-    c.res = new Response(JSON.stringify({ queued: true, id: request.id, route: route.id, idempotencyKey, status: location }), {
-      status: 202,
-      headers: { 'content-type': 'application/json', location, [route.idempotency.header]: idempotencyKey, 'x-paypath-queued': request.id },
-    });
+    // Replace the 503 but keep headers other middleware set on it; Retry-After belonged to the 503.
+    const headers = new Headers(c.res.headers);
+    for (const name of ['retry-after', 'content-length']) headers.delete(name);
+    headers.set('content-type', 'application/json');
+    headers.set('location', location);
+    headers.set(route.idempotency.header, idempotencyKey);
+    headers.set('x-paypath-queued', request.id);
+    c.res = undefined as unknown as Response;
+    c.res = new Response(JSON.stringify({ queued: true, id: request.id, route: route.id, idempotencyKey, status: location }), { status: 202, headers });
     c.error = undefined;
   };
 }
