@@ -40,4 +40,18 @@ describe('MemoryIdempotencyStore', () => {
     now = 86_400_001;
     expect((await store.claim('k', 'fp', 1_000)).kind).toBe('claimed');
   });
+
+  it('stays within maxEntries by dropping the oldest completed records, never an in-flight claim', async () => {
+    const store = new MemoryIdempotencyStore({ maxEntries: 3 });
+    const inFlight = await store.claim('busy', 'fp', 60_000);
+    expect(inFlight.kind).toBe('claimed');
+    for (const key of ['a', 'b', 'c', 'd']) {
+      const claim = await store.claim(key, 'fp', 60_000);
+      if (claim.kind === 'claimed') await store.complete(key, claim.token, answer, 86_400_000);
+    }
+    expect(store.size).toBe(3);
+    expect(await store.claim('busy', 'fp', 60_000)).toEqual({ kind: 'in_flight' });
+    expect((await store.claim('d', 'fp', 60_000)).kind).toBe('completed');
+    expect((await store.claim('a', 'fp', 60_000)).kind).toBe('claimed');
+  });
 });

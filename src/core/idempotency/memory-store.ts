@@ -4,15 +4,24 @@ type MemoryRecord =
   | { state: 'in_flight'; fingerprint: string; token: string; expiresAt: number }
   | { state: 'completed'; fingerprint: string; answer: StoredAnswer; expiresAt: number };
 
-/** Idempotency records of one instance, in a Map with lazy expiry (swept every `sweepEvery` claims). */
+/** Default bound on records kept in memory (a day of traffic at ~1 payment/s, several times over). */
+export const DEFAULT_MEMORY_IDEMPOTENCY_ENTRIES = 200_000;
+
+/**
+ * Idempotency records of one instance, in a Map with lazy expiry (swept every 1000 claims). Past
+ * `maxEntries`, the oldest completed records are dropped early: memory stays bounded, and a retry
+ * of a dropped key still goes to the processor with its key, whose de-duplication answers it.
+ */
 export class MemoryIdempotencyStore implements IdempotencyStore {
   readonly kind = 'memory' as const;
   readonly #records = new Map<string, MemoryRecord>();
   readonly #now: () => number;
+  readonly #maxEntries: number;
   #claimsSinceSweep = 0;
 
-  constructor(options: { now?: () => number } = {}) {
+  constructor(options: { now?: () => number; maxEntries?: number } = {}) {
     this.#now = options.now ?? Date.now;
+    this.#maxEntries = options.maxEntries ?? DEFAULT_MEMORY_IDEMPOTENCY_ENTRIES;
   }
 
   get size(): number {
@@ -28,7 +37,9 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
       return existing.state === 'completed' ? { kind: 'completed', answer: existing.answer } : { kind: 'in_flight' };
     }
     const token = crypto.randomUUID();
+    this.#records.delete(key); // re-inserted last, so Map order stays oldest first
     this.#records.set(key, { state: 'in_flight', fingerprint, token, expiresAt: now + claimTtlMs });
+    if (this.#records.size > this.#maxEntries) this.#evictOldestCompleted();
     return { kind: 'claimed', token };
   }
 
@@ -44,6 +55,13 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     if (!existing || existing.state !== 'in_flight' || existing.token !== token) return false;
     this.#records.delete(key);
     return true;
+  }
+
+  #evictOldestCompleted(): void {
+    for (const [key, record] of this.#records) {
+      if (this.#records.size <= this.#maxEntries) return;
+      if (record.state === 'completed' || record.expiresAt <= this.#now()) this.#records.delete(key);
+    }
   }
 
   #sweep(): void {
