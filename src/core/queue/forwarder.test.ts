@@ -90,4 +90,23 @@ describe('QueueForwarder', () => {
     await forwarder.drain();
     expect(await queue.get('wait')).toMatchObject({ state: 'queued', attempts: 0 });
   });
+
+  it('re-forwards under the same key when the outcome could not be recorded (as after a crash), so the processor de-duplicates', async () => {
+    const { queue, forwarder, sent, request, now } = setup(ok);
+    await queue.enqueue(request('q1', now()), { maxDepth: 10 });
+    const complete = queue.complete.bind(queue);
+    let failOnce = true;
+    queue.complete = async (...args) => {
+      if (failOnce) {
+        failOnce = false;
+        throw new Error('store lost mid-drain');
+      }
+      return complete(...args);
+    };
+    await forwarder.drain();
+    expect((await queue.get('q1'))?.state).toBe('queued');
+    await forwarder.drain();
+    expect((await queue.get('q1'))?.state).toBe('forwarded');
+    expect(sent).toEqual(['key-q1', 'key-q1']);
+  });
 });
