@@ -10,6 +10,16 @@ export type ErrorCode =
   | 'body_too_large'
   | 'invalid_request'
   | 'idempotency_key_invalid'
+  | 'idempotency_key_required'
+  | 'idempotency_key_in_use'
+  | 'idempotency_key_reused'
+  | 'queue_floor_limit_exceeded'
+  | 'queue_exposure_cap_exceeded'
+  | 'queue_merchant_required'
+  | 'queue_amount_required'
+  | 'queue_full'
+  | 'queue_unavailable'
+  | 'queue_entry_not_found'
   | 'internal_error';
 
 export class PaypathError extends Error {

@@ -4,6 +4,7 @@ import { RetryBudget } from './failover/retry-budget.ts';
 import { forwardWithFailover, type AttemptRecord, type ForwardResult, type PathRuntime } from './failover/failover.ts';
 import { adaptiveAttemptTimeoutMs } from './health/adaptive-timeout.ts';
 import { InMemoryHealthStore, type HealthStore, type PathHealthEvent } from './health/health-store.ts';
+import { createLookupReconciler } from './idempotency/reconcile.ts';
 import { LatencyWindow } from './health/latency-window.ts';
 import { ProbeScheduler, type ProbeResult, type ProbeTarget } from './health/probe-scheduler.ts';
 import { computeRedundancy, type Redundancy } from './health/redundancy.ts';
@@ -260,6 +261,11 @@ export class Gateway {
   /** The client's idempotency key for this route, validated, or a generated one. */
   idempotencyKey(route: RouteConfig, headers: Headers): { key: string; generated: boolean } {
     const supplied = headers.get(route.idempotency.header);
+    if (supplied === null && route.idempotency.require) {
+      throw new PaypathError('idempotency_key_required', 400, `route "${route.id}" requires an ${route.idempotency.header} header`, {
+        details: { header: route.idempotency.header },
+      });
+    }
     if (supplied === null) return { key: this.#generateKey(), generated: true };
     if (supplied.length === 0 || supplied.length > MAX_IDEMPOTENCY_KEY_LENGTH || !/^[\x21-\x7e]+$/.test(supplied)) {
       throw new PaypathError(
@@ -275,6 +281,7 @@ export class Gateway {
   forward(route: RouteConfig, request: UpstreamRequest, idempotencyKey: string): Promise<ForwardResult> {
     return forwardWithFailover(route, request, this.#paths, {
       idempotencyKey,
+      reconcile: createLookupReconciler(route, request, this.#paths, idempotencyKey),
       retryAfterSeconds: Math.max(1, Math.ceil(this.policy.breaker.resetTimeoutMs / 1000)),
       retryBudget: this.retryBudget,
     });

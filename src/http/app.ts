@@ -2,13 +2,22 @@ import { Hono } from 'hono';
 import type { Gateway } from '../core/gateway.ts';
 import { PaypathError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
+import type { IdempotencyStore } from '../core/idempotency/store.ts';
+import type { ForwardQueue } from '../core/queue/forward-queue.ts';
 import { healthRoutes } from './routes/health.ts';
 import { proxyRoutes } from './routes/proxy.ts';
+import { queueRoutes } from './routes/queue.ts';
 
 export interface AppDeps {
   /** Returns the gateway for the running policy; read once per request, so a policy swap never changes a request midway. */
   gateway: () => Gateway;
   logger?: Logger;
+  /** Idempotency records (issue 4); without one, keys still go upstream but nothing is replayed. */
+  idempotencyStore?: IdempotencyStore;
+  /** Store-and-forward queue for routes with whenAllDown: queue (issue 4). */
+  queue?: ForwardQueue;
+  /** Extra top-level sections of GET /status, each computed per request (e.g. queue depth). */
+  statusSections?: Record<string, () => unknown>;
 }
 
 export type AppEnv = { Variables: { gateway: Gateway; route: string | undefined } };
@@ -37,7 +46,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return new PaypathError('internal_error', 500, 'internal error').toResponse(extra);
   });
 
-  app.route('/', healthRoutes());
-  app.route('/', proxyRoutes());
+  app.route('/', healthRoutes(deps.statusSections));
+  if (deps.queue) app.route('/', queueRoutes(deps.queue));
+  app.route('/', proxyRoutes({ idempotencyStore: deps.idempotencyStore, queue: deps.queue, logger }));
   return app;
 }

@@ -5,6 +5,7 @@ import { Gateway } from '../../core/gateway.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Policy } from '../../core/policy/schema.ts';
 import { createApp } from '../../http/app.ts';
+import { createExactlyOnceParts, waitForRedis } from './exactly-once.ts';
 import { createRedisClient } from './redis/client.ts';
 import { RedisHealthStore } from './redis/health-store.ts';
 import { createUndiciTransport } from './undici-transport.ts';
@@ -51,15 +52,21 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
       else logger.warn(fields, `path ${pathId} ${t.from} -> ${t.to}`);
     },
   });
-  for (const route of options.policy.routes) {
-    if (route.whenAllDown === 'queue') {
-      logger.warn({ route: route.id }, `route ${route.id}: whenAllDown "queue" is not available yet; requests are rejected with 503 when every path is down`);
-    }
+  if (redis && !(await waitForRedis(redis))) logger.warn({ event: 'redis_unavailable' }, 'Redis not reachable at start; running on local state until it is');
+  const exactlyOnce = createExactlyOnceParts({ redis, gateway: () => gateway, logger });
+  if (!redis && options.policy.routes.some((r) => r.whenAllDown === 'queue')) {
+    logger.warn({ event: 'queue_not_durable' }, 'whenAllDown "queue" keeps its queue in memory (no --redis): queued requests are lost if the process stops');
   }
   if (options.probes ?? true) gateway.startProbes();
   // Warm pools before listening; a path that cannot connect now simply stays cold.
   await gateway.warmUp();
-  const app = createApp({ gateway: () => gateway, logger });
+  const app = createApp({
+    gateway: () => gateway,
+    logger,
+    idempotencyStore: exactlyOnce.idempotencyStore,
+    queue: exactlyOnce.queue,
+    statusSections: exactlyOnce.statusSections,
+  });
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: options.port ?? 8787, hostname: options.host ?? '127.0.0.1' }, () => resolve(s));
     s.once('error', reject);
@@ -74,6 +81,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
         server.close(() => resolve());
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
+      exactlyOnce.close();
       await gateway.close();
       healthStore?.dispose();
       redis?.disconnect();

@@ -2,7 +2,8 @@ import { BreakerOpenError, type IBreaker } from '../breaker/breaker.ts';
 import { PaypathError } from '../errors.ts';
 import type { LatencyWindow } from '../health/latency-window.ts';
 import type { PathConfig, RouteConfig } from '../policy/schema.ts';
-import type { PathTransport, UpstreamRequest, UpstreamResponse } from '../transport.ts';
+import { discardBody, type PathTransport, type UpstreamRequest, type UpstreamResponse } from '../transport.ts';
+import type { Reconciler } from '../idempotency/reconcile.ts';
 import { AttemptError, type AttemptErrorCode } from './attempt-error.ts';
 import { raceConnects } from './connect-hedge.ts';
 import type { RetryBudget } from './retry-budget.ts';
@@ -46,6 +47,8 @@ export interface ForwardResult {
   pathId: string;
   attempts: AttemptRecord[];
   idempotencyKey: string;
+  /** True when the answer came from the processor's lookup after an attempt was sent without an answer. */
+  reconciled?: boolean;
 }
 
 export interface ForwardOptions {
@@ -56,6 +59,8 @@ export interface ForwardOptions {
   now?: () => number;
   /** Limits re-sends of requests already sent (not failovers of attempts that sent nothing). Default: unlimited. */
   retryBudget?: RetryBudget;
+  /** Asked after an attempt was sent without an answer, before retrying or answering outcome_unknown. */
+  reconcile?: Reconciler;
 }
 
 /** A 5xx or 429 from upstream: counts against the path inside the breaker; may be returned as is. */
@@ -202,7 +207,7 @@ async function forwardAttempts(
         record('upstream_error', `http_${error.response.status}`, error.response.status);
         const next = retrySafe && candidates.slice(i + 1).some((p) => p.breaker.isAvailable) && deadlineAt - now() > 0 && mayResend();
         if (!next) return { response: error.response, pathId: path.config.id, attempts, idempotencyKey: options.idempotencyKey };
-        await error.response.body?.cancel().catch(() => {});
+        await discardBody(error.response);
         unresolvedSend = undefined; // the processor answered, so the earlier ambiguity is settled by this key
         continue;
       }
@@ -212,6 +217,12 @@ async function forwardAttempts(
         continue;
       }
       unresolvedSend = record('sent_no_answer', failure.code);
+      if (options.reconcile) {
+        const outcome = await options.reconcile({ failedPathId: path.config.id, deadlineAt, now });
+        if (outcome.kind === 'found') {
+          return { response: outcome.response, pathId: outcome.pathId, attempts, idempotencyKey: options.idempotencyKey, reconciled: true };
+        }
+      }
       // While other paths answer (payments or probes, within RECENT_ANSWER_MS) the timeout is this path's
       // fault, e.g. a cut carrier, and the re-send is always allowed. When no path has answered lately, the
       // processor may be the slow part: the re-send takes a slot of the retry budget, as one after a 5xx does.
@@ -236,15 +247,10 @@ function answeredElsewhere(paths: ReadonlyMap<string, PathRuntime>, self: PathRu
 
 /** Reads a 409 to see whether it is the processor's `key_in_use`; hands back an equivalent response. */
 async function keyInUse(response: UpstreamResponse): Promise<{ inUse: boolean; response: UpstreamResponse }> {
-  const bytes = response.body ? new Uint8Array(await new Response(response.body).arrayBuffer()) : new Uint8Array();
+  const body = response.body;
+  const bytes = body === null ? new Uint8Array() : body instanceof Uint8Array ? body : new Uint8Array(await new Response(body).arrayBuffer());
   const inUse = /key_in_use/.test(new TextDecoder().decode(bytes));
-  const body = new ReadableStream<Uint8Array>({
-    start(controller) {
-      if (bytes.byteLength > 0) controller.enqueue(bytes);
-      controller.close();
-    },
-  });
-  return { inUse, response: { status: response.status, headers: response.headers, body } };
+  return { inUse, response: { status: response.status, headers: response.headers, body: bytes } };
 }
 
 function summarise(a: AttemptRecord) {

@@ -1,7 +1,7 @@
 import type { IBreaker } from '../breaker/breaker.ts';
 import { AttemptError } from '../failover/attempt-error.ts';
 import type { PathConfig, Policy } from '../policy/schema.ts';
-import type { PathTransport } from '../transport.ts';
+import { discardBody, type PathTransport } from '../transport.ts';
 
 export type ProbeConfig = Policy['probe'];
 
@@ -128,7 +128,7 @@ export class ProbeScheduler {
         { method: 'GET', target, headers: new Headers({ 'user-agent': 'paypath-probe' }), body: null },
         { signal: AbortSignal.timeout(timeoutMs), bodyTimeoutMs: timeoutMs },
       );
-      await response.body?.cancel().catch(() => {});
+      await discardBody(response);
       return finish(null, response.status);
     } catch (error) {
       return finish(error instanceof AttemptError ? error.code : 'unexpected', null);

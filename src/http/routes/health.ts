@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../app.ts';
 
 /** Probes for monitors and load balancers: liveness, readiness, and the full status document. */
-export function healthRoutes(): Hono<AppEnv> {
+export function healthRoutes(statusSections: Record<string, () => unknown> = {}): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) => {
@@ -13,6 +13,10 @@ export function healthRoutes(): Hono<AppEnv> {
       ready ? 200 : 503,
     );
   });
-  app.get('/status', (c) => c.json(c.get('gateway').status()));
+  app.get('/status', async (c) => {
+    const extra: Record<string, unknown> = {};
+    for (const [name, compute] of Object.entries(statusSections)) extra[name] = await compute();
+    return c.json({ ...c.get('gateway').status(), ...extra });
+  });
   return app;
 }
