@@ -146,6 +146,15 @@ function crossFieldIssues(policy: Policy): Located[] {
   });
   const known = [...pathIds].join(', ');
 
+  policy.paths.forEach((path, i) => {
+    if (path.tls !== undefined && !path.upstream.startsWith('https:')) add(['paths', i, 'tls'], 'tls settings need an https upstream');
+  });
+  if (policy.merchants === undefined) {
+    policy.routes.forEach((route, i) => {
+      if (route.auth === 'merchant') add(['routes', i, 'auth'], 'auth "merchant" needs a top-level merchants section');
+    });
+  }
+
   const routeIds = new Set<string>();
   policy.routes.forEach((route, i) => {
     if (routeIds.has(route.id)) add(['routes', i, 'id'], `duplicate route id "${route.id}"`);

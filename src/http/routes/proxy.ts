@@ -2,7 +2,8 @@ import { Hono } from 'hono';
 import { PaypathError } from '../../core/errors.ts';
 import { withoutHopByHop } from '../../core/hop-headers.ts';
 import type { AppEnv } from '../app.ts';
-import { readBody } from '../read-body.ts';
+import { bufferedBody } from '../middleware/request-body.ts';
+import { MERCHANT_AUTH_HEADER_NAMES } from '../middleware/merchant-auth/signature.ts';
 
 /** Statuses whose responses carry no body (Fetch spec "null body status"). */
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
@@ -23,10 +24,13 @@ export function proxyRoutes(): Hono<AppEnv> {
     const { key, generated } = gateway.idempotencyKey(route, c.req.raw.headers);
     // The key goes back on every answer, errors included, so a client can always retry with it.
     c.header(route.idempotency.header, key);
-    const body = await readBody(c.req.raw, route.maxBodyBytes);
+    const body = await bufferedBody(c, route.maxBodyBytes);
+    const upstreamHeaders = withoutHopByHop(c.req.raw.headers);
+    // Merchant credentials are for paypath only: never handed to a carrier or the processor.
+    for (const name of MERCHANT_AUTH_HEADER_NAMES) upstreamHeaders.delete(name);
     const result = await gateway.forward(
       route,
-      { method: c.req.method, target: url.pathname + url.search, headers: withoutHopByHop(c.req.raw.headers), body },
+      { method: c.req.method, target: url.pathname + url.search, headers: upstreamHeaders, body },
       key,
     );
     const { response } = result;
