@@ -31,7 +31,11 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
   const gateway = new Gateway({
     policy: options.policy,
     policyHash: options.policyHash,
-    transportFactory: (path) => createUndiciTransport(path),
+    transportFactory: (path) =>
+      createUndiciTransport(path, {
+        onTlsFailure: (pathId, error) =>
+          logger.error({ event: 'upstream_tls_failed', path: pathId, code: error.code, reason: error.message }, `TLS to the upstream on path ${pathId} failed; nothing was sent, failing over: ${error.message}`),
+      }),
     onTransition: (pathId, t) => {
       const fields = { event: 'breaker_transition', path: pathId, from: t.from, to: t.to, reason: t.reason };
       if (t.to === 'closed') logger.info(fields, `path ${pathId} ${t.from} -> ${t.to}`);

@@ -1,6 +1,7 @@
 import { Agent, type Dispatcher } from 'undici';
 import { AttemptError, type AttemptErrorCode } from '../../core/failover/attempt-error.ts';
 import type { PathConfig } from '../../core/policy/schema.ts';
+import { readPublicFile, readSecretFile } from './secret-file.ts';
 import type { AttemptOptions, PathTransport, UpstreamRequest, UpstreamResponse } from '../../core/transport.ts';
 
 export interface UndiciTransportOptions {
@@ -8,6 +9,25 @@ export interface UndiciTransportOptions {
   keepAliveTimeoutMs?: number;
   /** Most connections per path. Default: 256. */
   connections?: number;
+  /** Called when a TLS handshake with the upstream fails (bad or expired certificate, old protocol), to log it loudly. */
+  onTlsFailure?: (pathId: string, error: AttemptError) => void;
+}
+
+/**
+ * undici connect options for the path's `tls` settings: CA, client certificate (mTLS), server
+ * name, and TLS 1.2 or newer always. Certificates are always verified (never rejectUnauthorized: false).
+ * Files are read once, here; a private key file must be mode 0600.
+ */
+export function tlsConnectOptions(path: PathConfig): Record<string, unknown> {
+  const tls = path.tls;
+  return {
+    rejectUnauthorized: true,
+    minVersion: tls?.minVersion ?? 'TLSv1.2',
+    ...(tls?.ca !== undefined ? { ca: readPublicFile(tls.ca) } : {}),
+    ...(tls?.cert !== undefined ? { cert: readPublicFile(tls.cert) } : {}),
+    ...(tls?.key !== undefined ? { key: readSecretFile(tls.key) } : {}),
+    ...(tls?.servername !== undefined ? { servername: tls.servername } : {}),
+  };
 }
 
 /**
@@ -17,7 +37,7 @@ export interface UndiciTransportOptions {
  */
 export function createUndiciTransport(path: PathConfig, options: UndiciTransportOptions = {}): PathTransport {
   const agent = new Agent({
-    connect: { timeout: path.connectTimeoutMs },
+    connect: { timeout: path.connectTimeoutMs, ...(path.upstream.startsWith('https:') ? tlsConnectOptions(path) : {}) },
     ...(path.bind ? { localAddress: path.bind } : {}),
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 30_000,
     connections: options.connections ?? 256,
@@ -28,8 +48,16 @@ export function createUndiciTransport(path: PathConfig, options: UndiciTransport
   const origin = base.origin;
   const basePath = base.pathname.replace(/\/$/, '');
 
+  const onTlsFailure = options.onTlsFailure;
   return {
-    send: (request, attempt) => dispatch(agent, origin, basePath + request.target, request, attempt),
+    send: (request, attempt) => {
+      const sent = dispatch(agent, origin, basePath + request.target, request, attempt);
+      if (onTlsFailure === undefined) return sent;
+      return sent.catch((error: unknown) => {
+        if (error instanceof AttemptError && error.code === 'tls_failed') onTlsFailure(path.id, error);
+        throw error;
+      });
+    },
     close: () => agent.close(),
   };
 }

@@ -104,7 +104,8 @@ describe('merchant authentication (hmac)', () => {
   it('refuses malformed headers: 401 auth_malformed', async () => {
     const app = setup();
     const good = await sign('shop-1', SECRET);
-    for (const bad of [{ 'x-paypath-timestamp': 'yesterday' }, { 'x-paypath-nonce': 'short' }]) {
+    const malformed: Record<string, string>[] = [{ 'x-paypath-timestamp': 'yesterday' }, { 'x-paypath-nonce': 'short' }];
+    for (const bad of malformed) {
       const result = await send(app, { ...good, ...bad });
       expect(result.status).toBe(401);
       expect(result.json.error?.code).toBe('auth_malformed');
