@@ -186,13 +186,19 @@ const NOT_SENT_CODES: Record<string, AttemptErrorCode> = {
   EAI_AGAIN: 'dns_failed',
 };
 
+/**
+ * Node's TLS errors (ERR_TLS_*, ERR_SSL_*) and OpenSSL's certificate verification codes
+ * (CERT_HAS_EXPIRED, UNABLE_TO_VERIFY_LEAF_SIGNATURE, HOSTNAME_MISMATCH, INVALID_CA, ...).
+ */
+const TLS_ERROR_CODE = /^ERR_(TLS|SSL)_|CERT|CRL|SELF_SIGNED|^UNABLE_TO_|^INVALID_(CA|PURPOSE)$|^PATH_LENGTH_EXCEEDED$|^HOSTNAME_MISMATCH$/;
+
 /** Maps an undici/socket error to what reached the wire. Before onRequestStart, nothing did. */
 export function classify(error: Error, sent: boolean): AttemptError {
   const code = (error as { code?: string }).code ?? '';
   if (!sent) {
     const mapped =
       NOT_SENT_CODES[code] ??
-      (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || /CERT|SELF_SIGNED/.test(code) ? 'tls_failed' : 'connect_reset');
+      (TLS_ERROR_CODE.test(code) ? 'tls_failed' : 'connect_reset');
     return new AttemptError(mapped, 'not_sent', `${code || error.name}: ${error.message}`, { cause: error });
   }
   const timeout = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';

@@ -37,7 +37,8 @@ export function parsePolicy(text: string): PolicyParseResult {
     return { ok: false, issues: [{ path: '', message: `policy is larger than ${POLICY_LIMITS.maxBytes} bytes` }] };
   }
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  // logLevel 'error': hostile input (collection keys and the like) must not spray process warnings.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
   if (doc.errors.length > 0) {
     return {
       ok: false,
