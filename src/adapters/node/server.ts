@@ -1,9 +1,18 @@
 import { serve, type ServerType } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Gateway } from '../../core/gateway.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Policy } from '../../core/policy/schema.ts';
-import { createApp } from '../../http/app.ts';
+import { createApp, type SecurityDeps } from '../../http/app.ts';
+import type { MerchantKeyring } from '../../http/middleware/merchant-auth/keyring.ts';
+import { MemoryNonceStore } from '../../http/middleware/merchant-auth/nonce-store.ts';
+import { MemoryRateLimiter } from '../../core/rate-limit/rate-limiter.ts';
+import { loadMerchantKeys } from './merchant-keys.ts';
+import { RedisNonceStore } from './redis/nonce-store.ts';
+import { RedisRateLimiter } from './redis/rate-limiter.ts';
+import { readPublicFile, readSecretFile } from './secret-file.ts';
 import { createRedisClient } from './redis/client.ts';
 import { createUndiciTransport } from './undici-transport.ts';
 
@@ -17,6 +26,10 @@ export interface NodeGatewayOptions {
   /** Shared state (health, idempotency, queue) lives here when set. Default: none (in-memory, single instance). */
   redisUrl?: string;
   logger: Logger;
+  /** Merchant keys to use instead of loading them as the policy's merchants.keys says (tests, the demo). */
+  merchantKeys?: MerchantKeyring;
+  /** Serve HTTPS with this certificate and key (PEM files; the key must be mode 0600). Default: plain HTTP. */
+  tls?: { certFile: string; keyFile: string };
 }
 
 export interface RunningGateway {
@@ -28,6 +41,10 @@ export interface RunningGateway {
 /** The full Node runtime: undici transports per path, opossum breakers, the Hono app on node:http. */
 export async function startNodeGateway(options: NodeGatewayOptions): Promise<RunningGateway> {
   const { logger } = options;
+  // Secrets first: a missing or unprotected one stops start-up before anything is opened.
+  const merchants = options.policy.merchants;
+  const merchantKeys = merchants === undefined ? undefined : (options.merchantKeys ?? loadMerchantKeys(merchants));
+  const inboundTls = options.tls && { cert: readPublicFile(options.tls.certFile), key: readSecretFile(options.tls.keyFile) };
   const gateway = new Gateway({
     policy: options.policy,
     policyHash: options.policyHash,
@@ -49,15 +66,35 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
   }
   // One fail-fast client shared by the Redis-backed stores; never on a payment's critical path.
   const redis = options.redisUrl ? createRedisClient(options.redisUrl) : undefined;
-  const app = createApp({ gateway: () => gateway, logger });
+  const security: SecurityDeps = {
+    merchantKeys: () => merchantKeys,
+    nonceStore: redis ? new RedisNonceStore(redis, logger) : new MemoryNonceStore(),
+    rateLimiter: redis ? new RedisRateLimiter(redis, logger) : new MemoryRateLimiter(),
+    clientAddress: (c) => {
+      try {
+        return getConnInfo(c).remote.address;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+  const app = createApp({ gateway: () => gateway, logger, security });
+  const listen = { fetch: app.fetch, port: options.port ?? 8787, hostname: options.host ?? '127.0.0.1' };
+  // Node refuses larger header blocks itself (431) before the app sees them.
+  const maxHeaderSize = options.policy.limits.maxHeaderBytes;
   const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: options.port ?? 8787, hostname: options.host ?? '127.0.0.1' }, () => resolve(s));
+    const s = inboundTls
+      ? serve(
+          { ...listen, createServer: createHttpsServer, serverOptions: { ...inboundTls, minVersion: 'TLSv1.2', maxHeaderSize } },
+          () => resolve(s),
+        )
+      : serve({ ...listen, serverOptions: { maxHeaderSize } }, () => resolve(s));
     s.once('error', reject);
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
-    url: `http://${host}:${address.port}`,
+    url: `${options.tls ? 'https' : 'http'}://${host}:${address.port}`,
     gateway,
     close: async () => {
       await new Promise<void>((resolve) => {
