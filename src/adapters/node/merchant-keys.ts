@@ -10,7 +10,7 @@ export function loadMerchantKeys(merchants: MerchantsConfig, env: NodeJS.Process
   const { file, env: variable } = merchants.keys;
   const source = file ?? `environment variable ${variable}`;
   const text = file !== undefined ? readSecretFile(file) : env[variable!];
-  if (text === undefined || text.trim() === '') throw new SecretFileError(source, 'is not set (merchant keys)');
+  if (text === undefined || text.trim() === '') throw new SecretFileError(source, 'not set; it must hold the merchant keys as JSON {"merchant-id": "secret", ...}');
   try {
     return parseKeyring(text, source);
   } catch (error) {
