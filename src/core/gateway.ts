@@ -1,5 +1,4 @@
 import type { BreakerTransition, IBreaker } from './breaker/breaker.ts';
-import { OpossumBreaker } from './breaker/opossum-breaker.ts';
 import { PaypathError } from './errors.ts';
 import { forwardWithFailover, type AttemptRecord, type ForwardResult, type PathRuntime } from './failover/failover.ts';
 import { LatencyWindow } from './health/latency-window.ts';
@@ -13,8 +12,8 @@ export interface GatewayOptions {
   /** From policyHash(policy); shown in /status. */
   policyHash: string;
   transportFactory: TransportFactory;
-  /** Default: an opossum breaker per path. */
-  breakerFactory?: (config: BreakerConfig, path: PathConfig) => IBreaker;
+  /** Makes each path's breaker: OpossumBreaker on Node, TimestampBreaker where timers do not outlive a request. */
+  breakerFactory: (config: BreakerConfig, path: PathConfig) => IBreaker;
   /** Generates a key for requests that arrive without one. Default: `pp_` + a random UUID. */
   generateKey?: () => string;
   /** Called on every breaker transition, e.g. to log it. */
@@ -83,9 +82,8 @@ export class Gateway {
     this.policy = options.policy;
     this.policyHash = options.policyHash;
     this.#generateKey = options.generateKey ?? (() => `pp_${crypto.randomUUID()}`);
-    const makeBreaker = options.breakerFactory ?? ((config: BreakerConfig) => new OpossumBreaker(config));
     for (const config of options.policy.paths) {
-      const state = new PathState(config, makeBreaker(options.policy.breaker, config), options.transportFactory(config));
+      const state = new PathState(config, options.breakerFactory(options.policy.breaker, config), options.transportFactory(config));
       state.breaker.onStateChange((transition) => {
         state.transitions.push(transition);
         if (state.transitions.length > TRANSITIONS_KEPT) state.transitions.shift();

@@ -1,5 +1,6 @@
 // An app built with createApp and a fake transport: no sockets, so unit and fuzz tests can push
 // thousands of requests through the real middleware and proxy route.
+import { OpossumBreaker } from '../../src/core/breaker/opossum-breaker.ts';
 import { Gateway } from '../../src/core/gateway.ts';
 import type { Logger } from '../../src/core/logger.ts';
 import { parsePolicy } from '../../src/core/policy/parse.ts';
@@ -42,7 +43,7 @@ export function fakeUpstreamApp(policy: Policy, security: SecurityDeps = {}): Fa
     },
     close: () => Promise.resolve(),
   });
-  const gateway = new Gateway({ policy, policyHash: 'test', transportFactory: transport });
+  const gateway = new Gateway({ policy, policyHash: 'test', transportFactory: transport, breakerFactory: (config) => new OpossumBreaker(config) });
   const app = createApp({ gateway: () => gateway, logger, security });
   return { app, gateway, forwarded, logs, close: () => gateway.close() };
 }

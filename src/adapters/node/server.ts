@@ -2,6 +2,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { OpossumBreaker } from '../../core/breaker/opossum-breaker.ts';
 import { Gateway } from '../../core/gateway.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Policy } from '../../core/policy/schema.ts';
@@ -53,6 +54,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
         onTlsFailure: (pathId, error) =>
           logger.error({ event: 'upstream_tls_failed', path: pathId, code: error.code, reason: error.message }, `TLS to the upstream on path ${pathId} failed; nothing was sent, failing over: ${error.message}`),
       }),
+    breakerFactory: (config) => new OpossumBreaker(config),
     onTransition: (pathId, t) => {
       const fields = { event: 'breaker_transition', path: pathId, from: t.from, to: t.to, reason: t.reason };
       if (t.to === 'closed') logger.info(fields, `path ${pathId} ${t.from} -> ${t.to}`);
