@@ -68,6 +68,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   const security = deps.security ?? {};
   app.use(headerLimits());
+  app.route('/', healthRoutes());
+  // Registered after paypath's own endpoints (which answer first and stay open) and before the
+  // proxy: only requests forwarded to a route are authenticated and inspected.
   app.use(
     merchantAuth({
       keys: security.merchantKeys ?? (() => undefined),
@@ -79,8 +82,6 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }),
   );
   app.use(bodyLimits());
-
-  app.route('/', healthRoutes());
   app.route('/', proxyRoutes());
   return app;
 }

@@ -125,6 +125,24 @@ describe('merchant authentication (hmac)', () => {
     expect(text).not.toContain(headers['x-paypath-signature']!.slice(3));
   });
 
+  it('never asks monitors to authenticate: /healthz and /status stay open even under a catch-all route', async () => {
+    current = fakeUpstreamApp(
+      policyFrom(`${BASE_POLICY}  - { id: everything, match: { method: GET, pathPrefix: / }, paths: [kt-fiber] }\nmerchants:\n${HMAC}`),
+      { merchantKeys: () => keys },
+    );
+    expect((await current.app.request('/healthz')).status).toBe(200);
+    expect((await current.app.request('/status')).status).toBe(200);
+    expect((await current.app.request('/anything')).status).toBe(401);
+  });
+
+  it('keeps merchant secrets out of /status', async () => {
+    const app = setup();
+    await send(app, await sign('shop-1', SECRET));
+    const status = await (await app.app.request('/status')).text();
+    expect(status).not.toContain(SECRET);
+    expect(status).not.toContain(OTHER_SECRET);
+  });
+
   it('limits failed attempts per client: 429 auth_rate_limited with Retry-After, even for a then-valid request', async () => {
     const app = setup();
     for (let i = 0; i < 5; i++) expect((await send(app, {})).status).toBe(401);
