@@ -8,7 +8,9 @@ import { SecretFileError } from '../src/adapters/node/secret-file.ts';
 import { startNodeGateway, type RunningGateway } from '../src/adapters/node/server.ts';
 import { main } from '../src/cli/main.ts';
 import type { Logger } from '../src/core/logger.ts';
-import { signedHeaders } from '../src/http/middleware/merchant-auth/signature.ts';
+import { execFileSync } from 'node:child_process';
+import { DEMO_MERCHANT_SECRET } from '../src/demo/demo-merchant.ts';
+import { signedHeaders, verifySignature } from '../src/http/middleware/merchant-auth/signature.ts';
 import { policyFrom } from './support/fake-upstream-app.ts';
 import { SimulatedProcessor } from './support/processor.ts';
 import { makeTlsFixtures, type TlsFixtures } from './support/tls-fixtures.ts';
@@ -131,6 +133,17 @@ describe('merchant authentication on the Node server', () => {
     } finally {
       spy.mockRestore();
     }
+  });
+
+  it('npm run sign prints curl arguments with a signature that verifies', async () => {
+    const body = '{"amount": 4500}';
+    const out = execFileSync(process.execPath, ['scripts/sign-request.ts', 'POST', '/v1/payments', body], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+    const headers = Object.fromEntries(
+      out.trim().split(' -H ').map((part) => part.replace(/^-H /, '').split(/:(.*)/s).slice(0, 2) as [string, string]),
+    );
+    expect(headers['x-paypath-merchant']).toBe('demo-shop');
+    const parts = { method: 'POST', target: '/v1/payments', timestamp: Number(headers['x-paypath-timestamp']), nonce: headers['x-paypath-nonce']!, body: new TextEncoder().encode(body) };
+    expect(await verifySignature(DEMO_MERCHANT_SECRET, parts, headers['x-paypath-signature']!)).toBe(true);
   });
 
   it('serves HTTPS (TLS 1.2+) when given a certificate and a 0600 key', async () => {

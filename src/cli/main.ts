@@ -2,7 +2,6 @@ import { parseArgs } from 'node:util';
 import { createLogger } from '../adapters/node/logger.ts';
 import { loadPolicyFile, PolicyFileError } from '../adapters/node/policy-file.ts';
 import { SecretFileError } from '../adapters/node/secret-file.ts';
-import { startNodeGateway } from '../adapters/node/server.ts';
 
 /** Exit statuses other tools can rely on. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -81,6 +80,8 @@ async function serveCommand(args: string[]): Promise<number> {
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got "${portText}"`);
   const { policy, hash } = await loadPolicyFile(file);
+  // Loaded only here, so `validate` starts fast: the server pulls in undici, TLS, Redis and Hono.
+  const { startNodeGateway } = await import('../adapters/node/server.ts');
   const logger = createLogger();
   const running = await startNodeGateway({
     policy,
