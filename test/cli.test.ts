@@ -48,7 +48,7 @@ const MALFORMED: [string, string, RegExp][] = [
 
 describe('paypath validate', () => {
   it('accepts the shipped policies', async () => {
-    for (const file of ['policies/default.yaml', 'policies/examples/store-box.yaml', 'policies/examples/cdn-edge.yaml']) {
+    for (const file of ['policies/default.yaml', 'policies/examples/store-box.yaml', 'policies/examples/cdn-edge.yaml', 'policies/examples/demo-signed.yaml']) {
       const result = await run(['validate', file]);
       expect(result.stdout).toContain('valid');
       expect(result.code).toBe(0);
