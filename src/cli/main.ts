@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { createLogger } from '../adapters/node/logger.ts';
 import { loadPolicyFile, PolicyFileError } from '../adapters/node/policy-file.ts';
-import { startNodeGateway } from '../adapters/node/server.ts';
+import { SecretFileError } from '../adapters/node/secret-file.ts';
 
 /** Exit statuses other tools can rely on. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -9,8 +9,9 @@ export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 const USAGE = `paypath: a triple-homed payment gateway
 
 Usage:
-  paypath serve --policy FILE [--port N] [--host ADDR] [--redis URL]
-                                                         run the gateway (env: PAYPATH_POLICY, PORT, HOST, REDIS_URL)
+  paypath serve --policy FILE [--port N] [--host ADDR] [--redis URL] [--tls-cert FILE --tls-key FILE]
+                                                         run the gateway (env: PAYPATH_POLICY, PORT, HOST, REDIS_URL,
+                                                         PAYPATH_TLS_CERT, PAYPATH_TLS_KEY; merchant keys: see docs/security.md)
   paypath validate FILE                                  check a policy file
   paypath help
 
@@ -36,7 +37,7 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (error) {
-    if (error instanceof PolicyFileError) {
+    if (error instanceof PolicyFileError || error instanceof SecretFileError) {
       console.error(error.message);
       return EXIT.usage;
     }
@@ -61,14 +62,26 @@ async function validateCommand(args: string[]): Promise<number> {
 async function serveCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { policy: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, redis: { type: 'string' } },
+    options: {
+      policy: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      redis: { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+    },
   });
+  const tlsCert = values['tls-cert'] ?? process.env.PAYPATH_TLS_CERT;
+  const tlsKey = values['tls-key'] ?? process.env.PAYPATH_TLS_KEY;
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
   const file = values.policy ?? process.env.PAYPATH_POLICY;
   if (!file) throw new UsageError('serve needs --policy FILE (or PAYPATH_POLICY)');
   const portText = values.port ?? process.env.PORT ?? '8787';
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got "${portText}"`);
   const { policy, hash } = await loadPolicyFile(file);
+  // Loaded only here, so `validate` starts fast: the server pulls in undici, TLS, Redis and Hono.
+  const { startNodeGateway } = await import('../adapters/node/server.ts');
   const logger = createLogger();
   const running = await startNodeGateway({
     policy,
@@ -77,6 +90,7 @@ async function serveCommand(args: string[]): Promise<number> {
     host: values.host ?? process.env.HOST ?? '127.0.0.1',
     redisUrl: values.redis ?? process.env.REDIS_URL,
     logger,
+    ...(tlsCert !== undefined && tlsKey !== undefined ? { tls: { certFile: tlsCert, keyFile: tlsKey } } : {}),
   });
   logger.info({ url: running.url, policy: file, hash }, `paypath listening on ${running.url}`);
   await new Promise<void>((resolve) => {

@@ -20,7 +20,18 @@ export type ErrorCode =
   | 'queue_full'
   | 'queue_unavailable'
   | 'queue_entry_not_found'
-  | 'internal_error';
+  | 'internal_error'
+  // merchant authentication and input limits (docs/security.md)
+  | 'auth_required'
+  | 'auth_malformed'
+  | 'signature_invalid'
+  | 'signature_expired'
+  | 'nonce_replayed'
+  | 'auth_rate_limited'
+  | 'rate_limited'
+  | 'unsupported_media_type'
+  | 'json_too_deep'
+  | 'headers_too_large';
 
 export class PaypathError extends Error {
   readonly code: ErrorCode;

@@ -8,6 +8,9 @@ export const REDACT_PATHS = [
   'pan', 'cvv', 'cvc', 'card', 'number', 'body', 'authorization', 'token',
   '*.pan', '*.cvv', '*.cvc', '*.card', '*.number', '*.body', '*.authorization', '*.token',
   'headers.authorization', 'headers.cookie',
+  // merchant credentials (never logged on purpose; see docs/security.md)
+  'secret', 'apiKey', 'signature', '*.secret', '*.apiKey', '*.signature',
+  'headers["x-paypath-signature"]', 'headers["x-paypath-api-key"]',
 ];
 
 export function createLogger(options: { level?: string; destination?: NodeJS.WritableStream } = {}): PinoLogger {

@@ -1,11 +1,20 @@
 import { serve, type ServerType } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { OpossumBreaker } from '../../core/breaker/opossum-breaker.ts';
 import { Gateway } from '../../core/gateway.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Policy } from '../../core/policy/schema.ts';
-import { createApp } from '../../http/app.ts';
+import { createApp, type SecurityDeps } from '../../http/app.ts';
 import { createExactlyOnceParts, waitForRedis } from './exactly-once.ts';
+import type { MerchantKeyring } from '../../http/middleware/merchant-auth/keyring.ts';
+import { MemoryNonceStore } from '../../http/middleware/merchant-auth/nonce-store.ts';
+import { MemoryRateLimiter } from '../../core/rate-limit/rate-limiter.ts';
+import { loadMerchantKeys } from './merchant-keys.ts';
+import { RedisNonceStore } from './redis/nonce-store.ts';
+import { RedisRateLimiter } from './redis/rate-limiter.ts';
+import { readPublicFile, readSecretFile } from './secret-file.ts';
 import { createRedisClient } from './redis/client.ts';
 import { RedisHealthStore } from './redis/health-store.ts';
 import { createUndiciTransport } from './undici-transport.ts';
@@ -24,6 +33,10 @@ export interface NodeGatewayOptions {
   instanceId?: string;
   /** Start active probes (when the policy enables them). Default: true. */
   probes?: boolean;
+  /** Merchant keys to use instead of loading them as the policy's merchants.keys says (tests, the demo). */
+  merchantKeys?: MerchantKeyring;
+  /** Serve HTTPS with this certificate and key (PEM files; the key must be mode 0600). Default: plain HTTP. */
+  tls?: { certFile: string; keyFile: string };
 }
 
 export interface RunningGateway {
@@ -35,6 +48,10 @@ export interface RunningGateway {
 /** The full Node runtime: undici transports per path, opossum breakers, the Hono app on node:http. */
 export async function startNodeGateway(options: NodeGatewayOptions): Promise<RunningGateway> {
   const { logger } = options;
+  // Secrets first: a missing or unprotected one stops start-up before anything is opened.
+  const merchants = options.policy.merchants;
+  const merchantKeys = merchants === undefined ? undefined : (options.merchantKeys ?? loadMerchantKeys(merchants));
+  const inboundTls = options.tls && { cert: readPublicFile(options.tls.certFile), key: readSecretFile(options.tls.keyFile) };
   // One fail-fast client shared by the Redis-backed stores; never on a payment's critical path.
   const redis = options.redisUrl ? createRedisClient(options.redisUrl) : undefined;
   const healthStore = redis ? new RedisHealthStore(redis, { logger }) : undefined;
@@ -44,7 +61,11 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     logger,
     policy: options.policy,
     policyHash: options.policyHash,
-    transportFactory: (path) => createUndiciTransport(path),
+    transportFactory: (path) =>
+      createUndiciTransport(path, {
+        onTlsFailure: (pathId, error) =>
+          logger.error({ event: 'upstream_tls_failed', path: pathId, code: error.code, reason: error.message }, `TLS to the upstream on path ${pathId} failed; nothing was sent, failing over: ${error.message}`),
+      }),
     breakerFactory: (config) => new OpossumBreaker(config),
     onTransition: (pathId, t) => {
       const fields = { event: 'breaker_transition', path: pathId, from: t.from, to: t.to, reason: t.reason };
@@ -60,21 +81,42 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
   if (options.probes ?? true) gateway.startProbes();
   // Warm pools before listening; a path that cannot connect now simply stays cold.
   await gateway.warmUp();
+  const security: SecurityDeps = {
+    merchantKeys: () => merchantKeys,
+    nonceStore: redis ? new RedisNonceStore(redis, logger) : new MemoryNonceStore(),
+    rateLimiter: redis ? new RedisRateLimiter(redis, logger) : new MemoryRateLimiter(),
+    clientAddress: (c) => {
+      try {
+        return getConnInfo(c).remote.address;
+      } catch {
+        return undefined;
+      }
+    },
+  };
   const app = createApp({
     gateway: () => gateway,
     logger,
     idempotencyStore: exactlyOnce.idempotencyStore,
     queue: exactlyOnce.queue,
     statusSections: exactlyOnce.statusSections,
+    security,
   });
+  const listen = { fetch: app.fetch, port: options.port ?? 8787, hostname: options.host ?? '127.0.0.1' };
+  // Node refuses larger header blocks itself (431) before the app sees them.
+  const maxHeaderSize = options.policy.limits.maxHeaderBytes;
   const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: options.port ?? 8787, hostname: options.host ?? '127.0.0.1' }, () => resolve(s));
+    const s = inboundTls
+      ? serve(
+          { ...listen, createServer: createHttpsServer, serverOptions: { ...inboundTls, minVersion: 'TLSv1.2', maxHeaderSize } },
+          () => resolve(s),
+        )
+      : serve({ ...listen, serverOptions: { maxHeaderSize } }, () => resolve(s));
     s.once('error', reject);
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
-    url: `http://${host}:${address.port}`,
+    url: `${options.tls ? 'https' : 'http'}://${host}:${address.port}`,
     gateway,
     close: async () => {
       await new Promise<void>((resolve) => {
