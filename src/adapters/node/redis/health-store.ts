@@ -68,6 +68,12 @@ export class RedisHealthStore implements HealthStore {
       () => {},
     );
   };
+  /** The command connection may come back after the subscriber (or the reverse): resync on either. */
+  readonly #onClientReady = () => {
+    if (this.#subscriber.status === 'ready') void this.#resync();
+  };
+  #resyncRetry: ReturnType<typeof setTimeout> | undefined;
+  #resyncFailures = 0;
   readonly #onMessage = (channel: string, message: string) => this.#receive(channel, message);
 
   constructor(client: Redis, options: RedisHealthStoreOptions = {}) {
@@ -81,6 +87,7 @@ export class RedisHealthStore implements HealthStore {
     this.#subscriber.on('error', () => {});
     this.#subscriber.on('message', this.#onMessage);
     this.#subscriber.on('ready', this.#onReady);
+    client.on('ready', this.#onClientReady);
   }
 
   join(member: HealthStoreMember): Disposable {
@@ -113,6 +120,8 @@ export class RedisHealthStore implements HealthStore {
 
   dispose(): void {
     this.#member = undefined;
+    clearTimeout(this.#resyncRetry);
+    this.#client.off('ready', this.#onClientReady);
     this.#subscriber.off('ready', this.#onReady);
     this.#subscriber.disconnect();
   }
@@ -154,7 +163,14 @@ export class RedisHealthStore implements HealthStore {
         const remote = stored[mine.pathId] ? parseEvent(stored[mine.pathId]!) : undefined;
         if (mine.instanceId === member.instanceId && (!remote || mine.at > remote.at)) this.publish(mine);
       }
+      this.#resyncFailures = 0;
     } catch (error) {
+      // Typically the command connection is still reconnecting: try again shortly, a bounded number of times.
+      if (++this.#resyncFailures <= 10 && this.#member) {
+        clearTimeout(this.#resyncRetry);
+        this.#resyncRetry = setTimeout(() => void this.#resync(), 300);
+        this.#resyncRetry.unref();
+      }
       debug(this.#logger, { event: 'health_store_resync_failed', error: (error as Error).message }, 'health store resync failed');
     }
   }
