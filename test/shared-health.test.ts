@@ -68,14 +68,15 @@ describe('shared health through Redis', () => {
     const first = await rig.gateway(policy, { redisUrl: redis.url, instanceId: 'r-1' });
     const second = await rig.gateway(policy, { redisUrl: redis.url, instanceId: 'r-2', probes: false });
 
-    const answers: { status: number; path: string | null }[] = [];
+    const answers: { status: number; path: string | null; body?: string }[] = [];
     let stop = false;
     const stream = async (gateway: typeof first) => {
       // Bounded in count and in time.
       const until = Date.now() + 20_000;
       for (let i = 0; i < 1_000 && !stop && Date.now() < until; i++) {
         const answer = await pay(gateway);
-        answers.push({ status: answer.status, path: answer.path });
+        // The body of a failure goes into the assertion message, so a failure says which layer answered.
+        answers.push({ status: answer.status, path: answer.path, ...(answer.status === 201 ? {} : { body: answer.body }) });
       }
     };
     const streams = [stream(first), stream(second), stream(first)];
