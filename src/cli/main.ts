@@ -2,6 +2,8 @@ import { parseArgs } from 'node:util';
 import { createLogger } from '../adapters/node/logger.ts';
 import { loadPolicyFile, PolicyFileError } from '../adapters/node/policy-file.ts';
 import { startNodeGateway } from '../adapters/node/server.ts';
+import { loadAdminTokens } from '../adapters/node/admin-tokens.ts';
+import { CliUsageError, drillCommand, GatewayAnswerError, policyCommand, statusCommand } from './ops-commands.ts';
 
 /** Exit statuses other tools can rely on. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -11,7 +13,17 @@ const USAGE = `paypath: a triple-homed payment gateway
 Usage:
   paypath serve --policy FILE [--port N] [--host ADDR] [--redis URL]
                                                          run the gateway (env: PAYPATH_POLICY, PORT, HOST, REDIS_URL)
+                       [--admin-tokens-file FILE] [--audit-file FILE] [--no-watch]
+                                                         admin tokens: PAYPATH_ADMIN_TOKENS="name:role:token,..." or
+                                                         PAYPATH_ADMIN_TOKENS_FILE (mode 600); audit: PAYPATH_AUDIT_FILE
+                                                         (default ./paypath-audit.jsonl)
   paypath validate FILE                                  check a policy file
+  paypath status                                         paths, redundancy, policy revision, drills
+  paypath drill PATH [--duration MS] [--wait]            isolate a path for a while and report what the others carried
+  paypath policy diff FILE | apply FILE | rollback REV | history
+                                                         against a running gateway
+     (status, drill, policy: --url URL (PAYPATH_URL, default http://127.0.0.1:8787),
+      --token TOKEN (PAYPATH_ADMIN_TOKEN), --json)
   paypath help
 
 Exit status: 0 ok, 1 runtime failure, 2 bad usage or invalid policy.`;
@@ -26,6 +38,12 @@ export async function main(argv: string[]): Promise<number> {
         return await serveCommand(rest);
       case 'validate':
         return await validateCommand(rest);
+      case 'status':
+        return await statusCommand(rest, console.log);
+      case 'drill':
+        return await drillCommand(rest, console.log);
+      case 'policy':
+        return await policyCommand(rest, console.log);
       case 'help':
       case '--help':
       case '-h':
@@ -40,7 +58,11 @@ export async function main(argv: string[]): Promise<number> {
       console.error(error.message);
       return EXIT.usage;
     }
-    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (error instanceof GatewayAnswerError) {
+      console.error(`paypath: ${error.message}`);
+      return EXIT.failure;
+    }
+    if (error instanceof UsageError || error instanceof CliUsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       console.error(`paypath: ${(error as Error).message}\n\n${USAGE}`);
       return EXIT.usage;
     }
@@ -61,7 +83,15 @@ async function validateCommand(args: string[]): Promise<number> {
 async function serveCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { policy: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, redis: { type: 'string' } },
+    options: {
+      policy: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      redis: { type: 'string' },
+      'admin-tokens-file': { type: 'string' },
+      'audit-file': { type: 'string' },
+      'no-watch': { type: 'boolean', default: false },
+    },
   });
   const file = values.policy ?? process.env.PAYPATH_POLICY;
   if (!file) throw new UsageError('serve needs --policy FILE (or PAYPATH_POLICY)');
@@ -70,7 +100,18 @@ async function serveCommand(args: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got "${portText}"`);
   const { policy, hash } = await loadPolicyFile(file);
   const logger = createLogger();
+  let adminTokens;
+  try {
+    adminTokens = await loadAdminTokens({ spec: process.env.PAYPATH_ADMIN_TOKENS, file: values['admin-tokens-file'] ?? process.env.PAYPATH_ADMIN_TOKENS_FILE });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (adminTokens.length === 0) logger.warn({ event: 'admin_disabled' }, 'no admin tokens configured: every /admin request is answered 401');
   const running = await startNodeGateway({
+    policyFile: file,
+    watchPolicy: !values['no-watch'],
+    adminTokens,
+    auditFile: values['audit-file'] ?? process.env.PAYPATH_AUDIT_FILE ?? 'paypath-audit.jsonl',
     policy,
     policyHash: hash,
     port,

@@ -10,7 +10,18 @@ export type ErrorCode =
   | 'body_too_large'
   | 'invalid_request'
   | 'idempotency_key_invalid'
-  | 'internal_error';
+  | 'internal_error'
+  // admin API (docs/ops.md)
+  | 'admin_unauthenticated'
+  | 'admin_forbidden'
+  | 'policy_invalid'
+  | 'upstream_not_allowed'
+  | 'precondition_required'
+  | 'policy_stale'
+  | 'policy_revision_not_found'
+  | 'path_not_found'
+  | 'drill_refused'
+  | 'drill_running';
 
 export class PaypathError extends Error {
   readonly code: ErrorCode;

@@ -5,6 +5,7 @@ import { forwardWithFailover, type AttemptRecord, type ForwardResult, type PathR
 import { LatencyWindow } from './health/latency-window.ts';
 import { computeRedundancy, type Redundancy } from './health/redundancy.ts';
 import type { BreakerConfig, PathConfig, Policy, RouteConfig } from './policy/schema.ts';
+import { canonicalJson } from './policy/hash.ts';
 import { matchRoute } from './routing.ts';
 import type { PathTransport, TransportFactory, UpstreamRequest } from './transport.ts';
 
@@ -19,6 +20,13 @@ export interface GatewayOptions {
   generateKey?: () => string;
   /** Called on every breaker transition, e.g. to log it. */
   onTransition?: (pathId: string, transition: BreakerTransition) => void;
+  /** Called after every attempt on any path, e.g. for metrics. */
+  onAttempt?: (record: AttemptRecord) => void;
+  /**
+   * The gateway this one replaces (policy apply). Paths whose config and the breaker settings are
+   * unchanged keep their breaker, transport and latency history; see `retire`.
+   */
+  previous?: Gateway;
 }
 
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
@@ -35,14 +43,23 @@ class PathState implements PathRuntime {
   readonly config: PathConfig;
   readonly breaker: IBreaker;
   readonly transport: PathTransport;
+  /** Hooks of the gateway currently owning this state; replaced when a new gateway inherits it. */
+  onAttempt: ((record: AttemptRecord) => void) | undefined;
+  onTransition: ((pathId: string, transition: BreakerTransition) => void) | undefined;
 
   constructor(config: PathConfig, breaker: IBreaker, transport: PathTransport) {
     this.config = config;
     this.breaker = breaker;
     this.transport = transport;
+    breaker.onStateChange((transition) => {
+      this.transitions.push(transition);
+      if (this.transitions.length > TRANSITIONS_KEPT) this.transitions.shift();
+      this.onTransition?.(config.id, transition);
+    });
   }
 
   recordAttempt(record: AttemptRecord): void {
+    this.onAttempt?.(record);
     this.requests++;
     if (record.outcome !== 'answered') {
       this.failures++;
@@ -78,21 +95,65 @@ export class Gateway {
   readonly policyHash: string;
   readonly #paths = new Map<string, PathState>();
   readonly #generateKey: () => string;
+  #inFlight = 0;
+  #drainWaiters: (() => void)[] = [];
 
   constructor(options: GatewayOptions) {
     this.policy = options.policy;
     this.policyHash = options.policyHash;
     this.#generateKey = options.generateKey ?? (() => `pp_${crypto.randomUUID()}`);
     const makeBreaker = options.breakerFactory ?? ((config: BreakerConfig) => new OpossumBreaker(config));
+    const previous = options.previous;
+    const breakerUnchanged = previous !== undefined && canonicalJson(previous.policy.breaker) === canonicalJson(options.policy.breaker);
     for (const config of options.policy.paths) {
-      const state = new PathState(config, makeBreaker(options.policy.breaker, config), options.transportFactory(config));
-      state.breaker.onStateChange((transition) => {
-        state.transitions.push(transition);
-        if (state.transitions.length > TRANSITIONS_KEPT) state.transitions.shift();
-        options.onTransition?.(config.id, transition);
-      });
+      const old = breakerUnchanged ? previous.#paths.get(config.id) : undefined;
+      const state =
+        old && canonicalJson(old.config) === canonicalJson(config)
+          ? old
+          : new PathState(config, makeBreaker(options.policy.breaker, config), options.transportFactory(config));
+      state.onAttempt = options.onAttempt;
+      state.onTransition = options.onTransition;
       this.#paths.set(config.id, state);
     }
+  }
+
+  /** Marks a request as using this gateway until the returned function is called (see `retire`). */
+  enter(): () => void {
+    this.#inFlight++;
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      this.#inFlight--;
+      if (this.#inFlight === 0) for (const wake of this.#drainWaiters.splice(0)) wake();
+    };
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Resolves once no request is using this gateway. */
+  drained(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /** True when `next` carries on this path's breaker and transport (an unchanged path). */
+  sharesPath(next: Gateway, pathId: string): boolean {
+    const mine = this.#paths.get(pathId);
+    return mine !== undefined && next.#paths.get(pathId) === mine;
+  }
+
+  /**
+   * After a policy apply: waits until requests that started on this gateway are done, then closes
+   * the breakers and transports that `next` did not inherit. Never closes a shared path.
+   */
+  async retire(next: Gateway): Promise<void> {
+    await this.drained();
+    const removed = [...this.#paths.entries()].filter(([id]) => !this.sharesPath(next, id)).map(([, state]) => state);
+    for (const path of removed) path.breaker.dispose();
+    await Promise.all(removed.map((p) => p.transport.close()));
   }
 
   path(id: string): PathRuntime | undefined {

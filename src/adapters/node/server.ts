@@ -1,9 +1,15 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
+import type { DrillRunner } from '../../core/admin/drills.ts';
+import type { PolicyControl } from '../../core/admin/policy-control.ts';
 import { Gateway } from '../../core/gateway.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Policy } from '../../core/policy/schema.ts';
 import { createApp } from '../../http/app.ts';
+import type { AdminTokenEntry } from '../../http/middleware/admin-auth/admin-auth.ts';
+import type { PrometheusMetrics } from './metrics.ts';
+import { createNodeOps } from './ops.ts';
+import type { PolicyWatcher } from './policy-watcher.ts';
 import { createRedisClient } from './redis/client.ts';
 import { createUndiciTransport } from './undici-transport.ts';
 
@@ -17,35 +23,64 @@ export interface NodeGatewayOptions {
   /** Shared state (health, idempotency, queue) lives here when set. Default: none (in-memory, single instance). */
   redisUrl?: string;
   logger: Logger;
+  /** The file `policy` came from: shown in /status, reloaded on change unless watchPolicy is false. */
+  policyFile?: string;
+  watchPolicy?: boolean;
+  /** Bearer tokens for /admin. Default: none (every admin request is answered 401). */
+  adminTokens?: readonly AdminTokenEntry[];
+  /** JSON lines audit file. Default: in memory. With redisUrl, the audit goes to a Redis stream and this file is the fallback. */
+  auditFile?: string;
+  /** Include Node process metrics in /metrics. Default: true. */
+  processMetrics?: boolean;
 }
 
 export interface RunningGateway {
   url: string;
-  gateway: Gateway;
+  /** The gateway of the running policy (changes when a policy is applied). */
+  readonly gateway: Gateway;
+  control: PolicyControl;
+  drills: DrillRunner;
+  metrics: PrometheusMetrics;
+  watcher: PolicyWatcher | undefined;
   close(): Promise<void>;
 }
 
 /** The full Node runtime: undici transports per path, opossum breakers, the Hono app on node:http. */
 export async function startNodeGateway(options: NodeGatewayOptions): Promise<RunningGateway> {
   const { logger } = options;
-  const gateway = new Gateway({
+  // One fail-fast client shared by the Redis-backed stores; never on a payment's critical path.
+  const redis = options.redisUrl ? createRedisClient(options.redisUrl) : undefined;
+  const ops = await createNodeOps({
     policy: options.policy,
     policyHash: options.policyHash,
-    transportFactory: (path) => createUndiciTransport(path),
-    onTransition: (pathId, t) => {
-      const fields = { event: 'breaker_transition', path: pathId, from: t.from, to: t.to, reason: t.reason };
-      if (t.to === 'closed') logger.info(fields, `path ${pathId} ${t.from} -> ${t.to}`);
-      else logger.warn(fields, `path ${pathId} ${t.from} -> ${t.to}`);
-    },
+    logger,
+    ...(options.policyFile ? { policyFile: options.policyFile } : {}),
+    ...(options.watchPolicy !== undefined ? { watchPolicy: options.watchPolicy } : {}),
+    ...(options.adminTokens ? { adminTokens: options.adminTokens } : {}),
+    ...(options.auditFile ? { auditFile: options.auditFile } : {}),
+    ...(redis ? { redis } : {}),
+    ...(options.processMetrics !== undefined ? { processMetrics: options.processMetrics } : {}),
+    gatewayFactory: (metrics) => (policy, policyHash, previous) =>
+      new Gateway({
+        policy,
+        policyHash,
+        ...(previous ? { previous } : {}),
+        transportFactory: (path) => createUndiciTransport(path),
+        onAttempt: (record) => metrics.attempt(record),
+        onTransition: (pathId, t) => {
+          metrics.transition(pathId, t);
+          const fields = { event: 'breaker_transition', path: pathId, from: t.from, to: t.to, reason: t.reason };
+          if (t.to === 'closed') logger.info(fields, `path ${pathId} ${t.from} -> ${t.to}`);
+          else logger.warn(fields, `path ${pathId} ${t.from} -> ${t.to}`);
+        },
+      }),
   });
   for (const route of options.policy.routes) {
     if (route.whenAllDown === 'queue') {
       logger.warn({ route: route.id }, `route ${route.id}: whenAllDown "queue" is not available yet; requests are rejected with 503 when every path is down`);
     }
   }
-  // One fail-fast client shared by the Redis-backed stores; never on a payment's critical path.
-  const redis = options.redisUrl ? createRedisClient(options.redisUrl) : undefined;
-  const app = createApp({ gateway: () => gateway, logger });
+  const app = createApp({ ...ops.appDeps, logger });
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: options.port ?? 8787, hostname: options.host ?? '127.0.0.1' }, () => resolve(s));
     s.once('error', reject);
@@ -54,13 +89,19 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
     url: `http://${host}:${address.port}`,
-    gateway,
+    get gateway() {
+      return ops.control.gateway();
+    },
+    control: ops.control,
+    drills: ops.drills,
+    metrics: ops.metrics,
+    watcher: ops.watcher,
     close: async () => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
-      await gateway.close();
+      await ops.close();
       redis?.disconnect();
     },
   };

@@ -110,6 +110,50 @@ export const RedundancySchema = z.strictObject({
   webhooks: z.array(upstreamUrl).default([]).describe('URLs notified on every redundancy drop and recovery. Default: [].'),
 });
 
+/** `90s`, `30m`, `6h`, `1d` (or a number of ms); parsed by parseDuration. */
+export const DURATION_PATTERN = /^(\d+)(ms|s|m|h|d)$/;
+const DURATION_UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** Milliseconds of a duration written as `90s`, `30m`, `6h`, `1d` or a number of ms. */
+export function parseDuration(value: string | number): number {
+  if (typeof value === 'number') return value;
+  const match = DURATION_PATTERN.exec(value);
+  if (!match) return Number.NaN;
+  return Number(match[1]) * DURATION_UNIT_MS[match[2] as keyof typeof DURATION_UNIT_MS];
+}
+
+const duration = (minMs: number) =>
+  z
+    .union([z.int(), z.string().regex(DURATION_PATTERN, 'expected a duration such as 90s, 30m, 6h or 1d')])
+    .refine((value) => parseDuration(value) >= minMs, `expected at least ${minMs} ms`);
+
+/** An origin (`https://pay.example`) or a URL prefix ending in `/` (`https://pay.example/v2/`). */
+const allowlistEntry = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
+    if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') return false;
+    return value === url.origin || (value.endsWith('/') && value === url.href);
+  } catch {
+    return false;
+  }
+}, 'expected an origin (https://pay.example) or a URL prefix ending in "/" (https://pay.example/v2/)');
+
+export const AdminSchema = z.strictObject({
+  upstreamAllowlist: z
+    .array(allowlistEntry)
+    .default([])
+    .describe(
+      'Where path upstreams may point: origins (https://pay.example, any base path) or URL prefixes ending in "/". A policy edited through the admin API must keep this list and every upstream must match it; only the policy file can change it. Default: [] (the origins of the policy file\'s own paths).',
+    ),
+});
+
+export const DrillSchema = z.strictObject({
+  path: id.describe('Path to isolate during the drill.'),
+  every: duration(60_000).describe('How often to run the drill: 30m, 6h, 1d, or ms; at least one minute.'),
+  durationMs: positiveMs(3_600_000).min(100).describe('How long the path stays isolated, in ms (100 to 3600000).'),
+});
+
 export const PolicySchema = z.strictObject({
   version: z.literal(1, { error: 'expected version: 1' }).describe('Policy format version; must be 1.'),
   paths: z.array(PathSchema).min(1).describe('Ways to reach the processor (at least one).'),
@@ -117,6 +161,8 @@ export const PolicySchema = z.strictObject({
   probe: ProbeSchema.prefault({}).describe('Active health probe settings.'),
   routes: z.array(RouteSchema).min(1).describe('Classes of inbound requests, matched in order.'),
   redundancy: RedundancySchema.prefault({}).describe('Redundancy alarm settings.'),
+  admin: AdminSchema.prefault({}).describe('Admin API settings.'),
+  drills: z.array(DrillSchema).default([]).describe('Scheduled drills that prove each backup path by isolating another one. Default: [].'),
 });
 
 export type Policy = z.output<typeof PolicySchema>;
@@ -124,4 +170,5 @@ export type PolicyInput = z.input<typeof PolicySchema>;
 export type PathConfig = Policy['paths'][number];
 export type RouteConfig = Policy['routes'][number];
 export type BreakerConfig = Policy['breaker'];
+export type DrillConfig = Policy['drills'][number];
 export type Grade = (typeof GRADES)[number];

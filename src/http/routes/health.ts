@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../app.ts';
 
 /** Probes for monitors and load balancers: liveness, readiness, and the full status document. */
-export function healthRoutes(): Hono<AppEnv> {
+export function healthRoutes(statusExtras?: () => Record<string, unknown>): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) => {
@@ -13,6 +13,11 @@ export function healthRoutes(): Hono<AppEnv> {
       ready ? 200 : 503,
     );
   });
-  app.get('/status', (c) => c.json(c.get('gateway').status()));
+  app.get('/status', (c) => {
+    const status = c.get('gateway').status();
+    if (!statusExtras) return c.json(status);
+    const extras = statusExtras();
+    return c.json({ ...status, ...extras, policy: { ...status.policy, ...(extras.policy as object | undefined) } });
+  });
   return app;
 }

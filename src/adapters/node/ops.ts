@@ -1,0 +1,125 @@
+import type { Redis } from 'ioredis';
+import { MemoryAuditLog, type AuditLog } from '../../core/admin/audit.ts';
+import { DrillRunner, DrillScheduler } from '../../core/admin/drills.ts';
+import { PolicyControl, type GatewayFactory } from '../../core/admin/policy-control.ts';
+import type { Logger } from '../../core/logger.ts';
+import type { Policy } from '../../core/policy/schema.ts';
+import type { RequestRecord } from '../../core/request-record.ts';
+import type { AppDeps } from '../../http/app.ts';
+import { AdminAuthenticator, type AdminTokenEntry } from '../../http/middleware/admin-auth/admin-auth.ts';
+import { JsonlAuditLog } from './audit-file.ts';
+import { PrometheusMetrics } from './metrics.ts';
+import { PolicyWatcher } from './policy-watcher.ts';
+import { RedisStreamAuditLog } from './redis/audit-stream.ts';
+
+export interface NodeOpsOptions {
+  policy: Policy;
+  policyHash: string;
+  logger: Logger;
+  /** Builds a gateway; receives the metrics to feed. */
+  gatewayFactory: (metrics: PrometheusMetrics) => GatewayFactory;
+  /** The policy file: shown in /status and, with `watchPolicy`, reloaded when it changes. */
+  policyFile?: string;
+  /** Default: true when policyFile is set. */
+  watchPolicy?: boolean;
+  adminTokens?: readonly AdminTokenEntry[];
+  /** JSON lines audit file. Default: in memory (the CLI defaults to ./paypath-audit.jsonl). */
+  auditFile?: string;
+  redis?: Redis;
+  processMetrics?: boolean;
+}
+
+export interface NodeOps {
+  control: PolicyControl;
+  drills: DrillRunner;
+  metrics: PrometheusMetrics;
+  audit: AuditLog;
+  watcher: PolicyWatcher | undefined;
+  appDeps: Omit<AppDeps, 'logger'>;
+  close(): Promise<void>;
+}
+
+const MONITORING = new Set(['/healthz', '/readyz', '/status', '/metrics']);
+
+/** Wires the ops surfaces for the Node runtime: policy control, audit, drills, metrics, request logs, file reload. */
+export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
+  const { logger } = options;
+  const fileAudit: AuditLog = options.auditFile ? new JsonlAuditLog(options.auditFile, logger) : new MemoryAuditLog();
+  const audit: AuditLog = options.redis ? new RedisStreamAuditLog(options.redis, fileAudit, logger) : fileAudit;
+  // The metrics read the control at scrape time; the control's gateways feed the metrics.
+  const holder: { control?: PolicyControl } = {};
+  const metrics = new PrometheusMetrics({
+    status: () => holder.control!.gateway().status(),
+    policy: () => {
+      const current = holder.control!.current();
+      return { revision: current.revision, hash: current.hash, fileValid: holder.control!.fileState.lastError === null };
+    },
+    processMetrics: options.processMetrics,
+  });
+  const control = new PolicyControl({
+    policy: options.policy,
+    hash: options.policyHash,
+    gatewayFactory: options.gatewayFactory(metrics),
+    audit,
+    logger,
+    ...(options.policyFile ? { file: options.policyFile } : {}),
+  });
+  holder.control = control;
+  const running = control;
+  const drills = new DrillRunner({ gateway: () => running.gateway(), audit, metrics, logger });
+  const scheduler = new DrillScheduler(drills, logger);
+  scheduler.configure(options.policy.drills);
+  running.onApplied((revision) => scheduler.configure(revision.policy.drills));
+
+  const authenticator = await AdminAuthenticator.create(options.adminTokens ?? []);
+  const watcher = options.policyFile && (options.watchPolicy ?? true) ? new PolicyWatcher({ file: options.policyFile, control: running, logger }) : undefined;
+
+  const onRequest = (record: RequestRecord) => {
+    metrics.request(record);
+    drills.observe(record);
+    if (MONITORING.has(record.pathname) && record.status < 500) return;
+    const fields = {
+      event: 'request',
+      requestId: record.requestId,
+      method: record.method,
+      pathname: record.pathname,
+      route: record.route ?? null,
+      path: record.path ?? null,
+      attempts: record.attempts,
+      status: record.status,
+      outcome: record.outcome,
+      durationMs: record.durationMs,
+    };
+    const message = `${record.method} ${record.pathname} ${record.status} ${record.outcome}`;
+    if (record.status >= 500) logger.warn(fields, message);
+    else logger.info(fields, message);
+  };
+
+  return {
+    control: running,
+    drills,
+    metrics,
+    audit,
+    watcher,
+    appDeps: {
+      gateway: () => running.gateway(),
+      onRequest,
+      metrics,
+      admin: { authenticator, control: running, drills, audit },
+      statusExtras: () => {
+        const current = running.current();
+        return {
+          policy: { revision: current.revision, appliedAt: current.appliedAt, source: current.source, actor: current.actor },
+          policyFile: running.fileState,
+          drills: { running: drills.running(), recent: drills.recent().slice(0, 5) },
+        };
+      },
+    },
+    close: async () => {
+      watcher?.close();
+      scheduler.stop();
+      await drills.stop();
+      await running.close();
+    },
+  };
+}
