@@ -27,6 +27,8 @@ export interface GatewayOptions {
    * unchanged keep their breaker, transport and latency history; see `retire`.
    */
   previous?: Gateway;
+  /** Whether a route may use a path now beyond its breaker (e.g. a metered path over budget). Default: always. */
+  pathAllowed?: (pathId: string, route: RouteConfig) => boolean;
 }
 
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
@@ -95,6 +97,7 @@ export class Gateway {
   readonly policyHash: string;
   readonly #paths = new Map<string, PathState>();
   readonly #generateKey: () => string;
+  readonly #pathAllowed: ((pathId: string, route: RouteConfig) => boolean) | undefined;
   #inFlight = 0;
   #drainWaiters: (() => void)[] = [];
 
@@ -102,6 +105,7 @@ export class Gateway {
     this.policy = options.policy;
     this.policyHash = options.policyHash;
     this.#generateKey = options.generateKey ?? (() => `pp_${crypto.randomUUID()}`);
+    this.#pathAllowed = options.pathAllowed;
     const makeBreaker = options.breakerFactory ?? ((config: BreakerConfig) => new OpossumBreaker(config));
     const previous = options.previous;
     const breakerUnchanged = previous !== undefined && canonicalJson(previous.policy.breaker) === canonicalJson(options.policy.breaker);
@@ -180,7 +184,9 @@ export class Gateway {
   }
 
   forward(route: RouteConfig, request: UpstreamRequest, idempotencyKey: string): Promise<ForwardResult> {
-    return forwardWithFailover(route, request, this.#paths, {
+    const allowed = this.#pathAllowed;
+    const effective = allowed ? { ...route, paths: route.paths.filter((id) => allowed(id, route)) } : route;
+    return forwardWithFailover(effective, request, this.#paths, {
       idempotencyKey,
       retryAfterSeconds: Math.max(1, Math.ceil(this.policy.breaker.resetTimeoutMs / 1000)),
     });
@@ -188,7 +194,7 @@ export class Gateway {
 
   /** Paths of a route whose breaker would admit a request now. */
   usablePaths(route: RouteConfig): string[] {
-    return route.paths.filter((id) => this.#paths.get(id)?.breaker.isAvailable);
+    return route.paths.filter((id) => this.#paths.get(id)?.breaker.isAvailable && (this.#pathAllowed?.(id, route) ?? true));
   }
 
   /** Ready while every payment route (or, without payment routes, every route) has a usable path. */

@@ -16,6 +16,8 @@ export interface RequestRecord {
   durationMs: number;
   /** Request body size in bytes, when known. */
   requestBytes: number;
+  /** Response body size in bytes, when the answer declares it (content-length); else 0. */
+  responseBytes: number;
 }
 
 /** A request counts as failed when the client did not get the processor's definitive answer. */

@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { BreakerState, BreakerTransition } from '../../core/breaker/breaker.ts';
 import type { AttemptRecord } from '../../core/failover/failover.ts';
 import type { GatewayStatus } from '../../core/gateway.ts';
+import type { PathUsage } from '../../core/metering/budget-meter.ts';
 import type { GatewayMetrics } from '../../core/metrics.ts';
 import type { RequestRecord } from '../../core/request-record.ts';
 import type { MetricsSource } from '../../http/routes/metrics.ts';
@@ -14,6 +15,8 @@ export interface PrometheusMetricsOptions {
   status: () => GatewayStatus;
   /** Current policy revision and whether the policy file last loaded cleanly. */
   policy: () => { revision: number; hash: string; fileValid: boolean };
+  /** Per path usage and budgets (metered paths). */
+  budgets?: () => PathUsage[];
   /** Include Node process metrics (CPU, memory, event loop). Default: true. */
   processMetrics?: boolean;
 }
@@ -42,7 +45,7 @@ export class PrometheusMetrics implements GatewayMetrics, MetricsSource {
     this.#requests = new Counter({ name: 'paypath_requests_total', help: 'Requests answered on policy routes, by route, route class and outcome (ok, upstream_<status> or a paypath error code).', labelNames: ['route', 'class', 'outcome'], registers });
     this.#requestDuration = new Histogram({ name: 'paypath_request_duration_seconds', help: 'Time from receiving a routed request to its answer headers, across all attempts.', labelNames: ['route'], buckets: LATENCY_BUCKETS, registers });
     this.#usageRequests = new Counter({ name: 'paypath_path_usage_requests_total', help: 'Requests a path carried to an answer, by route class (metered paths).', labelNames: ['path', 'class'], registers });
-    this.#usageBytes = new Counter({ name: 'paypath_path_usage_request_bytes_total', help: 'Request body bytes a path carried, by route class (metered paths).', labelNames: ['path', 'class'], registers });
+    this.#usageBytes = new Counter({ name: 'paypath_path_usage_bytes_total', help: 'Request and response body bytes a path carried, by route class (metered paths).', labelNames: ['path', 'class'], registers });
     this.#attempts = new Counter({ name: 'paypath_path_attempts_total', help: 'Attempts per path by outcome: answered, upstream_error, not_sent, sent_no_answer.', labelNames: ['path', 'outcome'], registers });
     this.#failures = new Counter({ name: 'paypath_path_failures_total', help: 'Failed attempts per path by failure class (connect_refused, timeout_after_send, http_503…).', labelNames: ['path', 'class'], registers });
     this.#attemptDuration = new Histogram({ name: 'paypath_path_attempt_duration_seconds', help: 'Duration of each attempt on a path, answered or not.', labelNames: ['path'], buckets: LATENCY_BUCKETS, registers });
@@ -100,6 +103,19 @@ export class PrometheusMetrics implements GatewayMetrics, MetricsSource {
         this.set({ hash: options.policy().hash }, 1);
       },
     });
+    const budgets = options.budgets;
+    if (budgets) {
+      new Gauge({
+        name: 'paypath_path_budget_used_ratio',
+        help: 'Share of its monthly budget a metered path has used (1 = 100 %); only paths with a budget.',
+        labelNames: ['path'],
+        registers,
+        collect() {
+          this.reset();
+          for (const usage of budgets()) if (usage.usedRatio !== null) this.set({ path: usage.path }, usage.usedRatio);
+        },
+      });
+    }
     new Gauge({
       name: 'paypath_policy_file_valid',
       help: '1 when the policy file last loaded cleanly, 0 while it is invalid (the running policy is kept).',
@@ -125,7 +141,7 @@ export class PrometheusMetrics implements GatewayMetrics, MetricsSource {
     this.#requestDuration.observe({ route: record.route }, record.durationMs / 1000);
     if (record.path !== undefined) {
       this.#usageRequests.inc({ path: record.path, class: routeClass });
-      this.#usageBytes.inc({ path: record.path, class: routeClass }, record.requestBytes);
+      this.#usageBytes.inc({ path: record.path, class: routeClass }, record.requestBytes + record.responseBytes);
     }
   }
 

@@ -3,6 +3,7 @@ import { MemoryAuditLog, type AuditLog } from '../../core/admin/audit.ts';
 import { DrillRunner, DrillScheduler } from '../../core/admin/drills.ts';
 import { PolicyControl, type GatewayFactory } from '../../core/admin/policy-control.ts';
 import type { Logger } from '../../core/logger.ts';
+import { BudgetMeter, type BudgetWarning } from '../../core/metering/budget-meter.ts';
 import type { Policy } from '../../core/policy/schema.ts';
 import type { RequestRecord } from '../../core/request-record.ts';
 import type { AppDeps } from '../../http/app.ts';
@@ -16,8 +17,10 @@ export interface NodeOpsOptions {
   policy: Policy;
   policyHash: string;
   logger: Logger;
-  /** Builds a gateway; receives the metrics to feed. */
-  gatewayFactory: (metrics: PrometheusMetrics) => GatewayFactory;
+  /** Builds a gateway; receives the metrics to feed and the budget meter deciding which paths a route may use. */
+  gatewayFactory: (parts: { metrics: PrometheusMetrics; meter: BudgetMeter }) => GatewayFactory;
+  /** Sends budget warnings. Default: POST JSON with a 2 s timeout. */
+  notify?: (url: string, warning: BudgetWarning) => Promise<void>;
   /** The policy file: shown in /status and, with `watchPolicy`, reloaded when it changes. */
   policyFile?: string;
   /** Default: true when policyFile is set. */
@@ -33,6 +36,7 @@ export interface NodeOps {
   control: PolicyControl;
   drills: DrillRunner;
   metrics: PrometheusMetrics;
+  meter: BudgetMeter;
   audit: AuditLog;
   watcher: PolicyWatcher | undefined;
   appDeps: Omit<AppDeps, 'logger'>;
@@ -48,7 +52,13 @@ export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
   const audit: AuditLog = options.redis ? new RedisStreamAuditLog(options.redis, fileAudit, logger) : fileAudit;
   // The metrics read the control at scrape time; the control's gateways feed the metrics.
   const holder: { control?: PolicyControl } = {};
+  const meter = new BudgetMeter({
+    policy: () => holder.control!.current().policy,
+    notify: options.notify ?? ((url, warning) => postWebhook(url, warning, logger)),
+    logger,
+  });
   const metrics = new PrometheusMetrics({
+    budgets: () => meter.usage(),
     status: () => holder.control!.gateway().status(),
     policy: () => {
       const current = holder.control!.current();
@@ -59,7 +69,7 @@ export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
   const control = new PolicyControl({
     policy: options.policy,
     hash: options.policyHash,
-    gatewayFactory: options.gatewayFactory(metrics),
+    gatewayFactory: options.gatewayFactory({ metrics, meter }),
     audit,
     logger,
     ...(options.policyFile ? { file: options.policyFile } : {}),
@@ -77,6 +87,7 @@ export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
   const onRequest = (record: RequestRecord) => {
     metrics.request(record);
     drills.observe(record);
+    if (record.path !== undefined && record.routeClass !== undefined) meter.record(record.path, record.routeClass, record.requestBytes + record.responseBytes);
     if (MONITORING.has(record.pathname) && record.status < 500) return;
     const fields = {
       event: 'request',
@@ -99,6 +110,7 @@ export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
     control: running,
     drills,
     metrics,
+    meter,
     audit,
     watcher,
     appDeps: {
@@ -112,6 +124,7 @@ export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
           policy: { revision: current.revision, appliedAt: current.appliedAt, source: current.source, actor: current.actor },
           policyFile: running.fileState,
           drills: { running: drills.running(), recent: drills.recent().slice(0, 5) },
+          usage: meter.usage(),
         };
       },
     },
@@ -122,4 +135,14 @@ export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
       await running.close();
     },
   };
+}
+
+async function postWebhook(url: string, warning: BudgetWarning, logger: Logger): Promise<void> {
+  try {
+    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(warning), signal: AbortSignal.timeout(2_000) });
+    await response.body?.cancel();
+    if (!response.ok) logger.warn({ event: 'webhook_failed', url, status: response.status }, `budget webhook ${url} answered ${response.status}`);
+  } catch (error) {
+    logger.warn({ event: 'webhook_failed', url, err: String(error) }, `budget webhook ${url} failed`);
+  }
 }

@@ -60,10 +60,11 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     ...(options.auditFile ? { auditFile: options.auditFile } : {}),
     ...(redis ? { redis } : {}),
     ...(options.processMetrics !== undefined ? { processMetrics: options.processMetrics } : {}),
-    gatewayFactory: (metrics) => (policy, policyHash, previous) =>
+    gatewayFactory: ({ metrics, meter }) => (policy, policyHash, previous) =>
       new Gateway({
         policy,
         policyHash,
+        pathAllowed: (pathId, route) => meter.allows(pathId, route),
         ...(previous ? { previous } : {}),
         transportFactory: (path) => createUndiciTransport(path),
         onAttempt: (record) => metrics.attempt(record),

@@ -106,6 +106,12 @@ export class PolicyControl {
     if (source !== 'file' && canonicalJson(candidate.admin) !== canonicalJson(this.#trusted.admin)) {
       issues.push({ path: 'admin', message: 'the admin block (upstream allowlist) can only be changed in the policy file' });
     }
+    if (source !== 'file') {
+      const known = new Set(webhookUrls(this.#trusted));
+      for (const { field, url } of webhookFields(candidate)) {
+        if (!known.has(url)) issues.push({ path: field, message: `webhook ${url} is not in the policy file; webhook URLs can only be added there` });
+      }
+    }
     for (const bad of disallowedUpstreams(candidate, allowlist)) {
       issues.push({ path: bad.field, message: `upstream ${bad.url} is not in admin.upstreamAllowlist (${allowlist.join(', ')})` });
     }
@@ -189,4 +195,15 @@ export class PolicyControl {
     await Promise.all([...this.#retiring]);
     await this.#gateway.close();
   }
+}
+
+/** Every webhook URL of a policy with its field path: outbound requests, so guarded like upstreams. */
+function webhookFields(policy: Policy): { field: string; url: string }[] {
+  const out = policy.redundancy.webhooks.map((url, i) => ({ field: `redundancy.webhooks[${i}]`, url }));
+  policy.paths.forEach((path, i) => path.budget?.webhooks.forEach((url, j) => out.push({ field: `paths[${i}].budget.webhooks[${j}]`, url })));
+  return out;
+}
+
+function webhookUrls(policy: Policy): string[] {
+  return webhookFields(policy).map((w) => w.url);
 }

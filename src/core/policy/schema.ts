@@ -28,6 +28,18 @@ export const GRADES = ['mirror', 'hot', 'warm', 'cold'] as const;
 export const ROUTE_CLASSES = ['payment', 'capture', 'refund', 'billing', 'query', 'other'] as const;
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
+export const BudgetSchema = z
+  .strictObject({
+    requestsPerMonth: z.int().min(1).optional().describe('Requests this path may carry per calendar month (UTC). Default: no limit.'),
+    bytesPerMonth: z.int().min(1).optional().describe('Request and response bytes this path may carry per calendar month (UTC). Default: no limit.'),
+    overBudgetClasses: z
+      .array(z.enum(ROUTE_CLASSES))
+      .default(['payment', 'capture', 'refund'])
+      .describe('Route classes the path still serves once over budget. Default: [payment, capture, refund].'),
+    webhooks: z.array(upstreamUrl).default([]).describe('URLs notified (POST JSON) when usage reaches 80 % and 100 % of a limit. Default: [].'),
+  })
+  .refine((b) => b.requestsPerMonth !== undefined || b.bytesPerMonth !== undefined, { message: 'expected requestsPerMonth or bytesPerMonth' });
+
 export const PathSchema = z.strictObject({
   id: id.describe('Unique path id, e.g. kt-fiber.'),
   upstream: upstreamUrl.describe('Base URL of the processor as reached over this path.'),
@@ -44,6 +56,7 @@ export const PathSchema = z.strictObject({
   connectTimeoutMs: positiveMs(60_000)
     .default(1_000)
     .describe('TCP (and TLS) connect timeout on this path, in ms. Default: 1000.'),
+  budget: BudgetSchema.optional().describe('Monthly usage budget of a metered path (e.g. LTE). Default: none (unmetered).'),
 });
 
 export const BreakerSchema = z.strictObject({

@@ -34,6 +34,7 @@ export function requestRecorder(onRequest: ((record: RequestRecord) => void) | u
       outcome = `http_${status}`;
     }
     const declared = Number(c.req.header('content-length') ?? 0);
+    const answered = Number(c.res.headers.get('content-length') ?? 0);
     try {
       onRequest({
         requestId,
@@ -47,6 +48,7 @@ export function requestRecorder(onRequest: ((record: RequestRecord) => void) | u
         outcome,
         durationMs: Math.round((performance.now() - started) * 10) / 10,
         requestBytes: Number.isFinite(declared) ? declared : 0,
+        responseBytes: Number.isFinite(answered) ? answered : 0,
       });
     } catch {
       // Observers must not break an answered request.
