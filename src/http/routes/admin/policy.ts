@@ -76,7 +76,9 @@ export function adminPolicyRoutes(deps: AdminDeps): Hono<AdminAppEnv> {
       }
       throw error;
     }
-    const result = await control.apply({ policy, actor: c.get('admin').name, source: 'api', ifMatch: etagValue(ifMatch) });
+    // `If-Match: *` deliberately overrides whatever runs (RFC 9110); anything else must be the running hash.
+    const expected = etagValue(ifMatch);
+    const result = await control.apply({ policy, actor: c.get('admin').name, source: 'api', ...(expected === '*' ? {} : { ifMatch: expected }) });
     c.header('etag', `"${result.revision.hash}"`);
     return c.json({ applied: result.applied, ...revisionJson(result.revision, false), diff: result.diff });
   });
@@ -95,7 +97,8 @@ export function adminPolicyRoutes(deps: AdminDeps): Hono<AdminAppEnv> {
     const text = c.req.param('revision');
     if (!/^[0-9]{1,9}$/.test(text)) throw new PaypathError('invalid_request', 400, `revision must be a positive integer, got "${text}"`, { details: { field: 'revision' } });
     const ifMatch = c.req.header('if-match');
-    const result = await control.rollback(Number(text), c.get('admin').name, ifMatch === undefined ? undefined : etagValue(ifMatch));
+    const expected = ifMatch === undefined ? '*' : etagValue(ifMatch);
+    const result = await control.rollback(Number(text), c.get('admin').name, expected === '*' ? undefined : expected);
     c.header('etag', `"${result.revision.hash}"`);
     return c.json({ applied: result.applied, ...revisionJson(result.revision, false), diff: result.diff });
   });
