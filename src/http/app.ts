@@ -5,9 +5,12 @@ import { silentLogger, type Logger } from '../core/logger.ts';
 import type { RequestRecord } from '../core/request-record.ts';
 import { requestRecorder } from './middleware/request-record.ts';
 import { adminRoutes, type AdminDeps } from './routes/admin/index.ts';
+import type { IdempotencyStore } from '../core/idempotency/store.ts';
+import type { ForwardQueue } from '../core/queue/forward-queue.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes, type MetricsSource } from './routes/metrics.ts';
 import { proxyRoutes } from './routes/proxy.ts';
+import { queueRoutes } from './routes/queue.ts';
 
 export interface AppDeps {
   /** Returns the gateway for the running policy; read once per request, so a policy swap never changes a request midway. */
@@ -21,6 +24,12 @@ export interface AppDeps {
   metrics?: MetricsSource;
   /** Merged into GET /status (policy revision, reload errors, drills…). */
   statusExtras?: () => Record<string, unknown>;
+  /** Idempotency records (issue 4); without one, keys still go upstream but nothing is replayed. */
+  idempotencyStore?: IdempotencyStore;
+  /** Store-and-forward queue for routes with whenAllDown: queue (issue 4). */
+  queue?: ForwardQueue;
+  /** Extra top-level sections of GET /status, each computed per request (e.g. queue depth). */
+  statusSections?: Record<string, () => unknown>;
 }
 
 export type AppEnv = { Variables: { gateway: Gateway; route: string | undefined; requestId: string } };
@@ -57,9 +66,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return new PaypathError('internal_error', 500, 'internal error').toResponse(extra);
   });
 
-  app.route('/', healthRoutes(deps.statusExtras));
+  app.route('/', healthRoutes(deps.statusSections, deps.statusExtras));
   if (deps.metrics) app.route('/', metricsRoutes(deps.metrics));
   if (deps.admin) app.route('/admin', adminRoutes(deps.admin));
-  app.route('/', proxyRoutes());
+  if (deps.queue) app.route('/', queueRoutes(deps.queue));
+  app.route('/', proxyRoutes({ idempotencyStore: deps.idempotencyStore, queue: deps.queue, logger }));
   return app;
 }

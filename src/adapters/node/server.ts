@@ -11,6 +11,7 @@ import type { AdminTokenEntry } from '../../http/middleware/admin-auth/admin-aut
 import type { PrometheusMetrics } from './metrics.ts';
 import { createNodeOps } from './ops.ts';
 import type { PolicyWatcher } from './policy-watcher.ts';
+import { createExactlyOnceParts, waitForRedis } from './exactly-once.ts';
 import { createRedisClient } from './redis/client.ts';
 import { createUndiciTransport } from './undici-transport.ts';
 
@@ -78,12 +79,18 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
         },
       }),
   });
-  for (const route of options.policy.routes) {
-    if (route.whenAllDown === 'queue') {
-      logger.warn({ route: route.id }, `route ${route.id}: whenAllDown "queue" is not available yet; requests are rejected with 503 when every path is down`);
-    }
+  if (redis && !(await waitForRedis(redis))) logger.warn({ event: 'redis_unavailable' }, 'Redis not reachable at start; running on local state until it is');
+  const exactlyOnce = createExactlyOnceParts({ redis, gateway: () => ops.control.gateway(), logger });
+  if (!redis && options.policy.routes.some((r) => r.whenAllDown === 'queue')) {
+    logger.warn({ event: 'queue_not_durable' }, 'whenAllDown "queue" keeps its queue in memory (no --redis): queued requests are lost if the process stops');
   }
-  const app = createApp({ ...ops.appDeps, logger });
+  const app = createApp({
+    ...ops.appDeps,
+    logger,
+    idempotencyStore: exactlyOnce.idempotencyStore,
+    queue: exactlyOnce.queue,
+    statusSections: exactlyOnce.statusSections,
+  });
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: options.port ?? 8787, hostname: options.host ?? '127.0.0.1' }, () => resolve(s));
     s.once('error', reject);
@@ -104,6 +111,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
         server.close(() => resolve());
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
+      exactlyOnce.close();
       await ops.close();
       redis?.disconnect();
     },

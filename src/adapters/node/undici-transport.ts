@@ -3,6 +3,9 @@ import { AttemptError, type AttemptErrorCode } from '../../core/failover/attempt
 import type { PathConfig } from '../../core/policy/schema.ts';
 import type { AttemptOptions, PathTransport, UpstreamRequest, UpstreamResponse } from '../../core/transport.ts';
 
+/** Answers up to this size are taken whole before they are passed on; larger ones stream. */
+const BUFFERED_BODY_LIMIT = 65_536;
+
 export interface UndiciTransportOptions {
   /** Idle keep-alive connections are closed after this, in ms. Default: 30000. */
   keepAliveTimeoutMs?: number;
@@ -64,6 +67,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   #settled = false;
   #controller: Dispatcher.DispatchController | undefined;
   #stream: ReadableStreamDefaultController<Uint8Array> | undefined;
+  #buffered: { status: number; headers: Headers; chunks: Buffer[]; length: number } | undefined;
   readonly #signal: AbortSignal;
   readonly #onAbort = () => this.#abort();
   readonly #resolve: (response: UpstreamResponse) => void;
@@ -88,33 +92,59 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
     if (statusCode < 200) return; // 1xx informational: wait for the final answer
-    this.#signal.removeEventListener('abort', this.#onAbort);
     const responseHeaders = new Headers();
     for (const [name, value] of Object.entries(headers)) {
       if (Array.isArray(value)) for (const v of value) responseHeaders.append(name, v);
       else if (value !== undefined) responseHeaders.append(name, value);
     }
-    const body = new ReadableStream<Uint8Array>(
-      {
-        start: (stream) => {
-          this.#stream = stream;
-        },
-        pull: () => controller.resume(),
-        cancel: (reason) => controller.abort(reason instanceof Error ? reason : new Error('response body cancelled')),
-      },
-      { highWaterMark: 1 },
-    );
-    this.#settle(() => this.#resolve({ status: statusCode, headers: responseHeaders, body }));
+    const length = Number(headers['content-length'] ?? NaN);
+    this.#buffered = { status: statusCode, headers: responseHeaders, chunks: [], length: 0 };
+    if (length > BUFFERED_BODY_LIMIT) this.#startStreaming(controller);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    // undici's resume() feeds the parser an empty buffer; passing that on would pause again at once, for ever.
+    if (chunk.byteLength === 0) return;
+    const buffered = this.#buffered;
+    if (buffered && !this.#stream) {
+      buffered.chunks.push(chunk);
+      buffered.length += chunk.byteLength;
+      if (buffered.length > BUFFERED_BODY_LIMIT) this.#startStreaming(controller);
+      return;
+    }
     const stream = this.#stream;
     if (!stream) return;
     stream.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     if ((stream.desiredSize ?? 0) <= 0) controller.pause();
   }
 
+  /** A large answer: pass the headers on now and stream the body, with what arrived so far first. */
+  #startStreaming(controller: Dispatcher.DispatchController): void {
+    const buffered = this.#buffered!;
+    this.#signal.removeEventListener('abort', this.#onAbort);
+    const body = new ReadableStream<Uint8Array>(
+      {
+        start: (stream) => {
+          this.#stream = stream;
+          for (const chunk of buffered.chunks) stream.enqueue(chunk);
+          buffered.chunks = [];
+        },
+        pull: () => controller.resume(),
+        cancel: (reason) => controller.abort(reason instanceof Error ? reason : new Error('response body cancelled')),
+      },
+      { highWaterMark: 1 },
+    );
+    this.#settle(() => this.#resolve({ status: buffered.status, headers: buffered.headers, body }));
+  }
+
   onResponseEnd(): void {
+    const buffered = this.#buffered;
+    if (buffered && !this.#stream) {
+      this.#signal.removeEventListener('abort', this.#onAbort);
+      const body = buffered.chunks.length === 1 ? buffered.chunks[0]! : Buffer.concat(buffered.chunks, buffered.length);
+      this.#settle(() => this.#resolve({ status: buffered.status, headers: buffered.headers, body: buffered.length === 0 ? null : body }));
+      return;
+    }
     this.#stream?.close();
   }
 

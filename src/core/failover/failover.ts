@@ -2,7 +2,8 @@ import { BreakerOpenError, type IBreaker } from '../breaker/breaker.ts';
 import { PaypathError } from '../errors.ts';
 import type { LatencyWindow } from '../health/latency-window.ts';
 import type { PathConfig, RouteConfig } from '../policy/schema.ts';
-import type { PathTransport, UpstreamRequest, UpstreamResponse } from '../transport.ts';
+import { discardBody, type PathTransport, type UpstreamRequest, type UpstreamResponse } from '../transport.ts';
+import type { Reconciler } from '../idempotency/reconcile.ts';
 import { AttemptError, type AttemptErrorCode } from './attempt-error.ts';
 
 /** Used when a route fixes no attemptTimeoutMs. */
@@ -34,6 +35,8 @@ export interface ForwardResult {
   pathId: string;
   attempts: AttemptRecord[];
   idempotencyKey: string;
+  /** True when the answer came from the processor's lookup after an attempt was sent without an answer. */
+  reconciled?: boolean;
 }
 
 export interface ForwardOptions {
@@ -42,6 +45,8 @@ export interface ForwardOptions {
   /** Sent as Retry-After with `no_path_available`. Default: 1. */
   retryAfterSeconds?: number;
   now?: () => number;
+  /** Asked after an attempt was sent without an answer, before retrying or answering outcome_unknown. */
+  reconcile?: Reconciler;
 }
 
 /** A 5xx or 429 from upstream: counts against the path inside the breaker; may be returned as is. */
@@ -109,7 +114,7 @@ export async function forwardWithFailover(
         record('upstream_error', `http_${error.response.status}`, error.response.status);
         const next = retrySafe && candidates.slice(i + 1).some((p) => p.breaker.isAvailable) && deadlineAt - now() > 0;
         if (!next) return { response: error.response, pathId: path.config.id, attempts, idempotencyKey: options.idempotencyKey };
-        await error.response.body?.cancel().catch(() => {});
+        await discardBody(error.response);
         unresolvedSend = undefined; // the processor answered, so the earlier ambiguity is settled by this key
         continue;
       }
@@ -119,6 +124,12 @@ export async function forwardWithFailover(
         continue;
       }
       unresolvedSend = record('sent_no_answer', failure.code);
+      if (options.reconcile) {
+        const outcome = await options.reconcile({ failedPathId: path.config.id, deadlineAt, now });
+        if (outcome.kind === 'found') {
+          return { response: outcome.response, pathId: outcome.pathId, attempts, idempotencyKey: options.idempotencyKey, reconciled: true };
+        }
+      }
       if (!retrySafe) throw outcomeUnknown(options.idempotencyKey, attempts, failure.code);
     }
   }

@@ -89,6 +89,22 @@ export const IdempotencySchema = z.strictObject({
     .describe(
       'Whether the processor de-duplicates by this key. Only then is a request that was sent without an answer retried on another path. Default: false.',
     ),
+  require: z
+    .boolean()
+    .default(false)
+    .describe('Reject requests without a key (400 idempotency_key_required) instead of generating one. Default: false.'),
+  lookup: z
+    .string()
+    .startsWith('/')
+    .refine((p) => p.includes('{key}'), 'expected a path containing {key}, e.g. /v1/payments/by-key/{key}')
+    .optional()
+    .describe(
+      'Processor endpoint (GET) that looks a request up by its key; asked over another path when an attempt was sent without an answer. Default: none.',
+    ),
+  replayHeaders: z
+    .array(z.string().regex(/^[A-Za-z0-9-]+$/, 'expected an HTTP header name'))
+    .default(['content-type', 'location'])
+    .describe('Upstream response headers stored with a completed answer and replayed with it. Default: [content-type, location].'),
 });
 
 export const RouteMatchSchema = z
@@ -113,9 +129,50 @@ export const RouteSchema = z.strictObject({
   hedgeConnectMs: positiveMs(60_000)
     .optional()
     .describe('Start connecting on the next path when a connect has not completed within this, in ms. Default: off.'),
-  idempotency: IdempotencySchema.prefault({}).describe('Idempotency key handling. Default: { header: Idempotency-Key, upstreamHonors: false }.'),
+  idempotency: IdempotencySchema.prefault({}).describe('Idempotency key handling.'),
   whenAllDown: z.enum(['reject', 'queue']).default('reject').describe('What to do when no path can carry the request. Default: reject.'),
   maxBodyBytes: z.int().min(0).max(64 * 1024 * 1024).default(1_048_576).describe('Largest accepted request body, in bytes. Default: 1048576.'),
+});
+
+export const QueueSchema = z.strictObject({
+  maxAttempts: z.int().min(1).max(1000).default(10).describe('Forwarding attempts before a queued request is dead-lettered. Default: 10.'),
+  retryIntervalMs: positiveMs(3_600_000).default(1_000).describe('How often the forwarder tries the queue head again, in ms. Default: 1000.'),
+  maxDepth: z.int().min(1).default(10_000).describe('Most requests queued at once; beyond it, 503 queue_full. Default: 10000.'),
+  retentionMs: positiveMs(30 * 86_400_000)
+    .default(86_400_000)
+    .describe('How long the outcome of a forwarded or dead-lettered request stays readable at GET /v1/queue/{id}, in ms. Default: 86400000 (24 h).'),
+  payments: z
+    .strictObject({
+      floorLimit: z.int().min(0).default(0).describe('Largest single payment amount (minor units) that may be queued. Default: 0 (payments are never queued).'),
+      merchantExposureCap: z
+        .int()
+        .min(0)
+        .default(0)
+        .describe('Largest total amount (minor units) one merchant may have queued at once. Default: 0.'),
+      maxAgeMs: positiveMs(7 * 86_400_000)
+        .default(3_600_000)
+        .describe('A queued payment older than this is dead-lettered (reason expired) instead of forwarded, in ms. Default: 3600000 (1 h).'),
+      amountField: z.string().min(1).default('amount').describe('Top-level JSON body field holding the amount in minor units. Default: amount.'),
+      merchantHeader: z
+        .string()
+        .regex(/^[A-Za-z0-9-]+$/, 'expected an HTTP header name')
+        .default('X-Merchant-Id')
+        .describe('Request header naming the merchant whose exposure a queued payment counts against. Default: X-Merchant-Id.'),
+    })
+    .prefault({})
+    .describe('Offline limits for payment routes (as card terminals apply them).'),
+});
+
+export const IdempotencyStoreSchema = z.strictObject({
+  ttlMs: z
+    .int()
+    .min(86_400_000, 'expected at least 86400000 (24 h)')
+    .max(30 * 86_400_000)
+    .default(86_400_000)
+    .describe('How long a completed answer is kept for replay, in ms (at least 24 h). Default: 86400000.'),
+  lockGraceMs: positiveMs(600_000)
+    .default(5_000)
+    .describe('An in-flight claim expires this long after its route\'s deadline, so a crashed instance cannot hold a key forever, in ms. Default: 5000.'),
 });
 
 export const RedundancySchema = z.strictObject({
@@ -176,6 +233,8 @@ export const PolicySchema = z.strictObject({
   redundancy: RedundancySchema.prefault({}).describe('Redundancy alarm settings.'),
   admin: AdminSchema.prefault({}).describe('Admin API settings.'),
   drills: z.array(DrillSchema).default([]).describe('Scheduled drills that prove each backup path by isolating another one. Default: [].'),
+  idempotencyStore: IdempotencyStoreSchema.prefault({}).describe('Idempotency record retention.'),
+  queue: QueueSchema.prefault({}).describe('Store-and-forward for routes with whenAllDown: queue.'),
 });
 
 export type Policy = z.output<typeof PolicySchema>;
@@ -184,4 +243,5 @@ export type PathConfig = Policy['paths'][number];
 export type RouteConfig = Policy['routes'][number];
 export type BreakerConfig = Policy['breaker'];
 export type DrillConfig = Policy['drills'][number];
+export type QueueConfig = Policy['queue'];
 export type Grade = (typeof GRADES)[number];
