@@ -81,6 +81,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
   });
   if (redis && !(await waitForRedis(redis))) logger.warn({ event: 'redis_unavailable' }, 'Redis not reachable at start; running on local state until it is');
   const exactlyOnce = createExactlyOnceParts({ redis, gateway: () => ops.control.gateway(), logger });
+  ops.metrics.watchQueue(() => exactlyOnce.queue.stats(Date.now()));
   if (!redis && options.policy.routes.some((r) => r.whenAllDown === 'queue')) {
     logger.warn({ event: 'queue_not_durable' }, 'whenAllDown "queue" keeps its queue in memory (no --redis): queued requests are lost if the process stops');
   }
