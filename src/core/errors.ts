@@ -31,7 +31,18 @@ export type ErrorCode =
   | 'policy_revision_not_found'
   | 'path_not_found'
   | 'drill_refused'
-  | 'drill_running';
+  | 'drill_running'
+  // merchant authentication and input limits (docs/security.md)
+  | 'auth_required'
+  | 'auth_malformed'
+  | 'signature_invalid'
+  | 'signature_expired'
+  | 'nonce_replayed'
+  | 'auth_rate_limited'
+  | 'rate_limited'
+  | 'unsupported_media_type'
+  | 'json_too_deep'
+  | 'headers_too_large';
 
 export class PaypathError extends Error {
   readonly code: ErrorCode;

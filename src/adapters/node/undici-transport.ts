@@ -1,6 +1,7 @@
 import { Agent, type Dispatcher } from 'undici';
 import { AttemptError, type AttemptErrorCode } from '../../core/failover/attempt-error.ts';
 import type { PathConfig } from '../../core/policy/schema.ts';
+import { readPublicFile, readSecretFile } from './secret-file.ts';
 import type { AttemptOptions, PathTransport, UpstreamRequest, UpstreamResponse } from '../../core/transport.ts';
 
 /** Answers up to this size are taken whole before they are passed on; larger ones stream. */
@@ -11,6 +12,25 @@ export interface UndiciTransportOptions {
   keepAliveTimeoutMs?: number;
   /** Most connections per path. Default: 256. */
   connections?: number;
+  /** Called when a TLS handshake with the upstream fails (bad or expired certificate, old protocol), to log it loudly. */
+  onTlsFailure?: (pathId: string, error: AttemptError) => void;
+}
+
+/**
+ * undici connect options for the path's `tls` settings: CA, client certificate (mTLS), server
+ * name, and TLS 1.2 or newer always. Certificates are always verified (never rejectUnauthorized: false).
+ * Files are read once, here; a private key file must be mode 0600.
+ */
+export function tlsConnectOptions(path: PathConfig): Record<string, unknown> {
+  const tls = path.tls;
+  return {
+    rejectUnauthorized: true,
+    minVersion: tls?.minVersion ?? 'TLSv1.2',
+    ...(tls?.ca !== undefined ? { ca: readPublicFile(tls.ca) } : {}),
+    ...(tls?.cert !== undefined ? { cert: readPublicFile(tls.cert) } : {}),
+    ...(tls?.key !== undefined ? { key: readSecretFile(tls.key) } : {}),
+    ...(tls?.servername !== undefined ? { servername: tls.servername } : {}),
+  };
 }
 
 /**
@@ -20,7 +40,7 @@ export interface UndiciTransportOptions {
  */
 export function createUndiciTransport(path: PathConfig, options: UndiciTransportOptions = {}): PathTransport {
   const agent = new Agent({
-    connect: { timeout: path.connectTimeoutMs },
+    connect: { timeout: path.connectTimeoutMs, ...(path.upstream.startsWith('https:') ? tlsConnectOptions(path) : {}) },
     ...(path.bind ? { localAddress: path.bind } : {}),
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 30_000,
     connections: options.connections ?? 256,
@@ -31,8 +51,16 @@ export function createUndiciTransport(path: PathConfig, options: UndiciTransport
   const origin = base.origin;
   const basePath = base.pathname.replace(/\/$/, '');
 
+  const onTlsFailure = options.onTlsFailure;
   return {
-    send: (request, attempt) => dispatch(agent, origin, basePath + request.target, request, attempt),
+    send: (request, attempt) => {
+      const sent = dispatch(agent, origin, basePath + request.target, request, attempt);
+      if (onTlsFailure === undefined) return sent;
+      return sent.catch((error: unknown) => {
+        if (error instanceof AttemptError && error.code === 'tls_failed') onTlsFailure(path.id, error);
+        throw error;
+      });
+    },
     close: () => agent.close(),
   };
 }
@@ -188,13 +216,19 @@ const NOT_SENT_CODES: Record<string, AttemptErrorCode> = {
   EAI_AGAIN: 'dns_failed',
 };
 
+/**
+ * Node's TLS errors (ERR_TLS_*, ERR_SSL_*) and OpenSSL's certificate verification codes
+ * (CERT_HAS_EXPIRED, UNABLE_TO_VERIFY_LEAF_SIGNATURE, HOSTNAME_MISMATCH, INVALID_CA, ...).
+ */
+const TLS_ERROR_CODE = /^ERR_(TLS|SSL)_|CERT|CRL|SELF_SIGNED|^UNABLE_TO_|^INVALID_(CA|PURPOSE)$|^PATH_LENGTH_EXCEEDED$|^HOSTNAME_MISMATCH$/;
+
 /** Maps an undici/socket error to what reached the wire. Before onRequestStart, nothing did. */
 export function classify(error: Error, sent: boolean): AttemptError {
   const code = (error as { code?: string }).code ?? '';
   if (!sent) {
     const mapped =
       NOT_SENT_CODES[code] ??
-      (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || /CERT|SELF_SIGNED/.test(code) ? 'tls_failed' : 'connect_reset');
+      (TLS_ERROR_CODE.test(code) ? 'tls_failed' : 'connect_reset');
     return new AttemptError(mapped, 'not_sent', `${code || error.name}: ${error.message}`, { cause: error });
   }
   const timeout = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';

@@ -79,6 +79,12 @@ export async function forwardWithFailover(
   const candidates = route.paths.map((id) => paths.get(id)).filter((p): p is PathRuntime => p !== undefined);
   const attempts: AttemptRecord[] = [];
   let unresolvedSend: AttemptRecord | undefined;
+  /** The latest 5xx/429 answer we failed over from: returned as is if no other path does better. */
+  let lastAnswer: { response: UpstreamResponse; pathId: string } | undefined;
+  const result = (response: UpstreamResponse, pathId: string, extra: Partial<ForwardResult> = {}): ForwardResult => {
+    if (lastAnswer && lastAnswer.response !== response) void discardBody(lastAnswer.response);
+    return { response, pathId, attempts, idempotencyKey: options.idempotencyKey, ...extra };
+  };
   request.headers.set(route.idempotency.header, options.idempotencyKey);
 
   for (let i = 0; i < candidates.length; i++) {
@@ -107,15 +113,17 @@ export async function forwardWithFailover(
       });
       record('answered', `http_${response.status}`, response.status);
       path.latency.record(now() - attemptStarted);
-      return { response, pathId: path.config.id, attempts, idempotencyKey: options.idempotencyKey };
+      return result(response, path.config.id);
     } catch (error) {
       if (error instanceof BreakerOpenError) continue; // the breaker changed state after we looked: nothing sent
       if (error instanceof UpstreamStatusError) {
         record('upstream_error', `http_${error.response.status}`, error.response.status);
+        if (lastAnswer) await discardBody(lastAnswer.response);
+        lastAnswer = { response: error.response, pathId: path.config.id };
+        // A 5xx does not settle an earlier lost send (that request may still be processed): only
+        // another path's 2xx-4xx answer under the same key does.
         const next = retrySafe && candidates.slice(i + 1).some((p) => p.breaker.isAvailable) && deadlineAt - now() > 0;
-        if (!next) return { response: error.response, pathId: path.config.id, attempts, idempotencyKey: options.idempotencyKey };
-        await discardBody(error.response);
-        unresolvedSend = undefined; // the processor answered, so the earlier ambiguity is settled by this key
+        if (!next) break;
         continue;
       }
       const failure = error instanceof AttemptError ? error : new AttemptError('unexpected', 'sent', String(error), { cause: error });
@@ -127,14 +135,18 @@ export async function forwardWithFailover(
       if (options.reconcile) {
         const outcome = await options.reconcile({ failedPathId: path.config.id, deadlineAt, now });
         if (outcome.kind === 'found') {
-          return { response: outcome.response, pathId: outcome.pathId, attempts, idempotencyKey: options.idempotencyKey, reconciled: true };
+          return result(outcome.response, outcome.pathId, { reconciled: true });
         }
       }
       if (!retrySafe) throw outcomeUnknown(options.idempotencyKey, attempts, failure.code);
     }
   }
 
-  if (unresolvedSend) throw outcomeUnknown(options.idempotencyKey, attempts, unresolvedSend.code as AttemptErrorCode);
+  if (unresolvedSend) {
+    if (lastAnswer) await discardBody(lastAnswer.response);
+    throw outcomeUnknown(options.idempotencyKey, attempts, unresolvedSend.code as AttemptErrorCode);
+  }
+  if (lastAnswer) return result(lastAnswer.response, lastAnswer.pathId);
   if (now() >= deadlineAt && attempts.length > 0) {
     throw new PaypathError('deadline_exceeded', 504, `no path answered within the route's deadline of ${route.deadlineMs} ms; nothing was sent`, {
       details: { attempts: attempts.map(summarise) },

@@ -7,9 +7,10 @@ import { silentLogger, type Logger } from '../../core/logger.ts';
 import type { ForwardQueue } from '../../core/queue/forward-queue.ts';
 import type { AppEnv } from '../app.ts';
 import { idempotency } from '../middleware/idempotency/index.ts';
+import { MERCHANT_AUTH_HEADER_NAMES } from '../middleware/merchant-auth/signature.ts';
+import { bufferedBody } from '../middleware/request-body.ts';
 import { storeAndForward } from '../middleware/store-and-forward/index.ts';
 import type { ProxyEnv } from '../proxy-context.ts';
-import { readBody } from '../read-body.ts';
 
 /** Statuses whose responses carry no body (Fetch spec "null body status"). */
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
@@ -36,12 +37,15 @@ const resolveProxyRequest: MiddlewareHandler<ProxyEnv> = async (c, next) => {
   const { key, generated } = gateway.idempotencyKey(route, c.req.raw.headers);
   // The key goes back on every answer, errors included, so a client can always retry with it.
   c.header(route.idempotency.header, key);
-  const body = await readBody(c.req.raw, route.maxBodyBytes);
+  const body = await bufferedBody(c, route.maxBodyBytes);
+  const headers = withoutHopByHop(c.req.raw.headers);
+  // Merchant credentials are for paypath only: never handed to a carrier or the processor.
+  for (const name of MERCHANT_AUTH_HEADER_NAMES) headers.delete(name);
   c.set('proxy', {
     route,
     idempotencyKey: key,
     generatedKey: generated,
-    upstream: { method: c.req.method, target: url.pathname + url.search, headers: withoutHopByHop(c.req.raw.headers), body },
+    upstream: { method: c.req.method, target: url.pathname + url.search, headers, body },
   });
   await next();
 };
