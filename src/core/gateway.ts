@@ -5,6 +5,7 @@ import { createLookupReconciler } from './idempotency/reconcile.ts';
 import { LatencyWindow } from './health/latency-window.ts';
 import { computeRedundancy, type Redundancy } from './health/redundancy.ts';
 import type { BreakerConfig, PathConfig, Policy, RouteConfig } from './policy/schema.ts';
+import { canonicalJson } from './policy/hash.ts';
 import { matchRoute } from './routing.ts';
 import type { PathTransport, TransportFactory, UpstreamRequest } from './transport.ts';
 
@@ -19,6 +20,15 @@ export interface GatewayOptions {
   generateKey?: () => string;
   /** Called on every breaker transition, e.g. to log it. */
   onTransition?: (pathId: string, transition: BreakerTransition) => void;
+  /** Called after every attempt on any path, e.g. for metrics. */
+  onAttempt?: (record: AttemptRecord) => void;
+  /**
+   * The gateway this one replaces (policy apply). Paths whose config and the breaker settings are
+   * unchanged keep their breaker, transport and latency history; see `retire`.
+   */
+  previous?: Gateway;
+  /** Whether a route may use a path now beyond its breaker (e.g. a metered path over budget). Default: always. */
+  pathAllowed?: (pathId: string, route: RouteConfig) => boolean;
 }
 
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
@@ -35,14 +45,23 @@ class PathState implements PathRuntime {
   readonly config: PathConfig;
   readonly breaker: IBreaker;
   readonly transport: PathTransport;
+  /** Hooks of the gateway currently owning this state; replaced when a new gateway inherits it. */
+  onAttempt: ((record: AttemptRecord) => void) | undefined;
+  onTransition: ((pathId: string, transition: BreakerTransition) => void) | undefined;
 
   constructor(config: PathConfig, breaker: IBreaker, transport: PathTransport) {
     this.config = config;
     this.breaker = breaker;
     this.transport = transport;
+    breaker.onStateChange((transition) => {
+      this.transitions.push(transition);
+      if (this.transitions.length > TRANSITIONS_KEPT) this.transitions.shift();
+      this.onTransition?.(config.id, transition);
+    });
   }
 
   recordAttempt(record: AttemptRecord): void {
+    this.onAttempt?.(record);
     this.requests++;
     if (record.outcome !== 'answered') {
       this.failures++;
@@ -78,20 +97,67 @@ export class Gateway {
   readonly policyHash: string;
   readonly #paths = new Map<string, PathState>();
   readonly #generateKey: () => string;
+  readonly #pathAllowed: ((pathId: string, route: RouteConfig) => boolean) | undefined;
+  #inFlight = 0;
+  #drainWaiters: (() => void)[] = [];
 
   constructor(options: GatewayOptions) {
     this.policy = options.policy;
     this.policyHash = options.policyHash;
     this.#generateKey = options.generateKey ?? (() => `pp_${crypto.randomUUID()}`);
+    this.#pathAllowed = options.pathAllowed;
+    const makeBreaker = options.breakerFactory;
+    const previous = options.previous;
+    const breakerUnchanged = previous !== undefined && canonicalJson(previous.policy.breaker) === canonicalJson(options.policy.breaker);
     for (const config of options.policy.paths) {
-      const state = new PathState(config, options.breakerFactory(options.policy.breaker, config), options.transportFactory(config));
-      state.breaker.onStateChange((transition) => {
-        state.transitions.push(transition);
-        if (state.transitions.length > TRANSITIONS_KEPT) state.transitions.shift();
-        options.onTransition?.(config.id, transition);
-      });
+      const old = breakerUnchanged ? previous.#paths.get(config.id) : undefined;
+      const state =
+        old && canonicalJson(old.config) === canonicalJson(config)
+          ? old
+          : new PathState(config, makeBreaker(options.policy.breaker, config), options.transportFactory(config));
+      state.onAttempt = options.onAttempt;
+      state.onTransition = options.onTransition;
       this.#paths.set(config.id, state);
     }
+  }
+
+  /** Marks a request as using this gateway until the returned function is called (see `retire`). */
+  enter(): () => void {
+    this.#inFlight++;
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      this.#inFlight--;
+      if (this.#inFlight === 0) for (const wake of this.#drainWaiters.splice(0)) wake();
+    };
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Resolves once no request is using this gateway. */
+  drained(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /** True when `next` carries on this path's breaker and transport (an unchanged path). */
+  sharesPath(next: Gateway, pathId: string): boolean {
+    const mine = this.#paths.get(pathId);
+    return mine !== undefined && next.#paths.get(pathId) === mine;
+  }
+
+  /**
+   * After a policy apply: waits until requests that started on this gateway are done, then closes
+   * the breakers and transports that `next` did not inherit. Never closes a shared path.
+   */
+  async retire(next: Gateway): Promise<void> {
+    await this.drained();
+    const removed = [...this.#paths.entries()].filter(([id]) => !this.sharesPath(next, id)).map(([, state]) => state);
+    for (const path of removed) path.breaker.dispose();
+    await Promise.all(removed.map((p) => p.transport.close()));
   }
 
   path(id: string): PathRuntime | undefined {
@@ -123,7 +189,9 @@ export class Gateway {
   }
 
   forward(route: RouteConfig, request: UpstreamRequest, idempotencyKey: string): Promise<ForwardResult> {
-    return forwardWithFailover(route, request, this.#paths, {
+    const allowed = this.#pathAllowed;
+    const effective = allowed ? { ...route, paths: route.paths.filter((id) => allowed(id, route)) } : route;
+    return forwardWithFailover(effective, request, this.#paths, {
       idempotencyKey,
       reconcile: createLookupReconciler(route, request, this.#paths, idempotencyKey),
       retryAfterSeconds: Math.max(1, Math.ceil(this.policy.breaker.resetTimeoutMs / 1000)),
@@ -132,7 +200,7 @@ export class Gateway {
 
   /** Paths of a route whose breaker would admit a request now. */
   usablePaths(route: RouteConfig): string[] {
-    return route.paths.filter((id) => this.#paths.get(id)?.breaker.isAvailable);
+    return route.paths.filter((id) => this.#paths.get(id)?.breaker.isAvailable && (this.#pathAllowed?.(id, route) ?? true));
   }
 
   /** Ready while every payment route (or, without payment routes, every route) has a usable path. */

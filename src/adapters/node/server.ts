@@ -2,11 +2,17 @@ import { serve, type ServerType } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { DrillRunner } from '../../core/admin/drills.ts';
+import type { PolicyControl } from '../../core/admin/policy-control.ts';
 import { OpossumBreaker } from '../../core/breaker/opossum-breaker.ts';
 import { Gateway } from '../../core/gateway.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Policy } from '../../core/policy/schema.ts';
 import { createApp, type SecurityDeps } from '../../http/app.ts';
+import type { AdminTokenEntry } from '../../http/middleware/admin-auth/admin-auth.ts';
+import type { PrometheusMetrics } from './metrics.ts';
+import { createNodeOps } from './ops.ts';
+import type { PolicyWatcher } from './policy-watcher.ts';
 import { createExactlyOnceParts, waitForRedis } from './exactly-once.ts';
 import type { MerchantKeyring } from '../../http/middleware/merchant-auth/keyring.ts';
 import { MemoryNonceStore } from '../../http/middleware/merchant-auth/nonce-store.ts';
@@ -28,6 +34,15 @@ export interface NodeGatewayOptions {
   /** Shared state (health, idempotency, queue) lives here when set. Default: none (in-memory, single instance). */
   redisUrl?: string;
   logger: Logger;
+  /** The file `policy` came from: shown in /status, reloaded on change unless watchPolicy is false. */
+  policyFile?: string;
+  watchPolicy?: boolean;
+  /** Bearer tokens for /admin. Default: none (every admin request is answered 401). */
+  adminTokens?: readonly AdminTokenEntry[];
+  /** JSON lines audit file. Default: in memory. With redisUrl, the audit goes to a Redis stream and this file is the fallback. */
+  auditFile?: string;
+  /** Include Node process metrics in /metrics. Default: true. */
+  processMetrics?: boolean;
   /** Merchant keys to use instead of loading them as the policy's merchants.keys says (tests, the demo). */
   merchantKeys?: MerchantKeyring;
   /** Serve HTTPS with this certificate and key (PEM files; the key must be mode 0600). Default: plain HTTP. */
@@ -36,7 +51,12 @@ export interface NodeGatewayOptions {
 
 export interface RunningGateway {
   url: string;
-  gateway: Gateway;
+  /** The gateway of the running policy (changes when a policy is applied). */
+  readonly gateway: Gateway;
+  control: PolicyControl;
+  drills: DrillRunner;
+  metrics: PrometheusMetrics;
+  watcher: PolicyWatcher | undefined;
   close(): Promise<void>;
 }
 
@@ -47,25 +67,42 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
   const merchants = options.policy.merchants;
   const merchantKeys = merchants === undefined ? undefined : (options.merchantKeys ?? loadMerchantKeys(merchants));
   const inboundTls = options.tls && { cert: readPublicFile(options.tls.certFile), key: readSecretFile(options.tls.keyFile) };
-  const gateway = new Gateway({
-    policy: options.policy,
-    policyHash: options.policyHash,
-    transportFactory: (path) =>
-      createUndiciTransport(path, {
-        onTlsFailure: (pathId, error) =>
-          logger.error({ event: 'upstream_tls_failed', path: pathId, code: error.code, reason: error.message }, `TLS to the upstream on path ${pathId} failed; nothing was sent, failing over: ${error.message}`),
-      }),
-    breakerFactory: (config) => new OpossumBreaker(config),
-    onTransition: (pathId, t) => {
-      const fields = { event: 'breaker_transition', path: pathId, from: t.from, to: t.to, reason: t.reason };
-      if (t.to === 'closed') logger.info(fields, `path ${pathId} ${t.from} -> ${t.to}`);
-      else logger.warn(fields, `path ${pathId} ${t.from} -> ${t.to}`);
-    },
-  });
   // One fail-fast client shared by the Redis-backed stores; never on a payment's critical path.
   const redis = options.redisUrl ? createRedisClient(options.redisUrl) : undefined;
+  const ops = await createNodeOps({
+    policy: options.policy,
+    policyHash: options.policyHash,
+    logger,
+    ...(options.policyFile ? { policyFile: options.policyFile } : {}),
+    ...(options.watchPolicy !== undefined ? { watchPolicy: options.watchPolicy } : {}),
+    ...(options.adminTokens ? { adminTokens: options.adminTokens } : {}),
+    ...(options.auditFile ? { auditFile: options.auditFile } : {}),
+    ...(redis ? { redis } : {}),
+    ...(options.processMetrics !== undefined ? { processMetrics: options.processMetrics } : {}),
+    gatewayFactory: ({ metrics, meter }) => (policy, policyHash, previous) =>
+      new Gateway({
+        policy,
+        policyHash,
+        pathAllowed: (pathId, route) => meter.allows(pathId, route),
+        ...(previous ? { previous } : {}),
+        transportFactory: (path) =>
+          createUndiciTransport(path, {
+            onTlsFailure: (pathId, error) =>
+              logger.error({ event: 'upstream_tls_failed', path: pathId, code: error.code, reason: error.message }, `TLS to the upstream on path ${pathId} failed; nothing was sent, failing over: ${error.message}`),
+          }),
+        breakerFactory: (config) => new OpossumBreaker(config),
+        onAttempt: (record) => metrics.attempt(record),
+        onTransition: (pathId, t) => {
+          metrics.transition(pathId, t);
+          const fields = { event: 'breaker_transition', path: pathId, from: t.from, to: t.to, reason: t.reason };
+          if (t.to === 'closed') logger.info(fields, `path ${pathId} ${t.from} -> ${t.to}`);
+          else logger.warn(fields, `path ${pathId} ${t.from} -> ${t.to}`);
+        },
+      }),
+  });
   if (redis && !(await waitForRedis(redis))) logger.warn({ event: 'redis_unavailable' }, 'Redis not reachable at start; running on local state until it is');
-  const exactlyOnce = createExactlyOnceParts({ redis, gateway: () => gateway, logger });
+  const exactlyOnce = createExactlyOnceParts({ redis, gateway: () => ops.control.gateway(), logger });
+  ops.metrics.watchQueue(() => exactlyOnce.queue.stats(Date.now()));
   if (!redis && options.policy.routes.some((r) => r.whenAllDown === 'queue')) {
     logger.warn({ event: 'queue_not_durable' }, 'whenAllDown "queue" keeps its queue in memory (no --redis): queued requests are lost if the process stops');
   }
@@ -82,7 +119,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     },
   };
   const app = createApp({
-    gateway: () => gateway,
+    ...ops.appDeps,
     logger,
     idempotencyStore: exactlyOnce.idempotencyStore,
     queue: exactlyOnce.queue,
@@ -105,14 +142,20 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
     url: `${options.tls ? 'https' : 'http'}://${host}:${address.port}`,
-    gateway,
+    get gateway() {
+      return ops.control.gateway();
+    },
+    control: ops.control,
+    drills: ops.drills,
+    metrics: ops.metrics,
+    watcher: ops.watcher,
     close: async () => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
       exactlyOnce.close();
-      await gateway.close();
+      await ops.close();
       redis?.disconnect();
     },
   };
