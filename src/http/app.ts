@@ -5,6 +5,7 @@ import { silentLogger, type Logger } from '../core/logger.ts';
 import type { RequestRecord } from '../core/request-record.ts';
 import { requestRecorder } from './middleware/request-record.ts';
 import { adminRoutes, type AdminDeps } from './routes/admin/index.ts';
+import { dashboardRoutes, type DashboardDeps } from './routes/dashboard.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes, type MetricsSource } from './routes/metrics.ts';
 import { proxyRoutes } from './routes/proxy.ts';
@@ -21,6 +22,8 @@ export interface AppDeps {
   metrics?: MetricsSource;
   /** Merged into GET /status (policy revision, reload errors, drills…). */
   statusExtras?: () => Record<string, unknown>;
+  /** Serves the ops dashboard under /dashboard. */
+  dashboard?: DashboardDeps;
 }
 
 export type AppEnv = { Variables: { gateway: Gateway; route: string | undefined; requestId: string } };
@@ -60,6 +63,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', healthRoutes(deps.statusExtras));
   if (deps.metrics) app.route('/', metricsRoutes(deps.metrics));
   if (deps.admin) app.route('/admin', adminRoutes(deps.admin));
+  if (deps.dashboard) app.route('/', dashboardRoutes(deps.dashboard));
   app.route('/', proxyRoutes());
   return app;
 }

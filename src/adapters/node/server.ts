@@ -8,6 +8,7 @@ import type { Policy } from '../../core/policy/schema.ts';
 import { createApp } from '../../http/app.ts';
 import type { AdminTokenEntry } from '../../http/middleware/admin-auth/admin-auth.ts';
 import type { PrometheusMetrics } from './metrics.ts';
+import { dashboardAssets } from './dashboard-assets.ts';
 import { createNodeOps } from './ops.ts';
 import type { PolicyWatcher } from './policy-watcher.ts';
 import { createRedisClient } from './redis/client.ts';
@@ -32,6 +33,8 @@ export interface NodeGatewayOptions {
   auditFile?: string;
   /** Include Node process metrics in /metrics. Default: true. */
   processMetrics?: boolean;
+  /** Built dashboard files served at /dashboard. Default: dist/dashboard of this package; false: no dashboard. */
+  dashboardDir?: string | false;
 }
 
 export interface RunningGateway {
@@ -81,7 +84,8 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
       logger.warn({ route: route.id }, `route ${route.id}: whenAllDown "queue" is not available yet; requests are rejected with 503 when every path is down`);
     }
   }
-  const app = createApp({ ...ops.appDeps, logger });
+  const dashboard = options.dashboardDir === false ? undefined : { assets: dashboardAssets(options.dashboardDir) };
+  const app = createApp({ ...ops.appDeps, logger, ...(dashboard ? { dashboard } : {}) });
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: options.port ?? 8787, hostname: options.host ?? '127.0.0.1' }, () => resolve(s));
     s.once('error', reject);
