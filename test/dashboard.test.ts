@@ -80,6 +80,22 @@ describe('ops dashboard in Chromium', () => {
     await operator.waitForSelector('#timeline li[data-kind="transition"]', WAIT);
     expect(await operator.locator('#timeline').textContent()).toContain('kt-fiber: closed → open');
     await shot(operator, '2-carrier-cut-n+1');
+
+    // A drill asks first: cancelling starts nothing; confirming isolates the path.
+    const drill = operator.locator('.path-card[data-path="lgu-lte"] button.drill');
+    await drill.click();
+    await operator.waitForSelector('#confirm-dialog[open]', WAIT);
+    await operator.click('#confirm-dialog button[value="cancel"]');
+    expect(stack.gateway.drills.running()).toBeNull();
+    await drill.click();
+    await operator.waitForSelector('#confirm-dialog[open]', WAIT);
+    expect(await operator.textContent('#confirm-title')).toBe('Drill lgu-lte?');
+    await operator.click('#confirm-ok');
+    await operator.waitForSelector('.path-card[data-path="lgu-lte"][data-state="isolated"]', WAIT);
+    expect(stack.gateway.drills.running()?.path).toBe('lgu-lte');
+    await operator.waitForSelector('#timeline li[data-kind="drill"]', WAIT);
+    await shot(operator, '2b-drill-running');
+    await stack.gateway.drills.stop();
   });
 
   it('edits the policy: an error at the right line, then fixed, reviewed and applied as a new revision', async () => {

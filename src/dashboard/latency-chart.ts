@@ -1,19 +1,23 @@
-import { svg } from './dom.ts';
+import { h, svg } from './dom.ts';
 import { sparkline, type Sample } from './view-model.ts';
 
-const WIDTH = 240;
+const WIDTH = 300;
 const HEIGHT = 44;
 
-/** p50 (solid) and p99 (faint) of one path over the samples this page has seen. */
-export function latencyChart(samples: readonly Sample[]): SVGElement {
-  const p50 = samples.map((s) => s.p50);
-  const p99 = samples.map((s) => s.p99);
-  const max = Math.max(1, ...p99.filter((v): v is number => v !== null), ...p50.filter((v): v is number => v !== null));
-  return svg(
-    'svg',
-    { class: 'latency-chart', viewBox: `0 0 ${WIDTH} ${HEIGHT}`, width: WIDTH, height: HEIGHT, role: 'img', 'aria-label': `latency p50 and p99, scale 0 to ${Math.round(max)} ms` },
-    svg('polyline', { class: 'p99', points: sparkline(p99, WIDTH, HEIGHT, max) }),
-    svg('polyline', { class: 'p50', points: sparkline(p50, WIDTH, HEIGHT, max) }),
-    svg('text', { x: WIDTH - 2, y: 10, 'text-anchor': 'end' }, document.createTextNode(`${Math.round(max)} ms`)),
+/** p50 (dark) and p99 (light) of one path over the last `windowMs`, newest on the right. */
+export function latencyChart(samples: readonly Sample[], now: number, windowMs: number): HTMLElement {
+  const values = samples.flatMap((s) => [s.p50, s.p99]).filter((v): v is number => v !== null);
+  const max = Math.max(1, ...values);
+  const line = (pick: (s: Sample) => number | null) => sparkline(samples.map((s) => ({ at: s.at, value: pick(s) })), now - windowMs, now, WIDTH, HEIGHT, max);
+  return h(
+    'figure',
+    { class: 'latency' },
+    svg(
+      'svg',
+      { class: 'latency-chart', viewBox: `0 0 ${WIDTH} ${HEIGHT}`, preserveAspectRatio: 'none', role: 'img', 'aria-label': `latency p50 and p99 over the last ${windowMs / 60_000} minutes, up to ${Math.round(max)} ms` },
+      svg('polyline', { class: 'p99', points: line((s) => s.p99) }),
+      svg('polyline', { class: 'p50', points: line((s) => s.p50) }),
+    ),
+    h('figcaption', {}, `latency, last ${windowMs / 60_000} min · p50 `, h('span', { class: 'key p50' }), ' p99 ', h('span', { class: 'key p99' }), ` · top ${Math.round(max)} ms`),
   );
 }

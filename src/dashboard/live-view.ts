@@ -141,7 +141,7 @@ export class LiveView {
       ...figure('failures (1 min)', formatRate(recentFailureRate(samples, now)), 'failure-rate'),
       ...figure('attempts', String(path.requests), 'attempts'),
     );
-    card.chart.replaceChildren(latencyChart(samples));
+    card.chart.replaceChildren(latencyChart(samples, now, HISTORY_MS));
     const probe = path.lastProbe;
     const lines: string[] = [];
     if (probe) lines.push(`last probe ${formatAgo(Date.parse(probe.at), now)}: ${probe.error ? `failed (${probe.error})` : `ok in ${formatMs(probe.latencyMs)}`}`);
@@ -163,7 +163,7 @@ export class LiveView {
     try {
       const drill = await this.#options.api.drill(pathId, DRILL_MS);
       this.#drills = [drill, ...this.#drills].slice(0, 20);
-      this.#options.notify(`drill ${drill.id} started on ${pathId}`, 'ok');
+      this.#options.notify(`${drill.id} started on ${pathId}`, 'ok');
     } catch (error) {
       this.#options.notify(error instanceof ApiError ? `drill refused: ${error.message} (${error.code})` : String(error), 'bad');
     }

@@ -44,7 +44,8 @@ describe('timeline', () => {
 });
 
 describe('sparkline', () => {
-  it('scales values into the box and skips gaps', () => {
-    expect(sparkline([0, null, 10], 100, 22, 10)).toBe('0.0,21.0 100.0,1.0');
+  it('places samples by time, scales values into the box and skips gaps and old samples', () => {
+    const points = [{ at: 500, value: 3 }, { at: 1_000, value: 0 }, { at: 1_500, value: null }, { at: 2_000, value: 10 }];
+    expect(sparkline(points, 1_000, 2_000, 100, 22, 10)).toBe('0.0,21.0 100.0,1.0');
   });
 });

@@ -22,8 +22,9 @@ export function redundancyBanner(redundancy: Status['redundancy']): BannerView {
 
 export function breakerTone(state: string): Tone {
   if (state === 'closed') return 'ok';
-  if (state === 'half-open') return 'warn';
-  if (state === 'open' || state === 'isolated') return 'bad';
+  // Isolated is deliberate (a drill): amber, not the red of a failure.
+  if (state === 'half-open' || state === 'isolated') return 'warn';
+  if (state === 'open') return 'bad';
   return 'muted';
 }
 
@@ -98,15 +99,15 @@ export function timeline(paths: readonly PathStatus[], drills: readonly Drill[],
   return events.filter((e) => e.at >= now - windowMs && e.at <= now + 60_000).sort((a, b) => b.at - a.at);
 }
 
-/** SVG polyline points for a latency series scaled into a width × height box (null gaps are skipped). */
-export function sparkline(values: readonly (number | null)[], width: number, height: number, max: number): string {
-  if (values.length === 0 || max <= 0) return '';
-  const step = values.length > 1 ? width / (values.length - 1) : 0;
-  const points: string[] = [];
-  values.forEach((v, i) => {
-    if (v === null) return;
-    const y = height - Math.min(v, max) / max * (height - 2) - 1;
-    points.push(`${(i * step).toFixed(1)},${y.toFixed(1)}`);
-  });
-  return points.join(' ');
+/** SVG polyline points for a latency series on a time axis [from, to] scaled into a width × height box; null gaps are skipped. */
+export function sparkline(points: readonly { at: number; value: number | null }[], from: number, to: number, width: number, height: number, max: number): string {
+  if (to <= from || max <= 0) return '';
+  const out: string[] = [];
+  for (const { at, value } of points) {
+    if (value === null || at < from || at > to) continue;
+    const x = ((at - from) / (to - from)) * width;
+    const y = height - (Math.min(value, max) / max) * (height - 2) - 1;
+    out.push(`${x.toFixed(1)},${y.toFixed(1)}`);
+  }
+  return out.join(' ');
 }

@@ -34,6 +34,8 @@ export function dashboardRoutes(deps: DashboardDeps): Hono<AppEnv> {
         baseUri: ["'none'"],
       },
       referrerPolicy: 'no-referrer',
+      // HSTS is the TLS terminator's decision for the whole host, not this page's.
+      strictTransportSecurity: false,
     }),
     async (c, next) => {
       await next();
