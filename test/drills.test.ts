@@ -36,10 +36,11 @@ describe('drills', () => {
       const response = await stack.pay(`d-${i}`);
       await response.arrayBuffer();
       statuses.push(response.status);
-      carriedBy.push(response.headers.get('x-paypath-path') ?? '');
+      // Only answers that began and ended inside the drill say which paths carried it.
+      if (stack.gateway.drills.running() !== null) carriedBy.push(response.headers.get('x-paypath-path') ?? '');
     }
     await expect.poll(() => stack.gateway.drills.running(), { timeout: 10_000 }).toBeNull();
-    expect(statuses.length).toBeGreaterThan(5);
+    expect(carriedBy.length).toBeGreaterThan(5);
     expect(statuses.filter((s) => s !== 201)).toEqual([]);
     expect(new Set(carriedBy)).toEqual(new Set(['skt-fiber']));
     expect(stack.gateway.gateway.path('kt-fiber')!.breaker.state).toBe('closed');

@@ -47,6 +47,8 @@ describe('card data never reaches logs or error bodies', () => {
     const digitsOnly = everything.map((text) => text.replace(/[ -]/g, ''));
     expect(digitsOnly.filter((text) => text.includes(PAN))).toEqual([]);
     expect(everything.filter((text) => /cvv\W{0,5}737/i.test(text) || text.includes(`"${CVV}"`))).toEqual([]);
+    const outcomes = stack.logLines.filter((l) => l.includes('"event":"request"')).map((l) => (JSON.parse(l) as { outcome: string }).outcome);
+    expect(outcomes).toEqual(expect.arrayContaining(['ok', 'upstream_503', 'idempotency_key_invalid', 'route_not_found', 'body_too_large']));
     // The answers that did reach the client still carry their codes.
     expect(bodies.some((b) => b.includes('idempotency_key_invalid'))).toBe(true);
     expect(bodies.some((b) => b.includes('body_too_large'))).toBe(true);

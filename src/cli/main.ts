@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util';
 import { createLogger } from '../adapters/node/logger.ts';
 import { loadPolicyFile, PolicyFileError } from '../adapters/node/policy-file.ts';
-import { startNodeGateway } from '../adapters/node/server.ts';
 import { loadAdminTokens } from '../adapters/node/admin-tokens.ts';
 import { CliUsageError, drillCommand, GatewayAnswerError, policyCommand, statusCommand } from './ops-commands.ts';
 
@@ -107,6 +106,8 @@ async function serveCommand(args: string[]): Promise<number> {
     throw new UsageError((error as Error).message);
   }
   if (adminTokens.length === 0) logger.warn({ event: 'admin_disabled' }, 'no admin tokens configured: every /admin request is answered 401');
+  // Loaded here so `validate` and the ops commands start without the server's dependencies.
+  const { startNodeGateway } = await import('../adapters/node/server.ts');
   const running = await startNodeGateway({
     policyFile: file,
     watchPolicy: !values['no-watch'],

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { OpossumBreaker } from './breaker/opossum-breaker.ts';
 import { Gateway } from './gateway.ts';
 import { validatePolicyObject } from './policy/parse.ts';
 import type { Policy, PolicyInput } from './policy/schema.ts';
 import type { PathTransport } from './transport.ts';
+
+const breakerFactory = (config: Policy['breaker']) => new OpossumBreaker(config);
 
 const policy = (edit: (p: PolicyInput) => void = () => {}): Policy => {
   const input: PolicyInput = {
@@ -27,7 +30,7 @@ describe('gateway swap on policy apply', () => {
       send: () => Promise.reject(new Error('not used')),
       close: async () => void closed.push(`${path.id}@${path.upstream}`),
     });
-    const old = new Gateway({ policy: policy(), policyHash: 'h1', transportFactory });
+    const old = new Gateway({ policy: policy(), policyHash: 'h1', transportFactory, breakerFactory });
     const trip = old.path('a')!.breaker;
     trip.trip('test'); // an open breaker must survive the apply
 
@@ -40,6 +43,7 @@ describe('gateway swap on policy apply', () => {
       }),
       policyHash: 'h2',
       transportFactory,
+      breakerFactory,
       previous: old,
     });
     expect(next.path('a')!.breaker).toBe(trip);
@@ -62,8 +66,8 @@ describe('gateway swap on policy apply', () => {
 
   it('builds fresh breakers for every path when the breaker settings change', () => {
     const transportFactory = (): PathTransport => ({ send: () => Promise.reject(new Error('not used')), close: async () => {} });
-    const old = new Gateway({ policy: policy(), policyHash: 'h1', transportFactory });
-    const next = new Gateway({ policy: policy((p) => (p.breaker = { resetTimeoutMs: 1_000 })), policyHash: 'h2', transportFactory, previous: old });
+    const old = new Gateway({ policy: policy(), policyHash: 'h1', transportFactory, breakerFactory });
+    const next = new Gateway({ policy: policy((p) => (p.breaker = { resetTimeoutMs: 1_000 })), policyHash: 'h2', transportFactory, breakerFactory, previous: old });
     expect(old.sharesPath(next, 'a')).toBe(false);
     void old.close();
     void next.close();

@@ -1,5 +1,4 @@
 import type { BreakerTransition, IBreaker } from './breaker/breaker.ts';
-import { OpossumBreaker } from './breaker/opossum-breaker.ts';
 import { PaypathError } from './errors.ts';
 import { forwardWithFailover, type AttemptRecord, type ForwardResult, type PathRuntime } from './failover/failover.ts';
 import { LatencyWindow } from './health/latency-window.ts';
@@ -14,8 +13,8 @@ export interface GatewayOptions {
   /** From policyHash(policy); shown in /status. */
   policyHash: string;
   transportFactory: TransportFactory;
-  /** Default: an opossum breaker per path. */
-  breakerFactory?: (config: BreakerConfig, path: PathConfig) => IBreaker;
+  /** Makes each path's breaker: OpossumBreaker on Node, TimestampBreaker where timers do not outlive a request. */
+  breakerFactory: (config: BreakerConfig, path: PathConfig) => IBreaker;
   /** Generates a key for requests that arrive without one. Default: `pp_` + a random UUID. */
   generateKey?: () => string;
   /** Called on every breaker transition, e.g. to log it. */
@@ -106,7 +105,7 @@ export class Gateway {
     this.policyHash = options.policyHash;
     this.#generateKey = options.generateKey ?? (() => `pp_${crypto.randomUUID()}`);
     this.#pathAllowed = options.pathAllowed;
-    const makeBreaker = options.breakerFactory ?? ((config: BreakerConfig) => new OpossumBreaker(config));
+    const makeBreaker = options.breakerFactory;
     const previous = options.previous;
     const breakerUnchanged = previous !== undefined && canonicalJson(previous.policy.breaker) === canonicalJson(options.policy.breaker);
     for (const config of options.policy.paths) {

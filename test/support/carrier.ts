@@ -145,8 +145,9 @@ export class CarrierProxy {
 
   async #apply(next: 'up' | 'blackhole' | 'reset' | 'refuse' | 'slow'): Promise<void> {
     this.#effective = next;
-    if (next === 'refuse') await this.#closeListener();
-    else if (!this.#server) await this.#listen();
+    // server.close() waits for open connections, which the loop below resets: don't await it first.
+    const closing = next === 'refuse' ? this.#closeListener() : undefined;
+    if (next !== 'refuse' && !this.#server) await this.#listen();
 
     for (const link of [...this.#links]) {
       if (next === 'reset' || next === 'refuse') {
@@ -158,6 +159,7 @@ export class CarrierProxy {
         this.#thaw(link);
       }
     }
+    await closing;
   }
 
   async #listen(): Promise<void> {

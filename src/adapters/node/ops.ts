@@ -3,6 +3,7 @@ import { MemoryAuditLog, type AuditLog } from '../../core/admin/audit.ts';
 import { DrillRunner, DrillScheduler } from '../../core/admin/drills.ts';
 import { PolicyControl, type GatewayFactory } from '../../core/admin/policy-control.ts';
 import type { Logger } from '../../core/logger.ts';
+import { canonicalJson } from '../../core/policy/hash.ts';
 import { BudgetMeter, type BudgetWarning } from '../../core/metering/budget-meter.ts';
 import type { Policy } from '../../core/policy/schema.ts';
 import type { RequestRecord } from '../../core/request-record.ts';
@@ -79,7 +80,14 @@ export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
   const drills = new DrillRunner({ gateway: () => running.gateway(), audit, metrics, logger });
   const scheduler = new DrillScheduler(drills, logger);
   scheduler.configure(options.policy.drills);
-  running.onApplied((revision) => scheduler.configure(revision.policy.drills));
+  let scheduled = canonicalJson(options.policy.drills);
+  running.onApplied((revision) => {
+    // Only a change to the drills resets their clocks; other applies leave the schedule alone.
+    const next = canonicalJson(revision.policy.drills);
+    if (next === scheduled) return;
+    scheduled = next;
+    scheduler.configure(revision.policy.drills);
+  });
 
   const authenticator = await AdminAuthenticator.create(options.adminTokens ?? []);
   const watcher = options.policyFile && (options.watchPolicy ?? true) ? new PolicyWatcher({ file: options.policyFile, control: running, logger }) : undefined;

@@ -2,6 +2,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import type { DrillRunner } from '../../core/admin/drills.ts';
 import type { PolicyControl } from '../../core/admin/policy-control.ts';
+import { OpossumBreaker } from '../../core/breaker/opossum-breaker.ts';
 import { Gateway } from '../../core/gateway.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Policy } from '../../core/policy/schema.ts';
@@ -70,6 +71,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
         pathAllowed: (pathId, route) => meter.allows(pathId, route),
         ...(previous ? { previous } : {}),
         transportFactory: (path) => createUndiciTransport(path),
+        breakerFactory: (config) => new OpossumBreaker(config),
         onAttempt: (record) => metrics.attempt(record),
         onTransition: (pathId, t) => {
           metrics.transition(pathId, t);

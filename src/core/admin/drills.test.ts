@@ -28,6 +28,28 @@ describe('scheduled drills', () => {
     expect(start).toHaveBeenCalledTimes(3);
   });
 
+  it('a drill due while another runs waits for it instead of being dropped', async () => {
+    vi.useFakeTimers();
+    let busy = true;
+    const started: string[] = [];
+    const start = vi.fn(async ({ path }: { path: string }) => {
+      if (path === 'skt-fiber' && busy) throw Object.assign(new Error('a drill is running'), { code: 'drill_running' });
+      started.push(path);
+      return {};
+    });
+    const scheduler = new DrillScheduler({ start } as unknown as DrillRunner);
+    scheduler.configure([
+      { path: 'kt-fiber', every: '1h', durationMs: 30_000 },
+      { path: 'skt-fiber', every: '1h', durationMs: 30_000 },
+    ]);
+    await vi.advanceTimersByTimeAsync(60 * 60_000);
+    expect(started).toEqual(['kt-fiber']);
+    busy = false;
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(started).toEqual(['kt-fiber', 'skt-fiber']);
+    scheduler.stop();
+  });
+
   it('parses durations', () => {
     expect(parseDuration('90s')).toBe(90_000);
     expect(parseDuration('6h')).toBe(21_600_000);

@@ -40,6 +40,7 @@ export interface DrillRunnerOptions {
 }
 
 const BASELINE_SAMPLES = 200;
+const RETRY_WHILE_BUSY_MS = 5_000;
 export const DRILL_LIMITS = { minMs: 100, maxMs: 3_600_000 } as const;
 
 /**
@@ -175,6 +176,7 @@ export class DrillScheduler {
   readonly #runner: DrillRunner;
   readonly #logger: Logger;
   #timers: ReturnType<typeof setInterval>[] = [];
+  readonly #retries = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(runner: DrillRunner, logger: Logger = silentLogger) {
     this.#runner = runner;
@@ -184,11 +186,20 @@ export class DrillScheduler {
   configure(drills: readonly DrillConfig[]): void {
     this.stop();
     for (const drill of drills) {
-      const timer = setInterval(() => {
+      const everyMs = parseDuration(drill.every);
+      const attempt = (retriesLeft: number) => {
         this.#runner.start({ path: drill.path, durationMs: drill.durationMs, actor: 'scheduler', trigger: 'schedule' }).catch((error: unknown) => {
+          // Drills run one at a time: one scheduled at the same moment as another waits for it.
+          if ((error as PaypathError).code === 'drill_running' && retriesLeft > 0) {
+            const retry = setTimeout(() => attempt(retriesLeft - 1), RETRY_WHILE_BUSY_MS);
+            (retry as { unref?: () => void }).unref?.();
+            this.#retries.add(retry);
+            return;
+          }
           this.#logger.warn({ event: 'drill_not_started', path: drill.path, code: (error as PaypathError).code }, `scheduled drill on ${drill.path} not started: ${(error as Error).message}`);
         });
-      }, parseDuration(drill.every));
+      };
+      const timer = setInterval(() => attempt(Math.floor(everyMs / RETRY_WHILE_BUSY_MS) - 1), everyMs);
       (timer as { unref?: () => void }).unref?.();
       this.#timers.push(timer);
     }
@@ -196,7 +207,9 @@ export class DrillScheduler {
 
   stop(): void {
     for (const timer of this.#timers) clearInterval(timer);
+    for (const retry of this.#retries) clearTimeout(retry);
     this.#timers = [];
+    this.#retries.clear();
   }
 }
 

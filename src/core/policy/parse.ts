@@ -128,7 +128,7 @@ function fromZodIssue(issue: z.core.$ZodIssue, raw: unknown): Located[] {
   let message = issue.message;
   if (value === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_value')) {
     message = `required field is missing (${message.replace(/^Invalid input: /, '').replace(/, received undefined$/, '')})`;
-  } else if (value !== undefined && typeof value !== 'object' && (issue.code === 'invalid_value' || issue.code === 'invalid_type' || issue.code === 'invalid_format' || issue.code === 'custom')) {
+  } else if (value !== undefined && typeof value !== 'object') {
     message = `${message} (got ${JSON.stringify(value)})`;
   }
   return [{ path: formatFieldPath(segments), segments, message }];

@@ -1,0 +1,90 @@
+// What an ops team would otherwise deploy, configured with best-practice failover to the same three
+// carriers: nginx (primary + backup servers, short timeouts, proxy_next_upstream in a safe and a
+// non_idempotent variant) and HAProxy (primary + backups, active checks, retries, redispatch).
+// Both run with one worker/thread, as paypath runs on one Node thread.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface Upstream {
+  id: string;
+  host: string;
+  port: number;
+}
+
+export function nginxConfig(dir: string, port: number, upstreams: Upstream[], retryNonIdempotent: boolean): string {
+  const [primary, ...backups] = upstreams;
+  for (const sub of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, sub), { recursive: true });
+  return `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log crit;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  upstream processor {
+    server ${primary!.host}:${primary!.port} max_fails=1 fail_timeout=5s;
+${backups.map((u) => `    server ${u.host}:${u.port} backup max_fails=1 fail_timeout=5s;`).join('\n')}
+    keepalive 128;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://processor;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_connect_timeout 250ms;
+      proxy_send_timeout 1s;
+      proxy_read_timeout 1s;
+      proxy_next_upstream error timeout${retryNonIdempotent ? ' non_idempotent' : ''};
+      proxy_next_upstream_tries 3;
+      proxy_next_upstream_timeout 5s;
+    }
+  }
+}
+`;
+}
+
+export function haproxyConfig(dir: string, port: number, upstreams: Upstream[]): string {
+  const [primary, ...backups] = upstreams;
+  return `global
+  nbthread 1
+  maxconn 8192
+  pidfile ${dir}/haproxy.pid
+defaults
+  mode http
+  timeout connect 250ms
+  timeout client 30s
+  timeout server 1s
+  timeout check 500ms
+  retries 2
+  option redispatch
+  option http-buffer-request
+  retry-on conn-failure empty-response response-timeout
+  http-reuse safe
+frontend fe
+  bind 127.0.0.1:${port}
+  default_backend processor
+backend processor
+  option httpchk GET /health
+  server ${primary!.id} ${primary!.host}:${primary!.port} check inter 500 fall 2 rise 2
+${backups.map((u) => `  server ${u.id} ${u.host}:${u.port} check inter 500 fall 2 rise 2 backup`).join('\n')}
+`;
+}
+
+export function startNginx(dir: string, config: string): ChildProcess {
+  const file = join(dir, 'nginx.conf');
+  writeFileSync(file, config);
+  return spawn('nginx', ['-c', file, '-p', dir], { stdio: 'ignore' });
+}
+
+export function startHaproxy(dir: string, config: string): ChildProcess {
+  const file = join(dir, 'haproxy.cfg');
+  writeFileSync(file, config);
+  return spawn('haproxy', ['-f', file, '-db'], { stdio: 'ignore' });
+}

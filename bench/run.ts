@@ -1,0 +1,374 @@
+// `npm run bench`: paypath side by side with nginx and HAProxy (and straight to the processor), in
+// one run, on loopback only; every load is bounded in count and time. Writes BENCHMARKS.md and
+// bench/results/ (raw JSON, latency chart PNG). `BENCH_QUICK=1` runs a shorter smoke version.
+import autocannon from 'autocannon';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { renderLatencyChart } from './chart.ts';
+import { openLoop, quantile, type Sample } from './open-loop.ts';
+import { haproxyConfig, nginxConfig, startHaproxy, startNginx, type Upstream } from './peers.ts';
+import { freePort } from '../test/support/redis-server.ts';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const ROOT = new URL('..', import.meta.url).pathname;
+const RESULTS = join(ROOT, 'bench/results');
+const dir = mkdtempSync(join(tmpdir(), 'paypath-bench-'));
+const children: ChildProcess[] = [];
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// ---------------------------------------------------------------- set-up
+const controlPort = await freePort();
+const processorPort = await freePort();
+const carrierPort = await freePort();
+const upstreams: Upstream[] = [
+  { id: 'kt-fiber', host: '127.0.3.1', port: carrierPort },
+  { id: 'skt-fiber', host: '127.0.3.2', port: carrierPort },
+  { id: 'lgu-lte', host: '127.0.3.3', port: carrierPort },
+];
+const control = `http://127.0.0.1:${controlPort}`;
+
+async function startBackend(): Promise<void> {
+  const child = spawn(process.execPath, [join(ROOT, 'bench/backend.ts'), String(controlPort), String(processorPort), String(carrierPort)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`backend exited ${code}`)));
+  });
+}
+
+async function controlPost(path: string): Promise<void> {
+  const response = await fetch(`${control}${path}`, { method: 'POST' });
+  if (!response.ok) throw new Error(`control ${path}: ${response.status}`);
+}
+
+/** A policy that sets only paths, routes and the idempotency header: what ops teams run. */
+function paypathPolicy(): string {
+  return `version: 1
+paths:
+${upstreams.map((u) => `  - { id: ${u.id}, upstream: "http://${u.host}:${u.port}" }`).join('\n')}
+routes:
+  - id: payments
+    match: { method: POST, path: /v1/payments }
+    class: payment
+    paths: [${upstreams.map((u) => u.id).join(', ')}]
+    idempotency: { header: Idempotency-Key, upstreamHonors: true }
+`;
+}
+
+interface Target {
+  name: string;
+  port: number;
+  start(): Promise<ChildProcess>;
+}
+
+async function waitForPort(port: number): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const ok = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(500) }).then(() => true, () => false);
+    if (ok) return;
+    await sleep(50);
+  }
+  throw new Error(`nothing listening on ${port}`);
+}
+
+const policyFile = join(dir, 'policy.yaml');
+writeFileSync(policyFile, paypathPolicy());
+const targets: Target[] = [];
+const paypathPort = await freePort();
+targets.push({
+  name: 'paypath',
+  port: paypathPort,
+  start: async () => {
+    const extra = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${RESULTS}`] : [];
+    const child = spawn(process.execPath, [...extra, join(ROOT, 'bin/paypath.js'), 'serve', '--policy', policyFile, '--port', String(paypathPort)], {
+      stdio: 'ignore',
+      env: { ...process.env, LOG_LEVEL: 'warn' },
+    });
+    await waitForPort(paypathPort);
+    return child;
+  },
+});
+for (const variant of ['nginx', 'nginx-non-idempotent'] as const) {
+  const port = await freePort();
+  const sub = join(dir, variant);
+  mkdirSync(sub, { recursive: true });
+  targets.push({
+    name: variant,
+    port,
+    start: async () => {
+      const child = startNginx(sub, nginxConfig(sub, port, upstreams, variant === 'nginx-non-idempotent'));
+      await waitForPort(port);
+      return child;
+    },
+  });
+}
+const haproxyPort = await freePort();
+targets.push({
+  name: 'haproxy',
+  port: haproxyPort,
+  start: async () => {
+    const child = startHaproxy(dir, haproxyConfig(dir, haproxyPort, upstreams));
+    await waitForPort(haproxyPort);
+    await sleep(1_200); // first health checks pass (rise 2 at inter 500)
+    return child;
+  },
+});
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await Promise.race([exited, sleep(5_000).then(() => child.kill('SIGKILL'))]);
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+// ---------------------------------------------------------------- overhead
+interface OverheadRow {
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  fixedRateP50: number;
+  fixedRateP99: number;
+  rssIdleMb: number | null;
+  rssLoadMb: number | null;
+}
+
+async function closedLoop(port: number, seconds: number): Promise<autocannon.Result> {
+  return autocannon({
+    url: `http://127.0.0.1:${port}/v1/payments`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ amount: 4500, currency: 'KRW' }),
+    connections: 32,
+    duration: seconds,
+  });
+}
+
+async function overhead(): Promise<OverheadRow[]> {
+  const rows: OverheadRow[] = [];
+  const rounds = QUICK ? 1 : 3;
+  const seconds = QUICK ? 2 : 5;
+  const all = [{ name: 'direct (processor)', port: processorPort, start: async () => undefined as ChildProcess | undefined }, ...targets];
+  for (const target of all) {
+    const child = await target.start();
+    await closedLoop(target.port, 1); // warm-up
+    const rssIdle = child?.pid ? rssMb(child.pid) : null;
+    let rssPeak = 0;
+    const sampler = setInterval(() => {
+      if (child?.pid) rssPeak = Math.max(rssPeak, rssMb(child.pid));
+    }, 200);
+    const results: autocannon.Result[] = [];
+    for (let round = 0; round < rounds; round++) results.push(await closedLoop(target.port, seconds));
+    const fixed = await openLoop({ url: `http://127.0.0.1:${target.port}`, rate: 1_000, durationMs: QUICK ? 2_000 : 5_000, referencePrefix: `ovh-${target.name}`, withKeys: true });
+    clearInterval(sampler);
+    const median = (values: number[]) => quantile(values, 0.5);
+    const okLatencies = fixed.filter((s) => s.status === 201).map((s) => s.latencyMs);
+    rows.push({
+      name: target.name,
+      rps: median(results.map((r) => r.requests.average)),
+      p50: median(results.map((r) => r.latency.p50)),
+      p99: median(results.map((r) => r.latency.p99)),
+      fixedRateP50: quantile(okLatencies, 0.5),
+      fixedRateP99: quantile(okLatencies, 0.99),
+      rssIdleMb: rssIdle,
+      rssLoadMb: child?.pid ? rssPeak : null,
+    });
+    if (child) await stop(child);
+    await controlPost('/reset');
+    console.log(`overhead ${target.name}: ${rows.at(-1)!.rps.toFixed(0)} req/s`);
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------- drills
+interface Phase {
+  name: string;
+  durationMs: number;
+  /** Carrier changes at the start of the phase. */
+  actions: [string, string][];
+}
+
+interface Scenario {
+  name: string;
+  phases: Phase[];
+}
+
+const steady = (ms: number): Phase => ({ name: 'steady', durationMs: ms, actions: [] });
+const restored = (ms: number): Phase => ({ name: 'restored', durationMs: ms, actions: upstreams.map((u) => [u.id, 'up']) });
+const P = QUICK ? 0.5 : 1;
+const SCENARIOS: Scenario[] = [
+  {
+    name: 'blackhole one, then two',
+    phases: [
+      steady(2_000 * P),
+      { name: 'kt blackholed', durationMs: 3_000 * P, actions: [['kt-fiber', 'blackhole']] },
+      { name: 'kt+skt blackholed', durationMs: 3_000 * P, actions: [['skt-fiber', 'blackhole']] },
+      restored(3_000 * P),
+    ],
+  },
+  { name: 'reset', phases: [steady(2_000 * P), { name: 'kt reset', durationMs: 3_000 * P, actions: [['kt-fiber', 'reset']] }, restored(2_000 * P)] },
+  { name: 'refuse', phases: [steady(2_000 * P), { name: 'kt refused', durationMs: 3_000 * P, actions: [['kt-fiber', 'refuse']] }, restored(2_000 * P)] },
+  { name: 'slow', phases: [steady(2_000 * P), { name: 'kt slow 2 s', durationMs: 3_000 * P, actions: [['kt-fiber', 'slow:2000']] }, restored(2_000 * P)] },
+  { name: 'flap', phases: [steady(2_000 * P), { name: 'kt flapping 250 ms', durationMs: 3_000 * P, actions: [['kt-fiber', 'flap:250']] }, restored(2_000 * P)] },
+];
+
+interface PhaseRow {
+  phase: string;
+  sent: number;
+  failed: number;
+  stalled: number;
+  duplicates: number;
+  unknown: number;
+  p50: number;
+  p99: number;
+  max: number;
+  firstSuccessMs: number | null;
+}
+
+interface DrillResult {
+  gateway: string;
+  scenario: string;
+  rate: number;
+  withKeys: boolean;
+  phases: PhaseRow[];
+  samples: Sample[];
+  phaseStarts: number[];
+}
+
+async function drill(target: Target, scenario: Scenario, rate: number, withKeys: boolean): Promise<DrillResult> {
+  await controlPost('/reset');
+  const child = await target.start();
+  const prefix = `${target.name}-${scenario.name.replaceAll(' ', '_')}-${rate}-${withKeys ? 'k' : 'n'}`;
+  const phaseStarts: number[] = [];
+  let at = 0;
+  const events = scenario.phases.map((phase) => {
+    phaseStarts.push(at);
+    const event = { atMs: at, run: async () => void (await Promise.all(phase.actions.map(([id, mode]) => controlPost(`/carriers/${id}/${mode}`)))) };
+    at += phase.durationMs;
+    return event;
+  });
+  const samples = await openLoop({ url: `http://127.0.0.1:${target.port}`, rate, durationMs: at, referencePrefix: prefix, withKeys, events });
+  for (const u of upstreams) await controlPost(`/carriers/${u.id}/up`);
+  await sleep(1_500); // frozen connections deliver what they held: late duplicates show up now
+  const ledger = (await (await fetch(`${control}/ledger`)).json()) as { byReference: Record<string, number> };
+  await stop(child);
+
+  const phases = scenario.phases.map((phase, i): PhaseRow => {
+    const from = phaseStarts[i]!;
+    const to = from + phase.durationMs;
+    const inPhase = samples.filter((s) => s.scheduledAt >= from && s.scheduledAt < to);
+    const ok = (s: Sample) => s.status >= 200 && s.status < 300;
+    const latencies = inPhase.map((s) => s.latencyMs);
+    const successesAfter = inPhase.filter(ok).map((s) => s.scheduledAt + s.latencyMs - from);
+    return {
+      phase: phase.name,
+      sent: inPhase.length,
+      failed: inPhase.filter((s) => !ok(s)).length,
+      stalled: inPhase.filter((s) => s.latencyMs >= 1_000).length,
+      duplicates: inPhase.filter((s) => (ledger.byReference[s.reference] ?? 0) > 1).length,
+      unknown: inPhase.filter((s) => !ok(s) && (ledger.byReference[s.reference] ?? 0) > 0).length,
+      p50: quantile(latencies, 0.5),
+      p99: quantile(latencies, 0.99),
+      max: Math.max(...latencies),
+      firstSuccessMs: phase.actions.length > 0 && phase.name !== 'restored' && successesAfter.length > 0 ? Math.min(...successesAfter) : null,
+    };
+  });
+  console.log(`drill ${target.name} ${scenario.name} ${rate}/s keys=${withKeys}: failed ${phases.reduce((n, p) => n + p.failed, 0)}, dup ${phases.reduce((n, p) => n + p.duplicates, 0)}`);
+  return { gateway: target.name, scenario: scenario.name, rate, withKeys, phases, samples, phaseStarts };
+}
+
+// ---------------------------------------------------------------- report
+function fmt(n: number | null, digits = 0): string {
+  if (n === null || Number.isNaN(n)) return '–';
+  return n.toFixed(digits);
+}
+
+function versions(): string {
+  const v = (cmd: string, args: string[]) => {
+    try {
+      return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0]!.trim() || 'unknown';
+    } catch (error) {
+      return String((error as { stderr?: string }).stderr ?? '').split('\n')[0]!.trim() || 'unknown';
+    }
+  };
+  return [
+    `- machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, shared (other work was running; compare ratios within this run)`,
+    `- paypath on Node ${process.version}; ${v('nginx', ['-v'])}; ${v('haproxy', ['-v'])}`,
+    `- command: \`${QUICK ? 'BENCH_QUICK=1 ' : ''}npm run bench\`, ${new Date().toISOString()}`,
+  ].join('\n');
+}
+
+function report(rows: OverheadRow[], drills: DrillResult[], chartFile: string): string {
+  const byName = (n: string) => rows.find((r) => r.name === n)!;
+  const haproxy = byName('haproxy');
+  const direct = byName('direct (processor)');
+  const lines: string[] = [];
+  lines.push('# Benchmarks', '', 'Produced by `npm run bench` (sources in `bench/`). Everything runs on loopback on one shared machine, side by side in one run: compare ratios, not absolute numbers.', '', versions(), '');
+  lines.push('## Overhead, all carriers up', '', `Closed loop: 32 keep-alive connections, ${QUICK ? 1 : 3} rounds, medians. Fixed rate: 1,000 req/s open loop, latency from the scheduled send time.`, '');
+  lines.push('| target | req/s | vs HAProxy | p50 ms | p99 ms | p99 at 1,000/s | added p99 vs direct at 1,000/s | RSS idle MB | RSS under load MB |', '|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    lines.push(
+      `| ${r.name} | ${fmt(r.rps)} | ${fmt(r.rps / haproxy.rps, 2)}× | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.fixedRateP99, 2)} | ${r === direct ? '–' : fmt(r.fixedRateP99 - direct.fixedRateP99, 2)} | ${fmt(r.rssIdleMb, 1)} | ${fmt(r.rssLoadMb, 1)} |`,
+    );
+  }
+  lines.push('', '## Outage drills', '', `Open loop at a fixed rate; cuts happen at phase starts. "stalled": took ≥ 1 s. "dup": charged more than once (ledger). "unknown": failed at the client but charged. "first ok": ms from the cut to the first success.`, '');
+  lines.push(`![latency through the blackhole drill](${chartFile})`, '');
+  for (const rate of [...new Set(drills.map((d) => d.rate))]) {
+    for (const withKeys of [true, false]) {
+      const set = drills.filter((d) => d.rate === rate && d.withKeys === withKeys);
+      if (set.length === 0) continue;
+      lines.push(`### ${rate}/s, ${withKeys ? 'clients send idempotency keys' : 'clients send no idempotency key'}`, '');
+      lines.push('| scenario | phase | gateway | sent | failed | stalled | dup | unknown | p50 ms | p99 ms | max ms | first ok ms |', '|---|---|---|---|---|---|---|---|---|---|---|---|');
+      for (const scenario of SCENARIOS) {
+        const runs = set.filter((d) => d.scenario === scenario.name);
+        scenario.phases.forEach((phase, i) => {
+          for (const run of runs) {
+            const p = run.phases[i]!;
+            lines.push(`| ${scenario.name} | ${phase.name} | ${run.gateway} | ${p.sent} | ${p.failed} | ${p.stalled} | ${p.duplicates} | ${p.unknown} | ${fmt(p.p50, 1)} | ${fmt(p.p99, 1)} | ${fmt(p.max, 0)} | ${fmt(p.firstSuccessMs, 0)} |`);
+          }
+        });
+      }
+      lines.push('');
+    }
+  }
+  const notes = join(ROOT, 'bench/profile-notes.md');
+  try {
+    lines.push(readFileSync(notes, 'utf8'));
+  } catch {
+    // no profile notes yet
+  }
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------- main
+mkdirSync(RESULTS, { recursive: true });
+await startBackend();
+try {
+  const rows = await overhead();
+  const drills: DrillResult[] = [];
+  const scenarios = QUICK ? SCENARIOS.slice(0, 1) : SCENARIOS;
+  for (const scenario of scenarios) {
+    for (const withKeys of [true, false]) {
+      for (const target of targets) drills.push(await drill(target, scenario, 200, withKeys));
+    }
+  }
+  for (const target of targets) drills.push(await drill(target, SCENARIOS[0]!, QUICK ? 500 : 1_000, true));
+
+  const chartFile = 'bench/results/drill-latency.png';
+  const chartRuns = drills.filter((d) => d.scenario === SCENARIOS[0]!.name && d.rate === 200 && d.withKeys);
+  writeFileSync(join(ROOT, chartFile), renderLatencyChart(chartRuns.map((d) => ({ name: d.gateway, samples: d.samples, cuts: d.phaseStarts.slice(1) })), `Blackhole drill at 200/s: one carrier, then two, then restored`));
+  writeFileSync(join(RESULTS, 'latest.json'), JSON.stringify({ overhead: rows, drills: drills.map(({ samples: _samples, ...rest }) => rest) }, null, 2));
+  writeFileSync(join(ROOT, 'BENCHMARKS.md'), `${report(rows, drills, chartFile)}\n`);
+  console.log('wrote BENCHMARKS.md and bench/results/');
+} finally {
+  for (const child of children) await stop(child);
+}

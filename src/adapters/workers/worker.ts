@@ -1,0 +1,59 @@
+// Cloudflare Workers entry: the same Hono app as on Node, built from Workers-safe parts.
+// Nothing is created at module scope (workerd forbids timers there); the gateway is built on the
+// first request and kept for the isolate's life. Breakers keep no timers (TimestampBreaker).
+import { TimestampBreaker } from '../../core/breaker/timestamp-breaker.ts';
+import { PaypathError } from '../../core/errors.ts';
+import { Gateway } from '../../core/gateway.ts';
+import { formatIssue, parsePolicy } from '../../core/policy/parse.ts';
+import { policyHash } from '../../core/policy/hash.ts';
+import { createApp } from '../../http/app.ts';
+import { createFetchTransport } from './fetch-transport.ts';
+
+/** The parts of workerd's ExecutionContext paypath uses (kept local so the Node type set stays the only global one). */
+export interface WorkerContext {
+  waitUntil(promise: Promise<unknown>): void;
+  passThroughOnException(): void;
+  props: unknown;
+}
+
+export interface WorkerEnv {
+  /** The policy document (YAML or JSON), from a var or a secret. */
+  PAYPATH_POLICY?: string;
+}
+
+interface Built {
+  source: string;
+  app: ReturnType<typeof createApp>;
+}
+
+let built: Promise<Built> | undefined;
+
+async function build(source: string): Promise<Built> {
+  const parsed = parsePolicy(source);
+  if (!parsed.ok) {
+    throw new PaypathError('internal_error', 500, `PAYPATH_POLICY is invalid: ${parsed.issues.map((i) => formatIssue(i)).join('; ')}`);
+  }
+  const gateway = new Gateway({
+    policy: parsed.policy,
+    policyHash: await policyHash(parsed.policy),
+    transportFactory: (path) => createFetchTransport(path),
+    breakerFactory: (config) => new TimestampBreaker(config),
+  });
+  return { source, app: createApp({ gateway: () => gateway }) };
+}
+
+export default {
+  async fetch(request: Request, env: WorkerEnv, ctx: WorkerContext): Promise<Response> {
+    const source = env.PAYPATH_POLICY;
+    if (!source) return new PaypathError('internal_error', 500, 'PAYPATH_POLICY is not set').toResponse();
+    try {
+      if (!built || (await built).source !== source) built = build(source);
+      const { app } = await built;
+      return await app.fetch(request, env, ctx);
+    } catch (error) {
+      built = undefined;
+      if (error instanceof PaypathError) return error.toResponse();
+      throw error;
+    }
+  },
+};

@@ -1,0 +1,158 @@
+import type { BreakerConfig } from '../policy/schema.ts';
+import { BreakerOpenError, type BreakerState, type BreakerTransition, type Disposable, type IBreaker } from './breaker.ts';
+
+const BUCKETS = 10;
+
+interface Bucket {
+  start: number;
+  successes: number;
+  failures: number;
+}
+
+/** What a TimestampBreaker needs to be rebuilt elsewhere (another request, another instance). */
+export interface TimestampBreakerSnapshot {
+  openedAt: number | null;
+  buckets: Bucket[];
+}
+
+/**
+ * A breaker that keeps no timers: its state is computed from timestamps when read. Open becomes
+ * half-open when `resetTimeoutMs` has passed since it opened; the rolling window is a set of
+ * time buckets pruned on use. Made for runtimes whose timers do not outlive a request (Cloudflare
+ * Workers cancel an opossum breaker's reset timer, leaving it open for ever); same rules as opossum.
+ */
+export class TimestampBreaker implements IBreaker {
+  readonly #config: BreakerConfig;
+  readonly #now: () => number;
+  readonly #listeners = new Set<(t: BreakerTransition) => void>();
+  #buckets: Bucket[] = [];
+  #openedAt: number | null = null;
+  #trialInFlight = false;
+  #isolations = 0;
+  #last: BreakerState = 'closed';
+
+  constructor(config: BreakerConfig, options: { now?: () => number; snapshot?: TimestampBreakerSnapshot } = {}) {
+    this.#config = config;
+    this.#now = options.now ?? Date.now;
+    if (options.snapshot) {
+      this.#openedAt = options.snapshot.openedAt;
+      this.#buckets = options.snapshot.buckets.map((b) => ({ ...b }));
+      this.#last = this.#computeState();
+    }
+  }
+
+  get state(): BreakerState {
+    const state = this.#computeState();
+    if (state !== this.#last) this.#emit(state, state === 'half-open' ? 'reset-timeout' : 'computed');
+    return state;
+  }
+
+  get isAvailable(): boolean {
+    const state = this.state;
+    return state === 'closed' || (state === 'half-open' && !this.#trialInFlight);
+  }
+
+  async execute<T>(fn: () => Promise<T>): Promise<T> {
+    if (!this.isAvailable) throw new BreakerOpenError(this.state);
+    const trial = this.state === 'half-open';
+    if (trial) this.#trialInFlight = true;
+    try {
+      const result = await fn();
+      if (trial) this.#close('trial-succeeded');
+      else this.#record(true);
+      return result;
+    } catch (error) {
+      if (trial) this.#open('trial-failed');
+      else this.#record(false);
+      throw error;
+    } finally {
+      if (trial) this.#trialInFlight = false;
+    }
+  }
+
+  isolate(): Disposable {
+    this.#isolations++;
+    this.#emit(this.#computeState(), 'isolated');
+    let disposed = false;
+    return {
+      dispose: () => {
+        if (disposed) return;
+        disposed = true;
+        this.#isolations--;
+        this.#emit(this.#computeState(), 'isolation-ended');
+      },
+    };
+  }
+
+  trip(reason: string): void {
+    this.#open(reason);
+  }
+
+  reset(reason: string): void {
+    this.#close(reason);
+  }
+
+  onStateChange(listener: (t: BreakerTransition) => void): Disposable {
+    this.#listeners.add(listener);
+    return { dispose: () => this.#listeners.delete(listener) };
+  }
+
+  dispose(): void {
+    this.#listeners.clear();
+  }
+
+  snapshot(): TimestampBreakerSnapshot {
+    this.#prune();
+    return { openedAt: this.#openedAt, buckets: this.#buckets.map((b) => ({ ...b })) };
+  }
+
+  #computeState(): BreakerState {
+    if (this.#isolations > 0) return 'isolated';
+    if (this.#openedAt === null) return 'closed';
+    return this.#now() - this.#openedAt >= this.#config.resetTimeoutMs ? 'half-open' : 'open';
+  }
+
+  #record(success: boolean): void {
+    this.#prune();
+    const now = this.#now();
+    const width = this.#config.windowMs / BUCKETS;
+    let bucket = this.#buckets.at(-1);
+    if (!bucket || now - bucket.start >= width) {
+      bucket = { start: now, successes: 0, failures: 0 };
+      this.#buckets.push(bucket);
+    }
+    if (success) bucket.successes++;
+    else bucket.failures++;
+    if (success || this.#openedAt !== null) return;
+    let failures = 0;
+    let total = 0;
+    for (const b of this.#buckets) {
+      failures += b.failures;
+      total += b.successes + b.failures;
+    }
+    if (total >= this.#config.volumeThreshold && (failures / total) * 100 > this.#config.errorThresholdPercentage) this.#open('failures');
+  }
+
+  #prune(): void {
+    const oldest = this.#now() - this.#config.windowMs;
+    this.#buckets = this.#buckets.filter((b) => b.start > oldest);
+  }
+
+  #open(reason: string): void {
+    this.#openedAt = this.#now();
+    this.#emit(this.#computeState(), reason);
+  }
+
+  #close(reason: string): void {
+    this.#openedAt = null;
+    this.#buckets = [];
+    this.#emit(this.#computeState(), reason);
+  }
+
+  #emit(to: BreakerState, reason: string): void {
+    if (to === this.#last) return;
+    const transition: BreakerTransition = { from: this.#last, to, at: this.#now(), reason };
+    this.#last = to;
+    for (const listener of this.#listeners) listener(transition);
+  }
+}

@@ -1,0 +1,184 @@
+import { describe, expect, it } from 'vitest';
+import { BreakerOpenError, type BreakerState, type IBreaker } from '../breaker/breaker.ts';
+import { PaypathError } from '../errors.ts';
+import { LatencyWindow } from '../health/latency-window.ts';
+import { validatePolicyObject } from '../policy/parse.ts';
+import type { RouteConfig } from '../policy/schema.ts';
+import type { PathTransport, UpstreamRequest, UpstreamResponse } from '../transport.ts';
+import { AttemptError } from './attempt-error.ts';
+import { forwardWithFailover, type AttemptRecord, type PathRuntime } from './failover.ts';
+
+type Script = (request: UpstreamRequest, signal: AbortSignal) => Promise<UpstreamResponse>;
+
+class FakeBreaker implements IBreaker {
+  state: BreakerState = 'closed';
+  failures = 0;
+  get isAvailable() {
+    return this.state === 'closed';
+  }
+  async execute<T>(fn: () => Promise<T>): Promise<T> {
+    if (!this.isAvailable) throw new BreakerOpenError(this.state);
+    try {
+      return await fn();
+    } catch (error) {
+      this.failures++;
+      throw error;
+    }
+  }
+  isolate() {
+    return { dispose() {} };
+  }
+  trip() {
+    this.state = 'open';
+  }
+  reset() {
+    this.state = 'closed';
+  }
+  onStateChange() {
+    return { dispose() {} };
+  }
+  dispose() {}
+}
+
+const answer = (status: number, body = '{}'): UpstreamResponse => ({
+  status,
+  headers: new Headers({ 'content-type': 'application/json' }),
+  body: new Response(body).body,
+});
+const notSent = (): Promise<UpstreamResponse> => Promise.reject(new AttemptError('connect_refused', 'not_sent', 'refused'));
+const sentLost = (): Promise<UpstreamResponse> => Promise.reject(new AttemptError('connection_lost', 'sent', 'reset after write'));
+const hang: Script = (_req, signal) =>
+  new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new AttemptError('response_timeout', 'sent', 'timeout'))));
+
+function setup(scripts: Record<string, Script>, route: Record<string, unknown> = {}) {
+  const ids = Object.keys(scripts);
+  const parsed = validatePolicyObject({
+    version: 1,
+    paths: ids.map((id) => ({ id, upstream: 'http://processor.test' })),
+    routes: [{ id: 'payments', match: { method: 'POST', path: '/v1/payments' }, paths: ids, attemptTimeoutMs: 50, ...route }],
+  });
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+  const sent: { path: string; key: string | null }[] = [];
+  const records: AttemptRecord[] = [];
+  const paths = new Map<string, PathRuntime & { breaker: FakeBreaker }>();
+  for (const id of ids) {
+    const transport: PathTransport = {
+      send: (request, options) => {
+        sent.push({ path: id, key: request.headers.get('idempotency-key') });
+        return scripts[id]!(request, options.signal);
+      },
+      close: async () => {},
+    };
+    paths.set(id, {
+      config: parsed.policy.paths.find((p) => p.id === id)!,
+      breaker: new FakeBreaker(),
+      transport,
+      latency: new LatencyWindow(),
+      recordAttempt: (r) => records.push(r),
+    });
+  }
+  const route0 = parsed.policy.routes[0] as RouteConfig;
+  const forward = () =>
+    forwardWithFailover(route0, { method: 'POST', target: '/v1/payments', headers: new Headers(), body: new TextEncoder().encode('{}') }, paths, {
+      idempotencyKey: 'key-1',
+    });
+  return { forward, sent, records, paths };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<PaypathError> {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  if (!(error instanceof PaypathError)) throw new Error(`expected a PaypathError, got ${String(error)}`);
+  return error;
+}
+
+describe('forwardWithFailover', () => {
+  it('fails over at once when nothing was sent, even without key support', async () => {
+    const { forward, sent } = setup({ a: notSent, b: async () => answer(201) });
+    const result = await forward();
+    expect(result.pathId).toBe('b');
+    expect(result.attempts.map((a) => a.outcome)).toEqual(['not_sent', 'answered']);
+    expect(sent.map((s) => s.path)).toEqual(['a', 'b']);
+  });
+
+  it('never re-sends a lost request when the processor does not honour keys', async () => {
+    const { forward, sent } = setup({ a: sentLost, b: async () => answer(201) });
+    const error = await rejection(forward());
+    expect(error.code).toBe('outcome_unknown');
+    expect(error.status).toBe(502);
+    expect(error.details.idempotencyKey).toBe('key-1');
+    expect(sent.map((s) => s.path)).toEqual(['a']);
+  });
+
+  it('re-sends a lost request on the next path under the same key when the processor honours keys', async () => {
+    const { forward, sent } = setup({ a: hang, b: async () => answer(201) }, { idempotency: { upstreamHonors: true } });
+    const result = await forward();
+    expect(result.pathId).toBe('b');
+    expect(sent).toEqual([
+      { path: 'a', key: 'key-1' },
+      { path: 'b', key: 'key-1' },
+    ]);
+  });
+
+  it('answers outcome_unknown when every retry-safe attempt was lost', async () => {
+    const { forward } = setup({ a: sentLost, b: sentLost }, { idempotency: { upstreamHonors: true } });
+    expect((await rejection(forward())).code).toBe('outcome_unknown');
+  });
+
+  it('returns 4xx as is and counts it as a success for the breaker', async () => {
+    const { forward, sent, paths } = setup({ a: async () => answer(402, '{"declined":true}'), b: async () => answer(201) });
+    const result = await forward();
+    expect(result.response.status).toBe(402);
+    expect(await new Response(result.response.body).text()).toBe('{"declined":true}');
+    expect(sent.length).toBe(1);
+    expect(paths.get('a')!.breaker.failures).toBe(0);
+  });
+
+  it('counts 5xx and 429 against the path and fails over only when retry-safe', async () => {
+    const unsafe = setup({ a: async () => answer(503), b: async () => answer(201) });
+    const kept = await unsafe.forward();
+    expect(kept.response.status).toBe(503);
+    expect(unsafe.paths.get('a')!.breaker.failures).toBe(1);
+
+    const safe = setup({ a: async () => answer(429), b: async () => answer(201) }, { idempotency: { upstreamHonors: true } });
+    const moved = await safe.forward();
+    expect(moved.pathId).toBe('b');
+    expect(moved.attempts.map((a) => a.code)).toEqual(['http_429', 'http_201']);
+  });
+
+  it('returns the last 5xx when no path is left to try', async () => {
+    const { forward } = setup({ a: async () => answer(500), b: async () => answer(502) }, { idempotency: { upstreamHonors: true } });
+    const result = await forward();
+    expect(result.response.status).toBe(502);
+    expect(result.pathId).toBe('b');
+  });
+
+  it('skips open breakers and answers no_path_available with Retry-After when none is usable', async () => {
+    const { forward, paths, sent } = setup({ a: async () => answer(201), b: async () => answer(201) });
+    paths.get('a')!.breaker.trip();
+    expect((await forward()).pathId).toBe('b');
+    paths.get('b')!.breaker.trip();
+    const error = await rejection(forward());
+    expect(error.code).toBe('no_path_available');
+    expect(error.status).toBe(503);
+    expect(error.headers['retry-after']).toBe('1');
+    expect(sent.map((s) => s.path)).toEqual(['b']);
+  });
+
+  it('answers no_path_available when every attempt failed before sending', async () => {
+    const { forward, records } = setup({ a: notSent, b: notSent });
+    expect((await rejection(forward())).code).toBe('no_path_available');
+    expect(records.map((r) => r.code)).toEqual(['connect_refused', 'connect_refused']);
+  });
+
+  it('stops at the deadline: a lost send inside it is outcome_unknown', async () => {
+    const { forward, sent } = setup({ a: hang, b: hang, c: hang }, { attemptTimeoutMs: 40, deadlineMs: 60, idempotency: { upstreamHonors: true } });
+    const error = await rejection(forward());
+    expect(error.code).toBe('outcome_unknown');
+    expect(sent.length).toBe(2);
+  });
+
+  it('treats an unexpected transport error as possibly sent', async () => {
+    const { forward } = setup({ a: () => Promise.reject(new Error('boom')), b: async () => answer(201) });
+    expect((await rejection(forward())).code).toBe('outcome_unknown');
+  });
+});

@@ -1,0 +1,88 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const BIN = new URL('../bin/paypath.js', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'paypath-cli-'));
+
+function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 20_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+const GOOD = `version: 1
+paths:
+  - id: kt-fiber
+    upstream: https://pay.processor.example
+  - id: skt-fiber
+    upstream: https://pay.processor.example
+routes:
+  - id: payments
+    match: { method: POST, path: /v1/payments }
+    paths: [kt-fiber, skt-fiber]
+`;
+
+/** Each malformed policy, and what the error must name (field path, and position where it has one). */
+const MALFORMED: [string, string, RegExp][] = [
+  ['unknown route path', GOOD.replace('paths: [kt-fiber, skt-fiber]', 'paths: [kt-fiber, skt-fiber, lgu-lte]'), /:10:\d+: routes\[0\]\.paths\[2\]: unknown path "lgu-lte"/],
+  ['bad grade', GOOD.replace('    upstream: https://pay.processor.example\n  - id: skt', '    upstream: https://pay.processor.example\n    grade: lukewarm\n  - id: skt'), /paths\[0\]\.grade: .*"mirror".*got "lukewarm"/],
+  ['unknown field', GOOD.replace('version: 1', 'version: 1\ncolour: red'), /:2:1: colour: unknown field/],
+  ['typo in a route field', GOOD.replace('    paths: [kt-fiber, skt-fiber]', '    paths: [kt-fiber, skt-fiber]\n    deadlinMs: 100'), /routes\[0\]\.deadlinMs: unknown field/],
+  ['duplicate path id', GOOD.replace('id: skt-fiber', 'id: kt-fiber'), /paths\[1\]\.id: duplicate path id "kt-fiber"/],
+  ['deadline shorter than an attempt', GOOD.replace('    paths: [kt-fiber, skt-fiber]', '    paths: [kt-fiber, skt-fiber]\n    attemptTimeoutMs: 2000\n    deadlineMs: 500'), /routes\[0\]\.deadlineMs: deadline \(500 ms\) is shorter than one attempt/],
+  ['upstream not a URL', GOOD.replace('upstream: https://pay.processor.example\n  - id: skt', 'upstream: pay.processor\n  - id: skt'), /paths\[0\]\.upstream: expected an http\(s\) base URL/],
+  ['bind not an address', GOOD.replace('    upstream: https://pay.processor.example\n  - id: skt', '    upstream: https://pay.processor.example\n    bind: 10.0.1.300\n  - id: skt'), /paths\[0\]\.bind: expected an IPv4 or IPv6 address/],
+  ['wrong version', GOOD.replace('version: 1', 'version: 2'), /version: expected version: 1/],
+  ['missing routes', GOOD.slice(0, GOOD.indexOf('routes:')), /routes: required field is missing/],
+  ['bad method', GOOD.replace('method: POST', 'method: FETCH'), /routes\[0\]\.match\.method: /],
+  ['both path and pathPrefix', GOOD.replace('path: /v1/payments }', 'path: /v1/payments, pathPrefix: /v1/ }'), /routes\[0\]\.match: expected exactly one of path or pathPrefix/],
+  ['negative timeout', GOOD.replace('    paths: [kt-fiber, skt-fiber]', '    paths: [kt-fiber, skt-fiber]\n    attemptTimeoutMs: -5'), /routes\[0\]\.attemptTimeoutMs: .*got -5/],
+  ['YAML syntax error', GOOD.replace('match: { method: POST, path: /v1/payments }', 'match: { method: POST, path: /v1/payments'), /:\d+:\d+: YAML syntax error/],
+  ['duplicate YAML key', GOOD.replace('version: 1', 'version: 1\nversion: 1'), /:2:1: YAML syntax error: Map keys must be unique/],
+];
+
+describe('paypath validate', () => {
+  it('accepts the shipped policies', async () => {
+    for (const file of ['policies/default.yaml', 'policies/examples/store-box.yaml', 'policies/examples/cdn-edge.yaml']) {
+      const result = await run(['validate', file]);
+      expect(result.stdout).toContain('valid');
+      expect(result.code).toBe(0);
+    }
+  });
+
+  it(`rejects ${MALFORMED.length} malformed policies with status 2, naming the field`, async () => {
+    const results = await Promise.all(
+      MALFORMED.map(async ([name, text]) => {
+        const file = join(dir, `${name.replaceAll(' ', '-')}.yaml`);
+        writeFileSync(file, text);
+        return { name, ...(await run(['validate', file])) };
+      }),
+    );
+    results.forEach((result, i) => {
+      expect({ name: result.name, code: result.code }).toEqual({ name: result.name, code: 2 });
+      expect(result.stderr, result.name).toMatch(MALFORMED[i]![2]);
+    });
+  });
+
+  it('serve with a bad policy exits 2 before listening', async () => {
+    const file = join(dir, 'serve-bad.yaml');
+    writeFileSync(file, GOOD.replace('version: 1', 'version: one'));
+    const result = await run(['serve', '--policy', file, '--port', '0']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/version: expected version: 1/);
+  });
+
+  it('reads PAYPATH_POLICY and says what is missing for bad usage', async () => {
+    const missing = await run(['serve'], { PAYPATH_POLICY: '' });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--policy FILE/);
+    const unreadable = await run(['serve'], { PAYPATH_POLICY: join(dir, 'nope.yaml') });
+    expect(unreadable.code).toBe(2);
+    expect(unreadable.stderr).toMatch(/cannot read file: ENOENT/);
+  });
+});

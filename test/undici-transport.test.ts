@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createUndiciTransport } from '../src/adapters/node/undici-transport.ts';
+import { AttemptError } from '../src/core/failover/attempt-error.ts';
+import type { PathConfig } from '../src/core/policy/schema.ts';
+import { CarrierProxy } from './support/carrier.ts';
+import { SimulatedProcessor } from './support/processor.ts';
+import { freePort } from './support/redis-server.ts';
+
+let processor: SimulatedProcessor;
+let carrier: CarrierProxy;
+beforeAll(async () => {
+  processor = await new SimulatedProcessor().start();
+  carrier = await new CarrierProxy({ name: 'c', host: '127.0.1.9', target: { host: '127.0.0.1', port: processor.port } }).start();
+});
+afterAll(async () => {
+  await carrier.stop();
+  await processor.stop();
+});
+
+const path = (upstream: string, extra: Partial<PathConfig> = {}): PathConfig => ({
+  id: 'p',
+  upstream,
+  grade: 'hot',
+  cost: 0,
+  shareRisk: [],
+  connectTimeoutMs: 1_000,
+  ...extra,
+});
+
+async function attempt(config: PathConfig, timeoutMs = 300): Promise<AttemptError | number> {
+  const transport = createUndiciTransport(config);
+  try {
+    const response = await transport.send(
+      { method: 'POST', target: '/v1/payments', headers: new Headers({ 'content-type': 'application/json' }), body: new TextEncoder().encode('{"reference":"t"}') },
+      { signal: AbortSignal.timeout(timeoutMs), bodyTimeoutMs: 1_000 },
+    );
+    await response.body?.cancel();
+    return response.status;
+  } catch (error) {
+    if (error instanceof AttemptError) return error;
+    throw error;
+  } finally {
+    await transport.close();
+  }
+}
+
+describe('undici transport: what reached the wire', () => {
+  it('forwards a request and streams the answer', async () => {
+    expect(await attempt(path(carrier.url))).toBe(201);
+  });
+
+  it('connection refused: not sent', async () => {
+    const error = await attempt(path(`http://127.0.0.1:${await freePort()}`));
+    expect(error).toMatchObject({ code: 'connect_refused', wire: 'not_sent' });
+  });
+
+  it('a bind address not on this box: not sent (address_unavailable)', async () => {
+    const error = await attempt(path(carrier.url, { bind: '192.0.2.1' }));
+    expect(error).toMatchObject({ code: 'address_unavailable', wire: 'not_sent' });
+  });
+
+  it('blackhole: the request was written, no answer came (sent, response_timeout)', async () => {
+    await carrier.setMode({ mode: 'blackhole' });
+    try {
+      expect(await attempt(path(carrier.url), 200)).toMatchObject({ code: 'response_timeout', wire: 'sent' });
+    } finally {
+      await carrier.setMode({ mode: 'up' });
+    }
+  });
+
+  it('reset: classified by whether the RST beat the write (connect_reset, not sent) or not (connection_lost, sent)', async () => {
+    await carrier.setMode({ mode: 'reset' });
+    try {
+      const error = await attempt(path(carrier.url));
+      expect(error).toBeInstanceOf(AttemptError);
+      const { code, wire } = error as AttemptError;
+      expect([['connect_reset', 'not_sent'], ['connection_lost', 'sent']]).toContainEqual([code, wire]);
+    } finally {
+      await carrier.setMode({ mode: 'up' });
+    }
+  });
+});
