@@ -5,6 +5,7 @@ import { latencyChart } from './latency-chart.ts';
 import { breakerTone, formatAgo, formatMs, formatRate, recentFailureRate, redundancyBanner, timeline, type Sample } from './view-model.ts';
 
 const POLL_MS = 1_000;
+const HIDDEN_POLL_MS = 10_000;
 const HISTORY_MS = 5 * 60_000;
 const DRILL_MS = 10_000;
 
@@ -33,12 +34,18 @@ export class LiveView {
   #drills: Drill[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
+  #polling = false;
 
   constructor(options: LiveViewOptions) {
     this.#options = options;
   }
 
   start(): void {
+    document.addEventListener('visibilitychange', () => {
+      if (document.hidden || this.#stopped || this.#polling) return;
+      clearTimeout(this.#timer);
+      void this.#tick();
+    });
     void this.#tick();
   }
 
@@ -48,6 +55,7 @@ export class LiveView {
   }
 
   async #tick(): Promise<void> {
+    this.#polling = true;
     try {
       const status = await fetchStatus();
       this.#render(status);
@@ -57,8 +65,11 @@ export class LiveView {
     } catch (error) {
       byId('connection').textContent = `gateway unreachable: ${(error as Error).message}`;
       byId('connection').dataset.tone = 'bad';
+    } finally {
+      this.#polling = false;
     }
-    if (!this.#stopped) this.#timer = setTimeout(() => void this.#tick(), POLL_MS);
+    // A tab nobody looks at polls slowly; it catches up on the first poll after it is shown again.
+    if (!this.#stopped) this.#timer = setTimeout(() => void this.#tick(), document.hidden ? HIDDEN_POLL_MS : POLL_MS);
   }
 
   #render(status: Status): void {

@@ -33,7 +33,7 @@ async function start(token: string): Promise<void> {
     session = await signIn(token);
   } catch (error) {
     sessionStorage.removeItem(TOKEN_KEY);
-    showSignIn(error instanceof ApiError && error.status === 401 ? 'That token was not accepted.' : `Cannot sign in: ${(error as Error).message}`);
+    showSignIn(error instanceof ApiError && error.status === 401 ? `Token not accepted: ${error.message}.` : `Cannot sign in: ${(error as Error).message}`);
     return;
   }
   sessionStorage.setItem(TOKEN_KEY, token);
