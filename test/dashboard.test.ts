@@ -95,7 +95,11 @@ describe('ops dashboard in Chromium', () => {
     expect(stack.gateway.drills.running()?.path).toBe('lgu-lte');
     await operator.waitForSelector('#timeline li[data-kind="drill"]', WAIT);
     await shot(operator, '2b-drill-running');
-    await stack.gateway.drills.stop();
+    // The drilled path's button ends the drill early.
+    await operator.waitForSelector('.path-card[data-path="lgu-lte"] button.drill:has-text("Stop drill")', WAIT);
+    await drill.click();
+    await operator.waitForSelector('.path-card[data-path="lgu-lte"][data-state="closed"]', WAIT);
+    expect(stack.gateway.drills.running()).toBeNull();
   });
 
   it('edits the policy: an error at the right line, then fixed, reviewed and applied as a new revision', async () => {

@@ -123,6 +123,9 @@ export class Api {
   drill(path: string, durationMs: number) {
     return this.request<Drill>('POST', '/admin/drills', { body: JSON.stringify({ path, durationMs }), headers: { 'content-type': 'application/json' } }).then((r) => r.body);
   }
+  stopDrill() {
+    return this.request<{ stopped: string | null }>('POST', '/admin/drills/stop').then((r) => r.body);
+  }
 }
 
 export async function fetchStatus(): Promise<Status> {

@@ -35,6 +35,7 @@ export class LiveView {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
   #polling = false;
+  #runningDrill: Drill | null = null;
 
   constructor(options: LiveViewOptions) {
     this.#options = options;
@@ -74,6 +75,7 @@ export class LiveView {
 
   #render(status: Status): void {
     const now = Date.now();
+    this.#runningDrill = status.drills?.running ?? null;
     const banner = redundancyBanner(status.redundancy);
     const bannerElement = byId('redundancy-banner');
     bannerElement.dataset.tone = banner.tone;
@@ -118,7 +120,7 @@ export class LiveView {
 
   #createCard(id: string): Card {
     const drill = h('button', { class: 'drill', type: 'button', title: `Isolate ${id} for ${DRILL_MS / 1000} s while traffic continues` }, 'Drill');
-    drill.addEventListener('click', () => void this.#drill(id));
+    drill.addEventListener('click', () => void (this.#runningDrill?.path === id ? this.#stopDrill() : this.#drill(id)));
     const card: Card = {
       root: h('article', { class: 'path-card', 'data-path': id }),
       state: h('span', { class: 'state' }),
@@ -160,8 +162,18 @@ export class LiveView {
     if (path.lastError) lines.push(`last error ${path.lastError.code}, ${formatAgo(Date.parse(path.lastError.at), now)}`);
     card.probe.textContent = lines.join(' · ');
     const drilling = running?.path === path.id;
-    card.drill.disabled = running !== null;
-    card.drill.textContent = drilling ? 'Drilling…' : 'Drill';
+    // One drill at a time: only the drilled path's button stays active, to end the drill early.
+    card.drill.disabled = running !== null && !drilling;
+    card.drill.textContent = drilling ? 'Stop drill' : 'Drill';
+  }
+
+  async #stopDrill(): Promise<void> {
+    try {
+      const { stopped } = await this.#options.api.stopDrill();
+      this.#options.notify(stopped ? `${stopped} stopped` : 'no drill was running', 'ok');
+    } catch (error) {
+      this.#options.notify(error instanceof ApiError ? `cannot stop the drill: ${error.message} (${error.code})` : String(error), 'bad');
+    }
   }
 
   async #drill(pathId: string): Promise<void> {
