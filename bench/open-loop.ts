@@ -3,6 +3,7 @@
 // hide its own stalls (no coordinated omission).
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
+import { signHeadersSync, type MerchantCredentials } from './sign.ts';
 
 export interface Sample {
   index: number;
@@ -25,6 +26,8 @@ export interface OpenLoopOptions {
   events?: { atMs: number; run: () => Promise<void> }[];
   /** Client-side give-up per request. Default: 10 s. */
   timeoutMs?: number;
+  /** Sign every request as this merchant (a gateway with merchant authentication on). Default: unsigned. */
+  sign?: MerchantCredentials;
 }
 
 export async function openLoop(options: OpenLoopOptions): Promise<Sample[]> {
@@ -44,6 +47,7 @@ export async function openLoop(options: OpenLoopOptions): Promise<Sample[]> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (options.withKeys) headers['idempotency-key'] = `k-${reference}`;
     const body = JSON.stringify({ amount: 4500, currency: 'KRW', reference });
+    if (options.sign) Object.assign(headers, signHeadersSync(options.sign, 'POST', '/v1/payments', body));
     pending.push(
       pool
         .request({ method: 'POST', path: '/v1/payments', headers, body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })

@@ -63,7 +63,7 @@ defaults
   timeout server 1s
   timeout check 500ms
   retries 2
-  option redispatch
+  option redispatch 1
   option http-buffer-request
   retry-on conn-failure empty-response response-timeout
   http-reuse safe

@@ -8,6 +8,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { renderLatencyChart } from './chart.ts';
 import { openLoop, quantile, type Sample } from './open-loop.ts';
+import { BENCH_MERCHANT, signHeadersSync, type MerchantCredentials } from './sign.ts';
 import { haproxyConfig, nginxConfig, startHaproxy, startNginx, type Upstream } from './peers.ts';
 import { freePort } from '../test/support/redis-server.ts';
 
@@ -63,6 +64,8 @@ interface Target {
   name: string;
   port: number;
   start(): Promise<ChildProcess>;
+  /** Clients sign requests as this merchant (merchant authentication on). */
+  sign?: MerchantCredentials;
 }
 
 async function waitForPort(port: number): Promise<void> {
@@ -92,6 +95,24 @@ targets.push({
     return child;
   },
 });
+// The same paypath with merchant authentication on: the overhead table shows what signing costs.
+// Overhead only; the drills measure failover, which authentication does not change.
+const signedPolicyFile = join(dir, 'policy-signed.yaml');
+writeFileSync(signedPolicyFile, `${paypathPolicy()}merchants:\n  keys: { env: PAYPATH_MERCHANT_KEYS }\n`);
+const signedPort = await freePort();
+const signedTarget: Target = {
+  name: 'paypath (signed requests)',
+  port: signedPort,
+  sign: BENCH_MERCHANT,
+  start: async () => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin/paypath.js'), 'serve', '--policy', signedPolicyFile, '--port', String(signedPort)], {
+      stdio: 'ignore',
+      env: { ...process.env, LOG_LEVEL: 'warn', PAYPATH_MERCHANT_KEYS: JSON.stringify({ [BENCH_MERCHANT.merchant]: BENCH_MERCHANT.secret }) },
+    });
+    await waitForPort(signedPort);
+    return child;
+  },
+};
 for (const variant of ['nginx', 'nginx-non-idempotent'] as const) {
   const port = await freePort();
   const sub = join(dir, variant);
@@ -142,14 +163,17 @@ interface OverheadRow {
   rssLoadMb: number | null;
 }
 
-async function closedLoop(port: number, seconds: number): Promise<autocannon.Result> {
+async function closedLoop(port: number, seconds: number, sign?: MerchantCredentials): Promise<autocannon.Result> {
+  const body = JSON.stringify({ amount: 4500, currency: 'KRW' });
   return autocannon({
     url: `http://127.0.0.1:${port}/v1/payments`,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ amount: 4500, currency: 'KRW' }),
+    body,
     connections: 32,
     duration: seconds,
+    // A fresh nonce and timestamp per request: a signed request is accepted once.
+    ...(sign ? { requests: [{ setupRequest: (request) => ({ ...request, headers: { ...request.headers, ...signHeadersSync(sign, 'POST', '/v1/payments', body) } }) }] } : {}),
   });
 }
 
@@ -157,18 +181,23 @@ async function overhead(): Promise<OverheadRow[]> {
   const rows: OverheadRow[] = [];
   const rounds = QUICK ? 1 : 3;
   const seconds = QUICK ? 2 : 5;
-  const all = [{ name: 'direct (processor)', port: processorPort, start: async () => undefined as ChildProcess | undefined }, ...targets];
+  const all: (Omit<Target, 'start'> & { start(): Promise<ChildProcess | undefined> })[] = [
+    { name: 'direct (processor)', port: processorPort, start: async () => undefined },
+    targets[0]!,
+    signedTarget,
+    ...targets.slice(1),
+  ];
   for (const target of all) {
     const child = await target.start();
-    await closedLoop(target.port, 1); // warm-up
+    await closedLoop(target.port, 1, target.sign); // warm-up
     const rssIdle = child?.pid ? rssMb(child.pid) : null;
     let rssPeak = 0;
     const sampler = setInterval(() => {
       if (child?.pid) rssPeak = Math.max(rssPeak, rssMb(child.pid));
     }, 200);
     const results: autocannon.Result[] = [];
-    for (let round = 0; round < rounds; round++) results.push(await closedLoop(target.port, seconds));
-    const fixed = await openLoop({ url: `http://127.0.0.1:${target.port}`, rate: 1_000, durationMs: QUICK ? 2_000 : 5_000, referencePrefix: `ovh-${target.name}`, withKeys: true });
+    for (let round = 0; round < rounds; round++) results.push(await closedLoop(target.port, seconds, target.sign));
+    const fixed = await openLoop({ url: `http://127.0.0.1:${target.port}`, rate: 1_000, durationMs: QUICK ? 2_000 : 5_000, referencePrefix: `ovh-${target.name}`, withKeys: true, sign: target.sign });
     clearInterval(sampler);
     const median = (values: number[]) => quantile(values, 0.5);
     const okLatencies = fixed.filter((s) => s.status === 201).map((s) => s.latencyMs);

@@ -17,11 +17,18 @@ describe('/metrics', () => {
 
   it('parses as Prometheus text and moves when a carrier is cut', async () => {
     for (let i = 0; i < 5; i++) expect((await stack.pay(`m-up-${i}`)).status).toBe(201);
+    // The same key and body again: answered from the idempotency store. Same key, other body: a conflict.
+    const replay = await stack.pay('m-up-0');
+    expect([replay.status, replay.headers.get('idempotent-replayed')]).toEqual([201, 'true']);
+    expect((await stack.pay('m-up-1', { amount: 1 })).status).toBe(422);
     const before = await scrape();
+    expect(sampleValue(before, 'paypath_idempotency_replays_total', { route: 'payments' })).toBe(1);
+    expect(sampleValue(before, 'paypath_idempotency_conflicts_total', { route: 'payments' })).toBe(1);
+    expect(sampleValue(before, 'paypath_queue_depth')).toBe(0);
     for (const name of ['paypath_requests_total', 'paypath_path_attempts_total', 'paypath_path_attempt_duration_seconds', 'paypath_breaker_state', 'paypath_breaker_transitions_total', 'paypath_probes_total', 'paypath_redundancy_level', 'paypath_idempotency_replays_total', 'paypath_idempotency_conflicts_total', 'paypath_queue_depth', 'paypath_policy_revision', 'paypath_drills_total', 'paypath_path_usage_requests_total']) {
       expect(before.has(name), name).toBe(true);
     }
-    expect(sampleValue(before, 'paypath_requests_total', { route: 'payments', outcome: 'ok' })).toBe(5);
+    expect(sampleValue(before, 'paypath_requests_total', { route: 'payments', outcome: 'ok' })).toBe(6);
     expect(sampleValue(before, 'paypath_path_attempts_total', { path: 'kt-fiber', outcome: 'answered' })).toBe(5);
     expect(sampleValue(before, 'paypath_breaker_state', { path: 'kt-fiber', state: 'closed' })).toBe(1);
     expect(sampleValue(before, 'paypath_redundancy_level')).toBe(2);
@@ -35,7 +42,7 @@ describe('/metrics', () => {
     expect(sampleValue(after, 'paypath_breaker_state', { path: 'kt-fiber', state: 'open' })).toBe(1);
     expect(sampleValue(after, 'paypath_breaker_transitions_total', { path: 'kt-fiber', to: 'open' })).toBe(1);
     expect(sampleValue(after, 'paypath_redundancy_level')).toBe(1);
-    expect(sampleValue(after, 'paypath_requests_total', { route: 'payments', outcome: 'ok' })).toBe(11);
+    expect(sampleValue(after, 'paypath_requests_total', { route: 'payments', outcome: 'ok' })).toBe(12);
     expect(sampleValue(after, 'paypath_path_attempt_duration_seconds_count', { path: 'kt-fiber' })).toBeGreaterThan(sampleValue(before, 'paypath_path_attempt_duration_seconds_count', { path: 'kt-fiber' }));
   });
 

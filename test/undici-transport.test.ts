@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUndiciTransport } from '../src/adapters/node/undici-transport.ts';
 import { AttemptError } from '../src/core/failover/attempt-error.ts';
 import type { PathConfig } from '../src/core/policy/schema.ts';
+import { discardBody } from '../src/core/transport.ts';
+import { createServer } from 'node:http';
 import { CarrierProxy } from './support/carrier.ts';
 import { SimulatedProcessor } from './support/processor.ts';
 import { freePort } from './support/redis-server.ts';
@@ -34,7 +36,7 @@ async function attempt(config: PathConfig, timeoutMs = 300): Promise<AttemptErro
       { method: 'POST', target: '/v1/payments', headers: new Headers({ 'content-type': 'application/json' }), body: new TextEncoder().encode('{"reference":"t"}') },
       { signal: AbortSignal.timeout(timeoutMs), bodyTimeoutMs: 1_000 },
     );
-    await response.body?.cancel();
+    await discardBody(response);
     return response.status;
   } catch (error) {
     if (error instanceof AttemptError) return error;
@@ -43,6 +45,28 @@ async function attempt(config: PathConfig, timeoutMs = 300): Promise<AttemptErro
     await transport.close();
   }
 }
+
+describe('undici transport: answers', () => {
+  it('takes a small answer whole and streams a large one', async () => {
+    const big = 'x'.repeat(200_000);
+    const server = createServer((req, res) => res.end(req.url === '/big' ? big : '{"ok":true}'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const transport = createUndiciTransport(path(`http://127.0.0.1:${(server.address() as { port: number }).port}`));
+    try {
+      const send = (target: string) =>
+        transport.send({ method: 'GET', target, headers: new Headers(), body: null }, { signal: AbortSignal.timeout(2_000), bodyTimeoutMs: 2_000 });
+      const small = await send('/small');
+      expect(small.body).toBeInstanceOf(Uint8Array);
+      expect(new TextDecoder().decode(small.body as Uint8Array)).toBe('{"ok":true}');
+      const large = await send('/big');
+      expect(large.body).toBeInstanceOf(ReadableStream);
+      expect(await new Response(large.body).text()).toBe(big);
+    } finally {
+      await transport.close();
+      server.close();
+    }
+  });
+});
 
 describe('undici transport: what reached the wire', () => {
   it('forwards a request and streams the answer', async () => {

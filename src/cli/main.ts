@@ -3,6 +3,7 @@ import { createLogger } from '../adapters/node/logger.ts';
 import { loadPolicyFile, PolicyFileError } from '../adapters/node/policy-file.ts';
 import { loadAdminTokens } from '../adapters/node/admin-tokens.ts';
 import { CliUsageError, drillCommand, GatewayAnswerError, policyCommand, statusCommand } from './ops-commands.ts';
+import { SecretFileError } from '../adapters/node/secret-file.ts';
 
 /** Exit statuses other tools can rely on. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -10,8 +11,9 @@ export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 const USAGE = `paypath: a triple-homed payment gateway
 
 Usage:
-  paypath serve --policy FILE [--port N] [--host ADDR] [--redis URL]
-                                                         run the gateway (env: PAYPATH_POLICY, PORT, HOST, REDIS_URL)
+  paypath serve --policy FILE [--port N] [--host ADDR] [--redis URL] [--tls-cert FILE --tls-key FILE]
+                                                         run the gateway (env: PAYPATH_POLICY, PORT, HOST, REDIS_URL,
+                                                         PAYPATH_TLS_CERT, PAYPATH_TLS_KEY; merchant keys: see docs/security.md)
                        [--admin-tokens-file FILE] [--audit-file FILE] [--no-watch]
                                                          admin tokens: PAYPATH_ADMIN_TOKENS="name:role:token,..." or
                                                          PAYPATH_ADMIN_TOKENS_FILE (mode 600); audit: PAYPATH_AUDIT_FILE
@@ -53,7 +55,7 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (error) {
-    if (error instanceof PolicyFileError) {
+    if (error instanceof PolicyFileError || error instanceof SecretFileError) {
       console.error(error.message);
       return EXIT.usage;
     }
@@ -90,14 +92,21 @@ async function serveCommand(args: string[]): Promise<number> {
       'admin-tokens-file': { type: 'string' },
       'audit-file': { type: 'string' },
       'no-watch': { type: 'boolean', default: false },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
     },
   });
+  const tlsCert = values['tls-cert'] ?? process.env.PAYPATH_TLS_CERT;
+  const tlsKey = values['tls-key'] ?? process.env.PAYPATH_TLS_KEY;
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
   const file = values.policy ?? process.env.PAYPATH_POLICY;
   if (!file) throw new UsageError('serve needs --policy FILE (or PAYPATH_POLICY)');
   const portText = values.port ?? process.env.PORT ?? '8787';
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got "${portText}"`);
   const { policy, hash } = await loadPolicyFile(file);
+  // Loaded only here, so `validate` starts fast: the server pulls in undici, TLS, Redis and Hono.
+  const { startNodeGateway } = await import('../adapters/node/server.ts');
   const logger = createLogger();
   let adminTokens;
   try {
@@ -106,8 +115,6 @@ async function serveCommand(args: string[]): Promise<number> {
     throw new UsageError((error as Error).message);
   }
   if (adminTokens.length === 0) logger.warn({ event: 'admin_disabled' }, 'no admin tokens configured: every /admin request is answered 401');
-  // Loaded here so `validate` and the ops commands start without the server's dependencies.
-  const { startNodeGateway } = await import('../adapters/node/server.ts');
   const running = await startNodeGateway({
     policyFile: file,
     watchPolicy: !values['no-watch'],
@@ -119,6 +126,7 @@ async function serveCommand(args: string[]): Promise<number> {
     host: values.host ?? process.env.HOST ?? '127.0.0.1',
     redisUrl: values.redis ?? process.env.REDIS_URL,
     logger,
+    ...(tlsCert !== undefined && tlsKey !== undefined ? { tls: { certFile: tlsCert, keyFile: tlsKey } } : {}),
   });
   logger.info({ url: running.url, policy: file, hash }, `paypath listening on ${running.url}`);
   await new Promise<void>((resolve) => {

@@ -10,6 +10,16 @@ export type ErrorCode =
   | 'body_too_large'
   | 'invalid_request'
   | 'idempotency_key_invalid'
+  | 'idempotency_key_required'
+  | 'idempotency_key_in_use'
+  | 'idempotency_key_reused'
+  | 'queue_floor_limit_exceeded'
+  | 'queue_exposure_cap_exceeded'
+  | 'queue_merchant_required'
+  | 'queue_amount_required'
+  | 'queue_full'
+  | 'queue_unavailable'
+  | 'queue_entry_not_found'
   | 'internal_error'
   // admin API (docs/ops.md)
   | 'admin_unauthenticated'
@@ -21,7 +31,18 @@ export type ErrorCode =
   | 'policy_revision_not_found'
   | 'path_not_found'
   | 'drill_refused'
-  | 'drill_running';
+  | 'drill_running'
+  // merchant authentication and input limits (docs/security.md)
+  | 'auth_required'
+  | 'auth_malformed'
+  | 'signature_invalid'
+  | 'signature_expired'
+  | 'nonce_replayed'
+  | 'auth_rate_limited'
+  | 'rate_limited'
+  | 'unsupported_media_type'
+  | 'json_too_deep'
+  | 'headers_too_large';
 
 export class PaypathError extends Error {
   readonly code: ErrorCode;

@@ -1,6 +1,7 @@
 import type { BreakerTransition, IBreaker } from './breaker/breaker.ts';
 import { PaypathError } from './errors.ts';
 import { forwardWithFailover, type AttemptRecord, type ForwardResult, type PathRuntime } from './failover/failover.ts';
+import { createLookupReconciler } from './idempotency/reconcile.ts';
 import { LatencyWindow } from './health/latency-window.ts';
 import { computeRedundancy, type Redundancy } from './health/redundancy.ts';
 import type { BreakerConfig, PathConfig, Policy, RouteConfig } from './policy/schema.ts';
@@ -170,6 +171,11 @@ export class Gateway {
   /** The client's idempotency key for this route, validated, or a generated one. */
   idempotencyKey(route: RouteConfig, headers: Headers): { key: string; generated: boolean } {
     const supplied = headers.get(route.idempotency.header);
+    if (supplied === null && route.idempotency.require) {
+      throw new PaypathError('idempotency_key_required', 400, `route "${route.id}" requires an ${route.idempotency.header} header`, {
+        details: { header: route.idempotency.header },
+      });
+    }
     if (supplied === null) return { key: this.#generateKey(), generated: true };
     if (supplied.length === 0 || supplied.length > MAX_IDEMPOTENCY_KEY_LENGTH || !/^[\x21-\x7e]+$/.test(supplied)) {
       throw new PaypathError(
@@ -187,6 +193,7 @@ export class Gateway {
     const effective = allowed ? { ...route, paths: route.paths.filter((id) => allowed(id, route)) } : route;
     return forwardWithFailover(effective, request, this.#paths, {
       idempotencyKey,
+      reconcile: createLookupReconciler(route, request, this.#paths, idempotencyKey),
       retryAfterSeconds: Math.max(1, Math.ceil(this.policy.breaker.resetTimeoutMs / 1000)),
     });
   }

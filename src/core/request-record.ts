@@ -18,6 +18,8 @@ export interface RequestRecord {
   requestBytes: number;
   /** Response body size in bytes, when the answer declares it (content-length); else 0. */
   responseBytes: number;
+  /** Answered from paypath's idempotency store, without an upstream call. */
+  replayed: boolean;
 }
 
 /** A request counts as failed when the client did not get the processor's definitive answer. */

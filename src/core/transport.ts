@@ -9,11 +9,20 @@ export interface UpstreamRequest {
   body: Uint8Array | null;
 }
 
-/** An upstream answer; the body streams to the client. */
+/**
+ * An upstream answer. A small answer (a payment's JSON) arrives whole, as bytes: one write to the
+ * client, and a body that breaks off counts as a failed attempt rather than a truncated answer.
+ * A large or unsized answer streams.
+ */
 export interface UpstreamResponse {
   status: number;
   headers: Headers;
-  body: ReadableStream<Uint8Array> | null;
+  body: ReadableStream<Uint8Array> | Uint8Array | null;
+}
+
+/** Discards an answer's body (when failing over from it). */
+export async function discardBody(response: UpstreamResponse): Promise<void> {
+  if (response.body instanceof ReadableStream) await response.body.cancel().catch(() => {});
 }
 
 export interface AttemptOptions {

@@ -8,6 +8,7 @@ import { createLogger } from '../adapters/node/logger.ts';
 import { loadAdminTokens } from '../adapters/node/admin-tokens.ts';
 import { loadPolicyFile, PolicyFileError } from '../adapters/node/policy-file.ts';
 import { startNodeGateway } from '../adapters/node/server.ts';
+import { DEMO_MERCHANT_ID, DEMO_MERCHANT_SECRET } from './demo-merchant.ts';
 import { CarrierProxy, parseCarrierMode } from '../../test/support/carrier.ts';
 import { SimulatedProcessor } from '../../test/support/processor.ts';
 
@@ -31,10 +32,15 @@ async function main(): Promise<void> {
     carriers.set(path.id, await carrier.start());
   }
   const logger = createLogger();
+  // A policy with a merchants section (e.g. policies/examples/demo-signed.yaml) gets the demo's
+  // merchant key unless keys are configured in the environment the policy names.
+  const signed = policy.merchants !== undefined;
+  const keysFromEnv = policy.merchants?.keys.env !== undefined && process.env[policy.merchants.keys.env] !== undefined;
+  const merchantKeys = signed && !keysFromEnv ? new Map([[DEMO_MERCHANT_ID, DEMO_MERCHANT_SECRET]]) : undefined;
   // The admin API needs a token: PAYPATH_ADMIN_TOKENS if set, else a fresh operator token printed below.
   const demoToken = `demo-${randomBytes(12).toString('hex')}`;
   const adminTokens = await loadAdminTokens({ spec: process.env.PAYPATH_ADMIN_TOKENS ?? `demo:operator:${demoToken}` });
-  const gateway = await startNodeGateway({ policy, policyHash: hash, port: gatewayPort, logger, policyFile, adminTokens });
+  const gateway = await startNodeGateway({ policy, policyHash: hash, port: gatewayPort, logger, policyFile, adminTokens, ...(merchantKeys ? { merchantKeys } : {}) });
 
   const control = createServer((req, res) => {
     const reply = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
@@ -73,8 +79,15 @@ paypath demo is running
   control      http://127.0.0.1:${controlPort}
 
 Send a payment:
-  curl -si ${gateway.url}/v1/payments -H 'content-type: application/json' \\
-       -H "Idempotency-Key: order-$RANDOM" -d '{"amount": 4500, "currency": "KRW", "reference": "order-1"}'
+${
+    signed
+      ? `  body='{"amount": 4500, "currency": "KRW", "reference": "order-1"}'
+  curl -si ${gateway.url}/v1/payments -H 'content-type: application/json' -H "Idempotency-Key: order-$RANDOM" \\
+       $(npm run -s sign -- POST /v1/payments "$body") -d "$body"
+  (merchant authentication is on: requests are signed as ${DEMO_MERCHANT_ID}; unsigned ones get 401)`
+      : `  curl -si ${gateway.url}/v1/payments -H 'content-type: application/json' \\
+       -H "Idempotency-Key: order-$RANDOM" -d '{"amount": 4500, "currency": "KRW", "reference": "order-1"}'`
+  }
 
 Cut a carrier (modes: blackhole, reset, refuse, slow:MS, flap:MS), then restore it:
   curl -X POST http://127.0.0.1:${controlPort}/carriers/${first}/blackhole

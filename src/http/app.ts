@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import type { Gateway } from '../core/gateway.ts';
 import { PaypathError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
@@ -6,9 +6,17 @@ import type { RequestRecord } from '../core/request-record.ts';
 import { requestRecorder } from './middleware/request-record.ts';
 import { adminRoutes, type AdminDeps } from './routes/admin/index.ts';
 import { dashboardRoutes, type DashboardDeps } from './routes/dashboard.ts';
+import type { IdempotencyStore } from '../core/idempotency/store.ts';
+import type { ForwardQueue } from '../core/queue/forward-queue.ts';
+import { MemoryRateLimiter, type RateLimiter } from '../core/rate-limit/rate-limiter.ts';
+import { bodyLimits, headerLimits } from './middleware/input-limits/input-limits.ts';
+import type { MerchantKeyring } from './middleware/merchant-auth/keyring.ts';
+import { merchantAuth } from './middleware/merchant-auth/merchant-auth.ts';
+import { MemoryNonceStore, type NonceStore } from './middleware/merchant-auth/nonce-store.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes, type MetricsSource } from './routes/metrics.ts';
 import { proxyRoutes } from './routes/proxy.ts';
+import { queueRoutes } from './routes/queue.ts';
 
 export interface AppDeps {
   /** Returns the gateway for the running policy; read once per request, so a policy swap never changes a request midway. */
@@ -24,9 +32,41 @@ export interface AppDeps {
   statusExtras?: () => Record<string, unknown>;
   /** Serves the ops dashboard under /dashboard. */
   dashboard?: DashboardDeps;
+  /** Idempotency records (issue 4); without one, keys still go upstream but nothing is replayed. */
+  idempotencyStore?: IdempotencyStore;
+  /** Store-and-forward queue for routes with whenAllDown: queue (issue 4). */
+  queue?: ForwardQueue;
+  /** Extra top-level sections of GET /status, each computed per request (e.g. queue depth). */
+  statusSections?: Record<string, () => unknown>;
+  /** Merchant authentication and rate limits (docs/security.md). Default: no keys, in-memory stores. */
+  security?: SecurityDeps;
 }
 
-export type AppEnv = { Variables: { gateway: Gateway; route: string | undefined; requestId: string } };
+export interface SecurityDeps {
+  /** The merchant keyring for the running policy (from env or a 0600 file, loaded by the runtime adapter). */
+  merchantKeys?: () => MerchantKeyring | undefined;
+  /** Default: in memory (one instance). */
+  nonceStore?: NonceStore;
+  /** Default: in memory (one instance). */
+  rateLimiter?: RateLimiter;
+  /** The client's network address, for limiting failed authentication per client. */
+  clientAddress?: (c: Context<AppEnv>) => string | undefined;
+  /** Clock for signature windows, in ms. Default: Date.now. */
+  now?: () => number;
+}
+
+export type AppEnv = {
+  Variables: {
+    gateway: Gateway;
+    route: string | undefined;
+    /** The request body once read (see middleware/request-body.ts); undefined until then. */
+    requestBody: Uint8Array | null | undefined;
+    /** The authenticated merchant, when the route requires merchant authentication. */
+    merchant: string | undefined;
+    /** Set by the request recorder (x-request-id). */
+    requestId: string;
+  };
+};
 
 /** The paypath HTTP app, the same on every runtime: runtime-specific parts come in through `deps`. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
@@ -60,10 +100,26 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return new PaypathError('internal_error', 500, 'internal error').toResponse(extra);
   });
 
-  app.route('/', healthRoutes(deps.statusExtras));
+  const security = deps.security ?? {};
+  app.use(headerLimits());
+  app.route('/', healthRoutes(deps.statusSections, deps.statusExtras));
   if (deps.metrics) app.route('/', metricsRoutes(deps.metrics));
   if (deps.admin) app.route('/admin', adminRoutes(deps.admin));
   if (deps.dashboard) app.route('/', dashboardRoutes(deps.dashboard));
-  app.route('/', proxyRoutes());
+  if (deps.queue) app.route('/', queueRoutes(deps.queue));
+  // Registered after paypath's own endpoints (which answer first and stay open) and before the
+  // proxy: only requests forwarded to a route are authenticated and inspected.
+  app.use(
+    merchantAuth({
+      keys: security.merchantKeys ?? (() => undefined),
+      nonces: security.nonceStore ?? new MemoryNonceStore(),
+      limiter: security.rateLimiter ?? new MemoryRateLimiter(),
+      logger,
+      clientAddress: security.clientAddress,
+      now: security.now,
+    }),
+  );
+  app.use(bodyLimits());
+  app.route('/', proxyRoutes({ idempotencyStore: deps.idempotencyStore, queue: deps.queue, logger }));
   return app;
 }

@@ -38,6 +38,10 @@ export class SimulatedProcessor {
   honorKeys: boolean;
   /** Requests seen per path (e.g. /v1/payments), including replays and health checks. */
   readonly requests = new Map<string, number>();
+  /** POSTs that arrived without an Idempotency-Key (the gateway should send one on every attempt). */
+  postsWithoutKey = 0;
+  /** Calls to the lookup endpoint GET /v1/payments/by-key/{key}. */
+  lookups = 0;
   readonly #answers = new Map<string, StoredAnswer>();
   readonly #inFlight = new Set<string>();
   readonly #byReference = new Map<string, number>();
@@ -113,13 +117,16 @@ export class SimulatedProcessor {
     if (req.method === 'GET' && url.pathname === '/__ledger') {
       return send(res, 200, { charges: this.charges.length, duplicateCharges: this.duplicateCharges, recent: this.charges.slice(-10) });
     }
+    const byKey = req.method === 'GET' ? /^\/v1\/payments\/by-key\/([^/]+)$/.exec(url.pathname) : null;
+    if (byKey) return this.#lookup(res, decodeURIComponent(byKey[1]!));
     if (req.method !== 'POST') return send(res, 404, { error: { code: 'not_found' } });
 
     const key = header(req, 'idempotency-key');
+    if (key === undefined) this.postsWithoutKey++;
     if (this.honorKeys && key !== undefined) {
       const stored = this.#answers.get(key);
       if (stored) {
-        res.writeHead(stored.status, { 'content-type': 'application/json', 'idempotent-replayed': 'true' });
+        res.writeHead(stored.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(stored.body), 'idempotent-replayed': 'true' });
         res.end(stored.body);
         return;
       }
@@ -130,11 +137,28 @@ export class SimulatedProcessor {
       if (this.serviceTimeMs > 0) await new Promise((r) => setTimeout(r, this.serviceTimeMs));
       const answer = this.#process(url.pathname, body, key, req.socket.remoteAddress ?? '');
       if (this.honorKeys && key !== undefined && answer.status < 500) this.#answers.set(key, answer);
-      res.writeHead(answer.status, { 'content-type': 'application/json' });
+      res.writeHead(answer.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(answer.body) });
       res.end(answer.body);
     } finally {
       if (key !== undefined) this.#inFlight.delete(key);
     }
+  }
+
+  /**
+   * GET /v1/payments/by-key/{key}: what became of a key. Answers like a replay of the original
+   * (its status and body, Idempotent-Replayed: true) when it completed, 409 while it is being
+   * processed, 404 when no request with that key was seen.
+   */
+  #lookup(res: ServerResponse, key: string): void {
+    this.lookups++;
+    const stored = this.#answers.get(key);
+    if (stored) {
+      res.writeHead(stored.status, { 'content-type': 'application/json', 'idempotent-replayed': 'true' });
+      res.end(stored.body);
+      return;
+    }
+    if (this.#inFlight.has(key)) return send(res, 409, { error: { code: 'key_in_use' } });
+    send(res, 404, { error: { code: 'not_found', message: 'no request with this key' } });
   }
 
   #process(pathname: string, raw: string, key: string | undefined, remoteAddress: string): StoredAnswer {
@@ -172,7 +196,8 @@ function header(req: IncomingMessage, name: string): string | undefined {
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
 }
 
 function readAll(req: IncomingMessage): Promise<string> {

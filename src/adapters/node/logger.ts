@@ -9,6 +9,9 @@ export const REDACT_PATHS = [
   'pan', 'cvv', 'cvc', 'cvv2', 'card', 'number', 'cardNumber', 'card_number', 'securityCode', 'security_code', 'body', 'authorization', 'token',
   '*.pan', '*.cvv', '*.cvc', '*.cvv2', '*.card', '*.number', '*.cardNumber', '*.card_number', '*.securityCode', '*.security_code', '*.body', '*.authorization', '*.token',
   'headers.authorization', 'headers.cookie',
+  // merchant credentials (never logged on purpose; see docs/security.md)
+  'secret', 'apiKey', 'signature', '*.secret', '*.apiKey', '*.signature',
+  'headers["x-paypath-signature"]', 'headers["x-paypath-api-key"]',
 ];
 
 export function createLogger(options: { level?: string; destination?: NodeJS.WritableStream } = {}): PinoLogger {

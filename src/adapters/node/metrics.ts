@@ -36,7 +36,6 @@ export class PrometheusMetrics implements GatewayMetrics, MetricsSource {
   readonly #probeDuration: Histogram<'path'>;
   readonly #replays: Counter<'route'>;
   readonly #conflicts: Counter<'route'>;
-  readonly #queueDepth: Gauge<'route'>;
   readonly #drills: Counter<'path' | 'result'>;
 
   constructor(options: PrometheusMetricsOptions) {
@@ -54,7 +53,6 @@ export class PrometheusMetrics implements GatewayMetrics, MetricsSource {
     this.#probeDuration = new Histogram({ name: 'paypath_probe_duration_seconds', help: 'Active health probe duration per path.', labelNames: ['path'], buckets: LATENCY_BUCKETS, registers });
     this.#replays = new Counter({ name: 'paypath_idempotency_replays_total', help: 'Requests answered from the idempotency store without an upstream call.', labelNames: ['route'], registers });
     this.#conflicts = new Counter({ name: 'paypath_idempotency_conflicts_total', help: 'Idempotency conflicts (key in flight, or reused with another body).', labelNames: ['route'], registers });
-    this.#queueDepth = new Gauge({ name: 'paypath_queue_depth', help: 'Requests waiting in the store-and-forward queue, by route.', labelNames: ['route'], registers });
     this.#drills = new Counter({ name: 'paypath_drills_total', help: 'Drills per path by result: passed, failed, refused.', labelNames: ['path', 'result'], registers });
 
     new Gauge({
@@ -138,6 +136,8 @@ export class PrometheusMetrics implements GatewayMetrics, MetricsSource {
     if (record.route === undefined) return;
     const routeClass = record.routeClass ?? 'other';
     this.#requests.inc({ route: record.route, class: routeClass, outcome: record.outcome });
+    if (record.replayed) this.#replays.inc({ route: record.route });
+    if (record.outcome === 'idempotency_key_in_use' || record.outcome === 'idempotency_key_reused') this.#conflicts.inc({ route: record.route });
     this.#requestDuration.observe({ route: record.route }, record.durationMs / 1000);
     if (record.path !== undefined) {
       this.#usageRequests.inc({ path: record.path, class: routeClass });
@@ -160,16 +160,42 @@ export class PrometheusMetrics implements GatewayMetrics, MetricsSource {
     this.#probeDuration.observe({ path: pathId }, durationMs / 1000);
   }
 
-  idempotencyReplay(route: string): void {
-    this.#replays.inc({ route });
-  }
-
-  idempotencyConflict(route: string): void {
-    this.#conflicts.inc({ route });
-  }
-
-  queueDepth(route: string, depth: number): void {
-    this.#queueDepth.set({ route }, depth);
+  /** Store-and-forward queue gauges, read from the queue at scrape time. */
+  watchQueue(stats: () => Promise<{ depth: number; oldestAgeMs: number | null; deadLettered: number }>): void {
+    const registers = [this.registry];
+    // One read per scrape, shared by the three gauges; a queue that cannot answer leaves them unset.
+    let pending: Promise<{ depth: number; oldestAgeMs: number | null; deadLettered: number } | undefined> | undefined;
+    const read = () => {
+      pending ??= stats().catch(() => undefined).finally(() => setTimeout(() => (pending = undefined), 0));
+      return pending;
+    };
+    new Gauge({
+      name: 'paypath_queue_depth',
+      help: 'Requests waiting in the store-and-forward queue.',
+      registers,
+      async collect() {
+        const s = await read();
+        if (s) this.set(s.depth);
+      },
+    });
+    new Gauge({
+      name: 'paypath_queue_oldest_age_seconds',
+      help: 'Age of the oldest queued request (0 when the queue is empty).',
+      registers,
+      async collect() {
+        const s = await read();
+        if (s) this.set((s.oldestAgeMs ?? 0) / 1000);
+      },
+    });
+    new Gauge({
+      name: 'paypath_queue_dead_lettered',
+      help: 'Queued requests given up on (dead-lettered).',
+      registers,
+      async collect() {
+        const s = await read();
+        if (s) this.set(s.deadLettered);
+      },
+    });
   }
 
   drill(pathId: string, result: 'passed' | 'failed' | 'refused'): void {

@@ -1,4 +1,6 @@
 import { serve, type ServerType } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { DrillRunner } from '../../core/admin/drills.ts';
 import type { PolicyControl } from '../../core/admin/policy-control.ts';
@@ -6,12 +8,20 @@ import { OpossumBreaker } from '../../core/breaker/opossum-breaker.ts';
 import { Gateway } from '../../core/gateway.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Policy } from '../../core/policy/schema.ts';
-import { createApp } from '../../http/app.ts';
+import { createApp, type SecurityDeps } from '../../http/app.ts';
 import type { AdminTokenEntry } from '../../http/middleware/admin-auth/admin-auth.ts';
 import type { PrometheusMetrics } from './metrics.ts';
 import { dashboardAssets } from './dashboard-assets.ts';
 import { createNodeOps } from './ops.ts';
 import type { PolicyWatcher } from './policy-watcher.ts';
+import { createExactlyOnceParts, waitForRedis } from './exactly-once.ts';
+import type { MerchantKeyring } from '../../http/middleware/merchant-auth/keyring.ts';
+import { MemoryNonceStore } from '../../http/middleware/merchant-auth/nonce-store.ts';
+import { MemoryRateLimiter } from '../../core/rate-limit/rate-limiter.ts';
+import { loadMerchantKeys } from './merchant-keys.ts';
+import { RedisNonceStore } from './redis/nonce-store.ts';
+import { RedisRateLimiter } from './redis/rate-limiter.ts';
+import { readPublicFile, readSecretFile } from './secret-file.ts';
 import { createRedisClient } from './redis/client.ts';
 import { createUndiciTransport } from './undici-transport.ts';
 
@@ -36,6 +46,10 @@ export interface NodeGatewayOptions {
   processMetrics?: boolean;
   /** Built dashboard files served at /dashboard. Default: dist/dashboard of this package; false: no dashboard. */
   dashboardDir?: string | false;
+  /** Merchant keys to use instead of loading them as the policy's merchants.keys says (tests, the demo). */
+  merchantKeys?: MerchantKeyring;
+  /** Serve HTTPS with this certificate and key (PEM files; the key must be mode 0600). Default: plain HTTP. */
+  tls?: { certFile: string; keyFile: string };
 }
 
 export interface RunningGateway {
@@ -52,6 +66,10 @@ export interface RunningGateway {
 /** The full Node runtime: undici transports per path, opossum breakers, the Hono app on node:http. */
 export async function startNodeGateway(options: NodeGatewayOptions): Promise<RunningGateway> {
   const { logger } = options;
+  // Secrets first: a missing or unprotected one stops start-up before anything is opened.
+  const merchants = options.policy.merchants;
+  const merchantKeys = merchants === undefined ? undefined : (options.merchantKeys ?? loadMerchantKeys(merchants));
+  const inboundTls = options.tls && { cert: readPublicFile(options.tls.certFile), key: readSecretFile(options.tls.keyFile) };
   // One fail-fast client shared by the Redis-backed stores; never on a payment's critical path.
   const redis = options.redisUrl ? createRedisClient(options.redisUrl) : undefined;
   const ops = await createNodeOps({
@@ -70,7 +88,11 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
         policyHash,
         pathAllowed: (pathId, route) => meter.allows(pathId, route),
         ...(previous ? { previous } : {}),
-        transportFactory: (path) => createUndiciTransport(path),
+        transportFactory: (path) =>
+          createUndiciTransport(path, {
+            onTlsFailure: (pathId, error) =>
+              logger.error({ event: 'upstream_tls_failed', path: pathId, code: error.code, reason: error.message }, `TLS to the upstream on path ${pathId} failed; nothing was sent, failing over: ${error.message}`),
+          }),
         breakerFactory: (config) => new OpossumBreaker(config),
         onAttempt: (record) => metrics.attempt(record),
         onTransition: (pathId, t) => {
@@ -81,21 +103,50 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
         },
       }),
   });
-  for (const route of options.policy.routes) {
-    if (route.whenAllDown === 'queue') {
-      logger.warn({ route: route.id }, `route ${route.id}: whenAllDown "queue" is not available yet; requests are rejected with 503 when every path is down`);
-    }
+  if (redis && !(await waitForRedis(redis))) logger.warn({ event: 'redis_unavailable' }, 'Redis not reachable at start; running on local state until it is');
+  const exactlyOnce = createExactlyOnceParts({ redis, gateway: () => ops.control.gateway(), logger });
+  ops.metrics.watchQueue(() => exactlyOnce.queue.stats(Date.now()));
+  if (!redis && options.policy.routes.some((r) => r.whenAllDown === 'queue')) {
+    logger.warn({ event: 'queue_not_durable' }, 'whenAllDown "queue" keeps its queue in memory (no --redis): queued requests are lost if the process stops');
   }
+  const security: SecurityDeps = {
+    merchantKeys: () => merchantKeys,
+    nonceStore: redis ? new RedisNonceStore(redis, logger) : new MemoryNonceStore(),
+    rateLimiter: redis ? new RedisRateLimiter(redis, logger) : new MemoryRateLimiter(),
+    clientAddress: (c) => {
+      try {
+        return getConnInfo(c).remote.address;
+      } catch {
+        return undefined;
+      }
+    },
+  };
   const dashboard = options.dashboardDir === false ? undefined : { assets: dashboardAssets(options.dashboardDir) };
-  const app = createApp({ ...ops.appDeps, logger, ...(dashboard ? { dashboard } : {}) });
+  const app = createApp({
+    ...ops.appDeps,
+    logger,
+    idempotencyStore: exactlyOnce.idempotencyStore,
+    queue: exactlyOnce.queue,
+    statusSections: exactlyOnce.statusSections,
+    security,
+    ...(dashboard ? { dashboard } : {}),
+  });
+  const listen = { fetch: app.fetch, port: options.port ?? 8787, hostname: options.host ?? '127.0.0.1' };
+  // Node refuses larger header blocks itself (431) before the app sees them.
+  const maxHeaderSize = options.policy.limits.maxHeaderBytes;
   const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: options.port ?? 8787, hostname: options.host ?? '127.0.0.1' }, () => resolve(s));
+    const s = inboundTls
+      ? serve(
+          { ...listen, createServer: createHttpsServer, serverOptions: { ...inboundTls, minVersion: 'TLSv1.2', maxHeaderSize } },
+          () => resolve(s),
+        )
+      : serve({ ...listen, serverOptions: { maxHeaderSize } }, () => resolve(s));
     s.once('error', reject);
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
-    url: `http://${host}:${address.port}`,
+    url: `${options.tls ? 'https' : 'http'}://${host}:${address.port}`,
     get gateway() {
       return ops.control.gateway();
     },
@@ -108,6 +159,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
         server.close(() => resolve());
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
+      exactlyOnce.close();
       await ops.close();
       redis?.disconnect();
     },

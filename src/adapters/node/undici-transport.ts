@@ -1,13 +1,36 @@
 import { Agent, type Dispatcher } from 'undici';
 import { AttemptError, type AttemptErrorCode } from '../../core/failover/attempt-error.ts';
 import type { PathConfig } from '../../core/policy/schema.ts';
+import { readPublicFile, readSecretFile } from './secret-file.ts';
 import type { AttemptOptions, PathTransport, UpstreamRequest, UpstreamResponse } from '../../core/transport.ts';
+
+/** Answers up to this size are taken whole before they are passed on; larger ones stream. */
+const BUFFERED_BODY_LIMIT = 65_536;
 
 export interface UndiciTransportOptions {
   /** Idle keep-alive connections are closed after this, in ms. Default: 30000. */
   keepAliveTimeoutMs?: number;
   /** Most connections per path. Default: 256. */
   connections?: number;
+  /** Called when a TLS handshake with the upstream fails (bad or expired certificate, old protocol), to log it loudly. */
+  onTlsFailure?: (pathId: string, error: AttemptError) => void;
+}
+
+/**
+ * undici connect options for the path's `tls` settings: CA, client certificate (mTLS), server
+ * name, and TLS 1.2 or newer always. Certificates are always verified (never rejectUnauthorized: false).
+ * Files are read once, here; a private key file must be mode 0600.
+ */
+export function tlsConnectOptions(path: PathConfig): Record<string, unknown> {
+  const tls = path.tls;
+  return {
+    rejectUnauthorized: true,
+    minVersion: tls?.minVersion ?? 'TLSv1.2',
+    ...(tls?.ca !== undefined ? { ca: readPublicFile(tls.ca) } : {}),
+    ...(tls?.cert !== undefined ? { cert: readPublicFile(tls.cert) } : {}),
+    ...(tls?.key !== undefined ? { key: readSecretFile(tls.key) } : {}),
+    ...(tls?.servername !== undefined ? { servername: tls.servername } : {}),
+  };
 }
 
 /**
@@ -17,7 +40,7 @@ export interface UndiciTransportOptions {
  */
 export function createUndiciTransport(path: PathConfig, options: UndiciTransportOptions = {}): PathTransport {
   const agent = new Agent({
-    connect: { timeout: path.connectTimeoutMs },
+    connect: { timeout: path.connectTimeoutMs, ...(path.upstream.startsWith('https:') ? tlsConnectOptions(path) : {}) },
     ...(path.bind ? { localAddress: path.bind } : {}),
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 30_000,
     connections: options.connections ?? 256,
@@ -28,8 +51,16 @@ export function createUndiciTransport(path: PathConfig, options: UndiciTransport
   const origin = base.origin;
   const basePath = base.pathname.replace(/\/$/, '');
 
+  const onTlsFailure = options.onTlsFailure;
   return {
-    send: (request, attempt) => dispatch(agent, origin, basePath + request.target, request, attempt),
+    send: (request, attempt) => {
+      const sent = dispatch(agent, origin, basePath + request.target, request, attempt);
+      if (onTlsFailure === undefined) return sent;
+      return sent.catch((error: unknown) => {
+        if (error instanceof AttemptError && error.code === 'tls_failed') onTlsFailure(path.id, error);
+        throw error;
+      });
+    },
     close: () => agent.close(),
   };
 }
@@ -64,6 +95,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   #settled = false;
   #controller: Dispatcher.DispatchController | undefined;
   #stream: ReadableStreamDefaultController<Uint8Array> | undefined;
+  #buffered: { status: number; headers: Headers; chunks: Buffer[]; length: number } | undefined;
   readonly #signal: AbortSignal;
   readonly #onAbort = () => this.#abort();
   readonly #resolve: (response: UpstreamResponse) => void;
@@ -88,33 +120,59 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
     if (statusCode < 200) return; // 1xx informational: wait for the final answer
-    this.#signal.removeEventListener('abort', this.#onAbort);
     const responseHeaders = new Headers();
     for (const [name, value] of Object.entries(headers)) {
       if (Array.isArray(value)) for (const v of value) responseHeaders.append(name, v);
       else if (value !== undefined) responseHeaders.append(name, value);
     }
-    const body = new ReadableStream<Uint8Array>(
-      {
-        start: (stream) => {
-          this.#stream = stream;
-        },
-        pull: () => controller.resume(),
-        cancel: (reason) => controller.abort(reason instanceof Error ? reason : new Error('response body cancelled')),
-      },
-      { highWaterMark: 1 },
-    );
-    this.#settle(() => this.#resolve({ status: statusCode, headers: responseHeaders, body }));
+    const length = Number(headers['content-length'] ?? NaN);
+    this.#buffered = { status: statusCode, headers: responseHeaders, chunks: [], length: 0 };
+    if (length > BUFFERED_BODY_LIMIT) this.#startStreaming(controller);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    // undici's resume() feeds the parser an empty buffer; passing that on would pause again at once, for ever.
+    if (chunk.byteLength === 0) return;
+    const buffered = this.#buffered;
+    if (buffered && !this.#stream) {
+      buffered.chunks.push(chunk);
+      buffered.length += chunk.byteLength;
+      if (buffered.length > BUFFERED_BODY_LIMIT) this.#startStreaming(controller);
+      return;
+    }
     const stream = this.#stream;
     if (!stream) return;
     stream.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     if ((stream.desiredSize ?? 0) <= 0) controller.pause();
   }
 
+  /** A large answer: pass the headers on now and stream the body, with what arrived so far first. */
+  #startStreaming(controller: Dispatcher.DispatchController): void {
+    const buffered = this.#buffered!;
+    this.#signal.removeEventListener('abort', this.#onAbort);
+    const body = new ReadableStream<Uint8Array>(
+      {
+        start: (stream) => {
+          this.#stream = stream;
+          for (const chunk of buffered.chunks) stream.enqueue(chunk);
+          buffered.chunks = [];
+        },
+        pull: () => controller.resume(),
+        cancel: (reason) => controller.abort(reason instanceof Error ? reason : new Error('response body cancelled')),
+      },
+      { highWaterMark: 1 },
+    );
+    this.#settle(() => this.#resolve({ status: buffered.status, headers: buffered.headers, body }));
+  }
+
   onResponseEnd(): void {
+    const buffered = this.#buffered;
+    if (buffered && !this.#stream) {
+      this.#signal.removeEventListener('abort', this.#onAbort);
+      const body = buffered.chunks.length === 1 ? buffered.chunks[0]! : Buffer.concat(buffered.chunks, buffered.length);
+      this.#settle(() => this.#resolve({ status: buffered.status, headers: buffered.headers, body: buffered.length === 0 ? null : body }));
+      return;
+    }
     this.#stream?.close();
   }
 
@@ -158,13 +216,19 @@ const NOT_SENT_CODES: Record<string, AttemptErrorCode> = {
   EAI_AGAIN: 'dns_failed',
 };
 
+/**
+ * Node's TLS errors (ERR_TLS_*, ERR_SSL_*) and OpenSSL's certificate verification codes
+ * (CERT_HAS_EXPIRED, UNABLE_TO_VERIFY_LEAF_SIGNATURE, HOSTNAME_MISMATCH, INVALID_CA, ...).
+ */
+const TLS_ERROR_CODE = /^ERR_(TLS|SSL)_|CERT|CRL|SELF_SIGNED|^UNABLE_TO_|^INVALID_(CA|PURPOSE)$|^PATH_LENGTH_EXCEEDED$|^HOSTNAME_MISMATCH$/;
+
 /** Maps an undici/socket error to what reached the wire. Before onRequestStart, nothing did. */
 export function classify(error: Error, sent: boolean): AttemptError {
   const code = (error as { code?: string }).code ?? '';
   if (!sent) {
     const mapped =
       NOT_SENT_CODES[code] ??
-      (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || /CERT|SELF_SIGNED/.test(code) ? 'tls_failed' : 'connect_reset');
+      (TLS_ERROR_CODE.test(code) ? 'tls_failed' : 'connect_reset');
     return new AttemptError(mapped, 'not_sent', `${code || error.name}: ${error.message}`, { cause: error });
   }
   const timeout = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';

@@ -6,7 +6,9 @@ import { PaypathError } from '../../core/errors.ts';
 import { Gateway } from '../../core/gateway.ts';
 import { formatIssue, parsePolicy } from '../../core/policy/parse.ts';
 import { policyHash } from '../../core/policy/hash.ts';
-import { createApp } from '../../http/app.ts';
+import type { Policy } from '../../core/policy/schema.ts';
+import { createApp, type SecurityDeps } from '../../http/app.ts';
+import { parseKeyring } from '../../http/middleware/merchant-auth/keyring.ts';
 import { createFetchTransport } from './fetch-transport.ts';
 
 /** The parts of workerd's ExecutionContext paypath uses (kept local so the Node type set stays the only global one). */
@@ -28,7 +30,29 @@ interface Built {
 
 let built: Promise<Built> | undefined;
 
-async function build(source: string): Promise<Built> {
+/**
+ * Merchant keys on Workers come from a Worker secret named by the policy's merchants.keys.env
+ * (there are no files). Nonces and buckets live in the isolate's memory: a replay that lands on
+ * another isolate is caught by the processor's idempotency key, not here (docs/security.md).
+ */
+function workerSecurity(policy: Policy, env: WorkerEnv): SecurityDeps {
+  const merchants = policy.merchants;
+  if (merchants === undefined) return {};
+  const variable = merchants.keys.env;
+  if (variable === undefined) throw new PaypathError('internal_error', 500, 'merchants.keys.file is not available on Workers; use keys: { env: NAME } with a Worker secret');
+  const text = (env as Record<string, unknown>)[variable];
+  if (typeof text !== 'string') throw new PaypathError('internal_error', 500, `Worker secret ${variable} (merchant keys) is not set`);
+  let keys: ReturnType<typeof parseKeyring>;
+  try {
+    keys = parseKeyring(text, `Worker secret ${variable}`);
+  } catch (error) {
+    throw new PaypathError('internal_error', 500, (error as Error).message);
+  }
+  // On Cloudflare, cf-connecting-ip is set by the edge and cannot be forged by the client.
+  return { merchantKeys: () => keys, clientAddress: (c) => c.req.header('cf-connecting-ip') };
+}
+
+async function build(source: string, env: WorkerEnv): Promise<Built> {
   const parsed = parsePolicy(source);
   if (!parsed.ok) {
     throw new PaypathError('internal_error', 500, `PAYPATH_POLICY is invalid: ${parsed.issues.map((i) => formatIssue(i)).join('; ')}`);
@@ -39,7 +63,7 @@ async function build(source: string): Promise<Built> {
     transportFactory: (path) => createFetchTransport(path),
     breakerFactory: (config) => new TimestampBreaker(config),
   });
-  return { source, app: createApp({ gateway: () => gateway }) };
+  return { source, app: createApp({ gateway: () => gateway, security: workerSecurity(parsed.policy, env) }) };
 }
 
 export default {
@@ -47,7 +71,7 @@ export default {
     const source = env.PAYPATH_POLICY;
     if (!source) return new PaypathError('internal_error', 500, 'PAYPATH_POLICY is not set').toResponse();
     try {
-      if (!built || (await built).source !== source) built = build(source);
+      if (!built || (await built).source !== source) built = build(source, env);
       const { app } = await built;
       return await app.fetch(request, env, ctx);
     } catch (error) {

@@ -152,6 +152,19 @@ describe('forwardWithFailover', () => {
     expect(result.pathId).toBe('b');
   });
 
+  it('keeps a 5xx answer when the paths after it could not send: the processor answered, something was sent', async () => {
+    const { forward } = setup({ a: async () => answer(503, '{"busy":true}'), b: notSent }, { idempotency: { upstreamHonors: true } });
+    const result = await forward();
+    expect(result.response.status).toBe(503);
+    expect(result.pathId).toBe('a');
+    expect(await new Response(result.response.body).text()).toBe('{"busy":true}');
+  });
+
+  it('does not let a later 5xx settle an earlier lost send', async () => {
+    const { forward } = setup({ a: sentLost, b: async () => answer(500) }, { idempotency: { upstreamHonors: true } });
+    expect((await rejection(forward())).code).toBe('outcome_unknown');
+  });
+
   it('skips open breakers and answers no_path_available with Retry-After when none is usable', async () => {
     const { forward, paths, sent } = setup({ a: async () => answer(201), b: async () => answer(201) });
     paths.get('a')!.breaker.trip();

@@ -2,7 +2,8 @@ import { BreakerOpenError, type IBreaker } from '../breaker/breaker.ts';
 import { PaypathError } from '../errors.ts';
 import type { LatencyWindow } from '../health/latency-window.ts';
 import type { PathConfig, RouteConfig } from '../policy/schema.ts';
-import type { PathTransport, UpstreamRequest, UpstreamResponse } from '../transport.ts';
+import { discardBody, type PathTransport, type UpstreamRequest, type UpstreamResponse } from '../transport.ts';
+import type { Reconciler } from '../idempotency/reconcile.ts';
 import { AttemptError, type AttemptErrorCode } from './attempt-error.ts';
 
 /** Used when a route fixes no attemptTimeoutMs. */
@@ -34,6 +35,8 @@ export interface ForwardResult {
   pathId: string;
   attempts: AttemptRecord[];
   idempotencyKey: string;
+  /** True when the answer came from the processor's lookup after an attempt was sent without an answer. */
+  reconciled?: boolean;
 }
 
 export interface ForwardOptions {
@@ -42,6 +45,8 @@ export interface ForwardOptions {
   /** Sent as Retry-After with `no_path_available`. Default: 1. */
   retryAfterSeconds?: number;
   now?: () => number;
+  /** Asked after an attempt was sent without an answer, before retrying or answering outcome_unknown. */
+  reconcile?: Reconciler;
 }
 
 /** A 5xx or 429 from upstream: counts against the path inside the breaker; may be returned as is. */
@@ -74,6 +79,12 @@ export async function forwardWithFailover(
   const candidates = route.paths.map((id) => paths.get(id)).filter((p): p is PathRuntime => p !== undefined);
   const attempts: AttemptRecord[] = [];
   let unresolvedSend: AttemptRecord | undefined;
+  /** The latest 5xx/429 answer we failed over from: returned as is if no other path does better. */
+  let lastAnswer: { response: UpstreamResponse; pathId: string } | undefined;
+  const result = (response: UpstreamResponse, pathId: string, extra: Partial<ForwardResult> = {}): ForwardResult => {
+    if (lastAnswer && lastAnswer.response !== response) void discardBody(lastAnswer.response);
+    return { response, pathId, attempts, idempotencyKey: options.idempotencyKey, ...extra };
+  };
   request.headers.set(route.idempotency.header, options.idempotencyKey);
 
   for (let i = 0; i < candidates.length; i++) {
@@ -102,15 +113,17 @@ export async function forwardWithFailover(
       });
       record('answered', `http_${response.status}`, response.status);
       path.latency.record(now() - attemptStarted);
-      return { response, pathId: path.config.id, attempts, idempotencyKey: options.idempotencyKey };
+      return result(response, path.config.id);
     } catch (error) {
       if (error instanceof BreakerOpenError) continue; // the breaker changed state after we looked: nothing sent
       if (error instanceof UpstreamStatusError) {
         record('upstream_error', `http_${error.response.status}`, error.response.status);
+        if (lastAnswer) await discardBody(lastAnswer.response);
+        lastAnswer = { response: error.response, pathId: path.config.id };
+        // A 5xx does not settle an earlier lost send (that request may still be processed): only
+        // another path's 2xx-4xx answer under the same key does.
         const next = retrySafe && candidates.slice(i + 1).some((p) => p.breaker.isAvailable) && deadlineAt - now() > 0;
-        if (!next) return { response: error.response, pathId: path.config.id, attempts, idempotencyKey: options.idempotencyKey };
-        await error.response.body?.cancel().catch(() => {});
-        unresolvedSend = undefined; // the processor answered, so the earlier ambiguity is settled by this key
+        if (!next) break;
         continue;
       }
       const failure = error instanceof AttemptError ? error : new AttemptError('unexpected', 'sent', String(error), { cause: error });
@@ -119,11 +132,21 @@ export async function forwardWithFailover(
         continue;
       }
       unresolvedSend = record('sent_no_answer', failure.code);
+      if (options.reconcile) {
+        const outcome = await options.reconcile({ failedPathId: path.config.id, deadlineAt, now });
+        if (outcome.kind === 'found') {
+          return result(outcome.response, outcome.pathId, { reconciled: true });
+        }
+      }
       if (!retrySafe) throw outcomeUnknown(options.idempotencyKey, attempts, failure.code);
     }
   }
 
-  if (unresolvedSend) throw outcomeUnknown(options.idempotencyKey, attempts, unresolvedSend.code as AttemptErrorCode);
+  if (unresolvedSend) {
+    if (lastAnswer) await discardBody(lastAnswer.response);
+    throw outcomeUnknown(options.idempotencyKey, attempts, unresolvedSend.code as AttemptErrorCode);
+  }
+  if (lastAnswer) return result(lastAnswer.response, lastAnswer.pathId);
   if (now() >= deadlineAt && attempts.length > 0) {
     throw new PaypathError('deadline_exceeded', 504, `no path answered within the route's deadline of ${route.deadlineMs} ms; nothing was sent`, {
       details: { attempts: attempts.map(summarise) },

@@ -37,7 +37,8 @@ export function parsePolicy(text: string): PolicyParseResult {
     return { ok: false, issues: [{ path: '', message: `policy is larger than ${POLICY_LIMITS.maxBytes} bytes` }] };
   }
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  // logLevel 'error': hostile input (collection keys and the like) must not spray process warnings.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
   if (doc.errors.length > 0) {
     return {
       ok: false,
@@ -145,6 +146,15 @@ function crossFieldIssues(policy: Policy): Located[] {
     pathIds.add(path.id);
   });
   const known = [...pathIds].join(', ');
+
+  policy.paths.forEach((path, i) => {
+    if (path.tls !== undefined && !path.upstream.startsWith('https:')) add(['paths', i, 'tls'], 'tls settings need an https upstream');
+  });
+  if (policy.merchants === undefined) {
+    policy.routes.forEach((route, i) => {
+      if (route.auth === 'merchant') add(['routes', i, 'auth'], 'auth "merchant" needs a top-level merchants section');
+    });
+  }
 
   const routeIds = new Set<string>();
   policy.routes.forEach((route, i) => {

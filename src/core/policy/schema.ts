@@ -39,6 +39,21 @@ export const BudgetSchema = z
     webhooks: z.array(upstreamUrl).default([]).describe('URLs notified (POST JSON) when usage reaches 80 % and 100 % of a limit. Default: [].'),
   })
   .refine((b) => b.requestsPerMonth !== undefined || b.bytesPerMonth !== undefined, { message: 'expected requestsPerMonth or bytesPerMonth' });
+const filePath = z.string().min(1, 'expected a file path');
+
+export const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
+
+export const PathTlsSchema = z
+  .strictObject({
+    ca: filePath.optional().describe('PEM file of the CA(s) trusted for this upstream. Default: the system\'s trusted CAs.'),
+    cert: filePath.optional().describe('PEM client certificate for mTLS (needs key). Default: none.'),
+    key: filePath
+      .optional()
+      .describe('PEM private key of the client certificate; the file must have mode 0600. Default: none.'),
+    servername: z.string().min(1).optional().describe('TLS server name (SNI) to send and verify. Default: the upstream\'s host name.'),
+    minVersion: z.enum(TLS_VERSIONS).default('TLSv1.2').describe('Oldest TLS version accepted: TLSv1.2 | TLSv1.3. Default: TLSv1.2.'),
+  })
+  .refine((tls) => (tls.cert === undefined) === (tls.key === undefined), { message: 'expected both cert and key (mTLS), or neither' });
 
 export const PathSchema = z.strictObject({
   id: id.describe('Unique path id, e.g. kt-fiber.'),
@@ -57,6 +72,7 @@ export const PathSchema = z.strictObject({
     .default(1_000)
     .describe('TCP (and TLS) connect timeout on this path, in ms. Default: 1000.'),
   budget: BudgetSchema.optional().describe('Monthly usage budget of a metered path (e.g. LTE). Default: none (unmetered).'),
+  tls: PathTlsSchema.optional().describe('TLS settings for an https upstream on this path. Default: system CAs, TLS 1.2 or newer, no client certificate.'),
 });
 
 export const BreakerSchema = z.strictObject({
@@ -89,6 +105,22 @@ export const IdempotencySchema = z.strictObject({
     .describe(
       'Whether the processor de-duplicates by this key. Only then is a request that was sent without an answer retried on another path. Default: false.',
     ),
+  require: z
+    .boolean()
+    .default(false)
+    .describe('Reject requests without a key (400 idempotency_key_required) instead of generating one. Default: false.'),
+  lookup: z
+    .string()
+    .startsWith('/')
+    .refine((p) => p.includes('{key}'), 'expected a path containing {key}, e.g. /v1/payments/by-key/{key}')
+    .optional()
+    .describe(
+      'Processor endpoint (GET) that looks a request up by its key; asked over another path when an attempt was sent without an answer. Default: none.',
+    ),
+  replayHeaders: z
+    .array(z.string().regex(/^[A-Za-z0-9-]+$/, 'expected an HTTP header name'))
+    .default(['content-type', 'location'])
+    .describe('Upstream response headers stored with a completed answer and replayed with it. Default: [content-type, location].'),
 });
 
 export const RouteMatchSchema = z
@@ -113,9 +145,97 @@ export const RouteSchema = z.strictObject({
   hedgeConnectMs: positiveMs(60_000)
     .optional()
     .describe('Start connecting on the next path when a connect has not completed within this, in ms. Default: off.'),
-  idempotency: IdempotencySchema.prefault({}).describe('Idempotency key handling. Default: { header: Idempotency-Key, upstreamHonors: false }.'),
+  idempotency: IdempotencySchema.prefault({}).describe('Idempotency key handling.'),
   whenAllDown: z.enum(['reject', 'queue']).default('reject').describe('What to do when no path can carry the request. Default: reject.'),
   maxBodyBytes: z.int().min(0).max(64 * 1024 * 1024).default(1_048_576).describe('Largest accepted request body, in bytes. Default: 1048576.'),
+  auth: z
+    .enum(['merchant', 'none'])
+    .optional()
+    .describe('Merchant authentication on this route: merchant | none. Default: merchant when the policy has a merchants section, else none.'),
+  contentTypes: z
+    .array(z.string().regex(/^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+*-]+$/, 'expected a media type such as application/json'))
+    .min(1)
+    .optional()
+    .describe('Media types accepted for a request body (415 otherwise). Default: any.'),
+});
+
+export const RateLimitSchema = z.strictObject({
+  ratePerSecond: z.number().positive().max(1_000_000).describe('Tokens added per second (sustained rate).'),
+  burst: z.int().min(1).max(1_000_000).describe('Bucket size: most requests accepted at once.'),
+});
+
+export const MerchantKeysSchema = z
+  .strictObject({
+    file: filePath.optional().describe('JSON file {"merchant-id": "secret", ...}; must have mode 0600.'),
+    env: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name')
+      .optional()
+      .describe('Environment variable holding the same JSON object.'),
+  })
+  .refine((keys) => (keys.file === undefined) !== (keys.env === undefined), { message: 'expected exactly one of file or env' });
+
+export const MerchantsSchema = z.strictObject({
+  mode: z
+    .enum(['hmac', 'api-key'])
+    .default('hmac')
+    .describe('hmac: HMAC-SHA256 request signatures with timestamp and nonce; api-key: a static key per merchant. Default: hmac.'),
+  keys: MerchantKeysSchema.prefault({ env: 'PAYPATH_MERCHANT_KEYS' }).describe('Where the per-merchant secrets come from (never the policy itself). Default: { env: PAYPATH_MERCHANT_KEYS }.'),
+  clockSkewSeconds: z.int().min(1).max(3_600).default(300).describe('Accepted distance between a signature\'s timestamp and now, in s. Default: 300.'),
+  rateLimit: RateLimitSchema.optional().describe('Token bucket per merchant (429 beyond it). Default: none.'),
+  rateLimits: z
+    .record(id, RateLimitSchema)
+    .default({})
+    .describe('Per-merchant buckets overriding rateLimit, by merchant id. Default: {}.'),
+  failedAuth: RateLimitSchema.prefault({ ratePerSecond: 0.2, burst: 10 }).describe(
+    'Token bucket of failed authentication attempts per client address (429 beyond it). Default: { ratePerSecond: 0.2, burst: 10 }.',
+  ),
+});
+
+export const LimitsSchema = z.strictObject({
+  maxHeaderBytes: z.int().min(1_024).max(65_536).default(16_384).describe('Largest total size of request headers, in bytes (431 beyond it). Default: 16384.'),
+  maxJsonDepth: z.int().min(1).max(1_000).default(64).describe('Deepest nesting accepted in a JSON request body (400 beyond it). Default: 64.'),
+});
+
+export const QueueSchema = z.strictObject({
+  maxAttempts: z.int().min(1).max(1000).default(10).describe('Forwarding attempts before a queued request is dead-lettered. Default: 10.'),
+  retryIntervalMs: positiveMs(3_600_000).default(1_000).describe('How often the forwarder tries the queue head again, in ms. Default: 1000.'),
+  maxDepth: z.int().min(1).default(10_000).describe('Most requests queued at once; beyond it, 503 queue_full. Default: 10000.'),
+  retentionMs: positiveMs(30 * 86_400_000)
+    .default(86_400_000)
+    .describe('How long the outcome of a forwarded or dead-lettered request stays readable at GET /v1/queue/{id}, in ms. Default: 86400000 (24 h).'),
+  payments: z
+    .strictObject({
+      floorLimit: z.int().min(0).default(0).describe('Largest single payment amount (minor units) that may be queued. Default: 0 (payments are never queued).'),
+      merchantExposureCap: z
+        .int()
+        .min(0)
+        .default(0)
+        .describe('Largest total amount (minor units) one merchant may have queued at once. Default: 0.'),
+      maxAgeMs: positiveMs(7 * 86_400_000)
+        .default(3_600_000)
+        .describe('A queued payment older than this is dead-lettered (reason expired) instead of forwarded, in ms. Default: 3600000 (1 h).'),
+      amountField: z.string().min(1).default('amount').describe('Top-level JSON body field holding the amount in minor units. Default: amount.'),
+      merchantHeader: z
+        .string()
+        .regex(/^[A-Za-z0-9-]+$/, 'expected an HTTP header name')
+        .default('X-Merchant-Id')
+        .describe('Request header naming the merchant whose exposure a queued payment counts against. Default: X-Merchant-Id.'),
+    })
+    .prefault({})
+    .describe('Offline limits for payment routes (as card terminals apply them).'),
+});
+
+export const IdempotencyStoreSchema = z.strictObject({
+  ttlMs: z
+    .int()
+    .min(86_400_000, 'expected at least 86400000 (24 h)')
+    .max(30 * 86_400_000)
+    .default(86_400_000)
+    .describe('How long a completed answer is kept for replay, in ms (at least 24 h). Default: 86400000.'),
+  lockGraceMs: positiveMs(600_000)
+    .default(5_000)
+    .describe('An in-flight claim expires this long after its route\'s deadline, so a crashed instance cannot hold a key forever, in ms. Default: 5000.'),
 });
 
 export const RedundancySchema = z.strictObject({
@@ -176,6 +296,10 @@ export const PolicySchema = z.strictObject({
   redundancy: RedundancySchema.prefault({}).describe('Redundancy alarm settings.'),
   admin: AdminSchema.prefault({}).describe('Admin API settings.'),
   drills: z.array(DrillSchema).default([]).describe('Scheduled drills that prove each backup path by isolating another one. Default: [].'),
+  idempotencyStore: IdempotencyStoreSchema.prefault({}).describe('Idempotency record retention.'),
+  queue: QueueSchema.prefault({}).describe('Store-and-forward for routes with whenAllDown: queue.'),
+  merchants: MerchantsSchema.optional().describe('Merchant authentication and rate limits. Default: none (no merchant authentication).'),
+  limits: LimitsSchema.prefault({}).describe('Input limits applied to every request.'),
 });
 
 export type Policy = z.output<typeof PolicySchema>;
@@ -184,4 +308,8 @@ export type PathConfig = Policy['paths'][number];
 export type RouteConfig = Policy['routes'][number];
 export type BreakerConfig = Policy['breaker'];
 export type DrillConfig = Policy['drills'][number];
+export type QueueConfig = Policy['queue'];
 export type Grade = (typeof GRADES)[number];
+export type MerchantsConfig = NonNullable<Policy['merchants']>;
+export type RateLimitConfig = z.output<typeof RateLimitSchema>;
+export type PathTlsConfig = NonNullable<PathConfig['tls']>;

@@ -49,6 +49,8 @@ export function requestRecorder(onRequest: ((record: RequestRecord) => void) | u
         durationMs: Math.round((performance.now() - started) * 10) / 10,
         requestBytes: Number.isFinite(declared) ? declared : 0,
         responseBytes: Number.isFinite(answered) ? answered : 0,
+        // A stored answer carries Idempotent-Replayed and no path; a processor's own replay comes with its path.
+        replayed: path === undefined && c.res.headers.get('idempotent-replayed') === 'true',
       });
     } catch {
       // Observers must not break an answered request.

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../app.ts';
 
 /** Probes for monitors and load balancers: liveness, readiness, and the full status document. */
-export function healthRoutes(statusExtras?: () => Record<string, unknown>): Hono<AppEnv> {
+export function healthRoutes(statusSections: Record<string, () => unknown> = {}, statusExtras?: () => Record<string, unknown>): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) => {
@@ -13,11 +13,12 @@ export function healthRoutes(statusExtras?: () => Record<string, unknown>): Hono
       ready ? 200 : 503,
     );
   });
-  app.get('/status', (c) => {
+  app.get('/status', async (c) => {
     const status = c.get('gateway').status();
-    if (!statusExtras) return c.json(status);
-    const extras = statusExtras();
-    return c.json({ ...status, ...extras, policy: { ...status.policy, ...(extras.policy as object | undefined) } });
+    const extra: Record<string, unknown> = {};
+    for (const [name, compute] of Object.entries(statusSections)) extra[name] = await compute();
+    const extras = statusExtras?.() ?? {};
+    return c.json({ ...status, ...extra, ...extras, policy: { ...status.policy, ...(extras.policy as object | undefined) } });
   });
   return app;
 }

@@ -1,42 +1,78 @@
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { PaypathError } from '../../core/errors.ts';
 import { withoutHopByHop } from '../../core/hop-headers.ts';
+import { discardBody } from '../../core/transport.ts';
+import type { IdempotencyStore } from '../../core/idempotency/store.ts';
+import { silentLogger, type Logger } from '../../core/logger.ts';
+import type { ForwardQueue } from '../../core/queue/forward-queue.ts';
 import type { AppEnv } from '../app.ts';
-import { readBody } from '../read-body.ts';
+import { idempotency } from '../middleware/idempotency/index.ts';
+import { MERCHANT_AUTH_HEADER_NAMES } from '../middleware/merchant-auth/signature.ts';
+import { bufferedBody } from '../middleware/request-body.ts';
+import { storeAndForward } from '../middleware/store-and-forward/index.ts';
+import type { ProxyEnv } from '../proxy-context.ts';
 
 /** Statuses whose responses carry no body (Fetch spec "null body status"). */
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 
-/** Everything not answered by the gateway itself is matched against the policy's routes and forwarded. */
-export function proxyRoutes(): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
-  app.all('*', async (c) => {
-    const gateway = c.get('gateway');
-    const url = new URL(c.req.url);
-    const route = gateway.matchRoute(c.req.method, url.pathname);
-    if (!route) {
-      throw new PaypathError('route_not_found', 404, `no route matches ${c.req.method} ${url.pathname}`, {
-        details: { method: c.req.method, path: url.pathname },
-      });
-    }
-    c.set('route', route.id);
-    const { key, generated } = gateway.idempotencyKey(route, c.req.raw.headers);
-    // The key goes back on every answer, errors included, so a client can always retry with it.
-    c.header(route.idempotency.header, key);
-    const body = await readBody(c.req.raw, route.maxBodyBytes);
-    const result = await gateway.forward(
-      route,
-      { method: c.req.method, target: url.pathname + url.search, headers: withoutHopByHop(c.req.raw.headers), body },
-      key,
-    );
-    const { response } = result;
-    const headers = withoutHopByHop(response.headers);
-    headers.set('x-paypath-path', result.pathId);
-    headers.set('x-paypath-attempts', String(result.attempts.length));
-    if (generated || !headers.has(route.idempotency.header)) headers.set(route.idempotency.header, key);
-    const bodyAllowed = !NULL_BODY_STATUS.has(response.status) && c.req.method !== 'HEAD';
-    if (!bodyAllowed) await response.body?.cancel().catch(() => {});
-    return new Response(bodyAllowed ? response.body : null, { status: response.status, headers });
+export interface ProxyDeps {
+  /** Idempotency records; without one, keys still go upstream but nothing is replayed here. */
+  idempotencyStore?: IdempotencyStore;
+  /** Store-and-forward queue for routes with whenAllDown: queue; without one they reject. */
+  queue?: ForwardQueue;
+  logger?: Logger;
+}
+
+/** Matches the policy route, settles the idempotency key and buffers the body (413 past the route's limit). */
+const resolveProxyRequest: MiddlewareHandler<ProxyEnv> = async (c, next) => {
+  const gateway = c.get('gateway');
+  const url = new URL(c.req.url);
+  const route = gateway.matchRoute(c.req.method, url.pathname);
+  if (!route) {
+    throw new PaypathError('route_not_found', 404, `no route matches ${c.req.method} ${url.pathname}`, {
+      details: { method: c.req.method, path: url.pathname },
+    });
+  }
+  c.set('route', route.id);
+  const { key, generated } = gateway.idempotencyKey(route, c.req.raw.headers);
+  // The key goes back on every answer, errors included, so a client can always retry with it.
+  c.header(route.idempotency.header, key);
+  const body = await bufferedBody(c, route.maxBodyBytes);
+  const headers = withoutHopByHop(c.req.raw.headers);
+  // Merchant credentials are for paypath only: never handed to a carrier or the processor.
+  for (const name of MERCHANT_AUTH_HEADER_NAMES) headers.delete(name);
+  c.set('proxy', {
+    route,
+    idempotencyKey: key,
+    generatedKey: generated,
+    upstream: { method: c.req.method, target: url.pathname + url.search, headers, body },
   });
-  return app;
+  await next();
+};
+
+/** Everything not answered by the gateway itself is matched against the policy's routes and forwarded. */
+export function proxyRoutes(deps: ProxyDeps = {}): Hono<AppEnv> {
+  const logger = deps.logger ?? silentLogger;
+  const app = new Hono<ProxyEnv>();
+  app.all(
+    '*',
+    resolveProxyRequest,
+    idempotency({ store: deps.idempotencyStore, logger }),
+    storeAndForward({ queue: deps.queue, logger }),
+    async (c) => {
+      const gateway = c.get('gateway');
+      const { route, idempotencyKey: key, generatedKey, upstream } = c.get('proxy');
+      const result = await gateway.forward(route, upstream, key);
+      const { response } = result;
+      const headers = withoutHopByHop(response.headers);
+      headers.set('x-paypath-path', result.pathId);
+      headers.set('x-paypath-attempts', String(result.attempts.length));
+      if (result.reconciled) headers.set('x-paypath-reconciled', 'true');
+      if (generatedKey || !headers.has(route.idempotency.header)) headers.set(route.idempotency.header, key);
+      const bodyAllowed = !NULL_BODY_STATUS.has(response.status) && c.req.method !== 'HEAD';
+      if (!bodyAllowed) await discardBody(response);
+      return new Response(bodyAllowed ? response.body : null, { status: response.status, headers });
+    },
+  );
+  return app as unknown as Hono<AppEnv>;
 }

@@ -1,0 +1,75 @@
+import type { Redis } from 'ioredis';
+import type { Gateway } from '../../core/gateway.ts';
+import { MemoryIdempotencyStore } from '../../core/idempotency/memory-store.ts';
+import type { IdempotencyStore } from '../../core/idempotency/store.ts';
+import type { Logger } from '../../core/logger.ts';
+import type { ForwardQueue } from '../../core/queue/forward-queue.ts';
+import { QueueForwarder } from '../../core/queue/forwarder.ts';
+import { MemoryForwardQueue } from '../../core/queue/memory-queue.ts';
+import { RedisForwardQueue } from './redis/forward-queue.ts';
+import { RedisIdempotencyStore } from './redis/idempotency-store.ts';
+
+export interface ExactlyOnceParts {
+  idempotencyStore: IdempotencyStore;
+  queue: ForwardQueue;
+  /** Sections for GET /status. */
+  statusSections: Record<string, () => unknown>;
+  close(): void;
+}
+
+/**
+ * The idempotency store and the store-and-forward queue for the Node runtime: in Redis when a
+ * client is given (shared, durable), in memory otherwise. Starts the queue forwarder, which
+ * tries the queue head every `queue.retryIntervalMs` (read from the running policy).
+ */
+export function createExactlyOnceParts(options: { redis?: Redis; gateway: () => Gateway; logger: Logger }): ExactlyOnceParts {
+  const idempotencyStore = options.redis ? new RedisIdempotencyStore(options.redis) : new MemoryIdempotencyStore();
+  const queue = options.redis ? new RedisForwardQueue(options.redis) : new MemoryForwardQueue();
+  const forwarder = new QueueForwarder({ queue, gateway: options.gateway, logger: options.logger });
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const schedule = () => {
+    // Always running (one head read per interval): a swapped policy may add queue routes, and a
+    // durable queue may hold requests from before a restart under another policy.
+    if (stopped) return;
+    timer = setTimeout(() => {
+      forwarder.drain().finally(schedule);
+    }, options.gateway().policy.queue.retryIntervalMs);
+    timer.unref();
+  };
+  schedule();
+  return {
+    idempotencyStore,
+    queue,
+    statusSections: {
+      idempotency: () => ({ store: idempotencyStore.kind, shared: idempotencyStore.kind === 'redis' }),
+      queue: async () => {
+        try {
+          return await queue.stats(Date.now());
+        } catch (error) {
+          return { kind: queue.kind, durable: queue.kind === 'redis', error: `unreachable: ${(error as Error).message}` };
+        }
+      },
+    },
+    close: () => {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/**
+ * Waits (at most `maxMs`) for a Redis client's first connection, so the first requests after a
+ * start find the shared stores ready instead of falling through. Never fails: Redis being down
+ * only means running without it until it returns.
+ */
+export async function waitForRedis(redis: Redis, maxMs = 2_000): Promise<boolean> {
+  if (redis.status === 'ready') return true;
+  let timer: NodeJS.Timeout | undefined;
+  const ready = await Promise.race([
+    new Promise<boolean>((resolve) => redis.once('ready', () => resolve(true))),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), maxMs))),
+  ]);
+  clearTimeout(timer);
+  return ready;
+}

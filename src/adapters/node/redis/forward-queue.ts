@@ -1,0 +1,201 @@
+import type { Redis } from 'ioredis';
+import type { EnqueueResult, ForwardQueue, QueueEntryView, QueuedOutcome, QueuedRequest, QueueStats } from '../../../core/queue/forward-queue.ts';
+
+interface StoredItem {
+  request: QueuedRequest;
+  view: QueueEntryView;
+}
+
+/** KEYS: stream, item, exposure. ARGV: id, item JSON, maxDepth, merchant ('' for none), amount, cap. */
+const ENQUEUE_SCRIPT = `
+if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[3]) then return 'queue_full' end
+if ARGV[4] ~= '' then
+  local current = tonumber(redis.call('HGET', KEYS[3], ARGV[4]) or '0')
+  if current + tonumber(ARGV[5]) > tonumber(ARGV[6]) then return 'exposure_cap' end
+  redis.call('HINCRBY', KEYS[3], ARGV[4], ARGV[5])
+end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('XADD', KEYS[1], '*', 'id', ARGV[1])
+return 'ok'`;
+
+/**
+ * KEYS: stream, item, exposure, dead stream. ARGV: stream entry id, item JSON, retention ms,
+ * merchant ('' for none), amount, dead-letter reason ('' when forwarded), queue id.
+ * Leaves the queue, releases the merchant's exposure and keeps the outcome for the retention time, atomically.
+ */
+const FINISH_SCRIPT = `
+local removed = redis.call('XDEL', KEYS[1], ARGV[1])
+if removed == 1 and ARGV[4] ~= '' then
+  local left = redis.call('HINCRBY', KEYS[3], ARGV[4], -tonumber(ARGV[5]))
+  if left <= 0 then redis.call('HDEL', KEYS[3], ARGV[4]) end
+end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+if ARGV[6] ~= '' and removed == 1 then
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', '100000', '*', 'id', ARGV[7], 'reason', ARGV[6])
+end
+return removed`;
+
+/** Takes the drain lock when free, or extends it when already ours. */
+const LOCK_SCRIPT = `
+local v = redis.call('GET', KEYS[1])
+if v == false or v == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0`;
+
+const UNLOCK_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+/**
+ * The store-and-forward queue in Redis Streams: durable across gateway restarts and shared by
+ * instances. Order is the stream's; each entry names a request stored under its own key, which
+ * outlives the entry (with the outcome) for the retention time. All keys share the hash tag
+ * `{paypath-queue}`, so the scripts touch one cluster slot.
+ */
+export class RedisForwardQueue implements ForwardQueue {
+  readonly kind = 'redis' as const;
+  readonly #redis: Redis;
+  readonly #keys: { stream: string; exposure: string; dead: string; lock: string; item: (id: string) => string };
+  /** Stream entry ids of requests returned by head(), so they can be removed by id. */
+  readonly #entryIds = new Map<string, string>();
+
+  constructor(redis: Redis, options: { prefix?: string } = {}) {
+    this.#redis = redis;
+    const base = `${options.prefix ?? 'paypath:'}{paypath-queue}:`;
+    this.#keys = {
+      stream: `${base}stream`,
+      exposure: `${base}exposure`,
+      dead: `${base}dead`,
+      lock: `${base}drain-lock`,
+      item: (id) => `${base}item:${id}`,
+    };
+  }
+
+  async enqueue(request: QueuedRequest, limits: { maxDepth: number; merchantExposureCap?: number }): Promise<EnqueueResult> {
+    const item: StoredItem = {
+      request,
+      view: { id: request.id, routeId: request.routeId, state: 'queued', idempotencyKey: request.idempotencyKey, enqueuedAt: request.enqueuedAt, attempts: 0 },
+    };
+    const merchant = request.merchant !== undefined && limits.merchantExposureCap !== undefined ? request.merchant : '';
+    const result = await this.#redis.eval(
+      ENQUEUE_SCRIPT,
+      3,
+      this.#keys.stream,
+      this.#keys.item(request.id),
+      this.#keys.exposure,
+      request.id,
+      JSON.stringify(item),
+      String(limits.maxDepth),
+      merchant,
+      String(request.amount ?? 0),
+      String(limits.merchantExposureCap ?? 0),
+    );
+    if (result === 'ok') return { ok: true };
+    return { ok: false, reason: result === 'exposure_cap' ? 'exposure_cap' : 'queue_full' };
+  }
+
+  async head(): Promise<QueuedRequest | undefined> {
+    for (let i = 0; i < 100; i++) {
+      const entries = await this.#redis.xrange(this.#keys.stream, '-', '+', 'COUNT', 1);
+      const entry = entries[0];
+      if (!entry) return undefined;
+      const [entryId, fields] = entry;
+      const id = fields[fields.indexOf('id') + 1] ?? '';
+      const item = await this.#item(id);
+      if (item && item.view.state === 'queued') {
+        this.#entryIds.set(id, entryId);
+        return item.request;
+      }
+      // An entry without its request (should not happen): drop it rather than block the queue.
+      await this.#redis.xdel(this.#keys.stream, entryId);
+    }
+    return undefined;
+  }
+
+  async recordFailure(id: string, error: string): Promise<number> {
+    const item = await this.#item(id);
+    if (!item) return 0;
+    item.view.attempts++;
+    item.view.lastError = error;
+    await this.#redis.set(this.#keys.item(id), JSON.stringify(item));
+    return item.view.attempts;
+  }
+
+  async complete(request: QueuedRequest, outcome: QueuedOutcome, retentionMs: number): Promise<void> {
+    await this.#finish(request, retentionMs, '', (view) => {
+      view.state = 'forwarded';
+      view.outcome = outcome;
+    });
+  }
+
+  async deadLetter(request: QueuedRequest, reason: string, retentionMs: number): Promise<void> {
+    await this.#finish(request, retentionMs, reason, (view) => {
+      view.state = 'dead';
+      view.reason = reason;
+    });
+  }
+
+  async get(id: string): Promise<QueueEntryView | undefined> {
+    return (await this.#item(id))?.view;
+  }
+
+  async stats(now: number): Promise<QueueStats> {
+    const [depth, first, dead] = await Promise.all([
+      this.#redis.xlen(this.#keys.stream),
+      this.#redis.xrange(this.#keys.stream, '-', '+', 'COUNT', 1),
+      this.#redis.xlen(this.#keys.dead),
+    ]);
+    const oldestId = first[0]?.[1][1];
+    const oldest = oldestId ? await this.#item(oldestId) : undefined;
+    return {
+      kind: 'redis',
+      durable: true,
+      depth,
+      oldestAgeMs: oldest ? Math.max(0, now - oldest.request.enqueuedAt) : null,
+      deadLettered: dead,
+    };
+  }
+
+  async acquireDrainLock(owner: string, ttlMs: number): Promise<boolean> {
+    return (await this.#redis.eval(LOCK_SCRIPT, 1, this.#keys.lock, owner, String(ttlMs))) === 1;
+  }
+
+  async releaseDrainLock(owner: string): Promise<void> {
+    await this.#redis.eval(UNLOCK_SCRIPT, 1, this.#keys.lock, owner);
+  }
+
+  async #item(id: string): Promise<StoredItem | undefined> {
+    const raw = await this.#redis.get(this.#keys.item(id));
+    return raw ? (JSON.parse(raw) as StoredItem) : undefined;
+  }
+
+  async #finish(request: QueuedRequest, retentionMs: number, reason: string, update: (view: QueueEntryView) => void): Promise<void> {
+    const item = (await this.#item(request.id)) ?? { request, view: { id: request.id, routeId: request.routeId, state: 'queued', idempotencyKey: request.idempotencyKey, enqueuedAt: request.enqueuedAt, attempts: 0 } };
+    update(item.view);
+    item.view.finishedAt = Date.now();
+    const entryId = this.#entryIds.get(request.id) ?? (await this.#findEntry(request.id)) ?? '0-0';
+    this.#entryIds.delete(request.id);
+    await this.#redis.eval(
+      FINISH_SCRIPT,
+      4,
+      this.#keys.stream,
+      this.#keys.item(request.id),
+      this.#keys.exposure,
+      this.#keys.dead,
+      entryId,
+      JSON.stringify(item),
+      String(retentionMs),
+      request.merchant ?? '',
+      String(request.amount ?? 0),
+      reason,
+      request.id,
+    );
+  }
+
+  async #findEntry(id: string): Promise<string | undefined> {
+    const entries = await this.#redis.xrange(this.#keys.stream, '-', '+', 'COUNT', 1000);
+    return entries.find(([, fields]) => fields[1] === id)?.[0];
+  }
+}

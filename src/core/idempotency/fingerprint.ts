@@ -1,0 +1,29 @@
+import { canonicalJson } from '../policy/hash.ts';
+
+/**
+ * The fingerprint a key is stored with: SHA-256 over method, route id and the canonical body.
+ * A JSON body is canonicalised (keys sorted, whitespace dropped) so a client that re-serialises
+ * the same payment differently is still recognised; any other body is taken byte for byte.
+ */
+export async function requestFingerprint(method: string, routeId: string, contentType: string | null, body: Uint8Array | null): Promise<string> {
+  const canonical = canonicalBody(contentType, body);
+  const head = new TextEncoder().encode(`${method.toUpperCase()}\n${routeId}\n`);
+  const bytes = new Uint8Array(head.byteLength + canonical.byteLength);
+  bytes.set(head, 0);
+  bytes.set(canonical, head.byteLength);
+  const digest = await crypto.subtle.digest('SHA-256', bytes);
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function canonicalBody(contentType: string | null, body: Uint8Array | null): Uint8Array {
+  if (body === null) return new Uint8Array(0);
+  if (contentType !== null && /^application\/([a-z0-9.+-]*\+)?json\b/i.test(contentType.trim())) {
+    try {
+      const value: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
+      return new TextEncoder().encode(canonicalJson(value));
+    } catch {
+      // Not valid JSON after all: the raw bytes are the identity.
+    }
+  }
+  return body;
+}

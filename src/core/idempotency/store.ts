@@ -1,0 +1,45 @@
+/** A completed answer kept for replay: status, chosen headers and the body, byte for byte (base64). */
+export interface StoredAnswer {
+  status: number;
+  headers: [string, string][];
+  bodyBase64: string;
+}
+
+export type ClaimResult =
+  /** The key is ours until complete() or release() with this token (or until the claim expires). */
+  | { kind: 'claimed'; token: string }
+  /** Another request with this key is being processed now. */
+  | { kind: 'in_flight' }
+  /** The key was used for a different request (method, route or body). */
+  | { kind: 'mismatch' }
+  /** The key's request completed earlier: replay this. */
+  | { kind: 'completed'; answer: StoredAnswer };
+
+/**
+ * Where idempotency records live: in memory (one instance) or Redis (shared). A claim is taken
+ * atomically with the request's fingerprint and released or completed only by its owner's token.
+ * Implementations may throw when their backing store is unreachable; callers then fall through
+ * (the key still reaches the processor, whose own de-duplication protects the payment).
+ */
+export interface IdempotencyStore {
+  readonly kind: 'memory' | 'redis';
+  claim(key: string, fingerprint: string, claimTtlMs: number): Promise<ClaimResult>;
+  /** Replaces our claim with the final answer, kept for `ttlMs`. False when the claim was no longer ours. */
+  complete(key: string, token: string, answer: StoredAnswer, ttlMs: number): Promise<boolean>;
+  /** Deletes our claim (compare-and-delete by token), so a retry asks the processor again. */
+  release(key: string, token: string): Promise<boolean>;
+  close?(): Promise<void>;
+}
+
+export function encodeBase64(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+export function decodeBase64(text: string): Uint8Array {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}

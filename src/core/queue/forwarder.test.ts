@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { TimestampBreaker } from '../breaker/timestamp-breaker.ts';
+import { AttemptError } from '../failover/attempt-error.ts';
+import { Gateway } from '../gateway.ts';
+import { validatePolicyObject } from '../policy/parse.ts';
+import type { UpstreamRequest, UpstreamResponse } from '../transport.ts';
+import type { QueuedRequest } from './forward-queue.ts';
+import { QueueForwarder } from './forwarder.ts';
+import { MemoryForwardQueue } from './memory-queue.ts';
+
+function setup(upstream: (request: UpstreamRequest) => Promise<UpstreamResponse>, upstreamHonors = true) {
+  const result = validatePolicyObject({
+    version: 1,
+    paths: [{ id: 'a', upstream: 'http://127.0.0.1:1' }],
+    routes: [
+      { id: 'payments', match: { method: 'POST', path: '/v1/payments' }, class: 'payment', paths: ['a'], whenAllDown: 'queue', idempotency: { upstreamHonors } },
+    ],
+    queue: { payments: { floorLimit: 1000, merchantExposureCap: 1000, maxAgeMs: 60_000 } },
+  });
+  if (!result.ok) throw new Error(JSON.stringify(result.issues));
+  const sent: string[] = [];
+  const gateway = new Gateway({
+    policy: result.policy,
+    policyHash: 't',
+    breakerFactory: (config) => new TimestampBreaker(config),
+    transportFactory: () => ({
+      send: (request) => {
+        sent.push(request.headers.get('idempotency-key') ?? '');
+        return upstream(request);
+      },
+      close: async () => {},
+    }),
+  });
+  let now = 1_000_000;
+  const queue = new MemoryForwardQueue({ now: () => now });
+  const forwarder = new QueueForwarder({ queue, gateway: () => gateway, now: () => now });
+  const request = (id: string, enqueuedAt: number): QueuedRequest => ({
+    id,
+    routeId: 'payments',
+    method: 'POST',
+    target: '/v1/payments',
+    headers: [['content-type', 'application/json']],
+    bodyBase64: btoa('{"amount":100}'),
+    idempotencyKey: `key-${id}`,
+    merchant: 'm',
+    amount: 100,
+    enqueuedAt,
+  });
+  return { queue, forwarder, sent, request, advance: (ms: number) => (now += ms), now: () => now };
+}
+
+const ok = async () => new Response('{"ok":true}', { status: 201 }) as UpstreamResponse;
+
+describe('QueueForwarder', () => {
+  it('forwards in order under each request\'s own key and frees the merchant\'s exposure', async () => {
+    const { queue, forwarder, sent, request, now } = setup(ok);
+    for (const id of ['q1', 'q2', 'q3']) expect((await queue.enqueue(request(id, now()), { maxDepth: 10, merchantExposureCap: 300 })).ok).toBe(true);
+    expect(await queue.enqueue(request('q4', now()), { maxDepth: 10, merchantExposureCap: 300 })).toEqual({ ok: false, reason: 'exposure_cap' });
+    await forwarder.drain();
+    expect(sent).toEqual(['key-q1', 'key-q2', 'key-q3']);
+    expect((await queue.get('q2'))?.state).toBe('forwarded');
+    expect((await queue.stats(now())).depth).toBe(0);
+    expect((await queue.enqueue(request('q5', now()), { maxDepth: 10, merchantExposureCap: 300 })).ok).toBe(true);
+  });
+
+  it('dead-letters a payment older than maxAgeMs without sending it', async () => {
+    const { queue, forwarder, sent, request, now, advance } = setup(ok);
+    await queue.enqueue(request('old', now()), { maxDepth: 10 });
+    advance(60_001);
+    await forwarder.drain();
+    expect(sent).toEqual([]);
+    expect(await queue.get('old')).toMatchObject({ state: 'dead', reason: 'expired' });
+  });
+
+  it('dead-letters at once a request sent without an answer when the processor does not honour keys', async () => {
+    const { queue, forwarder, sent, request, now } = setup(async () => {
+      throw new AttemptError('response_timeout', 'sent', 'no answer');
+    }, false);
+    await queue.enqueue(request('lost', now()), { maxDepth: 10 });
+    await forwarder.drain();
+    expect(sent).toHaveLength(1);
+    expect(await queue.get('lost')).toMatchObject({ state: 'dead', reason: 'outcome_unknown' });
+  });
+
+  it('keeps the head queued (no attempt counted) while no path can carry it', async () => {
+    const { queue, forwarder, request, now } = setup(async () => {
+      throw new AttemptError('connect_refused', 'not_sent', 'refused');
+    });
+    await queue.enqueue(request('wait', now()), { maxDepth: 10 });
+    await forwarder.drain();
+    expect(await queue.get('wait')).toMatchObject({ state: 'queued', attempts: 0 });
+  });
+
+  it('re-forwards under the same key when the outcome could not be recorded (as after a crash), so the processor de-duplicates', async () => {
+    const { queue, forwarder, sent, request, now } = setup(ok);
+    await queue.enqueue(request('q1', now()), { maxDepth: 10 });
+    const complete = queue.complete.bind(queue);
+    let failOnce = true;
+    queue.complete = async (...args) => {
+      if (failOnce) {
+        failOnce = false;
+        throw new Error('store lost mid-drain');
+      }
+      return complete(...args);
+    };
+    await forwarder.drain();
+    expect((await queue.get('q1'))?.state).toBe('queued');
+    await forwarder.drain();
+    expect((await queue.get('q1'))?.state).toBe('forwarded');
+    expect(sent).toEqual(['key-q1', 'key-q1']);
+  });
+});

@@ -1,0 +1,194 @@
+import { describe, expect, it } from 'vitest';
+import { TimestampBreaker } from '../../../core/breaker/timestamp-breaker.ts';
+import { AttemptError } from '../../../core/failover/attempt-error.ts';
+import { Gateway } from '../../../core/gateway.ts';
+import { MemoryIdempotencyStore } from '../../../core/idempotency/memory-store.ts';
+import type { ClaimResult, IdempotencyStore } from '../../../core/idempotency/store.ts';
+import { validatePolicyObject } from '../../../core/policy/parse.ts';
+import type { Policy } from '../../../core/policy/schema.ts';
+import type { UpstreamRequest, UpstreamResponse } from '../../../core/transport.ts';
+import { createApp } from '../../app.ts';
+
+type Upstream = (request: UpstreamRequest, pathId: string) => Promise<UpstreamResponse>;
+
+function policy(idempotency: Record<string, unknown> = {}): Policy {
+  const result = validatePolicyObject({
+    version: 1,
+    paths: [
+      { id: 'a', upstream: 'http://127.0.0.1:1' },
+      { id: 'b', upstream: 'http://127.0.0.1:2' },
+    ],
+    routes: [{ id: 'payments', match: { method: 'POST', path: '/v1/payments' }, class: 'payment', paths: ['a', 'b'], idempotency }],
+  });
+  if (!result.ok) throw new Error(JSON.stringify(result.issues));
+  return result.policy;
+}
+
+function setup(options: { upstream: Upstream; store?: IdempotencyStore; idempotency?: Record<string, unknown> }) {
+  const sent: { pathId: string; key: string | null; method: string; target: string }[] = [];
+  const gateway = new Gateway({
+    policy: policy(options.idempotency),
+    policyHash: 'test',
+    breakerFactory: (config) => new TimestampBreaker(config),
+    transportFactory: (path) => ({
+      send: (request) => {
+        sent.push({ pathId: path.id, key: request.headers.get('idempotency-key'), method: request.method, target: request.target });
+        return options.upstream(request, path.id);
+      },
+      close: async () => {},
+    }),
+  });
+  const store = options.store ?? new MemoryIdempotencyStore();
+  const app = createApp({ gateway: () => gateway, idempotencyStore: store });
+  const pay = (key: string | undefined, body: string) =>
+    app.request('/v1/payments', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
+      body,
+    });
+  return { app, gateway, sent, pay, store };
+}
+
+let charges = 0;
+const charge: Upstream = async () =>
+  new Response(JSON.stringify({ id: `ch_${++charges}`, status: 'succeeded' }), {
+    status: 201,
+    headers: { 'content-type': 'application/json', location: '/v1/payments/x', 'x-secret-upstream': 'not replayed' },
+  }) as UpstreamResponse;
+
+describe('idempotency middleware', () => {
+  it('replays a completed key byte for byte with Idempotent-Replayed and no upstream call', async () => {
+    const { pay, sent } = setup({ upstream: charge });
+    const first = await pay('k-1', '{"amount":100,"reference":"r1"}');
+    const firstBody = await first.text();
+    expect(first.status).toBe(201);
+    expect(first.headers.get('idempotent-replayed')).toBeNull();
+    const again = await pay('k-1', '{"amount":100,"reference":"r1"}');
+    expect(again.status).toBe(201);
+    expect(await again.text()).toBe(firstBody);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.headers.get('content-type')).toBe('application/json');
+    expect(again.headers.get('location')).toBe('/v1/payments/x');
+    expect(again.headers.get('x-secret-upstream')).toBeNull();
+    expect(again.headers.get('idempotency-key')).toBe('k-1');
+    expect(sent).toHaveLength(1);
+  });
+
+  it('treats the same JSON with other key order and whitespace as the same request', async () => {
+    const { pay, sent } = setup({ upstream: charge });
+    await pay('k-2', '{"amount":100,"reference":"r2"}');
+    const again = await pay('k-2', '{ "reference": "r2",\n  "amount": 100 }');
+    expect(again.status).toBe(201);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(sent).toHaveLength(1);
+  });
+
+  it('answers 422 idempotency_key_reused for the same key with a different body', async () => {
+    const { pay, sent } = setup({ upstream: charge });
+    await pay('k-3', '{"amount":100}');
+    const other = await pay('k-3', '{"amount":999}');
+    expect(other.status).toBe(422);
+    expect(((await other.json()) as { error: { code: string } }).error.code).toBe('idempotency_key_reused');
+    expect(sent).toHaveLength(1);
+  });
+
+  it('answers 409 idempotency_key_in_use while the first request is in flight', async () => {
+    let finish: (() => void) | undefined;
+    const { pay, sent } = setup({
+      upstream: async (request, pathId) => {
+        await new Promise<void>((resolve) => (finish = resolve));
+        return charge(request, pathId);
+      },
+    });
+    const first = pay('k-4', '{"amount":1}');
+    while (finish === undefined) await new Promise((r) => setTimeout(r, 5));
+    const second = await pay('k-4', '{"amount":1}');
+    expect(second.status).toBe(409);
+    expect(((await second.json()) as { error: { code: string } }).error.code).toBe('idempotency_key_in_use');
+    finish();
+    expect((await first).status).toBe(201);
+    expect(sent).toHaveLength(1);
+  });
+
+  it('rejects keyless requests with 400 when the route requires a key', async () => {
+    const { pay, sent } = setup({ upstream: charge, idempotency: { require: true } });
+    const response = await pay(undefined, '{"amount":1}');
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('idempotency_key_required');
+    expect(sent).toHaveLength(0);
+  });
+
+  it('does not store a 5xx answer: the retry asks the processor again under the same key', async () => {
+    let failures = 1;
+    const { pay, sent } = setup({
+      upstream: async (request, pathId) =>
+        failures-- > 0 ? (new Response('{"error":"boom"}', { status: 500 }) as UpstreamResponse) : charge(request, pathId),
+    });
+    expect((await pay('k-5', '{"amount":1}')).status).toBe(500);
+    const retry = await pay('k-5', '{"amount":1}');
+    expect(retry.status).toBe(201);
+    expect(retry.headers.get('idempotent-replayed')).toBeNull();
+    expect(sent.map((s) => s.key)).toEqual(['k-5', 'k-5']);
+  });
+
+  it('releases the claim after outcome_unknown so the retry re-asks the processor', async () => {
+    let lost = 1;
+    const { pay, sent } = setup({
+      upstream: async (request, pathId) => {
+        if (lost-- > 0) throw new AttemptError('response_timeout', 'sent', 'no answer');
+        return charge(request, pathId);
+      },
+    });
+    const unknown = await pay('k-6', '{"amount":1}');
+    expect(unknown.status).toBe(502);
+    expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('outcome_unknown');
+    const retry = await pay('k-6', '{"amount":1}');
+    expect(retry.status).toBe(201);
+    expect(sent.map((s) => s.key)).toEqual(['k-6', 'k-6']);
+  });
+
+  it('keeps payments flowing when the store throws, still sending the key upstream', async () => {
+    const broken: IdempotencyStore = {
+      kind: 'redis',
+      claim: async (): Promise<ClaimResult> => {
+        throw new Error('connection refused');
+      },
+      complete: async () => false,
+      release: async () => false,
+    };
+    const { pay, sent } = setup({ upstream: charge, store: broken });
+    const response = await pay('k-7', '{"amount":1}');
+    expect(response.status).toBe(201);
+    expect(sent.map((s) => s.key)).toEqual(['k-7']);
+  });
+
+  it('asks the lookup endpoint over another path after a send without an answer, and returns what it found', async () => {
+    const { pay, sent } = setup({
+      idempotency: { upstreamHonors: false, lookup: '/v1/payments/by-key/{key}' },
+      upstream: async (request, pathId) => {
+        if (request.method === 'POST') throw new AttemptError('response_timeout', 'sent', 'no answer');
+        expect(pathId).toBe('b');
+        return new Response('{"id":"ch_found"}', { status: 201, headers: { 'idempotent-replayed': 'true', 'content-type': 'application/json' } }) as UpstreamResponse;
+      },
+    });
+    const response = await pay('k/8', '{"amount":1}');
+    expect(response.status).toBe(201);
+    expect(await response.text()).toBe('{"id":"ch_found"}');
+    expect(response.headers.get('x-paypath-reconciled')).toBe('true');
+    expect(sent.map((s) => `${s.method} ${s.target} ${s.pathId}`)).toEqual(['POST /v1/payments a', 'GET /v1/payments/by-key/k%2F8 b']);
+  });
+
+  it('answers outcome_unknown when the lookup does not know the key and the processor does not honour keys', async () => {
+    const { pay, sent } = setup({
+      idempotency: { upstreamHonors: false, lookup: '/v1/payments/by-key/{key}' },
+      upstream: async (request) => {
+        if (request.method === 'POST') throw new AttemptError('response_timeout', 'sent', 'no answer');
+        return new Response('{}', { status: 404 }) as UpstreamResponse;
+      },
+    });
+    const response = await pay('k-9', '{"amount":1}');
+    expect(response.status).toBe(502);
+    expect(sent.filter((s) => s.method === 'POST')).toHaveLength(1);
+    expect(sent.filter((s) => s.method === 'GET')).toHaveLength(1);
+  });
+});

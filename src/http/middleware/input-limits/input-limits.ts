@@ -1,0 +1,92 @@
+import type { MiddlewareHandler } from 'hono';
+import { PaypathError } from '../../../core/errors.ts';
+import type { AppEnv } from '../../app.ts';
+import { bufferedBody } from '../request-body.ts';
+
+/** Size of the request's headers as they travel: name, ": ", value, CRLF. */
+export function headerBytes(headers: Headers): number {
+  let total = 0;
+  headers.forEach((value, name) => {
+    total += name.length + value.length + 4;
+  });
+  return total;
+}
+
+/** Media type of a Content-Type header without parameters, lowercased (`application/json`). */
+export function mediaType(contentType: string | undefined): string | undefined {
+  const type = contentType?.split(';')[0]?.trim().toLowerCase();
+  return type === '' ? undefined : type;
+}
+
+export function isJsonMediaType(type: string | undefined): boolean {
+  return type !== undefined && (type === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(type));
+}
+
+/**
+ * Deepest nesting of arrays and objects in a JSON text, stopping early once `limit` is passed.
+ * It does not validate JSON (the processor does); it only bounds the work anyone parsing it will do.
+ */
+export function jsonDepthExceeds(body: Uint8Array, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  for (const byte of body) {
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (byte === 0x5c) escaped = true; // backslash
+      else if (byte === 0x22) inString = false; // quote
+      continue;
+    }
+    if (byte === 0x22) inString = true;
+    else if (byte === 0x5b || byte === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (byte === 0x5d || byte === 0x7d) depth = Math.max(0, depth - 1);
+  }
+  return false;
+}
+
+/** Before authentication: header size for every request, and the route's accepted content types. */
+export function headerLimits(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const gateway = c.get('gateway');
+    const { limits } = gateway.policy;
+    const size = headerBytes(c.req.raw.headers);
+    if (size > limits.maxHeaderBytes) {
+      throw new PaypathError('headers_too_large', 431, `request headers (${size} bytes) exceed the limit of ${limits.maxHeaderBytes} bytes`, {
+        details: { limit: limits.maxHeaderBytes },
+      });
+    }
+    const route = gateway.matchRoute(c.req.method, new URL(c.req.url).pathname);
+    const type = mediaType(c.req.header('content-type'));
+    if (route?.contentTypes !== undefined && type !== undefined && !route.contentTypes.includes(type)) {
+      throw new PaypathError('unsupported_media_type', 415, `content type ${JSON.stringify(type.slice(0, 100))} is not accepted here (expected ${route.contentTypes.join(', ')})`, {
+        details: { accepted: route.contentTypes },
+      });
+    }
+    await next();
+  };
+}
+
+/** After authentication: a body needs a content type the route accepts, and JSON may not nest too deep. */
+export function bodyLimits(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const gateway = c.get('gateway');
+    const route = gateway.matchRoute(c.req.method, new URL(c.req.url).pathname);
+    if (route === undefined) return next();
+    const type = mediaType(c.req.header('content-type'));
+    const checkJson = isJsonMediaType(type);
+    if (route.contentTypes === undefined && !checkJson) return next();
+    const body = await bufferedBody(c, route.maxBodyBytes);
+    if (body === null) return next();
+    if (route.contentTypes !== undefined && type === undefined) {
+      throw new PaypathError('unsupported_media_type', 415, `a request body needs a content-type header (expected ${route.contentTypes.join(', ')})`, {
+        details: { accepted: route.contentTypes },
+      });
+    }
+    const { maxJsonDepth } = gateway.policy.limits;
+    if (checkJson && jsonDepthExceeds(body, maxJsonDepth)) {
+      throw new PaypathError('json_too_deep', 400, `JSON body nests deeper than ${maxJsonDepth} levels`, { details: { limit: maxJsonDepth } });
+    }
+    await next();
+  };
+}

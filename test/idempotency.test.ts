@@ -1,0 +1,199 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedisClient } from '../src/adapters/node/redis/client.ts';
+import { RedisIdempotencyStore } from '../src/adapters/node/redis/idempotency-store.ts';
+import type { RunningGateway } from '../src/adapters/node/server.ts';
+import { ExactlyOnceBench, pollUntil } from './support/exactly-once-bench.ts';
+import { TestRedisServer } from './support/redis-server.ts';
+
+const payments = (extra: Record<string, unknown> = {}) => [
+  {
+    id: 'payments',
+    match: { method: 'POST', path: '/v1/payments' },
+    class: 'payment',
+    paths: ['p0', 'p1', 'p2'],
+    attemptTimeoutMs: 3_000,
+    deadlineMs: 6_000,
+    idempotency: { upstreamHonors: true },
+    ...extra,
+  },
+];
+
+async function pay(url: string, key: string | undefined, body: Record<string, unknown>) {
+  const response = await fetch(`${url}/v1/payments`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, headers: response.headers, text: await response.text() };
+}
+
+describe('idempotency over real sockets', () => {
+  let bench: ExactlyOnceBench;
+  let redis: TestRedisServer;
+
+  beforeAll(async () => {
+    bench = await ExactlyOnceBench.start({ serviceTimeMs: 150 });
+    redis = await TestRedisServer.start();
+  });
+  afterAll(async () => {
+    await bench?.stop();
+    await redis?.stop();
+  });
+
+  for (const storeKind of ['memory', 'redis'] as const) {
+    it(`50 concurrent requests with one key make exactly one charge (${storeKind} store)`, async () => {
+      const gateway: RunningGateway = await bench.startInProcess(bench.writePolicy(payments()), storeKind === 'redis' ? redis.url : undefined);
+      try {
+        const status = (await (await fetch(`${gateway.url}/status`)).json()) as { idempotency: { store: string } };
+        expect(status.idempotency.store).toBe(storeKind);
+        const reference = `ref-50-${storeKind}`;
+        const key = `key-50-${storeKind}`;
+        const answers = await Promise.all(Array.from({ length: 50 }, () => pay(gateway.url, key, { amount: 500, reference })));
+        expect(bench.processor.chargesFor(reference)).toBe(1);
+        const succeeded = answers.filter((a) => a.status === 201);
+        const inUse = answers.filter((a) => a.status === 409);
+        expect(succeeded.length + inUse.length).toBe(50);
+        expect(succeeded.length).toBeGreaterThanOrEqual(1);
+        expect(new Set(succeeded.map((a) => a.text)).size).toBe(1);
+        for (const a of inUse) expect(JSON.parse(a.text).error.code).toBe('idempotency_key_in_use');
+        // Once completed, a retry is a byte-for-byte replay.
+        const replay = await pay(gateway.url, key, { reference, amount: 500 });
+        expect(replay.status).toBe(201);
+        expect(replay.text).toBe(succeeded[0]!.text);
+        expect(replay.headers.get('idempotent-replayed')).toBe('true');
+        expect(bench.processor.chargesFor(reference)).toBe(1);
+      } finally {
+        await gateway.close();
+      }
+    });
+  }
+
+  it('Redis records: hash-tagged key, kept at least 24 h, released only by their owner', async () => {
+    const client = createRedisClient(redis.url);
+    await new Promise((resolve) => client.once('ready', resolve));
+    try {
+      const store = new RedisIdempotencyStore(client);
+      expect(store.redisKey('abc')).toBe('paypath:idem:{abc}');
+      const claim = await store.claim('rk-1', 'fp1', 5_000);
+      expect(claim.kind).toBe('claimed');
+      if (claim.kind !== 'claimed') return;
+      expect(await store.claim('rk-1', 'fp1', 5_000)).toEqual({ kind: 'in_flight' });
+      expect(await store.claim('rk-1', 'fp2', 5_000)).toEqual({ kind: 'mismatch' });
+      expect(await store.release('rk-1', 'someone-else')).toBe(false);
+      expect(await store.complete('rk-1', 'someone-else', { status: 200, headers: [], bodyBase64: '' }, 86_400_000)).toBe(false);
+      expect(await store.complete('rk-1', claim.token, { status: 201, headers: [['content-type', 'application/json']], bodyBase64: 'e30=' }, 86_400_000)).toBe(true);
+      expect(await client.pttl(store.redisKey('rk-1'))).toBeGreaterThan(86_400_000 - 60_000);
+      expect(await store.claim('rk-1', 'fp1', 5_000)).toEqual({
+        kind: 'completed',
+        answer: { status: 201, headers: [['content-type', 'application/json']], bodyBase64: 'e30=' },
+      });
+      // A completed record cannot be released by the token that made it.
+      expect(await store.release('rk-1', claim.token)).toBe(false);
+      const second = await store.claim('rk-2', 'fp', 5_000);
+      expect(second.kind === 'claimed' && (await store.release('rk-2', second.token))).toBe(true);
+      expect(await client.exists(store.redisKey('rk-2'))).toBe(0);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('with the records flushed mid-stream, every attempt still carries the key and charges stay one per payment', async () => {
+    const gateway = await bench.startInProcess(bench.writePolicy(payments()), redis.url);
+    const client = createRedisClient(redis.url);
+    await new Promise((resolve) => client.once('ready', resolve));
+    bench.processor.serviceTimeMs = 5;
+    const keylessBefore = bench.processor.postsWithoutKey;
+    try {
+      const payments = Array.from({ length: 30 }, (_, i) => ({ key: `flush-${i}`, body: { amount: 100 + i, reference: `flush-ref-${i}` } }));
+      const first: string[] = [];
+      // Each payment is sent, and then sent again (a client retry); Redis is flushed half-way.
+      for (const [i, p] of payments.entries()) {
+        if (i === 15) expect(await client.flushall()).toBe('OK');
+        const answer = await pay(gateway.url, p.key, p.body);
+        expect(answer.status).toBe(201);
+        first.push(answer.text);
+      }
+      expect(await client.flushall()).toBe('OK');
+      const seenBefore = bench.processor.requests.get('/v1/payments') ?? 0;
+      for (const [i, p] of payments.entries()) {
+        const retry = await pay(gateway.url, p.key, p.body);
+        expect(retry.status).toBe(201);
+        expect(retry.text).toBe(first[i]); // the processor replays its own stored answer
+      }
+      // The records were gone, so every retry went upstream with its key, and the processor de-duplicated.
+      expect((bench.processor.requests.get('/v1/payments') ?? 0) - seenBefore).toBe(30);
+      expect(bench.processor.postsWithoutKey).toBe(keylessBefore);
+      for (const p of payments) expect(bench.processor.chargesFor(p.body.reference)).toBe(1);
+    } finally {
+      bench.processor.serviceTimeMs = 150;
+      client.disconnect();
+      await gateway.close();
+    }
+  });
+
+  it('flushing Redis while a payment is in flight: the retry reaches the processor with the key, which de-duplicates', async () => {
+    const gateway = await bench.startInProcess(bench.writePolicy(payments()), redis.url);
+    const client = createRedisClient(redis.url);
+    await new Promise((resolve) => client.once('ready', resolve));
+    bench.processor.serviceTimeMs = 400;
+    try {
+      const body = { amount: 900, reference: 'inflight-flush-1' };
+      const seen = bench.processor.requests.get('/v1/payments') ?? 0;
+      const first = pay(gateway.url, 'inflight-flush-1', body);
+      await pollUntil(async () => ((bench.processor.requests.get('/v1/payments') ?? 0) > seen ? true : undefined), 100, 10);
+      expect(await client.exists('paypath:idem:{inflight-flush-1}')).toBe(1);
+      expect(await client.flushall()).toBe('OK');
+      // The gateway's claim is gone, so the retry claims again and goes upstream: the processor sees the key in flight.
+      const retry = await pay(gateway.url, 'inflight-flush-1', body);
+      expect(retry.status).toBe(409);
+      expect(JSON.parse(retry.text).error.code).toBe('key_in_use');
+      expect((await first).status).toBe(201);
+      expect(bench.processor.chargesFor('inflight-flush-1')).toBe(1);
+    } finally {
+      bench.processor.serviceTimeMs = 150;
+      client.disconnect();
+      await gateway.close();
+    }
+  });
+
+  it('answers from the processor lookup after an attempt was sent without an answer (no second send)', async () => {
+    const policy = bench.writePolicy(
+      payments({ attemptTimeoutMs: 400, idempotency: { upstreamHonors: false, lookup: '/v1/payments/by-key/{key}' } }),
+    );
+    const gateway = await bench.startInProcess(policy);
+    bench.processor.serviceTimeMs = 0;
+    await bench.carriers[0]!.setMode({ mode: 'slow', delayMs: 1_500 }); // request gets through, answer is late
+    try {
+      const lookupsBefore = bench.processor.lookups;
+      const answer = await pay(gateway.url, 'lookup-1', { amount: 700, reference: 'lookup-ref-1' });
+      expect(answer.status).toBe(201);
+      expect(answer.headers.get('x-paypath-reconciled')).toBe('true');
+      expect(JSON.parse(answer.text).reference).toBe('lookup-ref-1');
+      expect(bench.processor.lookups - lookupsBefore).toBe(1);
+      expect(bench.processor.chargesFor('lookup-ref-1')).toBe(1);
+    } finally {
+      bench.processor.serviceTimeMs = 150;
+      await bench.carriers[0]!.setMode({ mode: 'up' });
+      await gateway.close();
+    }
+  });
+
+  // Last in this file: it kills the test's Redis.
+  it('keeps charging when Redis is killed: no claim, the key still goes to the processor', async () => {
+    const gateway = await bench.startInProcess(bench.writePolicy(payments()), redis.url);
+    bench.processor.serviceTimeMs = 0;
+    try {
+      await redis.kill();
+      const keylessBefore = bench.processor.postsWithoutKey;
+      const answer = await pay(gateway.url, 'redis-down-1', { amount: 100, reference: 'redis-down-1' });
+      expect(answer.status).toBe(201);
+      const again = await pay(gateway.url, 'redis-down-1', { amount: 100, reference: 'redis-down-1' });
+      expect(again.status).toBe(201);
+      expect(again.text).toBe(answer.text);
+      expect(bench.processor.chargesFor('redis-down-1')).toBe(1);
+      expect(bench.processor.postsWithoutKey).toBe(keylessBefore);
+    } finally {
+      await gateway.close();
+    }
+  });
+});
