@@ -97,6 +97,8 @@ Watch the paths:
   curl -s ${gateway.url}/status
 With one or two carriers cut, payments keep succeeding (see x-paypath-path).
 
+Dashboard (docs/dashboard.md): ${gateway.url}/dashboard/${process.env.PAYPATH_ADMIN_TOKENS ? ' (sign in with a token from PAYPATH_ADMIN_TOKENS)' : ` (sign in with ${demoToken})`}
+
 Ops (docs/ops.md): metrics at ${gateway.url}/metrics; the admin API and CLI take a token${process.env.PAYPATH_ADMIN_TOKENS ? ' from PAYPATH_ADMIN_TOKENS' : `:
   export PAYPATH_ADMIN_TOKEN=${demoToken} PAYPATH_URL=${gateway.url}`}
   npx paypath status

@@ -5,6 +5,7 @@ import { silentLogger, type Logger } from '../core/logger.ts';
 import type { RequestRecord } from '../core/request-record.ts';
 import { requestRecorder } from './middleware/request-record.ts';
 import { adminRoutes, type AdminDeps } from './routes/admin/index.ts';
+import { dashboardRoutes, type DashboardDeps } from './routes/dashboard.ts';
 import type { IdempotencyStore } from '../core/idempotency/store.ts';
 import type { ForwardQueue } from '../core/queue/forward-queue.ts';
 import { MemoryRateLimiter, type RateLimiter } from '../core/rate-limit/rate-limiter.ts';
@@ -29,6 +30,8 @@ export interface AppDeps {
   metrics?: MetricsSource;
   /** Merged into GET /status (policy revision, reload errors, drills…). */
   statusExtras?: () => Record<string, unknown>;
+  /** Serves the ops dashboard under /dashboard. */
+  dashboard?: DashboardDeps;
   /** Idempotency records (issue 4); without one, keys still go upstream but nothing is replayed. */
   idempotencyStore?: IdempotencyStore;
   /** Store-and-forward queue for routes with whenAllDown: queue (issue 4). */
@@ -102,6 +105,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', healthRoutes(deps.statusSections, deps.statusExtras));
   if (deps.metrics) app.route('/', metricsRoutes(deps.metrics));
   if (deps.admin) app.route('/admin', adminRoutes(deps.admin));
+  if (deps.dashboard) app.route('/', dashboardRoutes(deps.dashboard));
   if (deps.queue) app.route('/', queueRoutes(deps.queue));
   // Registered after paypath's own endpoints (which answer first and stay open) and before the
   // proxy: only requests forwarded to a route are authenticated and inspected.

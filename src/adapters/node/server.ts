@@ -11,6 +11,7 @@ import type { Policy } from '../../core/policy/schema.ts';
 import { createApp, type SecurityDeps } from '../../http/app.ts';
 import type { AdminTokenEntry } from '../../http/middleware/admin-auth/admin-auth.ts';
 import type { PrometheusMetrics } from './metrics.ts';
+import { dashboardAssets } from './dashboard-assets.ts';
 import { createNodeOps } from './ops.ts';
 import type { PolicyWatcher } from './policy-watcher.ts';
 import { createExactlyOnceParts, waitForRedis } from './exactly-once.ts';
@@ -43,6 +44,8 @@ export interface NodeGatewayOptions {
   auditFile?: string;
   /** Include Node process metrics in /metrics. Default: true. */
   processMetrics?: boolean;
+  /** Built dashboard files served at /dashboard. Default: dist/dashboard of this package; false: no dashboard. */
+  dashboardDir?: string | false;
   /** Merchant keys to use instead of loading them as the policy's merchants.keys says (tests, the demo). */
   merchantKeys?: MerchantKeyring;
   /** Serve HTTPS with this certificate and key (PEM files; the key must be mode 0600). Default: plain HTTP. */
@@ -118,6 +121,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
       }
     },
   };
+  const dashboard = options.dashboardDir === false ? undefined : { assets: dashboardAssets(options.dashboardDir) };
   const app = createApp({
     ...ops.appDeps,
     logger,
@@ -125,6 +129,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     queue: exactlyOnce.queue,
     statusSections: exactlyOnce.statusSections,
     security,
+    ...(dashboard ? { dashboard } : {}),
   });
   const listen = { fetch: app.fetch, port: options.port ?? 8787, hostname: options.host ?? '127.0.0.1' };
   // Node refuses larger header blocks itself (431) before the app sees them.

@@ -11,6 +11,8 @@ export type { AdminDeps } from './admin-deps.ts';
 export function adminRoutes(deps: AdminDeps): Hono<AdminAppEnv> {
   const app = new Hono<AdminAppEnv>();
   app.use('*', adminAuth({ authenticator: deps.authenticator, audit: deps.audit }));
+  // Who the token belongs to, so a client (the dashboard) can show the role and hide what it may not do.
+  app.get('/session', (c) => c.json(c.get('admin')));
   app.route('/', adminPolicyRoutes(deps));
   app.route('/', adminDrillRoutes(deps));
   app.get('/audit', async (c) => {
