@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 import { createLogger } from '../adapters/node/logger.ts';
 import { loadPolicyFile, PolicyFileError } from '../adapters/node/policy-file.ts';
+import { loadAdminTokens } from '../adapters/node/admin-tokens.ts';
+import { CliUsageError, drillCommand, GatewayAnswerError, policyCommand, statusCommand } from './ops-commands.ts';
 import { SecretFileError } from '../adapters/node/secret-file.ts';
 
 /** Exit statuses other tools can rely on. */
@@ -12,7 +14,17 @@ Usage:
   paypath serve --policy FILE [--port N] [--host ADDR] [--redis URL] [--tls-cert FILE --tls-key FILE]
                                                          run the gateway (env: PAYPATH_POLICY, PORT, HOST, REDIS_URL,
                                                          PAYPATH_TLS_CERT, PAYPATH_TLS_KEY; merchant keys: see docs/security.md)
+                       [--admin-tokens-file FILE] [--audit-file FILE] [--no-watch]
+                                                         admin tokens: PAYPATH_ADMIN_TOKENS="name:role:token,..." or
+                                                         PAYPATH_ADMIN_TOKENS_FILE (mode 600); audit: PAYPATH_AUDIT_FILE
+                                                         (default ./paypath-audit.jsonl)
   paypath validate FILE                                  check a policy file
+  paypath status                                         paths, redundancy, policy revision, drills
+  paypath drill PATH [--duration MS] [--wait]            isolate a path for a while and report what the others carried
+  paypath policy diff FILE | apply FILE | rollback REV | history
+                                                         against a running gateway
+     (status, drill, policy: --url URL (PAYPATH_URL, default http://127.0.0.1:8787),
+      --token TOKEN (PAYPATH_ADMIN_TOKEN), --json)
   paypath help
 
 Exit status: 0 ok, 1 runtime failure, 2 bad usage or invalid policy.`;
@@ -27,6 +39,12 @@ export async function main(argv: string[]): Promise<number> {
         return await serveCommand(rest);
       case 'validate':
         return await validateCommand(rest);
+      case 'status':
+        return await statusCommand(rest, console.log);
+      case 'drill':
+        return await drillCommand(rest, console.log);
+      case 'policy':
+        return await policyCommand(rest, console.log);
       case 'help':
       case '--help':
       case '-h':
@@ -41,7 +59,11 @@ export async function main(argv: string[]): Promise<number> {
       console.error(error.message);
       return EXIT.usage;
     }
-    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (error instanceof GatewayAnswerError) {
+      console.error(`paypath: ${error.message}`);
+      return EXIT.failure;
+    }
+    if (error instanceof UsageError || error instanceof CliUsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       console.error(`paypath: ${(error as Error).message}\n\n${USAGE}`);
       return EXIT.usage;
     }
@@ -67,6 +89,9 @@ async function serveCommand(args: string[]): Promise<number> {
       port: { type: 'string' },
       host: { type: 'string' },
       redis: { type: 'string' },
+      'admin-tokens-file': { type: 'string' },
+      'audit-file': { type: 'string' },
+      'no-watch': { type: 'boolean', default: false },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
     },
@@ -83,7 +108,18 @@ async function serveCommand(args: string[]): Promise<number> {
   // Loaded only here, so `validate` starts fast: the server pulls in undici, TLS, Redis and Hono.
   const { startNodeGateway } = await import('../adapters/node/server.ts');
   const logger = createLogger();
+  let adminTokens;
+  try {
+    adminTokens = await loadAdminTokens({ spec: process.env.PAYPATH_ADMIN_TOKENS, file: values['admin-tokens-file'] ?? process.env.PAYPATH_ADMIN_TOKENS_FILE });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (adminTokens.length === 0) logger.warn({ event: 'admin_disabled' }, 'no admin tokens configured: every /admin request is answered 401');
   const running = await startNodeGateway({
+    policyFile: file,
+    watchPolicy: !values['no-watch'],
+    adminTokens,
+    auditFile: values['audit-file'] ?? process.env.PAYPATH_AUDIT_FILE ?? 'paypath-audit.jsonl',
     policy,
     policyHash: hash,
     port,

@@ -21,6 +21,17 @@ export type ErrorCode =
   | 'queue_unavailable'
   | 'queue_entry_not_found'
   | 'internal_error'
+  // admin API (docs/ops.md)
+  | 'admin_unauthenticated'
+  | 'admin_forbidden'
+  | 'policy_invalid'
+  | 'upstream_not_allowed'
+  | 'precondition_required'
+  | 'policy_stale'
+  | 'policy_revision_not_found'
+  | 'path_not_found'
+  | 'drill_refused'
+  | 'drill_running'
   // merchant authentication and input limits (docs/security.md)
   | 'auth_required'
   | 'auth_malformed'

@@ -11,7 +11,8 @@ import { computeRedundancy, type Redundancy } from './health/redundancy.ts';
 import { RedundancyAlarm } from './health/redundancy-alarm.ts';
 import { TrialGatedBreaker } from './health/trial-gated-breaker.ts';
 import { silentLogger, type Logger } from './logger.ts';
-import type { BreakerConfig, PathConfig, Policy, RouteConfig } from './policy/schema.ts';
+import type { AdaptiveTimeoutConfig, BreakerConfig, PathConfig, Policy, RouteConfig } from './policy/schema.ts';
+import { canonicalJson } from './policy/hash.ts';
 import { matchRoute } from './routing.ts';
 import type { PathTransport, TransportFactory, UpstreamRequest } from './transport.ts';
 
@@ -34,6 +35,15 @@ export interface GatewayOptions {
   logger?: Logger;
   /** Used to deliver redundancy webhooks. Default: global fetch. */
   fetch?: typeof fetch;
+  /** Called after every attempt on any path, e.g. for metrics. */
+  onAttempt?: (record: AttemptRecord) => void;
+  /**
+   * The gateway this one replaces (policy apply). Paths whose config and the breaker settings are
+   * unchanged keep their breaker, transport and latency history; see `retire`.
+   */
+  previous?: Gateway;
+  /** Whether a route may use a path now beyond its breaker (e.g. a metered path over budget). Default: always. */
+  pathAllowed?: (pathId: string, route: RouteConfig) => boolean;
 }
 
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
@@ -56,20 +66,33 @@ class PathState implements PathRuntime {
   readonly config: PathConfig;
   readonly breaker: IBreaker;
   readonly transport: PathTransport;
-  readonly #policy: Policy;
+  /** Adaptive timeout settings of the owning gateway's policy. */
+  adaptive: AdaptiveTimeoutConfig;
+  /** Hooks of the gateway currently owning this state; replaced when a new gateway inherits it. */
+  onAttempt: ((record: AttemptRecord) => void) | undefined;
+  onTransition: ((pathId: string, transition: BreakerTransition) => void) | undefined;
+  /** The owning gateway's health handling (shared state, probes, alarms); replaced like the hooks above. */
+  onHealth: ((path: PathState, transition: BreakerTransition) => void) | undefined;
 
-  constructor(config: PathConfig, breaker: IBreaker, transport: PathTransport, policy: Policy) {
+  constructor(config: PathConfig, breaker: IBreaker, transport: PathTransport, adaptive: AdaptiveTimeoutConfig) {
     this.config = config;
     this.breaker = breaker;
     this.transport = transport;
-    this.#policy = policy;
+    this.adaptive = adaptive;
+    breaker.onStateChange((transition) => {
+      this.transitions.push(transition);
+      if (this.transitions.length > TRANSITIONS_KEPT) this.transitions.shift();
+      this.onTransition?.(config.id, transition);
+      this.onHealth?.(this, transition);
+    });
   }
 
   attemptTimeoutMs(route: RouteConfig): number | undefined {
-    return adaptiveAttemptTimeoutMs(route, this.latency, this.#policy.adaptiveTimeout);
+    return adaptiveAttemptTimeoutMs(route, this.latency, this.adaptive);
   }
 
   recordAttempt(record: AttemptRecord): void {
+    this.onAttempt?.(record);
     this.requests++;
     if (record.outcome === 'answered' || record.outcome === 'upstream_error') this.lastAnsweredAt = Date.now();
     if (record.outcome !== 'answered') {
@@ -114,13 +137,17 @@ export class Gateway {
   readonly #alarm: RedundancyAlarm;
   readonly #membership: { dispose(): void };
   readonly retryBudget: RetryBudget;
+  readonly #pathAllowed: ((pathId: string, route: RouteConfig) => boolean) | undefined;
+  #inFlight = 0;
+  #drainWaiters: (() => void)[] = [];
+  #probesRunning = false;
 
   constructor(options: GatewayOptions) {
     this.policy = options.policy;
     this.policyHash = options.policyHash;
     this.#generateKey = options.generateKey ?? (() => `pp_${crypto.randomUUID()}`);
-    this.instanceId = options.instanceId ?? `gw-${crypto.randomUUID().slice(0, 8)}`;
-    this.#store = options.healthStore ?? new InMemoryHealthStore();
+    this.instanceId = options.instanceId ?? options.previous?.instanceId ?? `gw-${crypto.randomUUID().slice(0, 8)}`;
+    this.#store = options.healthStore ?? (options.previous ? options.previous.#store : new InMemoryHealthStore());
     this.retryBudget = new RetryBudget(options.policy.retryBudget);
     const store = this.#store;
     const trialLockMs = Math.max(options.policy.probe.intervalMs * 2, options.policy.probe.timeoutMs * 2, 1_000);
@@ -131,16 +158,23 @@ export class Gateway {
       logger: options.logger ?? silentLogger,
       ...(options.fetch ? { fetch: options.fetch } : {}),
     });
+    this.#pathAllowed = options.pathAllowed;
+    const makeBreaker = (config: PathConfig): IBreaker => {
+      const breaker = options.breakerFactory(options.policy.breaker, config);
+      return store.shared ? new TrialGatedBreaker(breaker, () => store.acquireTrial(config.id, this.instanceId, trialLockMs), trialLockMs) : breaker;
+    };
+    const previous = options.previous;
+    const breakerUnchanged = previous !== undefined && canonicalJson(previous.policy.breaker) === canonicalJson(options.policy.breaker);
     for (const config of options.policy.paths) {
-      let breaker = options.breakerFactory(options.policy.breaker, config);
-      if (store.shared) breaker = new TrialGatedBreaker(breaker, () => store.acquireTrial(config.id, this.instanceId, trialLockMs), trialLockMs);
-      const state = new PathState(config, breaker, options.transportFactory(config), options.policy);
-      state.breaker.onStateChange((transition) => {
-        state.transitions.push(transition);
-        if (state.transitions.length > TRANSITIONS_KEPT) state.transitions.shift();
-        options.onTransition?.(config.id, transition);
-        this.#afterTransition(state, transition);
-      });
+      const old = breakerUnchanged ? previous.#paths.get(config.id) : undefined;
+      const state =
+        old && canonicalJson(old.config) === canonicalJson(config)
+          ? old
+          : new PathState(config, makeBreaker(config), options.transportFactory(config), options.policy.adaptiveTimeout);
+      state.onAttempt = options.onAttempt;
+      state.onTransition = options.onTransition;
+      state.adaptive = options.policy.adaptiveTimeout;
+      state.onHealth = (path, transition) => this.#afterTransition(path, transition);
       this.#paths.set(config.id, state);
     }
     this.#probes = new ProbeScheduler({
@@ -148,7 +182,7 @@ export class Gateway {
       paths: [...this.#paths.values()],
       onResult: (path, result) => this.#onProbe(path, result),
     });
-    this.#alarm.update(this.status().redundancy, [], null);
+    this.#alarm.update(this.#redundancy(), [], null);
     this.#membership = store.join({
       instanceId: this.instanceId,
       quorum: options.policy.breaker.quorum ?? 1,
@@ -156,11 +190,22 @@ export class Gateway {
       localStates: () => [...this.#paths.values()].flatMap((p) => (p.lastShared ? [p.lastShared] : [])),
       apply: (event) => this.#applyPeer(event),
     });
+    // A policy apply hands over running probes to the new gateway (see retire).
+    if (previous && previous.#probesRunning) this.startProbes();
   }
 
   /** Starts active probes (policy `probe`). Runtimes whose timers outlive requests call this once. */
   startProbes(): void {
+    this.#probesRunning = true;
     this.#probes.start();
+  }
+
+  /** Stops this gateway's probes, alarms and shared-state membership (it no longer runs the policy). */
+  #stopHealth(): void {
+    this.#probesRunning = false;
+    this.#probes.stop();
+    this.#alarm.close();
+    this.#membership.dispose();
   }
 
   /**
@@ -202,14 +247,14 @@ export class Gateway {
       }
     }
     this.#probes.reschedule(path.config.id);
-    const status = this.status();
+    const redundancy = this.#redundancy();
     this.#alarm.update(
-      status.redundancy,
-      status.paths.map((p) => ({ id: p.id, state: p.state })),
+      redundancy,
+      [...this.#paths.values()].map((p) => ({ id: p.config.id, state: p.breaker.state })),
       { path: path.config.id, reason: transition.reason },
     );
     // Cold paths are probed on demand: when the last spare is gone, find out whether they can step in.
-    if (status.redundancy.level === 'N+0' || status.redundancy.level === 'down') {
+    if (redundancy.level === 'N+0' || redundancy.level === 'down') {
       for (const p of this.#paths.values()) if (p.config.grade === 'cold' && p !== path) void this.#probes.probeNow(p.config.id);
     }
   }
@@ -250,6 +295,46 @@ export class Gateway {
     });
   }
 
+  /** Marks a request as using this gateway until the returned function is called (see `retire`). */
+  enter(): () => void {
+    this.#inFlight++;
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      this.#inFlight--;
+      if (this.#inFlight === 0) for (const wake of this.#drainWaiters.splice(0)) wake();
+    };
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Resolves once no request is using this gateway. */
+  drained(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /** True when `next` carries on this path's breaker and transport (an unchanged path). */
+  sharesPath(next: Gateway, pathId: string): boolean {
+    const mine = this.#paths.get(pathId);
+    return mine !== undefined && next.#paths.get(pathId) === mine;
+  }
+
+  /**
+   * After a policy apply: waits until requests that started on this gateway are done, then closes
+   * the breakers and transports that `next` did not inherit. Never closes a shared path.
+   */
+  async retire(next: Gateway): Promise<void> {
+    this.#stopHealth(); // `next` probes and shares health from now on
+    await this.drained();
+    const removed = [...this.#paths.entries()].filter(([id]) => !this.sharesPath(next, id)).map(([, state]) => state);
+    for (const path of removed) path.breaker.dispose();
+    await Promise.all(removed.map((p) => p.transport.close()));
+  }
+
   path(id: string): PathRuntime | undefined {
     return this.#paths.get(id);
   }
@@ -279,7 +364,9 @@ export class Gateway {
   }
 
   forward(route: RouteConfig, request: UpstreamRequest, idempotencyKey: string): Promise<ForwardResult> {
-    return forwardWithFailover(route, request, this.#paths, {
+    const allowed = this.#pathAllowed;
+    const effective = allowed ? { ...route, paths: route.paths.filter((id) => allowed(id, route)) } : route;
+    return forwardWithFailover(effective, request, this.#paths, {
       idempotencyKey,
       reconcile: createLookupReconciler(route, request, this.#paths, idempotencyKey),
       retryAfterSeconds: Math.max(1, Math.ceil(this.policy.breaker.resetTimeoutMs / 1000)),
@@ -289,7 +376,7 @@ export class Gateway {
 
   /** Paths of a route whose breaker would admit a request now. */
   usablePaths(route: RouteConfig): string[] {
-    return route.paths.filter((id) => this.#paths.get(id)?.breaker.isAvailable);
+    return route.paths.filter((id) => this.#paths.get(id)?.breaker.isAvailable && (this.#pathAllowed?.(id, route) ?? true));
   }
 
   /** Ready while every payment route (or, without payment routes, every route) has a usable path. */
@@ -298,12 +385,16 @@ export class Gateway {
     return (payments.length > 0 ? payments : this.policy.routes).every((route) => this.usablePaths(route).length > 0);
   }
 
+  #redundancy(): Redundancy {
+    return computeRedundancy(
+      [...this.#paths.values()].map((p) => ({ id: p.config.id, shareRisk: p.config.shareRisk, healthy: p.breaker.state === 'closed' })),
+    );
+  }
+
   status(): GatewayStatus {
     const paths = [...this.#paths.values()];
     return {
-      redundancy: computeRedundancy(
-        paths.map((p) => ({ id: p.config.id, shareRisk: p.config.shareRisk, healthy: p.breaker.state === 'closed' })),
-      ),
+      redundancy: this.#redundancy(),
       paths: paths.map((p) => ({
         id: p.config.id,
         state: p.breaker.state,
@@ -324,9 +415,7 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
-    this.#probes.stop();
-    this.#alarm.close();
-    this.#membership.dispose();
+    this.#stopHealth();
     for (const path of this.#paths.values()) path.breaker.dispose();
     await Promise.all([...this.#paths.values()].map((p) => p.transport.close()));
   }

@@ -1,9 +1,11 @@
 // `npm start`: a self-contained demo. A simulated processor, one simulated carrier per path of
 // policies/default.yaml (a fault-injecting proxy on the path's loopback address), the gateway on
 // :8787, and a small control API on :8788 to cut and restore carriers. No Redis needed.
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../adapters/node/logger.ts';
+import { loadAdminTokens } from '../adapters/node/admin-tokens.ts';
 import { loadPolicyFile, PolicyFileError } from '../adapters/node/policy-file.ts';
 import { startNodeGateway } from '../adapters/node/server.ts';
 import { DEMO_MERCHANT_ID, DEMO_MERCHANT_SECRET } from './demo-merchant.ts';
@@ -35,7 +37,10 @@ async function main(): Promise<void> {
   const signed = policy.merchants !== undefined;
   const keysFromEnv = policy.merchants?.keys.env !== undefined && process.env[policy.merchants.keys.env] !== undefined;
   const merchantKeys = signed && !keysFromEnv ? new Map([[DEMO_MERCHANT_ID, DEMO_MERCHANT_SECRET]]) : undefined;
-  const gateway = await startNodeGateway({ policy, policyHash: hash, port: gatewayPort, logger, ...(merchantKeys ? { merchantKeys } : {}) });
+  // The admin API needs a token: PAYPATH_ADMIN_TOKENS if set, else a fresh operator token printed below.
+  const demoToken = `demo-${randomBytes(12).toString('hex')}`;
+  const adminTokens = await loadAdminTokens({ spec: process.env.PAYPATH_ADMIN_TOKENS ?? `demo:operator:${demoToken}` });
+  const gateway = await startNodeGateway({ policy, policyHash: hash, port: gatewayPort, logger, policyFile, adminTokens, ...(merchantKeys ? { merchantKeys } : {}) });
 
   const control = createServer((req, res) => {
     const reply = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
@@ -90,7 +95,17 @@ Cut a carrier (modes: blackhole, reset, refuse, slow:MS, flap:MS), then restore 
   curl -X POST http://127.0.0.1:${controlPort}/carriers/${first}/up
 Watch the paths:
   curl -s ${gateway.url}/status
-With one or two carriers cut, payments keep succeeding (see x-paypath-path). Ctrl-C stops everything.
+With one or two carriers cut, payments keep succeeding (see x-paypath-path).
+
+Dashboard (docs/dashboard.md): ${gateway.url}/dashboard/${process.env.PAYPATH_ADMIN_TOKENS ? ' (sign in with a token from PAYPATH_ADMIN_TOKENS)' : ` (sign in with ${demoToken})`}
+
+Ops (docs/ops.md): metrics at ${gateway.url}/metrics; the admin API and CLI take a token${process.env.PAYPATH_ADMIN_TOKENS ? ' from PAYPATH_ADMIN_TOKENS' : `:
+  export PAYPATH_ADMIN_TOKEN=${demoToken} PAYPATH_URL=${gateway.url}`}
+  npx paypath status
+  npx paypath drill ${first} --duration 5000 --wait     # prove the backups while you send payments
+  npx paypath policy history
+Editing ${policyFile} applies it live (an invalid edit is reported in /status and kept out).
+Ctrl-C stops everything.
 `);
 
   const shutdown = async () => {

@@ -2,6 +2,10 @@ import { Hono, type Context } from 'hono';
 import type { Gateway } from '../core/gateway.ts';
 import { PaypathError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
+import type { RequestRecord } from '../core/request-record.ts';
+import { requestRecorder } from './middleware/request-record.ts';
+import { adminRoutes, type AdminDeps } from './routes/admin/index.ts';
+import { dashboardRoutes, type DashboardDeps } from './routes/dashboard.ts';
 import type { IdempotencyStore } from '../core/idempotency/store.ts';
 import type { ForwardQueue } from '../core/queue/forward-queue.ts';
 import { MemoryRateLimiter, type RateLimiter } from '../core/rate-limit/rate-limiter.ts';
@@ -10,6 +14,7 @@ import type { MerchantKeyring } from './middleware/merchant-auth/keyring.ts';
 import { merchantAuth } from './middleware/merchant-auth/merchant-auth.ts';
 import { MemoryNonceStore, type NonceStore } from './middleware/merchant-auth/nonce-store.ts';
 import { healthRoutes } from './routes/health.ts';
+import { metricsRoutes, type MetricsSource } from './routes/metrics.ts';
 import { proxyRoutes } from './routes/proxy.ts';
 import { queueRoutes } from './routes/queue.ts';
 
@@ -17,6 +22,16 @@ export interface AppDeps {
   /** Returns the gateway for the running policy; read once per request, so a policy swap never changes a request midway. */
   gateway: () => Gateway;
   logger?: Logger;
+  /** Called once per finished request (logs, metrics, drills). */
+  onRequest?: (record: RequestRecord) => void;
+  /** Mounts the admin API under /admin. Without it, /admin is not served. */
+  admin?: AdminDeps;
+  /** Serves GET /metrics. */
+  metrics?: MetricsSource;
+  /** Merged into GET /status (policy revision, reload errors, drills…). */
+  statusExtras?: () => Record<string, unknown>;
+  /** Serves the ops dashboard under /dashboard. */
+  dashboard?: DashboardDeps;
   /** Idempotency records (issue 4); without one, keys still go upstream but nothing is replayed. */
   idempotencyStore?: IdempotencyStore;
   /** Store-and-forward queue for routes with whenAllDown: queue (issue 4). */
@@ -48,6 +63,8 @@ export type AppEnv = {
     requestBody: Uint8Array | null | undefined;
     /** The authenticated merchant, when the route requires merchant authentication. */
     merchant: string | undefined;
+    /** Set by the request recorder (x-request-id). */
+    requestId: string;
   };
 };
 
@@ -57,9 +74,17 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   app.use(async (c, next) => {
-    c.set('gateway', deps.gateway());
-    await next();
+    const gateway = deps.gateway();
+    c.set('gateway', gateway);
+    // Counted as in flight on this gateway, so a policy apply closes its removed paths only after this request.
+    const leave = gateway.enter();
+    try {
+      await next();
+    } finally {
+      leave();
+    }
   });
+  app.use(requestRecorder(deps.onRequest));
 
   app.onError((error, c) => {
     const extra: Record<string, string> = {};
@@ -77,7 +102,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   const security = deps.security ?? {};
   app.use(headerLimits());
-  app.route('/', healthRoutes(deps.statusSections));
+  app.route('/', healthRoutes(deps.statusSections, deps.statusExtras));
+  if (deps.metrics) app.route('/', metricsRoutes(deps.metrics));
+  if (deps.admin) app.route('/admin', adminRoutes(deps.admin));
+  if (deps.dashboard) app.route('/', dashboardRoutes(deps.dashboard));
   if (deps.queue) app.route('/', queueRoutes(deps.queue));
   // Registered after paypath's own endpoints (which answer first and stay open) and before the
   // proxy: only requests forwarded to a route are authenticated and inspected.

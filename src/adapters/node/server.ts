@@ -2,11 +2,18 @@ import { serve, type ServerType } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { DrillRunner } from '../../core/admin/drills.ts';
+import type { PolicyControl } from '../../core/admin/policy-control.ts';
 import { OpossumBreaker } from '../../core/breaker/opossum-breaker.ts';
 import { Gateway } from '../../core/gateway.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Policy } from '../../core/policy/schema.ts';
 import { createApp, type SecurityDeps } from '../../http/app.ts';
+import type { AdminTokenEntry } from '../../http/middleware/admin-auth/admin-auth.ts';
+import type { PrometheusMetrics } from './metrics.ts';
+import { dashboardAssets } from './dashboard-assets.ts';
+import { createNodeOps } from './ops.ts';
+import type { PolicyWatcher } from './policy-watcher.ts';
 import { createExactlyOnceParts, waitForRedis } from './exactly-once.ts';
 import type { MerchantKeyring } from '../../http/middleware/merchant-auth/keyring.ts';
 import { MemoryNonceStore } from '../../http/middleware/merchant-auth/nonce-store.ts';
@@ -33,6 +40,17 @@ export interface NodeGatewayOptions {
   instanceId?: string;
   /** Start active probes (when the policy enables them). Default: true. */
   probes?: boolean;
+  /** The file `policy` came from: shown in /status, reloaded on change unless watchPolicy is false. */
+  policyFile?: string;
+  watchPolicy?: boolean;
+  /** Bearer tokens for /admin. Default: none (every admin request is answered 401). */
+  adminTokens?: readonly AdminTokenEntry[];
+  /** JSON lines audit file. Default: in memory. With redisUrl, the audit goes to a Redis stream and this file is the fallback. */
+  auditFile?: string;
+  /** Include Node process metrics in /metrics. Default: true. */
+  processMetrics?: boolean;
+  /** Built dashboard files served at /dashboard. Default: dist/dashboard of this package; false: no dashboard. */
+  dashboardDir?: string | false;
   /** Merchant keys to use instead of loading them as the policy's merchants.keys says (tests, the demo). */
   merchantKeys?: MerchantKeyring;
   /** Serve HTTPS with this certificate and key (PEM files; the key must be mode 0600). Default: plain HTTP. */
@@ -41,7 +59,12 @@ export interface NodeGatewayOptions {
 
 export interface RunningGateway {
   url: string;
-  gateway: Gateway;
+  /** The gateway of the running policy (changes when a policy is applied). */
+  readonly gateway: Gateway;
+  control: PolicyControl;
+  drills: DrillRunner;
+  metrics: PrometheusMetrics;
+  watcher: PolicyWatcher | undefined;
   close(): Promise<void>;
 }
 
@@ -55,32 +78,49 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
   // One fail-fast client shared by the Redis-backed stores; never on a payment's critical path.
   const redis = options.redisUrl ? createRedisClient(options.redisUrl) : undefined;
   const healthStore = redis ? new RedisHealthStore(redis, { logger }) : undefined;
-  const gateway = new Gateway({
-    ...(healthStore ? { healthStore } : {}),
-    ...(options.instanceId ? { instanceId: options.instanceId } : {}),
-    logger,
+  const ops = await createNodeOps({
     policy: options.policy,
     policyHash: options.policyHash,
-    transportFactory: (path) =>
-      createUndiciTransport(path, {
-        onTlsFailure: (pathId, error) =>
-          logger.error({ event: 'upstream_tls_failed', path: pathId, code: error.code, reason: error.message }, `TLS to the upstream on path ${pathId} failed; nothing was sent, failing over: ${error.message}`),
+    logger,
+    ...(options.policyFile ? { policyFile: options.policyFile } : {}),
+    ...(options.watchPolicy !== undefined ? { watchPolicy: options.watchPolicy } : {}),
+    ...(options.adminTokens ? { adminTokens: options.adminTokens } : {}),
+    ...(options.auditFile ? { auditFile: options.auditFile } : {}),
+    ...(redis ? { redis } : {}),
+    ...(options.processMetrics !== undefined ? { processMetrics: options.processMetrics } : {}),
+    gatewayFactory: ({ metrics, meter }) => (policy, policyHash, previous) =>
+      new Gateway({
+        policy,
+        policyHash,
+        pathAllowed: (pathId, route) => meter.allows(pathId, route),
+        ...(previous ? { previous } : {}),
+        ...(healthStore ? { healthStore } : {}),
+        ...(options.instanceId ? { instanceId: options.instanceId } : {}),
+        logger,
+        transportFactory: (path) =>
+          createUndiciTransport(path, {
+            onTlsFailure: (pathId, error) =>
+              logger.error({ event: 'upstream_tls_failed', path: pathId, code: error.code, reason: error.message }, `TLS to the upstream on path ${pathId} failed; nothing was sent, failing over: ${error.message}`),
+          }),
+        breakerFactory: (config) => new OpossumBreaker(config),
+        onAttempt: (record) => metrics.attempt(record),
+        onTransition: (pathId, t) => {
+          metrics.transition(pathId, t);
+          const fields = { event: 'breaker_transition', path: pathId, from: t.from, to: t.to, reason: t.reason };
+          if (t.to === 'closed') logger.info(fields, `path ${pathId} ${t.from} -> ${t.to}`);
+          else logger.warn(fields, `path ${pathId} ${t.from} -> ${t.to}`);
+        },
       }),
-    breakerFactory: (config) => new OpossumBreaker(config),
-    onTransition: (pathId, t) => {
-      const fields = { event: 'breaker_transition', path: pathId, from: t.from, to: t.to, reason: t.reason };
-      if (t.to === 'closed') logger.info(fields, `path ${pathId} ${t.from} -> ${t.to}`);
-      else logger.warn(fields, `path ${pathId} ${t.from} -> ${t.to}`);
-    },
   });
   if (redis && !(await waitForRedis(redis))) logger.warn({ event: 'redis_unavailable' }, 'Redis not reachable at start; running on local state until it is');
-  const exactlyOnce = createExactlyOnceParts({ redis, gateway: () => gateway, logger });
+  const exactlyOnce = createExactlyOnceParts({ redis, gateway: () => ops.control.gateway(), logger });
+  ops.metrics.watchQueue(() => exactlyOnce.queue.stats(Date.now()));
   if (!redis && options.policy.routes.some((r) => r.whenAllDown === 'queue')) {
     logger.warn({ event: 'queue_not_durable' }, 'whenAllDown "queue" keeps its queue in memory (no --redis): queued requests are lost if the process stops');
   }
-  if (options.probes ?? true) gateway.startProbes();
+  if (options.probes ?? true) ops.control.gateway().startProbes();
   // Warm pools before listening; a path that cannot connect now simply stays cold.
-  await gateway.warmUp();
+  await ops.control.gateway().warmUp();
   const security: SecurityDeps = {
     merchantKeys: () => merchantKeys,
     nonceStore: redis ? new RedisNonceStore(redis, logger) : new MemoryNonceStore(),
@@ -93,13 +133,15 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
       }
     },
   };
+  const dashboard = options.dashboardDir === false ? undefined : { assets: dashboardAssets(options.dashboardDir) };
   const app = createApp({
-    gateway: () => gateway,
+    ...ops.appDeps,
     logger,
     idempotencyStore: exactlyOnce.idempotencyStore,
     queue: exactlyOnce.queue,
     statusSections: exactlyOnce.statusSections,
     security,
+    ...(dashboard ? { dashboard } : {}),
   });
   const listen = { fetch: app.fetch, port: options.port ?? 8787, hostname: options.host ?? '127.0.0.1' };
   // Node refuses larger header blocks itself (431) before the app sees them.
@@ -117,14 +159,20 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
     url: `${options.tls ? 'https' : 'http'}://${host}:${address.port}`,
-    gateway,
+    get gateway() {
+      return ops.control.gateway();
+    },
+    control: ops.control,
+    drills: ops.drills,
+    metrics: ops.metrics,
+    watcher: ops.watcher,
     close: async () => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
       exactlyOnce.close();
-      await gateway.close();
+      await ops.close();
       healthStore?.dispose();
       redis?.disconnect();
     },

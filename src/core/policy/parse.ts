@@ -178,6 +178,9 @@ function crossFieldIssues(policy: Policy): Located[] {
     const shadowedBy = policy.routes.slice(0, i).findIndex((earlier) => shadows(earlier.match, route.match));
     if (shadowedBy >= 0) add(['routes', i, 'match'], `never matches: routes[${shadowedBy}] (${policy.routes[shadowedBy]?.id}) matches every request it would`);
   });
+  policy.drills.forEach((drill, i) => {
+    if (!pathIds.has(drill.path)) add(['drills', i, 'path'], `unknown path "${drill.path}" (expected one of: ${known})`);
+  });
   return issues;
 }
 

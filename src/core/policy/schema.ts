@@ -28,6 +28,17 @@ export const GRADES = ['mirror', 'hot', 'warm', 'cold'] as const;
 export const ROUTE_CLASSES = ['payment', 'capture', 'refund', 'billing', 'query', 'other'] as const;
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
+export const BudgetSchema = z
+  .strictObject({
+    requestsPerMonth: z.int().min(1).optional().describe('Requests this path may carry per calendar month (UTC). Default: no limit.'),
+    bytesPerMonth: z.int().min(1).optional().describe('Request and response bytes this path may carry per calendar month (UTC). Default: no limit.'),
+    overBudgetClasses: z
+      .array(z.enum(ROUTE_CLASSES))
+      .default(['payment', 'capture', 'refund'])
+      .describe('Route classes the path still serves once over budget. Default: [payment, capture, refund].'),
+    webhooks: z.array(upstreamUrl).default([]).describe('URLs notified (POST JSON) when usage reaches 80 % and 100 % of a limit. Default: [].'),
+  })
+  .refine((b) => b.requestsPerMonth !== undefined || b.bytesPerMonth !== undefined, { message: 'expected requestsPerMonth or bytesPerMonth' });
 const filePath = z.string().min(1, 'expected a file path');
 
 export const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
@@ -60,6 +71,7 @@ export const PathSchema = z.strictObject({
   connectTimeoutMs: positiveMs(60_000)
     .default(1_000)
     .describe('TCP (and TLS) connect timeout on this path, in ms. Default: 1000.'),
+  budget: BudgetSchema.optional().describe('Monthly usage budget of a metered path (e.g. LTE). Default: none (unmetered).'),
   tls: PathTlsSchema.optional().describe('TLS settings for an https upstream on this path. Default: system CAs, TLS 1.2 or newer, no client certificate.'),
 });
 
@@ -259,6 +271,50 @@ export const RedundancySchema = z.strictObject({
   webhooks: z.array(upstreamUrl).default([]).describe('URLs notified on every redundancy drop and recovery. Default: [].'),
 });
 
+/** `90s`, `30m`, `6h`, `1d` (or a number of ms); parsed by parseDuration. */
+export const DURATION_PATTERN = /^(\d+)(ms|s|m|h|d)$/;
+const DURATION_UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** Milliseconds of a duration written as `90s`, `30m`, `6h`, `1d` or a number of ms. */
+export function parseDuration(value: string | number): number {
+  if (typeof value === 'number') return value;
+  const match = DURATION_PATTERN.exec(value);
+  if (!match) return Number.NaN;
+  return Number(match[1]) * DURATION_UNIT_MS[match[2] as keyof typeof DURATION_UNIT_MS];
+}
+
+const duration = (minMs: number) =>
+  z
+    .union([z.int(), z.string().regex(DURATION_PATTERN, 'expected a duration such as 90s, 30m, 6h or 1d')])
+    .refine((value) => parseDuration(value) >= minMs, `expected at least ${minMs} ms`);
+
+/** An origin (`https://pay.example`) or a URL prefix ending in `/` (`https://pay.example/v2/`). */
+const allowlistEntry = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
+    if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') return false;
+    return value === url.origin || (value.endsWith('/') && value === url.href);
+  } catch {
+    return false;
+  }
+}, 'expected an origin (https://pay.example) or a URL prefix ending in "/" (https://pay.example/v2/)');
+
+export const AdminSchema = z.strictObject({
+  upstreamAllowlist: z
+    .array(allowlistEntry)
+    .default([])
+    .describe(
+      'Where path upstreams may point: origins (https://pay.example, any base path) or URL prefixes ending in "/". A policy edited through the admin API must keep this list and every upstream must match it; only the policy file can change it. Default: [] (the origins of the policy file\'s own paths).',
+    ),
+});
+
+export const DrillSchema = z.strictObject({
+  path: id.describe('Path to isolate during the drill.'),
+  every: duration(60_000).describe('How often to run the drill: 30m, 6h, 1d, or ms; at least one minute.'),
+  durationMs: positiveMs(3_600_000).min(100).describe('How long the path stays isolated, in ms (100 to 3600000).'),
+});
+
 export const PolicySchema = z.strictObject({
   version: z.literal(1, { error: 'expected version: 1' }).describe('Policy format version; must be 1.'),
   paths: z.array(PathSchema).min(1).describe('Ways to reach the processor (at least one).'),
@@ -272,6 +328,8 @@ export const PolicySchema = z.strictObject({
   adaptiveTimeout: AdaptiveTimeoutSchema.prefault({}).describe(
     'Per-attempt timeout of routes that set no attemptTimeoutMs and whose processor honours keys: follows each path\'s observed latency.',
   ),
+  admin: AdminSchema.prefault({}).describe('Admin API settings.'),
+  drills: z.array(DrillSchema).default([]).describe('Scheduled drills that prove each backup path by isolating another one. Default: [].'),
   idempotencyStore: IdempotencyStoreSchema.prefault({}).describe('Idempotency record retention.'),
   queue: QueueSchema.prefault({}).describe('Store-and-forward for routes with whenAllDown: queue.'),
   merchants: MerchantsSchema.optional().describe('Merchant authentication and rate limits. Default: none (no merchant authentication).'),
@@ -284,6 +342,7 @@ export type PathConfig = Policy['paths'][number];
 export type RouteConfig = Policy['routes'][number];
 export type BreakerConfig = Policy['breaker'];
 export type AdaptiveTimeoutConfig = Policy['adaptiveTimeout'];
+export type DrillConfig = Policy['drills'][number];
 export type QueueConfig = Policy['queue'];
 export type Grade = (typeof GRADES)[number];
 export type MerchantsConfig = NonNullable<Policy['merchants']>;

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../app.ts';
 
 /** Probes for monitors and load balancers: liveness, readiness, and the full status document. */
-export function healthRoutes(statusSections: Record<string, () => unknown> = {}): Hono<AppEnv> {
+export function healthRoutes(statusSections: Record<string, () => unknown> = {}, statusExtras?: () => Record<string, unknown>): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) => {
@@ -14,9 +14,11 @@ export function healthRoutes(statusSections: Record<string, () => unknown> = {})
     );
   });
   app.get('/status', async (c) => {
+    const status = c.get('gateway').status();
     const extra: Record<string, unknown> = {};
     for (const [name, compute] of Object.entries(statusSections)) extra[name] = await compute();
-    return c.json({ ...c.get('gateway').status(), ...extra });
+    const extras = statusExtras?.() ?? {};
+    return c.json({ ...status, ...extra, ...extras, policy: { ...status.policy, ...(extras.policy as object | undefined) } });
   });
   return app;
 }

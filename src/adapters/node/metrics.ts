@@ -1,0 +1,204 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { BreakerState, BreakerTransition } from '../../core/breaker/breaker.ts';
+import type { AttemptRecord } from '../../core/failover/failover.ts';
+import type { GatewayStatus } from '../../core/gateway.ts';
+import type { PathUsage } from '../../core/metering/budget-meter.ts';
+import type { GatewayMetrics } from '../../core/metrics.ts';
+import type { RequestRecord } from '../../core/request-record.ts';
+import type { MetricsSource } from '../../http/routes/metrics.ts';
+
+const BREAKER_STATES: readonly BreakerState[] = ['closed', 'open', 'half-open', 'isolated'];
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export interface PrometheusMetricsOptions {
+  /** Current gateway status, read at scrape time for breaker states and redundancy. */
+  status: () => GatewayStatus;
+  /** Current policy revision and whether the policy file last loaded cleanly. */
+  policy: () => { revision: number; hash: string; fileValid: boolean };
+  /** Per path usage and budgets (metered paths). */
+  budgets?: () => PathUsage[];
+  /** Include Node process metrics (CPU, memory, event loop). Default: true. */
+  processMetrics?: boolean;
+}
+
+/** GatewayMetrics on prom-client, one Registry per gateway. Names follow Prometheus conventions (docs/ops.md). */
+export class PrometheusMetrics implements GatewayMetrics, MetricsSource {
+  readonly registry = new Registry();
+  readonly #requests: Counter<'route' | 'class' | 'outcome'>;
+  readonly #requestDuration: Histogram<'route'>;
+  readonly #usageRequests: Counter<'path' | 'class'>;
+  readonly #usageBytes: Counter<'path' | 'class'>;
+  readonly #attempts: Counter<'path' | 'outcome'>;
+  readonly #failures: Counter<'path' | 'class'>;
+  readonly #attemptDuration: Histogram<'path'>;
+  readonly #transitions: Counter<'path' | 'from' | 'to'>;
+  readonly #probes: Counter<'path' | 'result'>;
+  readonly #probeDuration: Histogram<'path'>;
+  readonly #replays: Counter<'route'>;
+  readonly #conflicts: Counter<'route'>;
+  readonly #drills: Counter<'path' | 'result'>;
+
+  constructor(options: PrometheusMetricsOptions) {
+    const registers = [this.registry];
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'paypath_process_' });
+    this.#requests = new Counter({ name: 'paypath_requests_total', help: 'Requests answered on policy routes, by route, route class and outcome (ok, upstream_<status> or a paypath error code).', labelNames: ['route', 'class', 'outcome'], registers });
+    this.#requestDuration = new Histogram({ name: 'paypath_request_duration_seconds', help: 'Time from receiving a routed request to its answer headers, across all attempts.', labelNames: ['route'], buckets: LATENCY_BUCKETS, registers });
+    this.#usageRequests = new Counter({ name: 'paypath_path_usage_requests_total', help: 'Requests a path carried to an answer, by route class (metered paths).', labelNames: ['path', 'class'], registers });
+    this.#usageBytes = new Counter({ name: 'paypath_path_usage_bytes_total', help: 'Request and response body bytes a path carried, by route class (metered paths).', labelNames: ['path', 'class'], registers });
+    this.#attempts = new Counter({ name: 'paypath_path_attempts_total', help: 'Attempts per path by outcome: answered, upstream_error, not_sent, sent_no_answer.', labelNames: ['path', 'outcome'], registers });
+    this.#failures = new Counter({ name: 'paypath_path_failures_total', help: 'Failed attempts per path by failure class (connect_refused, timeout_after_send, http_503…).', labelNames: ['path', 'class'], registers });
+    this.#attemptDuration = new Histogram({ name: 'paypath_path_attempt_duration_seconds', help: 'Duration of each attempt on a path, answered or not.', labelNames: ['path'], buckets: LATENCY_BUCKETS, registers });
+    this.#transitions = new Counter({ name: 'paypath_breaker_transitions_total', help: 'Breaker state transitions per path.', labelNames: ['path', 'from', 'to'], registers });
+    this.#probes = new Counter({ name: 'paypath_probes_total', help: 'Active health probes per path by result (ok, failed).', labelNames: ['path', 'result'], registers });
+    this.#probeDuration = new Histogram({ name: 'paypath_probe_duration_seconds', help: 'Active health probe duration per path.', labelNames: ['path'], buckets: LATENCY_BUCKETS, registers });
+    this.#replays = new Counter({ name: 'paypath_idempotency_replays_total', help: 'Requests answered from the idempotency store without an upstream call.', labelNames: ['route'], registers });
+    this.#conflicts = new Counter({ name: 'paypath_idempotency_conflicts_total', help: 'Idempotency conflicts (key in flight, or reused with another body).', labelNames: ['route'], registers });
+    this.#drills = new Counter({ name: 'paypath_drills_total', help: 'Drills per path by result: passed, failed, refused.', labelNames: ['path', 'result'], registers });
+
+    new Gauge({
+      name: 'paypath_breaker_state',
+      help: 'Breaker state per path: 1 for the current state, 0 for the others.',
+      labelNames: ['path', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const path of options.status().paths) {
+          for (const state of BREAKER_STATES) this.set({ path: path.id, state }, path.state === state ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: 'paypath_redundancy_level',
+      help: 'Independent healthy paths minus one (N+level); -1 when no path is healthy.',
+      registers,
+      collect() {
+        this.set(options.status().redundancy.healthy - 1);
+      },
+    });
+    new Gauge({
+      name: 'paypath_paths_healthy',
+      help: 'Independent risk groups with at least one healthy path.',
+      registers,
+      collect() {
+        this.set(options.status().redundancy.healthy);
+      },
+    });
+    new Gauge({
+      name: 'paypath_policy_revision',
+      help: 'Revision number of the running policy (increases with every apply, reload and rollback).',
+      registers,
+      collect() {
+        this.set(options.policy().revision);
+      },
+    });
+    new Gauge({
+      name: 'paypath_policy_info',
+      help: 'Always 1; the hash label identifies the running policy.',
+      labelNames: ['hash'],
+      registers,
+      collect() {
+        this.reset();
+        this.set({ hash: options.policy().hash }, 1);
+      },
+    });
+    const budgets = options.budgets;
+    if (budgets) {
+      new Gauge({
+        name: 'paypath_path_budget_used_ratio',
+        help: 'Share of its monthly budget a metered path has used (1 = 100 %); only paths with a budget.',
+        labelNames: ['path'],
+        registers,
+        collect() {
+          this.reset();
+          for (const usage of budgets()) if (usage.usedRatio !== null) this.set({ path: usage.path }, usage.usedRatio);
+        },
+      });
+    }
+    new Gauge({
+      name: 'paypath_policy_file_valid',
+      help: '1 when the policy file last loaded cleanly, 0 while it is invalid (the running policy is kept).',
+      registers,
+      collect() {
+        this.set(options.policy().fileValid ? 1 : 0);
+      },
+    });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  request(record: RequestRecord): void {
+    if (record.route === undefined) return;
+    const routeClass = record.routeClass ?? 'other';
+    this.#requests.inc({ route: record.route, class: routeClass, outcome: record.outcome });
+    if (record.replayed) this.#replays.inc({ route: record.route });
+    if (record.outcome === 'idempotency_key_in_use' || record.outcome === 'idempotency_key_reused') this.#conflicts.inc({ route: record.route });
+    this.#requestDuration.observe({ route: record.route }, record.durationMs / 1000);
+    if (record.path !== undefined) {
+      this.#usageRequests.inc({ path: record.path, class: routeClass });
+      this.#usageBytes.inc({ path: record.path, class: routeClass }, record.requestBytes + record.responseBytes);
+    }
+  }
+
+  attempt(record: AttemptRecord): void {
+    this.#attempts.inc({ path: record.pathId, outcome: record.outcome });
+    this.#attemptDuration.observe({ path: record.pathId }, record.durationMs / 1000);
+    if (record.outcome !== 'answered') this.#failures.inc({ path: record.pathId, class: record.code });
+  }
+
+  transition(pathId: string, transition: BreakerTransition): void {
+    this.#transitions.inc({ path: pathId, from: transition.from, to: transition.to });
+  }
+
+  probe(pathId: string, ok: boolean, durationMs: number): void {
+    this.#probes.inc({ path: pathId, result: ok ? 'ok' : 'failed' });
+    this.#probeDuration.observe({ path: pathId }, durationMs / 1000);
+  }
+
+  /** Store-and-forward queue gauges, read from the queue at scrape time. */
+  watchQueue(stats: () => Promise<{ depth: number; oldestAgeMs: number | null; deadLettered: number }>): void {
+    const registers = [this.registry];
+    // One read per scrape, shared by the three gauges; a queue that cannot answer leaves them unset.
+    let pending: Promise<{ depth: number; oldestAgeMs: number | null; deadLettered: number } | undefined> | undefined;
+    const read = () => {
+      pending ??= stats().catch(() => undefined).finally(() => setTimeout(() => (pending = undefined), 0));
+      return pending;
+    };
+    new Gauge({
+      name: 'paypath_queue_depth',
+      help: 'Requests waiting in the store-and-forward queue.',
+      registers,
+      async collect() {
+        const s = await read();
+        if (s) this.set(s.depth);
+      },
+    });
+    new Gauge({
+      name: 'paypath_queue_oldest_age_seconds',
+      help: 'Age of the oldest queued request (0 when the queue is empty).',
+      registers,
+      async collect() {
+        const s = await read();
+        if (s) this.set((s.oldestAgeMs ?? 0) / 1000);
+      },
+    });
+    new Gauge({
+      name: 'paypath_queue_dead_lettered',
+      help: 'Queued requests given up on (dead-lettered).',
+      registers,
+      async collect() {
+        const s = await read();
+        if (s) this.set(s.deadLettered);
+      },
+    });
+  }
+
+  drill(pathId: string, result: 'passed' | 'failed' | 'refused'): void {
+    this.#drills.inc({ path: pathId, result });
+  }
+}

@@ -1,0 +1,156 @@
+import type { Redis } from 'ioredis';
+import { MemoryAuditLog, type AuditLog } from '../../core/admin/audit.ts';
+import { DrillRunner, DrillScheduler } from '../../core/admin/drills.ts';
+import { PolicyControl, type GatewayFactory } from '../../core/admin/policy-control.ts';
+import type { Logger } from '../../core/logger.ts';
+import { canonicalJson } from '../../core/policy/hash.ts';
+import { BudgetMeter, type BudgetWarning } from '../../core/metering/budget-meter.ts';
+import type { Policy } from '../../core/policy/schema.ts';
+import type { RequestRecord } from '../../core/request-record.ts';
+import type { AppDeps } from '../../http/app.ts';
+import { AdminAuthenticator, type AdminTokenEntry } from '../../http/middleware/admin-auth/admin-auth.ts';
+import { JsonlAuditLog } from './audit-file.ts';
+import { PrometheusMetrics } from './metrics.ts';
+import { PolicyWatcher } from './policy-watcher.ts';
+import { RedisStreamAuditLog } from './redis/audit-stream.ts';
+
+export interface NodeOpsOptions {
+  policy: Policy;
+  policyHash: string;
+  logger: Logger;
+  /** Builds a gateway; receives the metrics to feed and the budget meter deciding which paths a route may use. */
+  gatewayFactory: (parts: { metrics: PrometheusMetrics; meter: BudgetMeter }) => GatewayFactory;
+  /** Sends budget warnings. Default: POST JSON with a 2 s timeout. */
+  notify?: (url: string, warning: BudgetWarning) => Promise<void>;
+  /** The policy file: shown in /status and, with `watchPolicy`, reloaded when it changes. */
+  policyFile?: string;
+  /** Default: true when policyFile is set. */
+  watchPolicy?: boolean;
+  adminTokens?: readonly AdminTokenEntry[];
+  /** JSON lines audit file. Default: in memory (the CLI defaults to ./paypath-audit.jsonl). */
+  auditFile?: string;
+  redis?: Redis;
+  processMetrics?: boolean;
+}
+
+export interface NodeOps {
+  control: PolicyControl;
+  drills: DrillRunner;
+  metrics: PrometheusMetrics;
+  meter: BudgetMeter;
+  audit: AuditLog;
+  watcher: PolicyWatcher | undefined;
+  appDeps: Omit<AppDeps, 'logger'>;
+  close(): Promise<void>;
+}
+
+const MONITORING = new Set(['/healthz', '/readyz', '/status', '/metrics']);
+
+/** Wires the ops surfaces for the Node runtime: policy control, audit, drills, metrics, request logs, file reload. */
+export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
+  const { logger } = options;
+  const fileAudit: AuditLog = options.auditFile ? new JsonlAuditLog(options.auditFile, logger) : new MemoryAuditLog();
+  const audit: AuditLog = options.redis ? new RedisStreamAuditLog(options.redis, fileAudit, logger) : fileAudit;
+  // The metrics read the control at scrape time; the control's gateways feed the metrics.
+  const holder: { control?: PolicyControl } = {};
+  const meter = new BudgetMeter({
+    policy: () => holder.control!.current().policy,
+    notify: options.notify ?? ((url, warning) => postWebhook(url, warning, logger)),
+    logger,
+  });
+  const metrics = new PrometheusMetrics({
+    budgets: () => meter.usage(),
+    status: () => holder.control!.gateway().status(),
+    policy: () => {
+      const current = holder.control!.current();
+      return { revision: current.revision, hash: current.hash, fileValid: holder.control!.fileState.lastError === null };
+    },
+    processMetrics: options.processMetrics,
+  });
+  const control = new PolicyControl({
+    policy: options.policy,
+    hash: options.policyHash,
+    gatewayFactory: options.gatewayFactory({ metrics, meter }),
+    audit,
+    logger,
+    ...(options.policyFile ? { file: options.policyFile } : {}),
+  });
+  holder.control = control;
+  const running = control;
+  const drills = new DrillRunner({ gateway: () => running.gateway(), audit, metrics, logger });
+  const scheduler = new DrillScheduler(drills, logger);
+  scheduler.configure(options.policy.drills);
+  let scheduled = canonicalJson(options.policy.drills);
+  running.onApplied((revision) => {
+    // Only a change to the drills resets their clocks; other applies leave the schedule alone.
+    const next = canonicalJson(revision.policy.drills);
+    if (next === scheduled) return;
+    scheduled = next;
+    scheduler.configure(revision.policy.drills);
+  });
+
+  const authenticator = await AdminAuthenticator.create(options.adminTokens ?? []);
+  const watcher = options.policyFile && (options.watchPolicy ?? true) ? new PolicyWatcher({ file: options.policyFile, control: running, logger }) : undefined;
+
+  const onRequest = (record: RequestRecord) => {
+    metrics.request(record);
+    drills.observe(record);
+    if (record.path !== undefined && record.routeClass !== undefined) meter.record(record.path, record.routeClass, record.requestBytes + record.responseBytes);
+    if (MONITORING.has(record.pathname) && record.status < 500) return;
+    const fields = {
+      event: 'request',
+      requestId: record.requestId,
+      method: record.method,
+      pathname: record.pathname,
+      route: record.route ?? null,
+      path: record.path ?? null,
+      attempts: record.attempts,
+      status: record.status,
+      outcome: record.outcome,
+      durationMs: record.durationMs,
+    };
+    const message = `${record.method} ${record.pathname} ${record.status} ${record.outcome}`;
+    if (record.status >= 500) logger.warn(fields, message);
+    else logger.info(fields, message);
+  };
+
+  return {
+    control: running,
+    drills,
+    metrics,
+    meter,
+    audit,
+    watcher,
+    appDeps: {
+      gateway: () => running.gateway(),
+      onRequest,
+      metrics,
+      admin: { authenticator, control: running, drills, audit },
+      statusExtras: () => {
+        const current = running.current();
+        return {
+          policy: { revision: current.revision, appliedAt: current.appliedAt, source: current.source, actor: current.actor },
+          policyFile: running.fileState,
+          drills: { running: drills.running(), recent: drills.recent().slice(0, 5) },
+          usage: meter.usage(),
+        };
+      },
+    },
+    close: async () => {
+      watcher?.close();
+      scheduler.stop();
+      await drills.stop();
+      await running.close();
+    },
+  };
+}
+
+async function postWebhook(url: string, warning: BudgetWarning, logger: Logger): Promise<void> {
+  try {
+    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(warning), signal: AbortSignal.timeout(2_000) });
+    await response.body?.cancel();
+    if (!response.ok) logger.warn({ event: 'webhook_failed', url, status: response.status }, `budget webhook ${url} answered ${response.status}`);
+  } catch (error) {
+    logger.warn({ event: 'webhook_failed', url, err: String(error) }, `budget webhook ${url} failed`);
+  }
+}

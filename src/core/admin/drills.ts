@@ -1,0 +1,224 @@
+import type { Disposable } from '../breaker/breaker.ts';
+import { PaypathError } from '../errors.ts';
+import type { Gateway } from '../gateway.ts';
+import { silentLogger, type Logger } from '../logger.ts';
+import { noopMetrics, type GatewayMetrics } from '../metrics.ts';
+import { parseDuration, type DrillConfig } from '../policy/schema.ts';
+import { requestFailed, type RequestRecord } from '../request-record.ts';
+import type { AuditLog } from './audit.ts';
+
+export type DrillStatus = 'running' | 'passed' | 'failed';
+
+/** One drill: a path held isolated while traffic continues, and what the other paths did meanwhile. */
+export interface Drill {
+  id: string;
+  path: string;
+  actor: string;
+  trigger: 'api' | 'schedule';
+  status: DrillStatus;
+  startedAt: string;
+  endedAt: string | null;
+  durationMs: number;
+  /** Why it ended: `completed`, `request_failed` (ended early to protect traffic) or `stopped`. */
+  endReason: string | null;
+  /** Requests that matched a route using the drilled path, answered while the drill ran. */
+  requests: number;
+  /** Of those, how many each other path carried. */
+  carriedBy: Record<string, number>;
+  /** Of those, how many failed (must be 0 for the drill to pass). */
+  failed: number;
+  latencyMs: { baselineP50: number | null; drillP50: number | null; added: number | null };
+}
+
+export interface DrillRunnerOptions {
+  gateway: () => Gateway;
+  audit: AuditLog;
+  metrics?: GatewayMetrics;
+  logger?: Logger;
+  /** Finished drills kept for /status. Default: 20. */
+  kept?: number;
+}
+
+const BASELINE_SAMPLES = 200;
+const RETRY_WHILE_BUSY_MS = 5_000;
+export const DRILL_LIMITS = { minMs: 100, maxMs: 3_600_000 } as const;
+
+/**
+ * Drills prove a backup by using it: the drilled path is isolated (its breaker held open) while
+ * payments keep flowing over the others. A drill that would leave a route without a healthy path
+ * is refused, and a drill ends at once if a request fails while it runs.
+ */
+export class DrillRunner {
+  readonly #options: DrillRunnerOptions;
+  readonly #metrics: GatewayMetrics;
+  readonly #logger: Logger;
+  readonly #finished: Drill[] = [];
+  readonly #baseline: number[] = [];
+  #active: { drill: Drill; isolation: Disposable; timer: ReturnType<typeof setTimeout>; routes: Set<string>; durations: number[] } | undefined;
+  #nextId = 1;
+
+  constructor(options: DrillRunnerOptions) {
+    this.#options = options;
+    this.#metrics = options.metrics ?? noopMetrics;
+    this.#logger = options.logger ?? silentLogger;
+  }
+
+  /** Feed every finished request here. */
+  observe(record: RequestRecord): void {
+    if (record.route === undefined) return;
+    const active = this.#active;
+    if (!active) {
+      if (!requestFailed(record)) {
+        this.#baseline.push(record.durationMs);
+        if (this.#baseline.length > BASELINE_SAMPLES) this.#baseline.shift();
+      }
+      return;
+    }
+    if (!active.routes.has(record.route)) return;
+    const { drill } = active;
+    drill.requests++;
+    if (record.path !== undefined) drill.carriedBy[record.path] = (drill.carriedBy[record.path] ?? 0) + 1;
+    if (requestFailed(record)) {
+      drill.failed++;
+      void this.#end('request_failed');
+    } else {
+      active.durations.push(record.durationMs);
+    }
+  }
+
+  running(): Drill | null {
+    return this.#active ? { ...this.#active.drill } : null;
+  }
+
+  /** Newest first. */
+  recent(): Drill[] {
+    return [...this.#finished].reverse();
+  }
+
+  /** Starts a drill; throws PaypathError 400/404/409 when it may not run. */
+  async start(request: { path: string; durationMs: number; actor: string; trigger: Drill['trigger'] }): Promise<Drill> {
+    const gateway = this.#options.gateway();
+    const { path, durationMs, actor } = request;
+    const refuse = async (error: PaypathError) => {
+      await this.#options.audit.append({ time: new Date().toISOString(), actor, action: 'drill.start', outcome: 'refused', details: { path, durationMs, code: error.code, reason: error.message } });
+      if (error.code === 'drill_refused') this.#metrics.drill(path, 'refused');
+      throw error;
+    };
+    if (!Number.isInteger(durationMs) || durationMs < DRILL_LIMITS.minMs || durationMs > DRILL_LIMITS.maxMs) {
+      return refuse(new PaypathError('invalid_request', 400, `durationMs must be an integer from ${DRILL_LIMITS.minMs} to ${DRILL_LIMITS.maxMs}`, { details: { field: 'durationMs' } }));
+    }
+    const runtime = gateway.path(path);
+    if (!runtime) {
+      return refuse(new PaypathError('path_not_found', 404, `no path "${path}" in the running policy`, { details: { path, paths: gateway.policy.paths.map((p) => p.id) } }));
+    }
+    if (this.#active) {
+      return refuse(new PaypathError('drill_running', 409, `a drill on ${this.#active.drill.path} is running; one drill at a time`, { details: { running: this.#active.drill.id } }));
+    }
+    const routes = gateway.policy.routes.filter((route) => route.paths.includes(path));
+    const stranded = routes
+      .filter((route) => !route.paths.some((id) => id !== path && gateway.path(id)?.breaker.state === 'closed'))
+      .map((route) => route.id);
+    if (stranded.length > 0) {
+      return refuse(new PaypathError('drill_refused', 409, `isolating ${path} would leave ${stranded.join(', ')} without a healthy path`, { details: { path, routes: stranded } }));
+    }
+    const drill: Drill = {
+      id: `drill-${this.#nextId++}`,
+      path,
+      actor,
+      trigger: request.trigger,
+      status: 'running',
+      startedAt: new Date().toISOString(),
+      endedAt: null,
+      durationMs,
+      endReason: null,
+      requests: 0,
+      carriedBy: {},
+      failed: 0,
+      latencyMs: { baselineP50: median(this.#baseline), drillP50: null, added: null },
+    };
+    const isolation = runtime.breaker.isolate();
+    const timer = setTimeout(() => void this.#end('completed'), durationMs);
+    this.#active = { drill, isolation, timer, routes: new Set(routes.map((r) => r.id)), durations: [] };
+    this.#logger.info({ event: 'drill_started', drill: drill.id, path, durationMs, actor }, `drill ${drill.id}: isolating ${path} for ${durationMs} ms`);
+    await this.#options.audit.append({ time: drill.startedAt, actor, action: 'drill.start', outcome: 'ok', details: { drill: drill.id, path, durationMs, trigger: drill.trigger } });
+    return { ...drill };
+  }
+
+  /** Ends the running drill now (shutdown, or an operator's stop). */
+  async stop(): Promise<void> {
+    await this.#end('stopped');
+  }
+
+  async #end(reason: string): Promise<void> {
+    const active = this.#active;
+    if (!active) return;
+    this.#active = undefined;
+    clearTimeout(active.timer);
+    active.isolation.dispose();
+    const { drill } = active;
+    drill.endedAt = new Date().toISOString();
+    drill.endReason = reason;
+    drill.status = drill.failed === 0 ? 'passed' : 'failed';
+    const drillP50 = median(active.durations);
+    drill.latencyMs.drillP50 = drillP50;
+    drill.latencyMs.added = drillP50 !== null && drill.latencyMs.baselineP50 !== null ? round(drillP50 - drill.latencyMs.baselineP50) : null;
+    this.#finished.push(drill);
+    if (this.#finished.length > (this.#options.kept ?? 20)) this.#finished.shift();
+    this.#metrics.drill(drill.path, drill.status === 'passed' ? 'passed' : 'failed');
+    const log = drill.status === 'passed' ? this.#logger.info.bind(this.#logger) : this.#logger.error.bind(this.#logger);
+    log({ event: 'drill_ended', ...drill }, `drill ${drill.id} on ${drill.path} ${drill.status}: ${drill.requests} requests, ${drill.failed} failed`);
+    await this.#options.audit.append({ time: drill.endedAt, actor: drill.actor, action: 'drill.end', outcome: drill.status === 'passed' ? 'ok' : 'failed', details: { ...drill } });
+  }
+}
+
+/** Runs the policy's `drills` on their schedule; reconfigured whenever a policy is applied. */
+export class DrillScheduler {
+  readonly #runner: DrillRunner;
+  readonly #logger: Logger;
+  #timers: ReturnType<typeof setInterval>[] = [];
+  readonly #retries = new Set<ReturnType<typeof setTimeout>>();
+
+  constructor(runner: DrillRunner, logger: Logger = silentLogger) {
+    this.#runner = runner;
+    this.#logger = logger;
+  }
+
+  configure(drills: readonly DrillConfig[]): void {
+    this.stop();
+    for (const drill of drills) {
+      const everyMs = parseDuration(drill.every);
+      const attempt = (retriesLeft: number) => {
+        this.#runner.start({ path: drill.path, durationMs: drill.durationMs, actor: 'scheduler', trigger: 'schedule' }).catch((error: unknown) => {
+          // Drills run one at a time: one scheduled at the same moment as another waits for it.
+          if ((error as PaypathError).code === 'drill_running' && retriesLeft > 0) {
+            const retry = setTimeout(() => attempt(retriesLeft - 1), RETRY_WHILE_BUSY_MS);
+            (retry as { unref?: () => void }).unref?.();
+            this.#retries.add(retry);
+            return;
+          }
+          this.#logger.warn({ event: 'drill_not_started', path: drill.path, code: (error as PaypathError).code }, `scheduled drill on ${drill.path} not started: ${(error as Error).message}`);
+        });
+      };
+      const timer = setInterval(() => attempt(Math.floor(everyMs / RETRY_WHILE_BUSY_MS) - 1), everyMs);
+      (timer as { unref?: () => void }).unref?.();
+      this.#timers.push(timer);
+    }
+  }
+
+  stop(): void {
+    for (const timer of this.#timers) clearInterval(timer);
+    for (const retry of this.#retries) clearTimeout(retry);
+    this.#timers = [];
+    this.#retries.clear();
+  }
+}
+
+function median(values: readonly number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return round(sorted[Math.floor((sorted.length - 1) / 2)]!);
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}

@@ -1,0 +1,194 @@
+// Live view: polls /status once a second and keeps cards, banner, timeline and charts up to date.
+import { ApiError, fetchStatus, type Api, type Drill, type PathStatus, type Status } from './api.ts';
+import { byId, confirmDialog, h } from './dom.ts';
+import { latencyChart } from './latency-chart.ts';
+import { breakerTone, formatAgo, formatMs, formatRate, recentFailureRate, redundancyBanner, timeline, type Sample } from './view-model.ts';
+
+const POLL_MS = 1_000;
+const HIDDEN_POLL_MS = 10_000;
+const HISTORY_MS = 5 * 60_000;
+const DRILL_MS = 10_000;
+
+interface Card {
+  root: HTMLElement;
+  state: HTMLElement;
+  grade: HTMLElement;
+  figures: HTMLElement;
+  probe: HTMLElement;
+  chart: HTMLElement;
+  drill: HTMLButtonElement;
+}
+
+export interface LiveViewOptions {
+  api: Api;
+  canOperate: boolean;
+  /** Told about every status document, e.g. so the editor notices a new revision. */
+  onStatus?: (status: Status) => void;
+  notify: (message: string, tone: 'ok' | 'bad') => void;
+}
+
+export class LiveView {
+  readonly #options: LiveViewOptions;
+  readonly #history = new Map<string, Sample[]>();
+  readonly #cards = new Map<string, Card>();
+  #drills: Drill[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #stopped = false;
+  #polling = false;
+  #runningDrill: Drill | null = null;
+
+  constructor(options: LiveViewOptions) {
+    this.#options = options;
+  }
+
+  start(): void {
+    document.addEventListener('visibilitychange', () => {
+      if (document.hidden || this.#stopped || this.#polling) return;
+      clearTimeout(this.#timer);
+      void this.#tick();
+    });
+    void this.#tick();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+  }
+
+  async #tick(): Promise<void> {
+    this.#polling = true;
+    try {
+      const status = await fetchStatus();
+      this.#render(status);
+      byId('connection').textContent = `live · updated ${new Date().toLocaleTimeString()}`;
+      byId('connection').dataset.tone = 'ok';
+      this.#options.onStatus?.(status);
+    } catch (error) {
+      byId('connection').textContent = `gateway unreachable: ${(error as Error).message}`;
+      byId('connection').dataset.tone = 'bad';
+    } finally {
+      this.#polling = false;
+    }
+    // A tab nobody looks at polls slowly; it catches up on the first poll after it is shown again.
+    if (!this.#stopped) this.#timer = setTimeout(() => void this.#tick(), document.hidden ? HIDDEN_POLL_MS : POLL_MS);
+  }
+
+  #render(status: Status): void {
+    const now = Date.now();
+    this.#runningDrill = status.drills?.running ?? null;
+    const banner = redundancyBanner(status.redundancy);
+    const bannerElement = byId('redundancy-banner');
+    bannerElement.dataset.tone = banner.tone;
+    bannerElement.dataset.level = banner.level;
+    bannerElement.textContent = banner.text;
+
+    const cards = byId('path-cards');
+    const ids = new Set(status.paths.map((p) => p.id));
+    for (const [id, card] of this.#cards) {
+      if (!ids.has(id)) {
+        card.root.remove();
+        this.#cards.delete(id);
+      }
+    }
+    for (const path of status.paths) {
+      const samples = this.#record(path, now);
+      let card = this.#cards.get(path.id);
+      if (!card) {
+        card = this.#createCard(path.id);
+        this.#cards.set(path.id, card);
+      }
+      cards.append(card.root); // keeps the policy's order
+      this.#updateCard(card, path, samples, now, status.drills?.running ?? null);
+    }
+
+    const drills = [...(status.drills?.running ? [status.drills.running] : []), ...(status.drills?.recent ?? []), ...this.#drills];
+    const events = timeline(status.paths, drills, now);
+    byId('timeline').replaceChildren(
+      ...(events.length === 0
+        ? [h('li', { class: 'empty' }, 'No breaker transitions or drills in the last hour.')]
+        : events.map((e) => h('li', { 'data-tone': e.tone, 'data-kind': e.kind }, h('time', {}, new Date(e.at).toLocaleTimeString()), ' ', e.text, h('span', { class: 'ago' }, ` · ${formatAgo(e.at, now)}`)))),
+    );
+  }
+
+  #record(path: PathStatus, now: number): Sample[] {
+    const samples = this.#history.get(path.id) ?? [];
+    samples.push({ at: now, requests: path.requests, failures: path.failures, p50: path.latencyMs.p50, p99: path.latencyMs.p99 });
+    while (samples.length > 0 && samples[0]!.at < now - HISTORY_MS) samples.shift();
+    this.#history.set(path.id, samples);
+    return samples;
+  }
+
+  #createCard(id: string): Card {
+    const drill = h('button', { class: 'drill', type: 'button', title: `Isolate ${id} for ${DRILL_MS / 1000} s while traffic continues` }, 'Drill');
+    drill.addEventListener('click', () => void (this.#runningDrill?.path === id ? this.#stopDrill() : this.#drill(id)));
+    const card: Card = {
+      root: h('article', { class: 'path-card', 'data-path': id }),
+      state: h('span', { class: 'state' }),
+      grade: h('span', { class: 'grade' }),
+      figures: h('dl', { class: 'figures' }),
+      probe: h('p', { class: 'probe' }),
+      chart: h('div', { class: 'chart' }),
+      drill,
+    };
+    card.root.append(
+      h('header', {}, h('h3', {}, id), card.grade, card.state),
+      card.figures,
+      card.chart,
+      card.probe,
+      ...(this.#options.canOperate ? [h('footer', {}, drill)] : []),
+    );
+    return card;
+  }
+
+  #updateCard(card: Card, path: PathStatus, samples: Sample[], now: number, running: Drill | null): void {
+    const tone = breakerTone(path.state);
+    card.root.dataset.state = path.state;
+    card.root.dataset.tone = tone;
+    card.state.textContent = path.state;
+    card.state.dataset.tone = tone;
+    card.grade.textContent = path.grade;
+    const figure = (label: string, value: string, name: string) => [h('dt', {}, label), h('dd', { 'data-figure': name }, value)];
+    card.figures.replaceChildren(
+      ...figure('p50', formatMs(path.latencyMs.p50), 'p50'),
+      ...figure('p99', formatMs(path.latencyMs.p99), 'p99'),
+      ...figure('failures (1 min)', formatRate(recentFailureRate(samples, now)), 'failure-rate'),
+      ...figure('attempts', String(path.requests), 'attempts'),
+    );
+    card.chart.replaceChildren(latencyChart(samples, now, HISTORY_MS));
+    const probe = path.lastProbe;
+    const lines: string[] = [];
+    if (probe) lines.push(`last probe ${formatAgo(Date.parse(probe.at), now)}: ${probe.error ? `failed (${probe.error})` : `ok in ${formatMs(probe.latencyMs)}`}`);
+    else if (probe === null) lines.push('no probe yet');
+    if (path.lastError) lines.push(`last error ${path.lastError.code}, ${formatAgo(Date.parse(path.lastError.at), now)}`);
+    card.probe.textContent = lines.join(' · ');
+    const drilling = running?.path === path.id;
+    // One drill at a time: only the drilled path's button stays active, to end the drill early.
+    card.drill.disabled = running !== null && !drilling;
+    card.drill.textContent = drilling ? 'Stop drill' : 'Drill';
+  }
+
+  async #stopDrill(): Promise<void> {
+    try {
+      const { stopped } = await this.#options.api.stopDrill();
+      this.#options.notify(stopped ? `${stopped} stopped` : 'no drill was running', 'ok');
+    } catch (error) {
+      this.#options.notify(error instanceof ApiError ? `cannot stop the drill: ${error.message} (${error.code})` : String(error), 'bad');
+    }
+  }
+
+  async #drill(pathId: string): Promise<void> {
+    const ok = await confirmDialog(
+      `Drill ${pathId}?`,
+      `${pathId} will be isolated (breaker held open) for ${DRILL_MS / 1000} s while payments continue on the other paths. The drill stops at once if a request fails.`,
+      `Isolate ${pathId} for ${DRILL_MS / 1000} s`,
+    );
+    if (!ok) return;
+    try {
+      const drill = await this.#options.api.drill(pathId, DRILL_MS);
+      this.#drills = [drill, ...this.#drills].slice(0, 20);
+      this.#options.notify(`${drill.id} started on ${pathId}`, 'ok');
+    } catch (error) {
+      this.#options.notify(error instanceof ApiError ? `drill refused: ${error.message} (${error.code})` : String(error), 'bad');
+    }
+  }
+}

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { recentFailureRate, redundancyBanner, sparkline, timeline, type Sample } from './view-model.ts';
+
+describe('redundancyBanner', () => {
+  it('is green at N+2, amber with a repair call at N+1, red at N+0, and down with no path', () => {
+    expect(redundancyBanner({ healthy: 3, total: 3, level: 'N+2' })).toMatchObject({ tone: 'ok', level: 'N+2' });
+    const one = redundancyBanner({ healthy: 2, total: 3, level: 'N+1' });
+    expect(one).toMatchObject({ tone: 'warn', level: 'N+1' });
+    expect(one.text).toContain('one spare left: repair now');
+    expect(redundancyBanner({ healthy: 1, total: 3, level: 'N+0' })).toMatchObject({ tone: 'bad', level: 'N+0' });
+    expect(redundancyBanner({ healthy: 0, total: 3, level: 'down' })).toMatchObject({ tone: 'down', level: 'down' });
+  });
+});
+
+describe('recentFailureRate', () => {
+  const sample = (at: number, requests: number, failures: number): Sample => ({ at, requests, failures, p50: null, p99: null });
+  it('counts only the window, and null without traffic', () => {
+    const samples = [sample(0, 100, 50), sample(50_000, 110, 50), sample(100_000, 120, 55)];
+    expect(recentFailureRate(samples, 100_000)).toBeCloseTo(5 / 10);
+    expect(recentFailureRate([sample(0, 5, 0), sample(1_000, 5, 0)], 1_000)).toBeNull();
+  });
+  it('restarts from zero when the counters went back (path rebuilt by a policy change)', () => {
+    expect(recentFailureRate([sample(0, 100, 10), sample(1_000, 4, 1)], 1_000)).toBeCloseTo(1 / 4);
+  });
+});
+
+describe('timeline', () => {
+  it('merges transitions and drills of the last hour, newest first', () => {
+    const now = 10_000_000;
+    const events = timeline(
+      [
+        { id: 'kt', state: 'open', grade: 'hot', requests: 0, failures: 0, latencyMs: { p50: null, p99: null }, lastError: null, transitions: [
+          { from: 'closed', to: 'open', at: now - 1_000, reason: 'failures' },
+          { from: 'open', to: 'closed', at: now - 4_000_000, reason: 'old' },
+        ] },
+      ],
+      [{ id: 'drill-1', path: 'skt', actor: 'alice', status: 'passed', startedAt: new Date(now - 60_000).toISOString(), endedAt: new Date(now - 50_000).toISOString(), durationMs: 10_000, requests: 10, failed: 0 }],
+      now,
+    );
+    expect(events.map((e) => e.kind)).toEqual(['transition', 'drill']);
+    expect(events[0]!.text).toContain('closed → open');
+    expect(events[1]!.text).toContain('passed');
+  });
+});
+
+describe('sparkline', () => {
+  it('places samples by time, scales values into the box and skips gaps and old samples', () => {
+    const points = [{ at: 500, value: 3 }, { at: 1_000, value: 0 }, { at: 1_500, value: null }, { at: 2_000, value: 10 }];
+    expect(sparkline(points, 1_000, 2_000, 100, 22, 10)).toBe('0.0,21.0 100.0,1.0');
+  });
+});

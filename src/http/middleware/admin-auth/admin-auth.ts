@@ -1,0 +1,133 @@
+import type { MiddlewareHandler } from 'hono';
+import type { AuditLog } from '../../../core/admin/audit.ts';
+import { PaypathError } from '../../../core/errors.ts';
+
+export const ADMIN_ROLES = ['viewer', 'operator'] as const;
+export type AdminRole = (typeof ADMIN_ROLES)[number];
+
+export interface AdminTokenEntry {
+  name: string;
+  role: AdminRole;
+  token: string;
+}
+
+export interface AdminIdentity {
+  name: string;
+  role: AdminRole;
+}
+
+export const MIN_TOKEN_LENGTH = 16;
+
+/**
+ * Parses `name:role:token,name:role:token` (also one entry per line, `#` comments), the format of
+ * PAYPATH_ADMIN_TOKENS and of the token file. Errors name the entry by position and name, never the token.
+ */
+export function parseAdminTokens(spec: string): AdminTokenEntry[] {
+  const entries = spec
+    .split(/[,\n]/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+  const names = new Set<string>();
+  return entries.map((entry, i) => {
+    const [name, role, ...rest] = entry.split(':');
+    const token = rest.join(':');
+    const where = `admin token entry ${i + 1}${name ? ` (${name})` : ''}`;
+    if (!name || !/^[A-Za-z0-9._@-]{1,64}$/.test(name)) throw new Error(`${where}: expected name:role:token with a name of letters, digits, . _ @ -`);
+    if (!ADMIN_ROLES.includes(role as AdminRole)) throw new Error(`${where}: role must be viewer or operator`);
+    if (token.length < MIN_TOKEN_LENGTH || !/^[\x21-\x7e]+$/.test(token)) {
+      throw new Error(`${where}: token must be at least ${MIN_TOKEN_LENGTH} printable characters without spaces`);
+    }
+    if (names.has(name)) throw new Error(`${where}: duplicate name`);
+    names.add(name);
+    return { name, role: role as AdminRole, token };
+  });
+}
+
+async function digest(text: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
+}
+
+/**
+ * Checks bearer tokens in constant time: the presented token is hashed (so every comparison is of
+ * 32 bytes whatever its length) and compared with every configured token's hash without early exit.
+ */
+export class AdminAuthenticator {
+  readonly #entries: { identity: AdminIdentity; digest: Uint8Array }[];
+
+  private constructor(entries: { identity: AdminIdentity; digest: Uint8Array }[]) {
+    this.#entries = entries;
+  }
+
+  static async create(tokens: readonly AdminTokenEntry[]): Promise<AdminAuthenticator> {
+    return new AdminAuthenticator(
+      await Promise.all(tokens.map(async (t) => ({ identity: { name: t.name, role: t.role }, digest: await digest(t.token) }))),
+    );
+  }
+
+  get configured(): boolean {
+    return this.#entries.length > 0;
+  }
+
+  async authenticate(token: string): Promise<AdminIdentity | undefined> {
+    const presented = await digest(token);
+    let match: AdminIdentity | undefined;
+    for (const entry of this.#entries) {
+      let difference = 0;
+      for (let i = 0; i < presented.length; i++) difference |= presented[i]! ^ entry.digest[i]!;
+      if (difference === 0) match = entry.identity;
+    }
+    return match;
+  }
+}
+
+export type AdminEnv = { Variables: { admin: AdminIdentity } };
+
+/**
+ * Authenticates every request under it (401 `admin_unauthenticated`) and records each failure in the
+ * audit log. Roles are checked per route with `requireRole`.
+ */
+export function adminAuth(options: { authenticator: AdminAuthenticator; audit: AuditLog }): MiddlewareHandler<AdminEnv> {
+  return async (c, next) => {
+    const header = c.req.header('authorization') ?? '';
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const identity = match && options.authenticator.configured ? await options.authenticator.authenticate(match[1]!) : undefined;
+    if (!identity) {
+      const reason = !options.authenticator.configured ? 'no_tokens_configured' : header === '' ? 'missing' : match ? 'invalid_token' : 'malformed';
+      await options.audit.append({
+        time: new Date().toISOString(),
+        actor: 'anonymous',
+        action: 'auth.failed',
+        outcome: 'denied',
+        details: { reason, method: c.req.method, path: new URL(c.req.url).pathname },
+      });
+      throw new PaypathError(
+        'admin_unauthenticated',
+        401,
+        options.authenticator.configured ? 'a valid admin bearer token is required' : 'the admin API is disabled: no admin tokens are configured',
+        { headers: { 'www-authenticate': 'Bearer realm="paypath-admin"' } },
+      );
+    }
+    c.set('admin', identity);
+    await next();
+  };
+}
+
+/** 403 `admin_forbidden` unless the caller's role is at least `role` (operator ⊃ viewer); denials are audited. */
+export function requireRole(role: AdminRole, audit: AuditLog): MiddlewareHandler<AdminEnv> {
+  return async (c, next) => {
+    const identity = c.get('admin');
+    if (role === 'operator' && identity.role !== 'operator') {
+      await audit.append({
+        time: new Date().toISOString(),
+        actor: identity.name,
+        action: 'auth.forbidden',
+        outcome: 'denied',
+        details: { role: identity.role, needs: role, method: c.req.method, path: new URL(c.req.url).pathname },
+      });
+      throw new PaypathError('admin_forbidden', 403, `this needs the ${role} role; token "${identity.name}" is a ${identity.role}`, {
+        details: { role: identity.role, required: role },
+      });
+    }
+    await next();
+  };
+}

@@ -1,0 +1,28 @@
+import { Hono } from 'hono';
+import { PaypathError } from '../../../core/errors.ts';
+import { requireRole } from '../../middleware/admin-auth/admin-auth.ts';
+import type { AdminAppEnv, AdminDeps } from './admin-deps.ts';
+
+export function adminDrillRoutes(deps: AdminDeps): Hono<AdminAppEnv> {
+  const app = new Hono<AdminAppEnv>();
+  app.get('/drills', (c) => c.json({ running: deps.drills.running(), recent: deps.drills.recent() }));
+  app.post('/drills', requireRole('operator', deps.audit), async (c) => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      throw new PaypathError('invalid_request', 400, 'expected a JSON body {"path": "...", "durationMs": N}');
+    }
+    const { path, durationMs } = (body ?? {}) as { path?: unknown; durationMs?: unknown };
+    if (typeof path !== 'string' || path === '') throw new PaypathError('invalid_request', 400, 'path must be a path id', { details: { field: 'path' } });
+    if (typeof durationMs !== 'number') throw new PaypathError('invalid_request', 400, 'durationMs must be a number of ms', { details: { field: 'durationMs' } });
+    const drill = await deps.drills.start({ path, durationMs, actor: c.get('admin').name, trigger: 'api' });
+    return c.json(drill, 202);
+  });
+  app.post('/drills/stop', requireRole('operator', deps.audit), async (c) => {
+    const running = deps.drills.running();
+    await deps.drills.stop();
+    return c.json({ stopped: running?.id ?? null });
+  });
+  return app;
+}

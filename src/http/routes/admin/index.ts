@@ -1,0 +1,27 @@
+import { Hono } from 'hono';
+import { PaypathError } from '../../../core/errors.ts';
+import { adminAuth } from '../../middleware/admin-auth/admin-auth.ts';
+import type { AdminAppEnv, AdminDeps } from './admin-deps.ts';
+import { adminDrillRoutes } from './drills.ts';
+import { adminPolicyRoutes } from './policy.ts';
+
+export type { AdminDeps } from './admin-deps.ts';
+
+/** Everything under /admin: authenticated (bearer tokens), viewer reads, operator changes. See docs/ops.md. */
+export function adminRoutes(deps: AdminDeps): Hono<AdminAppEnv> {
+  const app = new Hono<AdminAppEnv>();
+  app.use('*', adminAuth({ authenticator: deps.authenticator, audit: deps.audit }));
+  // Who the token belongs to, so a client (the dashboard) can show the role and hide what it may not do.
+  app.get('/session', (c) => c.json(c.get('admin')));
+  app.route('/', adminPolicyRoutes(deps));
+  app.route('/', adminDrillRoutes(deps));
+  app.get('/audit', async (c) => {
+    const limit = Number(c.req.query('limit') ?? 50);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1_000) throw new PaypathError('invalid_request', 400, 'limit must be 1..1000', { details: { field: 'limit' } });
+    return c.json({ records: await deps.audit.recent(limit) });
+  });
+  app.all('*', (c) => {
+    throw new PaypathError('route_not_found', 404, `no admin endpoint ${c.req.method} ${new URL(c.req.url).pathname}`);
+  });
+  return app;
+}

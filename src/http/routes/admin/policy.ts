@@ -1,0 +1,107 @@
+import { Hono } from 'hono';
+import type { PolicyRevision } from '../../../core/admin/policy-store.ts';
+import { PaypathError } from '../../../core/errors.ts';
+import { parsePolicy, POLICY_LIMITS } from '../../../core/policy/parse.ts';
+import { policyHash } from '../../../core/policy/hash.ts';
+import type { Policy } from '../../../core/policy/schema.ts';
+import { requireRole } from '../../middleware/admin-auth/admin-auth.ts';
+import { readBody } from '../../read-body.ts';
+import type { AdminAppEnv, AdminDeps } from './admin-deps.ts';
+
+/** The policy as the admin API shows it. */
+export function revisionJson(r: PolicyRevision, withPolicy: boolean) {
+  return {
+    revision: r.revision,
+    hash: r.hash,
+    appliedAt: r.appliedAt,
+    actor: r.actor,
+    source: r.source,
+    restoredFrom: r.restoredFrom ?? null,
+    ...(withPolicy ? { policy: r.policy } : {}),
+  };
+}
+
+/** Reads a policy document (YAML or JSON) from the body; 400 `policy_invalid` with field paths when it is not one. */
+async function readPolicy(request: Request): Promise<Policy> {
+  const body = await readBody(request, POLICY_LIMITS.maxBytes);
+  const text = body === null ? '' : new TextDecoder('utf-8', { fatal: false }).decode(body);
+  if (text.trim() === '') throw new PaypathError('policy_invalid', 400, 'the request body must be a policy document (YAML or JSON)', { details: { issues: [{ path: '', message: 'empty body' }] } });
+  const result = parsePolicy(text);
+  if (!result.ok) throw new PaypathError('policy_invalid', 400, `the policy has ${result.issues.length} problem(s)`, { details: { issues: result.issues } });
+  return result.policy;
+}
+
+/** `"abc"`, `W/"abc"` or `abc` → `abc`. */
+function etagValue(header: string): string {
+  return header.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+}
+
+export function adminPolicyRoutes(deps: AdminDeps): Hono<AdminAppEnv> {
+  const app = new Hono<AdminAppEnv>();
+  const { control, audit } = deps;
+  const operator = requireRole('operator', audit);
+
+  app.get('/policy', (c) => {
+    const current = control.current();
+    c.header('etag', `"${current.hash}"`);
+    return c.json({ ...revisionJson(current, true), allowlist: control.allowlist() });
+  });
+
+  app.post('/policy/validate', async (c) => {
+    const policy = await readPolicy(c.req.raw);
+    const issues = control.guardIssues(policy, 'api');
+    if (issues.length > 0) throw new PaypathError('upstream_not_allowed', 400, 'the policy is valid YAML but cannot be applied through the admin API', { details: { issues } });
+    return c.json({ valid: true, hash: await policyHash(policy), paths: policy.paths.length, routes: policy.routes.length });
+  });
+
+  app.post('/policy/diff', async (c) => {
+    const policy = await readPolicy(c.req.raw);
+    const current = control.current();
+    return c.json({ from: { revision: current.revision, hash: current.hash }, toHash: await policyHash(policy), ...control.diff(policy) });
+  });
+
+  app.put('/policy', operator, async (c) => {
+    const ifMatch = c.req.header('if-match');
+    if (ifMatch === undefined) {
+      throw new PaypathError('precondition_required', 428, 'send If-Match with the hash from GET /admin/policy, so a stale edit cannot overwrite a newer policy', {
+        details: { runningHash: control.current().hash },
+      });
+    }
+    let policy: Policy;
+    try {
+      policy = await readPolicy(c.req.raw);
+    } catch (error) {
+      if (error instanceof PaypathError) {
+        await audit.append({ time: new Date().toISOString(), actor: c.get('admin').name, action: 'policy.apply', outcome: 'rejected', details: { code: error.code, ...error.details } });
+      }
+      throw error;
+    }
+    // `If-Match: *` deliberately overrides whatever runs (RFC 9110); anything else must be the running hash.
+    const expected = etagValue(ifMatch);
+    const result = await control.apply({ policy, actor: c.get('admin').name, source: 'api', ...(expected === '*' ? {} : { ifMatch: expected }) });
+    c.header('etag', `"${result.revision.hash}"`);
+    return c.json({ applied: result.applied, ...revisionJson(result.revision, false), diff: result.diff });
+  });
+
+  app.get('/policy/history', (c) =>
+    c.json({ current: control.current().revision, revisions: control.store.history().map((r) => revisionJson(r, false)) }),
+  );
+
+  app.get('/policy/history/:revision{[0-9]+}', (c) => {
+    const revision = control.store.get(Number(c.req.param('revision')));
+    if (!revision) throw new PaypathError('policy_revision_not_found', 404, `revision ${c.req.param('revision')} is not in the kept history`);
+    return c.json(revisionJson(revision, true));
+  });
+
+  app.post('/policy/rollback/:revision', operator, async (c) => {
+    const text = c.req.param('revision');
+    if (!/^[0-9]{1,9}$/.test(text)) throw new PaypathError('invalid_request', 400, `revision must be a positive integer, got "${text}"`, { details: { field: 'revision' } });
+    const ifMatch = c.req.header('if-match');
+    const expected = ifMatch === undefined ? '*' : etagValue(ifMatch);
+    const result = await control.rollback(Number(text), c.get('admin').name, expected === '*' ? undefined : expected);
+    c.header('etag', `"${result.revision.hash}"`);
+    return c.json({ applied: result.applied, ...revisionJson(result.revision, false), diff: result.diff });
+  });
+
+  return app;
+}

@@ -1,0 +1,63 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { drillCommand, GatewayAnswerError, policyCommand, statusCommand } from '../src/cli/ops-commands.ts';
+import { OpsStack, TOKENS } from './support/ops-harness.ts';
+
+describe('paypath status | drill | policy against a running gateway', () => {
+  let stack: OpsStack;
+  beforeAll(async () => {
+    stack = await OpsStack.start();
+  });
+  afterAll(async () => stack?.stop());
+
+  const run = async (command: (args: string[], print: (t: string) => void) => Promise<number>, args: string[]) => {
+    const out: string[] = [];
+    const code = await command([...args, '--url', stack.gateway.url, '--token', TOKENS.operator], (t) => out.push(t));
+    return { code, text: out.join('\n') };
+  };
+
+  it('status prints redundancy, policy revision and a path table', async () => {
+    const { code, text } = await run(statusCommand, []);
+    expect(code).toBe(0);
+    expect(text).toMatch(/^redundancy N\+2/m);
+    expect(text).toMatch(/revision 1, hash [0-9a-f]{16}/);
+    expect(text).toMatch(/^PATH\s+STATE\s+GRADE/m);
+    expect(text).toMatch(/^kt-fiber\s+closed\s+hot/m);
+  });
+
+  it('policy diff, apply, history and rollback print tables; errors carry the code and field path', async () => {
+    const file = join(stack.dir, 'edit.yaml');
+    const policy = stack.policy();
+    policy.paths[2]!.grade = 'cold';
+    await writeFile(file, stringify(policy));
+
+    const diff = await run(policyCommand, ['diff', file]);
+    expect(diff.text).toMatch(/^paths\[id=lgu-lte\]\.grade\s+changed\s+"warm"\s+"cold"$/m);
+
+    const apply = await run(policyCommand, ['apply', file]);
+    expect(apply.code).toBe(0);
+    expect(apply.text).toMatch(/^applied as revision 2/);
+
+    const history = await run(policyCommand, ['history']);
+    expect(history.text).toMatch(/^2 \*\s+[0-9a-f]{16}\s+\S+\s+api\s+alice/m);
+    expect(history.text).toMatch(/^1\s+[0-9a-f]{16}\s+\S+\s+startup/m);
+
+    const rollback = await run(policyCommand, ['rollback', '1']);
+    expect(rollback.text).toMatch(/^revision 1 restored as revision 3/);
+
+    policy.routes[0]!.paths = ['kt-fibre'];
+    await writeFile(file, stringify(policy));
+    const error = await run(policyCommand, ['apply', file]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GatewayAnswerError);
+    expect((error as Error).message).toMatch(/400 policy_invalid/);
+    expect((error as Error).message).toMatch(/routes\[0\]\.paths\[0\]: unknown path "kt-fibre"/);
+  });
+
+  it('drill --wait prints the result', async () => {
+    const { code, text } = await run(drillCommand, ['skt-fiber', '--duration', '300', '--wait']);
+    expect(code).toBe(0);
+    expect(text).toMatch(/^drill-1\s+skt-fiber\s+passed/m);
+  });
+});
