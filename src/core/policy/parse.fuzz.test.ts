@@ -46,7 +46,8 @@ function mutate(base: unknown, steps: string[], value: unknown): unknown {
   const keys = Object.keys(node);
   const last = steps.at(-1) ?? '';
   const key = keys.length > 0 && hash(last) % 3 !== 0 ? keys[Math.abs(hash(last)) % keys.length]! : last;
-  node[key] = value;
+  // An array's length cannot take arbitrary values (RangeError); that would test the mutator, not the parser.
+  node[Array.isArray(node) && key === 'length' ? 'length-field' : key] = value;
   return copy;
 }
 
