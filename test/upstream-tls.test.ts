@@ -48,6 +48,7 @@ routes:
     paths: [first, second]
     attemptTimeoutMs: 5000
     idempotency: { upstreamHonors: true }
+probe: { enabled: false } # these tests count upstream requests and attempts; probes are tested on their own
 `);
   const gateway = await startNodeGateway({ policy, policyHash: 'test', port: 0, logger });
   running.push(gateway);

@@ -1,10 +1,17 @@
 import type { BreakerTransition, IBreaker } from './breaker/breaker.ts';
 import { PaypathError } from './errors.ts';
+import { RetryBudget } from './failover/retry-budget.ts';
 import { forwardWithFailover, type AttemptRecord, type ForwardResult, type PathRuntime } from './failover/failover.ts';
+import { adaptiveAttemptTimeoutMs } from './health/adaptive-timeout.ts';
+import { InMemoryHealthStore, type HealthStore, type PathHealthEvent } from './health/health-store.ts';
 import { createLookupReconciler } from './idempotency/reconcile.ts';
 import { LatencyWindow } from './health/latency-window.ts';
+import { ProbeScheduler, type ProbeResult, type ProbeTarget } from './health/probe-scheduler.ts';
 import { computeRedundancy, type Redundancy } from './health/redundancy.ts';
-import type { BreakerConfig, PathConfig, Policy, RouteConfig } from './policy/schema.ts';
+import { RedundancyAlarm } from './health/redundancy-alarm.ts';
+import { TrialGatedBreaker } from './health/trial-gated-breaker.ts';
+import { silentLogger, type Logger } from './logger.ts';
+import type { AdaptiveTimeoutConfig, BreakerConfig, PathConfig, Policy, RouteConfig } from './policy/schema.ts';
 import { canonicalJson } from './policy/hash.ts';
 import { matchRoute } from './routing.ts';
 import type { PathTransport, TransportFactory, UpstreamRequest } from './transport.ts';
@@ -20,6 +27,14 @@ export interface GatewayOptions {
   generateKey?: () => string;
   /** Called on every breaker transition, e.g. to log it. */
   onTransition?: (pathId: string, transition: BreakerTransition) => void;
+  /** Shared breaker state (Redis). Default: in memory, this instance only. */
+  healthStore?: HealthStore;
+  /** Names this instance in shared state and alarms. Default: a random id. */
+  instanceId?: string;
+  /** For redundancy alarms. Default: silent. */
+  logger?: Logger;
+  /** Used to deliver redundancy webhooks. Default: global fetch. */
+  fetch?: typeof fetch;
   /** Called after every attempt on any path, e.g. for metrics. */
   onAttempt?: (record: AttemptRecord) => void;
   /**
@@ -33,6 +48,8 @@ export interface GatewayOptions {
 
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 const TRANSITIONS_KEPT = 50;
+/** Connections opened ahead of traffic on each mirror and hot path. */
+export const WARM_CONNECTIONS = 4;
 
 /** Per-path runtime state: breaker, transport, counters for /status. */
 class PathState implements PathRuntime {
@@ -41,28 +58,43 @@ class PathState implements PathRuntime {
   requests = 0;
   failures = 0;
   lastError: { code: string; at: string } | undefined;
+  lastProbe: ProbeResult | undefined;
+  lastAnsweredAt: number | undefined;
+  /** The last open/closed transition made here or applied from a peer, for resynchronisation. */
+  lastShared: PathHealthEvent | undefined;
 
   readonly config: PathConfig;
   readonly breaker: IBreaker;
   readonly transport: PathTransport;
+  /** Adaptive timeout settings of the owning gateway's policy. */
+  adaptive: AdaptiveTimeoutConfig;
   /** Hooks of the gateway currently owning this state; replaced when a new gateway inherits it. */
   onAttempt: ((record: AttemptRecord) => void) | undefined;
   onTransition: ((pathId: string, transition: BreakerTransition) => void) | undefined;
+  /** The owning gateway's health handling (shared state, probes, alarms); replaced like the hooks above. */
+  onHealth: ((path: PathState, transition: BreakerTransition) => void) | undefined;
 
-  constructor(config: PathConfig, breaker: IBreaker, transport: PathTransport) {
+  constructor(config: PathConfig, breaker: IBreaker, transport: PathTransport, adaptive: AdaptiveTimeoutConfig) {
     this.config = config;
     this.breaker = breaker;
     this.transport = transport;
+    this.adaptive = adaptive;
     breaker.onStateChange((transition) => {
       this.transitions.push(transition);
       if (this.transitions.length > TRANSITIONS_KEPT) this.transitions.shift();
       this.onTransition?.(config.id, transition);
+      this.onHealth?.(this, transition);
     });
+  }
+
+  attemptTimeoutMs(route: RouteConfig): number | undefined {
+    return adaptiveAttemptTimeoutMs(route, this.latency, this.adaptive);
   }
 
   recordAttempt(record: AttemptRecord): void {
     this.onAttempt?.(record);
     this.requests++;
+    if (record.outcome === 'answered' || record.outcome === 'upstream_error') this.lastAnsweredAt = Date.now();
     if (record.outcome !== 'answered') {
       this.failures++;
       this.lastError = { code: record.code, at: new Date().toISOString() };
@@ -81,6 +113,8 @@ export interface PathStatus {
   failures: number;
   latencyMs: { p50: number | null; p99: number | null };
   lastError: { code: string; at: string } | null;
+  /** The last active probe of this path, or null before the first. */
+  lastProbe: { latencyMs: number; at: string; error: string | null } | null;
   transitions: BreakerTransition[];
 }
 
@@ -97,16 +131,38 @@ export class Gateway {
   readonly policyHash: string;
   readonly #paths = new Map<string, PathState>();
   readonly #generateKey: () => string;
+  readonly instanceId: string;
+  readonly #store: HealthStore;
+  readonly #probes: ProbeScheduler;
+  readonly #alarm: RedundancyAlarm;
+  readonly #membership: { dispose(): void };
+  readonly retryBudget: RetryBudget;
   readonly #pathAllowed: ((pathId: string, route: RouteConfig) => boolean) | undefined;
   #inFlight = 0;
   #drainWaiters: (() => void)[] = [];
+  #probesRunning = false;
 
   constructor(options: GatewayOptions) {
     this.policy = options.policy;
     this.policyHash = options.policyHash;
     this.#generateKey = options.generateKey ?? (() => `pp_${crypto.randomUUID()}`);
+    this.instanceId = options.instanceId ?? options.previous?.instanceId ?? `gw-${crypto.randomUUID().slice(0, 8)}`;
+    this.#store = options.healthStore ?? (options.previous ? options.previous.#store : new InMemoryHealthStore());
+    this.retryBudget = new RetryBudget(options.policy.retryBudget);
+    const store = this.#store;
+    const trialLockMs = Math.max(options.policy.probe.intervalMs * 2, options.policy.probe.timeoutMs * 2, 1_000);
+    this.#alarm = new RedundancyAlarm({
+      webhooks: options.policy.redundancy.webhooks,
+      alertBelow: options.policy.redundancy.alertBelow,
+      instanceId: this.instanceId,
+      logger: options.logger ?? silentLogger,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
     this.#pathAllowed = options.pathAllowed;
-    const makeBreaker = options.breakerFactory;
+    const makeBreaker = (config: PathConfig): IBreaker => {
+      const breaker = options.breakerFactory(options.policy.breaker, config);
+      return store.shared ? new TrialGatedBreaker(breaker, () => store.acquireTrial(config.id, this.instanceId, trialLockMs), trialLockMs) : breaker;
+    };
     const previous = options.previous;
     const breakerUnchanged = previous !== undefined && canonicalJson(previous.policy.breaker) === canonicalJson(options.policy.breaker);
     for (const config of options.policy.paths) {
@@ -114,11 +170,129 @@ export class Gateway {
       const state =
         old && canonicalJson(old.config) === canonicalJson(config)
           ? old
-          : new PathState(config, makeBreaker(options.policy.breaker, config), options.transportFactory(config));
+          : new PathState(config, makeBreaker(config), options.transportFactory(config), options.policy.adaptiveTimeout);
       state.onAttempt = options.onAttempt;
       state.onTransition = options.onTransition;
+      state.adaptive = options.policy.adaptiveTimeout;
+      state.onHealth = (path, transition) => this.#afterTransition(path, transition);
       this.#paths.set(config.id, state);
     }
+    this.#probes = new ProbeScheduler({
+      probe: options.policy.probe,
+      paths: [...this.#paths.values()],
+      onResult: (path, result) => this.#onProbe(path, result),
+    });
+    this.#alarm.update(this.#redundancy(), [], null);
+    this.#membership = store.join({
+      instanceId: this.instanceId,
+      quorum: options.policy.breaker.quorum ?? 1,
+      reportTtlMs: options.policy.breaker.windowMs,
+      localStates: () => [...this.#paths.values()].flatMap((p) => (p.lastShared ? [p.lastShared] : [])),
+      apply: (event) => this.#applyPeer(event),
+    });
+    // A policy apply hands over running probes to the new gateway (see retire).
+    if (previous && previous.#probesRunning) this.startProbes();
+  }
+
+  /** Starts active probes (policy `probe`). Runtimes whose timers outlive requests call this once. */
+  startProbes(): void {
+    this.#probesRunning = true;
+    this.#probes.start();
+  }
+
+  /** Stops this gateway's probes, alarms and shared-state membership (it no longer runs the policy). */
+  #stopHealth(): void {
+    this.#probesRunning = false;
+    this.#probes.stop();
+    this.#alarm.close();
+    this.#membership.dispose();
+  }
+
+  /**
+   * Opens connections ahead of traffic on mirror and hot paths (WARM_CONNECTIONS each), so the
+   * first payments and the first failover pay no handshake. Probes then keep one connection of
+   * every probed path alive. Never rejects.
+   */
+  async warmUp(): Promise<void> {
+    await Promise.allSettled(
+      [...this.#paths.values()]
+        .filter((p) => p.config.grade === 'mirror' || p.config.grade === 'hot')
+        .map((p) => p.transport.warm?.(WARM_CONNECTIONS)),
+    );
+  }
+
+  /** Probes one path now, e.g. a cold path before it is needed. */
+  probeNow(pathId: string): Promise<ProbeResult> {
+    return this.#probes.probeNow(pathId);
+  }
+
+  /** Redundancy webhook deliveries still in progress. */
+  alarmDeliveries(): Promise<void> {
+    return Promise.all([...this.#alarm.pending]).then(() => {});
+  }
+
+  #afterTransition(path: PathState, transition: BreakerTransition): void {
+    const fromPeer = transition.reason.startsWith('peer ');
+    if (transition.to === 'open' || transition.to === 'closed') {
+      const event: PathHealthEvent = {
+        pathId: path.config.id,
+        state: transition.to,
+        reason: transition.reason,
+        at: transition.at,
+        instanceId: this.instanceId,
+      };
+      if (!fromPeer) {
+        path.lastShared = event;
+        this.#store.publish(event);
+      }
+    }
+    this.#probes.reschedule(path.config.id);
+    const redundancy = this.#redundancy();
+    this.#alarm.update(
+      redundancy,
+      [...this.#paths.values()].map((p) => ({ id: p.config.id, state: p.breaker.state })),
+      { path: path.config.id, reason: transition.reason },
+    );
+    // Cold paths are probed on demand: when the last spare is gone, find out whether they can step in.
+    if (redundancy.level === 'N+0' || redundancy.level === 'down') {
+      for (const p of this.#paths.values()) if (p.config.grade === 'cold' && p !== path) void this.#probes.probeNow(p.config.id);
+    }
+  }
+
+  #applyPeer(event: PathHealthEvent): void {
+    const path = this.#paths.get(event.pathId);
+    if (!path || event.instanceId === this.instanceId) return;
+    path.lastShared = event;
+    const reason = `peer ${event.instanceId}: ${event.reason}`;
+    if (event.state === 'open' && path.breaker.state !== 'open' && path.breaker.state !== 'isolated') path.breaker.trip(reason);
+    else if (event.state === 'closed' && path.breaker.state !== 'closed' && path.breaker.state !== 'isolated') path.breaker.reset(reason);
+  }
+
+  #onProbe(target: ProbeTarget, result: ProbeResult): void {
+    const path = target as PathState;
+    path.lastProbe = result;
+    if (result.ok) path.lastAnsweredAt = Date.now();
+    const state = path.breaker.state;
+    if (state === 'isolated') return;
+    if (!result.ok) {
+      // A failed probe opens the path with no payment involved; while open, it keeps the path open
+      // (restarting the reset timer), so no payment is sent to trial a path probes see as dead.
+      // Never the last available path, though: when every probe fails at once, this box may be the
+      // slow part (a stalled event loop), and payments themselves then decide through the breaker.
+      const othersAvailable = [...this.#paths.values()].some((p) => p !== path && p.breaker.isAvailable);
+      if (state === 'open' || othersAvailable) path.breaker.trip(`probe: ${result.error}`);
+      return;
+    }
+    if (state === 'closed') return;
+    // A passing probe is the half-open trial. With shared state, only the holder of the trial lock closes the path.
+    if (!this.#store.shared) {
+      path.breaker.reset('probe-succeeded');
+      return;
+    }
+    const lockMs = Math.max(this.policy.probe.intervalMs * 2, 1_000);
+    void this.#store.acquireTrial(path.config.id, this.instanceId, lockMs).then((mine) => {
+      if (mine && path.breaker.state !== 'closed' && path.breaker.state !== 'isolated') path.breaker.reset('probe-succeeded');
+    });
   }
 
   /** Marks a request as using this gateway until the returned function is called (see `retire`). */
@@ -154,6 +328,7 @@ export class Gateway {
    * the breakers and transports that `next` did not inherit. Never closes a shared path.
    */
   async retire(next: Gateway): Promise<void> {
+    this.#stopHealth(); // `next` probes and shares health from now on
     await this.drained();
     const removed = [...this.#paths.entries()].filter(([id]) => !this.sharesPath(next, id)).map(([, state]) => state);
     for (const path of removed) path.breaker.dispose();
@@ -195,6 +370,7 @@ export class Gateway {
       idempotencyKey,
       reconcile: createLookupReconciler(route, request, this.#paths, idempotencyKey),
       retryAfterSeconds: Math.max(1, Math.ceil(this.policy.breaker.resetTimeoutMs / 1000)),
+      retryBudget: this.retryBudget,
     });
   }
 
@@ -209,12 +385,16 @@ export class Gateway {
     return (payments.length > 0 ? payments : this.policy.routes).every((route) => this.usablePaths(route).length > 0);
   }
 
+  #redundancy(): Redundancy {
+    return computeRedundancy(
+      [...this.#paths.values()].map((p) => ({ id: p.config.id, shareRisk: p.config.shareRisk, healthy: p.breaker.state === 'closed' })),
+    );
+  }
+
   status(): GatewayStatus {
     const paths = [...this.#paths.values()];
     return {
-      redundancy: computeRedundancy(
-        paths.map((p) => ({ id: p.config.id, shareRisk: p.config.shareRisk, healthy: p.breaker.state === 'closed' })),
-      ),
+      redundancy: this.#redundancy(),
       paths: paths.map((p) => ({
         id: p.config.id,
         state: p.breaker.state,
@@ -226,6 +406,7 @@ export class Gateway {
         failures: p.failures,
         latencyMs: { p50: round(p.latency.quantile(0.5)), p99: round(p.latency.quantile(0.99)) },
         lastError: p.lastError ?? null,
+        lastProbe: p.lastProbe ? { latencyMs: p.lastProbe.latencyMs, at: p.lastProbe.at, error: p.lastProbe.error } : null,
         transitions: [...p.transitions],
       })),
       routes: this.policy.routes.map((r) => ({ id: r.id, class: r.class, usablePaths: this.usablePaths(r) })),
@@ -234,6 +415,7 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
+    this.#stopHealth();
     for (const path of this.#paths.values()) path.breaker.dispose();
     await Promise.all([...this.#paths.values()].map((p) => p.transport.close()));
   }

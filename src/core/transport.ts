@@ -36,6 +36,14 @@ export interface AttemptOptions {
 export interface PathTransport {
   send(request: UpstreamRequest, options: AttemptOptions): Promise<UpstreamResponse>;
   close(): Promise<void>;
+  /**
+   * Optional, for connect hedging: resolves once this path has an established connection (TCP, and
+   * TLS where used) that the next `send` will use, without writing a byte of any request; rejects
+   * with a `not_sent` AttemptError. Transports that cannot separate connecting from sending omit it.
+   */
+  connect?(signal: AbortSignal): Promise<void>;
+  /** Optional: opens up to `count` connections ahead of use, so the first requests pay no handshake. */
+  warm?(count: number): Promise<void>;
 }
 
 export type TransportFactory = (path: PathConfig) => PathTransport;

@@ -58,6 +58,9 @@ export class Rig {
       version: 1,
       paths: CARRIERS.map((c) => ({ id: c.id, upstream: carriers.get(c.id)!.url, bind: c.bind })),
       breaker: options.breaker ?? { windowMs: 10_000, errorThresholdPercentage: 50, volumeThreshold: 5, resetTimeoutMs: 1_000 },
+      // These tests count the engine's own attempts; active probes (on by default) would open a cut
+      // path before a payment meets it. Probes have their own tests (test/probes-and-alarms.test.ts).
+      probe: { enabled: false },
       routes: [
         {
           id: 'payments',

@@ -23,6 +23,7 @@ import { RedisNonceStore } from './redis/nonce-store.ts';
 import { RedisRateLimiter } from './redis/rate-limiter.ts';
 import { readPublicFile, readSecretFile } from './secret-file.ts';
 import { createRedisClient } from './redis/client.ts';
+import { RedisHealthStore } from './redis/health-store.ts';
 import { createUndiciTransport } from './undici-transport.ts';
 
 export interface NodeGatewayOptions {
@@ -35,6 +36,10 @@ export interface NodeGatewayOptions {
   /** Shared state (health, idempotency, queue) lives here when set. Default: none (in-memory, single instance). */
   redisUrl?: string;
   logger: Logger;
+  /** Names this instance in shared health state and alarms. Default: a random id. */
+  instanceId?: string;
+  /** Start active probes (when the policy enables them). Default: true. */
+  probes?: boolean;
   /** The file `policy` came from: shown in /status, reloaded on change unless watchPolicy is false. */
   policyFile?: string;
   watchPolicy?: boolean;
@@ -72,6 +77,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
   const inboundTls = options.tls && { cert: readPublicFile(options.tls.certFile), key: readSecretFile(options.tls.keyFile) };
   // One fail-fast client shared by the Redis-backed stores; never on a payment's critical path.
   const redis = options.redisUrl ? createRedisClient(options.redisUrl) : undefined;
+  const healthStore = redis ? new RedisHealthStore(redis, { logger }) : undefined;
   const ops = await createNodeOps({
     policy: options.policy,
     policyHash: options.policyHash,
@@ -88,6 +94,9 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
         policyHash,
         pathAllowed: (pathId, route) => meter.allows(pathId, route),
         ...(previous ? { previous } : {}),
+        ...(healthStore ? { healthStore } : {}),
+        ...(options.instanceId ? { instanceId: options.instanceId } : {}),
+        logger,
         transportFactory: (path) =>
           createUndiciTransport(path, {
             onTlsFailure: (pathId, error) =>
@@ -109,6 +118,9 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
   if (!redis && options.policy.routes.some((r) => r.whenAllDown === 'queue')) {
     logger.warn({ event: 'queue_not_durable' }, 'whenAllDown "queue" keeps its queue in memory (no --redis): queued requests are lost if the process stops');
   }
+  if (options.probes ?? true) ops.control.gateway().startProbes();
+  // Warm pools before listening; a path that cannot connect now simply stays cold.
+  await ops.control.gateway().warmUp();
   const security: SecurityDeps = {
     merchantKeys: () => merchantKeys,
     nonceStore: redis ? new RedisNonceStore(redis, logger) : new MemoryNonceStore(),
@@ -161,6 +173,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
       });
       exactlyOnce.close();
       await ops.close();
+      healthStore?.dispose();
       redis?.disconnect();
     },
   };

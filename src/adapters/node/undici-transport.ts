@@ -1,4 +1,5 @@
-import { Agent, type Dispatcher } from 'undici';
+import type { Socket } from 'node:net';
+import { Agent, buildConnector, type Dispatcher } from 'undici';
 import { AttemptError, type AttemptErrorCode } from '../../core/failover/attempt-error.ts';
 import type { PathConfig } from '../../core/policy/schema.ts';
 import { readPublicFile, readSecretFile } from './secret-file.ts';
@@ -39,10 +40,14 @@ export function tlsConnectOptions(path: PathConfig): Record<string, unknown> {
  * `localAddress` only as an Agent option; `connect.localAddress` is silently ignored.
  */
 export function createUndiciTransport(path: PathConfig, options: UndiciTransportOptions = {}): PathTransport {
+  const keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 30_000;
+  // undici's own connector (TCP, TLS with the path's settings for https), wrapped so connecting can run ahead of sending.
+  const tlsOptions = path.upstream.startsWith('https:') ? tlsConnectOptions(path) : {};
+  const connector = new PreConnector(buildConnector({ timeout: path.connectTimeoutMs, ...tlsOptions } as buildConnector.BuildOptions), keepAliveTimeoutMs);
   const agent = new Agent({
-    connect: { timeout: path.connectTimeoutMs, ...(path.upstream.startsWith('https:') ? tlsConnectOptions(path) : {}) },
+    connect: connector.connect,
     ...(path.bind ? { localAddress: path.bind } : {}),
-    keepAliveTimeout: options.keepAliveTimeoutMs ?? 30_000,
+    keepAliveTimeout: keepAliveTimeoutMs,
     connections: options.connections ?? 256,
     // Timeouts are the failover engine's (per attempt, per deadline); the agent's own are backstops.
     headersTimeout: 0,
@@ -50,6 +55,15 @@ export function createUndiciTransport(path: PathConfig, options: UndiciTransport
   const base = new URL(path.upstream);
   const origin = base.origin;
   const basePath = base.pathname.replace(/\/$/, '');
+  const target: ConnectTarget = {
+    hostname: base.hostname.replace(/^\[|\]$/g, ''),
+    host: base.host,
+    protocol: base.protocol,
+    port: base.port || (base.protocol === 'https:' ? '443' : '80'),
+    servername: null,
+    localAddress: path.bind ?? null,
+  };
+  const idle = () => (agent.stats as Record<string, { free?: number }>)[origin]?.free ?? 0;
 
   const onTlsFailure = options.onTlsFailure;
   return {
@@ -61,8 +75,109 @@ export function createUndiciTransport(path: PathConfig, options: UndiciTransport
         throw error;
       });
     },
-    close: () => agent.close(),
+    close: async () => {
+      connector.close();
+      await agent.close();
+    },
+    connect: (signal) => (idle() > 0 || connector.parkedCount > 0 ? Promise.resolve() : connector.preconnect(target, signal)),
+    warm: async (count) => {
+      const wanted = Math.max(0, count - idle() - connector.parkedCount);
+      await Promise.allSettled(Array.from({ length: wanted }, () => connector.preconnect(target, AbortSignal.timeout(path.connectTimeoutMs))));
+    },
   };
+}
+
+interface ConnectTarget {
+  hostname: string;
+  host: string;
+  protocol: string;
+  port: string;
+  servername: string | null;
+  localAddress: string | null;
+}
+
+type Connector = ReturnType<typeof buildConnector>;
+
+/**
+ * Separates "get a connected socket" from "send on it", for connect hedging. `preconnect` opens a
+ * connection (TCP, and TLS for https) exactly as undici would and parks it; undici's next new
+ * connection on this path takes a parked socket instead of dialling. So the engine can wait for a
+ * connection on one path or another and then send on the first path that has one: nothing is
+ * written before that, so the request's bytes go out exactly once.
+ */
+class PreConnector {
+  readonly #base: Connector;
+  readonly #idleMs: number;
+  readonly #parked: Socket[] = [];
+  readonly #drops = new WeakMap<Socket, () => void>();
+
+  constructor(base: Connector, idleMs: number) {
+    this.#base = base;
+    this.#idleMs = idleMs;
+  }
+
+  get parkedCount(): number {
+    return this.#parked.length;
+  }
+
+  /** undici's connector: a parked socket when there is one, else a fresh connection. */
+  readonly connect = (options: buildConnector.Options, callback: buildConnector.Callback): unknown => {
+    let socket = this.#parked.shift();
+    while (socket && (socket.destroyed || !socket.writable)) socket = this.#parked.shift();
+    if (!socket) return this.#base(options, callback);
+    const drop = this.#drops.get(socket);
+    socket.setTimeout(0);
+    if (drop) {
+      socket.off('timeout', drop);
+      socket.off('close', drop);
+    }
+    queueMicrotask(() => callback(null, socket as Parameters<buildConnector.Callback>[1] & object));
+    return socket;
+  };
+
+  preconnect(target: ConnectTarget, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const onAbort = () => {
+        if (settled) return;
+        settled = true;
+        (pending as Socket | undefined)?.destroy();
+        reject(new AttemptError('connect_timeout', 'not_sent', 'not connected before the hedge gave up on this path'));
+      };
+      const pending = this.#base(target as buildConnector.Options, (error, socket) => {
+        signal.removeEventListener('abort', onAbort);
+        if (settled) {
+          socket?.destroy();
+          return;
+        }
+        settled = true;
+        if (error || !socket) return reject(classify(error ?? new Error('no socket'), false));
+        this.#park(socket as Socket);
+        resolve();
+      }) as unknown;
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  close(): void {
+    for (const socket of this.#parked.splice(0)) socket.destroy();
+  }
+
+  #park(socket: Socket): void {
+    this.#parked.push(socket);
+    const drop = () => {
+      const index = this.#parked.indexOf(socket);
+      if (index >= 0) this.#parked.splice(index, 1);
+      socket.destroy();
+    };
+    // An unused parked socket is closed like an idle keep-alive connection.
+    this.#drops.set(socket, drop);
+    socket.on('error', () => {}); // a parked socket's error shows as 'close'; undici adds its own handler on hand-over
+    socket.setTimeout(this.#idleMs);
+    socket.on('timeout', drop);
+    socket.once('close', drop);
+  }
 }
 
 function dispatch(agent: Agent, origin: string, target: string, request: UpstreamRequest, attempt: AttemptOptions): Promise<UpstreamResponse> {

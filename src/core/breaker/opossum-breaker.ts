@@ -24,6 +24,8 @@ export class OpossumBreaker implements IBreaker {
       resetTimeout: config.resetTimeoutMs,
       rollingCountTimeout: config.windowMs,
       rollingCountBuckets: 10,
+      // Failures marked as not the path's fault (AttemptError.countsAgainstPath === false) are not counted.
+      errorFilter: (error: unknown) => (error as { countsAgainstPath?: boolean } | undefined)?.countsAgainstPath === false,
     });
     this.#circuit.on('open', () => this.#emit('failures'));
     this.#circuit.on('halfOpen', () => this.#emit('reset-timeout'));

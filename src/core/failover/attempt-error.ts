@@ -23,6 +23,11 @@ export type AttemptErrorCode =
 export class AttemptError extends Error {
   readonly code: AttemptErrorCode;
   readonly wire: WireState;
+  /**
+   * Set to false when this failure should not count against the path's breaker, e.g. a response
+   * timeout while no other path answered either (the processor or this box is slow, not the path).
+   */
+  countsAgainstPath?: boolean;
 
   constructor(code: AttemptErrorCode, wire: WireState, message: string, options: { cause?: unknown } = {}) {
     super(message, options);

@@ -5,6 +5,8 @@ import type { PathConfig, RouteConfig } from '../policy/schema.ts';
 import { discardBody, type PathTransport, type UpstreamRequest, type UpstreamResponse } from '../transport.ts';
 import type { Reconciler } from '../idempotency/reconcile.ts';
 import { AttemptError, type AttemptErrorCode } from './attempt-error.ts';
+import { raceConnects } from './connect-hedge.ts';
+import type { RetryBudget } from './retry-budget.ts';
 
 /** Used when a route fixes no attemptTimeoutMs. */
 export const DEFAULT_ATTEMPT_TIMEOUT_MS = 2_000;
@@ -17,7 +19,17 @@ export interface PathRuntime {
   readonly latency: LatencyWindow;
   /** Called after every attempt on this path, for stats. */
   recordAttempt(record: AttemptRecord): void;
+  /** This path's per-attempt timeout for the route (adaptive); default: the route's, else DEFAULT_ATTEMPT_TIMEOUT_MS. */
+  attemptTimeoutMs?(route: RouteConfig): number | undefined;
+  /** Epoch ms of the last answer that came over this path (payments or probes). */
+  readonly lastAnsweredAt?: number;
 }
+
+/** How recent another path's answer must be for a timeout to count as this path's fault in the retry budget. */
+export const RECENT_ANSWER_MS = 10_000;
+
+/** Pause before asking again when the processor says our own key is still in use (409 key_in_use). */
+export const KEY_IN_USE_RETRY_MS = 50;
 
 export type AttemptOutcome = 'answered' | 'upstream_error' | 'not_sent' | 'sent_no_answer';
 
@@ -45,6 +57,8 @@ export interface ForwardOptions {
   /** Sent as Retry-After with `no_path_available`. Default: 1. */
   retryAfterSeconds?: number;
   now?: () => number;
+  /** Limits re-sends of requests already sent (not failovers of attempts that sent nothing). Default: unlimited. */
+  retryBudget?: RetryBudget;
   /** Asked after an attempt was sent without an answer, before retrying or answering outcome_unknown. */
   reconcile?: Reconciler;
 }
@@ -72,6 +86,38 @@ export async function forwardWithFailover(
   paths: ReadonlyMap<string, PathRuntime>,
   options: ForwardOptions,
 ): Promise<ForwardResult> {
+  const end = options.retryBudget?.begin();
+  const slots: (() => void)[] = [];
+  try {
+    return await forwardAttempts(route, request, paths, options, slots);
+  } finally {
+    end?.();
+    for (const release of slots) release();
+  }
+}
+
+async function forwardAttempts(
+  route: RouteConfig,
+  request: UpstreamRequest,
+  paths: ReadonlyMap<string, PathRuntime>,
+  options: ForwardOptions,
+  retrySlots: (() => void)[],
+): Promise<ForwardResult> {
+  /** A re-send that may load a struggling processor needs the retry budget; one slot covers all of this request's re-sends. */
+  const mayResend = (): boolean => {
+    if (!options.retryBudget || retrySlots.length > 0) return true;
+    const slot = options.retryBudget.acquire();
+    if (slot) retrySlots.push(slot);
+    return slot !== undefined;
+  };
+  /** Timeouts excused because no other path answered meanwhile; counted once another path answers this request. */
+  const excused: PathRuntime[] = [];
+  const countExcused = (winner: PathRuntime) => {
+    for (const p of excused) {
+      if (p === winner || !p.breaker.isAvailable) continue;
+      void p.breaker.execute(() => Promise.reject(new AttemptError('response_timeout', 'sent', 'another path answered this request'))).catch(() => {});
+    }
+  };
   const now = options.now ?? Date.now;
   const startedAt = now();
   const deadlineAt = startedAt + route.deadlineMs;
@@ -88,13 +134,36 @@ export async function forwardWithFailover(
   request.headers.set(route.idempotency.header, options.idempotencyKey);
 
   for (let i = 0; i < candidates.length; i++) {
-    const path = candidates[i]!;
-    const remaining = deadlineAt - now();
+    let path = candidates[i]!;
+    let remaining = deadlineAt - now();
     if (remaining <= 0) break;
     if (!path.breaker.isAvailable) continue;
 
+    if (route.hedgeConnectMs !== undefined && path.transport.connect) {
+      // Connect hedging: wait for a connection on this path or, after hedgeConnectMs, the next; send on the first up.
+      const budget = Math.min(route.attemptTimeoutMs ?? path.attemptTimeoutMs?.(route) ?? DEFAULT_ATTEMPT_TIMEOUT_MS, remaining);
+      const hedgeStarted = now();
+      const hedge = await raceConnects(candidates, i, route.hedgeConnectMs, budget);
+      for (const { index, error } of hedge.failures) {
+        const failed = candidates[index]!;
+        const entry: AttemptRecord = { pathId: failed.config.id, outcome: 'not_sent', code: error.code, durationMs: now() - hedgeStarted };
+        failed.recordAttempt(entry);
+        attempts.push(entry);
+        // A failed connect is a failure of that path: let its breaker count it.
+        if (failed.breaker.isAvailable) void failed.breaker.execute(() => Promise.reject(error)).catch(() => {});
+      }
+      if (hedge.winner === undefined) {
+        i = hedge.lastStarted; // every path raced is either down or too slow to connect; go on after them
+        continue;
+      }
+      i = hedge.winner;
+      path = candidates[i]!;
+      remaining = deadlineAt - now();
+      if (remaining <= 0) break;
+    }
+
     const attemptStarted = now();
-    const timeoutMs = Math.min(route.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS, remaining);
+    const timeoutMs = Math.min(route.attemptTimeoutMs ?? path.attemptTimeoutMs?.(route) ?? DEFAULT_ATTEMPT_TIMEOUT_MS, remaining);
     const record = (outcome: AttemptOutcome, code: string, status?: number): AttemptRecord => {
       const entry: AttemptRecord = { pathId: path.config.id, outcome, code, status, durationMs: now() - attemptStarted };
       path.recordAttempt(entry);
@@ -102,17 +171,41 @@ export async function forwardWithFailover(
       return entry;
     };
 
+    const closedAtStart = path.breaker.state === 'closed';
     try {
       const response = await path.breaker.execute(async () => {
-        const answer = await path.transport.send(request, {
-          signal: AbortSignal.timeout(timeoutMs),
-          bodyTimeoutMs: route.deadlineMs,
-        });
+        let answer: UpstreamResponse;
+        try {
+          answer = await path.transport.send(request, {
+            signal: AbortSignal.timeout(timeoutMs),
+            bodyTimeoutMs: route.deadlineMs,
+          });
+        } catch (error) {
+          // A timeout marks the path failing only when another path answered meanwhile: if none did,
+          // the processor or this box is slow, not the path (a half-open trial always counts).
+          if (error instanceof AttemptError && error.code === 'response_timeout' && closedAtStart && !answeredElsewhere(paths, path, attemptStarted)) {
+            error.countsAgainstPath = false;
+            excused.push(path);
+          }
+          throw error;
+        }
         if (answer.status >= 500 || answer.status === 429) throw new UpstreamStatusError(answer);
         return answer;
       });
+      countExcused(path);
       record('answered', `http_${response.status}`, response.status);
       path.latency.record(now() - attemptStarted);
+      if (response.status === 409 && unresolvedSend) {
+        // Our earlier send under this key may still be running at the processor (we gave up on it,
+        // it did not). Its stored result is what the client must get: wait briefly, ask again.
+        const answer = await keyInUse(response);
+        if (answer.inUse && deadlineAt - now() > KEY_IN_USE_RETRY_MS) {
+          await new Promise((resolve) => setTimeout(resolve, KEY_IN_USE_RETRY_MS));
+          i--; // the same path again: it just answered
+          continue;
+        }
+        return result(answer.response, path.config.id);
+      }
       return result(response, path.config.id);
     } catch (error) {
       if (error instanceof BreakerOpenError) continue; // the breaker changed state after we looked: nothing sent
@@ -122,7 +215,7 @@ export async function forwardWithFailover(
         lastAnswer = { response: error.response, pathId: path.config.id };
         // A 5xx does not settle an earlier lost send (that request may still be processed): only
         // another path's 2xx-4xx answer under the same key does.
-        const next = retrySafe && candidates.slice(i + 1).some((p) => p.breaker.isAvailable) && deadlineAt - now() > 0;
+        const next = retrySafe && candidates.slice(i + 1).some((p) => p.breaker.isAvailable) && deadlineAt - now() > 0 && mayResend();
         if (!next) break;
         continue;
       }
@@ -138,7 +231,11 @@ export async function forwardWithFailover(
           return result(outcome.response, outcome.pathId, { reconciled: true });
         }
       }
-      if (!retrySafe) throw outcomeUnknown(options.idempotencyKey, attempts, failure.code);
+      // While other paths answer (payments or probes, within RECENT_ANSWER_MS) the timeout is this path's
+      // fault, e.g. a cut carrier, and the re-send is always allowed. When no path has answered lately, the
+      // processor may be the slow part: the re-send takes a slot of the retry budget, as one after a 5xx does.
+      const mayBeProcessor = !answeredElsewhere(paths, path, now() - RECENT_ANSWER_MS);
+      if (!retrySafe || (mayBeProcessor && !mayResend())) throw outcomeUnknown(options.idempotencyKey, attempts, failure.code);
     }
   }
 
@@ -153,6 +250,19 @@ export async function forwardWithFailover(
     });
   }
   throw noPathAvailable(route, candidates, attempts, options.retryAfterSeconds ?? 1);
+}
+
+function answeredElsewhere(paths: ReadonlyMap<string, PathRuntime>, self: PathRuntime, since: number): boolean {
+  for (const p of paths.values()) if (p !== self && (p.lastAnsweredAt ?? 0) >= since) return true;
+  return false;
+}
+
+/** Reads a 409 to see whether it is the processor's `key_in_use`; hands back an equivalent response. */
+async function keyInUse(response: UpstreamResponse): Promise<{ inUse: boolean; response: UpstreamResponse }> {
+  const body = response.body;
+  const bytes = body === null ? new Uint8Array() : body instanceof Uint8Array ? body : new Uint8Array(await new Response(body).arrayBuffer());
+  const inUse = /key_in_use/.test(new TextDecoder().decode(bytes));
+  return { inUse, response: { status: response.status, headers: response.headers, body: bytes } };
 }
 
 function summarise(a: AttemptRecord) {

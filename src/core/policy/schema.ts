@@ -85,12 +85,35 @@ export const BreakerSchema = z.strictObject({
     .describe('Failure share in the window that opens the breaker, in %. Default: 50.'),
   volumeThreshold: z.int().min(1).default(5).describe('Attempts in the window before the breaker may open. Default: 5.'),
   resetTimeoutMs: positiveMs(600_000).default(5_000).describe('Time an open breaker waits before a half-open trial, in ms. Default: 5000.'),
+  quorum: z
+    .int()
+    .min(1)
+    .max(1_000)
+    .optional()
+    .describe(
+      'With a shared health store (Redis): instances that must report a path failing (within windowMs) before it opens cluster-wide; each instance still opens it locally at once. Default: 1 (any instance\'s trip is applied everywhere).',
+    ),
 });
 
 export const ProbeSchema = z.strictObject({
   path: z.string().startsWith('/').default('/health').describe('Upstream path probed on every path. Default: /health.'),
   intervalMs: positiveMs(3_600_000).default(1_000).describe('Probe interval for mirror and hot paths, in ms. Default: 1000.'),
   timeoutMs: positiveMs(60_000).default(500).describe('A probe slower than this fails, in ms. Default: 500.'),
+  enabled: z.boolean().default(true).describe('Whether paths are probed actively. Default: true.'),
+  warmFactor: z
+    .int()
+    .min(1)
+    .max(1_000)
+    .default(5)
+    .describe('Warm paths are probed this many times less often than mirror and hot ones; cold paths only on demand. Default: 5.'),
+});
+
+export const AdaptiveTimeoutSchema = z.strictObject({
+  percentile: z.number().gt(0).max(1).default(0.99).describe('Latency percentile of the path the timeout follows (0..1]. Default: 0.99.'),
+  factor: z.number().min(1).max(100).default(4).describe('The timeout is the percentile times this. Default: 4.'),
+  floorMs: positiveMs(600_000).default(100).describe('Shortest adaptive attempt timeout, in ms. Default: 100.'),
+  ceilingMs: positiveMs(600_000).default(2_000).describe('Longest adaptive attempt timeout (and the timeout before enough samples exist), in ms. Default: 2000.'),
+  minSamples: z.int().min(1).max(512).default(50).describe('Latency samples a path needs before its timeout adapts. Default: 50.'),
 });
 
 export const IdempotencySchema = z.strictObject({
@@ -197,6 +220,11 @@ export const LimitsSchema = z.strictObject({
   maxJsonDepth: z.int().min(1).max(1_000).default(64).describe('Deepest nesting accepted in a JSON request body (400 beyond it). Default: 64.'),
 });
 
+export const RetryBudgetSchema = z.strictObject({
+  percent: z.number().min(0).max(100).default(20).describe('Re-sends of already-sent requests in progress, as a share of requests in progress, in %. Default: 20.'),
+  minConcurrent: z.int().min(0).max(10_000).default(10).describe('Re-sends always allowed at once, whatever the share. Default: 10.'),
+});
+
 export const QueueSchema = z.strictObject({
   maxAttempts: z.int().min(1).max(1000).default(10).describe('Forwarding attempts before a queued request is dead-lettered. Default: 10.'),
   retryIntervalMs: positiveMs(3_600_000).default(1_000).describe('How often the forwarder tries the queue head again, in ms. Default: 1000.'),
@@ -294,6 +322,12 @@ export const PolicySchema = z.strictObject({
   probe: ProbeSchema.prefault({}).describe('Active health probe settings.'),
   routes: z.array(RouteSchema).min(1).describe('Classes of inbound requests, matched in order.'),
   redundancy: RedundancySchema.prefault({}).describe('Redundancy alarm settings.'),
+  retryBudget: RetryBudgetSchema.prefault({}).describe(
+    'Limits re-sends that could add load to a struggling processor (after a 5xx/429, or a timeout while no other path answered); failing over an attempt that sent nothing, or a timeout on a path while others answered, is never limited.',
+  ),
+  adaptiveTimeout: AdaptiveTimeoutSchema.prefault({}).describe(
+    'Per-attempt timeout of routes that set no attemptTimeoutMs and whose processor honours keys: follows each path\'s observed latency.',
+  ),
   admin: AdminSchema.prefault({}).describe('Admin API settings.'),
   drills: z.array(DrillSchema).default([]).describe('Scheduled drills that prove each backup path by isolating another one. Default: [].'),
   idempotencyStore: IdempotencyStoreSchema.prefault({}).describe('Idempotency record retention.'),
@@ -307,6 +341,7 @@ export type PolicyInput = z.input<typeof PolicySchema>;
 export type PathConfig = Policy['paths'][number];
 export type RouteConfig = Policy['routes'][number];
 export type BreakerConfig = Policy['breaker'];
+export type AdaptiveTimeoutConfig = Policy['adaptiveTimeout'];
 export type DrillConfig = Policy['drills'][number];
 export type QueueConfig = Policy['queue'];
 export type Grade = (typeof GRADES)[number];

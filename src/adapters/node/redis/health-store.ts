@@ -1,0 +1,193 @@
+import type { Redis } from 'ioredis';
+import type { Disposable } from '../../../core/breaker/breaker.ts';
+import type { HealthStore, HealthStoreMember, PathHealthEvent } from '../../../core/health/health-store.ts';
+import type { Logger } from '../../../core/logger.ts';
+import { silentLogger } from '../../../core/logger.ts';
+
+/**
+ * Every key shares the hash tag `{paypath:health}`, so all of them live in one Cluster slot and the
+ * multi-key script below works on a Redis Cluster as on a single server.
+ */
+export const HEALTH_KEY_PREFIX = 'paypath:{paypath:health}';
+const STATE_KEY = `${HEALTH_KEY_PREFIX}:state`;
+const CHANNEL = `${HEALTH_KEY_PREFIX}:transitions`;
+const reportersKey = (pathId: string) => `${HEALTH_KEY_PREFIX}:failing:${pathId}`;
+const trialKey = (pathId: string) => `${HEALTH_KEY_PREFIX}:trial:${pathId}`;
+
+/**
+ * Records a transition and publishes it, in one round trip.
+ * `open`: the instance joins the path's failing reporters (a sorted set scored by time, entries
+ * older than the report TTL dropped); the opening is stored and published only once `quorum`
+ * instances report it. `closed`: the reporters are cleared, the state stored and published.
+ * KEYS: state hash, reporters zset. ARGV: path, state, event JSON, instance, now, ttl, quorum, channel.
+ */
+const RECORD_SCRIPT = `
+local path, state, event, instance = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local now, ttl, quorum = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+if state == 'open' then
+  redis.call('ZADD', KEYS[2], now, instance)
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - ttl)
+  redis.call('PEXPIRE', KEYS[2], ttl)
+  local reporters = redis.call('ZCARD', KEYS[2])
+  if reporters < quorum then return reporters end
+else
+  redis.call('DEL', KEYS[2])
+end
+redis.call('HSET', KEYS[1], path, event)
+redis.call('PUBLISH', ARGV[8], event)
+return -1
+`;
+
+interface RedisWithScript extends Redis {
+  paypathRecordHealth(stateKey: string, reportersKey: string, ...args: (string | number)[]): Promise<number>;
+}
+
+export interface RedisHealthStoreOptions {
+  logger?: Logger;
+}
+
+/**
+ * The shared health store over Redis (ioredis). Transitions are written and published; a second
+ * connection subscribes and hands other instances' transitions to the gateway. Nothing here is
+ * awaited by a payment: publishing is fire-and-forget, the trial lock is asked for in the
+ * background, and with the fail-fast client (src/adapters/node/redis/client.ts) every command
+ * fails within ~250 ms when Redis is down or hung. While Redis is unreachable each instance runs on
+ * its own breakers; on every (re)connect the store resynchronises: the newer of the local and the
+ * stored transition wins, per path.
+ */
+export class RedisHealthStore implements HealthStore {
+  readonly shared = true;
+  readonly #client: RedisWithScript;
+  readonly #subscriber: Redis;
+  readonly #logger: Logger;
+  #member: HealthStoreMember | undefined;
+  /** Without an offline queue, SUBSCRIBE works only once connected, so (re)subscribe on every ready, then resync. */
+  readonly #onReady = () => {
+    this.#subscriber.subscribe(CHANNEL).then(
+      () => this.#resync(),
+      () => {},
+    );
+  };
+  /** The command connection may come back after the subscriber (or the reverse): resync on either. */
+  readonly #onClientReady = () => {
+    if (this.#subscriber.status === 'ready') void this.#resync();
+  };
+  #resyncRetry: ReturnType<typeof setTimeout> | undefined;
+  #resyncFailures = 0;
+  readonly #onMessage = (channel: string, message: string) => this.#receive(channel, message);
+
+  constructor(client: Redis, options: RedisHealthStoreOptions = {}) {
+    this.#logger = options.logger ?? silentLogger;
+    this.#client = client as RedisWithScript;
+    if (typeof this.#client.paypathRecordHealth !== 'function') {
+      client.defineCommand('paypathRecordHealth', { numberOfKeys: 2, lua: RECORD_SCRIPT });
+    }
+    // A subscribed connection can run nothing else; it inherits the fail-fast options.
+    this.#subscriber = client.duplicate();
+    this.#subscriber.on('error', () => {});
+    this.#subscriber.on('message', this.#onMessage);
+    this.#subscriber.on('ready', this.#onReady);
+    client.on('ready', this.#onClientReady);
+  }
+
+  join(member: HealthStoreMember): Disposable {
+    this.#member = member;
+    if (this.#subscriber.status === 'ready') this.#onReady();
+    return {
+      dispose: () => {
+        if (this.#member === member) this.#member = undefined;
+      },
+    };
+  }
+
+  publish(event: PathHealthEvent): void {
+    const member = this.#member;
+    this.#record(event, member?.quorum ?? 1, member?.reportTtlMs ?? 10_000).catch((error: Error) => {
+      // Expected while Redis is down: the next resync shares this transition.
+      debug(this.#logger, { event: 'health_store_write_failed', path: event.pathId, error: error.message }, 'health store write failed');
+    });
+  }
+
+  async acquireTrial(pathId: string, instanceId: string, ttlMs: number): Promise<boolean> {
+    try {
+      const result = await this.#client.set(trialKey(pathId), instanceId, 'PX', ttlMs, 'NX');
+      if (result === 'OK') return true;
+      return (await this.#client.get(trialKey(pathId))) === instanceId;
+    } catch {
+      return true; // Redis unreachable: the local breaker decides alone
+    }
+  }
+
+  dispose(): void {
+    this.#member = undefined;
+    clearTimeout(this.#resyncRetry);
+    this.#client.off('ready', this.#onClientReady);
+    this.#subscriber.off('ready', this.#onReady);
+    this.#subscriber.disconnect();
+  }
+
+  #record(event: PathHealthEvent, quorum: number, ttlMs: number): Promise<number> {
+    return this.#client.paypathRecordHealth(
+      STATE_KEY,
+      reportersKey(event.pathId),
+      event.pathId,
+      event.state,
+      JSON.stringify(event),
+      event.instanceId,
+      Date.now(),
+      ttlMs,
+      quorum,
+      CHANNEL,
+    );
+  }
+
+  #receive(channel: string, message: string): void {
+    if (channel !== CHANNEL) return;
+    const event = parseEvent(message);
+    if (event && this.#member && event.instanceId !== this.#member.instanceId) this.#member.apply(event);
+  }
+
+  /** After (re)connecting: apply stored transitions newer than ours; write ours where they are newer. */
+  async #resync(): Promise<void> {
+    const member = this.#member;
+    if (!member) return;
+    try {
+      const stored = await this.#client.hgetall(STATE_KEY);
+      const local = new Map(member.localStates().map((e) => [e.pathId, e]));
+      for (const [pathId, json] of Object.entries(stored)) {
+        const remote = parseEvent(json);
+        const mine = local.get(pathId);
+        if (remote && remote.instanceId !== member.instanceId && (!mine || remote.at > mine.at)) member.apply(remote);
+      }
+      for (const mine of local.values()) {
+        const remote = stored[mine.pathId] ? parseEvent(stored[mine.pathId]!) : undefined;
+        if (mine.instanceId === member.instanceId && (!remote || mine.at > remote.at)) this.publish(mine);
+      }
+      this.#resyncFailures = 0;
+    } catch (error) {
+      // Typically the command connection is still reconnecting: try again shortly, a bounded number of times.
+      if (++this.#resyncFailures <= 10 && this.#member) {
+        clearTimeout(this.#resyncRetry);
+        this.#resyncRetry = setTimeout(() => void this.#resync(), 300);
+        this.#resyncRetry.unref();
+      }
+      debug(this.#logger, { event: 'health_store_resync_failed', error: (error as Error).message }, 'health store resync failed');
+    }
+  }
+}
+
+/** pino has debug; the core Logger interface does not require it. */
+function debug(logger: Logger, fields: object, message: string): void {
+  (logger as Partial<{ debug: (fields: object, message?: string) => void }>).debug?.(fields, message);
+}
+
+function parseEvent(json: string): PathHealthEvent | undefined {
+  try {
+    const value = JSON.parse(json) as Partial<PathHealthEvent>;
+    if (typeof value.pathId !== 'string' || (value.state !== 'open' && value.state !== 'closed')) return undefined;
+    if (typeof value.at !== 'number' || typeof value.instanceId !== 'string') return undefined;
+    return { pathId: value.pathId, state: value.state, reason: String(value.reason ?? ''), at: value.at, instanceId: value.instanceId };
+  } catch {
+    return undefined;
+  }
+}

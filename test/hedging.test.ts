@@ -1,0 +1,40 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { DetectionRig, pay } from './support/detection-harness.ts';
+import { UnacceptedListener } from './support/unaccepted-listener.ts';
+
+describe('connect hedging', () => {
+  let rig: DetectionRig | undefined;
+  let listener: UnacceptedListener | undefined;
+  afterEach(async () => {
+    await rig?.stop();
+    await listener?.stop();
+    rig = listener = undefined;
+  });
+
+  async function setUp(hedgeConnectMs: number | undefined) {
+    rig = await DetectionRig.start(['b']);
+    listener = await UnacceptedListener.start();
+    const policy = rig.policy();
+    policy.paths = [{ id: 'a', upstream: listener.url, grade: 'hot', connectTimeoutMs: 1_000 }, ...policy.paths];
+    policy.routes = policy.routes.map((r) => ({ ...r, paths: ['a', 'b'], attemptTimeoutMs: 2_000, ...(hedgeConnectMs ? { hedgeConnectMs } : {}) }));
+    return rig.gateway(policy);
+  }
+
+  it('sends on the second path when the first path cannot connect, charging once', async () => {
+    const gateway = await setUp(50);
+    const answer = await pay(gateway);
+    // One attempt: the request was written only on b; a's connect was abandoned with nothing sent.
+    expect(answer).toMatchObject({ status: 201, path: 'b', attempts: 1 });
+    expect(rig!.processor.charges).toHaveLength(1);
+    expect(rig!.processor.duplicateCharges).toBe(0);
+  });
+
+  it('without hedging the same payment first spends an attempt timing out on the first path', async () => {
+    const gateway = await setUp(undefined);
+    const answer = await pay(gateway);
+    expect(answer).toMatchObject({ status: 201, path: 'b', attempts: 2 });
+    const status = (await (await fetch(`${gateway.url}/status`)).json()) as { paths: { id: string; lastError: { code: string } | null }[] };
+    expect(status.paths.find((p) => p.id === 'a')?.lastError?.code).toBe('connect_timeout');
+    expect(rig!.processor.charges).toHaveLength(1);
+  });
+});
