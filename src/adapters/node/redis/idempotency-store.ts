@@ -48,6 +48,9 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     const previous = (await this.#redis.call('SET', this.redisKey(key), JSON.stringify(record), 'PX', String(claimTtlMs), 'NX', 'GET')) as string | null;
     if (previous === null) return { kind: 'claimed', token };
     const existing = JSON.parse(previous) as RedisRecord;
+    // ioredis re-sends a command once after a reconnect; if the first SET landed but its reply was
+    // lost, the second finds our own claim: it is still ours, not another request's.
+    if (existing.s === 'i' && existing.t === token) return { kind: 'claimed', token };
     if (existing.fp !== fingerprint) return { kind: 'mismatch' };
     return existing.s === 'c' ? { kind: 'completed', answer: existing.a } : { kind: 'in_flight' };
   }
