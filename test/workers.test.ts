@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../src/core/logger.ts';
+import { policyHash } from '../src/core/policy/hash.ts';
+import { validatePolicyObject } from '../src/core/policy/parse.ts';
+import { startNodeGateway, type RunningGateway } from '../src/adapters/node/server.ts';
 import { CarrierProxy } from './support/carrier.ts';
+import { TestRedisServer } from './support/redis-server.ts';
 import { SimulatedProcessor } from './support/processor.ts';
 import { WranglerDev } from './support/wrangler-dev.ts';
 
@@ -10,16 +15,21 @@ const IDS = ['edge-a', 'edge-b', 'edge-c'] as const;
 let processor: SimulatedProcessor;
 const carriers = new Map<string, CarrierProxy>();
 let worker: WranglerDev;
+let redis: TestRedisServer;
+let policy: Record<string, unknown>;
 
 beforeAll(async () => {
+  redis = await TestRedisServer.start();
   processor = await new SimulatedProcessor().start();
   for (const [i, id] of IDS.entries()) {
     carriers.set(id, await new CarrierProxy({ name: id, host: `127.0.2.${i + 1}`, target: { host: '127.0.0.1', port: processor.port } }).start());
   }
-  const policy = {
+  policy = {
     version: 1,
     paths: IDS.map((id) => ({ id, upstream: carriers.get(id)!.url })),
     breaker: { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeoutMs: 1_500, windowMs: 10_000 },
+    // Probes would find the cut carriers themselves; the shared-health test is about learning from a peer.
+    probe: { enabled: false },
     routes: [
       {
         id: 'payments',
@@ -30,36 +40,49 @@ beforeAll(async () => {
         deadlineMs: 5_000,
         idempotency: { header: 'Idempotency-Key', upstreamHonors: true },
       },
+      {
+        id: 'via-c',
+        match: { method: 'POST', path: '/v1/via-c' },
+        class: 'payment',
+        paths: ['edge-c', 'edge-b'],
+        attemptTimeoutMs: 400,
+        idempotency: { header: 'Idempotency-Key', upstreamHonors: true },
+      },
     ],
   };
-  worker = await WranglerDev.start({ PAYPATH_POLICY: JSON.stringify(policy) });
+  worker = await WranglerDev.start({ PAYPATH_POLICY: JSON.stringify(policy), REDIS_URL: redis.url });
 }, 90_000);
 
 afterAll(async () => {
   await worker?.stop();
   for (const carrier of carriers.values()) await carrier.stop();
   await processor?.stop();
+  await redis?.stop();
 });
 
-async function pay(reference: string) {
-  const response = await fetch(`${worker.url}/v1/payments`, {
+async function pay(reference: string, base = worker.url, path = '/v1/payments') {
+  const response = await fetch(`${base}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'idempotency-key': `key-${reference}` },
     body: JSON.stringify({ amount: 1200, reference }),
     signal: AbortSignal.timeout(10_000),
   });
   await response.arrayBuffer();
-  return { status: response.status, path: response.headers.get('x-paypath-path') };
+  return { status: response.status, path: response.headers.get('x-paypath-path'), attempts: response.headers.get('x-paypath-attempts') };
 }
 
-async function pathState(id: string): Promise<string> {
-  const status = (await (await fetch(`${worker.url}/status`)).json()) as { paths: { id: string; state: string }[] };
-  return status.paths.find((p) => p.id === id)!.state;
+async function pathStatus(id: string, base = worker.url): Promise<{ state: string; requests: number }> {
+  const status = (await (await fetch(`${base}/status`)).json()) as { paths: { id: string; state: string; requests: number }[] };
+  return status.paths.find((p) => p.id === id)!;
+}
+
+async function pathState(id: string, base = worker.url): Promise<string> {
+  return (await pathStatus(id, base)).state;
 }
 
 describe('the Worker in workerd', () => {
   it('forwards a payment over the first path', async () => {
-    expect(await pay('w-ok')).toEqual({ status: 201, path: 'edge-a' });
+    expect(await pay('w-ok')).toEqual({ status: 201, path: 'edge-a', attempts: '1' });
   });
 
   it.each([
@@ -90,5 +113,39 @@ describe('the Worker in workerd', () => {
     await expect.poll(async () => (await pay(`w-back-${Date.now()}`)).path, { timeout: 6_000, interval: 250 }).toBe('edge-a');
     expect(await pathState('edge-a')).toBe('closed');
     expect(processor.duplicateCharges).toBe(0);
+  });
+
+  it('shares health with a Node instance through Redis, both ways', async () => {
+    const parsed = validatePolicyObject(policy);
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+    let node: RunningGateway | undefined;
+    try {
+      node = await startNodeGateway({ policy: parsed.policy, policyHash: await policyHash(parsed.policy), port: 0, redisUrl: redis.url, logger: silentLogger });
+      const nodeUrl = node.url;
+
+      // Node learns first: edge-a refuses, the Node gateway's payments trip it.
+      await carriers.get('edge-a')!.setMode({ mode: 'refuse' });
+      for (let i = 0; i < 3; i++) expect((await pay(`n-${i}`, nodeUrl)).status).toBe(201);
+      expect(await pathState('edge-a', nodeUrl)).toBe('open');
+      // The Worker honours it without a payment of its own meeting the dead path.
+      await expect.poll(() => pathState('edge-a'), { timeout: 8_000, interval: 300 }).toBe('open');
+      expect(await pay('w-shared-1')).toMatchObject({ status: 201, path: 'edge-b', attempts: '1' });
+      await carriers.get('edge-a')!.setMode({ mode: 'up' });
+
+      // The Worker learns: edge-c refuses, its payments on the route that tries edge-c first trip it.
+      await carriers.get('edge-c')!.setMode({ mode: 'refuse' });
+      // (edge-c carried payments in the test before, so its window needs more failures than the volume threshold.)
+      for (let i = 0; i < 10 && (await pathState('edge-c')) !== 'open'; i++) {
+        expect(await pay(`w-c-${i}`, worker.url, '/v1/via-c')).toMatchObject({ status: 201, path: 'edge-b' });
+      }
+      expect(await pathState('edge-c')).toBe('open');
+      // The Node instance applies it (published by the Worker after its answers), having sent nothing there.
+      await expect.poll(() => pathState('edge-c', nodeUrl), { timeout: 8_000, interval: 200 }).toBe('open');
+      expect((await pathStatus('edge-c', nodeUrl)).requests).toBe(0);
+    } finally {
+      await carriers.get('edge-c')!.setMode({ mode: 'up' });
+      await carriers.get('edge-a')!.setMode({ mode: 'up' });
+      await node?.close();
+    }
   });
 });

@@ -10,6 +10,8 @@ import type { Policy } from '../../core/policy/schema.ts';
 import { createApp, type SecurityDeps } from '../../http/app.ts';
 import { parseKeyring } from '../../http/middleware/merchant-auth/keyring.ts';
 import { createFetchTransport } from './fetch-transport.ts';
+import { connectRedis } from './redis-connect.ts';
+import { WorkerRedisHealthStore } from './redis-health-store.ts';
 
 /** The parts of workerd's ExecutionContext paypath uses (kept local so the Node type set stays the only global one). */
 export interface WorkerContext {
@@ -21,11 +23,14 @@ export interface WorkerContext {
 export interface WorkerEnv {
   /** The policy document (YAML or JSON), from a var or a secret. */
   PAYPATH_POLICY?: string;
+  /** Shared health with every other instance (Workers and Node) on this Redis. Default: none. */
+  REDIS_URL?: string;
 }
 
 interface Built {
   source: string;
   app: ReturnType<typeof createApp>;
+  health: WorkerRedisHealthStore | undefined;
 }
 
 let built: Promise<Built> | undefined;
@@ -57,13 +62,17 @@ async function build(source: string, env: WorkerEnv): Promise<Built> {
   if (!parsed.ok) {
     throw new PaypathError('internal_error', 500, `PAYPATH_POLICY is invalid: ${parsed.issues.map((i) => formatIssue(i)).join('; ')}`);
   }
+  const redisUrl = env.REDIS_URL;
+  const health = redisUrl ? new WorkerRedisHealthStore({ connect: () => connectRedis(redisUrl) }) : undefined;
   const gateway = new Gateway({
     policy: parsed.policy,
     policyHash: await policyHash(parsed.policy),
     transportFactory: (path) => createFetchTransport(path),
     breakerFactory: (config) => new TimestampBreaker(config),
+    instanceId: `worker-${crypto.randomUUID().slice(0, 8)}`,
+    ...(health ? { healthStore: health } : {}),
   });
-  return { source, app: createApp({ gateway: () => gateway, security: workerSecurity(parsed.policy, env) }) };
+  return { source, app: createApp({ gateway: () => gateway, security: workerSecurity(parsed.policy, env) }), health };
 }
 
 export default {
@@ -72,8 +81,11 @@ export default {
     if (!source) return new PaypathError('internal_error', 500, 'PAYPATH_POLICY is not set').toResponse();
     try {
       if (!built || (await built).source !== source) built = build(source, env);
-      const { app } = await built;
-      return await app.fetch(request, env, ctx);
+      const { app, health } = await built;
+      const response = await app.fetch(request, env, ctx);
+      // After the answer: share this request's transitions and learn others' (never awaited by it).
+      if (health) ctx.waitUntil(health.sync());
+      return response;
     } catch (error) {
       built = undefined;
       if (error instanceof PaypathError) return error.toResponse();

@@ -3,40 +3,14 @@ import type { Disposable } from '../../../core/breaker/breaker.ts';
 import type { HealthStore, HealthStoreMember, PathHealthEvent } from '../../../core/health/health-store.ts';
 import type { Logger } from '../../../core/logger.ts';
 import { silentLogger } from '../../../core/logger.ts';
-
-/**
- * Every key shares the hash tag `{paypath:health}`, so all of them live in one Cluster slot and the
- * multi-key script below works on a Redis Cluster as on a single server.
- */
-export const HEALTH_KEY_PREFIX = 'paypath:{paypath:health}';
-const STATE_KEY = `${HEALTH_KEY_PREFIX}:state`;
-const CHANNEL = `${HEALTH_KEY_PREFIX}:transitions`;
-const reportersKey = (pathId: string) => `${HEALTH_KEY_PREFIX}:failing:${pathId}`;
-const trialKey = (pathId: string) => `${HEALTH_KEY_PREFIX}:trial:${pathId}`;
-
-/**
- * Records a transition and publishes it, in one round trip.
- * `open`: the instance joins the path's failing reporters (a sorted set scored by time, entries
- * older than the report TTL dropped); the opening is stored and published only once `quorum`
- * instances report it. `closed`: the reporters are cleared, the state stored and published.
- * KEYS: state hash, reporters zset. ARGV: path, state, event JSON, instance, now, ttl, quorum, channel.
- */
-const RECORD_SCRIPT = `
-local path, state, event, instance = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local now, ttl, quorum = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-if state == 'open' then
-  redis.call('ZADD', KEYS[2], now, instance)
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - ttl)
-  redis.call('PEXPIRE', KEYS[2], ttl)
-  local reporters = redis.call('ZCARD', KEYS[2])
-  if reporters < quorum then return reporters end
-else
-  redis.call('DEL', KEYS[2])
-end
-redis.call('HSET', KEYS[1], path, event)
-redis.call('PUBLISH', ARGV[8], event)
-return -1
-`;
+import {
+  HEALTH_CHANNEL,
+  HEALTH_RECORD_SCRIPT,
+  HEALTH_STATE_KEY,
+  healthReportersKey,
+  healthTrialKey,
+  parseHealthEvent,
+} from '../../../core/health/redis-layout.ts';
 
 interface RedisWithScript extends Redis {
   paypathRecordHealth(stateKey: string, reportersKey: string, ...args: (string | number)[]): Promise<number>;
@@ -63,7 +37,7 @@ export class RedisHealthStore implements HealthStore {
   #member: HealthStoreMember | undefined;
   /** Without an offline queue, SUBSCRIBE works only once connected, so (re)subscribe on every ready, then resync. */
   readonly #onReady = () => {
-    this.#subscriber.subscribe(CHANNEL).then(
+    this.#subscriber.subscribe(HEALTH_CHANNEL).then(
       () => this.#resync(),
       () => {},
     );
@@ -80,7 +54,7 @@ export class RedisHealthStore implements HealthStore {
     this.#logger = options.logger ?? silentLogger;
     this.#client = client as RedisWithScript;
     if (typeof this.#client.paypathRecordHealth !== 'function') {
-      client.defineCommand('paypathRecordHealth', { numberOfKeys: 2, lua: RECORD_SCRIPT });
+      client.defineCommand('paypathRecordHealth', { numberOfKeys: 2, lua: HEALTH_RECORD_SCRIPT });
     }
     // A subscribed connection can run nothing else; it inherits the fail-fast options.
     this.#subscriber = client.duplicate();
@@ -110,9 +84,9 @@ export class RedisHealthStore implements HealthStore {
 
   async acquireTrial(pathId: string, instanceId: string, ttlMs: number): Promise<boolean> {
     try {
-      const result = await this.#client.set(trialKey(pathId), instanceId, 'PX', ttlMs, 'NX');
+      const result = await this.#client.set(healthTrialKey(pathId), instanceId, 'PX', ttlMs, 'NX');
       if (result === 'OK') return true;
-      return (await this.#client.get(trialKey(pathId))) === instanceId;
+      return (await this.#client.get(healthTrialKey(pathId))) === instanceId;
     } catch {
       return true; // Redis unreachable: the local breaker decides alone
     }
@@ -128,8 +102,8 @@ export class RedisHealthStore implements HealthStore {
 
   #record(event: PathHealthEvent, quorum: number, ttlMs: number): Promise<number> {
     return this.#client.paypathRecordHealth(
-      STATE_KEY,
-      reportersKey(event.pathId),
+      HEALTH_STATE_KEY,
+      healthReportersKey(event.pathId),
       event.pathId,
       event.state,
       JSON.stringify(event),
@@ -137,13 +111,13 @@ export class RedisHealthStore implements HealthStore {
       Date.now(),
       ttlMs,
       quorum,
-      CHANNEL,
+      HEALTH_CHANNEL,
     );
   }
 
   #receive(channel: string, message: string): void {
-    if (channel !== CHANNEL) return;
-    const event = parseEvent(message);
+    if (channel !== HEALTH_CHANNEL) return;
+    const event = parseHealthEvent(message);
     if (event && this.#member && event.instanceId !== this.#member.instanceId) this.#member.apply(event);
   }
 
@@ -152,15 +126,15 @@ export class RedisHealthStore implements HealthStore {
     const member = this.#member;
     if (!member) return;
     try {
-      const stored = await this.#client.hgetall(STATE_KEY);
+      const stored = await this.#client.hgetall(HEALTH_STATE_KEY);
       const local = new Map(member.localStates().map((e) => [e.pathId, e]));
       for (const [pathId, json] of Object.entries(stored)) {
-        const remote = parseEvent(json);
+        const remote = parseHealthEvent(json);
         const mine = local.get(pathId);
         if (remote && remote.instanceId !== member.instanceId && (!mine || remote.at > mine.at)) member.apply(remote);
       }
       for (const mine of local.values()) {
-        const remote = stored[mine.pathId] ? parseEvent(stored[mine.pathId]!) : undefined;
+        const remote = stored[mine.pathId] ? parseHealthEvent(stored[mine.pathId]!) : undefined;
         if (mine.instanceId === member.instanceId && (!remote || mine.at > remote.at)) this.publish(mine);
       }
       this.#resyncFailures = 0;
@@ -179,15 +153,4 @@ export class RedisHealthStore implements HealthStore {
 /** pino has debug; the core Logger interface does not require it. */
 function debug(logger: Logger, fields: object, message: string): void {
   (logger as Partial<{ debug: (fields: object, message?: string) => void }>).debug?.(fields, message);
-}
-
-function parseEvent(json: string): PathHealthEvent | undefined {
-  try {
-    const value = JSON.parse(json) as Partial<PathHealthEvent>;
-    if (typeof value.pathId !== 'string' || (value.state !== 'open' && value.state !== 'closed')) return undefined;
-    if (typeof value.at !== 'number' || typeof value.instanceId !== 'string') return undefined;
-    return { pathId: value.pathId, state: value.state, reason: String(value.reason ?? ''), at: value.at, instanceId: value.instanceId };
-  } catch {
-    return undefined;
-  }
 }

@@ -1,0 +1,109 @@
+import type { Disposable } from '../../core/breaker/breaker.ts';
+import type { HealthStore, HealthStoreMember, PathHealthEvent } from '../../core/health/health-store.ts';
+import {
+  HEALTH_CHANNEL,
+  HEALTH_RECORD_SCRIPT,
+  HEALTH_STATE_KEY,
+  healthReportersKey,
+  parseHealthEvent,
+} from '../../core/health/redis-layout.ts';
+import type { RespClient } from './resp-client.ts';
+
+export interface WorkerHealthStoreOptions {
+  /** Opens a connection for one sync (sockets do not outlive a request in workerd). */
+  connect: () => Promise<RespClient>;
+  /** How often the shared state is read, at most, in ms. Default: 500. */
+  refreshMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Shared health for the Worker, in the same Redis layout as the Node instances' store, so a trip
+ * seen by either is honoured by the other. workerd keeps no connection or timer between requests,
+ * so there is no subscription: each request ends with `sync()` (run through ctx.waitUntil, after
+ * the response), which writes this isolate's transitions and, at most every `refreshMs`, reads
+ * everyone else's. A payment never waits on Redis; a Redis failure only delays sharing.
+ * The half-open trial lock is not taken at the edge (`shared` is false): each isolate trials alone.
+ */
+export class WorkerRedisHealthStore implements HealthStore {
+  readonly shared = false;
+  readonly #options: WorkerHealthStoreOptions;
+  #member: HealthStoreMember | undefined;
+  #pending: PathHealthEvent[] = [];
+  #lastRead = -Infinity;
+  #syncing: Promise<void> | undefined;
+
+  constructor(options: WorkerHealthStoreOptions) {
+    this.#options = options;
+  }
+
+  join(member: HealthStoreMember): Disposable {
+    this.#member = member;
+    return { dispose: () => (this.#member = this.#member === member ? undefined : this.#member) };
+  }
+
+  publish(event: PathHealthEvent): void {
+    // Only the latest transition of a path matters; older ones still waiting are superseded.
+    this.#pending = [...this.#pending.filter((e) => e.pathId !== event.pathId), event];
+  }
+
+  acquireTrial(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+
+  /** Writes pending transitions and reads the shared state when due. Never rejects. */
+  sync(): Promise<void> {
+    this.#syncing ??= this.#sync().finally(() => (this.#syncing = undefined));
+    return this.#syncing;
+  }
+
+  dispose(): void {
+    this.#member = undefined;
+  }
+
+  async #sync(): Promise<void> {
+    const member = this.#member;
+    const now = (this.#options.now ?? Date.now)();
+    const readDue = now - this.#lastRead >= (this.#options.refreshMs ?? 500);
+    if (!member || (this.#pending.length === 0 && !readDue)) return;
+    let client: RespClient | undefined;
+    try {
+      client = await this.#options.connect();
+      while (this.#pending.length > 0) {
+        const event = this.#pending[0]!;
+        await client.command(
+          'EVAL',
+          HEALTH_RECORD_SCRIPT,
+          2,
+          HEALTH_STATE_KEY,
+          healthReportersKey(event.pathId),
+          event.pathId,
+          event.state,
+          JSON.stringify(event),
+          event.instanceId,
+          now,
+          member.reportTtlMs,
+          member.quorum,
+          HEALTH_CHANNEL,
+        );
+        this.#pending.shift();
+      }
+      if (readDue) {
+        this.#lastRead = now;
+        const flat = await client.command('HGETALL', HEALTH_STATE_KEY);
+        const local = new Map(member.localStates().map((e) => [e.pathId, e]));
+        if (Array.isArray(flat)) {
+          for (let i = 1; i < flat.length; i += 2) {
+            const remote = typeof flat[i] === 'string' ? parseHealthEvent(flat[i] as string) : undefined;
+            const mine = remote ? local.get(remote.pathId) : undefined;
+            if (remote && remote.instanceId !== member.instanceId && (!mine || remote.at > mine.at)) member.apply(remote);
+          }
+        }
+      }
+    } catch {
+      // Redis unreachable or slow: keep the pending transitions for the next request's sync.
+    } finally {
+      await client?.close();
+    }
+  }
+}
