@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { PolicySchema } from './schema.ts';
 
 /** JSON Schema of the policy file as an author writes it (defaults optional), for editors. */

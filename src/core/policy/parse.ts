@@ -1,5 +1,5 @@
 import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { PolicySchema, type Policy } from './schema.ts';
 
 /** One thing wrong with a policy: where (field path, and line/column when known) and what was expected. */

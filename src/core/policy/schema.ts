@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The policy file's shape. Each field's default is written once, here; `policies/schema.json`
