@@ -6,6 +6,7 @@ import type { RequestRecord } from '../core/request-record.ts';
 import { requestRecorder } from './middleware/request-record.ts';
 import { adminRoutes, type AdminDeps } from './routes/admin/index.ts';
 import { dashboardRoutes, type DashboardDeps } from './routes/dashboard.ts';
+import type { Sha256Hex } from '../core/idempotency/fingerprint.ts';
 import type { IdempotencyStore } from '../core/idempotency/store.ts';
 import type { ForwardQueue } from '../core/queue/forward-queue.ts';
 import { MemoryRateLimiter, type RateLimiter } from '../core/rate-limit/rate-limiter.ts';
@@ -32,6 +33,8 @@ export interface AppDeps {
   statusExtras?: () => Record<string, unknown>;
   /** Serves the ops dashboard under /dashboard. */
   dashboard?: DashboardDeps;
+  /** SHA-256 (hex) for idempotency fingerprints. Default: Web Crypto; Node injects its faster synchronous hash. */
+  sha256?: Sha256Hex;
   /** Idempotency records (issue 4); without one, keys still go upstream but nothing is replayed. */
   idempotencyStore?: IdempotencyStore;
   /** Store-and-forward queue for routes with whenAllDown: queue (issue 4). */
@@ -120,6 +123,6 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }),
   );
   app.use(bodyLimits());
-  app.route('/', proxyRoutes({ idempotencyStore: deps.idempotencyStore, queue: deps.queue, logger }));
+  app.route('/', proxyRoutes({ idempotencyStore: deps.idempotencyStore, queue: deps.queue, logger, sha256: deps.sha256 }));
   return app;
 }

@@ -1,6 +1,7 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { createServer as createHttpsServer } from 'node:https';
+import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { DrillRunner } from '../../core/admin/drills.ts';
 import type { PolicyControl } from '../../core/admin/policy-control.ts';
@@ -141,6 +142,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     queue: exactlyOnce.queue,
     statusSections: exactlyOnce.statusSections,
     security,
+    sha256: (bytes) => createHash('sha256').update(bytes).digest('hex'),
     ...(dashboard ? { dashboard } : {}),
   });
   const listen = { fetch: app.fetch, port: options.port ?? 8787, hostname: options.host ?? '127.0.0.1' };

@@ -2,6 +2,7 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { PaypathError } from '../../core/errors.ts';
 import { withoutHopByHop } from '../../core/hop-headers.ts';
 import { discardBody } from '../../core/transport.ts';
+import type { Sha256Hex } from '../../core/idempotency/fingerprint.ts';
 import type { IdempotencyStore } from '../../core/idempotency/store.ts';
 import { silentLogger, type Logger } from '../../core/logger.ts';
 import type { ForwardQueue } from '../../core/queue/forward-queue.ts';
@@ -21,6 +22,8 @@ export interface ProxyDeps {
   /** Store-and-forward queue for routes with whenAllDown: queue; without one they reject. */
   queue?: ForwardQueue;
   logger?: Logger;
+  /** Hash for idempotency fingerprints. Default: Web Crypto SHA-256. */
+  sha256?: Sha256Hex;
 }
 
 /** Matches the policy route, settles the idempotency key and buffers the body (413 past the route's limit). */
@@ -57,7 +60,7 @@ export function proxyRoutes(deps: ProxyDeps = {}): Hono<AppEnv> {
   app.all(
     '*',
     resolveProxyRequest,
-    idempotency({ store: deps.idempotencyStore, logger }),
+    idempotency({ store: deps.idempotencyStore, logger, sha256: deps.sha256 }),
     storeAndForward({ queue: deps.queue, logger }),
     async (c) => {
       const gateway = c.get('gateway');

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { PaypathError } from '../../../core/errors.ts';
 import { isFinalAnswer } from '../../../core/idempotency/final-answer.ts';
-import { requestFingerprint } from '../../../core/idempotency/fingerprint.ts';
+import { requestFingerprint, type Sha256Hex } from '../../../core/idempotency/fingerprint.ts';
 import { decodeBase64, encodeBase64, type ClaimResult, type IdempotencyStore, type StoredAnswer } from '../../../core/idempotency/store.ts';
 import { silentLogger, type Logger } from '../../../core/logger.ts';
 import type { ProxyEnv } from '../../proxy-context.ts';
@@ -9,6 +9,8 @@ import type { ProxyEnv } from '../../proxy-context.ts';
 export interface IdempotencyMiddlewareOptions {
   store: IdempotencyStore | undefined;
   logger?: Logger;
+  /** Hash for request fingerprints. Default: Web Crypto SHA-256. */
+  sha256?: Sha256Hex;
 }
 
 /** Safe methods change nothing, so there is nothing to de-duplicate. */
@@ -35,7 +37,7 @@ export function idempotency(options: IdempotencyMiddlewareOptions): MiddlewareHa
 
     let claim: ClaimResult;
     try {
-      const fingerprint = await requestFingerprint(upstream.method, route.id, upstream.headers.get('content-type'), upstream.body);
+      const fingerprint = await requestFingerprint(upstream.method, route.id, upstream.headers.get('content-type'), upstream.body, options.sha256);
       claim = await store.claim(key, fingerprint, route.deadlineMs + settings.lockGraceMs);
     } catch (error) {
       logger.warn(
