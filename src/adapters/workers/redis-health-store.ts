@@ -1,12 +1,6 @@
 import type { Disposable } from '../../core/breaker/breaker.ts';
 import type { HealthStore, HealthStoreMember, PathHealthEvent } from '../../core/health/health-store.ts';
-import {
-  HEALTH_CHANNEL,
-  HEALTH_RECORD_SCRIPT,
-  HEALTH_STATE_KEY,
-  healthReportersKey,
-  parseHealthEvent,
-} from '../../core/health/redis-layout.ts';
+import { HEALTH_RECORD_SCRIPT, HEALTH_STATE_KEY, healthRecordArgs, parseHealthEvent } from '../../core/health/redis-layout.ts';
 import type { RespClient } from './resp-client.ts';
 
 export interface WorkerHealthStoreOptions {
@@ -71,21 +65,7 @@ export class WorkerRedisHealthStore implements HealthStore {
       client = await this.#options.connect();
       while (this.#pending.length > 0) {
         const event = this.#pending[0]!;
-        await client.command(
-          'EVAL',
-          HEALTH_RECORD_SCRIPT,
-          2,
-          HEALTH_STATE_KEY,
-          healthReportersKey(event.pathId),
-          event.pathId,
-          event.state,
-          JSON.stringify(event),
-          event.instanceId,
-          now,
-          member.reportTtlMs,
-          member.quorum,
-          HEALTH_CHANNEL,
-        );
+        await client.command('EVAL', HEALTH_RECORD_SCRIPT, 2, ...healthRecordArgs(event, now, member.reportTtlMs, member.quorum));
         this.#pending.shift();
       }
       if (readDue) {

@@ -36,6 +36,22 @@ redis.call('PUBLISH', ARGV[8], event)
 return -1
 `;
 
+/** KEYS then ARGV of HEALTH_RECORD_SCRIPT for one transition (2 keys). */
+export function healthRecordArgs(event: PathHealthEvent, now: number, reportTtlMs: number, quorum: number): (string | number)[] {
+  return [
+    HEALTH_STATE_KEY,
+    healthReportersKey(event.pathId),
+    event.pathId,
+    event.state,
+    JSON.stringify(event),
+    event.instanceId,
+    now,
+    reportTtlMs,
+    quorum,
+    HEALTH_CHANNEL,
+  ];
+}
+
 /** Parses a stored or published transition; undefined for anything malformed. */
 export function parseHealthEvent(json: string): PathHealthEvent | undefined {
   try {

@@ -7,7 +7,7 @@ import {
   HEALTH_CHANNEL,
   HEALTH_RECORD_SCRIPT,
   HEALTH_STATE_KEY,
-  healthReportersKey,
+  healthRecordArgs,
   healthTrialKey,
   parseHealthEvent,
 } from '../../../core/health/redis-layout.ts';
@@ -101,18 +101,8 @@ export class RedisHealthStore implements HealthStore {
   }
 
   #record(event: PathHealthEvent, quorum: number, ttlMs: number): Promise<number> {
-    return this.#client.paypathRecordHealth(
-      HEALTH_STATE_KEY,
-      healthReportersKey(event.pathId),
-      event.pathId,
-      event.state,
-      JSON.stringify(event),
-      event.instanceId,
-      Date.now(),
-      ttlMs,
-      quorum,
-      HEALTH_CHANNEL,
-    );
+    const [stateKey, reportersKey, ...args] = healthRecordArgs(event, Date.now(), ttlMs, quorum);
+    return this.#client.paypathRecordHealth(String(stateKey), String(reportersKey), ...args);
   }
 
   #receive(channel: string, message: string): void {
