@@ -2,7 +2,7 @@
 // one run, on loopback only; every load is bounded in count and time. Writes BENCHMARKS.md and
 // bench/results/ (raw JSON, latency chart PNG). `BENCH_QUICK=1` runs a shorter smoke version.
 import autocannon from 'autocannon';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -322,12 +322,10 @@ function fmt(n: number | null, digits = 0): string {
 }
 
 function versions(): string {
+  // nginx prints its version on stderr, HAProxy on stdout.
   const v = (cmd: string, args: string[]) => {
-    try {
-      return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0]!.trim() || 'unknown';
-    } catch (error) {
-      return String((error as { stderr?: string }).stderr ?? '').split('\n')[0]!.trim() || 'unknown';
-    }
+    const run = spawnSync(cmd, args, { encoding: 'utf8' });
+    return `${run.stdout ?? ''}${run.stderr ?? ''}`.split('\n')[0]!.trim() || 'unknown';
   };
   return [
     `- machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, shared (other work was running; compare ratios within this run)`,

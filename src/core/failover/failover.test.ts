@@ -75,6 +75,7 @@ function setup(scripts: Record<string, Script>, route: Record<string, unknown> =
       transport,
       latency: new LatencyWindow(),
       recordAttempt: (r) => records.push(r),
+      attemptTimeoutMs: () => 20, // what an adaptive timeout would say for a path that usually answers in a few ms
     });
   }
   const route0 = parsed.policy.routes[0] as RouteConfig;
@@ -163,6 +164,24 @@ describe('forwardWithFailover', () => {
   it('does not let a later 5xx settle an earlier lost send', async () => {
     const { forward } = setup({ a: sentLost, b: async () => answer(500) }, { idempotency: { upstreamHonors: true } });
     expect((await rejection(forward())).code).toBe('outcome_unknown');
+  });
+
+  it('gives up on a slow path after its adaptive timeout only when another path can take over', async () => {
+    const slow: Script = (_req, signal) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => resolve(answer(201)), 80);
+        signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          reject(new AttemptError('response_timeout', 'sent', 'timeout'));
+        });
+      });
+    const two = setup({ a: slow, b: async () => answer(201) }, { attemptTimeoutMs: undefined, idempotency: { upstreamHonors: true } });
+    expect((await two.forward()).pathId).toBe('b');
+    // Alone, the same slow answer is waited for (up to the deadline) instead of becoming outcome_unknown.
+    const one = setup({ a: slow }, { attemptTimeoutMs: undefined, idempotency: { upstreamHonors: true } });
+    const result = await one.forward();
+    expect(result.response.status).toBe(201);
+    expect(result.attempts.map((a) => a.outcome)).toEqual(['answered']);
   });
 
   it('skips open breakers and answers no_path_available with Retry-After when none is usable', async () => {

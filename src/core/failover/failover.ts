@@ -163,7 +163,12 @@ async function forwardAttempts(
     }
 
     const attemptStarted = now();
-    const timeoutMs = Math.min(route.attemptTimeoutMs ?? path.attemptTimeoutMs?.(route) ?? DEFAULT_ATTEMPT_TIMEOUT_MS, remaining);
+    // An adaptive timeout exists to move on to another path quickly. On the last usable path there
+    // is nowhere to move on to, and giving up early would turn a slow answer into a failure (seen
+    // when a spliced carrier floods the processor with held requests): wait up to the deadline.
+    const lastUsable = !candidates.slice(i + 1).some((p) => p.breaker.isAvailable);
+    const adaptive = lastUsable ? undefined : path.attemptTimeoutMs?.(route);
+    const timeoutMs = Math.min(route.attemptTimeoutMs ?? adaptive ?? (lastUsable ? remaining : DEFAULT_ATTEMPT_TIMEOUT_MS), remaining);
     const record = (outcome: AttemptOutcome, code: string, status?: number): AttemptRecord => {
       const entry: AttemptRecord = { pathId: path.config.id, outcome, code, status, durationMs: now() - attemptStarted };
       path.recordAttempt(entry);
