@@ -367,11 +367,13 @@ function report(rows: OverheadRow[], drills: DrillResult[], chartFile: string): 
       lines.push('');
     }
   }
-  const notes = join(ROOT, 'bench/profile-notes.md');
-  try {
-    lines.push(readFileSync(notes, 'utf8'));
-  } catch {
-    // no profile notes yet
+  // Hand-written: the assessment against the targets (of the run it names) and the profile.
+  for (const notes of ['bench/targets.md', 'bench/profile-notes.md']) {
+    try {
+      lines.push(readFileSync(join(ROOT, notes), 'utf8'));
+    } catch {
+      // not written yet
+    }
   }
   return lines.join('\n');
 }
