@@ -35,9 +35,9 @@ export interface AppDeps {
   dashboard?: DashboardDeps;
   /** SHA-256 (hex) for idempotency fingerprints. Default: Web Crypto; Node injects its faster synchronous hash. */
   sha256?: Sha256Hex;
-  /** Idempotency records (issue 4); without one, keys still go upstream but nothing is replayed. */
+  /** Idempotency records; without one, keys still go upstream but nothing is replayed. */
   idempotencyStore?: IdempotencyStore;
-  /** Store-and-forward queue for routes with whenAllDown: queue (issue 4). */
+  /** Store-and-forward queue for routes with whenAllDown: queue. */
   queue?: ForwardQueue;
   /** Extra top-level sections of GET /status, each computed per request (e.g. queue depth). */
   statusSections?: Record<string, () => unknown>;
