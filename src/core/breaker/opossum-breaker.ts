@@ -1,5 +1,6 @@
 import CircuitBreaker from 'opossum';
 import type { BreakerConfig } from '../policy/schema.ts';
+import { BreakerBookkeeping } from './breaker-bookkeeping.ts';
 import { BreakerOpenError, type BreakerState, type BreakerTransition, type Disposable, type IBreaker } from './breaker.ts';
 
 type Thunk = () => Promise<unknown>;
@@ -11,9 +12,7 @@ type Thunk = () => Promise<unknown>;
  */
 export class OpossumBreaker implements IBreaker {
   readonly #circuit: CircuitBreaker<[Thunk], unknown>;
-  readonly #listeners = new Set<(t: BreakerTransition) => void>();
-  #isolations = 0;
-  #last: BreakerState = 'closed';
+  readonly #book = new BreakerBookkeeping();
   #nextReason: string | undefined;
 
   constructor(config: BreakerConfig) {
@@ -33,14 +32,14 @@ export class OpossumBreaker implements IBreaker {
   }
 
   get state(): BreakerState {
-    if (this.#isolations > 0) return 'isolated';
+    if (this.#book.isolated) return 'isolated';
     if (this.#circuit.opened) return 'open';
     if (this.#circuit.halfOpen) return 'half-open';
     return 'closed';
   }
 
   get isAvailable(): boolean {
-    return this.#isolations === 0 && (this.#circuit.closed || this.#circuit.pendingClose);
+    return !this.#book.isolated && (this.#circuit.closed || this.#circuit.pendingClose);
   }
 
   async execute<T>(fn: () => Promise<T>): Promise<T> {
@@ -54,17 +53,7 @@ export class OpossumBreaker implements IBreaker {
   }
 
   isolate(): Disposable {
-    this.#isolations++;
-    this.#emit('isolated');
-    let disposed = false;
-    return {
-      dispose: () => {
-        if (disposed) return;
-        disposed = true;
-        this.#isolations--;
-        this.#emit('isolation-ended');
-      },
-    };
+    return this.#book.isolate(() => this.state);
   }
 
   trip(reason: string): void {
@@ -80,20 +69,16 @@ export class OpossumBreaker implements IBreaker {
   }
 
   onStateChange(listener: (t: BreakerTransition) => void): Disposable {
-    this.#listeners.add(listener);
-    return { dispose: () => this.#listeners.delete(listener) };
+    return this.#book.onStateChange(listener);
   }
 
   dispose(): void {
     this.#circuit.shutdown();
-    this.#listeners.clear();
+    this.#book.dispose();
   }
 
   #emit(defaultReason: string): void {
-    const to = this.state;
-    if (to === this.#last) return;
-    const transition: BreakerTransition = { from: this.#last, to, at: Date.now(), reason: this.#nextReason ?? defaultReason };
-    this.#last = to;
-    for (const listener of this.#listeners) listener(transition);
+    this.#book.report(this.state, this.#nextReason ?? defaultReason);
   }
+
 }

@@ -1,4 +1,5 @@
 import type { BreakerConfig } from '../policy/schema.ts';
+import { BreakerBookkeeping } from './breaker-bookkeeping.ts';
 import { BreakerOpenError, type BreakerState, type BreakerTransition, type Disposable, type IBreaker } from './breaker.ts';
 
 const BUCKETS = 10;
@@ -24,26 +25,26 @@ export interface TimestampBreakerSnapshot {
 export class TimestampBreaker implements IBreaker {
   readonly #config: BreakerConfig;
   readonly #now: () => number;
-  readonly #listeners = new Set<(t: BreakerTransition) => void>();
+  readonly #book: BreakerBookkeeping;
   #buckets: Bucket[] = [];
   #openedAt: number | null = null;
   #trialInFlight = false;
-  #isolations = 0;
-  #last: BreakerState = 'closed';
 
   constructor(config: BreakerConfig, options: { now?: () => number; snapshot?: TimestampBreakerSnapshot } = {}) {
     this.#config = config;
     this.#now = options.now ?? Date.now;
+    this.#book = new BreakerBookkeeping({ now: this.#now });
     if (options.snapshot) {
       this.#openedAt = options.snapshot.openedAt;
       this.#buckets = options.snapshot.buckets.map((b) => ({ ...b }));
-      this.#last = this.#computeState();
+      // No listener exists yet: this only sets the state the first transition will start from.
+      this.#book.report(this.#computeState(), 'snapshot');
     }
   }
 
   get state(): BreakerState {
     const state = this.#computeState();
-    if (state !== this.#last) this.#emit(state, state === 'half-open' ? 'reset-timeout' : 'computed');
+    if (state !== this.#book.last) this.#book.report(state, state === 'half-open' ? 'reset-timeout' : 'computed');
     return state;
   }
 
@@ -71,17 +72,7 @@ export class TimestampBreaker implements IBreaker {
   }
 
   isolate(): Disposable {
-    this.#isolations++;
-    this.#emit(this.#computeState(), 'isolated');
-    let disposed = false;
-    return {
-      dispose: () => {
-        if (disposed) return;
-        disposed = true;
-        this.#isolations--;
-        this.#emit(this.#computeState(), 'isolation-ended');
-      },
-    };
+    return this.#book.isolate(() => this.#computeState());
   }
 
   trip(reason: string): void {
@@ -93,12 +84,11 @@ export class TimestampBreaker implements IBreaker {
   }
 
   onStateChange(listener: (t: BreakerTransition) => void): Disposable {
-    this.#listeners.add(listener);
-    return { dispose: () => this.#listeners.delete(listener) };
+    return this.#book.onStateChange(listener);
   }
 
   dispose(): void {
-    this.#listeners.clear();
+    this.#book.dispose();
   }
 
   snapshot(): TimestampBreakerSnapshot {
@@ -107,7 +97,7 @@ export class TimestampBreaker implements IBreaker {
   }
 
   #computeState(): BreakerState {
-    if (this.#isolations > 0) return 'isolated';
+    if (this.#book.isolated) return 'isolated';
     if (this.#openedAt === null) return 'closed';
     return this.#now() - this.#openedAt >= this.#config.resetTimeoutMs ? 'half-open' : 'open';
   }
@@ -140,19 +130,12 @@ export class TimestampBreaker implements IBreaker {
 
   #open(reason: string): void {
     this.#openedAt = this.#now();
-    this.#emit(this.#computeState(), reason);
+    this.#book.report(this.#computeState(), reason);
   }
 
   #close(reason: string): void {
     this.#openedAt = null;
     this.#buckets = [];
-    this.#emit(this.#computeState(), reason);
-  }
-
-  #emit(to: BreakerState, reason: string): void {
-    if (to === this.#last) return;
-    const transition: BreakerTransition = { from: this.#last, to, at: this.#now(), reason };
-    this.#last = to;
-    for (const listener of this.#listeners) listener(transition);
+    this.#book.report(this.#computeState(), reason);
   }
 }
