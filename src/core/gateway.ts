@@ -15,6 +15,7 @@ import type { AdaptiveTimeoutConfig, BreakerConfig, PathConfig, Policy, RouteCon
 import { canonicalJson } from './policy/hash.ts';
 import { matchRoute } from './routing.ts';
 import type { PathTransport, TransportFactory, UpstreamRequest } from './transport.ts';
+import { once } from './once.ts';
 
 export interface GatewayOptions {
   policy: Policy;
@@ -298,13 +299,10 @@ export class Gateway {
   /** Marks a request as using this gateway until the returned function is called (see `retire`). */
   enter(): () => void {
     this.#inFlight++;
-    let left = false;
-    return () => {
-      if (left) return;
-      left = true;
+    return once(() => {
       this.#inFlight--;
       if (this.#inFlight === 0) for (const wake of this.#drainWaiters.splice(0)) wake();
-    };
+    });
   }
 
   get inFlight(): number {

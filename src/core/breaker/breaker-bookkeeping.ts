@@ -1,4 +1,5 @@
 import type { BreakerState, BreakerTransition, Disposable } from './breaker.ts';
+import { once } from '../once.ts';
 
 /**
  * What every IBreaker keeps beside its own failure counting: isolation handles (a forced-open
@@ -36,14 +37,11 @@ export class BreakerBookkeeping {
   isolate(state: () => BreakerState): Disposable {
     this.#isolations++;
     this.report(state(), 'isolated');
-    let disposed = false;
     return {
-      dispose: () => {
-        if (disposed) return;
-        disposed = true;
+      dispose: once(() => {
         this.#isolations--;
         this.report(state(), 'isolation-ended');
-      },
+      }),
     };
   }
 

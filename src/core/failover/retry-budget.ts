@@ -1,3 +1,5 @@
+import { once } from '../once.ts';
+
 /**
  * Envoy-style retry budget: at any moment, requests re-sending in a way that could add load to a
  * struggling processor may be at most `percent` of the requests in progress, or `minConcurrent`,
@@ -34,12 +36,7 @@ export class RetryBudget {
   /** Counts a request in progress; call the returned function when it ends. */
   begin(): () => void {
     this.#active++;
-    let ended = false;
-    return () => {
-      if (ended) return;
-      ended = true;
-      this.#active--;
-    };
+    return once(() => this.#active--);
   }
 
   /** A slot for one re-send, held until `release`; undefined when the budget is spent. */
@@ -50,11 +47,6 @@ export class RetryBudget {
       return undefined;
     }
     this.#retrying++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.#retrying--;
-    };
+    return once(() => this.#retrying--);
   }
 }
