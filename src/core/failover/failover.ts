@@ -131,6 +131,18 @@ async function forwardAttempts(
     if (lastAnswer && lastAnswer.response !== response) void discardBody(lastAnswer.response);
     return { response, pathId, attempts, idempotencyKey: options.idempotencyKey, ...extra };
   };
+  /** Whether a path after candidate i would admit a request now. */
+  const laterUsable = (i: number) => candidates.slice(i + 1).some((p) => p.breaker.isAvailable);
+  /**
+   * The per-attempt timeout: the route's if it fixes one, else the path's adaptive one. An adaptive
+   * timeout exists to move on to another path quickly; on the last usable path there is nowhere to
+   * move on to, and giving up early would turn a slow answer into a failure (seen when a spliced
+   * carrier floods the processor with held requests), so it waits up to the deadline.
+   */
+  const attemptTimeout = (path: PathRuntime, lastUsable: boolean, remaining: number): number => {
+    const adaptive = lastUsable ? undefined : path.attemptTimeoutMs?.(route);
+    return Math.min(route.attemptTimeoutMs ?? adaptive ?? (lastUsable ? remaining : DEFAULT_ATTEMPT_TIMEOUT_MS), remaining);
+  };
   request.headers.set(route.idempotency.header, options.idempotencyKey);
 
   for (let i = 0; i < candidates.length; i++) {
@@ -141,7 +153,7 @@ async function forwardAttempts(
 
     if (route.hedgeConnectMs !== undefined && path.transport.connect) {
       // Connect hedging: wait for a connection on this path or, after hedgeConnectMs, the next; send on the first up.
-      const budget = Math.min(route.attemptTimeoutMs ?? path.attemptTimeoutMs?.(route) ?? DEFAULT_ATTEMPT_TIMEOUT_MS, remaining);
+      const budget = attemptTimeout(path, false, remaining);
       const hedgeStarted = now();
       const hedge = await raceConnects(candidates, i, route.hedgeConnectMs, budget);
       for (const { index, error } of hedge.failures) {
@@ -163,12 +175,7 @@ async function forwardAttempts(
     }
 
     const attemptStarted = now();
-    // An adaptive timeout exists to move on to another path quickly. On the last usable path there
-    // is nowhere to move on to, and giving up early would turn a slow answer into a failure (seen
-    // when a spliced carrier floods the processor with held requests): wait up to the deadline.
-    const lastUsable = !candidates.slice(i + 1).some((p) => p.breaker.isAvailable);
-    const adaptive = lastUsable ? undefined : path.attemptTimeoutMs?.(route);
-    const timeoutMs = Math.min(route.attemptTimeoutMs ?? adaptive ?? (lastUsable ? remaining : DEFAULT_ATTEMPT_TIMEOUT_MS), remaining);
+    const timeoutMs = attemptTimeout(path, !laterUsable(i), remaining);
     const record = (outcome: AttemptOutcome, code: string, status?: number): AttemptRecord => {
       const entry: AttemptRecord = { pathId: path.config.id, outcome, code, status, durationMs: now() - attemptStarted };
       path.recordAttempt(entry);
@@ -220,7 +227,7 @@ async function forwardAttempts(
         lastAnswer = { response: error.response, pathId: path.config.id };
         // A 5xx does not settle an earlier lost send (that request may still be processed): only
         // another path's 2xx-4xx answer under the same key does.
-        const next = retrySafe && candidates.slice(i + 1).some((p) => p.breaker.isAvailable) && deadlineAt - now() > 0 && mayResend();
+        const next = retrySafe && laterUsable(i) && deadlineAt - now() > 0 && mayResend();
         if (!next) break;
         continue;
       }
