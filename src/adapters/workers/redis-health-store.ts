@@ -1,6 +1,6 @@
 import type { Disposable } from '../../core/breaker/breaker.ts';
 import type { HealthStore, HealthStoreMember, PathHealthEvent } from '../../core/health/health-store.ts';
-import { HEALTH_RECORD_SCRIPT, HEALTH_STATE_KEY, healthRecordArgs, parseHealthEvent } from '../../core/health/redis-layout.ts';
+import { applyNewerStored, HEALTH_RECORD_SCRIPT, HEALTH_STATE_KEY, healthRecordArgs } from '../../core/health/redis-layout.ts';
 import type { RespClient } from './resp-client.ts';
 
 export interface WorkerHealthStoreOptions {
@@ -71,14 +71,8 @@ export class WorkerRedisHealthStore implements HealthStore {
       if (readDue) {
         this.#lastRead = now;
         const flat = await client.command('HGETALL', HEALTH_STATE_KEY);
-        const local = new Map(member.localStates().map((e) => [e.pathId, e]));
-        if (Array.isArray(flat)) {
-          for (let i = 1; i < flat.length; i += 2) {
-            const remote = typeof flat[i] === 'string' ? parseHealthEvent(flat[i] as string) : undefined;
-            const mine = remote ? local.get(remote.pathId) : undefined;
-            if (remote && remote.instanceId !== member.instanceId && (!mine || remote.at > mine.at)) member.apply(remote);
-          }
-        }
+        // HGETALL answers [field, value, field, value, …]; the values are the stored transitions.
+        if (Array.isArray(flat)) applyNewerStored(member, flat.filter((v, i): v is string => i % 2 === 1 && typeof v === 'string'));
       }
     } catch {
       // Redis unreachable or slow: keep the pending transitions for the next request's sync.

@@ -1,4 +1,4 @@
-import type { PathHealthEvent } from './health-store.ts';
+import type { HealthStoreMember, PathHealthEvent } from './health-store.ts';
 
 /**
  * The Redis layout of shared health, used by the Node store (ioredis) and the Worker (RESP over
@@ -61,5 +61,18 @@ export function parseHealthEvent(json: string): PathHealthEvent | undefined {
     return { pathId: value.pathId, state: value.state, reason: String(value.reason ?? ''), at: value.at, instanceId: value.instanceId };
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Applies the stored transitions (the state hash's values) that another instance made after this
+ * member's own last transition of that path.
+ */
+export function applyNewerStored(member: HealthStoreMember, storedJson: Iterable<string>): void {
+  const local = new Map(member.localStates().map((e) => [e.pathId, e]));
+  for (const json of storedJson) {
+    const remote = parseHealthEvent(json);
+    const mine = remote ? local.get(remote.pathId) : undefined;
+    if (remote && remote.instanceId !== member.instanceId && (!mine || remote.at > mine.at)) member.apply(remote);
   }
 }

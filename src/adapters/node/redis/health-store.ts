@@ -7,6 +7,7 @@ import {
   HEALTH_CHANNEL,
   HEALTH_RECORD_SCRIPT,
   HEALTH_STATE_KEY,
+  applyNewerStored,
   healthRecordArgs,
   healthTrialKey,
   parseHealthEvent,
@@ -117,13 +118,8 @@ export class RedisHealthStore implements HealthStore {
     if (!member) return;
     try {
       const stored = await this.#client.hgetall(HEALTH_STATE_KEY);
-      const local = new Map(member.localStates().map((e) => [e.pathId, e]));
-      for (const [pathId, json] of Object.entries(stored)) {
-        const remote = parseHealthEvent(json);
-        const mine = local.get(pathId);
-        if (remote && remote.instanceId !== member.instanceId && (!mine || remote.at > mine.at)) member.apply(remote);
-      }
-      for (const mine of local.values()) {
+      applyNewerStored(member, Object.values(stored));
+      for (const mine of member.localStates()) {
         const remote = stored[mine.pathId] ? parseHealthEvent(stored[mine.pathId]!) : undefined;
         if (mine.instanceId === member.instanceId && (!remote || mine.at > remote.at)) this.publish(mine);
       }
