@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BreakerOpenError, type BreakerState, type IBreaker } from '../breaker/breaker.ts';
+import { RecordingBreaker } from '../../../test/support/recording-breaker.ts';
 import { LatencyWindow } from '../health/latency-window.ts';
 import { validatePolicyObject } from '../policy/parse.ts';
 import type { UpstreamRequest, UpstreamResponse } from '../transport.ts';
@@ -7,30 +7,6 @@ import { AttemptError } from './attempt-error.ts';
 import { forwardWithFailover, type PathRuntime } from './failover.ts';
 import { RetryBudget } from './retry-budget.ts';
 
-/** Counts failures the way opossum does: errors marked countsAgainstPath === false are not counted. */
-class CountingBreaker implements IBreaker {
-  state: BreakerState = 'closed';
-  counted = 0;
-  excused = 0;
-  get isAvailable() {
-    return this.state === 'closed';
-  }
-  async execute<T>(fn: () => Promise<T>): Promise<T> {
-    if (!this.isAvailable) throw new BreakerOpenError(this.state);
-    try {
-      return await fn();
-    } catch (error) {
-      if ((error as { countsAgainstPath?: boolean }).countsAgainstPath === false) this.excused++;
-      else this.counted++;
-      throw error;
-    }
-  }
-  isolate = () => ({ dispose() {} });
-  trip() {}
-  reset() {}
-  onStateChange = () => ({ dispose() {} });
-  dispose() {}
-}
 
 type Script = (request: UpstreamRequest, signal: AbortSignal) => Promise<UpstreamResponse>;
 const json = (status: number, body: unknown): UpstreamResponse => ({ status, headers: new Headers(), body: new Response(JSON.stringify(body)).body });
@@ -45,11 +21,11 @@ function setup(scripts: Record<string, Script>) {
     routes: [{ id: 'payments', match: { method: 'POST', path: '/v1/payments' }, paths: ids, attemptTimeoutMs: 30, idempotency: { upstreamHonors: true } }],
   });
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-  const paths = new Map<string, PathRuntime & { breaker: CountingBreaker; sends: number; lastAnsweredAt: number | undefined }>();
+  const paths = new Map<string, PathRuntime & { breaker: RecordingBreaker; sends: number; lastAnsweredAt: number | undefined }>();
   for (const config of parsed.policy.paths) {
     const runtime = {
       config,
-      breaker: new CountingBreaker(),
+      breaker: new RecordingBreaker(),
       latency: new LatencyWindow(),
       sends: 0,
       lastAnsweredAt: undefined as number | undefined,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BreakerOpenError, type BreakerState, type IBreaker } from '../breaker/breaker.ts';
+import { RecordingBreaker } from '../../../test/support/recording-breaker.ts';
 import { PaypathError } from '../errors.ts';
 import { LatencyWindow } from '../health/latency-window.ts';
 import { validatePolicyObject } from '../policy/parse.ts';
@@ -10,35 +10,6 @@ import { forwardWithFailover, type AttemptRecord, type PathRuntime } from './fai
 
 type Script = (request: UpstreamRequest, signal: AbortSignal) => Promise<UpstreamResponse>;
 
-class FakeBreaker implements IBreaker {
-  state: BreakerState = 'closed';
-  failures = 0;
-  get isAvailable() {
-    return this.state === 'closed';
-  }
-  async execute<T>(fn: () => Promise<T>): Promise<T> {
-    if (!this.isAvailable) throw new BreakerOpenError(this.state);
-    try {
-      return await fn();
-    } catch (error) {
-      this.failures++;
-      throw error;
-    }
-  }
-  isolate() {
-    return { dispose() {} };
-  }
-  trip() {
-    this.state = 'open';
-  }
-  reset() {
-    this.state = 'closed';
-  }
-  onStateChange() {
-    return { dispose() {} };
-  }
-  dispose() {}
-}
 
 const answer = (status: number, body = '{}'): UpstreamResponse => ({
   status,
@@ -60,7 +31,7 @@ function setup(scripts: Record<string, Script>, route: Record<string, unknown> =
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
   const sent: { path: string; key: string | null }[] = [];
   const records: AttemptRecord[] = [];
-  const paths = new Map<string, PathRuntime & { breaker: FakeBreaker }>();
+  const paths = new Map<string, PathRuntime & { breaker: RecordingBreaker }>();
   for (const id of ids) {
     const transport: PathTransport = {
       send: (request, options) => {
@@ -71,7 +42,7 @@ function setup(scripts: Record<string, Script>, route: Record<string, unknown> =
     };
     paths.set(id, {
       config: parsed.policy.paths.find((p) => p.id === id)!,
-      breaker: new FakeBreaker(),
+      breaker: new RecordingBreaker(),
       transport,
       latency: new LatencyWindow(),
       recordAttempt: (r) => records.push(r),
@@ -131,14 +102,14 @@ describe('forwardWithFailover', () => {
     expect(result.response.status).toBe(402);
     expect(await new Response(result.response.body).text()).toBe('{"declined":true}');
     expect(sent.length).toBe(1);
-    expect(paths.get('a')!.breaker.failures).toBe(0);
+    expect(paths.get('a')!.breaker.counted).toBe(0);
   });
 
   it('counts 5xx and 429 against the path and fails over only when retry-safe', async () => {
     const unsafe = setup({ a: async () => answer(503), b: async () => answer(201) });
     const kept = await unsafe.forward();
     expect(kept.response.status).toBe(503);
-    expect(unsafe.paths.get('a')!.breaker.failures).toBe(1);
+    expect(unsafe.paths.get('a')!.breaker.counted).toBe(1);
 
     const safe = setup({ a: async () => answer(429), b: async () => answer(201) }, { idempotency: { upstreamHonors: true } });
     const moved = await safe.forward();
