@@ -97,6 +97,13 @@ describe('merchant authentication on the Node server', () => {
 
     // A route with auth: none stays open.
     expect((await fetch(`${gateway.url}/v1/payments/ch_1`)).status).not.toBe(401);
+
+    // The merchant's secret shows nowhere a monitor looks.
+    for (const surface of ['/status', '/metrics']) {
+      const response = await fetch(`${gateway.url}${surface}`);
+      expect(response.status, surface).toBe(200);
+      expect(await response.text(), surface).not.toContain(SECRET);
+    }
   });
 
   it('refuses a keys file that others may read, names it, and never prints a secret', async () => {
