@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BreakerOpenError, type BreakerTransition } from './breaker.ts';
 import { OpossumBreaker } from './opossum-breaker.ts';
 
-const config = { windowMs: 10_000, errorThresholdPercentage: 50, volumeThreshold: 3, resetTimeoutMs: 100 };
+const config = { windowMs: 10_000, errorThresholdPercentage: 50, volumeThreshold: 3, consecutiveFailures: 5, resetTimeoutMs: 100 };
 const fail = () => Promise.reject(new Error('down'));
 const ok = () => Promise.resolve('ok');
 

@@ -1,6 +1,7 @@
 import CircuitBreaker from 'opossum';
 import type { BreakerConfig } from '../policy/schema.ts';
 import { BreakerBookkeeping } from './breaker-bookkeeping.ts';
+import { ConsecutiveFailures } from './consecutive-failures.ts';
 import { BreakerOpenError, type BreakerState, type BreakerTransition, type Disposable, type IBreaker } from './breaker.ts';
 
 type Thunk = () => Promise<unknown>;
@@ -13,9 +14,11 @@ type Thunk = () => Promise<unknown>;
 export class OpossumBreaker implements IBreaker {
   readonly #circuit: CircuitBreaker<[Thunk], unknown>;
   readonly #book = new BreakerBookkeeping();
+  readonly #run: ConsecutiveFailures;
   #nextReason: string | undefined;
 
   constructor(config: BreakerConfig) {
+    this.#run = new ConsecutiveFailures(config.consecutiveFailures);
     this.#circuit = new CircuitBreaker<[Thunk], unknown>((fn: Thunk) => fn(), {
       timeout: false,
       errorThresholdPercentage: config.errorThresholdPercentage,
@@ -28,7 +31,10 @@ export class OpossumBreaker implements IBreaker {
     });
     this.#circuit.on('open', () => this.#emit('failures'));
     this.#circuit.on('halfOpen', () => this.#emit('reset-timeout'));
-    this.#circuit.on('close', () => this.#emit('trial-succeeded'));
+    this.#circuit.on('close', () => {
+      this.#run.reset();
+      this.#emit('trial-succeeded');
+    });
   }
 
   get state(): BreakerState {
@@ -44,12 +50,16 @@ export class OpossumBreaker implements IBreaker {
 
   async execute<T>(fn: () => Promise<T>): Promise<T> {
     if (!this.isAvailable) throw new BreakerOpenError(this.state);
+    let result: T;
     try {
-      return (await this.#circuit.fire(fn)) as T;
+      result = (await this.#circuit.fire(fn)) as T;
     } catch (error) {
       if ((error as { code?: string }).code === 'EOPENBREAKER') throw new BreakerOpenError(this.state);
+      if (this.#run.record(error) && this.#circuit.closed) this.trip('consecutive-failures');
       throw error;
     }
+    this.#run.record();
+    return result;
   }
 
   isolate(): Disposable {

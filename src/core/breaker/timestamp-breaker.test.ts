@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { BreakerOpenError } from './breaker.ts';
 import { TimestampBreaker } from './timestamp-breaker.ts';
 
-const config = { windowMs: 10_000, errorThresholdPercentage: 50, volumeThreshold: 3, resetTimeoutMs: 1_000 };
+const config = { windowMs: 10_000, errorThresholdPercentage: 50, volumeThreshold: 3, consecutiveFailures: 5, resetTimeoutMs: 1_000 };
 const fail = () => Promise.reject(new Error('down'));
 const ok = () => Promise.resolve('ok');
 

@@ -1,5 +1,6 @@
 import type { BreakerConfig } from '../policy/schema.ts';
 import { BreakerBookkeeping } from './breaker-bookkeeping.ts';
+import { ConsecutiveFailures } from './consecutive-failures.ts';
 import { BreakerOpenError, type BreakerState, type BreakerTransition, type Disposable, type IBreaker } from './breaker.ts';
 
 const BUCKETS = 10;
@@ -26,6 +27,7 @@ export class TimestampBreaker implements IBreaker {
   readonly #config: BreakerConfig;
   readonly #now: () => number;
   readonly #book: BreakerBookkeeping;
+  readonly #run: ConsecutiveFailures;
   #buckets: Bucket[] = [];
   #openedAt: number | null = null;
   #trialInFlight = false;
@@ -34,6 +36,7 @@ export class TimestampBreaker implements IBreaker {
     this.#config = config;
     this.#now = options.now ?? Date.now;
     this.#book = new BreakerBookkeeping({ now: this.#now });
+    this.#run = new ConsecutiveFailures(config.consecutiveFailures);
     if (options.snapshot) {
       this.#openedAt = options.snapshot.openedAt;
       this.#buckets = options.snapshot.buckets.map((b) => ({ ...b }));
@@ -59,12 +62,14 @@ export class TimestampBreaker implements IBreaker {
     if (trial) this.#trialInFlight = true;
     try {
       const result = await fn();
+      this.#run.record();
       if (trial) this.#close('trial-succeeded');
       else this.#record(true);
       return result;
     } catch (error) {
       if (trial) this.#open('trial-failed');
-      else this.#record(false);
+      else if (this.#run.record(error) && this.#openedAt === null) this.#open('consecutive-failures');
+      else this.#record(!countsAgainstPath(error));
       throw error;
     } finally {
       if (trial) this.#trialInFlight = false;
@@ -135,7 +140,13 @@ export class TimestampBreaker implements IBreaker {
 
   #close(reason: string): void {
     this.#openedAt = null;
+    this.#run.reset();
     this.#buckets = [];
     this.#book.report(this.#computeState(), reason);
   }
+}
+
+/** A failure excused as not the path's fault counts as a success, as opossum's errorFilter makes it in OpossumBreaker. */
+function countsAgainstPath(error: unknown): boolean {
+  return (error as { countsAgainstPath?: boolean } | undefined)?.countsAgainstPath !== false;
 }

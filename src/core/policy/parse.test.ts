@@ -19,7 +19,7 @@ describe('parsePolicy', () => {
     const result = parsePolicy(MINIMAL);
     if (!result.ok) throw new Error(JSON.stringify(result.issues));
     expect(result.policy.paths[0]).toMatchObject({ grade: 'hot', cost: 0, shareRisk: [], connectTimeoutMs: 1000 });
-    expect(result.policy.breaker).toEqual({ windowMs: 10000, errorThresholdPercentage: 50, volumeThreshold: 5, resetTimeoutMs: 5000 });
+    expect(result.policy.breaker).toEqual({ windowMs: 10000, errorThresholdPercentage: 50, volumeThreshold: 5, consecutiveFailures: 5, resetTimeoutMs: 5000 });
     expect(result.policy.routes[0]).toMatchObject({
       class: 'other',
       deadlineMs: 8000,

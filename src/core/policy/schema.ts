@@ -84,6 +84,14 @@ export const BreakerSchema = z.strictObject({
     .default(50)
     .describe('Failure share in the window that opens the breaker, in %. Default: 50.'),
   volumeThreshold: z.int().min(1).default(5).describe('Attempts in the window before the breaker may open. Default: 5.'),
+  consecutiveFailures: z
+    .int()
+    .min(1)
+    .max(10_000)
+    .default(5)
+    .describe(
+      'Transport failures in a row (timeouts, resets, refused connections; not the processor\'s 5xx answers) that open the breaker whatever the window\'s failure share, so a cut carrier opens within a few payments at any request rate. Default: 5.',
+    ),
   resetTimeoutMs: positiveMs(600_000).default(5_000).describe('Time an open breaker waits before a half-open trial, in ms. Default: 5000.'),
   quorum: z
     .int()

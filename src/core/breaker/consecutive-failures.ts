@@ -1,0 +1,33 @@
+import { AttemptError } from '../failover/attempt-error.ts';
+
+/**
+ * Counts the path's transport failures in a row (timeouts, resets, refused connections; not the
+ * processor's 5xx answers, which show the path carrying bytes both ways). The failure-share rule
+ * alone is slow at high rates: a 10 s window holds thousands of earlier successes, so a cut carrier
+ * would stay closed for seconds. A run of failures opens it at once, as Envoy's consecutive
+ * gateway-failure ejection does. A failure excused as not the path's fault neither counts nor
+ * breaks the run.
+ */
+export class ConsecutiveFailures {
+  readonly #limit: number;
+  #run = 0;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  /** Records a call's outcome (`undefined`: it succeeded); true when the run has reached the limit. */
+  record(error?: unknown): boolean {
+    if (error === undefined || !(error instanceof AttemptError)) {
+      this.#run = 0;
+      return false;
+    }
+    if (error.countsAgainstPath === false) return false;
+    this.#run++;
+    return this.#run >= this.#limit;
+  }
+
+  reset(): void {
+    this.#run = 0;
+  }
+}
