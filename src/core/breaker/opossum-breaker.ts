@@ -26,6 +26,10 @@ export class OpossumBreaker implements IBreaker {
       resetTimeout: config.resetTimeoutMs,
       rollingCountTimeout: config.windowMs,
       rollingCountBuckets: 10,
+      // opossum would keep every call's latency and sort the whole window on each failure (seen in
+      // profiles as the gateway's main cost during a cut); paths keep their own latency window.
+      rollingPercentilesEnabled: false,
+      enableSnapshots: false,
       // Failures marked as not the path's fault (AttemptError.countsAgainstPath === false) are not counted.
       errorFilter: (error: unknown) => (error as { countsAgainstPath?: boolean } | undefined)?.countsAgainstPath === false,
     });
