@@ -4,6 +4,7 @@ import type { LatencyWindow } from '../health/latency-window.ts';
 import type { PathConfig, RouteConfig } from '../policy/schema.ts';
 import { discardBody, type PathTransport, type UpstreamRequest, type UpstreamResponse } from '../transport.ts';
 import type { Reconciler } from '../idempotency/reconcile.ts';
+import { AttemptTimer } from './attempt-timer.ts';
 import { AttemptError, type AttemptErrorCode } from './attempt-error.ts';
 import { raceConnects } from './connect-hedge.ts';
 import type { RetryBudget } from './retry-budget.ts';
@@ -187,11 +188,9 @@ async function forwardAttempts(
     try {
       const response = await path.breaker.execute(async () => {
         let answer: UpstreamResponse;
+        const timer = new AttemptTimer(timeoutMs);
         try {
-          answer = await path.transport.send(request, {
-            signal: AbortSignal.timeout(timeoutMs),
-            bodyTimeoutMs: route.deadlineMs,
-          });
+          answer = await path.transport.send(request, { signal: timer.signal, bodyTimeoutMs: route.deadlineMs });
         } catch (error) {
           // A timeout marks the path failing only when another path answered meanwhile: if none did,
           // the processor or this box is slow, not the path (a half-open trial always counts).
@@ -200,6 +199,8 @@ async function forwardAttempts(
             excused.push(path);
           }
           throw error;
+        } finally {
+          timer.dispose();
         }
         if (answer.status >= 500 || answer.status === 429) throw new UpstreamStatusError(answer);
         return answer;

@@ -1,5 +1,6 @@
 import type { IBreaker } from '../breaker/breaker.ts';
 import { AttemptError } from '../failover/attempt-error.ts';
+import { AttemptTimer } from '../failover/attempt-timer.ts';
 import type { PathConfig, Policy } from '../policy/schema.ts';
 import { discardBody, type PathTransport } from '../transport.ts';
 
@@ -123,15 +124,19 @@ export class ProbeScheduler {
       error,
       status,
     });
+    // A probe that fails opens the path, so a timer made late by a busy loop must not fail it.
+    const timer = new AttemptTimer(timeoutMs);
     try {
       const response = await path.transport.send(
         { method: 'GET', target, headers: new Headers({ 'user-agent': 'paypath-probe' }), body: null },
-        { signal: AbortSignal.timeout(timeoutMs), bodyTimeoutMs: timeoutMs },
+        { signal: timer.signal, bodyTimeoutMs: timeoutMs },
       );
       await discardBody(response);
       return finish(null, response.status);
     } catch (error) {
       return finish(error instanceof AttemptError ? error.code : 'unexpected', null);
+    } finally {
+      timer.dispose();
     }
   }
 }
