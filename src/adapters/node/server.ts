@@ -24,6 +24,8 @@ import { RedisNonceStore } from './redis/nonce-store.ts';
 import { RedisRateLimiter } from './redis/rate-limiter.ts';
 import { readPublicFile, readSecretFile } from './secret-file.ts';
 import { createRedisClient } from './redis/client.ts';
+import { warmCodePaths } from './code-warm-up.ts';
+import type { Sha256Hex } from '../../core/idempotency/fingerprint.ts';
 import { RedisHealthStore } from './redis/health-store.ts';
 import { createUndiciTransport } from './undici-transport.ts';
 
@@ -41,6 +43,8 @@ export interface NodeGatewayOptions {
   instanceId?: string;
   /** Start active probes (when the policy enables them). Default: true. */
   probes?: boolean;
+  /** Run requests through an in-memory copy of the app before listening, so the first payments are as fast as the rest. Default: true. */
+  warmCodePaths?: boolean;
   /** The file `policy` came from: shown in /status, reloaded on change unless watchPolicy is false. */
   policyFile?: string;
   watchPolicy?: boolean;
@@ -120,8 +124,9 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     logger.warn({ event: 'queue_not_durable' }, 'whenAllDown "queue" keeps its queue in memory (no --redis): queued requests are lost if the process stops');
   }
   if (options.probes ?? true) ops.control.gateway().startProbes();
-  // Warm pools before listening; a path that cannot connect now simply stays cold.
-  await ops.control.gateway().warmUp();
+  // Warm pools and the request path's code before listening; a path that cannot connect now simply stays cold.
+  const sha256: Sha256Hex = (bytes) => createHash('sha256').update(bytes).digest('hex');
+  await Promise.all([ops.control.gateway().warmUp(), options.warmCodePaths === false ? undefined : warmCodePaths(options.policy, sha256)]);
   const security: SecurityDeps = {
     merchantKeys: () => merchantKeys,
     nonceStore: redis ? new RedisNonceStore(redis, logger) : new MemoryNonceStore(),
@@ -142,7 +147,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     queue: exactlyOnce.queue,
     statusSections: exactlyOnce.statusSections,
     security,
-    sha256: (bytes) => createHash('sha256').update(bytes).digest('hex'),
+    sha256,
     ...(dashboard ? { dashboard } : {}),
   });
   const listen = { fetch: app.fetch, port: options.port ?? 8787, hostname: options.host ?? '127.0.0.1' };
