@@ -378,10 +378,22 @@ function report(rows: OverheadRow[], drills: DrillResult[], chartFile: string): 
   return lines.join('\n');
 }
 
-// ---------------------------------------------------------------- main
-mkdirSync(RESULTS, { recursive: true });
-await startBackend();
-try {
+/**
+ * `BENCH_DRILLS=blackhole,slow [BENCH_RATE=1000] node bench/run.ts`: only paypath's drills whose
+ * scenario names start so, at one rate, printed; nothing is written. For working on failover.
+ */
+async function drillsOnly(names: string[], rate: number): Promise<void> {
+  for (const scenario of SCENARIOS.filter((s) => names.some((n) => s.name.startsWith(n)))) {
+    for (const withKeys of [true, false]) {
+      const run = await drill(targets[0]!, scenario, rate, withKeys);
+      console.log(`${scenario.name} at ${rate}/s, ${withKeys ? 'with' : 'without'} keys`);
+      if (process.env.BENCH_SAMPLES) writeFileSync(`${process.env.BENCH_SAMPLES}-${scenario.name.split(' ')[0]}-${withKeys ? 'k' : 'n'}.json`, JSON.stringify(run.samples));
+      console.table(run.phases.map((p) => ({ ...p, p50: fmt(p.p50, 1), p99: fmt(p.p99, 1), max: fmt(p.max, 0), firstSuccessMs: fmt(p.firstSuccessMs, 0) })));
+    }
+  }
+}
+
+async function fullRun(): Promise<void> {
   const rows = await overhead();
   const drills: DrillResult[] = [];
   const scenarios = QUICK ? SCENARIOS.slice(0, 1) : SCENARIOS;
@@ -398,6 +410,15 @@ try {
   writeFileSync(join(RESULTS, 'latest.json'), JSON.stringify({ overhead: rows, drills: drills.map(({ samples: _samples, ...rest }) => rest) }, null, 2));
   writeFileSync(join(ROOT, 'BENCHMARKS.md'), `${report(rows, drills, chartFile)}\n`);
   console.log('wrote BENCHMARKS.md and bench/results/');
+}
+
+// ---------------------------------------------------------------- main
+mkdirSync(RESULTS, { recursive: true });
+await startBackend();
+const drillNames = process.env.BENCH_DRILLS?.split(',').filter(Boolean);
+try {
+  if (drillNames) await drillsOnly(drillNames, Number(process.env.BENCH_RATE ?? 200));
+  else await fullRun();
 } finally {
   for (const child of children) await stop(child);
 }
