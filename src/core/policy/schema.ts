@@ -119,7 +119,7 @@ export const ProbeSchema = z.strictObject({
 export const AdaptiveTimeoutSchema = z.strictObject({
   percentile: z.number().gt(0).max(1).default(0.99).describe('Latency percentile of the path the timeout follows (0..1]. Default: 0.99.'),
   factor: z.number().min(1).max(100).default(4).describe('The timeout is the percentile times this. Default: 4.'),
-  floorMs: positiveMs(600_000).default(100).describe('Shortest adaptive attempt timeout, in ms. Default: 100.'),
+  floorMs: positiveMs(600_000).default(30).describe('Shortest adaptive attempt timeout, in ms. Default: 30.'),
   ceilingMs: positiveMs(600_000).default(2_000).describe('Longest adaptive attempt timeout (and the timeout before enough samples exist), in ms. Default: 2000.'),
   minSamples: z.int().min(1).max(512).default(50).describe('Latency samples a path needs before its timeout adapts. Default: 50.'),
 });
