@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { Disposable } from '../../../core/breaker/breaker.ts';
 import type { HealthStore, HealthStoreMember, PathHealthEvent } from '../../../core/health/health-store.ts';
 import type { Logger } from '../../../core/logger.ts';
@@ -12,10 +11,11 @@ import {
   healthTrialKey,
   parseHealthEvent,
 } from '../../../core/health/redis-layout.ts';
+import { duplicateClient, type RedisClient } from './client.ts';
 
-interface RedisWithScript extends Redis {
+type RedisWithScript = RedisClient & {
   paypathRecordHealth(stateKey: string, reportersKey: string, ...args: (string | number)[]): Promise<number>;
-}
+};
 
 export interface RedisHealthStoreOptions {
   logger?: Logger;
@@ -33,7 +33,7 @@ export interface RedisHealthStoreOptions {
 export class RedisHealthStore implements HealthStore {
   readonly shared = true;
   readonly #client: RedisWithScript;
-  readonly #subscriber: Redis;
+  readonly #subscriber: RedisClient;
   readonly #logger: Logger;
   #member: HealthStoreMember | undefined;
   /** Without an offline queue, SUBSCRIBE works only once connected, so (re)subscribe on every ready, then resync. */
@@ -51,15 +51,14 @@ export class RedisHealthStore implements HealthStore {
   #resyncFailures = 0;
   readonly #onMessage = (channel: string, message: string) => this.#receive(channel, message);
 
-  constructor(client: Redis, options: RedisHealthStoreOptions = {}) {
+  constructor(client: RedisClient, options: RedisHealthStoreOptions = {}) {
     this.#logger = options.logger ?? silentLogger;
     this.#client = client as RedisWithScript;
     if (typeof this.#client.paypathRecordHealth !== 'function') {
       client.defineCommand('paypathRecordHealth', { numberOfKeys: 2, lua: HEALTH_RECORD_SCRIPT });
     }
     // A subscribed connection can run nothing else; it inherits the fail-fast options.
-    this.#subscriber = client.duplicate();
-    this.#subscriber.on('error', () => {});
+    this.#subscriber = duplicateClient(client);
     this.#subscriber.on('message', this.#onMessage);
     this.#subscriber.on('ready', this.#onReady);
     client.on('ready', this.#onClientReady);
