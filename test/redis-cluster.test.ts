@@ -1,4 +1,6 @@
 import { Cluster, Redis } from 'ioredis';
+import { connect } from 'node:net';
+import { Duplex } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStreamAuditLog } from '../src/adapters/node/redis/audit-stream.ts';
 import { createRedisClient, parseClusterUrl, type RedisClient } from '../src/adapters/node/redis/client.ts';
@@ -7,7 +9,10 @@ import { RedisIdempotencyStore } from '../src/adapters/node/redis/idempotency-st
 import { RedisNonceStore } from '../src/adapters/node/redis/nonce-store.ts';
 import { RedisRateLimiter } from '../src/adapters/node/redis/rate-limiter.ts';
 import { waitForRedis } from '../src/adapters/node/exactly-once.ts';
+import { WorkerRedisHealthStore } from '../src/adapters/workers/redis-health-store.ts';
+import { connectResp, RespClient, type OpenStream } from '../src/adapters/workers/resp-client.ts';
 import { MemoryAuditLog } from '../src/core/admin/audit.ts';
+import type { PathHealthEvent } from '../src/core/health/health-store.ts';
 import { HEALTH_CHANNEL, HEALTH_STATE_KEY } from '../src/core/health/redis-layout.ts';
 import type { Logger } from '../src/core/logger.ts';
 import type { QueuedRequest } from '../src/core/queue/forward-queue.ts';
@@ -182,6 +187,34 @@ describe('against a Redis Cluster of three redis-server processes', () => {
     }
   });
 
+  it("the Worker's RESP client, given any node, follows one MOVED to the node owning the health keys", async () => {
+    const c = await client();
+    const owner = await cluster.ownerOf(Number(await c.cluster('KEYSLOT', HEALTH_STATE_KEY)));
+    const [other, third] = cluster.nodes.filter((n) => n !== owner);
+    const nodeUrl = `redis://127.0.0.1:${other!.port}`;
+
+    // Without a redirect the node's MOVED is an error; with one, it is followed once and no more.
+    const plain = new RespClient(openNet('127.0.0.1', other!.port, false));
+    await expect(plain.command('HGETALL', HEALTH_STATE_KEY)).rejects.toThrow(/^MOVED \d+ 127\.0\.0\.1:\d+$/);
+    await plain.close();
+    const once = new RespClient(openNet('127.0.0.1', other!.port, false), { redirect: async () => new RespClient(openNet('127.0.0.1', third!.port, false)) });
+    await expect(once.command('HGETALL', HEALTH_STATE_KEY)).rejects.toThrow(/^MOVED/);
+    await once.close();
+
+    // The Worker's health store on a URL naming a node that does not own the slot: it writes
+    // its transition and reads a peer's, as the Worker does after each request.
+    await c.hset(HEALTH_STATE_KEY, 'edge-b', JSON.stringify({ pathId: 'edge-b', state: 'open', reason: 'probe: reset', at: Date.now(), instanceId: 'node-1' }));
+    const applied: PathHealthEvent[] = [];
+    const mine: PathHealthEvent = { pathId: 'edge-a', state: 'open', reason: 'failures', at: Date.now(), instanceId: 'worker-1' };
+    const store = new WorkerRedisHealthStore({ connect: () => connectResp(nodeUrl, openNet) });
+    store.join({ instanceId: 'worker-1', quorum: 1, reportTtlMs: 10_000, localStates: () => [mine], apply: (e) => applied.push(e) });
+    store.publish(mine);
+    await store.sync();
+    expect(JSON.parse((await c.hget(HEALTH_STATE_KEY, 'edge-a'))!)).toMatchObject({ state: 'open', instanceId: 'worker-1' });
+    expect(applied).toMatchObject([{ pathId: 'edge-b', state: 'open', instanceId: 'node-1' }]);
+    await c.hdel(HEALTH_STATE_KEY, 'edge-a', 'edge-b');
+  });
+
   describe('two gateways on the Cluster', () => {
     let rig: DetectionRig | undefined;
     afterEach(async () => {
@@ -256,6 +289,13 @@ describe('against a Redis Cluster of three redis-server processes', () => {
     });
   });
 });
+
+/** A node:net socket as the byte stream pair the RESP client takes (cloudflare:sockets on Workers). */
+const openNet: OpenStream = (host, port) => {
+  const socket = connect({ host, port });
+  const { readable, writable } = Duplex.toWeb(socket) as unknown as { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> };
+  return { readable, writable, close: () => void socket.destroy() };
+};
 
 /** Waits until `count` subscriptions to the health channel exist, summed over the nodes (each counts its own). */
 async function waitSubscribed(cluster: TestRedisCluster, count: number): Promise<void> {
