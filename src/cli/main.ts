@@ -15,6 +15,8 @@ Usage:
                                                          run the gateway (env: PAYPATH_POLICY, PORT, HOST, REDIS_URL,
                                                          PAYPATH_TLS_CERT, PAYPATH_TLS_KEY; merchant keys: see docs/security.md)
                        [--admin-tokens-file FILE] [--audit-file FILE] [--no-watch]
+                                                         --redis: redis://, rediss://, redis+sentinel://[:pw@]h:p,.../master,
+                                                         redis+cluster://[user:pw@]h:p,... (rediss+cluster:// for TLS)
                                                          admin tokens: PAYPATH_ADMIN_TOKENS="name:role:token,..." or
                                                          PAYPATH_ADMIN_TOKENS_FILE (mode 600); audit: PAYPATH_AUDIT_FILE
                                                          (default ./paypath-audit.jsonl)
