@@ -109,6 +109,17 @@ async function serveCommand(args: string[]): Promise<number> {
   const { policy, hash } = await loadPolicyFile(file);
   // Loaded only here, so `validate` starts fast: the server pulls in undici, TLS, Redis and Hono.
   const { startNodeGateway } = await import('../adapters/node/server.ts');
+  const redisUrl = values.redis ?? process.env.REDIS_URL;
+  if (redisUrl !== undefined) {
+    // A malformed Sentinel or Cluster URL is bad usage (status 2), said before anything starts.
+    const { parseClusterUrl, parseSentinelUrl } = await import('../adapters/node/redis/client.ts');
+    try {
+      parseClusterUrl(redisUrl);
+      parseSentinelUrl(redisUrl);
+    } catch (error) {
+      throw new UsageError(`--redis (or REDIS_URL): ${(error as Error).message}`);
+    }
+  }
   const logger = createLogger();
   let adminTokens;
   try {
@@ -126,7 +137,7 @@ async function serveCommand(args: string[]): Promise<number> {
     policyHash: hash,
     port,
     host: values.host ?? process.env.HOST ?? '127.0.0.1',
-    redisUrl: values.redis ?? process.env.REDIS_URL,
+    ...(redisUrl !== undefined ? { redisUrl } : {}),
     logger,
     ...(tlsCert !== undefined && tlsKey !== undefined ? { tls: { certFile: tlsCert, keyFile: tlsKey } } : {}),
   });
