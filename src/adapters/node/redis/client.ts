@@ -73,8 +73,6 @@ export function createRedisClient(url: string, overrides: RedisOptions = {}): Re
       ...FAIL_FAST_CLUSTER_OPTIONS,
       redisOptions: { ...FAIL_FAST_CLUSTER_OPTIONS.redisOptions, ...cluster.redisOptions, ...overrides },
     });
-    // A node's own connection errors surface as failed commands too.
-    client.on('node error', () => {});
   } else if (sentinel) {
     client = new Redis({ ...FAIL_FAST_REDIS_OPTIONS, ...sentinel, ...overrides });
   } else {
