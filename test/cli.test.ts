@@ -91,4 +91,15 @@ describe('paypath validate', () => {
     expect(unreadable.code).toBe(2);
     expect(unreadable.stderr).toMatch(/cannot read file: ENOENT/);
   });
+
+  it('serve with a malformed Redis Cluster URL exits 2 naming what is wrong, before listening', async () => {
+    const file = join(dir, 'good-for-redis.yaml');
+    writeFileSync(file, GOOD);
+    const result = await run(['serve', '--policy', file, '--port', '0', '--redis', 'redis+cluster://127.0.0.1:7000,127.0.0.1:99999']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--redis \(or REDIS_URL\): bad cluster node address "127\.0\.0\.1:99999"/);
+    const fromEnv = await run(['serve', '--policy', file, '--port', '0'], { REDIS_URL: 'redis+cluster://127.0.0.1:7000/0' });
+    expect(fromEnv.code).toBe(2);
+    expect(fromEnv.stderr).toMatch(/a cluster has no database number/);
+  });
 });

@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisClient } from '../src/adapters/node/redis/client.ts';
+import { createRedisClient, type RedisClient } from '../src/adapters/node/redis/client.ts';
 import { RedisNonceStore } from '../src/adapters/node/redis/nonce-store.ts';
 import { RedisRateLimiter } from '../src/adapters/node/redis/rate-limiter.ts';
 import type { Logger } from '../src/core/logger.ts';
@@ -10,11 +9,11 @@ import { TestRedisServer } from './support/redis-server.ts';
 // one is gone on the other. When Redis dies, each falls back to local state at once.
 
 let server: TestRedisServer;
-const clients: Redis[] = [];
+const clients: RedisClient[] = [];
 const warnings: object[] = [];
 const logger: Logger = { info() {}, warn: (fields) => warnings.push(fields), error() {} };
 
-async function client(): Promise<Redis> {
+async function client(): Promise<RedisClient> {
   const c = createRedisClient(server.url);
   clients.push(c);
   if (c.status !== 'ready') await new Promise((resolve) => c.once('ready', resolve));

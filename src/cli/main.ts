@@ -15,6 +15,8 @@ Usage:
                                                          run the gateway (env: PAYPATH_POLICY, PORT, HOST, REDIS_URL,
                                                          PAYPATH_TLS_CERT, PAYPATH_TLS_KEY; merchant keys: see docs/security.md)
                        [--admin-tokens-file FILE] [--audit-file FILE] [--no-watch]
+                                                         --redis: redis://, rediss://, redis+sentinel://[:pw@]h:p,.../master,
+                                                         redis+cluster://[user:pw@]h:p,... (rediss+cluster:// for TLS)
                                                          admin tokens: PAYPATH_ADMIN_TOKENS="name:role:token,..." or
                                                          PAYPATH_ADMIN_TOKENS_FILE (mode 600); audit: PAYPATH_AUDIT_FILE
                                                          (default ./paypath-audit.jsonl)
@@ -107,6 +109,17 @@ async function serveCommand(args: string[]): Promise<number> {
   const { policy, hash } = await loadPolicyFile(file);
   // Loaded only here, so `validate` starts fast: the server pulls in undici, TLS, Redis and Hono.
   const { startNodeGateway } = await import('../adapters/node/server.ts');
+  const redisUrl = values.redis ?? process.env.REDIS_URL;
+  if (redisUrl !== undefined) {
+    // A malformed Sentinel or Cluster URL is bad usage (status 2), said before anything starts.
+    const { parseClusterUrl, parseSentinelUrl } = await import('../adapters/node/redis/client.ts');
+    try {
+      parseClusterUrl(redisUrl);
+      parseSentinelUrl(redisUrl);
+    } catch (error) {
+      throw new UsageError(`--redis (or REDIS_URL): ${(error as Error).message}`);
+    }
+  }
   const logger = createLogger();
   let adminTokens;
   try {
@@ -124,7 +137,7 @@ async function serveCommand(args: string[]): Promise<number> {
     policyHash: hash,
     port,
     host: values.host ?? process.env.HOST ?? '127.0.0.1',
-    redisUrl: values.redis ?? process.env.REDIS_URL,
+    ...(redisUrl !== undefined ? { redisUrl } : {}),
     logger,
     ...(tlsCert !== undefined && tlsKey !== undefined ? { tls: { certFile: tlsCert, keyFile: tlsKey } } : {}),
   });

@@ -25,16 +25,19 @@ export class TestRedisServer {
   readonly port: number;
   readonly #dir: string;
   readonly #persistent: boolean;
+  readonly #extraArgs: readonly string[];
   #process: ChildProcess | undefined;
 
-  private constructor(port: number, persistent: boolean) {
+  private constructor(port: number, persistent: boolean, extraArgs: readonly string[]) {
     this.port = port;
     this.#persistent = persistent;
+    this.#extraArgs = extraArgs;
     this.#dir = mkdtempSync(join(tmpdir(), 'paypath-redis-'));
   }
 
-  static async start(options: { persistent?: boolean } = {}): Promise<TestRedisServer> {
-    const server = new TestRedisServer(await freePort(), options.persistent ?? false);
+  /** `extraArgs` go after the defaults (relative file names in them resolve in the server's temp dir). */
+  static async start(options: { persistent?: boolean; extraArgs?: readonly string[] } = {}): Promise<TestRedisServer> {
+    const server = new TestRedisServer(await freePort(), options.persistent ?? false, options.extraArgs ?? []);
     await server.restart();
     return server;
   }
@@ -47,12 +50,17 @@ export class TestRedisServer {
     return this.#process?.pid;
   }
 
+  get running(): boolean {
+    return this.#process !== undefined && this.#process.exitCode === null && this.#process.signalCode === null;
+  }
+
   /** Starts (again) on the same port and data dir; resolves once it answers PING. */
   async restart(): Promise<void> {
     if (this.#process && this.#process.exitCode === null && this.#process.signalCode === null) return;
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--dir', this.#dir, '--daemonize', 'no'];
     args.push('--appendonly', this.#persistent ? 'yes' : 'no');
     if (this.#persistent) args.push('--appendfsync', 'always');
+    args.push(...this.#extraArgs);
     this.#process = spawn('redis-server', args, { stdio: 'ignore' });
     const deadline = Date.now() + 10_000;
     while (!(await ping(this.port))) {

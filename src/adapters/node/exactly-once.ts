@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis/client.ts';
 import type { Gateway } from '../../core/gateway.ts';
 import { MemoryIdempotencyStore } from '../../core/idempotency/memory-store.ts';
 import type { IdempotencyStore } from '../../core/idempotency/store.ts';
@@ -22,7 +22,7 @@ export interface ExactlyOnceParts {
  * client is given (shared, durable), in memory otherwise. Starts the queue forwarder, which
  * tries the queue head every `queue.retryIntervalMs` (read from the running policy).
  */
-export function createExactlyOnceParts(options: { redis?: Redis; gateway: () => Gateway; logger: Logger }): ExactlyOnceParts {
+export function createExactlyOnceParts(options: { redis?: RedisClient; gateway: () => Gateway; logger: Logger }): ExactlyOnceParts {
   const idempotencyStore = options.redis ? new RedisIdempotencyStore(options.redis) : new MemoryIdempotencyStore();
   const queue = options.redis ? new RedisForwardQueue(options.redis) : new MemoryForwardQueue();
   const forwarder = new QueueForwarder({ queue, gateway: options.gateway, logger: options.logger });
@@ -63,7 +63,7 @@ export function createExactlyOnceParts(options: { redis?: Redis; gateway: () => 
  * start find the shared stores ready instead of falling through. Never fails: Redis being down
  * only means running without it until it returns.
  */
-export async function waitForRedis(redis: Redis, maxMs = 2_000): Promise<boolean> {
+export async function waitForRedis(redis: RedisClient, maxMs = 2_000): Promise<boolean> {
   if (redis.status === 'ready') return true;
   let timer: NodeJS.Timeout | undefined;
   const ready = await Promise.race([

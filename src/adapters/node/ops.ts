@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis/client.ts';
 import { MemoryAuditLog, type AuditLog } from '../../core/admin/audit.ts';
 import { DrillRunner, DrillScheduler } from '../../core/admin/drills.ts';
 import { PolicyControl, type GatewayFactory } from '../../core/admin/policy-control.ts';
@@ -29,7 +29,7 @@ export interface NodeOpsOptions {
   adminTokens?: readonly AdminTokenEntry[];
   /** JSON lines audit file. Default: in memory (the CLI defaults to ./paypath-audit.jsonl). */
   auditFile?: string;
-  redis?: Redis;
+  redis?: RedisClient;
   processMetrics?: boolean;
 }
 

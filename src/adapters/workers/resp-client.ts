@@ -3,6 +3,8 @@
  * node:net socket in tests. ioredis works in workerd only with a client per request and adds
  * ~70 KiB gzip to the bundle; paypath's Worker needs three commands, so this is ~3 KiB instead.
  * One command at a time, each with a timeout, as on Node: Redis is never on a payment's path.
+ * On a Redis Cluster it follows one `-MOVED` to the node that owns the key's slot: paypath's health
+ * keys all share one slot, so that one node is all the Worker needs.
  */
 export interface ByteStreamPair {
   readable: ReadableStream<Uint8Array>;
@@ -72,32 +74,67 @@ function indexOfCrlf(buffer: Uint8Array, from: number): number {
   return -1;
 }
 
+/** Opens a connection to a Cluster node named by a `-MOVED` reply (host '' means the host already used). */
+export type RespRedirect = (host: string, port: number) => Promise<RespClient>;
+
+/** The address in `MOVED <slot> <host>:<port>`, or undefined for any other reply. */
+export function movedTarget(error: unknown): { host: string; port: number } | undefined {
+  if (!(error instanceof RespError)) return undefined;
+  const match = /^MOVED \d+ (.*):(\d+)$/.exec(error.message);
+  // '?' is Redis's "endpoint unknown": nothing to follow.
+  if (!match || match[1] === '?') return undefined;
+  return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(match[2]) };
+}
+
 export class RespClient {
   readonly #streams: ByteStreamPair;
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #timeoutMs: number;
+  readonly #redirect: RespRedirect | undefined;
+  /** After a MOVED: the owning node's client, which takes every later command. */
+  #moved: RespClient | undefined;
   #buffer = new Uint8Array(0);
   #queue: Promise<unknown> = Promise.resolve();
   /** Set after a timeout: a late reply would be taken for the next command's, so the client is done. */
   #broken: RespError | undefined;
 
-  constructor(streams: ByteStreamPair, options: { timeoutMs?: number } = {}) {
+  /** `redirect`: how to reach the node a `-MOVED` names; without it a MOVED is an error like any other. */
+  constructor(streams: ByteStreamPair, options: { timeoutMs?: number; redirect?: RespRedirect } = {}) {
     this.#streams = streams;
     this.#reader = streams.readable.getReader();
     this.#writer = streams.writable.getWriter();
     this.#timeoutMs = options.timeoutMs ?? 250;
+    this.#redirect = options.redirect;
   }
 
   /** Sends one command and resolves with its reply; rejects on a Redis error or after the timeout. */
   command(...args: (string | number)[]): Promise<RespValue> {
-    const run = this.#queue.then(() => this.#roundTrip(args));
+    const run = this.#queue.then(() => this.#send(args));
     this.#queue = run.catch(() => {});
     return run;
   }
 
   async close(): Promise<void> {
-    await Promise.resolve(this.#streams.close()).catch(() => {});
+    await Promise.all([Promise.resolve(this.#streams.close()).catch(() => {}), this.#moved?.close()]);
+  }
+
+  /**
+   * Follows a MOVED once per client: the redirected client gets no redirect of its own, so a
+   * cluster still settling its slots costs one extra round trip, never a loop.
+   */
+  async #send(args: (string | number)[]): Promise<RespValue> {
+    if (this.#moved) return this.#moved.command(...args);
+    try {
+      return await this.#roundTrip(args);
+    } catch (error) {
+      const target = this.#redirect ? movedTarget(error) : undefined;
+      if (!target) throw error;
+      this.#moved = await this.#redirect!(target.host, target.port);
+      // This connection is no longer used; the owner's answers every later command.
+      await Promise.resolve(this.#streams.close()).catch(() => {});
+      return this.#moved.command(...args);
+    }
   }
 
   async #roundTrip(args: (string | number)[]): Promise<RespValue> {
@@ -133,4 +170,31 @@ export class RespClient {
       this.#buffer = joined;
     }
   }
+}
+
+/** Opens a byte stream to host:port (TLS when asked): `cloudflare:sockets` on Workers, node:net in tests. */
+export type OpenStream = (host: string, port: number, tls: boolean) => ByteStreamPair;
+
+/**
+ * A RESP client from a `redis://[[user]:password@]host[:port]` or `rediss://` URL: authenticated
+ * when the URL has a password, and following one `-MOVED` (with the same credentials and TLS), so
+ * the URL may name any node of a Redis Cluster.
+ */
+export async function connectResp(url: string, open: OpenStream, timeoutMs = 250): Promise<RespClient> {
+  const parsed = new URL(url);
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new Error(`REDIS_URL must be redis:// or rediss://, got ${parsed.protocol}`);
+  const tls = parsed.protocol === 'rediss:';
+  const password = decodeURIComponent(parsed.password);
+  const user = decodeURIComponent(parsed.username);
+  const connectTo = async (host: string, port: number, redirect?: RespRedirect): Promise<RespClient> => {
+    const client = new RespClient(open(host, port, tls), { timeoutMs, ...(redirect ? { redirect } : {}) });
+    if (password) {
+      await client.command('AUTH', ...(user ? [user, password] : [password])).catch(async (error: unknown) => {
+        await client.close();
+        throw error;
+      });
+    }
+    return client;
+  };
+  return connectTo(parsed.hostname, Number(parsed.port || 6379), (host, port) => connectTo(host || parsed.hostname, port));
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.ts';
 import type { AuditLog, AuditRecord } from '../../../core/admin/audit.ts';
 import type { Logger } from '../../../core/logger.ts';
 
@@ -10,12 +10,12 @@ export const AUDIT_STREAM_KEY = 'paypath:audit';
  * admin action is never blocked and never unrecorded.
  */
 export class RedisStreamAuditLog implements AuditLog {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #fallback: AuditLog;
   readonly #logger: Logger;
   readonly #key: string;
 
-  constructor(redis: Redis, fallback: AuditLog, logger: Logger, key = AUDIT_STREAM_KEY) {
+  constructor(redis: RedisClient, fallback: AuditLog, logger: Logger, key = AUDIT_STREAM_KEY) {
     this.#redis = redis;
     this.#fallback = fallback;
     this.#logger = logger;

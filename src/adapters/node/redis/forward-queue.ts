@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.ts';
 import type { EnqueueResult, ForwardQueue, QueueEntryView, QueuedOutcome, QueuedRequest, QueueStats } from '../../../core/queue/forward-queue.ts';
 
 interface StoredItem {
@@ -56,12 +56,12 @@ return 0`;
  */
 export class RedisForwardQueue implements ForwardQueue {
   readonly kind = 'redis' as const;
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #keys: { stream: string; exposure: string; dead: string; lock: string; item: (id: string) => string };
   /** Stream entry ids of requests returned by head(), so they can be removed by id. */
   readonly #entryIds = new Map<string, string>();
 
-  constructor(redis: Redis, options: { prefix?: string } = {}) {
+  constructor(redis: RedisClient, options: { prefix?: string } = {}) {
     this.#redis = redis;
     const base = `${options.prefix ?? 'paypath:'}{paypath-queue}:`;
     this.#keys = {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.ts';
 import type { ClaimResult, IdempotencyStore, StoredAnswer } from '../../../core/idempotency/store.ts';
 
 type RedisRecord = { s: 'i'; fp: string; t: string } | { s: 'c'; fp: string; a: StoredAnswer };
@@ -30,10 +30,10 @@ return 1`;
  */
 export class RedisIdempotencyStore implements IdempotencyStore {
   readonly kind = 'redis' as const;
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
 
-  constructor(redis: Redis, options: { prefix?: string } = {}) {
+  constructor(redis: RedisClient, options: { prefix?: string } = {}) {
     this.#redis = redis;
     this.#prefix = options.prefix ?? 'paypath:idem:';
   }

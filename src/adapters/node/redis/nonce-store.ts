@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.ts';
 import type { Logger } from '../../../core/logger.ts';
 import { MemoryNonceStore, type NonceStore } from '../../../http/middleware/merchant-auth/nonce-store.ts';
 import { DegradedWindow } from './degraded-window.ts';
@@ -9,12 +9,12 @@ import { DegradedWindow } from './degraded-window.ts';
  * caught only by the processor's idempotency key); a payment is never blocked by Redis.
  */
 export class RedisNonceStore implements NonceStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #local = new MemoryNonceStore();
   readonly #window: DegradedWindow;
   readonly #prefix: string;
 
-  constructor(redis: Redis, logger: Logger, prefix = 'paypath:nonce:') {
+  constructor(redis: RedisClient, logger: Logger, prefix = 'paypath:nonce:') {
     this.#redis = redis;
     this.#prefix = prefix;
     this.#window = new DegradedWindow('nonce store', logger);

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.ts';
 import type { Logger } from '../../../core/logger.ts';
 import { MemoryRateLimiter, retryAfter, type BucketLimit, type RateLimiter, type TakeResult } from '../../../core/rate-limit/rate-limiter.ts';
 import { DegradedWindow } from './degraded-window.ts';
@@ -37,12 +37,12 @@ return {allowed, tostring(tokens)}
  * blocked or slowed beyond one command timeout per second by Redis trouble.
  */
 export class RedisRateLimiter implements RateLimiter {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #local = new MemoryRateLimiter();
   readonly #window: DegradedWindow;
   readonly #prefix: string;
 
-  constructor(redis: Redis, logger: Logger, prefix = 'paypath:bucket:') {
+  constructor(redis: RedisClient, logger: Logger, prefix = 'paypath:bucket:') {
     this.#redis = redis;
     this.#prefix = prefix;
     this.#window = new DegradedWindow('rate limiter', logger);

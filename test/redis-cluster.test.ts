@@ -1,0 +1,313 @@
+import { Cluster, Redis } from 'ioredis';
+import { connect } from 'node:net';
+import { Duplex } from 'node:stream';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RedisStreamAuditLog } from '../src/adapters/node/redis/audit-stream.ts';
+import { createRedisClient, parseClusterUrl, type RedisClient } from '../src/adapters/node/redis/client.ts';
+import { RedisForwardQueue } from '../src/adapters/node/redis/forward-queue.ts';
+import { RedisIdempotencyStore } from '../src/adapters/node/redis/idempotency-store.ts';
+import { RedisNonceStore } from '../src/adapters/node/redis/nonce-store.ts';
+import { RedisRateLimiter } from '../src/adapters/node/redis/rate-limiter.ts';
+import { waitForRedis } from '../src/adapters/node/exactly-once.ts';
+import { WorkerRedisHealthStore } from '../src/adapters/workers/redis-health-store.ts';
+import { connectResp, RespClient, type OpenStream } from '../src/adapters/workers/resp-client.ts';
+import { MemoryAuditLog } from '../src/core/admin/audit.ts';
+import type { PathHealthEvent } from '../src/core/health/health-store.ts';
+import { HEALTH_CHANNEL, HEALTH_STATE_KEY } from '../src/core/health/redis-layout.ts';
+import type { Logger } from '../src/core/logger.ts';
+import type { QueuedRequest } from '../src/core/queue/forward-queue.ts';
+import { DetectionRig, pathState, pay } from './support/detection-harness.ts';
+import { ExactlyOnceBench } from './support/exactly-once-bench.ts';
+import { TestRedisCluster } from './support/redis-cluster.ts';
+
+const POLL = { timeout: 10_000, interval: 50 };
+
+describe('Redis Cluster URLs', () => {
+  it('parse into startup nodes and per-node credentials', () => {
+    expect(parseClusterUrl('redis://127.0.0.1:6379')).toBeUndefined();
+    expect(parseClusterUrl('redis+sentinel://127.0.0.1:26379/primary')).toBeUndefined();
+    expect(parseClusterUrl('redis+cluster://127.0.0.1:7000,127.0.0.2:7001/')).toEqual({
+      nodes: [
+        { host: '127.0.0.1', port: 7000 },
+        { host: '127.0.0.2', port: 7001 },
+      ],
+      redisOptions: {},
+    });
+    expect(parseClusterUrl('rediss+cluster://app:p%40ss@[::1]:7000,redis-1')).toEqual({
+      nodes: [
+        { host: '::1', port: 7000 },
+        { host: 'redis-1', port: 6379 },
+      ],
+      redisOptions: { username: 'app', password: 'p@ss', tls: {} },
+    });
+    expect(parseClusterUrl('redis+cluster://:s3cret@10.0.0.1:7000')?.redisOptions).toEqual({ password: 's3cret' });
+  });
+
+  it('name what is wrong in a malformed one', () => {
+    expect(() => parseClusterUrl('redis+cluster://')).toThrow(/no node address/);
+    expect(() => parseClusterUrl('redis+cluster://127.0.0.1:7000/0')).toThrow(/no database number/);
+    expect(() => parseClusterUrl('redis+cluster://127.0.0.1:7000?tls=true')).toThrow(/no database number, path or options/);
+    expect(() => parseClusterUrl('redis+cluster://127.0.0.1:70000')).toThrow(/bad cluster node address "127.0.0.1:70000"/);
+    expect(() => parseClusterUrl('redis+cluster://127.0.0.1:7000,,127.0.0.1:7001')).toThrow(/bad cluster node address ""/);
+    expect(() => parseClusterUrl('redis+cluster://::1:7000')).toThrow(/bad cluster node address/);
+    expect(() => parseClusterUrl('redis+cluster://app@127.0.0.1:7000')).toThrow(/credentials need a password/);
+  });
+});
+
+describe('against a Redis Cluster of three redis-server processes', () => {
+  let cluster: TestRedisCluster;
+  const clients: RedisClient[] = [];
+  beforeAll(async () => {
+    cluster = await TestRedisCluster.start(3);
+  }, 30_000);
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    await cluster?.stop();
+  });
+
+  async function client(): Promise<RedisClient> {
+    const c = createRedisClient(cluster.url);
+    clients.push(c);
+    expect(await waitForRedis(c, 5_000)).toBe(true);
+    return c;
+  }
+
+  it('builds a fail-fast ioredis Cluster from a redis+cluster:// URL', async () => {
+    const c = await client();
+    expect(c).toBeInstanceOf(Cluster);
+    const options = (c as Cluster).options;
+    expect(options.enableOfflineQueue).toBe(false);
+    expect(options.redisOptions?.commandTimeout).toBe(250);
+    expect(options.maxRedirections).toBeLessThanOrEqual(3);
+    expect((c as Cluster).nodes('master')).toHaveLength(3);
+  });
+
+  it('runs every store script and command on a Cluster: each one\'s keys share a slot (no CROSSSLOT)', async () => {
+    const c = await client();
+    const warnings: object[] = [];
+    const logger: Logger = { info() {}, warn: (fields) => warnings.push(fields), error() {} };
+
+    // Forward queue: the enqueue script (3 keys), the finish script (4 keys), the drain lock.
+    const queue = new RedisForwardQueue(c);
+    const request = (id: string): QueuedRequest => ({
+      id,
+      routeId: 'payments',
+      method: 'POST',
+      target: '/v1/payments',
+      headers: [['idempotency-key', `k-${id}`]],
+      bodyBase64: null,
+      idempotencyKey: `k-${id}`,
+      merchant: 'shop-1',
+      amount: 700,
+      enqueuedAt: Date.now(),
+    });
+    const limits = { maxDepth: 10, merchantExposureCap: 1_000 };
+    expect(await queue.enqueue(request('q_1'), limits)).toEqual({ ok: true });
+    expect(await queue.enqueue(request('q_2'), limits)).toEqual({ ok: false, reason: 'exposure_cap' });
+    expect((await queue.head())?.id).toBe('q_1');
+    expect(await queue.recordFailure('q_1', 'all paths down')).toBe(1);
+    expect(await queue.acquireDrainLock('gw-1', 5_000)).toBe(true);
+    expect(await queue.acquireDrainLock('gw-2', 5_000)).toBe(false);
+    await queue.complete(request('q_1'), { status: 201, headers: [], bodyBase64: '' }, 60_000);
+    await queue.releaseDrainLock('gw-1');
+    expect(await queue.enqueue(request('q_3'), limits)).toEqual({ ok: true }); // the exposure was released
+    await queue.deadLetter(request('q_3'), 'rejected by the processor', 60_000);
+    expect((await queue.get('q_1'))?.state).toBe('forwarded');
+    expect((await queue.get('q_3'))?.state).toBe('dead');
+    expect(await queue.stats(Date.now())).toMatchObject({ kind: 'redis', depth: 0, deadLettered: 1 });
+
+    // Idempotency: the SET NX GET claim and the complete/release scripts.
+    const idempotency = new RedisIdempotencyStore(c);
+    const claim = await idempotency.claim('cluster-key-1', 'fp', 5_000);
+    expect(claim.kind).toBe('claimed');
+    expect((await idempotency.claim('cluster-key-1', 'fp', 5_000)).kind).toBe('in_flight');
+    expect(await idempotency.complete('cluster-key-1', (claim as { token: string }).token, { status: 201, headers: [], bodyBase64: 'e30=' }, 60_000)).toBe(true);
+    expect(await idempotency.claim('cluster-key-1', 'fp', 5_000)).toMatchObject({ kind: 'completed', answer: { status: 201 } });
+    const second = await idempotency.claim('cluster-key-2', 'fp', 5_000);
+    expect(await idempotency.release('cluster-key-2', (second as { token: string }).token)).toBe(true);
+
+    // Rate limiter and nonces fall back to local state on any Redis error, so also check no warning
+    // was logged and the keys are really in the Cluster.
+    const limiter = new RedisRateLimiter(c, logger);
+    expect((await limiter.take('shop-1', { ratePerSecond: 1, burst: 1 })).allowed).toBe(true);
+    expect((await limiter.take('shop-1', { ratePerSecond: 1, burst: 1 })).allowed).toBe(false);
+    expect(await c.exists('paypath:bucket:shop-1')).toBe(1);
+    const nonces = new RedisNonceStore(c, logger);
+    expect(await nonces.claim('shop-1', 'nonce-cluster-aaaaaaaa', 60_000)).toBe(true);
+    expect(await new RedisNonceStore(await client(), logger).claim('shop-1', 'nonce-cluster-aaaaaaaa', 60_000)).toBe(false);
+
+    // The audit stream: written to the Cluster, not to the fallback.
+    const fallback = new MemoryAuditLog();
+    const audit = new RedisStreamAuditLog(c, fallback, logger);
+    await audit.append({ time: new Date().toISOString(), actor: 'ops', action: 'policy.apply', outcome: 'ok' });
+    expect((await audit.recent(5)).map((r) => r.action)).toEqual(['policy.apply']);
+    expect(fallback.records).toEqual([]);
+    expect(warnings).toEqual([]);
+  });
+
+  it('50 concurrent requests with one key charge once, the claim held in the Cluster', async () => {
+    const bench = await ExactlyOnceBench.start({ serviceTimeMs: 150 });
+    const gateway = await bench.startInProcess(
+      bench.writePolicy([
+        {
+          id: 'payments',
+          match: { method: 'POST', path: '/v1/payments' },
+          class: 'payment',
+          paths: bench.pathIds,
+          attemptTimeoutMs: 3_000,
+          deadlineMs: 6_000,
+          idempotency: { upstreamHonors: true },
+        },
+      ]),
+      cluster.url,
+    );
+    try {
+      const status = (await (await fetch(`${gateway.url}/status`)).json()) as { idempotency: { store: string }; queue: { kind: string; durable: boolean } };
+      expect(status.idempotency.store).toBe('redis');
+      expect(status.queue).toMatchObject({ kind: 'redis', durable: true });
+      const post = () =>
+        fetch(`${gateway.url}/v1/payments`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'idempotency-key': 'cluster-50' },
+          body: JSON.stringify({ amount: 500, reference: 'ref-cluster-50' }),
+        }).then(async (r) => ({ status: r.status, text: await r.text(), replayed: r.headers.get('idempotent-replayed') }));
+      const answers = await Promise.all(Array.from({ length: 50 }, post));
+      expect(bench.processor.chargesFor('ref-cluster-50')).toBe(1);
+      const succeeded = answers.filter((a) => a.status === 201);
+      expect(succeeded.length).toBeGreaterThanOrEqual(1);
+      expect(succeeded.length + answers.filter((a) => a.status === 409).length).toBe(50);
+      const replay = await post();
+      expect(replay).toMatchObject({ status: 201, text: succeeded[0]!.text, replayed: 'true' });
+      expect(bench.processor.chargesFor('ref-cluster-50')).toBe(1);
+      const c = await client();
+      expect(JSON.parse((await c.get('paypath:idem:{cluster-50}'))!)).toMatchObject({ s: 'c' });
+    } finally {
+      await gateway.close();
+      await bench.stop();
+    }
+  });
+
+  it("the Worker's RESP client, given any node, follows one MOVED to the node owning the health keys", async () => {
+    const c = await client();
+    const owner = await cluster.ownerOf(Number(await c.cluster('KEYSLOT', HEALTH_STATE_KEY)));
+    const [other, third] = cluster.nodes.filter((n) => n !== owner);
+    const nodeUrl = `redis://127.0.0.1:${other!.port}`;
+
+    // Without a redirect the node's MOVED is an error; with one, it is followed once and no more.
+    const plain = new RespClient(openNet('127.0.0.1', other!.port, false));
+    await expect(plain.command('HGETALL', HEALTH_STATE_KEY)).rejects.toThrow(/^MOVED \d+ 127\.0\.0\.1:\d+$/);
+    await plain.close();
+    const once = new RespClient(openNet('127.0.0.1', other!.port, false), { redirect: async () => new RespClient(openNet('127.0.0.1', third!.port, false)) });
+    await expect(once.command('HGETALL', HEALTH_STATE_KEY)).rejects.toThrow(/^MOVED/);
+    await once.close();
+
+    // The Worker's health store on a URL naming a node that does not own the slot: it writes
+    // its transition and reads a peer's, as the Worker does after each request.
+    await c.hset(HEALTH_STATE_KEY, 'edge-b', JSON.stringify({ pathId: 'edge-b', state: 'open', reason: 'probe: reset', at: Date.now(), instanceId: 'node-1' }));
+    const applied: PathHealthEvent[] = [];
+    const mine: PathHealthEvent = { pathId: 'edge-a', state: 'open', reason: 'failures', at: Date.now(), instanceId: 'worker-1' };
+    const store = new WorkerRedisHealthStore({ connect: () => connectResp(nodeUrl, openNet) });
+    store.join({ instanceId: 'worker-1', quorum: 1, reportTtlMs: 10_000, localStates: () => [mine], apply: (e) => applied.push(e) });
+    store.publish(mine);
+    await store.sync();
+    expect(JSON.parse((await c.hget(HEALTH_STATE_KEY, 'edge-a'))!)).toMatchObject({ state: 'open', instanceId: 'worker-1' });
+    expect(applied).toMatchObject([{ pathId: 'edge-b', state: 'open', instanceId: 'node-1' }]);
+    await c.hdel(HEALTH_STATE_KEY, 'edge-a', 'edge-b');
+  });
+
+  describe('two gateways on the Cluster', () => {
+    let rig: DetectionRig | undefined;
+    afterEach(async () => {
+      await rig?.stop();
+      rig = undefined;
+      // A test that killed a node brings it back, so the next one starts on a whole cluster.
+      for (const node of cluster.nodes) await node.restart();
+      await cluster.waitUntilOk();
+    });
+
+    it('share health: a trip seen by one is applied by the other, which sends no payment', async () => {
+      rig = await DetectionRig.start();
+      const policy = rig.policy({ probe: { enabled: true, intervalMs: 100, timeoutMs: 1_000 } });
+      const first = await rig.gateway(policy, { redisUrl: cluster.url, instanceId: 'c-1' });
+      const second = await rig.gateway(policy, { redisUrl: cluster.url, instanceId: 'c-2', probes: false });
+      await waitSubscribed(cluster, 2);
+
+      await rig.carrier('a').setMode({ mode: 'blackhole' });
+      await expect.poll(() => pathState(first, 'a'), POLL).toBe('open');
+      await expect.poll(() => pathState(second, 'a'), POLL).toBe('open');
+      const status = (await (await fetch(`${second.url}/status`)).json()) as { paths: { id: string; transitions: { reason: string }[] }[] };
+      expect(status.paths.find((p) => p.id === 'a')?.transitions.at(-1)?.reason).toMatch(/^peer c-1: probe: /);
+      expect(rig.processor.requests.get('/v1/payments') ?? 0).toBe(0);
+      expect(await pathState(second, 'b')).toBe('closed');
+    });
+
+    it('keeps every payment going while a node is SIGKILLed; a cut seen meanwhile reaches the other gateway once it is back', async () => {
+      rig = await DetectionRig.start();
+      // A generous probe timeout: this test is about Redis, and the box is busy with the payment streams.
+      const policy = rig.policy({ probe: { enabled: true, intervalMs: 100, timeoutMs: 1_500 } });
+      const first = await rig.gateway(policy, { redisUrl: cluster.url, instanceId: 'k-1' });
+      const second = await rig.gateway(policy, { redisUrl: cluster.url, instanceId: 'k-2', probes: false });
+      await waitSubscribed(cluster, 2);
+      const c = await client();
+      // The node holding the health keys: while it is gone no transition can be shared at all.
+      const victim = await cluster.ownerOf(Number(await c.cluster('KEYSLOT', HEALTH_STATE_KEY)));
+
+      const answers: { status: number; path: string | null; body?: string }[] = [];
+      let stop = false;
+      const stream = async (gateway: typeof first) => {
+        const until = Date.now() + 15_000; // bounded in count and in time
+        for (let i = 0; i < 1_000 && !stop && Date.now() < until; i++) {
+          const answer = await pay(gateway);
+          answers.push({ status: answer.status, path: answer.path, ...(answer.status === 201 ? {} : { body: answer.body }) });
+        }
+      };
+      const streams = [stream(first), stream(second)];
+      const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
+      await settle(300);
+      await victim.kill();
+      // Path a breaks while the node is gone: payments fail over with no help from Redis.
+      await rig.carrier('a').setMode({ mode: 'reset' });
+      // Past the cluster's node timeout (1 s): the others declare the cluster down (no replicas).
+      await settle(1_500);
+      stop = true;
+      await Promise.all(streams);
+      const answered = answers.length;
+      expect(answered).toBeGreaterThan(20);
+      expect(answers.filter((a) => a.status !== 201)).toEqual([]);
+      expect(answers.some((a) => a.path === 'b')).toBe(true);
+      expect(rig.processor.duplicateCharges).toBe(0);
+
+      // With no traffic on the second gateway, path c's cut can reach it only through Redis.
+      await rig.carrier('c').setMode({ mode: 'reset' });
+      await expect.poll(() => pathState(first, 'c'), POLL).toBe('open');
+      await settle(300);
+      expect(await pathState(second, 'c')).toBe('closed');
+      await victim.restart();
+      await cluster.waitUntilOk();
+      // No reconnect is announced (the Cluster client stayed ready): the periodic refresh shares it.
+      await expect.poll(() => pathState(second, 'c'), POLL).toBe('open');
+    });
+  });
+});
+
+/** A node:net socket as the byte stream pair the RESP client takes (cloudflare:sockets on Workers). */
+const openNet: OpenStream = (host, port) => {
+  const socket = connect({ host, port });
+  const { readable, writable } = Duplex.toWeb(socket) as unknown as { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> };
+  return { readable, writable, close: () => void socket.destroy() };
+};
+
+/** Waits until `count` subscriptions to the health channel exist, summed over the nodes (each counts its own). */
+async function waitSubscribed(cluster: TestRedisCluster, count: number): Promise<void> {
+  const nodes = cluster.nodes.filter((n) => n.running).map((n) => new Redis(n.port, '127.0.0.1', { lazyConnect: false, maxRetriesPerRequest: 1 }));
+  try {
+    await expect
+      .poll(async () => {
+        const counts = await Promise.all(nodes.map(async (n) => ((await n.call('PUBSUB', 'NUMSUB', HEALTH_CHANNEL)) as [string, number])[1]));
+        return counts.reduce((a, b) => a + b, 0);
+      }, POLL)
+      .toBe(count);
+  } finally {
+    for (const n of nodes) n.disconnect();
+  }
+}
