@@ -33,7 +33,7 @@ describe('warmCodePaths', () => {
         { id: 'get', match: { method: 'GET', pathPrefix: '/v1/charges/' }, class: 'query', paths: ['b'] },
       ],
     });
-    expect(await warmCodePaths(policy, sha256, 20)).toBe(40);
+    expect(await warmCodePaths(policy, sha256, 40)).toBe(40);
     expect(seen).toBe(0);
   });
 });
