@@ -13,14 +13,24 @@ export interface HedgeResult {
 /**
  * Connect hedging (route `hedgeConnectMs`): connect on candidate `start`; whenever no connection is
  * up after another `hedgeMs` (or a connect fails), start connecting on the next candidate too. The
- * first established connection wins and the others are abandoned. Only connections are raced,
- * never requests: the caller sends on the winner alone, so the request's bytes go out once.
- * Candidates whose transport cannot connect separately, or whose breaker is not available, are not
- * hedged onto.
+ * first established connection wins. Only connections are raced, never requests: the caller sends
+ * on the winner alone, so the request's bytes go out once. Candidates whose transport cannot
+ * connect separately, or whose breaker is not available, are not hedged onto.
+ * Losing connects are not cut short: one that comes up later stays as an idle connection of its
+ * path, and one that fails later (its path's connect timeout) is passed to `onLateFailure`, so a
+ * link whose handshakes hang counts against its breaker and later payments stop waiting on it.
  */
-export function raceConnects(candidates: readonly PathRuntime[], start: number, hedgeMs: number, budgetMs: number): Promise<HedgeResult> {
+export function raceConnects(
+  candidates: readonly PathRuntime[],
+  start: number,
+  hedgeMs: number,
+  budgetMs: number,
+  onLateFailure: (index: number, error: AttemptError) => void = () => {},
+): Promise<HedgeResult> {
   return new Promise((resolve) => {
-    const controllers = new Map<number, AbortController>();
+    // Never aborted: a connect ends by itself, within its path's connect timeout.
+    const signal = new AbortController().signal;
+    let pending = 0;
     const failures: HedgeResult['failures'] = [];
     let next = start;
     let lastStarted = start;
@@ -32,7 +42,6 @@ export function raceConnects(candidates: readonly PathRuntime[], start: number, 
       done = true;
       clearTimeout(hedgeTimer);
       clearTimeout(budgetTimer);
-      for (const [index, controller] of controllers) if (index !== winner) controller.abort();
       resolve({ winner, failures: failures.sort((a, b) => a.index - b.index), lastStarted });
     };
 
@@ -42,18 +51,23 @@ export function raceConnects(candidates: readonly PathRuntime[], start: number, 
         const path = candidates[index]!;
         const connect = path.transport.connect?.bind(path.transport);
         if (!connect || !path.breaker.isAvailable) continue;
-        const controller = new AbortController();
-        controllers.set(index, controller);
         lastStarted = index;
-        connect(controller.signal).then(
-          () => finish(index),
+        pending++;
+        connect(signal).then(
+          () => {
+            pending--;
+            finish(index);
+          },
           (error: unknown) => {
-            controllers.delete(index);
-            if (done) return;
+            pending--;
             const failure = error instanceof AttemptError ? error : new AttemptError('connect_reset', 'not_sent', String(error), { cause: error });
+            if (done) {
+              onLateFailure(index, failure);
+              return;
+            }
             failures.push({ index, error: failure });
             clearTimeout(hedgeTimer);
-            if (!startNext() && controllers.size === 0) finish(undefined);
+            if (!startNext() && pending === 0) finish(undefined);
             else armHedge();
           },
         );

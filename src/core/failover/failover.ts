@@ -156,14 +156,13 @@ async function forwardAttempts(
       // Connect hedging: wait for a connection on this path or, after hedgeConnectMs, the next; send on the first up.
       const budget = attemptTimeout(path, false, remaining);
       const hedgeStarted = now();
-      const hedge = await raceConnects(candidates, i, route.hedgeConnectMs, budget);
+      const hedge = await raceConnects(candidates, i, route.hedgeConnectMs, budget, (index, error) => countConnectFailure(candidates[index]!, error));
       for (const { index, error } of hedge.failures) {
         const failed = candidates[index]!;
         const entry: AttemptRecord = { pathId: failed.config.id, outcome: 'not_sent', code: error.code, durationMs: now() - hedgeStarted };
         failed.recordAttempt(entry);
         attempts.push(entry);
-        // A failed connect is a failure of that path: let its breaker count it.
-        if (failed.breaker.isAvailable) void failed.breaker.execute(() => Promise.reject(error)).catch(() => {});
+        countConnectFailure(failed, error);
       }
       if (hedge.winner === undefined) {
         i = hedge.lastStarted; // every path raced is either down or too slow to connect; go on after them
@@ -263,6 +262,11 @@ async function forwardAttempts(
     });
   }
   throw noPathAvailable(route, candidates, attempts, options.retryAfterSeconds ?? 1);
+}
+
+/** A failed connect is a failure of that path, even one that lost a hedge race: let its breaker count it. */
+function countConnectFailure(path: PathRuntime, error: AttemptError): void {
+  if (path.breaker.isAvailable) void path.breaker.execute(() => Promise.reject(error)).catch(() => {});
 }
 
 function answeredElsewhere(paths: ReadonlyMap<string, PathRuntime>, self: PathRuntime, since: number): boolean {
