@@ -118,7 +118,8 @@ async function hedgingLatency(): Promise<void> {
     const base = rig.policy();
     const hedged = await rig.gateway({
       ...base,
-      paths: [{ id: 'a', upstream: listener.url, grade: 'warm', connectTimeoutMs: 5_000 }, ...base.paths],
+      // a's connects must outlive the measurement: once they time out, a opens and payments stop hedging at all.
+      paths: [{ id: 'a', upstream: listener.url, grade: 'warm', connectTimeoutMs: 60_000 }, ...base.paths],
       routes: base.routes.map((r) => ({ ...r, paths: ['a', 'b'], hedgeConnectMs })),
     });
     const direct = await rig.gateway(base);

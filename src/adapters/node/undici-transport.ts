@@ -110,6 +110,7 @@ class PreConnector {
   readonly #idleMs: number;
   readonly #parked: Socket[] = [];
   readonly #drops = new WeakMap<Socket, () => void>();
+  readonly #closed = new AbortController();
 
   constructor(base: Connector, idleMs: number) {
     this.#base = base;
@@ -135,14 +136,16 @@ class PreConnector {
     return socket;
   };
 
-  preconnect(target: ConnectTarget, signal: AbortSignal): Promise<void> {
+  preconnect(target: ConnectTarget, callerSignal: AbortSignal): Promise<void> {
+    // Closing the transport ends connects still under way too (a hedge leaves its losers running).
+    const signal = AbortSignal.any([callerSignal, this.#closed.signal]);
     return new Promise((resolve, reject) => {
       let settled = false;
       const onAbort = () => {
         if (settled) return;
         settled = true;
         (pending as Socket | undefined)?.destroy();
-        reject(new AttemptError('connect_timeout', 'not_sent', 'not connected before the hedge gave up on this path'));
+        reject(new AttemptError('connect_timeout', 'not_sent', 'not connected before the connect was given up'));
       };
       const pending = this.#base(target as buildConnector.Options, (error, socket) => {
         signal.removeEventListener('abort', onAbort);
@@ -161,6 +164,7 @@ class PreConnector {
   }
 
   close(): void {
+    this.#closed.abort();
     for (const socket of this.#parked.splice(0)) socket.destroy();
   }
 
