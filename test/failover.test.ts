@@ -204,6 +204,20 @@ describe('gateway surfaces', () => {
     const big = await r.pay('big', { body: { reference: 'big', pad: 'x'.repeat(100) } });
     expect(big.status).toBe(413);
     expect((big.body.error as { code: string }).code).toBe('body_too_large');
+    // Chunked, so no length is declared: the limit is found while reading, and the 413 still arrives.
+    const chunked = await fetch(`${r.url}/v1/payments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': 'big-chunked' },
+      body: new ReadableStream({
+        start(controller) {
+          for (let i = 0; i < 4; i++) controller.enqueue(new TextEncoder().encode(`{"pad${i}":"${'x'.repeat(40)}"}`));
+          controller.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit);
+    expect(chunked.status).toBe(413);
+    expect(((await chunked.json()) as { error: { code: string } }).error.code).toBe('body_too_large');
 
     const longKey = await r.pay('long-key', { key: 'k'.repeat(256) });
     expect(longKey.status).toBe(400);

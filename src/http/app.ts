@@ -4,6 +4,7 @@ import { PaypathError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
 import type { RequestRecord } from '../core/request-record.ts';
 import { requestRecorder } from './middleware/request-record.ts';
+import { readWebRequestBody, type RequestBodyReader } from './middleware/request-body.ts';
 import { adminRoutes, type AdminDeps } from './routes/admin/index.ts';
 import { dashboardRoutes, type DashboardDeps } from './routes/dashboard.ts';
 import type { Sha256Hex } from '../core/idempotency/fingerprint.ts';
@@ -43,6 +44,8 @@ export interface AppDeps {
   statusSections?: Record<string, () => unknown>;
   /** Merchant authentication and rate limits (docs/security.md). Default: no keys, in-memory stores. */
   security?: SecurityDeps;
+  /** Reads request bodies. Default: through the Web Request; Node reads its own stream, which costs less. */
+  readRequestBody?: RequestBodyReader;
 }
 
 export interface SecurityDeps {
@@ -62,6 +65,8 @@ export type AppEnv = {
   Variables: {
     gateway: Gateway;
     route: string | undefined;
+    /** How this runtime reads a request body (see middleware/request-body.ts). */
+    readRequestBody: RequestBodyReader;
     /** The request body once read (see middleware/request-body.ts); undefined until then. */
     requestBody: Uint8Array | null | undefined;
     /** The authenticated merchant, when the route requires merchant authentication. */
@@ -76,9 +81,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const logger = deps.logger ?? silentLogger;
   const app = new Hono<AppEnv>();
 
+  const readRequestBody = deps.readRequestBody ?? readWebRequestBody;
   app.use(async (c, next) => {
     const gateway = deps.gateway();
     c.set('gateway', gateway);
+    c.set('readRequestBody', readRequestBody);
     // Counted as in flight on this gateway, so a policy apply closes its removed paths only after this request.
     const leave = gateway.enter();
     try {

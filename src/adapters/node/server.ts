@@ -25,6 +25,7 @@ import { RedisRateLimiter } from './redis/rate-limiter.ts';
 import { readPublicFile, readSecretFile } from './secret-file.ts';
 import { createRedisClient } from './redis/client.ts';
 import { warmCodePaths } from './code-warm-up.ts';
+import { readIncomingBody } from './incoming-body.ts';
 import type { Sha256Hex } from '../../core/idempotency/fingerprint.ts';
 import { RedisHealthStore } from './redis/health-store.ts';
 import { createUndiciTransport } from './undici-transport.ts';
@@ -148,6 +149,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     statusSections: exactlyOnce.statusSections,
     security,
     sha256,
+    readRequestBody: readIncomingBody,
     ...(dashboard ? { dashboard } : {}),
   });
   const listen = { fetch: app.fetch, port: options.port ?? 8787, hostname: options.host ?? '127.0.0.1' };
