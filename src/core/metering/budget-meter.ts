@@ -53,6 +53,9 @@ export interface BudgetMeterOptions {
 export class BudgetMeter {
   readonly #options: BudgetMeterOptions;
   readonly #logger: Logger;
+  #monthKey = '';
+  #monthStart = 0;
+  #monthEnd = 0;
   readonly #usage = new Map<string, { month: string; requests: number; bytes: number; byClass: Map<string, ClassUsage>; alerted: Set<number> }>();
 
   constructor(options: BudgetMeterOptions) {
@@ -60,8 +63,16 @@ export class BudgetMeter {
     this.#logger = options.logger ?? silentLogger;
   }
 
+  /** The UTC month (`2026-11`), formatted once per month rather than on every request. */
   #month(): string {
-    return (this.#options.now?.() ?? new Date()).toISOString().slice(0, 7);
+    const now = this.#options.now ? this.#options.now().getTime() : Date.now();
+    if (now < this.#monthStart || now >= this.#monthEnd) {
+      const date = new Date(now);
+      this.#monthStart = Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1);
+      this.#monthEnd = Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1);
+      this.#monthKey = date.toISOString().slice(0, 7);
+    }
+    return this.#monthKey;
   }
 
   #entry(pathId: string) {
