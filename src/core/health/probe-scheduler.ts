@@ -49,6 +49,9 @@ export class ProbeScheduler {
     if (interval === undefined) return;
     // Spread the first probes so paths are not probed in lock-step.
     const delay = first ? Math.floor(Math.random() * Math.min(interval, 100)) : interval;
+    // One timer per path: a probe whose result changed the breaker has already re-planned the next
+    // one (reschedule) by the time its own loop does; a second timer would be a second loop.
+    clearTimeout(this.#timers.get(pathId));
     const timer = setTimeout(() => {
       this.#timers.delete(pathId);
       void this.#runner.run(path).finally(() => this.#schedule(pathId));
