@@ -1,4 +1,6 @@
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HEALTH_STATE_KEY } from '../src/core/health/redis-layout.ts';
 import { silentLogger } from '../src/core/logger.ts';
 import { policyHash } from '../src/core/policy/hash.ts';
 import { validatePolicyObject } from '../src/core/policy/parse.ts';
@@ -147,5 +149,116 @@ describe('the Worker in workerd', () => {
       await carriers.get('edge-a')!.setMode({ mode: 'up' });
       await node?.close();
     }
+  });
+});
+
+interface ProbedPath {
+  id: string;
+  state: string;
+  requests: number;
+  lastProbe: { latencyMs: number; at: string; error: string | null } | null;
+  transitions: { reason: string }[];
+}
+
+// Probes in workerd, where no timer outlives a request: due probes ride on requests (in the
+// background), and the Cron Trigger's scheduled handler runs a round. A Worker of its own, with
+// probes on, and a Redis of its own so nothing the Worker above shared leaks in.
+describe('the Worker probes its paths without timers', () => {
+  const PROBE = { intervalMs: 500, timeoutMs: 400 };
+  let prober: WranglerDev;
+  let probeRedis: TestRedisServer;
+  let reader: Redis;
+
+  beforeAll(async () => {
+    probeRedis = await TestRedisServer.start();
+    reader = new Redis(probeRedis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    const probed = {
+      ...policy,
+      probe: { enabled: true, path: '/health', ...PROBE },
+      // A minute: an open path in these tests closes only through a passing probe.
+      breaker: { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeoutMs: 60_000, windowMs: 10_000 },
+    };
+    prober = await WranglerDev.start({ PAYPATH_POLICY: JSON.stringify(probed), REDIS_URL: probeRedis.url }, { testScheduled: true });
+  }, 90_000);
+
+  afterAll(async () => {
+    await prober?.stop();
+    reader?.disconnect();
+    await probeRedis?.stop();
+  });
+
+  async function paths(): Promise<ProbedPath[]> {
+    const status = (await (await fetch(`${prober.url}/status`, { signal: AbortSignal.timeout(5_000) })).json()) as { paths: ProbedPath[] };
+    return status.paths;
+  }
+  const probed = async (id: string) => (await paths()).find((p) => p.id === id)!;
+
+  /** What the Worker shared through Redis for a path (read straight from Redis: no request reaches the Worker). */
+  async function shared(id: string): Promise<{ state: string; reason: string } | null> {
+    const json = await reader.hget(HEALTH_STATE_KEY, id);
+    return json === null ? null : (JSON.parse(json) as { state: string; reason: string });
+  }
+
+  it('a request starts a due probe in the background; a blackholed path opens with no payment meeting it', async () => {
+    // Requests drive the first rounds: every path answers its probe.
+    await expect.poll(async () => (await paths()).map((p) => p.lastProbe?.error), { timeout: 10_000, interval: 200 }).toEqual([null, null, null]);
+    const before = await probed('edge-a');
+    expect(before.state).toBe('closed');
+    // Let a probe those requests started finish before the cut, so only a later one can meet it.
+    await new Promise((r) => setTimeout(r, PROBE.timeoutMs + 100));
+
+    await carriers.get('edge-a')!.setMode({ mode: 'blackhole' });
+    try {
+      await new Promise((r) => setTimeout(r, PROBE.intervalMs + 100)); // edge-a's probe is due now
+      // This request starts edge-a's probe, which fails only after its 400 ms timeout. Its answer
+      // was computed before that: the request did not wait for the probe.
+      const triggering = await probed('edge-a');
+      expect(triggering.state).toBe('closed');
+
+      await expect.poll(async () => (await probed('edge-a')).state, { timeout: 5_000, interval: 150 }).toBe('open');
+      const opened = await probed('edge-a');
+      expect(opened.transitions.at(-1)?.reason).toBe('probe: response_timeout');
+      expect(opened.lastProbe).toMatchObject({ error: 'response_timeout' });
+      expect(opened.lastProbe!.latencyMs).toBeGreaterThanOrEqual(PROBE.timeoutMs - 10);
+      expect(Date.now() - Date.parse(opened.lastProbe!.at)).toBeLessThan(10_000);
+      expect(opened.requests).toBe(before.requests); // probes only: no payment was sent there
+
+      // The next payment goes straight to edge-b: one attempt, none spent waiting on edge-a.
+      expect(await pay('wp-after-probe', prober.url)).toEqual({ status: 201, path: 'edge-b', attempts: '1' });
+      expect((await probed('edge-a')).requests).toBe(before.requests);
+      expect(processor.chargesFor('wp-after-probe')).toBe(1);
+    } finally {
+      await carriers.get('edge-a')!.setMode({ mode: 'up' });
+    }
+    // Probes drive the recovery too: the reset timeout is a minute, so only a passing probe closes it.
+    await expect.poll(async () => (await probed('edge-a')).state, { timeout: 5_000, interval: 150 }).toBe('closed');
+    expect((await probed('edge-a')).transitions.at(-1)?.reason).toBe('probe-succeeded');
+  });
+
+  it('the Cron Trigger probes an idle Worker\'s paths, opens a refusing one with no request at all, and shares it through Redis', async () => {
+    expect((await shared('edge-c'))?.state ?? 'closed').toBe('closed');
+    const payments = processor.requests.get('/v1/payments') ?? 0;
+    const probesSeen = processor.requests.get('/health') ?? 0;
+
+    await carriers.get('edge-c')!.setMode({ mode: 'refuse' });
+    try {
+      // No request reaches the Worker's fetch handler from here until Redis shows the trip.
+      await prober.scheduled('* * * * *');
+      const record = await shared('edge-c');
+      expect(record).toMatchObject({ state: 'open', reason: expect.stringMatching(/^probe: (connection_lost|connect_refused)$/) });
+      expect(processor.requests.get('/v1/payments') ?? 0).toBe(payments);
+      expect(processor.requests.get('/health') ?? 0).toBeGreaterThanOrEqual(probesSeen + 2); // edge-a and edge-b were probed too
+
+      const c = await probed('edge-c');
+      expect(c).toMatchObject({ state: 'open', requests: 0, lastProbe: { error: expect.stringMatching(/^(connection_lost|connect_refused)$/) } });
+      // A payment on the route that tries edge-c first does not meet it.
+      expect(await pay('wp-after-cron', prober.url, '/v1/via-c')).toEqual({ status: 201, path: 'edge-b', attempts: '1' });
+      expect((await probed('edge-c')).requests).toBe(0);
+    } finally {
+      await carriers.get('edge-c')!.setMode({ mode: 'up' });
+    }
+    // The next Cron round finds edge-c back and shares that too.
+    await prober.scheduled('* * * * *');
+    expect(await shared('edge-c')).toMatchObject({ state: 'closed', reason: 'probe-succeeded' });
   });
 });

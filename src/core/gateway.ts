@@ -6,7 +6,9 @@ import { adaptiveAttemptTimeoutMs } from './health/adaptive-timeout.ts';
 import { InMemoryHealthStore, type HealthStore, type PathHealthEvent } from './health/health-store.ts';
 import { createLookupReconciler } from './idempotency/reconcile.ts';
 import { LatencyWindow } from './health/latency-window.ts';
-import { ProbeScheduler, type ProbeResult, type ProbeTarget } from './health/probe-scheduler.ts';
+import type { ProbeResult, ProbeTarget } from './health/probe.ts';
+import { ProbeRunner } from './health/probe-runner.ts';
+import { ProbeScheduler } from './health/probe-scheduler.ts';
 import { computeRedundancy, type Redundancy } from './health/redundancy.ts';
 import { RedundancyAlarm } from './health/redundancy-alarm.ts';
 import { TrialGatedBreaker } from './health/trial-gated-breaker.ts';
@@ -45,6 +47,11 @@ export interface GatewayOptions {
   previous?: Gateway;
   /** Whether a route may use a path now beyond its breaker (e.g. a metered path over budget). Default: always. */
   pathAllowed?: (pathId: string, route: RouteConfig) => boolean;
+  /**
+   * Called with every probe as it starts (due, Cron round, on demand). Where work dies with the
+   * request that started it (Workers), hand it to that request's ctx.waitUntil.
+   */
+  onProbeStart?: (probe: Promise<ProbeResult>) => void;
 }
 
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
@@ -134,6 +141,7 @@ export class Gateway {
   readonly #generateKey: () => string;
   readonly instanceId: string;
   readonly #store: HealthStore;
+  readonly #runner: ProbeRunner;
   readonly #probes: ProbeScheduler;
   readonly #alarm: RedundancyAlarm;
   readonly #membership: { dispose(): void };
@@ -178,11 +186,13 @@ export class Gateway {
       state.onHealth = (path, transition) => this.#afterTransition(path, transition);
       this.#paths.set(config.id, state);
     }
-    this.#probes = new ProbeScheduler({
+    this.#runner = new ProbeRunner({
       probe: options.policy.probe,
       paths: [...this.#paths.values()],
       onResult: (path, result) => this.#onProbe(path, result),
+      ...(options.onProbeStart ? { onStart: options.onProbeStart } : {}),
     });
+    this.#probes = new ProbeScheduler(this.#runner);
     this.#alarm.update(this.#redundancy(), [], null);
     this.#membership = store.join({
       instanceId: this.instanceId,
@@ -225,6 +235,21 @@ export class Gateway {
   /** Probes one path now, e.g. a cold path before it is needed. */
   probeNow(pathId: string): Promise<ProbeResult> {
     return this.#probes.probeNow(pathId);
+  }
+
+  /**
+   * For runtimes without lasting timers (Workers), called on each request: starts the probe of
+   * every path whose last one is older than its interval (as the timers would have), skipping
+   * paths already being probed. Resolves with their results; the caller must not make a request
+   * wait for it.
+   */
+  probeDue(): Promise<ProbeResult[]> {
+    return this.#runner.runDue();
+  }
+
+  /** Probes every path probed on a schedule (cold ones are not) now, due or not: a Cron Trigger's round. */
+  probeRound(): Promise<ProbeResult[]> {
+    return this.#runner.runRound();
   }
 
   /** Redundancy webhook deliveries still in progress. */

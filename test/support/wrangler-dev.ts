@@ -25,12 +25,14 @@ export class WranglerDev {
     child.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
   }
 
-  static async start(vars: Record<string, string>): Promise<WranglerDev> {
+  /** `testScheduled`: serve `/__scheduled?cron=…`, which runs the Worker's scheduled handler (see `scheduled`). */
+  static async start(vars: Record<string, string>, options: { testScheduled?: boolean } = {}): Promise<WranglerDev> {
     const dir = mkdtempSync(join(tmpdir(), 'paypath-wrangler-'));
     const port = await freePort();
     const inspector = await freePort();
     const args = [WRANGLER, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector), '--persist-to', join(dir, 'state')];
     for (const [name, value] of Object.entries(vars)) args.push('--var', `${name}:${value}`);
+    if (options.testScheduled) args.push('--test-scheduled');
     const child = spawn(process.execPath, args, {
       cwd: new URL('../..', import.meta.url).pathname,
       detached: true,
@@ -56,6 +58,13 @@ export class WranglerDev {
       }
       await new Promise((r) => setTimeout(r, 200));
     }
+  }
+
+  /** Runs the scheduled handler as a Cron Trigger would (needs `testScheduled`); resolves once it has finished. */
+  async scheduled(cron = '* * * * *'): Promise<void> {
+    const response = await fetch(`${this.url}/__scheduled?cron=${encodeURIComponent(cron).replaceAll('%20', '+')}`, { signal: AbortSignal.timeout(15_000) });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`scheduled handler failed: ${response.status} ${text}`);
   }
 
   async stop(): Promise<void> {

@@ -47,19 +47,31 @@ export class WorkerRedisHealthStore implements HealthStore {
 
   /** Writes pending transitions and reads the shared state when due. Never rejects. */
   sync(): Promise<void> {
-    this.#syncing ??= this.#sync().finally(() => (this.#syncing = undefined));
+    this.#syncing ??= this.#syncUntilWritten().finally(() => (this.#syncing = undefined));
     return this.#syncing;
+  }
+
+  /**
+   * A transition published while a sync is past its writes (a probe finishing in the background)
+   * is written by another round of the same sync, in the request that runs it: a request that
+   * joined the sync does not stay alive for it. A few rounds at most, and none once Redis fails.
+   */
+  async #syncUntilWritten(): Promise<void> {
+    for (let round = 0; round < 3; round++) {
+      if (!(await this.#sync()) || this.#pending.length === 0) return;
+    }
   }
 
   dispose(): void {
     this.#member = undefined;
   }
 
-  async #sync(): Promise<void> {
+  /** One round; false when Redis could not be reached. */
+  async #sync(): Promise<boolean> {
     const member = this.#member;
     const now = (this.#options.now ?? Date.now)();
     const readDue = now - this.#lastRead >= (this.#options.refreshMs ?? 500);
-    if (!member || (this.#pending.length === 0 && !readDue)) return;
+    if (!member || (this.#pending.length === 0 && !readDue)) return true;
     let client: RespClient | undefined;
     try {
       client = await this.#options.connect();
@@ -74,8 +86,10 @@ export class WorkerRedisHealthStore implements HealthStore {
         // HGETALL answers [field, value, field, value, …]; the values are the stored transitions.
         if (Array.isArray(flat)) applyNewerStored(member, flat.filter((v, i): v is string => i % 2 === 1 && typeof v === 'string'));
       }
+      return true;
     } catch {
       // Redis unreachable or slow: keep the pending transitions for the next request's sync.
+      return false;
     } finally {
       await client?.close();
     }

@@ -1,9 +1,12 @@
 // Cloudflare Workers entry: the same Hono app as on Node, built from Workers-safe parts.
 // Nothing is created at module scope (workerd forbids timers there); the gateway is built on the
-// first request and kept for the isolate's life. Breakers keep no timers (TimestampBreaker).
+// first request and kept for the isolate's life. Breakers keep no timers (TimestampBreaker), and
+// probes have no loop: due ones ride on incoming requests, and a Cron Trigger runs a round.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { TimestampBreaker } from '../../core/breaker/timestamp-breaker.ts';
 import { PaypathError } from '../../core/errors.ts';
 import { Gateway } from '../../core/gateway.ts';
+import type { ProbeResult } from '../../core/health/probe.ts';
 import { formatIssue, parsePolicy } from '../../core/policy/parse.ts';
 import { policyHash } from '../../core/policy/hash.ts';
 import type { Policy } from '../../core/policy/schema.ts';
@@ -20,6 +23,12 @@ export interface WorkerContext {
   props: unknown;
 }
 
+/** The parts of workerd's ScheduledController paypath reads. */
+export interface WorkerScheduledController {
+  readonly cron: string;
+  readonly scheduledTime: number;
+}
+
 export interface WorkerEnv {
   /** The policy document (YAML or JSON), from a var or a secret. */
   PAYPATH_POLICY?: string;
@@ -30,10 +39,19 @@ export interface WorkerEnv {
 interface Built {
   source: string;
   app: ReturnType<typeof createApp>;
+  gateway: Gateway;
   health: WorkerRedisHealthStore | undefined;
 }
 
 let built: Promise<Built> | undefined;
+
+/**
+ * The event (request or Cron run) whose code is running. A probe is kept alive with the waitUntil
+ * of the event that started it, whatever started it (a due probe, a Cron round, a cold path probed
+ * on demand after a transition): awaiting work that belongs to another event does not keep an
+ * event alive in workerd.
+ */
+const currentEvent = new AsyncLocalStorage<WorkerContext>();
 
 /**
  * Merchant keys on Workers come from a Worker secret named by the policy's merchants.keys.env
@@ -70,26 +88,69 @@ async function build(source: string, env: WorkerEnv): Promise<Built> {
     transportFactory: (path) => createFetchTransport(path),
     breakerFactory: (config) => new TimestampBreaker(config),
     instanceId: `worker-${crypto.randomUUID().slice(0, 8)}`,
+    onProbeStart: (probe) => currentEvent.getStore()?.waitUntil(probe),
     ...(health ? { healthStore: health } : {}),
   });
-  return { source, app: createApp({ gateway: () => gateway, security: workerSecurity(parsed.policy, env) }), health };
+  return { source, app: createApp({ gateway: () => gateway, security: workerSecurity(parsed.policy, env) }), gateway, health };
+}
+
+/** This isolate's gateway for the policy in `env`, built on first use and rebuilt when the policy changes. */
+async function gatewayFor(env: WorkerEnv): Promise<Built> {
+  const source = env.PAYPATH_POLICY;
+  if (!source) throw new PaypathError('internal_error', 500, 'PAYPATH_POLICY is not set');
+  if (!built || (await built).source !== source) built = build(source, env);
+  return built;
+}
+
+/** Work after a request's answer: share its transitions at once, then those of the probes it started. */
+async function afterAnswer(health: WorkerRedisHealthStore | undefined, probing: Promise<ProbeResult[]>): Promise<void> {
+  const shared = health?.sync();
+  const probed = await probing.catch(() => []);
+  if (probed.length > 0) await health?.sync();
+  await shared;
+}
+
+async function handleFetch(request: Request, env: WorkerEnv, ctx: WorkerContext): Promise<Response> {
+  try {
+    const current = await gatewayFor(env);
+    // Probes that are due (their last one is older than their interval) start now and run beside
+    // the request; the answer never waits for them. One isolate never runs a path's probe twice at once.
+    const probing = current.gateway.probeDue();
+    const response = await current.app.fetch(request, env, ctx);
+    ctx.waitUntil(afterAnswer(current.health, probing));
+    return response;
+  } catch (error) {
+    built = undefined;
+    if (error instanceof PaypathError) return error.toResponse();
+    throw error;
+  }
+}
+
+/**
+ * Cron Trigger (wrangler.toml, every minute): probes every path that is probed on a schedule, so
+ * an idle Worker still finds a dead path, and with REDIS_URL every instance learns of it.
+ * Reads the shared state first, so a passing probe here can close a path another instance opened.
+ */
+async function handleScheduled(env: WorkerEnv): Promise<void> {
+  let current: Built;
+  try {
+    current = await gatewayFor(env);
+  } catch (error) {
+    built = undefined;
+    throw error; // the Cron run is marked failed, with the reason in the Worker's logs
+  }
+  const { gateway, health } = current;
+  await health?.sync();
+  await gateway.probeRound();
+  await health?.sync();
 }
 
 export default {
-  async fetch(request: Request, env: WorkerEnv, ctx: WorkerContext): Promise<Response> {
-    const source = env.PAYPATH_POLICY;
-    if (!source) return new PaypathError('internal_error', 500, 'PAYPATH_POLICY is not set').toResponse();
-    try {
-      if (!built || (await built).source !== source) built = build(source, env);
-      const { app, health } = await built;
-      const response = await app.fetch(request, env, ctx);
-      // After the answer: share this request's transitions and learn others' (never awaited by it).
-      if (health) ctx.waitUntil(health.sync());
-      return response;
-    } catch (error) {
-      built = undefined;
-      if (error instanceof PaypathError) return error.toResponse();
-      throw error;
-    }
+  fetch(request: Request, env: WorkerEnv, ctx: WorkerContext): Promise<Response> {
+    return currentEvent.run(ctx, () => handleFetch(request, env, ctx));
+  },
+
+  scheduled(_controller: WorkerScheduledController, env: WorkerEnv, ctx: WorkerContext): Promise<void> {
+    return currentEvent.run(ctx, () => handleScheduled(env));
   },
 };
