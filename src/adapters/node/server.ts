@@ -1,4 +1,4 @@
-import { serve, type ServerType } from '@hono/node-server';
+import { createAdaptorServer, type ServerType } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { createServer as createHttpsServer } from 'node:https';
 import { createHash } from 'node:crypto';
@@ -73,6 +73,9 @@ export interface RunningGateway {
   watcher: PolicyWatcher | undefined;
   close(): Promise<void>;
 }
+
+/** Connections waiting to be accepted; see the listen call. */
+const LISTEN_BACKLOG = 4_096;
 
 /** The full Node runtime: undici transports per path, opossum breakers, the Hono app on node:http. */
 export async function startNodeGateway(options: NodeGatewayOptions): Promise<RunningGateway> {
@@ -152,17 +155,20 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     readRequestBody: readIncomingBody,
     ...(dashboard ? { dashboard } : {}),
   });
-  const listen = { fetch: app.fetch, port: options.port ?? 8787, hostname: options.host ?? '127.0.0.1' };
   // Node refuses larger header blocks itself (431) before the app sees them.
   const maxHeaderSize = options.policy.limits.maxHeaderBytes;
-  const server: ServerType = await new Promise((resolve, reject) => {
-    const s = inboundTls
-      ? serve(
-          { ...listen, createServer: createHttpsServer, serverOptions: { ...inboundTls, minVersion: 'TLSv1.2', maxHeaderSize } },
-          () => resolve(s),
-        )
-      : serve({ ...listen, serverOptions: { maxHeaderSize } }, () => resolve(s));
-    s.once('error', reject);
+  const server: ServerType = inboundTls
+    ? createAdaptorServer({ fetch: app.fetch, createServer: createHttpsServer, serverOptions: { ...inboundTls, minVersion: 'TLSv1.2', maxHeaderSize } })
+    : createAdaptorServer({ fetch: app.fetch, serverOptions: { maxHeaderSize } });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    // A deep accept queue: when a fleet of terminals (re)connects at once, Node's default of 511
+    // overflowed in the 1,000/s drill and the kernel dropped SYNs, which clients retry only after
+    // 1 s and 3 s. The kernel caps it at net.core.somaxconn.
+    server.listen({ port: options.port ?? 8787, host: options.host ?? '127.0.0.1', backlog: LISTEN_BACKLOG }, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
