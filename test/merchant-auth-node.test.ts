@@ -11,7 +11,7 @@ import type { Logger } from '../src/core/logger.ts';
 import { execFileSync } from 'node:child_process';
 import { DEMO_MERCHANT_SECRET } from '../src/demo/demo-merchant.ts';
 import { signedHeaders, verifySignature } from '../src/http/middleware/merchant-auth/signature.ts';
-import { policyFrom } from './support/fake-upstream-app.ts';
+import { policyFrom } from './support/policy.ts';
 import { SimulatedProcessor } from './support/processor.ts';
 import { makeTlsFixtures, type TlsFixtures } from './support/tls-fixtures.ts';
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNodeGateway, type RunningGateway } from '../src/adapters/node/server.ts';
 import { SecretFileError } from '../src/adapters/node/secret-file.ts';
 import type { Logger } from '../src/core/logger.ts';
-import { policyFrom } from './support/fake-upstream-app.ts';
+import { policyFrom } from './support/policy.ts';
 import { makeTlsFixtures, TlsUpstream, type TlsFixtures } from './support/tls-fixtures.ts';
 
 // Upstream TLS: certificates are verified against the path's CA, TLS 1.2 is the floor, and a

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { OpossumBreaker } from './breaker/opossum-breaker.ts';
 import { Gateway } from './gateway.ts';
-import { validatePolicyObject } from './policy/parse.ts';
 import type { Policy, PolicyInput } from './policy/schema.ts';
 import type { PathTransport } from './transport.ts';
+import { policyFromObject } from '../../test/support/policy.ts';
 
 const breakerFactory = (config: Policy['breaker']) => new OpossumBreaker(config);
 
@@ -18,9 +18,7 @@ const policy = (edit: (p: PolicyInput) => void = () => {}): Policy => {
     routes: [{ id: 'payments', match: { method: 'POST', path: '/v1/payments' }, paths: ['a', 'b', 'c'] }],
   };
   edit(input);
-  const result = validatePolicyObject(input);
-  if (!result.ok) throw new Error(JSON.stringify(result.issues));
-  return result.policy;
+  return policyFromObject(input);
 };
 
 describe('gateway swap on policy apply', () => {

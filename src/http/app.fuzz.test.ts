@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BASE_POLICY, fakeUpstreamApp, policyFrom } from '../../test/support/fake-upstream-app.ts';
+import { BASE_POLICY, fakeUpstreamApp } from '../../test/support/fake-upstream-app.ts';
+import { policyFrom } from '../../test/support/policy.ts';
 import { signedHeaders } from './middleware/merchant-auth/signature.ts';
 
 // Property-based fuzzing of the request path (createApp with a fake transport): any method, path,

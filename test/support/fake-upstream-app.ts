@@ -3,7 +3,6 @@
 import { OpossumBreaker } from '../../src/core/breaker/opossum-breaker.ts';
 import { Gateway } from '../../src/core/gateway.ts';
 import type { Logger } from '../../src/core/logger.ts';
-import { parsePolicy } from '../../src/core/policy/parse.ts';
 import type { Policy } from '../../src/core/policy/schema.ts';
 import type { PathTransport, UpstreamRequest } from '../../src/core/transport.ts';
 import { createApp, type SecurityDeps } from '../../src/http/app.ts';
@@ -15,12 +14,6 @@ export interface FakeUpstreamApp {
   forwarded: UpstreamRequest[];
   logs: { level: string; fields: object; message: string | undefined }[];
   close(): Promise<void>;
-}
-
-export function policyFrom(yaml: string): Policy {
-  const result = parsePolicy(yaml);
-  if (!result.ok) throw new Error(`test policy invalid: ${JSON.stringify(result.issues)}`);
-  return result.policy;
 }
 
 /** The fake upstream answers 201 with a small JSON body for every request. */

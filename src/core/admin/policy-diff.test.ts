@@ -3,6 +3,7 @@ import { validatePolicyObject } from '../policy/parse.ts';
 import type { Policy, PolicyInput } from '../policy/schema.ts';
 import { diffPolicies } from './policy-diff.ts';
 import { disallowedUpstreams, effectiveAllowlist, upstreamAllowed } from './upstream-allowlist.ts';
+import { policyFromObject } from '../../../test/support/policy.ts';
 
 const base = (): PolicyInput => ({
   version: 1,
@@ -13,11 +14,7 @@ const base = (): PolicyInput => ({
   routes: [{ id: 'payments', match: { method: 'POST', path: '/v1/payments' }, paths: ['a', 'b'] }],
 });
 
-const parse = (input: PolicyInput): Policy => {
-  const result = validatePolicyObject(input);
-  if (!result.ok) throw new Error(JSON.stringify(result.issues));
-  return result.policy;
-};
+const parse = (input: PolicyInput): Policy => policyFromObject(input);
 
 describe('policy diff', () => {
   it('names changed fields by id, and added, removed and reordered entries', () => {

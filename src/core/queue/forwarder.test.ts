@@ -2,14 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { TimestampBreaker } from '../breaker/timestamp-breaker.ts';
 import { AttemptError } from '../failover/attempt-error.ts';
 import { Gateway } from '../gateway.ts';
-import { validatePolicyObject } from '../policy/parse.ts';
 import type { UpstreamRequest, UpstreamResponse } from '../transport.ts';
 import type { QueuedRequest } from './forward-queue.ts';
 import { QueueForwarder } from './forwarder.ts';
 import { MemoryForwardQueue } from './memory-queue.ts';
+import { policyFromObject } from '../../../test/support/policy.ts';
 
 function setup(upstream: (request: UpstreamRequest) => Promise<UpstreamResponse>, upstreamHonors = true) {
-  const result = validatePolicyObject({
+  const policy = policyFromObject({
     version: 1,
     paths: [{ id: 'a', upstream: 'http://127.0.0.1:1' }],
     routes: [
@@ -17,10 +17,9 @@ function setup(upstream: (request: UpstreamRequest) => Promise<UpstreamResponse>
     ],
     queue: { payments: { floorLimit: 1000, merchantExposureCap: 1000, maxAgeMs: 60_000 } },
   });
-  if (!result.ok) throw new Error(JSON.stringify(result.issues));
   const sent: string[] = [];
   const gateway = new Gateway({
-    policy: result.policy,
+    policy,
     policyHash: 't',
     breakerFactory: (config) => new TimestampBreaker(config),
     transportFactory: () => ({

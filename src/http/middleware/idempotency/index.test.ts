@@ -4,15 +4,15 @@ import { AttemptError } from '../../../core/failover/attempt-error.ts';
 import { Gateway } from '../../../core/gateway.ts';
 import { MemoryIdempotencyStore } from '../../../core/idempotency/memory-store.ts';
 import type { ClaimResult, IdempotencyStore } from '../../../core/idempotency/store.ts';
-import { validatePolicyObject } from '../../../core/policy/parse.ts';
 import type { Policy } from '../../../core/policy/schema.ts';
 import type { UpstreamRequest, UpstreamResponse } from '../../../core/transport.ts';
 import { createApp } from '../../app.ts';
+import { policyFromObject } from '../../../../test/support/policy.ts';
 
 type Upstream = (request: UpstreamRequest, pathId: string) => Promise<UpstreamResponse>;
 
 function policy(idempotency: Record<string, unknown> = {}): Policy {
-  const result = validatePolicyObject({
+  return policyFromObject({
     version: 1,
     paths: [
       { id: 'a', upstream: 'http://127.0.0.1:1' },
@@ -20,8 +20,6 @@ function policy(idempotency: Record<string, unknown> = {}): Policy {
     ],
     routes: [{ id: 'payments', match: { method: 'POST', path: '/v1/payments' }, class: 'payment', paths: ['a', 'b'], idempotency }],
   });
-  if (!result.ok) throw new Error(JSON.stringify(result.issues));
-  return result.policy;
 }
 
 function setup(options: { upstream: Upstream; store?: IdempotencyStore; idempotency?: Record<string, unknown> }) {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { BASE_POLICY, fakeUpstreamApp, policyFrom, type FakeUpstreamApp } from '../../../../test/support/fake-upstream-app.ts';
+import { BASE_POLICY, fakeUpstreamApp, type FakeUpstreamApp } from '../../../../test/support/fake-upstream-app.ts';
+import { policyFrom } from '../../../../test/support/policy.ts';
 import { jsonDepthExceeds } from './input-limits.ts';
 
 let current: FakeUpstreamApp | undefined;

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { BASE_POLICY, fakeUpstreamApp, policyFrom, type FakeUpstreamApp } from '../../../../test/support/fake-upstream-app.ts';
+import { BASE_POLICY, fakeUpstreamApp, type FakeUpstreamApp } from '../../../../test/support/fake-upstream-app.ts';
+import { policyFrom } from '../../../../test/support/policy.ts';
 import { MERCHANT_AUTH_HEADER_NAMES, signedHeaders } from './signature.ts';
 
 const SECRET = 'k'.repeat(40);
