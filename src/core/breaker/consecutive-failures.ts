@@ -1,4 +1,4 @@
-import { AttemptError } from '../failover/attempt-error.ts';
+import { AttemptError, isExcusedFailure } from '../failover/attempt-error.ts';
 
 /**
  * Counts the path's transport failures in a row (timeouts, resets, refused connections; not the
@@ -22,7 +22,7 @@ export class ConsecutiveFailures {
       this.#run = 0;
       return false;
     }
-    if (error.countsAgainstPath === false) return false;
+    if (isExcusedFailure(error)) return false;
     this.#run++;
     return this.#run >= this.#limit;
   }

@@ -1,4 +1,5 @@
 import CircuitBreaker from 'opossum';
+import { isExcusedFailure } from '../failover/attempt-error.ts';
 import type { BreakerConfig } from '../policy/schema.ts';
 import { BreakerBookkeeping } from './breaker-bookkeeping.ts';
 import { ConsecutiveFailures } from './consecutive-failures.ts';
@@ -30,8 +31,8 @@ export class OpossumBreaker implements IBreaker {
       // profiles as the gateway's main cost during a cut); paths keep their own latency window.
       rollingPercentilesEnabled: false,
       enableSnapshots: false,
-      // Failures marked as not the path's fault (AttemptError.countsAgainstPath === false) are not counted.
-      errorFilter: (error: unknown) => (error as { countsAgainstPath?: boolean } | undefined)?.countsAgainstPath === false,
+      // Failures excused as not the path's fault are not counted (opossum then counts a success).
+      errorFilter: isExcusedFailure,
     });
     this.#circuit.on('open', () => this.#emit('failures'));
     this.#circuit.on('halfOpen', () => this.#emit('reset-timeout'));

@@ -1,4 +1,5 @@
 import type { BreakerConfig } from '../policy/schema.ts';
+import { isExcusedFailure } from '../failover/attempt-error.ts';
 import { BreakerBookkeeping } from './breaker-bookkeeping.ts';
 import { ConsecutiveFailures } from './consecutive-failures.ts';
 import { BreakerOpenError, type BreakerState, type BreakerTransition, type Disposable, type IBreaker } from './breaker.ts';
@@ -69,7 +70,7 @@ export class TimestampBreaker implements IBreaker {
     } catch (error) {
       if (trial) this.#open('trial-failed');
       else if (this.#run.record(error) && this.#openedAt === null) this.#open('consecutive-failures');
-      else this.#record(!countsAgainstPath(error));
+      else this.#record(isExcusedFailure(error)); // excused: a success, as opossum's errorFilter makes it
       throw error;
     } finally {
       if (trial) this.#trialInFlight = false;
@@ -144,9 +145,4 @@ export class TimestampBreaker implements IBreaker {
     this.#buckets = [];
     this.#book.report(this.#computeState(), reason);
   }
-}
-
-/** A failure excused as not the path's fault counts as a success, as opossum's errorFilter makes it in OpossumBreaker. */
-function countsAgainstPath(error: unknown): boolean {
-  return (error as { countsAgainstPath?: boolean } | undefined)?.countsAgainstPath !== false;
 }

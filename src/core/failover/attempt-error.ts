@@ -20,6 +20,11 @@ export type AttemptErrorCode =
   | 'connection_lost'
   | 'unexpected';
 
+/** Whether a failed call was excused as not its path's fault (AttemptError.countsAgainstPath false): no breaker counts it as a failure. */
+export function isExcusedFailure(error: unknown): boolean {
+  return (error as { countsAgainstPath?: boolean } | undefined)?.countsAgainstPath === false;
+}
+
 export class AttemptError extends Error {
   readonly code: AttemptErrorCode;
   readonly wire: WireState;
