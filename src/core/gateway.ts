@@ -2,7 +2,8 @@ import type { BreakerTransition, IBreaker } from './breaker/breaker.ts';
 import { PaypathError } from './errors.ts';
 import { RetryBudget } from './failover/retry-budget.ts';
 import { forwardWithFailover, type AttemptRecord, type ForwardResult, type PathRuntime } from './failover/failover.ts';
-import { adaptiveAttemptTimeoutMs } from './health/adaptive-timeout.ts';
+import { adaptiveAttemptTimeoutMs, silentPathRule } from './health/adaptive-timeout.ts';
+import { SilenceWatch } from './health/silence-watch.ts';
 import { InMemoryHealthStore, type HealthStore, type PathHealthEvent } from './health/health-store.ts';
 import { createLookupReconciler } from './idempotency/reconcile.ts';
 import { LatencyWindow } from './health/latency-window.ts';
@@ -68,6 +69,7 @@ class PathState implements PathRuntime {
   lastError: { code: string; at: string } | undefined;
   lastProbe: ProbeResult | undefined;
   lastAnsweredAt: number | undefined;
+  readonly silence = new SilenceWatch();
   /** The last open/closed transition made here or applied from a peer, for resynchronisation. */
   lastShared: PathHealthEvent | undefined;
 
@@ -99,10 +101,22 @@ class PathState implements PathRuntime {
     return adaptiveAttemptTimeoutMs(route, this.latency, this.adaptive);
   }
 
+  watchSilence(route: RouteConfig, startedAt: number, giveUp: (reason: string) => void): (() => void) | undefined {
+    const rule = silentPathRule(route, this.latency, this.adaptive);
+    return rule && this.silence.watch(startedAt, rule, giveUp);
+  }
+
+  /** Records an answer over this path, a payment's or a probe's. */
+  answered(): void {
+    const at = Date.now();
+    this.lastAnsweredAt = at;
+    this.silence.answered(at);
+  }
+
   recordAttempt(record: AttemptRecord): void {
     this.onAttempt?.(record);
     this.requests++;
-    if (record.outcome === 'answered' || record.outcome === 'upstream_error') this.lastAnsweredAt = Date.now();
+    if (record.outcome === 'answered' || record.outcome === 'upstream_error') this.answered();
     if (record.outcome !== 'answered') {
       this.failures++;
       this.lastError = { code: record.code, at: new Date().toISOString() };
@@ -297,7 +311,7 @@ export class Gateway {
   #onProbe(target: ProbeTarget, result: ProbeResult): void {
     const path = target as PathState;
     path.lastProbe = result;
-    if (result.ok) path.lastAnsweredAt = Date.now();
+    if (result.ok) path.answered();
     const state = path.breaker.state;
     if (state === 'isolated') return;
     if (!result.ok) {

@@ -20,6 +20,12 @@ export class AttemptTimer {
     return this.#controller.signal;
   }
 
+  /** Gives up now, before the timeout (the path fell silent: see SilenceWatch). */
+  giveUp(reason: string): void {
+    clearTimeout(this.#timer);
+    this.#controller.abort(new DOMException(reason, 'TimeoutError'));
+  }
+
   dispose(): void {
     clearTimeout(this.#timer);
   }

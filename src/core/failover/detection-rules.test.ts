@@ -13,12 +13,13 @@ const json = (status: number, body: unknown): UpstreamResponse => ({ status, hea
 const hang: Script = (_req, signal) =>
   new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new AttemptError('response_timeout', 'sent', 'timeout'))));
 
-function setup(scripts: Record<string, Script>) {
+/** Routes fix a 30 ms attempt timeout unless `adaptive`. */
+function setup(scripts: Record<string, Script>, { adaptive = false } = {}) {
   const ids = Object.keys(scripts);
   const parsed = validatePolicyObject({
     version: 1,
     paths: ids.map((id) => ({ id, upstream: 'http://processor.test' })),
-    routes: [{ id: 'payments', match: { method: 'POST', path: '/v1/payments' }, paths: ids, attemptTimeoutMs: 30, idempotency: { upstreamHonors: true } }],
+    routes: [{ id: 'payments', match: { method: 'POST', path: '/v1/payments' }, paths: ids, attemptTimeoutMs: adaptive ? undefined : 30, idempotency: { upstreamHonors: true } }],
   });
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
   const paths = new Map<string, PathRuntime & { breaker: RecordingBreaker; sends: number; lastAnsweredAt: number | undefined }>();
@@ -100,5 +101,33 @@ describe('detection rules in the failover engine', () => {
     });
     expect(paths.get('b')!.sends).toBe(0);
     expect(budget.refused).toBe(1);
+  });
+
+  it('gives up an attempt when its path falls silent, before the adaptive timeout, and fails over', async () => {
+    const { route, paths, request } = setup({ a: hang, b: async () => json(201, { id: 'ch_1' }) }, { adaptive: true });
+    const a = paths.get('a')!;
+    a.attemptTimeoutMs = () => 60_000; // the adaptive timeout alone would hold the payment for a minute
+    const watched: number[] = [];
+    a.watchSilence = (_route, startedAt, giveUp) => {
+      watched.push(startedAt);
+      setTimeout(() => giveUp('the path answered nothing for 20 ms while 2 later attempts waited'), 1);
+      return () => {};
+    };
+    const result = await forwardWithFailover(route, request(), paths, { idempotencyKey: 'k7' });
+    expect(result.pathId).toBe('b');
+    expect(result.attempts.map((x) => `${x.pathId}:${x.code}`)).toEqual(['a:response_timeout', 'b:http_201']);
+    expect(watched).toHaveLength(1);
+  });
+
+  it('never cuts short a fixed attempt timeout, nor an attempt on the last usable path', async () => {
+    const fixed = setup({ a: async () => json(201, {}), b: async () => json(201, {}) });
+    const adaptive = setup({ a: async () => json(201, {}) }, { adaptive: true });
+    let watched = 0;
+    for (const { paths } of [fixed, adaptive]) {
+      for (const p of paths.values()) p.watchSilence = () => (watched++, () => {});
+    }
+    await forwardWithFailover(fixed.route, fixed.request(), fixed.paths, { idempotencyKey: 'k8' });
+    await forwardWithFailover(adaptive.route, adaptive.request(), adaptive.paths, { idempotencyKey: 'k9' });
+    expect(watched).toBe(0);
   });
 });

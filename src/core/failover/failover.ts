@@ -22,6 +22,11 @@ export interface PathRuntime {
   recordAttempt(record: AttemptRecord): void;
   /** This path's per-attempt timeout for the route (adaptive); default: the route's, else DEFAULT_ATTEMPT_TIMEOUT_MS. */
   attemptTimeoutMs?(route: RouteConfig): number | undefined;
+  /**
+   * Gives up an attempt early when this path falls silent (SilenceWatch), where the route's timeout
+   * adapts; returns what to call when the attempt settles, or undefined when it is not watched.
+   */
+  watchSilence?(route: RouteConfig, startedAt: number, giveUp: (reason: string) => void): (() => void) | undefined;
   /** Epoch ms of the last answer that came over this path (payments or probes). */
   readonly lastAnsweredAt?: number;
 }
@@ -188,6 +193,8 @@ async function forwardAttempts(
       const response = await path.breaker.execute(async () => {
         let answer: UpstreamResponse;
         const timer = new AttemptTimer(timeoutMs);
+        // Only an adaptive timeout is cut short: a fixed one is the operator's, and on the last usable path there is nowhere to go.
+        const unwatch = route.attemptTimeoutMs === undefined && laterUsable(i) ? path.watchSilence?.(route, attemptStarted, (reason) => timer.giveUp(reason)) : undefined;
         try {
           answer = await path.transport.send(request, { signal: timer.signal, bodyTimeoutMs: route.deadlineMs });
         } catch (error) {
@@ -200,6 +207,7 @@ async function forwardAttempts(
           throw error;
         } finally {
           timer.dispose();
+          unwatch?.();
         }
         if (answer.status >= 500 || answer.status === 429) throw new UpstreamStatusError(answer);
         return answer;

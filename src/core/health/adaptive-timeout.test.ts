@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PolicySchema } from '../policy/schema.ts';
-import { adaptiveAttemptTimeoutMs } from './adaptive-timeout.ts';
+import { adaptiveAttemptTimeoutMs, silentPathRule } from './adaptive-timeout.ts';
 import { LatencyWindow } from './latency-window.ts';
 
 const policy = PolicySchema.parse({
@@ -35,5 +35,19 @@ describe('adaptiveAttemptTimeoutMs', () => {
   it('never shortens a route whose processor cannot de-duplicate a retry, and keeps a fixed timeout', () => {
     expect(adaptiveAttemptTimeoutMs(unkeyed, window(100, 5), config)).toBe(config.ceilingMs);
     expect(adaptiveAttemptTimeoutMs(fixed, window(100, 5), config)).toBe(777);
+  });
+});
+
+describe('silentPathRule', () => {
+  it('gives up after afterMs, or the median times the factor when that is longer', () => {
+    expect(silentPathRule(keyed, window(100, 2), config)).toEqual({ afterMs: 20, waiting: 2 });
+    expect(silentPathRule(keyed, window(100, 10), config)).toEqual({ afterMs: 10 * config.factor, waiting: 2 });
+  });
+
+  it('applies only where the timeout adapts, and can be turned off', () => {
+    expect(silentPathRule(keyed, window(config.minSamples - 1, 2), config)).toBeUndefined();
+    expect(silentPathRule(unkeyed, window(100, 2), config)).toBeUndefined();
+    expect(silentPathRule(fixed, window(100, 2), config)).toBeUndefined();
+    expect(silentPathRule(keyed, window(100, 2), { ...config, silentPath: { ...config.silentPath, enabled: false } })).toBeUndefined();
   });
 });

@@ -1,5 +1,6 @@
 import type { AdaptiveTimeoutConfig, RouteConfig } from '../policy/schema.ts';
 import type { LatencyWindow } from './latency-window.ts';
+import type { SilenceRule } from './silence-watch.ts';
 
 /**
  * The per-attempt timeout of a route that fixes none: the path's observed latency at a high
@@ -14,7 +15,22 @@ import type { LatencyWindow } from './latency-window.ts';
  */
 export function adaptiveAttemptTimeoutMs(route: RouteConfig, latency: LatencyWindow, config: AdaptiveTimeoutConfig): number {
   if (route.attemptTimeoutMs !== undefined) return route.attemptTimeoutMs;
-  if (!route.idempotency.upstreamHonors || latency.count < config.minSamples) return config.ceilingMs;
+  if (!adapts(route, latency, config)) return config.ceilingMs;
   const observed = latency.quantile(config.percentile) ?? config.ceilingMs;
   return Math.round(Math.min(config.ceilingMs, Math.max(config.floorMs, observed * config.factor)));
+}
+
+/**
+ * When an attempt on this path is given up early because the path fell silent (SilenceWatch):
+ * after `silentPath.afterMs`, or the path's median latency times the factor if that is longer.
+ * Only where the timeout adapts (the same guards), and undefined where it does not.
+ */
+export function silentPathRule(route: RouteConfig, latency: LatencyWindow, config: AdaptiveTimeoutConfig): SilenceRule | undefined {
+  if (route.attemptTimeoutMs !== undefined || !config.silentPath.enabled || !adapts(route, latency, config)) return undefined;
+  const median = latency.quantile(0.5) ?? 0;
+  return { afterMs: Math.max(config.silentPath.afterMs, median * config.factor), waiting: config.silentPath.waiting };
+}
+
+function adapts(route: RouteConfig, latency: LatencyWindow, config: AdaptiveTimeoutConfig): boolean {
+  return route.idempotency.upstreamHonors && latency.count >= config.minSamples;
 }

@@ -122,6 +122,18 @@ export const AdaptiveTimeoutSchema = z.strictObject({
   floorMs: positiveMs(600_000).default(30).describe('Shortest adaptive attempt timeout, in ms. Default: 30.'),
   ceilingMs: positiveMs(600_000).default(2_000).describe('Longest adaptive attempt timeout (and the timeout before enough samples exist), in ms. Default: 2000.'),
   minSamples: z.int().min(1).max(512).default(50).describe('Latency samples a path needs before its timeout adapts. Default: 50.'),
+  silentPath: z
+    .strictObject({
+      enabled: z.boolean().default(true).describe('Whether attempts are given up early on a path that fell silent. Default: true.'),
+      afterMs: positiveMs(600_000)
+        .default(20)
+        .describe("Silence since the attempt was sent after which it is given up, in ms; at least the path's median latency times the factor. Default: 20."),
+      waiting: z.int().min(1).max(1_000).default(2).describe('Attempts sent later over the same path that must be waiting too. Default: 2.'),
+    })
+    .prefault({})
+    .describe(
+      'Gives up an attempt before its adaptive timeout when its path has answered nothing at all since it was sent, while later attempts wait too: a cut carrier, not one slow answer. Only where the timeout adapts.',
+    ),
 });
 
 export const IdempotencySchema = z.strictObject({

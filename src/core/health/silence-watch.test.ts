@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { SilenceWatch } from './silence-watch.ts';
+
+const rule = { afterMs: 20, waiting: 2 };
+const turn = () => new Promise((resolve) => setTimeout(resolve, 5));
+
+describe('SilenceWatch', () => {
+  it('gives up an attempt once the path answered nothing for afterMs while later attempts wait', async () => {
+    const watch = new SilenceWatch();
+    const givenUp: string[] = [];
+    watch.watch(0, rule, (reason) => givenUp.push(`first: ${reason}`));
+    watch.watch(5, rule, () => givenUp.push('second'));
+    watch.watch(25, rule, () => givenUp.push('third')); // the first is 25 ms old, two later attempts wait
+    await turn();
+    expect(givenUp).toEqual(['first: the path answered nothing for 25 ms while 2 later attempts waited']);
+  });
+
+  it('waits for enough later attempts: one slow request on an otherwise idle path keeps its timeout', async () => {
+    const watch = new SilenceWatch();
+    let givenUp = 0;
+    watch.watch(0, rule, () => givenUp++);
+    watch.watch(100, rule, () => givenUp++); // only one later attempt
+    await turn();
+    expect(givenUp).toBe(0);
+  });
+
+  it('keeps an attempt while other answers come over the path: one slow answer, not a silent path', async () => {
+    const watch = new SilenceWatch();
+    let givenUp = 0;
+    watch.watch(0, rule, () => givenUp++);
+    const second = watch.watch(5, rule, () => givenUp++);
+    watch.answered(8);
+    second();
+    watch.watch(30, rule, () => givenUp++);
+    watch.watch(40, rule, () => givenUp++);
+    await turn();
+    expect(givenUp).toBe(0);
+  });
+
+  it('does not give up when the answer arrives before the deferred verdict runs', async () => {
+    const watch = new SilenceWatch();
+    let givenUp = 0;
+    watch.watch(0, rule, () => givenUp++);
+    watch.watch(5, rule, () => givenUp++);
+    watch.watch(25, rule, () => givenUp++);
+    watch.answered(26); // read from the socket in the same turn
+    await turn();
+    expect(givenUp).toBe(0);
+  });
+
+  it('forgets settled attempts and never gives one up after it settled', async () => {
+    const watch = new SilenceWatch();
+    let givenUp = 0;
+    const first = watch.watch(0, rule, () => givenUp++);
+    watch.watch(5, rule, () => {});
+    watch.watch(25, rule, () => {});
+    first();
+    await turn();
+    expect(givenUp).toBe(0);
+    expect(watch.inFlight).toBe(2);
+  });
+});
