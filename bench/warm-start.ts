@@ -2,15 +2,21 @@
 // Starts the bench backend (processor and carriers) and a fresh paypath, warms this client on a
 // server of its own (so only the gateway's warm-up shows), then sends `count` sequential payments
 // and prints the first 20 latencies and the sum of the first 50. Loopback only; bounded.
+// `node bench/warm-start.ts --rate 1000`: instead, two open-loop runs of 2 s at that rate (keyed
+// payments) against the fresh gateway, and p50/p99 per 100 ms of each: the first run shows the
+// gateway's first second, the second the same load on warm code but new client connections.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../test/support/redis-server.ts';
+import { openLoop, quantile, type Sample } from './open-loop.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const count = Math.min(Number(process.argv[2] ?? 200), 5_000);
+const rateAt = process.argv.indexOf('--rate');
+const rate = rateAt > 0 ? Math.min(Number(process.argv[rateAt + 1]), 5_000) : undefined;
+const count = Math.min(Number(rateAt > 0 ? 200 : (process.argv[2] ?? 200)), 5_000);
 const [controlPort, processorPort, carrierPort, gatewayPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
 const backend = spawn(process.execPath, [join(ROOT, 'bench/backend.ts'), String(controlPort), String(processorPort), String(carrierPort)], { stdio: ['ignore', 'pipe', 'inherit'] });
 await new Promise((resolve) => backend.stdout!.once('data', resolve));
@@ -46,21 +52,40 @@ try {
   for (let i = 0; i < 300; i++) await (await fetch(ownUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' })).arrayBuffer();
   own.close();
 
-  const latencies: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const reference = `warm-start-${Date.now()}-${i}`;
-    const sent = performance.now();
-    const response = await fetch(`http://127.0.0.1:${gatewayPort}/v1/payments`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': reference },
-      body: JSON.stringify({ amount: 100, currency: 'KRW', reference }),
-    });
-    await response.arrayBuffer();
-    latencies.push(performance.now() - sent);
+  if (rate !== undefined) {
+    const buckets = (samples: Sample[]) => {
+      const by = new Map<number, number[]>();
+      for (const s of samples) by.set(Math.floor(s.scheduledAt / 100), [...(by.get(Math.floor(s.scheduledAt / 100)) ?? []), s.latencyMs]);
+      return [...by].map(([k, v]) => `${k * 100}:${quantile(v, 0.5).toFixed(0)}/${quantile(v, 0.99).toFixed(0)}`).join(' ');
+    };
+    // The gateway's CPU time (user + system, from /proc), which other load on the machine does not change.
+    const cpuMs = () => {
+      const fields = readFileSync(`/proc/${gateway.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+    };
+    for (const run of ['fresh', 'warm']) {
+      const cpuBefore = cpuMs();
+      const samples = await openLoop({ url: `http://127.0.0.1:${gatewayPort}`, rate, durationMs: 2_000, referencePrefix: `warm-start-${run}-${Date.now()}`, withKeys: true });
+      const failed = samples.filter((s) => s.status !== 201).length;
+      console.log(`${run} at ${rate}/s: gateway CPU ${(cpuMs() - cpuBefore).toFixed(0)} ms, ${failed} failed; ms from start: p50/p99\n${buckets(samples)}`);
+    }
+  } else {
+    const latencies: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const reference = `warm-start-${Date.now()}-${i}`;
+      const sent = performance.now();
+      const response = await fetch(`http://127.0.0.1:${gatewayPort}/v1/payments`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': reference },
+        body: JSON.stringify({ amount: 100, currency: 'KRW', reference }),
+      });
+      await response.arrayBuffer();
+      latencies.push(performance.now() - sent);
+    }
+    console.log('first 20 (ms):', latencies.slice(0, 20).map((x) => x.toFixed(1)).join(' '));
+    const last = latencies.slice(-100).sort((a, b) => a - b);
+    console.log(`sum of the first 50: ${latencies.slice(0, 50).reduce((a, b) => a + b, 0).toFixed(0)} ms; p50 of the last 100: ${last[Math.floor(last.length / 2)]!.toFixed(2)} ms`);
   }
-  console.log('first 20 (ms):', latencies.slice(0, 20).map((x) => x.toFixed(1)).join(' '));
-  const last = latencies.slice(-100).sort((a, b) => a - b);
-  console.log(`sum of the first 50: ${latencies.slice(0, 50).reduce((a, b) => a + b, 0).toFixed(0)} ms; p50 of the last 100: ${last[Math.floor(last.length / 2)]!.toFixed(2)} ms`);
 } finally {
   gateway.kill();
   backend.kill();
