@@ -11,7 +11,7 @@ import { idempotency } from '../middleware/idempotency/index.ts';
 import { MERCHANT_AUTH_HEADER_NAMES } from '../middleware/merchant-auth/signature.ts';
 import { bufferedBody } from '../middleware/request-body.ts';
 import { storeAndForward } from '../middleware/store-and-forward/index.ts';
-import type { ProxyEnv } from '../proxy-context.ts';
+import { rememberAnswerBytes, type ProxyEnv } from '../proxy-context.ts';
 
 /** Statuses whose responses carry no body (Fetch spec "null body status"). */
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
@@ -74,7 +74,9 @@ export function proxyRoutes(deps: ProxyDeps = {}): Hono<AppEnv> {
       if (generatedKey || !headers.has(route.idempotency.header)) headers.set(route.idempotency.header, key);
       const bodyAllowed = !NULL_BODY_STATUS.has(response.status) && c.req.method !== 'HEAD';
       if (!bodyAllowed) await discardBody(response);
-      return new Response(bodyAllowed ? response.body : null, { status: response.status, headers });
+      const answer = new Response(bodyAllowed ? response.body : null, { status: response.status, headers });
+      if (bodyAllowed && response.body instanceof Uint8Array) rememberAnswerBytes(answer, response.body);
+      return answer;
     },
   );
   return app as unknown as Hono<AppEnv>;
