@@ -13,21 +13,15 @@ export interface ProxyRequest {
 }
 
 /** The proxy's middleware chain shares the request through `c.get('proxy')`. */
-export type ProxyEnv = { Variables: AppEnv['Variables'] & { proxy: ProxyRequest } };
+export type ProxyEnv = { Variables: AppEnv['Variables'] & { proxy: ProxyRequest; answer: ProxyAnswer | undefined } };
 
 /**
- * Answers the proxy built from a whole upstream body (bytes), with those bytes. Middleware that
+ * The answer the proxy built from a whole upstream body (bytes), with those bytes. Middleware that
  * needs an answer's bytes (idempotency, to store it) takes them from here instead of reading the
  * Response again: reading it made the server adapter build a full Web Response and stream for
  * every payment (about 7 % of the gateway's CPU).
  */
-const answerBytes = new WeakMap<Response, Uint8Array>();
-
-export function rememberAnswerBytes(response: Response, bytes: Uint8Array): void {
-  answerBytes.set(response, bytes);
-}
-
-/** The body bytes of `response` when the proxy built it from bytes and nobody has replaced it since. */
-export function knownAnswerBytes(response: Response): Uint8Array | undefined {
-  return answerBytes.get(response);
+export interface ProxyAnswer {
+  response: Response;
+  bytes: Uint8Array;
 }

@@ -12,7 +12,7 @@ import { idempotency } from '../middleware/idempotency/index.ts';
 import { MERCHANT_AUTH_HEADER_NAMES } from '../middleware/merchant-auth/signature.ts';
 import { bufferedBody } from '../middleware/request-body.ts';
 import { storeAndForward } from '../middleware/store-and-forward/index.ts';
-import { rememberAnswerBytes, type ProxyEnv } from '../proxy-context.ts';
+import type { ProxyEnv } from '../proxy-context.ts';
 
 /** Statuses whose responses carry no body (Fetch spec "null body status"). */
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
@@ -76,7 +76,7 @@ export function proxyRoutes(deps: ProxyDeps = {}): Hono<AppEnv> {
       const bodyAllowed = !NULL_BODY_STATUS.has(response.status) && c.req.method !== 'HEAD';
       if (!bodyAllowed) await discardBody(response);
       const answer = new Response(bodyAllowed ? response.body : null, { status: response.status, headers });
-      if (bodyAllowed && response.body instanceof Uint8Array) rememberAnswerBytes(answer, response.body);
+      if (bodyAllowed && response.body instanceof Uint8Array) c.set('answer', { response: answer, bytes: response.body });
       return answer;
     },
   );

@@ -4,7 +4,7 @@ import { isFinalAnswer } from '../../../core/idempotency/final-answer.ts';
 import { requestFingerprint, type Sha256Hex } from '../../../core/idempotency/fingerprint.ts';
 import { decodeBase64, encodeBase64, type ClaimResult, type IdempotencyStore, type StoredAnswer } from '../../../core/idempotency/store.ts';
 import { silentLogger, type Logger } from '../../../core/logger.ts';
-import { knownAnswerBytes, type ProxyEnv } from '../../proxy-context.ts';
+import type { ProxyEnv } from '../../proxy-context.ts';
 
 export interface IdempotencyMiddlewareOptions {
   store: IdempotencyStore | undefined;
@@ -83,7 +83,9 @@ export function idempotency(options: IdempotencyMiddlewareOptions): MiddlewareHa
     // A final answer: buffer it so exactly these bytes can be replayed. An answer the proxy built
     // from whole bytes is sent as it is; any other is read here and sent from the bytes read.
     const response = c.res;
-    const known = knownAnswerBytes(response);
+    const answered = c.get('answer');
+    // Only while it is still the answer: middleware after the proxy may have replaced it.
+    const known = answered?.response === response ? answered.bytes : undefined;
     let body: Uint8Array;
     try {
       body = known ?? new Uint8Array(await response.arrayBuffer());
