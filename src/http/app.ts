@@ -1,5 +1,6 @@
 import { Hono, type Context } from 'hono';
 import type { Gateway } from '../core/gateway.ts';
+import type { RouteConfig } from '../core/policy/schema.ts';
 import { PaypathError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
 import type { RequestRecord } from '../core/request-record.ts';
@@ -73,6 +74,10 @@ export type AppEnv = {
     merchant: string | undefined;
     /** Set by the request recorder (x-request-id). */
     requestId: string;
+    /** The parsed request URL, once something asked for it (see request-url.ts). */
+    url: URL | undefined;
+    /** The policy route of this request once matched (see request-url.ts); null when none matches. */
+    policyRoute: RouteConfig | null | undefined;
   };
 };
 

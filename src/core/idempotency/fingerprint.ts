@@ -13,7 +13,7 @@ export async function requestFingerprint(
   sha256: Sha256Hex = webCryptoSha256Hex,
 ): Promise<string> {
   const canonical = canonicalBody(contentType, body);
-  const head = new TextEncoder().encode(`${method.toUpperCase()}\n${routeId}\n`);
+  const head = encoder.encode(`${method.toUpperCase()}\n${routeId}\n`);
   const bytes = new Uint8Array(head.byteLength + canonical.byteLength);
   bytes.set(head, 0);
   bytes.set(canonical, head.byteLength);
@@ -31,12 +31,16 @@ export const webCryptoSha256Hex: Sha256Hex = async (bytes) => {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 };
 
+// Both keep no state between calls (no streaming), so one of each serves every request.
+const encoder = new TextEncoder();
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
 function canonicalBody(contentType: string | null, body: Uint8Array | null): Uint8Array {
   if (body === null) return new Uint8Array(0);
   if (contentType !== null && /^application\/([a-z0-9.+-]*\+)?json\b/i.test(contentType.trim())) {
     try {
-      const value: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
-      return new TextEncoder().encode(canonicalJson(value));
+      const value: unknown = JSON.parse(strictUtf8.decode(body));
+      return encoder.encode(canonicalJson(value));
     } catch {
       // Not valid JSON after all: the raw bytes are the identity.
     }

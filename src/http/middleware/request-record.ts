@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import { PaypathError } from '../../core/errors.ts';
 import type { RequestRecord } from '../../core/request-record.ts';
 import type { AppEnv } from '../app.ts';
+import { requestUrl } from '../request-url.ts';
 
 /** A client's request id is kept when it is short and tame (and cannot be a card number); otherwise one is made. */
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -39,7 +40,7 @@ export function requestRecorder(onRequest: ((record: RequestRecord) => void) | u
       onRequest({
         requestId,
         method: c.req.method,
-        pathname: new URL(c.req.url).pathname,
+        pathname: requestUrl(c).pathname,
         route: routeId,
         routeClass: routeId === undefined ? undefined : c.get('gateway').policy.routes.find((r) => r.id === routeId)?.class,
         path,

@@ -7,6 +7,7 @@ import type { IdempotencyStore } from '../../core/idempotency/store.ts';
 import { silentLogger, type Logger } from '../../core/logger.ts';
 import type { ForwardQueue } from '../../core/queue/forward-queue.ts';
 import type { AppEnv } from '../app.ts';
+import { requestRoute, requestUrl } from '../request-url.ts';
 import { idempotency } from '../middleware/idempotency/index.ts';
 import { MERCHANT_AUTH_HEADER_NAMES } from '../middleware/merchant-auth/signature.ts';
 import { bufferedBody } from '../middleware/request-body.ts';
@@ -29,8 +30,8 @@ export interface ProxyDeps {
 /** Matches the policy route, settles the idempotency key and buffers the body (413 past the route's limit). */
 const resolveProxyRequest: MiddlewareHandler<ProxyEnv> = async (c, next) => {
   const gateway = c.get('gateway');
-  const url = new URL(c.req.url);
-  const route = gateway.matchRoute(c.req.method, url.pathname);
+  const url = requestUrl(c);
+  const route = requestRoute(c);
   if (!route) {
     throw new PaypathError('route_not_found', 404, `no route matches ${c.req.method} ${url.pathname}`, {
       details: { method: c.req.method, path: url.pathname },
@@ -74,7 +75,9 @@ export function proxyRoutes(deps: ProxyDeps = {}): Hono<AppEnv> {
       if (generatedKey || !headers.has(route.idempotency.header)) headers.set(route.idempotency.header, key);
       const bodyAllowed = !NULL_BODY_STATUS.has(response.status) && c.req.method !== 'HEAD';
       if (!bodyAllowed) await discardBody(response);
-      return new Response(bodyAllowed ? response.body : null, { status: response.status, headers });
+      const answer = new Response(bodyAllowed ? response.body : null, { status: response.status, headers });
+      if (bodyAllowed && response.body instanceof Uint8Array) c.set('answer', { response: answer, bytes: response.body });
+      return answer;
     },
   );
   return app as unknown as Hono<AppEnv>;

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { TimestampBreaker } from '../../../core/breaker/timestamp-breaker.ts';
 import { AttemptError } from '../../../core/failover/attempt-error.ts';
 import { Gateway } from '../../../core/gateway.ts';
@@ -69,6 +69,38 @@ describe('idempotency middleware', () => {
     expect(again.headers.get('location')).toBe('/v1/payments/x');
     expect(again.headers.get('x-secret-upstream')).toBeNull();
     expect(again.headers.get('idempotency-key')).toBe('k-1');
+    expect(sent).toHaveLength(1);
+  });
+
+  it('stores an answer that arrived as bytes without reading the response again, and replays those bytes', async () => {
+    // The undici transport hands over small answers as bytes, often a view into a larger buffer.
+    const backing = new TextEncoder().encode('xx{"id":"ch_bytes","status":"succeeded"}yy');
+    const answer = backing.subarray(2, backing.byteLength - 2);
+    const store = new MemoryIdempotencyStore();
+    const completed: string[] = [];
+    const complete = store.complete.bind(store);
+    store.complete = async (key, token, stored, ttlMs) => {
+      completed.push(stored.bodyBase64);
+      return complete(key, token, stored, ttlMs);
+    };
+    const { pay, sent } = setup({
+      store,
+      upstream: async () => ({ status: 201, headers: new Headers({ 'content-type': 'application/json' }), body: answer }),
+    });
+    const reads = vi.spyOn(Response.prototype, 'arrayBuffer');
+    try {
+      const first = await pay('k-bytes', '{"amount":1}');
+      expect(reads).not.toHaveBeenCalled();
+      expect(first.status).toBe(201);
+      expect(await first.text()).toBe('{"id":"ch_bytes","status":"succeeded"}');
+    } finally {
+      reads.mockRestore();
+    }
+    expect(completed).toEqual([Buffer.from('{"id":"ch_bytes","status":"succeeded"}').toString('base64')]);
+    const again = await pay('k-bytes', '{"amount":1}');
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.headers.get('content-type')).toBe('application/json');
+    expect(await again.text()).toBe('{"id":"ch_bytes","status":"succeeded"}');
     expect(sent).toHaveLength(1);
   });
 

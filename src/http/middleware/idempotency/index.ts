@@ -80,11 +80,15 @@ export function idempotency(options: IdempotencyMiddlewareOptions): MiddlewareHa
       return;
     }
 
-    // A final answer: buffer it so exactly these bytes can be replayed.
+    // A final answer: buffer it so exactly these bytes can be replayed. An answer the proxy built
+    // from whole bytes is sent as it is; any other is read here and sent from the bytes read.
     const response = c.res;
+    const answered = c.get('answer');
+    // Only while it is still the answer: middleware after the proxy may have replaced it.
+    const known = answered?.response === response ? answered.bytes : undefined;
     let body: Uint8Array;
     try {
-      body = new Uint8Array(await response.arrayBuffer());
+      body = known ?? new Uint8Array(await response.arrayBuffer());
     } catch (error) {
       await release();
       throw new PaypathError(
@@ -103,6 +107,7 @@ export function idempotency(options: IdempotencyMiddlewareOptions): MiddlewareHa
     await store.complete(key, token, answer, settings.ttlMs).catch((error: unknown) => {
       logger.warn({ event: 'idempotency_store_failed', err: { message: (error as Error).message } }, 'could not store the answer; a retry asks the processor again');
     });
+    if (known !== undefined) return;
     c.res = undefined as unknown as Response; // replace, not merge: the headers are already on the new response
     c.res = new Response(body.byteLength === 0 && nullBody(response.status) ? null : body, { status: response.status, headers: response.headers });
   };

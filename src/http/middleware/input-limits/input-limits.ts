@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import { PaypathError } from '../../../core/errors.ts';
 import type { AppEnv } from '../../app.ts';
 import { bufferedBody } from '../request-body.ts';
+import { requestRoute } from '../../request-url.ts';
 
 /** Size of the request's headers as they travel: name, ": ", value, CRLF. */
 export function headerBytes(headers: Headers): number {
@@ -56,7 +57,7 @@ export function headerLimits(): MiddlewareHandler<AppEnv> {
         details: { limit: limits.maxHeaderBytes },
       });
     }
-    const route = gateway.matchRoute(c.req.method, new URL(c.req.url).pathname);
+    const route = requestRoute(c);
     const type = mediaType(c.req.header('content-type'));
     if (route?.contentTypes !== undefined && type !== undefined && !route.contentTypes.includes(type)) {
       throw new PaypathError('unsupported_media_type', 415, `content type ${JSON.stringify(type.slice(0, 100))} is not accepted here (expected ${route.contentTypes.join(', ')})`, {
@@ -71,7 +72,7 @@ export function headerLimits(): MiddlewareHandler<AppEnv> {
 export function bodyLimits(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const gateway = c.get('gateway');
-    const route = gateway.matchRoute(c.req.method, new URL(c.req.url).pathname);
+    const route = requestRoute(c);
     if (route === undefined) return next();
     const type = mediaType(c.req.header('content-type'));
     const checkJson = isJsonMediaType(type);

@@ -5,6 +5,7 @@ import type { MerchantsConfig, RouteConfig } from '../../../core/policy/schema.t
 import type { RateLimiter } from '../../../core/rate-limit/rate-limiter.ts';
 import type { AppEnv } from '../../app.ts';
 import { bufferedBody } from '../request-body.ts';
+import { requestRoute, requestUrl } from '../../request-url.ts';
 import { MERCHANT_ID_PATTERN, type MerchantKeyring } from './keyring.ts';
 import type { NonceStore } from './nonce-store.ts';
 import { MERCHANT_HEADERS, secretsEqual, verifySignature } from './signature.ts';
@@ -43,8 +44,8 @@ export function merchantAuth(options: MerchantAuthOptions): MiddlewareHandler<Ap
     const gateway = c.get('gateway');
     const merchants = gateway.policy.merchants;
     if (merchants === undefined) return next();
-    const url = new URL(c.req.url);
-    const route = gateway.matchRoute(c.req.method, url.pathname);
+    const url = requestUrl(c);
+    const route = requestRoute(c);
     if (route === undefined || !routeNeedsMerchantAuth(route, merchants)) return next();
 
     const client = options.clientAddress?.(c) ?? 'unknown';
