@@ -23,11 +23,11 @@ import { loadMerchantKeys } from './merchant-keys.ts';
 import { RedisNonceStore } from './redis/nonce-store.ts';
 import { RedisRateLimiter } from './redis/rate-limiter.ts';
 import { readPublicFile, readSecretFile } from './secret-file.ts';
-import { createRedisClient } from './redis/client.ts';
 import { warmCodePaths } from './code-warm-up.ts';
 import { readIncomingBody } from './incoming-body.ts';
+import type { RedisClient } from './redis/client.ts';
 import type { Sha256Hex } from '../../core/idempotency/fingerprint.ts';
-import { RedisHealthStore } from './redis/health-store.ts';
+import type { RedisHealthStore } from './redis/health-store.ts';
 import { createUndiciTransport } from './undici-transport.ts';
 
 export interface NodeGatewayOptions {
@@ -85,8 +85,14 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
   const merchantKeys = merchants === undefined ? undefined : (options.merchantKeys ?? loadMerchantKeys(merchants));
   const inboundTls = options.tls && { cert: readPublicFile(options.tls.certFile), key: readSecretFile(options.tls.keyFile) };
   // One fail-fast client shared by the Redis-backed stores; never on a payment's critical path.
-  const redis = options.redisUrl ? createRedisClient(options.redisUrl) : undefined;
-  const healthStore = redis ? new RedisHealthStore(redis, { logger }) : undefined;
+  // ioredis is imported only when Redis is used: memory-only mode never loads it (about 10 MB resident).
+  let redis: RedisClient | undefined;
+  let healthStore: RedisHealthStore | undefined;
+  if (options.redisUrl) {
+    const [{ createRedisClient }, { RedisHealthStore }] = await Promise.all([import('./redis/client.ts'), import('./redis/health-store.ts')]);
+    redis = createRedisClient(options.redisUrl);
+    healthStore = new RedisHealthStore(redis, { logger });
+  }
   const ops = await createNodeOps({
     policy: options.policy,
     policyHash: options.policyHash,
