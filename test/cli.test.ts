@@ -92,6 +92,17 @@ describe('paypath validate', () => {
     expect(unreadable.stderr).toMatch(/cannot read file: ENOENT/);
   });
 
+  it('serve refuses an --idempotency-memory-mb that is not a positive number, before listening', async () => {
+    const file = join(dir, 'good-for-memory.yaml');
+    writeFileSync(file, GOOD);
+    const flag = await run(['serve', '--policy', file, '--port', '0', '--idempotency-memory-mb', '0']);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toMatch(/--idempotency-memory-mb must be a positive number of MB, got "0"/);
+    const fromEnv = await run(['serve', '--policy', file, '--port', '0'], { PAYPATH_IDEMPOTENCY_MEMORY_MB: 'lots' });
+    expect(fromEnv.code).toBe(2);
+    expect(fromEnv.stderr).toMatch(/got "lots"/);
+  });
+
   it('serve with a malformed Redis Cluster URL exits 2 naming what is wrong, before listening', async () => {
     const file = join(dir, 'good-for-redis.yaml');
     writeFileSync(file, GOOD);

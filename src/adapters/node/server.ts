@@ -39,6 +39,8 @@ export interface NodeGatewayOptions {
   host?: string;
   /** Shared state (health, idempotency, queue) lives here when set. Default: none (in-memory, single instance). */
   redisUrl?: string;
+  /** Without redisUrl: bound on the idempotency records kept in memory, in estimated bytes; past it the oldest completed ones go first. Default: 16 MiB. */
+  idempotencyMemoryBytes?: number;
   logger: Logger;
   /** Names this instance in shared health state and alarms. Default: a random id. */
   instanceId?: string;
@@ -128,7 +130,12 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
       }),
   });
   if (redis && !(await waitForRedis(redis))) logger.warn({ event: 'redis_unavailable' }, 'Redis not reachable at start; running on local state until it is');
-  const exactlyOnce = createExactlyOnceParts({ redis, gateway: () => ops.control.gateway(), logger });
+  const exactlyOnce = createExactlyOnceParts({
+    redis,
+    gateway: () => ops.control.gateway(),
+    logger,
+    ...(options.idempotencyMemoryBytes !== undefined ? { memoryIdempotencyBytes: options.idempotencyMemoryBytes } : {}),
+  });
   ops.metrics.watchQueue(() => exactlyOnce.queue.stats(Date.now()));
   if (!redis && options.policy.routes.some((r) => r.whenAllDown === 'queue')) {
     logger.warn({ event: 'queue_not_durable' }, 'whenAllDown "queue" keeps its queue in memory (no --redis): queued requests are lost if the process stops');
