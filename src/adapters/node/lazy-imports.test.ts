@@ -18,8 +18,15 @@ function resolvedPackages(modules: string[]): Promise<string[]> {
 describe('modules the Node server loads', () => {
   it('leaves ioredis unloaded until a Redis URL is given (memory-only mode saves its ~10 MB)', async () => {
     const packages = await resolvedPackages(['./server.ts', '../../cli/main.ts']);
-    expect(packages).toContain('undici');
+    expect(packages).toContain('hono');
     expect(packages).not.toContain('ioredis');
+  });
+
+  it("takes undici's Agent and connector from their own modules, not its index (fetch, WebSocket, mocks: ~12 MB)", async () => {
+    const packages = await resolvedPackages(['./server.ts']);
+    expect(packages).toContain('undici/lib/dispatcher/agent.js');
+    expect(packages).toContain('undici/lib/core/connect.js');
+    expect(packages).not.toContain('undici');
   });
 
   it('does load ioredis for the Redis client', async () => {
