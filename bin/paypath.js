@@ -25,7 +25,8 @@ if (process.argv[2] === 'serve' && heapMode === 'small') {
   if (!has('--heap-growing-percent')) (await import('node:v8')).setFlagsFromString('--heap-growing-percent=50');
   // The young generation is sized once, when V8 starts (setFlagsFromString is too late for it), so
   // this flag takes replacing this process with itself: same PID, stdio and environment.
-  if (!has('--max-semi-space-size') && !has('--max-heap-size') && typeof process.execve === 'function') {
+  // Not under an IPC channel (child_process.fork): its descriptor would not survive the exec.
+  if (!has('--max-semi-space-size') && !has('--max-heap-size') && typeof process.execve === 'function' && process.channel === undefined) {
     try {
       process.execve(process.execPath, [process.execPath, '--max-semi-space-size=4', ...process.execArgv, ...process.argv.slice(1)]);
     } catch {

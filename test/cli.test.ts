@@ -119,17 +119,17 @@ describe('paypath serve V8 heap sizing', () => {
   const LOCAL = GOOD.replaceAll('https://pay.processor.example', 'http://127.0.0.1:9');
 
   /** Starts serve, waits until it listens, and returns the node flags the running process has. */
-  async function runningFlags(env: Record<string, string>): Promise<string[]> {
+  async function runningFlags(env: Record<string, string>, ipc = false): Promise<string[]> {
     const file = join(dir, 'serve-heap.yaml');
     writeFileSync(file, LOCAL);
     const child = spawn(process.execPath, [BIN, 'serve', '--policy', file, '--port', '0', '--no-watch', '--audit-file', join(dir, 'audit.jsonl')], {
       env: { ...process.env, LOG_LEVEL: 'info', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
     });
     try {
       let output = '';
       await new Promise<void>((resolve, reject) => {
-        child.stdout.on('data', (chunk: Buffer) => {
+        child.stdout!.on('data', (chunk: Buffer) => {
           output += chunk.toString();
           if (output.includes('paypath listening on')) resolve();
         });
@@ -149,6 +149,10 @@ describe('paypath serve V8 heap sizing', () => {
   it.runIf(process.platform === 'linux')('keeps V8 sizing with PAYPATH_V8_HEAP=default, and the user\'s own flag', async () => {
     expect(await runningFlags({ PAYPATH_V8_HEAP: 'default' })).toEqual([]);
     expect(await runningFlags({ NODE_OPTIONS: '--max-semi-space-size=16' })).toEqual([]);
+  });
+
+  it.runIf(process.platform === 'linux')('does not replace itself under an IPC channel (fork), which the exec would close', async () => {
+    expect(await runningFlags({}, true)).toEqual([]);
   });
 
   it('refuses an unknown PAYPATH_V8_HEAP', async () => {
