@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -92,6 +92,17 @@ describe('paypath validate', () => {
     expect(unreadable.stderr).toMatch(/cannot read file: ENOENT/);
   });
 
+  it('serve refuses an --idempotency-memory-mb that is not a positive number, before listening', async () => {
+    const file = join(dir, 'good-for-memory.yaml');
+    writeFileSync(file, GOOD);
+    const flag = await run(['serve', '--policy', file, '--port', '0', '--idempotency-memory-mb', '0']);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toMatch(/--idempotency-memory-mb must be a positive number of MB, got "0"/);
+    const fromEnv = await run(['serve', '--policy', file, '--port', '0'], { PAYPATH_IDEMPOTENCY_MEMORY_MB: 'lots' });
+    expect(fromEnv.code).toBe(2);
+    expect(fromEnv.stderr).toMatch(/got "lots"/);
+  });
+
   it('serve with a malformed Redis Cluster URL exits 2 naming what is wrong, before listening', async () => {
     const file = join(dir, 'good-for-redis.yaml');
     writeFileSync(file, GOOD);
@@ -101,5 +112,52 @@ describe('paypath validate', () => {
     const fromEnv = await run(['serve', '--policy', file, '--port', '0'], { REDIS_URL: 'redis+cluster://127.0.0.1:7000/0' });
     expect(fromEnv.code).toBe(2);
     expect(fromEnv.stderr).toMatch(/a cluster has no database number/);
+  });
+});
+
+describe('paypath serve V8 heap sizing', () => {
+  const LOCAL = GOOD.replaceAll('https://pay.processor.example', 'http://127.0.0.1:9');
+
+  /** Starts serve, waits until it listens, and returns the node flags the running process has. */
+  async function runningFlags(env: Record<string, string>, ipc = false): Promise<string[]> {
+    const file = join(dir, 'serve-heap.yaml');
+    writeFileSync(file, LOCAL);
+    const child = spawn(process.execPath, [BIN, 'serve', '--policy', file, '--port', '0', '--no-watch', '--audit-file', join(dir, 'audit.jsonl')], {
+      env: { ...process.env, LOG_LEVEL: 'info', ...env },
+      stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let output = '';
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.on('data', (chunk: Buffer) => {
+          output += chunk.toString();
+          if (output.includes('paypath listening on')) resolve();
+        });
+        child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${output}`)));
+      });
+      const argv = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
+      return argv.slice(1, argv.indexOf(BIN));
+    } finally {
+      child.kill('SIGTERM');
+    }
+  }
+
+  it.runIf(process.platform === 'linux')('runs with a small young generation, in the same process', async () => {
+    expect(await runningFlags({})).toEqual(['--max-semi-space-size=4']);
+  });
+
+  it.runIf(process.platform === 'linux')('keeps V8 sizing with PAYPATH_V8_HEAP=default, and the user\'s own flag', async () => {
+    expect(await runningFlags({ PAYPATH_V8_HEAP: 'default' })).toEqual([]);
+    expect(await runningFlags({ NODE_OPTIONS: '--max-semi-space-size=16' })).toEqual([]);
+  });
+
+  it.runIf(process.platform === 'linux')('does not replace itself under an IPC channel (fork), which the exec would close', async () => {
+    expect(await runningFlags({}, true)).toEqual([]);
+  });
+
+  it('refuses an unknown PAYPATH_V8_HEAP', async () => {
+    const result = await run(['serve', '--policy', join(dir, 'nope.yaml')], { PAYPATH_V8_HEAP: 'tiny' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/PAYPATH_V8_HEAP must be "small" \(the default\) or "default", got "tiny"/);
   });
 });

@@ -14,12 +14,17 @@ Usage:
   paypath serve --policy FILE [--port N] [--host ADDR] [--redis URL] [--tls-cert FILE --tls-key FILE]
                                                          run the gateway (env: PAYPATH_POLICY, PORT, HOST, REDIS_URL,
                                                          PAYPATH_TLS_CERT, PAYPATH_TLS_KEY; merchant keys: see docs/security.md)
-                       [--admin-tokens-file FILE] [--audit-file FILE] [--no-watch]
+                       [--admin-tokens-file FILE] [--audit-file FILE] [--no-watch] [--idempotency-memory-mb N]
                                                          --redis: redis://, rediss://, redis+sentinel://[:pw@]h:p,.../master,
                                                          redis+cluster://[user:pw@]h:p,... (rediss+cluster:// for TLS)
                                                          admin tokens: PAYPATH_ADMIN_TOKENS="name:role:token,..." or
                                                          PAYPATH_ADMIN_TOKENS_FILE (mode 600); audit: PAYPATH_AUDIT_FILE
                                                          (default ./paypath-audit.jsonl)
+                                                         --idempotency-memory-mb: without --redis, the idempotency
+                                                         records kept in memory (env PAYPATH_IDEMPOTENCY_MEMORY_MB;
+                                                         default 16, oldest completed dropped first)
+                                                         PAYPATH_V8_HEAP=small (default: young generation 8 MB, see
+                                                         docs/ops.md) or default (V8's own heap sizing)
   paypath validate FILE                                  check a policy file
   paypath status                                         paths, redundancy, policy revision, drills
   paypath drill PATH [--duration MS] [--wait]            isolate a path for a while and report what the others carried
@@ -96,6 +101,7 @@ async function serveCommand(args: string[]): Promise<number> {
       'no-watch': { type: 'boolean', default: false },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
+      'idempotency-memory-mb': { type: 'string' },
     },
   });
   const tlsCert = values['tls-cert'] ?? process.env.PAYPATH_TLS_CERT;
@@ -106,6 +112,11 @@ async function serveCommand(args: string[]): Promise<number> {
   const portText = values.port ?? process.env.PORT ?? '8787';
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got "${portText}"`);
+  const memoryMbText = values['idempotency-memory-mb'] ?? process.env.PAYPATH_IDEMPOTENCY_MEMORY_MB;
+  const memoryMb = memoryMbText === undefined ? undefined : Number(memoryMbText);
+  if (memoryMb !== undefined && !(Number.isFinite(memoryMb) && memoryMb > 0)) {
+    throw new UsageError(`--idempotency-memory-mb must be a positive number of MB, got "${memoryMbText}"`);
+  }
   const { policy, hash } = await loadPolicyFile(file);
   // Loaded only here, so `validate` starts fast: the server pulls in undici, TLS, Redis and Hono.
   const { startNodeGateway } = await import('../adapters/node/server.ts');
@@ -138,6 +149,7 @@ async function serveCommand(args: string[]): Promise<number> {
     port,
     host: values.host ?? process.env.HOST ?? '127.0.0.1',
     ...(redisUrl !== undefined ? { redisUrl } : {}),
+    ...(memoryMb !== undefined ? { idempotencyMemoryBytes: Math.round(memoryMb * 1024 * 1024) } : {}),
     logger,
     ...(tlsCert !== undefined && tlsKey !== undefined ? { tls: { certFile: tlsCert, keyFile: tlsKey } } : {}),
   });

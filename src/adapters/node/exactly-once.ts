@@ -22,8 +22,16 @@ export interface ExactlyOnceParts {
  * client is given (shared, durable), in memory otherwise. Starts the queue forwarder, which
  * tries the queue head every `queue.retryIntervalMs` (read from the running policy).
  */
-export function createExactlyOnceParts(options: { redis?: RedisClient; gateway: () => Gateway; logger: Logger }): ExactlyOnceParts {
-  const idempotencyStore = options.redis ? new RedisIdempotencyStore(options.redis) : new MemoryIdempotencyStore();
+export function createExactlyOnceParts(options: {
+  redis?: RedisClient;
+  gateway: () => Gateway;
+  logger: Logger;
+  /** Bound on the in-memory idempotency records (no Redis), estimated bytes. Default: DEFAULT_MEMORY_IDEMPOTENCY_BYTES (16 MiB). */
+  memoryIdempotencyBytes?: number;
+}): ExactlyOnceParts {
+  const idempotencyStore = options.redis
+    ? new RedisIdempotencyStore(options.redis)
+    : new MemoryIdempotencyStore(options.memoryIdempotencyBytes !== undefined ? { maxBytes: options.memoryIdempotencyBytes } : {});
   const queue = options.redis ? new RedisForwardQueue(options.redis) : new MemoryForwardQueue();
   const forwarder = new QueueForwarder({ queue, gateway: options.gateway, logger: options.logger });
   let timer: NodeJS.Timeout | undefined;

@@ -23,11 +23,11 @@ import { loadMerchantKeys } from './merchant-keys.ts';
 import { RedisNonceStore } from './redis/nonce-store.ts';
 import { RedisRateLimiter } from './redis/rate-limiter.ts';
 import { readPublicFile, readSecretFile } from './secret-file.ts';
-import { createRedisClient } from './redis/client.ts';
 import { warmCodePaths } from './code-warm-up.ts';
 import { readIncomingBody } from './incoming-body.ts';
+import type { RedisClient } from './redis/client.ts';
 import type { Sha256Hex } from '../../core/idempotency/fingerprint.ts';
-import { RedisHealthStore } from './redis/health-store.ts';
+import type { RedisHealthStore } from './redis/health-store.ts';
 import { createUndiciTransport } from './undici-transport.ts';
 
 export interface NodeGatewayOptions {
@@ -39,6 +39,8 @@ export interface NodeGatewayOptions {
   host?: string;
   /** Shared state (health, idempotency, queue) lives here when set. Default: none (in-memory, single instance). */
   redisUrl?: string;
+  /** Without redisUrl: bound on the idempotency records kept in memory, in estimated bytes; past it the oldest completed ones go first. Default: 16 MiB. */
+  idempotencyMemoryBytes?: number;
   logger: Logger;
   /** Names this instance in shared health state and alarms. Default: a random id. */
   instanceId?: string;
@@ -85,8 +87,14 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
   const merchantKeys = merchants === undefined ? undefined : (options.merchantKeys ?? loadMerchantKeys(merchants));
   const inboundTls = options.tls && { cert: readPublicFile(options.tls.certFile), key: readSecretFile(options.tls.keyFile) };
   // One fail-fast client shared by the Redis-backed stores; never on a payment's critical path.
-  const redis = options.redisUrl ? createRedisClient(options.redisUrl) : undefined;
-  const healthStore = redis ? new RedisHealthStore(redis, { logger }) : undefined;
+  // ioredis is imported only when Redis is used: memory-only mode never loads it (about 10 MB resident).
+  let redis: RedisClient | undefined;
+  let healthStore: RedisHealthStore | undefined;
+  if (options.redisUrl) {
+    const [{ createRedisClient }, { RedisHealthStore }] = await Promise.all([import('./redis/client.ts'), import('./redis/health-store.ts')]);
+    redis = createRedisClient(options.redisUrl);
+    healthStore = new RedisHealthStore(redis, { logger });
+  }
   const ops = await createNodeOps({
     policy: options.policy,
     policyHash: options.policyHash,
@@ -122,7 +130,12 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
       }),
   });
   if (redis && !(await waitForRedis(redis))) logger.warn({ event: 'redis_unavailable' }, 'Redis not reachable at start; running on local state until it is');
-  const exactlyOnce = createExactlyOnceParts({ redis, gateway: () => ops.control.gateway(), logger });
+  const exactlyOnce = createExactlyOnceParts({
+    redis,
+    gateway: () => ops.control.gateway(),
+    logger,
+    ...(options.idempotencyMemoryBytes !== undefined ? { memoryIdempotencyBytes: options.idempotencyMemoryBytes } : {}),
+  });
   ops.metrics.watchQueue(() => exactlyOnce.queue.stats(Date.now()));
   if (!redis && options.policy.routes.some((r) => r.whenAllDown === 'queue')) {
     logger.warn({ event: 'queue_not_durable' }, 'whenAllDown "queue" keeps its queue in memory (no --redis): queued requests are lost if the process stops');

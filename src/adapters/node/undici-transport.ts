@@ -1,9 +1,17 @@
 import type { Socket } from 'node:net';
-import { Agent, buildConnector, type Dispatcher } from 'undici';
+import { createRequire } from 'node:module';
+import type { Agent, buildConnector, Dispatcher } from 'undici';
 import { AttemptError, type AttemptErrorCode } from '../../core/failover/attempt-error.ts';
 import type { PathConfig } from '../../core/policy/schema.ts';
 import { readPublicFile, readSecretFile } from './secret-file.ts';
 import type { AttemptOptions, PathTransport, UpstreamRequest, UpstreamResponse } from '../../core/transport.ts';
+
+// Only undici's Agent and connector, from their own modules: undici's index also loads its fetch,
+// WebSocket, cache, mock and proxy modules, which the gateway never uses (about 12 MB resident).
+// undici is pinned in package.json; undici-transport.test.ts fails if these paths move.
+const require = createRequire(import.meta.url);
+const UndiciAgent = require('undici/lib/dispatcher/agent.js') as typeof Agent;
+const buildUndiciConnector = require('undici/lib/core/connect.js') as typeof buildConnector;
 
 /** Answers up to this size are taken whole before they are passed on; larger ones stream. */
 const BUFFERED_BODY_LIMIT = 65_536;
@@ -43,8 +51,8 @@ export function createUndiciTransport(path: PathConfig, options: UndiciTransport
   const keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 30_000;
   // undici's own connector (TCP, TLS with the path's settings for https), wrapped so connecting can run ahead of sending.
   const tlsOptions = path.upstream.startsWith('https:') ? tlsConnectOptions(path) : {};
-  const connector = new PreConnector(buildConnector({ timeout: path.connectTimeoutMs, ...tlsOptions } as buildConnector.BuildOptions), keepAliveTimeoutMs);
-  const agent = new Agent({
+  const connector = new PreConnector(buildUndiciConnector({ timeout: path.connectTimeoutMs, ...tlsOptions } as buildConnector.BuildOptions), keepAliveTimeoutMs);
+  const agent = new UndiciAgent({
     connect: connector.connect,
     ...(path.bind ? { localAddress: path.bind } : {}),
     keepAliveTimeout: keepAliveTimeoutMs,

@@ -55,3 +55,49 @@ describe('MemoryIdempotencyStore', () => {
     expect((await store.claim('a', 'fp', 60_000)).kind).toBe('claimed');
   });
 });
+
+describe('MemoryIdempotencyStore byte bound', () => {
+  const big = { status: 201, headers: [['content-type', 'application/json']] as [string, string][], bodyBase64: 'x'.repeat(1_000) };
+
+  it('stays within maxBytes by dropping the oldest completed records, never an in-flight claim', async () => {
+    const store = new MemoryIdempotencyStore({ maxBytes: 4_000 });
+    const busy = await store.claim('busy', 'fp', 60_000);
+    expect(busy.kind).toBe('claimed');
+    for (const key of ['a', 'b', 'c', 'd', 'e']) {
+      const claim = await store.claim(key, 'fp', 60_000);
+      if (claim.kind !== 'claimed') throw new Error('expected a claim');
+      expect(await store.complete(key, claim.token, big, 86_400_000)).toBe(true);
+      expect(store.bytes).toBeLessThanOrEqual(4_000);
+    }
+    expect(await store.claim('busy', 'fp', 60_000)).toEqual({ kind: 'in_flight' });
+    expect((await store.claim('e', 'fp', 60_000)).kind).toBe('completed');
+    expect((await store.claim('a', 'fp', 60_000)).kind).toBe('claimed');
+  });
+
+  it('keeps every in-flight claim even past maxBytes, and counts bytes back down as records go', async () => {
+    const store = new MemoryIdempotencyStore({ maxBytes: 1 });
+    const tokens = new Map<string, string>();
+    for (const key of ['a', 'b', 'c']) {
+      const claim = await store.claim(key, 'fp', 60_000);
+      if (claim.kind !== 'claimed') throw new Error('expected a claim');
+      tokens.set(key, claim.token);
+    }
+    expect(store.size).toBe(3);
+    for (const key of ['a', 'b', 'c']) expect(await store.claim(key, 'fp', 60_000)).toEqual({ kind: 'in_flight' });
+    expect(await store.release('a', tokens.get('a')!)).toBe(true);
+    expect(await store.release('b', tokens.get('b')!)).toBe(true);
+    expect(await store.complete('c', tokens.get('c')!, big, 86_400_000)).toBe(true);
+    expect(store.size).toBe(0);
+    expect(store.bytes).toBe(0);
+  });
+
+  it('estimates a typical payment answer at several hundred bytes, so the default keeps tens of thousands', async () => {
+    const store = new MemoryIdempotencyStore();
+    const claim = await store.claim('k-ovh-paypath-1795755789038-123', 'f'.repeat(64), 10_000);
+    if (claim.kind !== 'claimed') throw new Error('expected a claim');
+    const body = btoa(JSON.stringify({ id: `ch_${crypto.randomUUID()}`, status: 'succeeded', amount: 4500, reference: 'ovh-paypath-123' }));
+    await store.complete('k-ovh-paypath-1795755789038-123', claim.token, { status: 201, headers: [['content-type', 'application/json'], ['idempotency-key', 'k-ovh-paypath-1795755789038-123']], bodyBase64: body }, 86_400_000);
+    expect(store.bytes).toBeGreaterThan(500);
+    expect(store.bytes).toBeLessThan(800);
+  });
+});

@@ -1,31 +1,54 @@
 import type { ClaimResult, IdempotencyStore, StoredAnswer } from './store.ts';
 
 type MemoryRecord =
-  | { state: 'in_flight'; fingerprint: string; token: string; expiresAt: number }
-  | { state: 'completed'; fingerprint: string; answer: StoredAnswer; expiresAt: number };
+  | { state: 'in_flight'; fingerprint: string; token: string; expiresAt: number; bytes: number }
+  | { state: 'completed'; fingerprint: string; answer: StoredAnswer; expiresAt: number; bytes: number };
 
 /** Default bound on records kept in memory (a day of traffic at ~1 payment/s, several times over). */
 export const DEFAULT_MEMORY_IDEMPOTENCY_ENTRIES = 200_000;
 
 /**
+ * Default bound on the estimated bytes the records take: 16 MiB, about 25,000 typical payment
+ * answers (~650 bytes each with their key, fingerprint and headers). The 200,000-record bound alone
+ * let the store grow past 120 MB of heap.
+ */
+export const DEFAULT_MEMORY_IDEMPOTENCY_BYTES = 16 * 1024 * 1024;
+
+/**
+ * What one record costs beyond its strings, measured on Node 24 (the Map entry, the record and
+ * answer objects, the headers arrays, the strings' own headers).
+ */
+const RECORD_OVERHEAD_BYTES = 256;
+
+/**
  * Idempotency records of one instance, in a Map with lazy expiry (swept every 1000 claims). Past
- * `maxEntries`, the oldest completed records are dropped early: memory stays bounded, and a retry
- * of a dropped key still goes to the processor with its key, whose de-duplication answers it.
+ * `maxEntries` records or `maxBytes` (estimated), the oldest completed records are dropped early:
+ * memory stays bounded, and a retry of a dropped key still goes to the processor with its key,
+ * whose de-duplication answers it. A claim in flight is never dropped, so its key can never be
+ * claimed twice at once.
  */
 export class MemoryIdempotencyStore implements IdempotencyStore {
   readonly kind = 'memory' as const;
   readonly #records = new Map<string, MemoryRecord>();
   readonly #now: () => number;
   readonly #maxEntries: number;
+  readonly #maxBytes: number;
+  #bytes = 0;
   #claimsSinceSweep = 0;
 
-  constructor(options: { now?: () => number; maxEntries?: number } = {}) {
+  constructor(options: { now?: () => number; maxEntries?: number; maxBytes?: number } = {}) {
     this.#now = options.now ?? Date.now;
     this.#maxEntries = options.maxEntries ?? DEFAULT_MEMORY_IDEMPOTENCY_ENTRIES;
+    this.#maxBytes = options.maxBytes ?? DEFAULT_MEMORY_IDEMPOTENCY_BYTES;
   }
 
   get size(): number {
     return this.#records.size;
+  }
+
+  /** Estimated bytes the records take (what `maxBytes` bounds). */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   async claim(key: string, fingerprint: string, claimTtlMs: number): Promise<ClaimResult> {
@@ -37,36 +60,59 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
       return existing.state === 'completed' ? { kind: 'completed', answer: existing.answer } : { kind: 'in_flight' };
     }
     const token = crypto.randomUUID();
-    this.#records.delete(key); // re-inserted last, so Map order stays oldest first
-    this.#records.set(key, { state: 'in_flight', fingerprint, token, expiresAt: now + claimTtlMs });
-    if (this.#records.size > this.#maxEntries) this.#evictOldestCompleted();
+    this.#delete(key); // re-inserted last, so Map order stays oldest first
+    this.#set(key, { state: 'in_flight', fingerprint, token, expiresAt: now + claimTtlMs, bytes: RECORD_OVERHEAD_BYTES + 2 * key.length + fingerprint.length + token.length });
+    this.#evictOverLimits();
     return { kind: 'claimed', token };
   }
 
   async complete(key: string, token: string, answer: StoredAnswer, ttlMs: number): Promise<boolean> {
     const existing = this.#records.get(key);
     if (!existing || existing.state !== 'in_flight' || existing.token !== token) return false;
-    this.#records.set(key, { state: 'completed', fingerprint: existing.fingerprint, answer, expiresAt: this.#now() + ttlMs });
+    let bytes = RECORD_OVERHEAD_BYTES + 2 * key.length + existing.fingerprint.length + answer.bodyBase64.length;
+    for (const [name, value] of answer.headers) bytes += name.length + value.length + 32;
+    this.#set(key, { state: 'completed', fingerprint: existing.fingerprint, answer, expiresAt: this.#now() + ttlMs, bytes });
+    this.#evictOverLimits();
     return true;
   }
 
   async release(key: string, token: string): Promise<boolean> {
     const existing = this.#records.get(key);
     if (!existing || existing.state !== 'in_flight' || existing.token !== token) return false;
-    this.#records.delete(key);
+    this.#delete(key);
     return true;
   }
 
-  #evictOldestCompleted(): void {
+  /** Replaces the key's record in place (an existing key keeps its position in the Map). */
+  #set(key: string, record: MemoryRecord): void {
+    this.#bytes += record.bytes - (this.#records.get(key)?.bytes ?? 0);
+    this.#records.set(key, record);
+  }
+
+  #delete(key: string): void {
+    const existing = this.#records.get(key);
+    if (existing === undefined) return;
+    this.#bytes -= existing.bytes;
+    this.#records.delete(key);
+  }
+
+  #overLimits(): boolean {
+    return this.#records.size > this.#maxEntries || this.#bytes > this.#maxBytes;
+  }
+
+  /** Oldest first; in-flight claims are skipped (they end by themselves within their claim TTL). */
+  #evictOverLimits(): void {
+    if (!this.#overLimits()) return;
+    const now = this.#now();
     for (const [key, record] of this.#records) {
-      if (this.#records.size <= this.#maxEntries) return;
-      if (record.state === 'completed' || record.expiresAt <= this.#now()) this.#records.delete(key);
+      if (!this.#overLimits()) return;
+      if (record.state === 'completed' || record.expiresAt <= now) this.#delete(key);
     }
   }
 
   #sweep(): void {
     this.#claimsSinceSweep = 0;
     const now = this.#now();
-    for (const [key, record] of this.#records) if (record.expiresAt <= now) this.#records.delete(key);
+    for (const [key, record] of this.#records) if (record.expiresAt <= now) this.#delete(key);
   }
 }

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import type { Gateway } from '../../core/gateway.ts';
+import { silentLogger } from '../../core/logger.ts';
+import { createExactlyOnceParts } from './exactly-once.ts';
+
+const gateway = (() => ({ policy: { queue: { retryIntervalMs: 60_000 } } })) as unknown as () => Gateway;
+const answer = { status: 201, headers: [['content-type', 'application/json']] as [string, string][], bodyBase64: 'e30=' };
+
+async function keptAfterNewer(parts: ReturnType<typeof createExactlyOnceParts>): Promise<boolean> {
+  const store = parts.idempotencyStore;
+  for (const key of ['first', 'second']) {
+    const claim = await store.claim(key, 'fp', 10_000);
+    if (claim.kind !== 'claimed') throw new Error('expected a claim');
+    await store.complete(key, claim.token, answer, 86_400_000);
+  }
+  return (await store.claim('first', 'fp', 10_000)).kind === 'completed';
+}
+
+describe('createExactlyOnceParts without Redis', () => {
+  it('bounds the memory idempotency store by memoryIdempotencyBytes', async () => {
+    const small = createExactlyOnceParts({ gateway, logger: silentLogger, memoryIdempotencyBytes: 500 });
+    const roomy = createExactlyOnceParts({ gateway, logger: silentLogger });
+    try {
+      expect(small.idempotencyStore.kind).toBe('memory');
+      expect(await keptAfterNewer(small)).toBe(false);
+      expect(await keptAfterNewer(roomy)).toBe(true);
+    } finally {
+      small.close();
+      roomy.close();
+    }
+  });
+});
