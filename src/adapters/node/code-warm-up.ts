@@ -1,8 +1,7 @@
 import { createAdaptorServer } from '@hono/node-server';
-import { createServer, type Server } from 'node:http';
+import { Agent, createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { Pool } from 'undici';
 import { OpossumBreaker } from '../../core/breaker/opossum-breaker.ts';
 import { Gateway } from '../../core/gateway.ts';
 import type { Sha256Hex } from '../../core/idempotency/fingerprint.ts';
@@ -66,7 +65,18 @@ export async function warmCodePaths(policy: Policy, sha256: Sha256Hex, requests 
     },
   });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
-  const client = new Pool(`http://127.0.0.1:${await listen(server)}`, { connections: WARM_UP_CONCURRENCY });
+  // The client is node:http's: fetch would load a second HTTP client (Node's own undici and its WebAssembly parser) that stays resident.
+  const port = await listen(server);
+  const agent = new Agent({ keepAlive: true, maxSockets: WARM_UP_CONCURRENCY });
+  const send = (method: string, path: string, headers: Record<string, string>, body: string | undefined) =>
+    new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, method, path, headers, agent }, (res) => {
+        res.resume();
+        res.once('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.once('error', reject);
+      req.end(body);
+    });
   let answered2xx = 0;
   const stopAt = performance.now() + WARM_UP_MAX_MS;
   try {
@@ -78,20 +88,15 @@ export async function warmCodePaths(policy: Policy, sha256: Sha256Hex, requests 
       let next = 0;
       const worker = async () => {
         for (let i = next++; i < perRoute && performance.now() < stopAt; i = next++) {
-          const response = await client.request({
-            method: route.match.method as 'POST',
-            path,
-            headers: { 'content-type': 'application/json', [route.idempotency.header.toLowerCase()]: `warm-up-${route.id}-${i}` },
-            ...(hasBody ? { body: JSON.stringify({ amount: 1000, currency: 'KRW', reference: `warm-up-${i}` }) } : {}),
-          });
-          await response.body.dump();
-          if (response.statusCode >= 200 && response.statusCode < 300) answered2xx++;
+          const headers = { 'content-type': 'application/json', [route.idempotency.header]: `warm-up-${route.id}-${i}` };
+          const status = await send(route.match.method, path, headers, hasBody ? JSON.stringify({ amount: 1000, currency: 'KRW', reference: `warm-up-${i}` }) : undefined);
+          if (status >= 200 && status < 300) answered2xx++;
         }
       };
       await Promise.all(Array.from({ length: WARM_UP_CONCURRENCY }, worker));
     }
   } finally {
-    await client.close();
+    agent.destroy();
     await gateway.close();
     await Promise.all([server, upstream].map((s) => new Promise((resolve) => (s.closeAllConnections(), s.close(resolve)))));
   }
