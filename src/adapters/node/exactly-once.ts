@@ -26,7 +26,7 @@ export function createExactlyOnceParts(options: {
   redis?: RedisClient;
   gateway: () => Gateway;
   logger: Logger;
-  /** Bound on the in-memory idempotency records (no Redis), estimated bytes. Default: DEFAULT_MEMORY_IDEMPOTENCY_BYTES (16 MiB). */
+  /** Bound on the in-memory idempotency records (no Redis), estimated bytes. Default: DEFAULT_MEMORY_IDEMPOTENCY_BYTES (64 MiB). */
   memoryIdempotencyBytes?: number;
 }): ExactlyOnceParts {
   const idempotencyStore = options.redis

@@ -8,11 +8,12 @@ type MemoryRecord =
 export const DEFAULT_MEMORY_IDEMPOTENCY_ENTRIES = 200_000;
 
 /**
- * Default bound on the estimated bytes the records take: 16 MiB, about 25,000 typical payment
+ * Default bound on the estimated bytes the records take: 64 MiB, about 100,000 typical payment
  * answers (~650 bytes each with their key, fingerprint and headers). The 200,000-record bound alone
- * let the store grow past 120 MB of heap.
+ * let the store grow past 120 MB of heap. Not smaller: a dropped record shortens the window in
+ * which a client's retry is answered from here rather than sent to the processor again.
  */
-export const DEFAULT_MEMORY_IDEMPOTENCY_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_MEMORY_IDEMPOTENCY_BYTES = 64 * 1024 * 1024;
 
 /**
  * What one record costs beyond its strings, measured on Node 24 (the Map entry, the record and
