@@ -177,7 +177,7 @@ async function closedLoop(port: number, seconds: number, sign?: MerchantCredenti
   });
 }
 
-async function overhead(): Promise<OverheadRow[]> {
+async function overhead(only?: (name: string) => boolean): Promise<OverheadRow[]> {
   const rows: OverheadRow[] = [];
   const rounds = QUICK ? 1 : 3;
   const seconds = QUICK ? 2 : 5;
@@ -187,7 +187,7 @@ async function overhead(): Promise<OverheadRow[]> {
     signedTarget,
     ...targets.slice(1),
   ];
-  for (const target of all) {
+  for (const target of all.filter((t) => only?.(t.name) ?? true)) {
     const child = await target.start();
     await closedLoop(target.port, 1, target.sign); // warm-up
     const rssIdle = child?.pid ? rssMb(child.pid) : null;
@@ -418,7 +418,11 @@ await startBackend();
 const drillNames = process.env.BENCH_DRILLS?.split(',').filter(Boolean);
 try {
   if (drillNames) await drillsOnly(drillNames, Number(process.env.BENCH_RATE ?? 200));
-  else await fullRun();
+  else if (process.env.BENCH_OVERHEAD) {
+    // `BENCH_OVERHEAD=1 node bench/run.ts`: only the overhead rows of the processor and paypath, printed.
+    const rows = await overhead((name) => name === 'direct (processor)' || name === 'paypath');
+    console.table(rows.map((r) => ({ ...r, addedP99: r.fixedRateP99 - rows[0]!.fixedRateP99 })));
+  } else await fullRun();
 } finally {
   for (const child of children) await stop(child);
 }

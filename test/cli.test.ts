@@ -143,12 +143,12 @@ describe('paypath serve V8 heap sizing', () => {
   }
 
   it.runIf(process.platform === 'linux')('runs with a small young generation, in the same process', async () => {
-    expect(await runningFlags({})).toEqual(['--max-semi-space-size=4']);
+    expect(await runningFlags({})).toEqual(['--max-semi-space-size=16']);
   });
 
   it.runIf(process.platform === 'linux')('keeps V8 sizing with PAYPATH_V8_HEAP=default, and the user\'s own flag', async () => {
     expect(await runningFlags({ PAYPATH_V8_HEAP: 'default' })).toEqual([]);
-    expect(await runningFlags({ NODE_OPTIONS: '--max-semi-space-size=16' })).toEqual([]);
+    expect(await runningFlags({ NODE_OPTIONS: '--max-semi-space-size=8' })).toEqual([]);
   });
 
   it.runIf(process.platform === 'linux')('does not replace itself under an IPC channel (fork), which the exec would close', async () => {

@@ -23,7 +23,7 @@ Usage:
                                                          --idempotency-memory-mb: without --redis, the idempotency
                                                          records kept in memory (env PAYPATH_IDEMPOTENCY_MEMORY_MB;
                                                          default 64, oldest completed dropped first)
-                                                         PAYPATH_V8_HEAP=small (default: young generation 8 MB, see
+                                                         PAYPATH_V8_HEAP=small (default: young generation 32 MB, see
                                                          docs/ops.md) or default (V8's own heap sizing)
   paypath validate FILE                                  check a policy file
   paypath status                                         paths, redundancy, policy revision, drills
