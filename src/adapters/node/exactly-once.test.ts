@@ -18,12 +18,18 @@ async function keptAfterNewer(parts: ReturnType<typeof createExactlyOnceParts>):
 
 describe('createExactlyOnceParts without Redis', () => {
   it('bounds the memory idempotency store by memoryIdempotencyBytes', async () => {
-    const small = createExactlyOnceParts({ gateway, logger: silentLogger, memoryIdempotencyBytes: 500 });
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (fields: Record<string, unknown>) => void warnings.push(String(fields.event)) };
+    const small = createExactlyOnceParts({ gateway, logger, memoryIdempotencyBytes: 500 });
     const roomy = createExactlyOnceParts({ gateway, logger: silentLogger });
     try {
       expect(small.idempotencyStore.kind).toBe('memory');
       expect(await keptAfterNewer(small)).toBe(false);
       expect(await keptAfterNewer(roomy)).toBe(true);
+      // Operators see it: one warning, and the count in /status.
+      expect(warnings).toEqual(['idempotency_dropped_early']);
+      expect(await small.statusSections.idempotency!()).toMatchObject({ store: 'memory', droppedBeforeExpiry: 2 }); // 'first', then 'second' when 'first' was claimed again
+      expect(await roomy.statusSections.idempotency!()).toMatchObject({ store: 'memory', droppedBeforeExpiry: 0 });
     } finally {
       small.close();
       roomy.close();

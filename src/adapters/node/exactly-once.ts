@@ -29,9 +29,19 @@ export function createExactlyOnceParts(options: {
   /** Bound on the in-memory idempotency records (no Redis), estimated bytes. Default: DEFAULT_MEMORY_IDEMPOTENCY_BYTES (64 MiB). */
   memoryIdempotencyBytes?: number;
 }): ExactlyOnceParts {
+  // Records dropped before their TTL shorten the window in which a retry is answered here: say so, at most once a minute.
+  let warnedAt = Number.NEGATIVE_INFINITY;
+  const onDroppedEarly = (dropped: number) => {
+    if (Date.now() - warnedAt < 60_000) return;
+    warnedAt = Date.now();
+    options.logger.warn(
+      { event: 'idempotency_dropped_early', dropped },
+      'in-memory idempotency records dropped before their TTL to stay within --idempotency-memory-mb: a retry of such a key reaches the processor again (use Redis, or raise the bound)',
+    );
+  };
   const idempotencyStore = options.redis
     ? new RedisIdempotencyStore(options.redis)
-    : new MemoryIdempotencyStore(options.memoryIdempotencyBytes !== undefined ? { maxBytes: options.memoryIdempotencyBytes } : {});
+    : new MemoryIdempotencyStore({ onDroppedEarly, ...(options.memoryIdempotencyBytes !== undefined ? { maxBytes: options.memoryIdempotencyBytes } : {}) });
   const queue = options.redis ? new RedisForwardQueue(options.redis) : new MemoryForwardQueue();
   const forwarder = new QueueForwarder({ queue, gateway: options.gateway, logger: options.logger });
   let timer: NodeJS.Timeout | undefined;
@@ -50,7 +60,10 @@ export function createExactlyOnceParts(options: {
     idempotencyStore,
     queue,
     statusSections: {
-      idempotency: () => ({ store: idempotencyStore.kind, shared: idempotencyStore.kind === 'redis' }),
+      idempotency: () =>
+        idempotencyStore instanceof MemoryIdempotencyStore
+          ? { store: idempotencyStore.kind, shared: false, records: idempotencyStore.size, bytes: idempotencyStore.bytes, droppedBeforeExpiry: idempotencyStore.droppedBeforeExpiry }
+          : { store: idempotencyStore.kind, shared: true },
       queue: async () => {
         try {
           return await queue.stats(Date.now());

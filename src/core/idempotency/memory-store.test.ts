@@ -60,7 +60,8 @@ describe('MemoryIdempotencyStore byte bound', () => {
   const big = { status: 201, headers: [['content-type', 'application/json']] as [string, string][], bodyBase64: 'x'.repeat(1_000) };
 
   it('stays within maxBytes by dropping the oldest completed records, never an in-flight claim', async () => {
-    const store = new MemoryIdempotencyStore({ maxBytes: 4_000 });
+    const reported: number[] = [];
+    const store = new MemoryIdempotencyStore({ maxBytes: 4_000, onDroppedEarly: (dropped) => reported.push(dropped) });
     const busy = await store.claim('busy', 'fp', 60_000);
     expect(busy.kind).toBe('claimed');
     for (const key of ['a', 'b', 'c', 'd', 'e']) {
@@ -72,6 +73,21 @@ describe('MemoryIdempotencyStore byte bound', () => {
     expect(await store.claim('busy', 'fp', 60_000)).toEqual({ kind: 'in_flight' });
     expect((await store.claim('e', 'fp', 60_000)).kind).toBe('completed');
     expect((await store.claim('a', 'fp', 60_000)).kind).toBe('claimed');
+    // 'a', 'b' and more went long before their day-long TTL, and the owner was told each time.
+    expect(store.droppedBeforeExpiry).toBeGreaterThanOrEqual(2);
+    expect(reported.at(-1)).toBe(store.droppedBeforeExpiry);
+  });
+
+  it('does not count expired records it drops as dropped early', async () => {
+    let now = 0;
+    const store = new MemoryIdempotencyStore({ maxEntries: 1, now: () => now });
+    for (const key of ['a', 'b']) {
+      const claim = await store.claim(key, 'fp', 60_000);
+      if (claim.kind !== 'claimed') throw new Error('expected a claim');
+      await store.complete(key, claim.token, big, 1_000);
+      now += 2_000; // past the TTL before the next record pushes it out
+    }
+    expect(store.droppedBeforeExpiry).toBe(0);
   });
 
   it('keeps every in-flight claim even past maxBytes, and counts bytes back down as records go', async () => {

@@ -34,13 +34,24 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   readonly #now: () => number;
   readonly #maxEntries: number;
   readonly #maxBytes: number;
+  readonly #onDroppedEarly: ((dropped: number) => void) | undefined;
   #bytes = 0;
+  #droppedEarly = 0;
   #claimsSinceSweep = 0;
 
-  constructor(options: { now?: () => number; maxEntries?: number; maxBytes?: number } = {}) {
+  constructor(
+    options: {
+      now?: () => number;
+      maxEntries?: number;
+      maxBytes?: number;
+      /** Called with the running total each time completed records are dropped before their TTL to stay within the bounds. */
+      onDroppedEarly?: (dropped: number) => void;
+    } = {},
+  ) {
     this.#now = options.now ?? Date.now;
     this.#maxEntries = options.maxEntries ?? DEFAULT_MEMORY_IDEMPOTENCY_ENTRIES;
     this.#maxBytes = options.maxBytes ?? DEFAULT_MEMORY_IDEMPOTENCY_BYTES;
+    this.#onDroppedEarly = options.onDroppedEarly;
   }
 
   get size(): number {
@@ -50,6 +61,14 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   /** Estimated bytes the records take (what `maxBytes` bounds). */
   get bytes(): number {
     return this.#bytes;
+  }
+
+  /**
+   * Completed records dropped before their TTL to stay within the bounds: a retry of such a key is
+   * sent to the processor again instead of being answered here.
+   */
+  get droppedBeforeExpiry(): number {
+    return this.#droppedEarly;
   }
 
   async claim(key: string, fingerprint: string, claimTtlMs: number): Promise<ClaimResult> {
@@ -105,10 +124,13 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   #evictOverLimits(): void {
     if (!this.#overLimits()) return;
     const now = this.#now();
+    const droppedBefore = this.#droppedEarly;
     for (const [key, record] of this.#records) {
-      if (!this.#overLimits()) return;
+      if (!this.#overLimits()) break;
+      if (record.state === 'completed' && record.expiresAt > now) this.#droppedEarly++;
       if (record.state === 'completed' || record.expiresAt <= now) this.#delete(key);
     }
+    if (this.#droppedEarly > droppedBefore) this.#onDroppedEarly?.(this.#droppedEarly);
   }
 
   #sweep(): void {
