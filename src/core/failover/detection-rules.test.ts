@@ -75,6 +75,21 @@ describe('detection rules in the failover engine', () => {
     expect(a.counted).toBe(1); // b then answered this very request: the fault was a's
   });
 
+  it('does not charge a timed-out path that answered again before another path answered: the processor stalled', async () => {
+    const { route, paths, request } = setup({
+      a: hang,
+      b: async () => {
+        // When a processor stall ends, the queue it held on a is answered before the re-send on b.
+        paths.get('a')!.lastAnsweredAt = Date.now();
+        return json(201, {});
+      },
+    });
+    await forwardWithFailover(route, request(), paths, { idempotencyKey: 'k10' });
+    const a = paths.get('a')!.breaker;
+    expect(a.excused).toBe(1);
+    expect(a.counted).toBe(0);
+  });
+
   it('never lets the retry budget refuse a re-send after a timeout on a path while others answer', async () => {
     const { route, paths, request } = setup({ a: hang, b: async () => json(201, {}) });
     paths.get('b')!.lastAnsweredAt = Date.now(); // b answered lately (e.g. its probe)

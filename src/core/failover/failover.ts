@@ -116,11 +116,15 @@ async function forwardAttempts(
     if (slot) retrySlots.push(slot);
     return slot !== undefined;
   };
-  /** Timeouts excused because no other path answered meanwhile; counted once another path answers this request. */
-  const excused: PathRuntime[] = [];
+  /**
+   * Timeouts excused because no other path answered meanwhile; counted once another path answers
+   * this request, unless the timed-out path has answered since that attempt began: then the
+   * processor was the slow part (a stall answers every path's queue when it ends), not the path.
+   */
+  const excused: { path: PathRuntime; startedAt: number }[] = [];
   const countExcused = (winner: PathRuntime) => {
-    for (const p of excused) {
-      if (p === winner || !p.breaker.isAvailable) continue;
+    for (const { path: p, startedAt } of excused) {
+      if (p === winner || !p.breaker.isAvailable || (p.lastAnsweredAt ?? Number.NEGATIVE_INFINITY) >= startedAt) continue;
       void p.breaker.execute(() => Promise.reject(new AttemptError('response_timeout', 'sent', 'another path answered this request'))).catch(() => {});
     }
   };
@@ -202,7 +206,7 @@ async function forwardAttempts(
           // the processor or this box is slow, not the path (a half-open trial always counts).
           if (error instanceof AttemptError && error.code === 'response_timeout' && closedAtStart && !answeredElsewhere(paths, path, attemptStarted)) {
             error.countsAgainstPath = false;
-            excused.push(path);
+            excused.push({ path, startedAt: attemptStarted });
           }
           throw error;
         } finally {
