@@ -69,7 +69,7 @@ class PathState implements PathRuntime {
   lastError: { code: string; at: string } | undefined;
   lastProbe: ProbeResult | undefined;
   lastAnsweredAt: number | undefined;
-  readonly silence = new SilenceWatch();
+  readonly silence = new SilenceWatch(() => this.lastAnsweredAt);
   /** The last open/closed transition made here or applied from a peer, for resynchronisation. */
   lastShared: PathHealthEvent | undefined;
 
@@ -106,17 +106,10 @@ class PathState implements PathRuntime {
     return rule && this.silence.watch(startedAt, rule, giveUp);
   }
 
-  /** Records an answer over this path, a payment's or a probe's. */
-  answered(): void {
-    const at = Date.now();
-    this.lastAnsweredAt = at;
-    this.silence.answered(at);
-  }
-
   recordAttempt(record: AttemptRecord): void {
     this.onAttempt?.(record);
     this.requests++;
-    if (record.outcome === 'answered' || record.outcome === 'upstream_error') this.answered();
+    if (record.outcome === 'answered' || record.outcome === 'upstream_error') this.lastAnsweredAt = Date.now();
     if (record.outcome !== 'answered') {
       this.failures++;
       this.lastError = { code: record.code, at: new Date().toISOString() };
@@ -311,7 +304,7 @@ export class Gateway {
   #onProbe(target: ProbeTarget, result: ProbeResult): void {
     const path = target as PathState;
     path.lastProbe = result;
-    if (result.ok) path.answered();
+    if (result.ok) path.lastAnsweredAt = Date.now();
     const state = path.breaker.state;
     if (state === 'isolated') return;
     if (!result.ok) {

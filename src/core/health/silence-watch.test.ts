@@ -4,9 +4,15 @@ import { SilenceWatch } from './silence-watch.ts';
 const rule = { afterMs: 20, waiting: 2 };
 const turn = () => new Promise((resolve) => setTimeout(resolve, 5));
 
+/** A watch over a path whose last answer the test sets. */
+function watchedPath() {
+  const path = { lastAnsweredAt: undefined as number | undefined };
+  return { path, watch: new SilenceWatch(() => path.lastAnsweredAt) };
+}
+
 describe('SilenceWatch', () => {
   it('gives up an attempt once the path answered nothing for afterMs while later attempts wait', async () => {
-    const watch = new SilenceWatch();
+    const { watch } = watchedPath();
     const givenUp: string[] = [];
     watch.watch(0, rule, (reason) => givenUp.push(`first: ${reason}`));
     watch.watch(5, rule, () => givenUp.push('second'));
@@ -16,7 +22,7 @@ describe('SilenceWatch', () => {
   });
 
   it('waits for enough later attempts: one slow request on an otherwise idle path keeps its timeout', async () => {
-    const watch = new SilenceWatch();
+    const { watch } = watchedPath();
     let givenUp = 0;
     watch.watch(0, rule, () => givenUp++);
     watch.watch(100, rule, () => givenUp++); // only one later attempt
@@ -25,11 +31,11 @@ describe('SilenceWatch', () => {
   });
 
   it('keeps an attempt while other answers come over the path: one slow answer, not a silent path', async () => {
-    const watch = new SilenceWatch();
+    const { path, watch } = watchedPath();
     let givenUp = 0;
     watch.watch(0, rule, () => givenUp++);
     const second = watch.watch(5, rule, () => givenUp++);
-    watch.answered(8);
+    path.lastAnsweredAt = 8;
     second();
     watch.watch(30, rule, () => givenUp++);
     watch.watch(40, rule, () => givenUp++);
@@ -38,18 +44,18 @@ describe('SilenceWatch', () => {
   });
 
   it('does not give up when the answer arrives before the deferred verdict runs', async () => {
-    const watch = new SilenceWatch();
+    const { path, watch } = watchedPath();
     let givenUp = 0;
     watch.watch(0, rule, () => givenUp++);
     watch.watch(5, rule, () => givenUp++);
     watch.watch(25, rule, () => givenUp++);
-    watch.answered(26); // read from the socket in the same turn
+    path.lastAnsweredAt = 26; // read from the socket in the same turn
     await turn();
     expect(givenUp).toBe(0);
   });
 
   it('forgets settled attempts and never gives one up after it settled', async () => {
-    const watch = new SilenceWatch();
+    const { watch } = watchedPath();
     let givenUp = 0;
     const first = watch.watch(0, rule, () => givenUp++);
     watch.watch(5, rule, () => {});

@@ -15,11 +15,11 @@
  */
 export class SilenceWatch {
   readonly #inFlight: InFlight[] = [];
-  #lastAnswerAt = Number.NEGATIVE_INFINITY;
+  readonly #lastAnsweredAt: () => number | undefined;
 
-  /** Records an answer of any kind over this path (a payment's or a probe's). */
-  answered(at: number): void {
-    this.#lastAnswerAt = Math.max(this.#lastAnswerAt, at);
+  /** `lastAnsweredAt`: when the path last answered anything (a payment or a probe), as the path keeps it. */
+  constructor(lastAnsweredAt: () => number | undefined) {
+    this.#lastAnsweredAt = lastAnsweredAt;
   }
 
   /**
@@ -47,16 +47,20 @@ export class SilenceWatch {
       const entry = all[i]!;
       const later = all.length - i; // the attempt starting now counts as one sent later
       if (entry.flagged || now - entry.startedAt < entry.rule.afterMs || later < entry.rule.waiting) continue;
-      if (this.#lastAnswerAt >= entry.startedAt) continue;
+      if (this.#answeredSince(entry.startedAt)) continue;
       entry.flagged = true;
       setTimeout(() => {
-        if (entry.done || this.#lastAnswerAt >= entry.startedAt) {
+        if (entry.done || this.#answeredSince(entry.startedAt)) {
           entry.flagged = false;
           return;
         }
         entry.giveUp(`the path answered nothing for ${now - entry.startedAt} ms while ${later} later attempts waited`);
       }, 0);
     }
+  }
+
+  #answeredSince(at: number): boolean {
+    return (this.#lastAnsweredAt() ?? Number.NEGATIVE_INFINITY) >= at;
   }
 }
 
