@@ -11,6 +11,7 @@ import { createApp } from '../../http/app.ts';
 import { readIncomingBody } from './incoming-body.ts';
 import { createLogger } from './logger.ts';
 import { PrometheusMetrics } from './metrics.ts';
+import { logRequest } from './ops.ts';
 import { createUndiciTransport } from './undici-transport.ts';
 
 /**
@@ -61,7 +62,7 @@ export async function warmCodePaths(policy: Policy, sha256: Sha256Hex, requests 
     readRequestBody: readIncomingBody,
     onRequest: (record) => {
       metrics.request(record);
-      logger.info({ event: 'request', requestId: record.requestId, status: record.status, outcome: record.outcome, durationMs: record.durationMs }, 'warm-up');
+      logRequest(logger, record);
     },
   });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;

@@ -96,22 +96,7 @@ export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
     metrics.request(record);
     drills.observe(record);
     if (record.path !== undefined && record.routeClass !== undefined) meter.record(record.path, record.routeClass, record.requestBytes + record.responseBytes);
-    if (MONITORING.has(record.pathname) && record.status < 500) return;
-    const fields = {
-      event: 'request',
-      requestId: record.requestId,
-      method: record.method,
-      pathname: record.pathname,
-      route: record.route ?? null,
-      path: record.path ?? null,
-      attempts: record.attempts,
-      status: record.status,
-      outcome: record.outcome,
-      durationMs: record.durationMs,
-    };
-    const message = `${record.method} ${record.pathname} ${record.status} ${record.outcome}`;
-    if (record.status >= 500) logger.warn(fields, message);
-    else logger.info(fields, message);
+    logRequest(logger, record);
   };
 
   return {
@@ -153,4 +138,24 @@ async function postWebhook(url: string, warning: BudgetWarning, logger: Logger):
   } catch (error) {
     logger.warn({ event: 'webhook_failed', url, err: String(error) }, `budget webhook ${url} failed`);
   }
+}
+
+/** The request log line: every routed request, and monitoring polls only when they fail. */
+export function logRequest(logger: Logger, record: RequestRecord): void {
+  if (MONITORING.has(record.pathname) && record.status < 500) return;
+  const fields = {
+    event: 'request',
+    requestId: record.requestId,
+    method: record.method,
+    pathname: record.pathname,
+    route: record.route ?? null,
+    path: record.path ?? null,
+    attempts: record.attempts,
+    status: record.status,
+    outcome: record.outcome,
+    durationMs: record.durationMs,
+  };
+  const message = `${record.method} ${record.pathname} ${record.status} ${record.outcome}`;
+  if (record.status >= 500) logger.warn(fields, message);
+  else logger.info(fields, message);
 }
