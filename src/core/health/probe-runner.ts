@@ -71,12 +71,10 @@ export class ProbeRunner {
 
   /** Paths probed on a schedule whose probe is due: never started, or started at least their interval ago, and not in flight. */
   due(): ProbeTarget[] {
-    if (!this.probe.enabled) return [];
     const now = this.#now();
-    return this.paths.filter((path) => {
-      const interval = probeIntervalMs(this.probe, path);
+    return this.#scheduledIdle().filter((path) => {
       const last = this.#lastStarted.get(path.config.id);
-      return interval !== undefined && !this.inFlight(path.config.id) && (last === undefined || now - last >= interval);
+      return last === undefined || now - last >= probeIntervalMs(this.probe, path)!;
     });
   }
 
@@ -87,8 +85,12 @@ export class ProbeRunner {
 
   /** Starts a probe of every path probed on a schedule (cold ones are not), due or not, except those in flight. */
   runRound(): Promise<ProbeResult[]> {
-    if (!this.probe.enabled) return Promise.resolve([]);
-    const paths = this.paths.filter((p) => probeIntervalMs(this.probe, p) !== undefined && !this.inFlight(p.config.id));
-    return Promise.all(paths.map((path) => this.run(path)));
+    return Promise.all(this.#scheduledIdle().map((path) => this.run(path)));
+  }
+
+  /** Paths probed on a schedule (not cold ones, and none while probes are off) with no probe in flight. */
+  #scheduledIdle(): ProbeTarget[] {
+    if (!this.probe.enabled) return [];
+    return this.paths.filter((path) => probeIntervalMs(this.probe, path) !== undefined && !this.inFlight(path.config.id));
   }
 }
