@@ -10,9 +10,8 @@ export function bodyTooLarge(maxBytes: number): PaypathError {
  * reading it all. Buffering is deliberate: only a buffered body can be sent again on another path.
  */
 export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array | null> {
-  const tooLarge = () => bodyTooLarge(maxBytes);
   const declared = Number(request.headers.get('content-length') ?? NaN);
-  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge();
+  if (Number.isFinite(declared) && declared > maxBytes) throw bodyTooLarge(maxBytes);
   if (request.body === null) return null;
 
   const chunks: Uint8Array[] = [];
@@ -24,7 +23,7 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
     total += value.byteLength;
     if (total > maxBytes) {
       await reader.cancel().catch(() => {});
-      throw tooLarge();
+      throw bodyTooLarge(maxBytes);
     }
     chunks.push(value);
   }
