@@ -140,6 +140,23 @@ describe('idempotency middleware', () => {
     expect(sent).toHaveLength(1);
   });
 
+  it('keeps no record of a generated key when the processor de-duplicates by key, and one when it does not', async () => {
+    for (const upstreamHonors of [true, false]) {
+      const store = new MemoryIdempotencyStore();
+      const { pay, sent } = setup({ upstream: charge, store, idempotency: { upstreamHonors } });
+      const response = await pay(undefined, '{"amount":1}');
+      expect(response.status).toBe(201);
+      const generated = response.headers.get('idempotency-key');
+      expect(generated).toMatch(/^pp_/);
+      expect(sent[0]!.key).toBe(generated);
+      expect(store.size).toBe(upstreamHonors ? 0 : 1);
+      // Sent back, the key reaches the processor (which knows it) or is replayed from the record.
+      const again = await pay(generated!, '{"amount":1}');
+      expect(again.headers.get('idempotent-replayed')).toBe(upstreamHonors ? null : 'true');
+      expect(sent).toHaveLength(upstreamHonors ? 2 : 1);
+    }
+  });
+
   it('rejects keyless requests with 400 when the route requires a key', async () => {
     const { pay, sent } = setup({ upstream: charge, idempotency: { require: true } });
     const response = await pay(undefined, '{"amount":1}');

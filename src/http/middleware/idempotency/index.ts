@@ -25,14 +25,18 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * - only final answers are stored (see isFinalAnswer); anything else, gateway errors such as
  *   outcome_unknown included, releases the claim so the retry asks the processor again under the same key;
  * - a store that cannot be reached never stops a payment: the request goes on without a claim
- *   (the key still reaches the processor, whose own de-duplication protects it).
+ *   (the key still reaches the processor, whose own de-duplication protects it);
+ * - a key paypath generated is not recorded when the processor de-duplicates by key (`upstreamHonors`):
+ *   no other request can carry it while it is in flight, and a client that later sends it back is
+ *   answered by the processor's own record of it, so a record here would only cost memory and a
+ *   store round trip per keyless request (Stripe keeps nothing for a request without a key).
  */
 export function idempotency(options: IdempotencyMiddlewareOptions): MiddlewareHandler<ProxyEnv> {
   const logger = options.logger ?? silentLogger;
   return async (c, next) => {
     const store = options.store;
-    const { route, idempotencyKey: key, upstream } = c.get('proxy');
-    if (!store || SAFE_METHODS.has(upstream.method)) return next();
+    const { route, idempotencyKey: key, generatedKey, upstream } = c.get('proxy');
+    if (!store || SAFE_METHODS.has(upstream.method) || (generatedKey && route.idempotency.upstreamHonors)) return next();
     const settings = c.get('gateway').policy.idempotencyStore;
 
     let claim: ClaimResult;
