@@ -16,14 +16,16 @@ import { createUndiciTransport } from './undici-transport.ts';
 
 /**
  * Requests run through the throwaway app, spread over the routes: enough for V8 to optimise the hot
- * path. Measured with `bench/warm-start.ts --rate 1000` (3 alternating runs): after 1,000 requests
- * on sockets the first two seconds cost 80-110 ms more CPU than the next two and the worst p99 per
- * 100 ms of the first second was 74-285 ms; after 200 requests in memory (before) 190-390 ms and
- * 246-366 ms; after 200 on sockets 80-420 ms and 141-739 ms.
+ * path with its top compiler, which takes some 3,000 calls of a function (the next tier, after
+ * about 400, runs it at up to a third more CPU). Measured with `bench/warm-start.ts --rate 1000`
+ * (alternating runs): after 1,000 requests the first two seconds at 1,000/s cost 1,200-1,550 ms of
+ * gateway CPU, the next two 1,180-1,460, and the worst p99 per 100 ms of the first second was
+ * 152-733 ms; after 2,000 requests 1,070-1,150, 940-1,100 and 64-210 ms, for about 0.5 s more
+ * start-up. (Also opening and closing connections during the warm-up made no difference.)
  */
-const WARM_UP_REQUESTS = 1_000;
+const WARM_UP_REQUESTS = 2_000;
 /** Start-up never waits longer than this for the warm-up (a slow or busy machine). */
-const WARM_UP_MAX_MS = 2_000;
+const WARM_UP_MAX_MS = 4_000;
 /** Requests in flight at once, so the code for several connections at a time is warm too. */
 const WARM_UP_CONCURRENCY = 8;
 
