@@ -226,7 +226,7 @@ async function overhead(only?: (name: string) => boolean): Promise<OverheadRow[]
 
   // Signed requests are left out: signing costs the client too, so its latency is not the gateway's.
   const fixedRate = measured.filter((t) => !t.sign);
-  const children = await Promise.all(fixedRate.map((t) => t.start()));
+  const running = await Promise.all(fixedRate.map((t) => t.start()));
   try {
     const p50s = new Map<string, number[]>(fixedRate.map((t) => [t.name, []]));
     const p99s = new Map<string, number[]>(fixedRate.map((t) => [t.name, []]));
@@ -252,7 +252,7 @@ async function overhead(only?: (name: string) => boolean): Promise<OverheadRow[]
       if (direct) row.addedP99 = median(own.map((p99, round) => p99 - direct[round]!));
     }
   } finally {
-    for (const child of children) if (child) await stop(child);
+    for (const child of running) if (child) await stop(child);
     await controlPost('/reset');
   }
   return rows;
