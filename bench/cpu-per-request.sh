@@ -3,6 +3,8 @@
 # does not change it), optionally with a CPU profile:
 #   bench/cpu-per-request.sh [N]              # N payments after a 2,000-payment warm-up (default 8000)
 #   PROFILE=1 bench/cpu-per-request.sh 15000  # also writes a .cpuprofile into bench/results/
+#   TARGET=hono|node bench/cpu-per-request.sh  # the same load through the stack's floor instead of
+#                                              # paypath: bench/floor/hono-proxy.ts or node-proxy.ts
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"
@@ -26,13 +28,17 @@ node bench/backend.ts "$control" "$processor" "$carrier" > /dev/null & backend=$
 extra=()
 if [ "${PROFILE:-}" = 1 ]; then mkdir -p bench/results; extra=(--cpu-prof --cpu-prof-dir=bench/results); fi
 until curl -s -o /dev/null "127.0.0.1:$processor/health"; do sleep 0.2; done
-LOG_LEVEL=warn node "${extra[@]}" bin/paypath.js serve --policy "$dir/policy.yaml" --port "$gateway" > "$dir/gateway.log" 2>&1 & gw=$!
+case "${TARGET:-paypath}" in
+  paypath) LOG_LEVEL=warn node "${extra[@]}" bin/paypath.js serve --policy "$dir/policy.yaml" --port "$gateway" > "$dir/gateway.log" 2>&1 & gw=$! ;;
+  hono|node) node "${extra[@]}" "bench/floor/$TARGET-proxy.ts" "http://127.0.3.1:$carrier" "$gateway" > "$dir/gateway.log" 2>&1 & gw=$! ;;
+  *) echo "TARGET must be paypath, hono or node" >&2; exit 2 ;;
+esac
 until curl -s -o /dev/null "127.0.0.1:$gateway/healthz"; do sleep 0.2; done
 load() { autocannon -c 32 -a "$1" -m POST -H content-type=application/json -b '{"amount":4500}' "http://127.0.0.1:$gateway/v1/payments" > /dev/null 2>&1; }
 ticks() { awk '{print $14+$15}' "/proc/$gw/stat"; }
 load 2000
 before=$(ticks); load "$N"; after=$(ticks)
-echo "gateway CPU per payment: $(awk -v t=$((after - before)) -v n="$N" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f ms", t * 1000 / hz / n }') over $N payments"
+echo "${TARGET:-paypath} CPU per payment: $(awk -v t=$((after - before)) -v n="$N" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f ms", t * 1000 / hz / n }') over $N payments"
 kill -INT "$gw"; wait "$gw" 2>/dev/null || true
 kill "$backend"; wait "$backend" 2>/dev/null || true
 rm -rf "$dir"
