@@ -104,3 +104,39 @@ describe('undici transport: what reached the wire', () => {
     }
   });
 });
+
+describe('undici transport: warm connections', () => {
+  it('opens only the connections missing, counting those still connecting, and reopens them after unused ones close', async () => {
+    const opened: number[] = [];
+    let open = 0;
+    const server = createServer((_req, res) => res.end('ok'));
+    server.on('connection', (socket) => {
+      opened.push(Date.now());
+      open++;
+      socket.once('close', () => open--);
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    // Parked connections nobody uses are closed after the keep-alive timeout.
+    const transport = createUndiciTransport(path(`http://127.0.0.1:${port}`), { keepAliveTimeoutMs: 150 });
+    try {
+      // The server sees a connection a little after the client has it: count once the accepts settled.
+      const accepted = async () => {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return opened.length;
+      };
+      await Promise.all([transport.warm!(4), transport.warm!(4)]); // overlapping top-ups
+      expect(await accepted()).toBe(4);
+      await transport.warm!(4); // already warm
+      expect(await accepted()).toBe(4);
+      await expect.poll(() => open, { timeout: 2_000 }).toBe(0);
+      await transport.warm!(4);
+      expect(await accepted()).toBe(8);
+      expect(open).toBe(4);
+    } finally {
+      await transport.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});

@@ -228,15 +228,12 @@ export class Gateway {
 
   /**
    * Opens connections ahead of traffic on mirror and hot paths (WARM_CONNECTIONS each), so the
-   * first payments and the first failover pay no handshake. Probes then keep one connection of
-   * every probed path alive. Never rejects.
+   * first payments and the first failover pay no handshake. Every passing probe of such a path
+   * tops them up again (`#onProbe`): unused connections are closed after the keep-alive timeout,
+   * and a quiet night would otherwise leave only the probe's own. Never rejects.
    */
   async warmUp(): Promise<void> {
-    await Promise.allSettled(
-      [...this.#paths.values()]
-        .filter((p) => p.config.grade === 'mirror' || p.config.grade === 'hot')
-        .map((p) => p.transport.warm?.(WARM_CONNECTIONS)),
-    );
+    await Promise.allSettled([...this.#paths.values()].filter(keepsWarmConnections).map((p) => p.transport.warm?.(WARM_CONNECTIONS)));
   }
 
   /** Probes one path now, e.g. a cold path before it is needed. */
@@ -307,6 +304,8 @@ export class Gateway {
     if (result.ok) path.lastAnsweredAt = Date.now();
     const state = path.breaker.state;
     if (state === 'isolated') return;
+    // Only a path that answers is worth connecting to; warm() opens only what is missing.
+    if (result.ok && keepsWarmConnections(path)) void path.transport.warm?.(WARM_CONNECTIONS).catch(() => {});
     if (!result.ok) {
       // A failed probe opens the path with no payment involved; while open, it keeps the path open
       // (restarting the reset timer), so no payment is sent to trial a path probes see as dead.
@@ -453,4 +452,9 @@ export class Gateway {
 
 function round(ms: number | undefined): number | null {
   return ms === undefined ? null : Math.round(ms * 10) / 10;
+}
+
+/** Mirror and hot paths keep connections open ahead of traffic: a failover to them pays no handshake. */
+function keepsWarmConnections(path: PathState): boolean {
+  return path.config.grade === 'mirror' || path.config.grade === 'hot';
 }

@@ -89,7 +89,7 @@ export function createUndiciTransport(path: PathConfig, options: UndiciTransport
     },
     connect: (signal) => (idle() > 0 || connector.parkedCount > 0 ? Promise.resolve() : connector.preconnect(target, signal)),
     warm: async (count) => {
-      const wanted = Math.max(0, count - idle() - connector.parkedCount);
+      const wanted = Math.max(0, count - idle() - connector.parkedCount - connector.connectingCount);
       await Promise.allSettled(Array.from({ length: wanted }, () => connector.preconnect(target, AbortSignal.timeout(path.connectTimeoutMs))));
     },
   };
@@ -119,6 +119,7 @@ class PreConnector {
   readonly #parked: Socket[] = [];
   readonly #drops = new WeakMap<Socket, () => void>();
   readonly #closed = new AbortController();
+  #connecting = 0;
 
   constructor(base: Connector, idleMs: number) {
     this.#base = base;
@@ -127,6 +128,11 @@ class PreConnector {
 
   get parkedCount(): number {
     return this.#parked.length;
+  }
+
+  /** Preconnects still under way: a top-up while the last one connects must not open them again. */
+  get connectingCount(): number {
+    return this.#connecting;
   }
 
   /** undici's connector: a parked socket when there is one, else a fresh connection. */
@@ -147,7 +153,8 @@ class PreConnector {
   preconnect(target: ConnectTarget, callerSignal: AbortSignal): Promise<void> {
     // Closing the transport ends connects still under way too (a hedge leaves its losers running).
     const signal = AbortSignal.any([callerSignal, this.#closed.signal]);
-    return new Promise((resolve, reject) => {
+    this.#connecting++;
+    const connected = new Promise<void>((resolve, reject) => {
       let settled = false;
       const onAbort = () => {
         if (settled) return;
@@ -169,6 +176,7 @@ class PreConnector {
       if (signal.aborted) onAbort();
       else signal.addEventListener('abort', onAbort, { once: true });
     });
+    return connected.finally(() => this.#connecting--);
   }
 
   close(): void {

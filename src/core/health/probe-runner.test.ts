@@ -163,4 +163,30 @@ describe('Gateway probes without timers (Workers)', () => {
     expect(gateway.status().paths.find((x) => x.id === 'c')!.lastProbe).toBeNull();
     await gateway.close();
   });
+
+  it('a passing probe tops up the warm connections of mirror and hot paths only; a failing one does not', async () => {
+    let down = false;
+    const warmed: string[] = [];
+    const gateway = new Gateway({
+      policy: policy({ intervalMs: 300, timeoutMs: 200 }),
+      policyHash: 'h',
+      transportFactory: (path): PathTransport => ({
+        send: async () => {
+          if (down) throw new AttemptError('connect_refused', 'not_sent', 'refused');
+          return { status: 200, headers: new Headers(), body: null };
+        },
+        warm: async (count) => void warmed.push(`${path.id}:${count}`),
+        close: async () => {},
+      }),
+      breakerFactory: (config) => new TimestampBreaker(config),
+    });
+    await gateway.probeDue();
+    expect(warmed.sort()).toEqual(['h:4', 'm:4']); // warm is probed here too, but keeps no spare connections
+    warmed.length = 0;
+    down = true;
+    await new Promise((r) => setTimeout(r, 310));
+    await gateway.probeDue();
+    expect(warmed).toEqual([]);
+    await gateway.close();
+  });
 });
