@@ -65,6 +65,8 @@ class PathState implements PathRuntime {
   readonly latency = new LatencyWindow();
   readonly transitions: BreakerTransition[] = [];
   requests = 0;
+  /** `requests` when the last probe finished: a path without attempts since then is quiet. */
+  requestsAtLastProbe = 0;
   failures = 0;
   lastError: { code: string; at: string } | undefined;
   lastProbe: ProbeResult | undefined;
@@ -228,9 +230,10 @@ export class Gateway {
 
   /**
    * Opens connections ahead of traffic on mirror and hot paths (WARM_CONNECTIONS each), so the
-   * first payments and the first failover pay no handshake. Every passing probe of such a path
-   * tops them up again (`#onProbe`): unused connections are closed after the keep-alive timeout,
-   * and a quiet night would otherwise leave only the probe's own. Never rejects.
+   * first payments and the first failover pay no handshake. A passing probe of such a path that
+   * carried no payment since the last probe tops them up again (`#onProbe`): unused connections
+   * are closed after the keep-alive timeout, and a quiet night would otherwise leave only the
+   * probe's own. Never rejects.
    */
   async warmUp(): Promise<void> {
     await Promise.allSettled([...this.#paths.values()].filter(keepsWarmConnections).map((p) => p.transport.warm?.(WARM_CONNECTIONS)));
@@ -304,8 +307,12 @@ export class Gateway {
     if (result.ok) path.lastAnsweredAt = Date.now();
     const state = path.breaker.state;
     if (state === 'isolated') return;
-    // Only a path that answers is worth connecting to; warm() opens only what is missing.
-    if (result.ok && keepsWarmConnections(path)) void path.transport.warm?.(WARM_CONNECTIONS).catch(() => {});
+    // Only a path that answers is worth connecting to, and only a quiet one may have lost its
+    // spare connections: payments keep a busy path's pool warm, and opening more there only adds
+    // work to a busy box. warm() opens only what is missing.
+    const quiet = path.requests === path.requestsAtLastProbe;
+    path.requestsAtLastProbe = path.requests;
+    if (result.ok && quiet && keepsWarmConnections(path)) void path.transport.warm?.(WARM_CONNECTIONS).catch(() => {});
     if (!result.ok) {
       // A failed probe opens the path with no payment involved; while open, it keeps the path open
       // (restarting the reset timer), so no payment is sent to trial a path probes see as dead.

@@ -164,7 +164,7 @@ describe('Gateway probes without timers (Workers)', () => {
     await gateway.close();
   });
 
-  it('a passing probe tops up the warm connections of mirror and hot paths only; a failing one does not', async () => {
+  it('a passing probe tops up the warm connections of quiet mirror and hot paths only; a failing one does not', async () => {
     let down = false;
     const warmed: string[] = [];
     const gateway = new Gateway({
@@ -182,6 +182,14 @@ describe('Gateway probes without timers (Workers)', () => {
     });
     await gateway.probeDue();
     expect(warmed.sort()).toEqual(['h:4', 'm:4']); // warm is probed here too, but keeps no spare connections
+    // A path that carried a payment since its last probe keeps its pool warm by itself.
+    warmed.length = 0;
+    const route = gateway.policy.routes[0]!;
+    const sent = await gateway.forward({ ...route, paths: ['m'] }, { method: 'POST', target: '/', headers: new Headers(), body: null }, 'k');
+    expect(sent.pathId).toBe('m');
+    await new Promise((r) => setTimeout(r, 310));
+    await gateway.probeDue();
+    expect(warmed).toEqual(['h:4']);
     warmed.length = 0;
     down = true;
     await new Promise((r) => setTimeout(r, 310));
