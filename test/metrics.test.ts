@@ -31,6 +31,7 @@ describe('/metrics', () => {
       expect(before.has(name), name).toBe(true);
     }
     expect(sampleValue(before, 'paypath_requests_total', { route: 'payments', outcome: 'ok' })).toBe(6);
+    expect(sampleValue(before, 'paypath_requests_total', { route: 'payments', class: 'payment', outcome: 'ok' })).toBe(6);
     expect(sampleValue(before, 'paypath_path_attempts_total', { path: 'kt-fiber', outcome: 'answered' })).toBe(5);
     expect(sampleValue(before, 'paypath_breaker_state', { path: 'kt-fiber', state: 'closed' })).toBe(1);
     expect(sampleValue(before, 'paypath_redundancy_level')).toBe(2);

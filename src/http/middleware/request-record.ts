@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import { PaypathError } from '../../core/errors.ts';
 import type { RequestRecord } from '../../core/request-record.ts';
 import type { AppEnv } from '../app.ts';
-import { requestUrl } from '../request-url.ts';
+import { requestRoute, requestUrl } from '../request-url.ts';
 
 /** A client's request id is kept when it is short and tame (and cannot be a card number); otherwise one is made. */
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -42,7 +42,8 @@ export function requestRecorder(onRequest: ((record: RequestRecord) => void) | u
         method: c.req.method,
         pathname: requestUrl(c).pathname,
         route: routeId,
-        routeClass: routeId === undefined ? undefined : c.get('gateway').policy.routes.find((r) => r.id === routeId)?.class,
+        // The route the proxy matched (routeId is its id), cached for this request: no search of the policy.
+        routeClass: routeId === undefined ? undefined : requestRoute(c)?.class,
         path,
         attempts,
         status,
