@@ -3,8 +3,11 @@
 # does not change it), optionally with a CPU profile:
 #   bench/cpu-per-request.sh [N]              # N payments after a 2,000-payment warm-up (default 8000)
 #   PROFILE=1 bench/cpu-per-request.sh 15000  # also writes a .cpuprofile into bench/results/
-#   TARGET=hono|node bench/cpu-per-request.sh  # the same load through the stack's floor instead of
-#                                              # paypath: bench/floor/hono-proxy.ts or node-proxy.ts
+#   TARGET=hono|node|bare bench/cpu-per-request.sh  # the same load through the stack's floor instead
+#                                              # of paypath: bench/floor/hono-proxy.ts, node-proxy.ts or
+#                                              # bare-proxy.ts (node:http both ways, nothing else loaded)
+#   TARGET=haproxy bench/cpu-per-request.sh    # or through HAProxy (one thread, as in bench/run.ts)
+# Also prints the target's resident memory after the load and its peak (VmHWM).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"
@@ -30,15 +33,20 @@ if [ "${PROFILE:-}" = 1 ]; then mkdir -p bench/results; extra=(--cpu-prof --cpu-
 until curl -s -o /dev/null "127.0.0.1:$processor/health"; do sleep 0.2; done
 case "${TARGET:-paypath}" in
   paypath) LOG_LEVEL=warn node "${extra[@]}" bin/paypath.js serve --policy "$dir/policy.yaml" --port "$gateway" > "$dir/gateway.log" 2>&1 & gw=$! ;;
-  hono|node) node "${extra[@]}" "bench/floor/$TARGET-proxy.ts" "http://127.0.3.1:$carrier" "$gateway" > "$dir/gateway.log" 2>&1 & gw=$! ;;
-  *) echo "TARGET must be paypath, hono or node" >&2; exit 2 ;;
+  # With the compile cache, as bin/paypath.js runs: a cached start skips the type-stripping compiler.
+  hono|node|bare) NODE_COMPILE_CACHE="${NODE_COMPILE_CACHE:-${TMPDIR:-/tmp}/node-compile-cache}" node "${extra[@]}" "bench/floor/$TARGET-proxy.ts" "http://127.0.3.1:$carrier" "$gateway" > "$dir/gateway.log" 2>&1 & gw=$! ;;
+  haproxy)
+    printf 'global\n  nbthread 1\ndefaults\n  mode http\n  timeout connect 250ms\n  timeout client 30s\n  timeout server 1s\n  http-reuse safe\nfrontend fe\n  bind 127.0.0.1:%s\n  http-request return status 200 if { path /healthz }\n  default_backend processor\nbackend processor\n  server kt 127.0.3.1:%s\n' "$gateway" "$carrier" > "$dir/haproxy.cfg"
+    haproxy -db -f "$dir/haproxy.cfg" > "$dir/gateway.log" 2>&1 & gw=$! ;;
+  *) echo "TARGET must be paypath, hono, node, bare or haproxy" >&2; kill "$backend"; exit 2 ;;
 esac
 until curl -s -o /dev/null "127.0.0.1:$gateway/healthz"; do sleep 0.2; done
 load() { autocannon -c 32 -a "$1" -m POST -H content-type=application/json -b '{"amount":4500}' "http://127.0.0.1:$gateway/v1/payments" > /dev/null 2>&1; }
 ticks() { awk '{print $14+$15}' "/proc/$gw/stat"; }
 load 2000
 before=$(ticks); load "$N"; after=$(ticks)
-echo "${TARGET:-paypath} CPU per payment: $(awk -v t=$((after - before)) -v n="$N" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f ms", t * 1000 / hz / n }') over $N payments"
+rss() { awk -v f="$1" '$1 == f":" { printf "%.0f MB", $2 / 1024 }' "/proc/$gw/status"; }
+echo "${TARGET:-paypath} CPU per payment: $(awk -v t=$((after - before)) -v n="$N" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f ms", t * 1000 / hz / n }') over $N payments; resident $(rss VmRSS) after, peak $(rss VmHWM)"
 kill -INT "$gw"; wait "$gw" 2>/dev/null || true
 kill "$backend"; wait "$backend" 2>/dev/null || true
 rm -rf "$dir"

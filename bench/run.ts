@@ -113,6 +113,23 @@ const signedTarget: Target = {
     return child;
   },
 };
+// The floor of any Node gateway on this machine: node:http in and out to one carrier, nothing else
+// loaded, no failover. Overhead only. Its row shows which targets Node itself already misses here.
+const floorPort = await freePort();
+const FLOOR = 'node:http proxy (floor)';
+const floorTarget: Target = {
+  name: FLOOR,
+  port: floorPort,
+  start: async () => {
+    const child = spawn(process.execPath, [join(ROOT, 'bench/floor/bare-proxy.ts'), `http://${upstreams[0]!.host}:${upstreams[0]!.port}`, String(floorPort)], {
+      stdio: 'ignore',
+      // The compile cache bin/paypath.js turns on: a cached start skips the type-stripping compiler.
+      env: { ...process.env, NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? join(tmpdir(), 'node-compile-cache') },
+    });
+    await waitForPort(floorPort);
+    return child;
+  },
+};
 for (const variant of ['nginx', 'nginx-non-idempotent'] as const) {
   const port = await freePort();
   const sub = join(dir, variant);
@@ -195,7 +212,7 @@ async function overhead(only?: (name: string) => boolean): Promise<OverheadRow[]
   const rows: OverheadRow[] = [];
   const rounds = QUICK ? 1 : 3;
   const seconds = QUICK ? 2 : 5;
-  const all: Runnable[] = [{ name: 'direct (processor)', port: processorPort, start: async () => undefined }, targets[0]!, signedTarget, ...targets.slice(1)];
+  const all: Runnable[] = [{ name: 'direct (processor)', port: processorPort, start: async () => undefined }, targets[0]!, signedTarget, floorTarget, ...targets.slice(1)];
   const measured = all.filter((t) => only?.(t.name) ?? true);
   for (const target of measured) {
     const child = await target.start();
@@ -465,8 +482,8 @@ try {
   if (drillNames) await drillsOnly(drillNames, Number(process.env.BENCH_RATE ?? 200));
   else if (process.env.BENCH_OVERHEAD) {
     // `BENCH_OVERHEAD=1 node bench/run.ts` (after bench/ensure-peers.sh): only the overhead rows of
-    // the processor, paypath and HAProxy (what a C proxy adds on this machine), printed.
-    const rows = await overhead((name) => ['direct (processor)', 'paypath', 'haproxy'].includes(name));
+    // the processor, paypath, the Node floor and HAProxy (what a C proxy adds on this machine), printed.
+    const rows = await overhead((name) => ['direct (processor)', 'paypath', FLOOR, 'haproxy'].includes(name));
     console.table(rows);
   } else await fullRun();
 } finally {
