@@ -63,7 +63,16 @@ export interface NodeGatewayOptions {
   merchantKeys?: MerchantKeyring;
   /** Serve HTTPS with this certificate and key (PEM files; the key must be mode 0600). Default: plain HTTP. */
   tls?: { certFile: string; keyFile: string };
+  /**
+   * How long an idle client connection stays open, in ms; announced as `Keep-Alive: timeout=N`.
+   * Default: 120,000. Node's own 5 s is shorter than most clients' pools keep idle connections
+   * (Go 90 s, load balancers 60 s), and a client that sends a payment just as the server closes the
+   * connection sees it fail without knowing whether it arrived.
+   */
+  keepAliveTimeoutMs?: number;
 }
+
+export const DEFAULT_CLIENT_KEEP_ALIVE_TIMEOUT_MS = 120_000;
 
 export interface RunningGateway {
   url: string;
@@ -168,11 +177,14 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     readRequestBody: readIncomingBody,
     ...(dashboard ? { dashboard } : {}),
   });
-  // Node refuses larger header blocks itself (431) before the app sees them.
-  const maxHeaderSize = options.policy.limits.maxHeaderBytes;
+  const connectionOptions = {
+    // Node refuses larger header blocks itself (431) before the app sees them.
+    maxHeaderSize: options.policy.limits.maxHeaderBytes,
+    keepAliveTimeout: options.keepAliveTimeoutMs ?? DEFAULT_CLIENT_KEEP_ALIVE_TIMEOUT_MS,
+  };
   const server: ServerType = inboundTls
-    ? createAdaptorServer({ fetch: app.fetch, createServer: createHttpsServer, serverOptions: { ...inboundTls, minVersion: 'TLSv1.2', maxHeaderSize } })
-    : createAdaptorServer({ fetch: app.fetch, serverOptions: { maxHeaderSize } });
+    ? createAdaptorServer({ fetch: app.fetch, createServer: createHttpsServer, serverOptions: { ...inboundTls, minVersion: 'TLSv1.2', ...connectionOptions } })
+    : createAdaptorServer({ fetch: app.fetch, serverOptions: connectionOptions });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     // A deep accept queue: when a fleet of terminals (re)connects at once, Node's default of 511
