@@ -1,5 +1,6 @@
 import { createAdaptorServer, type ServerType } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
+import type { Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -24,6 +25,7 @@ import { RedisNonceStore } from './redis/nonce-store.ts';
 import { RedisRateLimiter } from './redis/rate-limiter.ts';
 import { readPublicFile, readSecretFile } from './secret-file.ts';
 import { warmCodePaths } from './code-warm-up.ts';
+import { gracefulClose } from './graceful-close.ts';
 import { readIncomingBody } from './incoming-body.ts';
 import type { RedisClient } from './redis/client.ts';
 import type { Sha256Hex } from '../../core/idempotency/fingerprint.ts';
@@ -70,9 +72,16 @@ export interface NodeGatewayOptions {
    * connection sees it fail without knowing whether it arrived.
    */
   keepAliveTimeoutMs?: number;
+  /**
+   * On close, how long requests already received may take to finish, in ms, before their
+   * connections are cut (new connections are refused at once). Default: 25,000, under the 30 s a
+   * container orchestrator usually waits before it kills the process.
+   */
+  drainTimeoutMs?: number;
 }
 
 export const DEFAULT_CLIENT_KEEP_ALIVE_TIMEOUT_MS = 120_000;
+export const DEFAULT_DRAIN_TIMEOUT_MS = 25_000;
 
 export interface RunningGateway {
   url: string;
@@ -82,6 +91,7 @@ export interface RunningGateway {
   drills: DrillRunner;
   metrics: PrometheusMetrics;
   watcher: PolicyWatcher | undefined;
+  /** Refuses new connections, lets requests in flight finish (up to drainTimeoutMs), then stops everything. Calling it again returns the same promise. */
   close(): Promise<void>;
 }
 
@@ -185,6 +195,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
   const server: ServerType = inboundTls
     ? createAdaptorServer({ fetch: app.fetch, createServer: createHttpsServer, serverOptions: { ...inboundTls, minVersion: 'TLSv1.2', ...connectionOptions } })
     : createAdaptorServer({ fetch: app.fetch, serverOptions: connectionOptions });
+  const closing = gracefulClose(server as HttpServer);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     // A deep accept queue: when a fleet of terminals (re)connects at once, Node's default of 511
@@ -195,6 +206,17 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
       resolve();
     });
   });
+  let stopped: Promise<void> | undefined;
+  const stop = async () => {
+    const inFlight = closing.inFlight;
+    if (inFlight > 0) logger.info({ event: 'draining', inFlight }, `waiting for ${inFlight} requests in flight to finish`);
+    const { cut } = await closing.drain(options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
+    if (cut > 0) logger.warn({ event: 'drain_timed_out', cut }, `${cut} requests were still unanswered when the drain timed out; their connections were cut`);
+    exactlyOnce.close();
+    await ops.close();
+    healthStore?.dispose();
+    redis?.disconnect();
+  };
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
@@ -206,15 +228,6 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     drills: ops.drills,
     metrics: ops.metrics,
     watcher: ops.watcher,
-    close: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
-      });
-      exactlyOnce.close();
-      await ops.close();
-      healthStore?.dispose();
-      redis?.disconnect();
-    },
+    close: () => (stopped ??= stop()),
   };
 }

@@ -4,24 +4,28 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CLIENT_KEEP_ALIVE_TIMEOUT_MS, startNodeGateway, type NodeGatewayOptions, type RunningGateway } from '../src/adapters/node/server.ts';
 import { silentLogger } from '../src/core/logger.ts';
 import { policyFrom } from './support/policy.ts';
+import { SimulatedProcessor } from './support/processor.ts';
 
-// Idle client connections stay open long enough that the client's pool, not paypath, closes them:
-// a payment sent on a connection the server is closing fails without the client knowing whether
-// it arrived.
+// The gateway's side of client connections. Idle ones stay open long enough that the client's
+// pool, not paypath, closes them, and a stop lets the payments in flight finish: either way a
+// payment sent on a connection the server cuts leaves the client not knowing whether it was paid.
 const running: RunningGateway[] = [];
+const processors: SimulatedProcessor[] = [];
 afterAll(async () => {
   await Promise.all(running.map((g) => g.close()));
+  await Promise.all(processors.map((p) => p.stop()));
 });
 
-async function gateway(options: Partial<NodeGatewayOptions> = {}): Promise<RunningGateway> {
+async function gateway(options: Partial<NodeGatewayOptions> = {}, upstream = 'http://127.0.0.1:9'): Promise<RunningGateway> {
   const policy = policyFrom(`
 version: 1
 paths:
-  - { id: only, upstream: "http://127.0.0.1:9" }
+  - { id: only, upstream: "${upstream}" }
 routes:
   - id: payments
     match: { method: POST, path: /v1/payments }
     paths: [only]
+    idempotency: { upstreamHonors: true }
 probe: { enabled: false }
 `);
   const started = await startNodeGateway({ policy, policyHash: 'test', port: 0, logger: silentLogger, warmCodePaths: false, ...options });
@@ -70,5 +74,31 @@ describe('client keep-alive', () => {
     } finally {
       agent.destroy();
     }
+  });
+});
+
+describe('stopping', () => {
+  it('lets a payment in flight finish before it stops, charged once, and refuses new connections meanwhile', async () => {
+    const processor = await new SimulatedProcessor({ serviceTimeMs: 400 }).start();
+    processors.push(processor);
+    const started = await gateway({}, processor.url);
+    const payment = fetch(`${started.url}/v1/payments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': 'drain-1' },
+      body: JSON.stringify({ amount: 4500, currency: 'KRW', reference: 'drain-1' }),
+    });
+    while (processor.requests.get('/v1/payments') === undefined) await sleep(10);
+    const stopped = started.close();
+    await sleep(50);
+    const refused = await fetch(`${started.url}/healthz`).then(
+      () => 'answered',
+      (error: { cause?: { code?: string } }) => error.cause?.code,
+    );
+    expect(refused).toBe('ECONNREFUSED');
+    const answer = await payment;
+    expect(answer.status).toBe(201);
+    expect(answer.headers.get('connection')).toBe('close');
+    await stopped;
+    expect(processor.chargesFor('drain-1')).toBe(1);
   });
 });

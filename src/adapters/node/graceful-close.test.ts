@@ -1,0 +1,104 @@
+import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { gracefulClose } from './graceful-close.ts';
+
+const servers: Server[] = [];
+const agents: Agent[] = [];
+afterEach(() => {
+  for (const agent of agents.splice(0)) agent.destroy();
+  for (const server of servers.splice(0)) server.closeAllConnections();
+});
+
+/** A server whose answers wait until the test releases them. */
+async function heldServer() {
+  const held: ServerResponse[] = [];
+  const arrived: (() => void)[] = [];
+  const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
+    if (req.url === '/now') return void res.end('now');
+    held.push(res);
+    arrived.shift()?.();
+  });
+  const closing = gracefulClose(server); // before listen: it must see every request
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const port = (server.address() as AddressInfo).port;
+  const agent = new Agent({ keepAlive: true });
+  agents.push(agent);
+  const get = (path: string) =>
+    new Promise<{ response: IncomingMessage; body: string; socket: Socket }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path, agent }, (response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        response.once('end', () => resolve({ response, body, socket: req.socket as Socket }));
+      });
+      req.once('error', reject);
+      req.end();
+    });
+  const nextArrival = () => new Promise<void>((resolve) => arrived.push(resolve));
+  return { closing, held, get, nextArrival, port };
+}
+
+// Drains that should end by themselves get a minute: when one does not, the test's own timeout
+// timeout fails it.
+describe('gracefulClose', () => {
+  it('lets a request in flight finish, with Connection: close, and ends when it is answered', async () => {
+    const { closing, held, get, nextArrival } = await heldServer();
+    const arrival = nextArrival();
+    const answer = get('/slow');
+    await arrival;
+    expect(closing.inFlight).toBe(1);
+    const drained = closing.drain(60_000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    held[0]!.end('done');
+    const { response, body } = await answer;
+    expect(body).toBe('done');
+    expect(response.headers.connection).toBe('close');
+    expect(await drained).toEqual({ cut: 0 });
+  });
+
+  it('refuses new connections and closes idle ones once draining', async () => {
+    const { closing, held, get, nextArrival, port } = await heldServer();
+    const arrival = nextArrival();
+    const answer = get('/slow');
+    await arrival;
+    const idle = await get('/now'); // a second connection, left idle with keep-alive
+    const idleClosed = new Promise((resolve) => idle.socket.once('close', resolve));
+    const drained = closing.drain(60_000);
+    await idleClosed;
+    const refused = await new Promise<string>((resolve) => {
+      const req = request({ host: '127.0.0.1', port, path: '/now', agent: false }, () => resolve('answered'));
+      req.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
+      req.end();
+    });
+    expect(refused).toBe('ECONNREFUSED');
+    held[0]!.end('done');
+    expect((await answer).body).toBe('done');
+    expect(await drained).toEqual({ cut: 0 });
+  });
+
+  it('closes a connection whose answer had started before the drain, once that answer is done', async () => {
+    const { closing, held, get, nextArrival } = await heldServer();
+    const arrival = nextArrival();
+    const answer = get('/slow');
+    await arrival;
+    held[0]!.writeHead(200).write('part '); // headers out, keep-alive announced
+    const drained = closing.drain(60_000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    held[0]!.end('rest');
+    expect((await answer).body).toBe('part rest');
+    expect(await drained).toEqual({ cut: 0 });
+  });
+
+  it('cuts what is still unanswered when the drain times out, and says how many', async () => {
+    const { closing, get, nextArrival } = await heldServer();
+    const arrival = nextArrival();
+    const answer = get('/slow').then(
+      () => 'answered',
+      (error: NodeJS.ErrnoException) => error.code,
+    );
+    await arrival;
+    expect(await closing.drain(100)).toEqual({ cut: 1 });
+    expect(await answer).toBe('ECONNRESET');
+  });
+});
