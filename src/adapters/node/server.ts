@@ -209,9 +209,9 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
   let stopped: Promise<void> | undefined;
   const stop = async () => {
     const inFlight = closing.inFlight;
-    if (inFlight > 0) logger.info({ event: 'draining', inFlight }, `waiting for ${inFlight} requests in flight to finish`);
+    if (inFlight > 0) logger.info({ event: 'draining', inFlight }, `waiting for ${inFlight} request(s) in flight to finish`);
     const { cut } = await closing.drain(options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
-    if (cut > 0) logger.warn({ event: 'drain_timed_out', cut }, `${cut} requests were still unanswered when the drain timed out; their connections were cut`);
+    if (cut > 0) logger.warn({ event: 'drain_timed_out', cut }, `${cut} request(s) still unanswered when the drain timed out; their connections were cut`);
     exactlyOnce.close();
     await ops.close();
     healthStore?.dispose();
