@@ -40,7 +40,7 @@ async function heldServer() {
 }
 
 // Drains that should end by themselves get a minute: when one does not, the test's own timeout
-// timeout fails it.
+// fails it.
 describe('gracefulClose', () => {
   it('lets a request in flight finish, with Connection: close, and ends when it is answered', async () => {
     const { closing, held, get, nextArrival } = await heldServer();
