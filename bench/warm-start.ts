@@ -5,6 +5,8 @@
 // `node bench/warm-start.ts --rate 1000`: instead, two open-loop runs of 2 s at that rate (keyed
 // payments) against the fresh gateway, and p50/p99 per 100 ms of each: the first run shows the
 // gateway's first second, the second the same load on warm code but new client connections.
+// Before them, the same load goes for 1 s straight through each carrier (plain TCP relays), so
+// this client's open-loop code, the carriers and the processor are warm and only the gateway is new.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -63,6 +65,9 @@ try {
       const fields = readFileSync(`/proc/${gateway.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
       return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
     };
+    for (const host of ['127.0.3.1', '127.0.3.2', '127.0.3.3']) {
+      await openLoop({ url: `http://${host}:${carrierPort}`, rate, durationMs: 1_000, referencePrefix: `warm-backend-${host}-${Date.now()}`, withKeys: true });
+    }
     for (const run of ['fresh', 'warm']) {
       const cpuBefore = cpuMs();
       const samples = await openLoop({ url: `http://127.0.0.1:${gatewayPort}`, rate, durationMs: 2_000, referencePrefix: `warm-start-${run}-${Date.now()}`, withKeys: true });
