@@ -92,6 +92,9 @@ class PathState implements PathRuntime {
     this.transport = transport;
     this.adaptive = adaptive;
     breaker.onStateChange((transition) => {
+      // Opened as failing (never by a drill: that is `isolated`): what still waits on it for an
+      // answer is given up and sent on elsewhere now, not after its timeout.
+      if (transition.to === 'open') this.silence.giveUpSilent(`the path was opened (${transition.reason}) with nothing answered since this attempt was sent`);
       this.transitions.push(transition);
       if (this.transitions.length > TRANSITIONS_KEPT) this.transitions.shift();
       this.onTransition?.(config.id, transition);

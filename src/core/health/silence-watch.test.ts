@@ -65,4 +65,17 @@ describe('SilenceWatch', () => {
     expect(givenUp).toBe(0);
     expect(watch.inFlight).toBe(2);
   });
+
+  it('gives up, when the path is opened, every attempt it answered nothing since, whatever its age', async () => {
+    const { path, watch } = watchedPath();
+    const givenUp: string[] = [];
+    watch.watch(0, rule, () => givenUp.push('before the last answer'));
+    path.lastAnsweredAt = 3;
+    watch.watch(4, rule, (reason) => givenUp.push(`after: ${reason}`));
+    watch.watch(6, rule, () => givenUp.push('settled'))();
+    watch.giveUpSilent('opened');
+    await turn();
+    expect(givenUp).toEqual(['after: opened']);
+    expect(watch.inFlight).toBe(2); // given up is not settled: the attempt settles itself
+  });
 });

@@ -41,6 +41,16 @@ export class SilenceWatch {
     return this.#inFlight.length;
   }
 
+  /**
+   * Gives up every attempt the path has not answered anything since it was sent, whatever its age:
+   * for when the path was opened as failing (its breaker tripped, a probe failed, a peer saw it
+   * fail). Those attempts would otherwise wait out their adaptive timeout on a path known dead,
+   * since no new attempt starts there to run the check.
+   */
+  giveUpSilent(reason: string): void {
+    for (const entry of this.#inFlight) if (!entry.flagged && !this.#answeredSince(entry.startedAt)) this.#giveUpSoon(entry, () => reason);
+  }
+
   #check(now: number): void {
     const all = this.#inFlight;
     for (let i = 0; i < all.length; i++) {
@@ -48,15 +58,20 @@ export class SilenceWatch {
       const later = all.length - i; // the attempt starting now counts as one sent later
       if (entry.flagged || now - entry.startedAt < entry.rule.afterMs || later < entry.rule.waiting) continue;
       if (this.#answeredSince(entry.startedAt)) continue;
-      entry.flagged = true;
-      setTimeout(() => {
-        if (entry.done || this.#answeredSince(entry.startedAt)) {
-          entry.flagged = false;
-          return;
-        }
-        entry.giveUp(`the path answered nothing for ${now - entry.startedAt} ms while ${later} later attempts waited`);
-      }, 0);
+      this.#giveUpSoon(entry, () => `the path answered nothing for ${now - entry.startedAt} ms while ${later} later attempts waited`);
     }
+  }
+
+  /** One event-loop turn later, after sockets were read, unless the attempt settled or the path answered meanwhile. */
+  #giveUpSoon(entry: InFlight, reason: () => string): void {
+    entry.flagged = true;
+    setTimeout(() => {
+      if (entry.done || this.#answeredSince(entry.startedAt)) {
+        entry.flagged = false;
+        return;
+      }
+      entry.giveUp(reason());
+    }, 0);
   }
 
   #answeredSince(at: number): boolean {
