@@ -6,7 +6,7 @@
 #   TARGET=hono|node|bare bench/cpu-per-request.sh  # the same load through the stack's floor instead
 #                                              # of paypath: bench/floor/hono-proxy.ts, node-proxy.ts or
 #                                              # bare-proxy.ts (node:http both ways, nothing else loaded)
-#   TARGET=haproxy bench/cpu-per-request.sh    # or through HAProxy (one thread, as in bench/run.ts)
+#   TARGET=haproxy bench/cpu-per-request.sh    # or through HAProxy, configured as bench/run.ts does
 # Also prints the target's resident memory after the load and its peak (VmHWM).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,9 +35,14 @@ case "${TARGET:-paypath}" in
   paypath) LOG_LEVEL=warn node "${extra[@]}" bin/paypath.js serve --policy "$dir/policy.yaml" --port "$gateway" > "$dir/gateway.log" 2>&1 & gw=$! ;;
   # With the compile cache, as bin/paypath.js runs: a cached start skips the type-stripping compiler.
   hono|node|bare) NODE_COMPILE_CACHE="${NODE_COMPILE_CACHE:-${TMPDIR:-/tmp}/node-compile-cache}" node "${extra[@]}" "bench/floor/$TARGET-proxy.ts" "http://127.0.3.1:$carrier" "$gateway" > "$dir/gateway.log" 2>&1 & gw=$! ;;
-  haproxy)
-    printf 'global\n  nbthread 1\ndefaults\n  mode http\n  timeout connect 250ms\n  timeout client 30s\n  timeout server 1s\n  http-reuse safe\nfrontend fe\n  bind 127.0.0.1:%s\n  http-request return status 200 if { path /healthz }\n  default_backend processor\nbackend processor\n  server kt 127.0.3.1:%s\n' "$gateway" "$carrier" > "$dir/haproxy.cfg"
-    haproxy -db -f "$dir/haproxy.cfg" > "$dir/gateway.log" 2>&1 & gw=$! ;;
+  haproxy) # the benchmark's own HAProxy configuration (bench/peers.ts), over the same two carriers
+    node --input-type=module -e "
+      const { haproxyConfig } = await import('./bench/peers.ts');
+      const [dir, port, carrier] = process.argv.slice(1);
+      process.stdout.write(haproxyConfig(dir, Number(port), ['kt-fiber', 'skt-fiber'].map((id, i) => ({ id, host: '127.0.3.' + (i + 1), port: Number(carrier) }))));
+    " "$dir" "$gateway" "$carrier" > "$dir/haproxy.cfg"
+    haproxy -db -f "$dir/haproxy.cfg" > "$dir/gateway.log" 2>&1 & gw=$!
+    sleep 1.2 ;; # first health checks pass (rise 2 at inter 500), as bench/run.ts waits
   *) echo "TARGET must be paypath, hono, node, bare or haproxy" >&2; kill "$backend"; exit 2 ;;
 esac
 until curl -s -o /dev/null "127.0.0.1:$gateway/healthz"; do sleep 0.2; done
