@@ -109,6 +109,8 @@ export interface Ledger {
   bySource: Record<string, number>;
   /** Charges per payment reference. */
   byReference: Record<string, number>;
+  /** The source address of each charge, per payment reference. */
+  sourcesByReference: Record<string, string[]>;
 }
 
 const PATH_IDS = ['kt-fiber', 'skt-fiber', 'lgu-lte'] as const;
@@ -540,7 +542,7 @@ export class NetnsBed {
 
   /**
    * A policy (YAML, as `paypath serve` reads it) for the bed: its three paths, a payments route over
-   * them in order with keys honoured, probes on. `extra` is merged into the document's top level
+   * them in order with keys honoured; everything else at its default (probes on). `extra` is merged into the document's top level
    * (e.g. { breaker: … }); `route` into the payments route.
    */
   policyYaml(options: { route?: Record<string, unknown>; extra?: Record<string, unknown>; upstream?: 'address' | 'hostname' | 'address6' } = {}): string {
@@ -548,7 +550,6 @@ export class NetnsBed {
     const document = {
       version: 1,
       paths: paths.map((p) => ({ ...p, grade: 'hot' })),
-      probe: { path: '/health', intervalMs: 200 },
       routes: [
         {
           id: 'payments',

@@ -3,7 +3,8 @@
 // the test on a Unix socket (the file system is shared across namespaces), never over the bed's
 // links:
 //   GET  /ledger  {charges, duplicateCharges, postsWithoutKey, bySource {address: count},
-//                  byReference {reference: count}}   (IPv4-mapped addresses shown as plain IPv4)
+//                  byReference {reference: count}, sourcesByReference {reference: [address…]}}
+//                  (IPv4-mapped addresses shown as plain IPv4)
 //   POST /reset   forget every charge
 //   POST /service-time?ms=N   delay every answer by N ms
 // Usage: node netns-processor.ts CONTROL_SOCKET [PORT] [HOST] [MAX_REQUESTS_PER_SOCKET]. Prints
@@ -31,10 +32,13 @@ const control = createServer((req, res) => {
   if (req.method === 'GET' && url.pathname === '/ledger') {
     const bySource: Record<string, number> = {};
     const byReference: Record<string, number> = {};
+    const sourcesByReference: Record<string, string[]> = {};
     for (const charge of processor.charges) {
       const source = plain(charge.remoteAddress);
       bySource[source] = (bySource[source] ?? 0) + 1;
-      if (charge.reference !== undefined) byReference[charge.reference] = (byReference[charge.reference] ?? 0) + 1;
+      if (charge.reference === undefined) continue;
+      byReference[charge.reference] = (byReference[charge.reference] ?? 0) + 1;
+      (sourcesByReference[charge.reference] ??= []).push(source);
     }
     body = {
       charges: processor.charges.length,
@@ -42,6 +46,7 @@ const control = createServer((req, res) => {
       postsWithoutKey: processor.postsWithoutKey,
       bySource,
       byReference,
+      sourcesByReference,
     };
   } else if (req.method === 'POST' && url.pathname === '/reset') {
     processor.reset();
