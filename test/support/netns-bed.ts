@@ -654,7 +654,9 @@ function faultRules(fault: Exclude<BedFault, 'link-down'>): string {
     rules += add('input', 'udp dport 53 drop') + add('input', 'tcp dport 53 drop');
   } else {
     const percent = Math.max(0, Math.min(100, Math.round(fault.loss)));
-    rules += add('forward', `numgen random mod 100 < ${percent} drop`) + add('input', `${transport} numgen random mod 100 < ${percent} drop`);
+    // nft compares `numgen random mod 100` with 0..99 only: 100 % is a plain drop, 0 % no rule.
+    const share = percent >= 100 ? '' : `numgen random mod 100 < ${percent} `;
+    if (percent > 0) rules += add('forward', `${share}drop`) + add('input', `${transport} ${share}drop`);
   }
   return rules;
 }
