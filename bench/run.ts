@@ -1,5 +1,7 @@
 // `npm run bench`: paypath side by side with nginx and HAProxy (and straight to the processor), in
-// one run, on loopback only; every load is bounded in count and time. Writes BENCHMARKS.md and
+// one run, on loopback only; every load is bounded in count and time. (The same drills on a store
+// box built from network namespaces, with kernel faults, are bench/storebox.ts, which npm run bench
+// runs next.) Writes BENCHMARKS.md and
 // bench/results/ (raw JSON, latency chart PNG). `BENCH_QUICK=1` runs a shorter smoke version.
 import autocannon from 'autocannon';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -423,6 +425,20 @@ function report(rows: OverheadRow[], drills: DrillResult[], chartFile: string): 
       }
       lines.push('');
     }
+  }
+  // The store-box drills (bench/storebox.ts, run after this, as root) replace this section; until
+  // then it shows their last results.
+  try {
+    const storebox = readFileSync(join(RESULTS, 'storebox.md'), 'utf8');
+    let notes = '';
+    try {
+      notes = `\n${readFileSync(join(ROOT, 'bench/storebox-notes.md'), 'utf8')}`;
+    } catch {
+      // not written yet
+    }
+    lines.push(`<!-- storebox:begin -->\n${storebox}${notes}<!-- storebox:end -->`, '');
+  } catch {
+    // never run on this checkout
   }
   // Hand-written: the assessment against the targets (of the run it names) and the profile.
   for (const notes of ['bench/targets.md', 'bench/profile-notes.md']) {
