@@ -10,6 +10,7 @@
 // BENCH_STOREBOX_FAULTS=reset,blackhole: only those faults. With either, the tables are printed
 // and nothing is written (for working on failover).
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { quantile, type Sample } from './open-loop.ts';
@@ -63,6 +64,8 @@ interface PhaseRow {
 interface DrillResult {
   gateway: string;
   fault: string;
+  /** The machine's 1-minute load average when the drill began (2 cores; others' work included). */
+  load: number;
   phases: PhaseRow[];
 }
 
@@ -152,6 +155,7 @@ try {
 
 async function drill(gateway: Gateway, faultName: string, fault: BedFault): Promise<DrillResult> {
   await bed.resetLedger();
+  const load = loadavg()[0]!;
   const child = await gateway.start();
   const prefix = `${gateway.name}-${faultName.replaceAll(/\W/g, '_')}`;
   const loader = bed.node('store', join(ROOT, 'bench/storebox-load.ts'), [`http://127.0.0.1:${gateway.port}`, String(RATE), prefix, PHASES.join(',')], { name: 'load' });
@@ -204,7 +208,7 @@ async function drill(gateway: Gateway, faultName: string, fault: BedFault): Prom
   });
   const f = phases[2]!;
   console.log(`store box ${faultName} ${gateway.name}: fault phase failed ${f.failed}, dup ${f.duplicates}, p99 ${fmt(f.p99, 1)} ms, max ${fmt(f.max)} ms`);
-  return { gateway: gateway.name, fault: faultName, phases: phases.slice(1) };
+  return { gateway: gateway.name, fault: faultName, load, phases: phases.slice(1) };
 }
 
 function fmt(n: number | null, digits = 0): string {
@@ -217,10 +221,10 @@ function report(drills: DrillResult[], gatewayNames: string[]): string {
   lines.push(
     '## Store box on network namespaces: kernel faults',
     '',
-    `Produced by \`node bench/storebox.ts\` (part of \`npm run bench\`; needs root), ${new Date().toISOString()}. A store namespace with three uplinks (10.201.N.2) to three carrier namespaces and the processor behind them, built by \`test/support/netns-bed.ts\`, with per-carrier routing tables (\`ip rule from 10.201.N.2 table 10N\`, a default route per table). Carrier 1 fails in the kernel (nftables in its namespace; link down: its end of the link set down), not in a proxy. Each gateway runs in the store namespace, one after the other, configured per carrier: paypath with \`bind\` per path (the policy of \`NetnsBed.policyYaml()\`: paths, the payments route, the key header; every other setting a default), HAProxy with \`source\` per server, nginx with \`proxy_bind\` per carrier (one inner server per carrier, as nginx binds one address per request; \`bench/peers.ts\`). Load: open loop at ${RATE} payments/s with idempotency keys from inside the store namespace (\`bench/storebox-load.ts\`), after ${PHASES[0]! / 1000} s of warm-up (not counted; each gateway is started afresh for each drill): ${PHASES[1]! / 1000} s steady, ${PHASES[2]! / 1000} s with the fault, ${PHASES[3]! / 1000} s restored. "stalled": took ≥ 1 s; "dup": charged more than once (ledger, 1.5 s after the run); "unknown": failed at the client but charged; "first ok": ms from the fault to the first success; "carriers": charges of the phase's payments by carrier 1/2/3, from the source address the processor saw.`,
+    `Produced by \`node bench/storebox.ts\` (part of \`npm run bench\`; needs root), ${new Date().toISOString()}. A store namespace with three uplinks (10.201.N.2) to three carrier namespaces and the processor behind them, built by \`test/support/netns-bed.ts\`, with per-carrier routing tables (\`ip rule from 10.201.N.2 table 10N\`, a default route per table). Carrier 1 fails in the kernel (nftables in its namespace; link down: its end of the link set down), not in a proxy. Each gateway runs in the store namespace, one after the other, configured per carrier: paypath with \`bind\` per path (the policy of \`NetnsBed.policyYaml()\`: paths, the payments route, the key header; every other setting a default), HAProxy with \`source\` per server, nginx with \`proxy_bind\` per carrier (one inner server per carrier, as nginx binds one address per request; \`bench/peers.ts\`). Load: open loop at ${RATE} payments/s with idempotency keys from inside the store namespace (\`bench/storebox-load.ts\`), after ${PHASES[0]! / 1000} s of warm-up (not counted; each gateway is started afresh for each drill): ${PHASES[1]! / 1000} s steady, ${PHASES[2]! / 1000} s with the fault, ${PHASES[3]! / 1000} s restored. "stalled": took ≥ 1 s; "dup": charged more than once (ledger, 1.5 s after the run); "unknown": failed at the client but charged; "first ok": ms from the fault to the first success; "carriers": charges of the phase's payments by carrier 1/2/3, from the source address the processor saw; "load": the machine's 1-minute load average as the drill began (2 cores, shared: above 2, every process waits for a core, and latencies say more about the machine than about the gateway).`,
     '',
-    '| fault | phase | gateway | sent | failed | stalled | dup | unknown | p50 ms | p99 ms | max ms | first ok ms | carriers 1/2/3 |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| fault | phase | gateway | sent | failed | stalled | dup | unknown | p50 ms | p99 ms | max ms | first ok ms | carriers 1/2/3 | load |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const [faultName] of FAULTS) {
     for (const phase of ['steady', 'fault', 'restored']) {
@@ -229,7 +233,7 @@ function report(drills: DrillResult[], gatewayNames: string[]): string {
         const p = run?.phases.find((row) => row.phase === phase);
         if (!p) continue;
         lines.push(
-          `| ${faultName} | ${phase} | ${name} | ${p.sent} | ${p.failed} | ${p.stalled} | ${p.duplicates} | ${p.unknown} | ${fmt(p.p50, 1)} | ${fmt(p.p99, 1)} | ${fmt(p.max)} | ${fmt(p.firstSuccessMs)} | ${p.byCarrier.join('/')} |`,
+          `| ${faultName} | ${phase} | ${name} | ${p.sent} | ${p.failed} | ${p.stalled} | ${p.duplicates} | ${p.unknown} | ${fmt(p.p50, 1)} | ${fmt(p.p99, 1)} | ${fmt(p.max)} | ${fmt(p.firstSuccessMs)} | ${p.byCarrier.join('/')} | ${run!.load.toFixed(1)} |`,
         );
       }
     }
