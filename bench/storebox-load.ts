@@ -44,5 +44,5 @@ const events = phases.slice(1).map((_, k) => {
 const total = phases.reduce((a, b) => a + b, 0);
 start = performance.now();
 const samples = await openLoop({ url, rate: Number(rateText), durationMs: total, referencePrefix: prefix, withKeys: true, events });
-console.log(JSON.stringify({ samples, phaseStarts }));
-process.exit(0);
+// Exit only once the pipe has taken it all: process.exit() right after a large write to a pipe cuts it short.
+process.stdout.write(`${JSON.stringify({ samples, phaseStarts })}\n`, () => process.exit(0));
