@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { FORWARDED_FOR_MODES } from '../forwarded-for.ts';
 
 /**
  * The policy file's shape. Each field's default is written once, here; `policies/schema.json`
@@ -360,6 +361,12 @@ export const PolicySchema = z.strictObject({
   queue: QueueSchema.prefault({}).describe('Store-and-forward for routes with whenAllDown: queue.'),
   merchants: MerchantsSchema.optional().describe('Merchant authentication and rate limits. Default: none (no merchant authentication).'),
   limits: LimitsSchema.prefault({}).describe('Input limits applied to every request.'),
+  forwardedFor: z
+    .enum(FORWARDED_FOR_MODES)
+    .default('append')
+    .describe(
+      'X-Forwarded-For sent upstream: append (the client\'s list, then the address the request came from), replace (only that address), drop (none). Default: append.',
+    ),
 });
 
 export type Policy = z.output<typeof PolicySchema>;
