@@ -96,7 +96,8 @@ describe('idempotency over real sockets', () => {
 
   it('a Redis record stored by an earlier version (no path in its fingerprint) is never replayed after the upgrade', async () => {
     const client = createRedisClient(redis.url);
-    const gateway = await bench.startInProcess(bench.writePolicy(payments()), redis.url);
+    const captures = { id: 'captures', match: { method: 'POST', pathPrefix: '/v1/payments/' }, class: 'payment', paths: ['p0'], idempotency: { upstreamHonors: true } };
+    const gateway = await bench.startInProcess(bench.writePolicy([...payments(), captures]), redis.url);
     try {
       // What the earlier version stored for a charge under this key: same method, route and body.
       const body = { amount: 700, reference: 'ref-legacy' };
@@ -110,6 +111,21 @@ describe('idempotency over real sockets', () => {
       expect(answer.headers.get('idempotent-replayed')).toBeNull();
       expect(answer.text).not.toContain('ch_recorded_elsewhere');
       expect(bench.processor.chargesFor('ref-legacy')).toBe(1);
+
+      // Under a prefix route the old record cannot say which capture it was: refused, not sent.
+      const captureBody = '{"amount":500}';
+      const old = await legacyRequestFingerprint('POST', 'captures', 'application/json', new TextEncoder().encode(captureBody));
+      const captureClaim = await store.claim('key-legacy-capture', old, 5_000);
+      if (captureClaim.kind !== 'claimed') throw new Error('expected a claim');
+      await store.complete('key-legacy-capture', captureClaim.token, { status: 201, headers: [], bodyBase64: btoa('{"id":"ch_A","captured":true}') }, 86_400_000);
+      const capture = await fetch(`${gateway.url}/v1/payments/ch_B/capture`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'key-legacy-capture' },
+        body: captureBody,
+      });
+      expect(capture.status).toBe(422);
+      expect(((await capture.json()) as { error: { reason?: string } }).error.reason).toBe('recorded_before_upgrade');
+      expect(bench.processor.requests.get('/v1/payments/ch_B/capture')).toBeUndefined();
     } finally {
       await gateway.close();
       client.disconnect();

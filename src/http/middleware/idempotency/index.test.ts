@@ -153,6 +153,14 @@ describe('idempotency middleware', () => {
       expect(sent.map((s) => s.key)).toEqual(['k-old']);
     });
 
+    it('answers 422 recorded_before_upgrade, sending nothing, when the request has a query (the original\'s was not recorded)', async () => {
+      const { app, sent } = setup({ upstream: charge, store: await storeWithLegacyRecord('k-old', body), idempotency: { upstreamHonors: true } });
+      const response = await app.request('/v1/payments?capture=false', { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'k-old' }, body });
+      expect(response.status).toBe(422);
+      expect(((await response.json()) as { error: { reason?: string } }).error.reason).toBe('recorded_before_upgrade');
+      expect(sent).toHaveLength(0);
+    });
+
     it('answers 422 recorded_before_upgrade, sending nothing, where the processor does not de-duplicate', async () => {
       const { pay, sent } = setup({ upstream: charge, store: await storeWithLegacyRecord('k-old', body), idempotency: { upstreamHonors: false } });
       const response = await pay('k-old', body);

@@ -66,8 +66,11 @@ export function idempotency(options: IdempotencyMiddlewareOptions): MiddlewareHa
       if (isLegacyFingerprint(claim.fingerprint)) {
         const legacy = await legacyRequestFingerprint(upstream.method, route.id, upstream.headers.get('content-type'), upstream.body, options.sha256);
         // Same method, route and body: maybe this very request, maybe another path or query under
-        // the key. Never replayed; the processor, which saw the original, decides when it can.
-        if (legacy === claim.fingerprint && route.idempotency.upstreamHonors) {
+        // the key. Never replayed. On an exact-path route the original's path was the route's, so a
+        // request without a query may go to a processor that de-duplicates by key: it saw the
+        // original and decides. Under a prefix (one capture or another) or with a query, refused.
+        const pathKnown = route.match.path !== undefined && !upstream.target.includes('?');
+        if (legacy === claim.fingerprint && pathKnown && route.idempotency.upstreamHonors) {
           logger.info(
             { event: 'idempotency_legacy_record', route: route.id },
             'key recorded by an earlier version without its path and query; forwarding without a claim (the processor de-duplicates by key)',
