@@ -97,6 +97,13 @@ limits: { maxHeaderBytes: 2048 }
     expect(received).toHaveLength(0);
   });
 
+  it('answers other requests the HTTP parser refuses with a JSON 400 invalid_request', async () => {
+    const answer = await raw(gateway.url, 'POST /v1/payments HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx');
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(answer.body).error.code).toBe('invalid_request');
+    expect(received).toHaveLength(0);
+  });
+
   it('appends the address the request came from to a client\'s X-Forwarded-For (policy default: append)', async () => {
     const answer = await raw(gateway.url, post('/v1/payments', ['Idempotency-Key: k-xff', 'X-Forwarded-For: 203.0.113.9'], '{"amount":1}'));
     expect(answer.status).toBe(201);
