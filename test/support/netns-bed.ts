@@ -33,7 +33,8 @@
  *   the processor's control socket), which can never carry the bed's packets.
  * - `destroy()` kills every process the bed started (by PID, and whatever is left inside its
  *   namespaces), deletes the namespaces and /etc/netns entries; idempotent; call it in afterAll.
- *   `create()` first removes beds left by crashed runs (prefix `ppbed-<pid>-`, that pid dead).
+ *   Processes started in the bed die with the test process (setpriv --pdeathsig) even without it,
+ *   and `create()` first removes beds left by crashed runs (prefix `ppbed-<pid>-`, that pid dead).
  * - Needs root, iproute2, nftables and dnsmasq (scripts/ensure-tools.sh). `bedSupport()` says
  *   whether this machine can build one; in CI (env CI=true) a missing privilege or tool throws
  *   instead of skipping.
@@ -114,6 +115,8 @@ export interface Ledger {
 }
 
 const PATH_IDS = ['kt-fiber', 'skt-fiber', 'lgu-lte'] as const;
+
+const HAS_SETPRIV = spawnSync('sh', ['-c', 'command -v setpriv'], { encoding: 'utf8' }).status === 0;
 
 export type BedSupport = { ok: true } | { ok: false; reason: string };
 
@@ -367,6 +370,7 @@ export class NetnsBed {
       '--pid-file=',
       '--log-facility=-',
       '--user=root',
+      '--group=root', // no credential change: it keeps the parent-death signal (see spawn())
       '--port=53',
       `--listen-address=${c.resolver}`,
       `--host-record=${PROCESSOR_HOSTNAME},${PROCESSOR_ADDRESS}${c.resolver6 ? `,${PROCESSOR_ADDRESS6}` : ''},${ttl}`,
@@ -467,7 +471,10 @@ export class NetnsBed {
   spawn(ns: BedNamespace | string, argv: string[], options: { name?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): BedProcess {
     if (this.#destroyed) throw new Error('bed destroyed');
     const name = (this.ns as Record<string, string>)[ns] ?? ns;
-    const child = spawn('ip', ['netns', 'exec', name, ...argv], {
+    // setpriv --pdeathsig: the kernel kills it if the test process dies without destroy() (`ip netns
+    // exec` replaces itself with setpriv, which replaces itself with the command: we are its parent).
+    const guard = HAS_SETPRIV ? ['setpriv', '--pdeathsig', 'KILL', '--'] : [];
+    const child = spawn('ip', ['netns', 'exec', name, ...guard, ...argv], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: options.env ?? process.env,
       cwd: options.cwd ?? REPO,
