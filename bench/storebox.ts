@@ -8,9 +8,11 @@
 // replaces that section in BENCHMARKS.md. Without root it says why and exits 0.
 // BENCH_QUICK=1: shorter phases. BENCH_STOREBOX_TARGETS=paypath,haproxy: only those gateways;
 // BENCH_STOREBOX_FAULTS=reset,blackhole: only those faults. With either, the tables are printed
-// and nothing is written (for working on failover).
+// and nothing is written (for working on failover). BENCH_STOREBOX_NICE=-5: run this script and
+// everything it starts (gateways, processor, load) at that niceness, inherited by every child, so
+// that on a shared machine they are served before other work (a store box runs nothing else).
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { loadavg, setPriority } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { quantile, type Sample } from './open-loop.ts';
@@ -33,6 +35,9 @@ const FAULTS: [string, BedFault][] = [
   ['30% loss', { loss: 30 }],
 ];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const NICE = process.env.BENCH_STOREBOX_NICE === undefined ? 0 : Number(process.env.BENCH_STOREBOX_NICE);
+if (NICE !== 0) setPriority(0, NICE);
 
 const support = bedSupport();
 if (!support.ok) {
@@ -221,7 +226,7 @@ function report(drills: DrillResult[], gatewayNames: string[]): string {
   lines.push(
     '## Store box on network namespaces: kernel faults',
     '',
-    `Produced by \`node bench/storebox.ts\` (part of \`npm run bench\`; needs root), ${new Date().toISOString()}. A store namespace with three uplinks (10.201.N.2) to three carrier namespaces and the processor behind them, built by \`test/support/netns-bed.ts\`, with per-carrier routing tables (\`ip rule from 10.201.N.2 table 10N\`, a default route per table). Carrier 1 fails in the kernel (nftables in its namespace; link down: its end of the link set down), not in a proxy. Each gateway runs in the store namespace, one after the other, configured per carrier: paypath with \`bind\` per path (the policy of \`NetnsBed.policyYaml()\`: paths, the payments route, the key header; every other setting a default), HAProxy with \`source\` per server, nginx with \`proxy_bind\` per carrier (one inner server per carrier, as nginx binds one address per request; \`bench/peers.ts\`). Load: open loop at ${RATE} payments/s with idempotency keys from inside the store namespace (\`bench/storebox-load.ts\`), after ${PHASES[0]! / 1000} s of warm-up (not counted; each gateway is started afresh for each drill): ${PHASES[1]! / 1000} s steady, ${PHASES[2]! / 1000} s with the fault, ${PHASES[3]! / 1000} s restored. "stalled": took ≥ 1 s; "dup": charged more than once (ledger, 1.5 s after the run); "unknown": failed at the client but charged; "first ok": ms from the fault to the first success; "carriers": charges of the phase's payments by carrier 1/2/3, from the source address the processor saw; "load": the machine's 1-minute load average as the drill began (2 cores, shared: above 2, every process waits for a core, and latencies say more about the machine than about the gateway).`,
+    `Produced by \`node bench/storebox.ts\` (part of \`npm run bench\`; needs root), ${new Date().toISOString()}. A store namespace with three uplinks (10.201.N.2) to three carrier namespaces and the processor behind them, built by \`test/support/netns-bed.ts\`, with per-carrier routing tables (\`ip rule from 10.201.N.2 table 10N\`, a default route per table). Carrier 1 fails in the kernel (nftables in its namespace; link down: its end of the link set down), not in a proxy. Each gateway runs in the store namespace, one after the other, configured per carrier: paypath with \`bind\` per path (the policy of \`NetnsBed.policyYaml()\`: paths, the payments route, the key header; every other setting a default), HAProxy with \`source\` per server, nginx with \`proxy_bind\` per carrier (one inner server per carrier, as nginx binds one address per request; \`bench/peers.ts\`). ${NICE !== 0 ? `Everything measured (gateways, processor, load generator) ran at niceness ${NICE} (\`BENCH_STOREBOX_NICE\`), ahead of the other work on this shared machine, as on a store box that runs nothing else. ` : ''}Load: open loop at ${RATE} payments/s with idempotency keys from inside the store namespace (\`bench/storebox-load.ts\`), after ${PHASES[0]! / 1000} s of warm-up (not counted; each gateway is started afresh for each drill): ${PHASES[1]! / 1000} s steady, ${PHASES[2]! / 1000} s with the fault, ${PHASES[3]! / 1000} s restored. "stalled": took ≥ 1 s; "dup": charged more than once (ledger, 1.5 s after the run); "unknown": failed at the client but charged; "first ok": ms from the fault to the first success; "carriers": charges of the phase's payments by carrier 1/2/3, from the source address the processor saw; "load": the machine's 1-minute load average as the drill began (2 cores, shared: above 2, every process waits for a core, and latencies say more about the machine than about the gateway).`,
     '',
     '| fault | phase | gateway | sent | failed | stalled | dup | unknown | p50 ms | p99 ms | max ms | first ok ms | carriers 1/2/3 | load |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
