@@ -398,7 +398,7 @@ function report(rows: OverheadRow[], drills: DrillResult[], chartFile: string): 
   const haproxy = byName('haproxy');
   const direct = byName('direct (processor)');
   const lines: string[] = [];
-  lines.push('# Benchmarks', '', 'Produced by `npm run bench` (sources in `bench/`). Everything runs on loopback on one shared machine, side by side in one run: compare ratios, not absolute numbers.', '', versions(), '');
+  lines.push('# Benchmarks', '', 'Produced by `npm run bench` (sources in `bench/`). Everything runs on one shared machine, side by side in one run, on loopback (the store-box section: inside network namespaces): compare ratios, not absolute numbers.', '', versions(), '');
   lines.push('## Overhead, all carriers up', '', `Closed loop: 32 keep-alive connections, ${QUICK ? 1 : 3} rounds, medians. Fixed rate: 1,000 req/s open loop, latency from the scheduled send time, ${QUICK ? '1 round' : '5 rounds of 3 s'} (each after 1 s of the same load, not counted) with every target but the signed one in each round (rotating order, the processor's ledger emptied before each), medians; the added p99 is the median of the per-round differences to direct.`, '');
   lines.push('| target | req/s | vs HAProxy | p50 ms | p99 ms | p99 at 1,000/s | added p99 vs direct at 1,000/s | RSS idle MB | RSS under load MB |', '|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
