@@ -1,6 +1,8 @@
 import type { AuditLog } from '../../../core/admin/audit.ts';
 import type { DrillRunner } from '../../../core/admin/drills.ts';
 import type { PolicyControl } from '../../../core/admin/policy-control.ts';
+import type { PolicyParseResult } from '../../../core/policy/parse.ts';
+import type { RateLimiter } from '../../../core/rate-limit/rate-limiter.ts';
 import type { AdminAuthenticator, AdminEnv } from '../../middleware/admin-auth/admin-auth.ts';
 import type { AppEnv } from '../../app.ts';
 
@@ -10,6 +12,14 @@ export interface AdminDeps {
   control: PolicyControl;
   drills: DrillRunner;
   audit: AuditLog;
+  /**
+   * Parses and validates a policy document sent to the API. The Node runtime parses in a worker
+   * thread (src/adapters/node/worker-policy-parser.ts), so a long parse never holds up a payment.
+   * Default: parsePolicy on the calling thread (a Worker isolates each request anyway).
+   */
+  parsePolicy?: (text: string) => Promise<PolicyParseResult>;
+  /** Buckets of the per-token rate limit and of failed-authentication records. Default: in memory. */
+  rateLimiter?: RateLimiter;
 }
 
 export type AdminAppEnv = { Variables: AppEnv['Variables'] & AdminEnv['Variables'] };

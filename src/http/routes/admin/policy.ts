@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { PolicyRevision } from '../../../core/admin/policy-store.ts';
 import { PaypathError } from '../../../core/errors.ts';
-import { parsePolicy, POLICY_LIMITS } from '../../../core/policy/parse.ts';
+import { parsePolicy, POLICY_LIMITS, type PolicyParseResult } from '../../../core/policy/parse.ts';
 import { policyHash } from '../../../core/policy/hash.ts';
 import type { Policy } from '../../../core/policy/schema.ts';
 import { requireRole } from '../../middleware/admin-auth/admin-auth.ts';
@@ -21,12 +21,20 @@ export function revisionJson(r: PolicyRevision, withPolicy: boolean) {
   };
 }
 
-/** Reads a policy document (YAML or JSON) from the body; 400 `policy_invalid` with field paths when it is not one. */
-async function readPolicy(request: Request): Promise<Policy> {
+/**
+ * Reads a policy document (YAML or JSON) from the body: 400 `policy_invalid` with field paths when
+ * it is not one, 413 `policy_too_complex` when it passes a document limit (docs/ops.md).
+ */
+async function readPolicy(request: Request, parse: (text: string) => Promise<PolicyParseResult>): Promise<Policy> {
   const body = await readBody(request, POLICY_LIMITS.maxBytes);
   const text = body === null ? '' : new TextDecoder('utf-8', { fatal: false }).decode(body);
   if (text.trim() === '') throw new PaypathError('policy_invalid', 400, 'the request body must be a policy document (YAML or JSON)', { details: { issues: [{ path: '', message: 'empty body' }] } });
-  const result = parsePolicy(text);
+  const result = await parse(text);
+  if (!result.ok && result.limit) {
+    throw new PaypathError('policy_too_complex', 413, result.issues[0]?.message ?? `the policy passes the ${result.limit.name} limit`, {
+      details: { limit: result.limit.name, max: result.limit.max, issues: result.issues },
+    });
+  }
   if (!result.ok) throw new PaypathError('policy_invalid', 400, `the policy has ${result.issues.length} problem(s)`, { details: { issues: result.issues } });
   return result.policy;
 }
@@ -40,6 +48,7 @@ export function adminPolicyRoutes(deps: AdminDeps): Hono<AdminAppEnv> {
   const app = new Hono<AdminAppEnv>();
   const { control, audit } = deps;
   const operator = requireRole('operator', audit);
+  const parse = deps.parsePolicy ?? ((text: string) => Promise.resolve(parsePolicy(text)));
 
   app.get('/policy', (c) => {
     const current = control.current();
@@ -48,14 +57,14 @@ export function adminPolicyRoutes(deps: AdminDeps): Hono<AdminAppEnv> {
   });
 
   app.post('/policy/validate', async (c) => {
-    const policy = await readPolicy(c.req.raw);
+    const policy = await readPolicy(c.req.raw, parse);
     const issues = control.guardIssues(policy, 'api');
     if (issues.length > 0) throw new PaypathError('upstream_not_allowed', 400, 'the policy is valid YAML but cannot be applied through the admin API', { details: { issues } });
     return c.json({ valid: true, hash: await policyHash(policy), paths: policy.paths.length, routes: policy.routes.length });
   });
 
   app.post('/policy/diff', async (c) => {
-    const policy = await readPolicy(c.req.raw);
+    const policy = await readPolicy(c.req.raw, parse);
     const current = control.current();
     return c.json({ from: { revision: current.revision, hash: current.hash }, toHash: await policyHash(policy), ...control.diff(policy) });
   });
@@ -69,7 +78,7 @@ export function adminPolicyRoutes(deps: AdminDeps): Hono<AdminAppEnv> {
     }
     let policy: Policy;
     try {
-      policy = await readPolicy(c.req.raw);
+      policy = await readPolicy(c.req.raw, parse);
     } catch (error) {
       if (error instanceof PaypathError) {
         await audit.append({ time: new Date().toISOString(), actor: c.get('admin').name, action: 'policy.apply', outcome: 'rejected', details: { code: error.code, ...error.details } });

@@ -1,0 +1,106 @@
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../../core/logger.ts';
+import type { PolicyParseResult } from '../../core/policy/parse.ts';
+
+/** How long one parse may take in the worker before it is given up (and the worker replaced). */
+export const POLICY_PARSE_TIMEOUT_MS = 10_000;
+
+interface Job {
+  id: number;
+  text: string;
+  resolve: (result: PolicyParseResult) => void;
+}
+
+/**
+ * Parses policy documents sent to the admin API in a worker thread, so that however long a
+ * document takes (within the parser's limits, or beyond them through a parser bug) the event loop
+ * that carries payments is never held up. One worker, one document at a time, in arrival order;
+ * a parse running longer than `timeoutMs` answers `limit: time` and the worker is replaced.
+ * The worker starts on the first document and stays (about 10 MB resident).
+ */
+export class WorkerPolicyParser {
+  readonly #timeoutMs: number;
+  readonly #logger: Logger | undefined;
+  readonly #waiting: Job[] = [];
+  #worker: Worker | undefined;
+  #running: { job: Job; timer: NodeJS.Timeout } | undefined;
+  #nextId = 1;
+  #closed = false;
+
+  constructor(options: { timeoutMs?: number; logger?: Logger } = {}) {
+    this.#timeoutMs = options.timeoutMs ?? POLICY_PARSE_TIMEOUT_MS;
+    this.#logger = options.logger;
+  }
+
+  parse(text: string): Promise<PolicyParseResult> {
+    if (this.#closed) return Promise.resolve({ ok: false, issues: [{ path: '', message: 'the policy parser is shut down' }] });
+    return new Promise((resolve) => {
+      this.#waiting.push({ id: this.#nextId++, text, resolve });
+      this.#pump();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const worker = this.#worker;
+    this.#worker = undefined;
+    this.#finish({ ok: false, issues: [{ path: '', message: 'the policy parser is shut down' }] });
+    for (const job of this.#waiting.splice(0)) job.resolve({ ok: false, issues: [{ path: '', message: 'the policy parser is shut down' }] });
+    await worker?.terminate();
+  }
+
+  #pump(): void {
+    if (this.#running || this.#closed) return;
+    const job = this.#waiting.shift();
+    if (!job) return;
+    const worker = this.#ensureWorker();
+    const timer = setTimeout(() => {
+      this.#logger?.warn({ event: 'policy_parse_timeout', timeoutMs: this.#timeoutMs }, `a policy document took longer than ${this.#timeoutMs} ms to parse; worker replaced`);
+      this.#replaceWorker();
+      this.#finish({
+        ok: false,
+        issues: [{ path: '', message: `parsing the policy took longer than ${this.#timeoutMs} ms` }],
+        limit: { name: 'time', max: this.#timeoutMs },
+      });
+    }, this.#timeoutMs);
+    this.#running = { job, timer };
+    worker.postMessage({ id: job.id, text: job.text });
+  }
+
+  #finish(result: PolicyParseResult): void {
+    const running = this.#running;
+    if (!running) return;
+    clearTimeout(running.timer);
+    this.#running = undefined;
+    running.job.resolve(result);
+    this.#pump();
+  }
+
+  #ensureWorker(): Worker {
+    if (this.#worker) return this.#worker;
+    // A heap cap: a document the limits somehow miss fails in the worker, not in the gateway.
+    const worker = new Worker(new URL('./policy-parse-worker.ts', import.meta.url), { resourceLimits: { maxOldGenerationSizeMb: 256 } });
+    worker.unref(); // an idle parser never keeps the process alive
+    worker.on('message', (message: { id: number; result: PolicyParseResult }) => {
+      if (this.#running?.job.id === message.id) this.#finish(message.result);
+    });
+    worker.on('error', (error) => {
+      this.#logger?.error({ event: 'policy_parse_worker_failed', err: String(error) }, 'the policy parser worker failed; it is restarted for the next document');
+      if (this.#worker === worker) this.#worker = undefined;
+      this.#finish({ ok: false, issues: [{ path: '', message: `the policy parser failed: ${error.message}` }] });
+    });
+    worker.on('exit', (code) => {
+      if (this.#worker !== worker) return; // replaced or closed by us
+      this.#worker = undefined;
+      this.#finish({ ok: false, issues: [{ path: '', message: `the policy parser stopped (exit code ${code})` }] });
+    });
+    this.#worker = worker;
+    return worker;
+  }
+
+  #replaceWorker(): void {
+    const worker = this.#worker;
+    this.#worker = undefined;
+    void worker?.terminate();
+  }
+}
