@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { JsonlAuditLog } from '../src/adapters/node/audit-file.ts';
 import { createRedisClient } from '../src/adapters/node/redis/client.ts';
@@ -45,7 +46,7 @@ describe('audit log in a Redis stream', () => {
 
   it('keeps the newest maxEntries records, and a record over maxRecordBytes whole in the file with a stub in the stream', async () => {
     small = await TestRedisServer.start({ extraArgs: ['--maxmemory', String(8 * 1024 * 1024), '--maxmemory-policy', 'noeviction'] });
-    const client = createRedisClient(small.url);
+    const client = new Redis(small.url); // ioredis's own timeouts: a slow reply must not become a fallback write here
     try {
       await new Promise((resolve) => client.once('ready', resolve));
       const fallback = new MemoryAuditLog();
@@ -66,7 +67,9 @@ describe('audit log in a Redis stream', () => {
 
   it('writes to the file instead while Redis is above 80 % of its maxmemory, leaving the rest to the queue', async () => {
     small ??= await TestRedisServer.start({ extraArgs: ['--maxmemory', String(8 * 1024 * 1024), '--maxmemory-policy', 'noeviction'] });
-    const client = createRedisClient(small.url);
+    // ioredis's own timeouts rather than the fail-fast 250 ms: this test is about memory, and a
+    // loaded machine must not turn a slow reply into a fallback write.
+    const client = new Redis(small.url);
     try {
       await new Promise((resolve) => client.once('ready', resolve));
       const memory = async () => {

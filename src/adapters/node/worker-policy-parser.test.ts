@@ -52,4 +52,14 @@ describe('WorkerPolicyParser', () => {
     const slow = await parser.parse(MANY_KEYS);
     expect(slow).toEqual({ ok: false, issues: [{ path: '', message: 'parsing the policy took longer than 1 ms' }], limit: { name: 'time', max: 1 } });
   });
+
+  it('stops its worker when idle and starts one again for the next document', async () => {
+    parser = new WorkerPolicyParser({ idleMs: 20 });
+    expect(parser.started).toBe(false);
+    expect((await parser.parse(MINIMAL)).ok).toBe(true);
+    expect(parser.started).toBe(true);
+    for (let i = 0; i < 200 && parser.started; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    expect(parser.started).toBe(false);
+    expect((await parser.parse(MINIMAL)).ok).toBe(true);
+  });
 });

@@ -4,6 +4,8 @@ import type { PolicyParseResult } from '../../core/policy/parse.ts';
 
 /** How long one parse may take in the worker before it is given up (and the worker replaced). */
 export const POLICY_PARSE_TIMEOUT_MS = 10_000;
+/** An idle worker is stopped after this long: it holds tens of MB that a gateway needs only while someone edits. */
+export const POLICY_PARSER_IDLE_MS = 30_000;
 
 interface Job {
   id: number;
@@ -16,10 +18,12 @@ interface Job {
  * document takes (within the parser's limits, or beyond them through a parser bug) the event loop
  * that carries payments is never held up. One worker, one document at a time, in arrival order;
  * a parse running longer than `timeoutMs` answers `limit: time` and the worker is replaced.
- * The worker starts on the first document and stays (about 10 MB resident).
+ * The worker starts with the first document and stops after `idleMs` without one.
  */
 export class WorkerPolicyParser {
   readonly #timeoutMs: number;
+  readonly #idleMs: number;
+  #idleTimer: NodeJS.Timeout | undefined;
   readonly #logger: Logger | undefined;
   readonly #waiting: Job[] = [];
   #worker: Worker | undefined;
@@ -27,8 +31,9 @@ export class WorkerPolicyParser {
   #nextId = 1;
   #closed = false;
 
-  constructor(options: { timeoutMs?: number; logger?: Logger } = {}) {
+  constructor(options: { timeoutMs?: number; idleMs?: number; logger?: Logger } = {}) {
     this.#timeoutMs = options.timeoutMs ?? POLICY_PARSE_TIMEOUT_MS;
+    this.#idleMs = options.idleMs ?? POLICY_PARSER_IDLE_MS;
     this.#logger = options.logger;
   }
 
@@ -42,6 +47,7 @@ export class WorkerPolicyParser {
 
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#idleTimer);
     const worker = this.#worker;
     this.#worker = undefined;
     this.#finish({ ok: false, issues: [{ path: '', message: 'the policy parser is shut down' }] });
@@ -49,10 +55,22 @@ export class WorkerPolicyParser {
     await worker?.terminate();
   }
 
+  /** Whether a worker thread is running now. */
+  get started(): boolean {
+    return this.#worker !== undefined;
+  }
+
   #pump(): void {
     if (this.#running || this.#closed) return;
+    clearTimeout(this.#idleTimer);
     const job = this.#waiting.shift();
-    if (!job) return;
+    if (!job) {
+      if (this.#worker) {
+        this.#idleTimer = setTimeout(() => this.#replaceWorker(), this.#idleMs);
+        this.#idleTimer.unref();
+      }
+      return;
+    }
     const worker = this.#ensureWorker();
     const timer = setTimeout(() => {
       this.#logger?.warn({ event: 'policy_parse_timeout', timeoutMs: this.#timeoutMs }, `a policy document took longer than ${this.#timeoutMs} ms to parse; worker replaced`);
@@ -79,7 +97,7 @@ export class WorkerPolicyParser {
   #ensureWorker(): Worker {
     if (this.#worker) return this.#worker;
     // A heap cap: a document the limits somehow miss fails in the worker, not in the gateway.
-    const worker = new Worker(new URL('./policy-parse-worker.ts', import.meta.url), { resourceLimits: { maxOldGenerationSizeMb: 256 } });
+    const worker = new Worker(new URL('./policy-parse-worker.ts', import.meta.url), { resourceLimits: { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 8 } });
     worker.unref(); // an idle parser never keeps the process alive
     worker.on('message', (message: { id: number; result: PolicyParseResult }) => {
       if (this.#running?.job.id === message.id) this.#finish(message.result);

@@ -4,8 +4,15 @@ import type { Logger } from '../../../core/logger.ts';
 
 export const AUDIT_STREAM_KEY = 'paypath:audit';
 
+export interface AuditStreamLimits {
+  maxEntries: number;
+  maxRecordBytes: number;
+  memoryShare: number;
+  memoryCheckMs: number;
+}
+
 /** Defaults documented in docs/ops.md ("Audit log"). */
-export const AUDIT_STREAM_DEFAULTS = {
+export const AUDIT_STREAM_DEFAULTS: Readonly<AuditStreamLimits> = {
   /** Entries kept in the stream: each XADD trims the oldest beyond this. */
   maxEntries: 10_000,
   /** A record larger than this (JSON bytes) goes to the file whole; the stream keeps a stub. */
@@ -14,9 +21,9 @@ export const AUDIT_STREAM_DEFAULTS = {
   memoryShare: 0.8,
   /** How often that is looked up (INFO memory), at most. */
   memoryCheckMs: 1_000,
-} as const;
+};
 
-export type AuditStreamOptions = Partial<typeof AUDIT_STREAM_DEFAULTS> & { key?: string };
+export type AuditStreamOptions = Partial<AuditStreamLimits> & { key?: string };
 
 /**
  * The audit log as a Redis stream (XADD, shared by every instance). The stream is bounded so it
@@ -31,7 +38,7 @@ export class RedisStreamAuditLog implements AuditLog {
   readonly #fallback: AuditLog;
   readonly #logger: Logger;
   readonly #key: string;
-  readonly #options: typeof AUDIT_STREAM_DEFAULTS;
+  readonly #options: AuditStreamLimits;
   #memoryCheckedAt = -Infinity;
   #memoryFull = false;
 
