@@ -16,7 +16,7 @@ export const AUDIT_STREAM_DEFAULTS: Readonly<AuditStreamLimits> = {
   /** Entries kept in the stream: each XADD trims the oldest beyond this. */
   maxEntries: 10_000,
   /** A record larger than this (JSON bytes) goes to the file whole; the stream keeps a stub. */
-  maxRecordBytes: 16_384,
+  maxRecordBytes: 8_192,
   /** Stream writes pause while Redis uses more than this share of its maxmemory. */
   memoryShare: 0.8,
   /** How often that is looked up (INFO memory), at most. */

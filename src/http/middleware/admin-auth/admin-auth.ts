@@ -2,7 +2,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { AuditLog } from '../../../core/admin/audit.ts';
 import { PaypathError } from '../../../core/errors.ts';
 import { MemoryRateLimiter, type BucketLimit, type RateLimiter } from '../../../core/rate-limit/rate-limiter.ts';
-import { FailedAuthAudit } from './failed-auth-audit.ts';
+import { boundedRequest, FailedAuthAudit } from './failed-auth-audit.ts';
 
 export const ADMIN_ROLES = ['viewer', 'operator'] as const;
 export type AdminRole = (typeof ADMIN_ROLES)[number];
@@ -134,7 +134,8 @@ export function requireRole(role: AdminRole, audit: AuditLog): MiddlewareHandler
         actor: identity.name,
         action: 'auth.forbidden',
         outcome: 'denied',
-        details: { role: identity.role, needs: role, method: c.req.method, path: new URL(c.req.url).pathname },
+        // Bounded like failed authentications: a viewer must not grow the log with long paths either.
+        details: { role: identity.role, needs: role, ...boundedRequest(c.req.method, new URL(c.req.url).pathname) },
       });
       throw new PaypathError('admin_forbidden', 403, `this needs the ${role} role; token "${identity.name}" is a ${identity.role}`, {
         details: { role: identity.role, required: role },

@@ -6,6 +6,12 @@ export const FAILED_AUTH_PATH_CHARS = 200;
 /** All client addresses together may write this many times one address's bucket. */
 export const FAILED_AUTH_TOTAL_FACTOR = 5;
 
+/** Method and path as audit records keep them: the path cut to FAILED_AUTH_PATH_CHARS, with its length when cut. */
+export function boundedRequest(method: string, path: string): { method: string; path: string; pathLength?: number } {
+  const kept = { method: method.slice(0, 16), path: path.slice(0, FAILED_AUTH_PATH_CHARS) };
+  return path.length > FAILED_AUTH_PATH_CHARS ? { ...kept, pathLength: path.length } : kept;
+}
+
 export interface FailedAuth {
   reason: 'no_tokens_configured' | 'missing' | 'malformed' | 'invalid_token';
   method: string;
@@ -46,7 +52,6 @@ export class FailedAuthAudit {
     }
     const suppressed = this.#suppressed;
     this.#suppressed = 0;
-    const path = failure.path.length > FAILED_AUTH_PATH_CHARS ? { path: failure.path.slice(0, FAILED_AUTH_PATH_CHARS), pathLength: failure.path.length } : { path: failure.path };
     await this.#audit.append({
       time: new Date().toISOString(),
       actor: 'anonymous',
@@ -55,8 +60,7 @@ export class FailedAuthAudit {
       details: {
         reason: failure.reason,
         client: failure.client ?? null,
-        method: failure.method.slice(0, 16),
-        ...path,
+        ...boundedRequest(failure.method, failure.path),
         ...(suppressed > 0 ? { suppressed } : {}),
       },
     });
