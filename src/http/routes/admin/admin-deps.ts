@@ -1,7 +1,8 @@
 import type { AuditLog } from '../../../core/admin/audit.ts';
 import type { DrillRunner } from '../../../core/admin/drills.ts';
 import type { PolicyControl } from '../../../core/admin/policy-control.ts';
-import type { PolicyParseResult } from '../../../core/policy/parse.ts';
+import type { PolicyAnalysis } from '../../../core/admin/policy-analysis.ts';
+import type { Policy } from '../../../core/policy/schema.ts';
 import type { RateLimiter } from '../../../core/rate-limit/rate-limiter.ts';
 import type { AdminAuthenticator, AdminEnv } from '../../middleware/admin-auth/admin-auth.ts';
 import type { AppEnv } from '../../app.ts';
@@ -13,11 +14,12 @@ export interface AdminDeps {
   drills: DrillRunner;
   audit: AuditLog;
   /**
-   * Parses and validates a policy document sent to the API. The Node runtime parses in a worker
-   * thread (src/adapters/node/worker-policy-parser.ts), so a long parse never holds up a payment.
-   * Default: parsePolicy on the calling thread (a Worker isolates each request anyway).
+   * Parses and validates a policy document sent to the API, and hashes and diffs it against the
+   * running policy. The Node runtime does this in a worker thread
+   * (src/adapters/node/worker-policy-analyser.ts), so a long document never holds up a payment.
+   * Default: analysePolicy on the calling thread (a Worker isolates each request anyway).
    */
-  parsePolicy?: (text: string) => Promise<PolicyParseResult>;
+  analysePolicy?: (text: string, running: Policy) => Promise<PolicyAnalysis>;
   /** Buckets of the per-token rate limit and of failed-authentication records. Default: in memory. */
   rateLimiter?: RateLimiter;
 }

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../core/logger.ts';
-import type { PolicyParseResult } from '../../core/policy/parse.ts';
+import type { PolicyAnalysis } from '../../core/admin/policy-analysis.ts';
+import type { Policy } from '../../core/policy/schema.ts';
 
 /** How long one parse may take in the worker before it is given up (and the worker replaced). */
 export const POLICY_PARSE_TIMEOUT_MS = 10_000;
@@ -10,17 +11,18 @@ export const POLICY_PARSER_IDLE_MS = 30_000;
 interface Job {
   id: number;
   text: string;
-  resolve: (result: PolicyParseResult) => void;
+  running: Policy;
+  resolve: (result: PolicyAnalysis) => void;
 }
 
 /**
- * Parses policy documents sent to the admin API in a worker thread, so that however long a
- * document takes (within the parser's limits, or beyond them through a parser bug) the event loop
- * that carries payments is never held up. One worker, one document at a time, in arrival order;
+ * Parses, validates, hashes and diffs policy documents sent to the admin API (analysePolicy) in a
+ * worker thread, so that however long a document takes (within the parser's limits, or beyond
+ * them through a bug) the event loop that carries payments is never held up. One worker, one document at a time, in arrival order;
  * a parse running longer than `timeoutMs` answers `limit: time` and the worker is replaced.
  * The worker starts with the first document and stops after `idleMs` without one.
  */
-export class WorkerPolicyParser {
+export class WorkerPolicyAnalyser {
   readonly #timeoutMs: number;
   readonly #idleMs: number;
   #idleTimer: NodeJS.Timeout | undefined;
@@ -37,10 +39,10 @@ export class WorkerPolicyParser {
     this.#logger = options.logger;
   }
 
-  parse(text: string): Promise<PolicyParseResult> {
+  analyse(text: string, running: Policy): Promise<PolicyAnalysis> {
     if (this.#closed) return Promise.resolve({ ok: false, issues: [{ path: '', message: 'the policy parser is shut down' }] });
     return new Promise((resolve) => {
-      this.#waiting.push({ id: this.#nextId++, text, resolve });
+      this.#waiting.push({ id: this.#nextId++, text, running, resolve });
       this.#pump();
     });
   }
@@ -82,10 +84,10 @@ export class WorkerPolicyParser {
       });
     }, this.#timeoutMs);
     this.#running = { job, timer };
-    worker.postMessage({ id: job.id, text: job.text });
+    worker.postMessage({ id: job.id, text: job.text, running: job.running });
   }
 
-  #finish(result: PolicyParseResult): void {
+  #finish(result: PolicyAnalysis): void {
     const running = this.#running;
     if (!running) return;
     clearTimeout(running.timer);
@@ -97,9 +99,9 @@ export class WorkerPolicyParser {
   #ensureWorker(): Worker {
     if (this.#worker) return this.#worker;
     // A heap cap: a document the limits somehow miss fails in the worker, not in the gateway.
-    const worker = new Worker(new URL('./policy-parse-worker.ts', import.meta.url), { resourceLimits: { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 8 } });
+    const worker = new Worker(new URL('./policy-analysis-worker.ts', import.meta.url), { resourceLimits: { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 8 } });
     worker.unref(); // an idle parser never keeps the process alive
-    worker.on('message', (message: { id: number; result: PolicyParseResult }) => {
+    worker.on('message', (message: { id: number; result: PolicyAnalysis }) => {
       if (this.#running?.job.id === message.id) this.#finish(message.result);
     });
     worker.on('error', (error) => {
