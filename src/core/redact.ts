@@ -3,7 +3,7 @@
  *
  * Card numbers (PAN): a card number is 13 to 19 digits that pass the Luhn check, written in one
  * piece or in groups. Digits may be ASCII, full-width, or percent-encoded (`%34`, `%2534`, any
- * depth of encoding); between groups may stand up to three separators: white space, `-`, `.`,
+ * depth of encoding; full-width ones as UTF-8, `%EF%BC%94`); between groups may stand up to three separators: white space, `-`, `.`,
  * `+`, `_`, a Unicode dash, or any of these percent-encoded (`%20`, `%2520`, `%2B`, `%2D`…). Every
  * run of whole groups that adds up to 13–19 digits and passes Luhn is replaced, so a card number
  * next to another number (`4111111111111111 404`) is found too, while amounts, status codes and
@@ -17,7 +17,7 @@
 export const PAN_REPLACEMENT = '[pan-redacted]';
 export const FIELD_REPLACEMENT = '[redacted]';
 
-const DIGIT = String.raw`[0-9\uFF10-\uFF19]|%(?:25)*3[0-9]`;
+const DIGIT = String.raw`[0-9\uFF10-\uFF19]|%(?:25)*3[0-9]|%(?:25)*[Ee][Ff]%(?:25)*[Bb][Cc]%(?:25)*9[0-9]`;
 const SEPARATOR = String.raw`[\s\-.+_\u2010-\u2015]|%(?:25)*(?:20|09|0[ADad]|2[BDEbde]|5[Ff]|[Ee]2%(?:25)*80%(?:25)*9[0-5])`;
 /** A maximal run of digits and the separators between them (at most three in a row). */
 const DIGIT_RUN = new RegExp(String.raw`(?:${DIGIT})(?:(?:${SEPARATOR}){0,3}(?:${DIGIT}))*`, 'g');
@@ -66,6 +66,15 @@ interface DigitGroups {
   digits: Uint8Array;
 }
 
+/** The byte a percent-escape at `at` stands for, through any number of encodings (`%2534` is `4`), and where it ends. */
+function escapeAt(run: string, at: number): { byte: number; end: number } | undefined {
+  if (run.charCodeAt(at) !== 37) return undefined;
+  let next = at + 1;
+  while (run.startsWith('25', next) && isHex(run.charCodeAt(next + 2)) && isHex(run.charCodeAt(next + 3))) next += 2;
+  if (!isHex(run.charCodeAt(next)) || !isHex(run.charCodeAt(next + 1))) return undefined;
+  return { byte: parseInt(run.slice(next, next + 2), 16), end: next + 2 };
+}
+
 function groupsOf(run: string): DigitGroups {
   const n = run.length;
   const groups: DigitGroups = { count: 0, start: new Int32Array(n + 1), end: new Int32Array(n + 1), first: new Int32Array(n + 2), digits: new Uint8Array(n) };
@@ -79,13 +88,20 @@ function groupsOf(run: string): DigitGroups {
     if (c >= 48 && c <= 57) digit = c - 48;
     else if (c >= 0xff10 && c <= 0xff19) digit = c - 0xff10;
     else if (c === 37 /* % */) {
-      // `%`, one `25` per further level of encoding, then two hex digits: a digit when they are 3x.
-      let next = at + 1;
-      while (run.startsWith('25', next) && isHex(run.charCodeAt(next + 2)) && isHex(run.charCodeAt(next + 3))) next += 2;
-      const high = run.charCodeAt(next);
-      const low = run.charCodeAt(next + 1);
-      if (high === 51 /* 3 */ && low >= 48 && low <= 57) digit = low - 48;
-      width = next + 2 - at;
+      // A percent-escape: an ASCII digit (3x), a full-width one in UTF-8 (EF BC 9x), or a separator.
+      const first = escapeAt(run, at);
+      if (first) {
+        width = first.end - at;
+        if (first.byte >= 0x30 && first.byte <= 0x39) digit = first.byte - 0x30;
+        else if (first.byte === 0xef) {
+          const second = escapeAt(run, first.end);
+          const third = second?.byte === 0xbc ? escapeAt(run, second.end) : undefined;
+          if (third && third.byte >= 0x90 && third.byte <= 0x99) {
+            digit = third.byte - 0x90;
+            width = third.end - at;
+          }
+        }
+      }
     }
     if (digit >= 0) {
       if (!open) {
@@ -217,7 +233,7 @@ export function scrubDeep(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return scrubText(value);
   if (typeof value === 'number' || typeof value === 'bigint') return scrubNumber(value);
   if (value === null || typeof value !== 'object') return value;
-  if (depth > 8) return '[too deep]';
+  if (depth > 32) return '[too deep]';
   if (Array.isArray(value)) return value.map((item) => scrubDeep(item, depth + 1));
   if (value instanceof Error) {
     const scrubbed: Record<string, unknown> = { type: value.name, message: scrubText(value.message) };

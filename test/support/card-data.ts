@@ -69,6 +69,7 @@ export function cardNumberForms(pan: string): Record<string, string> {
     'percent-encoded digits': percentEncode(pan, 1),
     'double-encoded digits': [...pan].map((d) => `%25${d.charCodeAt(0).toString(16)}`).join(''),
     'full-width digits': [...pan].map((d) => String.fromCharCode(0xff10 + Number(d))).join(''),
+    'percent-encoded full-width digits': encodeURIComponent([...pan].map((d) => String.fromCharCode(0xff10 + Number(d))).join('')),
     'followed by a status code': `${pan} 404`,
     'between numbers': `1999 ${g.join(' ')} 404`,
     'in a path': `/v1/cards/${pan}/refunds/7`,
@@ -81,7 +82,13 @@ export function cardNumberForms(pan: string): Record<string, string> {
 export function digitsOf(text: string): string {
   let decoded = text;
   for (let i = 0; i < 10; i++) {
-    const next = decoded.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+    const next = decoded.replace(/(?:%[0-9A-Fa-f]{2})+/g, (escapes) => {
+      try {
+        return decodeURIComponent(escapes);
+      } catch {
+        return escapes.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+      }
+    });
     if (next === decoded) break;
     decoded = next;
   }
