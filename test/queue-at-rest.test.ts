@@ -145,6 +145,30 @@ describe('a payment queued in Redis while every carrier is down', () => {
     }
   });
 
+  it('written in clear by an earlier version, is still forwarded, then only its outcome is kept', async () => {
+    await client.flushall();
+    const legacy: QueuedRequest = {
+      id: 'q_legacy',
+      routeId: 'payments',
+      method: 'POST',
+      target: '/v1/payments',
+      headers: [['authorization', `Bearer ${MERCHANT_CREDENTIAL}`]],
+      bodyBase64: encodeBase64(new TextEncoder().encode(body('legacy'))),
+      idempotencyKey: 'key-legacy',
+      enqueuedAt: Date.now(),
+    };
+    // The earlier layout: the request as sent beside its view, and a stream entry naming it.
+    const view = { id: legacy.id, routeId: legacy.routeId, state: 'queued', idempotencyKey: legacy.idempotencyKey, enqueuedAt: legacy.enqueuedAt, attempts: 0 };
+    await client.set('paypath:{paypath-queue}:item:q_legacy', JSON.stringify({ request: legacy, view }));
+    await client.xadd('paypath:{paypath-queue}:stream', '*', 'id', legacy.id);
+    const queue = new RedisForwardQueue(client, { cipher: await QueueCipher.create([new Uint8Array(32).fill(13)]) });
+    expect(await queue.head()).toEqual(legacy);
+    await queue.complete(legacy, { status: 201, headers: [], bodyBase64: '' }, 60_000);
+    const after = await dump(client);
+    expect(JSON.parse(JSON.parse(after.get('paypath:{paypath-queue}:item:q_legacy')!) as string)).toEqual({ view: expect.objectContaining({ state: 'forwarded' }) });
+    expect(sensitiveIn(after, ['legacy'])).toEqual([]);
+  });
+
   it('after a key rotation, is still read with the previous key listed; without it, is never sent; altered, is refused', async () => {
     await client.flushall();
     const oldKey = new Uint8Array(32).fill(11);
