@@ -37,4 +37,11 @@ describe('FailedAuthAudit', () => {
     for (let i = 0; i < 100; i++) await fail(`198.51.100.${i}`);
     expect(audit.records).toHaveLength(3 * FAILED_AUTH_TOTAL_FACTOR);
   });
+
+  it('masks a card number before cutting the path, so no part of it is kept', async () => {
+    const { audit, fail } = setup();
+    await fail('192.0.2.7', `/admin/${'x'.repeat(181)}4111111111111111/more`);
+    expect(audit.records[0]!.details!.path).toHaveLength(FAILED_AUTH_PATH_CHARS);
+    expect(audit.records[0]!.details!.path).not.toMatch(/[0-9]{7}/);
+  });
 });

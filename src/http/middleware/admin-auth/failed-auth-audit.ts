@@ -1,14 +1,19 @@
 import type { AuditLog } from '../../../core/admin/audit.ts';
 import type { BucketLimit, RateLimiter } from '../../../core/rate-limit/rate-limiter.ts';
+import { scrubText } from '../../../core/redact.ts';
 
 /** Longest request path kept in a failed-authentication record, in characters. */
 export const FAILED_AUTH_PATH_CHARS = 200;
 /** All client addresses together may write this many times one address's bucket. */
 export const FAILED_AUTH_TOTAL_FACTOR = 5;
 
-/** Method and path as audit records keep them: the path cut to FAILED_AUTH_PATH_CHARS, with its length when cut. */
+/**
+ * Method and path as audit records keep them: the path cut to FAILED_AUTH_PATH_CHARS, with its
+ * length when cut. Card numbers are masked before the cut: a number cut in two is no longer one
+ * the audit log's redaction would recognise, yet its first digits would be kept.
+ */
 export function boundedRequest(method: string, path: string): { method: string; path: string; pathLength?: number } {
-  const kept = { method: method.slice(0, 16), path: path.slice(0, FAILED_AUTH_PATH_CHARS) };
+  const kept = { method: method.slice(0, 16), path: scrubText(path).slice(0, FAILED_AUTH_PATH_CHARS) };
   return path.length > FAILED_AUTH_PATH_CHARS ? { ...kept, pathLength: path.length } : kept;
 }
 
