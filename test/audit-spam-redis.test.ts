@@ -5,6 +5,7 @@ import { startNodeGateway, type RunningGateway } from '../src/adapters/node/serv
 import { silentLogger } from '../src/core/logger.ts';
 import { policyHash } from '../src/core/policy/hash.ts';
 import { validatePolicyObject } from '../src/core/policy/parse.ts';
+import { TEST_QUEUE_KEY } from './support/exactly-once-bench.ts';
 import { freePort, TestRedisServer } from './support/redis-server.ts';
 
 const MAXMEMORY = 8 * 1024 * 1024;
@@ -28,7 +29,7 @@ describe('audit spam never crowds the queue out of Redis', () => {
       queue: { retryIntervalMs: 60_000 },
     });
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-    gateway = await startNodeGateway({ policy: parsed.policy, policyHash: await policyHash(parsed.policy), port: 0, logger: silentLogger, redisUrl: redis.url, processMetrics: false, warmCodePaths: false });
+    gateway = await startNodeGateway({ policy: parsed.policy, policyHash: await policyHash(parsed.policy), port: 0, logger: silentLogger, redisUrl: redis.url, queueKeys: [Buffer.from(TEST_QUEUE_KEY, 'base64')], processMetrics: false, warmCodePaths: false });
   });
   afterAll(async () => {
     await gateway?.close();
