@@ -31,6 +31,7 @@ import type { RedisClient } from './redis/client.ts';
 import type { Sha256Hex } from '../../core/idempotency/fingerprint.ts';
 import type { RedisHealthStore } from './redis/health-store.ts';
 import { createUndiciTransport } from './undici-transport.ts';
+import type { PathResolver } from './path-resolver.ts';
 
 export interface NodeGatewayOptions {
   policy: Policy;
@@ -114,6 +115,8 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     redis = createRedisClient(options.redisUrl);
     healthStore = new RedisHealthStore(redis, { logger });
   }
+  // Each path's resolver (upstreams named by a host name), for /status; a reload's new transport replaces its path's entry.
+  const resolvers = new Map<string, PathResolver>();
   const ops = await createNodeOps({
     policy: options.policy,
     policyHash: options.policyHash,
@@ -135,6 +138,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
         logger,
         transportFactory: (path) =>
           createUndiciTransport(path, {
+            onResolver: (resolver) => resolvers.set(resolver.pathId, resolver),
             onTlsFailure: (pathId, error) =>
               logger.error({ event: 'upstream_tls_failed', path: pathId, code: error.code, reason: error.message }, `TLS to the upstream on path ${pathId} failed; nothing was sent, failing over: ${error.message}`),
           }),
@@ -181,7 +185,10 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     logger,
     idempotencyStore: exactlyOnce.idempotencyStore,
     queue: exactlyOnce.queue,
-    statusSections: exactlyOnce.statusSections,
+    statusSections: {
+      ...exactlyOnce.statusSections,
+      dns: () => [...resolvers.values()].filter((resolver) => !resolver.closed).map((resolver) => ({ path: resolver.pathId, ...resolver.state() })),
+    },
     security,
     sha256,
     readRequestBody: readIncomingBody,

@@ -1,0 +1,134 @@
+// DNS per path, on loopback: the processor named by a host name, each path asking its own resolver
+// (dnsmasq on 127.0.53.N) from its own source address, the processor closing a connection after
+// 100 answers (as nginx's keepalive_requests does) so new connections, and lookups, keep coming.
+// The same on a namespace-built store box, with the resolvers behind real carriers: store-box-dns.test.ts.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { PathDnsState } from '../src/adapters/node/path-resolver.ts';
+import { dnsmasqAvailable, LoopbackDnsmasq } from './support/dnsmasq.ts';
+import { CARRIERS, failed, Rig, type CarrierId, type RigOptions } from './support/rig.ts';
+
+const HOSTNAME = 'pay.test';
+const TTL_SECONDS = 1;
+
+const started: { rig?: Rig; resolvers: LoopbackDnsmasq[] } = { resolvers: [] };
+afterEach(async () => {
+  await started.rig?.close();
+  started.rig = undefined;
+  for (const resolver of started.resolvers.splice(0)) await resolver.stop();
+});
+
+/** One resolver per carrier, each answering the processor's name with its own carrier's address. */
+async function startResolvers(): Promise<Map<CarrierId, LoopbackDnsmasq>> {
+  const resolvers = new Map<CarrierId, LoopbackDnsmasq>();
+  for (const [i, carrier] of CARRIERS.entries()) {
+    const resolver = await LoopbackDnsmasq.start(`127.0.53.${i + 1}`, [{ name: HOSTNAME, address: carrier.host, ttlSeconds: TTL_SECONDS }]);
+    started.resolvers.push(resolver);
+    resolvers.set(carrier.id, resolver);
+  }
+  return resolvers;
+}
+
+/** A rig whose paths name the processor by host name and ask `dns(carrier)` for it. */
+async function startRig(dns: (id: CarrierId) => string, options: RigOptions = {}): Promise<Rig> {
+  const rig = await Rig.start({
+    processorMaxRequestsPerSocket: 100,
+    ...options,
+    policy: (input) => ({
+      ...input,
+      paths: input.paths.map((path) => ({ ...path, upstream: path.upstream.replace(/\/\/127\.0\.1\.\d+:/, `//${HOSTNAME}:`), dns: [dns(path.id as CarrierId)] })),
+    }),
+  });
+  started.rig = rig;
+  return rig;
+}
+
+async function dnsState(rig: Rig): Promise<Map<string, PathDnsState & { path: string }>> {
+  const status = (await (await fetch(`${rig.url}/status`)).json()) as { dns: (PathDnsState & { path: string })[] };
+  return new Map(status.dns.map((entry) => [entry.path, entry]));
+}
+
+/** Waits (polling /status, at most `timeoutMs`) until `check` holds for the DNS state. */
+async function waitForDns(rig: Rig, what: string, check: (state: Map<string, PathDnsState & { path: string }>) => boolean, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (check(await dnsState(rig))) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what} (${JSON.stringify([...(await dnsState(rig)).values()])})`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const nameOf = (state: Map<string, PathDnsState>, id: CarrierId) => state.get(id)?.names.find((n) => n.hostname === HOSTNAME);
+const allAnswered = (state: Map<string, PathDnsState>) => CARRIERS.every((c) => (nameOf(state, c.id)?.addresses.length ?? 0) > 0);
+
+describe.skipIf(!dnsmasqAvailable())('DNS per path (loopback resolvers)', () => {
+  it('carrier 1 and its resolver cut for longer than the TTL, the processor recycling connections: 0 failed, no payment waits on DNS', async () => {
+    const resolvers = await startResolvers();
+    const rig = await startRig((id) => resolvers.get(id)!.server);
+    await waitForDns(rig, 'every path has an answer', allAnswered);
+    // Lookups that waited before any payment (the start-up's first lookup and pool warming).
+    const before = await dnsState(rig);
+
+    const results = await rig.stream('cut', 600, {
+      concurrency: 10,
+      beforeIndex: async (i) => {
+        if (i === 100) {
+          resolvers.get('kt-fiber')!.pause();
+          await rig.cut('kt-fiber', { mode: 'blackhole' });
+        }
+        // The cut lasts until carrier 1's answer has gone stale (past its TTL, its resolver silent).
+        if (i === 400) {
+          await waitForDns(rig, "kt-fiber's answer stale", (state) => nameOf(state, 'kt-fiber')?.stale === true);
+          resolvers.get('kt-fiber')!.resume();
+          await rig.restoreAll();
+        }
+      },
+    });
+
+    expect(failed(results)).toEqual([]);
+    expect(rig.processor.duplicateCharges).toBe(0);
+    const state = await dnsState(rig);
+    // The other carriers kept making connections (the processor closes one every 100 answers) and
+    // every one found its address in the cache.
+    expect(nameOf(state, 'skt-fiber')!.lookups).toBeGreaterThan(3);
+    for (const c of CARRIERS) expect(nameOf(state, c.id)!.waited, c.id).toBe(nameOf(before, c.id)!.waited);
+    // Each path asked its own resolver, from its own source address.
+    for (const c of CARRIERS) {
+      const sources = resolvers.get(c.id)!.querySources().filter((source) => source !== '127.0.0.1'); // the helper's own readiness check
+      expect(sources.length, c.id).toBeGreaterThan(0);
+      expect(new Set(sources), c.id).toEqual(new Set([c.bind]));
+    }
+  });
+
+  it("a path whose resolver stops answering keeps using its last good answer (stale-if-error) on new connections", async () => {
+    const resolvers = await startResolvers();
+    // Connections closed after 20 answers: many new connections, each one's lookup made while the resolver is silent.
+    const rig = await startRig((id) => resolvers.get(id)!.server, { processorMaxRequestsPerSocket: 20 });
+    await waitForDns(rig, 'every path has an answer', allAnswered);
+    resolvers.get('kt-fiber')!.pause();
+    await waitForDns(rig, "kt-fiber's answer stale", (state) => nameOf(state, 'kt-fiber')?.stale === true);
+    const before = nameOf(await dnsState(rig), 'kt-fiber')!;
+
+    const results = await rig.stream('stale', 200, { concurrency: 5 });
+
+    expect(failed(results)).toEqual([]);
+    expect(results.every((r) => r.headers.get('x-paypath-path') === 'kt-fiber')).toBe(true);
+    const kt = nameOf(await dnsState(rig), 'kt-fiber')!;
+    expect(kt).toMatchObject({ stale: true, addresses: ['127.0.1.1'], waited: before.waited, lastError: { code: 'ETIMEOUT' } });
+    expect(kt.lookups - before.lookups).toBeGreaterThanOrEqual(5); // 200 answers, at most 20 per connection
+  });
+
+  it('a path whose resolver cannot be reached fails "not sent" on that path only: payments go on by the next path', async () => {
+    const resolvers = await startResolvers();
+    const dead = resolvers.get('kt-fiber')!;
+    await dead.stop(); // nothing listens on its port: queries are refused
+    const rig = await startRig((id) => resolvers.get(id)!.server);
+    await waitForDns(rig, "kt-fiber's lookup failed", (state) => nameOf(state, 'kt-fiber')?.lastError !== undefined);
+
+    const results = await rig.stream('nodns', 30, { concurrency: 3 });
+
+    expect(failed(results)).toEqual([]);
+    expect(results.every((r) => r.headers.get('x-paypath-path') === 'skt-fiber')).toBe(true);
+    expect(rig.processor.charges.filter((c) => c.remoteAddress === '127.0.0.2')).toEqual([]);
+    expect(nameOf(await dnsState(rig), 'kt-fiber')).toMatchObject({ addresses: [], lastError: { code: 'ECONNREFUSED' } });
+  });
+});
