@@ -155,6 +155,33 @@ describe('PathResolver: families follow the path', () => {
   });
 });
 
+describe('PathResolver: a rebuilt transport (policy reload)', () => {
+  it("adopts the replaced resolver's answers when it asks the same resolvers from the same address, and only then", async () => {
+    const dns = fakeDns();
+    const old = resolver({ localAddress: '10.0.1.2', servers: ['10.0.1.53'], query: dns.query });
+    await old.lookup('pay.example');
+    dns.answers[4] = failure('ETIMEOUT'); // the resolver went silent before the reload
+    const same = resolver({ localAddress: '10.0.1.2', servers: ['10.0.1.53'], query: dns.query });
+    same.adopt(old);
+    expect(same.lookup('pay.example')).toEqual([{ address: '10.0.0.1', family: 4 }]);
+    const moved = resolver({ localAddress: '10.0.1.2', servers: ['10.0.9.53'], query: dns.query });
+    moved.adopt(old);
+    await expect(moved.lookup('pay.example')).rejects.toMatchObject({ code: 'EAI_AGAIN' });
+  });
+});
+
+describe('PathResolver: a source address that changes', () => {
+  it('asks from the new address, keeps its cached answers, and refuses an address of another family', async () => {
+    const dns = fakeDns();
+    const r = resolver({ localAddress: '10.0.3.2', query: dns.query });
+    await r.lookup('pay.example');
+    r.setLocalAddress('10.0.3.9');
+    expect(r.state().localAddress).toBe('10.0.3.9');
+    expect(r.lookup('pay.example')).toEqual([{ address: '10.0.0.1', family: 4 }]);
+    expect(() => r.setLocalAddress('2001:db8::2')).toThrow(/IPv4/);
+  });
+});
+
 describe('PathResolver: nodeLookup (net.connect)', () => {
   it('rotates single-address lookups over the answer and passes errors with their code', async () => {
     const dns = fakeDns();

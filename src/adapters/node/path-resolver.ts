@@ -123,7 +123,7 @@ export class PathResolver {
   readonly pathId: string;
   readonly families: AddressFamily[];
   readonly #options: Required<DnsCacheOptions>;
-  readonly #localAddress: string | undefined;
+  #localAddress: string | undefined;
   readonly #resolver: Resolver | undefined;
   readonly #query: FamilyQuery;
   readonly #entries = new Map<string, CacheEntry>();
@@ -240,6 +240,38 @@ export class PathResolver {
         return state;
       }),
     };
+  }
+
+  /**
+   * Takes over the answers of the resolver this one replaces (the same path's, when a policy
+   * reload rebuilt its transport) if it asked the same resolvers from the same address, so a
+   * reload during a resolver outage keeps the last good answers. Answers of its own come first.
+   */
+  adopt(previous: PathResolver): void {
+    const same =
+      previous !== this &&
+      previous.#localAddress === this.#localAddress &&
+      previous.#servers.join(',') === this.#servers.join(',') &&
+      previous.families.join(',') === this.families.join(',');
+    if (!same) return;
+    for (const [hostname, old] of previous.#entries) {
+      if (!old.answer) continue;
+      const entry = this.#entry(hostname);
+      entry.answer ??= { ...old.answer, addresses: [...old.answer.addresses] };
+    }
+  }
+
+  /**
+   * Follows a path whose source address changes (an interface's new address after an LTE
+   * reconnect): queries leave from the new one. Cached answers stay, as they came from the same
+   * carrier's resolvers. An address of another family than the path's is refused.
+   */
+  setLocalAddress(address: string): void {
+    const family = isIP(address);
+    if (family !== 4 && family !== 6) throw new Error(`not an IP address: ${address}`);
+    if (!this.families.includes(family)) throw new Error(`path ${this.pathId} asks for IPv${this.families.join('/')} records; ${address} is IPv${family}`);
+    this.#resolver?.setLocalAddress(address);
+    this.#localAddress = address;
   }
 
   get closed(): boolean {

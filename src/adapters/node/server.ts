@@ -138,7 +138,12 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
         logger,
         transportFactory: (path) =>
           createUndiciTransport(path, {
-            onResolver: (resolver) => resolvers.set(resolver.pathId, resolver),
+            onResolver: (resolver) => {
+              // A reload that rebuilt this path's transport keeps its last good answers (a resolver may be down right now).
+              const previous = resolvers.get(resolver.pathId);
+              if (previous) resolver.adopt(previous);
+              resolvers.set(resolver.pathId, resolver);
+            },
             onTlsFailure: (pathId, error) =>
               logger.error({ event: 'upstream_tls_failed', path: pathId, code: error.code, reason: error.message }, `TLS to the upstream on path ${pathId} failed; nothing was sent, failing over: ${error.message}`),
           }),

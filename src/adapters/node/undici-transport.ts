@@ -26,7 +26,7 @@ export interface UndiciTransportOptions {
   onTlsFailure?: (pathId: string, error: AttemptError) => void;
   /** How the path's DNS answers are cached (upstreams named by a host name). Default: DNS_CACHE_DEFAULTS. */
   dns?: DnsCacheOptions;
-  /** Called with the path's resolver when one is created (an upstream named by a host name), e.g. to show its state. */
+  /** Called with the path's resolver when one is created (an upstream named by a host name), before its first lookup: to show its state, or to `adopt` the answers of the resolver it replaces. */
   onResolver?: (resolver: PathResolver) => void;
 }
 
@@ -61,8 +61,8 @@ export function createUndiciTransport(path: PathConfig, options: UndiciTransport
   // A host name is resolved through this path (its resolvers, from its address), from a cache that
   // is kept fresh in the background: see path-resolver.ts. Its lookup is started now, before any request.
   const resolver = isIP(hostname) === 0 ? new PathResolver({ pathId: path.id, servers: path.dns, localAddress: path.bind, ...options.dns }) : undefined;
-  resolver?.prime(hostname);
   if (resolver) options.onResolver?.(resolver);
+  resolver?.prime(hostname);
   const connectOptions = { timeout: path.connectTimeoutMs, ...tlsOptions, ...(resolver ? { lookup: resolver.nodeLookup } : {}) };
   const connector = new PreConnector(buildUndiciConnector(connectOptions as buildConnector.BuildOptions), keepAliveTimeoutMs);
   const agent = new UndiciAgent({
