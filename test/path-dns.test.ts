@@ -2,8 +2,12 @@
 // (dnsmasq on 127.0.53.N) from its own source address, the processor closing a connection after
 // 100 answers (as nginx's keepalive_requests does) so new connections, and lookups, keep coming.
 // The same on a namespace-built store box, with the resolvers behind real carriers: store-box-dns.test.ts.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { PathDnsState } from '../src/adapters/node/path-resolver.ts';
+import type { PathDnsState, PathResolver } from '../src/adapters/node/path-resolver.ts';
+import { createUndiciTransport } from '../src/adapters/node/undici-transport.ts';
+import type { PathConfig } from '../src/core/policy/schema.ts';
 import { dnsmasqAvailable, LoopbackDnsmasq } from './support/dnsmasq.ts';
 import { CARRIERS, failed, Rig, type CarrierId, type RigOptions } from './support/rig.ts';
 
@@ -130,5 +134,43 @@ describe.skipIf(!dnsmasqAvailable())('DNS per path (loopback resolvers)', () => 
     expect(results.every((r) => r.headers.get('x-paypath-path') === 'skt-fiber')).toBe(true);
     expect(rig.processor.charges.filter((c) => c.remoteAddress === '127.0.0.2')).toEqual([]);
     expect(nameOf(await dnsState(rig), 'kt-fiber')).toMatchObject({ addresses: [], lastError: { code: 'ECONNREFUSED' } });
+  });
+});
+
+describe.skipIf(!dnsmasqAvailable())('DNS per path: address families (loopback)', () => {
+  /** One GET over a transport for `path`, to a server listening on `listen` only; the answer's body is the address the server saw. */
+  async function getOver(listen: string, path: (port: number) => PathConfig): Promise<{ body: string; resolver: PathResolver | undefined }> {
+    const server = createServer((req, res) => res.end(req.socket.localAddress));
+    await new Promise<void>((resolve) => server.listen(0, listen, resolve));
+    let resolver: PathResolver | undefined;
+    const transport = createUndiciTransport(path((server.address() as AddressInfo).port), { onResolver: (r) => (resolver = r) });
+    try {
+      const response = await transport.send({ method: 'GET', target: '/', headers: new Headers(), body: null }, { signal: AbortSignal.timeout(5_000), bodyTimeoutMs: 5_000 });
+      return { body: new TextDecoder().decode(response.body as Uint8Array), resolver };
+    } finally {
+      await transport.close();
+      server.close();
+    }
+  }
+
+  const config = (upstream: string, extra: Partial<PathConfig>): PathConfig => ({ id: 'p', upstream, grade: 'hot', cost: 0, shareRisk: [], connectTimeoutMs: 1_000, ...extra });
+
+  it('a path without a source address asks for A and AAAA and reaches whichever family the processor listens on', async () => {
+    const resolver = await LoopbackDnsmasq.start('127.0.53.9', [{ name: 'dual.test', address: '127.0.0.1,::1', ttlSeconds: 1 }]);
+    started.resolvers.push(resolver);
+    for (const listen of ['::1', '127.0.0.1']) {
+      const { body, resolver: used } = await getOver(listen, (port) => config(`http://dual.test:${port}`, { dns: [resolver.server] }));
+      expect(body).toBe(listen);
+      expect(used?.families).toEqual([6, 4]);
+    }
+  });
+
+  it('a path with an IPv6 source asks for AAAA records only', async () => {
+    const resolver = await LoopbackDnsmasq.start('127.0.53.9', [{ name: 'dual.test', address: '127.0.0.1,::1', ttlSeconds: 1 }], { alsoListen: ['::1'] });
+    started.resolvers.push(resolver);
+    const { body } = await getOver('::1', (port) => config(`http://dual.test:${port}`, { bind: '::1', dns: [`[::1]:${resolver.port}`] }));
+    expect(body).toBe('::1');
+    // Its queries (the helper's own readiness check aside) were AAAA, from the path's IPv6 source.
+    expect(resolver.queries().filter((q) => q.from !== '127.0.0.1')).toEqual([{ type: 'AAAA', name: 'dual.test', from: '::1' }]);
   });
 });

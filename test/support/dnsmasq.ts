@@ -31,7 +31,7 @@ export class LoopbackDnsmasq {
   }
 
   /** Starts dnsmasq on `address` (a 127.x address) and a free UDP port, serving `records`; resolves once it answers. */
-  static async start(address: string, records: HostRecord[]): Promise<LoopbackDnsmasq> {
+  static async start(address: string, records: HostRecord[], options: { alsoListen?: string[] } = {}): Promise<LoopbackDnsmasq> {
     for (let attempt = 0; attempt < 10; attempt++) {
       const port = 20_000 + Math.floor(Math.random() * 40_000);
       const child = spawn(
@@ -42,6 +42,7 @@ export class LoopbackDnsmasq {
           '--no-hosts',
           '--bind-interfaces',
           `--listen-address=${address}`,
+          ...(options.alsoListen ?? []).map((extra) => `--listen-address=${extra}`),
           `--port=${port}`,
           '--pid-file=',
           '--log-queries',
@@ -57,14 +58,19 @@ export class LoopbackDnsmasq {
     throw new Error(`dnsmasq did not start on ${address}`);
   }
 
-  /** `address:port`, as a path's `dns:` entry. */
+  /** `address:port` (of the first listen address), as a path's `dns:` entry. */
   get server(): string {
     return `${this.address}:${this.port}`;
   }
 
+  /** The queries it received, in order: record type, name and source address. */
+  queries(): { type: string; name: string; from: string }[] {
+    return [...this.#log.matchAll(/query\[([A-Z]+)\] (\S+) from (\S+)/g)].map((m) => ({ type: m[1]!, name: m[2]!, from: m[3]! }));
+  }
+
   /** Source addresses of the queries it received, in order. */
   querySources(): string[] {
-    return [...this.#log.matchAll(/query\[[A-Z]+\] \S+ from (\S+)/g)].map((m) => m[1]!);
+    return this.queries().map((q) => q.from);
   }
 
   /** Freezes it (SIGSTOP): queries go unanswered, as with a resolver behind a cut carrier. */
