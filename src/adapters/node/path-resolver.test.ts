@@ -90,6 +90,21 @@ describe('PathResolver: cache', () => {
     expect(r.state().names[0]).toMatchObject({ stale: false });
   });
 
+  it('reports when a name starts failing (and which answer is still used) and when it recovers, once each', async () => {
+    const dns = fakeDns();
+    dns.answers[4] = [{ address: '10.0.0.1', ttl: 10 }];
+    const changes: unknown[] = [];
+    const r = resolver({ localAddress: '10.0.1.2', query: dns.query, onChange: (change) => changes.push(change) });
+    await r.lookup('pay.example');
+    dns.answers[4] = failure('ETIMEOUT');
+    await vi.advanceTimersByTimeAsync(20_000); // the refresh and several retries fail
+    expect(changes).toEqual([{ kind: 'failing', pathId: 'kt', hostname: 'pay.example', error: expect.any(DnsLookupError), stillUsing: ['10.0.0.1'] }]);
+    dns.answers[4] = [{ address: '10.0.0.1', ttl: 10 }];
+    await vi.advanceTimersByTimeAsync(16_000);
+    expect(changes).toHaveLength(2);
+    expect(changes[1]).toMatchObject({ kind: 'recovered', addresses: ['10.0.0.1'] });
+  });
+
   it('drops the answer when the resolvers answer that the name has no address (not a failure to answer)', async () => {
     const dns = fakeDns();
     dns.answers[4] = [{ address: '10.0.0.1', ttl: 10 }];

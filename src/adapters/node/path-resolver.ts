@@ -51,7 +51,13 @@ export interface PathResolverOptions extends DnsCacheOptions {
   localAddress?: string;
   /** Replaces the DNS queries (unit tests). */
   query?: FamilyQuery;
+  /** Called when a name's lookups start failing (`failing`: with the answer still in use, if any) and when they succeed again (`recovered`), e.g. to log it. */
+  onChange?: (change: DnsChange) => void;
 }
+
+export type DnsChange =
+  | { kind: 'failing'; pathId: string; hostname: string; error: DnsLookupError; stillUsing: string[] }
+  | { kind: 'recovered'; pathId: string; hostname: string; addresses: string[]; failedForMs: number };
 
 /** A DNS lookup that failed: `EAI_AGAIN` when no resolver answered, `ENOTFOUND` when they answered that the name has no address. */
 export class DnsLookupError extends Error {
@@ -103,6 +109,8 @@ interface CacheEntry {
   /** Lookups of the name (each new connection makes one), and those that had to wait for a DNS answer. */
   lookups: number;
   waited: number;
+  /** When the current run of failed lookups began. */
+  failingSince?: number;
 }
 
 /** The answer codes that mean "the name has no such record", as opposed to "no resolver answered". */
@@ -130,12 +138,14 @@ export class PathResolver {
   readonly #servers: string[];
   /** Set when the path's source family has none of the resolvers' families: every lookup fails, saying why. */
   readonly #misconfigured: string | undefined;
+  readonly #onChange: ((change: DnsChange) => void) | undefined;
   #closed = false;
 
   constructor(options: PathResolverOptions) {
     this.pathId = options.pathId;
     this.#options = { ...DNS_CACHE_DEFAULTS, ...definedOnly(options) };
     this.#localAddress = options.localAddress;
+    this.#onChange = options.onChange;
     const sourceFamily = options.localAddress === undefined ? 0 : isIP(options.localAddress);
     this.families = sourceFamily === 4 ? [4] : sourceFamily === 6 ? [6] : [6, 4];
     if (options.query) {
@@ -312,7 +322,11 @@ export class PathResolver {
       (answer) => {
         entry.refreshing = undefined;
         entry.answer = answer;
+        if (entry.failures > 0 && entry.lastError) {
+          this.#onChange?.({ kind: 'recovered', pathId: this.pathId, hostname: entry.hostname, addresses: answer.addresses.map((a) => a.address), failedForMs: Date.now() - entry.failingSince! });
+        }
         entry.failures = 0;
+        entry.failingSince = undefined;
         this.#schedule(entry, answer.ttlMs * this.#options.refreshAt);
         return answer;
       },
@@ -323,6 +337,10 @@ export class PathResolver {
         // Only a failure to get an answer keeps the last good one (RFC 8767's serve-stale).
         if (error.code === 'ENOTFOUND') entry.answer = undefined;
         const wait = Math.min(this.#options.retryMaxMs, this.#options.retryMinMs * 2 ** entry.failures);
+        if (entry.failures === 0) {
+          entry.failingSince = Date.now();
+          this.#onChange?.({ kind: 'failing', pathId: this.pathId, hostname: entry.hostname, error, stillUsing: entry.answer?.addresses.map((a) => a.address) ?? [] });
+        }
         entry.failures++;
         this.#schedule(entry, wait);
         throw error;

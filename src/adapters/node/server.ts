@@ -138,6 +138,20 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
         logger,
         transportFactory: (path) =>
           createUndiciTransport(path, {
+            onDnsChange: (change) => {
+              if (change.kind === 'failing') {
+                const still = change.stillUsing.length > 0 ? `still using its last answer ${change.stillUsing.join(', ')}` : 'no answer to use: the path fails until it resolves';
+                logger.warn(
+                  { event: 'dns_failing', path: change.pathId, hostname: change.hostname, code: change.error.code, reason: change.error.message, stillUsing: change.stillUsing },
+                  `DNS for ${change.hostname} on path ${change.pathId} is failing (${still}): ${change.error.message}`,
+                );
+              } else {
+                logger.info(
+                  { event: 'dns_recovered', path: change.pathId, hostname: change.hostname, addresses: change.addresses, failedForMs: change.failedForMs },
+                  `DNS for ${change.hostname} on path ${change.pathId} answers again after ${change.failedForMs} ms`,
+                );
+              }
+            },
             onResolver: (resolver) => {
               // A reload that rebuilt this path's transport keeps its last good answers (a resolver may be down right now).
               const previous = resolvers.get(resolver.pathId);

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import type { Agent, buildConnector, Dispatcher } from 'undici';
 import { AttemptError, type AttemptErrorCode } from '../../core/failover/attempt-error.ts';
 import type { PathConfig } from '../../core/policy/schema.ts';
-import { PathResolver, type DnsCacheOptions } from './path-resolver.ts';
+import { PathResolver, type DnsCacheOptions, type DnsChange } from './path-resolver.ts';
 import { readPublicFile, readSecretFile } from './secret-file.ts';
 import type { AttemptOptions, PathTransport, UpstreamRequest, UpstreamResponse } from '../../core/transport.ts';
 
@@ -26,6 +26,8 @@ export interface UndiciTransportOptions {
   onTlsFailure?: (pathId: string, error: AttemptError) => void;
   /** How the path's DNS answers are cached (upstreams named by a host name). Default: DNS_CACHE_DEFAULTS. */
   dns?: DnsCacheOptions;
+  /** Called when the path's lookups start failing and when they recover, to log it. */
+  onDnsChange?: (change: DnsChange) => void;
   /** Called with the path's resolver when one is created (an upstream named by a host name), before its first lookup: to show its state, or to `adopt` the answers of the resolver it replaces. */
   onResolver?: (resolver: PathResolver) => void;
 }
@@ -60,7 +62,7 @@ export function createUndiciTransport(path: PathConfig, options: UndiciTransport
   const hostname = base.hostname.replace(/^\[|\]$/g, '');
   // A host name is resolved through this path (its resolvers, from its address), from a cache that
   // is kept fresh in the background: see path-resolver.ts. Its lookup is started now, before any request.
-  const resolver = isIP(hostname) === 0 ? new PathResolver({ pathId: path.id, servers: path.dns, localAddress: path.bind, ...options.dns }) : undefined;
+  const resolver = isIP(hostname) === 0 ? new PathResolver({ pathId: path.id, servers: path.dns, localAddress: path.bind, ...options.dns, ...(options.onDnsChange ? { onChange: options.onDnsChange } : {}) }) : undefined;
   if (resolver) options.onResolver?.(resolver);
   resolver?.prime(hostname);
   const connectOptions = { timeout: path.connectTimeoutMs, ...tlsOptions, ...(resolver ? { lookup: resolver.nodeLookup } : {}) };
