@@ -6,7 +6,7 @@
 // failed about half the payments (every lookup died with it); with DNS per path none fail.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PathDnsState } from '../src/adapters/node/path-resolver.ts';
-import { bedSupport, NetnsBed, type CarrierNumber } from './support/netns-bed.ts';
+import { bedSupport, NetnsBed, type BedProcess, type CarrierNumber } from './support/netns-bed.ts';
 
 const support = bedSupport();
 
@@ -14,6 +14,7 @@ type DnsStatus = Map<string, PathDnsState & { path: string }>;
 
 describe.skipIf(!support.ok)('store box on network namespaces: DNS per path', () => {
   let bed: NetnsBed;
+  let gateway: BedProcess;
 
   beforeAll(async () => {
     bed = await NetnsBed.create({ ipv6Carrier: 3, dnsTtlSeconds: 1 });
@@ -30,7 +31,7 @@ describe.skipIf(!support.ok)('store box on network namespaces: DNS per path', ()
         path.dns = [c3.resolver6!];
       } else path.dns = [carrier.resolver];
     }
-    await bed.startGateway(JSON.stringify(policy));
+    gateway = await bed.startGateway(JSON.stringify(policy));
     await waitForDns('every path has an answer', (state) => bed.carriers.every((c) => (nameState(state, c.n)?.addresses.length ?? 0) > 0));
   }, 60_000);
 
@@ -124,6 +125,7 @@ describe.skipIf(!support.ok)('store box on network namespaces: DNS per path', ()
     expect(results.slice(100, 600).filter((r) => r.path === 'skt-fiber').length).toBeGreaterThan(300);
     expect(nameState(after, 2)!.lookups - nameState(before, 2)!.lookups).toBeGreaterThanOrEqual(3);
     expect(nameState(after, 1)?.lastError).toBeDefined(); // carrier 1's resolver did go silent
+    expect(gateway.output).toMatch(/"event":"dns_failing","path":"kt-fiber".*"stillUsing":\["10\.203\.0\.10"\]/);
   }, 120_000);
 
   it('with carriers 1 and 2 cut, the IPv6 carrier carries payments to the address its own resolver gave', async () => {
