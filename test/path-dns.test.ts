@@ -81,7 +81,7 @@ describe.skipIf(!dnsmasqAvailable())('DNS per path (loopback resolvers)', () => 
         }
         // The cut lasts until carrier 1's answer has gone stale (past its TTL, its resolver silent).
         if (i === 400) {
-          await waitForDns(rig, "kt-fiber's answer stale", (state) => nameOf(state, 'kt-fiber')?.stale === true);
+          await waitForDns(rig, "kt-fiber's answer stale, its refresh failed", (state) => nameOf(state, 'kt-fiber')?.stale === true && nameOf(state, 'kt-fiber')?.lastError !== undefined);
           resolvers.get('kt-fiber')!.resume();
           await rig.restoreAll();
         }
@@ -109,7 +109,8 @@ describe.skipIf(!dnsmasqAvailable())('DNS per path (loopback resolvers)', () => 
     const rig = await startRig((id) => resolvers.get(id)!.server, { processorMaxRequestsPerSocket: 20 });
     await waitForDns(rig, 'every path has an answer', allAnswered);
     resolvers.get('kt-fiber')!.pause();
-    await waitForDns(rig, "kt-fiber's answer stale", (state) => nameOf(state, 'kt-fiber')?.stale === true);
+    // Past its TTL, and a refresh has failed (timed out) since.
+    await waitForDns(rig, "kt-fiber's answer stale, its refresh failed", (state) => nameOf(state, 'kt-fiber')?.stale === true && nameOf(state, 'kt-fiber')?.lastError !== undefined);
     const before = nameOf(await dnsState(rig), 'kt-fiber')!;
 
     const results = await rig.stream('stale', 200, { concurrency: 5 });
