@@ -120,6 +120,10 @@ describe.skipIf(!dnsmasqAvailable())('DNS per path (loopback resolvers)', () => 
     const kt = nameOf(await dnsState(rig), 'kt-fiber')!;
     expect(kt).toMatchObject({ stale: true, addresses: ['127.0.1.1'], waited: before.waited, lastError: { code: 'ETIMEOUT' } });
     expect(kt.lookups - before.lookups).toBeGreaterThanOrEqual(5); // 200 answers, at most 20 per connection
+    const metrics = await (await fetch(`${rig.url}/metrics`)).text();
+    expect(metrics).toContain('paypath_dns_answer_stale{path="kt-fiber"} 1');
+    expect(metrics).toContain('paypath_dns_answer_stale{path="skt-fiber"} 0');
+    expect(metrics).toContain('paypath_dns_answer_available{path="kt-fiber"} 1');
   });
 
   it('a path whose resolver cannot be reached fails "not sent" on that path only: payments go on by the next path', async () => {
@@ -135,6 +139,7 @@ describe.skipIf(!dnsmasqAvailable())('DNS per path (loopback resolvers)', () => 
     expect(results.every((r) => r.headers.get('x-paypath-path') === 'skt-fiber')).toBe(true);
     expect(rig.processor.charges.filter((c) => c.remoteAddress === '127.0.0.2')).toEqual([]);
     expect(nameOf(await dnsState(rig), 'kt-fiber')).toMatchObject({ addresses: [], lastError: { code: 'ECONNREFUSED' } });
+    expect(await (await fetch(`${rig.url}/metrics`)).text()).toContain('paypath_dns_answer_available{path="kt-fiber"} 0');
   });
 });
 

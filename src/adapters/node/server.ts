@@ -180,6 +180,8 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     ...(options.idempotencyMemoryBytes !== undefined ? { memoryIdempotencyBytes: options.idempotencyMemoryBytes } : {}),
   });
   ops.metrics.watchQueue(() => exactlyOnce.queue.stats(Date.now()));
+  const dnsStates = () => [...resolvers.values()].filter((resolver) => !resolver.closed).map((resolver) => ({ path: resolver.pathId, ...resolver.state() }));
+  ops.metrics.watchDns(dnsStates);
   if (!redis && options.policy.routes.some((r) => r.whenAllDown === 'queue')) {
     logger.warn({ event: 'queue_not_durable' }, 'whenAllDown "queue" keeps its queue in memory (no --redis): queued requests are lost if the process stops');
   }
@@ -207,7 +209,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     queue: exactlyOnce.queue,
     statusSections: {
       ...exactlyOnce.statusSections,
-      dns: () => [...resolvers.values()].filter((resolver) => !resolver.closed).map((resolver) => ({ path: resolver.pathId, ...resolver.state() })),
+      dns: dnsStates,
     },
     security,
     sha256,
