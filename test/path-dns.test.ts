@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PathDnsState, PathResolver } from '../src/adapters/node/path-resolver.ts';
 import { createUndiciTransport } from '../src/adapters/node/undici-transport.ts';
+import { AttemptError } from '../src/core/failover/attempt-error.ts';
 import type { PathConfig } from '../src/core/policy/schema.ts';
 import { dnsmasqAvailable, LoopbackDnsmasq } from './support/dnsmasq.ts';
 import { CARRIERS, failed, Rig, type CarrierId, type RigOptions } from './support/rig.ts';
@@ -143,6 +144,8 @@ describe.skipIf(!dnsmasqAvailable())('DNS per path (loopback resolvers)', () => 
   });
 });
 
+const pathConfig = (upstream: string, extra: Partial<PathConfig>): PathConfig => ({ id: 'p', upstream, grade: 'hot', cost: 0, shareRisk: [], connectTimeoutMs: 1_000, ...extra });
+
 describe.skipIf(!dnsmasqAvailable())('DNS per path: address families (loopback)', () => {
   /** One GET over a transport for `path`, to a server listening on `listen` only; the answer's body is the address the server saw. */
   async function getOver(listen: string, path: (port: number) => PathConfig): Promise<{ body: string; resolver: PathResolver | undefined }> {
@@ -159,13 +162,12 @@ describe.skipIf(!dnsmasqAvailable())('DNS per path: address families (loopback)'
     }
   }
 
-  const config = (upstream: string, extra: Partial<PathConfig>): PathConfig => ({ id: 'p', upstream, grade: 'hot', cost: 0, shareRisk: [], connectTimeoutMs: 1_000, ...extra });
 
   it('a path without a source address asks for A and AAAA and reaches whichever family the processor listens on', async () => {
     const resolver = await LoopbackDnsmasq.start('127.0.53.9', [{ name: 'dual.test', address: '127.0.0.1,::1', ttlSeconds: 1 }]);
     started.resolvers.push(resolver);
     for (const listen of ['::1', '127.0.0.1']) {
-      const { body, resolver: used } = await getOver(listen, (port) => config(`http://dual.test:${port}`, { dns: [resolver.server] }));
+      const { body, resolver: used } = await getOver(listen, (port) => pathConfig(`http://dual.test:${port}`, { dns: [resolver.server] }));
       expect(body).toBe(listen);
       expect(used?.families).toEqual([6, 4]);
     }
@@ -174,9 +176,23 @@ describe.skipIf(!dnsmasqAvailable())('DNS per path: address families (loopback)'
   it('a path with an IPv6 source asks for AAAA records only', async () => {
     const resolver = await LoopbackDnsmasq.start('127.0.53.9', [{ name: 'dual.test', address: '127.0.0.1,::1', ttlSeconds: 1 }], { alsoListen: ['::1'] });
     started.resolvers.push(resolver);
-    const { body } = await getOver('::1', (port) => config(`http://dual.test:${port}`, { bind: '::1', dns: [`[::1]:${resolver.port}`] }));
+    const { body } = await getOver('::1', (port) => pathConfig(`http://dual.test:${port}`, { bind: '::1', dns: [`[::1]:${resolver.port}`] }));
     expect(body).toBe('::1');
     // Its queries (the helper's own readiness check aside) were AAAA, from the path's IPv6 source.
     expect(resolver.queries().filter((q) => q.from !== '127.0.0.1')).toEqual([{ type: 'AAAA', name: 'dual.test', from: '::1' }]);
+  });
+});
+
+describe('DNS per path: failures', () => {
+  it('a failed lookup is a dns_failed attempt error, not sent', async () => {
+    // Nothing listens on that resolver address: the query is refused.
+    const transport = createUndiciTransport(pathConfig('http://pay.test:8080', { bind: '127.0.0.2', dns: ['127.0.53.10:9'] }));
+    try {
+      const error = await transport.send({ method: 'POST', target: '/v1/payments', headers: new Headers(), body: null }, { signal: AbortSignal.timeout(5_000), bodyTimeoutMs: 5_000 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AttemptError);
+      expect(error).toMatchObject({ code: 'dns_failed', wire: 'not_sent', message: expect.stringContaining('pay.test') });
+    } finally {
+      await transport.close();
+    }
   });
 });

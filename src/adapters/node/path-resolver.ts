@@ -76,7 +76,7 @@ export interface DnsNameState {
   /** Age of the answer in use, in ms; absent when there is none. */
   ageMs?: number;
   ttlMs?: number;
-  /** Past its TTL and used only because refreshing it failed. */
+  /** Past its TTL: its refresh has not succeeded (it failed, or still waits on a silent resolver), so it is used stale. */
   stale: boolean;
   lastError?: { code: string; message: string; ageMs: number };
   /** Lookups of the name (one per new connection), and those that waited for a DNS answer (none found in the cache). */
