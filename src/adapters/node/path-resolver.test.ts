@@ -195,6 +195,18 @@ describe('PathResolver: a source address that changes', () => {
     expect(r.lookup('pay.example')).toEqual([{ address: '10.0.0.1', family: 4 }]);
     expect(() => r.setLocalAddress('2001:db8::2')).toThrow(/IPv4/);
   });
+
+  it('a path told its families before it has an address asks only for those, and connects only to its source family', async () => {
+    const dns = fakeDns();
+    dns.answers[6] = [{ address: '2001:db8::1', ttl: 60 }];
+    const r = resolver({ families: [4], query: dns.query });
+    expect(await r.lookup('pay.example')).toEqual([{ address: '10.0.0.1', family: 4 }]);
+    expect(dns.asked.map((q) => q.family)).toEqual([4]);
+    const both = resolver({ query: dns.query });
+    await both.lookup('pay.example');
+    both.setLocalAddress('10.0.3.9');
+    for (let i = 0; i < 3; i++) expect(await nodeLookup(both, 'pay.example')).toMatchObject({ error: null, address: '10.0.0.1', family: 4 });
+  });
 });
 
 describe('PathResolver: nodeLookup (net.connect)', () => {

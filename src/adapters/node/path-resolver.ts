@@ -49,6 +49,8 @@ export interface PathResolverOptions extends DnsCacheOptions {
   servers?: readonly string[];
   /** The path's source address: queries leave from it, and its family picks A (IPv4) or AAAA (IPv6) records. Without one, both. */
   localAddress?: string;
+  /** The record families to ask for, when no source address says it yet (a path following an interface's address). Default: from `localAddress`. */
+  families?: AddressFamily[];
   /** Replaces the DNS queries (unit tests). */
   query?: FamilyQuery;
   /** Called when a name's lookups start failing (`failing`: with the answer still in use, if any) and when they succeed again (`recovered`), e.g. to log it. */
@@ -147,7 +149,7 @@ export class PathResolver {
     this.#localAddress = options.localAddress;
     this.#onChange = options.onChange;
     const sourceFamily = options.localAddress === undefined ? 0 : isIP(options.localAddress);
-    this.families = sourceFamily === 4 ? [4] : sourceFamily === 6 ? [6] : [6, 4];
+    this.families = sourceFamily === 4 ? [4] : sourceFamily === 6 ? [6] : (options.families ?? [6, 4]);
     if (options.query) {
       this.#query = options.query;
       this.#servers = [...(options.servers ?? [])];
@@ -203,9 +205,11 @@ export class PathResolver {
   /** For `net.connect({ lookup })` (and so undici's connector): answers from the cache, as `dns.lookup` would. */
   readonly nodeLookup: LookupFunction = (hostname, options, callback) => {
     const deliver = (addresses: ResolvedAddress[]) => {
-      const wanted = options.family === 4 || options.family === 6 ? addresses.filter((a) => a.family === options.family) : addresses;
+      // A socket bound to a source address can only reach addresses of that address's family.
+      const family = options.family === 4 || options.family === 6 ? options.family : this.#localAddress !== undefined ? isIP(this.#localAddress) : 0;
+      const wanted = family === 4 || family === 6 ? addresses.filter((a) => a.family === family) : addresses;
       if (wanted.length === 0) {
-        callback(new DnsLookupError('ENOTFOUND', `no IPv${options.family} address for ${hostname} on path ${this.pathId}`), '', 0);
+        callback(new DnsLookupError('ENOTFOUND', `no IPv${family} address for ${hostname} on path ${this.pathId}`), '', 0);
         return;
       }
       if (options.all) {
