@@ -10,22 +10,27 @@ import type { PathTransport, UpstreamRequest } from './transport.ts';
 
 const WINDOW_MS = 3_000;
 const PATHS = ['a', 'b', 'c'] as const;
-type Mode = 'up' | 'blackhole' | 'http503';
+/** `slow`: payments get no answer until the test releases them; probes are answered at once. */
+type Mode = 'up' | 'blackhole' | 'http503' | 'slow';
 
 /**
  * A gateway over three fake carriers, on an injected clock: the every-path-down rule is computed
  * from timestamps only, so moving the clock is all it takes (as on Workers, where no timer lasts).
  * Probes run when the test calls probeRound(), as a Cron round would.
  */
-function setUp(overrides: Partial<PolicyInput> = {}) {
+function setUp(overrides: Partial<PolicyInput> = {}, grades: Partial<Record<(typeof PATHS)[number], 'hot' | 'warm'>> = {}) {
   let clock = 1_700_000_000_000;
   const modes = new Map<string, Mode>(PATHS.map((id) => [id, 'up']));
   const sends = new Map<string, number>(PATHS.map((id) => [id, 0]));
   const alarms: RedundancyAlarmPayload[] = [];
+  const held: (() => void)[] = [];
   const transportFactory = (path: { id: string }): PathTransport => ({
     send: (request, options) => {
       if (request.method === 'POST') sends.set(path.id, sends.get(path.id)! + 1);
       const mode = modes.get(path.id)!;
+      if (mode === 'slow' && request.method === 'POST') {
+        return new Promise((resolve) => held.push(() => resolve({ status: 201, headers: new Headers(), body: new TextEncoder().encode('{}') })));
+      }
       if (mode === 'blackhole') {
         // A cut carrier: nothing comes back, the attempt (or probe) times out.
         return new Promise((_resolve, reject) => options.signal.addEventListener('abort', () => reject(new AttemptError('response_timeout', 'sent', 'no answer'))));
@@ -37,7 +42,7 @@ function setUp(overrides: Partial<PolicyInput> = {}) {
   });
   const policy = policyFromObject({
     version: 1,
-    paths: PATHS.map((id) => ({ id, upstream: `http://127.0.0.1:${PATHS.indexOf(id) + 1}` })),
+    paths: PATHS.map((id) => ({ id, upstream: `http://127.0.0.1:${PATHS.indexOf(id) + 1}`, grade: grades[id] ?? 'hot' })),
     breaker: { resetTimeoutMs: 60_000 },
     probe: { timeoutMs: 20 },
     routes: [
@@ -77,6 +82,7 @@ function setUp(overrides: Partial<PolicyInput> = {}) {
     modes,
     sends,
     alarms,
+    release: () => held.splice(0).forEach((answer) => answer()),
     advance: (ms: number) => (clock += ms),
     totalSends: () => [...sends.values()].reduce((a, b) => a + b, 0),
   };
@@ -171,6 +177,26 @@ describe('every path down', () => {
     const result = await pay();
     expect(result.response.status).toBe(503); // the processor's own answer, passed on
     expect(totalSends()).toBeGreaterThan(sent);
+  });
+
+  it('a slow payment on a path probed rarely is not silence: the path is probed, answers, and stays healthy', async () => {
+    rig = setUp({}, { a: 'warm' }); // a warm path is probed every 5 s on its own
+    const { gateway, pay, modes, release, advance } = rig;
+    await gateway.probeRound();
+    modes.set('a', 'slow');
+    const slow = pay(); // goes out on a and waits there
+    advance(1_000);
+    await gateway.probeDue(); // b and c are due; a is not, but it has answered nothing for a probe interval
+    await settle();
+    expect(gateway.status().paths.find((p) => p.id === 'a')!.lastProbe).toMatchObject({ error: null });
+    advance(WINDOW_MS);
+    await gateway.probeDue();
+    await settle();
+    const status = gateway.status();
+    expect(status.paths.find((p) => p.id === 'a')!.silentSince).toBeNull();
+    expect(status.redundancy.level).toBe('N+2');
+    release();
+    expect((await slow).pathId).toBe('a');
   });
 
   it('without active probes nothing would find the way back, so the rule stays off', async () => {

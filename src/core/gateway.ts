@@ -189,9 +189,6 @@ export class Gateway {
   readonly #now: () => number;
   /** The level last reported to the alarm. */
   #reportedLevel: string | undefined;
-  #levelCheckPending = false;
-  /** When each path was last probed on demand because every other path fell silent. */
-  readonly #askedOnDemandAt = new Map<string, number>();
 
   constructor(options: GatewayOptions) {
     this.policy = options.policy;
@@ -234,6 +231,7 @@ export class Gateway {
       paths: [...this.#paths.values()],
       onResult: (path, result) => this.#onProbe(path, result),
       onAsk: (path) => (path as PathState).noteAsked(),
+      now: this.#now,
       ...(options.onProbeStart ? { onStart: options.onProbeStart } : {}),
     });
     this.#probes = new ProbeScheduler(this.#runner);
@@ -341,7 +339,7 @@ export class Gateway {
     this.#applyProbe(path, result);
     // Probes are what notices that every path fell silent, and that one answers again.
     this.#checkLevel();
-    this.#askUnasked();
+    this.#probeQuiet();
   }
 
   #applyProbe(path: PathState, result: ProbeResult): void {
@@ -513,40 +511,40 @@ export class Gateway {
   }
 
   /**
-   * Reports a level change that came without a breaker transition (every path fell silent, or one
-   * answers again) to the alarm. Confirmed one event-loop turn later, after sockets were read.
+   * Reports a level change that came without a breaker transition (a path fell silent, every path
+   * did, or one answers again) to the alarm. No timer: on Workers none outlives the request.
    */
   #checkLevel(): void {
-    if (this.#levelCheckPending || this.#healthStopped || this.#redundancy().level === this.#reportedLevel) return;
-    this.#levelCheckPending = true;
-    setTimeout(() => {
-      this.#levelCheckPending = false;
-      const redundancy = this.#redundancy();
-      if (this.#healthStopped || redundancy.level === this.#reportedLevel) return;
-      const cause = silenceCause([...this.#paths.values()], this.#everyPathSilentSince() !== undefined, this.#now(), this.policy.redundancy.downAfterMs);
-      this.#reportedLevel = redundancy.level;
-      this.#alarm.update(redundancy, this.#pathStates(), cause);
-    }, 0);
+    if (this.#healthStopped) return;
+    const redundancy = this.#redundancy();
+    if (redundancy.level === this.#reportedLevel) return;
+    const cause = silenceCause([...this.#paths.values()], this.#everyPathSilentSince() !== undefined, this.#now(), this.policy.redundancy.downAfterMs);
+    this.#reportedLevel = redundancy.level;
+    this.#alarm.update(redundancy, this.#pathStates(), cause);
   }
 
   /**
-   * When every path asked lately is silent, the paths not asked since their last answer (cold ones,
-   * a warm one between its probes) are probed now, at most once per probe interval each: they may
-   * be the way out, or the evidence that every path is down.
+   * Probes now the paths whose probe can settle whether they are silent, at most once per probe
+   * interval each: one asked something that has answered nothing for a probe interval (a slow
+   * answer or a cut; a warm or cold path is not probed often enough by itself to tell), and, when
+   * every other path is silent, one not asked since its last answer (a cold path, a warm one
+   * between its probes): it may be the way out, or the evidence that every path is down.
    */
-  #askUnasked(): void {
+  #probeQuiet(): void {
     const windowMs = this.#silenceWindowMs();
     if (windowMs === undefined || this.#healthStopped) return;
     const now = this.#now();
+    const intervalMs = this.policy.probe.intervalMs;
     const counted = this.#silenceCounted();
-    const unasked = counted.filter((p) => p.answers.silentSince === undefined);
-    const silent = counted.filter((p) => silentFor(p.answers.silentSince, now, windowMs));
-    if (unasked.length === 0 || silent.length === 0 || unasked.length + silent.length < counted.length) return;
-    for (const path of unasked) {
-      const last = this.#askedOnDemandAt.get(path.config.id);
-      if (last !== undefined && now - last < this.policy.probe.intervalMs) continue;
-      this.#askedOnDemandAt.set(path.config.id, now);
-      void this.#probes.probeNow(path.config.id);
+    for (const path of counted) {
+      const since = path.answers.silentSince;
+      const wanted =
+        since === undefined
+          ? counted.length > 1 && counted.every((other) => other === path || silentFor(other.answers.silentSince, now, windowMs))
+          : now - since >= intervalMs;
+      if (!wanted || this.#runner.inFlight(path.config.id)) continue;
+      const last = this.#runner.lastStartedAt(path.config.id);
+      if (last === undefined || now - last >= intervalMs) void this.#runner.run(path);
     }
   }
 

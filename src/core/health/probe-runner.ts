@@ -54,6 +54,11 @@ export class ProbeRunner {
     return running !== undefined && this.#now() - running.startedAt <= this.probe.timeoutMs * 2 + 1_000;
   }
 
+  /** When the path's latest probe started, or undefined before its first. */
+  lastStartedAt(pathId: string): number | undefined {
+    return this.#lastStarted.get(pathId);
+  }
+
   /** Probes the path now, or joins its probe in flight. */
   run(path: ProbeTarget): Promise<ProbeResult> {
     const id = path.config.id;
