@@ -199,8 +199,11 @@ describe('every path down', () => {
     expect((await slow).pathId).toBe('a');
   });
 
-  it('without active probes nothing would find the way back, so the rule stays off', async () => {
-    rig = setUp({ probe: { enabled: false } });
+  it.each([
+    ['probes are off', { probe: { enabled: false } }],
+    ['probes are on but none runs here', {}],
+  ])('when %s nothing would find the way back, so the rule stays off', async (_name, overrides) => {
+    rig = setUp(overrides);
     const { gateway, pay, modes, advance, totalSends } = rig;
     for (const id of PATHS) modes.set(id, 'blackhole');
     await expect(pay()).rejects.toMatchObject({ code: 'outcome_unknown' });

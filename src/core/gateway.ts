@@ -487,11 +487,16 @@ export class Gateway {
   }
 
   /**
-   * The detection window of the every-path-down rule (`redundancy.downAfterMs`), or undefined
-   * without active probes: they are what finds the way back while payments are refused.
+   * The detection window of the every-path-down rule (`redundancy.downAfterMs`), or undefined while
+   * no probe has started within it (probes off, or not run here): probes are what finds the way
+   * back while payments are refused, and without them payments must stay the trials.
    */
   #silenceWindowMs(): number | undefined {
-    return this.policy.probe.enabled ? this.policy.redundancy.downAfterMs : undefined;
+    const windowMs = this.policy.redundancy.downAfterMs;
+    if (!this.policy.probe.enabled) return undefined;
+    const since = this.#now() - windowMs;
+    for (const path of this.#paths.values()) if ((this.#runner.lastStartedAt(path.config.id) ?? -Infinity) >= since) return windowMs;
+    return undefined;
   }
 
   /** Paths the every-path-down rule looks at: all but those a drill isolated (they carry nothing on purpose). */
