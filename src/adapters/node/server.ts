@@ -26,6 +26,7 @@ import { RedisRateLimiter } from './redis/rate-limiter.ts';
 import { readPublicFile, readSecretFile } from './secret-file.ts';
 import { warmCodePaths } from './code-warm-up.ts';
 import { gracefulClose } from './graceful-close.ts';
+import { answerClientErrors } from './client-error.ts';
 import { readIncomingBody } from './incoming-body.ts';
 import type { RedisClient } from './redis/client.ts';
 import type { Sha256Hex } from '../../core/idempotency/fingerprint.ts';
@@ -188,13 +189,14 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     ...(dashboard ? { dashboard } : {}),
   });
   const connectionOptions = {
-    // Node refuses larger header blocks itself (431) before the app sees them.
+    // Node refuses larger header blocks itself before the app sees them (answered by answerClientErrors).
     maxHeaderSize: options.policy.limits.maxHeaderBytes,
     keepAliveTimeout: options.keepAliveTimeoutMs ?? DEFAULT_CLIENT_KEEP_ALIVE_TIMEOUT_MS,
   };
   const server: ServerType = inboundTls
     ? createAdaptorServer({ fetch: app.fetch, createServer: createHttpsServer, serverOptions: { ...inboundTls, minVersion: 'TLSv1.2', ...connectionOptions } })
     : createAdaptorServer({ fetch: app.fetch, serverOptions: connectionOptions });
+  answerClientErrors(server as HttpServer, () => ops.control.gateway());
   const closing = gracefulClose(server as HttpServer);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
