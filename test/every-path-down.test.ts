@@ -5,6 +5,7 @@ import type { RunningGateway } from '../src/adapters/node/server.ts';
 import type { RedundancyAlarmPayload } from '../src/core/health/redundancy-alarm.ts';
 import { CarrierProxy } from './support/carrier.ts';
 import { DetectionRig } from './support/detection-harness.ts';
+import { parsePrometheusText, sampleValue } from './support/prom-text.ts';
 
 const POLL = { timeout: 15_000, interval: 25 };
 const DOWN_AFTER_MS = 600;
@@ -133,6 +134,9 @@ describe('every carrier blackholed', () => {
     expect(down.redundancy).toMatchObject({ level: 'down', healthy: 0 });
     expect(down.paths.every((p) => p.silentSince !== null)).toBe(true);
     expect(await readyz(gateway)).toBe(503);
+    const metrics = parsePrometheusText(await (await fetch(`${gateway.url}/metrics`)).text());
+    expect(sampleValue(metrics, 'paypath_redundancy_level')).toBe(-1);
+    expect(sampleValue(metrics, 'paypath_paths_healthy')).toBe(0);
     await expect.poll(() => alarms.received.some((a) => a.event === 'redundancy.dropped' && a.to === 'down'), POLL).toBe(true);
 
     const refused: Answer[] = [];
