@@ -299,7 +299,7 @@ export const RedundancySchema = z.strictObject({
   downAfterMs: positiveMs(600_000)
     .default(3_000)
     .describe(
-      'The detection window: once every path has been asked something (a payment or a probe) and answered nothing at all for this long, every path counts as down (level down, /readyz 503, payments refused with 503 no_path_available until a probe gets an answer). Needs active probes; longer than probe.timeoutMs. In ms. Default: 3000.',
+      'The detection window: once every path has been asked something (a payment or a probe) and answered nothing at all for this long, every path counts as down (level down, /readyz 503, payments refused with 503 no_path_available until a probe gets an answer). Needs active probes; keep it longer than probe.timeoutMs (checked) and than the slowest normal answer of the processor. In ms. Default: 3000.',
     ),
 });
 
