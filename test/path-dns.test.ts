@@ -98,7 +98,7 @@ describe.skipIf(!dnsmasqAvailable())('DNS per path (loopback resolvers)', () => 
     for (const c of CARRIERS) expect(nameOf(state, c.id)!.waited, c.id).toBe(nameOf(before, c.id)!.waited);
     // Each path asked its own resolver, from its own source address.
     for (const c of CARRIERS) {
-      const sources = resolvers.get(c.id)!.querySources().filter((source) => source !== '127.0.0.1'); // the helper's own readiness check
+      const sources = resolvers.get(c.id)!.querySources().filter((source) => source !== '127.0.0.1'); // 127.0.0.1: LoopbackDnsmasq's own readiness check
       expect(sources.length, c.id).toBeGreaterThan(0);
       expect(new Set(sources), c.id).toEqual(new Set([c.bind]));
     }
@@ -178,7 +178,7 @@ describe.skipIf(!dnsmasqAvailable())('DNS per path: address families (loopback)'
     started.resolvers.push(resolver);
     const { body } = await getOver('::1', (port) => pathConfig(`http://dual.test:${port}`, { bind: '::1', dns: [`[::1]:${resolver.port}`] }));
     expect(body).toBe('::1');
-    // Its queries (the helper's own readiness check aside) were AAAA, from the path's IPv6 source.
+    // Its queries (LoopbackDnsmasq's own readiness check from 127.0.0.1 aside) were AAAA, from the path's IPv6 source.
     expect(resolver.queries().filter((q) => q.from !== '127.0.0.1')).toEqual([{ type: 'AAAA', name: 'dual.test', from: '::1' }]);
   });
 });
