@@ -71,6 +71,15 @@ describe('parsePolicy', () => {
     expect(result.ok ? [] : result.issues.map((i) => i.path)).toEqual(['paths', 'routes']);
   });
 
+  it("takes a path's resolvers as addresses, with or without a port, and names a bad one", () => {
+    const withDns = (list: string) => parsePolicy(MINIMAL.replace('    upstream: https://pay.example\n', `    upstream: https://pay.example\n    dns: ${list}\n`));
+    const good = withDns('[10.0.1.1, "10.0.1.1:5353", "2001:db8::53", "[2001:db8::53]:5353"]');
+    expect(good.ok ? good.policy.paths[0]!.dns : good.issues).toEqual(['10.0.1.1', '10.0.1.1:5353', '2001:db8::53', '[2001:db8::53]:5353']);
+    const bad = withDns('[10.0.1.1, dns.example, "10.0.1.1:70000", "[2001:db8::53]", []]');
+    expect(bad.ok ? [] : bad.issues.map((i) => i.path)).toEqual(['paths[0].dns[1]', 'paths[0].dns[2]', 'paths[0].dns[3]', 'paths[0].dns[4]']);
+    if (!bad.ok) expect(bad.issues[0]!.message).toMatch(/address of a DNS resolver/);
+  });
+
   it('formats field paths as in the docs', () => {
     expect(formatFieldPath(['routes', 1, 'paths', 2])).toBe('routes[1].paths[2]');
   });
