@@ -38,6 +38,17 @@ describe('parsePolicy', () => {
     ]);
   });
 
+  it('defaults the every-path-down window to 3 s and wants it longer than a probe may take', () => {
+    const result = parsePolicy(MINIMAL);
+    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    expect(result.policy.redundancy.downAfterMs).toBe(3000);
+    const tooShort = parsePolicy(MINIMAL + 'probe: { timeoutMs: 800 }\nredundancy: { downAfterMs: 800 }\n');
+    expect(tooShort.ok ? [] : tooShort.issues.map((i) => [i.path, i.message])).toEqual([
+      ['redundancy.downAfterMs', 'downAfterMs (800) must be longer than probe.timeoutMs (800): a probe may take that long to answer'],
+    ]);
+    expect(parsePolicy(MINIMAL + 'probe: { enabled: false }\nredundancy: { downAfterMs: 100 }\n').ok).toBe(true);
+  });
+
   it('flags a route that an earlier route shadows', () => {
     const text = MINIMAL + `  - id: later
     match: { method: POST, path: /v1/payments }
@@ -58,6 +69,15 @@ describe('parsePolicy', () => {
   it('validates objects (as the admin API will) without positions', () => {
     const result = validatePolicyObject({ version: 1, paths: [], routes: [] });
     expect(result.ok ? [] : result.issues.map((i) => i.path)).toEqual(['paths', 'routes']);
+  });
+
+  it("takes a path's resolvers as addresses, with or without a port, and names a bad one", () => {
+    const withDns = (list: string) => parsePolicy(MINIMAL.replace('    upstream: https://pay.example\n', `    upstream: https://pay.example\n    dns: ${list}\n`));
+    const good = withDns('[10.0.1.1, "10.0.1.1:5353", "2001:db8::53", "[2001:db8::53]:5353"]');
+    expect(good.ok ? good.policy.paths[0]!.dns : good.issues).toEqual(['10.0.1.1', '10.0.1.1:5353', '2001:db8::53', '[2001:db8::53]:5353']);
+    const bad = withDns('[10.0.1.1, dns.example, "10.0.1.1:70000", "[2001:db8::53]", []]');
+    expect(bad.ok ? [] : bad.issues.map((i) => i.path)).toEqual(['paths[0].dns[1]', 'paths[0].dns[2]', 'paths[0].dns[3]', 'paths[0].dns[4]']);
+    if (!bad.ok) expect(bad.issues[0]!.message).toMatch(/address of a DNS resolver/);
   });
 
   it('formats field paths as in the docs', () => {
