@@ -360,6 +360,12 @@ export const AdminSchema = z.strictObject({
     .describe(
       'Where path upstreams may point: origins (https://pay.example, any base path) or URL prefixes ending in "/". A policy edited through the admin API must keep this list and every upstream must match it; only the policy file can change it. Default: [] (the origins of the policy file\'s own paths).',
     ),
+  rateLimit: RateLimitSchema.prefault({ ratePerSecond: 10, burst: 30 }).describe(
+    'Token bucket per admin token: requests beyond it are answered 429 admin_rate_limited with Retry-After. Default: { ratePerSecond: 10, burst: 30 }.',
+  ),
+  failedAuthAudit: RateLimitSchema.prefault({ ratePerSecond: 1, burst: 20 }).describe(
+    'Failed admin authentications written to the audit log, per client address (all addresses together: five times this). Beyond it they are only counted, in the next record\'s details.suppressed. Default: { ratePerSecond: 1, burst: 20 }.',
+  ),
 });
 
 export const DrillSchema = z.strictObject({
