@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -43,7 +43,7 @@ const MALFORMED: [string, string, RegExp][] = [
   ['both path and pathPrefix', GOOD.replace('path: /v1/payments }', 'path: /v1/payments, pathPrefix: /v1/ }'), /routes\[0\]\.match: expected exactly one of path or pathPrefix/],
   ['negative timeout', GOOD.replace('    paths: [kt-fiber, skt-fiber]', '    paths: [kt-fiber, skt-fiber]\n    attemptTimeoutMs: -5'), /routes\[0\]\.attemptTimeoutMs: .*got -5/],
   ['YAML syntax error', GOOD.replace('match: { method: POST, path: /v1/payments }', 'match: { method: POST, path: /v1/payments'), /:\d+:\d+: YAML syntax error/],
-  ['duplicate YAML key', GOOD.replace('version: 1', 'version: 1\nversion: 1'), /:2:1: YAML syntax error: Map keys must be unique/],
+  ['duplicate YAML key', GOOD.replace('version: 1', 'version: 1\nversion: 1'), /:2:1: YAML error: duplicate key "version"/],
 ];
 
 describe('paypath validate', () => {
@@ -116,6 +116,22 @@ describe('paypath validate', () => {
     const fromEnv = await run(['serve', '--policy', file, '--port', '0'], { PAYPATH_IDEMPOTENCY_MEMORY_MB: 'lots' });
     expect(fromEnv.code).toBe(2);
     expect(fromEnv.stderr).toMatch(/got "lots"/);
+  });
+
+  it('serve refuses a malformed queue key, or a key file others may read, exiting 2 without echoing the key', async () => {
+    const file = join(dir, 'good-for-queue-key.yaml');
+    writeFileSync(file, GOOD);
+    const shortKey = Buffer.alloc(16, 1).toString('base64');
+    const fromEnv = await run(['serve', '--policy', file, '--port', '0'], { PAYPATH_QUEUE_KEY: shortKey });
+    expect(fromEnv.code).toBe(2);
+    expect(fromEnv.stderr).toMatch(/PAYPATH_QUEUE_KEY: key 1: a queue key must be 32 bytes/);
+    expect(fromEnv.stderr).not.toContain(shortKey);
+    const keyFile = join(dir, 'queue.key');
+    writeFileSync(keyFile, `${Buffer.alloc(32, 1).toString('base64')}\n`);
+    chmodSync(keyFile, 0o644);
+    const open = await run(['serve', '--policy', file, '--port', '0', '--queue-key-file', keyFile]);
+    expect(open.code).toBe(2);
+    expect(open.stderr).toMatch(/queue\.key: secret file has mode 0644/);
   });
 
   it('serve with a malformed Redis Cluster URL exits 2 naming what is wrong, before listening', async () => {

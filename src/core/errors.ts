@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'queue_amount_required'
   | 'queue_full'
   | 'queue_unavailable'
+  | 'queue_key_missing'
   | 'queue_entry_not_found'
   | 'internal_error'
   // admin API (docs/ops.md)
@@ -32,6 +33,8 @@ export type ErrorCode =
   | 'path_not_found'
   | 'drill_refused'
   | 'drill_running'
+  | 'admin_rate_limited'
+  | 'policy_too_complex'
   // merchant authentication and input limits (docs/security.md)
   | 'auth_required'
   | 'auth_malformed'

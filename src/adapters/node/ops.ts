@@ -2,6 +2,7 @@ import type { RedisClient } from './redis/client.ts';
 import { MemoryAuditLog, type AuditLog } from '../../core/admin/audit.ts';
 import { DrillRunner, DrillScheduler } from '../../core/admin/drills.ts';
 import { PolicyControl, type GatewayFactory } from '../../core/admin/policy-control.ts';
+import { RedactedAuditLog } from '../../core/admin/redacted-audit.ts';
 import type { Logger } from '../../core/logger.ts';
 import { canonicalJson } from '../../core/policy/hash.ts';
 import { BudgetMeter, type BudgetWarning } from '../../core/metering/budget-meter.ts';
@@ -13,6 +14,7 @@ import { JsonlAuditLog } from './audit-file.ts';
 import { PrometheusMetrics } from './metrics.ts';
 import { PolicyWatcher } from './policy-watcher.ts';
 import { RedisStreamAuditLog } from './redis/audit-stream.ts';
+import { WorkerPolicyAnalyser } from './worker-policy-analyser.ts';
 
 export interface NodeOpsOptions {
   policy: Policy;
@@ -50,7 +52,8 @@ const MONITORING = new Set(['/healthz', '/readyz', '/status', '/metrics']);
 export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
   const { logger } = options;
   const fileAudit: AuditLog = options.auditFile ? new JsonlAuditLog(options.auditFile, logger) : new MemoryAuditLog();
-  const audit: AuditLog = options.redis ? new RedisStreamAuditLog(options.redis, fileAudit, logger) : fileAudit;
+  // Redacted once, in front of every sink (the Redis stream falls back to the file with the redacted record).
+  const audit: AuditLog = new RedactedAuditLog(options.redis ? new RedisStreamAuditLog(options.redis, fileAudit, logger) : fileAudit);
   // The metrics read the control at scrape time; the control's gateways feed the metrics.
   const holder: { control?: PolicyControl } = {};
   const meter = new BudgetMeter({
@@ -90,6 +93,8 @@ export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
   });
 
   const authenticator = await AdminAuthenticator.create(options.adminTokens ?? []);
+  // Policy documents sent to the admin API are parsed off the event loop that carries payments.
+  const policyAnalyser = new WorkerPolicyAnalyser({ logger });
   const watcher = options.policyFile && (options.watchPolicy ?? true) ? new PolicyWatcher({ file: options.policyFile, control: running, logger }) : undefined;
 
   const onRequest = (record: RequestRecord) => {
@@ -110,7 +115,7 @@ export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
       gateway: () => running.gateway(),
       onRequest,
       metrics,
-      admin: { authenticator, control: running, drills, audit },
+      admin: { authenticator, control: running, drills, audit, analysePolicy: (text, runningPolicy) => policyAnalyser.analyse(text, runningPolicy) },
       statusExtras: () => {
         const current = running.current();
         return {
@@ -126,6 +131,7 @@ export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
       watcher?.close();
       scheduler.stop();
       await drills.stop();
+      await policyAnalyser.close();
       await running.close();
     },
   };

@@ -10,6 +10,7 @@ import { OpossumBreaker } from '../../core/breaker/opossum-breaker.ts';
 import { Gateway } from '../../core/gateway.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Policy } from '../../core/policy/schema.ts';
+import { QueueCipher } from '../../core/queue/queue-cipher.ts';
 import { createApp, type SecurityDeps } from '../../http/app.ts';
 import type { AdminTokenEntry } from '../../http/middleware/admin-auth/admin-auth.ts';
 import type { PrometheusMetrics } from './metrics.ts';
@@ -32,6 +33,7 @@ import type { RedisClient } from './redis/client.ts';
 import type { Sha256Hex } from '../../core/idempotency/fingerprint.ts';
 import type { RedisHealthStore } from './redis/health-store.ts';
 import { createUndiciTransport } from './undici-transport.ts';
+import type { PathResolver } from './path-resolver.ts';
 
 export interface NodeGatewayOptions {
   policy: Policy;
@@ -58,6 +60,12 @@ export interface NodeGatewayOptions {
   adminTokens?: readonly AdminTokenEntry[];
   /** JSON lines audit file. Default: in memory. With redisUrl, the audit goes to a Redis stream and this file is the fallback. */
   auditFile?: string;
+  /**
+   * Queue keys (32 bytes each): the first seals requests waiting in the Redis queue, the others
+   * (previous keys) still open entries sealed before a rotation. Never stored in Redis. Default:
+   * none, and then with redisUrl no request is queued (503 queue_key_missing). See docs/security.md.
+   */
+  queueKeys?: readonly Uint8Array[];
   /** Include Node process metrics in /metrics. Default: true. */
   processMetrics?: boolean;
   /** Built dashboard files served at /dashboard. Default: dist/dashboard of this package; false: no dashboard. */
@@ -106,6 +114,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
   const merchants = options.policy.merchants;
   const merchantKeys = merchants === undefined ? undefined : (options.merchantKeys ?? loadMerchantKeys(merchants));
   const inboundTls = options.tls && { cert: readPublicFile(options.tls.certFile), key: readSecretFile(options.tls.keyFile) };
+  const queueCipher = options.queueKeys && options.queueKeys.length > 0 ? await QueueCipher.create(options.queueKeys) : undefined;
   // One fail-fast client shared by the Redis-backed stores; never on a payment's critical path.
   // ioredis is imported only when Redis is used: memory-only mode never loads it (about 10 MB resident).
   let redis: RedisClient | undefined;
@@ -115,6 +124,8 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     redis = createRedisClient(options.redisUrl);
     healthStore = new RedisHealthStore(redis, { logger });
   }
+  // Each path's resolver (upstreams named by a host name), for /status; a reload's new transport replaces its path's entry.
+  const resolvers = new Map<string, PathResolver>();
   const ops = await createNodeOps({
     policy: options.policy,
     policyHash: options.policyHash,
@@ -136,6 +147,26 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
         logger,
         transportFactory: (path) =>
           createUndiciTransport(path, {
+            onDnsChange: (change) => {
+              if (change.kind === 'failing') {
+                const still = change.stillUsing.length > 0 ? `still using its last answer ${change.stillUsing.join(', ')}` : 'no answer to use: the path fails until it resolves';
+                logger.warn(
+                  { event: 'dns_failing', path: change.pathId, hostname: change.hostname, code: change.error.code, reason: change.error.message, stillUsing: change.stillUsing },
+                  `DNS for ${change.hostname} on path ${change.pathId} is failing (${still}): ${change.error.message}`,
+                );
+              } else {
+                logger.info(
+                  { event: 'dns_recovered', path: change.pathId, hostname: change.hostname, addresses: change.addresses, failedForMs: change.failedForMs },
+                  `DNS for ${change.hostname} on path ${change.pathId} answers again after ${change.failedForMs} ms`,
+                );
+              }
+            },
+            onResolver: (resolver) => {
+              // A reload that rebuilt this path's transport keeps its last good answers (a resolver may be down right now).
+              const previous = resolvers.get(resolver.pathId);
+              if (previous) resolver.adopt(previous);
+              resolvers.set(resolver.pathId, resolver);
+            },
             onTlsFailure: (pathId, error) =>
               logger.error({ event: 'upstream_tls_failed', path: pathId, code: error.code, reason: error.message }, `TLS to the upstream on path ${pathId} failed; nothing was sent, failing over: ${error.message}`),
           }),
@@ -155,10 +186,19 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     gateway: () => ops.control.gateway(),
     logger,
     ...(options.idempotencyMemoryBytes !== undefined ? { memoryIdempotencyBytes: options.idempotencyMemoryBytes } : {}),
+    ...(queueCipher ? { queueCipher } : {}),
   });
   ops.metrics.watchQueue(() => exactlyOnce.queue.stats(Date.now()));
+  const dnsStates = () => [...resolvers.values()].filter((resolver) => !resolver.closed).map((resolver) => ({ path: resolver.pathId, ...resolver.state() }));
+  ops.metrics.watchDns(dnsStates);
   if (!redis && options.policy.routes.some((r) => r.whenAllDown === 'queue')) {
     logger.warn({ event: 'queue_not_durable' }, 'whenAllDown "queue" keeps its queue in memory (no --redis): queued requests are lost if the process stops');
+  }
+  if (redis && !queueCipher && options.policy.routes.some((r) => r.whenAllDown === 'queue')) {
+    logger.warn(
+      { event: 'queue_key_missing' },
+      'no queue key (--queue-key-file or PAYPATH_QUEUE_KEY): with --redis, requests are queued only encrypted, so none will be (503 queue_key_missing)',
+    );
   }
   if (options.probes ?? true) ops.control.gateway().startProbes();
   // Warm pools and the request path's code before listening; a path that cannot connect now simply stays cold.
@@ -182,7 +222,10 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     logger,
     idempotencyStore: exactlyOnce.idempotencyStore,
     queue: exactlyOnce.queue,
-    statusSections: exactlyOnce.statusSections,
+    statusSections: {
+      ...exactlyOnce.statusSections,
+      dns: dnsStates,
+    },
     security,
     sha256,
     readRequestBody: readIncomingBody,
