@@ -310,6 +310,9 @@ export class NetnsBed {
     for (const name of Object.values(this.ns)) {
       await run('ip', ['netns', 'add', name]);
       this.#created.push(name);
+      // No duplicate address detection: links made after this get usable IPv6 link-local
+      // addresses at once (otherwise the first IPv6 connection waits out DAD, about 2 s).
+      await run('ip', ['netns', 'exec', name, 'sysctl', '-qw', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv6.conf.all.accept_dad=0']);
     }
     const { store, proc } = this.ns;
     const storeCmds = ['link set lo up'];
