@@ -24,8 +24,8 @@
  * - Faults (`fault(N, kind)`), made in carrier N's namespace, replace each other; `up(N)` restores:
  *     'blackhole'    every packet through (and to) the carrier dropped both ways; connections freeze
  *     'reset'        TCP answered with RST (both directions); other traffic passes
- *     'unreachable'  ICMP host unreachable for everything through or to the carrier
- *     { loss: P }    P % of packets through (and to) the carrier dropped at random
+ *     'unreachable'  ICMP host unreachable for every packet through the carrier (and TCP/UDP to it)
+ *     { loss: P }    P % of packets through the carrier (and of TCP/UDP to it) dropped at random
  *     'link-down'    the carrier's end of sN set down: sN loses carrier, its routes stay, packets vanish
  *     'dns-down'     the carrier's resolver silent (udp/tcp 53 dropped); everything else passes
  * - Nothing in the test's own namespace gets an address or a route. Processes inside the bed are
