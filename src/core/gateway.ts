@@ -53,6 +53,8 @@ export interface GatewayOptions {
    * request that started it (Workers), hand it to that request's ctx.waitUntil.
    */
   onProbeStart?: (probe: Promise<ProbeResult>) => void;
+  /** Called with every finished probe, e.g. for metrics. */
+  onProbe?: (pathId: string, result: ProbeResult) => void;
 }
 
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
@@ -201,7 +203,10 @@ export class Gateway {
     this.#runner = new ProbeRunner({
       probe: options.policy.probe,
       paths: [...this.#paths.values()],
-      onResult: (path, result) => this.#onProbe(path, result),
+      onResult: (path, result) => {
+        options.onProbe?.(path.config.id, result);
+        this.#onProbe(path, result);
+      },
       ...(options.onProbeStart ? { onStart: options.onProbeStart } : {}),
     });
     this.#probes = new ProbeScheduler(this.#runner);

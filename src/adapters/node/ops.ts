@@ -48,7 +48,7 @@ const MONITORING = new Set(['/healthz', '/readyz', '/status', '/metrics']);
 
 /** Wires the ops surfaces for the Node runtime: policy control, audit, drills, metrics, request logs, file reload. */
 export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
-  const { logger } = options;
+  const { logger, redis } = options;
   const fileAudit: AuditLog = options.auditFile ? new JsonlAuditLog(options.auditFile, logger) : new MemoryAuditLog();
   const audit: AuditLog = options.redis ? new RedisStreamAuditLog(options.redis, fileAudit, logger) : fileAudit;
   // The metrics read the control at scrape time; the control's gateways feed the metrics.
@@ -63,8 +63,10 @@ export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
     status: () => holder.control!.gateway().status(),
     policy: () => {
       const current = holder.control!.current();
-      return { revision: current.revision, hash: current.hash, fileValid: holder.control!.fileState.lastError === null };
+      return { revision: current.revision, hash: current.hash, fileValid: holder.control!.fileState.lastError === null, alertBelow: current.policy.redundancy.alertBelow };
     },
+    drillPaths: () => [...new Set(holder.control!.current().policy.drills.map((drill) => drill.path))],
+    ...(redis ? { redisConnected: () => redis.status === 'ready' } : {}),
     processMetrics: options.processMetrics,
   });
   const control = new PolicyControl({
