@@ -6,6 +6,7 @@ import type { Logger } from '../../core/logger.ts';
 import type { ForwardQueue, QueuedRequest } from '../../core/queue/forward-queue.ts';
 import { QueueForwarder } from '../../core/queue/forwarder.ts';
 import { MemoryForwardQueue } from '../../core/queue/memory-queue.ts';
+import type { QueueCipher } from '../../core/queue/queue-cipher.ts';
 import { RedisForwardQueue } from './redis/forward-queue.ts';
 import { RedisIdempotencyStore } from './redis/idempotency-store.ts';
 
@@ -30,6 +31,8 @@ export function createExactlyOnceParts(options: {
   memoryIdempotencyBytes?: number;
   /** Called after the forwarder dead-letters a queued request (metrics). */
   onDeadLetter?: (request: QueuedRequest) => void;
+  /** Seals what waits in the Redis queue. Without it the Redis queue takes nothing (503 queue_key_missing). Not used in memory. */
+  queueCipher?: QueueCipher;
 }): ExactlyOnceParts {
   // Records dropped before their TTL shorten the window in which a retry is answered here: say so, at most once a minute.
   let warnedAt = Number.NEGATIVE_INFINITY;
@@ -44,7 +47,7 @@ export function createExactlyOnceParts(options: {
   const idempotencyStore = options.redis
     ? new RedisIdempotencyStore(options.redis)
     : new MemoryIdempotencyStore({ onDroppedEarly, ...(options.memoryIdempotencyBytes !== undefined ? { maxBytes: options.memoryIdempotencyBytes } : {}) });
-  const queue = options.redis ? new RedisForwardQueue(options.redis) : new MemoryForwardQueue();
+  const queue = options.redis ? new RedisForwardQueue(options.redis, options.queueCipher ? { cipher: options.queueCipher } : {}) : new MemoryForwardQueue();
   const forwarder = new QueueForwarder({ queue, gateway: options.gateway, logger: options.logger, ...(options.onDeadLetter ? { onDeadLetter: options.onDeadLetter } : {}) });
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
