@@ -92,7 +92,7 @@ export class PrometheusMetrics implements GatewayMetrics, MetricsSource {
     });
     new Gauge({
       name: 'paypath_paths_healthy',
-      help: 'Independent paths that are healthy (breaker closed, and answering when every path has gone silent); paths sharing a shareRisk tag count once, as in paypath_redundancy_level.',
+      help: 'Independent paths that are healthy (breaker closed, and not silent for redundancy.downAfterMs); paths sharing a shareRisk tag count once, as in paypath_redundancy_level.',
       registers,
       collect() {
         this.set(options.status().redundancy.healthy);
