@@ -10,7 +10,7 @@ import { runTool } from './support/system-tool.ts';
 
 interface Dashboard {
   templating: { list: { name: string; type: string; query?: string | { query: string } }[] };
-  panels: { title: string; type: string; targets?: { expr: string }[] }[];
+  panels: { id: number; title: string; type: string; gridPos: { x: number; y: number; w: number; h: number }; targets?: { expr: string }[] }[];
 }
 
 const METRIC = /\bpaypath_[a-z0-9_]+/g;
@@ -90,6 +90,22 @@ describe('metrics the deploy/ files use', () => {
     for (const expr of dashboardExprs) {
       for (const selector of expr.matchAll(/\b(paypath_[a-z0-9_]+)(\{[^}]*\})?/g)) {
         expect(selector[2] ?? '', `${selector[1]} in ${expr}`).toMatch(/store=~"\$store",instance=~"\$instance"/);
+      }
+    }
+  });
+
+  it('the dashboard lays its panels out without overlap, each with its own id', () => {
+    expect(new Set(dashboard.panels.map((p) => p.id)).size).toBe(dashboard.panels.length);
+    const cells = new Map<string, string>();
+    for (const panel of dashboard.panels) {
+      const { x, y, w, h } = panel.gridPos;
+      expect(x + w, panel.title).toBeLessThanOrEqual(24);
+      for (let row = y; row < y + h; row++) {
+        for (let column = x; column < x + w; column++) {
+          const key = `${row},${column}`;
+          expect(cells.get(key), `${panel.title} overlaps ${cells.get(key)}`).toBeUndefined();
+          cells.set(key, panel.title);
+        }
       }
     }
   });
