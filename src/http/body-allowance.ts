@@ -1,0 +1,50 @@
+import { PaypathError } from '../core/errors.ts';
+import type { ByteBudget } from '../core/limits/byte-budget.ts';
+
+/** 503 `body_budget_exhausted`: no room for this body in the process's budget in time. */
+export function bodyBudgetExhausted(budgetBytes: number, waitMs: number): PaypathError {
+  return new PaypathError(
+    'body_budget_exhausted',
+    503,
+    `the gateway already holds as many request-body bytes as limits.bodyBudgetBytes (${budgetBytes}) allows, and none came free within ${waitMs} ms; retry shortly`,
+    // Closed after the answer: the rest of the body is never read, so the connection cannot carry another request.
+    { details: { limit: budgetBytes }, headers: { 'retry-after': '1', connection: 'close' } },
+  );
+}
+
+/**
+ * One request's share of the process's request-body budget: the bytes it took, all given back
+ * when the request ends (`release`), however it ends.
+ */
+export class BodyAllowance {
+  readonly #budget: ByteBudget;
+  readonly #waitMs: number;
+  #held = 0;
+
+  constructor(budget: ByteBudget, waitMs: number) {
+    this.#budget = budget;
+    this.#waitMs = waitMs;
+  }
+
+  get held(): number {
+    return this.#held;
+  }
+
+  /** Takes `bytes` when they fit now (no wait). */
+  tryTake(bytes: number): boolean {
+    if (!this.#budget.tryTake(bytes)) return false;
+    this.#held += bytes;
+    return true;
+  }
+
+  /** Takes `bytes`, waiting for room; rejects with 503 body_budget_exhausted when none comes in time. */
+  async take(bytes: number): Promise<void> {
+    if (!(await this.#budget.take(bytes, this.#waitMs))) throw bodyBudgetExhausted(this.#budget.capacity, this.#waitMs);
+    this.#held += bytes;
+  }
+
+  release(): void {
+    this.#budget.give(this.#held);
+    this.#held = 0;
+  }
+}
