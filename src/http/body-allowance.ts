@@ -1,6 +1,14 @@
 import { PaypathError } from '../core/errors.ts';
 import type { ByteBudget } from '../core/limits/byte-budget.ts';
 
+/**
+ * A body up to this size (a payment's JSON is about 1 KB) may use the whole budget; bytes of larger
+ * bodies only up to LARGE_BODY_SHARE of it. So a flood of large bodies that fills its part leaves
+ * room for thousands of payments beside it.
+ */
+export const SMALL_BODY_BYTES = 65_536;
+export const LARGE_BODY_SHARE = 7 / 8;
+
 /** 503 `body_budget_exhausted`: no room for this body in the process's budget in time. */
 export function bodyBudgetExhausted(budgetBytes: number, waitMs: number): PaypathError {
   return new PaypathError(
@@ -13,8 +21,8 @@ export function bodyBudgetExhausted(budgetBytes: number, waitMs: number): Paypat
 }
 
 /**
- * One request's share of the process's request-body budget: the bytes it took, all given back
- * when the request ends (`release`), however it ends.
+ * One request's share of the process's request-body budget: the bytes of its body as they
+ * arrive, all given back when the request ends (`release`), however it ends.
  */
 export class BodyAllowance {
   readonly #budget: ByteBudget;
@@ -32,19 +40,24 @@ export class BodyAllowance {
 
   /** Takes `bytes` when they fit now (no wait). */
   tryTake(bytes: number): boolean {
-    if (!this.#budget.tryTake(bytes)) return false;
+    if (!this.#budget.tryTake(bytes, this.#ceiling(bytes))) return false;
     this.#held += bytes;
     return true;
   }
 
   /** Takes `bytes`, waiting for room; rejects with 503 body_budget_exhausted when none comes in time. */
   async take(bytes: number): Promise<void> {
-    if (!(await this.#budget.take(bytes, this.#waitMs))) throw bodyBudgetExhausted(this.#budget.capacity, this.#waitMs);
+    if (!(await this.#budget.take(bytes, this.#waitMs, this.#ceiling(bytes)))) throw bodyBudgetExhausted(this.#budget.capacity, this.#waitMs);
     this.#held += bytes;
   }
 
   release(): void {
     this.#budget.give(this.#held);
     this.#held = 0;
+  }
+
+  #ceiling(bytes: number): number {
+    const capacity = this.#budget.capacity;
+    return this.#held + bytes <= SMALL_BODY_BYTES ? capacity : Math.floor(capacity * LARGE_BODY_SHARE);
   }
 }
