@@ -55,6 +55,21 @@ describe('paypath validate', () => {
     }
   });
 
+  it('warns (status 0) when a prefix route is listed before an exact route it covers, and not for the shipped order', async () => {
+    const shadowing = GOOD.replace(
+      '  - id: payments\n',
+      '  - id: captures\n    match: { method: POST, pathPrefix: /v1/payments/ }\n    paths: [kt-fiber]\n  - id: payments\n',
+    );
+    const file = join(dir, 'shadowing.yaml');
+    writeFileSync(file, shadowing);
+    const result = await run(['validate', file]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('valid');
+    expect(result.stderr).toMatch(/warning: routes\[0\] "captures" \(POST pathPrefix \/v1\/payments\/\) is listed before routes\[1\] "payments" \(POST path \/v1\/payments\) and covers \/v1\/payments\/: exact paths are matched first/);
+    const shipped = await run(['validate', 'policies/default.yaml']);
+    expect(shipped.stderr).not.toContain('warning');
+  });
+
   it(`rejects ${MALFORMED.length} malformed policies with status 2, naming the field`, { timeout: 120_000 }, async () => {
     // One process per policy, a few at a time: a shared 2-core machine must not starve them.
     const results: { name: string; code: number; stdout: string; stderr: string }[] = [];

@@ -4,6 +4,7 @@ import { loadPolicyFile, PolicyFileError } from '../adapters/node/policy-file.ts
 import { loadAdminTokens } from '../adapters/node/admin-tokens.ts';
 import { CliUsageError, drillCommand, GatewayAnswerError, policyCommand, statusCommand } from './ops-commands.ts';
 import { SecretFileError } from '../adapters/node/secret-file.ts';
+import { routeShadowingWarnings } from '../core/policy/route-shadowing.ts';
 
 /** Exit statuses other tools can rely on. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -85,6 +86,8 @@ async function validateCommand(args: string[]): Promise<number> {
   const file = positionals[0]!;
   const { policy, hash } = await loadPolicyFile(file);
   console.log(`${file}: valid (version ${policy.version}, hash ${hash}; ${policy.paths.length} paths, ${policy.routes.length} routes)`);
+  // Valid all the same (exit 0): the order of routes only misleads a reader here.
+  for (const warning of routeShadowingWarnings(policy)) console.error(`warning: ${warning}`);
   return EXIT.ok;
 }
 

@@ -114,9 +114,10 @@ export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
       statusExtras: () => {
         const current = running.current();
         return {
-          policy: { revision: current.revision, appliedAt: current.appliedAt, source: current.source, actor: current.actor },
+          // /status is unauthenticated: no actor (an admin token's name) here; the admin API has them.
+          policy: { revision: current.revision, appliedAt: current.appliedAt, source: current.source },
           policyFile: running.fileState,
-          drills: { running: drills.running(), recent: drills.recent().slice(0, 5) },
+          drills: { running: withoutActor(drills.running()), recent: drills.recent().slice(0, 5).map(withoutActor) },
           usage: meter.usage(),
         };
       },
@@ -158,4 +159,13 @@ export function logRequest(logger: Logger, record: RequestRecord): void {
   const message = `${record.method} ${record.pathname} ${record.status} ${record.outcome}`;
   if (record.status >= 500) logger.warn(fields, message);
   else logger.info(fields, message);
+}
+
+function withoutActor<T extends { actor: string }>(drill: T): Omit<T, 'actor'>;
+function withoutActor<T extends { actor: string }>(drill: T | null): Omit<T, 'actor'> | null;
+function withoutActor<T extends { actor: string }>(drill: T | null): Omit<T, 'actor'> | null {
+  if (drill === null) return null;
+  const rest: Omit<T, 'actor'> & { actor?: string } = { ...drill };
+  delete rest.actor;
+  return rest;
 }

@@ -26,8 +26,9 @@ import { RedisRateLimiter } from './redis/rate-limiter.ts';
 import { readPublicFile, readSecretFile } from './secret-file.ts';
 import { warmCodePaths } from './code-warm-up.ts';
 import { gracefulClose } from './graceful-close.ts';
+import { answerClientErrors } from './client-error.ts';
 import { readIncomingBody } from './incoming-body.ts';
-import { answerClientErrors, applyRequestTimeout, CONNECTIONS_CHECKING_INTERVAL_MS } from './request-timeout.ts';
+import { applyRequestTimeout, CONNECTIONS_CHECKING_INTERVAL_MS } from './request-timeout.ts';
 import type { RedisClient } from './redis/client.ts';
 import type { Sha256Hex } from '../../core/idempotency/fingerprint.ts';
 import type { RedisHealthStore } from './redis/health-store.ts';
@@ -189,7 +190,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     ...(dashboard ? { dashboard } : {}),
   });
   const connectionOptions = {
-    // Node refuses larger header blocks itself (431) before the app sees them.
+    // Node refuses larger header blocks itself before the app sees them (answered by answerClientErrors).
     maxHeaderSize: options.policy.limits.maxHeaderBytes,
     keepAliveTimeout: options.keepAliveTimeoutMs ?? DEFAULT_CLIENT_KEEP_ALIVE_TIMEOUT_MS,
     requestTimeout: options.policy.limits.requestTimeoutMs,
@@ -199,7 +200,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
   const server: ServerType = inboundTls
     ? createAdaptorServer({ fetch: app.fetch, createServer: createHttpsServer, serverOptions: { ...inboundTls, minVersion: 'TLSv1.2', ...connectionOptions } })
     : createAdaptorServer({ fetch: app.fetch, serverOptions: connectionOptions });
-  answerClientErrors(server as HttpServer);
+  answerClientErrors(server as HttpServer, () => ops.control.gateway());
   const stopFollowingTimeout = ops.control.onApplied((_revision, gateway) => applyRequestTimeout(server as HttpServer, gateway.policy.limits.requestTimeoutMs));
   const closing = gracefulClose(server as HttpServer);
   await new Promise<void>((resolve, reject) => {
