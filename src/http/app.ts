@@ -99,7 +99,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     const gateway = deps.gateway();
     c.set('gateway', gateway);
     c.set('readRequestBody', readRequestBody);
-    const allowance = new BodyAllowance(bodyBudget, gateway.policy.limits.bodyBudgetWaitMs);
+    const declared = c.req.header('content-length');
+    const allowance = new BodyAllowance(bodyBudget, gateway.policy.limits.bodyBudgetWaitMs, declared === undefined ? undefined : Number(declared));
     c.set('bodyAllowance', allowance);
     // Counted as in flight on this gateway, so a policy apply closes its removed paths only after this request.
     const leave = gateway.enter();

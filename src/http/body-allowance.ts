@@ -2,9 +2,10 @@ import { PaypathError } from '../core/errors.ts';
 import type { ByteBudget } from '../core/limits/byte-budget.ts';
 
 /**
- * A body up to this size (a payment's JSON is about 1 KB) may use the whole budget; bytes of larger
- * bodies only up to LARGE_BODY_SHARE of it. So a flood of large bodies that fills its part leaves
- * room for thousands of payments beside it.
+ * A body declared (content-length) up to this size, as a payment's JSON of about 1 KB is, may use
+ * the whole budget; bytes of larger or unsized bodies only up to LARGE_BODY_SHARE of it. So a flood
+ * of large bodies that fills its part leaves room for thousands of payments beside it, and their
+ * first bytes cannot take that room either (they once did, and payments waited behind them).
  */
 export const SMALL_BODY_BYTES = 65_536;
 export const LARGE_BODY_SHARE = 7 / 8;
@@ -27,11 +28,14 @@ export function bodyBudgetExhausted(budgetBytes: number, waitMs: number): Paypat
 export class BodyAllowance {
   readonly #budget: ByteBudget;
   readonly #waitMs: number;
+  readonly #declaredSmall: boolean;
   #held = 0;
 
-  constructor(budget: ByteBudget, waitMs: number) {
+  /** `declaredBytes`: the request's content-length, when it has one. */
+  constructor(budget: ByteBudget, waitMs: number, declaredBytes?: number) {
     this.#budget = budget;
     this.#waitMs = waitMs;
+    this.#declaredSmall = declaredBytes !== undefined && Number.isFinite(declaredBytes) && declaredBytes <= SMALL_BODY_BYTES;
   }
 
   get held(): number {
@@ -58,6 +62,6 @@ export class BodyAllowance {
 
   #ceiling(bytes: number): number {
     const capacity = this.#budget.capacity;
-    return this.#held + bytes <= SMALL_BODY_BYTES ? capacity : Math.floor(capacity * LARGE_BODY_SHARE);
+    return this.#declaredSmall && this.#held + bytes <= SMALL_BODY_BYTES ? capacity : Math.floor(capacity * LARGE_BODY_SHARE);
   }
 }
