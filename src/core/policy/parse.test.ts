@@ -38,6 +38,17 @@ describe('parsePolicy', () => {
     ]);
   });
 
+  it('defaults the every-path-down window to 3 s and wants it longer than a probe may take', () => {
+    const result = parsePolicy(MINIMAL);
+    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    expect(result.policy.redundancy.downAfterMs).toBe(3000);
+    const tooShort = parsePolicy(MINIMAL + 'probe: { timeoutMs: 800 }\nredundancy: { downAfterMs: 800 }\n');
+    expect(tooShort.ok ? [] : tooShort.issues.map((i) => [i.path, i.message])).toEqual([
+      ['redundancy.downAfterMs', 'downAfterMs (800) must be longer than probe.timeoutMs (800): a probe may take that long to answer'],
+    ]);
+    expect(parsePolicy(MINIMAL + 'probe: { enabled: false }\nredundancy: { downAfterMs: 100 }\n').ok).toBe(true);
+  });
+
   it('flags a route that an earlier route shadows', () => {
     const text = MINIMAL + `  - id: later
     match: { method: POST, path: /v1/payments }

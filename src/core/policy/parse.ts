@@ -178,6 +178,12 @@ function crossFieldIssues(policy: Policy): Located[] {
     const shadowedBy = policy.routes.slice(0, i).findIndex((earlier) => shadows(earlier.match, route.match));
     if (shadowedBy >= 0) add(['routes', i, 'match'], `never matches: routes[${shadowedBy}] (${policy.routes[shadowedBy]?.id}) matches every request it would`);
   });
+  if (policy.probe.enabled && policy.redundancy.downAfterMs <= policy.probe.timeoutMs) {
+    add(
+      ['redundancy', 'downAfterMs'],
+      `downAfterMs (${policy.redundancy.downAfterMs}) must be longer than probe.timeoutMs (${policy.probe.timeoutMs}): a probe may take that long to answer`,
+    );
+  }
   policy.drills.forEach((drill, i) => {
     if (!pathIds.has(drill.path)) add(['drills', i, 'path'], `unknown path "${drill.path}" (expected one of: ${known})`);
   });

@@ -324,6 +324,11 @@ export const IdempotencyStoreSchema = z.strictObject({
 export const RedundancySchema = z.strictObject({
   alertBelow: z.int().min(1).default(3).describe('Alert when fewer independent healthy paths than this remain. Default: 3.'),
   webhooks: z.array(upstreamUrl).default([]).describe('URLs notified on every redundancy drop and recovery. Default: [].'),
+  downAfterMs: positiveMs(600_000)
+    .default(3_000)
+    .describe(
+      'The detection window: once every path has been asked something (a payment or a probe) and answered nothing at all for this long, every path counts as down (level down, /readyz 503, payments refused with 503 no_path_available until a probe gets an answer). Needs active probes; keep it longer than probe.timeoutMs (checked) and than the slowest normal answer of the processor. In ms. Default: 3000.',
+    ),
 });
 
 /** `90s`, `30m`, `6h`, `1d` (or a number of ms); parsed by parseDuration. */
