@@ -77,6 +77,29 @@ describe('a request must arrive whole within limits.requestTimeoutMs', () => {
     expect(JSON.parse(client.received().split('\r\n\r\n')[1]!)).toMatchObject({ error: { code: 'request_timeout' } });
   });
 
+  it('answers 408 request_timeout and closes a connection that sends nothing at all', async () => {
+    const target = await gateway('{ requestTimeoutMs: 500 }');
+    const client = await open(target);
+    await within(client.closed, 10_000, 'silent connection still open');
+    expect(client.received()).toMatch(/^HTTP\/1\.1 408 /);
+    expect(client.received()).toContain('"request_timeout"');
+  });
+
+  it('keeps a connection whose request arrived while its answer takes longer than the timeout', async () => {
+    const target = await gateway('{ requestTimeoutMs: 500 }');
+    const client = await open(target);
+    processor.serviceTimeMs = 1_500; // the answer takes three times the request timeout
+    try {
+      const answered = new Promise<void>((resolve) => client.socket.on('data', () => client.received().includes('\r\n\r\n') && resolve()));
+      client.socket.write(payment(JSON.stringify({ amount: 100, reference: 'slow-answer' })));
+      await within(answered, 10_000, 'no answer');
+    } finally {
+      processor.serviceTimeMs = 0;
+    }
+    expect(client.received()).toMatch(/^HTTP\/1\.1 201 /);
+    expect(client.socket.destroyed).toBe(false);
+  });
+
   it('answers 408 request_timeout and closes a connection that trickles its body, and others are still served', async () => {
     const target = await gateway('{ requestTimeoutMs: 500 }');
     const client = await open(target);
