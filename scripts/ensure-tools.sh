@@ -10,6 +10,10 @@ command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 # systemd-analyze verifies the unit file; dpkg-deb builds and unpacks the Debian package (deploy/).
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v dpkg-deb >/dev/null 2>&1 || missing+=(dpkg)
+# The store-box tests build network namespaces (test/support/netns-bed.ts): ip, nft, dnsmasq.
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v nft >/dev/null 2>&1 || missing+=(nftables)
+command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq-base)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
