@@ -122,4 +122,21 @@ describe('metrics the deploy/ files use', () => {
     await writeFile(file, stringify({ groups: [{ name: 'dashboard', rules: [{ record: 'paypath_dashboard:bad', expr: 'sum by (path (paypath_paths_healthy)' }] }] }));
     expect((await runTool('promtool', ['check', 'rules', file])).code).not.toBe(0);
   });
+
+  // Last: it takes Redis away from the gateway.
+  it('paypath_redis_up (what PaypathRedisDown watches) goes to 0 while Redis is down, and back', async () => {
+    const redisUp = async () => parsePrometheusText(await (await fetch(`${stack.gateway.url}/metrics`)).text()).get('paypath_redis_up')?.samples[0]?.value;
+    const until = async (value: number) => {
+      const deadline = Date.now() + 15_000;
+      while ((await redisUp()) !== value) {
+        if (Date.now() > deadline) throw new Error(`paypath_redis_up never became ${value}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+    await redis.kill();
+    await until(0);
+    expect((await stack.pay('deploy-metrics-without-redis')).status).toBe(201);
+    await redis.restart();
+    await until(1);
+  });
 });
