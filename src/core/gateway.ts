@@ -54,6 +54,8 @@ export interface GatewayOptions {
    * request that started it (Workers), hand it to that request's ctx.waitUntil.
    */
   onProbeStart?: (probe: Promise<ProbeResult>) => void;
+  /** Called with every finished probe, e.g. for metrics. */
+  onProbe?: (pathId: string, result: ProbeResult) => void;
   /** Clock of the every-path-down rule (when paths were asked and answered). Default: Date.now. */
   now?: () => number;
 }
@@ -229,7 +231,10 @@ export class Gateway {
     this.#runner = new ProbeRunner({
       probe: options.policy.probe,
       paths: [...this.#paths.values()],
-      onResult: (path, result) => this.#onProbe(path, result),
+      onResult: (path, result) => {
+        options.onProbe?.(path.config.id, result);
+        this.#onProbe(path, result);
+      },
       onAsk: (path) => (path as PathState).noteAsked(),
       now: this.#now,
       ...(options.onProbeStart ? { onStart: options.onProbeStart } : {}),

@@ -55,7 +55,7 @@ export async function warmCodePaths(policy: Policy, sha256: Sha256Hex, requests 
     breakerFactory: (config) => new OpossumBreaker(config),
     fetch: async () => new Response(null, { status: 204 }),
   });
-  const metrics = new PrometheusMetrics({ budgets: () => [], status: () => gateway.status(), policy: () => ({ revision: 0, hash: 'warm-up', fileValid: true }), processMetrics: false });
+  const metrics = new PrometheusMetrics({ budgets: () => [], status: () => gateway.status(), policy: () => ({ revision: 0, hash: 'warm-up', fileValid: true, alertBelow: 1 }), processMetrics: false });
   const logger = createLogger({ destination: new Writable({ write: (_chunk, _encoding, done) => done() }) });
   const app = createApp({
     gateway: () => gateway,

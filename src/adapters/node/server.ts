@@ -173,6 +173,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
           }),
         breakerFactory: (config) => new OpossumBreaker(config),
         onAttempt: (record) => metrics.attempt(record),
+        onProbe: (pathId, result) => metrics.probe(pathId, result.ok, result.latencyMs),
         onTransition: (pathId, t) => {
           metrics.transition(pathId, t);
           const fields = { event: 'breaker_transition', path: pathId, from: t.from, to: t.to, reason: t.reason };
@@ -186,6 +187,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     redis,
     gateway: () => ops.control.gateway(),
     logger,
+    onDeadLetter: (request) => ops.metrics.deadLetter(request.routeId),
     ...(options.idempotencyMemoryBytes !== undefined ? { memoryIdempotencyBytes: options.idempotencyMemoryBytes } : {}),
     ...(queueCipher ? { queueCipher } : {}),
   });
