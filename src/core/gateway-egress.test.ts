@@ -49,7 +49,8 @@ describe('egress in redundancy', () => {
       expect(gateway.status().redundancy.level).toBe('N+2');
       await gateway.startEgressWatch();
       const misrouted = gateway.status();
-      expect(misrouted.redundancy).toMatchObject({ level: 'N+0', healthy: 1, total: 1, sharedEgress: [{ egress: 's1 via 10.201.1.1', paths: ['carrier-1', 'carrier-2', 'carrier-3'] }] });
+      expect(misrouted.redundancy).toEqual({ level: 'N+0', healthy: 1, total: 1 });
+      expect(misrouted.sharedEgress).toEqual([{ egress: 's1 via 10.201.1.1', paths: ['carrier-1', 'carrier-2', 'carrier-3'] }]);
       expect(misrouted.paths.find((p) => p.id === 'carrier-3')!.egress).toMatchObject({ state: 'known', interface: 's1', source: '10.201.3.2', sharedWith: ['carrier-1', 'carrier-2'] });
       await gateway.alarmDeliveries();
       expect(alarms).toMatchObject([{ event: 'redundancy.dropped', from: 'N+2', to: 'N+0', cause: { reason: 'egress: carrier-1, carrier-2, carrier-3 all leave by s1 via 10.201.1.1' } }]);
@@ -61,7 +62,8 @@ describe('egress in redundancy', () => {
       probe.change();
       await gateway.checkEgress();
       const fixed = gateway.status();
-      expect(fixed.redundancy).toMatchObject({ level: 'N+2', healthy: 3, total: 3, sharedEgress: [] });
+      expect(fixed.redundancy).toEqual({ level: 'N+2', healthy: 3, total: 3 });
+      expect(fixed.sharedEgress).toEqual([]);
       expect(fixed.paths.map((p) => p.egress.interface)).toEqual(['s1', 's2', 's3']);
       await gateway.alarmDeliveries();
       expect(alarms.map((a) => `${a.event} ${a.from}->${a.to}`)).toEqual(['redundancy.dropped N+2->N+0', 'redundancy.recovered N+0->N+2']);

@@ -157,8 +157,9 @@ export interface PathStatus {
 }
 
 export interface GatewayStatus {
-  /** `sharedEgress`: paths counted as one because their packets leave the same way. */
-  redundancy: Redundancy & { sharedEgress: { egress: string; paths: string[] }[] };
+  redundancy: Redundancy;
+  /** Paths counted as one for redundancy because their packets leave the same way (interface and next hop). */
+  sharedEgress: { egress: string; paths: string[] }[];
   paths: PathStatus[];
   routes: { id: string; class: RouteConfig['class']; usablePaths: string[] }[];
   policy: { version: number; hash: string };
@@ -533,7 +534,8 @@ export class Gateway {
   status(): GatewayStatus {
     const paths = [...this.#paths.values()];
     return {
-      redundancy: { ...this.#redundancy(), sharedEgress: sharedEgressGroups(this.#egressView()) },
+      redundancy: this.#redundancy(),
+      sharedEgress: sharedEgressGroups(this.#egressView()),
       paths: paths.map((p) => ({
         id: p.config.id,
         state: p.breaker.state,

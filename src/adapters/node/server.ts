@@ -31,6 +31,10 @@ import type { RedisClient } from './redis/client.ts';
 import type { Sha256Hex } from '../../core/idempotency/fingerprint.ts';
 import type { RedisHealthStore } from './redis/health-store.ts';
 import { createUndiciTransport } from './undici-transport.ts';
+import type { EgressProbe } from '../../core/egress/egress-probe.ts';
+import { InterfaceAddresses } from './interface-addresses.ts';
+import { createKernelEgressProbe } from './kernel-egress-probe.ts';
+import { NetworkWatch } from './network-watch.ts';
 
 export interface NodeGatewayOptions {
   policy: Policy;
@@ -78,7 +82,15 @@ export interface NodeGatewayOptions {
    * container orchestrator usually waits before it kills the process.
    */
   drainTimeoutMs?: number;
+  /**
+   * Asks the kernel how each path leaves (policy `routing`). Default on Linux: `ip` (iproute2)
+   * with `ip monitor` for changes; elsewhere none (egress reported unknown). false: none.
+   */
+  egressProbe?: EgressProbe | false;
 }
+
+/** Start waits this long at most for the first egress check, so /status is right from the first poll. */
+const FIRST_EGRESS_CHECK_MS = 2_000;
 
 export const DEFAULT_CLIENT_KEEP_ALIVE_TIMEOUT_MS = 120_000;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 25_000;
@@ -114,6 +126,12 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     redis = createRedisClient(options.redisUrl);
     healthStore = new RedisHealthStore(redis, { logger });
   }
+  // One `ip monitor` for the process: egress checks and interface paths' addresses follow it.
+  const networkWatch = new NetworkWatch();
+  const interfaceAddresses = new InterfaceAddresses();
+  const egressProbe = options.egressProbe === undefined ? (process.platform === 'linux' ? createKernelEgressProbe({ watch: networkWatch }) : undefined) : options.egressProbe || undefined;
+  // A policy applied later may add an interface path: follow addresses whenever the kernel is watched.
+  const followAddresses = egressProbe ? networkWatch.subscribe(() => interfaceAddresses.invalidate()) : undefined;
   const ops = await createNodeOps({
     policy: options.policy,
     policyHash: options.policyHash,
@@ -133,8 +151,10 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
         ...(healthStore ? { healthStore } : {}),
         ...(options.instanceId ? { instanceId: options.instanceId } : {}),
         logger,
+        ...(egressProbe ? { egressProbe } : {}),
         transportFactory: (path) =>
           createUndiciTransport(path, {
+            interfaceAddresses,
             onTlsFailure: (pathId, error) =>
               logger.error({ event: 'upstream_tls_failed', path: pathId, code: error.code, reason: error.message }, `TLS to the upstream on path ${pathId} failed; nothing was sent, failing over: ${error.message}`),
           }),
@@ -162,7 +182,8 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
   if (options.probes ?? true) ops.control.gateway().startProbes();
   // Warm pools and the request path's code before listening; a path that cannot connect now simply stays cold.
   const sha256: Sha256Hex = (bytes) => createHash('sha256').update(bytes).digest('hex');
-  await Promise.all([ops.control.gateway().warmUp(), options.warmCodePaths === false ? undefined : warmCodePaths(options.policy, sha256)]);
+  const firstEgressCheck = Promise.race([ops.control.gateway().startEgressWatch(), new Promise((resolve) => setTimeout(resolve, FIRST_EGRESS_CHECK_MS).unref())]);
+  await Promise.all([ops.control.gateway().warmUp(), options.warmCodePaths === false ? undefined : warmCodePaths(options.policy, sha256), firstEgressCheck]);
   const security: SecurityDeps = {
     merchantKeys: () => merchantKeys,
     nonceStore: redis ? new RedisNonceStore(redis, logger) : new MemoryNonceStore(),
@@ -214,6 +235,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     if (cut > 0) logger.warn({ event: 'drain_timed_out', cut }, `${cut} request(s) still unanswered when the drain timed out; their connections were cut`);
     exactlyOnce.close();
     await ops.close();
+    followAddresses?.close();
     healthStore?.dispose();
     redis?.disconnect();
   };

@@ -33,7 +33,8 @@ describe('checkPathEgress', () => {
     const egress = await checkPathEgress(probe, pathOf({ bind: '10.0.3.2' }), probe.box, undefined);
     expect(egress).toMatchObject({ state: 'no_address', reason: 'bind address 10.0.3.2 is not on this box' });
     expect(egressKey(egress)).toBeNull();
-    expect(probe.asked).toEqual([]);
+    // Only asked whether the kernel treats the address as its own (as it does all of 127.0.0.0/8).
+    expect(probe.asked).toEqual([{ destination: '10.0.3.2', source: undefined }]);
   });
 
   it('uses an interface path\'s current address of the upstream\'s family, and says when it has none', async () => {
@@ -59,9 +60,10 @@ describe('checkPathEgress', () => {
   it('reports no route as unroutable and loopback as local (never grouped)', async () => {
     const probe = box();
     expect(await checkPathEgress(probe, pathOf({ bind: '10.201.2.2' }), probe.box, undefined)).toMatchObject({ state: 'unroutable', reason: 'no route to 10.9.0.1 from 10.201.2.2: Network is unreachable' });
-    probe.routes.set('127.0.0.1', { interface: 'lo', gateway: null, source: null, table: null, local: true });
-    const local = await checkPathEgress(probe, pathOf({ bind: '127.0.0.1', upstream: 'http://127.0.0.1:9' }), probe.box, undefined);
-    expect(local.state).toBe('local');
+    probe.routes.set('*', { interface: 'lo', gateway: null, source: null, table: null, local: true });
+    probe.routes.set('127.0.0.2', { interface: 'lo', gateway: null, source: null, table: null, local: true });
+    const local = await checkPathEgress(probe, pathOf({ bind: '127.0.0.2', upstream: 'http://127.0.0.1:9' }), probe.box, undefined);
+    expect(local).toMatchObject({ state: 'local', source: '127.0.0.2' });
     expect(egressKey(local)).toBeNull();
   });
 });

@@ -79,7 +79,7 @@ export async function checkPathEgress(
     checkedAt: now().toISOString(),
   });
   const addresses = box.addresses;
-  if (path.bind !== undefined && !addresses.some((a) => a.address === path.bind)) {
+  if (path.bind !== undefined && !addresses.some((a) => a.address === path.bind) && !(await isLocalAddress(probe, path.bind))) {
     return result({ state: 'no_address', source: path.bind, reason: `bind address ${path.bind} is not on this box` });
   }
   if (path.interface !== undefined && !addresses.some((a) => a.interface === path.interface)) {
@@ -112,6 +112,15 @@ export async function checkPathEgress(
     });
   } catch (error) {
     return result({ state: 'unroutable', source: source ?? null, destination, reason: `no route to ${destination}${source ? ` from ${source}` : ''}: ${(error as Error).message}` });
+  }
+}
+
+/** An address the box answers for without listing it (all of 127.0.0.0/8 on lo): the kernel routes it locally. */
+async function isLocalAddress(probe: EgressProbe, address: string): Promise<boolean> {
+  try {
+    return (await probe.route(address, undefined)).local;
+  } catch {
+    return false;
   }
 }
 
