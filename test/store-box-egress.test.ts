@@ -123,4 +123,68 @@ describe.skipIf(!support.ok)('store box wired by hand: egress, doctor, interface
       await bed.stopGateway();
     }
   }, 90_000);
+
+  it('an interface path follows its address when the link reconnects with a new one, while payments flow', async () => {
+    const c3 = bed.carrier(3);
+    // Carrier 3's table, chosen for any address of its range (an LTE address changes on every reconnect).
+    await bed.exec('store', ['ip', 'rule', 'add', 'from', '10.201.3.0/24', 'table', '103', 'priority', '900']);
+    await bed.exec('store', ['ip', 'route', 'replace', 'default', 'via', c3.nextHop, 'dev', 's3', 'table', '103']);
+    const text = policy((c) => (c.n === 3 ? { bind: undefined, interface: 's3' } : {})).replace(/"paths":\["kt-fiber","skt-fiber","lgu-lte"\]/, '"paths":["lgu-lte","kt-fiber","skt-fiber"]');
+    expect(text).toContain('"interface":"s3"');
+    await bed.startGateway(text);
+    let stop = false;
+    let workers: Promise<unknown> = Promise.resolve();
+    try {
+      await waitForStatus('lgu-lte on s3 from 10.201.3.2', (s) => s.paths.find((p) => p.id === 'lgu-lte')!.egress.source === '10.201.3.2');
+      await bed.resetLedger();
+      const results = new Map<string, { status: number; phase: 'before' | 'during' | 'after' }>();
+      let phase: 'before' | 'during' | 'after' = 'before';
+      let sent = 0;
+      const deadline = Date.now() + 60_000;
+      const worker = async () => {
+        while (!stop && sent < 2_000 && Date.now() < deadline) {
+          const reference = `iface-${sent++}`;
+          const at = phase;
+          results.set(reference, { status: await pay(reference), phase: at });
+        }
+      };
+      workers = Promise.all(Array.from({ length: 4 }, worker));
+      const waitSent = async (count: number) => {
+        while (sent < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      };
+      await waitSent(40);
+      // The link drops its address and comes back with another; the connection manager re-adds its route.
+      phase = 'during';
+      await bed.exec('store', ['ip', 'addr', 'del', `${c3.storeAddress}/24`, 'dev', 's3']);
+      await waitSent(sent + 20);
+      await bed.exec('store', ['ip', 'addr', 'add', '10.201.3.7/24', 'dev', 's3']);
+      await bed.exec('store', ['ip', 'route', 'replace', 'default', 'via', c3.nextHop, 'dev', 's3', 'table', '103']);
+      // Attempts while it had no address were not sent and may have opened its breaker; probes close it again.
+      const moved = await waitForStatus('lgu-lte usable from 10.201.3.7', (s) => {
+        const lte = s.paths.find((p) => p.id === 'lgu-lte')!;
+        return lte.egress.source === '10.201.3.7' && lte.state === 'closed';
+      });
+      expect(moved.paths.find((p) => p.id === 'lgu-lte')!.egress).toMatchObject({ state: 'known', interface: 's3', gateway: c3.nextHop, table: '103' });
+      phase = 'after';
+      const afterFrom = sent;
+      await waitSent(afterFrom + 60);
+      stop = true;
+      await workers;
+
+      expect([...results.values()].filter((r) => r.status !== 201)).toEqual([]);
+      const ledger = await bed.ledger();
+      expect(ledger.duplicateCharges).toBe(0);
+      expect(ledger.charges).toBe(results.size);
+      const sources = (phaseWanted: string) => [...results.entries()].filter(([, r]) => r.phase === phaseWanted).flatMap(([reference]) => ledger.sourcesByReference[reference] ?? []);
+      expect(sources('before').filter((a) => a === c3.storeAddress).length).toBeGreaterThan(0);
+      const after = sources('after');
+      // Sent after the change, payments ride lgu-lte again, from its new address, never the old one.
+      expect(after).not.toContain(c3.storeAddress);
+      expect(after.filter((a) => a === '10.201.3.7').length).toBeGreaterThan(after.length / 2);
+    } finally {
+      stop = true;
+      await workers.catch(() => {});
+      await bed.stopGateway();
+    }
+  }, 120_000);
 });
