@@ -14,6 +14,8 @@ export interface PathStatus {
   /** Present when the gateway runs active probes. */
   lastProbe?: { latencyMs: number; at: string; error: string | null } | null;
   transitions: { from: string; to: string; at: number; reason: string }[];
+  /** How the kernel sends this path's packets (absent from older gateways). */
+  egress?: { state: string; interface: string | null; gateway: string | null; source: string | null; reason: string | null; sharedWith: string[] };
 }
 
 export interface Drill {
@@ -31,6 +33,8 @@ export interface Drill {
 
 export interface Status {
   redundancy: { healthy: number; total: number; level: string };
+  /** Paths counted as one because their packets leave the same way. */
+  sharedEgress?: { egress: string; paths: string[] }[];
   paths: PathStatus[];
   policy: { version: number; hash: string; revision?: number; appliedAt?: string; actor?: string };
   drills?: { running: Drill | null; recent: Drill[] };
