@@ -35,6 +35,7 @@ import type { EgressProbe } from '../../core/egress/egress-probe.ts';
 import { InterfaceAddresses } from './interface-addresses.ts';
 import { createKernelEgressProbe } from './kernel-egress-probe.ts';
 import { NetworkWatch } from './network-watch.ts';
+import { CarrierRouting } from './carrier-routing.ts';
 
 export interface NodeGatewayOptions {
   policy: Policy;
@@ -132,6 +133,9 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
   const egressProbe = options.egressProbe === undefined ? (process.platform === 'linux' ? createKernelEgressProbe({ watch: networkWatch }) : undefined) : options.egressProbe || undefined;
   // A policy applied later may add an interface path: follow addresses whenever the kernel is watched.
   const followAddresses = egressProbe ? networkWatch.subscribe(() => interfaceAddresses.invalidate()) : undefined;
+  // routing.manage: per-path routing tables kept by this process (follows addresses and policy applies).
+  const carrierRouting = egressProbe ? new CarrierRouting({ logger }) : undefined;
+  let closeRouting: (() => Promise<void>) | undefined;
   const ops = await createNodeOps({
     policy: options.policy,
     policyHash: options.policyHash,
@@ -178,6 +182,17 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
   ops.metrics.watchQueue(() => exactlyOnce.queue.stats(Date.now()));
   if (!redis && options.policy.routes.some((r) => r.whenAllDown === 'queue')) {
     logger.warn({ event: 'queue_not_durable' }, 'whenAllDown "queue" keeps its queue in memory (no --redis): queued requests are lost if the process stops');
+  }
+  if (carrierRouting) {
+    const current = () => ops.control.current().policy;
+    await carrierRouting.sync(options.policy);
+    const followRouting = networkWatch.subscribe(() => void carrierRouting.sync(current()));
+    const stopApplied = ops.control.onApplied((revision) => void carrierRouting.sync(revision.policy));
+    closeRouting = async () => {
+      followRouting.close();
+      stopApplied();
+      await carrierRouting.close();
+    };
   }
   if (options.probes ?? true) ops.control.gateway().startProbes();
   // Warm pools and the request path's code before listening; a path that cannot connect now simply stays cold.
@@ -235,6 +250,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     if (cut > 0) logger.warn({ event: 'drain_timed_out', cut }, `${cut} request(s) still unanswered when the drain timed out; their connections were cut`);
     exactlyOnce.close();
     await ops.close();
+    await closeRouting?.();
     followAddresses?.close();
     healthStore?.dispose();
     redis?.disconnect();
