@@ -88,6 +88,30 @@ describe('egress in redundancy', () => {
     }
   });
 
+  it('checks again on a policy change: a path bound to another address is asked about at once', async () => {
+    const { probe, gateway } = storeBox();
+    let next: Gateway | undefined;
+    try {
+      await gateway.startEgressWatch();
+      expect(gateway.status().redundancy.level).toBe('N+0');
+      // The new policy binds carrier-3 to an address that the kernel routes by carrier 3.
+      probe.box.addresses.push({ interface: 's3', address: '10.201.3.9', family: 4 });
+      probe.routes.set('10.201.3.9', viaCarrier(3, null, '103'));
+      const policy = { ...gateway.policy, paths: gateway.policy.paths.map((p) => (p.id === 'carrier-3' ? { ...p, bind: '10.201.3.9' } : p)) };
+      next = new Gateway({ policy, policyHash: 'next', previous: gateway, transportFactory: transport, breakerFactory: (config) => new OpossumBreaker(config), egressProbe: probe });
+      // Unchanged paths keep what was known; the changed one is checked by the new gateway's watch.
+      expect(next.status().paths[0]!.egress.interface).toBe('s1');
+      await next.checkEgress();
+      expect(next.status().paths[2]!.egress).toMatchObject({ interface: 's3', source: '10.201.3.9' });
+      expect(next.status().redundancy.level).toBe('N+1');
+      await gateway.retire(next);
+    } finally {
+      await next?.close();
+      await gateway.close();
+    }
+    expect(probe.watching).toBe(0);
+  });
+
   it('reports egress as unknown, and counts the policy as written, where no probe is given (Workers)', () => {
     const { gateway: probed } = storeBox();
     void probed.close();

@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
+import { readdirSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import type { BoxInterfaces, EgressProbe, InterfaceAddress, RouteAnswer } from '../../core/egress/egress-probe.ts';
 import type { NetworkWatch } from './network-watch.ts';
 
@@ -54,14 +56,33 @@ export function parseRouteGet(json: string): RouteAnswer {
 }
 
 /**
- * The Node runtime's view of the kernel's routing: `ip -j addr` and `ip -j route get DEST from SRC`
- * (iproute2, run without a shell), and `ip monitor` for changes. Works unprivileged.
+ * The box's interfaces and addresses without running anything: addresses from getifaddrs (Node's
+ * os.networkInterfaces, which lists only interfaces that have one), names from /sys/class/net.
+ */
+export function readInterfaces(): BoxInterfaces {
+  const byName = networkInterfaces();
+  const addresses: InterfaceAddress[] = [];
+  for (const [name, list] of Object.entries(byName)) {
+    for (const a of list ?? []) addresses.push({ interface: name, address: a.address.replace(/%.*$/, ''), family: a.family === 'IPv6' ? 6 : 4 });
+  }
+  let names: string[];
+  try {
+    names = readdirSync('/sys/class/net');
+  } catch {
+    names = Object.keys(byName);
+  }
+  return { names, addresses };
+}
+
+/**
+ * The Node runtime's view of the kernel's routing: `ip -j route get DEST from SRC` (iproute2, run
+ * without a shell) and `ip monitor` for changes; addresses from the OS directly. Works unprivileged.
  */
 export function createKernelEgressProbe(options: { ip?: string; watch?: NetworkWatch } = {}): EgressProbe {
   const ip = options.ip ?? 'ip';
   const watch = options.watch;
   return {
-    interfaces: async () => parseAddresses(await runIp(ip, ['-j', 'addr', 'show'])),
+    interfaces: () => Promise.resolve(readInterfaces()),
     route: async (destination, source) => parseRouteGet(await runIp(ip, ['-j', 'route', 'get', destination, ...(source !== undefined ? ['from', source] : [])])),
     resolve: async (host) => (await lookup(host)).address,
     ...(watch ? { watch: (onChange: () => void) => watch.subscribe(onChange) } : {}),

@@ -45,6 +45,11 @@ export function isIpLiteral(host: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(':');
 }
 
+/** 127.0.0.0/8 and ::1: always this box, whatever the routes (no need to ask the kernel). */
+export function isLoopback(address: string): boolean {
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address) || address === '::1';
+}
+
 export function addressFamily(address: string): 4 | 6 {
   return address.includes(':') ? 6 : 4;
 }

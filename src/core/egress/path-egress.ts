@@ -1,5 +1,5 @@
 import type { PathConfig } from '../policy/schema.ts';
-import { addressFamily, isIpLiteral, type BoxInterfaces, type EgressProbe, type InterfaceAddress } from './egress-probe.ts';
+import { addressFamily, isIpLiteral, isLoopback, type BoxInterfaces, type EgressProbe, type InterfaceAddress } from './egress-probe.ts';
 
 /**
  * How one path's packets really leave, as /status shows it:
@@ -100,6 +100,8 @@ export async function checkPathEgress(
       return result({ state: 'no_address', interface: path.interface, destination, reason: `interface ${path.interface} has no IPv${addressFamily(destination)} address` });
     }
   }
+  // An upstream on loopback is this box itself: no carrier, nothing to ask.
+  if (isLoopback(destination)) return result({ state: 'local', interface: 'lo', source: source ?? null, destination });
   try {
     const route = await probe.route(destination, source);
     return result({
@@ -117,6 +119,7 @@ export async function checkPathEgress(
 
 /** An address the box answers for without listing it (all of 127.0.0.0/8 on lo): the kernel routes it locally. */
 async function isLocalAddress(probe: EgressProbe, address: string): Promise<boolean> {
+  if (isLoopback(address)) return true;
   try {
     return (await probe.route(address, undefined)).local;
   } catch {
