@@ -89,6 +89,11 @@ describe('admin API', () => {
     const stale = await stack.admin('PUT', '/admin/policy', { body: edited, headers: { 'if-match': '"0000000000000000"' } });
     expect(stale.status).toBe(412);
     expect((await json(stale)).error.code).toBe('policy_stale');
+    // If-Match compares strongly (RFC 9110 §13.1.1): the running hash as a weak tag never matches.
+    const weak = await stack.admin('PUT', '/admin/policy', { body: edited, headers: { 'if-match': `W/"${current.hash}"` } });
+    expect(weak.status).toBe(412);
+    expect((await json(weak)).error.code).toBe('policy_stale');
+    expect(stack.gateway.control.current().revision).toBe(current.revision);
     const invalid = await stack.admin('PUT', '/admin/policy', { body: 'version: 1\npaths: []', headers: { 'if-match': `"${current.hash}"` } });
     expect(invalid.status).toBe(400);
     await invalid.arrayBuffer();
@@ -149,8 +154,13 @@ describe('admin API', () => {
     expect(body.hash).toBe(history.revisions[1].hash);
     expect(stack.gateway.gateway.policy.paths[2]!.grade).toBe('warm');
 
-    const status = await json(await fetch(`${stack.gateway.url}/status`));
+    const statusResponse = await fetch(`${stack.gateway.url}/status`);
+    const statusText = await statusResponse.text();
+    const status = JSON.parse(statusText) as Record<string, any>;
     expect(status.policy).toMatchObject({ revision: 3, hash: body.hash, source: 'rollback' });
+    // /status answers anyone: it names no admin token (the admin API's history does, above).
+    expect(statusText).not.toContain('alice');
+    expect(status.policy.actor).toBeUndefined();
 
     const audit = (await readFile(stack.auditFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     const actions = audit.filter((r) => r.outcome === 'ok').map((r) => `${r.action}:${r.revision}`);

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -55,6 +55,21 @@ describe('paypath validate', () => {
     }
   });
 
+  it('warns (status 0) when a prefix route is listed before an exact route it covers, and not for the shipped order', async () => {
+    const shadowing = GOOD.replace(
+      '  - id: payments\n',
+      '  - id: captures\n    match: { method: POST, pathPrefix: /v1/payments/ }\n    paths: [kt-fiber]\n  - id: payments\n',
+    );
+    const file = join(dir, 'shadowing.yaml');
+    writeFileSync(file, shadowing);
+    const result = await run(['validate', file]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('valid');
+    expect(result.stderr).toMatch(/warning: routes\[0\] "captures" \(POST pathPrefix \/v1\/payments\/\) is listed before routes\[1\] "payments" \(POST path \/v1\/payments\) and covers \/v1\/payments\/: exact paths are matched first/);
+    const shipped = await run(['validate', 'policies/default.yaml']);
+    expect(shipped.stderr).not.toContain('warning');
+  });
+
   it(`rejects ${MALFORMED.length} malformed policies with status 2, naming the field`, { timeout: 120_000 }, async () => {
     // One process per policy, a few at a time: a shared 2-core machine must not starve them.
     const results: { name: string; code: number; stdout: string; stderr: string }[] = [];
@@ -101,6 +116,22 @@ describe('paypath validate', () => {
     const fromEnv = await run(['serve', '--policy', file, '--port', '0'], { PAYPATH_IDEMPOTENCY_MEMORY_MB: 'lots' });
     expect(fromEnv.code).toBe(2);
     expect(fromEnv.stderr).toMatch(/got "lots"/);
+  });
+
+  it('serve refuses a malformed queue key, or a key file others may read, exiting 2 without echoing the key', async () => {
+    const file = join(dir, 'good-for-queue-key.yaml');
+    writeFileSync(file, GOOD);
+    const shortKey = Buffer.alloc(16, 1).toString('base64');
+    const fromEnv = await run(['serve', '--policy', file, '--port', '0'], { PAYPATH_QUEUE_KEY: shortKey });
+    expect(fromEnv.code).toBe(2);
+    expect(fromEnv.stderr).toMatch(/PAYPATH_QUEUE_KEY: key 1: a queue key must be 32 bytes/);
+    expect(fromEnv.stderr).not.toContain(shortKey);
+    const keyFile = join(dir, 'queue.key');
+    writeFileSync(keyFile, `${Buffer.alloc(32, 1).toString('base64')}\n`);
+    chmodSync(keyFile, 0o644);
+    const open = await run(['serve', '--policy', file, '--port', '0', '--queue-key-file', keyFile]);
+    expect(open.code).toBe(2);
+    expect(open.stderr).toMatch(/queue\.key: secret file has mode 0644/);
   });
 
   it('serve with a malformed Redis Cluster URL exits 2 naming what is wrong, before listening', async () => {

@@ -53,7 +53,9 @@ describe('drills', () => {
     expect(typeof result.latencyMs.added).toBe('number');
 
     const status = await json(await fetch(`${stack.gateway.url}/status`));
-    expect(status.drills.recent[0]).toMatchObject({ id: drill.id, status: 'passed' });
+    expect(status.drills.recent[0]).toMatchObject({ id: drill.id, status: 'passed', trigger: 'api' });
+    // /status answers anyone: the admin token's name stays in the admin API and the audit log.
+    expect(status.drills.recent[0].actor).toBeUndefined();
     const audit = (await readFile(stack.auditFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     expect(audit.filter((r) => r.action === 'drill.start' && r.outcome === 'ok')).toHaveLength(1);
     expect(audit.find((r) => r.action === 'drill.end')).toMatchObject({ outcome: 'ok', details: { id: drill.id, failed: 0 } });

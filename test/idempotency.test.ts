@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisClient } from '../src/adapters/node/redis/client.ts';
 import { RedisIdempotencyStore } from '../src/adapters/node/redis/idempotency-store.ts';
+import { legacyRequestFingerprint } from '../src/core/idempotency/fingerprint.ts';
 import type { RunningGateway } from '../src/adapters/node/server.ts';
 import { ExactlyOnceBench, pollUntil } from './support/exactly-once-bench.ts';
 import { TestRedisServer } from './support/redis-server.ts';
@@ -68,6 +69,69 @@ describe('idempotency over real sockets', () => {
     });
   }
 
+  it('a key used for one capture is refused (422) for another charge\'s capture or another query; the processor sees only the first', async () => {
+    const captures = { id: 'captures', match: { method: 'POST', pathPrefix: '/v1/payments/' }, class: 'payment', paths: ['p0'], idempotency: { upstreamHonors: true } };
+    const gateway = await bench.startInProcess(bench.writePolicy([...payments(), captures]));
+    try {
+      const capture = (target: string) =>
+        fetch(`${gateway.url}${target}`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'key-capture' }, body: '{"amount":500}' });
+      const first = await capture('/v1/payments/ch_A/capture');
+      expect(first.status).toBe(201);
+      for (const target of ['/v1/payments/ch_B/capture', '/v1/payments/ch_A/capture?amount_to_capture=1']) {
+        const other = await capture(target);
+        expect(other.status).toBe(422);
+        expect(other.headers.get('idempotent-replayed')).toBeNull();
+        expect(((await other.json()) as { error: { code: string } }).error.code).toBe('idempotency_key_reused');
+      }
+      expect(bench.processor.requests.get('/v1/payments/ch_A/capture')).toBe(1);
+      expect(bench.processor.requests.get('/v1/payments/ch_B/capture')).toBeUndefined();
+      // The very same request is still a replay.
+      const again = await capture('/v1/payments/ch_A/capture');
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      expect(bench.processor.requests.get('/v1/payments/ch_A/capture')).toBe(1);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('a Redis record stored by an earlier version (no path in its fingerprint) is never replayed after the upgrade', async () => {
+    const client = createRedisClient(redis.url);
+    const captures = { id: 'captures', match: { method: 'POST', pathPrefix: '/v1/payments/' }, class: 'payment', paths: ['p0'], idempotency: { upstreamHonors: true } };
+    const gateway = await bench.startInProcess(bench.writePolicy([...payments(), captures]), redis.url);
+    try {
+      // What the earlier version stored for a charge under this key: same method, route and body.
+      const body = { amount: 700, reference: 'ref-legacy' };
+      const store = new RedisIdempotencyStore(client);
+      const legacy = await legacyRequestFingerprint('POST', 'payments', 'application/json', new TextEncoder().encode(JSON.stringify(body)));
+      const claim = await store.claim('key-legacy', legacy, 5_000);
+      if (claim.kind !== 'claimed') throw new Error('expected a claim');
+      await store.complete('key-legacy', claim.token, { status: 201, headers: [['content-type', 'application/json']], bodyBase64: btoa('{"id":"ch_recorded_elsewhere"}') }, 86_400_000);
+      const answer = await pay(gateway.url, 'key-legacy', body);
+      expect(answer.status).toBe(201);
+      expect(answer.headers.get('idempotent-replayed')).toBeNull();
+      expect(answer.text).not.toContain('ch_recorded_elsewhere');
+      expect(bench.processor.chargesFor('ref-legacy')).toBe(1);
+
+      // Under a prefix route the old record cannot say which capture it was: refused, not sent.
+      const captureBody = '{"amount":500}';
+      const old = await legacyRequestFingerprint('POST', 'captures', 'application/json', new TextEncoder().encode(captureBody));
+      const captureClaim = await store.claim('key-legacy-capture', old, 5_000);
+      if (captureClaim.kind !== 'claimed') throw new Error('expected a claim');
+      await store.complete('key-legacy-capture', captureClaim.token, { status: 201, headers: [], bodyBase64: btoa('{"id":"ch_A","captured":true}') }, 86_400_000);
+      const capture = await fetch(`${gateway.url}/v1/payments/ch_B/capture`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'key-legacy-capture' },
+        body: captureBody,
+      });
+      expect(capture.status).toBe(422);
+      expect(((await capture.json()) as { error: { reason?: string } }).error.reason).toBe('recorded_before_upgrade');
+      expect(bench.processor.requests.get('/v1/payments/ch_B/capture')).toBeUndefined();
+    } finally {
+      await gateway.close();
+      client.disconnect();
+    }
+  });
+
   it('Redis records: hash-tagged key, kept at least 24 h, released only by their owner', async () => {
     const client = createRedisClient(redis.url);
     await new Promise((resolve) => client.once('ready', resolve));
@@ -78,7 +142,7 @@ describe('idempotency over real sockets', () => {
       expect(claim.kind).toBe('claimed');
       if (claim.kind !== 'claimed') return;
       expect(await store.claim('rk-1', 'fp1', 5_000)).toEqual({ kind: 'in_flight' });
-      expect(await store.claim('rk-1', 'fp2', 5_000)).toEqual({ kind: 'mismatch' });
+      expect(await store.claim('rk-1', 'fp2', 5_000)).toEqual({ kind: 'mismatch', fingerprint: 'fp1' });
       expect(await store.release('rk-1', 'someone-else')).toBe(false);
       expect(await store.complete('rk-1', 'someone-else', { status: 200, headers: [], bodyBase64: '' }, 86_400_000)).toBe(false);
       expect(await store.complete('rk-1', claim.token, { status: 201, headers: [['content-type', 'application/json']], bodyBase64: 'e30=' }, 86_400_000)).toBe(true);

@@ -16,6 +16,7 @@ import type { PathHealthEvent } from '../src/core/health/health-store.ts';
 import { HEALTH_CHANNEL, HEALTH_STATE_KEY } from '../src/core/health/redis-layout.ts';
 import type { Logger } from '../src/core/logger.ts';
 import type { QueuedRequest } from '../src/core/queue/forward-queue.ts';
+import { QueueCipher } from '../src/core/queue/queue-cipher.ts';
 import { DetectionRig, pathState, pay } from './support/detection-harness.ts';
 import { ExactlyOnceBench } from './support/exactly-once-bench.ts';
 import { TestRedisCluster } from './support/redis-cluster.ts';
@@ -88,7 +89,7 @@ describe('against a Redis Cluster of three redis-server processes', () => {
     const logger: Logger = { info() {}, warn: (fields) => warnings.push(fields), error() {} };
 
     // Forward queue: the enqueue script (3 keys), the finish script (4 keys), the drain lock.
-    const queue = new RedisForwardQueue(c);
+    const queue = new RedisForwardQueue(c, { cipher: await QueueCipher.create([new Uint8Array(32).fill(7)]) });
     const request = (id: string): QueuedRequest => ({
       id,
       routeId: 'payments',

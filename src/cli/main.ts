@@ -5,6 +5,8 @@ import { loadAdminTokens } from '../adapters/node/admin-tokens.ts';
 import { CliUsageError, drillCommand, GatewayAnswerError, policyCommand, statusCommand } from './ops-commands.ts';
 import { SecretFileError } from '../adapters/node/secret-file.ts';
 import { doctorCommand, DoctorUsageError } from './doctor-command.ts';
+import { routeShadowingWarnings } from '../core/policy/route-shadowing.ts';
+import { loadQueueKeys, QueueKeyError } from '../adapters/node/queue-keys.ts';
 
 /** Exit statuses other tools can rely on. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -24,6 +26,10 @@ Usage:
                                                          --idempotency-memory-mb: without --redis, the idempotency
                                                          records kept in memory (env PAYPATH_IDEMPOTENCY_MEMORY_MB;
                                                          default 64, oldest completed dropped first)
+                       [--queue-key-file FILE]           key(s) sealing requests queued in Redis (AES-256-GCM): base64 of
+                                                         32 random bytes per line, first seals, others are previous keys
+                                                         (mode 600; env PAYPATH_QUEUE_KEY_FILE, or PAYPATH_QUEUE_KEY holding
+                                                         the keys); with --redis and no key, nothing is queued
                                                          PAYPATH_V8_HEAP=small (default: young generation 32 MB, see
                                                          docs/ops.md) or default (V8's own heap sizing)
   paypath validate FILE                                  check a policy file
@@ -91,6 +97,8 @@ async function validateCommand(args: string[]): Promise<number> {
   const file = positionals[0]!;
   const { policy, hash } = await loadPolicyFile(file);
   console.log(`${file}: valid (version ${policy.version}, hash ${hash}; ${policy.paths.length} paths, ${policy.routes.length} routes)`);
+  // Valid all the same (exit 0): the order of routes only misleads a reader here.
+  for (const warning of routeShadowingWarnings(policy)) console.error(`warning: ${warning}`);
   return EXIT.ok;
 }
 
@@ -108,6 +116,7 @@ async function serveCommand(args: string[]): Promise<number> {
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'idempotency-memory-mb': { type: 'string' },
+      'queue-key-file': { type: 'string' },
     },
   });
   const tlsCert = values['tls-cert'] ?? process.env.PAYPATH_TLS_CERT;
@@ -122,6 +131,13 @@ async function serveCommand(args: string[]): Promise<number> {
   const memoryMb = memoryMbText === undefined ? undefined : Number(memoryMbText);
   if (memoryMb !== undefined && !(Number.isFinite(memoryMb) && memoryMb > 0)) {
     throw new UsageError(`--idempotency-memory-mb must be a positive number of MB, got "${memoryMbText}"`);
+  }
+  let queueKeys;
+  try {
+    queueKeys = loadQueueKeys({ file: values['queue-key-file'] ?? process.env.PAYPATH_QUEUE_KEY_FILE, env: process.env.PAYPATH_QUEUE_KEY });
+  } catch (error) {
+    if (error instanceof QueueKeyError) throw new UsageError(error.message);
+    throw error;
   }
   const { policy, hash } = await loadPolicyFile(file);
   // Loaded only here, so `validate` starts fast: the server pulls in undici, TLS, Redis and Hono.
@@ -156,6 +172,7 @@ async function serveCommand(args: string[]): Promise<number> {
     host: values.host ?? process.env.HOST ?? '127.0.0.1',
     ...(redisUrl !== undefined ? { redisUrl } : {}),
     ...(memoryMb !== undefined ? { idempotencyMemoryBytes: Math.round(memoryMb * 1024 * 1024) } : {}),
+    ...(queueKeys.length > 0 ? { queueKeys } : {}),
     logger,
     ...(tlsCert !== undefined && tlsKey !== undefined ? { tls: { certFile: tlsCert, keyFile: tlsKey } } : {}),
   });

@@ -70,7 +70,7 @@ export async function statusCommand(args: string[], print: (text: string) => voi
   for (const group of status.sharedEgress ?? []) {
     print(`           ${group.paths.join(', ')} all leave by ${group.egress}: they count as one path (per-carrier routing missing? run paypath doctor)`);
   }
-  print(`policy     revision ${status.policy.revision ?? '-'}, hash ${status.policy.hash}${status.policy.source ? `, ${status.policy.source} by ${status.policy.actor}` : ''}`);
+  print(`policy     revision ${status.policy.revision ?? '-'}, hash ${status.policy.hash}${status.policy.source ? `, ${status.policy.source}${status.policy.actor ? ` by ${status.policy.actor}` : ''}` : ''}`);
   if (status.policyFile?.lastError) {
     print(`policy file ${status.policyFile.file} is INVALID (running policy kept):`);
     for (const issue of status.policyFile.lastError.issues) print(`  ${issue.path === '' ? '' : `${issue.path}: `}${issue.message}`);

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'queue_amount_required'
   | 'queue_full'
   | 'queue_unavailable'
+  | 'queue_key_missing'
   | 'queue_entry_not_found'
   | 'internal_error'
   // admin API (docs/ops.md)

@@ -21,7 +21,9 @@ export interface PathStatus {
 export interface Drill {
   id: string;
   path: string;
-  actor: string;
+  /** Who started it, from the admin API; /status leaves it out (it names admin tokens). */
+  actor?: string;
+  trigger?: string;
   status: string;
   startedAt: string;
   endedAt?: string | null;

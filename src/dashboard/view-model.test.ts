@@ -34,12 +34,14 @@ describe('timeline', () => {
           { from: 'open', to: 'closed', at: now - 4_000_000, reason: 'old' },
         ] },
       ],
-      [{ id: 'drill-1', path: 'skt', actor: 'alice', status: 'passed', startedAt: new Date(now - 60_000).toISOString(), endedAt: new Date(now - 50_000).toISOString(), durationMs: 10_000, requests: 10, failed: 0 }],
+      // As /status shows it: no actor (an admin token's name), the trigger instead.
+      [{ id: 'drill-1', path: 'skt', trigger: 'api', status: 'passed', startedAt: new Date(now - 60_000).toISOString(), endedAt: new Date(now - 50_000).toISOString(), durationMs: 10_000, requests: 10, failed: 0 }],
       now,
     );
     expect(events.map((e) => e.kind)).toEqual(['transition', 'drill']);
     expect(events[0]!.text).toContain('closed → open');
     expect(events[1]!.text).toContain('passed');
+    expect(events[1]!.text).toContain('(api, 10 requests');
   });
 });
 

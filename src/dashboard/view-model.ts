@@ -97,14 +97,15 @@ export function timeline(paths: readonly PathStatus[], drills: readonly Drill[],
     if (seen.has(drill.id)) continue;
     seen.add(drill.id);
     const started = Date.parse(drill.startedAt);
+    const by = drill.actor ?? drill.trigger ?? 'drill';
     if (drill.status === 'running') {
-      events.push({ at: started, kind: 'drill', path: drill.path, tone: 'warn', text: `drill ${drill.id} on ${drill.path} running (${drill.actor})` });
+      events.push({ at: started, kind: 'drill', path: drill.path, tone: 'warn', text: `drill ${drill.id} on ${drill.path} running (${by})` });
       continue;
     }
     const ended = drill.endedAt ? Date.parse(drill.endedAt) : started;
     const result = drill.status === 'passed' ? 'passed' : `${drill.status}${drill.endReason ? `: ${drill.endReason}` : ''}`;
     const counts = drill.requests !== undefined ? `, ${drill.requests} requests, ${drill.failed ?? 0} failed` : '';
-    events.push({ at: ended, kind: 'drill', path: drill.path, tone: drill.status === 'passed' ? 'ok' : 'bad', text: `drill ${drill.id} on ${drill.path} ${result} (${drill.actor}${counts})` });
+    events.push({ at: ended, kind: 'drill', path: drill.path, tone: drill.status === 'passed' ? 'ok' : 'bad', text: `drill ${drill.id} on ${drill.path} ${result} (${by}${counts})` });
   }
   return events.filter((e) => e.at >= now - windowMs && e.at <= now + 60_000).sort((a, b) => b.at - a.at);
 }

@@ -5,6 +5,7 @@ import { PaypathError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
 import type { RequestRecord } from '../core/request-record.ts';
 import { requestRecorder } from './middleware/request-record.ts';
+import { requestRoute } from './request-url.ts';
 import { readWebRequestBody, type RequestBodyReader } from './middleware/request-body.ts';
 import { adminRoutes, type AdminDeps } from './routes/admin/index.ts';
 import { dashboardRoutes, type DashboardDeps } from './routes/dashboard.ts';
@@ -106,6 +107,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     c.res.headers.forEach((value, name) => {
       extra[name] = value;
     });
+    withIdempotencyKey(c, extra);
     if (error instanceof PaypathError) {
       if (error.status >= 500) logger.warn({ code: error.code, route: c.get('route'), status: error.status }, error.message);
       return error.toResponse(extra);
@@ -135,6 +137,22 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }),
   );
   app.use(bodyLimits());
-  app.route('/', proxyRoutes({ idempotencyStore: deps.idempotencyStore, queue: deps.queue, logger, sha256: deps.sha256 }));
+  app.route('/', proxyRoutes({ idempotencyStore: deps.idempotencyStore, queue: deps.queue, logger, sha256: deps.sha256, clientAddress: security.clientAddress }));
   return app;
+}
+
+/**
+ * Errors raised before the proxy settled the key (413, 431, 415, authentication…) carry it too:
+ * the key goes back on every answer of a route, so a client can always retry under it.
+ */
+function withIdempotencyKey(c: Context<AppEnv>, headers: Record<string, string>): void {
+  try {
+    const route = requestRoute(c);
+    if (route === undefined) return;
+    const name = route.idempotency.header.toLowerCase();
+    if (headers[name] !== undefined) return;
+    headers[name] = c.get('gateway').idempotencyKey(route, c.req.raw.headers).key;
+  } catch {
+    // An invalid key, or none on a route that requires one: nothing to give back.
+  }
 }

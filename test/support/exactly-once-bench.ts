@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { silentLogger } from '../../src/core/logger.ts';
 import { loadPolicyFile } from '../../src/adapters/node/policy-file.ts';
-import { startNodeGateway, type RunningGateway } from '../../src/adapters/node/server.ts';
+import { startNodeGateway, type NodeGatewayOptions, type RunningGateway } from '../../src/adapters/node/server.ts';
 import { CarrierProxy } from './carrier.ts';
 import { SimulatedProcessor } from './processor.ts';
 import { freePort } from './redis-server.ts';
@@ -54,9 +54,16 @@ export class ExactlyOnceBench {
     return this.carriers.map((_, i) => `p${i}`);
   }
 
-  async startInProcess(policyFile: string, redisUrl?: string): Promise<RunningGateway> {
+  async startInProcess(policyFile: string, redisUrl?: string, options: Partial<NodeGatewayOptions> = {}): Promise<RunningGateway> {
     const { policy, hash } = await loadPolicyFile(policyFile);
-    return startNodeGateway({ policy, policyHash: hash, port: 0, logger: process.env.EO_DEBUG ? { info: console.log, warn: console.log, error: console.log } : silentLogger, ...(redisUrl ? { redisUrl } : {}) });
+    return startNodeGateway({
+      policy,
+      policyHash: hash,
+      port: 0,
+      logger: process.env.EO_DEBUG ? { info: console.log, warn: console.log, error: console.log } : silentLogger,
+      ...(redisUrl ? { redisUrl, queueKeys: [Buffer.from(TEST_QUEUE_KEY, 'base64')] } : {}),
+      ...options,
+    });
   }
 
   async setAll(mode: 'up' | 'refuse'): Promise<void> {
@@ -72,6 +79,9 @@ export class ExactlyOnceBench {
 
 const BIN = fileURLToPath(new URL('../../bin/paypath.js', import.meta.url));
 
+/** The queue key the tests' gateways seal queued requests with (base64 of 32 bytes; a test value, public). */
+export const TEST_QUEUE_KEY = Buffer.alloc(32, 7).toString('base64');
+
 /** `paypath serve` as a child process on a free port (process.execPath is Node 24 under vitest). */
 export class GatewayProcess {
   readonly port: number;
@@ -85,11 +95,14 @@ export class GatewayProcess {
     child.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
   }
 
-  static async start(policyFile: string, redisUrl: string, port?: number): Promise<GatewayProcess> {
+  /** `env` adds to (or, with undefined values, removes from) the child's environment; by default it seals its queue with TEST_QUEUE_KEY. */
+  static async start(policyFile: string, redisUrl: string, port?: number, env: Record<string, string | undefined> = {}): Promise<GatewayProcess> {
     const p = port ?? (await freePort());
+    const childEnv: Record<string, string | undefined> = { ...process.env, LOG_LEVEL: 'warn', PAYPATH_QUEUE_KEY: TEST_QUEUE_KEY, ...env };
+    for (const [name, value] of Object.entries(childEnv)) if (value === undefined) delete childEnv[name];
     const child = spawn(process.execPath, [BIN, 'serve', '--policy', policyFile, '--port', String(p), '--redis', redisUrl], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, LOG_LEVEL: 'warn' },
+      env: childEnv,
     });
     const gateway = new GatewayProcess(p, child);
     const deadline = Date.now() + 15_000;

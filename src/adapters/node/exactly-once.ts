@@ -6,6 +6,7 @@ import type { Logger } from '../../core/logger.ts';
 import type { ForwardQueue } from '../../core/queue/forward-queue.ts';
 import { QueueForwarder } from '../../core/queue/forwarder.ts';
 import { MemoryForwardQueue } from '../../core/queue/memory-queue.ts';
+import type { QueueCipher } from '../../core/queue/queue-cipher.ts';
 import { RedisForwardQueue } from './redis/forward-queue.ts';
 import { RedisIdempotencyStore } from './redis/idempotency-store.ts';
 
@@ -28,6 +29,8 @@ export function createExactlyOnceParts(options: {
   logger: Logger;
   /** Bound on the in-memory idempotency records (no Redis), estimated bytes. Default: DEFAULT_MEMORY_IDEMPOTENCY_BYTES (64 MiB). */
   memoryIdempotencyBytes?: number;
+  /** Seals what waits in the Redis queue. Without it the Redis queue takes nothing (503 queue_key_missing). Not used in memory. */
+  queueCipher?: QueueCipher;
 }): ExactlyOnceParts {
   // Records dropped before their TTL shorten the window in which a retry is answered here: say so, at most once a minute.
   let warnedAt = Number.NEGATIVE_INFINITY;
@@ -42,7 +45,7 @@ export function createExactlyOnceParts(options: {
   const idempotencyStore = options.redis
     ? new RedisIdempotencyStore(options.redis)
     : new MemoryIdempotencyStore({ onDroppedEarly, ...(options.memoryIdempotencyBytes !== undefined ? { maxBytes: options.memoryIdempotencyBytes } : {}) });
-  const queue = options.redis ? new RedisForwardQueue(options.redis) : new MemoryForwardQueue();
+  const queue = options.redis ? new RedisForwardQueue(options.redis, options.queueCipher ? { cipher: options.queueCipher } : {}) : new MemoryForwardQueue();
   const forwarder = new QueueForwarder({ queue, gateway: options.gateway, logger: options.logger });
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;

@@ -2,6 +2,7 @@ import type { RedisClient } from './redis/client.ts';
 import { MemoryAuditLog, type AuditLog } from '../../core/admin/audit.ts';
 import { DrillRunner, DrillScheduler } from '../../core/admin/drills.ts';
 import { PolicyControl, type GatewayFactory } from '../../core/admin/policy-control.ts';
+import { RedactedAuditLog } from '../../core/admin/redacted-audit.ts';
 import type { Logger } from '../../core/logger.ts';
 import { canonicalJson } from '../../core/policy/hash.ts';
 import { BudgetMeter, type BudgetWarning } from '../../core/metering/budget-meter.ts';
@@ -50,7 +51,8 @@ const MONITORING = new Set(['/healthz', '/readyz', '/status', '/metrics']);
 export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
   const { logger } = options;
   const fileAudit: AuditLog = options.auditFile ? new JsonlAuditLog(options.auditFile, logger) : new MemoryAuditLog();
-  const audit: AuditLog = options.redis ? new RedisStreamAuditLog(options.redis, fileAudit, logger) : fileAudit;
+  // Redacted once, in front of every sink (the Redis stream falls back to the file with the redacted record).
+  const audit: AuditLog = new RedactedAuditLog(options.redis ? new RedisStreamAuditLog(options.redis, fileAudit, logger) : fileAudit);
   // The metrics read the control at scrape time; the control's gateways feed the metrics.
   const holder: { control?: PolicyControl } = {};
   const meter = new BudgetMeter({
@@ -114,9 +116,10 @@ export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
       statusExtras: () => {
         const current = running.current();
         return {
-          policy: { revision: current.revision, appliedAt: current.appliedAt, source: current.source, actor: current.actor },
+          // /status is unauthenticated: no actor (an admin token's name) here; the admin API has them.
+          policy: { revision: current.revision, appliedAt: current.appliedAt, source: current.source },
           policyFile: running.fileState,
-          drills: { running: drills.running(), recent: drills.recent().slice(0, 5) },
+          drills: { running: withoutActor(drills.running()), recent: drills.recent().slice(0, 5).map(withoutActor) },
           usage: meter.usage(),
         };
       },
@@ -158,4 +161,13 @@ export function logRequest(logger: Logger, record: RequestRecord): void {
   const message = `${record.method} ${record.pathname} ${record.status} ${record.outcome}`;
   if (record.status >= 500) logger.warn(fields, message);
   else logger.info(fields, message);
+}
+
+function withoutActor<T extends { actor: string }>(drill: T): Omit<T, 'actor'>;
+function withoutActor<T extends { actor: string }>(drill: T | null): Omit<T, 'actor'> | null;
+function withoutActor<T extends { actor: string }>(drill: T | null): Omit<T, 'actor'> | null {
+  if (drill === null) return null;
+  const rest: Omit<T, 'actor'> & { actor?: string } = { ...drill };
+  delete rest.actor;
+  return rest;
 }

@@ -10,6 +10,7 @@ import { OpossumBreaker } from '../../core/breaker/opossum-breaker.ts';
 import { Gateway } from '../../core/gateway.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Policy } from '../../core/policy/schema.ts';
+import { QueueCipher } from '../../core/queue/queue-cipher.ts';
 import { createApp, type SecurityDeps } from '../../http/app.ts';
 import type { AdminTokenEntry } from '../../http/middleware/admin-auth/admin-auth.ts';
 import type { PrometheusMetrics } from './metrics.ts';
@@ -26,6 +27,7 @@ import { RedisRateLimiter } from './redis/rate-limiter.ts';
 import { readPublicFile, readSecretFile } from './secret-file.ts';
 import { warmCodePaths } from './code-warm-up.ts';
 import { gracefulClose } from './graceful-close.ts';
+import { answerClientErrors } from './client-error.ts';
 import { readIncomingBody } from './incoming-body.ts';
 import type { RedisClient } from './redis/client.ts';
 import type { Sha256Hex } from '../../core/idempotency/fingerprint.ts';
@@ -62,6 +64,12 @@ export interface NodeGatewayOptions {
   adminTokens?: readonly AdminTokenEntry[];
   /** JSON lines audit file. Default: in memory. With redisUrl, the audit goes to a Redis stream and this file is the fallback. */
   auditFile?: string;
+  /**
+   * Queue keys (32 bytes each): the first seals requests waiting in the Redis queue, the others
+   * (previous keys) still open entries sealed before a rotation. Never stored in Redis. Default:
+   * none, and then with redisUrl no request is queued (503 queue_key_missing). See docs/security.md.
+   */
+  queueKeys?: readonly Uint8Array[];
   /** Include Node process metrics in /metrics. Default: true. */
   processMetrics?: boolean;
   /** Built dashboard files served at /dashboard. Default: dist/dashboard of this package; false: no dashboard. */
@@ -118,6 +126,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
   const merchants = options.policy.merchants;
   const merchantKeys = merchants === undefined ? undefined : (options.merchantKeys ?? loadMerchantKeys(merchants));
   const inboundTls = options.tls && { cert: readPublicFile(options.tls.certFile), key: readSecretFile(options.tls.keyFile) };
+  const queueCipher = options.queueKeys && options.queueKeys.length > 0 ? await QueueCipher.create(options.queueKeys) : undefined;
   // One fail-fast client shared by the Redis-backed stores; never on a payment's critical path.
   // ioredis is imported only when Redis is used: memory-only mode never loads it (about 10 MB resident).
   let redis: RedisClient | undefined;
@@ -178,10 +187,17 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     gateway: () => ops.control.gateway(),
     logger,
     ...(options.idempotencyMemoryBytes !== undefined ? { memoryIdempotencyBytes: options.idempotencyMemoryBytes } : {}),
+    ...(queueCipher ? { queueCipher } : {}),
   });
   ops.metrics.watchQueue(() => exactlyOnce.queue.stats(Date.now()));
   if (!redis && options.policy.routes.some((r) => r.whenAllDown === 'queue')) {
     logger.warn({ event: 'queue_not_durable' }, 'whenAllDown "queue" keeps its queue in memory (no --redis): queued requests are lost if the process stops');
+  }
+  if (redis && !queueCipher && options.policy.routes.some((r) => r.whenAllDown === 'queue')) {
+    logger.warn(
+      { event: 'queue_key_missing' },
+      'no queue key (--queue-key-file or PAYPATH_QUEUE_KEY): with --redis, requests are queued only encrypted, so none will be (503 queue_key_missing)',
+    );
   }
   if (carrierRouting) {
     const current = () => ops.control.current().policy;
@@ -224,13 +240,14 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     ...(dashboard ? { dashboard } : {}),
   });
   const connectionOptions = {
-    // Node refuses larger header blocks itself (431) before the app sees them.
+    // Node refuses larger header blocks itself before the app sees them (answered by answerClientErrors).
     maxHeaderSize: options.policy.limits.maxHeaderBytes,
     keepAliveTimeout: options.keepAliveTimeoutMs ?? DEFAULT_CLIENT_KEEP_ALIVE_TIMEOUT_MS,
   };
   const server: ServerType = inboundTls
     ? createAdaptorServer({ fetch: app.fetch, createServer: createHttpsServer, serverOptions: { ...inboundTls, minVersion: 'TLSv1.2', ...connectionOptions } })
     : createAdaptorServer({ fetch: app.fetch, serverOptions: connectionOptions });
+  answerClientErrors(server as HttpServer, () => ops.control.gateway());
   const closing = gracefulClose(server as HttpServer);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

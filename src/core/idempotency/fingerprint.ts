@@ -1,23 +1,47 @@
 import { canonicalJson } from '../policy/hash.ts';
 
+/** The request a key is bound to: exactly what goes upstream. */
+export interface FingerprintedRequest {
+  method: string;
+  /** Path and query as forwarded (`/v1/payments/ch_A/capture?expand=x`). */
+  target: string;
+  contentType: string | null;
+  body: Uint8Array | null;
+}
+
+/** Marks fingerprints that cover the path and query; records without it were stored by an earlier version. */
+const VERSION_PREFIX = 'v2:';
+
 /**
- * The fingerprint a key is stored with: SHA-256 over method, route id and the canonical body.
- * A JSON body is canonicalised (keys sorted, whitespace dropped) so a client that re-serialises
- * the same payment differently is still recognised; any other body is taken byte for byte.
+ * The fingerprint a key is stored with: SHA-256 over method, path and query, and the canonical body.
+ * A key belongs to one exact request (as Stripe compares endpoint and parameters): the same key and
+ * body sent to another charge's capture, or with another query, is another request. A JSON body is
+ * canonicalised (keys sorted, whitespace dropped) so a client that re-serialises the same payment
+ * differently is still recognised; any other body, and the target, are taken byte for byte.
  */
-export async function requestFingerprint(
+export async function requestFingerprint(request: FingerprintedRequest, sha256: Sha256Hex = webCryptoSha256Hex): Promise<string> {
+  // The target is percent-encoded ASCII (no newline), so the separator cannot be forged by it.
+  return VERSION_PREFIX + (await sha256(withHead(`${request.method.toUpperCase()}\n${request.target}\n`, canonicalBody(request.contentType, request.body))));
+}
+
+/** True for a fingerprint stored before fingerprints covered the path and query (see legacyRequestFingerprint). */
+export function isLegacyFingerprint(fingerprint: string): boolean {
+  return !fingerprint.startsWith(VERSION_PREFIX);
+}
+
+/**
+ * The fingerprint earlier versions stored: method, route id and body, without the path and query.
+ * Kept only to tell, for records stored before an upgrade (they expire with `idempotencyStore.ttlMs`),
+ * a request that certainly differs from one that may be the same (docs/exactly-once.md, Upgrading).
+ */
+export async function legacyRequestFingerprint(
   method: string,
   routeId: string,
   contentType: string | null,
   body: Uint8Array | null,
   sha256: Sha256Hex = webCryptoSha256Hex,
 ): Promise<string> {
-  const canonical = canonicalBody(contentType, body);
-  const head = encoder.encode(`${method.toUpperCase()}\n${routeId}\n`);
-  const bytes = new Uint8Array(head.byteLength + canonical.byteLength);
-  bytes.set(head, 0);
-  bytes.set(canonical, head.byteLength);
-  return sha256(bytes);
+  return sha256(withHead(`${method.toUpperCase()}\n${routeId}\n`, canonicalBody(contentType, body)));
 }
 
 /**
@@ -34,6 +58,14 @@ export const webCryptoSha256Hex: Sha256Hex = async (bytes) => {
 // Both keep no state between calls (no streaming), so one of each serves every request.
 const encoder = new TextEncoder();
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+function withHead(head: string, canonical: Uint8Array): Uint8Array {
+  const headBytes = encoder.encode(head);
+  const bytes = new Uint8Array(headBytes.byteLength + canonical.byteLength);
+  bytes.set(headBytes, 0);
+  bytes.set(canonical, headBytes.byteLength);
+  return bytes;
+}
 
 function canonicalBody(contentType: string | null, body: Uint8Array | null): Uint8Array {
   if (body === null) return new Uint8Array(0);

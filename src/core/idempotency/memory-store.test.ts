@@ -9,7 +9,7 @@ describe('MemoryIdempotencyStore', () => {
     const claim = await store.claim('k', 'fp', 1_000);
     if (claim.kind !== 'claimed') throw new Error('expected a claim');
     expect(await store.claim('k', 'fp', 1_000)).toEqual({ kind: 'in_flight' });
-    expect(await store.claim('k', 'other', 1_000)).toEqual({ kind: 'mismatch' });
+    expect(await store.claim('k', 'other', 1_000)).toEqual({ kind: 'mismatch', fingerprint: 'fp' });
     expect(await store.release('k', 'not-mine')).toBe(false);
     expect(await store.complete('k', 'not-mine', answer, 86_400_000)).toBe(false);
     expect(await store.complete('k', claim.token, answer, 86_400_000)).toBe(true);

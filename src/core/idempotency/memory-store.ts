@@ -76,7 +76,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     const now = this.#now();
     const existing = this.#records.get(key);
     if (existing && existing.expiresAt > now) {
-      if (existing.fingerprint !== fingerprint) return { kind: 'mismatch' };
+      if (existing.fingerprint !== fingerprint) return { kind: 'mismatch', fingerprint: existing.fingerprint };
       return existing.state === 'completed' ? { kind: 'completed', answer: existing.answer } : { kind: 'in_flight' };
     }
     const token = crypto.randomUUID();

@@ -10,8 +10,8 @@ export type ClaimResult =
   | { kind: 'claimed'; token: string }
   /** Another request with this key is being processed now. */
   | { kind: 'in_flight' }
-  /** The key was used for a different request (method, route or body). */
-  | { kind: 'mismatch' }
+  /** The key was used for a different request (method, path and query, or body); `fingerprint` is the one stored with it. */
+  | { kind: 'mismatch'; fingerprint: string }
   /** The key's request completed earlier: replay this. */
   | { kind: 'completed'; answer: StoredAnswer };
 

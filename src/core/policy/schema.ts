@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { FORWARDED_FOR_MODES } from '../forwarded-for.ts';
 
 /**
  * The policy file's shape. Each field's default is written once, here; `policies/schema.json`
@@ -184,8 +185,14 @@ export const IdempotencySchema = z.strictObject({
 export const RouteMatchSchema = z
   .strictObject({
     method: z.enum(HTTP_METHODS).describe('HTTP method.'),
-    path: z.string().startsWith('/').optional().describe('Exact request path.'),
-    pathPrefix: z.string().startsWith('/').optional().describe('Request path prefix.'),
+    path: z
+      .string()
+      .startsWith('/')
+      .optional()
+      .describe(
+        'Exact request path. Compared normalised (a trailing slash, repeated slashes, ;parameters, letter case and escaped unreserved characters do not count), and before any prefix route.',
+      ),
+    pathPrefix: z.string().startsWith('/').optional().describe('Request path prefix, compared normalised as path is (a trailing slash counts here).'),
   })
   .refine((m) => (m.path === undefined) !== (m.pathPrefix === undefined), {
     message: 'expected exactly one of path or pathPrefix',
@@ -384,7 +391,7 @@ export const PolicySchema = z.strictObject({
   paths: z.array(PathSchema).min(1).describe('Ways to reach the processor (at least one).'),
   breaker: BreakerSchema.prefault({}).describe('Circuit breaker settings, shared by every path.'),
   probe: ProbeSchema.prefault({}).describe('Active health probe settings.'),
-  routes: z.array(RouteSchema).min(1).describe('Classes of inbound requests, matched in order.'),
+  routes: z.array(RouteSchema).min(1).describe('Classes of inbound requests: a route whose exact path matches first, else the first matching prefix route in order.'),
   redundancy: RedundancySchema.prefault({}).describe('Redundancy alarm settings.'),
   routing: RoutingSchema.prefault({}).describe('How paths\' egress is checked, and optional per-path routing tables kept by paypath.'),
   retryBudget: RetryBudgetSchema.prefault({}).describe(
@@ -399,6 +406,12 @@ export const PolicySchema = z.strictObject({
   queue: QueueSchema.prefault({}).describe('Store-and-forward for routes with whenAllDown: queue.'),
   merchants: MerchantsSchema.optional().describe('Merchant authentication and rate limits. Default: none (no merchant authentication).'),
   limits: LimitsSchema.prefault({}).describe('Input limits applied to every request.'),
+  forwardedFor: z
+    .enum(FORWARDED_FOR_MODES)
+    .default('append')
+    .describe(
+      'X-Forwarded-For sent upstream: append (the client\'s list, then the address the request came from), replace (only that address), drop (none). Default: append.',
+    ),
 });
 
 export type Policy = z.output<typeof PolicySchema>;

@@ -13,6 +13,12 @@ export interface QueuedRequest {
   merchant?: string;
   amount?: number;
   enqueuedAt: number;
+  /**
+   * Set by a queue that keeps payloads sealed when this one cannot be opened here: `key_unknown`
+   * (sealed with a queue key this instance was not given) or `corrupt`. target, headers and body
+   * are then empty, and the request must not be sent.
+   */
+  unreadable?: 'key_unknown' | 'corrupt';
 }
 
 export interface QueuedOutcome {
@@ -44,14 +50,20 @@ export interface QueueStats {
   depth: number;
   oldestAgeMs: number | null;
   deadLettered: number;
+  /** Redis only: payloads are kept sealed (AES-256-GCM), and the id of the key that seals new ones. */
+  encrypted?: boolean;
+  keyId?: string | null;
 }
 
-export type EnqueueResult = { ok: true } | { ok: false; reason: 'queue_full' | 'exposure_cap' };
+/** `no_key`: the queue keeps requests outside the process only encrypted, and has no key to seal with. */
+export type EnqueueResult = { ok: true } | { ok: false; reason: 'queue_full' | 'exposure_cap' | 'no_key' };
 
 /**
  * The store-and-forward queue: FIFO, in memory (one instance, lost on restart) or in Redis
  * Streams (durable, shared). enqueue() checks the depth limit and the merchant's exposure cap
  * atomically with the append, so concurrent requests cannot overshoot a cap together.
+ * A request leaves the queue with complete() or deadLetter(): from then on only its view (state,
+ * outcome or reason) is kept; its target, headers and body are gone.
  */
 export interface ForwardQueue {
   readonly kind: 'memory' | 'redis';

@@ -32,7 +32,9 @@ function setup(upstream: (request: UpstreamRequest) => Promise<UpstreamResponse>
   });
   let now = 1_000_000;
   const queue = new MemoryForwardQueue({ now: () => now });
-  const forwarder = new QueueForwarder({ queue, gateway: () => gateway, now: () => now });
+  const errors: string[] = [];
+  const logger = { info() {}, warn() {}, error: (fields: object) => void errors.push(String((fields as { event?: string }).event)) };
+  const forwarder = new QueueForwarder({ queue, gateway: () => gateway, now: () => now, logger });
   const request = (id: string, enqueuedAt: number): QueuedRequest => ({
     id,
     routeId: 'payments',
@@ -45,7 +47,7 @@ function setup(upstream: (request: UpstreamRequest) => Promise<UpstreamResponse>
     amount: 100,
     enqueuedAt,
   });
-  return { queue, forwarder, sent, request, advance: (ms: number) => (now += ms), now: () => now };
+  return { queue, forwarder, sent, errors, request, advance: (ms: number) => (now += ms), now: () => now };
 }
 
 const ok = async () => new Response('{"ok":true}', { status: 201 }) as UpstreamResponse;
@@ -88,6 +90,26 @@ describe('QueueForwarder', () => {
     await queue.enqueue(request('wait', now()), { maxDepth: 10 });
     await forwarder.drain();
     expect(await queue.get('wait')).toMatchObject({ state: 'queued', attempts: 0 });
+  });
+
+  it('never sends a head sealed with a key it lacks: it waits (said once) for an instance that has it', async () => {
+    const { queue, forwarder, sent, errors, request, now } = setup(ok);
+    await queue.enqueue({ ...request('sealed', now()), target: '', headers: [], bodyBase64: null, unreadable: 'key_unknown' }, { maxDepth: 10 });
+    await queue.enqueue(request('next', now()), { maxDepth: 10 });
+    await forwarder.drain();
+    await forwarder.drain();
+    expect(sent).toEqual([]);
+    expect(await queue.get('sealed')).toMatchObject({ state: 'queued', attempts: 0 });
+    expect(errors).toEqual(['queue_key_unknown']);
+  });
+
+  it('dead-letters, unsent, a head whose sealed payload does not authenticate', async () => {
+    const { queue, forwarder, sent, request, now } = setup(ok);
+    await queue.enqueue({ ...request('altered', now()), target: '', headers: [], bodyBase64: null, unreadable: 'corrupt' }, { maxDepth: 10 });
+    await queue.enqueue(request('next', now()), { maxDepth: 10 });
+    await forwarder.drain();
+    expect(await queue.get('altered')).toMatchObject({ state: 'dead', reason: 'unreadable: altered or corrupt, not sent' });
+    expect(sent).toEqual(['key-next']);
   });
 
   it('re-forwards under the same key when the outcome could not be recorded (as after a crash), so the processor de-duplicates', async () => {

@@ -26,13 +26,17 @@ const DRAIN_LOCK_TTL_MS = 30_000;
  *   dead-lettered after `queue.maxAttempts`;
  * - sent without an answer where the processor does not honour keys: dead-lettered at once
  *   (reason outcome_unknown), because sending it again could charge twice;
- * - a payment older than `queue.payments.maxAgeMs`: dead-lettered (reason expired), never sent.
+ * - a payment older than `queue.payments.maxAgeMs`: dead-lettered (reason expired), never sent;
+ * - sealed with a queue key this instance lacks: waits (another instance, or a restart with the
+ *   key listed, forwards it); one that does not authenticate: dead-lettered, never sent.
  */
 export class QueueForwarder {
   readonly #options: QueueForwarderOptions;
   readonly #owner = crypto.randomUUID();
   readonly #now: () => number;
   #draining: Promise<void> | undefined;
+  /** The unreadable head last reported, so a waiting queue logs it once, not on every drain. */
+  #reportedUnreadable: string | undefined;
 
   constructor(options: QueueForwarderOptions) {
     this.#options = options;
@@ -83,6 +87,18 @@ export class QueueForwarder {
     };
     if (!route) return deadLetter(`route "${request.routeId}" is no longer in the policy`);
     if (route.class === 'payment' && this.#now() - request.enqueuedAt > config.payments.maxAgeMs) return deadLetter('expired');
+    if (request.unreadable === 'corrupt') return deadLetter('unreadable: altered or corrupt, not sent');
+    if (request.unreadable === 'key_unknown') {
+      // Another instance (or this one restarted with the previous key listed) can still forward it: wait, say so once.
+      if (this.#reportedUnreadable !== request.id) {
+        this.#reportedUnreadable = request.id;
+        logger.error(
+          { event: 'queue_key_unknown', id: request.id, route: request.routeId },
+          `queued request ${request.id} was sealed with a queue key this instance was not given; the queue waits for an instance that has it (list the previous key after a rotation)`,
+        );
+      }
+      return false;
+    }
     if (gateway.usablePaths(route).length === 0) return false;
 
     try {

@@ -1,7 +1,7 @@
 import type { EnqueueResult, ForwardQueue, QueueEntryView, QueuedOutcome, QueuedRequest, QueueStats } from './forward-queue.ts';
 
+/** Only the view: the request itself (headers, body) is held in #pending while queued, and nowhere after. */
 interface MemoryEntry {
-  request: QueuedRequest;
   view: QueueEntryView;
   expiresAt?: number;
 }
@@ -28,7 +28,6 @@ export class MemoryForwardQueue implements ForwardQueue {
     }
     this.#pending.push(request);
     this.#entries.set(request.id, {
-      request,
       view: { id: request.id, routeId: request.routeId, state: 'queued', idempotencyKey: request.idempotencyKey, enqueuedAt: request.enqueuedAt, attempts: 0 },
     });
     return { ok: true };

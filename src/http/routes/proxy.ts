@@ -1,5 +1,6 @@
-import { Hono, type MiddlewareHandler } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { PaypathError } from '../../core/errors.ts';
+import { setForwardedFor } from '../../core/forwarded-for.ts';
 import { withoutHopByHop } from '../../core/hop-headers.ts';
 import { discardBody } from '../../core/transport.ts';
 import type { Sha256Hex } from '../../core/idempotency/fingerprint.ts';
@@ -25,10 +26,12 @@ export interface ProxyDeps {
   logger?: Logger;
   /** Hash for idempotency fingerprints. Default: Web Crypto SHA-256. */
   sha256?: Sha256Hex;
+  /** The address a request came from, added to X-Forwarded-For as the policy says (`forwardedFor`). */
+  clientAddress?: (c: Context<AppEnv>) => string | undefined;
 }
 
 /** Matches the policy route, settles the idempotency key and buffers the body (413 past the route's limit). */
-const resolveProxyRequest: MiddlewareHandler<ProxyEnv> = async (c, next) => {
+const resolveProxyRequest = (clientAddress: ProxyDeps['clientAddress']): MiddlewareHandler<ProxyEnv> => async (c, next) => {
   const gateway = c.get('gateway');
   const url = requestUrl(c);
   const route = requestRoute(c);
@@ -45,6 +48,7 @@ const resolveProxyRequest: MiddlewareHandler<ProxyEnv> = async (c, next) => {
   const headers = withoutHopByHop(c.req.raw.headers);
   // Merchant credentials are for paypath only: never handed to a carrier or the processor.
   for (const name of MERCHANT_AUTH_HEADER_NAMES) headers.delete(name);
+  setForwardedFor(headers, gateway.policy.forwardedFor, clientAddress?.(c as unknown as Context<AppEnv>));
   c.set('proxy', {
     route,
     idempotencyKey: key,
@@ -60,7 +64,7 @@ export function proxyRoutes(deps: ProxyDeps = {}): Hono<AppEnv> {
   const app = new Hono<ProxyEnv>();
   app.all(
     '*',
-    resolveProxyRequest,
+    resolveProxyRequest(deps.clientAddress),
     idempotency({ store: deps.idempotencyStore, logger, sha256: deps.sha256 }),
     storeAndForward({ queue: deps.queue, logger }),
     async (c) => {

@@ -1,8 +1,19 @@
 import type { RedisClient } from './client.ts';
 import type { EnqueueResult, ForwardQueue, QueueEntryView, QueuedOutcome, QueuedRequest, QueueStats } from '../../../core/queue/forward-queue.ts';
+import { QueuePayloadError, type QueueCipher, type SealedPayload } from '../../../core/queue/queue-cipher.ts';
 
+/** A queued request as kept in Redis: what routing, limits and ordering need in clear; target, headers and body sealed. */
+type StoredRequest = Omit<QueuedRequest, 'target' | 'headers' | 'bodyBase64' | 'unreadable'> & {
+  sealed?: SealedPayload;
+  /** Written in clear by versions before the queue was encrypted; still forwarded, then deleted like any other. */
+  target?: string;
+  headers?: [string, string][];
+  bodyBase64?: string | null;
+};
+
+/** While queued: the request and its view. Once forwarded or dead-lettered: the view alone. */
 interface StoredItem {
-  request: QueuedRequest;
+  request?: StoredRequest;
   view: QueueEntryView;
 }
 
@@ -50,19 +61,24 @@ return 0`;
 
 /**
  * The store-and-forward queue in Redis Streams: durable across gateway restarts and shared by
- * instances. Order is the stream's; each entry names a request stored under its own key, which
- * outlives the entry (with the outcome) for the retention time. All keys share the hash tag
+ * instances. Order is the stream's; each entry names a request stored under its own key. While
+ * queued, the request's target, headers (the merchant's credentials) and body (card data) are
+ * kept only sealed with the queue key (AES-256-GCM), which is never in Redis; without a key
+ * nothing is queued (`no_key`). Once forwarded or dead-lettered, the stored item keeps only its
+ * view (state, outcome or reason) for the retention time. All keys share the hash tag
  * `{paypath-queue}`, so the scripts touch one cluster slot.
  */
 export class RedisForwardQueue implements ForwardQueue {
   readonly kind = 'redis' as const;
   readonly #redis: RedisClient;
+  readonly #cipher: QueueCipher | undefined;
   readonly #keys: { stream: string; exposure: string; dead: string; lock: string; item: (id: string) => string };
   /** Stream entry ids of requests returned by head(), so they can be removed by id. */
   readonly #entryIds = new Map<string, string>();
 
-  constructor(redis: RedisClient, options: { prefix?: string } = {}) {
+  constructor(redis: RedisClient, options: { prefix?: string; cipher?: QueueCipher } = {}) {
     this.#redis = redis;
+    this.#cipher = options.cipher;
     const base = `${options.prefix ?? 'paypath:'}{paypath-queue}:`;
     this.#keys = {
       stream: `${base}stream`,
@@ -74,8 +90,13 @@ export class RedisForwardQueue implements ForwardQueue {
   }
 
   async enqueue(request: QueuedRequest, limits: { maxDepth: number; merchantExposureCap?: number }): Promise<EnqueueResult> {
+    if (!this.#cipher) return { ok: false, reason: 'no_key' };
+    // In clear only what ordering, limits and GET /v1/queue/{id} need, named one by one.
+    const clear: StoredRequest = { id: request.id, routeId: request.routeId, method: request.method, idempotencyKey: request.idempotencyKey, enqueuedAt: request.enqueuedAt };
+    if (request.merchant !== undefined) clear.merchant = request.merchant;
+    if (request.amount !== undefined) clear.amount = request.amount;
     const item: StoredItem = {
-      request,
+      request: { ...clear, sealed: await this.#cipher.seal(request.id, { target: request.target, headers: request.headers, bodyBase64: request.bodyBase64 }) },
       view: { id: request.id, routeId: request.routeId, state: 'queued', idempotencyKey: request.idempotencyKey, enqueuedAt: request.enqueuedAt, attempts: 0 },
     };
     const merchant = request.merchant !== undefined && limits.merchantExposureCap !== undefined ? request.merchant : '';
@@ -104,9 +125,9 @@ export class RedisForwardQueue implements ForwardQueue {
       const [entryId, fields] = entry;
       const id = fields[fields.indexOf('id') + 1] ?? '';
       const item = await this.#item(id);
-      if (item && item.view.state === 'queued') {
+      if (item?.request && item.view.state === 'queued') {
         this.#entryIds.set(id, entryId);
-        return item.request;
+        return this.#open(item.request);
       }
       // An entry without its request (should not happen): drop it rather than block the queue.
       await this.#redis.xdel(this.#keys.stream, entryId);
@@ -141,6 +162,19 @@ export class RedisForwardQueue implements ForwardQueue {
     return (await this.#item(id))?.view;
   }
 
+  /** The request to forward: opened with the queue key, or marked unreadable (never sent) when it cannot be. */
+  async #open(stored: StoredRequest): Promise<QueuedRequest> {
+    const { sealed, target, headers, bodyBase64, ...clear } = stored;
+    if (!sealed) return { ...clear, target: target ?? '', headers: headers ?? [], bodyBase64: bodyBase64 ?? null };
+    if (!this.#cipher) return { ...clear, target: '', headers: [], bodyBase64: null, unreadable: 'key_unknown' };
+    try {
+      return { ...clear, ...(await this.#cipher.open(stored.id, sealed)) };
+    } catch (error) {
+      if (!(error instanceof QueuePayloadError)) throw error;
+      return { ...clear, target: '', headers: [], bodyBase64: null, unreadable: error.reason };
+    }
+  }
+
   async stats(now: number): Promise<QueueStats> {
     const [depth, first, dead] = await Promise.all([
       this.#redis.xlen(this.#keys.stream),
@@ -153,8 +187,10 @@ export class RedisForwardQueue implements ForwardQueue {
       kind: 'redis',
       durable: true,
       depth,
-      oldestAgeMs: oldest ? Math.max(0, now - oldest.request.enqueuedAt) : null,
+      oldestAgeMs: oldest ? Math.max(0, now - oldest.view.enqueuedAt) : null,
       deadLettered: dead,
+      encrypted: this.#cipher !== undefined,
+      keyId: this.#cipher?.keyId ?? null,
     };
   }
 
@@ -172,7 +208,9 @@ export class RedisForwardQueue implements ForwardQueue {
   }
 
   async #finish(request: QueuedRequest, retentionMs: number, reason: string, update: (view: QueueEntryView) => void): Promise<void> {
-    const item = (await this.#item(request.id)) ?? { request, view: { id: request.id, routeId: request.routeId, state: 'queued', idempotencyKey: request.idempotencyKey, enqueuedAt: request.enqueuedAt, attempts: 0 } };
+    const stored = await this.#item(request.id);
+    // The view alone is kept: the sealed target, headers and body go in the same script that removes the entry.
+    const item: StoredItem = { view: stored?.view ?? { id: request.id, routeId: request.routeId, state: 'queued', idempotencyKey: request.idempotencyKey, enqueuedAt: request.enqueuedAt, attempts: 0 } };
     update(item.view);
     item.view.finishedAt = Date.now();
     const entryId = this.#entryIds.get(request.id) ?? (await this.#findEntry(request.id)) ?? '0-0';

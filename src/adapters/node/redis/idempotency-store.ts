@@ -51,7 +51,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     // ioredis re-sends a command once after a reconnect; if the first SET landed but its reply was
     // lost, the second finds our own claim: it is still ours, not another request's.
     if (existing.s === 'i' && existing.t === token) return { kind: 'claimed', token };
-    if (existing.fp !== fingerprint) return { kind: 'mismatch' };
+    if (existing.fp !== fingerprint) return { kind: 'mismatch', fingerprint: existing.fp };
     return existing.s === 'c' ? { kind: 'completed', answer: existing.a } : { kind: 'in_flight' };
   }
 

@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { TimestampBreaker } from '../../../core/breaker/timestamp-breaker.ts';
 import { AttemptError } from '../../../core/failover/attempt-error.ts';
 import { Gateway } from '../../../core/gateway.ts';
+import { legacyRequestFingerprint } from '../../../core/idempotency/fingerprint.ts';
 import { MemoryIdempotencyStore } from '../../../core/idempotency/memory-store.ts';
 import type { ClaimResult, IdempotencyStore } from '../../../core/idempotency/store.ts';
 import type { Policy } from '../../../core/policy/schema.ts';
@@ -120,6 +121,64 @@ describe('idempotency middleware', () => {
     expect(other.status).toBe(422);
     expect(((await other.json()) as { error: { code: string } }).error.code).toBe('idempotency_key_reused');
     expect(sent).toHaveLength(1);
+  });
+
+  it('answers 422 for the same key and body with another query: a key belongs to one exact request', async () => {
+    const { app, pay, sent } = setup({ upstream: charge });
+    expect((await pay('k-q', '{"amount":100}')).status).toBe(201);
+    const other = await app.request('/v1/payments?capture=false', { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'k-q' }, body: '{"amount":100}' });
+    expect(other.status).toBe(422);
+    expect(((await other.json()) as { error: { code: string } }).error.code).toBe('idempotency_key_reused');
+    expect(sent.map((s) => s.target)).toEqual(['/v1/payments']);
+  });
+
+  describe('a record stored by an earlier version (fingerprint of method, route and body only)', () => {
+    const body = '{"amount":100}';
+    async function storeWithLegacyRecord(key: string, recordedBody: string): Promise<MemoryIdempotencyStore> {
+      const store = new MemoryIdempotencyStore();
+      const fingerprint = await legacyRequestFingerprint('POST', 'payments', 'application/json', new TextEncoder().encode(recordedBody));
+      const claim = await store.claim(key, fingerprint, 5_000);
+      if (claim.kind !== 'claimed') throw new Error('expected a claim');
+      const answer = { status: 201, headers: [['content-type', 'application/json']] as [string, string][], bodyBase64: btoa('{"id":"ch_old"}') };
+      await store.complete(key, claim.token, answer, 86_400_000);
+      return store;
+    }
+
+    it('is never replayed: the processor, which de-duplicates by key, is asked instead', async () => {
+      const { pay, sent } = setup({ upstream: charge, store: await storeWithLegacyRecord('k-old', body), idempotency: { upstreamHonors: true } });
+      const response = await pay('k-old', body);
+      expect(response.status).toBe(201);
+      expect(response.headers.get('idempotent-replayed')).toBeNull();
+      expect(await response.text()).not.toContain('ch_old');
+      expect(sent.map((s) => s.key)).toEqual(['k-old']);
+    });
+
+    it('answers 422 recorded_before_upgrade, sending nothing, when the request has a query (the original\'s was not recorded)', async () => {
+      const { app, sent } = setup({ upstream: charge, store: await storeWithLegacyRecord('k-old', body), idempotency: { upstreamHonors: true } });
+      const response = await app.request('/v1/payments?capture=false', { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'k-old' }, body });
+      expect(response.status).toBe(422);
+      expect(((await response.json()) as { error: { reason?: string } }).error.reason).toBe('recorded_before_upgrade');
+      expect(sent).toHaveLength(0);
+    });
+
+    it('answers 422 recorded_before_upgrade, sending nothing, where the processor does not de-duplicate', async () => {
+      const { pay, sent } = setup({ upstream: charge, store: await storeWithLegacyRecord('k-old', body), idempotency: { upstreamHonors: false } });
+      const response = await pay('k-old', body);
+      expect(response.status).toBe(422);
+      const error = ((await response.json()) as { error: { code: string; reason?: string } }).error;
+      expect(error).toMatchObject({ code: 'idempotency_key_reused', reason: 'recorded_before_upgrade' });
+      expect(sent).toHaveLength(0);
+    });
+
+    it('answers the plain 422 to a request that certainly differs (another body)', async () => {
+      const { pay, sent } = setup({ upstream: charge, store: await storeWithLegacyRecord('k-old', '{"amount":999}'), idempotency: { upstreamHonors: true } });
+      const response = await pay('k-old', body);
+      expect(response.status).toBe(422);
+      const error = ((await response.json()) as { error: { code: string; reason?: string } }).error;
+      expect(error.code).toBe('idempotency_key_reused');
+      expect(error.reason).toBeUndefined();
+      expect(sent).toHaveLength(0);
+    });
   });
 
   it('answers 409 idempotency_key_in_use while the first request is in flight', async () => {

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { PaypathError } from '../../../core/errors.ts';
 import { isFinalAnswer } from '../../../core/idempotency/final-answer.ts';
-import { requestFingerprint, type Sha256Hex } from '../../../core/idempotency/fingerprint.ts';
+import { isLegacyFingerprint, legacyRequestFingerprint, requestFingerprint, type Sha256Hex } from '../../../core/idempotency/fingerprint.ts';
 import { decodeBase64, encodeBase64, type ClaimResult, type IdempotencyStore, type StoredAnswer } from '../../../core/idempotency/store.ts';
 import { silentLogger, type Logger } from '../../../core/logger.ts';
 import type { ProxyEnv } from '../../proxy-context.ts';
@@ -18,7 +18,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
  * Stripe-style idempotency in front of the proxy (DESIGN.md, Idempotency):
- * - claims the key with a fingerprint of method, route and canonical body;
+ * - claims the key with a fingerprint of method, path and query, and canonical body: a key belongs to
+ *   one exact request;
  * - a completed key replays its stored status, chosen headers and body byte for byte
  *   (`Idempotent-Replayed: true`), with no upstream call;
  * - a key in flight → 409 idempotency_key_in_use; a key used for another request → 422 idempotency_key_reused;
@@ -41,7 +42,10 @@ export function idempotency(options: IdempotencyMiddlewareOptions): MiddlewareHa
 
     let claim: ClaimResult;
     try {
-      const fingerprint = await requestFingerprint(upstream.method, route.id, upstream.headers.get('content-type'), upstream.body, options.sha256);
+      const fingerprint = await requestFingerprint(
+        { method: upstream.method, target: upstream.target, contentType: upstream.headers.get('content-type'), body: upstream.body },
+        options.sha256,
+      );
       claim = await store.claim(key, fingerprint, route.deadlineMs + settings.lockGraceMs);
     } catch (error) {
       logger.warn(
@@ -59,10 +63,33 @@ export function idempotency(options: IdempotencyMiddlewareOptions): MiddlewareHa
       });
     }
     if (claim.kind === 'mismatch') {
+      if (isLegacyFingerprint(claim.fingerprint)) {
+        const legacy = await legacyRequestFingerprint(upstream.method, route.id, upstream.headers.get('content-type'), upstream.body, options.sha256);
+        // Same method, route and body: maybe this very request, maybe another path or query under
+        // the key. Never replayed. On an exact-path route the original's path was the route's, so a
+        // request without a query may go to a processor that de-duplicates by key: it saw the
+        // original and decides. Under a prefix (one capture or another) or with a query, refused.
+        const pathKnown = route.match.path !== undefined && !upstream.target.includes('?');
+        if (legacy === claim.fingerprint && pathKnown && route.idempotency.upstreamHonors) {
+          logger.info(
+            { event: 'idempotency_legacy_record', route: route.id },
+            'key recorded by an earlier version without its path and query; forwarding without a claim (the processor de-duplicates by key)',
+          );
+          return next();
+        }
+        if (legacy === claim.fingerprint) {
+          throw new PaypathError(
+            'idempotency_key_reused',
+            422,
+            'this idempotency key was recorded by an earlier paypath version, which did not record the path and query, so this request cannot be shown to be the same one; it was not sent',
+            { details: { idempotencyKey: key, reason: 'recorded_before_upgrade' } },
+          );
+        }
+      }
       throw new PaypathError(
         'idempotency_key_reused',
         422,
-        'this idempotency key was already used for a different request (method, route or body); use a new key',
+        'this idempotency key was already used for a different request (method, path, query or body); use a new key',
         { details: { idempotencyKey: key } },
       );
     }

@@ -52,4 +52,22 @@ describe('input limits', () => {
     expect(await post(app, JSON.stringify({ pad: 'x'.repeat(2000) }))).toEqual({ status: 413, code: 'body_too_large' });
     expect(app.forwarded).toHaveLength(0);
   });
+
+  it('gives the route\'s idempotency key back on errors raised before the proxy (431, 413, 415)', async () => {
+    const app = setup();
+    const cases: [Record<string, string>, string, number][] = [
+      [{ 'content-type': 'application/json', 'idempotency-key': 'k-431', 'x-big': 'x'.repeat(3000) }, '{}', 431],
+      [{ 'content-type': 'application/json', 'idempotency-key': 'k-413' }, JSON.stringify({ pad: 'x'.repeat(2000) }), 413],
+      [{ 'content-type': 'text/plain', 'idempotency-key': 'k-415' }, 'x', 415],
+    ];
+    for (const [headers, body, status] of cases) {
+      const response = await app.app.request('/v1/payments', { method: 'POST', headers, body });
+      expect(response.status).toBe(status);
+      expect(response.headers.get('idempotency-key')).toBe(headers['idempotency-key']);
+    }
+    // Without a key, one is generated, as on every other answer of the route.
+    const keyless = await app.app.request('/v1/payments', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' });
+    expect(keyless.headers.get('idempotency-key')).toMatch(/^pp_/);
+    expect(app.forwarded).toHaveLength(0);
+  });
 });

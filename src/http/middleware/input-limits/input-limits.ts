@@ -46,11 +46,16 @@ export function jsonDepthExceeds(body: Uint8Array, limit: number): boolean {
   return false;
 }
 
-/** Before authentication: header size for every request, and the route's accepted content types. */
+/** Before authentication: a single Host, header size for every request, and the route's accepted content types. */
 export function headerLimits(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const gateway = c.get('gateway');
     const { limits } = gateway.policy;
+    // Two Host headers arrive joined by a comma, which no single Host value has. Which one would a
+    // cache, a carrier's proxy or the processor take? RFC 9112 §3.2: answer 400.
+    if (c.req.header('host')?.includes(',')) {
+      throw new PaypathError('invalid_request', 400, 'the request has more than one Host header (RFC 9112 §3.2)', { details: { header: 'host' } });
+    }
     const size = headerBytes(c.req.raw.headers);
     if (size > limits.maxHeaderBytes) {
       throw new PaypathError('headers_too_large', 431, `request headers (${size} bytes) exceed the limit of ${limits.maxHeaderBytes} bytes`, {

@@ -82,6 +82,9 @@ export function storeAndForward(options: StoreAndForwardOptions): MiddlewareHand
         exposureCap: merchantExposureCap,
       });
     }
+    if (!result.ok && result.reason === 'no_key') {
+      throw refuse('queue_key_missing', 'the queue keeps requests in Redis only encrypted, and no queue key is configured (--queue-key-file or PAYPATH_QUEUE_KEY)');
+    }
     if (!result.ok) throw refuse('queue_full', `the queue holds its maximum of ${config.maxDepth} requests`, { maxDepth: config.maxDepth });
 
     logger.info({ event: 'queued', id: request.id, route: route.id }, `no path available; request queued as ${request.id}`);

@@ -31,9 +31,18 @@ async function readPolicy(request: Request): Promise<Policy> {
   return result.policy;
 }
 
-/** `"abc"`, `W/"abc"` or `abc` → `abc`. */
-function etagValue(header: string): string {
-  return header.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+/**
+ * `"abc"` or `abc` → `abc`. If-Match compares entity-tags strongly (RFC 9110 §13.1.1): a weak one
+ * (`W/"abc"`) never matches, so the precondition fails (412) whatever runs.
+ */
+function etagValue(header: string, runningHash: string): string {
+  const value = header.trim();
+  if (/^W\//i.test(value)) {
+    throw new PaypathError('policy_stale', 412, 'If-Match takes the strong ETag from GET /admin/policy as it is; a weak one (W/"…") never matches (RFC 9110 §13.1.1)', {
+      details: { runningHash },
+    });
+  }
+  return value.replace(/^"(.*)"$/, '$1');
 }
 
 export function adminPolicyRoutes(deps: AdminDeps): Hono<AdminAppEnv> {
@@ -77,7 +86,7 @@ export function adminPolicyRoutes(deps: AdminDeps): Hono<AdminAppEnv> {
       throw error;
     }
     // `If-Match: *` deliberately overrides whatever runs (RFC 9110); anything else must be the running hash.
-    const expected = etagValue(ifMatch);
+    const expected = etagValue(ifMatch, control.current().hash);
     const result = await control.apply({ policy, actor: c.get('admin').name, source: 'api', ...(expected === '*' ? {} : { ifMatch: expected }) });
     c.header('etag', `"${result.revision.hash}"`);
     return c.json({ applied: result.applied, ...revisionJson(result.revision, false), diff: result.diff });
@@ -97,7 +106,7 @@ export function adminPolicyRoutes(deps: AdminDeps): Hono<AdminAppEnv> {
     const text = c.req.param('revision');
     if (!/^[0-9]{1,9}$/.test(text)) throw new PaypathError('invalid_request', 400, `revision must be a positive integer, got "${text}"`, { details: { field: 'revision' } });
     const ifMatch = c.req.header('if-match');
-    const expected = ifMatch === undefined ? '*' : etagValue(ifMatch);
+    const expected = ifMatch === undefined ? '*' : etagValue(ifMatch, control.current().hash);
     const result = await control.rollback(Number(text), c.get('admin').name, expected === '*' ? undefined : expected);
     c.header('etag', `"${result.revision.hash}"`);
     return c.json({ applied: result.applied, ...revisionJson(result.revision, false), diff: result.diff });
