@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bedSupport, NetnsBed, PROCESSOR_ADDRESS, PROCESSOR_PORT } from './support/netns-bed.ts';
+import { bedSupport, NetnsBed, PROCESSOR_ADDRESS, PROCESSOR_HOSTNAME, PROCESSOR_PORT } from './support/netns-bed.ts';
 
 const PAYPATH = join(import.meta.dirname, '..', 'bin', 'paypath.js');
 const support = bedSupport();
@@ -119,6 +119,16 @@ describe.skipIf(!support.ok)('store box wired by hand: egress, doctor, interface
       const again = await bed.exec('store', [process.execPath, PAYPATH, 'doctor', '--policy', file], { allowFailure: true });
       expect(again.stdout).toContain('No problems found');
       expect(again.code).toBe(0);
+
+      // With a host-name upstream, doctor asks the system resolver (carrier 1's) from every path's
+      // address: now that each path leaves by its own carrier, only carrier 1's path reaches it.
+      const named = join(bed.dir, 'doctor-named.yaml');
+      writeFileSync(named, text.replaceAll(`http://${PROCESSOR_ADDRESS}:${PROCESSOR_PORT}`, `http://${PROCESSOR_HOSTNAME}:${PROCESSOR_PORT}`));
+      const dns = await bed.exec('store', [process.execPath, PAYPATH, 'doctor', '--policy', named], { allowFailure: true });
+      expect(dns.code).toBe(1);
+      expect(dns.stdout).toMatch(/kt-fiber .*ok 10\.204\.1\.53 answered 10\.203\.0\.10/);
+      expect(dns.stdout).toContain(`lgu-lte: resolver 10.204.1.53 did not answer from 10.201.3.2`);
+      expect(dns.stdout).toContain(`${PROCESSOR_HOSTNAME} cannot be resolved on this path`);
     } finally {
       await bed.stopGateway();
     }
