@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { parseAddresses, parseRouteGet } from './kernel-egress-probe.ts';
+import { EgressUnavailableError } from '../../core/egress/egress-probe.ts';
+import { createKernelEgressProbe, parseAddresses, parseRouteGet } from './kernel-egress-probe.ts';
 
 // Answers of iproute2 6.1 (`ip -j ...`), as seen on a box built from network namespaces.
+describe('kernel egress probe without ip', () => {
+  it('says the kernel could not be asked (egress unknown), never that there is no route', async () => {
+    const probe = createKernelEgressProbe({ ip: '/nonexistent/ip' });
+    await expect(probe.route('10.9.0.1', undefined)).rejects.toBeInstanceOf(EgressUnavailableError);
+  });
+});
+
 describe('kernel egress probe: parsing ip -j', () => {
   it('reads the interface and next hop the kernel chose, and the table when not main', () => {
     expect(parseRouteGet('[{"dst":"10.99.0.1","from":"10.250.3.2","gateway":"10.250.1.1","dev":"s1","flags":[],"uid":0,"cache":[]}]')).toEqual({

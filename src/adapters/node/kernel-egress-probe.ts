@@ -2,17 +2,21 @@ import { execFile } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
 import { readdirSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import type { BoxInterfaces, EgressProbe, InterfaceAddress, RouteAnswer } from '../../core/egress/egress-probe.ts';
+import { EgressUnavailableError, type BoxInterfaces, type EgressProbe, type InterfaceAddress, type RouteAnswer } from '../../core/egress/egress-probe.ts';
 import type { NetworkWatch } from './network-watch.ts';
 
-/** Runs `ip` (no shell) and returns its stdout; rejects with its stderr's first line. */
+/**
+ * Runs `ip` (no shell) and returns its stdout; rejects with its stderr's first line (what the
+ * kernel answered), or with EgressUnavailableError when `ip` could not run or answer at all.
+ */
 export function runIp(ip: string, args: readonly string[], timeoutMs = 2_000): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(ip, args, { timeout: timeoutMs, maxBuffer: 4 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) {
-        const text = String(stderr).trim().split('\n')[0]?.replace(/^RTNETLINK answers: /, '') || error.message;
-        reject(new Error(text, { cause: error }));
-      } else resolve(String(stdout));
+      if (!error) return resolve(String(stdout));
+      const text = String(stderr).trim().split('\n')[0]?.replace(/^RTNETLINK answers: /, '');
+      const failedToRun = typeof (error as { code?: unknown }).code === 'string' || (error as { killed?: boolean }).killed === true;
+      if (failedToRun || !text) reject(new EgressUnavailableError(`${ip} ${args.slice(0, 3).join(' ')}: ${error.message.split('\n')[0]}`, { cause: error }));
+      else reject(new Error(text, { cause: error }));
     });
   });
 }

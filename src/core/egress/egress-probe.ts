@@ -40,6 +40,17 @@ export interface EgressProbe {
   watch?(onChange: () => void): { close(): void };
 }
 
+/**
+ * The probe could not ask the kernel at all (no `ip` command, a timeout): the egress is unknown,
+ * not unroutable, so a box without the tool never counts its paths as unusable.
+ */
+export class EgressUnavailableError extends Error {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, options);
+    this.name = 'EgressUnavailableError';
+  }
+}
+
 /** True for an IPv4 or IPv6 literal (IPv6 without brackets). */
 export function isIpLiteral(host: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(':');

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { FakeEgressProbe, viaCarrier } from '../../../test/support/fake-egress-probe.ts';
 import { policyFromObject } from '../../../test/support/policy.ts';
-import { checkPathEgress, egressKey, sharedEgressGroups, type PathEgress } from './path-egress.ts';
+import { EgressUnavailableError } from './egress-probe.ts';
+import { checkPathEgress, egressKey, egressUsable, sharedEgressGroups, type PathEgress } from './path-egress.ts';
 
 const box = () =>
   new FakeEgressProbe({
@@ -55,6 +56,14 @@ describe('checkPathEgress', () => {
     expect(await checkPathEgress(probe, named, probe.box, undefined)).toMatchObject({ state: 'unknown', reason: expect.stringContaining('cannot resolve pay.processor.example') });
     probe.hosts.set('pay.processor.example', '10.9.0.8');
     expect(await checkPathEgress(probe, named, probe.box, undefined)).toMatchObject({ state: 'known', destination: '10.9.0.8', interface: 's2' });
+  });
+
+  it('reports a probe that cannot ask the kernel (no ip command) as unknown, not unroutable', async () => {
+    const probe = box();
+    probe.route = () => Promise.reject(new EgressUnavailableError('ip route get: spawn ip ENOENT'));
+    const egress = await checkPathEgress(probe, pathOf({ bind: '10.201.2.2' }), probe.box, undefined);
+    expect(egress).toMatchObject({ state: 'unknown', reason: 'cannot ask the kernel: ip route get: spawn ip ENOENT' });
+    expect(egressUsable(egress)).toBe(true);
   });
 
   it('reports no route as unroutable and loopback as local (never grouped)', async () => {

@@ -1,5 +1,5 @@
 import type { PathConfig } from '../policy/schema.ts';
-import { addressFamily, isIpLiteral, isLoopback, type BoxInterfaces, type EgressProbe, type InterfaceAddress } from './egress-probe.ts';
+import { addressFamily, EgressUnavailableError, isIpLiteral, isLoopback, type BoxInterfaces, type EgressProbe, type InterfaceAddress } from './egress-probe.ts';
 
 /**
  * How one path's packets really leave, as /status shows it:
@@ -113,6 +113,7 @@ export async function checkPathEgress(
       destination,
     });
   } catch (error) {
+    if (error instanceof EgressUnavailableError) return result({ state: 'unknown', source: source ?? null, destination, reason: `cannot ask the kernel: ${error.message}` });
     return result({ state: 'unroutable', source: source ?? null, destination, reason: `no route to ${destination}${source ? ` from ${source}` : ''}: ${(error as Error).message}` });
   }
 }
