@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parsePrometheusText, sampleValue } from './support/prom-text.ts';
 import { bedSupport, NetnsBed, PROCESSOR_ADDRESS, PROCESSOR_HOSTNAME, PROCESSOR_PORT } from './support/netns-bed.ts';
 
 const PAYPATH = join(import.meta.dirname, '..', 'bin', 'paypath.js');
@@ -32,6 +33,11 @@ describe.skipIf(!support.ok)('store box wired by hand: egress, doctor, interface
   async function status(): Promise<StatusJson> {
     const response = await bed.gatewayFetch('/status', { signal: AbortSignal.timeout(5_000) });
     return (await response.json()) as StatusJson;
+  }
+
+  async function sharedMetric(path: string): Promise<number | undefined> {
+    const text = await (await bed.gatewayFetch('/metrics', { signal: AbortSignal.timeout(5_000) })).text();
+    return sampleValue(parsePrometheusText(text), 'paypath_path_egress_shared', { path });
   }
 
   /** Polls /status until `done` holds; fails with the last status after `timeoutMs`. */
@@ -82,6 +88,7 @@ describe.skipIf(!support.ok)('store box wired by hand: egress, doctor, interface
       expect(misrouted.redundancy).toEqual({ level: 'N+0', healthy: 1, total: 1 });
       expect(misrouted.sharedEgress).toEqual([{ egress: 's1 via 10.201.1.1', paths: ['kt-fiber', 'skt-fiber', 'lgu-lte'] }]);
       expect(misrouted.paths.find((p) => p.id === 'lgu-lte')!.egress).toMatchObject({ state: 'known', interface: 's1', gateway: '10.201.1.1', source: '10.201.3.2', sharedWith: ['kt-fiber', 'skt-fiber'] });
+      expect(await sharedMetric('lgu-lte')).toBe(2);
 
       // `paypath status` says it too, and why.
       const cli = await bed.exec('store', [process.execPath, PAYPATH, 'status'], { allowFailure: true });
@@ -110,6 +117,7 @@ describe.skipIf(!support.ok)('store box wired by hand: egress, doctor, interface
       for (const command of commands) await bed.exec('store', command.split(' '));
 
       const fixed = await waitForStatus('N+2 after the fix', (s) => s.redundancy.level === 'N+2');
+      expect(await sharedMetric('lgu-lte')).toBe(0);
       expect(fixed.sharedEgress).toEqual([]);
       expect(fixed.paths.map((p) => [p.egress.interface, p.egress.gateway, p.egress.table])).toEqual([
         ['s1', '10.201.1.1', '101'],

@@ -76,6 +76,16 @@ export class PrometheusMetrics implements GatewayMetrics, MetricsSource {
       },
     });
     new Gauge({
+      name: 'paypath_path_egress_shared',
+      help: 'Other paths that leave by this path\'s interface and next hop (0: its own); paths leaving alike count once for redundancy.',
+      labelNames: ['path'],
+      registers,
+      collect() {
+        this.reset();
+        for (const path of options.status().paths) this.set({ path: path.id }, path.egress.sharedWith.length);
+      },
+    });
+    new Gauge({
       name: 'paypath_paths_healthy',
       help: 'Independent risk groups with at least one healthy path.',
       registers,
