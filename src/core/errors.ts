@@ -33,6 +33,8 @@ export type ErrorCode =
   | 'path_not_found'
   | 'drill_refused'
   | 'drill_running'
+  | 'admin_rate_limited'
+  | 'policy_too_complex'
   // merchant authentication and input limits (docs/security.md)
   | 'auth_required'
   | 'auth_malformed'

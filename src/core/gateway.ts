@@ -4,6 +4,7 @@ import { RetryBudget } from './failover/retry-budget.ts';
 import { forwardWithFailover, type AttemptRecord, type ForwardResult, type PathRuntime } from './failover/failover.ts';
 import { adaptiveAttemptTimeoutMs, silentPathRule } from './health/adaptive-timeout.ts';
 import { SilenceWatch } from './health/silence-watch.ts';
+import { everyPathSilentSince, PathSilence, silentFor } from './health/path-silence.ts';
 import { InMemoryHealthStore, type HealthStore, type PathHealthEvent } from './health/health-store.ts';
 import { createLookupReconciler } from './idempotency/reconcile.ts';
 import { LatencyWindow } from './health/latency-window.ts';
@@ -61,6 +62,8 @@ export interface GatewayOptions {
    * every path's egress is reported as unknown (Workers cannot see the host's routes).
    */
   egressProbe?: EgressProbe;
+  /** Clock of the every-path-down rule (when paths were asked and answered). Default: Date.now. */
+  now?: () => number;
 }
 
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
@@ -78,7 +81,8 @@ class PathState implements PathRuntime {
   failures = 0;
   lastError: { code: string; at: string } | undefined;
   lastProbe: ProbeResult | undefined;
-  lastAnsweredAt: number | undefined;
+  /** When this path was last asked and answered anything: feeds the every-path-down rule. */
+  readonly answers = new PathSilence();
   readonly silence = new SilenceWatch(() => this.lastAnsweredAt);
   /** The last open/closed transition made here or applied from a peer, for resynchronisation. */
   lastShared: PathHealthEvent | undefined;
@@ -95,8 +99,10 @@ class PathState implements PathRuntime {
   onTransition: ((pathId: string, transition: BreakerTransition) => void) | undefined;
   /** The owning gateway's health handling (shared state, probes, alarms); replaced like the hooks above. */
   onHealth: ((path: PathState, transition: BreakerTransition) => void) | undefined;
+  readonly #now: () => number;
 
-  constructor(config: PathConfig, breaker: IBreaker, transport: PathTransport, adaptive: AdaptiveTimeoutConfig) {
+  constructor(config: PathConfig, breaker: IBreaker, transport: PathTransport, adaptive: AdaptiveTimeoutConfig, now: () => number) {
+    this.#now = now;
     this.config = config;
     this.breaker = breaker;
     this.transport = transport;
@@ -111,6 +117,18 @@ class PathState implements PathRuntime {
       this.onTransition?.(config.id, transition);
       this.onHealth?.(this, transition);
     });
+  }
+
+  get lastAnsweredAt(): number | undefined {
+    return this.answers.lastAnsweredAt;
+  }
+
+  noteAsked(): void {
+    this.answers.asked(this.#now());
+  }
+
+  answered(): void {
+    this.answers.answered(this.#now());
   }
 
   attemptTimeoutMs(route: RouteConfig): number | undefined {
@@ -129,7 +147,7 @@ class PathState implements PathRuntime {
   recordAttempt(record: AttemptRecord): void {
     this.onAttempt?.(record);
     this.requests++;
-    if (record.outcome === 'answered' || record.outcome === 'upstream_error') this.lastAnsweredAt = Date.now();
+    if (record.outcome === 'answered' || record.outcome === 'upstream_error') this.answered();
     if (record.outcome !== 'answered') {
       this.failures++;
       this.lastError = { code: record.code, at: new Date().toISOString() };
@@ -150,6 +168,11 @@ export interface PathStatus {
   lastError: { code: string; at: string } | null;
   /** The last active probe of this path, or null before the first. */
   lastProbe: { latencyMs: number; at: string; error: string | null } | null;
+  /**
+   * Since when (ISO) the path has been asked something and answered nothing, once that has lasted
+   * `redundancy.downAfterMs`; null while it answers. Such a path does not count as healthy.
+   */
+  silentSince: string | null;
   transitions: BreakerTransition[];
   interface: string | null;
   /** How the kernel sends this path's packets, and the other paths that leave the same way. */
@@ -185,11 +208,16 @@ export class Gateway {
   readonly #logger: Logger;
   readonly #egressProbe: EgressProbe | undefined;
   #egressWatch: EgressWatch | undefined;
+  #healthStopped = false;
+  readonly #now: () => number;
+  /** The level last reported to the alarm. */
+  #reportedLevel: string | undefined;
 
   constructor(options: GatewayOptions) {
     this.policy = options.policy;
     this.policyHash = options.policyHash;
     this.#generateKey = options.generateKey ?? (() => `pp_${crypto.randomUUID()}`);
+    this.#now = options.now ?? Date.now;
     this.instanceId = options.instanceId ?? options.previous?.instanceId ?? `gw-${crypto.randomUUID().slice(0, 8)}`;
     this.#store = options.healthStore ?? (options.previous ? options.previous.#store : new InMemoryHealthStore());
     this.retryBudget = new RetryBudget(options.policy.retryBudget);
@@ -216,7 +244,7 @@ export class Gateway {
       const state =
         old && canonicalJson(old.config) === canonicalJson(config)
           ? old
-          : new PathState(config, makeBreaker(config), options.transportFactory(config), options.policy.adaptiveTimeout);
+          : new PathState(config, makeBreaker(config), options.transportFactory(config), options.policy.adaptiveTimeout, this.#now);
       state.onAttempt = options.onAttempt;
       state.onTransition = options.onTransition;
       state.adaptive = options.policy.adaptiveTimeout;
@@ -228,9 +256,12 @@ export class Gateway {
       probe: options.policy.probe,
       paths: [...this.#paths.values()],
       onResult: (path, result) => this.#onProbe(path, result),
+      onAsk: (path) => (path as PathState).noteAsked(),
+      now: this.#now,
       ...(options.onProbeStart ? { onStart: options.onProbeStart } : {}),
     });
     this.#probes = new ProbeScheduler(this.#runner);
+    this.#reportedLevel = this.#redundancy().level;
     this.#alarm.update(this.#redundancy(), [], null);
     this.#membership = store.join({
       instanceId: this.instanceId,
@@ -284,11 +315,9 @@ export class Gateway {
     const reason = shared.length > 0
       ? `egress: ${shared.map((g) => `${g.paths.join(', ')} all leave by ${g.egress}`).join('; ')}`
       : `egress: ${changed.map((p) => `${p.config.id} ${describeEgress(p.egress)}`).join('; ')}`;
-    this.#alarm.update(
-      this.#redundancy(),
-      [...this.#paths.values()].map((p) => ({ id: p.config.id, state: p.breaker.state })),
-      { path: changed[0]!.config.id, reason },
-    );
+    const redundancy = this.#redundancy();
+    this.#reportedLevel = redundancy.level;
+    this.#alarm.update(redundancy, this.#pathStates(), { path: changed[0]!.config.id, reason });
   }
 
   #logEgress(path: PathState): void {
@@ -319,6 +348,7 @@ export class Gateway {
 
   /** Stops this gateway's probes, alarms and shared-state membership (it no longer runs the policy). */
   #stopHealth(): void {
+    this.#healthStopped = true;
     this.#probesRunning = false;
     this.#probes.stop();
     this.#egressWatch?.stop();
@@ -379,11 +409,8 @@ export class Gateway {
     }
     this.#probes.reschedule(path.config.id);
     const redundancy = this.#redundancy();
-    this.#alarm.update(
-      redundancy,
-      [...this.#paths.values()].map((p) => ({ id: p.config.id, state: p.breaker.state })),
-      { path: path.config.id, reason: transition.reason },
-    );
+    this.#reportedLevel = redundancy.level;
+    this.#alarm.update(redundancy, this.#pathStates(), { path: path.config.id, reason: transition.reason });
     // Cold paths are probed on demand: when the last spare is gone, find out whether they can step in.
     if (redundancy.level === 'N+0' || redundancy.level === 'down') {
       for (const p of this.#paths.values()) if (p.config.grade === 'cold' && p !== path) void this.#probes.probeNow(p.config.id);
@@ -401,8 +428,15 @@ export class Gateway {
 
   #onProbe(target: ProbeTarget, result: ProbeResult): void {
     const path = target as PathState;
+    if (result.ok) path.answered();
+    this.#applyProbe(path, result);
+    // Probes are what notices that every path fell silent, and that one answers again.
+    this.#checkLevel();
+    this.#probeQuiet();
+  }
+
+  #applyProbe(path: PathState, result: ProbeResult): void {
     path.lastProbe = result;
-    if (result.ok) path.lastAnsweredAt = Date.now();
     const state = path.breaker.state;
     if (state === 'isolated') return;
     // Only a path that answers is worth connecting to, and only a quiet one may have lost its
@@ -497,7 +531,18 @@ export class Gateway {
     return { key: supplied, generated: false };
   }
 
-  forward(route: RouteConfig, request: UpstreamRequest, idempotencyKey: string): Promise<ForwardResult> {
+  async forward(route: RouteConfig, request: UpstreamRequest, idempotencyKey: string): Promise<ForwardResult> {
+    if (this.#everyPathSilentSince() !== undefined) {
+      // Every path is down: nothing is sent into the black hole. Checked again one event-loop turn
+      // later, after sockets were read, so an answer already waiting (e.g. after a stall of this
+      // box) is not missed.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      const since = this.#everyPathSilentSince();
+      if (since !== undefined) {
+        this.#checkLevel();
+        throw this.#everyPathDown(route, since);
+      }
+    }
     const allowed = this.#pathAllowed;
     const effective = allowed ? { ...route, paths: route.paths.filter((id) => allowed(id, route)) } : route;
     return forwardWithFailover(effective, request, this.#paths, {
@@ -508,31 +553,123 @@ export class Gateway {
     });
   }
 
-  /** Paths of a route whose breaker would admit a request now. */
+  /** Paths of a route whose breaker would admit a request now; none while every path is down (silent). */
   usablePaths(route: RouteConfig): string[] {
+    if (this.#everyPathSilentSince() !== undefined) return [];
     return route.paths.filter((id) => this.#paths.get(id)?.breaker.isAvailable && (this.#pathAllowed?.(id, route) ?? true));
   }
 
-  /** Ready while every payment route (or, without payment routes, every route) has a usable path. */
+  /** Ready while every payment route (or, without payment routes, every route) has a usable path: never while every path is down. */
   isReady(): boolean {
+    this.#checkLevel();
     const payments = this.policy.routes.filter((r) => r.class === 'payment');
     return (payments.length > 0 ? payments : this.policy.routes).every((route) => this.usablePaths(route).length > 0);
   }
 
+  /** A closed path counts as healthy unless it has been silent for the detection window. */
   #redundancy(): Redundancy {
+    const now = this.#now();
+    const windowMs = this.#silenceWindowMs();
     return computeRedundancy(
       [...this.#paths.values()].map((p) => ({
         id: p.config.id,
         shareRisk: p.config.shareRisk,
         // A path without its address (or without a route) cannot carry anything, whatever its breaker says.
-        healthy: p.breaker.state === 'closed' && egressUsable(p.egress),
+        healthy: p.breaker.state === 'closed' && egressUsable(p.egress) && !(windowMs !== undefined && silentFor(p.answers.silentSince, now, windowMs)),
         egress: egressKey(p.egress),
       })),
     );
   }
 
+  /**
+   * The detection window of the every-path-down rule (`redundancy.downAfterMs`), or undefined while
+   * no probe has started within it (probes off, or not run here): probes are what finds the way
+   * back while payments are refused, and without them payments must stay the trials.
+   */
+  #silenceWindowMs(): number | undefined {
+    const windowMs = this.policy.redundancy.downAfterMs;
+    if (!this.policy.probe.enabled) return undefined;
+    const since = this.#now() - windowMs;
+    for (const path of this.#paths.values()) if ((this.#runner.lastStartedAt(path.config.id) ?? -Infinity) >= since) return windowMs;
+    return undefined;
+  }
+
+  /** Paths the every-path-down rule looks at: all but those a drill isolated (they carry nothing on purpose). */
+  #silenceCounted(): PathState[] {
+    return [...this.#paths.values()].filter((p) => p.breaker.state !== 'isolated');
+  }
+
+  /** Since when every path has been silent, once that lasted the detection window (path-silence.ts); else undefined. */
+  #everyPathSilentSince(): number | undefined {
+    const windowMs = this.#silenceWindowMs();
+    if (windowMs === undefined) return undefined;
+    return everyPathSilentSince(this.#silenceCounted().map((p) => p.answers), this.#now(), windowMs);
+  }
+
+  #pathStates(): { id: string; state: string }[] {
+    return [...this.#paths.values()].map((p) => ({ id: p.config.id, state: p.breaker.state }));
+  }
+
+  /**
+   * Reports a level change that came without a breaker transition (a path fell silent, every path
+   * did, or one answers again) to the alarm. No timer: on Workers none outlives the request.
+   */
+  #checkLevel(): void {
+    if (this.#healthStopped) return;
+    const redundancy = this.#redundancy();
+    if (redundancy.level === this.#reportedLevel) return;
+    const cause = silenceCause([...this.#paths.values()], this.#everyPathSilentSince() !== undefined, this.#now(), this.policy.redundancy.downAfterMs);
+    this.#reportedLevel = redundancy.level;
+    this.#alarm.update(redundancy, this.#pathStates(), cause);
+  }
+
+  /**
+   * Probes now the paths whose probe can settle whether they are silent, at most once per probe
+   * interval each: one asked something that has answered nothing for a probe interval (a slow
+   * answer or a cut; a warm or cold path is not probed often enough by itself to tell), and, when
+   * every other path is silent, one not asked since its last answer (a cold path, a warm one
+   * between its probes): it may be the way out, or the evidence that every path is down.
+   */
+  #probeQuiet(): void {
+    const windowMs = this.#silenceWindowMs();
+    if (windowMs === undefined || this.#healthStopped) return;
+    const now = this.#now();
+    const intervalMs = this.policy.probe.intervalMs;
+    const counted = this.#silenceCounted();
+    for (const path of counted) {
+      const since = path.answers.silentSince;
+      const wanted =
+        since === undefined
+          ? counted.length > 1 && counted.every((other) => other === path || silentFor(other.answers.silentSince, now, windowMs))
+          : now - since >= intervalMs;
+      if (!wanted || this.#runner.inFlight(path.config.id)) continue;
+      const last = this.#runner.lastStartedAt(path.config.id);
+      if (last === undefined || now - last >= intervalMs) void this.#runner.run(path);
+    }
+  }
+
+  #everyPathDown(route: RouteConfig, since: number): PaypathError {
+    const silentMs = this.#now() - since;
+    return new PaypathError(
+      'no_path_available',
+      503,
+      `every path is down: none has answered anything (payments or probes) for ${silentMs} ms; nothing was sent`,
+      {
+        details: {
+          route: route.id,
+          paths: this.#pathStates(),
+          silentSince: new Date(since).toISOString(),
+        },
+        headers: { 'retry-after': String(Math.max(1, Math.ceil(this.policy.probe.intervalMs / 1000))) },
+      },
+    );
+  }
+
   status(): GatewayStatus {
     const paths = [...this.#paths.values()];
+    const now = this.#now();
+    const windowMs = this.#silenceWindowMs();
+    this.#checkLevel();
     return {
       redundancy: this.#redundancy(),
       sharedEgress: sharedEgressGroups(this.#egressView()),
@@ -549,6 +686,7 @@ export class Gateway {
         latencyMs: { p50: round(p.latency.quantile(0.5)), p99: round(p.latency.quantile(0.99)) },
         lastError: p.lastError ?? null,
         lastProbe: p.lastProbe ? { latencyMs: p.lastProbe.latencyMs, at: p.lastProbe.at, error: p.lastProbe.error } : null,
+        silentSince: windowMs !== undefined && silentFor(p.answers.silentSince, now, windowMs) ? new Date(p.answers.silentSince!).toISOString() : null,
         transitions: [...p.transitions],
         egress: { ...p.egress, sharedWith: this.#sharedWith(p) },
       })),
@@ -574,6 +712,19 @@ export function describeEgress(egress: PathEgress): string {
     default:
       return `egress ${egress.state}: ${egress.reason ?? 'unknown'}`;
   }
+}
+
+/**
+ * Why the level changed without a breaker transition: the path that fell silent last (every path,
+ * when `everyPath`), or, when none is silent any more, the one that answered last.
+ */
+function silenceCause(paths: readonly PathState[], everyPath: boolean, now: number, windowMs: number): { path: string; reason: string } {
+  const latest = (key: (p: PathState) => number | undefined) =>
+    paths.reduce<PathState | undefined>((best, p) => ((key(p) ?? -Infinity) > (best === undefined ? -Infinity : (key(best) ?? -Infinity)) ? p : best), undefined);
+  const fellSilent = latest((p) => (silentFor(p.answers.silentSince, now, windowMs) ? p.answers.silentSince : undefined));
+  if (everyPath) return { path: fellSilent?.config.id ?? '', reason: `no path answered anything (payments or probes) for ${windowMs} ms` };
+  if (fellSilent) return { path: fellSilent.config.id, reason: `answered nothing (payments or probes) for ${windowMs} ms` };
+  return { path: latest((p) => p.lastAnsweredAt)?.config.id ?? '', reason: 'answered again' };
 }
 
 function round(ms: number | undefined): number | null {

@@ -121,7 +121,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use(headerLimits());
   app.route('/', healthRoutes(deps.statusSections, deps.statusExtras));
   if (deps.metrics) app.route('/', metricsRoutes(deps.metrics));
-  if (deps.admin) app.route('/admin', adminRoutes(deps.admin));
+  if (deps.admin) {
+    const admin = { rateLimiter: security.rateLimiter, ...deps.admin };
+    app.route('/admin', adminRoutes(admin, security.clientAddress as ((c: Context) => string | undefined) | undefined));
+  }
   if (deps.dashboard) app.route('/', dashboardRoutes(deps.dashboard));
   if (deps.queue) app.route('/', queueRoutes(deps.queue));
   // Registered after paypath's own endpoints (which answer first and stay open) and before the

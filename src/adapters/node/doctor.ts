@@ -112,8 +112,8 @@ async function checkPath(path: PathConfig, box: BoxInterfaces, deps: DoctorDeps)
   if (egress.state === 'no_address') return report;
 
   if (!isIpLiteral(host)) {
-    // A path's own resolvers once per-path DNS names them; else the system's, asked from the path's address.
-    const own = (path as { dns?: readonly string[] }).dns;
+    // The path's own resolvers (`dns:`), else the system's, asked from the path's address.
+    const own = path.dns;
     const servers = own && own.length > 0 ? [...own] : deps.systemResolvers();
     const answers = await Promise.all(
       servers.map((server) =>

@@ -38,6 +38,7 @@ import { InterfaceAddresses } from './interface-addresses.ts';
 import { createKernelEgressProbe } from './kernel-egress-probe.ts';
 import { NetworkWatch } from './network-watch.ts';
 import { CarrierRouting } from './carrier-routing.ts';
+import type { PathResolver } from './path-resolver.ts';
 
 export interface NodeGatewayOptions {
   policy: Policy;
@@ -145,6 +146,8 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
   // routing.manage: per-path routing tables kept by this process (follows addresses and policy applies).
   const carrierRouting = egressProbe ? new CarrierRouting({ logger }) : undefined;
   let closeRouting: (() => Promise<void>) | undefined;
+  // Each path's resolver (upstreams named by a host name), for /status; a reload's new transport replaces its path's entry.
+  const resolvers = new Map<string, PathResolver>();
   const ops = await createNodeOps({
     policy: options.policy,
     policyHash: options.policyHash,
@@ -168,6 +171,26 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
         transportFactory: (path) =>
           createUndiciTransport(path, {
             interfaceAddresses,
+            onDnsChange: (change) => {
+              if (change.kind === 'failing') {
+                const still = change.stillUsing.length > 0 ? `still using its last answer ${change.stillUsing.join(', ')}` : 'no answer to use: the path fails until it resolves';
+                logger.warn(
+                  { event: 'dns_failing', path: change.pathId, hostname: change.hostname, code: change.error.code, reason: change.error.message, stillUsing: change.stillUsing },
+                  `DNS for ${change.hostname} on path ${change.pathId} is failing (${still}): ${change.error.message}`,
+                );
+              } else {
+                logger.info(
+                  { event: 'dns_recovered', path: change.pathId, hostname: change.hostname, addresses: change.addresses, failedForMs: change.failedForMs },
+                  `DNS for ${change.hostname} on path ${change.pathId} answers again after ${change.failedForMs} ms`,
+                );
+              }
+            },
+            onResolver: (resolver) => {
+              // A reload that rebuilt this path's transport keeps its last good answers (a resolver may be down right now).
+              const previous = resolvers.get(resolver.pathId);
+              if (previous) resolver.adopt(previous);
+              resolvers.set(resolver.pathId, resolver);
+            },
             onTlsFailure: (pathId, error) =>
               logger.error({ event: 'upstream_tls_failed', path: pathId, code: error.code, reason: error.message }, `TLS to the upstream on path ${pathId} failed; nothing was sent, failing over: ${error.message}`),
           }),
@@ -190,6 +213,8 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     ...(queueCipher ? { queueCipher } : {}),
   });
   ops.metrics.watchQueue(() => exactlyOnce.queue.stats(Date.now()));
+  const dnsStates = () => [...resolvers.values()].filter((resolver) => !resolver.closed).map((resolver) => ({ path: resolver.pathId, ...resolver.state() }));
+  ops.metrics.watchDns(dnsStates);
   if (!redis && options.policy.routes.some((r) => r.whenAllDown === 'queue')) {
     logger.warn({ event: 'queue_not_durable' }, 'whenAllDown "queue" keeps its queue in memory (no --redis): queued requests are lost if the process stops');
   }
@@ -233,7 +258,10 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     logger,
     idempotencyStore: exactlyOnce.idempotencyStore,
     queue: exactlyOnce.queue,
-    statusSections: exactlyOnce.statusSections,
+    statusSections: {
+      ...exactlyOnce.statusSections,
+      dns: dnsStates,
+    },
     security,
     sha256,
     readRequestBody: readIncomingBody,

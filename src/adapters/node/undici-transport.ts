@@ -1,8 +1,9 @@
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import type { Agent, buildConnector, Dispatcher } from 'undici';
 import { AttemptError, type AttemptErrorCode } from '../../core/failover/attempt-error.ts';
 import type { PathConfig } from '../../core/policy/schema.ts';
+import { PathResolver, type DnsCacheOptions, type DnsChange } from './path-resolver.ts';
 import { readPublicFile, readSecretFile } from './secret-file.ts';
 import type { InterfaceAddresses } from './interface-addresses.ts';
 import type { AttemptOptions, PathTransport, UpstreamRequest, UpstreamResponse } from '../../core/transport.ts';
@@ -26,6 +27,12 @@ export interface UndiciTransportOptions {
   onTlsFailure?: (pathId: string, error: AttemptError) => void;
   /** Current interface addresses, for paths that name an `interface`. Required for those. */
   interfaceAddresses?: InterfaceAddresses;
+  /** How the path's DNS answers are cached (upstreams named by a host name). Default: DNS_CACHE_DEFAULTS. */
+  dns?: DnsCacheOptions;
+  /** Called when the path's lookups start failing and when they recover, to log it. */
+  onDnsChange?: (change: DnsChange) => void;
+  /** Called with the path's resolver when one is created (an upstream named by a host name), before its first lookup: to show its state, or to `adopt` the answers of the resolver it replaces. */
+  onResolver?: (resolver: PathResolver) => void;
 }
 
 /**
@@ -62,8 +69,30 @@ export function createUndiciTransport(path: PathConfig, options: UndiciTransport
   const origin = base.origin;
   const basePath = base.pathname.replace(/\/$/, '');
   const hostname = base.hostname.replace(/^\[|\]$/g, '');
+  const iface = path.interface;
+  const addresses = options.interfaceAddresses;
+  if (iface !== undefined && addresses === undefined) throw new Error(`path ${path.id} names interface ${iface}: the transport needs interfaceAddresses`);
+  // An IPv6 upstream needs an IPv6 source; a host name is reached over IPv4 from an interface path.
+  const family: 4 | 6 = hostname.includes(':') ? 6 : 4;
+  // A host name is resolved through this path (its resolvers, from its address), from a cache that
+  // is kept fresh in the background: see path-resolver.ts. Its lookup is started now, before any request.
+  // An interface path's queries follow its address (setLocalAddress when the pool moves).
+  const resolver =
+    isIP(hostname) === 0
+      ? new PathResolver({
+          pathId: path.id,
+          servers: path.dns,
+          localAddress: path.bind,
+          ...(iface !== undefined ? { families: [family] } : {}),
+          ...options.dns,
+          ...(options.onDnsChange ? { onChange: options.onDnsChange } : {}),
+        })
+      : undefined;
+  if (resolver) options.onResolver?.(resolver);
+  resolver?.prime(hostname);
+  const connectOptions = { timeout: path.connectTimeoutMs, ...tlsOptions, ...(resolver ? { lookup: resolver.nodeLookup } : {}) };
   const openPool = (localAddress: string | undefined): Pool => {
-    const connector = new PreConnector(buildUndiciConnector({ timeout: path.connectTimeoutMs, ...tlsOptions } as buildConnector.BuildOptions), keepAliveTimeoutMs);
+    const connector = new PreConnector(buildUndiciConnector(connectOptions as buildConnector.BuildOptions), keepAliveTimeoutMs);
     const agent = new UndiciAgent({
       connect: connector.connect,
       ...(localAddress ? { localAddress } : {}),
@@ -87,11 +116,6 @@ export function createUndiciTransport(path: PathConfig, options: UndiciTransport
     await pool.agent.close();
   };
 
-  const iface = path.interface;
-  const addresses = options.interfaceAddresses;
-  if (iface !== undefined && addresses === undefined) throw new Error(`path ${path.id} names interface ${iface}: the transport needs interfaceAddresses`);
-  // An IPv6 upstream needs an IPv6 source; a host name is reached over IPv4 from an interface path.
-  const family: 4 | 6 = hostname.includes(':') ? 6 : 4;
   let pool: Pool | undefined = iface === undefined ? openPool(path.bind) : undefined;
   const retired = new Set<Promise<void>>();
   let lastUpstreamAddress: string | undefined;
@@ -108,6 +132,7 @@ export function createUndiciTransport(path: PathConfig, options: UndiciTransport
         const closing = closePool(old).catch(() => {}).finally(() => retired.delete(closing));
         retired.add(closing);
       }
+      resolver?.setLocalAddress(address);
       pool = openPool(address);
     }
     return pool;
@@ -133,6 +158,7 @@ export function createUndiciTransport(path: PathConfig, options: UndiciTransport
       });
     },
     close: async () => {
+      resolver?.close();
       await Promise.all([...(pool ? [closePool(pool)] : []), ...retired]);
     },
     connect: (signal) => {

@@ -25,6 +25,19 @@ const upstreamUrl = z
     }
   }, 'expected an http(s) base URL without query or fragment, e.g. https://pay.processor.example');
 
+const ipv4 = z.ipv4();
+const ipv6 = z.ipv6();
+/** A DNS resolver: `192.0.2.53`, `2001:db8::53`, or with a port, `192.0.2.53:5353`, `[2001:db8::53]:5353`. */
+const resolverAddress = z.string().refine((value) => {
+  const withPort = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
+  if (withPort) {
+    const port = Number(withPort[3]);
+    if (port < 1 || port > 65_535) return false;
+    return withPort[1] !== undefined ? ipv6.safeParse(withPort[1]).success : ipv4.safeParse(withPort[2]).success;
+  }
+  return ipv4.safeParse(value).success || ipv6.safeParse(value).success;
+}, 'expected the IPv4 or IPv6 address of a DNS resolver, optionally with a port (192.0.2.53, 192.0.2.53:5353, [2001:db8::53]:5353)');
+
 export const GRADES = ['mirror', 'hot', 'warm', 'cold'] as const;
 export const ROUTE_CLASSES = ['payment', 'capture', 'refund', 'billing', 'query', 'other'] as const;
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
@@ -77,6 +90,14 @@ export const PathSchema = z.strictObject({
     .optional()
     .describe(
       'Next hop of this carrier (its router), for the per-carrier routing table that `paypath doctor` prints and `routing.manage` keeps. Default: found in the box\'s routes for the interface; none on a point-to-point link.',
+    ),
+  dns: z
+    .array(resolverAddress)
+    .min(1)
+    .max(8)
+    .optional()
+    .describe(
+      "This carrier's DNS resolvers, asked (from the path's bind address, or its interface's current address) for the upstream's host name. Default: the system's resolvers (/etc/resolv.conf), asked from that address. Answers are cached for their TTL (at least 1 s, at most 300 s), refreshed ahead of expiry, and the last good one is kept for up to 24 h while the resolvers fail.",
     ),
   grade: z.enum(GRADES).default('hot').describe('How ready the path is: mirror | hot | warm | cold. Default: hot.'),
   cost: z.number().min(0).default(0).describe('Relative cost; a metered LTE link costs more. Default: 0.'),
@@ -340,6 +361,11 @@ export const RoutingSchema = z.strictObject({
 export const RedundancySchema = z.strictObject({
   alertBelow: z.int().min(1).default(3).describe('Alert when fewer independent healthy paths than this remain. Default: 3.'),
   webhooks: z.array(upstreamUrl).default([]).describe('URLs notified on every redundancy drop and recovery. Default: [].'),
+  downAfterMs: positiveMs(600_000)
+    .default(3_000)
+    .describe(
+      'The detection window: once every path has been asked something (a payment or a probe) and answered nothing at all for this long, every path counts as down (level down, /readyz 503, payments refused with 503 no_path_available until a probe gets an answer). Needs active probes; keep it longer than probe.timeoutMs (checked) and than the slowest normal answer of the processor. In ms. Default: 3000.',
+    ),
 });
 
 /** `90s`, `30m`, `6h`, `1d` (or a number of ms); parsed by parseDuration. */
@@ -378,6 +404,12 @@ export const AdminSchema = z.strictObject({
     .describe(
       'Where path upstreams may point: origins (https://pay.example, any base path) or URL prefixes ending in "/". A policy edited through the admin API must keep this list and every upstream must match it; only the policy file can change it. Default: [] (the origins of the policy file\'s own paths).',
     ),
+  rateLimit: RateLimitSchema.prefault({ ratePerSecond: 10, burst: 30 }).describe(
+    'Token bucket per admin token: requests beyond it are answered 429 admin_rate_limited with Retry-After. Default: { ratePerSecond: 10, burst: 30 }.',
+  ),
+  failedAuthAudit: RateLimitSchema.prefault({ ratePerSecond: 1, burst: 20 }).describe(
+    'Failed admin authentications written to the audit log, per client address (all addresses together: five times this). Beyond it they are only counted, in the next record\'s details.suppressed. Default: { ratePerSecond: 1, burst: 20 }.',
+  ),
 });
 
 export const DrillSchema = z.strictObject({
