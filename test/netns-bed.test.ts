@@ -1,7 +1,8 @@
 // The namespace test bed itself (test/support/netns-bed.ts): each fault does to carrier 1 what its
 // name says and leaves carrier 2 alone, up() undoes it, the resolvers answer only through their own
 // carrier, and destroy() leaves no namespace or process behind.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bedSupport, cleanStaleBeds, NetnsBed, PROCESSOR_HOSTNAME, PROCESSOR_PORT, type BedFault } from './support/netns-bed.ts';
 
@@ -127,5 +128,37 @@ describe.skipIf(!support.ok)('network-namespace test bed', () => {
     expect(removed).toContain(stale);
     expect(listed).not.toContain(stale);
     expect(listed).toContain(bed.ns.store);
+  });
+
+  it('a bed whose owner is killed: its processes die with it, and the next create() removes its namespaces', async () => {
+    const module = fileURLToPath(new URL('./support/netns-bed.ts', import.meta.url));
+    const owner = spawn(process.execPath, ['--input-type=module', '-e', `
+      const { NetnsBed } = await import(${JSON.stringify(module)});
+      const bed = await NetnsBed.create();
+      console.log(JSON.stringify({ ns: Object.values(bed.ns), c1: bed.ns.c1 }));
+      setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const made = await new Promise<{ ns: string[]; c1: string }>((resolve, reject) => {
+      owner.stdout.once('data', (chunk: Buffer) => resolve(JSON.parse(chunk.toString()) as { ns: string[]; c1: string }));
+      owner.once('exit', (code) => reject(new Error(`bed owner exited early (${String(code)})`)));
+    });
+    const pids = spawnSync('ip', ['netns', 'pids', made.c1], { encoding: 'utf8' }).stdout.split(/\s+/).filter(Boolean).map(Number);
+    expect(pids.length).toBeGreaterThan(0); // carrier 1's dnsmasq
+    owner.kill('SIGKILL');
+    await new Promise((resolve) => owner.once('exit', resolve));
+    const gone = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    const deadline = Date.now() + 10_000;
+    while (!pids.every(gone) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(pids.filter((pid) => !gone(pid))).toEqual([]);
+    const next = await NetnsBed.create({ dns: false });
+    await next.destroy();
+    const listed = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
+    for (const name of made.ns) expect(listed).not.toContain(name);
   });
 });

@@ -1,7 +1,8 @@
 // A store box built from network namespaces (test/support/netns-bed.ts) with per-carrier routing
 // tables: carrier 1 fails in the kernel, one fault at a time, under a stream of payments through
 // `paypath serve` running in the store's namespace. Nothing fails, nothing is charged twice, and
-// the processor sees the payments arrive from the surviving carriers' addresses.
+// the processor sees the payments arrive from the surviving carriers' addresses. Carrier 3 reaches
+// the processor over IPv6 (Korean LTE links are often IPv6-first).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bedSupport, NetnsBed, type BedFault } from './support/netns-bed.ts';
 
@@ -19,7 +20,7 @@ describe.skipIf(!support.ok)('store box on network namespaces, per-carrier routi
     bed = await NetnsBed.create();
     await bed.addPerCarrierRouting();
     await bed.startProcessor();
-    await bed.startGateway(bed.policyYaml());
+    await bed.startGateway(bed.policyYaml({ upstream: 'address6' }));
   }, 60_000);
 
   afterAll(async () => {
@@ -111,7 +112,7 @@ describe.skipIf(!support.ok)('store box on network namespaces, per-carrier routi
       // Carrier 1 was carrying payments when it failed …
       expect(before).toContain(bed.carrier(1).storeAddress);
       // … and afterwards the processor saw the other carriers' own addresses.
-      const survivors = [bed.carrier(2).storeAddress, bed.carrier(3).storeAddress];
+      const survivors = [bed.carrier(2).storeAddress, bed.carrier(3).storeAddress6!];
       expect([...after].filter((address) => survivors.includes(address)).length).toBeGreaterThan(0);
       if (typeof fault !== 'object') {
         // Sent after the cut: none of them can have come through carrier 1.
@@ -119,4 +120,24 @@ describe.skipIf(!support.ok)('store box on network namespaces, per-carrier routi
       }
     }, 120_000);
   }
+
+  it(`carriers 1 and 2 blackholed: ${PAYMENTS} payments, 0 failed, each charged once, all after the cut over IPv6 by carrier 3`, async () => {
+    await waitCarrierOneUsable();
+    const prefix = 'fault-two-blackholed';
+    let results: { status: number; path: string | null }[];
+    try {
+      results = await streamWithFault(prefix, async () => {
+        await bed.fault(1, 'blackhole');
+        await bed.fault(2, 'blackhole');
+      });
+    } finally {
+      await bed.up();
+    }
+    expect(results.filter((r) => r.status !== 201)).toEqual([]);
+    const ledger = await bed.ledger();
+    const references = results.map((_, i) => `${prefix}-${i}`);
+    expect(references.filter((ref) => ledger.byReference[ref] !== 1)).toEqual([]);
+    const after = new Set(references.slice(FAULT_AT).flatMap((ref) => ledger.sourcesByReference[ref] ?? []));
+    expect([...after]).toEqual([bed.carrier(3).storeAddress6]);
+  }, 120_000);
 });

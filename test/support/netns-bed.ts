@@ -24,8 +24,8 @@
  * - Faults (`fault(N, kind)`), made in carrier N's namespace, replace each other; `up(N)` restores:
  *     'blackhole'    every packet through (and to) the carrier dropped both ways; connections freeze
  *     'reset'        TCP answered with RST (both directions); other traffic passes
- *     'unreachable'  ICMP host unreachable for everything through or to the carrier
- *     { loss: P }    P % of packets through (and to) the carrier dropped at random
+ *     'unreachable'  ICMP host unreachable for every packet through the carrier (and TCP/UDP to it)
+ *     { loss: P }    P % of packets through the carrier (and of TCP/UDP to it) dropped at random
  *     'link-down'    the carrier's end of sN set down: sN loses carrier, its routes stay, packets vanish
  *     'dns-down'     the carrier's resolver silent (udp/tcp 53 dropped); everything else passes
  * - Nothing in the test's own namespace gets an address or a route. Processes inside the bed are
@@ -33,7 +33,8 @@
  *   the processor's control socket), which can never carry the bed's packets.
  * - `destroy()` kills every process the bed started (by PID, and whatever is left inside its
  *   namespaces), deletes the namespaces and /etc/netns entries; idempotent; call it in afterAll.
- *   `create()` first removes beds left by crashed runs (prefix `ppbed-<pid>-`, that pid dead).
+ *   Processes started in the bed die with the test process (setpriv --pdeathsig) even without it,
+ *   and `create()` first removes beds left by crashed runs (prefix `ppbed-<pid>-`, that pid dead).
  * - Needs root, iproute2, nftables and dnsmasq (scripts/ensure-tools.sh). `bedSupport()` says
  *   whether this machine can build one; in CI (env CI=true) a missing privilege or tool throws
  *   instead of skipping.
@@ -114,6 +115,8 @@ export interface Ledger {
 }
 
 const PATH_IDS = ['kt-fiber', 'skt-fiber', 'lgu-lte'] as const;
+
+const HAS_SETPRIV = spawnSync('sh', ['-c', 'command -v setpriv'], { encoding: 'utf8' }).status === 0;
 
 export type BedSupport = { ok: true } | { ok: false; reason: string };
 
@@ -307,6 +310,9 @@ export class NetnsBed {
     for (const name of Object.values(this.ns)) {
       await run('ip', ['netns', 'add', name]);
       this.#created.push(name);
+      // No duplicate address detection: links made after this get usable IPv6 link-local
+      // addresses at once (otherwise the first IPv6 connection waits out DAD, about 2 s).
+      await run('ip', ['netns', 'exec', name, 'sysctl', '-qw', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv6.conf.all.accept_dad=0']);
     }
     const { store, proc } = this.ns;
     const storeCmds = ['link set lo up'];
@@ -367,6 +373,7 @@ export class NetnsBed {
       '--pid-file=',
       '--log-facility=-',
       '--user=root',
+      '--group=root', // no credential change: it keeps the parent-death signal (see spawn())
       '--port=53',
       `--listen-address=${c.resolver}`,
       `--host-record=${PROCESSOR_HOSTNAME},${PROCESSOR_ADDRESS}${c.resolver6 ? `,${PROCESSOR_ADDRESS6}` : ''},${ttl}`,
@@ -467,7 +474,10 @@ export class NetnsBed {
   spawn(ns: BedNamespace | string, argv: string[], options: { name?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): BedProcess {
     if (this.#destroyed) throw new Error('bed destroyed');
     const name = (this.ns as Record<string, string>)[ns] ?? ns;
-    const child = spawn('ip', ['netns', 'exec', name, ...argv], {
+    // setpriv --pdeathsig: the kernel kills it if the test process dies without destroy() (`ip netns
+    // exec` replaces itself with setpriv, which replaces itself with the command: we are its parent).
+    const guard = HAS_SETPRIV ? ['setpriv', '--pdeathsig', 'KILL', '--'] : [];
+    const child = spawn('ip', ['netns', 'exec', name, ...guard, ...argv], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: options.env ?? process.env,
       cwd: options.cwd ?? REPO,

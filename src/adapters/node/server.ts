@@ -29,6 +29,7 @@ import { warmCodePaths } from './code-warm-up.ts';
 import { gracefulClose } from './graceful-close.ts';
 import { answerClientErrors } from './client-error.ts';
 import { readIncomingBody } from './incoming-body.ts';
+import { applyRequestTimeout, CONNECTIONS_CHECKING_INTERVAL_MS } from './request-timeout.ts';
 import type { RedisClient } from './redis/client.ts';
 import type { Sha256Hex } from '../../core/idempotency/fingerprint.ts';
 import type { RedisHealthStore } from './redis/health-store.ts';
@@ -271,11 +272,15 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     // Node refuses larger header blocks itself before the app sees them (answered by answerClientErrors).
     maxHeaderSize: options.policy.limits.maxHeaderBytes,
     keepAliveTimeout: options.keepAliveTimeoutMs ?? DEFAULT_CLIENT_KEEP_ALIVE_TIMEOUT_MS,
+    requestTimeout: options.policy.limits.requestTimeoutMs,
+    headersTimeout: options.policy.limits.requestTimeoutMs,
+    connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
   };
   const server: ServerType = inboundTls
     ? createAdaptorServer({ fetch: app.fetch, createServer: createHttpsServer, serverOptions: { ...inboundTls, minVersion: 'TLSv1.2', ...connectionOptions } })
     : createAdaptorServer({ fetch: app.fetch, serverOptions: connectionOptions });
   answerClientErrors(server as HttpServer, () => ops.control.gateway());
+  const stopFollowingTimeout = ops.control.onApplied((_revision, gateway) => applyRequestTimeout(server as HttpServer, gateway.policy.limits.requestTimeoutMs));
   const closing = gracefulClose(server as HttpServer);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -293,6 +298,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     if (inFlight > 0) logger.info({ event: 'draining', inFlight }, `waiting for ${inFlight} request(s) in flight to finish`);
     const { cut } = await closing.drain(options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
     if (cut > 0) logger.warn({ event: 'drain_timed_out', cut }, `${cut} request(s) still unanswered when the drain timed out; their connections were cut`);
+    stopFollowingTimeout();
     exactlyOnce.close();
     await ops.close();
     await closeRouting?.();

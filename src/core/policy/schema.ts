@@ -281,6 +281,26 @@ export const MerchantsSchema = z.strictObject({
 export const LimitsSchema = z.strictObject({
   maxHeaderBytes: z.int().min(1_024).max(65_536).default(16_384).describe('Largest total size of request headers, in bytes (431 beyond it). Default: 16384.'),
   maxJsonDepth: z.int().min(1).max(1_000).default(64).describe('Deepest nesting accepted in a JSON request body (400 beyond it). Default: 64.'),
+  requestTimeoutMs: positiveMs(600_000)
+    .min(100)
+    .default(10_000)
+    .describe(
+      'A request (its line, headers and body) must arrive whole within this from its first byte, in ms, as HAProxy\'s timeout http-request; past it: 408 request_timeout and the connection is closed. Default: 10000.',
+    ),
+  bodyBudgetBytes: z
+    .int()
+    .min(65_536)
+    .max(4 * 1024 * 1024 * 1024)
+    .default(64 * 1024 * 1024)
+    .describe(
+      'Most request-body bytes held in memory at once by all requests of the process together. A body that does not fit is not read on (its sender waits) for up to bodyBudgetWaitMs, then 503 body_budget_exhausted. Default: 67108864 (64 MiB).',
+    ),
+  bodyBudgetWaitMs: z
+    .int()
+    .min(0)
+    .max(60_000)
+    .default(1_000)
+    .describe('How long a request body waits for room in bodyBudgetBytes before 503 body_budget_exhausted, in ms. Default: 1000.'),
 });
 
 export const RetryBudgetSchema = z.strictObject({
@@ -324,6 +344,14 @@ export const IdempotencyStoreSchema = z.strictObject({
     .max(30 * 86_400_000)
     .default(86_400_000)
     .describe('How long a completed answer is kept for replay, in ms (at least 24 h). Default: 86400000.'),
+  maxAnswerBytes: z
+    .int()
+    .min(1_024)
+    .max(64 * 1024 * 1024)
+    .default(1_048_576)
+    .describe(
+      'Largest answer body kept for replay, in bytes. A larger final answer is streamed to the client (x-paypath-answer-stored: false) and only its outcome is kept: a retry with its key gets 409 idempotency_answer_not_stored, never a second upstream call. Default: 1048576.',
+    ),
   lockGraceMs: positiveMs(600_000)
     .default(5_000)
     .describe('An in-flight claim expires this long after its route\'s deadline, so a crashed instance cannot hold a key forever, in ms. Default: 5000.'),
