@@ -20,7 +20,7 @@ export class InterfaceAddresses {
   /** The interface's address of `family` (a global one before a link-local one), or undefined while it has none. */
   address(name: string, family: 4 | 6): string | undefined {
     const now = Date.now();
-    if (this.#snapshot === undefined || now - this.#readAt > this.#maxAgeMs) {
+    if (this.#snapshot === undefined || now - this.#readAt >= this.#maxAgeMs) {
       this.#snapshot = this.#read();
       this.#readAt = now;
     }
