@@ -51,7 +51,7 @@ export async function warmCodePaths(policy: Policy, sha256: Sha256Hex, requests 
   const gateway = new Gateway({
     policy: rest,
     policyHash: 'warm-up',
-    transportFactory: (path) => createUndiciTransport({ ...path, upstream: upstreamUrl, bind: undefined, tls: undefined }),
+    transportFactory: (path) => createUndiciTransport({ ...path, upstream: upstreamUrl, bind: undefined, interface: undefined, tls: undefined }),
     breakerFactory: (config) => new OpossumBreaker(config),
     fetch: async () => new Response(null, { status: 204 }),
   });

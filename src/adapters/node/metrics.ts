@@ -91,8 +91,18 @@ export class PrometheusMetrics implements GatewayMetrics, MetricsSource {
       },
     });
     new Gauge({
+      name: 'paypath_path_egress_shared',
+      help: 'Other paths that leave by this path\'s interface and next hop (0: its own); paths leaving alike count once for redundancy.',
+      labelNames: ['path'],
+      registers,
+      collect() {
+        this.reset();
+        for (const path of options.status().paths) this.set({ path: path.id }, path.egress.sharedWith.length);
+      },
+    });
+    new Gauge({
       name: 'paypath_paths_healthy',
-      help: 'Independent paths that are healthy (breaker closed, and not silent for redundancy.downAfterMs); paths sharing a shareRisk tag count once, as in paypath_redundancy_level.',
+      help: 'Independent paths that are healthy (breaker closed, and not silent for redundancy.downAfterMs); paths sharing a shareRisk tag or an egress (interface and next hop) count once, as in paypath_redundancy_level.',
       registers,
       collect() {
         this.set(options.status().redundancy.healthy);
