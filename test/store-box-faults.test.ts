@@ -55,12 +55,16 @@ describe.skipIf(!support.ok)('store box on network namespaces, per-carrier routi
     return results;
   }
 
-  /** Waits until the gateway counts carrier 1's path usable again, so each fault meets a working carrier 1. */
+  /**
+   * Waits until the gateway counts carrier 1's path usable and no longer degraded (a window of clean
+   * probes after the last fault), so each fault meets a working carrier 1 that payments go to first.
+   */
   async function waitCarrierOneUsable(): Promise<void> {
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const status = (await (await bed.gatewayFetch('/status')).json()) as { paths: { id: string; state: string }[] };
-      if (status.paths.find((p) => p.id === 'kt-fiber')?.state === 'closed') return;
+      const status = (await (await bed.gatewayFetch('/status')).json()) as { paths: { id: string; state: string; degradedSince: string | null }[] };
+      const kt = status.paths.find((p) => p.id === 'kt-fiber');
+      if (kt?.state === 'closed' && kt.degradedSince === null) return;
       if (Date.now() > deadline) throw new Error(`kt-fiber not usable again: ${JSON.stringify(status.paths)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
