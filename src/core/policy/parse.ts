@@ -1,6 +1,8 @@
 import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import type * as z from 'zod';
 import { PolicySchema, type Policy } from './schema.ts';
+import { explainYamlError } from './yaml-error-text.ts';
+import { knownFields, nearestName } from './nearest-field.ts';
 
 /** One thing wrong with a policy: where (field path, and line/column when known) and what was expected. */
 export interface PolicyIssue {
@@ -40,13 +42,10 @@ export function parsePolicy(text: string): PolicyParseResult {
   // logLevel 'error': hostile input (collection keys and the like) must not spray process warnings.
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
   if (doc.errors.length > 0) {
-    return {
-      ok: false,
-      issues: doc.errors.map((error) => {
-        const pos = error.linePos?.[0];
-        return { path: '', message: `YAML syntax error: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, line: pos?.line, column: pos?.col };
-      }),
-    };
+    // The first error only: the parser's later ones mostly follow from it and would mislead.
+    const error = doc.errors[0]!;
+    const pos = error.linePos?.[0];
+    return { ok: false, issues: [{ path: '', message: `YAML syntax error: ${explainYamlError(error, text)}`, line: pos?.line, column: pos?.col }] };
   }
   let raw: unknown;
   try {
@@ -114,11 +113,15 @@ function valueAt(raw: unknown, segments: readonly PropertyKey[]): unknown {
 function fromZodIssue(issue: z.core.$ZodIssue, raw: unknown): Located[] {
   const segments = issue.path;
   if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((key) => ({
-      path: formatFieldPath([...segments, key]),
-      segments: [...segments, key],
-      message: 'unknown field',
-    }));
+    const known = knownFields(PolicySchema, segments);
+    return issue.keys.map((key) => {
+      const meant = nearestName(key, known);
+      return {
+        path: formatFieldPath([...segments, key]),
+        segments: [...segments, key],
+        message: meant === undefined ? 'unknown field' : `unknown field (did you mean "${meant}"?)`,
+      };
+    });
   }
   if (issue.code === 'invalid_union' && issue.errors.length > 0 && issue.message === 'Invalid input') {
     // Report the first branch's reason instead of zod's generic union message.
