@@ -67,7 +67,10 @@ export async function statusCommand(args: string[], print: (text: string) => voi
     return 0;
   }
   const status = body as StatusJson;
-  print(`redundancy ${status.redundancy.level} (${status.redundancy.healthy}/${status.redundancy.total} independent paths healthy)`);
+  const unproven = status.redundancy.unproven ?? [];
+  print(
+    `redundancy ${status.redundancy.level} (${status.redundancy.healthy}/${status.redundancy.total} independent paths healthy${unproven.length > 0 ? `; not counted, no payment or passing drill recently: ${unproven.join(', ')}` : ''})`,
+  );
   print(`policy     revision ${status.policy.revision ?? '-'}, hash ${status.policy.hash}${status.policy.source ? `, ${status.policy.source}${status.policy.actor ? ` by ${status.policy.actor}` : ''}` : ''}`);
   if (status.policyFile?.lastError) {
     print(`policy file ${status.policyFile.file} is INVALID (running policy kept):`);
@@ -76,8 +79,8 @@ export async function statusCommand(args: string[], print: (text: string) => voi
   print('');
   print(
     table(
-      ['PATH', 'STATE', 'GRADE', 'REQUESTS', 'FAILURES', 'P50 MS', 'P99 MS', 'LAST ERROR'],
-      status.paths.map((p) => [p.id, p.state, p.grade, p.requests, p.failures, p.latencyMs.p50, p.latencyMs.p99, p.lastError ? `${p.lastError.code} at ${p.lastError.at}` : null]),
+      ['PATH', 'STATE', 'GRADE', 'REQUESTS', 'FAILURES', 'P50 MS', 'P99 MS', 'LAST PASSING DRILL', 'LAST ERROR'],
+      status.paths.map((p) => [p.id, p.state, p.grade, p.requests, p.failures, p.latencyMs.p50, p.latencyMs.p99, p.lastPassingDrillAt, p.lastError ? `${p.lastError.code} at ${p.lastError.at}` : null]),
     ),
   );
   const drills = status.drills;
@@ -89,10 +92,10 @@ export async function statusCommand(args: string[], print: (text: string) => voi
 }
 
 interface StatusJson {
-  redundancy: { level: string; healthy: number; total: number };
+  redundancy: { level: string; healthy: number; total: number; unproven?: string[] };
   policy: { hash: string; revision?: number; source?: string; actor?: string };
   policyFile?: { file: string | null; lastError: { issues: { path: string; message: string }[] } | null };
-  paths: { id: string; state: string; grade: string; requests: number; failures: number; latencyMs: { p50: number | null; p99: number | null }; lastError: { code: string; at: string } | null }[];
+  paths: { id: string; state: string; grade: string; requests: number; failures: number; latencyMs: { p50: number | null; p99: number | null }; lastError: { code: string; at: string } | null; lastPassingDrillAt?: string | null }[];
   drills?: { running: DrillJson | null; recent: DrillJson[] };
 }
 

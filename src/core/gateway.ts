@@ -12,6 +12,7 @@ import { ProbeRunner } from './health/probe-runner.ts';
 import { ProbeScheduler } from './health/probe-scheduler.ts';
 import { computeRedundancy, type Redundancy } from './health/redundancy.ts';
 import { RedundancyAlarm } from './health/redundancy-alarm.ts';
+import { PathProofs } from './health/path-proof.ts';
 import { TrialGatedBreaker } from './health/trial-gated-breaker.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import type { AdaptiveTimeoutConfig, BreakerConfig, PathConfig, Policy, RouteConfig } from './policy/schema.ts';
@@ -53,6 +54,8 @@ export interface GatewayOptions {
    * request that started it (Workers), hand it to that request's ctx.waitUntil.
    */
   onProbeStart?: (probe: Promise<ProbeResult>) => void;
+  /** Clock for how long ago each path proved itself (redundancy.provenWithinMs). Default: Date.now. */
+  now?: () => number;
 }
 
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
@@ -85,6 +88,8 @@ class PathState implements PathRuntime {
   onTransition: ((pathId: string, transition: BreakerTransition) => void) | undefined;
   /** The owning gateway's health handling (shared state, probes, alarms); replaced like the hooks above. */
   onHealth: ((path: PathState, transition: BreakerTransition) => void) | undefined;
+  /** Called when the processor answered an attempt on this path: proof that the path carries payments. */
+  onAnswered: ((pathId: string) => void) | undefined;
 
   constructor(config: PathConfig, breaker: IBreaker, transport: PathTransport, adaptive: AdaptiveTimeoutConfig) {
     this.config = config;
@@ -115,6 +120,7 @@ class PathState implements PathRuntime {
     this.onAttempt?.(record);
     this.requests++;
     if (record.outcome === 'answered' || record.outcome === 'upstream_error') this.lastAnsweredAt = Date.now();
+    if (record.outcome === 'answered') this.onAnswered?.(this.config.id);
     if (record.outcome !== 'answered') {
       this.failures++;
       this.lastError = { code: record.code, at: new Date().toISOString() };
@@ -136,6 +142,12 @@ export interface PathStatus {
   /** The last active probe of this path, or null before the first. */
   lastProbe: { latencyMs: number; at: string; error: string | null } | null;
   transitions: BreakerTransition[];
+  /** When this path last carried traffic during a passing drill (ISO), or null. */
+  lastPassingDrillAt: string | null;
+  /** When it last proved itself, by a passing drill or an answered request (ISO), or null. */
+  provenAt: string | null;
+  /** False once it has gone unproven for longer than redundancy.provenWithinMs: then it is no spare. */
+  proven: boolean;
 }
 
 export interface GatewayStatus {
@@ -159,6 +171,7 @@ export class Gateway {
   readonly #membership: { dispose(): void };
   readonly retryBudget: RetryBudget;
   readonly #pathAllowed: ((pathId: string, route: RouteConfig) => boolean) | undefined;
+  readonly #proofs: PathProofs;
   #inFlight = 0;
   #drainWaiters: (() => void)[] = [];
   #probesRunning = false;
@@ -170,6 +183,9 @@ export class Gateway {
     this.instanceId = options.instanceId ?? options.previous?.instanceId ?? `gw-${crypto.randomUUID().slice(0, 8)}`;
     this.#store = options.healthStore ?? (options.previous ? options.previous.#store : new InMemoryHealthStore());
     this.retryBudget = new RetryBudget(options.policy.retryBudget);
+    // Proofs outlive a policy apply: a path proven an hour ago still is.
+    this.#proofs = options.previous ? options.previous.#proofs : new PathProofs(options.now);
+    this.#proofs.track(options.policy.paths.map((p) => p.id));
     const store = this.#store;
     const trialLockMs = Math.max(options.policy.probe.intervalMs * 2, options.policy.probe.timeoutMs * 2, 1_000);
     this.#alarm = new RedundancyAlarm({
@@ -196,6 +212,7 @@ export class Gateway {
       state.onTransition = options.onTransition;
       state.adaptive = options.policy.adaptiveTimeout;
       state.onHealth = (path, transition) => this.#afterTransition(path, transition);
+      state.onAnswered = (pathId) => this.#proofs.answered(pathId);
       this.#paths.set(config.id, state);
     }
     this.#runner = new ProbeRunner({
@@ -307,6 +324,8 @@ export class Gateway {
   #onProbe(target: ProbeTarget, result: ProbeResult): void {
     const path = target as PathState;
     path.lastProbe = result;
+    // Proofs age without any transition: probes are the regular tick that lets the alarm see it.
+    this.#alarm.update(this.#redundancy(), this.#pathStates(), null);
     if (result.ok) path.lastAnsweredAt = Date.now();
     const state = path.breaker.state;
     if (state === 'isolated') return;
@@ -425,9 +444,25 @@ export class Gateway {
   }
 
   #redundancy(): Redundancy {
+    const maxAgeMs = this.policy.redundancy.provenWithinMs;
     return computeRedundancy(
-      [...this.#paths.values()].map((p) => ({ id: p.config.id, shareRisk: p.config.shareRisk, healthy: p.breaker.state === 'closed' })),
+      [...this.#paths.values()].map((p) => ({
+        id: p.config.id,
+        shareRisk: p.config.shareRisk,
+        healthy: p.breaker.state === 'closed',
+        proven: !this.#proofs.overdue(p.config.id, maxAgeMs),
+      })),
     );
+  }
+
+  #pathStates(): { id: string; state: string }[] {
+    return [...this.#paths.values()].map((p) => ({ id: p.config.id, state: p.breaker.state }));
+  }
+
+  /** A drill passed while these paths carried its traffic: each has proven itself (see PathProofs). */
+  recordDrillPassed(pathIds: readonly string[]): void {
+    for (const id of pathIds) this.#proofs.drillPassed(id);
+    this.#alarm.update(this.#redundancy(), this.#pathStates(), null);
   }
 
   status(): GatewayStatus {
@@ -447,9 +482,20 @@ export class Gateway {
         lastError: p.lastError ?? null,
         lastProbe: p.lastProbe ? { latencyMs: p.lastProbe.latencyMs, at: p.lastProbe.at, error: p.lastProbe.error } : null,
         transitions: [...p.transitions],
+        ...this.#proofStatus(p.config.id),
       })),
       routes: this.policy.routes.map((r) => ({ id: r.id, class: r.class, usablePaths: this.usablePaths(r) })),
       policy: { version: this.policy.version, hash: this.policyHash },
+    };
+  }
+
+  #proofStatus(pathId: string): Pick<PathStatus, 'lastPassingDrillAt' | 'provenAt' | 'proven'> {
+    const drillPassedAt = this.#proofs.get(pathId)?.drillPassedAt ?? null;
+    const provenAt = this.#proofs.provenAt(pathId);
+    return {
+      lastPassingDrillAt: drillPassedAt === null ? null : new Date(drillPassedAt).toISOString(),
+      provenAt: provenAt === null ? null : new Date(provenAt).toISOString(),
+      proven: !this.#proofs.overdue(pathId, this.policy.redundancy.provenWithinMs),
     };
   }
 

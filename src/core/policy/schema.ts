@@ -296,6 +296,14 @@ export const IdempotencyStoreSchema = z.strictObject({
 export const RedundancySchema = z.strictObject({
   alertBelow: z.int().min(1).default(3).describe('Alert when fewer independent healthy paths than this remain. Default: 3.'),
   webhooks: z.array(upstreamUrl).default([]).describe('URLs notified on every redundancy drop and recovery. Default: [].'),
+  provenWithinMs: z
+    .int()
+    .min(60_000)
+    .max(30 * 86_400_000)
+    .default(86_400_000)
+    .describe(
+      'A path counts towards the redundancy level only if it carried a payment (real traffic or a passing drill) within this, in ms; a backup never exercised may not work. Default: 86400000 (24 h).',
+    ),
 });
 
 /** `90s`, `30m`, `6h`, `1d` (or a number of ms); parsed by parseDuration. */
