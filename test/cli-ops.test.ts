@@ -89,4 +89,12 @@ describe('paypath status | drill | policy against a running gateway', () => {
     expect(lines[2]).toMatch(/^\S+\s+alice\s+drill\.end\s+ok\s+-\s+\{"id":"drill-2"/);
     await expect(run(auditCommand, ['--limit', '0'])).rejects.toThrow(/--limit must be a whole number from 1 to 1000/);
   });
+
+  it('drill with several paths isolates them together, and status shows which path carried a passing drill', async () => {
+    const { code, text } = await run(drillCommand, ['kt-fiber', 'skt-fiber', '--duration', '300', '--wait']);
+    expect(code).toBe(0);
+    expect(text).toMatch(/^drill-3\s+kt-fiber,skt-fiber\s+passed/m);
+    const status = await run(statusCommand, []);
+    expect(status.text).toMatch(/^PATH\s+STATE\s+GRADE\s+REQUESTS\s+FAILURES\s+P50 MS\s+P99 MS\s+LAST PASSING DRILL\s+LAST ERROR$/m);
+  });
 });

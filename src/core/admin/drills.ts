@@ -205,7 +205,7 @@ export class DrillScheduler {
     for (const drill of drills) {
       const everyMs = parseDuration(drill.every);
       const attempt = (retriesLeft: number) => {
-        this.#runner.start({ path: drill.path, durationMs: drill.durationMs, actor: 'scheduler', trigger: 'schedule' }).catch((error: unknown) => {
+        this.#runner.start({ ...(drill.paths ? { paths: drill.paths } : { path: drill.path! }), durationMs: drill.durationMs, actor: 'scheduler', trigger: 'schedule' }).catch((error: unknown) => {
           // Drills run one at a time: one scheduled at the same moment as another waits for it.
           if ((error as PaypathError).code === 'drill_running' && retriesLeft > 0) {
             const retry = setTimeout(() => attempt(retriesLeft - 1), RETRY_WHILE_BUSY_MS);
@@ -213,7 +213,8 @@ export class DrillScheduler {
             this.#retries.add(retry);
             return;
           }
-          this.#logger.warn({ event: 'drill_not_started', path: drill.path, code: (error as PaypathError).code }, `scheduled drill on ${drill.path} not started: ${(error as Error).message}`);
+          const paths = drill.paths ?? [drill.path!];
+          this.#logger.warn({ event: 'drill_not_started', paths, code: (error as PaypathError).code }, `scheduled drill on ${paths.join(', ')} not started: ${(error as Error).message}`);
         });
       };
       const timer = setInterval(() => attempt(Math.floor(everyMs / RETRY_WHILE_BUSY_MS) - 1), everyMs);

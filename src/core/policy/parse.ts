@@ -182,7 +182,11 @@ function crossFieldIssues(policy: Policy): Located[] {
     if (shadowedBy >= 0) add(['routes', i, 'match'], `never matches: routes[${shadowedBy}] (${policy.routes[shadowedBy]?.id}) matches every request it would`);
   });
   policy.drills.forEach((drill, i) => {
-    if (!pathIds.has(drill.path)) add(['drills', i, 'path'], `unknown path "${drill.path}" (expected one of: ${known})`);
+    if (drill.path !== undefined && !pathIds.has(drill.path)) add(['drills', i, 'path'], `unknown path "${drill.path}" (expected one of: ${known})`);
+    drill.paths?.forEach((pathId, j) => {
+      if (!pathIds.has(pathId)) add(['drills', i, 'paths', j], `unknown path "${pathId}" (expected one of: ${known})`);
+      else if (drill.paths!.indexOf(pathId) !== j) add(['drills', i, 'paths', j], `path "${pathId}" is listed twice`);
+    });
   });
   return issues;
 }
