@@ -1,5 +1,7 @@
 // `npm run bench`: paypath side by side with nginx and HAProxy (and straight to the processor), in
-// one run, on loopback only; every load is bounded in count and time. Writes BENCHMARKS.md and
+// one run, on loopback only; every load is bounded in count and time. (The same drills on a store
+// box built from network namespaces, with kernel faults, are bench/storebox.ts, which npm run bench
+// runs next.) Writes BENCHMARKS.md and
 // bench/results/ (raw JSON, latency chart PNG). `BENCH_QUICK=1` runs a shorter smoke version.
 import autocannon from 'autocannon';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -396,7 +398,7 @@ function report(rows: OverheadRow[], drills: DrillResult[], chartFile: string): 
   const haproxy = byName('haproxy');
   const direct = byName('direct (processor)');
   const lines: string[] = [];
-  lines.push('# Benchmarks', '', 'Produced by `npm run bench` (sources in `bench/`). Everything runs on loopback on one shared machine, side by side in one run: compare ratios, not absolute numbers.', '', versions(), '');
+  lines.push('# Benchmarks', '', 'Produced by `npm run bench` (sources in `bench/`). Everything runs on one shared machine, side by side in one run, on loopback (the store-box section: inside network namespaces): compare ratios, not absolute numbers.', '', versions(), '');
   lines.push('## Overhead, all carriers up', '', `Closed loop: 32 keep-alive connections, ${QUICK ? 1 : 3} rounds, medians. Fixed rate: 1,000 req/s open loop, latency from the scheduled send time, ${QUICK ? '1 round' : '5 rounds of 3 s'} (each after 1 s of the same load, not counted) with every target but the signed one in each round (rotating order, the processor's ledger emptied before each), medians; the added p99 is the median of the per-round differences to direct.`, '');
   lines.push('| target | req/s | vs HAProxy | p50 ms | p99 ms | p99 at 1,000/s | added p99 vs direct at 1,000/s | RSS idle MB | RSS under load MB |', '|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
@@ -423,6 +425,20 @@ function report(rows: OverheadRow[], drills: DrillResult[], chartFile: string): 
       }
       lines.push('');
     }
+  }
+  // The store-box drills (bench/storebox.ts, run after this, as root) replace this section; until
+  // then it shows their last results.
+  try {
+    const storebox = readFileSync(join(RESULTS, 'storebox.md'), 'utf8');
+    let notes = '';
+    try {
+      notes = `\n${readFileSync(join(ROOT, 'bench/storebox-notes.md'), 'utf8')}`;
+    } catch {
+      // not written yet
+    }
+    lines.push(`<!-- storebox:begin -->\n${storebox}${notes}<!-- storebox:end -->`, '');
+  } catch {
+    // never run on this checkout
   }
   // Hand-written: the assessment against the targets (of the run it names) and the profile.
   for (const notes of ['bench/targets.md', 'bench/profile-notes.md']) {

@@ -5,6 +5,10 @@ missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 # The dashboard's browser tests drive Debian's Chromium through playwright-core (no browser download).
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# The store-box tests build network namespaces (test/support/netns-bed.ts): ip, nft, dnsmasq.
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v nft >/dev/null 2>&1 || missing+=(nftables)
+command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq-base)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"

@@ -43,7 +43,7 @@ const MALFORMED: [string, string, RegExp][] = [
   ['both path and pathPrefix', GOOD.replace('path: /v1/payments }', 'path: /v1/payments, pathPrefix: /v1/ }'), /routes\[0\]\.match: expected exactly one of path or pathPrefix/],
   ['negative timeout', GOOD.replace('    paths: [kt-fiber, skt-fiber]', '    paths: [kt-fiber, skt-fiber]\n    attemptTimeoutMs: -5'), /routes\[0\]\.attemptTimeoutMs: .*got -5/],
   ['YAML syntax error', GOOD.replace('match: { method: POST, path: /v1/payments }', 'match: { method: POST, path: /v1/payments'), /:\d+:\d+: YAML syntax error: a "\{" opened above is not closed with "\}"/],
-  ['duplicate YAML key', GOOD.replace('version: 1', 'version: 1\nversion: 1'), /:2:1: YAML syntax error: the field "version" is written twice in the same section: keep one/],
+  ['duplicate YAML key', GOOD.replace('version: 1', 'version: 1\nversion: 1'), /:2:1: YAML error: duplicate key "version"/],
 ];
 
 describe('paypath validate', () => {

@@ -178,4 +178,24 @@ describe('ops dashboard in Chromium', () => {
     expect(answer.body.error.code).toBe('admin_forbidden');
     expect(stack.gateway.control.current().revision).toBe(2);
   });
+
+  it('shows every carrier cut as down, not green, although the last breaker stays closed', async () => {
+    const page = await signIn(TOKENS.viewer);
+    await page.waitForSelector('.path-card[data-path="skt-fiber"][data-state="closed"]', WAIT);
+    const ids = ['kt-fiber', 'skt-fiber', 'lgu-lte'];
+    for (const id of ids) await stack.carrier(id).setMode({ mode: 'blackhole' });
+    try {
+      // Probes open all but the last path; the every-path-down rule catches the rest.
+      await page.waitForSelector('#redundancy-banner[data-level="down"]', WAIT);
+      expect(await page.getAttribute('#redundancy-banner', 'data-tone')).toBe('down');
+      const closed = page.locator('.path-card[data-state="closed"]');
+      await page.waitForSelector('.path-card[data-state="closed"][data-tone="down"]', WAIT);
+      expect(await closed.locator('.state').textContent()).toBe('closed · not answering');
+      await shot(page, '7-every-path-down');
+    } finally {
+      for (const id of ids) await stack.carrier(id).setMode({ mode: 'up' });
+    }
+    await page.waitForSelector('#redundancy-banner:not([data-level="down"])', WAIT);
+    await page.close();
+  });
 });

@@ -261,4 +261,24 @@ describe('the Worker probes its paths without timers', () => {
     await prober.scheduled('* * * * *');
     expect(await shared('edge-c')).toMatchObject({ state: 'closed', reason: 'probe-succeeded' });
   });
+
+  it('with every carrier cut, finds every path down from timestamps alone, refuses payments unsent, and comes back', async () => {
+    const level = async () => ((await (await fetch(`${prober.url}/status`)).json()) as { redundancy: { level: string } }).redundancy.level;
+    const readyz = async () => (await fetch(`${prober.url}/readyz`).then(async (r) => (await r.arrayBuffer(), r.status)));
+    for (const id of IDS) await carriers.get(id)!.setMode({ mode: 'blackhole' });
+    try {
+      // Only requests drive the probes here: each poll starts the due ones, and the verdict is
+      // reached from the timestamps they leave (redundancy.downAfterMs, 3 s by default).
+      await expect.poll(level, { timeout: 20_000, interval: 200 }).toBe('down');
+      expect(await readyz()).toBe(503);
+      expect(await pay('wp-all-down', prober.url)).toEqual({ status: 503, path: null, attempts: null });
+    } finally {
+      for (const id of IDS) await carriers.get(id)!.setMode({ mode: 'up' });
+    }
+    await expect.poll(level, { timeout: 20_000, interval: 200 }).not.toBe('down');
+    expect(await readyz()).toBe(200);
+    expect(await pay('wp-all-back', prober.url)).toMatchObject({ status: 201 });
+    expect(processor.chargesFor('wp-all-down')).toBe(0); // refused: never sent, not even late
+    expect(processor.chargesFor('wp-all-back')).toBe(1);
+  });
 });

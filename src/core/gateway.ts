@@ -4,6 +4,7 @@ import { RetryBudget } from './failover/retry-budget.ts';
 import { forwardWithFailover, type AttemptRecord, type ForwardResult, type PathRuntime } from './failover/failover.ts';
 import { adaptiveAttemptTimeoutMs, silentPathRule } from './health/adaptive-timeout.ts';
 import { SilenceWatch } from './health/silence-watch.ts';
+import { everyPathSilentSince, PathSilence, silentFor } from './health/path-silence.ts';
 import { InMemoryHealthStore, type HealthStore, type PathHealthEvent } from './health/health-store.ts';
 import { createLookupReconciler } from './idempotency/reconcile.ts';
 import { LatencyWindow } from './health/latency-window.ts';
@@ -54,7 +55,7 @@ export interface GatewayOptions {
    * request that started it (Workers), hand it to that request's ctx.waitUntil.
    */
   onProbeStart?: (probe: Promise<ProbeResult>) => void;
-  /** Clock for how long ago each path proved itself (redundancy.provenWithinMs). Default: Date.now. */
+  /** Clock of the every-path-down rule and of path proofs (redundancy.provenWithinMs). Default: Date.now. */
   now?: () => number;
 }
 
@@ -73,7 +74,8 @@ class PathState implements PathRuntime {
   failures = 0;
   lastError: { code: string; at: string } | undefined;
   lastProbe: ProbeResult | undefined;
-  lastAnsweredAt: number | undefined;
+  /** When this path was last asked and answered anything: feeds the every-path-down rule. */
+  readonly answers = new PathSilence();
   readonly silence = new SilenceWatch(() => this.lastAnsweredAt);
   /** The last open/closed transition made here or applied from a peer, for resynchronisation. */
   lastShared: PathHealthEvent | undefined;
@@ -90,8 +92,10 @@ class PathState implements PathRuntime {
   onHealth: ((path: PathState, transition: BreakerTransition) => void) | undefined;
   /** Called when the processor answered an attempt on this path: proof that the path carries payments. */
   onAnswered: ((pathId: string) => void) | undefined;
+  readonly #now: () => number;
 
-  constructor(config: PathConfig, breaker: IBreaker, transport: PathTransport, adaptive: AdaptiveTimeoutConfig) {
+  constructor(config: PathConfig, breaker: IBreaker, transport: PathTransport, adaptive: AdaptiveTimeoutConfig, now: () => number) {
+    this.#now = now;
     this.config = config;
     this.breaker = breaker;
     this.transport = transport;
@@ -107,6 +111,18 @@ class PathState implements PathRuntime {
     });
   }
 
+  get lastAnsweredAt(): number | undefined {
+    return this.answers.lastAnsweredAt;
+  }
+
+  noteAsked(): void {
+    this.answers.asked(this.#now());
+  }
+
+  answered(): void {
+    this.answers.answered(this.#now());
+  }
+
   attemptTimeoutMs(route: RouteConfig): number | undefined {
     return adaptiveAttemptTimeoutMs(route, this.latency, this.adaptive);
   }
@@ -119,7 +135,7 @@ class PathState implements PathRuntime {
   recordAttempt(record: AttemptRecord): void {
     this.onAttempt?.(record);
     this.requests++;
-    if (record.outcome === 'answered' || record.outcome === 'upstream_error') this.lastAnsweredAt = Date.now();
+    if (record.outcome === 'answered' || record.outcome === 'upstream_error') this.answered();
     if (record.outcome === 'answered') this.onAnswered?.(this.config.id);
     if (record.outcome !== 'answered') {
       this.failures++;
@@ -141,6 +157,11 @@ export interface PathStatus {
   lastError: { code: string; at: string } | null;
   /** The last active probe of this path, or null before the first. */
   lastProbe: { latencyMs: number; at: string; error: string | null } | null;
+  /**
+   * Since when (ISO) the path has been asked something and answered nothing, once that has lasted
+   * `redundancy.downAfterMs`; null while it answers. Such a path does not count as healthy.
+   */
+  silentSince: string | null;
   transitions: BreakerTransition[];
   /** When this path last carried traffic during a passing drill (ISO), or null. */
   lastPassingDrillAt: string | null;
@@ -175,16 +196,21 @@ export class Gateway {
   #inFlight = 0;
   #drainWaiters: (() => void)[] = [];
   #probesRunning = false;
+  #healthStopped = false;
+  readonly #now: () => number;
+  /** The level last reported to the alarm. */
+  #reportedLevel: string | undefined;
 
   constructor(options: GatewayOptions) {
     this.policy = options.policy;
     this.policyHash = options.policyHash;
     this.#generateKey = options.generateKey ?? (() => `pp_${crypto.randomUUID()}`);
+    this.#now = options.now ?? Date.now;
     this.instanceId = options.instanceId ?? options.previous?.instanceId ?? `gw-${crypto.randomUUID().slice(0, 8)}`;
     this.#store = options.healthStore ?? (options.previous ? options.previous.#store : new InMemoryHealthStore());
     this.retryBudget = new RetryBudget(options.policy.retryBudget);
     // Proofs outlive a policy apply: a path proven an hour ago still is.
-    this.#proofs = options.previous ? options.previous.#proofs : new PathProofs(options.now);
+    this.#proofs = options.previous ? options.previous.#proofs : new PathProofs(this.#now);
     this.#proofs.track(options.policy.paths.map((p) => p.id));
     const store = this.#store;
     const trialLockMs = Math.max(options.policy.probe.intervalMs * 2, options.policy.probe.timeoutMs * 2, 1_000);
@@ -207,7 +233,7 @@ export class Gateway {
       const state =
         old && canonicalJson(old.config) === canonicalJson(config)
           ? old
-          : new PathState(config, makeBreaker(config), options.transportFactory(config), options.policy.adaptiveTimeout);
+          : new PathState(config, makeBreaker(config), options.transportFactory(config), options.policy.adaptiveTimeout, this.#now);
       state.onAttempt = options.onAttempt;
       state.onTransition = options.onTransition;
       state.adaptive = options.policy.adaptiveTimeout;
@@ -219,9 +245,12 @@ export class Gateway {
       probe: options.policy.probe,
       paths: [...this.#paths.values()],
       onResult: (path, result) => this.#onProbe(path, result),
+      onAsk: (path) => (path as PathState).noteAsked(),
+      now: this.#now,
       ...(options.onProbeStart ? { onStart: options.onProbeStart } : {}),
     });
     this.#probes = new ProbeScheduler(this.#runner);
+    this.#reportedLevel = this.#redundancy().level;
     this.#alarm.update(this.#redundancy(), [], null);
     this.#membership = store.join({
       instanceId: this.instanceId,
@@ -242,6 +271,7 @@ export class Gateway {
 
   /** Stops this gateway's probes, alarms and shared-state membership (it no longer runs the policy). */
   #stopHealth(): void {
+    this.#healthStopped = true;
     this.#probesRunning = false;
     this.#probes.stop();
     this.#alarm.close();
@@ -301,11 +331,8 @@ export class Gateway {
     }
     this.#probes.reschedule(path.config.id);
     const redundancy = this.#redundancy();
-    this.#alarm.update(
-      redundancy,
-      [...this.#paths.values()].map((p) => ({ id: p.config.id, state: p.breaker.state })),
-      { path: path.config.id, reason: transition.reason },
-    );
+    this.#reportedLevel = redundancy.level;
+    this.#alarm.update(redundancy, this.#pathStates(), { path: path.config.id, reason: transition.reason });
     // Cold paths are probed on demand: when the last spare is gone, find out whether they can step in.
     if (redundancy.level === 'N+0' || redundancy.level === 'down') {
       for (const p of this.#paths.values()) if (p.config.grade === 'cold' && p !== path) void this.#probes.probeNow(p.config.id);
@@ -323,10 +350,15 @@ export class Gateway {
 
   #onProbe(target: ProbeTarget, result: ProbeResult): void {
     const path = target as PathState;
+    if (result.ok) path.answered();
+    this.#applyProbe(path, result);
+    // Probes are what notices that every path fell silent, and that one answers again.
+    this.#checkLevel();
+    this.#probeQuiet();
+  }
+
+  #applyProbe(path: PathState, result: ProbeResult): void {
     path.lastProbe = result;
-    // Proofs age without any transition: probes are the regular tick that lets the alarm see it.
-    this.#alarm.update(this.#redundancy(), this.#pathStates(), null);
-    if (result.ok) path.lastAnsweredAt = Date.now();
     const state = path.breaker.state;
     if (state === 'isolated') return;
     // Only a path that answers is worth connecting to, and only a quiet one may have lost its
@@ -421,7 +453,18 @@ export class Gateway {
     return { key: supplied, generated: false };
   }
 
-  forward(route: RouteConfig, request: UpstreamRequest, idempotencyKey: string): Promise<ForwardResult> {
+  async forward(route: RouteConfig, request: UpstreamRequest, idempotencyKey: string): Promise<ForwardResult> {
+    if (this.#everyPathSilentSince() !== undefined) {
+      // Every path is down: nothing is sent into the black hole. Checked again one event-loop turn
+      // later, after sockets were read, so an answer already waiting (e.g. after a stall of this
+      // box) is not missed.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      const since = this.#everyPathSilentSince();
+      if (since !== undefined) {
+        this.#checkLevel();
+        throw this.#everyPathDown(route, since);
+      }
+    }
     const allowed = this.#pathAllowed;
     const effective = allowed ? { ...route, paths: route.paths.filter((id) => allowed(id, route)) } : route;
     return forwardWithFailover(effective, request, this.#paths, {
@@ -432,41 +475,129 @@ export class Gateway {
     });
   }
 
-  /** Paths of a route whose breaker would admit a request now. */
+  /** Paths of a route whose breaker would admit a request now; none while every path is down (silent). */
   usablePaths(route: RouteConfig): string[] {
+    if (this.#everyPathSilentSince() !== undefined) return [];
     return route.paths.filter((id) => this.#paths.get(id)?.breaker.isAvailable && (this.#pathAllowed?.(id, route) ?? true));
   }
 
-  /** Ready while every payment route (or, without payment routes, every route) has a usable path. */
+  /** Ready while every payment route (or, without payment routes, every route) has a usable path: never while every path is down. */
   isReady(): boolean {
+    this.#checkLevel();
     const payments = this.policy.routes.filter((r) => r.class === 'payment');
     return (payments.length > 0 ? payments : this.policy.routes).every((route) => this.usablePaths(route).length > 0);
   }
 
+  /** A closed path counts as healthy unless it has been silent for the detection window. */
   #redundancy(): Redundancy {
+    const now = this.#now();
+    const windowMs = this.#silenceWindowMs();
     const maxAgeMs = this.policy.redundancy.provenWithinMs;
     return computeRedundancy(
       [...this.#paths.values()].map((p) => ({
         id: p.config.id,
         shareRisk: p.config.shareRisk,
-        healthy: p.breaker.state === 'closed',
+        healthy: p.breaker.state === 'closed' && !(windowMs !== undefined && silentFor(p.answers.silentSince, now, windowMs)),
         proven: !this.#proofs.overdue(p.config.id, maxAgeMs),
       })),
     );
+  }
+
+  /**
+   * The detection window of the every-path-down rule (`redundancy.downAfterMs`), or undefined while
+   * no probe has started within it (probes off, or not run here): probes are what finds the way
+   * back while payments are refused, and without them payments must stay the trials.
+   */
+  #silenceWindowMs(): number | undefined {
+    const windowMs = this.policy.redundancy.downAfterMs;
+    if (!this.policy.probe.enabled) return undefined;
+    const since = this.#now() - windowMs;
+    for (const path of this.#paths.values()) if ((this.#runner.lastStartedAt(path.config.id) ?? -Infinity) >= since) return windowMs;
+    return undefined;
+  }
+
+  /** Paths the every-path-down rule looks at: all but those a drill isolated (they carry nothing on purpose). */
+  #silenceCounted(): PathState[] {
+    return [...this.#paths.values()].filter((p) => p.breaker.state !== 'isolated');
+  }
+
+  /** Since when every path has been silent, once that lasted the detection window (path-silence.ts); else undefined. */
+  #everyPathSilentSince(): number | undefined {
+    const windowMs = this.#silenceWindowMs();
+    if (windowMs === undefined) return undefined;
+    return everyPathSilentSince(this.#silenceCounted().map((p) => p.answers), this.#now(), windowMs);
   }
 
   #pathStates(): { id: string; state: string }[] {
     return [...this.#paths.values()].map((p) => ({ id: p.config.id, state: p.breaker.state }));
   }
 
+  /**
+   * Reports a level change that came without a breaker transition (a path fell silent, every path
+   * did, or one answers again) to the alarm. No timer: on Workers none outlives the request.
+   */
+  #checkLevel(): void {
+    if (this.#healthStopped) return;
+    const redundancy = this.#redundancy();
+    if (redundancy.level === this.#reportedLevel) return;
+    const cause = silenceCause([...this.#paths.values()], this.#everyPathSilentSince() !== undefined, this.#now(), this.policy.redundancy.downAfterMs);
+    this.#reportedLevel = redundancy.level;
+    this.#alarm.update(redundancy, this.#pathStates(), cause);
+  }
+
+  /**
+   * Probes now the paths whose probe can settle whether they are silent, at most once per probe
+   * interval each: one asked something that has answered nothing for a probe interval (a slow
+   * answer or a cut; a warm or cold path is not probed often enough by itself to tell), and, when
+   * every other path is silent, one not asked since its last answer (a cold path, a warm one
+   * between its probes): it may be the way out, or the evidence that every path is down.
+   */
+  #probeQuiet(): void {
+    const windowMs = this.#silenceWindowMs();
+    if (windowMs === undefined || this.#healthStopped) return;
+    const now = this.#now();
+    const intervalMs = this.policy.probe.intervalMs;
+    const counted = this.#silenceCounted();
+    for (const path of counted) {
+      const since = path.answers.silentSince;
+      const wanted =
+        since === undefined
+          ? counted.length > 1 && counted.every((other) => other === path || silentFor(other.answers.silentSince, now, windowMs))
+          : now - since >= intervalMs;
+      if (!wanted || this.#runner.inFlight(path.config.id)) continue;
+      const last = this.#runner.lastStartedAt(path.config.id);
+      if (last === undefined || now - last >= intervalMs) void this.#runner.run(path);
+    }
+  }
+
+  #everyPathDown(route: RouteConfig, since: number): PaypathError {
+    const silentMs = this.#now() - since;
+    return new PaypathError(
+      'no_path_available',
+      503,
+      `every path is down: none has answered anything (payments or probes) for ${silentMs} ms; nothing was sent`,
+      {
+        details: {
+          route: route.id,
+          paths: this.#pathStates(),
+          silentSince: new Date(since).toISOString(),
+        },
+        headers: { 'retry-after': String(Math.max(1, Math.ceil(this.policy.probe.intervalMs / 1000))) },
+      },
+    );
+  }
+
   /** A drill passed while these paths carried its traffic: each has proven itself (see PathProofs). */
   recordDrillPassed(pathIds: readonly string[]): void {
     for (const id of pathIds) this.#proofs.drillPassed(id);
-    this.#alarm.update(this.#redundancy(), this.#pathStates(), null);
+    this.#checkLevel();
   }
 
   status(): GatewayStatus {
     const paths = [...this.#paths.values()];
+    const now = this.#now();
+    const windowMs = this.#silenceWindowMs();
+    this.#checkLevel();
     return {
       redundancy: this.#redundancy(),
       paths: paths.map((p) => ({
@@ -481,6 +612,7 @@ export class Gateway {
         latencyMs: { p50: round(p.latency.quantile(0.5)), p99: round(p.latency.quantile(0.99)) },
         lastError: p.lastError ?? null,
         lastProbe: p.lastProbe ? { latencyMs: p.lastProbe.latencyMs, at: p.lastProbe.at, error: p.lastProbe.error } : null,
+        silentSince: windowMs !== undefined && silentFor(p.answers.silentSince, now, windowMs) ? new Date(p.answers.silentSince!).toISOString() : null,
         transitions: [...p.transitions],
         ...this.#proofStatus(p.config.id),
       })),
@@ -504,6 +636,19 @@ export class Gateway {
     for (const path of this.#paths.values()) path.breaker.dispose();
     await Promise.all([...this.#paths.values()].map((p) => p.transport.close()));
   }
+}
+
+/**
+ * Why the level changed without a breaker transition: the path that fell silent last (every path,
+ * when `everyPath`), or, when none is silent any more, the one that answered last.
+ */
+function silenceCause(paths: readonly PathState[], everyPath: boolean, now: number, windowMs: number): { path: string; reason: string } {
+  const latest = (key: (p: PathState) => number | undefined) =>
+    paths.reduce<PathState | undefined>((best, p) => ((key(p) ?? -Infinity) > (best === undefined ? -Infinity : (key(best) ?? -Infinity)) ? p : best), undefined);
+  const fellSilent = latest((p) => (silentFor(p.answers.silentSince, now, windowMs) ? p.answers.silentSince : undefined));
+  if (everyPath) return { path: fellSilent?.config.id ?? '', reason: `no path answered anything (payments or probes) for ${windowMs} ms` };
+  if (fellSilent) return { path: fellSilent.config.id, reason: `answered nothing (payments or probes) for ${windowMs} ms` };
+  return { path: latest((p) => p.lastAnsweredAt)?.config.id ?? '', reason: 'answered again' };
 }
 
 function round(ms: number | undefined): number | null {

@@ -13,6 +13,8 @@ export interface PathStatus {
   lastError: { code: string; at: string } | null;
   /** Present when the gateway runs active probes. */
   lastProbe?: { latencyMs: number; at: string; error: string | null } | null;
+  /** Set (ISO) once the path has answered nothing, payments or probes, for the detection window. */
+  silentSince?: string | null;
   transitions: { from: string; to: string; at: number; reason: string }[];
 }
 

@@ -2,7 +2,7 @@
 import { ApiError, fetchStatus, type Api, type Drill, type PathStatus, type Status } from './api.ts';
 import { byId, confirmDialog, h } from './dom.ts';
 import { latencyChart } from './latency-chart.ts';
-import { breakerTone, formatAgo, formatMs, formatRate, recentFailureRate, redundancyBanner, timeline, type Sample } from './view-model.ts';
+import { formatAgo, formatMs, formatRate, pathView, recentFailureRate, redundancyBanner, timeline, type Sample } from './view-model.ts';
 
 const POLL_MS = 1_000;
 const HIDDEN_POLL_MS = 10_000;
@@ -141,10 +141,10 @@ export class LiveView {
   }
 
   #updateCard(card: Card, path: PathStatus, samples: Sample[], now: number, running: Drill | null): void {
-    const tone = breakerTone(path.state);
+    const { tone, label } = pathView(path);
     card.root.dataset.state = path.state;
     card.root.dataset.tone = tone;
-    card.state.textContent = path.state;
+    card.state.textContent = label;
     card.state.dataset.tone = tone;
     card.grade.textContent = path.grade;
     const figure = (label: string, value: string, name: string) => [h('dt', {}, label), h('dd', { 'data-figure': name }, value)];

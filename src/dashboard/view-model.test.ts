@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { recentFailureRate, redundancyBanner, sparkline, timeline, type Sample } from './view-model.ts';
+import { pathView, recentFailureRate, redundancyBanner, sparkline, timeline, type Sample } from './view-model.ts';
 
 describe('redundancyBanner', () => {
   it('is green at N+2, amber with a repair call at N+1, red at N+0, and down with no path', () => {
@@ -9,6 +9,16 @@ describe('redundancyBanner', () => {
     expect(one.text).toContain('one spare left: repair now');
     expect(redundancyBanner({ healthy: 1, total: 3, level: 'N+0' })).toMatchObject({ tone: 'bad', level: 'N+0' });
     expect(redundancyBanner({ healthy: 0, total: 3, level: 'down' })).toMatchObject({ tone: 'down', level: 'down' });
+  });
+});
+
+describe('pathView', () => {
+  it('shows a path that answers nothing as down, even with its breaker closed (every carrier cut)', () => {
+    expect(pathView({ state: 'closed', silentSince: null })).toEqual({ tone: 'ok', label: 'closed' });
+    expect(pathView({ state: 'closed' })).toEqual({ tone: 'ok', label: 'closed' }); // a gateway without the field
+    expect(pathView({ state: 'closed', silentSince: '2026-12-03T09:00:00.000Z' })).toEqual({ tone: 'down', label: 'closed · not answering' });
+    expect(pathView({ state: 'open', silentSince: '2026-12-03T09:00:00.000Z' })).toEqual({ tone: 'down', label: 'open · not answering' });
+    expect(pathView({ state: 'open', silentSince: null })).toEqual({ tone: 'bad', label: 'open' });
   });
 });
 

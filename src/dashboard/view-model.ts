@@ -20,6 +20,16 @@ export function redundancyBanner(redundancy: Status['redundancy']): BannerView {
   return { tone: 'bad', level, text: `${level}: no spare left, the next failure stops payments (${of})` };
 }
 
+/**
+ * A path card's tone and state label. A path that has answered nothing (payments or probes) for the
+ * detection window is `down` whatever its breaker says: when every carrier is cut, the last breaker
+ * stays closed, and green would be a lie.
+ */
+export function pathView(path: Pick<PathStatus, 'state' | 'silentSince'>): { tone: Tone; label: string } {
+  if (path.silentSince && path.state !== 'isolated') return { tone: 'down', label: `${path.state} · not answering` };
+  return { tone: breakerTone(path.state), label: path.state };
+}
+
 export function breakerTone(state: string): Tone {
   if (state === 'closed') return 'ok';
   // Isolated is deliberate (a drill): amber, not the red of a failure.

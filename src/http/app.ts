@@ -7,6 +7,8 @@ import type { RequestRecord } from '../core/request-record.ts';
 import { requestRecorder } from './middleware/request-record.ts';
 import { requestRoute } from './request-url.ts';
 import { readWebRequestBody, type RequestBodyReader } from './middleware/request-body.ts';
+import { BodyAllowance } from './body-allowance.ts';
+import { ByteBudget } from '../core/limits/byte-budget.ts';
 import { adminRoutes, type AdminDeps } from './routes/admin/index.ts';
 import { dashboardRoutes, type DashboardDeps } from './routes/dashboard.ts';
 import type { Sha256Hex } from '../core/idempotency/fingerprint.ts';
@@ -48,6 +50,8 @@ export interface AppDeps {
   security?: SecurityDeps;
   /** Reads request bodies. Default: through the Web Request; Node reads its own stream, which costs less. */
   readRequestBody?: RequestBodyReader;
+  /** Bounds the request-body bytes all requests hold at once. Default: one for this app, sized by the running policy's limits.bodyBudgetBytes. */
+  bodyBudget?: ByteBudget;
 }
 
 export interface SecurityDeps {
@@ -69,6 +73,8 @@ export type AppEnv = {
     route: string | undefined;
     /** How this runtime reads a request body (see middleware/request-body.ts). */
     readRequestBody: RequestBodyReader;
+    /** This request's share of the process's request-body budget, given back when the request ends. */
+    bodyAllowance: BodyAllowance;
     /** The request body once read (see middleware/request-body.ts); undefined until then. */
     requestBody: Uint8Array | null | undefined;
     /** The authenticated merchant, when the route requires merchant authentication. */
@@ -88,16 +94,21 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   const readRequestBody = deps.readRequestBody ?? readWebRequestBody;
+  const bodyBudget = deps.bodyBudget ?? new ByteBudget(() => deps.gateway().policy.limits.bodyBudgetBytes);
   app.use(async (c, next) => {
     const gateway = deps.gateway();
     c.set('gateway', gateway);
     c.set('readRequestBody', readRequestBody);
+    const declared = c.req.header('content-length');
+    const allowance = new BodyAllowance(bodyBudget, gateway.policy.limits.bodyBudgetWaitMs, declared === undefined ? undefined : Number(declared));
+    c.set('bodyAllowance', allowance);
     // Counted as in flight on this gateway, so a policy apply closes its removed paths only after this request.
     const leave = gateway.enter();
     try {
       await next();
     } finally {
       leave();
+      allowance.release();
     }
   });
   app.use(requestRecorder(deps.onRequest));
@@ -119,9 +130,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   const security = deps.security ?? {};
   app.use(headerLimits());
-  app.route('/', healthRoutes(deps.statusSections, deps.statusExtras));
+  const requestBodies = () => ({ budgetBytes: bodyBudget.capacity, heldBytes: bodyBudget.used, waiting: bodyBudget.waiting });
+  app.route('/', healthRoutes({ ...deps.statusSections, requestBodies }, deps.statusExtras));
   if (deps.metrics) app.route('/', metricsRoutes(deps.metrics));
-  if (deps.admin) app.route('/admin', adminRoutes(deps.admin));
+  if (deps.admin) {
+    const admin = { rateLimiter: security.rateLimiter, ...deps.admin };
+    app.route('/admin', adminRoutes(admin, security.clientAddress as ((c: Context) => string | undefined) | undefined));
+  }
   if (deps.dashboard) app.route('/', dashboardRoutes(deps.dashboard));
   if (deps.queue) app.route('/', queueRoutes(deps.queue));
   // Registered after paypath's own endpoints (which answer first and stay open) and before the

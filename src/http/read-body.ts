@@ -1,4 +1,5 @@
 import { PaypathError } from '../core/errors.ts';
+import type { BodyAllowance } from './body-allowance.ts';
 
 /** 413 `body_too_large`, naming the limit. */
 export function bodyTooLarge(maxBytes: number): PaypathError {
@@ -8,11 +9,15 @@ export function bodyTooLarge(maxBytes: number): PaypathError {
 /**
  * Reads a request body into memory, refusing more than `maxBytes` (413 `body_too_large`) before
  * reading it all. Buffering is deliberate: only a buffered body can be sent again on another path.
+ * The bytes are taken from the process's body budget (`allowance`) before they are read: a declared
+ * length at once, an unsized body chunk by chunk (503 `body_budget_exhausted` when there is no room in time).
  */
-export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array | null> {
+export async function readBody(request: Request, maxBytes: number, allowance?: BodyAllowance): Promise<Uint8Array | null> {
   const declared = Number(request.headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > maxBytes) throw bodyTooLarge(maxBytes);
   if (request.body === null) return null;
+  const sized = Number.isFinite(declared) && declared > 0;
+  if (sized && allowance && !allowance.tryTake(declared)) await allowance.take(declared);
 
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -24,6 +29,14 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
     if (total > maxBytes) {
       await reader.cancel().catch(() => {});
       throw bodyTooLarge(maxBytes);
+    }
+    if (!sized && allowance && !allowance.tryTake(value.byteLength)) {
+      try {
+        await allowance.take(value.byteLength);
+      } catch (error) {
+        await reader.cancel().catch(() => {});
+        throw error;
+      }
     }
     chunks.push(value);
   }

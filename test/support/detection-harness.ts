@@ -56,7 +56,10 @@ export class DetectionRig {
     };
   }
 
-  async gateway(policy: PolicyInput, options: { redisUrl?: string; instanceId?: string; probes?: boolean } = {}): Promise<RunningGateway> {
+  async gateway(
+    policy: PolicyInput,
+    options: { redisUrl?: string; instanceId?: string; probes?: boolean; warmCodePaths?: boolean } = {},
+  ): Promise<RunningGateway> {
     const parsed = PolicySchema.parse(policy);
     const gateway = await startNodeGateway({
       policy: parsed,

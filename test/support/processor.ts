@@ -28,6 +28,8 @@ export interface ProcessorOptions {
   serviceTimeMs?: number;
   /** Honour Idempotency-Key (replay, 409 while in flight). Default: true. */
   honorKeys?: boolean;
+  /** Close a client connection after this many requests, as nginx's keepalive_requests does. Default: no limit. */
+  maxRequestsPerSocket?: number;
 }
 
 interface StoredAnswer {
@@ -97,6 +99,7 @@ export class SimulatedProcessor {
         res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: String(error) }));
       });
     });
+    if (this.#options.maxRequestsPerSocket !== undefined) server.maxRequestsPerSocket = this.#options.maxRequestsPerSocket;
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

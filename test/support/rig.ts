@@ -22,6 +22,8 @@ export interface RigOptions {
   /** Final say over the policy document before it is validated. */
   policy?: (policy: PolicyInput) => PolicyInput;
   processorServiceTimeMs?: number;
+  /** The processor closes a connection after this many answers (nginx's keepalive_requests). Default: no limit. */
+  processorMaxRequestsPerSocket?: number;
 }
 
 export interface PaymentResult {
@@ -49,7 +51,10 @@ export class Rig {
   }
 
   static async start(options: RigOptions = {}): Promise<Rig> {
-    const processor = await new SimulatedProcessor({ serviceTimeMs: options.processorServiceTimeMs ?? 0 }).start();
+    const processor = await new SimulatedProcessor({
+      serviceTimeMs: options.processorServiceTimeMs ?? 0,
+      ...(options.processorMaxRequestsPerSocket !== undefined ? { maxRequestsPerSocket: options.processorMaxRequestsPerSocket } : {}),
+    }).start();
     const carriers = new Map<CarrierId, CarrierProxy>();
     for (const c of CARRIERS) {
       carriers.set(c.id, await new CarrierProxy({ name: c.id, host: c.host, target: { host: '127.0.0.1', port: processor.port } }).start());

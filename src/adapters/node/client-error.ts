@@ -25,21 +25,25 @@ export function answerClientErrors(server: Server, gateway: () => Gateway): void
       socket.destroy();
       return;
     }
-    socket.end(clientErrorResponse(error, gateway()));
+    // Then closed, not only half-closed: a client still trickling its request must not keep the connection.
+    socket.end(clientErrorResponse(error, gateway()), () => socket.destroy());
   });
 }
 
 /** The whole HTTP/1.1 response (Connection: close) for a request the parser refused. */
 export function clientErrorResponse(error: ParserError, gateway: Gateway): string {
-  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return 'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\n\r\n';
   const limit = gateway.policy.limits.maxHeaderBytes;
+  const timeoutMs = gateway.policy.limits.requestTimeoutMs;
   const refusal =
     error.code === 'HPE_HEADER_OVERFLOW'
       ? new PaypathError('headers_too_large', 431, `request headers exceed the limit of ${limit} bytes`, { details: { limit } })
-      : new PaypathError('invalid_request', 400, `malformed HTTP request (${error.code ?? 'parse error'})`);
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? // node:http's requestTimeout, set from limits.requestTimeoutMs (request-timeout.ts).
+          new PaypathError('request_timeout', 408, `the request did not arrive whole within limits.requestTimeoutMs (${timeoutMs} ms); the connection is closed`, { details: { limit: timeoutMs } })
+        : new PaypathError('invalid_request', 400, `malformed HTTP request (${error.code ?? 'parse error'})`);
   const body = JSON.stringify(refusal.toJSON());
   const key = refusal.status === 431 && error.rawPacket ? keyHeader(error.rawPacket, gateway) : '';
-  const reason = refusal.status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+  const reason = refusal.status === 431 ? 'Request Header Fields Too Large' : refusal.status === 408 ? 'Request Timeout' : 'Bad Request';
   return `HTTP/1.1 ${refusal.status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${key}connection: close\r\n\r\n${body}`;
 }
 

@@ -160,6 +160,31 @@ export class PrometheusMetrics implements GatewayMetrics, MetricsSource {
     this.#probeDuration.observe({ path: pathId }, durationMs / 1000);
   }
 
+  /** Per-path DNS gauges (paths whose upstream is a host name), read from the resolvers at scrape time. */
+  watchDns(states: () => { path: string; names: { stale: boolean; addresses: string[]; ageMs?: number }[] }[]): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'paypath_dns_answer_available',
+      help: "1 when the path has an answer for its upstream's host name to connect with (fresh or stale), else 0.",
+      labelNames: ['path'],
+      registers,
+      collect() {
+        this.reset();
+        for (const state of states()) this.set({ path: state.path }, state.names.every((n) => n.addresses.length > 0) ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'paypath_dns_answer_stale',
+      help: "1 when the path's answer is past its TTL and used only because its resolvers fail (stale-if-error), else 0.",
+      labelNames: ['path'],
+      registers,
+      collect() {
+        this.reset();
+        for (const state of states()) this.set({ path: state.path }, state.names.some((n) => n.stale) ? 1 : 0);
+      },
+    });
+  }
+
   /** Store-and-forward queue gauges, read from the queue at scrape time. */
   watchQueue(stats: () => Promise<{ depth: number; oldestAgeMs: number | null; deadLettered: number }>): void {
     const registers = [this.registry];

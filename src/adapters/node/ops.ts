@@ -14,6 +14,7 @@ import { JsonlAuditLog } from './audit-file.ts';
 import { PrometheusMetrics } from './metrics.ts';
 import { PolicyWatcher } from './policy-watcher.ts';
 import { RedisStreamAuditLog } from './redis/audit-stream.ts';
+import { WorkerPolicyAnalyser } from './worker-policy-analyser.ts';
 
 export interface NodeOpsOptions {
   policy: Policy;
@@ -92,6 +93,8 @@ export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
   });
 
   const authenticator = await AdminAuthenticator.create(options.adminTokens ?? []);
+  // Policy documents sent to the admin API are parsed off the event loop that carries payments.
+  const policyAnalyser = new WorkerPolicyAnalyser({ logger });
   const watcher = options.policyFile && (options.watchPolicy ?? true) ? new PolicyWatcher({ file: options.policyFile, control: running, logger }) : undefined;
 
   const onRequest = (record: RequestRecord) => {
@@ -112,7 +115,7 @@ export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
       gateway: () => running.gateway(),
       onRequest,
       metrics,
-      admin: { authenticator, control: running, drills, audit },
+      admin: { authenticator, control: running, drills, audit, analysePolicy: (text, runningPolicy) => policyAnalyser.analyse(text, runningPolicy) },
       statusExtras: () => {
         const current = running.current();
         return {
@@ -128,6 +131,7 @@ export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
       watcher?.close();
       scheduler.stop();
       await drills.stop();
+      await policyAnalyser.close();
       await running.close();
     },
   };

@@ -29,10 +29,12 @@ import { warmCodePaths } from './code-warm-up.ts';
 import { gracefulClose } from './graceful-close.ts';
 import { answerClientErrors } from './client-error.ts';
 import { readIncomingBody } from './incoming-body.ts';
+import { applyRequestTimeout, CONNECTIONS_CHECKING_INTERVAL_MS } from './request-timeout.ts';
 import type { RedisClient } from './redis/client.ts';
 import type { Sha256Hex } from '../../core/idempotency/fingerprint.ts';
 import type { RedisHealthStore } from './redis/health-store.ts';
 import { createUndiciTransport } from './undici-transport.ts';
+import type { PathResolver } from './path-resolver.ts';
 
 export interface NodeGatewayOptions {
   policy: Policy;
@@ -123,6 +125,8 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     redis = createRedisClient(options.redisUrl);
     healthStore = new RedisHealthStore(redis, { logger });
   }
+  // Each path's resolver (upstreams named by a host name), for /status; a reload's new transport replaces its path's entry.
+  const resolvers = new Map<string, PathResolver>();
   const ops = await createNodeOps({
     policy: options.policy,
     policyHash: options.policyHash,
@@ -144,6 +148,26 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
         logger,
         transportFactory: (path) =>
           createUndiciTransport(path, {
+            onDnsChange: (change) => {
+              if (change.kind === 'failing') {
+                const still = change.stillUsing.length > 0 ? `still using its last answer ${change.stillUsing.join(', ')}` : 'no answer to use: the path fails until it resolves';
+                logger.warn(
+                  { event: 'dns_failing', path: change.pathId, hostname: change.hostname, code: change.error.code, reason: change.error.message, stillUsing: change.stillUsing },
+                  `DNS for ${change.hostname} on path ${change.pathId} is failing (${still}): ${change.error.message}`,
+                );
+              } else {
+                logger.info(
+                  { event: 'dns_recovered', path: change.pathId, hostname: change.hostname, addresses: change.addresses, failedForMs: change.failedForMs },
+                  `DNS for ${change.hostname} on path ${change.pathId} answers again after ${change.failedForMs} ms`,
+                );
+              }
+            },
+            onResolver: (resolver) => {
+              // A reload that rebuilt this path's transport keeps its last good answers (a resolver may be down right now).
+              const previous = resolvers.get(resolver.pathId);
+              if (previous) resolver.adopt(previous);
+              resolvers.set(resolver.pathId, resolver);
+            },
             onTlsFailure: (pathId, error) =>
               logger.error({ event: 'upstream_tls_failed', path: pathId, code: error.code, reason: error.message }, `TLS to the upstream on path ${pathId} failed; nothing was sent, failing over: ${error.message}`),
           }),
@@ -166,6 +190,8 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     ...(queueCipher ? { queueCipher } : {}),
   });
   ops.metrics.watchQueue(() => exactlyOnce.queue.stats(Date.now()));
+  const dnsStates = () => [...resolvers.values()].filter((resolver) => !resolver.closed).map((resolver) => ({ path: resolver.pathId, ...resolver.state() }));
+  ops.metrics.watchDns(dnsStates);
   if (!redis && options.policy.routes.some((r) => r.whenAllDown === 'queue')) {
     logger.warn({ event: 'queue_not_durable' }, 'whenAllDown "queue" keeps its queue in memory (no --redis): queued requests are lost if the process stops');
   }
@@ -197,7 +223,10 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     logger,
     idempotencyStore: exactlyOnce.idempotencyStore,
     queue: exactlyOnce.queue,
-    statusSections: exactlyOnce.statusSections,
+    statusSections: {
+      ...exactlyOnce.statusSections,
+      dns: dnsStates,
+    },
     security,
     sha256,
     readRequestBody: readIncomingBody,
@@ -207,11 +236,15 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     // Node refuses larger header blocks itself before the app sees them (answered by answerClientErrors).
     maxHeaderSize: options.policy.limits.maxHeaderBytes,
     keepAliveTimeout: options.keepAliveTimeoutMs ?? DEFAULT_CLIENT_KEEP_ALIVE_TIMEOUT_MS,
+    requestTimeout: options.policy.limits.requestTimeoutMs,
+    headersTimeout: options.policy.limits.requestTimeoutMs,
+    connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
   };
   const server: ServerType = inboundTls
     ? createAdaptorServer({ fetch: app.fetch, createServer: createHttpsServer, serverOptions: { ...inboundTls, minVersion: 'TLSv1.2', ...connectionOptions } })
     : createAdaptorServer({ fetch: app.fetch, serverOptions: connectionOptions });
   answerClientErrors(server as HttpServer, () => ops.control.gateway());
+  const stopFollowingTimeout = ops.control.onApplied((_revision, gateway) => applyRequestTimeout(server as HttpServer, gateway.policy.limits.requestTimeoutMs));
   const closing = gracefulClose(server as HttpServer);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -229,6 +262,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     if (inFlight > 0) logger.info({ event: 'draining', inFlight }, `waiting for ${inFlight} request(s) in flight to finish`);
     const { cut } = await closing.drain(options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
     if (cut > 0) logger.warn({ event: 'drain_timed_out', cut }, `${cut} request(s) still unanswered when the drain timed out; their connections were cut`);
+    stopFollowingTimeout();
     exactlyOnce.close();
     await ops.close();
     healthStore?.dispose();

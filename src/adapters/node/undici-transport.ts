@@ -1,8 +1,9 @@
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import type { Agent, buildConnector, Dispatcher } from 'undici';
 import { AttemptError, type AttemptErrorCode } from '../../core/failover/attempt-error.ts';
 import type { PathConfig } from '../../core/policy/schema.ts';
+import { PathResolver, type DnsCacheOptions, type DnsChange } from './path-resolver.ts';
 import { readPublicFile, readSecretFile } from './secret-file.ts';
 import type { AttemptOptions, PathTransport, UpstreamRequest, UpstreamResponse } from '../../core/transport.ts';
 
@@ -23,6 +24,12 @@ export interface UndiciTransportOptions {
   connections?: number;
   /** Called when a TLS handshake with the upstream fails (bad or expired certificate, old protocol), to log it loudly. */
   onTlsFailure?: (pathId: string, error: AttemptError) => void;
+  /** How the path's DNS answers are cached (upstreams named by a host name). Default: DNS_CACHE_DEFAULTS. */
+  dns?: DnsCacheOptions;
+  /** Called when the path's lookups start failing and when they recover, to log it. */
+  onDnsChange?: (change: DnsChange) => void;
+  /** Called with the path's resolver when one is created (an upstream named by a host name), before its first lookup: to show its state, or to `adopt` the answers of the resolver it replaces. */
+  onResolver?: (resolver: PathResolver) => void;
 }
 
 /**
@@ -51,7 +58,15 @@ export function createUndiciTransport(path: PathConfig, options: UndiciTransport
   const keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 30_000;
   // undici's own connector (TCP, TLS with the path's settings for https), wrapped so connecting can run ahead of sending.
   const tlsOptions = path.upstream.startsWith('https:') ? tlsConnectOptions(path) : {};
-  const connector = new PreConnector(buildUndiciConnector({ timeout: path.connectTimeoutMs, ...tlsOptions } as buildConnector.BuildOptions), keepAliveTimeoutMs);
+  const base = new URL(path.upstream);
+  const hostname = base.hostname.replace(/^\[|\]$/g, '');
+  // A host name is resolved through this path (its resolvers, from its address), from a cache that
+  // is kept fresh in the background: see path-resolver.ts. Its lookup is started now, before any request.
+  const resolver = isIP(hostname) === 0 ? new PathResolver({ pathId: path.id, servers: path.dns, localAddress: path.bind, ...options.dns, ...(options.onDnsChange ? { onChange: options.onDnsChange } : {}) }) : undefined;
+  if (resolver) options.onResolver?.(resolver);
+  resolver?.prime(hostname);
+  const connectOptions = { timeout: path.connectTimeoutMs, ...tlsOptions, ...(resolver ? { lookup: resolver.nodeLookup } : {}) };
+  const connector = new PreConnector(buildUndiciConnector(connectOptions as buildConnector.BuildOptions), keepAliveTimeoutMs);
   const agent = new UndiciAgent({
     connect: connector.connect,
     ...(path.bind ? { localAddress: path.bind } : {}),
@@ -60,11 +75,10 @@ export function createUndiciTransport(path: PathConfig, options: UndiciTransport
     // Timeouts are the failover engine's (per attempt, per deadline); the agent's own are backstops.
     headersTimeout: 0,
   });
-  const base = new URL(path.upstream);
   const origin = base.origin;
   const basePath = base.pathname.replace(/\/$/, '');
   const target: ConnectTarget = {
-    hostname: base.hostname.replace(/^\[|\]$/g, ''),
+    hostname,
     host: base.host,
     protocol: base.protocol,
     port: base.port || (base.protocol === 'https:' ? '443' : '80'),
@@ -84,6 +98,7 @@ export function createUndiciTransport(path: PathConfig, options: UndiciTransport
       });
     },
     close: async () => {
+      resolver?.close();
       connector.close();
       await agent.close();
     },

@@ -102,12 +102,16 @@ async function gatewayFor(env: WorkerEnv): Promise<Built> {
   return built;
 }
 
-/** Work after a request's answer: share its transitions at once, then those of the probes it started. */
-async function afterAnswer(health: WorkerRedisHealthStore | undefined, probing: Promise<ProbeResult[]>): Promise<void> {
+/**
+ * Work after a request's answer: share its transitions at once, then those of the probes it
+ * started, and deliver the redundancy alarms they raised (nothing outlives the request otherwise).
+ */
+async function afterAnswer(gateway: Gateway, health: WorkerRedisHealthStore | undefined, probing: Promise<ProbeResult[]>): Promise<void> {
   const shared = health?.sync();
   const probed = await probing.catch(() => []);
   if (probed.length > 0) await health?.sync();
   await shared;
+  await gateway.alarmDeliveries();
 }
 
 async function handleFetch(request: Request, env: WorkerEnv, ctx: WorkerContext): Promise<Response> {
@@ -117,7 +121,7 @@ async function handleFetch(request: Request, env: WorkerEnv, ctx: WorkerContext)
     // the request; the answer never waits for them. One isolate never runs a path's probe twice at once.
     const probing = current.gateway.probeDue();
     const response = await current.app.fetch(request, env, ctx);
-    ctx.waitUntil(afterAnswer(current.health, probing));
+    ctx.waitUntil(afterAnswer(current.gateway, current.health, probing));
     return response;
   } catch (error) {
     built = undefined;
@@ -143,6 +147,7 @@ async function handleScheduled(env: WorkerEnv): Promise<void> {
   await health?.sync();
   await gateway.probeRound();
   await health?.sync();
+  await gateway.alarmDeliveries();
 }
 
 export default {

@@ -29,6 +29,8 @@ export interface PathRuntime {
   watchSilence?(route: RouteConfig, startedAt: number, giveUp: (reason: string) => void): (() => void) | undefined;
   /** Epoch ms of the last answer that came over this path (payments or probes). */
   readonly lastAnsweredAt?: number;
+  /** Called as an attempt's request is handed to the transport (the path is asked something; see PathSilence). */
+  noteAsked?(): void;
 }
 
 /** How recent another path's answer must be for a timeout to count as this path's fault in the retry budget. */
@@ -200,6 +202,7 @@ async function forwardAttempts(
         // Only an adaptive timeout is cut short: a fixed one is the operator's, and on the last usable path there is nowhere to go.
         const unwatch = route.attemptTimeoutMs === undefined && laterUsable(i) ? path.watchSilence?.(route, attemptStarted, (reason) => timer.giveUp(reason)) : undefined;
         try {
+          path.noteAsked?.();
           answer = await path.transport.send(request, { signal: timer.signal, bodyTimeoutMs: route.deadlineMs });
         } catch (error) {
           // A timeout marks the path failing only when another path answered meanwhile: if none did,

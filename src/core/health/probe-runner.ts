@@ -7,6 +7,8 @@ export interface ProbeRunnerOptions {
   onResult: (path: ProbeTarget, result: ProbeResult) => void;
   /** Called with every probe as it starts, e.g. to keep it alive past the request that started it (Workers). */
   onStart?: (probe: Promise<ProbeResult>) => void;
+  /** Called as a probe is sent over a path (the path is asked something). */
+  onAsk?: (path: ProbeTarget) => void;
   now?: () => number;
 }
 
@@ -25,6 +27,7 @@ export class ProbeRunner {
   readonly paths: readonly ProbeTarget[];
   readonly #onResult: ProbeRunnerOptions['onResult'];
   readonly #onStart: ProbeRunnerOptions['onStart'];
+  readonly #onAsk: ProbeRunnerOptions['onAsk'];
   readonly #now: () => number;
   readonly #running = new Map<string, Running>();
   readonly #lastStarted = new Map<string, number>();
@@ -34,6 +37,7 @@ export class ProbeRunner {
     this.paths = options.paths;
     this.#onResult = options.onResult;
     this.#onStart = options.onStart;
+    this.#onAsk = options.onAsk;
     this.#now = options.now ?? Date.now;
   }
 
@@ -50,12 +54,18 @@ export class ProbeRunner {
     return running !== undefined && this.#now() - running.startedAt <= this.probe.timeoutMs * 2 + 1_000;
   }
 
+  /** When the path's latest probe started, or undefined before its first. */
+  lastStartedAt(pathId: string): number | undefined {
+    return this.#lastStarted.get(pathId);
+  }
+
   /** Probes the path now, or joins its probe in flight. */
   run(path: ProbeTarget): Promise<ProbeResult> {
     const id = path.config.id;
     if (this.inFlight(id)) return this.#running.get(id)!.promise;
     const startedAt = this.#now();
     this.#lastStarted.set(id, startedAt);
+    this.#onAsk?.(path);
     const running: Running = {
       startedAt,
       promise: sendProbe(path, this.probe, this.#now).then((result) => {

@@ -61,7 +61,7 @@ describe('MemoryIdempotencyStore byte bound', () => {
 
   it('stays within maxBytes by dropping the oldest completed records, never an in-flight claim', async () => {
     const reported: number[] = [];
-    const store = new MemoryIdempotencyStore({ maxBytes: 4_000, onDroppedEarly: (dropped) => reported.push(dropped) });
+    const store = new MemoryIdempotencyStore({ maxBytes: 4_000, maxRecordBytes: 4_000, onDroppedEarly: (dropped) => reported.push(dropped) });
     const busy = await store.claim('busy', 'fp', 60_000);
     expect(busy.kind).toBe('claimed');
     for (const key of ['a', 'b', 'c', 'd', 'e']) {
@@ -115,5 +115,27 @@ describe('MemoryIdempotencyStore byte bound', () => {
     await store.complete('k-ovh-paypath-1795755789038-123', claim.token, { status: 201, headers: [['content-type', 'application/json'], ['idempotency-key', 'k-ovh-paypath-1795755789038-123']], bodyBase64: body }, 86_400_000);
     expect(store.bytes).toBeGreaterThan(500);
     expect(store.bytes).toBeLessThan(800);
+  });
+
+  it('refuses a record larger than a sixteenth of maxBytes: keeps only its outcome and drops no other record', async () => {
+    const store = new MemoryIdempotencyStore({ maxBytes: 64_000 });
+    const small = { status: 201, headers: [['content-type', 'application/json']] as [string, string][], bodyBase64: 'x'.repeat(500) };
+    for (let i = 0; i < 11; i++) {
+      const claim = await store.claim(`k${i}`, 'fp', 60_000);
+      if (claim.kind !== 'claimed') throw new Error('expected a claim');
+      await store.complete(`k${i}`, claim.token, small, 86_400_000);
+    }
+    const claim = await store.claim('huge', 'fp', 60_000);
+    if (claim.kind !== 'claimed') throw new Error('expected a claim');
+    // 70 KB of base64: more than the whole store, as the 70 MB answer was against the default 64 MiB.
+    expect(await store.complete('huge', claim.token, { ...small, bodyBase64: 'y'.repeat(70_000) }, 86_400_000)).toBe(true);
+    expect(store.droppedBeforeExpiry).toBe(0);
+    expect(store.size).toBe(12);
+    for (let i = 0; i < 11; i++) expect(await store.claim(`k${i}`, 'fp', 60_000)).toEqual({ kind: 'completed', answer: small });
+    expect(await store.claim('huge', 'fp', 60_000)).toEqual({ kind: 'completed', answer: { status: 201, headers: [], bodyBase64: '', notKept: 'too_large' } });
+    expect(store.bytes).toBeLessThan(64_000 / 4);
+    // What the middleware is told to keep at most fits in one record's share.
+    expect(store.maxAnswerBytes).toBeGreaterThan(0);
+    expect((store.maxAnswerBytes * 4) / 3).toBeLessThan(64_000 / 16);
   });
 });

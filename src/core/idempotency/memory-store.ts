@@ -16,6 +16,13 @@ export const DEFAULT_MEMORY_IDEMPOTENCY_ENTRIES = 200_000;
 export const DEFAULT_MEMORY_IDEMPOTENCY_BYTES = 64 * 1024 * 1024;
 
 /**
+ * Largest share of `maxBytes` one record may take. A larger record is never stored whole (it would
+ * push out many others before their TTL: one 70 MB answer emptied the whole store); only its
+ * outcome is kept (see StoredAnswer.notKept).
+ */
+const MAX_RECORD_SHARE = 16;
+
+/**
  * What one record costs beyond its strings, measured on Node 24 (the Map entry, the record and
  * answer objects, the headers arrays, the strings' own headers).
  */
@@ -26,7 +33,8 @@ const RECORD_OVERHEAD_BYTES = 256;
  * `maxEntries` records or `maxBytes` (estimated), the oldest completed records are dropped early:
  * memory stays bounded, and a retry of a dropped key still goes to the processor with its key,
  * whose de-duplication answers it. A claim in flight is never dropped, so its key can never be
- * claimed twice at once.
+ * claimed twice at once. A record larger than a sixteenth of `maxBytes` is refused whole: its
+ * outcome is kept without the body, and no other record is dropped for it.
  */
 export class MemoryIdempotencyStore implements IdempotencyStore {
   readonly kind = 'memory' as const;
@@ -34,6 +42,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   readonly #now: () => number;
   readonly #maxEntries: number;
   readonly #maxBytes: number;
+  readonly #maxRecordBytes: number;
   readonly #onDroppedEarly: ((dropped: number) => void) | undefined;
   #bytes = 0;
   #droppedEarly = 0;
@@ -44,6 +53,8 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
       now?: () => number;
       maxEntries?: number;
       maxBytes?: number;
+      /** Largest estimated bytes of one record; a larger answer keeps only its outcome. Default: maxBytes / 16. */
+      maxRecordBytes?: number;
       /** Called with the running total each time completed records are dropped before their TTL to stay within the bounds. */
       onDroppedEarly?: (dropped: number) => void;
     } = {},
@@ -51,7 +62,17 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     this.#now = options.now ?? Date.now;
     this.#maxEntries = options.maxEntries ?? DEFAULT_MEMORY_IDEMPOTENCY_ENTRIES;
     this.#maxBytes = options.maxBytes ?? DEFAULT_MEMORY_IDEMPOTENCY_BYTES;
+    this.#maxRecordBytes = options.maxRecordBytes ?? Math.floor(this.#maxBytes / MAX_RECORD_SHARE);
     this.#onDroppedEarly = options.onDroppedEarly;
+  }
+
+  /**
+   * Largest answer body kept whole, in bytes: what fits in one record's share once base64 (4/3)
+   * and the record's own costs are counted, so the idempotency middleware keeps no larger one.
+   */
+  get maxAnswerBytes(): number {
+    const forKeyAndHeaders = Math.min(16 * RECORD_OVERHEAD_BYTES, this.#maxRecordBytes / 4);
+    return Math.max(0, Math.floor(((this.#maxRecordBytes - forKeyAndHeaders) * 3) / 4));
   }
 
   get size(): number {
@@ -89,9 +110,13 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   async complete(key: string, token: string, answer: StoredAnswer, ttlMs: number): Promise<boolean> {
     const existing = this.#records.get(key);
     if (!existing || existing.state !== 'in_flight' || existing.token !== token) return false;
-    let bytes = RECORD_OVERHEAD_BYTES + 2 * key.length + existing.fingerprint.length + answer.bodyBase64.length;
-    for (const [name, value] of answer.headers) bytes += name.length + value.length + 32;
-    this.#set(key, { state: 'completed', fingerprint: existing.fingerprint, answer, expiresAt: this.#now() + ttlMs, bytes });
+    let kept = answer;
+    let bytes = this.#recordBytes(key, existing.fingerprint, kept);
+    if (bytes > this.#maxRecordBytes) {
+      kept = { status: answer.status, headers: [], bodyBase64: '', notKept: 'too_large' };
+      bytes = this.#recordBytes(key, existing.fingerprint, kept);
+    }
+    this.#set(key, { state: 'completed', fingerprint: existing.fingerprint, answer: kept, expiresAt: this.#now() + ttlMs, bytes });
     this.#evictOverLimits();
     return true;
   }
@@ -101,6 +126,12 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     if (!existing || existing.state !== 'in_flight' || existing.token !== token) return false;
     this.#delete(key);
     return true;
+  }
+
+  #recordBytes(key: string, fingerprint: string, answer: StoredAnswer): number {
+    let bytes = RECORD_OVERHEAD_BYTES + 2 * key.length + fingerprint.length + answer.bodyBase64.length;
+    for (const [name, value] of answer.headers) bytes += name.length + value.length + 32;
+    return bytes;
   }
 
   /** Replaces the key's record in place (an existing key keeps its position in the Map). */

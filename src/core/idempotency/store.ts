@@ -3,6 +3,11 @@ export interface StoredAnswer {
   status: number;
   headers: [string, string][];
   bodyBase64: string;
+  /**
+   * Set when the answer was too large to keep: only its outcome is recorded (status, headers, an
+   * empty body), so a retry with the key is refused rather than sent to the processor again.
+   */
+  notKept?: 'too_large';
 }
 
 export type ClaimResult =
@@ -23,6 +28,8 @@ export type ClaimResult =
  */
 export interface IdempotencyStore {
   readonly kind: 'memory' | 'redis';
+  /** Largest answer body this store keeps, in bytes, when it is smaller than the policy's idempotencyStore.maxAnswerBytes. */
+  readonly maxAnswerBytes?: number;
   claim(key: string, fingerprint: string, claimTtlMs: number): Promise<ClaimResult>;
   /** Replaces our claim with the final answer, kept for `ttlMs`. False when the claim was no longer ours. */
   complete(key: string, token: string, answer: StoredAnswer, ttlMs: number): Promise<boolean>;

@@ -40,15 +40,21 @@ export function knownFields(schema: z.ZodType, segments: readonly PropertyKey[])
  * edits (a third of the name, at least one), else none; a tie goes to the earlier name.
  */
 export function nearestName(name: string, known: readonly string[]): string | undefined {
+  // No field name is this long: nothing to suggest, and no quadratic work on a hostile key.
+  if (name.length > MAX_NAME_LENGTH) return undefined;
   const lower = name.toLowerCase();
+  const allowed = Math.max(1, Math.floor(name.length / 3));
   let best: { name: string; distance: number } | undefined;
   for (const candidate of known) {
+    if (Math.abs(candidate.length - name.length) > allowed) continue;
     const distance = candidate.toLowerCase() === lower ? 0 : editDistance(lower, candidate.toLowerCase());
     if (best === undefined || distance < best.distance) best = { name: candidate, distance };
   }
   if (best === undefined) return undefined;
-  return best.distance <= Math.max(1, Math.floor(name.length / 3)) ? best.name : undefined;
+  return best.distance <= allowed ? best.name : undefined;
 }
+
+const MAX_NAME_LENGTH = 64;
 
 /** Levenshtein distance, with a swap of two neighbouring letters counted as one edit. */
 function editDistance(a: string, b: string): number {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { policyJsonSchema } from './json-schema.ts';
-import { formatFieldPath, parsePolicy, validatePolicyObject } from './parse.ts';
+import { formatFieldPath, parsePolicy, POLICY_LIMITS, validatePolicyObject } from './parse.ts';
 import { policyHash } from './hash.ts';
 
 const MINIMAL = `version: 1
@@ -51,6 +51,17 @@ describe('parsePolicy', () => {
     expect(unknown.issues.map((i) => `${i.path}: ${i.message}`)).toEqual(['drills[0].paths[1]: path "a" is listed twice', 'drills[0].paths[2]: unknown path "b" (expected one of: a)']);
   });
 
+  it('defaults the every-path-down window to 3 s and wants it longer than a probe may take', () => {
+    const result = parsePolicy(MINIMAL);
+    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    expect(result.policy.redundancy.downAfterMs).toBe(3000);
+    const tooShort = parsePolicy(MINIMAL + 'probe: { timeoutMs: 800 }\nredundancy: { downAfterMs: 800 }\n');
+    expect(tooShort.ok ? [] : tooShort.issues.map((i) => [i.path, i.message])).toEqual([
+      ['redundancy.downAfterMs', 'downAfterMs (800) must be longer than probe.timeoutMs (800): a probe may take that long to answer'],
+    ]);
+    expect(parsePolicy(MINIMAL + 'probe: { enabled: false }\nredundancy: { downAfterMs: 100 }\n').ok).toBe(true);
+  });
+
   it('flags a route that an earlier route shadows', () => {
     const text = MINIMAL + `  - id: later
     match: { method: POST, path: /v1/payments }
@@ -73,6 +84,15 @@ describe('parsePolicy', () => {
     expect(result.ok ? [] : result.issues.map((i) => i.path)).toEqual(['paths', 'routes']);
   });
 
+  it("takes a path's resolvers as addresses, with or without a port, and names a bad one", () => {
+    const withDns = (list: string) => parsePolicy(MINIMAL.replace('    upstream: https://pay.example\n', `    upstream: https://pay.example\n    dns: ${list}\n`));
+    const good = withDns('[10.0.1.1, "10.0.1.1:5353", "2001:db8::53", "[2001:db8::53]:5353"]');
+    expect(good.ok ? good.policy.paths[0]!.dns : good.issues).toEqual(['10.0.1.1', '10.0.1.1:5353', '2001:db8::53', '[2001:db8::53]:5353']);
+    const bad = withDns('[10.0.1.1, dns.example, "10.0.1.1:70000", "[2001:db8::53]", []]');
+    expect(bad.ok ? [] : bad.issues.map((i) => i.path)).toEqual(['paths[0].dns[1]', 'paths[0].dns[2]', 'paths[0].dns[3]', 'paths[0].dns[4]']);
+    if (!bad.ok) expect(bad.issues[0]!.message).toMatch(/address of a DNS resolver/);
+  });
+
   it('formats field paths as in the docs', () => {
     expect(formatFieldPath(['routes', 1, 'paths', 2])).toBe('routes[1].paths[2]');
   });
@@ -90,5 +110,50 @@ describe('parsePolicy', () => {
   it('keeps policies/schema.json in step with the zod schema (run `npm run schema`)', () => {
     const committed = JSON.parse(readFileSync(new URL('../../../policies/schema.json', import.meta.url), 'utf8')) as unknown;
     expect(committed).toEqual(policyJsonSchema());
+  });
+
+  describe('document limits (hostile input is refused before it is parsed)', () => {
+    it('refuses more nodes than maxNodes, naming the limit', () => {
+      const keys = Array.from({ length: POLICY_LIMITS.maxNodes }, (_, i) => `k${i}: ${i}`).join('\n');
+      const result = parsePolicy(keys);
+      expect(result).toEqual({ ok: false, limit: { name: 'nodes', max: POLICY_LIMITS.maxNodes }, issues: [{ path: '', message: expect.stringContaining(`more than ${POLICY_LIMITS.maxNodes} nodes`) }] });
+    });
+
+    it('refuses nesting deeper than maxDepth, in flow, block and complex-key form', () => {
+      const deep = POLICY_LIMITS.maxDepth + 1;
+      const documents = [
+        '['.repeat(deep) + ']'.repeat(deep),
+        Array.from({ length: deep }, (_, i) => `${'  '.repeat(i)}k${i}:`).join('\n'),
+        `${'- '.repeat(deep)}x`,
+        `${'? '.repeat(deep)}x`,
+      ];
+      for (const text of documents) {
+        const result = parsePolicy(text);
+        expect(result.ok ? undefined : result.limit, text.slice(0, 40)).toEqual({ name: 'depth', max: POLICY_LIMITS.maxDepth });
+      }
+    });
+
+    it('reports duplicate keys and non-plain keys with their position', () => {
+      const duplicate = parsePolicy(`${MINIMAL}version: 1\n`);
+      expect(duplicate.ok ? [] : duplicate.issues).toEqual([{ path: '', message: 'YAML error: duplicate key "version"', line: 9, column: 1 }]);
+      const complex = parsePolicy(`${MINIMAL}[a, b]: 1\n`);
+      expect(complex.ok ? [] : complex.issues.map((i) => i.message)).toEqual([expect.stringContaining('map keys must be plain values')]);
+    });
+
+    it('lists at most maxIssues problems and says how many more there were', () => {
+      const unknown = Array.from({ length: POLICY_LIMITS.maxIssues + 50 }, (_, i) => `extra${i}: 1`).join('\n');
+      const result = parsePolicy(`${MINIMAL}${unknown}\n`);
+      if (result.ok) throw new Error('expected issues');
+      expect(result.issues).toHaveLength(POLICY_LIMITS.maxIssues + 1);
+      expect(result.issues.at(-1)!.message).toBe(`and 50 more problems (only the first ${POLICY_LIMITS.maxIssues} are listed)`);
+      expect(result.issues[0]).toMatchObject({ path: 'extra0', message: 'unknown field', line: 9 });
+    });
+
+    it('accepts every shipped policy well inside the limits', () => {
+      for (const file of ['default.yaml', 'examples/store-box.yaml', 'examples/exactly-once.yaml']) {
+        const text = readFileSync(new URL(`../../../policies/${file}`, import.meta.url), 'utf8');
+        expect(parsePolicy(text).ok, file).toBe(true);
+      }
+    });
   });
 });

@@ -1,5 +1,6 @@
 import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import type * as z from 'zod';
+import { checkDocumentBounds, keyProblems, type DocumentLimitName } from './document-bounds.ts';
 import { PolicySchema, type Policy } from './schema.ts';
 import { explainYamlError } from './yaml-error-text.ts';
 import { knownFields, nearestName } from './nearest-field.ts';
@@ -13,10 +14,17 @@ export interface PolicyIssue {
   column?: number;
 }
 
-export type PolicyParseResult = { ok: true; policy: Policy } | { ok: false; issues: PolicyIssue[] };
+/** `limit` is set when the document passed one of POLICY_LIMITS and was not parsed any further. */
+export type PolicyParseResult =
+  | { ok: true; policy: Policy }
+  | { ok: false; issues: PolicyIssue[]; limit?: { name: DocumentLimitName | 'time'; max: number } };
 
-/** Limits that keep a hostile policy document (alias bombs, huge files) from exhausting memory. */
-export const POLICY_LIMITS = { maxBytes: 1_048_576, maxAliasCount: 50 } as const;
+/**
+ * Limits that keep a hostile policy document (alias bombs, huge files, many keys, deep nesting)
+ * from exhausting memory or time; documented in docs/ops.md ("Policy document limits").
+ * `maxIssues`: problems reported (each is located in the document, which costs per problem).
+ */
+export const POLICY_LIMITS = { maxBytes: 1_048_576, maxNodes: 20_000, maxDepth: 32, maxAliasCount: 50, maxIssues: 100 } as const;
 
 export function formatFieldPath(segments: readonly PropertyKey[]): string {
   let out = '';
@@ -35,18 +43,20 @@ export function formatIssue(issue: PolicyIssue, source?: string): string {
 
 /** Parses and validates policy YAML (or JSON, which is YAML). Never throws on bad input. */
 export function parsePolicy(text: string): PolicyParseResult {
-  if (new TextEncoder().encode(text).byteLength > POLICY_LIMITS.maxBytes) {
-    return { ok: false, issues: [{ path: '', message: `policy is larger than ${POLICY_LIMITS.maxBytes} bytes` }] };
-  }
+  const breach = checkDocumentBounds(text, POLICY_LIMITS);
+  if (breach) return { ok: false, issues: [{ path: '', message: breach.message }], limit: { name: breach.limit, max: breach.max } };
   const lineCounter = new LineCounter();
   // logLevel 'error': hostile input (collection keys and the like) must not spray process warnings.
-  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
+  // uniqueKeys off: the library's check is quadratic in a map's keys; keyProblems does it in one pass.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: false, logLevel: 'error' });
   if (doc.errors.length > 0) {
     // The first error only: the parser's later ones mostly follow from it and would mislead.
     const error = doc.errors[0]!;
     const pos = error.linePos?.[0];
     return { ok: false, issues: [{ path: '', message: `YAML syntax error: ${explainYamlError(error, text)}`, line: pos?.line, column: pos?.col }] };
   }
+  const keys = keyProblems(doc, lineCounter);
+  if (keys.length > 0) return { ok: false, issues: capIssues(keys.map((problem) => ({ path: '', ...problem, message: `YAML error: ${problem.message}` }))) };
   let raw: unknown;
   try {
     raw = doc.toJS({ maxAliasCount: POLICY_LIMITS.maxAliasCount });
@@ -62,16 +72,24 @@ export function validatePolicyObject(
   locateField: (segments: readonly PropertyKey[]) => { line: number; column: number } | undefined = () => undefined,
 ): PolicyParseResult {
   const parsed = PolicySchema.safeParse(raw);
-  const issues: PolicyIssue[] = parsed.success
+  const issues: Located[] = parsed.success
     ? crossFieldIssues(parsed.data)
     : parsed.error.issues.flatMap((issue) => fromZodIssue(issue, raw));
   if (issues.length > 0) {
-    return { ok: false, issues: issues.map((issue) => withPosition(issue, locateField)) };
+    // Capped before locating: finding a field's line scans its map, once per issue.
+    const shown = capIssues(issues);
+    return { ok: false, issues: shown.map((issue) => withPosition(issue, locateField)) };
   }
   return { ok: true, policy: (parsed as { data: Policy }).data };
 }
 
 type Located = PolicyIssue & { segments?: readonly PropertyKey[] };
+
+/** The first POLICY_LIMITS.maxIssues issues, and one saying how many more there were. */
+function capIssues<T extends PolicyIssue>(issues: T[]): (T | PolicyIssue)[] {
+  if (issues.length <= POLICY_LIMITS.maxIssues) return issues;
+  return [...issues.slice(0, POLICY_LIMITS.maxIssues), { path: '', message: `and ${issues.length - POLICY_LIMITS.maxIssues} more problems (only the first ${POLICY_LIMITS.maxIssues} are listed)` }];
+}
 
 function withPosition(issue: Located, locateField: (segments: readonly PropertyKey[]) => { line: number; column: number } | undefined): PolicyIssue {
   const { segments, ...rest } = issue;
@@ -114,8 +132,9 @@ function fromZodIssue(issue: z.core.$ZodIssue, raw: unknown): Located[] {
   const segments = issue.path;
   if (issue.code === 'unrecognized_keys') {
     const known = knownFields(PolicySchema, segments);
-    return issue.keys.map((key) => {
-      const meant = nearestName(key, known);
+    // Suggestions only for what will be listed (capIssues): a hostile document may hold thousands of keys.
+    return issue.keys.map((key, i) => {
+      const meant = i < POLICY_LIMITS.maxIssues ? nearestName(key, known) : undefined;
       return {
         path: formatFieldPath([...segments, key]),
         segments: [...segments, key],
@@ -181,6 +200,12 @@ function crossFieldIssues(policy: Policy): Located[] {
     const shadowedBy = policy.routes.slice(0, i).findIndex((earlier) => shadows(earlier.match, route.match));
     if (shadowedBy >= 0) add(['routes', i, 'match'], `never matches: routes[${shadowedBy}] (${policy.routes[shadowedBy]?.id}) matches every request it would`);
   });
+  if (policy.probe.enabled && policy.redundancy.downAfterMs <= policy.probe.timeoutMs) {
+    add(
+      ['redundancy', 'downAfterMs'],
+      `downAfterMs (${policy.redundancy.downAfterMs}) must be longer than probe.timeoutMs (${policy.probe.timeoutMs}): a probe may take that long to answer`,
+    );
+  }
   policy.drills.forEach((drill, i) => {
     if (drill.path !== undefined && !pathIds.has(drill.path)) add(['drills', i, 'path'], `unknown path "${drill.path}" (expected one of: ${known})`);
     drill.paths?.forEach((pathId, j) => {

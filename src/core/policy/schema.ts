@@ -25,6 +25,19 @@ const upstreamUrl = z
     }
   }, 'expected an http(s) base URL without query or fragment, e.g. https://pay.processor.example');
 
+const ipv4 = z.ipv4();
+const ipv6 = z.ipv6();
+/** A DNS resolver: `192.0.2.53`, `2001:db8::53`, or with a port, `192.0.2.53:5353`, `[2001:db8::53]:5353`. */
+const resolverAddress = z.string().refine((value) => {
+  const withPort = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
+  if (withPort) {
+    const port = Number(withPort[3]);
+    if (port < 1 || port > 65_535) return false;
+    return withPort[1] !== undefined ? ipv6.safeParse(withPort[1]).success : ipv4.safeParse(withPort[2]).success;
+  }
+  return ipv4.safeParse(value).success || ipv6.safeParse(value).success;
+}, 'expected the IPv4 or IPv6 address of a DNS resolver, optionally with a port (192.0.2.53, 192.0.2.53:5353, [2001:db8::53]:5353)');
+
 export const GRADES = ['mirror', 'hot', 'warm', 'cold'] as const;
 export const ROUTE_CLASSES = ['payment', 'capture', 'refund', 'billing', 'query', 'other'] as const;
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
@@ -63,6 +76,14 @@ export const PathSchema = z.strictObject({
     .union([z.ipv4(), z.ipv6()], { error: 'expected an IPv4 or IPv6 address' })
     .optional()
     .describe('Local source address of this carrier\'s interface. Default: none (the OS chooses).'),
+  dns: z
+    .array(resolverAddress)
+    .min(1)
+    .max(8)
+    .optional()
+    .describe(
+      "This carrier's DNS resolvers, asked (from the path's bind address) for the upstream's host name. Default: the system's resolvers (/etc/resolv.conf), asked from the path's bind address. Answers are cached for their TTL (at least 1 s, at most 300 s), refreshed ahead of expiry, and the last good one is kept for up to 24 h while the resolvers fail.",
+    ),
   grade: z.enum(GRADES).default('hot').describe('How ready the path is: mirror | hot | warm | cold. Default: hot.'),
   cost: z.number().min(0).default(0).describe('Relative cost; a metered LTE link costs more. Default: 0.'),
   shareRisk: z
@@ -245,6 +266,26 @@ export const MerchantsSchema = z.strictObject({
 export const LimitsSchema = z.strictObject({
   maxHeaderBytes: z.int().min(1_024).max(65_536).default(16_384).describe('Largest total size of request headers, in bytes (431 beyond it). Default: 16384.'),
   maxJsonDepth: z.int().min(1).max(1_000).default(64).describe('Deepest nesting accepted in a JSON request body (400 beyond it). Default: 64.'),
+  requestTimeoutMs: positiveMs(600_000)
+    .min(100)
+    .default(10_000)
+    .describe(
+      'A request (its line, headers and body) must arrive whole within this from its first byte, in ms, as HAProxy\'s timeout http-request; past it: 408 request_timeout and the connection is closed. Default: 10000.',
+    ),
+  bodyBudgetBytes: z
+    .int()
+    .min(65_536)
+    .max(4 * 1024 * 1024 * 1024)
+    .default(64 * 1024 * 1024)
+    .describe(
+      'Most request-body bytes held in memory at once by all requests of the process together. A body that does not fit is not read on (its sender waits) for up to bodyBudgetWaitMs, then 503 body_budget_exhausted. Default: 67108864 (64 MiB).',
+    ),
+  bodyBudgetWaitMs: z
+    .int()
+    .min(0)
+    .max(60_000)
+    .default(1_000)
+    .describe('How long a request body waits for room in bodyBudgetBytes before 503 body_budget_exhausted, in ms. Default: 1000.'),
 });
 
 export const RetryBudgetSchema = z.strictObject({
@@ -288,6 +329,14 @@ export const IdempotencyStoreSchema = z.strictObject({
     .max(30 * 86_400_000)
     .default(86_400_000)
     .describe('How long a completed answer is kept for replay, in ms (at least 24 h). Default: 86400000.'),
+  maxAnswerBytes: z
+    .int()
+    .min(1_024)
+    .max(64 * 1024 * 1024)
+    .default(1_048_576)
+    .describe(
+      'Largest answer body kept for replay, in bytes. A larger final answer is streamed to the client (x-paypath-answer-stored: false) and only its outcome is kept: a retry with its key gets 409 idempotency_answer_not_stored, never a second upstream call. Default: 1048576.',
+    ),
   lockGraceMs: positiveMs(600_000)
     .default(5_000)
     .describe('An in-flight claim expires this long after its route\'s deadline, so a crashed instance cannot hold a key forever, in ms. Default: 5000.'),
@@ -303,6 +352,11 @@ export const RedundancySchema = z.strictObject({
     .default(86_400_000)
     .describe(
       'A path counts towards the redundancy level only if it carried a payment (real traffic or a passing drill) within this, in ms; a backup never exercised may not work. Default: 86400000 (24 h).',
+    ),
+  downAfterMs: positiveMs(600_000)
+    .default(3_000)
+    .describe(
+      'The detection window: once every path has been asked something (a payment or a probe) and answered nothing at all for this long, every path counts as down (level down, /readyz 503, payments refused with 503 no_path_available until a probe gets an answer). Needs active probes; keep it longer than probe.timeoutMs (checked) and than the slowest normal answer of the processor. In ms. Default: 3000.',
     ),
 });
 
@@ -342,6 +396,12 @@ export const AdminSchema = z.strictObject({
     .describe(
       'Where path upstreams may point: origins (https://pay.example, any base path) or URL prefixes ending in "/". A policy edited through the admin API must keep this list and every upstream must match it; only the policy file can change it. Default: [] (the origins of the policy file\'s own paths).',
     ),
+  rateLimit: RateLimitSchema.prefault({ ratePerSecond: 10, burst: 30 }).describe(
+    'Token bucket per admin token: requests beyond it are answered 429 admin_rate_limited with Retry-After. Default: { ratePerSecond: 10, burst: 30 }.',
+  ),
+  failedAuthAudit: RateLimitSchema.prefault({ ratePerSecond: 1, burst: 20 }).describe(
+    'Failed admin authentications written to the audit log, per client address (all addresses together: five times this). Beyond it they are only counted, in the next record\'s details.suppressed. Default: { ratePerSecond: 1, burst: 20 }.',
+  ),
 });
 
 export const DrillSchema = z

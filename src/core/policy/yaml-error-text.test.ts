@@ -16,7 +16,6 @@ const BROKEN: [string, string, RegExp][] = [
   ['unclosed {', MINIMAL.replace('/v1/payments }', '/v1/payments'), /a "\{" opened above is not closed with "\}"/],
   ['unclosed [', MINIMAL.replace('paths: [a]', 'paths: [a'), /a "\[" opened above is not closed with "\]"/],
   ['unclosed quote', MINIMAL.replace('path: /v1/payments', 'path: "/v1/payments'), /a text opened with " is not closed/],
-  ['duplicate field', MINIMAL.replace('version: 1', 'version: 1\nversion: 1'), /the field "version" is written twice in the same section: keep one/],
   ['tab indentation', MINIMAL.replace('    paths: [a]', '\tpaths: [a]'), /indented with a tab: YAML indents with spaces only/],
   ['missing colon', MINIMAL.replace('upstream: https', 'upstream https'), /no ": " after its field name: write "name: value".*\(the line reads "upstream https:\/\/pay\.example"\)/],
   ['misaligned field', MINIMAL.replace('    paths: [a]', '     paths: [a]'), /not lined up with the fields before it/],

@@ -46,6 +46,7 @@ describe('admin auth middleware', () => {
     hono.use('*', adminAuth({ authenticator: await AdminAuthenticator.create(tokens === '' ? [] : parseAdminTokens(tokens)), audit }));
     hono.get('/read', (c) => c.json({ who: c.get('admin').name }));
     hono.post('/write', requireRole('operator', audit), (c) => c.json({ who: c.get('admin').name }));
+    hono.post('/write/:anything', requireRole('operator', audit), (c) => c.json({ who: c.get('admin').name }));
     return { hono, audit };
   };
   const call = (hono: Hono<AdminEnv>, method: string, path: string, token?: string) =>
@@ -85,5 +86,13 @@ describe('admin auth middleware', () => {
     const response = await call(hono, 'GET', '/read', OPERATOR);
     expect(response.status).toBe(401);
     expect(((await response.json()) as { error: { message: string } }).error.message).toMatch(/no admin tokens/);
+  });
+
+  it('keeps at most 200 characters of the path in a forbidden record, with its length', async () => {
+    const { hono, audit } = await app(`alice:operator:${OPERATOR},bob:viewer:${VIEWER}`);
+    const long = `/write/${'y'.repeat(15_000)}`;
+    expect((await call(hono, 'POST', long, VIEWER)).status).toBe(403);
+    expect(audit.records.at(-1)).toMatchObject({ action: 'auth.forbidden', actor: 'bob', details: { method: 'POST', pathLength: long.length } });
+    expect(audit.records.at(-1)!.details!.path).toBe(long.slice(0, 200));
   });
 });

@@ -1,6 +1,8 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { AuditLog } from '../../../core/admin/audit.ts';
 import { PaypathError } from '../../../core/errors.ts';
+import { MemoryRateLimiter, type BucketLimit, type RateLimiter } from '../../../core/rate-limit/rate-limiter.ts';
+import { boundedRequest, FailedAuthAudit } from './failed-auth-audit.ts';
 
 export const ADMIN_ROLES = ['viewer', 'operator'] as const;
 export type AdminRole = (typeof ADMIN_ROLES)[number];
@@ -82,24 +84,34 @@ export class AdminAuthenticator {
 
 export type AdminEnv = { Variables: { admin: AdminIdentity } };
 
+export interface AdminAuthOptions {
+  authenticator: AdminAuthenticator;
+  audit: AuditLog;
+  /** Buckets for failed-authentication records. Default: in memory. */
+  limiter?: RateLimiter;
+  /** Failed-authentication records per client address (the policy's admin.failedAuthAudit). Default: 1/s, burst 20. */
+  failedAuthLimit?: () => BucketLimit;
+  /** The client's network address, recorded with a failure and keying its bucket. */
+  clientAddress?: (c: Context) => string | undefined;
+}
+
 /**
- * Authenticates every request under it (401 `admin_unauthenticated`) and records each failure in the
- * audit log. Roles are checked per route with `requireRole`.
+ * Authenticates every request under it (401 `admin_unauthenticated`) and records failures in the
+ * audit log, bounded (see FailedAuthAudit). Roles are checked per route with `requireRole`.
  */
-export function adminAuth(options: { authenticator: AdminAuthenticator; audit: AuditLog }): MiddlewareHandler<AdminEnv> {
+export function adminAuth(options: AdminAuthOptions): MiddlewareHandler<AdminEnv> {
+  const failures = new FailedAuthAudit({
+    audit: options.audit,
+    limiter: options.limiter ?? new MemoryRateLimiter(),
+    limit: options.failedAuthLimit ?? (() => ({ ratePerSecond: 1, burst: 20 })),
+  });
   return async (c, next) => {
     const header = c.req.header('authorization') ?? '';
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     const identity = match && options.authenticator.configured ? await options.authenticator.authenticate(match[1]!) : undefined;
     if (!identity) {
       const reason = !options.authenticator.configured ? 'no_tokens_configured' : header === '' ? 'missing' : match ? 'invalid_token' : 'malformed';
-      await options.audit.append({
-        time: new Date().toISOString(),
-        actor: 'anonymous',
-        action: 'auth.failed',
-        outcome: 'denied',
-        details: { reason, method: c.req.method, path: new URL(c.req.url).pathname },
-      });
+      await failures.record({ reason, method: c.req.method, path: new URL(c.req.url).pathname, client: options.clientAddress?.(c) });
       throw new PaypathError(
         'admin_unauthenticated',
         401,
@@ -122,7 +134,8 @@ export function requireRole(role: AdminRole, audit: AuditLog): MiddlewareHandler
         actor: identity.name,
         action: 'auth.forbidden',
         outcome: 'denied',
-        details: { role: identity.role, needs: role, method: c.req.method, path: new URL(c.req.url).pathname },
+        // Bounded like failed authentications: a viewer must not grow the log with long paths either.
+        details: { role: identity.role, needs: role, ...boundedRequest(c.req.method, new URL(c.req.url).pathname) },
       });
       throw new PaypathError('admin_forbidden', 403, `this needs the ${role} role; token "${identity.name}" is a ${identity.role}`, {
         details: { role: identity.role, required: role },

@@ -12,9 +12,10 @@ import { policyFromObject } from '../../../../test/support/policy.ts';
 
 type Upstream = (request: UpstreamRequest, pathId: string) => Promise<UpstreamResponse>;
 
-function policy(idempotency: Record<string, unknown> = {}): Policy {
+function policy(idempotency: Record<string, unknown> = {}, idempotencyStore: Record<string, unknown> = {}): Policy {
   return policyFromObject({
     version: 1,
+    idempotencyStore,
     paths: [
       { id: 'a', upstream: 'http://127.0.0.1:1' },
       { id: 'b', upstream: 'http://127.0.0.1:2' },
@@ -23,10 +24,10 @@ function policy(idempotency: Record<string, unknown> = {}): Policy {
   });
 }
 
-function setup(options: { upstream: Upstream; store?: IdempotencyStore; idempotency?: Record<string, unknown> }) {
+function setup(options: { upstream: Upstream; store?: IdempotencyStore; idempotency?: Record<string, unknown>; idempotencyStore?: Record<string, unknown> }) {
   const sent: { pathId: string; key: string | null; method: string; target: string }[] = [];
   const gateway = new Gateway({
-    policy: policy(options.idempotency),
+    policy: policy(options.idempotency, options.idempotencyStore),
     policyHash: 'test',
     breakerFactory: (config) => new TimestampBreaker(config),
     transportFactory: (path) => ({
@@ -296,5 +297,52 @@ describe('idempotency middleware', () => {
     expect(response.status).toBe(502);
     expect(sent.filter((s) => s.method === 'POST')).toHaveLength(1);
     expect(sent.filter((s) => s.method === 'GET')).toHaveLength(1);
+  });
+
+  it('streams a final answer larger than maxAnswerBytes without keeping it, and refuses a retry of its key without sending it again', async () => {
+    const chunk = new Uint8Array(1_000).fill(120);
+    const { pay, sent, store } = setup({
+      idempotencyStore: { maxAnswerBytes: 4_096 },
+      upstream: async (request) => {
+        if (request.headers.get('idempotency-key') === 'k-small') return charge(request, 'a');
+        let left = 10;
+        const body = new ReadableStream<Uint8Array>({ pull: (c) => (left-- > 0 ? c.enqueue(chunk) : c.close()) });
+        return new Response(body, { status: 201, headers: { 'content-type': 'application/octet-stream' } }) as UpstreamResponse;
+      },
+    });
+    const small = await pay('k-small', '{"amount":1}');
+    const smallBody = await small.text();
+    const large = await pay('k-large', '{"amount":2}');
+    expect(large.status).toBe(201);
+    expect(large.headers.get('x-paypath-answer-stored')).toBe('false');
+    expect((await large.arrayBuffer()).byteLength).toBe(10_000);
+    expect((store as MemoryIdempotencyStore).bytes).toBeLessThan(4_096);
+
+    const retry = await pay('k-large', '{"amount":2}');
+    expect(retry.status).toBe(409);
+    expect(await retry.json()).toMatchObject({ error: { code: 'idempotency_answer_not_stored', idempotencyKey: 'k-large', status: 201 } });
+    // The earlier key still replays from the store; neither retry reached the processor.
+    const smallAgain = await pay('k-small', '{"amount":1}');
+    expect(smallAgain.headers.get('idempotent-replayed')).toBe('true');
+    expect(await smallAgain.text()).toBe(smallBody);
+    expect(sent.map((s) => s.key)).toEqual(['k-small', 'k-large']);
+  });
+
+  it('keeps an answer within maxAnswerBytes that arrived as a stream, and replays it byte for byte', async () => {
+    const { pay, sent } = setup({
+      idempotencyStore: { maxAnswerBytes: 4_096 },
+      upstream: async () => {
+        let left = 3;
+        const body = new ReadableStream<Uint8Array>({ pull: (c) => (left-- > 0 ? c.enqueue(new TextEncoder().encode(`part${left};`)) : c.close()) });
+        return new Response(body, { status: 200 }) as UpstreamResponse;
+      },
+    });
+    const first = await pay('k-stream', '{"amount":3}');
+    expect(first.headers.get('x-paypath-answer-stored')).toBeNull();
+    expect(await first.text()).toBe('part2;part1;part0;');
+    const again = await pay('k-stream', '{"amount":3}');
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(await again.text()).toBe('part2;part1;part0;');
+    expect(sent).toHaveLength(1);
   });
 });

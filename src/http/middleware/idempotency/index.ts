@@ -5,6 +5,7 @@ import { isLegacyFingerprint, legacyRequestFingerprint, requestFingerprint, type
 import { decodeBase64, encodeBase64, type ClaimResult, type IdempotencyStore, type StoredAnswer } from '../../../core/idempotency/store.ts';
 import { silentLogger, type Logger } from '../../../core/logger.ts';
 import type { ProxyEnv } from '../../proxy-context.ts';
+import { joinChunks } from '../../read-body.ts';
 
 export interface IdempotencyMiddlewareOptions {
   store: IdempotencyStore | undefined;
@@ -23,6 +24,9 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * - a completed key replays its stored status, chosen headers and body byte for byte
  *   (`Idempotent-Replayed: true`), with no upstream call;
  * - a key in flight → 409 idempotency_key_in_use; a key used for another request → 422 idempotency_key_reused;
+ * - a final answer larger than idempotencyStore.maxAnswerBytes (or than the store keeps) streams to
+ *   the client (`x-paypath-answer-stored: false`) and only its outcome is kept: a retry with the key gets
+ *   409 idempotency_answer_not_stored and is never sent again (docs/exactly-once.md);
  * - only final answers are stored (see isFinalAnswer); anything else, gateway errors such as
  *   outcome_unknown included, releases the claim so the retry asks the processor again under the same key;
  * - a store that cannot be reached never stops a payment: the request goes on without a claim
@@ -55,7 +59,10 @@ export function idempotency(options: IdempotencyMiddlewareOptions): MiddlewareHa
       return next();
     }
 
-    if (claim.kind === 'completed') return replay(claim.answer, route.idempotency.header, key);
+    if (claim.kind === 'completed') {
+      if (claim.answer.notKept !== undefined) throw answerNotStored(key, claim.answer.status);
+      return replay(claim.answer, route.idempotency.header, key);
+    }
     if (claim.kind === 'in_flight') {
       throw new PaypathError('idempotency_key_in_use', 409, 'a request with this idempotency key is still being processed; retry later', {
         details: { idempotencyKey: key },
@@ -112,14 +119,16 @@ export function idempotency(options: IdempotencyMiddlewareOptions): MiddlewareHa
     }
 
     // A final answer: buffer it so exactly these bytes can be replayed. An answer the proxy built
-    // from whole bytes is sent as it is; any other is read here and sent from the bytes read.
+    // from whole bytes is sent as it is; any other is read here (up to the record limit) and sent
+    // from the bytes read. A larger one is never held whole: it streams on, and only its outcome is kept.
     const response = c.res;
     const answered = c.get('answer');
     // Only while it is still the answer: middleware after the proxy may have replaced it.
     const known = answered?.response === response ? answered.bytes : undefined;
-    let body: Uint8Array;
+    const limit = Math.min(settings.maxAnswerBytes, store.maxAnswerBytes ?? Number.POSITIVE_INFINITY);
+    let read: BoundedRead;
     try {
-      body = known ?? new Uint8Array(await response.arrayBuffer());
+      read = known !== undefined ? { whole: known, rest: undefined } : await readUpTo(response, limit);
     } catch (error) {
       await release();
       throw new PaypathError(
@@ -134,14 +143,74 @@ export function idempotency(options: IdempotencyMiddlewareOptions): MiddlewareHa
     response.headers.forEach((value, name) => {
       if (keep.has(name)) headers.push([name, value]);
     });
-    const answer: StoredAnswer = { status: response.status, headers, bodyBase64: encodeBase64(body) };
+    const body = read.whole;
+    const tooLarge = body === undefined || body.byteLength > limit;
+    const answer: StoredAnswer = tooLarge
+      ? { status: response.status, headers, bodyBase64: '', notKept: 'too_large' }
+      : { status: response.status, headers, bodyBase64: encodeBase64(body) };
+    if (tooLarge) {
+      logger.warn(
+        { event: 'idempotency_answer_not_stored', route: route.id, status: response.status, limit },
+        `a final answer larger than ${limit} bytes was streamed to the client and not kept; a retry with its key is refused (409 idempotency_answer_not_stored)`,
+      );
+    }
     await store.complete(key, token, answer, settings.ttlMs).catch((error: unknown) => {
       logger.warn({ event: 'idempotency_store_failed', err: { message: (error as Error).message } }, 'could not store the answer; a retry asks the processor again');
     });
-    if (known !== undefined) return;
+    if (known !== undefined && !tooLarge) return;
+    const outgoing = new Headers(response.headers);
+    if (tooLarge) outgoing.set('x-paypath-answer-stored', 'false');
+    const sent = body !== undefined ? body : read.rest!;
     c.res = undefined as unknown as Response; // replace, not merge: the headers are already on the new response
-    c.res = new Response(body.byteLength === 0 && nullBody(response.status) ? null : body, { status: response.status, headers: response.headers });
+    c.res = new Response(body !== undefined && body.byteLength === 0 && nullBody(response.status) ? null : sent, { status: response.status, headers: outgoing });
   };
+}
+
+/** An answer read whole (`whole`), or, past the limit, a stream of all of it (`rest`): what was read, then the remainder. */
+type BoundedRead = { whole: Uint8Array; rest: undefined } | { whole: undefined; rest: ReadableStream<Uint8Array> };
+
+/**
+ * Reads an answer's body while it stays within `limit` bytes. A larger one (by its content-length,
+ * or once more than `limit` arrived) is handed back as a stream that replays the chunks read so
+ * far and then pulls the rest from upstream as the client takes it (no more than one chunk ahead).
+ */
+async function readUpTo(response: Response, limit: number): Promise<BoundedRead> {
+  if (response.body === null) return { whole: new Uint8Array(0), rest: undefined };
+  if (Number(response.headers.get('content-length') ?? NaN) > limit) return { whole: undefined, rest: response.body };
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return { whole: joinChunks(chunks, total) ?? new Uint8Array(0), rest: undefined };
+    chunks.push(value);
+    total += value.byteLength;
+    if (total > limit) break;
+  }
+  const rest = new ReadableStream<Uint8Array>(
+    {
+      pull: async (controller) => {
+        const next = chunks.shift();
+        if (next !== undefined) return controller.enqueue(next);
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      cancel: (reason) => reader.cancel(reason),
+    },
+    { highWaterMark: 0 },
+  );
+  return { whole: undefined, rest };
+}
+
+/** 409 for a key whose request completed with an answer too large to keep: it is never sent again. */
+function answerNotStored(key: string, status: number): PaypathError {
+  return new PaypathError(
+    'idempotency_answer_not_stored',
+    409,
+    `the request with this idempotency key was processed (the processor answered ${status}) but its answer was too large to keep for replay; it is not sent again. Look the outcome up at the processor, or use a new key for a new request`,
+    { details: { idempotencyKey: key, status } },
+  );
 }
 
 function replay(answer: StoredAnswer, keyHeader: string, key: string): Response {

@@ -1,6 +1,9 @@
 import type { AuditLog } from '../../../core/admin/audit.ts';
 import type { DrillRunner } from '../../../core/admin/drills.ts';
 import type { PolicyControl } from '../../../core/admin/policy-control.ts';
+import type { PolicyAnalysis } from '../../../core/admin/policy-analysis.ts';
+import type { Policy } from '../../../core/policy/schema.ts';
+import type { RateLimiter } from '../../../core/rate-limit/rate-limiter.ts';
 import type { AdminAuthenticator, AdminEnv } from '../../middleware/admin-auth/admin-auth.ts';
 import type { AppEnv } from '../../app.ts';
 
@@ -10,6 +13,15 @@ export interface AdminDeps {
   control: PolicyControl;
   drills: DrillRunner;
   audit: AuditLog;
+  /**
+   * Parses and validates a policy document sent to the API, and hashes and diffs it against the
+   * running policy. The Node runtime does this in a worker thread
+   * (src/adapters/node/worker-policy-analyser.ts), so a long document never holds up a payment.
+   * Default: analysePolicy on the calling thread (a Worker isolates each request anyway).
+   */
+  analysePolicy?: (text: string, running: Policy) => Promise<PolicyAnalysis>;
+  /** Buckets of the per-token rate limit and of failed-authentication records. Default: in memory. */
+  rateLimiter?: RateLimiter;
 }
 
 export type AdminAppEnv = { Variables: AppEnv['Variables'] & AdminEnv['Variables'] };

@@ -1,6 +1,9 @@
 import { Hono } from 'hono';
+import type { Context } from 'hono';
 import { PaypathError } from '../../../core/errors.ts';
+import { MemoryRateLimiter } from '../../../core/rate-limit/rate-limiter.ts';
 import { adminAuth } from '../../middleware/admin-auth/admin-auth.ts';
+import { adminRateLimit } from '../../middleware/admin-auth/admin-rate-limit.ts';
 import type { AdminAppEnv, AdminDeps } from './admin-deps.ts';
 import { adminDrillRoutes } from './drills.ts';
 import { adminPolicyRoutes } from './policy.ts';
@@ -8,9 +11,12 @@ import { adminPolicyRoutes } from './policy.ts';
 export type { AdminDeps } from './admin-deps.ts';
 
 /** Everything under /admin: authenticated (bearer tokens), viewer reads, operator changes. See docs/ops.md. */
-export function adminRoutes(deps: AdminDeps): Hono<AdminAppEnv> {
+export function adminRoutes(deps: AdminDeps, clientAddress?: (c: Context) => string | undefined): Hono<AdminAppEnv> {
   const app = new Hono<AdminAppEnv>();
-  app.use('*', adminAuth({ authenticator: deps.authenticator, audit: deps.audit }));
+  const limiter = deps.rateLimiter ?? new MemoryRateLimiter();
+  const settings = () => deps.control.current().policy.admin;
+  app.use('*', adminAuth({ authenticator: deps.authenticator, audit: deps.audit, limiter, failedAuthLimit: () => settings().failedAuthAudit, ...(clientAddress ? { clientAddress } : {}) }));
+  app.use('*', adminRateLimit({ limiter, limit: () => settings().rateLimit }));
   // Who the token belongs to, so a client (the dashboard) can show the role and hide what it may not do.
   app.get('/session', (c) => c.json(c.get('admin')));
   app.route('/', adminPolicyRoutes(deps));

@@ -1,8 +1,8 @@
 import { Hono } from 'hono';
 import type { PolicyRevision } from '../../../core/admin/policy-store.ts';
 import { PaypathError } from '../../../core/errors.ts';
-import { parsePolicy, POLICY_LIMITS } from '../../../core/policy/parse.ts';
-import { policyHash } from '../../../core/policy/hash.ts';
+import { analysePolicy, type PolicyAnalysis } from '../../../core/admin/policy-analysis.ts';
+import { POLICY_LIMITS } from '../../../core/policy/parse.ts';
 import type { Policy } from '../../../core/policy/schema.ts';
 import { requireRole } from '../../middleware/admin-auth/admin-auth.ts';
 import { readBody } from '../../read-body.ts';
@@ -21,14 +21,22 @@ export function revisionJson(r: PolicyRevision, withPolicy: boolean) {
   };
 }
 
-/** Reads a policy document (YAML or JSON) from the body; 400 `policy_invalid` with field paths when it is not one. */
-async function readPolicy(request: Request): Promise<Policy> {
+/**
+ * Reads a policy document (YAML or JSON) from the body: 400 `policy_invalid` with field paths when
+ * it is not one, 413 `policy_too_complex` when it passes a document limit (docs/ops.md).
+ */
+async function readPolicy(request: Request, analyse: (text: string) => Promise<PolicyAnalysis>): Promise<Extract<PolicyAnalysis, { ok: true }>> {
   const body = await readBody(request, POLICY_LIMITS.maxBytes);
   const text = body === null ? '' : new TextDecoder('utf-8', { fatal: false }).decode(body);
   if (text.trim() === '') throw new PaypathError('policy_invalid', 400, 'the request body must be a policy document (YAML or JSON)', { details: { issues: [{ path: '', message: 'empty body' }] } });
-  const result = parsePolicy(text);
+  const result = await analyse(text);
+  if (!result.ok && result.limit) {
+    throw new PaypathError('policy_too_complex', 413, result.issues[0]?.message ?? `the policy passes the ${result.limit.name} limit`, {
+      details: { limit: result.limit.name, max: result.limit.max, issues: result.issues },
+    });
+  }
   if (!result.ok) throw new PaypathError('policy_invalid', 400, `the policy has ${result.issues.length} problem(s)`, { details: { issues: result.issues } });
-  return result.policy;
+  return result;
 }
 
 /**
@@ -49,6 +57,9 @@ export function adminPolicyRoutes(deps: AdminDeps): Hono<AdminAppEnv> {
   const app = new Hono<AdminAppEnv>();
   const { control, audit } = deps;
   const operator = requireRole('operator', audit);
+  const analyseWith = deps.analysePolicy ?? analysePolicy;
+  // Against the policy running when the document arrives.
+  const analyse = (text: string) => analyseWith(text, control.current().policy);
 
   app.get('/policy', (c) => {
     const current = control.current();
@@ -57,16 +68,16 @@ export function adminPolicyRoutes(deps: AdminDeps): Hono<AdminAppEnv> {
   });
 
   app.post('/policy/validate', async (c) => {
-    const policy = await readPolicy(c.req.raw);
+    const { policy, hash } = await readPolicy(c.req.raw, analyse);
     const issues = control.guardIssues(policy, 'api');
     if (issues.length > 0) throw new PaypathError('upstream_not_allowed', 400, 'the policy is valid YAML but cannot be applied through the admin API', { details: { issues } });
-    return c.json({ valid: true, hash: await policyHash(policy), paths: policy.paths.length, routes: policy.routes.length });
+    return c.json({ valid: true, hash, paths: policy.paths.length, routes: policy.routes.length });
   });
 
   app.post('/policy/diff', async (c) => {
-    const policy = await readPolicy(c.req.raw);
     const current = control.current();
-    return c.json({ from: { revision: current.revision, hash: current.hash }, toHash: await policyHash(policy), ...control.diff(policy) });
+    const { hash, diff } = await readPolicy(c.req.raw, (text) => analyseWith(text, current.policy));
+    return c.json({ from: { revision: current.revision, hash: current.hash }, toHash: hash, ...diff });
   });
 
   app.put('/policy', operator, async (c) => {
@@ -78,7 +89,7 @@ export function adminPolicyRoutes(deps: AdminDeps): Hono<AdminAppEnv> {
     }
     let policy: Policy;
     try {
-      policy = await readPolicy(c.req.raw);
+      ({ policy } = await readPolicy(c.req.raw, analyse));
     } catch (error) {
       if (error instanceof PaypathError) {
         await audit.append({ time: new Date().toISOString(), actor: c.get('admin').name, action: 'policy.apply', outcome: 'rejected', details: { code: error.code, ...error.details } });

@@ -1,0 +1,143 @@
+// A store box built from network namespaces (test/support/netns-bed.ts) with per-carrier routing
+// tables: carrier 1 fails in the kernel, one fault at a time, under a stream of payments through
+// `paypath serve` running in the store's namespace. Nothing fails, nothing is charged twice, and
+// the processor sees the payments arrive from the surviving carriers' addresses. Carrier 3 reaches
+// the processor over IPv6 (Korean LTE links are often IPv6-first).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bedSupport, NetnsBed, type BedFault } from './support/netns-bed.ts';
+
+const PAYMENTS = 240;
+/** Payment index before which carrier 1 fails: the first ones show carrier 1 was carrying payments. */
+const FAULT_AT = 40;
+const CONCURRENCY = 16;
+
+const support = bedSupport();
+
+describe.skipIf(!support.ok)('store box on network namespaces, per-carrier routing, carrier 1 failing in the kernel', () => {
+  let bed: NetnsBed;
+
+  beforeAll(async () => {
+    bed = await NetnsBed.create();
+    await bed.addPerCarrierRouting();
+    await bed.startProcessor();
+    await bed.startGateway(bed.policyYaml({ upstream: 'address6' }));
+  }, 60_000);
+
+  afterAll(async () => {
+    await bed?.destroy();
+  });
+
+  async function pay(reference: string): Promise<{ status: number; path: string | null }> {
+    const response = await bed.gatewayFetch('/v1/payments', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': `key-${reference}` },
+      body: JSON.stringify({ amount: 4500, currency: 'KRW', reference }),
+      signal: AbortSignal.timeout(20_000),
+    });
+    await response.text();
+    return { status: response.status, path: response.headers.get('x-paypath-path') };
+  }
+
+  /** Payments 0..PAYMENTS-1, CONCURRENCY at a time; `fault` is made (awaited) before payment FAULT_AT is sent. */
+  async function streamWithFault(prefix: string, fault: () => Promise<void>): Promise<{ status: number; path: string | null }[]> {
+    const results: { status: number; path: string | null }[] = [];
+    let next = 0;
+    let faultMade: Promise<void> | undefined;
+    const worker = async () => {
+      while (next < PAYMENTS) {
+        const i = next++;
+        if (i === FAULT_AT) faultMade = fault();
+        if (i >= FAULT_AT) await faultMade;
+        results[i] = await pay(`${prefix}-${i}`);
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    return results;
+  }
+
+  /** Waits until the gateway counts carrier 1's path usable again, so each fault meets a working carrier 1. */
+  async function waitCarrierOneUsable(): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const status = (await (await bed.gatewayFetch('/status')).json()) as { paths: { id: string; state: string }[] };
+      if (status.paths.find((p) => p.id === 'kt-fiber')?.state === 'closed') return;
+      if (Date.now() > deadline) throw new Error(`kt-fiber not usable again: ${JSON.stringify(status.paths)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  it('the kernel picks carrier 3 for carrier 3\'s address only with the per-carrier tables', async () => {
+    const c3 = bed.carrier(3);
+    expect(await bed.routeGet(bed.processorAddress, c3.storeAddress)).toContain('dev s3');
+    await bed.removePerCarrierRouting();
+    try {
+      expect(await bed.routeGet(bed.processorAddress, c3.storeAddress)).toContain('dev s1');
+    } finally {
+      await bed.addPerCarrierRouting();
+    }
+    expect(await bed.routeGet(bed.processorAddress6, c3.storeAddress6)).toContain('dev s3');
+  });
+
+  const faults: [string, BedFault][] = [
+    ['blackhole', 'blackhole'],
+    ['reset', 'reset'],
+    ['unreachable', 'unreachable'],
+    ['link-down', 'link-down'],
+    ['loss-30', { loss: 30 }],
+  ];
+
+  for (const [name, fault] of faults) {
+    it(`carrier 1 ${name}: ${PAYMENTS} payments, 0 failed, each charged once, the surviving carriers carry them`, async () => {
+      await waitCarrierOneUsable();
+      const prefix = `fault-${name}`;
+      let results: { status: number; path: string | null }[];
+      try {
+        results = await streamWithFault(prefix, () => bed.fault(1, fault));
+      } finally {
+        await bed.up(1);
+      }
+
+      const failed = results.map((r, i) => ({ i, ...r })).filter((r) => r.status !== 201);
+      expect(failed).toEqual([]);
+
+      const ledger = await bed.ledger();
+      const references = results.map((_, i) => `${prefix}-${i}`);
+      const notOnce = references.filter((ref) => ledger.byReference[ref] !== 1).map((ref) => [ref, ledger.byReference[ref] ?? 0]);
+      expect(notOnce).toEqual([]);
+      expect(ledger.duplicateCharges).toBe(0);
+
+      const sources = (from: number, to: number) => new Set(references.slice(from, to).flatMap((ref) => ledger.sourcesByReference[ref] ?? []));
+      const before = sources(0, FAULT_AT);
+      const after = sources(FAULT_AT, PAYMENTS);
+      // Carrier 1 was carrying payments when it failed …
+      expect(before).toContain(bed.carrier(1).storeAddress);
+      // … and afterwards the processor saw the other carriers' own addresses.
+      const survivors = [bed.carrier(2).storeAddress, bed.carrier(3).storeAddress6!];
+      expect([...after].filter((address) => survivors.includes(address)).length).toBeGreaterThan(0);
+      if (typeof fault !== 'object') {
+        // Sent after the cut: none of them can have come through carrier 1.
+        expect(after).not.toContain(bed.carrier(1).storeAddress);
+      }
+    }, 120_000);
+  }
+
+  it(`carriers 1 and 2 blackholed: ${PAYMENTS} payments, 0 failed, each charged once, all after the cut over IPv6 by carrier 3`, async () => {
+    await waitCarrierOneUsable();
+    const prefix = 'fault-two-blackholed';
+    let results: { status: number; path: string | null }[];
+    try {
+      results = await streamWithFault(prefix, async () => {
+        await bed.fault(1, 'blackhole');
+        await bed.fault(2, 'blackhole');
+      });
+    } finally {
+      await bed.up();
+    }
+    expect(results.filter((r) => r.status !== 201)).toEqual([]);
+    const ledger = await bed.ledger();
+    const references = results.map((_, i) => `${prefix}-${i}`);
+    expect(references.filter((ref) => ledger.byReference[ref] !== 1)).toEqual([]);
+    const after = new Set(references.slice(FAULT_AT).flatMap((ref) => ledger.sourcesByReference[ref] ?? []));
+    expect([...after]).toEqual([bed.carrier(3).storeAddress6]);
+  }, 120_000);
+});
