@@ -86,7 +86,11 @@ describe('drills', () => {
 describe('drills isolating several paths at once (the demo: two fibers and LTE)', () => {
   let stack: OpsStack;
   beforeAll(async () => {
-    stack = await OpsStack.start();
+    stack = await OpsStack.start({
+      // As in policies/default.yaml: billing never rides LTE, and queues while no path is left.
+      edit: (policy) =>
+        void policy.routes.push({ id: 'billing', match: { method: 'POST', pathPrefix: '/v1/billing/' }, class: 'billing', paths: ['kt-fiber', 'skt-fiber'], whenAllDown: 'queue', idempotency: { upstreamHonors: true } }),
+    });
   });
   afterAll(async () => stack?.stop());
 
@@ -128,6 +132,23 @@ describe('drills isolating several paths at once (the demo: two fibers and LTE)'
     expect(byId['kt-fiber'].lastPassingDrillAt).toBeNull();
     expect(byId['skt-fiber'].lastPassingDrillAt).toBeNull();
     expect(status.drills.recent[0]).toMatchObject({ id: result.id, paths: ['kt-fiber', 'skt-fiber'] });
+  });
+
+  it('a billing upload during a drill of both fibers waits in the queue and is forwarded once the drill ends', async () => {
+    const started = await stack.admin('POST', '/admin/drills', { body: JSON.stringify({ paths: ['kt-fiber', 'skt-fiber'], durationMs: 500 }), headers: { 'content-type': 'application/json' } });
+    expect(started.status).toBe(202);
+    await started.arrayBuffer();
+    const upload = await fetch(`${stack.gateway.url}/v1/billing/upload`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'bill-during-drill' }, body: '{"records": [1, 2]}' });
+    expect(upload.status).toBe(202);
+    const queued = (await upload.json()) as { queued: boolean; id: string };
+    expect(queued.queued).toBe(true);
+    await expect.poll(() => stack.gateway.drills.running(), { timeout: 10_000 }).toBeNull();
+    await expect
+      .poll(async () => ((await (await fetch(`${stack.gateway.url}/v1/queue/${queued.id}`)).json()) as { state: string }).state, { timeout: 10_000, interval: 100 })
+      .toBe('forwarded');
+    expect(stack.processor.requests.get('/v1/billing/upload')).toBe(1);
+    // Queued is an answer, not a failure: the drill passed.
+    expect(stack.gateway.drills.recent()[0]).toMatchObject({ status: 'passed', failed: 0, requests: 1 });
   });
 
   it('after drills in turn, /status shows for each path when it last carried a passing drill', async () => {

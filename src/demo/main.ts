@@ -94,7 +94,7 @@ Ops (docs/ops.md): metrics at ${gateway.url}/metrics; the admin API and CLI take
   export PAYPATH_ADMIN_TOKEN=${demoToken} PAYPATH_URL=${gateway.url}`}
   npx paypath status
   npx paypath drill ${first} --duration 5000 --wait     # prove the backups while you send payments
-  npx paypath policy history
+${policy.paths.length > 1 ? `  npx paypath drill ${policy.paths.slice(0, -1).map((p) => p.id).join(' ')} --duration 5000 --wait   # ${policy.paths.at(-1)!.id}, the last resort, carries them\n` : ''}  npx paypath policy history
 Editing ${policyFile} applies it live (an invalid edit is reported in /status and kept out).
 Ctrl-C stops everything.
 `);

@@ -129,6 +129,9 @@ export class DrillRunner {
     const routes = gateway.policy.routes.filter((route) => route.paths.some((id) => drilled.has(id)));
     const stranded = routes
       .filter((route) => !route.paths.some((id) => !drilled.has(id) && gateway.path(id)?.breaker.state === 'closed'))
+      // A route that queues when no path is left (billing) waits out the drill and is forwarded after
+      // it; payments never: the offline limits would refuse some.
+      .filter((route) => !(route.whenAllDown === 'queue' && route.class !== 'payment'))
       .map((route) => route.id);
     if (stranded.length > 0) {
       return refuse(new PaypathError('drill_refused', 409, `isolating ${paths.join(', ')} would leave ${stranded.join(', ')} without a healthy path`, { details: { path, paths, routes: stranded } }));
