@@ -103,6 +103,13 @@ describe('admin API', () => {
     });
     expect(changesAllowlist.status).toBe(400);
     expect((await json(changesAllowlist)).error.code).toBe('upstream_not_allowed');
+    const changesRouting = await stack.admin('PUT', '/admin/policy', {
+      body: yamlWith((p) => ((p as Record<string, unknown>).routing = { manage: true })),
+      headers: { 'if-match': `"${current.hash}"` },
+    });
+    expect(changesRouting.status).toBe(400);
+    const routingError = (await json(changesRouting)).error;
+    expect(JSON.stringify(routingError)).toContain('the routing block (routing tables paypath keeps on the host) can only be changed in the policy file');
 
     const ktBreaker = stack.gateway.gateway.path('kt-fiber')!.breaker;
     const before = stack.gateway.gateway;

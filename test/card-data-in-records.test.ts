@@ -31,6 +31,8 @@ const policy = policyFromObject({
   paths: [{ id: 'p0', upstream: 'http://127.0.0.1:9' }],
   probe: { enabled: false },
   routes: [{ id: 'payments', match: { method: 'POST', path: '/v1/payments' }, class: 'payment', paths: ['p0'] }],
+  // Every failed authentication is written here, so that every record can be checked for card numbers.
+  admin: { failedAuthAudit: { ratePerSecond: 1000, burst: 1000 } },
 });
 
 async function start(options: { auditFile: string; redisUrl?: string }) {

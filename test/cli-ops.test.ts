@@ -95,6 +95,6 @@ describe('paypath status | drill | policy against a running gateway', () => {
     expect(code).toBe(0);
     expect(text).toMatch(/^drill-3\s+kt-fiber,skt-fiber\s+passed/m);
     const status = await run(statusCommand, []);
-    expect(status.text).toMatch(/^PATH\s+STATE\s+GRADE\s+REQUESTS\s+FAILURES\s+P50 MS\s+P99 MS\s+LAST PASSING DRILL\s+LAST ERROR$/m);
+    expect(status.text).toMatch(/^PATH\s+STATE\s+GRADE\s+EGRESS\s+REQUESTS\s+FAILURES\s+P50 MS\s+P99 MS\s+LAST PASSING DRILL\s+LAST ERROR$/m);
   });
 });

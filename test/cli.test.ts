@@ -148,7 +148,7 @@ describe('paypath validate', () => {
 
 describe('paypath help and version', () => {
   it('COMMAND --help prints that command\'s help and exits 0, for every command', { timeout: 120_000 }, async () => {
-    const commands = ['serve', 'validate', 'status', 'drill', 'policy', 'audit', 'help'];
+    const commands = ['serve', 'validate', 'doctor', 'status', 'drill', 'policy', 'audit', 'help'];
     for (const command of commands) {
       const result = await run([command, '--help']);
       expect({ command, code: result.code, stderr: result.stderr }).toEqual({ command, code: 0, stderr: '' });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OpsStack } from './support/ops-harness.ts';
-import { parsePrometheusText, sampleValue } from './support/prom-text.ts';
+import { parsePrometheusText, sampleValue, type Family } from './support/prom-text.ts';
 
 describe('/metrics', () => {
   let stack: OpsStack;
@@ -53,5 +53,41 @@ describe('/metrics', () => {
     expect(() => parsePrometheusText('# TYPE a counter\na{x="1" 1\n')).toThrow(/malformed/);
     expect(() => parsePrometheusText('b 1\n')).toThrow(/undeclared/);
     expect(() => parsePrometheusText('# TYPE h histogram\nh_bucket{le="+Inf"} 2\nh_count 3\nh_sum 1\n')).toThrow(/\+Inf/);
+  });
+});
+
+describe('/metrics while probes run', () => {
+  let stack: OpsStack;
+  beforeAll(async () => {
+    stack = await OpsStack.start({ edit: (policy) => void (policy.probe = { intervalMs: 50, timeoutMs: 300 }) });
+  });
+  afterAll(async () => stack?.stop());
+
+  const scrape = async () => parsePrometheusText(await (await fetch(`${stack.gateway.url}/metrics`)).text());
+  /** Scrapes until `done` holds; fails naming `what` if it still does not after 10 s. */
+  const scrapeUntil = async (what: string, done: (families: Map<string, Family>) => boolean) => {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const families = await scrape();
+      if (done(families)) return families;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+
+  it('counts passed and failed probes and their durations per path', async () => {
+    const start = await scrape();
+    const okBefore = sampleValue(start, 'paypath_probes_total', { path: 'kt-fiber', result: 'ok' });
+    const up = await scrapeUntil('passing probes of kt-fiber', (f) => sampleValue(f, 'paypath_probes_total', { path: 'kt-fiber', result: 'ok' }) >= okBefore + 3);
+    expect(sampleValue(up, 'paypath_probe_duration_seconds_count', { path: 'kt-fiber' })).toBeGreaterThanOrEqual(3);
+    expect(sampleValue(up, 'paypath_probe_duration_seconds_sum', { path: 'kt-fiber' })).toBeGreaterThan(0);
+    // A busy machine may fail a probe on a live carrier too (timeout), so count failures from here on.
+    const failedBefore = sampleValue(up, 'paypath_probes_total', { path: 'kt-fiber', result: 'failed' });
+
+    await stack.carrier('kt-fiber').setMode({ mode: 'refuse' });
+    await scrapeUntil('failed probes of kt-fiber', (f) => sampleValue(f, 'paypath_probes_total', { path: 'kt-fiber', result: 'failed' }) >= failedBefore + 2);
+    // Failed probes opened the path with no payment involved (two other paths are up).
+    const cut = await scrapeUntil('kt-fiber open', (f) => sampleValue(f, 'paypath_breaker_state', { path: 'kt-fiber', state: 'open' }) === 1);
+    expect(sampleValue(cut, 'paypath_requests_total')).toBe(0);
   });
 });

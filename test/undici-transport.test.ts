@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUndiciTransport } from '../src/adapters/node/undici-transport.ts';
+import { InterfaceAddresses } from '../src/adapters/node/interface-addresses.ts';
 import { AttemptError } from '../src/core/failover/attempt-error.ts';
 import type { PathConfig } from '../src/core/policy/schema.ts';
 import { discardBody } from '../src/core/transport.ts';
@@ -136,6 +137,44 @@ describe('undici transport: warm connections', () => {
     } finally {
       await transport.close();
       server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
+describe('undici transport: an interface path', () => {
+  it('binds the interface\'s current address, follows it when it changes, and sends nothing while there is none', async () => {
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      seen.push(req.socket.remoteAddress ?? '');
+      res.end('{}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    // All of 127.0.0.0/8 is on lo: an "interface" whose address the test changes.
+    let address: string | undefined = '127.0.0.2';
+    const interfaceAddresses = new InterfaceAddresses({
+      maxAgeMs: 0,
+      read: () => ({ wwan0: address ? [{ address, family: 'IPv4', internal: false, netmask: '255.0.0.0', mac: '00:00:00:00:00:00', cidr: `${address}/8` }] : [] }),
+    });
+    const transport = createUndiciTransport(path(`http://127.0.0.1:${(server.address() as { port: number }).port}`, { interface: 'wwan0' }), { interfaceAddresses });
+    const send = () =>
+      transport.send({ method: 'POST', target: '/v1/payments', headers: new Headers(), body: new TextEncoder().encode('{}') }, { signal: AbortSignal.timeout(2_000), bodyTimeoutMs: 2_000 });
+    try {
+      await discardBody(await send());
+      await discardBody(await send());
+      address = '127.0.0.3'; // reconnected with a new address
+      await discardBody(await send());
+      address = undefined; // link down
+      const down = await send().catch((error: unknown) => error);
+      expect(down).toBeInstanceOf(AttemptError);
+      expect(down).toMatchObject({ code: 'address_unavailable', wire: 'not_sent', message: 'interface wwan0 has no IPv4 address' });
+      await expect(transport.connect!(AbortSignal.timeout(1_000))).rejects.toMatchObject({ code: 'address_unavailable', wire: 'not_sent' });
+      address = '127.0.0.4';
+      await discardBody(await send());
+      expect(seen).toEqual(['127.0.0.2', '127.0.0.2', '127.0.0.3', '127.0.0.4']);
+      expect(transport.upstreamAddress!()).toBe('127.0.0.1');
+    } finally {
+      await transport.close();
       await new Promise((resolve) => server.close(resolve));
     }
   });

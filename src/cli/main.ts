@@ -6,6 +6,7 @@ import { auditCommand, CliUsageError, drillCommand, GatewayAnswerError, policyCo
 import { commandHelp, wantsHelp } from './command-help.ts';
 import { paypathVersion } from './version.ts';
 import { SecretFileError } from '../adapters/node/secret-file.ts';
+import { doctorCommand, DoctorUsageError } from './doctor-command.ts';
 import { routeShadowingWarnings } from '../core/policy/route-shadowing.ts';
 import { loadQueueKeys, QueueKeyError } from '../adapters/node/queue-keys.ts';
 
@@ -34,6 +35,9 @@ Usage:
                                                          PAYPATH_V8_HEAP=small (default: young generation 32 MB, see
                                                          docs/ops.md) or default (V8's own heap sizing)
   paypath validate FILE                                  check a policy file
+  paypath doctor --policy FILE [--json]                  check the policy against this box (addresses, each
+                                                         path's egress, resolvers, upstream) and print the
+                                                         routing commands that fix what is wrong; exit 1 if any
   paypath status                                         paths, redundancy, policy revision, drills
   paypath drill PATH... [--duration MS] [--wait]         isolate one or more paths for a while (default 10000 ms) and
                                                          report what the others carried
@@ -78,6 +82,8 @@ export async function main(argv: string[]): Promise<number> {
         return await serveCommand(rest);
       case 'validate':
         return await validateCommand(rest);
+      case 'doctor':
+        return await doctorCommand(rest, console.log);
       case 'status':
         return await statusCommand(rest, console.log);
       case 'drill':
@@ -104,7 +110,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`paypath: ${error.message}`);
       return EXIT.failure;
     }
-    if (error instanceof UsageError || error instanceof CliUsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (error instanceof UsageError || error instanceof CliUsageError || error instanceof DoctorUsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       console.error(`paypath: ${(error as Error).message}\n\n${USAGE}`);
       return EXIT.usage;
     }

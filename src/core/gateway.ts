@@ -21,6 +21,9 @@ import { canonicalJson } from './policy/hash.ts';
 import { matchRoute } from './routing.ts';
 import type { PathTransport, TransportFactory, UpstreamRequest } from './transport.ts';
 import { once } from './once.ts';
+import type { EgressProbe } from './egress/egress-probe.ts';
+import { EgressWatch } from './egress/egress-watch.ts';
+import { egressKey, egressUsable, sameEgress, sharedEgressGroups, uncheckedEgress, type PathEgress } from './egress/path-egress.ts';
 
 export interface GatewayOptions {
   policy: Policy;
@@ -55,6 +58,13 @@ export interface GatewayOptions {
    * request that started it (Workers), hand it to that request's ctx.waitUntil.
    */
   onProbeStart?: (probe: Promise<ProbeResult>) => void;
+  /** Called with every finished probe, e.g. for metrics. */
+  onProbe?: (pathId: string, result: ProbeResult) => void;
+  /**
+   * Asks the kernel how each path's packets leave (see `startEgressWatch`). Default: none, and
+   * every path's egress is reported as unknown (Workers cannot see the host's routes).
+   */
+  egressProbe?: EgressProbe;
   /** Clock of the every-path-down rule and of path proofs (redundancy.provenWithinMs). Default: Date.now. */
   now?: () => number;
 }
@@ -79,6 +89,8 @@ class PathState implements PathRuntime {
   readonly silence = new SilenceWatch(() => this.lastAnsweredAt);
   /** The last open/closed transition made here or applied from a peer, for resynchronisation. */
   lastShared: PathHealthEvent | undefined;
+  /** How the kernel sends this path's packets, from the last egress check. */
+  egress: PathEgress;
 
   readonly config: PathConfig;
   readonly breaker: IBreaker;
@@ -100,6 +112,7 @@ class PathState implements PathRuntime {
     this.breaker = breaker;
     this.transport = transport;
     this.adaptive = adaptive;
+    this.egress = uncheckedEgress('not checked yet');
     breaker.onStateChange((transition) => {
       // Opened as failing (never by a drill: that is `isolated`): what still waits on it for an
       // answer is given up and sent on elsewhere now, not after its timeout.
@@ -125,6 +138,10 @@ class PathState implements PathRuntime {
 
   attemptTimeoutMs(route: RouteConfig): number | undefined {
     return adaptiveAttemptTimeoutMs(route, this.latency, this.adaptive);
+  }
+
+  upstreamAddress(): string | undefined {
+    return this.transport.upstreamAddress?.();
   }
 
   watchSilence(route: RouteConfig, startedAt: number, giveUp: (reason: string) => void): (() => void) | undefined {
@@ -163,6 +180,9 @@ export interface PathStatus {
    */
   silentSince: string | null;
   transitions: BreakerTransition[];
+  interface: string | null;
+  /** How the kernel sends this path's packets, and the other paths that leave the same way. */
+  egress: PathEgress & { sharedWith: string[] };
   /** When this path last carried traffic during a passing drill (ISO), or null. */
   lastPassingDrillAt: string | null;
   /** When it last proved itself, by a passing drill or an answered request (ISO), or null. */
@@ -173,6 +193,8 @@ export interface PathStatus {
 
 export interface GatewayStatus {
   redundancy: Redundancy;
+  /** Paths counted as one for redundancy because their packets leave the same way (interface and next hop). */
+  sharedEgress: { egress: string; paths: string[] }[];
   paths: PathStatus[];
   routes: { id: string; class: RouteConfig['class']; usablePaths: string[] }[];
   policy: { version: number; hash: string };
@@ -196,6 +218,9 @@ export class Gateway {
   #inFlight = 0;
   #drainWaiters: (() => void)[] = [];
   #probesRunning = false;
+  readonly #logger: Logger;
+  readonly #egressProbe: EgressProbe | undefined;
+  #egressWatch: EgressWatch | undefined;
   #healthStopped = false;
   readonly #now: () => number;
   /** The level last reported to the alarm. */
@@ -222,6 +247,8 @@ export class Gateway {
       ...(options.fetch ? { fetch: options.fetch } : {}),
     });
     this.#pathAllowed = options.pathAllowed;
+    this.#logger = options.logger ?? silentLogger;
+    this.#egressProbe = options.egressProbe;
     const makeBreaker = (config: PathConfig): IBreaker => {
       const breaker = options.breakerFactory(options.policy.breaker, config);
       return store.shared ? new TrialGatedBreaker(breaker, () => store.acquireTrial(config.id, this.instanceId, trialLockMs), trialLockMs) : breaker;
@@ -239,12 +266,16 @@ export class Gateway {
       state.adaptive = options.policy.adaptiveTimeout;
       state.onHealth = (path, transition) => this.#afterTransition(path, transition);
       state.onAnswered = (pathId) => this.#proofs.answered(pathId);
+      if (options.egressProbe === undefined) state.egress = uncheckedEgress("this runtime cannot see the host's routes");
       this.#paths.set(config.id, state);
     }
     this.#runner = new ProbeRunner({
       probe: options.policy.probe,
       paths: [...this.#paths.values()],
-      onResult: (path, result) => this.#onProbe(path, result),
+      onResult: (path, result) => {
+        options.onProbe?.(path.config.id, result);
+        this.#onProbe(path, result);
+      },
       onAsk: (path) => (path as PathState).noteAsked(),
       now: this.#now,
       ...(options.onProbeStart ? { onStart: options.onProbeStart } : {}),
@@ -261,6 +292,72 @@ export class Gateway {
     });
     // A policy apply hands over running probes to the new gateway (see retire).
     if (previous && previous.#probesRunning) this.startProbes();
+    // ... and the egress watch, which checks again at once: the new policy may bind differently.
+    if (previous && previous.#egressWatch) void this.startEgressWatch();
+  }
+
+  /**
+   * Starts asking the kernel how each path leaves (policy `routing.egressCheckMs`, and on every
+   * change of addresses, routes or rules the probe reports). Resolves after the first check.
+   * Without an egress probe, does nothing.
+   */
+  startEgressWatch(): Promise<void> {
+    const probe = this.#egressProbe;
+    if (probe === undefined || this.#egressWatch) return Promise.resolve();
+    this.#egressWatch = new EgressWatch({
+      probe,
+      paths: [...this.#paths.values()],
+      intervalMs: this.policy.routing.egressCheckMs,
+      onRound: (results) => this.#onEgress(results),
+    });
+    return this.#egressWatch.start();
+  }
+
+  /** Checks every path's egress now (e.g. after routes were changed by paypath itself). */
+  checkEgress(): Promise<void> {
+    return this.#egressWatch?.checkNow() ?? Promise.resolve();
+  }
+
+  #onEgress(results: Map<string, PathEgress>): void {
+    const changed: PathState[] = [];
+    for (const [id, egress] of results) {
+      const path = this.#paths.get(id);
+      if (!path) continue;
+      const first = path.egress.checkedAt === null;
+      const before = path.egress;
+      path.egress = egress;
+      if (first || !sameEgress(before, egress)) changed.push(path);
+    }
+    // Logged once all are known, so a line can name the paths leaving the same way.
+    for (const path of changed) this.#logEgress(path);
+    if (changed.length === 0) return;
+    const shared = sharedEgressGroups(this.#egressView());
+    const reason = shared.length > 0
+      ? `egress: ${shared.map((g) => `${g.paths.join(', ')} all leave by ${g.egress}`).join('; ')}`
+      : `egress: ${changed.map((p) => `${p.config.id} ${describeEgress(p.egress)}`).join('; ')}`;
+    const redundancy = this.#redundancy();
+    this.#reportedLevel = redundancy.level;
+    this.#alarm.update(redundancy, this.#pathStates(), { path: changed[0]!.config.id, reason });
+  }
+
+  #logEgress(path: PathState): void {
+    const egress = path.egress;
+    const fields = { event: 'path_egress', path: path.config.id, state: egress.state, interface: egress.interface, gateway: egress.gateway, source: egress.source, reason: egress.reason };
+    const sharedWith = this.#sharedWith(path);
+    const text = `path ${path.config.id}: ${describeEgress(egress)}${sharedWith.length > 0 ? `, the same way as ${sharedWith.join(', ')}: they count as one path for redundancy` : ''}`;
+    if (egress.state === 'no_address' || egress.state === 'unroutable') this.#logger.error(fields, text);
+    else if (sharedWith.length > 0) this.#logger.warn(fields, text);
+    else this.#logger.info(fields, text);
+  }
+
+  #egressView(): { id: string; egress: PathEgress }[] {
+    return [...this.#paths.values()].map((p) => ({ id: p.config.id, egress: p.egress }));
+  }
+
+  #sharedWith(path: PathState): string[] {
+    const key = egressKey(path.egress);
+    if (key === null) return [];
+    return [...this.#paths.values()].filter((p) => p !== path && egressKey(p.egress) === key).map((p) => p.config.id);
   }
 
   /** Starts active probes (policy `probe`). Runtimes whose timers outlive requests call this once. */
@@ -274,6 +371,7 @@ export class Gateway {
     this.#healthStopped = true;
     this.#probesRunning = false;
     this.#probes.stop();
+    this.#egressWatch?.stop();
     this.#alarm.close();
     this.#membership.dispose();
   }
@@ -497,7 +595,9 @@ export class Gateway {
       [...this.#paths.values()].map((p) => ({
         id: p.config.id,
         shareRisk: p.config.shareRisk,
-        healthy: p.breaker.state === 'closed' && !(windowMs !== undefined && silentFor(p.answers.silentSince, now, windowMs)),
+        // A path without its address (or without a route) cannot carry anything, whatever its breaker says.
+        healthy: p.breaker.state === 'closed' && egressUsable(p.egress) && !(windowMs !== undefined && silentFor(p.answers.silentSince, now, windowMs)),
+        egress: egressKey(p.egress),
         proven: !this.#proofs.overdue(p.config.id, maxAgeMs),
       })),
     );
@@ -600,12 +700,14 @@ export class Gateway {
     this.#checkLevel();
     return {
       redundancy: this.#redundancy(),
+      sharedEgress: sharedEgressGroups(this.#egressView()),
       paths: paths.map((p) => ({
         id: p.config.id,
         state: p.breaker.state,
         grade: p.config.grade,
         cost: p.config.cost,
         bind: p.config.bind ?? null,
+        interface: p.config.interface ?? null,
         shareRisk: p.config.shareRisk,
         requests: p.requests,
         failures: p.failures,
@@ -614,6 +716,7 @@ export class Gateway {
         lastProbe: p.lastProbe ? { latencyMs: p.lastProbe.latencyMs, at: p.lastProbe.at, error: p.lastProbe.error } : null,
         silentSince: windowMs !== undefined && silentFor(p.answers.silentSince, now, windowMs) ? new Date(p.answers.silentSince!).toISOString() : null,
         transitions: [...p.transitions],
+        egress: { ...p.egress, sharedWith: this.#sharedWith(p) },
         ...this.#proofStatus(p.config.id),
       })),
       routes: this.policy.routes.map((r) => ({ id: r.id, class: r.class, usablePaths: this.usablePaths(r) })),
@@ -635,6 +738,18 @@ export class Gateway {
     this.#stopHealth();
     for (const path of this.#paths.values()) path.breaker.dispose();
     await Promise.all([...this.#paths.values()].map((p) => p.transport.close()));
+  }
+}
+
+/** `leaves by s1 via 10.201.1.1 (table 101)`, or why it is not known. */
+export function describeEgress(egress: PathEgress): string {
+  switch (egress.state) {
+    case 'known':
+      return `leaves by ${egress.interface}${egress.gateway ? ` via ${egress.gateway}` : ''}${egress.source ? ` from ${egress.source}` : ''}${egress.table ? ` (table ${egress.table})` : ''}`;
+    case 'local':
+      return 'reaches its upstream on this box (loopback)';
+    default:
+      return `egress ${egress.state}: ${egress.reason ?? 'unknown'}`;
   }
 }
 

@@ -44,6 +44,8 @@ export interface PathTransport {
   connect?(signal: AbortSignal): Promise<void>;
   /** Optional: opens up to `count` connections ahead of use, so the first requests pay no handshake. */
   warm?(count: number): Promise<void>;
+  /** Optional: the upstream address this path last connected to (to ask the kernel how it is reached). */
+  upstreamAddress?(): string | undefined;
 }
 
 export type TransportFactory = (path: PathConfig) => PathTransport;

@@ -16,6 +16,8 @@ export interface PathStatus {
   /** Set (ISO) once the path has answered nothing, payments or probes, for the detection window. */
   silentSince?: string | null;
   transitions: { from: string; to: string; at: number; reason: string }[];
+  /** How the kernel sends this path's packets (absent from older gateways). */
+  egress?: { state: string; interface: string | null; gateway: string | null; source: string | null; reason: string | null; sharedWith: string[] };
 }
 
 export interface Drill {
@@ -35,6 +37,8 @@ export interface Drill {
 
 export interface Status {
   redundancy: { healthy: number; total: number; level: string };
+  /** Paths counted as one because their packets leave the same way. */
+  sharedEgress?: { egress: string; paths: string[] }[];
   paths: PathStatus[];
   policy: { version: number; hash: string; revision?: number; appliedAt?: string; actor?: string };
   drills?: { running: Drill | null; recent: Drill[] };

@@ -2,7 +2,7 @@
 import { ApiError, fetchStatus, type Api, type Drill, type PathStatus, type Status } from './api.ts';
 import { byId, confirmDialog, h } from './dom.ts';
 import { latencyChart } from './latency-chart.ts';
-import { formatAgo, formatMs, formatRate, pathView, recentFailureRate, redundancyBanner, timeline, type Sample } from './view-model.ts';
+import { egressLine, formatAgo, formatMs, formatRate, pathView, recentFailureRate, redundancyBanner, timeline, type Sample } from './view-model.ts';
 
 const POLL_MS = 1_000;
 const HIDDEN_POLL_MS = 10_000;
@@ -76,7 +76,7 @@ export class LiveView {
   #render(status: Status): void {
     const now = Date.now();
     this.#runningDrill = status.drills?.running ?? null;
-    const banner = redundancyBanner(status.redundancy);
+    const banner = redundancyBanner(status.redundancy, status.sharedEgress);
     const bannerElement = byId('redundancy-banner');
     bannerElement.dataset.tone = banner.tone;
     bannerElement.dataset.level = banner.level;
@@ -157,6 +157,9 @@ export class LiveView {
     card.chart.replaceChildren(latencyChart(samples, now, HISTORY_MS));
     const probe = path.lastProbe;
     const lines: string[] = [];
+    const egress = egressLine(path.egress);
+    if (egress) lines.push(egress.text);
+    card.root.dataset.egress = egress?.tone ?? 'unknown';
     if (probe) lines.push(`last probe ${formatAgo(Date.parse(probe.at), now)}: ${probe.error ? `failed (${probe.error})` : `ok in ${formatMs(probe.latencyMs)}`}`);
     else if (probe === null) lines.push('no probe yet');
     if (path.lastError) lines.push(`last error ${path.lastError.code}, ${formatAgo(Date.parse(path.lastError.at), now)}`);

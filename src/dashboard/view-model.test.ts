@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pathView, recentFailureRate, redundancyBanner, sparkline, timeline, type Sample } from './view-model.ts';
+import { egressLine, pathView, recentFailureRate, redundancyBanner, sparkline, timeline, type Sample } from './view-model.ts';
 
 describe('redundancyBanner', () => {
   it('is green at N+2, amber with a repair call at N+1, red at N+0, and down with no path', () => {
@@ -59,5 +59,18 @@ describe('sparkline', () => {
   it('places samples by time, scales values into the box and skips gaps and old samples', () => {
     const points = [{ at: 500, value: 3 }, { at: 1_000, value: 0 }, { at: 1_500, value: null }, { at: 2_000, value: 10 }];
     expect(sparkline(points, 1_000, 2_000, 100, 22, 10)).toBe('0.0,21.0 100.0,1.0');
+  });
+});
+
+describe('egress on the dashboard', () => {
+  it('says why the banner counts fewer paths, and shows each path\'s egress on its card', () => {
+    const banner = redundancyBanner({ healthy: 1, total: 1, level: 'N+0' }, [{ egress: 's1 via 10.201.1.1', paths: ['kt-fiber', 'skt-fiber', 'lgu-lte'] }]);
+    expect(banner).toMatchObject({ tone: 'bad', level: 'N+0' });
+    expect(banner.text).toContain('kt-fiber, skt-fiber, lgu-lte all leave by s1 via 10.201.1.1');
+    const egress = { state: 'known', interface: 's1', gateway: '10.201.1.1', source: '10.201.3.2', reason: null, sharedWith: ['kt-fiber'] };
+    expect(egressLine(egress)).toEqual({ tone: 'warn', text: 'leaves by s1 via 10.201.1.1 from 10.201.3.2, the same way as kt-fiber' });
+    expect(egressLine({ ...egress, interface: 's3', gateway: '10.201.3.1', sharedWith: [] })).toEqual({ tone: 'ok', text: 'leaves by s3 via 10.201.3.1 from 10.201.3.2' });
+    expect(egressLine({ ...egress, state: 'no_address', reason: 'interface wwan0 has no address' })).toEqual({ tone: 'bad', text: 'interface wwan0 has no address' });
+    expect(egressLine(undefined)).toBeNull();
   });
 });

@@ -10,14 +10,24 @@ export interface BannerView {
 }
 
 /** The telephone-exchange rule: alarm at the first lost spare, not the last. */
-export function redundancyBanner(redundancy: Status['redundancy']): BannerView {
+export function redundancyBanner(redundancy: Status['redundancy'], sharedEgress: NonNullable<Status['sharedEgress']> = []): BannerView {
   const { level, healthy, total } = redundancy;
-  const of = `${healthy} of ${total} independent paths healthy`;
+  // Paths that leave the same way are one path: say why the count is lower than the policy's.
+  const why = sharedEgress.map((g) => `; ${g.paths.join(', ')} all leave by ${g.egress}`).join('');
+  const of = `${healthy} of ${total} independent paths healthy${why}`;
   if (level === 'down' || healthy === 0) return { tone: 'down', level: 'down', text: `DOWN: no healthy path (${of})` };
   const spares = healthy - 1;
   if (spares >= 2) return { tone: 'ok', level, text: `${level}: ${of}` };
   if (spares === 1) return { tone: 'warn', level, text: `${level}: one spare left: repair now (${of})` };
   return { tone: 'bad', level, text: `${level}: no spare left, the next failure stops payments (${of})` };
+}
+
+/** `leaves by s1 via 10.201.1.1 from 10.201.3.2 (shared with kt-fiber)`, or why it cannot carry anything; null when unknown. */
+export function egressLine(egress: PathStatus['egress']): { tone: Tone; text: string } | null {
+  if (!egress || egress.state === 'unknown' || egress.state === 'local') return null;
+  if (egress.state !== 'known') return { tone: 'bad', text: egress.reason ?? egress.state };
+  const how = `leaves by ${egress.interface}${egress.gateway ? ` via ${egress.gateway}` : ''}${egress.source ? ` from ${egress.source}` : ''}`;
+  return egress.sharedWith.length > 0 ? { tone: 'warn', text: `${how}, the same way as ${egress.sharedWith.join(', ')}` } : { tone: 'ok', text: how };
 }
 
 /**

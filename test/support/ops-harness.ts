@@ -44,7 +44,7 @@ export class OpsStack {
     this.logLines = init.logLines;
   }
 
-  static async start(options: { watchPolicy?: boolean; edit?: (policy: PolicyInput) => void } = {}): Promise<OpsStack> {
+  static async start(options: { watchPolicy?: boolean; edit?: (policy: PolicyInput) => void; processMetrics?: boolean; redisUrl?: string } = {}): Promise<OpsStack> {
     const dir = await mkdtemp(join(tmpdir(), 'paypath-ops-'));
     const processor = await new SimulatedProcessor({ serviceTimeMs: 2 }).start();
     const carriers = new Map<string, CarrierProxy>();
@@ -74,7 +74,8 @@ export class OpsStack {
       watchPolicy: options.watchPolicy ?? false,
       adminTokens: ADMIN_TOKENS,
       auditFile,
-      processMetrics: false,
+      processMetrics: options.processMetrics ?? false,
+      ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
     });
     return new OpsStack({ processor, carriers, gateway, dir, policyFile, auditFile, logLines });
   }

@@ -51,11 +51,11 @@ export async function warmCodePaths(policy: Policy, sha256: Sha256Hex, requests 
   const gateway = new Gateway({
     policy: rest,
     policyHash: 'warm-up',
-    transportFactory: (path) => createUndiciTransport({ ...path, upstream: upstreamUrl, bind: undefined, tls: undefined }),
+    transportFactory: (path) => createUndiciTransport({ ...path, upstream: upstreamUrl, bind: undefined, interface: undefined, tls: undefined }),
     breakerFactory: (config) => new OpossumBreaker(config),
     fetch: async () => new Response(null, { status: 204 }),
   });
-  const metrics = new PrometheusMetrics({ budgets: () => [], status: () => gateway.status(), policy: () => ({ revision: 0, hash: 'warm-up', fileValid: true }), processMetrics: false });
+  const metrics = new PrometheusMetrics({ budgets: () => [], status: () => gateway.status(), policy: () => ({ revision: 0, hash: 'warm-up', fileValid: true, alertBelow: 1 }), processMetrics: false });
   const logger = createLogger({ destination: new Writable({ write: (_chunk, _encoding, done) => done() }) });
   const app = createApp({
     gateway: () => gateway,

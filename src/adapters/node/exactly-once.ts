@@ -3,7 +3,7 @@ import type { Gateway } from '../../core/gateway.ts';
 import { MemoryIdempotencyStore } from '../../core/idempotency/memory-store.ts';
 import type { IdempotencyStore } from '../../core/idempotency/store.ts';
 import type { Logger } from '../../core/logger.ts';
-import type { ForwardQueue } from '../../core/queue/forward-queue.ts';
+import type { ForwardQueue, QueuedRequest } from '../../core/queue/forward-queue.ts';
 import { QueueForwarder } from '../../core/queue/forwarder.ts';
 import { MemoryForwardQueue } from '../../core/queue/memory-queue.ts';
 import type { QueueCipher } from '../../core/queue/queue-cipher.ts';
@@ -29,6 +29,8 @@ export function createExactlyOnceParts(options: {
   logger: Logger;
   /** Bound on the in-memory idempotency records (no Redis), estimated bytes. Default: DEFAULT_MEMORY_IDEMPOTENCY_BYTES (64 MiB). */
   memoryIdempotencyBytes?: number;
+  /** Called after the forwarder dead-letters a queued request (metrics). */
+  onDeadLetter?: (request: QueuedRequest) => void;
   /** Seals what waits in the Redis queue. Without it the Redis queue takes nothing (503 queue_key_missing). Not used in memory. */
   queueCipher?: QueueCipher;
 }): ExactlyOnceParts {
@@ -46,7 +48,7 @@ export function createExactlyOnceParts(options: {
     ? new RedisIdempotencyStore(options.redis)
     : new MemoryIdempotencyStore({ onDroppedEarly, ...(options.memoryIdempotencyBytes !== undefined ? { maxBytes: options.memoryIdempotencyBytes } : {}) });
   const queue = options.redis ? new RedisForwardQueue(options.redis, options.queueCipher ? { cipher: options.queueCipher } : {}) : new MemoryForwardQueue();
-  const forwarder = new QueueForwarder({ queue, gateway: options.gateway, logger: options.logger });
+  const forwarder = new QueueForwarder({ queue, gateway: options.gateway, logger: options.logger, ...(options.onDeadLetter ? { onDeadLetter: options.onDeadLetter } : {}) });
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const schedule = () => {

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import packageJson from '../../../package.json' with { type: 'json' };
 import type { BreakerState, BreakerTransition } from '../../core/breaker/breaker.ts';
 import type { AttemptRecord } from '../../core/failover/failover.ts';
 import type { GatewayStatus } from '../../core/gateway.ts';
@@ -13,10 +14,14 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 export interface PrometheusMetricsOptions {
   /** Current gateway status, read at scrape time for breaker states and redundancy. */
   status: () => GatewayStatus;
-  /** Current policy revision and whether the policy file last loaded cleanly. */
-  policy: () => { revision: number; hash: string; fileValid: boolean };
+  /** Current policy revision, whether the policy file last loaded cleanly, and its `redundancy.alertBelow`. */
+  policy: () => { revision: number; hash: string; fileValid: boolean; alertBelow: number };
+  /** Whether the Redis client is connected; only when Redis is configured. */
+  redisConnected?: () => boolean;
   /** Per path usage and budgets (metered paths). */
   budgets?: () => PathUsage[];
+  /** Paths the running policy drills on a schedule. Default: none. */
+  drillPaths?: () => readonly string[];
   /** Include Node process metrics (CPU, memory, event loop). Default: true. */
   processMetrics?: boolean;
 }
@@ -37,10 +42,18 @@ export class PrometheusMetrics implements GatewayMetrics, MetricsSource {
   readonly #replays: Counter<'route'>;
   readonly #conflicts: Counter<'route'>;
   readonly #drills: Counter<'path' | 'result'>;
+  readonly #drillLastPassed: Gauge<'path'>;
+  readonly #deadLetters: Counter<'route'>;
 
   constructor(options: PrometheusMetricsOptions) {
     const registers = [this.registry];
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'paypath_process_' });
+    if (options.processMetrics ?? true) collectProcessMetrics(this.registry);
+    new Gauge({
+      name: 'paypath_build_info',
+      help: 'Always 1; the labels name the running paypath version and the Node.js that runs it.',
+      labelNames: ['version', 'node_version'],
+      registers,
+    }).set({ version: packageJson.version, node_version: process.version }, 1);
     this.#requests = new Counter({ name: 'paypath_requests_total', help: 'Requests answered on policy routes, by route, route class and outcome (ok, upstream_<status> or a paypath error code).', labelNames: ['route', 'class', 'outcome'], registers });
     this.#requestDuration = new Histogram({ name: 'paypath_request_duration_seconds', help: 'Time from receiving a routed request to its answer headers, across all attempts.', labelNames: ['route'], buckets: LATENCY_BUCKETS, registers });
     this.#usageRequests = new Counter({ name: 'paypath_path_usage_requests_total', help: 'Requests a path carried to an answer, by route class (metered paths).', labelNames: ['path', 'class'], registers });
@@ -54,6 +67,8 @@ export class PrometheusMetrics implements GatewayMetrics, MetricsSource {
     this.#replays = new Counter({ name: 'paypath_idempotency_replays_total', help: 'Requests answered from the idempotency store without an upstream call.', labelNames: ['route'], registers });
     this.#conflicts = new Counter({ name: 'paypath_idempotency_conflicts_total', help: 'Idempotency conflicts (key in flight, or reused with another body).', labelNames: ['route'], registers });
     this.#drills = new Counter({ name: 'paypath_drills_total', help: 'Drills per path by result: passed, failed, refused.', labelNames: ['path', 'result'], registers });
+    this.#drillLastPassed = new Gauge({ name: 'paypath_drill_last_passed_timestamp_seconds', help: 'Unix time of the last drill of a path that passed (since this process started); absent before the first.', labelNames: ['path'], registers });
+    this.#deadLetters = new Counter({ name: 'paypath_queue_dead_letters_total', help: 'Queued requests this instance gave up on (dead-lettered), by route.', labelNames: ['route'], registers });
 
     new Gauge({
       name: 'paypath_breaker_state',
@@ -76,13 +91,53 @@ export class PrometheusMetrics implements GatewayMetrics, MetricsSource {
       },
     });
     new Gauge({
+      name: 'paypath_path_egress_shared',
+      help: 'Other paths that leave by this path\'s interface and next hop (0: its own); paths leaving alike count once for redundancy.',
+      labelNames: ['path'],
+      registers,
+      collect() {
+        this.reset();
+        for (const path of options.status().paths) this.set({ path: path.id }, path.egress.sharedWith.length);
+      },
+    });
+    new Gauge({
       name: 'paypath_paths_healthy',
-      help: 'Independent risk groups with at least one healthy path.',
+      help: 'Independent paths that are healthy (breaker closed, and not silent for redundancy.downAfterMs); paths sharing a shareRisk tag or an egress (interface and next hop) count once, as in paypath_redundancy_level.',
       registers,
       collect() {
         this.set(options.status().redundancy.healthy);
       },
     });
+    new Gauge({
+      name: 'paypath_redundancy_alert_below',
+      help: "The running policy's redundancy.alertBelow: the redundancy alarm is raised while paypath_paths_healthy is below it.",
+      registers,
+      collect() {
+        this.set(options.policy().alertBelow);
+      },
+    });
+    const drillPaths = options.drillPaths;
+    new Gauge({
+      name: 'paypath_drill_scheduled',
+      help: 'Always 1, for each path the running policy drills on a schedule.',
+      labelNames: ['path'],
+      registers,
+      collect() {
+        this.reset();
+        for (const path of drillPaths?.() ?? []) this.set({ path }, 1);
+      },
+    });
+    const redisConnected = options.redisConnected;
+    if (redisConnected) {
+      new Gauge({
+        name: 'paypath_redis_up',
+        help: 'Whether the Redis client is connected (1) or not (0); payments go on, on local state, while it is 0.',
+        registers,
+        collect() {
+          this.set(redisConnected() ? 1 : 0);
+        },
+      });
+    }
     new Gauge({
       name: 'paypath_policy_revision',
       help: 'Revision number of the running policy (increases with every apply, reload and rollback).',
@@ -128,8 +183,10 @@ export class PrometheusMetrics implements GatewayMetrics, MetricsSource {
     return this.registry.contentType;
   }
 
-  metrics(): Promise<string> {
-    return this.registry.metrics();
+  async metrics(): Promise<string> {
+    // prom-client writes NaN as "Nan" (e.g. the event loop's mean lag before its first sample);
+    // Prometheus happens to accept that, OpenMetrics parsers and strict linters do not.
+    return (await this.registry.metrics()).replace(/ Nan$/gm, ' NaN');
   }
 
   request(record: RequestRecord): void {
@@ -186,10 +243,10 @@ export class PrometheusMetrics implements GatewayMetrics, MetricsSource {
   }
 
   /** Store-and-forward queue gauges, read from the queue at scrape time. */
-  watchQueue(stats: () => Promise<{ depth: number; oldestAgeMs: number | null; deadLettered: number }>): void {
+  watchQueue(stats: () => Promise<{ depth: number; oldestAgeMs: number | null }>): void {
     const registers = [this.registry];
-    // One read per scrape, shared by the three gauges; a queue that cannot answer leaves them unset.
-    let pending: Promise<{ depth: number; oldestAgeMs: number | null; deadLettered: number } | undefined> | undefined;
+    // One read per scrape, shared by the gauges; a queue that cannot answer leaves them unset.
+    let pending: Promise<{ depth: number; oldestAgeMs: number | null } | undefined> | undefined;
     const read = () => {
       pending ??= stats().catch(() => undefined).finally(() => setTimeout(() => (pending = undefined), 0));
       return pending;
@@ -212,18 +269,27 @@ export class PrometheusMetrics implements GatewayMetrics, MetricsSource {
         if (s) this.set((s.oldestAgeMs ?? 0) / 1000);
       },
     });
-    new Gauge({
-      name: 'paypath_queue_dead_lettered',
-      help: 'Queued requests given up on (dead-lettered).',
-      registers,
-      async collect() {
-        const s = await read();
-        if (s) this.set(s.deadLettered);
-      },
-    });
+  }
+
+  /** A queued request this instance dead-lettered. */
+  deadLetter(routeId: string): void {
+    this.#deadLetters.inc({ route: routeId });
   }
 
   drill(pathId: string, result: 'passed' | 'failed' | 'refused'): void {
     this.#drills.inc({ path: pathId, result });
+    if (result === 'passed') this.#drillLastPassed.set({ path: pathId }, Date.now() / 1000);
+  }
+}
+
+/**
+ * prom-client's process and Node.js metrics under `paypath_` (paypath_process_cpu_seconds_total,
+ * paypath_nodejs_eventloop_lag_seconds, …), without its `nodejs_active_*_total` gauges: gauges must
+ * not end in `_total`, and the same counts are the sum of `nodejs_active_*` by type.
+ */
+function collectProcessMetrics(registry: Registry): void {
+  collectDefaultMetrics({ register: registry, prefix: 'paypath_' });
+  for (const metric of registry.getMetricsAsArray()) {
+    if (/^paypath_nodejs_active_\w+_total$/.test(metric.name)) registry.removeSingleMetric(metric.name);
   }
 }

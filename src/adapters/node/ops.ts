@@ -50,7 +50,7 @@ const MONITORING = new Set(['/healthz', '/readyz', '/status', '/metrics']);
 
 /** Wires the ops surfaces for the Node runtime: policy control, audit, drills, metrics, request logs, file reload. */
 export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
-  const { logger } = options;
+  const { logger, redis } = options;
   const fileAudit: AuditLog = options.auditFile ? new JsonlAuditLog(options.auditFile, logger) : new MemoryAuditLog();
   // Redacted once, in front of every sink (the Redis stream falls back to the file with the redacted record).
   const audit: AuditLog = new RedactedAuditLog(options.redis ? new RedisStreamAuditLog(options.redis, fileAudit, logger) : fileAudit);
@@ -66,8 +66,10 @@ export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
     status: () => holder.control!.gateway().status(),
     policy: () => {
       const current = holder.control!.current();
-      return { revision: current.revision, hash: current.hash, fileValid: holder.control!.fileState.lastError === null };
+      return { revision: current.revision, hash: current.hash, fileValid: holder.control!.fileState.lastError === null, alertBelow: current.policy.redundancy.alertBelow };
     },
+    drillPaths: () => [...new Set(holder.control!.current().policy.drills.flatMap((drill) => drill.paths ?? [drill.path!]))],
+    ...(redis ? { redisConnected: () => redis.status === 'ready' } : {}),
     processMetrics: options.processMetrics,
   });
   const control = new PolicyControl({

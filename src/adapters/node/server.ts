@@ -34,6 +34,11 @@ import type { RedisClient } from './redis/client.ts';
 import type { Sha256Hex } from '../../core/idempotency/fingerprint.ts';
 import type { RedisHealthStore } from './redis/health-store.ts';
 import { createUndiciTransport } from './undici-transport.ts';
+import type { EgressProbe } from '../../core/egress/egress-probe.ts';
+import { InterfaceAddresses } from './interface-addresses.ts';
+import { createKernelEgressProbe } from './kernel-egress-probe.ts';
+import { NetworkWatch } from './network-watch.ts';
+import { CarrierRouting } from './carrier-routing.ts';
 import type { PathResolver } from './path-resolver.ts';
 
 export interface NodeGatewayOptions {
@@ -88,7 +93,15 @@ export interface NodeGatewayOptions {
    * container orchestrator usually waits before it kills the process.
    */
   drainTimeoutMs?: number;
+  /**
+   * Asks the kernel how each path leaves (policy `routing`). Default on Linux: `ip` (iproute2)
+   * with `ip monitor` for changes; elsewhere none (egress reported unknown). false: none.
+   */
+  egressProbe?: EgressProbe | false;
 }
+
+/** Start waits this long at most for the first egress check, so /status is right from the first poll. */
+const FIRST_EGRESS_CHECK_MS = 2_000;
 
 export const DEFAULT_CLIENT_KEEP_ALIVE_TIMEOUT_MS = 120_000;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 25_000;
@@ -125,6 +138,15 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     redis = createRedisClient(options.redisUrl);
     healthStore = new RedisHealthStore(redis, { logger });
   }
+  // One `ip monitor` for the process: egress checks and interface paths' addresses follow it.
+  const networkWatch = new NetworkWatch();
+  const interfaceAddresses = new InterfaceAddresses();
+  const egressProbe = options.egressProbe === undefined ? (process.platform === 'linux' ? createKernelEgressProbe({ watch: networkWatch }) : undefined) : options.egressProbe || undefined;
+  // A policy applied later may add an interface path: follow addresses whenever the kernel is watched.
+  const followAddresses = egressProbe ? networkWatch.subscribe(() => interfaceAddresses.invalidate()) : undefined;
+  // routing.manage: per-path routing tables kept by this process (follows addresses and policy applies).
+  const carrierRouting = egressProbe ? new CarrierRouting({ logger }) : undefined;
+  let closeRouting: (() => Promise<void>) | undefined;
   // Each path's resolver (upstreams named by a host name), for /status; a reload's new transport replaces its path's entry.
   const resolvers = new Map<string, PathResolver>();
   const ops = await createNodeOps({
@@ -146,8 +168,10 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
         ...(healthStore ? { healthStore } : {}),
         ...(options.instanceId ? { instanceId: options.instanceId } : {}),
         logger,
+        ...(egressProbe ? { egressProbe } : {}),
         transportFactory: (path) =>
           createUndiciTransport(path, {
+            interfaceAddresses,
             onDnsChange: (change) => {
               if (change.kind === 'failing') {
                 const still = change.stillUsing.length > 0 ? `still using its last answer ${change.stillUsing.join(', ')}` : 'no answer to use: the path fails until it resolves';
@@ -173,6 +197,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
           }),
         breakerFactory: (config) => new OpossumBreaker(config),
         onAttempt: (record) => metrics.attempt(record),
+        onProbe: (pathId, result) => metrics.probe(pathId, result.ok, result.latencyMs),
         onTransition: (pathId, t) => {
           metrics.transition(pathId, t);
           const fields = { event: 'breaker_transition', path: pathId, from: t.from, to: t.to, reason: t.reason };
@@ -186,6 +211,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     redis,
     gateway: () => ops.control.gateway(),
     logger,
+    onDeadLetter: (request) => ops.metrics.deadLetter(request.routeId),
     ...(options.idempotencyMemoryBytes !== undefined ? { memoryIdempotencyBytes: options.idempotencyMemoryBytes } : {}),
     ...(queueCipher ? { queueCipher } : {}),
   });
@@ -201,10 +227,22 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
       'no queue key (--queue-key-file or PAYPATH_QUEUE_KEY): with --redis, requests are queued only encrypted, so none will be (503 queue_key_missing)',
     );
   }
+  if (carrierRouting) {
+    const current = () => ops.control.current().policy;
+    await carrierRouting.sync(options.policy);
+    const followRouting = networkWatch.subscribe(() => void carrierRouting.sync(current()));
+    const stopApplied = ops.control.onApplied((revision) => void carrierRouting.sync(revision.policy));
+    closeRouting = async () => {
+      followRouting.close();
+      stopApplied();
+      await carrierRouting.close();
+    };
+  }
   if (options.probes ?? true) ops.control.gateway().startProbes();
   // Warm pools and the request path's code before listening; a path that cannot connect now simply stays cold.
   const sha256: Sha256Hex = (bytes) => createHash('sha256').update(bytes).digest('hex');
-  await Promise.all([ops.control.gateway().warmUp(), options.warmCodePaths === false ? undefined : warmCodePaths(options.policy, sha256)]);
+  const firstEgressCheck = Promise.race([ops.control.gateway().startEgressWatch(), new Promise((resolve) => setTimeout(resolve, FIRST_EGRESS_CHECK_MS).unref())]);
+  await Promise.all([ops.control.gateway().warmUp(), options.warmCodePaths === false ? undefined : warmCodePaths(options.policy, sha256), firstEgressCheck]);
   const security: SecurityDeps = {
     merchantKeys: () => merchantKeys,
     nonceStore: redis ? new RedisNonceStore(redis, logger) : new MemoryNonceStore(),
@@ -265,6 +303,8 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     stopFollowingTimeout();
     exactlyOnce.close();
     await ops.close();
+    await closeRouting?.();
+    followAddresses?.close();
     healthStore?.dispose();
     redis?.disconnect();
   };

@@ -5,6 +5,7 @@ import { AttemptError, type AttemptErrorCode } from '../../core/failover/attempt
 import type { PathConfig } from '../../core/policy/schema.ts';
 import { PathResolver, type DnsCacheOptions, type DnsChange } from './path-resolver.ts';
 import { readPublicFile, readSecretFile } from './secret-file.ts';
+import type { InterfaceAddresses } from './interface-addresses.ts';
 import type { AttemptOptions, PathTransport, UpstreamRequest, UpstreamResponse } from '../../core/transport.ts';
 
 // Only undici's Agent and connector, from their own modules: undici's index also loads its fetch,
@@ -24,6 +25,8 @@ export interface UndiciTransportOptions {
   connections?: number;
   /** Called when a TLS handshake with the upstream fails (bad or expired certificate, old protocol), to log it loudly. */
   onTlsFailure?: (pathId: string, error: AttemptError) => void;
+  /** Current interface addresses, for paths that name an `interface`. Required for those. */
+  interfaceAddresses?: InterfaceAddresses;
   /** How the path's DNS answers are cached (upstreams named by a host name). Default: DNS_CACHE_DEFAULTS. */
   dns?: DnsCacheOptions;
   /** Called when the path's lookups start failing and when they recover, to log it. */
@@ -51,63 +54,142 @@ export function tlsConnectOptions(path: PathConfig): Record<string, unknown> {
 
 /**
  * One undici Agent per path: its own keep-alive pool, its own connect timeout, and the path's
- * `bind` as the local source address (the carrier's interface). Note: undici honours
- * `localAddress` only as an Agent option; `connect.localAddress` is silently ignored.
+ * source address (the carrier's interface): `bind`, or the current address of `interface`.
+ * Note: undici honours `localAddress` only as an Agent option; `connect.localAddress` is silently ignored.
+ *
+ * An `interface:` path follows its address: when it changes (an LTE reconnect), the next attempt
+ * gets a new pool bound to the new address and the old one is closed; while the interface has no
+ * address, every attempt fails at once as not sent (`address_unavailable`), so it goes to another path.
  */
 export function createUndiciTransport(path: PathConfig, options: UndiciTransportOptions = {}): PathTransport {
   const keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 30_000;
   // undici's own connector (TCP, TLS with the path's settings for https), wrapped so connecting can run ahead of sending.
   const tlsOptions = path.upstream.startsWith('https:') ? tlsConnectOptions(path) : {};
   const base = new URL(path.upstream);
+  const origin = base.origin;
+  const basePath = base.pathname.replace(/\/$/, '');
   const hostname = base.hostname.replace(/^\[|\]$/g, '');
+  const iface = path.interface;
+  const addresses = options.interfaceAddresses;
+  if (iface !== undefined && addresses === undefined) throw new Error(`path ${path.id} names interface ${iface}: the transport needs interfaceAddresses`);
+  // An IPv6 upstream needs an IPv6 source; a host name is reached over IPv4 from an interface path.
+  const family: 4 | 6 = hostname.includes(':') ? 6 : 4;
   // A host name is resolved through this path (its resolvers, from its address), from a cache that
   // is kept fresh in the background: see path-resolver.ts. Its lookup is started now, before any request.
-  const resolver = isIP(hostname) === 0 ? new PathResolver({ pathId: path.id, servers: path.dns, localAddress: path.bind, ...options.dns, ...(options.onDnsChange ? { onChange: options.onDnsChange } : {}) }) : undefined;
+  // An interface path's queries follow its address (setLocalAddress when the pool moves).
+  const resolver =
+    isIP(hostname) === 0
+      ? new PathResolver({
+          pathId: path.id,
+          servers: path.dns,
+          localAddress: path.bind,
+          ...(iface !== undefined ? { families: [family] } : {}),
+          ...options.dns,
+          ...(options.onDnsChange ? { onChange: options.onDnsChange } : {}),
+        })
+      : undefined;
   if (resolver) options.onResolver?.(resolver);
   resolver?.prime(hostname);
   const connectOptions = { timeout: path.connectTimeoutMs, ...tlsOptions, ...(resolver ? { lookup: resolver.nodeLookup } : {}) };
-  const connector = new PreConnector(buildUndiciConnector(connectOptions as buildConnector.BuildOptions), keepAliveTimeoutMs);
-  const agent = new UndiciAgent({
-    connect: connector.connect,
-    ...(path.bind ? { localAddress: path.bind } : {}),
-    keepAliveTimeout: keepAliveTimeoutMs,
-    connections: options.connections ?? 256,
-    // Timeouts are the failover engine's (per attempt, per deadline); the agent's own are backstops.
-    headersTimeout: 0,
-  });
-  const origin = base.origin;
-  const basePath = base.pathname.replace(/\/$/, '');
-  const target: ConnectTarget = {
-    hostname,
-    host: base.host,
-    protocol: base.protocol,
-    port: base.port || (base.protocol === 'https:' ? '443' : '80'),
-    servername: null,
-    localAddress: path.bind ?? null,
+  const openPool = (localAddress: string | undefined): Pool => {
+    const connector = new PreConnector(buildUndiciConnector(connectOptions as buildConnector.BuildOptions), keepAliveTimeoutMs);
+    const agent = new UndiciAgent({
+      connect: connector.connect,
+      ...(localAddress ? { localAddress } : {}),
+      keepAliveTimeout: keepAliveTimeoutMs,
+      connections: options.connections ?? 256,
+      // Timeouts are the failover engine's (per attempt, per deadline); the agent's own are backstops.
+      headersTimeout: 0,
+    });
+    const target: ConnectTarget = {
+      hostname,
+      host: base.host,
+      protocol: base.protocol,
+      port: base.port || (base.protocol === 'https:' ? '443' : '80'),
+      servername: null,
+      localAddress: localAddress ?? null,
+    };
+    return { localAddress, agent, connector, target, idle: () => (agent.stats as Record<string, { free?: number }>)[origin]?.free ?? 0 };
   };
-  const idle = () => (agent.stats as Record<string, { free?: number }>)[origin]?.free ?? 0;
+  const closePool = async (pool: Pool) => {
+    pool.connector.close();
+    await pool.agent.close();
+  };
+
+  let pool: Pool | undefined = iface === undefined ? openPool(path.bind) : undefined;
+  const retired = new Set<Promise<void>>();
+  let lastUpstreamAddress: string | undefined;
+  /** The pool bound to the path's address now, or an AttemptError (not sent) while the interface has none. */
+  const current = (): Pool => {
+    if (iface === undefined) return pool!;
+    const address = addresses!.address(iface, family);
+    if (address === undefined) throw new AttemptError('address_unavailable', 'not_sent', `interface ${iface} has no IPv${family} address`);
+    if (pool?.localAddress !== address) {
+      const old = pool;
+      if (old) {
+        lastUpstreamAddress = old.connector.upstreamAddress ?? lastUpstreamAddress;
+        // Requests still on the old address finish or fail on their own; nothing new goes there.
+        const closing = closePool(old).catch(() => {}).finally(() => retired.delete(closing));
+        retired.add(closing);
+      }
+      resolver?.setLocalAddress(address);
+      pool = openPool(address);
+    }
+    return pool;
+  };
 
   const onTlsFailure = options.onTlsFailure;
   return {
     send: (request, attempt) => {
-      const sent = dispatch(agent, origin, basePath + request.target, request, attempt);
-      if (onTlsFailure === undefined) return sent;
+      let active: Pool;
+      try {
+        active = current();
+      } catch (error) {
+        return Promise.reject(error as AttemptError);
+      }
+      const sent = dispatch(active.agent, origin, basePath + request.target, request, attempt);
       return sent.catch((error: unknown) => {
-        if (error instanceof AttemptError && error.code === 'tls_failed') onTlsFailure(path.id, error);
+        if (error instanceof AttemptError) {
+          if (error.code === 'tls_failed') onTlsFailure?.(path.id, error);
+          // The address went away under us: read the interface again on the next attempt.
+          if (error.code === 'address_unavailable') addresses?.invalidate();
+        }
         throw error;
       });
     },
     close: async () => {
       resolver?.close();
-      connector.close();
-      await agent.close();
+      await Promise.all([...(pool ? [closePool(pool)] : []), ...retired]);
     },
-    connect: (signal) => (idle() > 0 || connector.parkedCount > 0 ? Promise.resolve() : connector.preconnect(target, signal)),
+    connect: (signal) => {
+      let active: Pool;
+      try {
+        active = current();
+      } catch (error) {
+        return Promise.reject(error as AttemptError);
+      }
+      return active.idle() > 0 || active.connector.parkedCount > 0 ? Promise.resolve() : active.connector.preconnect(active.target, signal);
+    },
     warm: async (count) => {
-      const wanted = Math.max(0, count - idle() - connector.parkedCount - connector.connectingCount);
-      await Promise.allSettled(Array.from({ length: wanted }, () => connector.preconnect(target, AbortSignal.timeout(path.connectTimeoutMs))));
+      let active: Pool;
+      try {
+        active = current();
+      } catch {
+        return;
+      }
+      const wanted = Math.max(0, count - active.idle() - active.connector.parkedCount - active.connector.connectingCount);
+      await Promise.allSettled(Array.from({ length: wanted }, () => active.connector.preconnect(active.target, AbortSignal.timeout(path.connectTimeoutMs))));
     },
+    upstreamAddress: () => pool?.connector.upstreamAddress ?? lastUpstreamAddress,
   };
+}
+
+interface Pool {
+  localAddress: string | undefined;
+  agent: Agent;
+  connector: PreConnector;
+  target: ConnectTarget;
+  idle: () => number;
 }
 
 interface ConnectTarget {
@@ -135,6 +217,8 @@ class PreConnector {
   readonly #drops = new WeakMap<Socket, () => void>();
   readonly #closed = new AbortController();
   #connecting = 0;
+  /** Where the last connection of this path went (the upstream's address, after DNS). */
+  upstreamAddress: string | undefined;
 
   constructor(base: Connector, idleMs: number) {
     this.#base = base;
@@ -154,7 +238,12 @@ class PreConnector {
   readonly connect = (options: buildConnector.Options, callback: buildConnector.Callback): unknown => {
     let socket = this.#parked.shift();
     while (socket && (socket.destroyed || !socket.writable)) socket = this.#parked.shift();
-    if (!socket) return this.#base(options, callback);
+    if (!socket) {
+      return this.#base(options, ((error: Error | null, connected: Socket | null) => {
+        if (connected) this.upstreamAddress = connected.remoteAddress ?? this.upstreamAddress;
+        (callback as (error: Error | null, socket: Socket | null) => void)(error, connected);
+      }) as buildConnector.Callback);
+    }
     const drop = this.#drops.get(socket);
     socket.setTimeout(0);
     if (drop) {
@@ -185,6 +274,7 @@ class PreConnector {
         }
         settled = true;
         if (error || !socket) return reject(classify(error ?? new Error('no socket'), false));
+        this.upstreamAddress = (socket as Socket).remoteAddress ?? this.upstreamAddress;
         this.#park(socket as Socket);
         resolve();
       }) as unknown;

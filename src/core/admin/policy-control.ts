@@ -106,6 +106,18 @@ export class PolicyControl {
     if (source !== 'file' && canonicalJson(candidate.admin) !== canonicalJson(this.#trusted.admin)) {
       issues.push({ path: 'admin', message: 'the admin block (upstream allowlist) can only be changed in the policy file' });
     }
+    // Routing tables change the host itself (with routing.manage): only someone who can edit the file may.
+    if (source !== 'file' && canonicalJson(candidate.routing) !== canonicalJson(this.#trusted.routing)) {
+      issues.push({ path: 'routing', message: 'the routing block (routing tables paypath keeps on the host) can only be changed in the policy file' });
+    }
+    if (source !== 'file' && this.#trusted.routing.manage) {
+      const fileGateways = new Map(this.#trusted.paths.map((p) => [p.id, p.gateway]));
+      candidate.paths.forEach((path, i) => {
+        if (path.gateway !== fileGateways.get(path.id)) {
+          issues.push({ path: `paths[${i}].gateway`, message: 'with routing.manage, a path\'s gateway (a route paypath adds on the host) can only be changed in the policy file' });
+        }
+      });
+    }
     if (source !== 'file') {
       const known = new Set(webhookUrls(this.#trusted));
       for (const { field, url } of webhookFields(candidate)) {

@@ -28,6 +28,15 @@ describe('computeRedundancy', () => {
     const result = computeRedundancy([path('a', false, ['x']), path('b', true, ['x']), path('c', false)]);
     expect(result).toEqual({ healthy: 1, total: 2, level: 'N+0' });
   });
+
+  it('counts paths that leave by the same interface and next hop once, like a shared tag', () => {
+    const egress = (id: string, how: string | null, shareRisk: string[] = []) => ({ id, healthy: true, shareRisk, egress: how });
+    expect(computeRedundancy([egress('a', 's1 via 10.0.1.1'), egress('b', 's1 via 10.0.1.1'), egress('c', 's1 via 10.0.1.1')])).toEqual({ healthy: 1, total: 1, level: 'N+0' });
+    // Another next hop on the same interface is another router (carrier); unknown egress groups nothing.
+    expect(computeRedundancy([egress('a', 's1 via 10.0.1.1'), egress('b', 's1 via 10.0.1.254'), egress('c', null), egress('d', null)]).level).toBe('N+3');
+    // Egress and tags link transitively: a shares egress with b, b a tag with c.
+    expect(computeRedundancy([egress('a', 's1'), egress('b', 's1', ['x']), egress('c', 's2', ['x']), egress('d', 's3')]).level).toBe('N+1');
+  });
 });
 
 describe('computeRedundancy with paths not proven recently', () => {

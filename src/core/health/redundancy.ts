@@ -2,6 +2,8 @@
  * Redundancy level as the telephone-exchange rule counts it: independent healthy paths minus one.
  * Paths that share a `shareRisk` tag (same exchange building, same conduit) fail together, so a
  * group of them linked by shared tags counts once, and counts as healthy when any member is.
+ * Paths whose packets leave the same way (one interface and next hop, whatever their bind
+ * addresses say) are one path too, exactly like a shared tag.
  */
 export interface RedundancyInput {
   id: string;
@@ -9,6 +11,8 @@ export interface RedundancyInput {
   healthy: boolean;
   /** Carried a payment recently enough (redundancy.provenWithinMs). Default: true. */
   proven?: boolean;
+  /** How the path's packets leave (`s1 via 10.201.1.1`), when known. */
+  egress?: string | null;
 }
 
 export type RedundancyLevel = `N+${number}` | 'down';
@@ -34,12 +38,15 @@ export function computeRedundancy(paths: readonly RedundancyInput[]): Redundancy
     return i;
   };
   const byTag = new Map<string, number>();
+  const byEgress = new Map<string, number>();
+  const link = (seen: Map<string, number>, key: string, i: number) => {
+    const other = seen.get(key);
+    if (other === undefined) seen.set(key, i);
+    else parent[find(i)] = find(other);
+  };
   paths.forEach((path, i) => {
-    for (const tag of path.shareRisk) {
-      const other = byTag.get(tag);
-      if (other === undefined) byTag.set(tag, i);
-      else parent[find(i)] = find(other);
-    }
+    for (const tag of path.shareRisk) link(byTag, tag, i);
+    if (path.egress) link(byEgress, path.egress, i);
   });
   const groups = new Map<number, { healthy: boolean; proven: boolean }>();
   paths.forEach((path, i) => {

@@ -71,6 +71,17 @@ describe('parsePolicy', () => {
     expect(result.ok ? [] : result.issues.map((i) => i.path)).toEqual(['routes[1].match']);
   });
 
+  it('takes a path\'s interface or its bind address, not both, and fills the routing defaults', () => {
+    const both = parsePolicy(MINIMAL.replace('upstream: https://pay.example', 'upstream: https://pay.example\n    bind: 10.0.3.2\n    interface: wwan0'));
+    expect(both.ok ? [] : both.issues).toEqual([{ path: 'paths[0].interface', message: 'expected bind or interface, not both (interface follows its current address)', line: 6, column: 5 }]);
+    const one = parsePolicy(MINIMAL.replace('upstream: https://pay.example', 'upstream: https://pay.example\n    interface: wwan0\n    gateway: 10.0.3.1'));
+    if (!one.ok) throw new Error(JSON.stringify(one.issues));
+    expect(one.policy.paths[0]).toMatchObject({ interface: 'wwan0', gateway: '10.0.3.1' });
+    expect(one.policy.routing).toEqual({ egressCheckMs: 5000, manage: false, tableBase: 100, rulePriority: 1000 });
+    const bad = parsePolicy(MINIMAL.replace('upstream: https://pay.example', 'upstream: https://pay.example\n    interface: "eth0; reboot"'));
+    expect(bad.ok ? [] : bad.issues.map((i) => i.message)).toEqual([expect.stringContaining('expected a network interface name')]);
+  });
+
   it('refuses an alias bomb instead of expanding it', () => {
     const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
     for (let i = 0; i < 8; i++) bomb.push(`${'b'.repeat(i + 1)}: &${'b'.repeat(i + 1)} [${Array(10).fill(`*${i === 0 ? 'a' : 'b'.repeat(i)}`).join(', ')}]`);

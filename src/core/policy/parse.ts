@@ -171,6 +171,7 @@ function crossFieldIssues(policy: Policy): Located[] {
 
   policy.paths.forEach((path, i) => {
     if (path.tls !== undefined && !path.upstream.startsWith('https:')) add(['paths', i, 'tls'], 'tls settings need an https upstream');
+    if (path.bind !== undefined && path.interface !== undefined) add(['paths', i, 'interface'], 'expected bind or interface, not both (interface follows its current address)');
   });
   if (policy.merchants === undefined) {
     policy.routes.forEach((route, i) => {

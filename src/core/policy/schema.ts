@@ -75,14 +75,29 @@ export const PathSchema = z.strictObject({
   bind: z
     .union([z.ipv4(), z.ipv6()], { error: 'expected an IPv4 or IPv6 address' })
     .optional()
-    .describe('Local source address of this carrier\'s interface. Default: none (the OS chooses).'),
+    .describe(
+      'Local source address of this carrier\'s interface (exclusive with interface). The kernel picks the outgoing interface from its routing rules, not from this address: give each carrier its own routing table (docs/store-box.md, `paypath doctor`). Default: none (the OS chooses).',
+    ),
+  interface: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'expected a network interface name such as wwan0')
+    .optional()
+    .describe(
+      'This carrier\'s network interface (exclusive with bind); its current address is the source address and is followed when it changes (an LTE link\'s changes on every reconnect). While it has none, attempts on the path are not sent. Default: none.',
+    ),
+  gateway: z
+    .union([z.ipv4(), z.ipv6()], { error: 'expected an IPv4 or IPv6 address' })
+    .optional()
+    .describe(
+      'Next hop of this carrier (its router), for the per-carrier routing table that `paypath doctor` prints and `routing.manage` keeps. Default: found in the box\'s routes for the interface; none on a point-to-point link.',
+    ),
   dns: z
     .array(resolverAddress)
     .min(1)
     .max(8)
     .optional()
     .describe(
-      "This carrier's DNS resolvers, asked (from the path's bind address) for the upstream's host name. Default: the system's resolvers (/etc/resolv.conf), asked from the path's bind address. Answers are cached for their TTL (at least 1 s, at most 300 s), refreshed ahead of expiry, and the last good one is kept for up to 24 h while the resolvers fail.",
+      "This carrier's DNS resolvers, asked (from the path's bind address, or its interface's current address) for the upstream's host name. Default: the system's resolvers (/etc/resolv.conf), asked from that address. Answers are cached for their TTL (at least 1 s, at most 300 s), refreshed ahead of expiry, and the last good one is kept for up to 24 h while the resolvers fail.",
     ),
   grade: z.enum(GRADES).default('hot').describe('How ready the path is: mirror | hot | warm | cold. Default: hot.'),
   cost: z.number().min(0).default(0).describe('Relative cost; a metered LTE link costs more. Default: 0.'),
@@ -342,6 +357,35 @@ export const IdempotencyStoreSchema = z.strictObject({
     .describe('An in-flight claim expires this long after its route\'s deadline, so a crashed instance cannot hold a key forever, in ms. Default: 5000.'),
 });
 
+export const RoutingSchema = z.strictObject({
+  egressCheckMs: z
+    .int()
+    .min(0)
+    .max(3_600_000)
+    .default(5_000)
+    .describe(
+      'How often the kernel is asked how each path\'s packets leave (interface and next hop), in ms; also at start, on every policy change and when addresses, routes or rules change. Paths that leave the same way count once for redundancy. 0: only at start and on changes. Default: 5000.',
+    ),
+  manage: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Let `paypath serve` keep a routing table per path (`ip rule from ADDRESS table N`, a default route via the path\'s gateway in it), following interface addresses, and remove what it added on exit. Needs CAP_NET_ADMIN and the ip command. Default: false.',
+    ),
+  tableBase: z
+    .int()
+    .min(1)
+    .max(250_000_000)
+    .default(100)
+    .describe('Routing table of the first path is tableBase + 1, of the second tableBase + 2, and so on (doctor\'s commands and routing.manage). Default: 100.'),
+  rulePriority: z
+    .int()
+    .min(1)
+    .max(32_000)
+    .default(1_000)
+    .describe('Priority of the first path\'s `ip rule` (the next paths\' follow it); below the main table\'s 32766. Default: 1000.'),
+});
+
 export const RedundancySchema = z.strictObject({
   alertBelow: z.int().min(1).default(3).describe('Alert when fewer independent healthy paths than this remain. Default: 3.'),
   webhooks: z.array(upstreamUrl).default([]).describe('URLs notified on every redundancy drop and recovery. Default: [].'),
@@ -424,6 +468,7 @@ export const PolicySchema = z.strictObject({
   probe: ProbeSchema.prefault({}).describe('Active health probe settings.'),
   routes: z.array(RouteSchema).min(1).describe('Classes of inbound requests: a route whose exact path matches first, else the first matching prefix route in order.'),
   redundancy: RedundancySchema.prefault({}).describe('Redundancy alarm settings.'),
+  routing: RoutingSchema.prefault({}).describe('How paths\' egress is checked, and optional per-path routing tables kept by paypath.'),
   retryBudget: RetryBudgetSchema.prefault({}).describe(
     'Limits re-sends that could add load to a struggling processor (after a 5xx/429, or a timeout while no other path answered); failing over an attempt that sent nothing, or a timeout on a path while others answered, is never limited.',
   ),
@@ -451,6 +496,7 @@ export type RouteConfig = Policy['routes'][number];
 export type BreakerConfig = Policy['breaker'];
 export type AdaptiveTimeoutConfig = Policy['adaptiveTimeout'];
 export type DrillConfig = Policy['drills'][number];
+export type RoutingConfig = Policy['routing'];
 export type QueueConfig = Policy['queue'];
 export type Grade = (typeof GRADES)[number];
 export type MerchantsConfig = NonNullable<Policy['merchants']>;

@@ -32,9 +32,10 @@ function setup(upstream: (request: UpstreamRequest) => Promise<UpstreamResponse>
   });
   let now = 1_000_000;
   const queue = new MemoryForwardQueue({ now: () => now });
+  const deadLettered: string[] = [];
   const errors: string[] = [];
   const logger = { info() {}, warn() {}, error: (fields: object) => void errors.push(String((fields as { event?: string }).event)) };
-  const forwarder = new QueueForwarder({ queue, gateway: () => gateway, now: () => now, logger });
+  const forwarder = new QueueForwarder({ queue, gateway: () => gateway, now: () => now, logger, onDeadLetter: (request, reason) => deadLettered.push(`${request.id}: ${reason}`) });
   const request = (id: string, enqueuedAt: number): QueuedRequest => ({
     id,
     routeId: 'payments',
@@ -47,7 +48,7 @@ function setup(upstream: (request: UpstreamRequest) => Promise<UpstreamResponse>
     amount: 100,
     enqueuedAt,
   });
-  return { queue, forwarder, sent, errors, request, advance: (ms: number) => (now += ms), now: () => now };
+  return { queue, forwarder, sent, errors, deadLettered, request, advance: (ms: number) => (now += ms), now: () => now };
 }
 
 const ok = async () => new Response('{"ok":true}', { status: 201 }) as UpstreamResponse;
@@ -65,22 +66,24 @@ describe('QueueForwarder', () => {
   });
 
   it('dead-letters a payment older than maxAgeMs without sending it', async () => {
-    const { queue, forwarder, sent, request, now, advance } = setup(ok);
+    const { queue, forwarder, sent, deadLettered, request, now, advance } = setup(ok);
     await queue.enqueue(request('old', now()), { maxDepth: 10 });
     advance(60_001);
     await forwarder.drain();
     expect(sent).toEqual([]);
     expect(await queue.get('old')).toMatchObject({ state: 'dead', reason: 'expired' });
+    expect(deadLettered).toEqual(['old: expired']);
   });
 
   it('dead-letters at once a request sent without an answer when the processor does not honour keys', async () => {
-    const { queue, forwarder, sent, request, now } = setup(async () => {
+    const { queue, forwarder, sent, deadLettered, request, now } = setup(async () => {
       throw new AttemptError('response_timeout', 'sent', 'no answer');
     }, false);
     await queue.enqueue(request('lost', now()), { maxDepth: 10 });
     await forwarder.drain();
     expect(sent).toHaveLength(1);
     expect(await queue.get('lost')).toMatchObject({ state: 'dead', reason: 'outcome_unknown' });
+    expect(deadLettered).toEqual(['lost: outcome_unknown']);
   });
 
   it('keeps the head queued (no attempt counted) while no path can carry it', async () => {

@@ -10,6 +10,8 @@ export interface QueueForwarderOptions {
   /** The gateway for the running policy, read on every drain. */
   gateway: () => Gateway;
   logger?: Logger;
+  /** Called after a queued request is dead-lettered, e.g. for metrics. */
+  onDeadLetter?: (request: QueuedRequest, reason: string) => void;
   now?: () => number;
 }
 
@@ -82,6 +84,7 @@ export class QueueForwarder {
     const route = gateway.policy.routes.find((r) => r.id === request.routeId);
     const deadLetter = async (reason: string) => {
       await queue.deadLetter(request, reason, config.retentionMs);
+      this.#options.onDeadLetter?.(request, reason);
       logger.warn({ event: 'queue_dead_letter', id: request.id, route: request.routeId, reason }, `queued request ${request.id} dead-lettered: ${reason}`);
       return true;
     };

@@ -1,0 +1,188 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, lstatSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import packageJson from '../package.json' with { type: 'json' };
+import { SimulatedProcessor } from './support/processor.ts';
+import { freePort } from './support/redis-server.ts';
+import { runTool } from './support/system-tool.ts';
+
+/**
+ * The Debian package, end to end: scripts/build-deb.sh builds it (uncompressed: the Node binary
+ * makes it ~150 MB, and xz would take minutes on two cores), dpkg installs it into a throwaway root
+ * (`dpkg --root`, maintainer scripts run against that root), the installed gateway starts as its
+ * unit says and carries a payment to the simulated processor; then a reinstall (the upgrade path),
+ * a removal and a purge. About 150 MB written a few times: tens of seconds, mostly disk.
+ */
+describe('the Debian package', () => {
+  let work: string;
+  let root: string;
+  let deb: string;
+  const dpkg = (...args: string[]) => runTool('dpkg', [`--root=${root}`, '--force-script-chrootless', '--force-depends', '--force-unsafe-io', '--log=/dev/null', ...args], { timeoutMs: 120_000 });
+  const installedVersion = async () => /^Version: (.*)$/m.exec(await readFile(join(root, 'var/lib/dpkg/status'), 'utf8'))?.[1];
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'paypath-deb-'));
+    root = join(work, 'root');
+    if (!existsSync('dist/dashboard/index.html')) expect((await runTool('npm', ['run', 'build:dashboard'], { timeoutMs: 120_000 })).code).toBe(0);
+    const built = await runTool('scripts/build-deb.sh', [join(work, 'out')], { env: { ...process.env, PAYPATH_DEB_COMPRESSION: 'none' }, timeoutMs: 120_000 });
+    expect(built.code, built.stderr).toBe(0);
+    deb = built.stdout.trim();
+    // An empty dpkg database makes the throwaway root.
+    await mkdir(join(root, 'var/lib/dpkg/info'), { recursive: true });
+    await mkdir(join(root, 'var/lib/dpkg/updates'), { recursive: true });
+    await mkdir(join(root, 'etc'), { recursive: true });
+    await writeFile(join(root, 'var/lib/dpkg/status'), '');
+  }, 180_000);
+  afterAll(async () => {
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('installs: the service user, the unit enabled, secrets readable by that user only', async () => {
+    const installed = await dpkg('-i', deb);
+    expect(installed.code, installed.stdout + installed.stderr).toBe(0);
+    expect(await installedVersion()).toBe(packageJson.version);
+    expect(await readFile(join(root, 'etc/passwd'), 'utf8')).toMatch(/^paypath:x:\d+:\d+:[^:]*:\/var\/lib\/paypath:\/usr\/sbin\/nologin$/m);
+    expect(isLink(join(root, 'etc/systemd/system/multi-user.target.wants/paypath.service'))).toBe(true);
+    expect((await stat(join(root, 'etc/paypath/secrets'))).mode & 0o777).toBe(0o750);
+  });
+
+  it('carries Node 24 and the production dependencies only', async () => {
+    const node = await runTool(join(root, 'usr/lib/paypath/node/bin/node'), ['--version']);
+    expect(node.stdout.trim()).toMatch(/^v24\./);
+    const modules = await readdir(join(root, 'usr/lib/paypath/node_modules'));
+    for (const dependency of Object.keys(packageJson.dependencies)) expect(modules).toContain(dependency.split('/')[0]);
+    for (const devDependency of ['vitest', 'typescript', 'node', 'wrangler', 'vite', 'eslint']) expect(modules).not.toContain(devDependency);
+    expect(existsSync(join(root, 'usr/lib/paypath/src/demo'))).toBe(false);
+  });
+
+  it('its unit passes systemd-analyze verify against the installed files', async () => {
+    const unit = await readFile(join(root, 'lib/systemd/system/paypath.service'), 'utf8');
+    const copy = join(work, 'paypath.service');
+    await writeFile(copy, unit.replaceAll('/usr/bin/paypath', join(root, 'usr/bin/paypath')));
+    const result = await runTool('systemd-analyze', ['verify', copy]);
+    expect(result.stdout + result.stderr).toBe('');
+    expect(result.code).toBe(0);
+  });
+
+  it('starts as its unit says, on its own Node, and carries a payment to the processor', async () => {
+    const processor = await new SimulatedProcessor({ serviceTimeMs: 1 }).start();
+    let gateway: ChildProcess | undefined;
+    try {
+      const policy = {
+        version: 1,
+        paths: ['127.0.0.2', '127.0.0.3', '127.0.0.4'].map((bind, i) => ({ id: `carrier-${i + 1}`, upstream: processor.url, bind, grade: 'hot' })),
+        routes: [{ id: 'payments', match: { method: 'POST', path: '/v1/payments' }, class: 'payment', paths: ['carrier-1', 'carrier-2', 'carrier-3'], idempotency: { upstreamHonors: true } }],
+        redundancy: { alertBelow: 3 },
+      };
+      await writeFile(join(root, 'etc/paypath/policy.yaml'), stringify(policy));
+      const port = await freePort();
+      const env = await unitEnvironment(root, { PORT: String(port), HOST: '127.0.0.1' });
+      // The unit's working, state and cache directories (systemd makes them).
+      for (const dir of ['var/lib/paypath', 'var/cache/paypath']) await mkdir(join(root, dir), { recursive: true });
+      const unit = await readFile(join(root, 'lib/systemd/system/paypath.service'), 'utf8');
+      const [command, ...args] = /^ExecStart=(.*)$/m.exec(unit)![1]!.split(' ');
+      gateway = spawn(join(root, command!), args, { cwd: join(root, 'var/lib/paypath'), env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const output = collect(gateway);
+      await waitFor(() => output.text.includes('paypath listening'), () => `the gateway did not start: ${output.text}`, gateway, 30_000);
+
+      const response = await fetch(`http://127.0.0.1:${port}/v1/payments`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'deb-order-1' },
+        body: JSON.stringify({ amount: 4500, currency: 'KRW', reference: 'deb-order-1' }),
+      });
+      expect(response.status).toBe(201);
+      expect(response.headers.get('x-paypath-path')).toBe('carrier-1');
+      expect(processor.chargesFor('deb-order-1')).toBe(1);
+      expect(processor.charges[0]!.remoteAddress).toBe('127.0.0.2');
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(metrics).toMatch(new RegExp(`^paypath_build_info\\{version="${packageJson.version.replaceAll('.', '\\.')}",node_version="v24\\.[0-9.]+"\\} 1$`, 'm'));
+      expect(existsSync(join(root, 'var/cache/paypath/compile'))).toBe(true);
+
+      // systemd stops it with SIGTERM: it drains and exits 0.
+      const exited = new Promise<number | null>((resolve) => gateway!.once('exit', (code) => resolve(code)));
+      gateway.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      gateway = undefined;
+    } finally {
+      if (gateway && gateway.exitCode === null) gateway.kill('SIGKILL');
+      await processor.stop();
+    }
+  });
+
+  it('installs over itself as an upgrade does, keeping an edited setting', async () => {
+    await writeFile(join(root, 'etc/paypath/paypath.env'), `${await readFile(join(root, 'etc/paypath/paypath.env'), 'utf8')}PAYPATH_V8_HEAP=default\n`);
+    // The same package again: dpkg runs the upgrade path (old prerm upgrade, unpack, postinst
+    // configure <installed version>) and keeps an edited conffile; a newer version differs only in
+    // its files (rebuilding one would double this test's cost).
+    const upgraded = await dpkg('-i', deb);
+    expect(upgraded.code, upgraded.stdout + upgraded.stderr).toBe(0);
+    expect(upgraded.stdout).toMatch(new RegExp(`Unpacking paypath \\(${packageJson.version.replaceAll('.', '\\.')}\\) over \\(${packageJson.version.replaceAll('.', '\\.')}\\)`));
+    expect(await installedVersion()).toBe(packageJson.version);
+    expect(await readFile(join(root, 'etc/paypath/paypath.env'), 'utf8')).toMatch(/^PAYPATH_V8_HEAP=default$/m);
+    expect(isLink(join(root, 'etc/systemd/system/multi-user.target.wants/paypath.service'))).toBe(true);
+  });
+
+  it('removes the program but keeps the settings and state; purge deletes them', async () => {
+    await writeFile(join(root, 'var/lib/paypath/audit.jsonl'), '{}\n');
+    const removed = await dpkg('-r', 'paypath');
+    expect(removed.code, removed.stdout + removed.stderr).toBe(0);
+    expect(existsSync(join(root, 'usr/lib/paypath'))).toBe(false);
+    expect(existsSync(join(root, 'usr/bin/paypath'))).toBe(false);
+    expect(isLink(join(root, 'etc/systemd/system/multi-user.target.wants/paypath.service'))).toBe(false);
+    expect(existsSync(join(root, 'etc/paypath/policy.yaml'))).toBe(true);
+    expect(existsSync(join(root, 'var/lib/paypath/audit.jsonl'))).toBe(true);
+    const purged = await dpkg('--purge', 'paypath');
+    expect(purged.code, purged.stdout + purged.stderr).toBe(0);
+    expect(existsSync(join(root, 'etc/paypath'))).toBe(false);
+    expect(existsSync(join(root, 'var/lib/paypath'))).toBe(false);
+  });
+});
+
+/**
+ * The environment systemd would give ExecStart: the unit's Environment= lines, then its
+ * EnvironmentFile (which wins), with absolute paths moved under `root`, and a PATH without
+ * node_modules/.bin (the system's Node is older: the package must not need it).
+ */
+async function unitEnvironment(root: string, overrides: Record<string, string>): Promise<NodeJS.ProcessEnv> {
+  const unit = await readFile(join(root, 'lib/systemd/system/paypath.service'), 'utf8');
+  const envFile = /^EnvironmentFile=(.*)$/m.exec(unit)![1]!;
+  const env: Record<string, string> = {};
+  const assign = (line: string) => {
+    const at = line.indexOf('=');
+    const [name, value] = [line.slice(0, at), line.slice(at + 1)];
+    env[name] = value.startsWith('/') ? join(root, value) : value;
+  };
+  for (const match of unit.matchAll(/^Environment=(.*)$/gm)) assign(match[1]!);
+  for (const line of (await readFile(join(root, envFile), 'utf8')).split('\n')) if (/^[A-Z_]+=/.test(line)) assign(line);
+  return { ...env, ...overrides, PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' };
+}
+
+/** Whether `file` is a symbolic link (its target is absolute inside the root, so existsSync cannot tell). */
+function isLink(file: string): boolean {
+  try {
+    return lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+function collect(child: ChildProcess): { text: string } {
+  const output = { text: '' };
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output.text += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output.text += chunk));
+  return output;
+}
+
+/** Resolves once `done()` holds; rejects if the process exits first or after `timeoutMs`. */
+async function waitFor(done: () => boolean, why: () => string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(why());
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
