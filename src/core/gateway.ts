@@ -13,6 +13,7 @@ import { ProbeRunner } from './health/probe-runner.ts';
 import { ProbeScheduler } from './health/probe-scheduler.ts';
 import { computeRedundancy, type Redundancy } from './health/redundancy.ts';
 import { RedundancyAlarm } from './health/redundancy-alarm.ts';
+import { PathProofs } from './health/path-proof.ts';
 import { TrialGatedBreaker } from './health/trial-gated-breaker.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import type { AdaptiveTimeoutConfig, BreakerConfig, PathConfig, Policy, RouteConfig } from './policy/schema.ts';
@@ -64,7 +65,7 @@ export interface GatewayOptions {
    * every path's egress is reported as unknown (Workers cannot see the host's routes).
    */
   egressProbe?: EgressProbe;
-  /** Clock of the every-path-down rule (when paths were asked and answered). Default: Date.now. */
+  /** Clock of the every-path-down rule and of path proofs (redundancy.provenWithinMs). Default: Date.now. */
   now?: () => number;
 }
 
@@ -101,6 +102,8 @@ class PathState implements PathRuntime {
   onTransition: ((pathId: string, transition: BreakerTransition) => void) | undefined;
   /** The owning gateway's health handling (shared state, probes, alarms); replaced like the hooks above. */
   onHealth: ((path: PathState, transition: BreakerTransition) => void) | undefined;
+  /** Called when the processor answered an attempt on this path: proof that the path carries payments. */
+  onAnswered: ((pathId: string) => void) | undefined;
   readonly #now: () => number;
 
   constructor(config: PathConfig, breaker: IBreaker, transport: PathTransport, adaptive: AdaptiveTimeoutConfig, now: () => number) {
@@ -150,6 +153,7 @@ class PathState implements PathRuntime {
     this.onAttempt?.(record);
     this.requests++;
     if (record.outcome === 'answered' || record.outcome === 'upstream_error') this.answered();
+    if (record.outcome === 'answered') this.onAnswered?.(this.config.id);
     if (record.outcome !== 'answered') {
       this.failures++;
       this.lastError = { code: record.code, at: new Date().toISOString() };
@@ -179,6 +183,12 @@ export interface PathStatus {
   interface: string | null;
   /** How the kernel sends this path's packets, and the other paths that leave the same way. */
   egress: PathEgress & { sharedWith: string[] };
+  /** When this path last carried traffic during a passing drill (ISO), or null. */
+  lastPassingDrillAt: string | null;
+  /** When it last proved itself, by a passing drill or an answered request (ISO), or null. */
+  provenAt: string | null;
+  /** False once it has gone unproven for longer than redundancy.provenWithinMs: then it is no spare. */
+  proven: boolean;
 }
 
 export interface GatewayStatus {
@@ -204,6 +214,7 @@ export class Gateway {
   readonly #membership: { dispose(): void };
   readonly retryBudget: RetryBudget;
   readonly #pathAllowed: ((pathId: string, route: RouteConfig) => boolean) | undefined;
+  readonly #proofs: PathProofs;
   #inFlight = 0;
   #drainWaiters: (() => void)[] = [];
   #probesRunning = false;
@@ -223,6 +234,9 @@ export class Gateway {
     this.instanceId = options.instanceId ?? options.previous?.instanceId ?? `gw-${crypto.randomUUID().slice(0, 8)}`;
     this.#store = options.healthStore ?? (options.previous ? options.previous.#store : new InMemoryHealthStore());
     this.retryBudget = new RetryBudget(options.policy.retryBudget);
+    // Proofs outlive a policy apply: a path proven an hour ago still is.
+    this.#proofs = options.previous ? options.previous.#proofs : new PathProofs(this.#now);
+    this.#proofs.track(options.policy.paths.map((p) => p.id));
     const store = this.#store;
     const trialLockMs = Math.max(options.policy.probe.intervalMs * 2, options.policy.probe.timeoutMs * 2, 1_000);
     this.#alarm = new RedundancyAlarm({
@@ -251,6 +265,7 @@ export class Gateway {
       state.onTransition = options.onTransition;
       state.adaptive = options.policy.adaptiveTimeout;
       state.onHealth = (path, transition) => this.#afterTransition(path, transition);
+      state.onAnswered = (pathId) => this.#proofs.answered(pathId);
       if (options.egressProbe === undefined) state.egress = uncheckedEgress("this runtime cannot see the host's routes");
       this.#paths.set(config.id, state);
     }
@@ -575,6 +590,7 @@ export class Gateway {
   #redundancy(): Redundancy {
     const now = this.#now();
     const windowMs = this.#silenceWindowMs();
+    const maxAgeMs = this.policy.redundancy.provenWithinMs;
     return computeRedundancy(
       [...this.#paths.values()].map((p) => ({
         id: p.config.id,
@@ -582,6 +598,7 @@ export class Gateway {
         // A path without its address (or without a route) cannot carry anything, whatever its breaker says.
         healthy: p.breaker.state === 'closed' && egressUsable(p.egress) && !(windowMs !== undefined && silentFor(p.answers.silentSince, now, windowMs)),
         egress: egressKey(p.egress),
+        proven: !this.#proofs.overdue(p.config.id, maxAgeMs),
       })),
     );
   }
@@ -670,6 +687,12 @@ export class Gateway {
     );
   }
 
+  /** A drill passed while these paths carried its traffic: each has proven itself (see PathProofs). */
+  recordDrillPassed(pathIds: readonly string[]): void {
+    for (const id of pathIds) this.#proofs.drillPassed(id);
+    this.#checkLevel();
+  }
+
   status(): GatewayStatus {
     const paths = [...this.#paths.values()];
     const now = this.#now();
@@ -694,9 +717,20 @@ export class Gateway {
         silentSince: windowMs !== undefined && silentFor(p.answers.silentSince, now, windowMs) ? new Date(p.answers.silentSince!).toISOString() : null,
         transitions: [...p.transitions],
         egress: { ...p.egress, sharedWith: this.#sharedWith(p) },
+        ...this.#proofStatus(p.config.id),
       })),
       routes: this.policy.routes.map((r) => ({ id: r.id, class: r.class, usablePaths: this.usablePaths(r) })),
       policy: { version: this.policy.version, hash: this.policyHash },
+    };
+  }
+
+  #proofStatus(pathId: string): Pick<PathStatus, 'lastPassingDrillAt' | 'provenAt' | 'proven'> {
+    const drillPassedAt = this.#proofs.get(pathId)?.drillPassedAt ?? null;
+    const provenAt = this.#proofs.provenAt(pathId);
+    return {
+      lastPassingDrillAt: drillPassedAt === null ? null : new Date(drillPassedAt).toISOString(),
+      provenAt: provenAt === null ? null : new Date(provenAt).toISOString(),
+      proven: !this.#proofs.overdue(pathId, this.policy.redundancy.provenWithinMs),
     };
   }
 
