@@ -2,7 +2,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { drillCommand, GatewayAnswerError, policyCommand, statusCommand } from '../src/cli/ops-commands.ts';
+import { parse } from 'yaml';
+import { auditCommand, drillCommand, GatewayAnswerError, policyCommand, statusCommand } from '../src/cli/ops-commands.ts';
 import { OpsStack, TOKENS } from './support/ops-harness.ts';
 
 describe('paypath status | drill | policy against a running gateway', () => {
@@ -59,5 +60,41 @@ describe('paypath status | drill | policy against a running gateway', () => {
     const { code, text } = await run(drillCommand, ['skt-fiber', '--duration', '300', '--wait']);
     expect(code).toBe(0);
     expect(text).toMatch(/^drill-1\s+skt-fiber\s+passed/m);
+  });
+
+  it('drill stop ends the running drill, and says when none runs', async () => {
+    const started = await run(drillCommand, ['skt-fiber', '--duration', '600000']);
+    expect(started.text).toMatch(/^drill-2\s+skt-fiber\s+running/m);
+    const stop = await run(drillCommand, ['stop']);
+    expect(stop.text).toBe('drill-2 stopped');
+    expect(stack.gateway.drills.running()).toBeNull();
+    expect((await run(drillCommand, ['stop'])).text).toBe('no drill was running');
+  });
+
+  it('policy show prints the running policy as YAML that parses back to it', async () => {
+    const { code, text } = await run(policyCommand, ['show']);
+    expect(code).toBe(0);
+    expect(text).toMatch(/^# revision \d+, hash [0-9a-f]{16}, applied \S+ \(\w+, by \S+\)$/m);
+    const shown = parse(text) as { paths: { id: string }[]; routes: { id: string }[] };
+    expect(shown).toEqual(stack.gateway.gateway.policy);
+  });
+
+  it('audit prints the newest admin actions first', async () => {
+    const { code, text } = await run(auditCommand, ['--limit', '3']);
+    expect(code).toBe(0);
+    const lines = text.split('\n');
+    expect(lines[0]).toMatch(/^TIME\s+ACTOR\s+ACTION\s+OUTCOME\s+REVISION\s+DETAILS$/);
+    expect(lines).toHaveLength(2 + 3);
+    // The stop above: its drill.end record is the newest.
+    expect(lines[2]).toMatch(/^\S+\s+alice\s+drill\.end\s+ok\s+-\s+\{"id":"drill-2"/);
+    await expect(run(auditCommand, ['--limit', '0'])).rejects.toThrow(/--limit must be a whole number from 1 to 1000/);
+  });
+
+  it('drill with several paths isolates them together, and status shows which path carried a passing drill', async () => {
+    const { code, text } = await run(drillCommand, ['kt-fiber', 'skt-fiber', '--duration', '300', '--wait']);
+    expect(code).toBe(0);
+    expect(text).toMatch(/^drill-3\s+kt-fiber,skt-fiber\s+passed/m);
+    const status = await run(statusCommand, []);
+    expect(status.text).toMatch(/^PATH\s+STATE\s+GRADE\s+EGRESS\s+REQUESTS\s+FAILURES\s+P50 MS\s+P99 MS\s+LAST PASSING DRILL\s+LAST ERROR$/m);
   });
 });

@@ -32,7 +32,7 @@ const MALFORMED: [string, string, RegExp][] = [
   ['unknown route path', GOOD.replace('paths: [kt-fiber, skt-fiber]', 'paths: [kt-fiber, skt-fiber, lgu-lte]'), /:10:\d+: routes\[0\]\.paths\[2\]: unknown path "lgu-lte"/],
   ['bad grade', GOOD.replace('    upstream: https://pay.processor.example\n  - id: skt', '    upstream: https://pay.processor.example\n    grade: lukewarm\n  - id: skt'), /paths\[0\]\.grade: .*"mirror".*got "lukewarm"/],
   ['unknown field', GOOD.replace('version: 1', 'version: 1\ncolour: red'), /:2:1: colour: unknown field/],
-  ['typo in a route field', GOOD.replace('    paths: [kt-fiber, skt-fiber]', '    paths: [kt-fiber, skt-fiber]\n    deadlinMs: 100'), /routes\[0\]\.deadlinMs: unknown field/],
+  ['typo in a route field', GOOD.replace('    paths: [kt-fiber, skt-fiber]', '    paths: [kt-fiber, skt-fiber]\n    deadlinMs: 100'), /routes\[0\]\.deadlinMs: unknown field \(did you mean "deadlineMs"\?\)/],
   ['duplicate path id', GOOD.replace('id: skt-fiber', 'id: kt-fiber'), /paths\[1\]\.id: duplicate path id "kt-fiber"/],
   ['deadline shorter than an attempt', GOOD.replace('    paths: [kt-fiber, skt-fiber]', '    paths: [kt-fiber, skt-fiber]\n    attemptTimeoutMs: 2000\n    deadlineMs: 500'), /routes\[0\]\.deadlineMs: deadline \(500 ms\) is shorter than one attempt/],
   ['upstream not a URL', GOOD.replace('upstream: https://pay.processor.example\n  - id: skt', 'upstream: pay.processor\n  - id: skt'), /paths\[0\]\.upstream: expected an http\(s\) base URL/],
@@ -42,7 +42,7 @@ const MALFORMED: [string, string, RegExp][] = [
   ['bad method', GOOD.replace('method: POST', 'method: FETCH'), /routes\[0\]\.match\.method: /],
   ['both path and pathPrefix', GOOD.replace('path: /v1/payments }', 'path: /v1/payments, pathPrefix: /v1/ }'), /routes\[0\]\.match: expected exactly one of path or pathPrefix/],
   ['negative timeout', GOOD.replace('    paths: [kt-fiber, skt-fiber]', '    paths: [kt-fiber, skt-fiber]\n    attemptTimeoutMs: -5'), /routes\[0\]\.attemptTimeoutMs: .*got -5/],
-  ['YAML syntax error', GOOD.replace('match: { method: POST, path: /v1/payments }', 'match: { method: POST, path: /v1/payments'), /:\d+:\d+: YAML syntax error/],
+  ['YAML syntax error', GOOD.replace('match: { method: POST, path: /v1/payments }', 'match: { method: POST, path: /v1/payments'), /:\d+:\d+: YAML syntax error: a "\{" opened above is not closed with "\}"/],
   ['duplicate YAML key', GOOD.replace('version: 1', 'version: 1\nversion: 1'), /:2:1: YAML error: duplicate key "version"/],
 ];
 
@@ -143,6 +143,34 @@ describe('paypath validate', () => {
     const fromEnv = await run(['serve', '--policy', file, '--port', '0'], { REDIS_URL: 'redis+cluster://127.0.0.1:7000/0' });
     expect(fromEnv.code).toBe(2);
     expect(fromEnv.stderr).toMatch(/a cluster has no database number/);
+  });
+});
+
+describe('paypath help and version', () => {
+  it('COMMAND --help prints that command\'s help and exits 0, for every command', { timeout: 120_000 }, async () => {
+    const commands = ['serve', 'validate', 'doctor', 'status', 'drill', 'policy', 'audit', 'help'];
+    for (const command of commands) {
+      const result = await run([command, '--help']);
+      expect({ command, code: result.code, stderr: result.stderr }).toEqual({ command, code: 0, stderr: '' });
+      expect(result.stdout).toMatch(new RegExp(`^  paypath ${command}\\b`, 'm'));
+    }
+    // Also after other arguments, and as `help COMMAND`.
+    const late = await run(['policy', 'apply', 'x.yaml', '-h']);
+    expect(late.code).toBe(0);
+    expect(late.stdout).toMatch(/^ {2}paypath policy show/m);
+    expect(late.stdout).toMatch(/--url URL/);
+    const asHelp = await run(['help', 'drill']);
+    expect(asHelp.stdout).toMatch(/^ {2}paypath drill stop/m);
+    const unknown = await run(['deploy', '--help']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown command "deploy"/);
+  });
+
+  it('--version prints the package version', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    const result = await run(['--version']);
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim()).toBe(`paypath ${version}`);
   });
 });
 

@@ -24,7 +24,7 @@ describe('policy file hot reload', () => {
     expect(stack.gateway.gateway.policyHash).toBe(hash);
     const body = await status();
     expect(body.policy).toMatchObject({ hash, revision: 1 });
-    expect(body.policyFile.lastError.issues).toContainEqual(expect.objectContaining({ path: 'routes[0].deadlinMs', message: 'unknown field' }));
+    expect(body.policyFile.lastError.issues).toContainEqual(expect.objectContaining({ path: 'routes[0].deadlinMs', message: 'unknown field (did you mean "deadlineMs"?)' }));
     expect(stack.logLines.some((line) => line.includes('"event":"policy_reload_failed"') && line.includes('deadlinMs'))).toBe(true);
     const metrics = await (await fetch(`${stack.gateway.url}/metrics`)).text();
     expect(metrics).toMatch(/^paypath_policy_file_valid 0$/m);

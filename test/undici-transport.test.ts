@@ -34,7 +34,7 @@ async function attempt(config: PathConfig, timeoutMs = 300): Promise<AttemptErro
   const transport = createUndiciTransport(config);
   try {
     const response = await transport.send(
-      { method: 'POST', target: '/v1/payments', headers: new Headers({ 'content-type': 'application/json' }), body: new TextEncoder().encode('{"reference":"t"}') },
+      { method: 'POST', target: '/v1/payments', headers: new Headers({ 'content-type': 'application/json' }), body: new TextEncoder().encode('{"amount":100,"reference":"t"}') },
       { signal: AbortSignal.timeout(timeoutMs), bodyTimeoutMs: 1_000 },
     );
     await discardBody(response);

@@ -2,7 +2,9 @@ import { parseArgs } from 'node:util';
 import { createLogger } from '../adapters/node/logger.ts';
 import { loadPolicyFile, PolicyFileError } from '../adapters/node/policy-file.ts';
 import { loadAdminTokens } from '../adapters/node/admin-tokens.ts';
-import { CliUsageError, drillCommand, GatewayAnswerError, policyCommand, statusCommand } from './ops-commands.ts';
+import { auditCommand, CliUsageError, drillCommand, GatewayAnswerError, policyCommand, statusCommand } from './ops-commands.ts';
+import { commandHelp, wantsHelp } from './command-help.ts';
+import { paypathVersion } from './version.ts';
 import { SecretFileError } from '../adapters/node/secret-file.ts';
 import { doctorCommand, DoctorUsageError } from './doctor-command.ts';
 import { routeShadowingWarnings } from '../core/policy/route-shadowing.ts';
@@ -37,19 +39,43 @@ Usage:
                                                          path's egress, resolvers, upstream) and print the
                                                          routing commands that fix what is wrong; exit 1 if any
   paypath status                                         paths, redundancy, policy revision, drills
-  paypath drill PATH [--duration MS] [--wait]            isolate a path for a while and report what the others carried
-  paypath policy diff FILE | apply FILE | rollback REV | history
-                                                         against a running gateway
-     (status, drill, policy: --url URL (PAYPATH_URL, default http://127.0.0.1:8787),
-      --token TOKEN (PAYPATH_ADMIN_TOKEN), --json)
-  paypath help
+  paypath drill PATH... [--duration MS] [--wait]         isolate one or more paths for a while (default 10000 ms) and
+                                                         report what the others carried
+  paypath drill stop                                     end the running drill now
+  paypath policy show | diff FILE | apply FILE | rollback REV | history
+                                                         the running policy (YAML), or change it
+  paypath audit [--limit N]                              the newest admin actions (default 20)
+  paypath help [COMMAND]                                 this text, or one command's (also: paypath COMMAND --help)
+  paypath --version
+
+Options of status, drill, policy, audit (they talk to a running gateway):
+  --url URL                                              the gateway (env PAYPATH_URL, default http://127.0.0.1:8787)
+  --token TOKEN                                          an admin token (env PAYPATH_ADMIN_TOKEN)
+  --json                                                 print the gateway's JSON answer
 
 Exit status: 0 ok, 1 runtime failure, 2 bad usage or invalid policy.`;
 
 class UsageError extends Error {}
 
+/** `paypath COMMAND --help`: that command's part of the usage, status 0; an unknown command is bad usage. */
+function printCommandHelp(command: string): number {
+  const help = commandHelp(USAGE, command);
+  if (help === undefined) {
+    console.error(`paypath: unknown command "${command}"\n\n${USAGE}`);
+    return EXIT.usage;
+  }
+  console.log(help);
+  return EXIT.ok;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === '--version' || command === 'version') {
+    console.log(`paypath ${paypathVersion()}`);
+    return EXIT.ok;
+  }
+  if (command === 'help' && rest[0] !== undefined) return printCommandHelp(wantsHelp(rest) ? 'help' : rest[0]);
+  if (command !== undefined && command !== 'help' && wantsHelp(rest)) return printCommandHelp(command);
   try {
     switch (command) {
       case 'serve':
@@ -64,6 +90,8 @@ export async function main(argv: string[]): Promise<number> {
         return await drillCommand(rest, console.log);
       case 'policy':
         return await policyCommand(rest, console.log);
+      case 'audit':
+        return await auditCommand(rest, console.log);
       case 'help':
       case '--help':
       case '-h':

@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
 import { table } from './table.ts';
 
-/** Commands that talk to a running gateway: status, drill, policy diff|apply|rollback|history. */
+/** Commands that talk to a running gateway: status, drill, policy show|diff|apply|rollback|history, audit. */
 
 export class CliUsageError extends Error {}
 
@@ -66,7 +67,10 @@ export async function statusCommand(args: string[], print: (text: string) => voi
     return 0;
   }
   const status = body as StatusJson;
-  print(`redundancy ${status.redundancy.level} (${status.redundancy.healthy}/${status.redundancy.total} independent paths healthy)`);
+  const unproven = status.redundancy.unproven ?? [];
+  print(
+    `redundancy ${status.redundancy.level} (${status.redundancy.healthy}/${status.redundancy.total} independent paths healthy${unproven.length > 0 ? `; not counted, no payment or passing drill recently: ${unproven.join(', ')}` : ''})`,
+  );
   for (const group of status.sharedEgress ?? []) {
     print(`           ${group.paths.join(', ')} all leave by ${group.egress}: they count as one path (per-carrier routing missing? run paypath doctor)`);
   }
@@ -78,8 +82,8 @@ export async function statusCommand(args: string[], print: (text: string) => voi
   print('');
   print(
     table(
-      ['PATH', 'STATE', 'GRADE', 'EGRESS', 'REQUESTS', 'FAILURES', 'P50 MS', 'P99 MS', 'LAST ERROR'],
-      status.paths.map((p) => [p.id, p.state, p.grade, egressText(p.egress), p.requests, p.failures, p.latencyMs.p50, p.latencyMs.p99, p.lastError ? `${p.lastError.code} at ${p.lastError.at}` : null]),
+      ['PATH', 'STATE', 'GRADE', 'EGRESS', 'REQUESTS', 'FAILURES', 'P50 MS', 'P99 MS', 'LAST PASSING DRILL', 'LAST ERROR'],
+      status.paths.map((p) => [p.id, p.state, p.grade, egressText(p.egress), p.requests, p.failures, p.latencyMs.p50, p.latencyMs.p99, p.lastPassingDrillAt, p.lastError ? `${p.lastError.code} at ${p.lastError.at}` : null]),
     ),
   );
   const drills = status.drills;
@@ -107,17 +111,19 @@ interface EgressJson {
 }
 
 interface StatusJson {
-  redundancy: { level: string; healthy: number; total: number };
+  redundancy: { level: string; healthy: number; total: number; unproven?: string[] };
   sharedEgress?: { egress: string; paths: string[] }[];
   policy: { hash: string; revision?: number; source?: string; actor?: string };
   policyFile?: { file: string | null; lastError: { issues: { path: string; message: string }[] } | null };
-  paths: { id: string; state: string; grade: string; egress?: EgressJson; requests: number; failures: number; latencyMs: { p50: number | null; p99: number | null }; lastError: { code: string; at: string } | null }[];
+  paths: { id: string; state: string; grade: string; egress?: EgressJson; requests: number; failures: number; latencyMs: { p50: number | null; p99: number | null }; lastError: { code: string; at: string } | null; lastPassingDrillAt?: string | null }[];
   drills?: { running: DrillJson | null; recent: DrillJson[] };
 }
 
 interface DrillJson {
   id: string;
   path: string;
+  /** Every path the drill isolates (gateways before multi-path drills send only `path`). */
+  paths?: string[];
   status: string;
   startedAt: string;
   durationMs: number;
@@ -131,17 +137,25 @@ interface DrillJson {
 function drillTable(drills: DrillJson[]): string {
   return table(
     ['DRILL', 'PATH', 'STATUS', 'STARTED', 'DURATION MS', 'REQUESTS', 'FAILED', 'CARRIED BY', 'ADDED MS', 'END'],
-    drills.map((d) => [d.id, d.path, d.status, d.startedAt, d.durationMs, d.requests, d.failed, Object.entries(d.carriedBy).map(([p, n]) => `${p}:${n}`).join(' ') || null, d.latencyMs.added, d.endReason]),
+    drills.map((d) => [d.id, (d.paths ?? [d.path]).join(','), d.status, d.startedAt, d.durationMs, d.requests, d.failed, Object.entries(d.carriedBy).map(([p, n]) => `${p}:${n}`).join(' ') || null, d.latencyMs.added, d.endReason]),
   );
 }
 
 export async function drillCommand(args: string[], print: (text: string) => void): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...COMMON, duration: { type: 'string', default: '10000' }, wait: { type: 'boolean', default: false } } });
-  if (positionals.length !== 1) throw new CliUsageError('drill takes exactly one path id');
+  if (positionals.length === 0) throw new CliUsageError('drill takes one or more path ids, or stop');
+  const conn = connection(values, print);
+  if (positionals[0] === 'stop') {
+    if (positionals.length !== 1) throw new CliUsageError('drill stop takes no path id: it ends the running drill');
+    const { body } = await call(conn, 'POST', '/admin/drills/stop');
+    const stopped = (body as { stopped: string | null }).stopped;
+    print(conn.json ? JSON.stringify(body, null, 2) : stopped === null ? 'no drill was running' : `${stopped} stopped`);
+    return 0;
+  }
   const durationMs = Number(values.duration);
   if (!Number.isInteger(durationMs)) throw new CliUsageError(`--duration must be a number of ms, got "${values.duration}"`);
-  const conn = connection(values, print);
-  const { body } = await call(conn, 'POST', '/admin/drills', { body: JSON.stringify({ path: positionals[0], durationMs }), headers: { 'content-type': 'application/json' } });
+  const target = positionals.length === 1 ? { path: positionals[0] } : { paths: positionals };
+  const { body } = await call(conn, 'POST', '/admin/drills', { body: JSON.stringify({ ...target, durationMs }), headers: { 'content-type': 'application/json' } });
   let drill = body as DrillJson;
   if (values.wait) {
     const deadline = Date.now() + durationMs + 30_000;
@@ -183,6 +197,14 @@ export async function policyCommand(args: string[], print: (text: string) => voi
   const conn = connection(values, print);
   const out = (body: unknown, text: () => string) => print(conn.json ? JSON.stringify(body, null, 2) : text());
   switch (sub) {
+    case 'show': {
+      if (positionals.length !== 0) throw new CliUsageError('policy show takes no file: it prints the running policy');
+      const { body } = await call(conn, 'GET', '/admin/policy');
+      const running = body as { revision: number; hash: string; appliedAt: string; source: string; actor: string; policy: unknown };
+      // Comments, so the output can be saved, edited and applied as it is.
+      out(body, () => `# revision ${running.revision}, hash ${running.hash}, applied ${running.appliedAt} (${running.source}, by ${running.actor})\n${stringify(running.policy)}`.trimEnd());
+      return 0;
+    }
     case 'diff': {
       if (positionals.length !== 1) throw new CliUsageError('policy diff takes one policy file');
       const { body } = await call(conn, 'POST', '/admin/policy/diff', { body: await readFile(positionals[0]!, 'utf8'), headers: { 'content-type': 'application/yaml' } });
@@ -219,6 +241,36 @@ export async function policyCommand(args: string[], print: (text: string) => voi
       return 0;
     }
     default:
-      throw new CliUsageError(`policy needs a subcommand: diff FILE | apply FILE | rollback REVISION | history`);
+      throw new CliUsageError(`policy needs a subcommand: show | diff FILE | apply FILE | rollback REVISION | history`);
   }
+}
+
+interface AuditJson {
+  time: string;
+  actor: string;
+  action: string;
+  outcome: string;
+  revision?: number;
+  details?: Record<string, unknown>;
+}
+
+export async function auditCommand(args: string[], print: (text: string) => void): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...COMMON, limit: { type: 'string', default: '20' } } });
+  if (positionals.length !== 0) throw new CliUsageError('audit takes no arguments but options');
+  const limit = Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1_000) throw new CliUsageError(`--limit must be a whole number from 1 to 1000, got "${values.limit}"`);
+  const conn = connection(values, print);
+  const { body } = await call(conn, 'GET', `/admin/audit?limit=${limit}`);
+  const records = (body as { records: AuditJson[] }).records;
+  if (conn.json) print(JSON.stringify(body, null, 2));
+  else if (records.length === 0) print('no audit records');
+  else {
+    print(
+      table(
+        ['TIME', 'ACTOR', 'ACTION', 'OUTCOME', 'REVISION', 'DETAILS'],
+        records.map((r) => [r.time, r.actor, r.action, r.outcome, r.revision, r.details === undefined ? null : truncate(JSON.stringify(r.details), 80)]),
+      ),
+    );
+  }
+  return 0;
 }

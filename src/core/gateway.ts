@@ -14,6 +14,7 @@ import { ProbeRunner } from './health/probe-runner.ts';
 import { ProbeScheduler } from './health/probe-scheduler.ts';
 import { computeRedundancy, type Redundancy } from './health/redundancy.ts';
 import { RedundancyAlarm } from './health/redundancy-alarm.ts';
+import { PathProofs } from './health/path-proof.ts';
 import { TrialGatedBreaker } from './health/trial-gated-breaker.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import type { AdaptiveTimeoutConfig, BreakerConfig, DegradationConfig, PathConfig, Policy, RouteConfig } from './policy/schema.ts';
@@ -65,7 +66,7 @@ export interface GatewayOptions {
    * every path's egress is reported as unknown (Workers cannot see the host's routes).
    */
   egressProbe?: EgressProbe;
-  /** Clock of the every-path-down rule (when paths were asked and answered). Default: Date.now. */
+  /** Clock of the every-path-down rule and of path proofs (redundancy.provenWithinMs). Default: Date.now. */
   now?: () => number;
 }
 
@@ -104,6 +105,8 @@ class PathState implements PathRuntime {
   onTransition: ((pathId: string, transition: BreakerTransition) => void) | undefined;
   /** The owning gateway's health handling (shared state, probes, alarms); replaced like the hooks above. */
   onHealth: ((path: PathState, transition: BreakerTransition) => void) | undefined;
+  /** Called when the processor answered an attempt on this path: proof that the path carries payments. */
+  onAnswered: ((pathId: string) => void) | undefined;
   readonly #now: () => number;
   /** Attempts under way here that may be given up and sent on when the path is degraded. */
   readonly #waiting = new Set<{ startedAt: number; giveUp: (reason: string) => void }>();
@@ -191,6 +194,7 @@ class PathState implements PathRuntime {
     // A 5xx/429 is the processor's, not the link's; a failure to connect or answer is the link's.
     if (record.outcome === 'answered') this.noteExchange(record.durationMs);
     else if (record.outcome !== 'upstream_error') this.noteExchange(undefined);
+    if (record.outcome === 'answered') this.onAnswered?.(this.config.id);
     if (record.outcome !== 'answered') {
       this.failures++;
       this.lastError = { code: record.code, at: new Date().toISOString() };
@@ -228,6 +232,12 @@ export interface PathStatus {
   interface: string | null;
   /** How the kernel sends this path's packets, and the other paths that leave the same way. */
   egress: PathEgress & { sharedWith: string[] };
+  /** When this path last carried traffic during a passing drill (ISO), or null. */
+  lastPassingDrillAt: string | null;
+  /** When it last proved itself, by a passing drill or an answered request (ISO), or null. */
+  provenAt: string | null;
+  /** False once it has gone unproven for longer than redundancy.provenWithinMs: then it is no spare. */
+  proven: boolean;
 }
 
 export interface GatewayStatus {
@@ -253,6 +263,7 @@ export class Gateway {
   readonly #membership: { dispose(): void };
   readonly retryBudget: RetryBudget;
   readonly #pathAllowed: ((pathId: string, route: RouteConfig) => boolean) | undefined;
+  readonly #proofs: PathProofs;
   #inFlight = 0;
   #drainWaiters: (() => void)[] = [];
   #probesRunning = false;
@@ -272,6 +283,9 @@ export class Gateway {
     this.instanceId = options.instanceId ?? options.previous?.instanceId ?? `gw-${crypto.randomUUID().slice(0, 8)}`;
     this.#store = options.healthStore ?? (options.previous ? options.previous.#store : new InMemoryHealthStore());
     this.retryBudget = new RetryBudget(options.policy.retryBudget);
+    // Proofs outlive a policy apply: a path proven an hour ago still is.
+    this.#proofs = options.previous ? options.previous.#proofs : new PathProofs(this.#now);
+    this.#proofs.track(options.policy.paths.map((p) => p.id));
     const store = this.#store;
     const trialLockMs = Math.max(options.policy.probe.intervalMs * 2, options.policy.probe.timeoutMs * 2, 1_000);
     this.#alarm = new RedundancyAlarm({
@@ -301,6 +315,7 @@ export class Gateway {
       state.adaptive = options.policy.adaptiveTimeout;
       if (canonicalJson(state.quality.config) !== canonicalJson(options.policy.degradation)) state.quality = new PathQuality(options.policy.degradation, this.#now);
       state.onHealth = (path, transition) => this.#afterTransition(path, transition);
+      state.onAnswered = (pathId) => this.#proofs.answered(pathId);
       if (options.egressProbe === undefined) state.egress = uncheckedEgress("this runtime cannot see the host's routes");
       this.#paths.set(config.id, state);
     }
@@ -627,6 +642,7 @@ export class Gateway {
   #redundancy(): Redundancy {
     const now = this.#now();
     const windowMs = this.#silenceWindowMs();
+    const maxAgeMs = this.policy.redundancy.provenWithinMs;
     return computeRedundancy(
       [...this.#paths.values()].map((p) => ({
         id: p.config.id,
@@ -634,6 +650,7 @@ export class Gateway {
         // A path without its address (or without a route) cannot carry anything, whatever its breaker says.
         healthy: p.breaker.state === 'closed' && egressUsable(p.egress) && !(windowMs !== undefined && silentFor(p.answers.silentSince, now, windowMs)),
         egress: egressKey(p.egress),
+        proven: !this.#proofs.overdue(p.config.id, maxAgeMs),
       })),
     );
   }
@@ -722,6 +739,12 @@ export class Gateway {
     );
   }
 
+  /** A drill passed while these paths carried its traffic: each has proven itself (see PathProofs). */
+  recordDrillPassed(pathIds: readonly string[]): void {
+    for (const id of pathIds) this.#proofs.drillPassed(id);
+    this.#checkLevel();
+  }
+
   status(): GatewayStatus {
     const paths = [...this.#paths.values()];
     const now = this.#now();
@@ -748,9 +771,20 @@ export class Gateway {
         badPercent: p.quality.badPercent,
         transitions: [...p.transitions],
         egress: { ...p.egress, sharedWith: this.#sharedWith(p) },
+        ...this.#proofStatus(p.config.id),
       })),
       routes: this.policy.routes.map((r) => ({ id: r.id, class: r.class, usablePaths: this.usablePaths(r) })),
       policy: { version: this.policy.version, hash: this.policyHash },
+    };
+  }
+
+  #proofStatus(pathId: string): Pick<PathStatus, 'lastPassingDrillAt' | 'provenAt' | 'proven'> {
+    const drillPassedAt = this.#proofs.get(pathId)?.drillPassedAt ?? null;
+    const provenAt = this.#proofs.provenAt(pathId);
+    return {
+      lastPassingDrillAt: drillPassedAt === null ? null : new Date(drillPassedAt).toISOString(),
+      provenAt: provenAt === null ? null : new Date(provenAt).toISOString(),
+      proven: !this.#proofs.overdue(pathId, this.policy.redundancy.provenWithinMs),
     };
   }
 

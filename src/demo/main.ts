@@ -9,6 +9,7 @@ import { loadAdminTokens } from '../adapters/node/admin-tokens.ts';
 import { loadPolicyFile, PolicyFileError } from '../adapters/node/policy-file.ts';
 import { startNodeGateway } from '../adapters/node/server.ts';
 import { DEMO_MERCHANT_ID, DEMO_MERCHANT_SECRET } from './demo-merchant.ts';
+import { carrierCommands, paymentCommand } from './instructions.ts';
 import { CarrierProxy, parseCarrierMode } from '../../test/support/carrier.ts';
 import { SimulatedProcessor } from '../../test/support/processor.ts';
 
@@ -78,21 +79,11 @@ paypath demo is running
   carriers     ${[...carriers.values()].map((c) => `${c.name} ${c.host}:${c.port}`).join(', ')}
   control      http://127.0.0.1:${controlPort}
 
-Send a payment:
-${
-    signed
-      ? `  body='{"amount": 4500, "currency": "KRW", "reference": "order-1"}'
-  curl -si ${gateway.url}/v1/payments -H 'content-type: application/json' -H "Idempotency-Key: order-$RANDOM" \\
-       $(npm run -s sign -- POST /v1/payments "$body") -d "$body"
-  (merchant authentication is on: requests are signed as ${DEMO_MERCHANT_ID}; unsigned ones get 401)`
-      : `  curl -si ${gateway.url}/v1/payments -H 'content-type: application/json' \\
-       -H "Idempotency-Key: order-$RANDOM" -d '{"amount": 4500, "currency": "KRW", "reference": "order-1"}'`
-  }
+Send a payment (each run is a new payment: a new reference and idempotency key):
+${paymentCommand(gateway.url, signed)}${signed ? `\n  (merchant authentication is on: requests are signed as ${DEMO_MERCHANT_ID}; unsigned ones get 401)` : ''}
 
-Cut a carrier (modes: blackhole, reset, refuse, slow:MS, flap:MS), then restore it:
-  curl -X POST http://127.0.0.1:${controlPort}/carriers/${first}/blackhole
-  curl -X POST http://127.0.0.1:${controlPort}/carriers/${second}/reset
-  curl -X POST http://127.0.0.1:${controlPort}/carriers/${first}/up
+Cut carriers (modes: blackhole, reset, refuse, slow:MS, flap:MS), then restore them:
+${carrierCommands(`http://127.0.0.1:${controlPort}`, first, second)}
 Watch the paths:
   curl -s ${gateway.url}/status
 With one or two carriers cut, payments keep succeeding (see x-paypath-path).
@@ -103,7 +94,7 @@ Ops (docs/ops.md): metrics at ${gateway.url}/metrics; the admin API and CLI take
   export PAYPATH_ADMIN_TOKEN=${demoToken} PAYPATH_URL=${gateway.url}`}
   npx paypath status
   npx paypath drill ${first} --duration 5000 --wait     # prove the backups while you send payments
-  npx paypath policy history
+${policy.paths.length > 1 ? `  npx paypath drill ${policy.paths.slice(0, -1).map((p) => p.id).join(' ')} --duration 5000 --wait   # ${policy.paths.at(-1)!.id}, the last resort, carries them\n` : ''}  npx paypath policy history
 Editing ${policyFile} applies it live (an invalid edit is reported in /status and kept out).
 Ctrl-C stops everything.
 `);

@@ -8,6 +8,9 @@ import type { AddressInfo } from 'node:net';
  * - Payments carry a client `reference`; a second charge for the same reference is a duplicate
  *   charge, counted in `duplicateCharges` (the number every failover test wants to be 0).
  * - `serviceTimeMs` delays every answer; `failNext(n, status)` makes the next n payments fail.
+ * - Like a real processor it refuses (400) a body that is not a JSON object (`invalid_json`) and a
+ *   new payment without a positive whole `amount` (`amount_required`, `invalid_amount`), before
+ *   charging anything.
  */
 export interface Charge {
   id: string;
@@ -165,11 +168,19 @@ export class SimulatedProcessor {
   }
 
   #process(pathname: string, raw: string, key: string | undefined, remoteAddress: string): StoredAnswer {
-    let body: Record<string, unknown>;
+    const refuse = (code: string, message: string) => ({ status: 400, body: JSON.stringify({ error: { code, message } }) });
+    let parsed: unknown;
     try {
-      body = raw === '' ? {} : (JSON.parse(raw) as Record<string, unknown>);
+      parsed = JSON.parse(raw);
     } catch {
-      return { status: 400, body: JSON.stringify({ error: { code: 'invalid_json' } }) };
+      return refuse('invalid_json', raw === '' ? 'the body is empty; expected a JSON object' : 'the body is not JSON; expected a JSON object');
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return refuse('invalid_json', 'expected a JSON object');
+    const body = parsed as Record<string, unknown>;
+    // A new payment must say how much: a charge of no amount is a client bug, not a sale.
+    if (PAYMENT_PATH.test(pathname)) {
+      if (body.amount === undefined) return refuse('amount_required', 'amount is required: a whole number of minor units, e.g. 4500');
+      if (!Number.isInteger(body.amount) || (body.amount as number) <= 0) return refuse('invalid_amount', `amount must be a whole number of minor units above 0, got ${JSON.stringify(body.amount)}`);
     }
     if (this.#failures.remaining > 0) {
       this.#failures.remaining--;
@@ -192,6 +203,9 @@ export class SimulatedProcessor {
     return { status: 201, body: JSON.stringify({ id: charge.id, status: 'succeeded', amount: charge.amount, reference }) };
   }
 }
+
+/** POSTs here create a charge (captures and refunds live below it, billing elsewhere). */
+const PAYMENT_PATH = /^\/v1\/payments\/?$/;
 
 function header(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];

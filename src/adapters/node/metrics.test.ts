@@ -6,7 +6,7 @@ import { PrometheusMetrics, type PrometheusMetricsOptions } from './metrics.ts';
 
 const status = {
   redundancy: { healthy: 2, total: 3, level: 'N+1' },
-  paths: [{ id: 'kt-fiber', state: 'closed' }],
+  paths: [{ id: 'kt-fiber', state: 'closed', egress: { sharedWith: [] } }],
   routes: [],
   policy: { version: 1, hash: 'h' },
 } as unknown as GatewayStatus;

@@ -68,7 +68,7 @@ export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
       const current = holder.control!.current();
       return { revision: current.revision, hash: current.hash, fileValid: holder.control!.fileState.lastError === null, alertBelow: current.policy.redundancy.alertBelow };
     },
-    drillPaths: () => [...new Set(holder.control!.current().policy.drills.map((drill) => drill.path))],
+    drillPaths: () => [...new Set(holder.control!.current().policy.drills.flatMap((drill) => drill.paths ?? [drill.path!]))],
     ...(redis ? { redisConnected: () => redis.status === 'ready' } : {}),
     processMetrics: options.processMetrics,
   });

@@ -50,6 +50,16 @@ describe('scheduled drills', () => {
     scheduler.stop();
   });
 
+  it('starts a policy drill of several paths with all of them', async () => {
+    vi.useFakeTimers();
+    const start = vi.fn(async () => ({}));
+    const scheduler = new DrillScheduler({ start } as unknown as DrillRunner);
+    scheduler.configure([{ paths: ['kt-fiber', 'skt-fiber'], every: '6h', durationMs: 30_000 }]);
+    await vi.advanceTimersByTimeAsync(6 * 60 * 60_000);
+    expect(start).toHaveBeenCalledWith({ paths: ['kt-fiber', 'skt-fiber'], durationMs: 30_000, actor: 'scheduler', trigger: 'schedule' });
+    scheduler.stop();
+  });
+
   it('parses durations', () => {
     expect(parseDuration('90s')).toBe(90_000);
     expect(parseDuration('6h')).toBe(21_600_000);

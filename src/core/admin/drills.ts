@@ -9,10 +9,13 @@ import type { AuditLog } from './audit.ts';
 
 export type DrillStatus = 'running' | 'passed' | 'failed';
 
-/** One drill: a path held isolated while traffic continues, and what the other paths did meanwhile. */
+/** One drill: paths held isolated while traffic continues, and what the other paths did meanwhile. */
 export interface Drill {
   id: string;
+  /** The first of `paths` (what a single-path drill's clients read). */
   path: string;
+  /** Every path isolated: several at once make the spare of last resort carry real traffic. */
+  paths: string[];
   actor: string;
   trigger: 'api' | 'schedule';
   status: DrillStatus;
@@ -23,7 +26,7 @@ export interface Drill {
   endReason: string | null;
   /** Requests that matched a route using the drilled path, answered while the drill ran. */
   requests: number;
-  /** Of those, how many each other path carried. */
+  /** Of those, how many each other path carried; each of them proved itself if the drill passes. */
   carriedBy: Record<string, number>;
   /** Of those, how many failed (must be 0 for the drill to pass). */
   failed: number;
@@ -54,7 +57,7 @@ export class DrillRunner {
   readonly #logger: Logger;
   readonly #finished: Drill[] = [];
   readonly #baseline: number[] = [];
-  #active: { drill: Drill; isolation: Disposable; timer: ReturnType<typeof setTimeout>; routes: Set<string>; durations: number[] } | undefined;
+  #active: { drill: Drill; isolation: Disposable[]; timer: ReturnType<typeof setTimeout>; routes: Set<string>; durations: number[] } | undefined;
   #nextId = 1;
 
   constructor(options: DrillRunnerOptions) {
@@ -87,7 +90,7 @@ export class DrillRunner {
   }
 
   running(): Drill | null {
-    return this.#active ? { ...this.#active.drill } : null;
+    return this.#active ? { ...this.#active.drill, paths: [...this.#active.drill.paths], carriedBy: { ...this.#active.drill.carriedBy } } : null;
   }
 
   /** Newest first. */
@@ -95,35 +98,48 @@ export class DrillRunner {
     return [...this.#finished].reverse();
   }
 
-  /** Starts a drill; throws PaypathError 400/404/409 when it may not run. */
-  async start(request: { path: string; durationMs: number; actor: string; trigger: Drill['trigger'] }): Promise<Drill> {
+  /**
+   * Starts a drill isolating `path`, or every one of `paths` at once; throws PaypathError
+   * 400/404/409 when it may not run.
+   */
+  async start(request: { path?: string; paths?: readonly string[]; durationMs: number; actor: string; trigger: Drill['trigger'] }): Promise<Drill> {
     const gateway = this.#options.gateway();
-    const { path, durationMs, actor } = request;
+    const { durationMs, actor } = request;
+    const paths = [...(request.paths ?? (request.path === undefined ? [] : [request.path]))];
+    const path = paths[0] ?? '';
     const refuse = async (error: PaypathError) => {
-      await this.#options.audit.append({ time: new Date().toISOString(), actor, action: 'drill.start', outcome: 'refused', details: { path, durationMs, code: error.code, reason: error.message } });
-      if (error.code === 'drill_refused') this.#metrics.drill(path, 'refused');
+      await this.#options.audit.append({ time: new Date().toISOString(), actor, action: 'drill.start', outcome: 'refused', details: { path, paths, durationMs, code: error.code, reason: error.message } });
+      if (error.code === 'drill_refused') for (const id of paths) this.#metrics.drill(id, 'refused');
       throw error;
     };
+    if (paths.length === 0) return refuse(new PaypathError('invalid_request', 400, 'a drill needs at least one path', { details: { field: 'paths' } }));
+    const repeated = paths.find((id, i) => paths.indexOf(id) !== i);
+    if (repeated !== undefined) return refuse(new PaypathError('invalid_request', 400, `path "${repeated}" is listed twice`, { details: { field: 'paths' } }));
     if (!Number.isInteger(durationMs) || durationMs < DRILL_LIMITS.minMs || durationMs > DRILL_LIMITS.maxMs) {
       return refuse(new PaypathError('invalid_request', 400, `durationMs must be an integer from ${DRILL_LIMITS.minMs} to ${DRILL_LIMITS.maxMs}`, { details: { field: 'durationMs' } }));
     }
-    const runtime = gateway.path(path);
-    if (!runtime) {
-      return refuse(new PaypathError('path_not_found', 404, `no path "${path}" in the running policy`, { details: { path, paths: gateway.policy.paths.map((p) => p.id) } }));
+    const unknown = paths.find((id) => !gateway.path(id));
+    if (unknown !== undefined) {
+      return refuse(new PaypathError('path_not_found', 404, `no path "${unknown}" in the running policy`, { details: { path: unknown, paths: gateway.policy.paths.map((p) => p.id) } }));
     }
     if (this.#active) {
-      return refuse(new PaypathError('drill_running', 409, `a drill on ${this.#active.drill.path} is running; one drill at a time`, { details: { running: this.#active.drill.id } }));
+      return refuse(new PaypathError('drill_running', 409, `a drill on ${this.#active.drill.paths.join(', ')} is running; one drill at a time`, { details: { running: this.#active.drill.id } }));
     }
-    const routes = gateway.policy.routes.filter((route) => route.paths.includes(path));
+    const drilled = new Set(paths);
+    const routes = gateway.policy.routes.filter((route) => route.paths.some((id) => drilled.has(id)));
     const stranded = routes
-      .filter((route) => !route.paths.some((id) => id !== path && gateway.path(id)?.breaker.state === 'closed'))
+      .filter((route) => !route.paths.some((id) => !drilled.has(id) && gateway.path(id)?.breaker.state === 'closed'))
+      // A route that queues when no path is left (billing) waits out the drill and is forwarded after
+      // it; payments never: the offline limits would refuse some.
+      .filter((route) => !(route.whenAllDown === 'queue' && route.class !== 'payment'))
       .map((route) => route.id);
     if (stranded.length > 0) {
-      return refuse(new PaypathError('drill_refused', 409, `isolating ${path} would leave ${stranded.join(', ')} without a healthy path`, { details: { path, routes: stranded } }));
+      return refuse(new PaypathError('drill_refused', 409, `isolating ${paths.join(', ')} would leave ${stranded.join(', ')} without a healthy path`, { details: { path, paths, routes: stranded } }));
     }
     const drill: Drill = {
       id: `drill-${this.#nextId++}`,
       path,
+      paths,
       actor,
       trigger: request.trigger,
       status: 'running',
@@ -136,12 +152,12 @@ export class DrillRunner {
       failed: 0,
       latencyMs: { baselineP50: median(this.#baseline), drillP50: null, added: null },
     };
-    const isolation = runtime.breaker.isolate();
+    const isolation = paths.map((id) => gateway.path(id)!.breaker.isolate());
     const timer = setTimeout(() => void this.#end('completed'), durationMs);
     this.#active = { drill, isolation, timer, routes: new Set(routes.map((r) => r.id)), durations: [] };
-    this.#logger.info({ event: 'drill_started', drill: drill.id, path, durationMs, actor }, `drill ${drill.id}: isolating ${path} for ${durationMs} ms`);
-    await this.#options.audit.append({ time: drill.startedAt, actor, action: 'drill.start', outcome: 'ok', details: { drill: drill.id, path, durationMs, trigger: drill.trigger } });
-    return { ...drill };
+    this.#logger.info({ event: 'drill_started', drill: drill.id, path, paths, durationMs, actor }, `drill ${drill.id}: isolating ${paths.join(', ')} for ${durationMs} ms`);
+    await this.#options.audit.append({ time: drill.startedAt, actor, action: 'drill.start', outcome: 'ok', details: { drill: drill.id, path, paths, durationMs, trigger: drill.trigger } });
+    return { ...drill, paths: [...paths] };
   }
 
   /** Ends the running drill now (shutdown, or an operator's stop). */
@@ -154,7 +170,7 @@ export class DrillRunner {
     if (!active) return;
     this.#active = undefined;
     clearTimeout(active.timer);
-    active.isolation.dispose();
+    for (const isolation of active.isolation) isolation.dispose();
     const { drill } = active;
     drill.endedAt = new Date().toISOString();
     drill.endReason = reason;
@@ -164,9 +180,13 @@ export class DrillRunner {
     drill.latencyMs.added = drillP50 !== null && drill.latencyMs.baselineP50 !== null ? round(drillP50 - drill.latencyMs.baselineP50) : null;
     this.#finished.push(drill);
     if (this.#finished.length > (this.#options.kept ?? 20)) this.#finished.shift();
-    this.#metrics.drill(drill.path, drill.status === 'passed' ? 'passed' : 'failed');
+    for (const id of drill.paths) this.#metrics.drill(id, drill.status === 'passed' ? 'passed' : 'failed');
+    if (drill.status === 'passed') {
+      const carriers = Object.entries(drill.carriedBy).filter(([id, count]) => count > 0 && !drill.paths.includes(id)).map(([id]) => id);
+      this.#options.gateway().recordDrillPassed(carriers);
+    }
     const log = drill.status === 'passed' ? this.#logger.info.bind(this.#logger) : this.#logger.error.bind(this.#logger);
-    log({ event: 'drill_ended', ...drill }, `drill ${drill.id} on ${drill.path} ${drill.status}: ${drill.requests} requests, ${drill.failed} failed`);
+    log({ event: 'drill_ended', ...drill }, `drill ${drill.id} on ${drill.paths.join(', ')} ${drill.status}: ${drill.requests} requests, ${drill.failed} failed`);
     await this.#options.audit.append({ time: drill.endedAt, actor: drill.actor, action: 'drill.end', outcome: drill.status === 'passed' ? 'ok' : 'failed', details: { ...drill } });
   }
 }
@@ -188,7 +208,7 @@ export class DrillScheduler {
     for (const drill of drills) {
       const everyMs = parseDuration(drill.every);
       const attempt = (retriesLeft: number) => {
-        this.#runner.start({ path: drill.path, durationMs: drill.durationMs, actor: 'scheduler', trigger: 'schedule' }).catch((error: unknown) => {
+        this.#runner.start({ ...(drill.paths ? { paths: drill.paths } : { path: drill.path! }), durationMs: drill.durationMs, actor: 'scheduler', trigger: 'schedule' }).catch((error: unknown) => {
           // Drills run one at a time: one scheduled at the same moment as another waits for it.
           if ((error as PaypathError).code === 'drill_running' && retriesLeft > 0) {
             const retry = setTimeout(() => attempt(retriesLeft - 1), RETRY_WHILE_BUSY_MS);
@@ -196,7 +216,8 @@ export class DrillScheduler {
             this.#retries.add(retry);
             return;
           }
-          this.#logger.warn({ event: 'drill_not_started', path: drill.path, code: (error as PaypathError).code }, `scheduled drill on ${drill.path} not started: ${(error as Error).message}`);
+          const paths = drill.paths ?? [drill.path!];
+          this.#logger.warn({ event: 'drill_not_started', paths, code: (error as PaypathError).code }, `scheduled drill on ${paths.join(', ')} not started: ${(error as Error).message}`);
         });
       };
       const timer = setInterval(() => attempt(Math.floor(everyMs / RETRY_WHILE_BUSY_MS) - 1), everyMs);

@@ -38,3 +38,20 @@ describe('computeRedundancy', () => {
     expect(computeRedundancy([egress('a', 's1'), egress('b', 's1', ['x']), egress('c', 's2', ['x']), egress('d', 's3')]).level).toBe('N+1');
   });
 });
+
+describe('computeRedundancy with paths not proven recently', () => {
+  const unproven = (id: string, shareRisk: string[] = []) => ({ id, healthy: true, proven: false, shareRisk });
+
+  it('leaves a healthy but unproven spare out of the level, and names it', () => {
+    expect(computeRedundancy([path('a', true), path('b', true), unproven('c')])).toEqual({ healthy: 3, total: 3, level: 'N+1', unproven: ['c'] });
+    expect(computeRedundancy([path('a', true), unproven('b'), unproven('c')])).toEqual({ healthy: 3, total: 3, level: 'N+0', unproven: ['b', 'c'] });
+  });
+
+  it('is N+0, not down, while every healthy path is unproven; an unhealthy one is not listed', () => {
+    expect(computeRedundancy([unproven('a'), { ...unproven('b'), healthy: false }])).toEqual({ healthy: 1, total: 2, level: 'N+0', unproven: ['a'] });
+  });
+
+  it('counts a shared-risk group as proven when one healthy member is', () => {
+    expect(computeRedundancy([path('a', true, ['x']), unproven('b', ['x']), path('c', true)])).toMatchObject({ level: 'N+1', unproven: ['b'] });
+  });
+});

@@ -9,6 +9,8 @@ export interface RedundancyInput {
   id: string;
   shareRisk: readonly string[];
   healthy: boolean;
+  /** Carried a payment recently enough (redundancy.provenWithinMs). Default: true. */
+  proven?: boolean;
   /** How the path's packets leave (`s1 via 10.201.1.1`), when known. */
   egress?: string | null;
 }
@@ -21,6 +23,12 @@ export interface Redundancy {
   /** Independent risk groups in the policy. */
   total: number;
   level: RedundancyLevel;
+  /**
+   * Healthy paths not proven within the policy's allowance; present only when there are some.
+   * Their groups count as healthy but not towards the level (a spare never exercised may not work),
+   * which stays N+0 rather than down while any path is healthy.
+   */
+  unproven?: string[];
 }
 
 export function computeRedundancy(paths: readonly RedundancyInput[]): Redundancy {
@@ -40,12 +48,22 @@ export function computeRedundancy(paths: readonly RedundancyInput[]): Redundancy
     for (const tag of path.shareRisk) link(byTag, tag, i);
     if (path.egress) link(byEgress, path.egress, i);
   });
-  const groups = new Map<number, boolean>();
+  const groups = new Map<number, { healthy: boolean; proven: boolean }>();
   paths.forEach((path, i) => {
     const root = find(i);
-    groups.set(root, (groups.get(root) ?? false) || path.healthy);
+    const group = groups.get(root) ?? { healthy: false, proven: false };
+    group.healthy ||= path.healthy;
+    group.proven ||= path.healthy && path.proven !== false;
+    groups.set(root, group);
   });
   const total = groups.size;
-  const healthy = [...groups.values()].filter(Boolean).length;
-  return { healthy, total, level: healthy === 0 ? 'down' : `N+${healthy - 1}` };
+  const healthy = [...groups.values()].filter((g) => g.healthy).length;
+  const proven = [...groups.values()].filter((g) => g.proven).length;
+  const unproven = paths.filter((p) => p.healthy && p.proven === false).map((p) => p.id);
+  return {
+    healthy,
+    total,
+    level: healthy === 0 ? 'down' : `N+${Math.max(0, proven - 1)}`,
+    ...(unproven.length > 0 ? { unproven } : {}),
+  };
 }

@@ -38,6 +38,19 @@ describe('parsePolicy', () => {
     ]);
   });
 
+  it('takes a drill of one path or of several, and names what is wrong with either', () => {
+    const withDrills = (drills: string) => parsePolicy(`${MINIMAL}  - id: backup\n    match: { method: POST, path: /v1/backup }\n    paths: [a]\ndrills: ${drills}\n`);
+    const ok = withDrills('[{ path: a, every: 6h, durationMs: 1000 }, { paths: [a], every: 1d, durationMs: 1000 }]');
+    if (!ok.ok) throw new Error(JSON.stringify(ok.issues));
+    expect(ok.policy.drills[1]!.paths).toEqual(['a']);
+    const bad = withDrills('[{ paths: [a, a, b], every: 6h, durationMs: 1000 }, { path: a, paths: [a], every: 6h, durationMs: 1000 }]');
+    if (bad.ok) throw new Error('parsed');
+    expect(bad.issues.map((i) => `${i.path}: ${i.message}`)).toEqual(['drills[1]: expected exactly one of path or paths']);
+    const unknown = withDrills('[{ paths: [a, a, b], every: 6h, durationMs: 1000 }]');
+    if (unknown.ok) throw new Error('parsed');
+    expect(unknown.issues.map((i) => `${i.path}: ${i.message}`)).toEqual(['drills[0].paths[1]: path "a" is listed twice', 'drills[0].paths[2]: unknown path "b" (expected one of: a)']);
+  });
+
   it('defaults the every-path-down window to 3 s and wants it longer than a probe may take', () => {
     const result = parsePolicy(MINIMAL);
     if (!result.ok) throw new Error(JSON.stringify(result.issues));

@@ -2,6 +2,8 @@ import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml
 import type * as z from 'zod';
 import { checkDocumentBounds, keyProblems, type DocumentLimitName } from './document-bounds.ts';
 import { PolicySchema, type Policy } from './schema.ts';
+import { explainYamlError } from './yaml-error-text.ts';
+import { knownFields, nearestName } from './nearest-field.ts';
 
 /** One thing wrong with a policy: where (field path, and line/column when known) and what was expected. */
 export interface PolicyIssue {
@@ -48,15 +50,10 @@ export function parsePolicy(text: string): PolicyParseResult {
   // uniqueKeys off: the library's check is quadratic in a map's keys; keyProblems does it in one pass.
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: false, logLevel: 'error' });
   if (doc.errors.length > 0) {
-    return {
-      ok: false,
-      issues: capIssues(
-        doc.errors.map((error) => {
-          const pos = error.linePos?.[0];
-          return { path: '', message: `YAML syntax error: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, line: pos?.line, column: pos?.col };
-        }),
-      ),
-    };
+    // The first error only: the parser's later ones mostly follow from it and would mislead.
+    const error = doc.errors[0]!;
+    const pos = error.linePos?.[0];
+    return { ok: false, issues: [{ path: '', message: `YAML syntax error: ${explainYamlError(error, text)}`, line: pos?.line, column: pos?.col }] };
   }
   const keys = keyProblems(doc, lineCounter);
   if (keys.length > 0) return { ok: false, issues: capIssues(keys.map((problem) => ({ path: '', ...problem, message: `YAML error: ${problem.message}` }))) };
@@ -134,11 +131,16 @@ function valueAt(raw: unknown, segments: readonly PropertyKey[]): unknown {
 function fromZodIssue(issue: z.core.$ZodIssue, raw: unknown): Located[] {
   const segments = issue.path;
   if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((key) => ({
-      path: formatFieldPath([...segments, key]),
-      segments: [...segments, key],
-      message: 'unknown field',
-    }));
+    const known = knownFields(PolicySchema, segments);
+    // Suggestions only for what will be listed (capIssues): a hostile document may hold thousands of keys.
+    return issue.keys.map((key, i) => {
+      const meant = i < POLICY_LIMITS.maxIssues ? nearestName(key, known) : undefined;
+      return {
+        path: formatFieldPath([...segments, key]),
+        segments: [...segments, key],
+        message: meant === undefined ? 'unknown field' : `unknown field (did you mean "${meant}"?)`,
+      };
+    });
   }
   if (issue.code === 'invalid_union' && issue.errors.length > 0 && issue.message === 'Invalid input') {
     // Report the first branch's reason instead of zod's generic union message.
@@ -206,7 +208,11 @@ function crossFieldIssues(policy: Policy): Located[] {
     );
   }
   policy.drills.forEach((drill, i) => {
-    if (!pathIds.has(drill.path)) add(['drills', i, 'path'], `unknown path "${drill.path}" (expected one of: ${known})`);
+    if (drill.path !== undefined && !pathIds.has(drill.path)) add(['drills', i, 'path'], `unknown path "${drill.path}" (expected one of: ${known})`);
+    drill.paths?.forEach((pathId, j) => {
+      if (!pathIds.has(pathId)) add(['drills', i, 'paths', j], `unknown path "${pathId}" (expected one of: ${known})`);
+      else if (drill.paths!.indexOf(pathId) !== j) add(['drills', i, 'paths', j], `path "${pathId}" is listed twice`);
+    });
   });
   return issues;
 }

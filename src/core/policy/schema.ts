@@ -412,6 +412,14 @@ export const RoutingSchema = z.strictObject({
 export const RedundancySchema = z.strictObject({
   alertBelow: z.int().min(1).default(3).describe('Alert when fewer independent healthy paths than this remain. Default: 3.'),
   webhooks: z.array(upstreamUrl).default([]).describe('URLs notified on every redundancy drop and recovery. Default: [].'),
+  provenWithinMs: z
+    .int()
+    .min(60_000)
+    .max(30 * 86_400_000)
+    .default(86_400_000)
+    .describe(
+      'A path counts towards the redundancy level only if it carried a payment (real traffic or a passing drill) within this, in ms; a backup never exercised may not work. Default: 86400000 (24 h).',
+    ),
   downAfterMs: positiveMs(600_000)
     .default(3_000)
     .describe(
@@ -463,11 +471,18 @@ export const AdminSchema = z.strictObject({
   ),
 });
 
-export const DrillSchema = z.strictObject({
-  path: id.describe('Path to isolate during the drill.'),
-  every: duration(60_000).describe('How often to run the drill: 30m, 6h, 1d, or ms; at least one minute.'),
-  durationMs: positiveMs(3_600_000).min(100).describe('How long the path stays isolated, in ms (100 to 3600000).'),
-});
+export const DrillSchema = z
+  .strictObject({
+    path: id.optional().describe('Path to isolate during the drill (or paths).'),
+    paths: z
+      .array(id)
+      .min(1)
+      .optional()
+      .describe('Paths to isolate together, e.g. both fibers so that the spare of last resort carries the traffic (or path).'),
+    every: duration(60_000).describe('How often to run the drill: 30m, 6h, 1d, or ms; at least one minute.'),
+    durationMs: positiveMs(3_600_000).min(100).describe('How long the paths stay isolated, in ms (100 to 3600000).'),
+  })
+  .refine((drill) => (drill.path === undefined) !== (drill.paths === undefined), { message: 'expected exactly one of path or paths' });
 
 export const PolicySchema = z.strictObject({
   version: z.literal(1, { error: 'expected version: 1' }).describe('Policy format version; must be 1.'),
