@@ -15,7 +15,7 @@ const support = bedSupport();
 interface StatusJson {
   redundancy: { level: string; healthy: number; total: number };
   sharedEgress: { egress: string; paths: string[] }[];
-  paths: { id: string; state: string; egress: { state: string; interface: string | null; gateway: string | null; source: string | null; table: string | null; sharedWith: string[] } }[];
+  paths: { id: string; state: string; degradedSince: string | null; egress: { state: string; interface: string | null; gateway: string | null; source: string | null; table: string | null; sharedWith: string[] } }[];
 }
 
 describe.skipIf(!support.ok)('store box wired by hand: egress, doctor, interface paths', () => {
@@ -177,10 +177,11 @@ describe.skipIf(!support.ok)('store box wired by hand: egress, doctor, interface
       await waitSent(sent + 20);
       await bed.exec('store', ['ip', 'addr', 'add', '10.201.3.7/24', 'dev', 's3']);
       await bed.exec('store', ['ip', 'route', 'replace', 'default', 'via', c3.nextHop, 'dev', 's3', 'table', '103']);
-      // Attempts while it had no address were not sent and may have opened its breaker; probes close it again.
+      // Attempts while it had no address were not sent and may have opened its breaker or marked
+      // it degraded (tried after its siblings); clean probes close it and lift the mark again.
       const moved = await waitForStatus('lgu-lte usable from 10.201.3.7', (s) => {
         const lte = s.paths.find((p) => p.id === 'lgu-lte')!;
-        return lte.egress.source === '10.201.3.7' && lte.state === 'closed';
+        return lte.egress.source === '10.201.3.7' && lte.state === 'closed' && lte.degradedSince === null;
       });
       expect(moved.paths.find((p) => p.id === 'lgu-lte')!.egress).toMatchObject({ state: 'known', interface: 's3', gateway: c3.nextHop, table: '103' });
       phase = 'after';

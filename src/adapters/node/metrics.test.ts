@@ -6,7 +6,9 @@ import { PrometheusMetrics, type PrometheusMetricsOptions } from './metrics.ts';
 
 const status = {
   redundancy: { healthy: 2, total: 3, level: 'N+1' },
-  paths: [{ id: 'kt-fiber', state: 'closed', egress: { sharedWith: [] } }],
+  paths: [
+    { id: 'kt-fiber', state: 'closed', egress: { state: 'known', interface: 's1', gateway: '10.201.1.1', source: '10.201.1.2', sharedWith: [] } },
+  ],
   routes: [],
   policy: { version: 1, hash: 'h' },
 } as unknown as GatewayStatus;
@@ -76,5 +78,13 @@ describe('PrometheusMetrics', () => {
     connected = false;
     expect(sampleValue(await scrape(), 'paypath_redis_up')).toBe(0);
     expect((await metrics({ processMetrics: false }).scrape()).has('paypath_redis_up')).toBe(false);
+  });
+
+  it('labels each path with how it leaves: interface, next hop and source address', async () => {
+    const families = await metrics({ processMetrics: false }).scrape();
+    expect(families.get('paypath_path_egress_info')?.samples).toEqual([
+      { name: 'paypath_path_egress_info', labels: { path: 'kt-fiber', state: 'known', interface: 's1', gateway: '10.201.1.1', source: '10.201.1.2' }, value: 1 },
+    ]);
+    expect(sampleValue(families, 'paypath_path_egress_shared', { path: 'kt-fiber' })).toBe(0);
   });
 });

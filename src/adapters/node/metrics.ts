@@ -101,6 +101,18 @@ export class PrometheusMetrics implements GatewayMetrics, MetricsSource {
       },
     });
     new Gauge({
+      name: 'paypath_path_egress_info',
+      help: 'How each path leaves, from the last egress check (always 1): interface, next hop, source address and state (known, local, no_address, unroutable, unknown); a label is empty when not known.',
+      labelNames: ['path', 'state', 'interface', 'gateway', 'source'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { id, egress } of options.status().paths) {
+          this.set({ path: id, state: egress.state, interface: egress.interface ?? '', gateway: egress.gateway ?? '', source: egress.source ?? '' }, 1);
+        }
+      },
+    });
+    new Gauge({
       name: 'paypath_paths_healthy',
       help: 'Independent paths that are healthy (breaker closed, and not silent for redundancy.downAfterMs); paths sharing a shareRisk tag or an egress (interface and next hop) count once, as in paypath_redundancy_level.',
       registers,
