@@ -189,10 +189,22 @@ export class PrometheusMetrics implements GatewayMetrics, MetricsSource {
     return (await this.registry.metrics()).replace(/ Nan$/gm, ' NaN');
   }
 
+  readonly #payments = { total: 0, answered: 0 };
+
+  /** Payments (routes of class payment) since this process started, and how many the processor answered. */
+  paymentTotals(): { total: number; answered: number } {
+    return { ...this.#payments };
+  }
+
   request(record: RequestRecord): void {
     if (record.route === undefined) return;
     const routeClass = record.routeClass ?? 'other';
     this.#requests.inc({ route: record.route, class: routeClass, outcome: record.outcome });
+    if (routeClass === 'payment') {
+      this.#payments.total++;
+      // The processor's answer, a decline included, is a delivered payment; a paypath error code is not.
+      if (record.outcome === 'ok' || record.outcome.startsWith('upstream_')) this.#payments.answered++;
+    }
     if (record.replayed) this.#replays.inc({ route: record.route });
     if (record.outcome === 'idempotency_key_in_use' || record.outcome === 'idempotency_key_reused') this.#conflicts.inc({ route: record.route });
     this.#requestDuration.observe({ route: record.route }, record.durationMs / 1000);
