@@ -23,6 +23,11 @@ describe('ops dashboard in Chromium', () => {
   let operator: Page;
 
   const shot = (page: Page, name: string) => page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: true });
+  /** The live part only (banner, cards, timeline): what docs/dashboard.md shows of each state. */
+  const liveShot = async (page: Page, name: string) => {
+    const bottom = await page.locator('#timeline').evaluate((el) => el.getBoundingClientRect().bottom + window.scrollY);
+    await page.screenshot({ path: `${ARTIFACTS}${name}.png`, clip: { x: 0, y: 0, width: 1280, height: Math.ceil(bottom) + 12 }, fullPage: true });
+  };
 
   async function signIn(token: string): Promise<Page> {
     const page = await context.newPage();
@@ -61,7 +66,7 @@ describe('ops dashboard in Chromium', () => {
     for (let i = 0; i < 3; i++) expect((await stack.pay(`dash-up-${i}`)).status).toBe(201);
     await operator.waitForSelector('.path-card[data-path="kt-fiber"][data-tone="ok"] .state:text-is("up")', WAIT);
     await operator.waitForSelector('#payment-success:has-text("100 % answered by the processor")', WAIT);
-    await shot(operator, '1-all-paths-up');
+    await liveShot(operator, '1-all-paths-up');
 
     await stack.carrier('kt-fiber').setMode({ mode: 'refuse' });
     // Payments keep succeeding on the next path while kt-fiber's breaker counts the refusals.
@@ -91,7 +96,7 @@ describe('ops dashboard in Chromium', () => {
     expect(await banner.textContent()).toContain('one spare left: repair now');
     await operator.waitForSelector('#timeline li[data-kind="outage"]', WAIT);
     expect(await operator.locator('#timeline').textContent()).toContain('kt-fiber down since');
-    await shot(operator, '2-carrier-cut-n+1');
+    await liveShot(operator, '2-carrier-cut-n+1');
 
     // A drill asks first: cancelling starts nothing; confirming isolates the path.
     const drill = operator.locator('.path-card[data-path="lgu-lte"] button.drill');
@@ -200,12 +205,14 @@ describe('ops dashboard in Chromium', () => {
       await page.waitForSelector('#policy-file:not([hidden])', WAIT);
       expect(await page.textContent('#policy-file')).toContain(`${stack.policyFile} on disk is INVALID`);
       await page.waitForSelector('#timeline li[data-kind="policy"][data-tone="bad"]', WAIT);
-      await shot(page, '8-invalid-policy-file');
+      await liveShot(page, '8-invalid-policy-file');
       // Fixed on disk: the notice goes, and the reload is on the timeline.
       await writeFile(stack.policyFile, stringify(stack.policy()));
       await watcher.reload();
       await page.waitForSelector('#policy-file[hidden]', { ...WAIT, state: 'attached' });
       await page.waitForSelector('#timeline li[data-kind="policy"]:has-text("reloaded from the policy file")', WAIT);
+      // The timeline keeps the invalid file once it is fixed.
+      expect(await page.locator('#timeline li[data-kind="policy"][data-tone="bad"]').count()).toBe(1);
     } finally {
       watcher.close();
     }
@@ -222,7 +229,7 @@ describe('ops dashboard in Chromium', () => {
     expect(await page.textContent('.path-card[data-path="skt-fiber"] button.drill')).toBe('Stop drill');
     expect(await page.isDisabled('.path-card[data-path="lgu-lte"] button.drill')).toBe(true);
     await page.waitForSelector('.path-card[data-path="lgu-lte"] [data-figure="share"]:not(:text-is("—")):not(:text-is("0 %"))', WAIT);
-    await shot(page, '9-multi-path-drill');
+    await liveShot(page, '9-multi-path-drill');
     await page.click('.path-card[data-path="kt-fiber"] button.drill');
     await page.waitForSelector('#timeline li[data-kind="drill"]:has-text("on kt-fiber + skt-fiber passed")', WAIT);
     expect(await page.textContent('#timeline')).toContain('carried by lgu-lte 4');
@@ -245,7 +252,7 @@ describe('ops dashboard in Chromium', () => {
       await page.waitForSelector('.path-card[data-state="closed"][data-tone="down"]', WAIT);
       expect(await closed.locator('.state').textContent()).toMatch(/^down for \d+s$/);
       expect(await page.locator('.path-card[data-tone="ok"]').count()).toBe(0);
-      await shot(page, '7-every-path-down');
+      await liveShot(page, '7-every-path-down');
     } finally {
       for (const id of ids) await stack.carrier(id).setMode({ mode: 'up' });
     }

@@ -24,8 +24,10 @@ export interface PathStatus {
   provenAt?: string | null;
   /** False once unproven for longer than the policy allows: then it counts as no spare. */
   proven?: boolean;
-  /** Set by gateways that tell a lossy path from a healthy one (a reason, or true). */
-  degraded?: string | boolean | null;
+  /** Since when (ISO) the path is degraded: it answers, but too many recent exchanges were slow or failed. */
+  degradedSince?: string | null;
+  /** Share of its recent exchanges that were slow or failed, in %. */
+  badPercent?: number | null;
 }
 
 export interface Drill {

@@ -57,6 +57,8 @@ export class LiveView {
   /** Policy revisions seen in /status or read from the history, for the timeline. */
   readonly #revisions = new Map<number, RevisionEvent>();
   #historyRevision: number | undefined;
+  /** Invalid policy files seen, by when they were found: the timeline keeps them once the file is fixed. */
+  readonly #fileErrors = new Map<string, NonNullable<Status['policyFile']>>();
 
   constructor(options: LiveViewOptions) {
     this.#options = options;
@@ -116,6 +118,8 @@ export class LiveView {
     paymentsElement.dataset.tone = payments.tone;
     paymentsElement.textContent = payments.text;
     this.#notePolicy(status);
+    const fileError = status.policyFile?.lastError;
+    if (fileError && status.policyFile) this.#fileErrors.set(`${fileError.at} ${status.policyFile.file ?? ''}`, { ...status.policyFile });
 
     const cards = byId('path-cards');
     const ids = new Set(status.paths.map((p) => p.id));
@@ -139,7 +143,7 @@ export class LiveView {
     }
 
     const drills = [...(status.drills?.running ? [status.drills.running] : []), ...(status.drills?.recent ?? []), ...this.#drills];
-    const events = timeline(status.paths, drills, now, undefined, { revisions: [...this.#revisions.values()], file: status.policyFile ?? null });
+    const events = timeline(status.paths, drills, now, undefined, { revisions: [...this.#revisions.values()], fileErrors: [...this.#fileErrors.values()] });
     byId('timeline').replaceChildren(
       ...(events.length === 0
         ? [h('li', { class: 'empty' }, 'No outages, drills or policy changes in the last hour.')]
@@ -211,7 +215,7 @@ export class LiveView {
     card.figures.replaceChildren(
       ...figure('p50', latency(path.latencyMs.p50), 'p50'),
       ...figure('p99', latency(path.latencyMs.p99), 'p99'),
-      ...figure('share (1 min)', formatRate(traffic.share), 'share'),
+      ...figure('carried (1 min)', formatRate(traffic.share), 'share'),
       ...figure('rate', traffic.perSecond === null ? '—' : `${traffic.perSecond.toFixed(traffic.perSecond < 10 ? 1 : 0)}/s`, 'rate'),
       ...figure('failures (1 min)', formatRate(recentFailureRate(samples, now)), 'failure-rate'),
       ...figure('attempts', String(path.requests), 'attempts'),

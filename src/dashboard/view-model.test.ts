@@ -64,7 +64,7 @@ describe('pathView', () => {
 
   it('shows a drill\'s isolation in amber, and a degraded path when the gateway reports one', () => {
     expect(pathView(pathStatus({ state: 'isolated' }), NOW)).toEqual({ tone: 'warn', label: 'isolated by a drill', down: false });
-    expect(pathView(pathStatus({ degraded: '12 % loss' }), NOW)).toEqual({ tone: 'warn', label: 'degraded: 12 % loss', down: false });
+    expect(pathView(pathStatus({ degradedSince: iso(65_000), badPercent: 23.4 }), NOW)).toEqual({ tone: 'warn', label: 'degraded for 1m 5s, 23 % slow or failed', down: false });
   });
 });
 
@@ -89,17 +89,19 @@ describe('drillProofLine', () => {
 });
 
 describe('trafficShares', () => {
-  const sample = (at: number, requests: number): Sample => ({ at, requests, failures: 0, p50: null, p99: null });
-  it('gives each path its share of the last minute\'s attempts and its rate', () => {
+  const sample = (at: number, requests: number, failures = 0): Sample => ({ at, requests, failures, p50: null, p99: null });
+  it('gives each path its share of the traffic carried in the last minute and its rate; failed attempts carry nothing', () => {
     const history = new Map([
       ['kt', [sample(NOW - 90_000, 0), sample(NOW - 10_000, 100), sample(NOW, 130)]],
       ['lte', [sample(NOW - 10_000, 5), sample(NOW, 15)]],
+      ['dead', [sample(NOW - 10_000, 50, 40), sample(NOW, 70, 60)]],
       ['skt', [sample(NOW, 7)]],
     ]);
     const shares = trafficShares(history, NOW);
     expect(shares.get('kt')!.share).toBeCloseTo(30 / 40);
     expect(shares.get('kt')!.perSecond).toBeCloseTo(3);
     expect(shares.get('lte')!.share).toBeCloseTo(10 / 40);
+    expect(shares.get('dead')).toEqual({ share: 0, perSecond: 0 });
     expect(shares.get('skt')).toEqual({ share: null, perSecond: null });
   });
 });
@@ -176,7 +178,7 @@ describe('timeline', () => {
       undefined,
       {
         revisions: [{ revision: 2, appliedAt: iso(30_000), source: 'file' }, { revision: 3, appliedAt: iso(20_000), source: 'api', actor: 'alice' }],
-        file: { file: 'policy.yaml', lastError: { at: iso(10_000), issues: [{ path: 'version', message: 'Expected 1' }] } },
+        fileErrors: [{ file: 'policy.yaml', lastError: { at: iso(10_000), issues: [{ path: 'version', message: 'Expected 1' }] } }],
       },
     );
     expect(events.map((e) => e.kind)).toEqual(['outage', 'drill', 'policy', 'policy', 'policy', 'drill']);

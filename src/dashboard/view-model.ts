@@ -54,9 +54,9 @@ export interface PathView {
  * left closed (a half-open trial is not a recovery); a path that has answered nothing (payments or probes)
  * for the detection window is down whatever its breaker says (when every carrier is cut the last breaker
  * stays closed, and green would be a lie); a path that has carried nothing and never been probed is
- * untested, not healthy.
+ * untested, not healthy; a lossy one (degraded) is amber.
  */
-export function pathView(path: Pick<PathStatus, 'state' | 'silentSince'> & Partial<Pick<PathStatus, 'transitions' | 'requests' | 'lastProbe' | 'provenAt' | 'degraded'>>, now = Date.now()): PathView {
+export function pathView(path: Pick<PathStatus, 'state' | 'silentSince'> & Partial<Pick<PathStatus, 'transitions' | 'requests' | 'lastProbe' | 'provenAt' | 'degradedSince' | 'badPercent'>>, now = Date.now()): PathView {
   if (path.state === 'isolated') return { tone: 'warn', label: 'isolated by a drill', down: false };
   const breakerDown = path.state === 'open' || path.state === 'half-open';
   if (breakerDown || path.silentSince) {
@@ -66,7 +66,11 @@ export function pathView(path: Pick<PathStatus, 'state' | 'silentSince'> & Parti
     const duration = since.length > 0 ? ` for ${formatDuration(now - Math.min(...since))}` : '';
     return { tone: path.silentSince ? 'down' : 'bad', label: `down${duration}`, down: true };
   }
-  if (path.degraded) return { tone: 'warn', label: typeof path.degraded === 'string' ? `degraded: ${path.degraded}` : 'degraded', down: false };
+  if (path.degradedSince) {
+    // Lossy but answering: still a spare, tried after its siblings.
+    const bad = typeof path.badPercent === 'number' ? `, ${Math.round(path.badPercent)} % slow or failed` : '';
+    return { tone: 'warn', label: `degraded for ${formatDuration(now - Date.parse(path.degradedSince))}${bad}`, down: false };
+  }
   if (path.requests === 0 && !path.lastProbe && !path.provenAt) return { tone: 'muted', label: 'untested: no traffic, no probe', down: false };
   return { tone: breakerTone(path.state), label: path.state === 'closed' ? 'up' : path.state, down: false };
 }
@@ -91,9 +95,13 @@ export function drillProofLine(path: Partial<Pick<PathStatus, 'lastPassingDrillA
   return { tone: 'ok', text: `last proven by a drill ${formatAgo(Date.parse(path.lastPassingDrillAt), now)}` };
 }
 
-/** Each path's share of the attempts and its attempts per second over the last `windowMs`; null without traffic. */
+/**
+ * Each path's share of the answered attempts (the traffic it carried) and its answered attempts per second
+ * over the last `windowMs`; null without two samples. Failed attempts count for nobody: a dead path that
+ * is still tried carries nothing.
+ */
 export function trafficShares(history: ReadonlyMap<string, readonly Sample[]>, now: number, windowMs = 60_000): Map<string, { share: number | null; perSecond: number | null }> {
-  const counts = new Map<string, { requests: number; seconds: number } | null>();
+  const counts = new Map<string, { carried: number; seconds: number } | null>();
   for (const [id, samples] of history) {
     const recent = samples.filter((s) => s.at >= now - windowMs);
     const first = recent[0];
@@ -102,11 +110,12 @@ export function trafficShares(history: ReadonlyMap<string, readonly Sample[]>, n
       counts.set(id, null);
       continue;
     }
-    counts.set(id, { requests: counterDelta(first.requests, last.requests), seconds: (last.at - first.at) / 1000 });
+    const carried = Math.max(0, counterDelta(first.requests, last.requests) - counterDelta(first.failures, last.failures));
+    counts.set(id, { carried, seconds: (last.at - first.at) / 1000 });
   }
-  const total = [...counts.values()].reduce((sum, c) => sum + (c?.requests ?? 0), 0);
+  const total = [...counts.values()].reduce((sum, c) => sum + (c?.carried ?? 0), 0);
   const out = new Map<string, { share: number | null; perSecond: number | null }>();
-  for (const [id, c] of counts) out.set(id, { share: c && total > 0 ? c.requests / total : null, perSecond: c ? c.requests / c.seconds : null });
+  for (const [id, c] of counts) out.set(id, { share: c && total > 0 ? c.carried / total : null, perSecond: c ? c.carried / c.seconds : null });
   return out;
 }
 
@@ -229,13 +238,13 @@ export function outageEvents(path: Pick<PathStatus, 'id' | 'state' | 'transition
   return events;
 }
 
-/** Outages, drills, policy applies and reloads, and invalid policy files of the last `windowMs`, newest first. */
+/** Outages, drills, policy applies and reloads, and invalid policy files (each one seen) of the last `windowMs`, newest first. */
 export function timeline(
   paths: readonly PathStatus[],
   drills: readonly Drill[],
   now: number,
   windowMs = 3_600_000,
-  policy: { revisions?: readonly RevisionEvent[]; file?: PolicyFileState | null } = {},
+  policy: { revisions?: readonly RevisionEvent[]; fileErrors?: readonly PolicyFileState[] } = {},
 ): TimelineEvent[] {
   const events: TimelineEvent[] = paths.flatMap((path) => outageEvents(path, now));
   const seen = new Set<string>();
@@ -261,9 +270,9 @@ export function timeline(
     const how = r.source === 'file' ? 'reloaded from the policy file' : r.source === 'rollback' ? 'rolled back' : r.source === 'startup' ? 'loaded at start' : 'applied';
     events.push({ at: Date.parse(r.appliedAt), kind: 'policy', path: '', tone: 'muted', text: `policy revision ${r.revision} ${how}${r.actor ? ` by ${r.actor}` : ''}` });
   }
-  const fileError = policy.file?.lastError;
-  if (fileError) {
-    events.push({ at: Date.parse(fileError.at), kind: 'policy', path: '', tone: 'bad', text: `policy file ${policy.file?.file ?? ''} is invalid: ${describeIssues(fileError.issues)}; the running policy is kept` });
+  for (const { file, lastError } of policy.fileErrors ?? []) {
+    if (!lastError) continue;
+    events.push({ at: Date.parse(lastError.at), kind: 'policy', path: '', tone: 'bad', text: `policy file ${file ?? ''} is invalid: ${describeIssues(lastError.issues)}; the running policy is kept` });
   }
   return events.filter((e) => e.at >= now - windowMs && e.at <= now + 60_000).sort((a, b) => b.at - a.at);
 }
