@@ -25,7 +25,7 @@ describe('ops dashboard in Chromium', () => {
   const shot = (page: Page, name: string) => page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: true });
   /** The live part only (banner, cards, timeline): what docs/dashboard.md shows of each state. */
   const liveShot = async (page: Page, name: string) => {
-    const bottom = await page.locator('#timeline').evaluate((el) => el.getBoundingClientRect().bottom + window.scrollY);
+    const bottom = await page.locator('#timeline').evaluate((el) => el.getBoundingClientRect().bottom + el.ownerDocument.defaultView!.scrollY);
     await page.screenshot({ path: `${ARTIFACTS}${name}.png`, clip: { x: 0, y: 0, width: 1280, height: Math.ceil(bottom) + 12 }, fullPage: true });
   };
 
@@ -65,7 +65,7 @@ describe('ops dashboard in Chromium', () => {
     expect(await operator.locator('.path-card').count()).toBe(3);
     for (let i = 0; i < 3; i++) expect((await stack.pay(`dash-up-${i}`)).status).toBe(201);
     await operator.waitForSelector('.path-card[data-path="kt-fiber"][data-tone="ok"] .state:text-is("up")', WAIT);
-    await operator.waitForSelector('#payment-success:has-text("100 % answered by the processor")', WAIT);
+    await operator.waitForSelector('#payment-success:has-text("100 % succeeded")', WAIT);
     await liveShot(operator, '1-all-paths-up');
 
     await stack.carrier('kt-fiber').setMode({ mode: 'refuse' });

@@ -58,7 +58,7 @@ export interface Status {
   drills?: { running: Drill | null; recent: Drill[] };
   /** The watched policy file; `lastError` while the file on disk is invalid (the running policy is kept). */
   policyFile?: { file: string | null; lastError: { at: string; issues: { path: string; message: string }[] } | null; lastLoadedAt?: string | null };
-  /** Payments since the gateway started, and how many the processor answered. */
+  /** Payments since the gateway started, and how many got the processor's definitive answer (a decline included). */
   payments?: { total: number; answered: number };
 }
 

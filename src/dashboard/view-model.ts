@@ -130,7 +130,7 @@ export interface PaymentSample {
   answered: number;
 }
 
-/** Payments the processor answered over the last `windowMs` (from /status `payments`): the figure an outage moves. */
+/** Payments that got the processor's definitive answer (a decline included) over the last `windowMs` (from /status `payments`): the figure an outage moves. */
 export function paymentSuccess(samples: readonly PaymentSample[], now: number, windowMs = 60_000): { tone: Tone; text: string; rate: number | null } {
   const recent = samples.filter((s) => s.at >= now - windowMs);
   const first = recent[0];
@@ -142,7 +142,7 @@ export function paymentSuccess(samples: readonly PaymentSample[], now: number, w
   if (total <= 0) return { tone: 'muted', text: `payments: none in the last minute (${since})`, rate: null };
   const rate = answered / total;
   const tone: Tone = rate >= 0.999 ? 'ok' : rate >= 0.95 ? 'warn' : 'bad';
-  return { tone, rate, text: `payments: ${formatRate(rate)} answered by the processor in the last minute (${answered} of ${total}; ${since})` };
+  return { tone, rate, text: `payments: ${formatRate(rate)} succeeded in the last minute (${answered} of ${total}; ${since})` };
 }
 
 export function breakerTone(state: string): Tone {
