@@ -63,6 +63,8 @@ describe('ops dashboard in Chromium', () => {
     await operator.waitForSelector('#redundancy-banner[data-level="N+2"]', WAIT);
     await operator.waitForSelector('.path-card[data-path="kt-fiber"][data-state="closed"]', WAIT);
     expect(await operator.locator('.path-card').count()).toBe(3);
+    // The favicon comes with the page (no request that would 404 outside /dashboard/).
+    expect(await operator.getAttribute('link[rel="icon"]', 'href')).toMatch(/^data:image\/svg\+xml,/);
     for (let i = 0; i < 3; i++) expect((await stack.pay(`dash-up-${i}`)).status).toBe(201);
     await operator.waitForSelector('.path-card[data-path="kt-fiber"][data-tone="ok"] .state:text-is("up")', WAIT);
     await operator.waitForSelector('#payment-success:has-text("100 % succeeded")', WAIT);
