@@ -6,7 +6,10 @@ import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { writeFile } from 'node:fs/promises';
 import { DEFAULT_DASHBOARD_DIR } from '../src/adapters/node/dashboard-assets.ts';
+import { PolicyWatcher } from '../src/adapters/node/policy-watcher.ts';
+import { silentLogger } from '../src/core/logger.ts';
 import { launchBrowser } from './support/browser.ts';
 import { OpsStack, TOKENS } from './support/ops-harness.ts';
 
@@ -20,6 +23,11 @@ describe('ops dashboard in Chromium', () => {
   let operator: Page;
 
   const shot = (page: Page, name: string) => page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: true });
+  /** The live part only (banner, cards, timeline): what docs/dashboard.md shows of each state. */
+  const liveShot = async (page: Page, name: string) => {
+    const bottom = await page.locator('#timeline').evaluate((el) => el.getBoundingClientRect().bottom + el.ownerDocument.defaultView!.scrollY);
+    await page.screenshot({ path: `${ARTIFACTS}${name}.png`, clip: { x: 0, y: 0, width: 1280, height: Math.ceil(bottom) + 12 }, fullPage: true });
+  };
 
   async function signIn(token: string): Promise<Page> {
     const page = await context.newPage();
@@ -55,7 +63,12 @@ describe('ops dashboard in Chromium', () => {
     await operator.waitForSelector('#redundancy-banner[data-level="N+2"]', WAIT);
     await operator.waitForSelector('.path-card[data-path="kt-fiber"][data-state="closed"]', WAIT);
     expect(await operator.locator('.path-card').count()).toBe(3);
-    await shot(operator, '1-all-paths-up');
+    // The favicon comes with the page (no request that would 404 outside /dashboard/).
+    expect(await operator.getAttribute('link[rel="icon"]', 'href')).toMatch(/^data:image\/svg\+xml,/);
+    for (let i = 0; i < 3; i++) expect((await stack.pay(`dash-up-${i}`)).status).toBe(201);
+    await operator.waitForSelector('.path-card[data-path="kt-fiber"][data-tone="ok"] .state:text-is("up")', WAIT);
+    await operator.waitForSelector('#payment-success:has-text("100 % succeeded")', WAIT);
+    await liveShot(operator, '1-all-paths-up');
 
     await stack.carrier('kt-fiber').setMode({ mode: 'refuse' });
     // Payments keep succeeding on the next path while kt-fiber's breaker counts the refusals.
@@ -68,18 +81,24 @@ describe('ops dashboard in Chromium', () => {
 
     const card = operator.locator('.path-card[data-path="kt-fiber"]');
     await operator.waitForSelector('.path-card[data-path="kt-fiber"][data-state="open"]', WAIT);
-    expect(await card.locator('.state').textContent()).toBe('open');
+    // Down, with how long, the last success and the last error; no stale latency figures.
+    expect(await card.locator('.state').textContent()).toMatch(/^down for \d+s$/);
+    expect(await card.getAttribute('data-down')).toBe('true');
+    expect(await card.locator('[data-figure="p50"]').textContent()).toBe('—');
+    expect(await card.locator('.probe').textContent()).toMatch(/last success \d+s ago · last error \w+/);
     // Red: the breaker-open colour on the card's edge.
     expect(await card.evaluate((el) => el.ownerDocument.defaultView!.getComputedStyle(el).borderLeftColor)).toBe('rgb(207, 34, 46)');
+    // skt-fiber carried the payments kt-fiber refused: its share and rate show it.
+    await operator.waitForSelector('.path-card[data-path="skt-fiber"] [data-figure="share"]:not(:text-is("—"))', WAIT);
     expect(await operator.getAttribute('.path-card[data-path="skt-fiber"]', 'data-state')).toBe('closed');
 
     const banner = operator.locator('#redundancy-banner');
     await operator.waitForSelector('#redundancy-banner[data-level="N+1"]', WAIT);
     expect(await banner.getAttribute('data-tone')).toBe('warn');
     expect(await banner.textContent()).toContain('one spare left: repair now');
-    await operator.waitForSelector('#timeline li[data-kind="transition"]', WAIT);
-    expect(await operator.locator('#timeline').textContent()).toContain('kt-fiber: closed → open');
-    await shot(operator, '2-carrier-cut-n+1');
+    await operator.waitForSelector('#timeline li[data-kind="outage"]', WAIT);
+    expect(await operator.locator('#timeline').textContent()).toContain('kt-fiber down since');
+    await liveShot(operator, '2-carrier-cut-n+1');
 
     // A drill asks first: cancelling starts nothing; confirming isolates the path.
     const drill = operator.locator('.path-card[data-path="lgu-lte"] button.drill');
@@ -179,6 +198,49 @@ describe('ops dashboard in Chromium', () => {
     expect(stack.gateway.control.current().revision).toBe(2);
   });
 
+  it('shows an invalid policy file on disk, then a drill of both fiber paths that LTE carries', async () => {
+    const page = operator;
+    const watcher = new PolicyWatcher({ file: stack.policyFile, control: stack.gateway.control, logger: silentLogger });
+    try {
+      await writeFile(stack.policyFile, 'version: 1\npaths: [\n');
+      await watcher.reload();
+      await page.waitForSelector('#policy-file:not([hidden])', WAIT);
+      expect(await page.textContent('#policy-file')).toContain(`${stack.policyFile} on disk is INVALID`);
+      await page.waitForSelector('#timeline li[data-kind="policy"][data-tone="bad"]', WAIT);
+      await liveShot(page, '8-invalid-policy-file');
+      // Fixed on disk: the notice goes, and the reload is on the timeline.
+      await writeFile(stack.policyFile, stringify(stack.policy()));
+      await watcher.reload();
+      await page.waitForSelector('#policy-file[hidden]', { ...WAIT, state: 'attached' });
+      await page.waitForSelector('#timeline li[data-kind="policy"]:has-text("reloaded from the policy file")', WAIT);
+      // The timeline keeps the invalid file once it is fixed.
+      expect(await page.locator('#timeline li[data-kind="policy"][data-tone="bad"]').count()).toBe(1);
+    } finally {
+      watcher.close();
+    }
+
+    await stack.carrier('kt-fiber').setMode({ mode: 'up' });
+    const started = await stack.admin('POST', '/admin/drills', { body: JSON.stringify({ paths: ['kt-fiber', 'skt-fiber'], durationMs: 60_000 }), headers: { 'content-type': 'application/json' } });
+    expect(started.status).toBe(202);
+    await page.waitForSelector('.path-card[data-path="skt-fiber"][data-state="isolated"]', WAIT);
+    await page.waitForSelector('.path-card[data-path="kt-fiber"][data-state="isolated"]', WAIT);
+    try {
+      for (let i = 0; i < 4; i++) expect((await stack.pay(`dash-drill-${i}`)).status).toBe(201);
+    await page.waitForSelector('#timeline li[data-kind="drill"]:has-text("isolating kt-fiber + skt-fiber")', WAIT);
+    // Both drilled paths' buttons end the drill; the spare of last resort's waits.
+    expect(await page.textContent('.path-card[data-path="skt-fiber"] button.drill')).toBe('Stop drill');
+    expect(await page.isDisabled('.path-card[data-path="lgu-lte"] button.drill')).toBe(true);
+    await page.waitForSelector('.path-card[data-path="lgu-lte"] [data-figure="share"]:not(:text-is("—")):not(:text-is("0 %"))', WAIT);
+    await liveShot(page, '9-multi-path-drill');
+    await page.click('.path-card[data-path="kt-fiber"] button.drill');
+    await page.waitForSelector('#timeline li[data-kind="drill"]:has-text("on kt-fiber + skt-fiber passed")', WAIT);
+    expect(await page.textContent('#timeline')).toContain('carried by lgu-lte 4');
+      await page.waitForSelector('.path-card[data-path="lgu-lte"] .proof:has-text("last proven by a drill")', WAIT);
+    } finally {
+      await stack.gateway.drills.stop();
+    }
+  });
+
   it('shows every carrier cut as down, not green, although the last breaker stays closed', async () => {
     const page = await signIn(TOKENS.viewer);
     await page.waitForSelector('.path-card[data-path="skt-fiber"][data-state="closed"]', WAIT);
@@ -190,8 +252,9 @@ describe('ops dashboard in Chromium', () => {
       expect(await page.getAttribute('#redundancy-banner', 'data-tone')).toBe('down');
       const closed = page.locator('.path-card[data-state="closed"]');
       await page.waitForSelector('.path-card[data-state="closed"][data-tone="down"]', WAIT);
-      expect(await closed.locator('.state').textContent()).toBe('closed · not answering');
-      await shot(page, '7-every-path-down');
+      expect(await closed.locator('.state').textContent()).toMatch(/^down for \d+s$/);
+      expect(await page.locator('.path-card[data-tone="ok"]').count()).toBe(0);
+      await liveShot(page, '7-every-path-down');
     } finally {
       for (const id of ids) await stack.carrier(id).setMode({ mode: 'up' });
     }

@@ -18,11 +18,25 @@ export interface PathStatus {
   transitions: { from: string; to: string; at: number; reason: string }[];
   /** How the kernel sends this path's packets (absent from older gateways). */
   egress?: { state: string; interface: string | null; gateway: string | null; source: string | null; reason: string | null; sharedWith: string[] };
+  /** When the path last carried traffic during a passing drill (ISO); absent from older gateways. */
+  lastPassingDrillAt?: string | null;
+  /** When it last proved itself, by a passing drill or an answered request (ISO). */
+  provenAt?: string | null;
+  /** False once unproven for longer than the policy allows: then it counts as no spare. */
+  proven?: boolean;
+  /** Since when (ISO) the path is degraded: it answers, but too many recent exchanges were slow or failed. */
+  degradedSince?: string | null;
+  /** Share of its recent exchanges that were slow or failed, in %. */
+  badPercent?: number | null;
 }
 
 export interface Drill {
   id: string;
   path: string;
+  /** Every path the drill isolates (several make the spare of last resort carry traffic). */
+  paths?: string[];
+  /** Of the drill's requests, how many each other path carried. */
+  carriedBy?: Record<string, number>;
   /** Who started it, from the admin API; /status leaves it out (it names admin tokens). */
   actor?: string;
   trigger?: string;
@@ -40,8 +54,12 @@ export interface Status {
   /** Paths counted as one because their packets leave the same way. */
   sharedEgress?: { egress: string; paths: string[] }[];
   paths: PathStatus[];
-  policy: { version: number; hash: string; revision?: number; appliedAt?: string; actor?: string };
+  policy: { version: number; hash: string; revision?: number; appliedAt?: string; actor?: string; source?: string };
   drills?: { running: Drill | null; recent: Drill[] };
+  /** The watched policy file; `lastError` while the file on disk is invalid (the running policy is kept). */
+  policyFile?: { file: string | null; lastError: { at: string; issues: { path: string; message: string }[] } | null; lastLoadedAt?: string | null };
+  /** Payments since the gateway started, and how many got the processor's definitive answer (a decline included). */
+  payments?: { total: number; answered: number };
 }
 
 export interface PolicyIssue {

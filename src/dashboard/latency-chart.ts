@@ -12,15 +12,19 @@ export function latencyChart(samples: readonly Sample[], now: number, windowMs: 
   const from = Math.max(now - windowMs, Math.min(samples[0]?.at ?? now, now - 10_000));
   const line = (pick: (s: Sample) => number | null) => sparkline(samples.map((s) => ({ at: s.at, value: pick(s) })), from, now, WIDTH, HEIGHT, max);
   const span = Math.round((now - from) / 1000);
+  const spanText = span >= 120 ? `${Math.round(span / 60)} min` : `${span} s`;
   return h(
     'figure',
     { class: 'latency' },
+    // Axes as text beside the plot: the SVG stretches to the card, and stretched SVG text would be unreadable.
+    h('span', { class: 'axis y', 'aria-hidden': 'true' }, h('span', {}, `${Math.round(max)} ms`), h('span', {}, '0')),
     svg(
       'svg',
       { class: 'latency-chart', viewBox: `0 0 ${WIDTH} ${HEIGHT}`, preserveAspectRatio: 'none', role: 'img', 'aria-label': `latency p50 and p99 over the last ${span} seconds, up to ${Math.round(max)} ms` },
       svg('polyline', { class: 'p99', points: line((s) => s.p99) }),
       svg('polyline', { class: 'p50', points: line((s) => s.p50) }),
     ),
-    h('figcaption', {}, `latency, last ${span >= 120 ? `${Math.round(span / 60)} min` : `${span} s`} · p50 `, h('span', { class: 'key p50' }), ' p99 ', h('span', { class: 'key p99' }), ` · top ${Math.round(max)} ms`),
+    h('span', { class: 'axis x', 'aria-hidden': 'true' }, h('span', {}, `−${spanText}`), h('span', {}, 'now')),
+    h('figcaption', {}, 'latency · p50 ', h('span', { class: 'key p50' }), ' p99 ', h('span', { class: 'key p99' })),
   );
 }

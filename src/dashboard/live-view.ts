@@ -2,7 +2,23 @@
 import { ApiError, fetchStatus, type Api, type Drill, type PathStatus, type Status } from './api.ts';
 import { byId, confirmDialog, h } from './dom.ts';
 import { latencyChart } from './latency-chart.ts';
-import { egressLine, formatAgo, formatMs, formatRate, pathView, recentFailureRate, redundancyBanner, timeline, type Sample } from './view-model.ts';
+import {
+  drillProofLine,
+  egressLine,
+  formatAgo,
+  formatMs,
+  formatRate,
+  paymentSuccess,
+  pathView,
+  policyFileNotice,
+  recentFailureRate,
+  redundancyBanner,
+  timeline,
+  trafficShares,
+  type PaymentSample,
+  type RevisionEvent,
+  type Sample,
+} from './view-model.ts';
 
 const POLL_MS = 1_000;
 const HIDDEN_POLL_MS = 10_000;
@@ -15,6 +31,7 @@ interface Card {
   grade: HTMLElement;
   figures: HTMLElement;
   probe: HTMLElement;
+  proof: HTMLElement;
   chart: HTMLElement;
   drill: HTMLButtonElement;
 }
@@ -36,6 +53,12 @@ export class LiveView {
   #stopped = false;
   #polling = false;
   #runningDrill: Drill | null = null;
+  readonly #payments: PaymentSample[] = [];
+  /** Policy revisions seen in /status or read from the history, for the timeline. */
+  readonly #revisions = new Map<number, RevisionEvent>();
+  #historyRevision: number | undefined;
+  /** Invalid policy files seen, by when they were found: the timeline keeps them once the file is fixed. */
+  readonly #fileErrors = new Map<string, NonNullable<Status['policyFile']>>();
 
   constructor(options: LiveViewOptions) {
     this.#options = options;
@@ -82,6 +105,22 @@ export class LiveView {
     bannerElement.dataset.level = banner.level;
     bannerElement.textContent = banner.text;
 
+    const fileNotice = policyFileNotice(status.policyFile, now);
+    const fileElement = byId('policy-file');
+    fileElement.hidden = fileNotice === null;
+    fileElement.textContent = fileNotice ?? '';
+    if (status.payments) {
+      this.#payments.push({ at: now, ...status.payments });
+      while (this.#payments.length > 0 && this.#payments[0]!.at < now - HISTORY_MS) this.#payments.shift();
+    }
+    const payments = paymentSuccess(this.#payments, now);
+    const paymentsElement = byId('payment-success');
+    paymentsElement.dataset.tone = payments.tone;
+    paymentsElement.textContent = payments.text;
+    this.#notePolicy(status);
+    const fileError = status.policyFile?.lastError;
+    if (fileError && status.policyFile) this.#fileErrors.set(`${fileError.at} ${status.policyFile.file ?? ''}`, { ...status.policyFile });
+
     const cards = byId('path-cards');
     const ids = new Set(status.paths.map((p) => p.id));
     for (const [id, card] of this.#cards) {
@@ -90,23 +129,42 @@ export class LiveView {
         this.#cards.delete(id);
       }
     }
+    for (const path of status.paths) this.#record(path, now);
+    const shares = trafficShares(new Map(status.paths.map((p) => [p.id, this.#history.get(p.id) ?? []])), now);
     for (const path of status.paths) {
-      const samples = this.#record(path, now);
+      const samples = this.#history.get(path.id) ?? [];
       let card = this.#cards.get(path.id);
       if (!card) {
         card = this.#createCard(path.id);
         this.#cards.set(path.id, card);
       }
       cards.append(card.root); // keeps the policy's order
-      this.#updateCard(card, path, samples, now, status.drills?.running ?? null);
+      this.#updateCard(card, path, samples, now, status.drills?.running ?? null, shares.get(path.id) ?? { share: null, perSecond: null });
     }
 
     const drills = [...(status.drills?.running ? [status.drills.running] : []), ...(status.drills?.recent ?? []), ...this.#drills];
-    const events = timeline(status.paths, drills, now);
+    const events = timeline(status.paths, drills, now, undefined, { revisions: [...this.#revisions.values()], fileErrors: [...this.#fileErrors.values()] });
     byId('timeline').replaceChildren(
       ...(events.length === 0
-        ? [h('li', { class: 'empty' }, 'No breaker transitions or drills in the last hour.')]
+        ? [h('li', { class: 'empty' }, 'No outages, drills or policy changes in the last hour.')]
         : events.map((e) => h('li', { 'data-tone': e.tone, 'data-kind': e.kind }, h('time', {}, new Date(e.at).toLocaleTimeString()), ' ', e.text, h('span', { class: 'ago' }, ` · ${formatAgo(e.at, now)}`)))),
+    );
+  }
+
+  /** Keeps the revisions for the timeline; reads the history (applies, reloads, rollbacks) when the revision moves. */
+  #notePolicy(status: Status): void {
+    const { revision, appliedAt, source } = status.policy;
+    if (revision === undefined) return;
+    if (appliedAt && !this.#revisions.has(revision)) this.#revisions.set(revision, { revision, appliedAt, source: source ?? 'api' });
+    if (this.#historyRevision === revision) return;
+    this.#historyRevision = revision;
+    this.#options.api.history().then(
+      ({ revisions }) => {
+        for (const r of revisions.slice(0, 20)) this.#revisions.set(r.revision, { revision: r.revision, appliedAt: r.appliedAt, source: r.source, actor: r.actor });
+      },
+      () => {
+        this.#historyRevision = undefined; // try again on the next poll
+      },
     );
   }
 
@@ -120,13 +178,14 @@ export class LiveView {
 
   #createCard(id: string): Card {
     const drill = h('button', { class: 'drill', type: 'button', title: `Isolate ${id} for ${DRILL_MS / 1000} s while traffic continues` }, 'Drill');
-    drill.addEventListener('click', () => void (this.#runningDrill?.path === id ? this.#stopDrill() : this.#drill(id)));
+    drill.addEventListener('click', () => void (this.#runningDrill && drilledPaths(this.#runningDrill).includes(id) ? this.#stopDrill() : this.#drill(id)));
     const card: Card = {
       root: h('article', { class: 'path-card', 'data-path': id }),
       state: h('span', { class: 'state' }),
       grade: h('span', { class: 'grade' }),
       figures: h('dl', { class: 'figures' }),
       probe: h('p', { class: 'probe' }),
+      proof: h('p', { class: 'proof' }),
       chart: h('div', { class: 'chart' }),
       drill,
     };
@@ -135,37 +194,49 @@ export class LiveView {
       card.figures,
       card.chart,
       card.probe,
+      card.proof,
       ...(this.#options.canOperate ? [h('footer', {}, drill)] : []),
     );
     return card;
   }
 
-  #updateCard(card: Card, path: PathStatus, samples: Sample[], now: number, running: Drill | null): void {
-    const { tone, label } = pathView(path);
+  #updateCard(card: Card, path: PathStatus, samples: Sample[], now: number, running: Drill | null, traffic: { share: number | null; perSecond: number | null }): void {
+    const view = pathView(path, now);
     card.root.dataset.state = path.state;
-    card.root.dataset.tone = tone;
-    card.state.textContent = label;
-    card.state.dataset.tone = tone;
+    card.root.dataset.tone = view.tone;
+    card.root.dataset.down = String(view.down);
+    card.state.textContent = view.label;
+    card.state.dataset.tone = view.tone;
+    card.state.title = `breaker ${path.state}`;
     card.grade.textContent = path.grade;
     const figure = (label: string, value: string, name: string) => [h('dt', {}, label), h('dd', { 'data-figure': name }, value)];
+    // A down path's latency is from before the outage: shown as a figure it reads as current.
+    const latency = (ms: number | null) => (view.down ? '—' : formatMs(ms));
     card.figures.replaceChildren(
-      ...figure('p50', formatMs(path.latencyMs.p50), 'p50'),
-      ...figure('p99', formatMs(path.latencyMs.p99), 'p99'),
+      ...figure('p50', latency(path.latencyMs.p50), 'p50'),
+      ...figure('p99', latency(path.latencyMs.p99), 'p99'),
+      ...figure('carried (1 min)', formatRate(traffic.share), 'share'),
+      ...figure('rate', traffic.perSecond === null ? '—' : `${traffic.perSecond.toFixed(traffic.perSecond < 10 ? 1 : 0)}/s`, 'rate'),
       ...figure('failures (1 min)', formatRate(recentFailureRate(samples, now)), 'failure-rate'),
       ...figure('attempts', String(path.requests), 'attempts'),
     );
     card.chart.replaceChildren(latencyChart(samples, now, HISTORY_MS));
     const probe = path.lastProbe;
     const lines: string[] = [];
+    if (view.down) lines.push(path.provenAt ? `last success ${formatAgo(Date.parse(path.provenAt), now)}` : 'no success seen');
+    if (path.lastError) lines.push(`last error ${path.lastError.code}, ${formatAgo(Date.parse(path.lastError.at), now)}`);
     const egress = egressLine(path.egress);
     if (egress) lines.push(egress.text);
     card.root.dataset.egress = egress?.tone ?? 'unknown';
     if (probe) lines.push(`last probe ${formatAgo(Date.parse(probe.at), now)}: ${probe.error ? `failed (${probe.error})` : `ok in ${formatMs(probe.latencyMs)}`}`);
     else if (probe === null) lines.push('no probe yet');
-    if (path.lastError) lines.push(`last error ${path.lastError.code}, ${formatAgo(Date.parse(path.lastError.at), now)}`);
     card.probe.textContent = lines.join(' · ');
-    const drilling = running?.path === path.id;
-    // One drill at a time: only the drilled path's button stays active, to end the drill early.
+    const proof = drillProofLine(path, now);
+    card.proof.hidden = proof === null;
+    card.proof.textContent = proof?.text ?? '';
+    card.proof.dataset.tone = proof?.tone ?? 'muted';
+    const drilling = running !== null && drilledPaths(running).includes(path.id);
+    // One drill at a time: only the drilled paths' buttons stay active, to end the drill early.
     card.drill.disabled = running !== null && !drilling;
     card.drill.textContent = drilling ? 'Stop drill' : 'Drill';
   }
@@ -194,4 +265,8 @@ export class LiveView {
       this.#options.notify(error instanceof ApiError ? `drill refused: ${error.message} (${error.code})` : String(error), 'bad');
     }
   }
+}
+
+function drilledPaths(drill: Drill): string[] {
+  return drill.paths && drill.paths.length > 0 ? drill.paths : [drill.path];
 }

@@ -30,14 +30,119 @@ export function egressLine(egress: PathStatus['egress']): { tone: Tone; text: st
   return egress.sharedWith.length > 0 ? { tone: 'warn', text: `${how}, the same way as ${egress.sharedWith.join(', ')}` } : { tone: 'ok', text: how };
 }
 
+/** The start of the outage a path is in now (ms), from its transitions; null when its breaker is closed. */
+export function outageStart(path: Pick<PathStatus, 'state' | 'transitions'>): number | null {
+  if (path.state === 'closed' || path.state === 'isolated') return null;
+  // Open ⇄ half-open without a success is one outage: it began when the path last left closed.
+  let start: number | null = null;
+  for (const t of [...path.transitions].sort((a, b) => a.at - b.at)) {
+    if (t.to === 'closed' || t.to === 'isolated') start = null;
+    else if (start === null) start = t.at;
+  }
+  return start;
+}
+
+export interface PathView {
+  tone: Tone;
+  label: string;
+  /** True while the path carries nothing: its latency figures are history, not news. */
+  down: boolean;
+}
+
 /**
- * A path card's tone and state label. A path that has answered nothing (payments or probes) for the
- * detection window is `down` whatever its breaker says: when every carrier is cut, the last breaker
- * stays closed, and green would be a lie.
+ * A path card's tone and state label. A path whose breaker is open or half-open is down since it last
+ * left closed (a half-open trial is not a recovery); a path that has answered nothing (payments or probes)
+ * for the detection window is down whatever its breaker says (when every carrier is cut the last breaker
+ * stays closed, and green would be a lie); a path that has carried nothing and never been probed is
+ * untested, not healthy; a lossy one (degraded) is amber.
  */
-export function pathView(path: Pick<PathStatus, 'state' | 'silentSince'>): { tone: Tone; label: string } {
-  if (path.silentSince && path.state !== 'isolated') return { tone: 'down', label: `${path.state} · not answering` };
-  return { tone: breakerTone(path.state), label: path.state };
+export function pathView(path: Pick<PathStatus, 'state' | 'silentSince'> & Partial<Pick<PathStatus, 'transitions' | 'requests' | 'lastProbe' | 'provenAt' | 'degradedSince' | 'badPercent'>>, now = Date.now()): PathView {
+  if (path.state === 'isolated') return { tone: 'warn', label: 'isolated by a drill', down: false };
+  const breakerDown = path.state === 'open' || path.state === 'half-open';
+  if (breakerDown || path.silentSince) {
+    const silent = path.silentSince ? Date.parse(path.silentSince) : null;
+    const opened = breakerDown ? outageStart({ state: path.state, transitions: path.transitions ?? [] }) : null;
+    const since = [silent, opened].filter((v): v is number => v !== null && Number.isFinite(v));
+    const duration = since.length > 0 ? ` for ${formatDuration(now - Math.min(...since))}` : '';
+    return { tone: path.silentSince ? 'down' : 'bad', label: `down${duration}`, down: true };
+  }
+  if (path.degradedSince) {
+    // Lossy but answering: still a spare, tried after its siblings.
+    const bad = typeof path.badPercent === 'number' ? `, ${Math.round(path.badPercent)} % slow or failed` : '';
+    return { tone: 'warn', label: `degraded for ${formatDuration(now - Date.parse(path.degradedSince))}${bad}`, down: false };
+  }
+  if (path.requests === 0 && !path.lastProbe && !path.provenAt) return { tone: 'muted', label: 'untested: no traffic, no probe', down: false };
+  return { tone: breakerTone(path.state), label: path.state === 'closed' ? 'up' : path.state, down: false };
+}
+
+/** `2m 10s`, `45s`, `3h 5m`. */
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h`;
+}
+
+/** When a drill last proved the path by making it carry traffic, and whether that is recent enough for the policy. */
+export function drillProofLine(path: Partial<Pick<PathStatus, 'lastPassingDrillAt' | 'proven'>>, now: number): { tone: Tone; text: string } | null {
+  if (path.lastPassingDrillAt === undefined) return null; // an older gateway
+  if (path.proven === false) {
+    const when = path.lastPassingDrillAt ? `last proven by a drill ${formatAgo(Date.parse(path.lastPassingDrillAt), now)}` : 'never proven by a drill';
+    return { tone: 'bad', text: `${when}: unproven for longer than the policy allows, not counted as a spare` };
+  }
+  if (path.lastPassingDrillAt === null) return { tone: 'muted', text: 'never proven by a drill' };
+  return { tone: 'ok', text: `last proven by a drill ${formatAgo(Date.parse(path.lastPassingDrillAt), now)}` };
+}
+
+/**
+ * Each path's share of the answered attempts (the traffic it carried) and its answered attempts per second
+ * over the last `windowMs`; null without two samples. Failed attempts count for nobody: a dead path that
+ * is still tried carries nothing.
+ */
+export function trafficShares(history: ReadonlyMap<string, readonly Sample[]>, now: number, windowMs = 60_000): Map<string, { share: number | null; perSecond: number | null }> {
+  const counts = new Map<string, { carried: number; seconds: number } | null>();
+  for (const [id, samples] of history) {
+    const recent = samples.filter((s) => s.at >= now - windowMs);
+    const first = recent[0];
+    const last = recent[recent.length - 1];
+    if (!first || !last || last.at <= first.at) {
+      counts.set(id, null);
+      continue;
+    }
+    const carried = Math.max(0, counterDelta(first.requests, last.requests) - counterDelta(first.failures, last.failures));
+    counts.set(id, { carried, seconds: (last.at - first.at) / 1000 });
+  }
+  const total = [...counts.values()].reduce((sum, c) => sum + (c?.carried ?? 0), 0);
+  const out = new Map<string, { share: number | null; perSecond: number | null }>();
+  for (const [id, c] of counts) out.set(id, { share: c && total > 0 ? c.carried / total : null, perSecond: c ? c.carried / c.seconds : null });
+  return out;
+}
+
+/** A counter's growth between two readings; from zero when it went back (rebuilt path, restarted gateway). */
+function counterDelta(first: number, last: number): number {
+  return last >= first ? last - first : last;
+}
+
+export interface PaymentSample {
+  at: number;
+  total: number;
+  answered: number;
+}
+
+/** Payments that got the processor's definitive answer (a decline included) over the last `windowMs` (from /status `payments`): the figure an outage moves. */
+export function paymentSuccess(samples: readonly PaymentSample[], now: number, windowMs = 60_000): { tone: Tone; text: string; rate: number | null } {
+  const recent = samples.filter((s) => s.at >= now - windowMs);
+  const first = recent[0];
+  const last = recent[recent.length - 1];
+  if (!first || !last) return { tone: 'muted', text: 'payments: no figures from this gateway', rate: null };
+  const total = counterDelta(first.total, last.total);
+  const answered = counterDelta(first.answered, last.answered);
+  const since = `${Math.round(last.total)} since start`;
+  if (total <= 0) return { tone: 'muted', text: `payments: none in the last minute (${since})`, rate: null };
+  const rate = answered / total;
+  const tone: Tone = rate >= 0.999 ? 'ok' : rate >= 0.95 ? 'warn' : 'bad';
+  return { tone, rate, text: `payments: ${formatRate(rate)} succeeded in the last minute (${answered} of ${total}; ${since})` };
 }
 
 export function breakerTone(state: string): Tone {
@@ -88,36 +193,101 @@ export function formatAgo(at: number, now: number): string {
 
 export interface TimelineEvent {
   at: number;
-  kind: 'transition' | 'drill';
+  kind: 'outage' | 'transition' | 'drill' | 'policy';
   path: string;
   tone: Tone;
   text: string;
 }
 
-/** Breaker transitions and drills of the last `windowMs`, newest first. */
-export function timeline(paths: readonly PathStatus[], drills: readonly Drill[], now: number, windowMs = 3_600_000): TimelineEvent[] {
+/** A policy revision as /status or the admin API's history tell it. */
+export interface RevisionEvent {
+  revision: number;
+  appliedAt: string;
+  source: string;
+  actor?: string;
+}
+
+/** An invalid policy file on disk, as /status `policyFile` tells it. */
+export type PolicyFileState = NonNullable<Status['policyFile']>;
+
+/**
+ * One line per outage instead of every breaker flip: an open ⇄ half-open cycle without a success is one
+ * outage, from the path leaving closed to its return (or ongoing). Isolations are the drills' lines.
+ */
+export function outageEvents(path: Pick<PathStatus, 'id' | 'state' | 'transitions'>, now: number): TimelineEvent[] {
   const events: TimelineEvent[] = [];
-  for (const path of paths) {
-    for (const t of path.transitions) {
-      events.push({ at: t.at, kind: 'transition', path: path.id, tone: breakerTone(t.to), text: `${path.id}: ${t.from} → ${t.to} (${t.reason})` });
-    }
+  let outage: { start: number; reason: string; retries: number; partial: boolean } | null = null;
+  const sorted = [...path.transitions].sort((a, b) => a.at - b.at);
+  for (const [index, t] of sorted.entries()) {
+    if (t.to === 'isolated' || t.from === 'isolated') continue;
+    if (t.to === 'closed') {
+      if (outage) {
+        const retries = outage.retries > 0 ? `, ${outage.retries} failed ${outage.retries === 1 ? 'retry' : 'retries'}` : '';
+        events.push({ at: t.at, kind: 'outage', path: path.id, tone: 'ok', text: `${path.id} recovered after ${outage.partial ? 'at least ' : ''}${formatDuration(t.at - outage.start)} down (${outage.reason}${retries})` });
+      }
+      outage = null;
+    } else if (outage === null) {
+      // The status keeps the latest transitions only: an outage whose start was dropped is "at least" that long.
+      outage = { start: t.at, reason: t.reason, retries: 0, partial: index === 0 && t.from !== 'closed' };
+    } else if (t.from === 'half-open' && t.to === 'open') outage.retries++;
   }
+  if (outage && path.state !== 'closed' && path.state !== 'isolated') {
+    const retries = outage.retries > 0 ? `; ${outage.retries} half-open ${outage.retries === 1 ? 'trial' : 'trials'} failed` : '';
+    events.push({ at: outage.start, kind: 'outage', path: path.id, tone: 'bad', text: `${path.id} down since ${new Date(outage.start).toLocaleTimeString()}, for ${outage.partial ? 'at least ' : ''}${formatDuration(now - outage.start)} (${outage.reason}${retries})` });
+  }
+  return events;
+}
+
+/** Outages, drills, policy applies and reloads, and invalid policy files (each one seen) of the last `windowMs`, newest first. */
+export function timeline(
+  paths: readonly PathStatus[],
+  drills: readonly Drill[],
+  now: number,
+  windowMs = 3_600_000,
+  policy: { revisions?: readonly RevisionEvent[]; fileErrors?: readonly PolicyFileState[] } = {},
+): TimelineEvent[] {
+  const events: TimelineEvent[] = paths.flatMap((path) => outageEvents(path, now));
   const seen = new Set<string>();
   for (const drill of drills) {
     if (seen.has(drill.id)) continue;
     seen.add(drill.id);
     const started = Date.parse(drill.startedAt);
     const by = drill.actor ?? drill.trigger ?? 'drill';
+    const drilled = drill.paths && drill.paths.length > 0 ? drill.paths : [drill.path];
+    const on = drilled.join(' + ');
     if (drill.status === 'running') {
-      events.push({ at: started, kind: 'drill', path: drill.path, tone: 'warn', text: `drill ${drill.id} on ${drill.path} running (${by})` });
+      events.push({ at: started, kind: 'drill', path: drill.path, tone: 'warn', text: `drill ${drill.id} isolating ${on} (${by})` });
       continue;
     }
     const ended = drill.endedAt ? Date.parse(drill.endedAt) : started;
     const result = drill.status === 'passed' ? 'passed' : `${drill.status}${drill.endReason ? `: ${drill.endReason}` : ''}`;
     const counts = drill.requests !== undefined ? `, ${drill.requests} requests, ${drill.failed ?? 0} failed` : '';
-    events.push({ at: ended, kind: 'drill', path: drill.path, tone: drill.status === 'passed' ? 'ok' : 'bad', text: `drill ${drill.id} on ${drill.path} ${result} (${by}${counts})` });
+    const carried = Object.entries(drill.carriedBy ?? {}).filter(([, n]) => n > 0);
+    const carriers = carried.length > 0 ? `; carried by ${carried.map(([id, n]) => `${id} ${n}`).join(', ')}` : '';
+    events.push({ at: ended, kind: 'drill', path: drill.path, tone: drill.status === 'passed' ? 'ok' : 'bad', text: `drill ${drill.id} on ${on} ${result} (${by}${counts}${carriers})` });
+  }
+  for (const r of policy.revisions ?? []) {
+    const how = r.source === 'file' ? 'reloaded from the policy file' : r.source === 'rollback' ? 'rolled back' : r.source === 'startup' ? 'loaded at start' : 'applied';
+    events.push({ at: Date.parse(r.appliedAt), kind: 'policy', path: '', tone: 'muted', text: `policy revision ${r.revision} ${how}${r.actor ? ` by ${r.actor}` : ''}` });
+  }
+  for (const { file, lastError } of policy.fileErrors ?? []) {
+    if (!lastError) continue;
+    events.push({ at: Date.parse(lastError.at), kind: 'policy', path: '', tone: 'bad', text: `policy file ${file ?? ''} is invalid: ${describeIssues(lastError.issues)}; the running policy is kept` });
   }
   return events.filter((e) => e.at >= now - windowMs && e.at <= now + 60_000).sort((a, b) => b.at - a.at);
+}
+
+function describeIssues(issues: readonly { path: string; message: string }[]): string {
+  const first = issues[0];
+  if (!first) return 'no details';
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
+  return `${first.path ? `${first.path}: ` : ''}${first.message}${more}`;
+}
+
+/** The notice above the cards while the policy file on disk is invalid; null while it is fine. */
+export function policyFileNotice(file: PolicyFileState | null | undefined, now: number): string | null {
+  if (!file?.lastError) return null;
+  return `Policy file ${file.file ?? ''} on disk is INVALID (since ${formatAgo(Date.parse(file.lastError.at), now)}): ${describeIssues(file.lastError.issues)}. The gateway keeps running the last good policy; fix the file or apply from the editor.`;
 }
 
 /** SVG polyline points for a latency series on a time axis [from, to] scaled into a width × height box; null gaps are skipped. */

@@ -31,6 +31,17 @@ describe('PrometheusMetrics', () => {
     }
   });
 
+  it('counts payments and the ones with the processor\'s definitive answer (a decline included) for /status', () => {
+    const { m } = metrics({ processMetrics: false });
+    const record = (routeClass: string, outcome: string) => ({ route: 'r', routeClass, outcome, durationMs: 1, requestBytes: 0, responseBytes: 0 }) as unknown as Parameters<PrometheusMetrics['request']>[0];
+    m.request(record('payment', 'ok'));
+    m.request(record('payment', 'ok')); // a decline: 402 from the processor is its answer
+    m.request(record('payment', 'upstream_503'));
+    m.request(record('payment', 'all_paths_down'));
+    m.request(record('other', 'all_paths_down'));
+    expect(m.paymentTotals()).toEqual({ total: 4, answered: 2 });
+  });
+
   it('leaves process metrics out when asked', async () => {
     const families = await metrics({ processMetrics: false }).scrape();
     expect([...families.keys()].filter((name) => name.startsWith('paypath_process_') || name.startsWith('paypath_nodejs_'))).toEqual([]);

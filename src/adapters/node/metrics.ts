@@ -5,7 +5,7 @@ import type { AttemptRecord } from '../../core/failover/failover.ts';
 import type { GatewayStatus } from '../../core/gateway.ts';
 import type { PathUsage } from '../../core/metering/budget-meter.ts';
 import type { GatewayMetrics } from '../../core/metrics.ts';
-import type { RequestRecord } from '../../core/request-record.ts';
+import { requestFailed, type RequestRecord } from '../../core/request-record.ts';
 import type { MetricsSource } from '../../http/routes/metrics.ts';
 
 const BREAKER_STATES: readonly BreakerState[] = ['closed', 'open', 'half-open', 'isolated'];
@@ -201,10 +201,22 @@ export class PrometheusMetrics implements GatewayMetrics, MetricsSource {
     return (await this.registry.metrics()).replace(/ Nan$/gm, ' NaN');
   }
 
+  readonly #payments = { total: 0, answered: 0 };
+
+  /** Payments (routes of class payment) since this process started, and how many got the processor's definitive answer. */
+  paymentTotals(): { total: number; answered: number } {
+    return { ...this.#payments };
+  }
+
   request(record: RequestRecord): void {
     if (record.route === undefined) return;
     const routeClass = record.routeClass ?? 'other';
     this.#requests.inc({ route: record.route, class: routeClass, outcome: record.outcome });
+    if (routeClass === 'payment') {
+      this.#payments.total++;
+      // The processor's definitive answer, a decline included, is a success; a 5xx or a paypath error code is not.
+      if (!requestFailed(record)) this.#payments.answered++;
+    }
     if (record.replayed) this.#replays.inc({ route: record.route });
     if (record.outcome === 'idempotency_key_in_use' || record.outcome === 'idempotency_key_reused') this.#conflicts.inc({ route: record.route });
     this.#requestDuration.observe({ route: record.route }, record.durationMs / 1000);

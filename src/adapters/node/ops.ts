@@ -126,6 +126,7 @@ export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
           policyFile: running.fileState,
           drills: { running: withoutActor(drills.running()), recent: drills.recent().slice(0, 5).map(withoutActor) },
           usage: meter.usage(),
+          payments: metrics.paymentTotals(),
         };
       },
     },
