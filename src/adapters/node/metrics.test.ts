@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import packageJson from '../../../package.json' with { type: 'json' };
 import type { GatewayStatus } from '../../core/gateway.ts';
@@ -76,5 +77,16 @@ describe('PrometheusMetrics', () => {
     connected = false;
     expect(sampleValue(await scrape(), 'paypath_redis_up')).toBe(0);
     expect((await metrics({ processMetrics: false }).scrape()).has('paypath_redis_up')).toBe(false);
+  });
+
+  it('registers no metric that docs/ops.md does not list', () => {
+    const { m } = metrics({ processMetrics: false, redisConnected: () => true, budgets: () => [], drillPaths: () => [] });
+    m.watchDns(() => []);
+    m.watchQueue(async () => ({ depth: 0, oldestAgeMs: null }));
+    const documented = readFileSync(new URL('../../../docs/ops.md', import.meta.url), 'utf8');
+    const names = m.registry.getMetricsAsArray().map((metric) => metric.name);
+    expect(names.length).toBeGreaterThan(20);
+    // Listed as `name` or `name{label}`.
+    expect(names.filter((name) => !documented.includes(`\`${name}\``) && !documented.includes(`\`${name}{`))).toEqual([]);
   });
 });
