@@ -622,6 +622,26 @@ export class NetnsBed {
     return this.#gatewayPortal.fetch(path, init);
   }
 
+  /** The gateway's GET /status; `T` names the fields the caller reads. */
+  async gatewayStatus<T>(): Promise<T> {
+    return (await (await this.gatewayFetch('/status', { signal: AbortSignal.timeout(5_000) })).json()) as T;
+  }
+
+  /**
+   * Polls the gateway's /status every 100 ms until `done` holds and returns that status; after
+   * `timeoutMs` fails naming `what` and the last status (or the part of it `show` picks).
+   */
+  async waitForGatewayStatus<T>(what: string, done: (status: T) => boolean, options: { timeoutMs?: number; show?: (status: T) => unknown } = {}): Promise<T> {
+    const timeoutMs = options.timeoutMs ?? 15_000;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const current = await this.gatewayStatus<T>();
+      if (done(current)) return current;
+      if (Date.now() > deadline) throw new Error(`${what}: not seen within ${timeoutMs} ms; last /status: ${JSON.stringify(options.show ? options.show(current) : current)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
   /** Stops every process, deletes every namespace and file the bed made. Idempotent; never throws. */
   async destroy(): Promise<void> {
     if (this.#destroyed) return;
