@@ -89,4 +89,21 @@ describe('PrometheusMetrics', () => {
     // Listed as `name` or `name{label}`.
     expect(names.filter((name) => !documented.includes(`\`${name}\``) && !documented.includes(`\`${name}{`))).toEqual([]);
   });
+
+  it('names failure classes that attempts have, in its help text and in docs/ops.md', async () => {
+    const source = readFileSync(new URL('../../core/failover/attempt-error.ts', import.meta.url), 'utf8');
+    const union = source.slice(source.indexOf('export type AttemptErrorCode ='), source.indexOf(';', source.indexOf('export type AttemptErrorCode =')));
+    const codes = new Set([...union.matchAll(/\|\s*'([a-z_]+)'/g)].map((match) => match[1]!));
+    expect(codes.has('response_timeout')).toBe(true);
+    const known = (name: string) => codes.has(name) || /^http_\d{3}$/.test(name);
+    const help = (await metrics({ processMetrics: false }).scrape()).get('paypath_path_failures_total')?.help ?? '';
+    const named = [...help.matchAll(/\b[a-z]+_[a-z0-9_]+\b/g)].map((match) => match[0]);
+    expect(named.length).toBeGreaterThan(1);
+    expect(named.filter((name) => !known(name))).toEqual([]);
+    const documented = readFileSync(new URL('../../../docs/ops.md', import.meta.url), 'utf8');
+    const row = documented.split('\n').find((line) => line.startsWith('| `paypath_path_failures_total`'))!;
+    const classes = [...row.matchAll(/`([a-z]+_[a-z0-9_]+)`/g)].map((match) => match[1]!).filter((name) => !name.startsWith('paypath_'));
+    expect(classes.length).toBeGreaterThan(1);
+    expect(classes.filter((name) => !known(name))).toEqual([]);
+  });
 });
