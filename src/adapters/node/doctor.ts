@@ -6,6 +6,7 @@ import { addressFamily, isIpLiteral, type BoxInterfaces, type EgressProbe } from
 import { checkPathEgress, egressKey, interfaceAddress, sharedEgressGroups, type PathEgress } from '../../core/egress/path-egress.ts';
 import type { PathConfig, Policy } from '../../core/policy/schema.ts';
 import { createKernelEgressProbe, runIp } from './kernel-egress-probe.ts';
+import { resolverFamily } from './path-resolver.ts';
 
 /** A check's outcome: ok, failed (with what was seen), or not applicable. */
 export interface DoctorCheck {
@@ -198,7 +199,8 @@ export function nodeDoctorDeps(ip = 'ip'): DoctorDeps {
       }),
     resolveFrom: async (host, server, source, timeoutMs) => {
       const resolver = new Resolver({ timeout: timeoutMs, tries: 1 });
-      const family = addressFamily(server);
+      // `192.0.2.53:5353` is an IPv4 resolver: its colon does not make it IPv6.
+      const family = resolverFamily(server);
       if (source !== undefined && addressFamily(source) === family) {
         if (family === 4) resolver.setLocalAddress(source);
         else resolver.setLocalAddress(undefined, source);
