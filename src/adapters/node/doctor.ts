@@ -3,7 +3,7 @@ import { Resolver } from 'node:dns/promises';
 import { connect } from 'node:net';
 import { carrierTable, type CarrierTable } from '../../core/egress/carrier-tables.ts';
 import { addressFamily, isIpLiteral, type BoxInterfaces, type EgressProbe } from '../../core/egress/egress-probe.ts';
-import { checkPathEgress, egressKey, interfaceAddress, sharedEgressGroups, type PathEgress } from '../../core/egress/path-egress.ts';
+import { checkPathEgress, egressKey, interfaceAddress, sharedEgressGroups, upstreamHost, type PathEgress } from '../../core/egress/path-egress.ts';
 import type { PathConfig, Policy } from '../../core/policy/schema.ts';
 import { createKernelEgressProbe, runIp } from './kernel-egress-probe.ts';
 import { resolverFamily } from './path-resolver.ts';
@@ -105,7 +105,7 @@ export async function runDoctor(policy: Policy, deps: DoctorDeps = nodeDoctorDep
 async function checkPath(path: PathConfig, box: BoxInterfaces, deps: DoctorDeps): Promise<DoctorPathReport> {
   const egress = await checkPathEgress(deps.probe, path, box, undefined);
   const url = new URL(path.upstream);
-  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const host = upstreamHost(path.upstream);
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   const source = path.bind ?? (path.interface !== undefined && egress.destination !== null ? (interfaceAddress(box.addresses, path.interface, addressFamily(egress.destination)) ?? null) : null);
   const sourceInterface = path.interface ?? (source === null ? null : (box.addresses.find((a) => a.address === source)?.interface ?? (egress.state === 'local' ? 'lo' : null)));
