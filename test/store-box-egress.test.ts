@@ -57,17 +57,6 @@ describe.skipIf(!support.ok)('store box wired by hand: egress, doctor, interface
     });
   }
 
-  async function pay(reference: string): Promise<number> {
-    const response = await bed.gatewayFetch('/v1/payments', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': `key-${reference}` },
-      body: JSON.stringify({ amount: 4500, currency: 'KRW', reference }),
-      signal: AbortSignal.timeout(20_000),
-    });
-    await response.text();
-    return response.status;
-  }
-
   it('shows the shared egress and N+0 at start, and N+2 without a restart once doctor\'s commands ran', async () => {
     expect(await bed.routeGet(PROCESSOR_ADDRESS, bed.carrier(3).storeAddress)).toContain('dev s1');
     const text = policy();
@@ -152,7 +141,7 @@ describe.skipIf(!support.ok)('store box wired by hand: egress, doctor, interface
         while (!stop && sent < 2_000 && Date.now() < deadline) {
           const reference = `iface-${sent++}`;
           const at = phase;
-          results.set(reference, { status: await pay(reference), phase: at });
+          results.set(reference, { status: (await bed.pay(reference)).status, phase: at });
         }
       };
       workers = Promise.all(Array.from({ length: 4 }, worker));

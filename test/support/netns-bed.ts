@@ -622,6 +622,18 @@ export class NetnsBed {
     return this.#gatewayPortal.fetch(path, init);
   }
 
+  /** POSTs one payment through the gateway (key `key-REFERENCE`): its status and the path that carried it. */
+  async pay(reference: string): Promise<{ status: number; path: string | null }> {
+    const response = await this.gatewayFetch('/v1/payments', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': `key-${reference}` },
+      body: JSON.stringify({ amount: 4500, currency: 'KRW', reference }),
+      signal: AbortSignal.timeout(20_000),
+    });
+    await response.text();
+    return { status: response.status, path: response.headers.get('x-paypath-path') };
+  }
+
   /** The gateway's GET /status; `T` names the fields the caller reads. */
   async gatewayStatus<T>(): Promise<T> {
     return (await (await this.gatewayFetch('/status', { signal: AbortSignal.timeout(5_000) })).json()) as T;
