@@ -8,7 +8,8 @@
 // replaces that section in BENCHMARKS.md. Without root it says why and exits 0.
 // BENCH_QUICK=1: shorter phases. BENCH_STOREBOX_TARGETS=paypath,haproxy: only those gateways;
 // BENCH_STOREBOX_FAULTS=reset,blackhole: only those faults. With either, the tables are printed
-// and nothing is written (for working on failover). BENCH_STOREBOX_NICE=-5: run this script and
+// and nothing is written (for working on failover); `paypath-no-degrade` (paypath without the
+// degraded mark of lossy paths) runs only when named there. BENCH_STOREBOX_NICE=-5: run this script and
 // everything it starts (gateways, processor, load) at that niceness, inherited by every child, so
 // that on a shared machine they are served before other work (a store box runs nothing else).
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -36,6 +37,11 @@ const FAULTS: [string, BedFault][] = [
 ];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * BENCH_STOREBOX_PAYPATH_POLICY='{"adaptiveTimeout":{"floorMs":300}}': top-level policy settings added
+ * to paypath's (e.g. to reproduce an attempt timeout inflated by a starved steady phase).
+ */
+const paypathExtra = JSON.parse(process.env.BENCH_STOREBOX_PAYPATH_POLICY ?? '{}') as Record<string, unknown>;
 const NICE = process.env.BENCH_STOREBOX_NICE === undefined ? 0 : Number(process.env.BENCH_STOREBOX_NICE);
 if (NICE !== 0) setPriority(0, NICE);
 
@@ -107,7 +113,13 @@ try {
       name: 'paypath',
       port: 8787,
       // What ops teams run: paths (with each carrier's address), the payments route, the key header.
-      start: () => bed.startGateway(bed.policyYaml()),
+      start: () => bed.startGateway(bed.policyYaml({ extra: paypathExtra })),
+    },
+    {
+      // Only when named in BENCH_STOREBOX_TARGETS: the same policy without the degraded mark, as before it.
+      name: 'paypath-no-degrade',
+      port: 8787,
+      start: () => bed.startGateway(bed.policyYaml({ extra: { ...paypathExtra, degradation: { enabled: false } } })),
     },
     {
       name: 'haproxy',
@@ -134,14 +146,18 @@ try {
     })),
   ];
   const only = process.env.BENCH_STOREBOX_TARGETS?.split(',');
-  const chosen = only ? gateways.filter((g) => only.includes(g.name)) : gateways;
+  const chosen = only ? gateways.filter((g) => only.includes(g.name)) : gateways.filter((g) => g.name !== 'paypath-no-degrade');
 
   const onlyFaults = process.env.BENCH_STOREBOX_FAULTS?.split(',');
   const faults = onlyFaults ? FAULTS.filter(([name]) => onlyFaults.some((f) => name.startsWith(f))) : FAULTS;
   const drills: DrillResult[] = [];
   // Rotating order: on a shared machine, whatever else runs should not always land on one gateway.
-  for (const [k, [faultName, fault]] of faults.entries()) {
-    for (let i = 0; i < chosen.length; i++) drills.push(await drill(chosen[(i + k) % chosen.length]!, faultName, fault));
+  // BENCH_STOREBOX_REPEAT=3: each drill that many times (with a subset only), each gateway's turn rotating.
+  const repeat = only || onlyFaults ? Number(process.env.BENCH_STOREBOX_REPEAT ?? 1) : 1;
+  for (let r = 0; r < repeat; r++) {
+    for (const [k, [faultName, fault]] of faults.entries()) {
+      for (let i = 0; i < chosen.length; i++) drills.push(await drill(chosen[(i + k + r) % chosen.length]!, faultName, fault));
+    }
   }
   const section = report(drills, chosen.map((g) => g.name));
   if (only || onlyFaults) {
@@ -183,7 +199,7 @@ async function drill(gateway: Gateway, faultName: string, fault: BedFault): Prom
   if (!result) throw new Error(`load generator gave no result:\n${loader.output}`);
   await sleep(1_500); // frozen connections deliver what they held: late duplicates show up now
   const ledger = await bed.ledger();
-  await (gateway.name === 'paypath' ? bed.stopGateway() : child.stop());
+  await (gateway.name.startsWith('paypath') ? bed.stopGateway() : child.stop());
 
   const { samples, phaseStarts } = result;
   if (process.env.BENCH_SAMPLES) writeFileSync(`${process.env.BENCH_SAMPLES}-${prefix}.json`, JSON.stringify(result));
@@ -234,12 +250,13 @@ function report(drills: DrillResult[], gatewayNames: string[]): string {
   for (const [faultName] of FAULTS) {
     for (const phase of ['steady', 'fault', 'restored']) {
       for (const name of gatewayNames) {
-        const run = drills.find((d) => d.fault === faultName && d.gateway === name);
-        const p = run?.phases.find((row) => row.phase === phase);
-        if (!p) continue;
-        lines.push(
-          `| ${faultName} | ${phase} | ${name} | ${p.sent} | ${p.failed} | ${p.stalled} | ${p.duplicates} | ${p.unknown} | ${fmt(p.p50, 1)} | ${fmt(p.p99, 1)} | ${fmt(p.max)} | ${fmt(p.firstSuccessMs)} | ${p.byCarrier.join('/')} | ${run!.load.toFixed(1)} |`,
-        );
+        for (const run of drills.filter((d) => d.fault === faultName && d.gateway === name)) {
+          const p = run.phases.find((row) => row.phase === phase);
+          if (!p) continue;
+          lines.push(
+            `| ${faultName} | ${phase} | ${name} | ${p.sent} | ${p.failed} | ${p.stalled} | ${p.duplicates} | ${p.unknown} | ${fmt(p.p50, 1)} | ${fmt(p.p99, 1)} | ${fmt(p.max)} | ${fmt(p.firstSuccessMs)} | ${p.byCarrier.join('/')} | ${run.load.toFixed(1)} |`,
+          );
+        }
       }
     }
   }
@@ -252,12 +269,13 @@ function report(drills: DrillResult[], gatewayNames: string[]): string {
   );
   for (const [faultName] of FAULTS) {
     for (const name of gatewayNames) {
-      const run = drills.find((d) => d.fault === faultName && d.gateway === name);
-      const p = run?.phases.find((row) => row.phase === 'fault');
-      const steady = run?.phases.find((row) => row.phase === 'steady');
-      if (!p || !steady) continue;
-      const met = p.failed === 0 && p.duplicates === 0 && p.p99 <= 100 && p.stalled === 0;
-      lines.push(`| ${faultName} | ${name} | ${p.failed} | ${p.duplicates} | ${fmt(p.p99, 1)} | ${p.stalled} | ${met ? 'yes' : 'no'} | ${fmt(steady.p99, 1)} | ${run!.load.toFixed(1)} |`);
+      for (const run of drills.filter((d) => d.fault === faultName && d.gateway === name)) {
+        const p = run.phases.find((row) => row.phase === 'fault');
+        const steady = run.phases.find((row) => row.phase === 'steady');
+        if (!p || !steady) continue;
+        const met = p.failed === 0 && p.duplicates === 0 && p.p99 <= 100 && p.stalled === 0;
+        lines.push(`| ${faultName} | ${name} | ${p.failed} | ${p.duplicates} | ${fmt(p.p99, 1)} | ${p.stalled} | ${met ? 'yes' : 'no'} | ${fmt(steady.p99, 1)} | ${run.load.toFixed(1)} |`);
+      }
     }
   }
   return `${lines.join('\n')}\n`;

@@ -44,12 +44,16 @@ describe.skipIf(!support.ok)('store box on network namespaces, per-carrier routi
     return results;
   }
 
-  /** Waits until the gateway counts carrier 1's path usable again, so each fault meets a working carrier 1. */
+  /**
+   * Waits until the gateway counts carrier 1's path usable and no longer degraded (a window of clean
+   * probes after the last fault), so each fault meets a working carrier 1 that payments go to first.
+   */
   async function waitCarrierOneUsable(): Promise<void> {
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const status = (await (await bed.gatewayFetch('/status')).json()) as { paths: { id: string; state: string }[] };
-      if (status.paths.find((p) => p.id === 'kt-fiber')?.state === 'closed') return;
+      const status = (await (await bed.gatewayFetch('/status')).json()) as { paths: { id: string; state: string; degradedSince: string | null }[] };
+      const kt = status.paths.find((p) => p.id === 'kt-fiber');
+      if (kt?.state === 'closed' && kt.degradedSince === null) return;
       if (Date.now() > deadline) throw new Error(`kt-fiber not usable again: ${JSON.stringify(status.paths)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -128,5 +132,38 @@ describe.skipIf(!support.ok)('store box on network namespaces, per-carrier routi
     expect(references.filter((ref) => ledger.byReference[ref] !== 1)).toEqual([]);
     const after = new Set(references.slice(FAULT_AT).flatMap((ref) => ledger.sourcesByReference[ref] ?? []));
     expect([...after]).toEqual([bed.carrier(3).storeAddress6]);
+  }, 120_000);
+
+  it('carrier 1 losing 30 % of packets with a breaker that stays closed: its path is marked degraded and payments move off it', async () => {
+    // Attempt timeouts of at least 1 s and a breaker that tolerates failures: late answers (TCP
+    // retransmissions) do not fail, so only the degraded mark can move payments off the lossy carrier.
+    await bed.stopGateway();
+    await bed.startGateway(
+      bed.policyYaml({ upstream: 'address6', extra: { adaptiveTimeout: { floorMs: 1_000 }, breaker: { consecutiveFailures: 10_000, errorThresholdPercentage: 100 } } }),
+    );
+    type PathView = { id: string; state: string; degradedSince: string | null; badPercent: number | null };
+    const kt = async () => ((await (await bed.gatewayFetch('/status')).json()) as { paths: PathView[] }).paths.find((p) => p.id === 'kt-fiber')!;
+    try {
+      expect((await kt()).degradedSince).toBeNull();
+      const prefix = 'fault-loss-degraded';
+      let results: { status: number; path: string | null }[];
+      let during: PathView;
+      try {
+        results = await streamWithFault(prefix, () => bed.fault(1, { loss: 30 }));
+        during = await kt();
+      } finally {
+        await bed.up(1);
+      }
+      expect(results.filter((r) => r.status !== 201)).toEqual([]);
+      expect(during.state).toBe('closed');
+      expect(during.degradedSince).not.toBeNull();
+      // Once marked, payments went to carrier 2 first: the last quarter of them did not use carrier 1.
+      expect(results.slice(-PAYMENTS / 4).filter((r) => r.path === 'kt-fiber')).toEqual([]);
+      const ledger = await bed.ledger();
+      expect(results.map((_, i) => `${prefix}-${i}`).filter((ref) => ledger.byReference[ref] !== 1)).toEqual([]);
+    } finally {
+      await bed.stopGateway();
+      await bed.startGateway(bed.policyYaml({ upstream: 'address6' }));
+    }
   }, 120_000);
 });

@@ -8,6 +8,7 @@ import { everyPathSilentSince, PathSilence, silentFor } from './health/path-sile
 import { InMemoryHealthStore, type HealthStore, type PathHealthEvent } from './health/health-store.ts';
 import { createLookupReconciler } from './idempotency/reconcile.ts';
 import { LatencyWindow } from './health/latency-window.ts';
+import { PathQuality } from './health/path-quality.ts';
 import type { ProbeResult, ProbeTarget } from './health/probe.ts';
 import { ProbeRunner } from './health/probe-runner.ts';
 import { ProbeScheduler } from './health/probe-scheduler.ts';
@@ -16,7 +17,7 @@ import { RedundancyAlarm } from './health/redundancy-alarm.ts';
 import { PathProofs } from './health/path-proof.ts';
 import { TrialGatedBreaker } from './health/trial-gated-breaker.ts';
 import { silentLogger, type Logger } from './logger.ts';
-import type { AdaptiveTimeoutConfig, BreakerConfig, PathConfig, Policy, RouteConfig } from './policy/schema.ts';
+import type { AdaptiveTimeoutConfig, BreakerConfig, DegradationConfig, PathConfig, Policy, RouteConfig } from './policy/schema.ts';
 import { canonicalJson } from './policy/hash.ts';
 import { matchRoute } from './routing.ts';
 import type { PathTransport, TransportFactory, UpstreamRequest } from './transport.ts';
@@ -97,6 +98,8 @@ class PathState implements PathRuntime {
   readonly transport: PathTransport;
   /** Adaptive timeout settings of the owning gateway's policy. */
   adaptive: AdaptiveTimeoutConfig;
+  /** Loss and delay of this path's recent exchanges: whether it is degraded (tried after its siblings). */
+  quality: PathQuality;
   /** Hooks of the gateway currently owning this state; replaced when a new gateway inherits it. */
   onAttempt: ((record: AttemptRecord) => void) | undefined;
   onTransition: ((pathId: string, transition: BreakerTransition) => void) | undefined;
@@ -105,9 +108,12 @@ class PathState implements PathRuntime {
   /** Called when the processor answered an attempt on this path: proof that the path carries payments. */
   onAnswered: ((pathId: string) => void) | undefined;
   readonly #now: () => number;
+  /** Attempts under way here that may be given up and sent on when the path is degraded. */
+  readonly #waiting = new Set<{ startedAt: number; giveUp: (reason: string) => void }>();
 
-  constructor(config: PathConfig, breaker: IBreaker, transport: PathTransport, adaptive: AdaptiveTimeoutConfig, now: () => number) {
+  constructor(config: PathConfig, breaker: IBreaker, transport: PathTransport, adaptive: AdaptiveTimeoutConfig, now: () => number, degradation: DegradationConfig) {
     this.#now = now;
+    this.quality = new PathQuality(degradation, now);
     this.config = config;
     this.breaker = breaker;
     this.transport = transport;
@@ -128,6 +134,22 @@ class PathState implements PathRuntime {
     return this.answers.lastAnsweredAt;
   }
 
+  get degraded(): boolean {
+    return this.quality.degraded;
+  }
+
+  /** A probe or attempt finished: feeds the degraded mark. */
+  noteExchange(answeredAfterMs: number | undefined): void {
+    const was = this.quality.degraded;
+    this.quality.record(answeredAfterMs === undefined || this.quality.isSlow(answeredAfterMs, this.latency.quantile(0.1)));
+    if (was || !this.quality.degraded) return;
+    // Just marked degraded: attempts that have already waited slowMs here are sent on now.
+    const now = this.#now();
+    for (const { startedAt, giveUp } of [...this.#waiting]) {
+      if (now - startedAt >= this.quality.config.slowMs) giveUp(`path ${this.config.id} was marked degraded (lossy) while this attempt waited`);
+    }
+  }
+
   noteAsked(): void {
     this.answers.asked(this.#now());
   }
@@ -146,13 +168,32 @@ class PathState implements PathRuntime {
 
   watchSilence(route: RouteConfig, startedAt: number, giveUp: (reason: string) => void): (() => void) | undefined {
     const rule = silentPathRule(route, this.latency, this.adaptive);
-    return rule && this.silence.watch(startedAt, rule, giveUp);
+    const unwatch = rule && this.silence.watch(startedAt, rule, giveUp);
+    // Only where a sent request may be asked again elsewhere under its key (the engine watches only
+    // attempts with a later path to go to).
+    if (!route.idempotency.upstreamHonors || !this.quality.config.enabled) return unwatch;
+    // On a degraded path, an attempt still waiting after slowMs is most likely waiting for a
+    // retransmission (a second for a lost SYN): given up, it is sent on to a sibling.
+    const slowMs = this.quality.config.slowMs;
+    const entry = { startedAt, giveUp };
+    this.#waiting.add(entry);
+    const check = setTimeout(() => {
+      if (this.degraded) giveUp(`path ${this.config.id} is degraded (lossy) and this attempt waited ${slowMs} ms`);
+    }, slowMs);
+    return () => {
+      clearTimeout(check);
+      this.#waiting.delete(entry);
+      unwatch?.();
+    };
   }
 
   recordAttempt(record: AttemptRecord): void {
     this.onAttempt?.(record);
     this.requests++;
     if (record.outcome === 'answered' || record.outcome === 'upstream_error') this.answered();
+    // A 5xx/429 is the processor's, not the link's; a failure to connect or answer is the link's.
+    if (record.outcome === 'answered') this.noteExchange(record.durationMs);
+    else if (record.outcome !== 'upstream_error') this.noteExchange(undefined);
     if (record.outcome === 'answered') this.onAnswered?.(this.config.id);
     if (record.outcome !== 'answered') {
       this.failures++;
@@ -179,6 +220,14 @@ export interface PathStatus {
    * `redundancy.downAfterMs`; null while it answers. Such a path does not count as healthy.
    */
   silentSince: string | null;
+  /**
+   * Since when (ISO) the path is degraded: it answers, but too many of its recent exchanges were
+   * slow or failed (a lossy link), so payments try it after its siblings; null while it is not.
+   * A degraded path still counts as healthy for redundancy (it carries payments when needed).
+   */
+  degradedSince: string | null;
+  /** Share of its exchanges in the degradation window that were slow or failed, in %; null with none. */
+  badPercent: number | null;
   transitions: BreakerTransition[];
   interface: string | null;
   /** How the kernel sends this path's packets, and the other paths that leave the same way. */
@@ -260,10 +309,11 @@ export class Gateway {
       const state =
         old && canonicalJson(old.config) === canonicalJson(config)
           ? old
-          : new PathState(config, makeBreaker(config), options.transportFactory(config), options.policy.adaptiveTimeout, this.#now);
+          : new PathState(config, makeBreaker(config), options.transportFactory(config), options.policy.adaptiveTimeout, this.#now, options.policy.degradation);
       state.onAttempt = options.onAttempt;
       state.onTransition = options.onTransition;
       state.adaptive = options.policy.adaptiveTimeout;
+      if (canonicalJson(state.quality.config) !== canonicalJson(options.policy.degradation)) state.quality = new PathQuality(options.policy.degradation, this.#now);
       state.onHealth = (path, transition) => this.#afterTransition(path, transition);
       state.onAnswered = (pathId) => this.#proofs.answered(pathId);
       if (options.egressProbe === undefined) state.egress = uncheckedEgress("this runtime cannot see the host's routes");
@@ -449,6 +499,7 @@ export class Gateway {
   #onProbe(target: ProbeTarget, result: ProbeResult): void {
     const path = target as PathState;
     if (result.ok) path.answered();
+    path.noteExchange(result.ok ? result.latencyMs : undefined);
     this.#applyProbe(path, result);
     // Probes are what notices that every path fell silent, and that one answers again.
     this.#checkLevel();
@@ -570,6 +621,7 @@ export class Gateway {
       reconcile: createLookupReconciler(route, request, this.#paths, idempotencyKey),
       retryAfterSeconds: Math.max(1, Math.ceil(this.policy.breaker.resetTimeoutMs / 1000)),
       retryBudget: this.retryBudget,
+      now: this.#now,
     });
   }
 
@@ -715,6 +767,8 @@ export class Gateway {
         lastError: p.lastError ?? null,
         lastProbe: p.lastProbe ? { latencyMs: p.lastProbe.latencyMs, at: p.lastProbe.at, error: p.lastProbe.error } : null,
         silentSince: windowMs !== undefined && silentFor(p.answers.silentSince, now, windowMs) ? new Date(p.answers.silentSince!).toISOString() : null,
+        degradedSince: p.quality.degradedSince !== undefined ? new Date(p.quality.degradedSince).toISOString() : null,
+        badPercent: p.quality.badPercent,
         transitions: [...p.transitions],
         egress: { ...p.egress, sharedWith: this.#sharedWith(p) },
         ...this.#proofStatus(p.config.id),

@@ -31,6 +31,21 @@ export interface PathRuntime {
   readonly lastAnsweredAt?: number;
   /** Called as an attempt's request is handed to the transport (the path is asked something; see PathSilence). */
   noteAsked?(): void;
+  /** True while the path answers but loses or delays too many exchanges (PathQuality): tried after its siblings. */
+  readonly degraded?: boolean;
+}
+
+/**
+ * The route's paths in its order, except that degraded paths (a lossy carrier) come after the
+ * others while one of those others would take a request: a lost segment on a degraded path costs a
+ * checkout a TCP retransmission, a lost SYN a second. A degraded path stays a candidate, so it
+ * still carries the payment when no sibling can.
+ */
+export function orderCandidates(candidates: readonly PathRuntime[]): PathRuntime[] {
+  if (!candidates.some((p) => p.degraded)) return [...candidates];
+  const healthy = candidates.filter((p) => !p.degraded);
+  if (!healthy.some((p) => p.breaker.isAvailable)) return [...candidates];
+  return [...healthy, ...candidates.filter((p) => p.degraded)];
 }
 
 /** How recent another path's answer must be for a timeout to count as this path's fault in the retry budget. */
@@ -134,7 +149,7 @@ async function forwardAttempts(
   const startedAt = now();
   const deadlineAt = startedAt + route.deadlineMs;
   const retrySafe = route.idempotency.upstreamHonors;
-  const candidates = route.paths.map((id) => paths.get(id)).filter((p): p is PathRuntime => p !== undefined);
+  const candidates = orderCandidates(route.paths.map((id) => paths.get(id)).filter((p): p is PathRuntime => p !== undefined));
   const attempts: AttemptRecord[] = [];
   let unresolvedSend: AttemptRecord | undefined;
   /** The latest 5xx/429 answer we failed over from: returned as is if no other path does better. */

@@ -153,6 +153,29 @@ export const ProbeSchema = z.strictObject({
     .describe('Warm paths are probed this many times less often than mirror and hot ones; cold paths only on demand. Default: 5.'),
 });
 
+export const DegradationSchema = z.strictObject({
+  enabled: z.boolean().default(true).describe('Whether a lossy path is marked degraded and tried after its siblings. Default: true.'),
+  windowMs: positiveMs(600_000).default(3_000).describe('Window over which a path\'s exchanges (payments and probes) are counted, in ms. Default: 3000.'),
+  minSamples: z.int().min(1).max(1_000).default(20).describe('Exchanges in the window before a path may be marked degraded. Default: 20.'),
+  badPercent: z
+    .number()
+    .min(1)
+    .max(100)
+    .default(20)
+    .describe('Share of bad exchanges (failed, or slower than slowMs) in the window that marks the path degraded, in %. Default: 20.'),
+  slowMs: positiveMs(600_000)
+    .default(150)
+    .describe(
+      "An answer slower than this (and than 4 times the path's 10th-percentile latency) is bad: a lost TCP segment costs at least 200 ms to resend. Default: 150.",
+    ),
+  recoverSamples: z
+    .int()
+    .min(1)
+    .max(1_000)
+    .default(3)
+    .describe('A degraded path recovers once the window holds at least this many exchanges and none was bad (with payments elsewhere: probes). Default: 3.'),
+});
+
 export const AdaptiveTimeoutSchema = z.strictObject({
   percentile: z.number().gt(0).max(1).default(0.99).describe('Latency percentile of the path the timeout follows (0..1]. Default: 0.99.'),
   factor: z.number().min(1).max(100).default(4).describe('The timeout is the percentile times this. Default: 4.'),
@@ -475,6 +498,9 @@ export const PolicySchema = z.strictObject({
   adaptiveTimeout: AdaptiveTimeoutSchema.prefault({}).describe(
     'Per-attempt timeout of routes that set no attemptTimeoutMs and whose processor honours keys: follows each path\'s observed latency.',
   ),
+  degradation: DegradationSchema.prefault({}).describe(
+    'Marks a path that answers but loses or delays many exchanges (a lossy carrier) as degraded: payments try it only after the paths that are not.',
+  ),
   admin: AdminSchema.prefault({}).describe('Admin API settings.'),
   drills: z.array(DrillSchema).default([]).describe('Scheduled drills that prove each backup path by isolating another one. Default: [].'),
   idempotencyStore: IdempotencyStoreSchema.prefault({}).describe('Idempotency record retention.'),
@@ -495,6 +521,7 @@ export type PathConfig = Policy['paths'][number];
 export type RouteConfig = Policy['routes'][number];
 export type BreakerConfig = Policy['breaker'];
 export type AdaptiveTimeoutConfig = Policy['adaptiveTimeout'];
+export type DegradationConfig = Policy['degradation'];
 export type DrillConfig = Policy['drills'][number];
 export type RoutingConfig = Policy['routing'];
 export type QueueConfig = Policy['queue'];
