@@ -1,39 +1,14 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNodeGateway, type RunningGateway } from '../src/adapters/node/server.ts';
 import { silentLogger } from '../src/core/logger.ts';
 import { policyFrom } from './support/policy.ts';
+import { rawExchange as raw } from './support/raw-client.ts';
 
 // What reaches paypath's socket is answered as RFC 9112 and paypath's own error contract say, and
 // what it sends on carries no client claim it cannot vouch for. Raw sockets: clients like fetch
 // would never send a second Host header or an oversized header block.
-
-interface RawAnswer {
-  status: number;
-  headers: Map<string, string>;
-  body: string;
-}
-
-/** Writes `bytes` on a new connection and reads the answer until the server closes it. */
-function raw(url: string, bytes: string): Promise<RawAnswer> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    // Written, not ended: a client that half-closes is taken to have gone away. Connection: close ends it.
-    const socket = connect(Number(port), hostname, () => socket.write(bytes));
-    const chunks: Buffer[] = [];
-    socket.setTimeout(10_000, () => socket.destroy(new Error('no answer within 10 s')));
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      const [head = '', body = ''] = text.split(/\r\n\r\n(.*)/s);
-      const [statusLine = '', ...lines] = head.split('\r\n');
-      const headers = new Map(lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()] as const));
-      resolve({ status: Number(statusLine.split(' ')[1]), headers, body });
-    });
-  });
-}
 
 function post(target: string, headers: string[], body: string): string {
   return [`POST ${target} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close', 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`, ...headers, '', body].join('\r\n');

@@ -1,9 +1,10 @@
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startNodeGateway, type RunningGateway } from '../src/adapters/node/server.ts';
 import { silentLogger } from '../src/core/logger.ts';
 import { policyFrom } from './support/policy.ts';
 import { SimulatedProcessor } from './support/processor.ts';
+import { openRaw, within, type RawConnection } from './support/raw-client.ts';
 
 // Slow and greedy senders on real sockets: a request must arrive whole within limits.requestTimeoutMs,
 // and request bodies together stay within limits.bodyBudgetBytes.
@@ -34,19 +35,11 @@ limits: ${limits}
   return { host: url.hostname, port: Number(url.port) };
 }
 
-/** A raw client connection: what it received, and a promise of its close. */
-async function open(target: { host: string; port: number }): Promise<{ socket: Socket; received: () => string; closed: Promise<void> }> {
-  const socket = connect(target.port, target.host);
-  sockets.push(socket);
-  let received = '';
-  socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
-  socket.on('error', () => {});
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
-  return { socket, received: () => received, closed };
+/** A raw client connection, closed after the tests. */
+async function open(target: { host: string; port: number }): Promise<RawConnection> {
+  const connection = await openRaw(target);
+  sockets.push(connection.socket);
+  return connection;
 }
 
 /** Writes `text` one byte at a time every `everyMs`, until the socket closes or the text is sent. */
@@ -56,11 +49,6 @@ async function trickle(socket: Socket, text: string, everyMs: number): Promise<v
     socket.write(char);
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
-}
-
-/** Resolves with `promise`, or fails naming `what` after `ms` (so an old server that never answers fails the test, not the run). */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms))]);
 }
 
 const payment = (body: string) =>

@@ -58,17 +58,6 @@ describe.skipIf(!support.ok)('store box on network namespaces: DNS per path', ()
     }
   }
 
-  async function pay(reference: string): Promise<{ status: number; path: string | null }> {
-    const response = await bed.gatewayFetch('/v1/payments', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': `key-${reference}` },
-      body: JSON.stringify({ amount: 4500, currency: 'KRW', reference }),
-      signal: AbortSignal.timeout(20_000),
-    });
-    await response.text();
-    return { status: response.status, path: response.headers.get('x-paypath-path') };
-  }
-
   /** `count` payments, `concurrency` at a time; `beforeIndex(i)` is awaited by the worker about to send payment i. */
   async function stream(prefix: string, count: number, concurrency: number, beforeIndex: (i: number) => Promise<void> = async () => {}) {
     const results: { status: number; path: string | null }[] = [];
@@ -77,7 +66,7 @@ describe.skipIf(!support.ok)('store box on network namespaces: DNS per path', ()
       while (next < count) {
         const i = next++;
         await beforeIndex(i);
-        results[i] = await pay(`${prefix}-${i}`);
+        results[i] = await bed.pay(`${prefix}-${i}`);
       }
     };
     await Promise.all(Array.from({ length: concurrency }, worker));

@@ -30,26 +30,15 @@ describe.skipIf(!support.ok)('store box wired by hand: egress, doctor, interface
     await bed?.destroy();
   });
 
-  async function status(): Promise<StatusJson> {
-    const response = await bed.gatewayFetch('/status', { signal: AbortSignal.timeout(5_000) });
-    return (await response.json()) as StatusJson;
-  }
-
   async function sharedMetric(path: string): Promise<number | undefined> {
     const text = await (await bed.gatewayFetch('/metrics', { signal: AbortSignal.timeout(5_000) })).text();
     return sampleValue(parsePrometheusText(text), 'paypath_path_egress_shared', { path });
   }
 
-  /** Polls /status until `done` holds; fails with the last status after `timeoutMs`. */
-  async function waitForStatus(what: string, done: (s: StatusJson) => boolean, timeoutMs = 15_000): Promise<StatusJson> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const current = await status();
-      if (done(current)) return current;
-      if (Date.now() > deadline) throw new Error(`${what}: not seen within ${timeoutMs} ms; last /status: ${JSON.stringify({ redundancy: current.redundancy, sharedEgress: current.sharedEgress, paths: current.paths.map((p) => ({ id: p.id, state: p.state, egress: p.egress })) })}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  const waitForStatus = (what: string, done: (s: StatusJson) => boolean) =>
+    bed.waitForGatewayStatus(what, done, {
+      show: (s: StatusJson) => ({ redundancy: s.redundancy, sharedEgress: s.sharedEgress, paths: s.paths.map((p) => ({ id: p.id, state: p.state, egress: p.egress })) }),
+    });
 
   /** The bed's three paths, each with its carrier's next hop, as the corrected store-box example writes them. */
   function policy(overrides: (c: ReturnType<NetnsBed['carrier']>) => Record<string, unknown> = () => ({})): string {
@@ -66,17 +55,6 @@ describe.skipIf(!support.ok)('store box wired by hand: egress, doctor, interface
         },
       ],
     });
-  }
-
-  async function pay(reference: string): Promise<number> {
-    const response = await bed.gatewayFetch('/v1/payments', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': `key-${reference}` },
-      body: JSON.stringify({ amount: 4500, currency: 'KRW', reference }),
-      signal: AbortSignal.timeout(20_000),
-    });
-    await response.text();
-    return response.status;
   }
 
   it('shows the shared egress and N+0 at start, and N+2 without a restart once doctor\'s commands ran', async () => {
@@ -163,7 +141,7 @@ describe.skipIf(!support.ok)('store box wired by hand: egress, doctor, interface
         while (!stop && sent < 2_000 && Date.now() < deadline) {
           const reference = `iface-${sent++}`;
           const at = phase;
-          results.set(reference, { status: await pay(reference), phase: at });
+          results.set(reference, { status: (await bed.pay(reference)).status, phase: at });
         }
       };
       workers = Promise.all(Array.from({ length: 4 }, worker));

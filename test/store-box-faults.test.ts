@@ -27,18 +27,6 @@ describe.skipIf(!support.ok)('store box on network namespaces, per-carrier routi
     await bed?.destroy();
   });
 
-  async function pay(reference: string): Promise<{ status: number; path: string | null; body?: string }> {
-    const response = await bed.gatewayFetch('/v1/payments', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': `key-${reference}` },
-      body: JSON.stringify({ amount: 4500, currency: 'KRW', reference }),
-      signal: AbortSignal.timeout(20_000),
-    });
-    const body = await response.text();
-    // A failure carries its answer, so an assertion on the statuses names what went wrong.
-    return { status: response.status, path: response.headers.get('x-paypath-path'), ...(response.status === 201 ? {} : { body }) };
-  }
-
   /** Payments 0..PAYMENTS-1, CONCURRENCY at a time; `fault` is made (awaited) before payment FAULT_AT is sent. */
   async function streamWithFault(prefix: string, fault: () => Promise<void>): Promise<{ status: number; path: string | null }[]> {
     const results: { status: number; path: string | null }[] = [];
@@ -49,7 +37,7 @@ describe.skipIf(!support.ok)('store box on network namespaces, per-carrier routi
         const i = next++;
         if (i === FAULT_AT) faultMade = fault();
         if (i >= FAULT_AT) await faultMade;
-        results[i] = await pay(`${prefix}-${i}`);
+        results[i] = await bed.pay(`${prefix}-${i}`);
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));

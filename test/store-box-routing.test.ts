@@ -23,15 +23,8 @@ describe.skipIf(!support.ok)('store box: per-path routing tables kept by paypath
     await bed?.destroy();
   });
 
-  async function waitForStatus(what: string, done: (s: StatusJson) => boolean, timeoutMs = 15_000): Promise<StatusJson> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const current = (await (await bed.gatewayFetch('/status', { signal: AbortSignal.timeout(5_000) })).json()) as StatusJson;
-      if (done(current)) return current;
-      if (Date.now() > deadline) throw new Error(`${what}: not seen within ${timeoutMs} ms; last: ${JSON.stringify(current.paths.map((p) => ({ id: p.id, egress: p.egress })))} ${current.redundancy.level}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  const waitForStatus = (what: string, done: (s: StatusJson) => boolean) =>
+    bed.waitForGatewayStatus(what, done, { show: (s: StatusJson) => ({ level: s.redundancy.level, paths: s.paths.map((p) => ({ id: p.id, egress: p.egress })) }) });
 
   const rules = async () => (await bed.exec('store', ['ip', 'rule', 'show'])).stdout;
   const table = async (n: number) => (await bed.exec('store', ['ip', 'route', 'show', 'table', String(n)], { allowFailure: true })).stdout.trim();

@@ -24,7 +24,7 @@ describe('card number scrubbing', () => {
   });
 
   it('masks the card number beside another number, not the other number', () => {
-    // The reviewer's case: a log message "GET /v1/cards/<pan> 404 http_404".
+    // A log message "GET /v1/cards/<pan> 404 http_404": the status and error code stay readable.
     expect(scrubText('GET /v1/cards/4111111111111111 404 http_404')).toBe(`GET /v1/cards/${PAN_REPLACEMENT} 404 http_404`);
     expect(scrubText('4111%201111%201111%201111')).toBe(PAN_REPLACEMENT);
     expect(scrubText('amount=1999&card=4111+1111+1111+1111&ts=1764200000000')).toBe(`amount=1999&card=${PAN_REPLACEMENT}&ts=1764200000000`);

@@ -622,6 +622,39 @@ export class NetnsBed {
     return this.#gatewayPortal.fetch(path, init);
   }
 
+  /** POSTs one payment through the gateway (key `key-REFERENCE`): its status and the path that carried it. */
+  async pay(reference: string): Promise<{ status: number; path: string | null; body?: string }> {
+    const response = await this.gatewayFetch('/v1/payments', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': `key-${reference}` },
+      body: JSON.stringify({ amount: 4500, currency: 'KRW', reference }),
+      signal: AbortSignal.timeout(20_000),
+    });
+    const body = await response.text();
+    // A failure carries its answer, so an assertion on the statuses names what went wrong.
+    return { status: response.status, path: response.headers.get('x-paypath-path'), ...(response.status === 201 ? {} : { body }) };
+  }
+
+  /** The gateway's GET /status; `T` names the fields the caller reads. */
+  async gatewayStatus<T>(): Promise<T> {
+    return (await (await this.gatewayFetch('/status', { signal: AbortSignal.timeout(5_000) })).json()) as T;
+  }
+
+  /**
+   * Polls the gateway's /status every 100 ms until `done` holds and returns that status; after
+   * `timeoutMs` fails naming `what` and the last status (or the part of it `show` picks).
+   */
+  async waitForGatewayStatus<T>(what: string, done: (status: T) => boolean, options: { timeoutMs?: number; show?: (status: T) => unknown } = {}): Promise<T> {
+    const timeoutMs = options.timeoutMs ?? 15_000;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const current = await this.gatewayStatus<T>();
+      if (done(current)) return current;
+      if (Date.now() > deadline) throw new Error(`${what}: not seen within ${timeoutMs} ms; last /status: ${JSON.stringify(options.show ? options.show(current) : current)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
   /** Stops every process, deletes every namespace and file the bed made. Idempotent; never throws. */
   async destroy(): Promise<void> {
     if (this.#destroyed) return;

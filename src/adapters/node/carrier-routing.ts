@@ -1,6 +1,6 @@
 import { carrierTable, carrierTableIpArgs, type CarrierTable } from '../../core/egress/carrier-tables.ts';
 import { addressFamily, isIpLiteral } from '../../core/egress/egress-probe.ts';
-import { interfaceAddress } from '../../core/egress/path-egress.ts';
+import { interfaceAddress, upstreamHost } from '../../core/egress/path-egress.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Policy } from '../../core/policy/schema.ts';
 import { parseAddresses, runIp } from './kernel-egress-probe.ts';
@@ -111,7 +111,7 @@ export class CarrierRouting {
     const defaults = [...(JSON.parse(routes4) as RouteJson[]).map((r) => ({ ...r, family: 4 })), ...(JSON.parse(routes6) as RouteJson[]).map((r) => ({ ...r, family: 6 }))].filter((r) => r.dst === 'default' && r.gateway !== undefined);
     const wanted = new Map<string, CarrierTable>();
     for (const path of policy.paths) {
-      const host = new URL(path.upstream).hostname.replace(/^\[|\]$/g, '');
+      const host = upstreamHost(path.upstream);
       const family = isIpLiteral(host) ? addressFamily(host) : 4;
       const source = path.bind ?? (path.interface !== undefined ? interfaceAddress(box.addresses, path.interface, family) : undefined);
       if (source === undefined) continue; // no address (yet): nothing to route; attempts are not sent

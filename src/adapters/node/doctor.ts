@@ -3,9 +3,10 @@ import { Resolver } from 'node:dns/promises';
 import { connect } from 'node:net';
 import { carrierTable, type CarrierTable } from '../../core/egress/carrier-tables.ts';
 import { addressFamily, isIpLiteral, type BoxInterfaces, type EgressProbe } from '../../core/egress/egress-probe.ts';
-import { checkPathEgress, egressKey, interfaceAddress, sharedEgressGroups, type PathEgress } from '../../core/egress/path-egress.ts';
+import { checkPathEgress, egressKey, interfaceAddress, sharedEgressGroups, upstreamHost, type PathEgress } from '../../core/egress/path-egress.ts';
 import type { PathConfig, Policy } from '../../core/policy/schema.ts';
 import { createKernelEgressProbe, runIp } from './kernel-egress-probe.ts';
+import { resolverFamily } from './path-resolver.ts';
 
 /** A check's outcome: ok, failed (with what was seen), or not applicable. */
 export interface DoctorCheck {
@@ -104,7 +105,7 @@ export async function runDoctor(policy: Policy, deps: DoctorDeps = nodeDoctorDep
 async function checkPath(path: PathConfig, box: BoxInterfaces, deps: DoctorDeps): Promise<DoctorPathReport> {
   const egress = await checkPathEgress(deps.probe, path, box, undefined);
   const url = new URL(path.upstream);
-  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const host = upstreamHost(path.upstream);
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   const source = path.bind ?? (path.interface !== undefined && egress.destination !== null ? (interfaceAddress(box.addresses, path.interface, addressFamily(egress.destination)) ?? null) : null);
   const sourceInterface = path.interface ?? (source === null ? null : (box.addresses.find((a) => a.address === source)?.interface ?? (egress.state === 'local' ? 'lo' : null)));
@@ -198,7 +199,8 @@ export function nodeDoctorDeps(ip = 'ip'): DoctorDeps {
       }),
     resolveFrom: async (host, server, source, timeoutMs) => {
       const resolver = new Resolver({ timeout: timeoutMs, tries: 1 });
-      const family = addressFamily(server);
+      // `192.0.2.53:5353` is an IPv4 resolver: its colon does not make it IPv6.
+      const family = resolverFamily(server);
       if (source !== undefined && addressFamily(source) === family) {
         if (family === 4) resolver.setLocalAddress(source);
         else resolver.setLocalAddress(undefined, source);

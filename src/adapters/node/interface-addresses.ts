@@ -1,4 +1,5 @@
 import { networkInterfaces } from 'node:os';
+import { interfaceAddress } from '../../core/egress/path-egress.ts';
 
 /**
  * The current addresses of the box's interfaces, for paths that name an interface instead of an
@@ -24,8 +25,8 @@ export class InterfaceAddresses {
       this.#snapshot = this.#read();
       this.#readAt = now;
     }
-    const own = (this.#snapshot[name] ?? []).filter((a) => a.family === (family === 4 ? 'IPv4' : 'IPv6'));
-    return (own.find((a) => !a.address.toLowerCase().startsWith('fe80:')) ?? own[0])?.address;
+    const own = (this.#snapshot[name] ?? []).map((a) => ({ interface: name, address: a.address, family: a.family === 'IPv6' ? (6 as const) : (4 as const) }));
+    return interfaceAddress(own, name, family);
   }
 
   invalidate(): void {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import packageJson from '../../../package.json' with { type: 'json' };
 import type { GatewayStatus } from '../../core/gateway.ts';
@@ -97,5 +98,33 @@ describe('PrometheusMetrics', () => {
       { name: 'paypath_path_egress_info', labels: { path: 'kt-fiber', state: 'known', interface: 's1', gateway: '10.201.1.1', source: '10.201.1.2' }, value: 1 },
     ]);
     expect(sampleValue(families, 'paypath_path_egress_shared', { path: 'kt-fiber' })).toBe(0);
+  });
+
+  it('registers no metric that docs/ops.md does not list', () => {
+    const { m } = metrics({ processMetrics: false, redisConnected: () => true, budgets: () => [], drillPaths: () => [] });
+    m.watchDns(() => []);
+    m.watchQueue(async () => ({ depth: 0, oldestAgeMs: null }));
+    const documented = readFileSync(new URL('../../../docs/ops.md', import.meta.url), 'utf8');
+    const names = m.registry.getMetricsAsArray().map((metric) => metric.name);
+    expect(names.length).toBeGreaterThan(20);
+    // Listed as `name` or `name{label}`.
+    expect(names.filter((name) => !documented.includes(`\`${name}\``) && !documented.includes(`\`${name}{`))).toEqual([]);
+  });
+
+  it('names failure classes that attempts have, in its help text and in docs/ops.md', async () => {
+    const source = readFileSync(new URL('../../core/failover/attempt-error.ts', import.meta.url), 'utf8');
+    const union = source.slice(source.indexOf('export type AttemptErrorCode ='), source.indexOf(';', source.indexOf('export type AttemptErrorCode =')));
+    const codes = new Set([...union.matchAll(/\|\s*'([a-z_]+)'/g)].map((match) => match[1]!));
+    expect(codes.has('response_timeout')).toBe(true);
+    const known = (name: string) => codes.has(name) || /^http_\d{3}$/.test(name);
+    const help = (await metrics({ processMetrics: false }).scrape()).get('paypath_path_failures_total')?.help ?? '';
+    const named = [...help.matchAll(/\b[a-z]+_[a-z0-9_]+\b/g)].map((match) => match[0]);
+    expect(named.length).toBeGreaterThan(1);
+    expect(named.filter((name) => !known(name))).toEqual([]);
+    const documented = readFileSync(new URL('../../../docs/ops.md', import.meta.url), 'utf8');
+    const row = documented.split('\n').find((line) => line.startsWith('| `paypath_path_failures_total`'))!;
+    const classes = [...row.matchAll(/`([a-z]+_[a-z0-9_]+)`/g)].map((match) => match[1]!).filter((name) => !name.startsWith('paypath_'));
+    expect(classes.length).toBeGreaterThan(1);
+    expect(classes.filter((name) => !known(name))).toEqual([]);
   });
 });

@@ -59,7 +59,7 @@ export class PrometheusMetrics implements GatewayMetrics, MetricsSource {
     this.#usageRequests = new Counter({ name: 'paypath_path_usage_requests_total', help: 'Requests a path carried to an answer, by route class (metered paths).', labelNames: ['path', 'class'], registers });
     this.#usageBytes = new Counter({ name: 'paypath_path_usage_bytes_total', help: 'Request and response body bytes a path carried, by route class (metered paths).', labelNames: ['path', 'class'], registers });
     this.#attempts = new Counter({ name: 'paypath_path_attempts_total', help: 'Attempts per path by outcome: answered, upstream_error, not_sent, sent_no_answer.', labelNames: ['path', 'outcome'], registers });
-    this.#failures = new Counter({ name: 'paypath_path_failures_total', help: 'Failed attempts per path by failure class (connect_refused, timeout_after_send, http_503…).', labelNames: ['path', 'class'], registers });
+    this.#failures = new Counter({ name: 'paypath_path_failures_total', help: 'Failed attempts per path by failure class (connect_refused, response_timeout, http_503…).', labelNames: ['path', 'class'], registers });
     this.#attemptDuration = new Histogram({ name: 'paypath_path_attempt_duration_seconds', help: 'Duration of each attempt on a path, answered or not.', labelNames: ['path'], buckets: LATENCY_BUCKETS, registers });
     this.#transitions = new Counter({ name: 'paypath_breaker_transitions_total', help: 'Breaker state transitions per path.', labelNames: ['path', 'from', 'to'], registers });
     this.#probes = new Counter({ name: 'paypath_probes_total', help: 'Active health probes per path by result (ok, failed).', labelNames: ['path', 'result'], registers });

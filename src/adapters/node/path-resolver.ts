@@ -160,7 +160,7 @@ export class PathResolver {
     // A source address of one family cannot reach a resolver of the other: such a query would leave
     // from the box's default address, by the default carrier. So only same-family resolvers are asked.
     const all = resolver.getServers();
-    const usable = sourceFamily === 0 ? all : all.filter((server) => serverFamily(server) === sourceFamily);
+    const usable = sourceFamily === 0 ? all : all.filter((server) => resolverFamily(server) === sourceFamily);
     if (usable.length !== all.length && usable.length > 0) resolver.setServers(usable);
     if (usable.length === 0) {
       this.#misconfigured = `path ${this.pathId} sends from ${options.localAddress} (IPv${sourceFamily}) but has no IPv${sourceFamily} resolver (${all.join(', ') || 'none'}); give the path dns: [IPv${sourceFamily} resolvers]`;
@@ -404,8 +404,8 @@ function fixedAddresses(hostname: string, families: AddressFamily[]): ResolvedAd
   return undefined;
 }
 
-/** `1.2.3.4`, `1.2.3.4:53`, `::1`, `[::1]:53` → the address family. */
-function serverFamily(server: string): number {
+/** A resolver as the policy writes it (`1.2.3.4`, `1.2.3.4:53`, `::1`, `[::1]:53`) → its address family (0: not an address). */
+export function resolverFamily(server: string): number {
   const bracketed = /^\[([^\]]+)\]/.exec(server);
   if (bracketed) return isIP(bracketed[1]!);
   const plain = isIP(server);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FakeEgressProbe, viaCarrier } from '../../../test/support/fake-egress-probe.ts';
 import { policyFromObject } from '../../../test/support/policy.ts';
 import { EgressUnavailableError } from './egress-probe.ts';
-import { checkPathEgress, egressKey, egressUsable, sharedEgressGroups, type PathEgress } from './path-egress.ts';
+import { checkPathEgress, egressKey, egressUsable, sharedEgressGroups, upstreamHost, type PathEgress } from './path-egress.ts';
 
 const box = () =>
   new FakeEgressProbe({
@@ -92,5 +92,13 @@ describe('sharedEgressGroups', () => {
         { id: 'd', egress: known('wwan0', null) },
       ]),
     ).toEqual([{ egress: 's1 via 10.201.1.1', paths: ['a', 'c'] }]);
+  });
+});
+
+describe('upstreamHost', () => {
+  it('gives the host of an upstream URL, an IPv6 literal without brackets', () => {
+    expect(upstreamHost('https://processor.example:8443/v1')).toBe('processor.example');
+    expect(upstreamHost('http://10.203.0.10:8080')).toBe('10.203.0.10');
+    expect(upstreamHost('http://[2001:db8::10]:8080')).toBe('2001:db8::10');
   });
 });

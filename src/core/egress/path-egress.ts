@@ -53,6 +53,11 @@ export function sameEgress(a: PathEgress, b: PathEgress): boolean {
   );
 }
 
+/** The host of a path's upstream URL, an IPv6 literal without its brackets: `[2001:db8::1]` → `2001:db8::1`. */
+export function upstreamHost(upstream: string): string {
+  return new URL(upstream).hostname.replace(/^\[|\]$/g, '');
+}
+
 /** The address of `name` in `family` (a global one before a link-local one), or undefined. */
 export function interfaceAddress(addresses: readonly InterfaceAddress[], name: string, family: 4 | 6): string | undefined {
   const own = addresses.filter((a) => a.interface === name && a.family === family);
@@ -86,7 +91,7 @@ export async function checkPathEgress(
     const reason = box.names.includes(path.interface) ? `interface ${path.interface} has no address` : `interface ${path.interface} is not on this box`;
     return result({ state: 'no_address', interface: path.interface, reason });
   }
-  const host = new URL(path.upstream).hostname.replace(/^\[|\]$/g, '');
+  const host = upstreamHost(path.upstream);
   let destination: string;
   try {
     destination = isIpLiteral(host) ? host : (upstreamAddress ?? (await probe.resolve(host)));

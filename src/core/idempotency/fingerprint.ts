@@ -1,3 +1,4 @@
+import { toHex } from '../hex.ts';
 import { canonicalJson } from '../policy/hash.ts';
 
 /** The request a key is bound to: exactly what goes upstream. */
@@ -51,8 +52,7 @@ export async function legacyRequestFingerprint(
 export type Sha256Hex = (bytes: Uint8Array) => string | Promise<string>;
 
 export const webCryptoSha256Hex: Sha256Hex = async (bytes) => {
-  const digest = await crypto.subtle.digest('SHA-256', bytes);
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return toHex(await crypto.subtle.digest('SHA-256', bytes));
 };
 
 // Both keep no state between calls (no streaming), so one of each serves every request.

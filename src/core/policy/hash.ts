@@ -1,3 +1,4 @@
+import { toHex } from '../hex.ts';
 import type { Policy } from './schema.ts';
 
 /** Stable JSON: object keys sorted, so two equal policies hash alike whatever their key order. */
@@ -15,5 +16,5 @@ export function canonicalJson(value: unknown): string {
 /** Hex SHA-256 of the canonical form of the validated policy (defaults filled in), first 16 chars. */
 export async function policyHash(policy: Policy): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(canonicalJson(policy)));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('').slice(0, 16);
+  return toHex(digest).slice(0, 16);
 }

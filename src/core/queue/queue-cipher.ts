@@ -1,3 +1,4 @@
+import { toHex } from '../hex.ts';
 import { decodeBase64, encodeBase64 } from '../idempotency/store.ts';
 
 /** What a queued request carries that must not be kept readable: where it goes, its headers (credentials), its body (card data). */
@@ -56,7 +57,7 @@ async function keyId(raw: Uint8Array): Promise<string> {
   input.set(KEY_ID_LABEL);
   input.set(raw, KEY_ID_LABEL.length);
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', input));
-  return [...digest.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return toHex(digest.subarray(0, 8));
 }
 
 /**

@@ -8,10 +8,9 @@ import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 export type RedisClient = Redis | Cluster;
 
 /**
- * ioredis settings that keep Redis off a payment's critical path (RUNTIME-NOTES.md, measured):
- * with ioredis defaults a command to a killed Redis takes ~73 s to fail and one to a hung Redis
- * never does. With these, a command fails within ~250 ms whatever Redis does, and callers fall
- * back to local state.
+ * ioredis settings that keep Redis off a payment's critical path. Measured: with ioredis defaults
+ * a command to a killed Redis takes ~73 s to fail and one to a hung Redis never does. With these,
+ * a command fails within ~250 ms whatever Redis does, and callers fall back to local state.
  */
 export const FAIL_FAST_REDIS_OPTIONS: RedisOptions = {
   /** Commands issued while disconnected fail at once instead of queueing. */

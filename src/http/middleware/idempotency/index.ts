@@ -18,7 +18,7 @@ export interface IdempotencyMiddlewareOptions {
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
- * Stripe-style idempotency in front of the proxy (DESIGN.md, Idempotency):
+ * Stripe-style idempotency in front of the proxy (docs/exactly-once.md, Idempotency keys):
  * - claims the key with a fingerprint of method, path and query, and canonical body: a key belongs to
  *   one exact request;
  * - a completed key replays its stored status, chosen headers and body byte for byte

@@ -1,3 +1,5 @@
+import { toHex } from '../../../core/hex.ts';
+
 /**
  * Merchant request signatures (scheme "v1"), Web Crypto only so the same code runs on Node and
  * Workers. The signed string binds every part a replay or tampering could change:
@@ -94,10 +96,4 @@ export async function secretsEqual(a: string, b: string): Promise<boolean> {
     crypto.subtle.digest('SHA-256', encoder.encode(b)),
   ]);
   return constantTimeEqual(new Uint8Array(ha), new Uint8Array(hb));
-}
-
-function toHex(bytes: Uint8Array): string {
-  let out = '';
-  for (const byte of bytes) out += byte.toString(16).padStart(2, '0');
-  return out;
 }
