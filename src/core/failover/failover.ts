@@ -97,7 +97,7 @@ class UpstreamStatusError extends Error {
 
 /**
  * Sends a request over the route's paths in order, one attempt at a time, and fails over by what
- * reached the wire (DESIGN.md, request flow step 4):
+ * reached the wire (README.md, "How a payment travels"):
  * - not sent (connect failure, breaker open): next path at once;
  * - sent without an answer: next path only when the route's processor honours idempotency keys
  *   (the same key goes out on every attempt); otherwise `outcome_unknown`, never re-sent;
