@@ -26,19 +26,7 @@ export interface Upstream {
 export function nginxConfig(dir: string, port: number, upstreams: Upstream[], retryNonIdempotent: boolean): string {
   if (upstreams.some((u) => u.source !== undefined)) return nginxPerCarrierConfig(dir, port, upstreams, retryNonIdempotent);
   const [primary, ...backups] = upstreams;
-  for (const sub of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, sub), { recursive: true });
-  return `worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log crit;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
+  return `${nginxPreamble(dir)}
   upstream processor {
     server ${primary!.host}:${primary!.port} max_fails=1 fail_timeout=5s;
 ${backups.map((u) => `    server ${u.host}:${u.port} backup max_fails=1 fail_timeout=5s;`).join('\n')}
@@ -63,20 +51,8 @@ ${backups.map((u) => `    server ${u.host}:${u.port} backup max_fails=1 fail_tim
 }
 
 function nginxPerCarrierConfig(dir: string, port: number, upstreams: Upstream[], retryNonIdempotent: boolean): string {
-  for (const sub of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, sub), { recursive: true });
   const inner = upstreams.map((u, i) => ({ ...u, innerPort: port + 1 + i }));
-  return `worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log crit;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
+  return `${nginxPreamble(dir)}
   upstream carriers {
 ${inner.map((u, i) => `    server 127.0.0.1:${u.innerPort}${i === 0 ? '' : ' backup'} max_fails=1 fail_timeout=5s;`).join('\n')}
     keepalive 128;
@@ -114,6 +90,23 @@ ${inner.map((u) => `  server {
   }`).join('\n')}
 }
 `;
+}
+
+/** nginx's top level and the start of its http block: one process in the foreground, state and temp files under `dir`. */
+function nginxPreamble(dir: string): string {
+  for (const sub of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, sub), { recursive: true });
+  return `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log crit;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;`;
 }
 
 export function haproxyConfig(dir: string, port: number, upstreams: Upstream[]): string {
