@@ -80,3 +80,51 @@ export function quantile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
+
+/** What one phase of a drill did to the payments scheduled in it (a table row of BENCHMARKS.md). */
+export interface PhaseRow {
+  phase: string;
+  sent: number;
+  failed: number;
+  /** Took ≥ 1 s. */
+  stalled: number;
+  /** Charged more than once. */
+  duplicates: number;
+  /** Failed at the client but charged. */
+  unknown: number;
+  p50: number;
+  p99: number;
+  max: number;
+  /** ms from the phase's start to its first success, when `firstSuccess` was asked for. */
+  firstSuccessMs: number | null;
+}
+
+/** The samples scheduled in [from, to) ms of the run. */
+export function samplesIn(samples: readonly Sample[], from: number, to: number): Sample[] {
+  return samples.filter((s) => s.scheduledAt >= from && s.scheduledAt < to);
+}
+
+/** Summarises a phase's samples (scheduled from `from` ms on) against the processor's charges per reference. */
+export function phaseRow(phase: string, inPhase: readonly Sample[], from: number, chargesByReference: Record<string, number>, firstSuccess: boolean): PhaseRow {
+  const ok = (s: Sample) => s.status >= 200 && s.status < 300;
+  const latencies = inPhase.map((s) => s.latencyMs);
+  const successesAfter = inPhase.filter(ok).map((s) => s.scheduledAt + s.latencyMs - from);
+  return {
+    phase,
+    sent: inPhase.length,
+    failed: inPhase.filter((s) => !ok(s)).length,
+    stalled: inPhase.filter((s) => s.latencyMs >= 1_000).length,
+    duplicates: inPhase.filter((s) => (chargesByReference[s.reference] ?? 0) > 1).length,
+    unknown: inPhase.filter((s) => !ok(s) && (chargesByReference[s.reference] ?? 0) > 0).length,
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    max: latencies.length > 0 ? Math.max(...latencies) : NaN,
+    firstSuccessMs: firstSuccess && successesAfter.length > 0 ? Math.min(...successesAfter) : null,
+  };
+}
+
+/** A number for a table cell; '–' when there is none. */
+export function fmt(n: number | null, digits = 0): string {
+  if (n === null || Number.isNaN(n)) return '–';
+  return n.toFixed(digits);
+}

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { renderLatencyChart } from './chart.ts';
-import { openLoop, quantile, type Sample } from './open-loop.ts';
+import { fmt, openLoop, phaseRow, quantile, samplesIn, type PhaseRow, type Sample } from './open-loop.ts';
 import { BENCH_MERCHANT, signHeadersSync, type MerchantCredentials } from './sign.ts';
 import { haproxyConfig, nginxConfig, startHaproxy, startNginx, type Upstream } from './peers.ts';
 import { freePort } from '../test/support/redis-server.ts';
@@ -309,18 +309,6 @@ const SCENARIOS: Scenario[] = [
   { name: 'flap', phases: [steady(2_000 * P), { name: 'kt flapping 250 ms', durationMs: 3_000 * P, actions: [['kt-fiber', 'flap:250']] }, restored(2_000 * P)] },
 ];
 
-interface PhaseRow {
-  phase: string;
-  sent: number;
-  failed: number;
-  stalled: number;
-  duplicates: number;
-  unknown: number;
-  p50: number;
-  p99: number;
-  max: number;
-  firstSuccessMs: number | null;
-}
 
 interface DrillResult {
   gateway: string;
@@ -352,33 +340,14 @@ async function drill(target: Target, scenario: Scenario, rate: number, withKeys:
 
   const phases = scenario.phases.map((phase, i): PhaseRow => {
     const from = phaseStarts[i]!;
-    const to = from + phase.durationMs;
-    const inPhase = samples.filter((s) => s.scheduledAt >= from && s.scheduledAt < to);
-    const ok = (s: Sample) => s.status >= 200 && s.status < 300;
-    const latencies = inPhase.map((s) => s.latencyMs);
-    const successesAfter = inPhase.filter(ok).map((s) => s.scheduledAt + s.latencyMs - from);
-    return {
-      phase: phase.name,
-      sent: inPhase.length,
-      failed: inPhase.filter((s) => !ok(s)).length,
-      stalled: inPhase.filter((s) => s.latencyMs >= 1_000).length,
-      duplicates: inPhase.filter((s) => (ledger.byReference[s.reference] ?? 0) > 1).length,
-      unknown: inPhase.filter((s) => !ok(s) && (ledger.byReference[s.reference] ?? 0) > 0).length,
-      p50: quantile(latencies, 0.5),
-      p99: quantile(latencies, 0.99),
-      max: Math.max(...latencies),
-      firstSuccessMs: phase.actions.length > 0 && phase.name !== 'restored' && successesAfter.length > 0 ? Math.min(...successesAfter) : null,
-    };
+    const inPhase = samplesIn(samples, from, from + phase.durationMs);
+    return phaseRow(phase.name, inPhase, from, ledger.byReference, phase.actions.length > 0 && phase.name !== 'restored');
   });
   console.log(`drill ${target.name} ${scenario.name} ${rate}/s keys=${withKeys}: failed ${phases.reduce((n, p) => n + p.failed, 0)}, dup ${phases.reduce((n, p) => n + p.duplicates, 0)}`);
   return { gateway: target.name, scenario: scenario.name, rate, withKeys, phases, samples, phaseStarts };
 }
 
 // ---------------------------------------------------------------- report
-function fmt(n: number | null, digits = 0): string {
-  if (n === null || Number.isNaN(n)) return '–';
-  return n.toFixed(digits);
-}
 
 function versions(): string {
   // nginx prints its version on stderr, HAProxy on stdout.

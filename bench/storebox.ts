@@ -16,7 +16,7 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { loadavg, setPriority } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { quantile, type Sample } from './open-loop.ts';
+import { fmt, phaseRow, samplesIn, type PhaseRow, type Sample } from './open-loop.ts';
 import { haproxyConfig, nginxConfig, type Upstream } from './peers.ts';
 import { bedSupport, NetnsBed, PROCESSOR_PORT, type BedFault, type BedPortal, type BedProcess } from '../test/support/netns-bed.ts';
 
@@ -57,17 +57,7 @@ interface Gateway {
   start(): Promise<BedProcess>;
 }
 
-interface PhaseRow {
-  phase: string;
-  sent: number;
-  failed: number;
-  stalled: number;
-  duplicates: number;
-  unknown: number;
-  p50: number;
-  p99: number;
-  max: number;
-  firstSuccessMs: number | null;
+interface CarrierPhaseRow extends PhaseRow {
   /** Charges per carrier (1, 2, 3) of this phase's payments, from the processor's source addresses. */
   byCarrier: number[];
 }
@@ -77,7 +67,7 @@ interface DrillResult {
   fault: string;
   /** The machine's 1-minute load average when the drill began (2 cores; others' work included). */
   load: number;
-  phases: PhaseRow[];
+  phases: CarrierPhaseRow[];
 }
 
 const bed = await NetnsBed.create({ dns: false });
@@ -204,38 +194,18 @@ async function drill(gateway: Gateway, faultName: string, fault: BedFault): Prom
   const { samples, phaseStarts } = result;
   if (process.env.BENCH_SAMPLES) writeFileSync(`${process.env.BENCH_SAMPLES}-${prefix}.json`, JSON.stringify(result));
   const carrierOf = new Map(bed.carriers.map((c) => [c.storeAddress, c.n - 1]));
-  const phases = PHASE_NAMES.map((name, i): PhaseRow => {
+  const phases = PHASE_NAMES.map((name, i): CarrierPhaseRow => {
     const from = phaseStarts[i]!;
-    const to = phaseStarts[i + 1] ?? Infinity;
-    const inPhase = samples.filter((s) => s.scheduledAt >= from && s.scheduledAt < to);
-    const ok = (s: Sample) => s.status >= 200 && s.status < 300;
-    const latencies = inPhase.map((s) => s.latencyMs);
-    const successesAfter = inPhase.filter(ok).map((s) => s.scheduledAt + s.latencyMs - from);
+    const inPhase = samplesIn(samples, from, phaseStarts[i + 1] ?? Infinity);
     const byCarrier = [0, 0, 0];
     for (const s of inPhase) for (const source of ledger.sourcesByReference[s.reference] ?? []) byCarrier[carrierOf.get(source) ?? 0]!++;
-    return {
-      phase: name,
-      sent: inPhase.length,
-      failed: inPhase.filter((s) => !ok(s)).length,
-      stalled: inPhase.filter((s) => s.latencyMs >= 1_000).length,
-      duplicates: inPhase.filter((s) => (ledger.byReference[s.reference] ?? 0) > 1).length,
-      unknown: inPhase.filter((s) => !ok(s) && (ledger.byReference[s.reference] ?? 0) > 0).length,
-      p50: quantile(latencies, 0.5),
-      p99: quantile(latencies, 0.99),
-      max: latencies.length > 0 ? Math.max(...latencies) : NaN,
-      firstSuccessMs: name === 'fault' && successesAfter.length > 0 ? Math.min(...successesAfter) : null,
-      byCarrier,
-    };
+    return { ...phaseRow(name, inPhase, from, ledger.byReference, name === 'fault'), byCarrier };
   });
   const f = phases[2]!;
   console.log(`store box ${faultName} ${gateway.name}: fault phase failed ${f.failed}, dup ${f.duplicates}, p99 ${fmt(f.p99, 1)} ms, max ${fmt(f.max)} ms`);
   return { gateway: gateway.name, fault: faultName, load, phases: phases.slice(1) };
 }
 
-function fmt(n: number | null, digits = 0): string {
-  if (n === null || Number.isNaN(n)) return '–';
-  return n.toFixed(digits);
-}
 
 function report(drills: DrillResult[], gatewayNames: string[]): string {
   const lines: string[] = [];
