@@ -17,3 +17,14 @@ export function policyFrom(yaml: string): Policy {
 export function policyFromObject(input: unknown): Policy {
   return valid(validatePolicyObject(input));
 }
+
+/** The smallest valid policy: one path, one payments route. */
+export const MINIMAL_POLICY_YAML = `version: 1
+paths:
+  - id: a
+    upstream: https://pay.example
+routes:
+  - id: payments
+    match: { method: POST, path: /v1/payments }
+    paths: [a]
+`;

@@ -1,16 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parsePolicy as parseFixture, POLICY_LIMITS } from '../../core/policy/parse.ts';
 import { WorkerPolicyAnalyser } from './worker-policy-analyser.ts';
-
-const MINIMAL = `version: 1
-paths:
-  - id: a
-    upstream: https://pay.example
-routes:
-  - id: payments
-    match: { method: POST, path: /v1/payments }
-    paths: [a]
-`;
+import { MINIMAL_POLICY_YAML as MINIMAL } from '../../../test/support/policy.ts';
 
 const RUNNING = (() => {
   const parsed = parseFixture(MINIMAL);

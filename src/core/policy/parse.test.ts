@@ -3,16 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { policyJsonSchema } from './json-schema.ts';
 import { formatFieldPath, parsePolicy, POLICY_LIMITS, validatePolicyObject } from './parse.ts';
 import { policyHash } from './hash.ts';
-
-const MINIMAL = `version: 1
-paths:
-  - id: a
-    upstream: https://pay.example
-routes:
-  - id: payments
-    match: { method: POST, path: /v1/payments }
-    paths: [a]
-`;
+import { MINIMAL_POLICY_YAML as MINIMAL } from '../../../test/support/policy.ts';
 
 describe('parsePolicy', () => {
   it('fills documented defaults', () => {

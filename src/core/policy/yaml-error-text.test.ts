@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parsePolicy } from './parse.ts';
-
-const MINIMAL = `version: 1
-paths:
-  - id: a
-    upstream: https://pay.example
-routes:
-  - id: payments
-    match: { method: POST, path: /v1/payments }
-    paths: [a]
-`;
+import { MINIMAL_POLICY_YAML as MINIMAL } from '../../../test/support/policy.ts';
 
 /** A broken policy, and the plain-words explanation its single issue must carry. */
 const BROKEN: [string, string, RegExp][] = [
