@@ -1,29 +1,18 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/adapters/node/logger.ts';
 import { createRedisClient } from '../src/adapters/node/redis/client.ts';
 import { AUDIT_STREAM_KEY } from '../src/adapters/node/redis/audit-stream.ts';
 import { startNodeGateway, type RunningGateway } from '../src/adapters/node/server.ts';
 import { policyHash } from '../src/core/policy/hash.ts';
+import { capturedLogger } from './support/captured-logger.ts';
 import { cardNumberForms, exposesCardNumber, TEST_CARD_NUMBERS } from './support/card-data.ts';
 import { policyFromObject } from './support/policy.ts';
 import { TestRedisServer } from './support/redis-server.ts';
 
 const OPERATOR_TOKEN = 'operator-token-0123456789abcdef0123456789';
 
-function capturedLogger() {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(...chunk.toString().split('\n').filter((line) => line !== ''));
-      done();
-    },
-  });
-  return { logger: createLogger({ level: 'info', destination }), lines };
-}
 
 const policy = policyFromObject({
   version: 1,

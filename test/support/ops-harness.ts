@@ -1,9 +1,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
-import { createLogger } from '../../src/adapters/node/logger.ts';
+import { capturedLogger } from './captured-logger.ts';
 import { startNodeGateway, type RunningGateway } from '../../src/adapters/node/server.ts';
 import { policyHash } from '../../src/core/policy/hash.ts';
 import { validatePolicyObject } from '../../src/core/policy/parse.ts';
@@ -57,19 +56,13 @@ export class OpsStack {
     await writeFile(policyFile, stringify(input));
     const parsed = validatePolicyObject(input);
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-    const logLines: string[] = [];
-    const destination = new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        logLines.push(...chunk.toString('utf8').split('\n').filter((line) => line !== ''));
-        callback();
-      },
-    });
+    const { logger, lines: logLines } = capturedLogger();
     const auditFile = join(dir, 'audit.jsonl');
     const gateway = await startNodeGateway({
       policy: parsed.policy,
       policyHash: await policyHash(parsed.policy),
       port: 0,
-      logger: createLogger({ destination, level: 'info' }),
+      logger,
       policyFile,
       watchPolicy: options.watchPolicy ?? false,
       adminTokens: ADMIN_TOKENS,

@@ -1,19 +1,8 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { capturedLogger as capture } from '../../../test/support/captured-logger.ts';
 import { cardNumberForms, exposesCardNumber, TEST_CARD_NUMBERS } from '../../../test/support/card-data.ts';
-import { createLogger } from './logger.ts';
 import { logRequest } from './ops.ts';
 
-function capture() {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(...chunk.toString().split('\n').filter((line) => line !== ''));
-      done();
-    },
-  });
-  return { logger: createLogger({ level: 'info', destination }), lines };
-}
 
 const request = (pathname: string) => ({
   requestId: 'r-1',
