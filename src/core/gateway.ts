@@ -76,6 +76,13 @@ const TRANSITIONS_KEPT = 50;
 export const WARM_CONNECTIONS = 4;
 
 /** Per-path runtime state: breaker, transport, counters for /status. */
+/** An attempt waiting for its answer on a path, and how to give it up (set a timer only while the path is degraded). */
+interface WaitingAttempt {
+  startedAt: number;
+  giveUp: (reason: string) => void;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
 class PathState implements PathRuntime {
   readonly latency = new LatencyWindow();
   readonly transitions: BreakerTransition[] = [];
@@ -109,7 +116,7 @@ class PathState implements PathRuntime {
   onAnswered: ((pathId: string) => void) | undefined;
   readonly #now: () => number;
   /** Attempts under way here that may be given up and sent on when the path is degraded. */
-  readonly #waiting = new Set<{ startedAt: number; giveUp: (reason: string) => void }>();
+  readonly #waiting = new Set<WaitingAttempt>();
 
   constructor(config: PathConfig, breaker: IBreaker, transport: PathTransport, adaptive: AdaptiveTimeoutConfig, now: () => number, degradation: DegradationConfig) {
     this.#now = now;
@@ -143,11 +150,27 @@ class PathState implements PathRuntime {
     const was = this.quality.degraded;
     this.quality.record(answeredAfterMs === undefined || this.quality.isSlow(answeredAfterMs, this.latency.quantile(0.1)));
     if (was || !this.quality.degraded) return;
-    // Just marked degraded: attempts that have already waited slowMs here are sent on now.
-    const now = this.#now();
-    for (const { startedAt, giveUp } of [...this.#waiting]) {
-      if (now - startedAt >= this.quality.config.slowMs) giveUp(`path ${this.config.id} was marked degraded (lossy) while this attempt waited`);
+    // Just marked degraded: attempts that have already waited slowMs here are sent on now, the
+    // others once they have.
+    for (const entry of [...this.#waiting]) this.#giveUpWhenSlow(entry, `path ${this.config.id} was marked degraded (lossy) while this attempt waited`);
+  }
+
+  /**
+   * On a degraded path, an attempt still waiting after slowMs is most likely waiting for a
+   * retransmission (a second for a lost SYN): given up, it is sent on to a sibling. A timer is set
+   * only while the path is degraded, so attempts on a sound path cost none.
+   */
+  #giveUpWhenSlow(entry: WaitingAttempt, reasonNow: string): void {
+    const slowMs = this.quality.config.slowMs;
+    const waited = this.#now() - entry.startedAt;
+    if (waited >= slowMs) {
+      entry.giveUp(reasonNow);
+      return;
     }
+    if (entry.timer !== undefined) return;
+    entry.timer = setTimeout(() => {
+      if (this.degraded) entry.giveUp(`path ${this.config.id} is degraded (lossy) and this attempt waited ${slowMs} ms`);
+    }, slowMs - waited);
   }
 
   noteAsked(): void {
@@ -172,16 +195,11 @@ class PathState implements PathRuntime {
     // Only where a sent request may be asked again elsewhere under its key (the engine watches only
     // attempts with a later path to go to).
     if (!route.idempotency.upstreamHonors || !this.quality.config.enabled) return unwatch;
-    // On a degraded path, an attempt still waiting after slowMs is most likely waiting for a
-    // retransmission (a second for a lost SYN): given up, it is sent on to a sibling.
-    const slowMs = this.quality.config.slowMs;
-    const entry = { startedAt, giveUp };
+    const entry: WaitingAttempt = { startedAt, giveUp, timer: undefined };
     this.#waiting.add(entry);
-    const check = setTimeout(() => {
-      if (this.degraded) giveUp(`path ${this.config.id} is degraded (lossy) and this attempt waited ${slowMs} ms`);
-    }, slowMs);
+    if (this.degraded) this.#giveUpWhenSlow(entry, `path ${this.config.id} is degraded (lossy) and this attempt waited ${this.quality.config.slowMs} ms`);
     return () => {
-      clearTimeout(check);
+      if (entry.timer !== undefined) clearTimeout(entry.timer);
       this.#waiting.delete(entry);
       unwatch?.();
     };
