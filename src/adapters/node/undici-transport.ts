@@ -137,49 +137,41 @@ export function createUndiciTransport(path: PathConfig, options: UndiciTransport
     }
     return pool;
   };
+  /** Runs `use` on the current pool; while the interface has no address, rejects with that (not sent). */
+  const withCurrent = <T>(use: (active: Pool) => Promise<T>): Promise<T> => {
+    let active: Pool;
+    try {
+      active = current();
+    } catch (error) {
+      return Promise.reject(error as AttemptError);
+    }
+    return use(active);
+  };
 
   const onTlsFailure = options.onTlsFailure;
   return {
-    send: (request, attempt) => {
-      let active: Pool;
-      try {
-        active = current();
-      } catch (error) {
-        return Promise.reject(error as AttemptError);
-      }
-      const sent = dispatch(active.agent, origin, basePath + request.target, request, attempt);
-      return sent.catch((error: unknown) => {
-        if (error instanceof AttemptError) {
-          if (error.code === 'tls_failed') onTlsFailure?.(path.id, error);
-          // The address went away under us: read the interface again on the next attempt.
-          if (error.code === 'address_unavailable') addresses?.invalidate();
-        }
-        throw error;
-      });
-    },
+    send: (request, attempt) =>
+      withCurrent((active) =>
+        dispatch(active.agent, origin, basePath + request.target, request, attempt).catch((error: unknown) => {
+          if (error instanceof AttemptError) {
+            if (error.code === 'tls_failed') onTlsFailure?.(path.id, error);
+            // The address went away under us: read the interface again on the next attempt.
+            if (error.code === 'address_unavailable') addresses?.invalidate();
+          }
+          throw error;
+        }),
+      ),
     close: async () => {
       resolver?.close();
       await Promise.all([...(pool ? [closePool(pool)] : []), ...retired]);
     },
-    connect: (signal) => {
-      let active: Pool;
-      try {
-        active = current();
-      } catch (error) {
-        return Promise.reject(error as AttemptError);
-      }
-      return active.idle() > 0 || active.connector.parkedCount > 0 ? Promise.resolve() : active.connector.preconnect(active.target, signal);
-    },
-    warm: async (count) => {
-      let active: Pool;
-      try {
-        active = current();
-      } catch {
-        return;
-      }
-      const wanted = Math.max(0, count - active.idle() - active.connector.parkedCount - active.connector.connectingCount);
-      await Promise.allSettled(Array.from({ length: wanted }, () => active.connector.preconnect(active.target, AbortSignal.timeout(path.connectTimeoutMs))));
-    },
+    connect: (signal) =>
+      withCurrent((active) => (active.idle() > 0 || active.connector.parkedCount > 0 ? Promise.resolve() : active.connector.preconnect(active.target, signal))),
+    warm: (count) =>
+      withCurrent(async (active) => {
+        const wanted = Math.max(0, count - active.idle() - active.connector.parkedCount - active.connector.connectingCount);
+        await Promise.allSettled(Array.from({ length: wanted }, () => active.connector.preconnect(active.target, AbortSignal.timeout(path.connectTimeoutMs))));
+      }).catch(() => {}), // nothing to warm while the interface has no address
     upstreamAddress: () => pool?.connector.upstreamAddress ?? lastUpstreamAddress,
   };
 }
