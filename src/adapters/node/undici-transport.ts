@@ -2,6 +2,7 @@ import { isIP, type Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import type { Agent, buildConnector, Dispatcher } from 'undici';
 import { AttemptError, type AttemptErrorCode } from '../../core/failover/attempt-error.ts';
+import { upstreamHost } from '../../core/egress/path-egress.ts';
 import type { PathConfig } from '../../core/policy/schema.ts';
 import { PathResolver, type DnsCacheOptions, type DnsChange } from './path-resolver.ts';
 import { readPublicFile, readSecretFile } from './secret-file.ts';
@@ -68,7 +69,7 @@ export function createUndiciTransport(path: PathConfig, options: UndiciTransport
   const base = new URL(path.upstream);
   const origin = base.origin;
   const basePath = base.pathname.replace(/\/$/, '');
-  const hostname = base.hostname.replace(/^\[|\]$/g, '');
+  const hostname = upstreamHost(path.upstream);
   const iface = path.interface;
   const addresses = options.interfaceAddresses;
   if (iface !== undefined && addresses === undefined) throw new Error(`path ${path.id} names interface ${iface}: the transport needs interfaceAddresses`);
