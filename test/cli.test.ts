@@ -181,7 +181,7 @@ describe('paypath serve V8 heap sizing', () => {
   async function runningFlags(env: Record<string, string>, ipc = false): Promise<string[]> {
     const file = join(dir, 'serve-heap.yaml');
     writeFileSync(file, LOCAL);
-    const child = spawn(process.execPath, [BIN, 'serve', '--policy', file, '--port', '0', '--no-watch', '--audit-file', join(dir, 'audit.jsonl')], {
+    const child = spawn(process.execPath, [BIN, 'serve', '--policy', file, '--port', '0', '--no-watch', '--no-warm-up', '--audit-file', join(dir, 'audit.jsonl')], {
       env: { ...process.env, LOG_LEVEL: 'info', ...env },
       stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
     });

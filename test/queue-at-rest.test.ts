@@ -91,7 +91,7 @@ describe('a payment queued in Redis while every carrier is down', () => {
   it('is kept only encrypted while it waits, and once forwarded and answered only its outcome is kept', async () => {
     await client.flushall();
     await bench.setAll('refuse');
-    const running = await bench.startInProcess(bench.writePolicy(payments, queueSettings), redis.url, { warmCodePaths: false });
+    const running = await bench.startInProcess(bench.writePolicy(payments, queueSettings), redis.url);
     try {
       const queued = await pay(running.url, 'rest-1');
       expect(queued.status).toBe(202);
@@ -132,7 +132,7 @@ describe('a payment queued in Redis while every carrier is down', () => {
   it('is refused (503 queue_key_missing) when no queue key is configured, and nothing of it is kept', async () => {
     await client.flushall();
     await bench.setAll('refuse');
-    const running = await bench.startInProcess(bench.writePolicy(payments, queueSettings), redis.url, { queueKeys: [], warmCodePaths: false });
+    const running = await bench.startInProcess(bench.writePolicy(payments, queueSettings), redis.url, { queueKeys: [] });
     try {
       const refused = await pay(running.url, 'rest-2');
       expect(refused.status).toBe(503);

@@ -122,7 +122,7 @@ describe('the Worker in workerd', () => {
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
     let node: RunningGateway | undefined;
     try {
-      node = await startNodeGateway({ policy: parsed.policy, policyHash: await policyHash(parsed.policy), port: 0, redisUrl: redis.url, logger: silentLogger });
+      node = await startNodeGateway({ policy: parsed.policy, policyHash: await policyHash(parsed.policy), port: 0, redisUrl: redis.url, logger: silentLogger, warmCodePaths: false });
       const nodeUrl = node.url;
 
       // Node learns first: edge-a refuses, the Node gateway's payments trip it.

@@ -62,6 +62,7 @@ export class ExactlyOnceBench {
       port: 0,
       logger: process.env.EO_DEBUG ? { info: console.log, warn: console.log, error: console.log } : silentLogger,
       ...(redisUrl ? { redisUrl, queueKeys: [Buffer.from(TEST_QUEUE_KEY, 'base64')] } : {}),
+      warmCodePaths: false,
       ...options,
     });
   }
@@ -100,7 +101,7 @@ export class GatewayProcess {
     const p = port ?? (await freePort());
     const childEnv: Record<string, string | undefined> = { ...process.env, LOG_LEVEL: 'warn', PAYPATH_QUEUE_KEY: TEST_QUEUE_KEY, ...env };
     for (const [name, value] of Object.entries(childEnv)) if (value === undefined) delete childEnv[name];
-    const child = spawn(process.execPath, [BIN, 'serve', '--policy', policyFile, '--port', String(p), '--redis', redisUrl], {
+    const child = spawn(process.execPath, [BIN, 'serve', '--policy', policyFile, '--port', String(p), '--redis', redisUrl, '--no-warm-up'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: childEnv,
     });

@@ -584,7 +584,7 @@ export class NetnsBed {
   async startGateway(policy: string, options: { env?: NodeJS.ProcessEnv; args?: string[] } = {}): Promise<BedProcess> {
     const file = join(this.dir, 'policy.yaml');
     writeFileSync(file, policy);
-    const gateway = this.node('store', join(REPO, 'bin', 'paypath.js'), ['serve', '--policy', file, '--port', String(GATEWAY_PORT), '--host', '127.0.0.1', ...(options.args ?? [])], {
+    const gateway = this.node('store', join(REPO, 'bin', 'paypath.js'), ['serve', '--policy', file, '--port', String(GATEWAY_PORT), '--host', '127.0.0.1', '--no-warm-up', ...(options.args ?? [])], {
       name: 'paypath serve',
       env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', ...options.env },
     });

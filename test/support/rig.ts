@@ -82,7 +82,7 @@ export class Rig {
     if (options.policy) input = options.policy(input);
     const result = validatePolicyObject(input);
     if (!result.ok) throw new Error(`rig policy invalid: ${JSON.stringify(result.issues)}`);
-    const running = await startNodeGateway({ policy: result.policy, policyHash: await policyHash(result.policy), port: 0, logger: silentLogger });
+    const running = await startNodeGateway({ policy: result.policy, policyHash: await policyHash(result.policy), port: 0, logger: silentLogger, warmCodePaths: false });
     return new Rig(processor, carriers, running, result.policy);
   }
 
