@@ -5,9 +5,10 @@ import { AttemptError } from '../src/core/failover/attempt-error.ts';
 import type { PathConfig } from '../src/core/policy/schema.ts';
 import { discardBody } from '../src/core/transport.ts';
 import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { CarrierProxy } from './support/carrier.ts';
 import { SimulatedProcessor } from './support/processor.ts';
-import { freePort } from './support/redis-server.ts';
+import { REFUSED_PORT } from './support/redis-server.ts';
 
 let processor: SimulatedProcessor;
 let carrier: CarrierProxy;
@@ -75,7 +76,7 @@ describe('undici transport: what reached the wire', () => {
   });
 
   it('connection refused: not sent', async () => {
-    const error = await attempt(path(`http://127.0.0.1:${await freePort()}`));
+    const error = await attempt(path(`http://127.0.0.1:${REFUSED_PORT}`));
     expect(error).toMatchObject({ code: 'connect_refused', wire: 'not_sent' });
   });
 
@@ -116,8 +117,8 @@ describe('undici transport: warm connections', () => {
       open++;
       socket.once('close', () => open--);
     });
-    const port = await freePort();
-    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
     // Parked connections nobody uses are closed after the keep-alive timeout.
     const transport = createUndiciTransport(path(`http://127.0.0.1:${port}`), { keepAliveTimeoutMs: 150 });
     try {
