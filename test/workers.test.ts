@@ -5,7 +5,7 @@ import { silentLogger } from '../src/core/logger.ts';
 import { policyHash } from '../src/core/policy/hash.ts';
 import { validatePolicyObject } from '../src/core/policy/parse.ts';
 import { startNodeGateway, type RunningGateway } from '../src/adapters/node/server.ts';
-import { CarrierProxy } from './support/carrier.ts';
+import { CarrierProxy, deliveredAndIdle } from './support/carrier.ts';
 import { TestRedisServer } from './support/redis-server.ts';
 import { SimulatedProcessor } from './support/processor.ts';
 import { WranglerDev } from './support/wrangler-dev.ts';
@@ -100,7 +100,7 @@ describe('the Worker in workerd', () => {
     } finally {
       await carriers.get('edge-a')!.setMode({ mode: 'up' });
     }
-    await new Promise((r) => setTimeout(r, 200)); // held (blackholed) requests land now, and must replay
+    await deliveredAndIdle(processor, carriers.values()); // held (blackholed) requests land now, and must replay
     for (let i = 0; i < 4; i++) expect(processor.chargesFor(`w-${mode.mode}-${i}`), name).toBe(1);
   });
 

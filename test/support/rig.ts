@@ -3,9 +3,8 @@ import { validatePolicyObject } from '../../src/core/policy/parse.ts';
 import { policyHash } from '../../src/core/policy/hash.ts';
 import type { Policy, PolicyInput } from '../../src/core/policy/schema.ts';
 import { startNodeGateway, type RunningGateway } from '../../src/adapters/node/server.ts';
-import { CarrierProxy, type CarrierMode } from './carrier.ts';
+import { CarrierProxy, deliveredAndIdle, type CarrierMode } from './carrier.ts';
 import { SimulatedProcessor } from './processor.ts';
-import { until } from './poll.ts';
 
 /** The three carriers of a store box, each on its own loopback address, and the source address the gateway binds for it. */
 export const CARRIERS = [
@@ -103,22 +102,9 @@ export class Rig {
     for (const carrier of this.carriers.values()) await carrier.setMode({ mode: 'up' });
   }
 
-  /**
-   * Resolves once nothing is on its way to the processor (no carrier holds a byte, the processor
-   * handles no request) at two checks in a row: a late request, as from a restored blackhole, has
-   * landed, so a duplicate charge it makes is counted.
-   */
+  /** Resolves once nothing is on its way to the processor: see deliveredAndIdle. */
   async idle(): Promise<void> {
-    let quietChecks = 0;
-    await until(
-      'the processor to be idle (nothing held by a carrier, no request in progress)',
-      () => {
-        const busy = this.processor.handling > 0 || [...this.carriers.values()].some((c) => c.heldBytes > 0);
-        quietChecks = busy ? 0 : quietChecks + 1;
-        return quietChecks >= 2;
-      },
-      { timeoutMs: 10_000, intervalMs: 25 },
-    );
+    await deliveredAndIdle(this.processor, this.carriers.values());
   }
 
   async pay(reference: string, options: { key?: string | null; path?: string; body?: unknown } = {}): Promise<PaymentResult> {
