@@ -20,8 +20,8 @@ import { QueueCipher } from '../src/core/queue/queue-cipher.ts';
 import { DetectionRig, pathState, pay } from './support/detection-harness.ts';
 import { ExactlyOnceBench } from './support/exactly-once-bench.ts';
 import { TestRedisCluster } from './support/redis-cluster.ts';
+import { POLL } from './support/poll.ts';
 
-const POLL = { timeout: 10_000, interval: 50 };
 
 describe('Redis Cluster URLs', () => {
   it('parse into startup nodes and per-node credentials', () => {
