@@ -67,13 +67,18 @@ describe('admin API: refused changes, reloads, the audit and history endpoints',
     expect((await running()).revision).toBe(revision);
   });
 
-  it('refuses (413) an admin body over 1 MiB before parsing it, while payments go on', async () => {
+  it('refuses (413) a policy body over 1 MiB and a drill body over 16 KiB before parsing them, while payments go on', async () => {
     const validate = await stack.admin('POST', '/admin/policy/validate', { token: TOKENS.viewer, body: 'x'.repeat(POLICY_LIMITS.maxBytes + 1) });
     expect(validate.status).toBe(413);
     expect((await json(validate)).error).toMatchObject({ code: 'body_too_large', limit: POLICY_LIMITS.maxBytes });
     const diff = await stack.admin('POST', '/admin/policy/diff', { token: TOKENS.viewer, body: 'x'.repeat(POLICY_LIMITS.maxBytes + 1) });
     expect(diff.status).toBe(413);
     expect((await json(diff)).error.code).toBe('body_too_large');
+    // A drill request is a few fields: a large one is refused too, and no drill starts.
+    const drill = await stack.admin('POST', '/admin/drills', { body: JSON.stringify({ path: 'lgu-lte', durationMs: 100, pad: 'x'.repeat(20_000) }) });
+    expect(drill.status).toBe(413);
+    expect((await json(drill)).error).toMatchObject({ code: 'body_too_large', limit: 16_384 });
+    expect((await json(await stack.admin('GET', '/admin/drills', { token: TOKENS.viewer }))).running).toBeNull();
     const payment = await stack.pay(`after-413-${Date.now()}`);
     expect(payment.status).toBe(201);
     await payment.arrayBuffer();
