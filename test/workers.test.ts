@@ -5,9 +5,9 @@ import { silentLogger } from '../src/core/logger.ts';
 import { policyHash } from '../src/core/policy/hash.ts';
 import { validatePolicyObject } from '../src/core/policy/parse.ts';
 import { startNodeGateway, type RunningGateway } from '../src/adapters/node/server.ts';
-import { CarrierProxy } from './support/carrier.ts';
+import { CarrierProxy } from '../src/demo/carrier.ts';
 import { TestRedisServer } from './support/redis-server.ts';
-import { SimulatedProcessor } from './support/processor.ts';
+import { SimulatedProcessor } from '../src/demo/processor.ts';
 import { WranglerDev } from './support/wrangler-dev.ts';
 
 // The Worker build in real workerd (wrangler dev, offline), in front of the simulated processor
