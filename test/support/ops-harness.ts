@@ -7,7 +7,7 @@ import { startNodeGateway, type RunningGateway } from '../../src/adapters/node/s
 import { policyHash } from '../../src/core/policy/hash.ts';
 import { validatePolicyObject } from '../../src/core/policy/parse.ts';
 import type { PolicyInput } from '../../src/core/policy/schema.ts';
-import type { AdminTokenEntry } from '../../src/http/middleware/admin-auth/admin-auth.ts';
+import type { AdminTokenEntry } from '../../src/http/middleware/admin-auth/index.ts';
 import { CarrierProxy } from '../../src/demo/carrier.ts';
 import { SimulatedProcessor } from '../../src/demo/processor.ts';
 

@@ -10,7 +10,7 @@ import type { Policy } from '../../core/policy/schema.ts';
 import { WebhookSender } from '../../core/webhook-sender.ts';
 import type { RequestRecord } from '../../core/request-record.ts';
 import type { AppDeps } from '../../http/app.ts';
-import { AdminAuthenticator, type AdminTokenEntry } from '../../http/middleware/admin-auth/admin-auth.ts';
+import { AdminAuthenticator, type AdminTokenEntry } from '../../http/middleware/admin-auth/index.ts';
 import { JsonlAuditLog } from './audit-file.ts';
 import { PrometheusMetrics } from './metrics.ts';
 import { PolicyWatcher } from './policy-watcher.ts';

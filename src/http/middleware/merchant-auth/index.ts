@@ -5,7 +5,7 @@ import type { Logger } from '../../../core/logger.ts';
 import type { MerchantsConfig, RouteConfig } from '../../../core/policy/schema.ts';
 import type { RateLimiter } from '../../../core/rate-limit/rate-limiter.ts';
 import type { AppEnv } from '../../app.ts';
-import { bufferedBody } from '../request-body.ts';
+import { bufferedBody } from '../request-body/index.ts';
 import { requestRoute, requestUrl } from '../../request-url.ts';
 import { MERCHANT_ID_PATTERN, type MerchantKeyring } from './keyring.ts';
 import type { NonceStore } from './nonce-store.ts';
