@@ -166,6 +166,25 @@ describe('timeline', () => {
     expect(outageEvents(pathStatus({ transitions: [{ from: 'closed', to: 'isolated', at: NOW - 5_000, reason: 'isolated' }, { from: 'isolated', to: 'closed', at: NOW - 1_000, reason: 'drill' }] }), NOW)).toEqual([]);
   });
 
+  it('keeps the line of an outage that a drill isolates, during the drill and after it', () => {
+    const cut = { from: 'closed', to: 'open', at: NOW - 130_000, reason: 'failures' };
+    const isolated = { from: 'open', to: 'isolated', at: NOW - 60_000, reason: 'isolated' };
+    const during = outageEvents(pathStatus({ state: 'isolated', transitions: [cut, isolated] }), NOW);
+    expect(during).toEqual([expect.objectContaining({ kind: 'outage', tone: 'bad', at: NOW - 130_000 })]);
+    expect(during[0]!.text).toContain('kt down since');
+    expect(during[0]!.text).toContain('for 2m 10s (failures)');
+    const after = outageEvents(pathStatus({ state: 'open', transitions: [cut, isolated, { from: 'isolated', to: 'open', at: NOW - 10_000, reason: 'isolation-ended' }] }), NOW);
+    expect(after).toHaveLength(1);
+    expect(after[0]!.text).toContain('for 2m 10s (failures)');
+    // The outage's start fell out of the kept transitions: the isolation says the path was down already.
+    const partial = outageEvents(pathStatus({ state: 'isolated', transitions: [isolated] }), NOW);
+    expect(partial).toHaveLength(1);
+    expect(partial[0]!.text).toContain('for at least 1m 0s');
+    // Down while isolated, then back: one outage, recovered.
+    const recovered = outageEvents(pathStatus({ transitions: [cut, isolated, { from: 'isolated', to: 'closed', at: NOW - 10_000, reason: 'isolation-ended' }] }), NOW);
+    expect(recovered.map((e) => e.text)).toEqual(['kt recovered after 2m 0s down (failures)']);
+  });
+
   it('merges outages, multi-path drills, policy changes and an invalid policy file of the last hour, newest first', () => {
     const events = timeline(
       [pathStatus({ state: 'open', transitions: [{ from: 'open', to: 'closed', at: NOW - 4_000_000, reason: 'old' }, { from: 'closed', to: 'open', at: NOW - 1_000, reason: 'failures' }] })],

@@ -212,14 +212,20 @@ export type PolicyFileState = NonNullable<Status['policyFile']>;
 
 /**
  * One line per outage instead of every breaker flip: an open ⇄ half-open cycle without a success is one
- * outage, from the path leaving closed to its return (or ongoing). Isolations are the drills' lines.
+ * outage, from the path leaving closed to its return (or ongoing). Isolations are the drills' lines: a
+ * drill neither starts nor ends an outage, so a path that was down when a drill isolated it stays down.
  */
 export function outageEvents(path: Pick<PathStatus, 'id' | 'state' | 'transitions'>, now: number): TimelineEvent[] {
   const events: TimelineEvent[] = [];
   let outage: { start: number; reason: string; retries: number; partial: boolean } | null = null;
   const sorted = [...path.transitions].sort((a, b) => a.at - b.at);
   for (const [index, t] of sorted.entries()) {
-    if (t.to === 'isolated' || t.from === 'isolated') continue;
+    if (t.to === 'isolated') {
+      // The outage's start fell out of the kept transitions, but the path was down when isolated.
+      if (outage === null && index === 0 && t.from !== 'closed') outage = { start: t.at, reason: `${t.from} when a drill isolated it`, retries: 0, partial: true };
+      continue;
+    }
+    if (t.from === 'isolated' && t.to !== 'closed') continue;
     if (t.to === 'closed') {
       if (outage) {
         const retries = outage.retries > 0 ? `, ${outage.retries} failed ${outage.retries === 1 ? 'retry' : 'retries'}` : '';
@@ -231,7 +237,7 @@ export function outageEvents(path: Pick<PathStatus, 'id' | 'state' | 'transition
       outage = { start: t.at, reason: t.reason, retries: 0, partial: index === 0 && t.from !== 'closed' };
     } else if (t.from === 'half-open' && t.to === 'open') outage.retries++;
   }
-  if (outage && path.state !== 'closed' && path.state !== 'isolated') {
+  if (outage && path.state !== 'closed') {
     const retries = outage.retries > 0 ? `; ${outage.retries} half-open ${outage.retries === 1 ? 'trial' : 'trials'} failed` : '';
     events.push({ at: outage.start, kind: 'outage', path: path.id, tone: 'bad', text: `${path.id} down since ${new Date(outage.start).toLocaleTimeString()}, for ${outage.partial ? 'at least ' : ''}${formatDuration(now - outage.start)} (${outage.reason}${retries})` });
   }
