@@ -31,6 +31,14 @@ describe('redundancyBanner', () => {
     expect(redundancyBanner({ healthy: 1, total: 3, level: 'N+0' })).toMatchObject({ tone: 'bad', level: 'N+0' });
     expect(redundancyBanner({ healthy: 0, total: 3, level: 'down' })).toMatchObject({ tone: 'down', level: 'down' });
   });
+
+  it('counts the spares the level counts: healthy paths gone unproven are named, not green', () => {
+    const banner = redundancyBanner({ healthy: 3, total: 3, level: 'N+0', unproven: ['skt-fiber', 'lgu-lte'] });
+    expect(banner).toMatchObject({ tone: 'bad', level: 'N+0' });
+    expect(banner.text).toContain('no spare left');
+    expect(banner.text).toContain('not counted, unproven for longer than the policy allows: skt-fiber, lgu-lte');
+    expect(redundancyBanner({ healthy: 3, total: 3, level: 'N+1', unproven: ['lgu-lte'] })).toMatchObject({ tone: 'warn', level: 'N+1' });
+  });
 });
 
 describe('pathView', () => {

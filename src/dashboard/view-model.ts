@@ -9,14 +9,18 @@ export interface BannerView {
   text: string;
 }
 
-/** The telephone-exchange rule: alarm at the first lost spare, not the last. */
+/**
+ * The telephone-exchange rule: alarm at the first lost spare, not the last. The spares are the level's
+ * (`N+1` is one): a healthy path not proven for longer than the policy allows is no spare.
+ */
 export function redundancyBanner(redundancy: Status['redundancy'], sharedEgress: NonNullable<Status['sharedEgress']> = []): BannerView {
-  const { level, healthy, total } = redundancy;
+  const { level, healthy, total, unproven = [] } = redundancy;
   // Paths that leave the same way are one path: say why the count is lower than the policy's.
   const why = sharedEgress.map((g) => `; ${g.paths.join(', ')} all leave by ${g.egress}`).join('');
-  const of = `${healthy} of ${total} independent paths healthy${why}`;
+  const notCounted = unproven.length > 0 ? `; not counted, unproven for longer than the policy allows: ${unproven.join(', ')}` : '';
+  const of = `${healthy} of ${total} independent paths healthy${why}${notCounted}`;
   if (level === 'down' || healthy === 0) return { tone: 'down', level: 'down', text: `DOWN: no healthy path (${of})` };
-  const spares = healthy - 1;
+  const spares = Number(level.slice(2));
   if (spares >= 2) return { tone: 'ok', level, text: `${level}: ${of}` };
   if (spares === 1) return { tone: 'warn', level, text: `${level}: one spare left: repair now (${of})` };
   return { tone: 'bad', level, text: `${level}: no spare left, the next failure stops payments (${of})` };
