@@ -64,6 +64,18 @@ describe('pathView', () => {
     expect(pathView(pathStatus({ state: 'open', transitions: again }), NOW).label).toBe('down for 10s');
   });
 
+  it('keeps a path that was down when a drill isolated it down, not amber', () => {
+    const isolated = { from: 'open', to: 'isolated', at: NOW - 60_000, reason: 'isolated' };
+    expect(pathView(pathStatus({ state: 'isolated', transitions: [{ from: 'closed', to: 'open', at: NOW - 130_000, reason: 'failures' }, isolated] }), NOW)).toEqual({
+      tone: 'bad',
+      label: 'down for 2m 10s, isolated by a drill',
+      down: true,
+    });
+    // Its start fell out of the kept transitions: down at least since the isolation.
+    expect(pathView(pathStatus({ state: 'isolated', transitions: [isolated] }), NOW).label).toBe('down for 1m 0s, isolated by a drill');
+    expect(pathView(pathStatus({ state: 'isolated', transitions: [{ from: 'closed', to: 'isolated', at: NOW - 60_000, reason: 'isolated' }] }), NOW)).toEqual({ tone: 'warn', label: 'isolated by a drill', down: false });
+  });
+
   it('does not show a cold path (no traffic, no probe, never proven) as healthy', () => {
     expect(pathView(pathStatus({ requests: 0, lastProbe: null, provenAt: null }), NOW)).toEqual({ tone: 'muted', label: 'untested: no traffic, no probe', down: false });
     expect(pathView(pathStatus({ requests: 0, lastProbe: { at: iso(1_000), latencyMs: 3, error: null } }), NOW).tone).toBe('ok');
