@@ -148,7 +148,7 @@ async function main(): Promise<void> {
   await copyFile(join(ROOT, 'policies/default.yaml'), policyFile);
   const goodPolicy = await readFile(policyFile, 'utf8');
   const demo = new Demo({ policyFile, gatewayPort: await freePort(), controlPort: await freePort(), processorPort: await freePort() });
-  const onSignal = () => void demo.stop().then(() => process.exit(130));
+  const onSignal = () => void demo.stop().then(() => rm(dir, { recursive: true, force: true })).then(() => process.exit(130));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let browser: Awaited<ReturnType<typeof launchBrowser>> | undefined;
