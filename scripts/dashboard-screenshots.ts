@@ -5,7 +5,7 @@
 // file is never broken). Every process this script starts is stopped by its PID.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -148,7 +148,11 @@ async function main(): Promise<void> {
   await copyFile(join(ROOT, 'policies/default.yaml'), policyFile);
   const goodPolicy = await readFile(policyFile, 'utf8');
   const demo = new Demo({ policyFile, gatewayPort: await freePort(), controlPort: await freePort(), processorPort: await freePort() });
-  const onSignal = () => void demo.stop().then(() => rm(dir, { recursive: true, force: true })).then(() => process.exit(130));
+  // playwright-core closes the browser and may end this process on a signal too: the copy goes first.
+  const onSignal = () => {
+    rmSync(dir, { recursive: true, force: true });
+    void demo.stop().then(() => process.exit(130));
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let browser: Awaited<ReturnType<typeof launchBrowser>> | undefined;
