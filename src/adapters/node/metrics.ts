@@ -3,6 +3,7 @@ import packageJson from '../../../package.json' with { type: 'json' };
 import type { BreakerState, BreakerTransition } from '../../core/breaker/breaker.ts';
 import type { AttemptRecord } from '../../core/failover/failover.ts';
 import type { GatewayStatus } from '../../core/gateway.ts';
+import { pathsCounted } from '../../core/health/redundancy.ts';
 import type { PathUsage } from '../../core/metering/budget-meter.ts';
 import type { GatewayMetrics } from '../../core/metrics.ts';
 import { requestFailed, type RequestRecord } from '../../core/request-record.ts';
@@ -84,10 +85,10 @@ export class PrometheusMetrics implements GatewayMetrics, MetricsSource {
     });
     new Gauge({
       name: 'paypath_redundancy_level',
-      help: 'Independent healthy paths minus one (N+level); -1 when no path is healthy.',
+      help: 'The redundancy level of /status (N+level): independent healthy paths proven within redundancy.provenWithinMs, minus one; -1 when no path is healthy.',
       registers,
       collect() {
-        this.set(options.status().redundancy.healthy - 1);
+        this.set(pathsCounted(options.status().redundancy.level) - 1);
       },
     });
     new Gauge({
@@ -122,7 +123,7 @@ export class PrometheusMetrics implements GatewayMetrics, MetricsSource {
     });
     new Gauge({
       name: 'paypath_redundancy_alert_below',
-      help: "The running policy's redundancy.alertBelow: the redundancy alarm is raised while paypath_paths_healthy is below it.",
+      help: "The running policy's redundancy.alertBelow: the redundancy webhook's belowAlert is true while paypath_redundancy_level + 1 is below it.",
       registers,
       collect() {
         this.set(options.policy().alertBelow);
