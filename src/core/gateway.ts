@@ -15,7 +15,7 @@ import { ProbeScheduler } from './health/probe-scheduler.ts';
 import { computeRedundancy, type Redundancy } from './health/redundancy.ts';
 import { RedundancyAlarm } from './health/redundancy-alarm.ts';
 import { PathProofs } from './health/path-proof.ts';
-import { TrialGatedBreaker } from './health/trial-gated-breaker.ts';
+import { TrialGatedBreaker } from './breaker/trial-gated-breaker.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import type { AdaptiveTimeoutConfig, BreakerConfig, DegradationConfig, PathConfig, Policy, RouteConfig } from './policy/schema.ts';
 import { canonicalJson } from './policy/hash.ts';

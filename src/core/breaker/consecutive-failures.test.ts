@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { AttemptError } from '../failover/attempt-error.ts';
+import { AttemptError } from '../attempt-error.ts';
 import type { IBreaker } from './breaker.ts';
-import { OpossumBreaker } from './opossum-breaker.ts';
+import { OpossumBreaker } from '../../adapters/node/opossum-breaker.ts';
 import { TimestampBreaker } from './timestamp-breaker.ts';
 
 // A 10 s window at 50 %: after 1,000 successes, the share rule alone would need 1,000 failures.

@@ -1,4 +1,4 @@
-import { AttemptError, isExcusedFailure } from '../failover/attempt-error.ts';
+import { AttemptError, isExcusedFailure } from '../attempt-error.ts';
 
 /**
  * Counts the path's transport failures in a row (timeouts, resets, refused connections; not the

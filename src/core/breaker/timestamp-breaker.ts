@@ -1,5 +1,5 @@
 import type { BreakerConfig } from '../policy/schema.ts';
-import { isExcusedFailure } from '../failover/attempt-error.ts';
+import { isExcusedFailure } from '../attempt-error.ts';
 import { BreakerBookkeeping } from './breaker-bookkeeping.ts';
 import { ConsecutiveFailures } from './consecutive-failures.ts';
 import { BreakerOpenError, type BreakerState, type BreakerTransition, type Disposable, type IBreaker } from './breaker.ts';

@@ -3,7 +3,7 @@ import { RecordingBreaker } from '../../../test/support/recording-breaker.ts';
 import { LatencyWindow } from '../health/latency-window.ts';
 import { validatePolicyObject } from '../policy/parse.ts';
 import type { UpstreamRequest, UpstreamResponse } from '../transport.ts';
-import { AttemptError } from './attempt-error.ts';
+import { AttemptError } from '../attempt-error.ts';
 import { forwardWithFailover, type PathRuntime } from './failover.ts';
 import { RetryBudget } from './retry-budget.ts';
 

@@ -5,7 +5,7 @@ import type { PathConfig, RouteConfig } from '../policy/schema.ts';
 import { discardBody, type PathTransport, type UpstreamRequest, type UpstreamResponse } from '../transport.ts';
 import type { Reconciler } from '../idempotency/reconcile.ts';
 import { AttemptTimer } from './attempt-timer.ts';
-import { AttemptError, type AttemptErrorCode } from './attempt-error.ts';
+import { AttemptError, type AttemptErrorCode } from '../attempt-error.ts';
 import { raceConnects } from './connect-hedge.ts';
 import type { RetryBudget } from './retry-budget.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OpossumBreaker } from '../breaker/opossum-breaker.ts';
+import { OpossumBreaker } from '../../adapters/node/opossum-breaker.ts';
 import { PolicySchema } from '../policy/schema.ts';
 import { TrialGatedBreaker } from './trial-gated-breaker.ts';
 

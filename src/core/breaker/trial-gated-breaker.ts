@@ -1,4 +1,4 @@
-import { BreakerOpenError, type BreakerTransition, type Disposable, type IBreaker } from '../breaker/breaker.ts';
+import { BreakerOpenError, type BreakerTransition, type Disposable, type IBreaker } from './breaker.ts';
 
 /**
  * Wraps a path's breaker when several instances share health state: only one instance at a time

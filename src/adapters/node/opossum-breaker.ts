@@ -1,9 +1,9 @@
 import CircuitBreaker from 'opossum';
-import { isExcusedFailure } from '../failover/attempt-error.ts';
-import type { BreakerConfig } from '../policy/schema.ts';
-import { BreakerBookkeeping } from './breaker-bookkeeping.ts';
-import { ConsecutiveFailures } from './consecutive-failures.ts';
-import { BreakerOpenError, type BreakerState, type BreakerTransition, type Disposable, type IBreaker } from './breaker.ts';
+import { isExcusedFailure } from '../../core/attempt-error.ts';
+import type { BreakerConfig } from '../../core/policy/schema.ts';
+import { BreakerBookkeeping } from '../../core/breaker/breaker-bookkeeping.ts';
+import { ConsecutiveFailures } from '../../core/breaker/consecutive-failures.ts';
+import { BreakerOpenError, type BreakerState, type BreakerTransition, type Disposable, type IBreaker } from '../../core/breaker/breaker.ts';
 
 type Thunk = () => Promise<unknown>;
 

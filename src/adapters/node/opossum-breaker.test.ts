@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { BreakerOpenError, type BreakerTransition } from './breaker.ts';
+import { BreakerOpenError, type BreakerTransition } from '../../core/breaker/breaker.ts';
 import { OpossumBreaker } from './opossum-breaker.ts';
 
 const config = { windowMs: 10_000, errorThresholdPercentage: 50, volumeThreshold: 3, consecutiveFailures: 5, resetTimeoutMs: 100 };
