@@ -69,15 +69,6 @@ describe('TimestampBreaker', () => {
     expect(breaker.state).toBe('closed');
   });
 
-  it('is rebuilt from a snapshot with the same state', async () => {
-    const { clock, breaker } = clocked();
-    breaker.trip('peer');
-    const copy = new TimestampBreaker(config, { now: () => clock.t, snapshot: breaker.snapshot() });
-    expect(copy.state).toBe('open');
-    clock.t += 1_000;
-    expect(copy.state).toBe('half-open');
-  });
-
   it('holds an isolated breaker open until released', async () => {
     const { breaker } = clocked();
     const handle = breaker.isolate();

@@ -12,12 +12,6 @@ interface Bucket {
   failures: number;
 }
 
-/** What a TimestampBreaker needs to be rebuilt elsewhere (another request, another instance). */
-export interface TimestampBreakerSnapshot {
-  openedAt: number | null;
-  buckets: Bucket[];
-}
-
 /**
  * A breaker that keeps no timers: its state is computed from timestamps when read. Open becomes
  * half-open when `resetTimeoutMs` has passed since it opened; the rolling window is a set of
@@ -33,17 +27,11 @@ export class TimestampBreaker implements IBreaker {
   #openedAt: number | null = null;
   #trialInFlight = false;
 
-  constructor(config: BreakerConfig, options: { now?: () => number; snapshot?: TimestampBreakerSnapshot } = {}) {
+  constructor(config: BreakerConfig, options: { now?: () => number } = {}) {
     this.#config = config;
     this.#now = options.now ?? Date.now;
     this.#book = new BreakerBookkeeping({ now: this.#now });
     this.#run = new ConsecutiveFailures(config.consecutiveFailures);
-    if (options.snapshot) {
-      this.#openedAt = options.snapshot.openedAt;
-      this.#buckets = options.snapshot.buckets.map((b) => ({ ...b }));
-      // No listener exists yet: this only sets the state the first transition will start from.
-      this.#book.report(this.#computeState(), 'snapshot');
-    }
   }
 
   get state(): BreakerState {
@@ -95,11 +83,6 @@ export class TimestampBreaker implements IBreaker {
 
   dispose(): void {
     this.#book.dispose();
-  }
-
-  snapshot(): TimestampBreakerSnapshot {
-    this.#prune();
-    return { openedAt: this.#openedAt, buckets: this.#buckets.map((b) => ({ ...b })) };
   }
 
   #computeState(): BreakerState {

@@ -36,11 +36,6 @@ export class TrialGatedBreaker implements IBreaker {
     return this.#inner.state !== 'half-open' || this.#gate === 'mine';
   }
 
-  /** Whether another instance holds the trial lock (for /status). */
-  get trialElsewhere(): boolean {
-    return this.#gate === 'blocked';
-  }
-
   execute<T>(fn: () => Promise<T>): Promise<T> {
     if (!this.isAvailable) return Promise.reject(new BreakerOpenError(this.state));
     return this.#inner.execute(fn);
