@@ -68,6 +68,8 @@ function fixedBreaker(open: boolean): IBreaker {
     state: open ? 'open' : 'closed',
     isAvailable: !open,
     execute: (fn) => (open ? Promise.reject(new BreakerOpenError('open')) : fn()),
+    recordSuccess() {},
+    recordFailure() {},
     isolate: () => ({ dispose() {} }),
     trip() {},
     reset() {},

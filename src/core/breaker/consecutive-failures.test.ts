@@ -1,18 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { AttemptError } from '../attempt-error.ts';
-import type { IBreaker } from './breaker.ts';
+import type { Charge, IBreaker } from './breaker.ts';
 import { OpossumBreaker } from '../../adapters/node/opossum-breaker.ts';
 import { TimestampBreaker } from './timestamp-breaker.ts';
 
 // A 10 s window at 50 %: after 1,000 successes, the share rule alone would need 1,000 failures.
 const config = { windowMs: 10_000, errorThresholdPercentage: 50, volumeThreshold: 5, consecutiveFailures: 3, resetTimeoutMs: 5_000 };
-const timeout = () => Promise.reject(new AttemptError('response_timeout', 'sent', 'silent'));
-const excused = () => {
-  const error = new AttemptError('response_timeout', 'sent', 'nobody answered');
-  error.countsAgainstPath = false;
-  return Promise.reject(error);
-};
-const serverError = () => Promise.reject(new Error('http_503 answered'));
+// What the failover engine's attribution says of each call (attribution.ts).
+const timeout = () => Promise.resolve('timed out');
+const excused = () => Promise.resolve('timed out while nobody answered');
+const serverError = () => Promise.resolve('http_503 answered');
+const charges: Record<string, Charge> = { 'timed out': 'link', 'timed out while nobody answered': 'excused', 'http_503 answered': 'other', ok: 'success' };
+const chargeOf = (result: string) => charges[result]!;
 const ok = () => Promise.resolve('ok');
 
 describe.each([
@@ -31,10 +29,10 @@ describe.each([
     await busy();
     const reasons: string[] = [];
     breaker.onStateChange((t) => reasons.push(`${t.to}:${t.reason}`));
-    await breaker.execute(timeout).catch(() => {});
-    await breaker.execute(timeout).catch(() => {});
+    await breaker.execute(timeout, chargeOf).catch(() => {});
+    await breaker.execute(timeout, chargeOf).catch(() => {});
     expect(breaker.state).toBe('closed');
-    await breaker.execute(timeout).catch(() => {});
+    await breaker.execute(timeout, chargeOf).catch(() => {});
     expect(breaker.state).toBe('open');
     expect(reasons).toEqual(['open:consecutive-failures']);
   });
@@ -42,18 +40,18 @@ describe.each([
   it('is broken by a success or an answer, not by an excused failure', async () => {
     await busy();
     for (const between of [ok, serverError]) {
-      await breaker.execute(timeout).catch(() => {});
-      await breaker.execute(timeout).catch(() => {});
-      await breaker.execute(between).catch(() => {});
-      await breaker.execute(timeout).catch(() => {});
+      await breaker.execute(timeout, chargeOf).catch(() => {});
+      await breaker.execute(timeout, chargeOf).catch(() => {});
+      await breaker.execute(between, chargeOf).catch(() => {});
+      await breaker.execute(timeout, chargeOf).catch(() => {});
       expect(breaker.state).toBe('closed');
       await breaker.execute(ok);
     }
-    await breaker.execute(timeout).catch(() => {});
-    await breaker.execute(excused).catch(() => {});
-    await breaker.execute(timeout).catch(() => {});
+    await breaker.execute(timeout, chargeOf).catch(() => {});
+    await breaker.execute(excused, chargeOf).catch(() => {});
+    await breaker.execute(timeout, chargeOf).catch(() => {});
     expect(breaker.state).toBe('closed');
-    await breaker.execute(timeout).catch(() => {});
+    await breaker.execute(timeout, chargeOf).catch(() => {});
     expect(breaker.state).toBe('open');
   });
 });

@@ -1,4 +1,4 @@
-import { AttemptError, isExcusedFailure } from '../attempt-error.ts';
+import type { Charge } from './breaker.ts';
 
 /**
  * Counts the path's transport failures in a row (timeouts, resets, refused connections; not the
@@ -16,13 +16,13 @@ export class ConsecutiveFailures {
     this.#limit = limit;
   }
 
-  /** Records a call's outcome (`undefined`: it succeeded); true when the run has reached the limit. */
-  record(error?: unknown): boolean {
-    if (error === undefined || !(error instanceof AttemptError)) {
+  /** Records what a call meant for the path; true when the run has reached the limit. */
+  record(charge: Charge): boolean {
+    if (charge === 'excused') return false;
+    if (charge !== 'link') {
       this.#run = 0;
       return false;
     }
-    if (isExcusedFailure(error)) return false;
     this.#run++;
     return this.#run >= this.#limit;
   }
