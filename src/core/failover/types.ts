@@ -1,7 +1,6 @@
 import type { AttemptOutcome } from '../breaker/attribution.ts';
 import type { IBreaker } from '../breaker/breaker.ts';
 import type { LatencyWindow } from '../health/latency-window.ts';
-import type { Reconciler } from '../idempotency/reconcile.ts';
 import type { PathConfig, RouteConfig } from '../policy/schema.ts';
 import type { PathTransport, UpstreamResponse } from '../transport.ts';
 import type { RetryBudget } from './retry-budget.ts';
@@ -60,3 +59,23 @@ export interface ForwardOptions {
   /** Asked after an attempt was sent without an answer, before retrying or answering outcome_unknown. */
   reconcile?: Reconciler;
 }
+
+/** What the engine learns when it asks the processor about a key whose send got no answer (idempotency/reconcile.ts). */
+export type ReconcileResult =
+  /** The processor has the request's final answer: it is returned as the request's answer. */
+  | { kind: 'found'; response: UpstreamResponse; pathId: string }
+  /** The processor has no record of the key (yet). */
+  | { kind: 'not_found' }
+  /** The processor is still processing the key. */
+  | { kind: 'in_flight' }
+  /** No other path could ask, or the lookup failed. */
+  | { kind: 'unknown' };
+
+export interface ReconcileContext {
+  /** The path whose attempt was sent without an answer; the lookup goes over the others. */
+  failedPathId: string;
+  deadlineAt: number;
+  now: () => number;
+}
+
+export type Reconciler = (context: ReconcileContext) => Promise<ReconcileResult>;
