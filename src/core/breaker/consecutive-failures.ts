@@ -1,8 +1,8 @@
 import type { Charge } from './breaker.ts';
 
 /**
- * Counts the path's transport failures in a row (timeouts, resets, refused connections; not the
- * processor's 5xx answers, which show the path carrying bytes both ways). The failure-share rule
+ * Counts the path's `link` failures in a row (timeouts, resets, refused connections; not the
+ * processor's 5xx answers, which show the path carrying bytes both ways: see attribution.ts). The failure-share rule
  * alone is slow at high rates: a 10 s window holds thousands of earlier successes, so a cut carrier
  * would stay closed for seconds. A run of failures opens it at once, as Envoy's consecutive
  * gateway-failure ejection does. A failure excused as not the path's fault neither counts nor
