@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CarrierMode } from './support/carrier.ts';
+import type { CarrierMode } from '../src/demo/carrier.ts';
 import { until } from './support/poll.ts';
 import { failed, Rig, type PaymentResult } from './support/rig.ts';
 

@@ -3,14 +3,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startNodeGateway, type RunningGateway } from '../src/adapters/node/server.ts';
 import { silentLogger } from '../src/core/logger.ts';
 import { policyFrom } from './support/policy.ts';
-import { SimulatedProcessor } from './support/processor.ts';
+import { SimulatedProcessor } from '../src/demo/processor.ts';
 import { within } from './support/poll.ts';
 import { openRaw, type RawConnection } from './support/raw-client.ts';
 
 // Slow and greedy senders on real sockets: a request must arrive whole within limits.requestTimeoutMs,
 // and request bodies together stay within limits.bodyBudgetBytes.
 const running: RunningGateway[] = [];
-const processor = await new SimulatedProcessor().start();
+// The route leaves upstreamHonors at false: a processor that does not de-duplicate either.
+const processor = await new SimulatedProcessor({ honorKeys: false }).start();
 const sockets: Socket[] = [];
 afterAll(async () => {
   for (const socket of sockets) socket.destroy();

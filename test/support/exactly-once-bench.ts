@@ -3,12 +3,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 import { stringify } from 'yaml';
 import { silentLogger } from '../../src/core/logger.ts';
 import { loadPolicyFile } from '../../src/adapters/node/policy-file.ts';
 import { startNodeGateway, type NodeGatewayOptions, type RunningGateway } from '../../src/adapters/node/server.ts';
-import { CarrierProxy } from './carrier.ts';
-import { SimulatedProcessor } from './processor.ts';
+import { CarrierProxy } from '../../src/demo/carrier.ts';
+import { SimulatedProcessor } from '../../src/demo/processor.ts';
 import { until, within } from './poll.ts';
 
 /**
@@ -162,4 +163,15 @@ export class GatewayProcess {
     this.#child.kill('SIGKILL');
     await exited;
   }
+}
+
+/**
+ * An answer replayed from the gateway's own idempotency record: `Idempotent-Replayed: true` and
+ * none of the attempt headers (`x-paypath-path`, `x-paypath-attempts`) that every forwarded answer
+ * carries, the processor's own replay included. Pair it with the processor's request count.
+ */
+export function expectGatewayReplay(headers: Headers): void {
+  expect(headers.get('idempotent-replayed')).toBe('true');
+  expect(headers.get('x-paypath-path')).toBeNull();
+  expect(headers.get('x-paypath-attempts')).toBeNull();
 }

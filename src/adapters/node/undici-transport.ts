@@ -1,10 +1,11 @@
 import { isIP, type Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import type { Agent, buildConnector, Dispatcher } from 'undici';
-import { AttemptError, type AttemptErrorCode } from '../../core/failover/attempt-error.ts';
+import { AttemptError, type AttemptErrorCode } from '../../core/attempt-error.ts';
 import { upstreamHost } from '../../core/egress/path-egress.ts';
 import type { PathConfig } from '../../core/policy/schema.ts';
-import { PathResolver, type DnsCacheOptions, type DnsChange } from './path-resolver.ts';
+import { PathResolver } from './path-resolver.ts';
+import type { DnsCacheOptions, DnsChange } from './path-resolver-types.ts';
 import { readPublicFile, readSecretFile } from './secret-file.ts';
 import type { InterfaceAddresses } from './interface-addresses.ts';
 import type { AttemptOptions, PathTransport, UpstreamRequest, UpstreamResponse } from '../../core/transport.ts';

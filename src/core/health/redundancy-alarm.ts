@@ -1,5 +1,5 @@
-import type { Logger } from '../logger.ts';
-import type { Redundancy } from './redundancy.ts';
+import { WebhookSender, type WebhookSenderOptions } from '../webhook-sender.ts';
+import { pathsCounted, type Redundancy } from './redundancy.ts';
 
 /**
  * The JSON body POSTed to every `redundancy.webhooks` URL on each change of the redundancy level
@@ -12,8 +12,13 @@ export interface RedundancyAlarmPayload {
   to: string;
   healthy: number;
   total: number;
-  /** True when fewer independent healthy paths than `redundancy.alertBelow` remain. */
+  /**
+   * True when the level counts fewer independent paths than `redundancy.alertBelow` (N+1 counts two):
+   * healthy paths not proven within `redundancy.provenWithinMs` do not count, as in the level.
+   */
   belowAlert: boolean;
+  /** Healthy paths left out of the level because they went unproven too long; absent when none. */
+  unproven?: string[];
   /** Per path: breaker state now. */
   paths: { id: string; state: string }[];
   /** The path whose transition changed the level, and why. */
@@ -25,36 +30,29 @@ export interface RedundancyAlarmPayload {
   id: string;
 }
 
-export interface RedundancyAlarmOptions {
+export interface RedundancyAlarmOptions extends Omit<WebhookSenderOptions, 'kind' | 'userAgent'> {
   webhooks: readonly string[];
   alertBelow: number;
   instanceId: string;
-  logger: Logger;
-  /** Default: global fetch. */
-  fetch?: typeof fetch;
-  /** Delivery tries per webhook. Default: 6 (backoff 250 ms, 500 ms, … up to 8 s). */
-  maxTries?: number;
-  baseDelayMs?: number;
-  /** Per-try timeout, in ms. Default: 2000. */
-  timeoutMs?: number;
 }
 
 /**
  * Watches the redundancy level and raises the alarm on every drop and recovery: one log line and
- * one webhook POST per URL, retried with exponential backoff. Delivery runs on its own, never
- * awaited by anything a payment waits for.
+ * one webhook POST per URL (WebhookSender: retried, never awaited by a payment).
  */
 export class RedundancyAlarm {
   readonly #options: RedundancyAlarmOptions;
+  readonly #sender: WebhookSender;
   #level: string | undefined;
-  #closed = false;
-  /** Wakes deliveries sleeping between tries, so close() ends them. */
-  readonly #sleepers = new Set<() => void>();
-  /** Deliveries in progress (tests and shutdown wait on them). */
-  readonly pending = new Set<Promise<void>>();
 
   constructor(options: RedundancyAlarmOptions) {
     this.#options = options;
+    this.#sender = new WebhookSender({ ...options, kind: 'redundancy', userAgent: 'paypath-alarm' });
+  }
+
+  /** Deliveries in progress (tests and shutdown wait on them). */
+  get pending(): ReadonlySet<Promise<void>> {
+    return this.#sender.pending;
   }
 
   /** The first call sets the baseline; later calls alarm when the level changed. */
@@ -62,14 +60,15 @@ export class RedundancyAlarm {
     const previous = this.#level;
     this.#level = redundancy.level;
     if (previous === undefined || previous === redundancy.level) return;
-    const dropped = rank(redundancy.level) < rank(previous);
+    const dropped = pathsCounted(redundancy.level) < pathsCounted(previous);
     const payload: RedundancyAlarmPayload = {
       event: dropped ? 'redundancy.dropped' : 'redundancy.recovered',
       from: previous,
       to: redundancy.level,
       healthy: redundancy.healthy,
       total: redundancy.total,
-      belowAlert: redundancy.healthy < this.#options.alertBelow,
+      belowAlert: pathsCounted(redundancy.level) < this.#options.alertBelow,
+      ...(redundancy.unproven ? { unproven: redundancy.unproven } : {}),
       paths,
       cause,
       instanceId: this.#options.instanceId,
@@ -80,65 +79,11 @@ export class RedundancyAlarm {
     const message = `redundancy ${payload.from} -> ${payload.to}`;
     if (dropped) this.#options.logger.warn(fields, message);
     else this.#options.logger.info(fields, message);
-    for (const url of this.#options.webhooks) {
-      const delivery = this.#deliver(url, payload).finally(() => this.pending.delete(delivery));
-      this.pending.add(delivery);
-    }
+    for (const url of this.#options.webhooks) this.#sender.send(url, payload, { alarm: payload.id });
   }
 
   close(): void {
-    this.#closed = true;
-    for (const wake of this.#sleepers) wake();
-    this.#sleepers.clear();
-  }
-
-  async #deliver(url: string, payload: RedundancyAlarmPayload): Promise<void> {
-    const { maxTries = 6, baseDelayMs = 250, timeoutMs = 2_000, logger } = this.#options;
-    const doFetch = this.#options.fetch ?? fetch;
-    const body = JSON.stringify(payload);
-    for (let attempt = 1; attempt <= maxTries && !this.#closed; attempt++) {
-      let failure: string;
-      try {
-        const response = await doFetch(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'user-agent': 'paypath-alarm' },
-          body,
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-        await response.body?.cancel().catch(() => {});
-        if (response.ok) return;
-        failure = `status ${response.status}`;
-      } catch (error) {
-        failure = (error as Error).name === 'TimeoutError' ? 'timeout' : (error as Error).message;
-      }
-      if (attempt === maxTries) {
-        logger.error({ event: 'webhook_failed', url: redact(url), alarm: payload.id, tries: attempt, failure }, 'redundancy webhook not delivered');
-        return;
-      }
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          clearTimeout(timer);
-          this.#sleepers.delete(wake);
-          resolve();
-        };
-        const timer = setTimeout(wake, Math.min(baseDelayMs * 2 ** (attempt - 1), 8_000));
-        this.#sleepers.add(wake);
-      });
-    }
+    this.#sender.close();
   }
 }
 
-/** `down` < `N+0` < `N+1` < … */
-function rank(level: string): number {
-  return level === 'down' ? -1 : Number(level.slice(2));
-}
-
-/** Webhook URLs may carry tokens in their query or credentials: log the origin and path only. */
-function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return parsed.origin + parsed.pathname;
-  } catch {
-    return '(invalid url)';
-  }
-}

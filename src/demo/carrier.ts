@@ -1,6 +1,4 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { until } from './poll.ts';
-import type { SimulatedProcessor } from './processor.ts';
 
 /**
  * A simulated carrier: a TCP proxy in front of the processor that can fail the way real links do,
@@ -272,24 +270,4 @@ export class CarrierProxy {
     link.heldBytes = 0;
     if (link.clientEnded || link.client.destroyed) upstream.end();
   }
-}
-
-/**
- * Resolves once nothing is on its way to the processor (no carrier holds a byte, the processor
- * handles no request) at two checks in a row. After a blackholed carrier is restored, its held
- * requests land late: waiting for this, rather than for a fixed time, counts a duplicate charge
- * they make however slow the machine is.
- */
-export async function deliveredAndIdle(processor: SimulatedProcessor, carriers: Iterable<CarrierProxy>): Promise<void> {
-  const all = [...carriers];
-  let quietChecks = 0;
-  await until(
-    'the processor to be idle (nothing held by a carrier, no request in progress)',
-    () => {
-      const busy = processor.handling > 0 || all.some((c) => c.heldBytes > 0);
-      quietChecks = busy ? 0 : quietChecks + 1;
-      return quietChecks >= 2;
-    },
-    { timeoutMs: 10_000, intervalMs: 25 },
-  );
 }
