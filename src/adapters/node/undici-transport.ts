@@ -76,7 +76,7 @@ export function createUndiciTransport(path: PathConfig, options: UndiciTransport
   const family: 4 | 6 = hostname.includes(':') ? 6 : 4;
   // A host name is resolved through this path (its resolvers, from its address), from a cache that
   // is kept fresh in the background: see path-resolver.ts. Its lookup is started now, before any request.
-  // An interface path's queries follow its address (setLocalAddress when the pool moves).
+  // An interface path's queries follow its address (setLocalAddresses when the pool moves).
   const resolver =
     isIP(hostname) === 0
       ? new PathResolver({
@@ -132,7 +132,7 @@ export function createUndiciTransport(path: PathConfig, options: UndiciTransport
         const closing = closePool(old).catch(() => {}).finally(() => retired.delete(closing));
         retired.add(closing);
       }
-      resolver?.setLocalAddress(address);
+      resolver?.setLocalAddresses([address]);
       pool = openPool(address);
     }
     return pool;
