@@ -3,9 +3,6 @@ import type { buildConnector } from 'undici';
 import type { ConnectTarget, Connector } from './pre-connector.ts';
 import { DnsLookupError, type AddressFamily, type ResolvedAddress } from './path-resolver.ts';
 
-/** RFC 8305's recommended Connection Attempt Delay, in ms. */
-export const DEFAULT_CONNECT_ATTEMPT_DELAY_MS = 250;
-
 export interface FamilyRaceOptions {
   /** The upstream's addresses: a path resolver's cached answer, or the upstream's IP literal. */
   lookup: (hostname: string) => ResolvedAddress[] | Promise<ResolvedAddress[]>;

@@ -4,7 +4,8 @@ import type { Agent, buildConnector } from 'undici';
 import { AttemptError } from '../../core/failover/attempt-error.ts';
 import { upstreamHost } from '../../core/egress/path-egress.ts';
 import type { PathConfig } from '../../core/policy/schema.ts';
-import { PathResolver, type DnsCacheOptions, type DnsChange } from './path-resolver.ts';
+import { PathResolver, type AddressFamily, type DnsCacheOptions, type DnsChange } from './path-resolver.ts';
+import { familyRaceConnector } from './family-race.ts';
 import { readPublicFile, readSecretFile } from './secret-file.ts';
 import type { InterfaceAddresses } from './interface-addresses.ts';
 import type { PathTransport } from '../../core/transport.ts';
@@ -54,12 +55,15 @@ export function tlsConnectOptions(path: PathConfig): Record<string, unknown> {
 
 /**
  * One undici Agent per path: its own keep-alive pool, its own connect timeout, and the path's
- * source address (the carrier's interface): `bind`, or the current address of `interface`.
+ * source address (the carrier's interface): `bind`, or the current addresses of `interface`.
  * Note: undici honours `localAddress` only as an Agent option; `connect.localAddress` is silently ignored.
  *
- * An `interface:` path follows its address: when it changes (an LTE reconnect), the next attempt
- * gets a new pool bound to the new address and the old one is closed; while the interface has no
- * address, every attempt fails at once as not sent (`address_unavailable`), so it goes to another path.
+ * An `interface:` path connects through a family race (family-race.ts): to a host name, IPv6 first
+ * and IPv4 after `connectAttemptDelayMs` (Happy Eyeballs), each connect bound to the interface's
+ * address of its family; to an IP literal, from the interface's address of the literal's family.
+ * It follows its addresses: when either changes (an LTE reconnect), the next attempt gets a new
+ * pool and the old one is closed; while the interface has no usable address, every attempt fails
+ * at once as not sent (`address_unavailable`), so it goes to another path.
  */
 export function createUndiciTransport(path: PathConfig, options: UndiciTransportOptions = {}): PathTransport {
   const keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 30_000;
@@ -72,27 +76,32 @@ export function createUndiciTransport(path: PathConfig, options: UndiciTransport
   const iface = path.interface;
   const addresses = options.interfaceAddresses;
   if (iface !== undefined && addresses === undefined) throw new Error(`path ${path.id} names interface ${iface}: the transport needs interfaceAddresses`);
-  // An IPv6 upstream needs an IPv6 source; a host name is reached over IPv4 from an interface path.
-  const family: 4 | 6 = hostname.includes(':') ? 6 : 4;
+  // An IP literal is reached in its own family; a host name in both, IPv6 first.
+  const literal = isIP(hostname);
+  const families: AddressFamily[] = literal === 4 ? [4] : literal === 6 ? [6] : [6, 4];
   // A host name is resolved through this path (its resolvers, from its address), from a cache that
   // is kept fresh in the background: see path-resolver.ts. Its lookup is started now, before any request.
-  // An interface path's queries follow its address (setLocalAddresses when the pool moves).
+  // An interface path's queries follow its addresses (setLocalAddresses when the pool moves).
   const resolver =
-    isIP(hostname) === 0
+    literal === 0
       ? new PathResolver({
           pathId: path.id,
           servers: path.dns,
           localAddress: path.bind,
-          ...(iface !== undefined ? { families: [family] } : {}),
+          ...(iface !== undefined ? { families } : {}),
           ...options.dns,
           ...(options.onDnsChange ? { onChange: options.onDnsChange } : {}),
         })
       : undefined;
   if (resolver) options.onResolver?.(resolver);
   resolver?.prime(hostname);
+  const lookup = (name: string) => (resolver ? resolver.lookup(name) : [{ address: name, family: literal as AddressFamily }]);
   const connectOptions = { timeout: path.connectTimeoutMs, ...tlsOptions, ...(resolver ? { lookup: resolver.nodeLookup } : {}) };
-  const openPool = (localAddress: string | undefined): Pool => {
-    const connector = new PreConnector(buildUndiciConnector(connectOptions as buildConnector.BuildOptions), keepAliveTimeoutMs);
+  /** A pool from `localAddress` (a `bind` path), or racing the interface's `sources` (an interface path). */
+  const openPool = (key: string, localAddress: string | undefined, sources?: Partial<Record<AddressFamily, string>>): Pool => {
+    const undiciConnector = buildUndiciConnector(connectOptions as buildConnector.BuildOptions);
+    const connect = sources ? familyRaceConnector(undiciConnector, { lookup, sources, attemptDelayMs: path.connectAttemptDelayMs }) : undiciConnector;
+    const connector = new PreConnector(connect, keepAliveTimeoutMs);
     const agent = new UndiciAgent({
       connect: connector.connect,
       ...(localAddress ? { localAddress } : {}),
@@ -109,31 +118,34 @@ export function createUndiciTransport(path: PathConfig, options: UndiciTransport
       servername: null,
       localAddress: localAddress ?? null,
     };
-    return { localAddress, agent, connector, target, idle: () => (agent.stats as Record<string, { free?: number }>)[origin]?.free ?? 0 };
+    return { key, agent, connector, target, idle: () => (agent.stats as Record<string, { free?: number }>)[origin]?.free ?? 0 };
   };
   const closePool = async (pool: Pool) => {
     pool.connector.close();
     await pool.agent.close();
   };
 
-  let pool: Pool | undefined = iface === undefined ? openPool(path.bind) : undefined;
+  let pool: Pool | undefined = iface === undefined ? openPool(path.bind ?? '', path.bind) : undefined;
   const retired = new Set<Promise<void>>();
   let lastUpstreamAddress: string | undefined;
-  /** The pool bound to the path's address now, or an AttemptError (not sent) while the interface has none. */
+  /** The pool from the interface's addresses now, or an AttemptError (not sent) while it has none of the path's families. */
   const current = (): Pool => {
     if (iface === undefined) return pool!;
-    const address = addresses!.address(iface, family);
-    if (address === undefined) throw new AttemptError('address_unavailable', 'not_sent', `interface ${iface} has no IPv${family} address`);
-    if (pool?.localAddress !== address) {
+    const sources: Partial<Record<AddressFamily, string>> = {};
+    for (const family of families) sources[family] = addresses!.address(iface, family);
+    const found = families.map((family) => sources[family]).filter((address) => address !== undefined);
+    if (found.length === 0) throw new AttemptError('address_unavailable', 'not_sent', `interface ${iface} has no ${families.map((f) => `IPv${f}`).join(' or ')} address`);
+    const key = found.join(' ');
+    if (pool?.key !== key) {
       const old = pool;
       if (old) {
         lastUpstreamAddress = old.connector.upstreamAddress ?? lastUpstreamAddress;
-        // Requests still on the old address finish or fail on their own; nothing new goes there.
+        // Requests still on the old addresses finish or fail on their own; nothing new goes there.
         const closing = closePool(old).catch(() => {}).finally(() => retired.delete(closing));
         retired.add(closing);
       }
-      resolver?.setLocalAddresses([address]);
-      pool = openPool(address);
+      resolver?.setLocalAddresses(found);
+      pool = openPool(key, undefined, sources);
     }
     return pool;
   };
@@ -177,7 +189,8 @@ export function createUndiciTransport(path: PathConfig, options: UndiciTransport
 }
 
 interface Pool {
-  localAddress: string | undefined;
+  /** The source addresses it was opened with: a change opens a new pool. */
+  key: string;
   agent: Agent;
   connector: PreConnector;
   target: ConnectTarget;
