@@ -12,11 +12,6 @@ export interface FamilyRaceOptions {
   attemptDelayMs: number;
 }
 
-/** What the race returns in place of a socket: destroying it gives up every attempt still under way. */
-export interface PendingRace {
-  destroy(): void;
-}
-
 /**
  * A connector that connects an interface path with both an IPv4 and an IPv6 address as Happy
  * Eyeballs does (RFC 8305): the upstream's addresses ordered IPv6 first, then alternating
@@ -66,7 +61,8 @@ export function orderCandidates(addresses: readonly ResolvedAddress[], sources: 
   return ordered;
 }
 
-class Race implements PendingRace {
+/** One connection's race; the connector returns it in place of a socket, so destroying it gives up every attempt still under way. */
+class Race {
   readonly #base: Connector;
   readonly #target: ConnectTarget;
   readonly #sources: Partial<Record<AddressFamily, string>>;
