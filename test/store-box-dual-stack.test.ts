@@ -5,7 +5,7 @@
 // IPv4 from s3's IPv4 address; once IPv6 is back, over IPv6 again. The processor closes a connection
 // after 50 answers, so new connections (and so new races) keep coming.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PathDnsState } from '../src/adapters/node/path-resolver.ts';
+import type { PathDnsState } from '../src/adapters/node/path-resolver-types.ts';
 import { bedSupport, NetnsBed, PROCESSOR_ADDRESS, PROCESSOR_HOSTNAME, PROCESSOR_PORT, type Ledger } from './support/netns-bed.ts';
 
 const support = bedSupport();

@@ -6,8 +6,8 @@ import type { PathConfig } from '../src/core/policy/schema.ts';
 import { discardBody } from '../src/core/transport.ts';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { NetworkInterfaceInfo } from 'node:os';
-import { CarrierProxy } from './support/carrier.ts';
-import { SimulatedProcessor } from './support/processor.ts';
+import { CarrierProxy } from '../src/demo/carrier.ts';
+import { SimulatedProcessor } from '../src/demo/processor.ts';
 import { freePort } from './support/redis-server.ts';
 
 let processor: SimulatedProcessor;

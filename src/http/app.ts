@@ -4,9 +4,9 @@ import type { RouteConfig } from '../core/policy/schema.ts';
 import { PaypathError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
 import type { RequestRecord } from '../core/request-record.ts';
-import { requestRecorder } from './middleware/request-record.ts';
+import { requestRecorder } from './middleware/request-record/index.ts';
 import { requestRoute } from './request-url.ts';
-import { readWebRequestBody, type RequestBodyReader } from './middleware/request-body.ts';
+import { readWebRequestBody, type RequestBodyReader } from './middleware/request-body/index.ts';
 import { BodyAllowance } from './body-allowance.ts';
 import { ByteBudget } from '../core/limits/byte-budget.ts';
 import { adminRoutes, type AdminDeps } from './routes/admin/index.ts';
@@ -15,9 +15,9 @@ import type { Sha256Hex } from '../core/idempotency/fingerprint.ts';
 import type { IdempotencyStore } from '../core/idempotency/store.ts';
 import type { ForwardQueue } from '../core/queue/forward-queue.ts';
 import { MemoryRateLimiter, type RateLimiter } from '../core/rate-limit/rate-limiter.ts';
-import { bodyLimits, headerLimits } from './middleware/input-limits/input-limits.ts';
+import { bodyLimits, headerLimits } from './middleware/input-limits/index.ts';
 import type { MerchantKeyring } from './middleware/merchant-auth/keyring.ts';
-import { merchantAuth } from './middleware/merchant-auth/merchant-auth.ts';
+import { merchantAuth } from './middleware/merchant-auth/index.ts';
 import { MemoryNonceStore, type NonceStore } from './middleware/merchant-auth/nonce-store.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes, type MetricsSource } from './routes/metrics.ts';
@@ -71,11 +71,11 @@ export type AppEnv = {
   Variables: {
     gateway: Gateway;
     route: string | undefined;
-    /** How this runtime reads a request body (see middleware/request-body.ts). */
+    /** How this runtime reads a request body (see middleware/request-body). */
     readRequestBody: RequestBodyReader;
     /** This request's share of the process's request-body budget, given back when the request ends. */
     bodyAllowance: BodyAllowance;
-    /** The request body once read (see middleware/request-body.ts); undefined until then. */
+    /** The request body once read (see middleware/request-body); undefined until then. */
     requestBody: Uint8Array | null | undefined;
     /** The authenticated merchant, when the route requires merchant authentication. */
     merchant: string | undefined;

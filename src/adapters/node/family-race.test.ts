@@ -1,7 +1,7 @@
 import type { buildConnector } from 'undici';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { familyRaceConnector, orderCandidates, type FamilyRaceOptions } from './family-race.ts';
-import { DnsLookupError, type ResolvedAddress } from './path-resolver.ts';
+import { DnsLookupError, type ResolvedAddress } from './dns-query.ts';
 import type { Connector } from './pre-connector.ts';
 
 const V6: ResolvedAddress = { address: '2001:db8::10', family: 6 };

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { buildConnector } from 'undici';
 import type { ConnectTarget, Connector } from './pre-connector.ts';
-import { DnsLookupError, type AddressFamily, type ResolvedAddress } from './path-resolver.ts';
+import { DnsLookupError, type AddressFamily, type ResolvedAddress } from './dns-query.ts';
 
 export interface FamilyRaceOptions {
   /** The upstream's addresses: a path resolver's cached answer, or the upstream's IP literal. */

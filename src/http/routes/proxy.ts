@@ -11,7 +11,7 @@ import type { AppEnv } from '../app.ts';
 import { requestRoute, requestUrl } from '../request-url.ts';
 import { idempotency } from '../middleware/idempotency/index.ts';
 import { MERCHANT_AUTH_HEADER_NAMES } from '../middleware/merchant-auth/signature.ts';
-import { bufferedBody } from '../middleware/request-body.ts';
+import { bufferedBody } from '../middleware/request-body/index.ts';
 import { storeAndForward } from '../middleware/store-and-forward/index.ts';
 import type { ProxyEnv } from '../proxy-context.ts';
 

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
-import type { AppEnv } from '../app.ts';
-import type { BodyAllowance } from '../body-allowance.ts';
-import { readBody } from '../read-body.ts';
+import type { AppEnv } from '../../app.ts';
+import type { BodyAllowance } from '../../body-allowance.ts';
+import { readBody } from '../../read-body.ts';
 
 /**
  * Reads a request's body under a limit, taking its bytes from the request's share of the process's
