@@ -2,8 +2,8 @@
 // is dual-stack, and its path names its interface (s3) and the processor by host name, resolved
 // through carrier 3's own resolvers (A and AAAA). While IPv6 works the path carries payments over
 // IPv6 from s3's IPv6 address; with IPv6 to the processor dropped in the kernel (nftables), over
-// IPv4 from s3's IPv4 address; once IPv6 is back, over IPv6 again. The processor closes a connection
-// after 50 answers, so new connections (and so new races) keep coming.
+// IPv4 from s3's IPv4 address. The processor closes a connection after 50 answers, so new
+// connections (and so new races) keep coming.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PathDnsState } from '../src/adapters/node/path-resolver-types.ts';
 import { bedSupport, NetnsBed, PROCESSOR_ADDRESS, PROCESSOR_HOSTNAME, PROCESSOR_PORT, type Ledger } from './support/netns-bed.ts';
@@ -66,7 +66,7 @@ describe.skipIf(!support.ok)('store box: a dual-stack interface path (Happy Eyeb
 
   const from = (sources: string[][], address: string) => sources.filter((s) => s.includes(address)).length;
 
-  it('carries payments over IPv6 while it works, over IPv4 from the same interface while IPv6 is blackholed, and over IPv6 again after: 0 failed, 0 charged twice', async () => {
+  it('carries payments over IPv6 while it works, over IPv4 from the same interface while IPv6 is blackholed: 0 failed, 0 charged twice', async () => {
     const c3 = bed.carrier(3);
     const v6 = c3.storeAddress6!;
     const v4 = c3.storeAddress;
@@ -80,7 +80,8 @@ describe.skipIf(!support.ok)('store box: a dual-stack interface path (Happy Eyeb
     expect(from(before, v4)).toBe(0);
 
     // IPv6 to the processor dropped through carrier 3 (its connections freeze): payments in flight on
-    // them fail over under their key; new connections race and IPv4 wins, from s3's IPv4 address.
+    // them fail over under their key; new connections race and IPv4 wins, from s3's IPv4 address
+    // (and, remembered, goes first for the connections after).
     let during: string[][];
     await bed.fault(3, 'blackhole-ipv6');
     try {
@@ -91,14 +92,10 @@ describe.skipIf(!support.ok)('store box: a dual-stack interface path (Happy Eyeb
     // Once the path carries payments again, it carries them over IPv4 only.
     expect(from(during.slice(-40), v6)).toBe(0);
 
-    // IPv6 back: new connections (the processor closes each after 50 answers) win over IPv6 again.
-    const after = await payUntil('v6-back', (sources) => from(sources.slice(-40), v6) >= 30);
-    expect(after.length).toBeGreaterThan(0);
-
     expect([...results].filter(([, status]) => status !== 201)).toEqual([]);
     const ledger = await bed.ledger();
     expect(ledger.duplicateCharges).toBe(0);
     expect(ledger.charges).toBe(results.size);
     expect(Object.values(ledger.byReference).filter((count) => count !== 1)).toEqual([]);
-  }, 180_000);
+  }, 150_000);
 });

@@ -157,6 +157,34 @@ describe('family race (Happy Eyeballs, RFC 8305)', () => {
     expect(outcome.calls).toBe(0);
   });
 
+  it('after IPv4 won because IPv6 stayed silent, tries IPv4 first for familyMemoryMs (IPv6 beside it after the delay), then IPv6 first again', async () => {
+    const { base, attempts } = fakeBase();
+    const connect = familyRaceConnector(base, { lookup: () => [V4, V6], sources: SOURCES, attemptDelayMs: 250, familyMemoryMs: 60_000 });
+    const sockets: unknown[] = [];
+    const open = () => connect(TARGET as unknown as buildConnector.Options, ((_error: Error | null, socket: unknown) => sockets.push(socket)) as unknown as buildConnector.Callback);
+    open();
+    await vi.advanceTimersByTimeAsync(250);
+    attempts[1]!.succeed(); // IPv4, while IPv6 got no answer
+    expect(attempts.map((a) => a.hostname)).toEqual([V6.address, V4.address]);
+
+    open(); // the next connection: IPv4 first, no delay to wait out
+    await vi.advanceTimersByTimeAsync(0);
+    expect(attempts[2]!.hostname).toBe(V4.address);
+    await vi.advanceTimersByTimeAsync(250);
+    expect(attempts[3]!.hostname).toBe(V6.address); // still raced, after the delay
+    attempts[2]!.succeed();
+
+    await vi.advanceTimersByTimeAsync(60_000);
+    open(); // remembered long enough: IPv6 first again
+    await vi.advanceTimersByTimeAsync(0);
+    expect(attempts[4]!.hostname).toBe(V6.address);
+    attempts[4]!.succeed();
+    open();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(attempts[5]!.hostname).toBe(V6.address);
+    expect(sockets).toEqual([attempts[1]!.socket, attempts[2]!.socket, attempts[4]!.socket]);
+  });
+
   it('orders several addresses IPv6 first, families alternating, each family rotated per connection', () => {
     const answer: ResolvedAddress[] = [
       { address: '192.0.2.1', family: 4 },
@@ -169,6 +197,7 @@ describe('family race (Happy Eyeballs, RFC 8305)', () => {
     expect(order(0)).toEqual(['2001:db8::1', '192.0.2.1', '2001:db8::2', '192.0.2.2', '2001:db8::3']);
     expect(order(1)).toEqual(['2001:db8::2', '192.0.2.2', '2001:db8::3', '192.0.2.1', '2001:db8::1']);
     expect(order(0, { 4: SOURCES[4] })).toEqual(['192.0.2.1', '192.0.2.2']);
+    expect(orderCandidates(answer, SOURCES, 0, 4).map((a) => a.address)).toEqual(['192.0.2.1', '2001:db8::1', '192.0.2.2', '2001:db8::2', '2001:db8::3']);
   });
 
   it('a failure after the next attempt was started by the timer waits for that one', async () => {

@@ -3,6 +3,13 @@ import type { buildConnector } from 'undici';
 import type { ConnectTarget, Connector } from './pre-connector.ts';
 import { DnsLookupError, type AddressFamily, type ResolvedAddress } from './dns-query.ts';
 
+/**
+ * How long a family that won after the other one (tried first) failed or stayed silent is tried
+ * first, so a broken IPv6 does not cost every new connection the attempt delay (RFC 6555, section
+ * 4.2, recommends 10 minutes). Afterwards IPv6 goes first again.
+ */
+export const FAMILY_MEMORY_MS = 600_000;
+
 export interface FamilyRaceOptions {
   /** The upstream's addresses: a path resolver's cached answer, or the upstream's IP literal. */
   lookup: (hostname: string) => ResolvedAddress[] | Promise<ResolvedAddress[]>;
@@ -10,6 +17,8 @@ export interface FamilyRaceOptions {
   sources: Partial<Record<AddressFamily, string>>;
   /** How long one attempt runs before the next is started beside it (sooner when it fails), in ms. */
   attemptDelayMs: number;
+  /** Default: FAMILY_MEMORY_MS. */
+  familyMemoryMs?: number;
 }
 
 /**
@@ -19,15 +28,21 @@ export interface FamilyRaceOptions {
  * have one source address, and net.connect's autoSelectFamily binds the same one to every
  * attempt); the next attempt started after `attemptDelayMs`, or at once when one fails; the first
  * connection (TLS included for https) wins and the others are destroyed. Each attempt has `base`'s
- * own connect timeout. With one family it connects to that family's addresses the same way.
+ * own connect timeout. When the family tried second wins, it goes first for `familyMemoryMs`.
+ * With one family it connects to that family's addresses the same way.
  */
 export function familyRaceConnector(base: Connector, options: FamilyRaceOptions): Connector {
   const { sources } = options;
+  const memoryMs = options.familyMemoryMs ?? FAMILY_MEMORY_MS;
   // Rotates each family's addresses per connection, as single-address lookups do (PathResolver.nodeLookup).
   let turn = 0;
+  let remembered: { family: AddressFamily; until: number } | undefined;
+  const won = (family: AddressFamily, triedFirst: AddressFamily) => {
+    if (family !== triedFirst) remembered = { family, until: Date.now() + memoryMs };
+  };
   return (target, callback) => {
     const done = callback as (error: Error | null, socket: Socket | null) => void;
-    const race = new Race(base, target as ConnectTarget, sources, options.attemptDelayMs, done);
+    const race = new Race(base, target as ConnectTarget, sources, options.attemptDelayMs, done, won);
     let addresses: ResolvedAddress[] | Promise<ResolvedAddress[]>;
     try {
       addresses = options.lookup(target.hostname);
@@ -35,7 +50,8 @@ export function familyRaceConnector(base: Connector, options: FamilyRaceOptions)
       queueMicrotask(() => race.fail(error as Error));
       return race;
     }
-    const start = (resolved: ResolvedAddress[]) => race.start(orderCandidates(resolved, sources, turn++));
+    const first = remembered && Date.now() < remembered.until ? remembered.family : 6;
+    const start = (resolved: ResolvedAddress[]) => race.start(orderCandidates(resolved, sources, turn++, first));
     if (Array.isArray(addresses)) queueMicrotask(() => start(addresses));
     else addresses.then(start, (error: Error) => race.fail(error));
     return race;
@@ -43,11 +59,11 @@ export function familyRaceConnector(base: Connector, options: FamilyRaceOptions)
 }
 
 /**
- * RFC 8305 section 4: IPv6 first, then the families alternating. Only families with a source address;
- * within a family, rotated by `turn`.
+ * RFC 8305 section 4: `first` (IPv6 unless the other won lately), then the families alternating.
+ * Only families with a source address; within a family, rotated by `turn`.
  */
-export function orderCandidates(addresses: readonly ResolvedAddress[], sources: Partial<Record<AddressFamily, string>>, turn: number): ResolvedAddress[] {
-  const byFamily = ([6, 4] as const)
+export function orderCandidates(addresses: readonly ResolvedAddress[], sources: Partial<Record<AddressFamily, string>>, turn: number, first: AddressFamily = 6): ResolvedAddress[] {
+  const byFamily = (first === 6 ? ([6, 4] as const) : ([4, 6] as const))
     .filter((family) => sources[family] !== undefined)
     .map((family) => {
       const own = addresses.filter((a) => a.family === family);
@@ -73,13 +89,22 @@ class Race {
   readonly #pending = new Set<Socket>();
   readonly #failures: { candidate: ResolvedAddress; error: Error }[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #won: (family: AddressFamily, triedFirst: AddressFamily) => void;
 
-  constructor(base: Connector, target: ConnectTarget, sources: Partial<Record<AddressFamily, string>>, delayMs: number, callback: (error: Error | null, socket: Socket | null) => void) {
+  constructor(
+    base: Connector,
+    target: ConnectTarget,
+    sources: Partial<Record<AddressFamily, string>>,
+    delayMs: number,
+    callback: (error: Error | null, socket: Socket | null) => void,
+    won: (family: AddressFamily, triedFirst: AddressFamily) => void,
+  ) {
     this.#base = base;
     this.#target = target;
     this.#sources = sources;
     this.#delayMs = delayMs;
     this.#callback = callback;
+    this.#won = won;
   }
 
   start(candidates: ResolvedAddress[]): void {
@@ -127,6 +152,7 @@ class Race {
       if (connected && !error) {
         const callback = this.#callback;
         this.destroy();
+        this.#won(candidate.family, this.#candidates[0]!.family);
         callback(null, connected);
         return;
       }
