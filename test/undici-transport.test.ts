@@ -5,10 +5,12 @@ import { AttemptError } from '../src/core/failover/attempt-error.ts';
 import type { PathConfig } from '../src/core/policy/schema.ts';
 import { discardBody } from '../src/core/transport.ts';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { CarrierProxy } from '../src/demo/carrier.ts';
 import { SimulatedProcessor } from '../src/demo/processor.ts';
 import { freePort } from './support/redis-server.ts';
+import { makeTlsFixtures } from './support/tls-fixtures.ts';
 
 let processor: SimulatedProcessor;
 let carrier: CarrierProxy;
@@ -182,6 +184,21 @@ describe('undici transport: an interface path', () => {
   });
 });
 
+type OwnAddress = { address: string; family: 'IPv4' | 'IPv6' };
+
+/** An interface `wwan0` whose addresses the test sets: ::1 and 127.0.0.0/8 are on lo. */
+function wwan0(own: () => OwnAddress[]): InterfaceAddresses {
+  return new InterfaceAddresses({
+    maxAgeMs: 0,
+    read: () => ({
+      wwan0: own().map((a): NetworkInterfaceInfo => {
+        const common = { address: a.address, internal: false, mac: '00:00:00:00:00:00', cidr: null };
+        return a.family === 'IPv4' ? { ...common, family: 'IPv4', netmask: '255.0.0.0' } : { ...common, family: 'IPv6', netmask: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', scopeid: 0 };
+      }),
+    }),
+  });
+}
+
 describe('undici transport: a dual-stack interface path (Happy Eyeballs)', () => {
   it('reaches a host name over IPv6 from the interface\'s IPv6 address, over IPv4 from its IPv4 one when IPv6 is refused, and follows each address', async () => {
     const seen: string[] = [];
@@ -195,19 +212,11 @@ describe('undici transport: a dual-stack interface path (Happy Eyeballs)', () =>
     const v4 = createServer(answer);
     await new Promise<void>((resolve) => v6.listen({ port, host: '::1', ipv6Only: true }, resolve));
     await new Promise<void>((resolve) => v4.listen(port, '127.0.0.1', resolve));
-    let own: { address: string; family: 'IPv4' | 'IPv6' }[] = [
+    let own: OwnAddress[] = [
       { address: '127.0.0.2', family: 'IPv4' },
       { address: '::1', family: 'IPv6' },
     ];
-    const interfaceAddresses = new InterfaceAddresses({
-      maxAgeMs: 0,
-      read: () => ({
-        wwan0: own.map((a): NetworkInterfaceInfo => {
-          const common = { address: a.address, internal: false, mac: '00:00:00:00:00:00', cidr: null };
-          return a.family === 'IPv4' ? { ...common, family: 'IPv4', netmask: '255.0.0.0' } : { ...common, family: 'IPv6', netmask: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', scopeid: 0 };
-        }),
-      }),
-    });
+    const interfaceAddresses = wwan0(() => own);
     const transport = createUndiciTransport(path(`http://localhost:${port}`, { interface: 'wwan0' }), { interfaceAddresses });
     const send = async () => {
       const response = await transport.send({ method: 'POST', target: '/v1/payments', headers: new Headers(), body: new TextEncoder().encode('{}') }, { signal: AbortSignal.timeout(2_000), bodyTimeoutMs: 2_000 });
@@ -244,6 +253,27 @@ describe('undici transport: a dual-stack interface path (Happy Eyeballs)', () =>
       v4.closeAllConnections();
       await new Promise((resolve) => v4.close(resolve));
       if (v6.listening) await new Promise((resolve) => v6.close(resolve));
+    }
+  });
+
+  it('over https, verifies the certificate for the upstream\'s host name, whichever address it connected to', async () => {
+    const fixtures = await makeTlsFixtures();
+    // The certificate names localhost and 127.0.0.1, not ::1: only the host name makes it valid over IPv6.
+    const server = createHttpsServer({ cert: fixtures.server.cert, key: fixtures.server.key }, (req, res) => res.end(req.socket.remoteAddress));
+    const port = await freePort();
+    await new Promise<void>((resolve) => server.listen({ port, host: '::1', ipv6Only: true }, resolve));
+    const ca = fixtures.file('ca.pem', fixtures.ca.cert, 0o644);
+    const config = path(`https://localhost:${port}`, { interface: 'wwan0', tls: { ca, minVersion: 'TLSv1.2' } });
+    const transport = createUndiciTransport(config, { interfaceAddresses: wwan0(() => [{ address: '127.0.0.2', family: 'IPv4' }, { address: '::1', family: 'IPv6' }]) });
+    try {
+      const response = await transport.send({ method: 'GET', target: '/', headers: new Headers(), body: null }, { signal: AbortSignal.timeout(2_000), bodyTimeoutMs: 2_000 });
+      expect(response.status).toBe(200);
+      expect(new TextDecoder().decode(response.body as Uint8Array)).toBe('::1');
+    } finally {
+      await transport.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      fixtures.cleanup();
     }
   });
 });
