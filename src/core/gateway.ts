@@ -1,7 +1,9 @@
+import { probeVerdict } from './breaker/attribution.ts';
 import type { BreakerTransition, IBreaker } from './breaker/breaker.ts';
 import { PaypathError } from './errors.ts';
 import { RetryBudget } from './failover/retry-budget.ts';
-import { forwardWithFailover, type AttemptRecord, type ForwardResult, type PathRuntime } from './failover/failover.ts';
+import { forwardWithFailover } from './failover/failover.ts';
+import type { AttemptRecord, ForwardResult, PathRuntime } from './failover/types.ts';
 import { adaptiveAttemptTimeoutMs, silentPathRule } from './health/adaptive-timeout.ts';
 import { SilenceWatch } from './health/silence-watch.ts';
 import { everyPathSilentSince, PathSilence, silentFor } from './health/path-silence.ts';
@@ -15,7 +17,7 @@ import { ProbeScheduler } from './health/probe-scheduler.ts';
 import { computeRedundancy, type Redundancy } from './health/redundancy.ts';
 import { RedundancyAlarm } from './health/redundancy-alarm.ts';
 import { PathProofs } from './health/path-proof.ts';
-import { TrialGatedBreaker } from './health/trial-gated-breaker.ts';
+import { TrialGatedBreaker } from './breaker/trial-gated-breaker.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import type { AdaptiveTimeoutConfig, BreakerConfig, DegradationConfig, PathConfig, Policy, RouteConfig } from './policy/schema.ts';
 import { canonicalJson } from './policy/hash.ts';
@@ -534,17 +536,11 @@ export class Gateway {
     const quiet = path.requests === path.requestsAtLastProbe;
     path.requestsAtLastProbe = path.requests;
     if (result.ok && quiet && keepsWarmConnections(path)) void path.transport.warm?.(WARM_CONNECTIONS).catch(() => {});
-    if (!result.ok) {
-      // A failed probe opens the path with no payment involved; while open, it keeps the path open
-      // (restarting the reset timer), so no payment is sent to trial a path probes see as dead.
-      // Never the last available path, though: when every probe fails at once, this box may be the
-      // slow part (a stalled event loop), and payments themselves then decide through the breaker.
-      const othersAvailable = [...this.#paths.values()].some((p) => p !== path && p.breaker.isAvailable);
-      if (state === 'open' || othersAvailable) path.breaker.trip(`probe: ${result.error}`);
-      return;
-    }
-    if (state === 'closed') return;
-    // A passing probe is the half-open trial. With shared state, only the holder of the trial lock closes the path.
+    const othersAvailable = [...this.#paths.values()].some((p) => p !== path && p.breaker.isAvailable);
+    const verdict = probeVerdict({ ok: result.ok, state, othersAvailable });
+    if (verdict === 'trip') path.breaker.trip(`probe: ${result.error}`);
+    if (verdict !== 'close') return;
+    // With shared state, only the holder of the trial lock closes the path.
     if (!this.#store.shared) {
       path.breaker.reset('probe-succeeded');
       return;

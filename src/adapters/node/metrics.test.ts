@@ -57,6 +57,15 @@ describe('PrometheusMetrics', () => {
     expect(sampleValue(families, 'paypath_redundancy_level')).toBe(1);
   });
 
+  it('gives the redundancy level of /status: healthy paths gone unproven are no spares', async () => {
+    const unproven = { ...status, redundancy: { healthy: 3, total: 3, level: 'N+0', unproven: ['skt-fiber', 'lgu-lte'] } } as GatewayStatus;
+    const families = await metrics({ processMetrics: false, status: () => unproven }).scrape();
+    expect(sampleValue(families, 'paypath_redundancy_level')).toBe(0);
+    expect(sampleValue(families, 'paypath_paths_healthy')).toBe(3);
+    const down = { ...status, redundancy: { healthy: 0, total: 3, level: 'down' } } as GatewayStatus;
+    expect(sampleValue(await metrics({ processMetrics: false, status: () => down }).scrape(), 'paypath_redundancy_level')).toBe(-1);
+  });
+
   it('counts dead letters per route in a counter', async () => {
     const { m, scrape } = metrics({ processMetrics: false });
     m.watchQueue(async () => ({ depth: 2, oldestAgeMs: 1_500 }));
@@ -112,7 +121,7 @@ describe('PrometheusMetrics', () => {
   });
 
   it('names failure classes that attempts have, in its help text and in docs/ops.md', async () => {
-    const source = readFileSync(new URL('../../core/failover/attempt-error.ts', import.meta.url), 'utf8');
+    const source = readFileSync(new URL('../../core/attempt-error.ts', import.meta.url), 'utf8');
     const union = source.slice(source.indexOf('export type AttemptErrorCode ='), source.indexOf(';', source.indexOf('export type AttemptErrorCode =')));
     const codes = new Set([...union.matchAll(/\|\s*'([a-z_]+)'/g)].map((match) => match[1]!));
     expect(codes.has('response_timeout')).toBe(true);

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { buildConnector } from 'undici';
-import { AttemptError } from '../../core/failover/attempt-error.ts';
+import { AttemptError } from '../../core/attempt-error.ts';
 import { classify } from './undici-dispatch.ts';
 
 /** What undici hands a connector: where to connect, and the source address to bind (null: the kernel's choice). */

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { DrillRunner } from '../../core/admin/drills.ts';
 import type { PolicyControl } from '../../core/admin/policy-control.ts';
-import { OpossumBreaker } from '../../core/breaker/opossum-breaker.ts';
+import { OpossumBreaker } from './opossum-breaker.ts';
 import { Gateway } from '../../core/gateway.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Policy } from '../../core/policy/schema.ts';

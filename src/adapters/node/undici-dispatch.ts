@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { AttemptError, type AttemptErrorCode } from '../../core/failover/attempt-error.ts';
+import { AttemptError, type AttemptErrorCode } from '../../core/attempt-error.ts';
 import type { AttemptOptions, UpstreamRequest, UpstreamResponse } from '../../core/transport.ts';
 
 /** Answers up to this size are taken whole before they are passed on; larger ones stream. */

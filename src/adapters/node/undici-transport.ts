@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { createRequire } from 'node:module';
 import type { Agent, buildConnector } from 'undici';
-import { AttemptError } from '../../core/failover/attempt-error.ts';
+import { AttemptError } from '../../core/attempt-error.ts';
 import { upstreamHost } from '../../core/egress/path-egress.ts';
 import type { PathConfig } from '../../core/policy/schema.ts';
 import { PathResolver } from './path-resolver.ts';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { IBreaker } from '../breaker/breaker.ts';
-import { AttemptError } from './attempt-error.ts';
+import { AttemptError } from '../attempt-error.ts';
 import { raceConnects } from './connect-hedge.ts';
-import type { PathRuntime } from './failover.ts';
+import type { PathRuntime } from './types.ts';
 
 type ConnectBehaviour = 'hang' | 'refuse' | number;
 

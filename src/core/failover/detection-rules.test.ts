@@ -3,8 +3,9 @@ import { RecordingBreaker } from '../../../test/support/recording-breaker.ts';
 import { LatencyWindow } from '../health/latency-window.ts';
 import { validatePolicyObject } from '../policy/parse.ts';
 import type { UpstreamRequest, UpstreamResponse } from '../transport.ts';
-import { AttemptError } from './attempt-error.ts';
-import { forwardWithFailover, type PathRuntime } from './failover.ts';
+import { AttemptError } from '../attempt-error.ts';
+import { forwardWithFailover } from './failover.ts';
+import type { PathRuntime } from './types.ts';
 import { RetryBudget } from './retry-budget.ts';
 
 

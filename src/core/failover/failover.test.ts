@@ -5,8 +5,9 @@ import { LatencyWindow } from '../health/latency-window.ts';
 import { validatePolicyObject } from '../policy/parse.ts';
 import type { RouteConfig } from '../policy/schema.ts';
 import type { PathTransport, UpstreamRequest, UpstreamResponse } from '../transport.ts';
-import { AttemptError } from './attempt-error.ts';
-import { forwardWithFailover, type AttemptRecord, type PathRuntime } from './failover.ts';
+import { AttemptError } from '../attempt-error.ts';
+import { forwardWithFailover } from './failover.ts';
+import type { AttemptRecord, PathRuntime } from './types.ts';
 
 type Script = (request: UpstreamRequest, signal: AbortSignal) => Promise<UpstreamResponse>;
 

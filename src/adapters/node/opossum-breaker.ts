@@ -1,11 +1,27 @@
 import CircuitBreaker from 'opossum';
-import { isExcusedFailure } from '../failover/attempt-error.ts';
-import type { BreakerConfig } from '../policy/schema.ts';
-import { BreakerBookkeeping } from './breaker-bookkeeping.ts';
-import { ConsecutiveFailures } from './consecutive-failures.ts';
-import { BreakerOpenError, type BreakerState, type BreakerTransition, type Disposable, type IBreaker } from './breaker.ts';
+import type { BreakerConfig } from '../../core/policy/schema.ts';
+import { BreakerBookkeeping } from '../../core/breaker/breaker-bookkeeping.ts';
+import { ConsecutiveFailures } from '../../core/breaker/consecutive-failures.ts';
+import {
+  BreakerOpenError,
+  type BreakerState,
+  type BreakerTransition,
+  type Charge,
+  type Disposable,
+  type FailureKind,
+  type IBreaker,
+} from '../../core/breaker/breaker.ts';
 
 type Thunk = () => Promise<unknown>;
+
+/** Carries a failure that `chargeOf` found in a call's result through opossum, which counts only rejections. */
+class ChargedFailure extends Error {
+  readonly kind: FailureKind;
+  constructor(kind: FailureKind) {
+    super(`charged as ${kind}`);
+    this.kind = kind;
+  }
+}
 
 /**
  * IBreaker over opossum. opossum counts failures in a rolling window and runs the reset timer;
@@ -17,6 +33,7 @@ export class OpossumBreaker implements IBreaker {
   readonly #book = new BreakerBookkeeping();
   readonly #run: ConsecutiveFailures;
   #nextReason: string | undefined;
+  #restarting = false;
 
   constructor(config: BreakerConfig) {
     this.#run = new ConsecutiveFailures(config.consecutiveFailures);
@@ -32,11 +49,12 @@ export class OpossumBreaker implements IBreaker {
       rollingPercentilesEnabled: false,
       enableSnapshots: false,
       // Failures excused as not the path's fault are not counted (opossum then counts a success).
-      errorFilter: isExcusedFailure,
+      errorFilter: (error: unknown) => error instanceof ChargedFailure && error.kind === 'excused',
     });
     this.#circuit.on('open', () => this.#emit('failures'));
     this.#circuit.on('halfOpen', () => this.#emit('reset-timeout'));
     this.#circuit.on('close', () => {
+      if (this.#restarting) return;
       this.#run.reset();
       this.#emit('trial-succeeded');
     });
@@ -53,18 +71,32 @@ export class OpossumBreaker implements IBreaker {
     return !this.#book.isolated && (this.#circuit.closed || this.#circuit.pendingClose);
   }
 
-  async execute<T>(fn: () => Promise<T>): Promise<T> {
+  async execute<T>(fn: () => Promise<T>, chargeOf: (result: T) => Charge = () => 'success'): Promise<T> {
     if (!this.isAvailable) throw new BreakerOpenError(this.state);
-    let result: T;
+    let result!: T;
+    let charge: Charge = 'link';
     try {
-      result = (await this.#circuit.fire(fn)) as T;
+      await this.#circuit.fire(async () => {
+        result = await fn();
+        charge = chargeOf(result);
+        if (charge !== 'success') throw new ChargedFailure(charge);
+      });
     } catch (error) {
       if ((error as { code?: string }).code === 'EOPENBREAKER') throw new BreakerOpenError(this.state);
-      if (this.#run.record(error) && this.#circuit.closed) this.trip('consecutive-failures');
+      if (this.#run.record(charge) && this.#circuit.closed) this.trip('consecutive-failures');
+      if (error instanceof ChargedFailure) return result;
       throw error;
     }
-    this.#run.record();
+    this.#run.record('success');
     return result;
+  }
+
+  recordSuccess(): void {
+    void this.execute(async () => undefined).catch(() => {});
+  }
+
+  recordFailure(kind: FailureKind): void {
+    void this.execute(async () => undefined, () => kind).catch(() => {});
   }
 
   isolate(): Disposable {
@@ -72,6 +104,10 @@ export class OpossumBreaker implements IBreaker {
   }
 
   trip(reason: string): void {
+    if (this.#circuit.opened) {
+      this.#restartResetTimer();
+      return;
+    }
     this.#nextReason = reason;
     this.#circuit.open();
     this.#nextReason = undefined;
@@ -92,8 +128,22 @@ export class OpossumBreaker implements IBreaker {
     this.#book.dispose();
   }
 
-  #emit(defaultReason: string): void {
-    this.#book.report(this.state, this.#nextReason ?? defaultReason);
+  /**
+   * opossum's open() does nothing while open, leaving the reset timer running; its close() clears
+   * the timer and open() starts a new one. Listeners do not hear of the instant closed between.
+   */
+  #restartResetTimer(): void {
+    this.#restarting = true;
+    try {
+      this.#circuit.close();
+      this.#circuit.open();
+    } finally {
+      this.#restarting = false;
+    }
   }
 
+  #emit(defaultReason: string): void {
+    if (this.#restarting) return;
+    this.#book.report(this.state, this.#nextReason ?? defaultReason);
+  }
 }
