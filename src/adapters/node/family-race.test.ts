@@ -119,6 +119,14 @@ describe('family race (Happy Eyeballs, RFC 8305)', () => {
     );
   });
 
+  it('names a TLS failure (a certificate problem) rather than a later refusal when every attempt failed', async () => {
+    const { attempts, outcome } = race();
+    await vi.advanceTimersByTimeAsync(0);
+    attempts[0]!.fail('ERR_TLS_CERT_ALTNAME_INVALID');
+    attempts[1]!.fail('ECONNREFUSED');
+    expect(outcome.error).toMatchObject({ code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
+  });
+
   it('with one family on the interface, connects to that family only; one failed attempt is passed on as it is', async () => {
     const { attempts, outcome } = race({ sources: { 4: SOURCES[4] } });
     await vi.advanceTimersByTimeAsync(1_000);

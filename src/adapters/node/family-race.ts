@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { buildConnector } from 'undici';
 import type { ConnectTarget, Connector } from './pre-connector.ts';
 import { DnsLookupError, type AddressFamily, type ResolvedAddress } from './dns-query.ts';
+import { TLS_ERROR_CODE } from './undici-dispatch.ts';
 
 /**
  * How long a family that won after the other one (tried first) failed or stayed silent is tried
@@ -166,21 +167,27 @@ class Race {
     if (this.#next < this.#candidates.length) this.#timer = setTimeout(() => this.#attemptNext(), this.#delayMs);
   }
 
-  /** Every attempt failed: the last failure's code (what the race waited for), every attempt in the message. */
+  /**
+   * Every attempt failed: every attempt in the message, with the code of a TLS failure if one
+   * reached the server (a certificate problem to report loudly), else of the last failure (what the
+   * race waited for).
+   */
   #failure(): Error {
     const failures = this.#failures;
     if (failures.length === 1) return failures[0]!.error;
-    const last = failures[failures.length - 1]!.error as Error & { code?: string };
+    const codeOf = (error: Error) => (error as { code?: string }).code;
+    const tls = failures.find((f) => TLS_ERROR_CODE.test(codeOf(f.error) ?? ''));
+    const code = codeOf((tls ?? failures[failures.length - 1]!).error);
     const port = this.#target.port;
     const each = failures.map(({ candidate, error }) => {
       const host = candidate.family === 6 ? `[${candidate.address}]` : candidate.address;
-      return `${host}:${port} from ${this.#sources[candidate.family]}: ${(error as { code?: string }).code ?? error.name} ${error.message}`;
+      return `${host}:${port} from ${this.#sources[candidate.family]}: ${codeOf(error) ?? error.name} ${error.message}`;
     });
     const aggregate = new AggregateError(
       failures.map((f) => f.error),
       `every connect failed: ${each.join('; ')}`,
     ) as AggregateError & { code?: string };
-    if (last.code !== undefined) aggregate.code = last.code;
+    if (code !== undefined) aggregate.code = code;
     return aggregate;
   }
 }

@@ -161,7 +161,7 @@ const NOT_SENT_CODES: Record<string, AttemptErrorCode> = {
  * Node's TLS errors (ERR_TLS_*, ERR_SSL_*) and OpenSSL's certificate verification codes
  * (CERT_HAS_EXPIRED, UNABLE_TO_VERIFY_LEAF_SIGNATURE, HOSTNAME_MISMATCH, INVALID_CA, ...).
  */
-const TLS_ERROR_CODE = /^ERR_(TLS|SSL)_|CERT|CRL|SELF_SIGNED|^UNABLE_TO_|^INVALID_(CA|PURPOSE)$|^PATH_LENGTH_EXCEEDED$|^HOSTNAME_MISMATCH$/;
+export const TLS_ERROR_CODE = /^ERR_(TLS|SSL)_|CERT|CRL|SELF_SIGNED|^UNABLE_TO_|^INVALID_(CA|PURPOSE)$|^PATH_LENGTH_EXCEEDED$|^HOSTNAME_MISMATCH$/;
 
 /** Maps an undici/socket error to what reached the wire. Before onRequestStart, nothing did. */
 export function classify(error: Error, sent: boolean): AttemptError {
