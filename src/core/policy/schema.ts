@@ -108,6 +108,14 @@ export const PathSchema = z.strictObject({
   connectTimeoutMs: positiveMs(60_000)
     .default(1_000)
     .describe('TCP (and TLS) connect timeout on this path, in ms. Default: 1000.'),
+  connectAttemptDelayMs: z
+    .int()
+    .min(10)
+    .max(2_000)
+    .default(250)
+    .describe(
+      "Happy Eyeballs (RFC 8305's connection attempt delay) on an `interface` path whose interface has both an IPv4 and an IPv6 address and whose upstream is a host name: a new connection tries IPv6 first and, after this delay (at once if IPv6 fails), IPv4 beside it, each from the interface's address of that family; the first connected carries the request. When IPv4 wins so, it goes first for the next 10 minutes' connections. In ms, 10 to 2000. Default: 250.",
+    ),
   budget: BudgetSchema.optional().describe('Monthly usage budget of a metered path (e.g. LTE). Default: none (unmetered).'),
   tls: PathTlsSchema.optional().describe('TLS settings for an https upstream on this path. Default: system CAs, TLS 1.2 or newer, no client certificate.'),
 });
