@@ -2,6 +2,7 @@
 // engine runs on Node and on Cloudflare Workers; the restricted-imports rule enforces that.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', '.wrangler/**', 'coverage/**', 'artifacts/**'] },
@@ -12,6 +13,18 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
     },
+  },
+  {
+    // Layers depend downwards only: a cycle means two modules that cannot be read (or loaded) apart.
+    files: ['src/**/*.ts'],
+    plugins: { 'import-x': importX },
+    // Imports name their .ts files, so Node's own resolution finds them.
+    settings: {
+      'import-x/extensions': ['.ts', '.js'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/resolver-next': [createNodeResolver()],
+    },
+    rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
   },
   {
     files: ['src/core/**/*.ts'],
