@@ -4,7 +4,7 @@ import { isFinalAnswer } from '../../../core/idempotency/final-answer.ts';
 import { isLegacyFingerprint, legacyRequestFingerprint, requestFingerprint, type Sha256Hex } from '../../../core/idempotency/fingerprint.ts';
 import { decodeBase64, encodeBase64, type ClaimResult, type IdempotencyStore, type StoredAnswer } from '../../../core/idempotency/store.ts';
 import { silentLogger, type Logger } from '../../../core/logger.ts';
-import type { ProxyEnv } from '../../proxy-context.ts';
+import type { ProxyEnv } from '../../env.ts';
 import { joinChunks } from '../../read-body.ts';
 
 export interface IdempotencyMiddlewareOptions {
