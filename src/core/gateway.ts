@@ -33,8 +33,6 @@ export interface GatewayOptions {
   transportFactory: TransportFactory;
   /** Makes each path's breaker: OpossumBreaker on Node, TimestampBreaker where timers do not outlive a request. */
   breakerFactory: (config: BreakerConfig, path: PathConfig) => IBreaker;
-  /** Generates a key for requests that arrive without one. Default: `pp_` + a random UUID. */
-  generateKey?: () => string;
   /** Called on every breaker transition, e.g. to log it. */
   onTransition?: (pathId: string, transition: BreakerTransition) => void;
   /** Shared breaker state (Redis). Default: in memory, this instance only. */
@@ -70,7 +68,6 @@ export interface GatewayOptions {
   now?: () => number;
 }
 
-export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 const TRANSITIONS_KEPT = 50;
 /** Connections opened ahead of traffic on each mirror and hot path. */
 export const WARM_CONNECTIONS = 4;
@@ -272,7 +269,6 @@ export class Gateway {
   readonly policy: Policy;
   readonly policyHash: string;
   readonly #paths = new Map<string, PathState>();
-  readonly #generateKey: () => string;
   readonly instanceId: string;
   readonly #store: HealthStore;
   readonly #runner: ProbeRunner;
@@ -296,7 +292,6 @@ export class Gateway {
   constructor(options: GatewayOptions) {
     this.policy = options.policy;
     this.policyHash = options.policyHash;
-    this.#generateKey = options.generateKey ?? (() => `pp_${crypto.randomUUID()}`);
     this.#now = options.now ?? Date.now;
     this.instanceId = options.instanceId ?? options.previous?.instanceId ?? `gw-${crypto.randomUUID().slice(0, 8)}`;
     this.#store = options.healthStore ?? (options.previous ? options.previous.#store : new InMemoryHealthStore());
@@ -598,26 +593,6 @@ export class Gateway {
 
   matchRoute(method: string, pathname: string): RouteConfig | undefined {
     return matchRoute(this.policy.routes, method, pathname);
-  }
-
-  /** The client's idempotency key for this route, validated, or a generated one. */
-  idempotencyKey(route: RouteConfig, headers: Headers): { key: string; generated: boolean } {
-    const supplied = headers.get(route.idempotency.header);
-    if (supplied === null && route.idempotency.require) {
-      throw new PaypathError('idempotency_key_required', 400, `route "${route.id}" requires an ${route.idempotency.header} header`, {
-        details: { header: route.idempotency.header },
-      });
-    }
-    if (supplied === null) return { key: this.#generateKey(), generated: true };
-    if (supplied.length === 0 || supplied.length > MAX_IDEMPOTENCY_KEY_LENGTH || !/^[\x21-\x7e]+$/.test(supplied)) {
-      throw new PaypathError(
-        'idempotency_key_invalid',
-        400,
-        `${route.idempotency.header} must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters without spaces`,
-        { details: { header: route.idempotency.header } },
-      );
-    }
-    return { key: supplied, generated: false };
   }
 
   async forward(route: RouteConfig, request: UpstreamRequest, idempotencyKey: string): Promise<ForwardResult> {

@@ -4,6 +4,7 @@ import { PaypathError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
 import type { RequestRecord } from '../core/request-record.ts';
 import { requestRecorder } from './middleware/request-record.ts';
+import { idempotencyKey } from './middleware/idempotency/key.ts';
 import { requestRoute } from './request-url.ts';
 import { readWebRequestBody } from './middleware/request-body.ts';
 import type { AppEnv, RequestBodyReader } from './env.ts';
@@ -145,7 +146,7 @@ function withIdempotencyKey(c: Context<AppEnv>, headers: Record<string, string>)
     if (route === undefined) return;
     const name = route.idempotency.header.toLowerCase();
     if (headers[name] !== undefined) return;
-    headers[name] = c.get('gateway').idempotencyKey(route, c.req.raw.headers).key;
+    headers[name] = idempotencyKey(route, c.req.raw.headers).key;
   } catch {
     // An invalid key, or none on a route that requires one: nothing to give back.
   }

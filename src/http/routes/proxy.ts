@@ -10,6 +10,7 @@ import type { ForwardQueue } from '../../core/queue/forward-queue.ts';
 import type { AppEnv, ProxyEnv } from '../env.ts';
 import { requestRoute, requestUrl } from '../request-url.ts';
 import { idempotency } from '../middleware/idempotency/index.ts';
+import { idempotencyKey } from '../middleware/idempotency/key.ts';
 import { MERCHANT_AUTH_HEADER_NAMES } from '../middleware/merchant-auth/signature.ts';
 import { bufferedBody } from '../middleware/request-body.ts';
 import { storeAndForward } from '../middleware/store-and-forward/index.ts';
@@ -40,7 +41,7 @@ const resolveProxyRequest = (clientAddress: ProxyDeps['clientAddress']): Middlew
     });
   }
   c.set('route', route.id);
-  const { key, generated } = gateway.idempotencyKey(route, c.req.raw.headers);
+  const { key, generated } = idempotencyKey(route, c.req.raw.headers);
   // The key goes back on every answer, errors included, so a client can always retry with it.
   c.header(route.idempotency.header, key);
   const body = await bufferedBody(c, route.maxBodyBytes);
