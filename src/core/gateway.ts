@@ -24,7 +24,7 @@ import type { PathTransport, TransportFactory, UpstreamRequest } from './transpo
 import { once } from './once.ts';
 import type { EgressProbe } from './egress/egress-probe.ts';
 import { EgressWatch } from './egress/egress-watch.ts';
-import { egressKey, egressUsable, sameEgress, sharedEgressGroups, uncheckedEgress, type PathEgress } from './egress/path-egress.ts';
+import { describeEgress, egressKey, egressUsable, sameEgress, sharedEgressGroups, uncheckedEgress, type PathEgress } from './egress/path-egress.ts';
 
 export interface GatewayOptions {
   policy: Policy;
@@ -785,18 +785,6 @@ export class Gateway {
     this.#stopHealth();
     for (const path of this.#paths.values()) path.breaker.dispose();
     await Promise.all([...this.#paths.values()].map((p) => p.transport.close()));
-  }
-}
-
-/** `leaves by s1 via 10.201.1.1 (table 101)`, or why it is not known. */
-export function describeEgress(egress: PathEgress): string {
-  switch (egress.state) {
-    case 'known':
-      return `leaves by ${egress.interface}${egress.gateway ? ` via ${egress.gateway}` : ''}${egress.source ? ` from ${egress.source}` : ''}${egress.table ? ` (table ${egress.table})` : ''}`;
-    case 'local':
-      return 'reaches its upstream on this box (loopback)';
-    default:
-      return `egress ${egress.state}: ${egress.reason ?? 'unknown'}`;
   }
 }
 
