@@ -1,7 +1,9 @@
 import type { BreakerTransition, IBreaker } from './breaker/breaker.ts';
 import { PaypathError } from './errors.ts';
 import { RetryBudget } from './failover/retry-budget.ts';
-import { forwardWithFailover, type AttemptRecord, type ForwardResult, type PathRuntime } from './failover/failover.ts';
+import { forwardWithFailover, type ForwardResult } from './failover/failover.ts';
+import type { AttemptRecord } from './failover/attempt-record.ts';
+import type { PathRuntime } from './paths/path-runtime.ts';
 import { adaptiveAttemptTimeoutMs, silentPathRule } from './health/adaptive-timeout.ts';
 import { SilenceWatch } from './health/silence-watch.ts';
 import { everyPathSilentSince, PathSilence, silentFor } from './health/path-silence.ts';

@@ -4,7 +4,8 @@ import { LatencyWindow } from '../health/latency-window.ts';
 import { validatePolicyObject } from '../policy/parse.ts';
 import type { UpstreamRequest, UpstreamResponse } from '../transport.ts';
 import { AttemptError } from './attempt-error.ts';
-import { forwardWithFailover, type PathRuntime } from './failover.ts';
+import type { PathRuntime } from '../paths/path-runtime.ts';
+import { forwardWithFailover } from './failover.ts';
 import { RetryBudget } from './retry-budget.ts';
 
 

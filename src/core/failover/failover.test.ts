@@ -6,7 +6,9 @@ import { validatePolicyObject } from '../policy/parse.ts';
 import type { RouteConfig } from '../policy/schema.ts';
 import type { PathTransport, UpstreamRequest, UpstreamResponse } from '../transport.ts';
 import { AttemptError } from './attempt-error.ts';
-import { forwardWithFailover, type AttemptRecord, type PathRuntime } from './failover.ts';
+import type { PathRuntime } from '../paths/path-runtime.ts';
+import type { AttemptRecord } from './attempt-record.ts';
+import { forwardWithFailover } from './failover.ts';
 
 type Script = (request: UpstreamRequest, signal: AbortSignal) => Promise<UpstreamResponse>;
 

@@ -1,39 +1,17 @@
-import { BreakerOpenError, type IBreaker } from '../breaker/breaker.ts';
+import { BreakerOpenError } from '../breaker/breaker.ts';
 import { PaypathError } from '../errors.ts';
-import type { LatencyWindow } from '../health/latency-window.ts';
-import type { PathConfig, RouteConfig } from '../policy/schema.ts';
-import { discardBody, type PathTransport, type UpstreamRequest, type UpstreamResponse } from '../transport.ts';
+import type { RouteConfig } from '../policy/schema.ts';
+import { discardBody, type UpstreamRequest, type UpstreamResponse } from '../transport.ts';
+import type { PathRuntime } from '../paths/path-runtime.ts';
 import type { Reconciler } from '../idempotency/reconcile.ts';
 import { AttemptTimer } from './attempt-timer.ts';
+import type { AttemptOutcome, AttemptRecord } from './attempt-record.ts';
 import { AttemptError, type AttemptErrorCode } from './attempt-error.ts';
 import { raceConnects } from './connect-hedge.ts';
 import type { RetryBudget } from './retry-budget.ts';
 
 /** Used when a route fixes no attemptTimeoutMs. */
 export const DEFAULT_ATTEMPT_TIMEOUT_MS = 2_000;
-
-/** Everything the engine needs of one path. */
-export interface PathRuntime {
-  readonly config: PathConfig;
-  readonly breaker: IBreaker;
-  readonly transport: PathTransport;
-  readonly latency: LatencyWindow;
-  /** Called after every attempt on this path, for stats. */
-  recordAttempt(record: AttemptRecord): void;
-  /** This path's per-attempt timeout for the route (adaptive); default: the route's, else DEFAULT_ATTEMPT_TIMEOUT_MS. */
-  attemptTimeoutMs?(route: RouteConfig): number | undefined;
-  /**
-   * Gives up an attempt early when this path falls silent (SilenceWatch), where the route's timeout
-   * adapts; returns what to call when the attempt settles, or undefined when it is not watched.
-   */
-  watchSilence?(route: RouteConfig, startedAt: number, giveUp: (reason: string) => void): (() => void) | undefined;
-  /** Epoch ms of the last answer that came over this path (payments or probes). */
-  readonly lastAnsweredAt?: number;
-  /** Called as an attempt's request is handed to the transport (the path is asked something; see PathSilence). */
-  noteAsked?(): void;
-  /** True while the path answers but loses or delays too many exchanges (PathQuality): tried after its siblings. */
-  readonly degraded?: boolean;
-}
 
 /**
  * The route's paths in its order, except that degraded paths (a lossy carrier) come after the
@@ -53,17 +31,6 @@ export const RECENT_ANSWER_MS = 10_000;
 
 /** Pause before asking again when the processor says our own key is still in use (409 key_in_use). */
 export const KEY_IN_USE_RETRY_MS = 50;
-
-export type AttemptOutcome = 'answered' | 'upstream_error' | 'not_sent' | 'sent_no_answer';
-
-export interface AttemptRecord {
-  pathId: string;
-  outcome: AttemptOutcome;
-  /** AttemptErrorCode for failures, `http_<status>` for answers. */
-  code: string;
-  status?: number;
-  durationMs: number;
-}
 
 export interface ForwardResult {
   response: UpstreamResponse;

@@ -1,4 +1,4 @@
-import type { PathRuntime } from '../failover/failover.ts';
+import type { PathRuntime } from '../paths/path-runtime.ts';
 import type { RouteConfig } from '../policy/schema.ts';
 import { discardBody, type UpstreamRequest, type UpstreamResponse } from '../transport.ts';
 
