@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import packageJson from '../../../package.json' with { type: 'json' };
 import type { BreakerState, BreakerTransition } from '../../core/breaker/breaker.ts';
 import type { AttemptRecord } from '../../core/failover/attempt-record.ts';
-import type { GatewayStatus } from '../../core/gateway.ts';
+import type { GatewayStatus } from '../../core/gateway-status.ts';
 import type { PathUsage } from '../../core/metering/budget-meter.ts';
 import type { GatewayMetrics } from '../../core/metrics.ts';
 import { requestFailed, type RequestRecord } from '../../core/request-record.ts';
