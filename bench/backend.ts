@@ -6,8 +6,8 @@
 //   POST /reset                  restore all carriers, forget the ledger
 //   GET  /ledger                 { charges, byReference: { ref: count } }
 import { createServer } from 'node:http';
-import { CarrierProxy, parseCarrierMode } from '../test/support/carrier.ts';
-import { SimulatedProcessor } from '../test/support/processor.ts';
+import { CarrierProxy, parseCarrierMode } from '../src/demo/carrier.ts';
+import { SimulatedProcessor } from '../src/demo/processor.ts';
 
 export const BENCH_CARRIERS = [
   { id: 'kt-fiber', host: '127.0.3.1' },

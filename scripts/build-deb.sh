@@ -23,7 +23,7 @@ lib="$stage/usr/lib/paypath"
 mkdir -p "$lib/node/bin" "$stage/usr/bin" "$stage/lib/systemd/system" "$stage/usr/lib/sysusers.d" \
   "$stage/etc/paypath" "$stage/usr/share/doc/paypath" "$stage/DEBIAN"
 
-# The app: sources without tests, the demo (it needs the test simulators) and the dashboard's sources.
+# The app: sources without tests, the demo and the dashboard's sources.
 cp -r bin package.json "$lib/"
 mkdir -p "$lib/policies" "$lib/dist"
 cp -r policies/examples policies/schema.json "$lib/policies/"

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CLIENT_KEEP_ALIVE_TIMEOUT_MS, startNodeGateway, type NodeGatewayOptions, type RunningGateway } from '../src/adapters/node/server.ts';
 import { silentLogger } from '../src/core/logger.ts';
 import { policyFrom } from './support/policy.ts';
-import { SimulatedProcessor } from './support/processor.ts';
+import { SimulatedProcessor } from '../src/demo/processor.ts';
 
 // The gateway's side of client connections. Idle ones stay open long enough that the client's
 // pool, not paypath, closes them, and a stop lets the payments in flight finish: either way a

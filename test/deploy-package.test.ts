@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import packageJson from '../package.json' with { type: 'json' };
-import { SimulatedProcessor } from './support/processor.ts';
+import { SimulatedProcessor } from '../src/demo/processor.ts';
 import { freePort } from './support/redis-server.ts';
 import { runTool } from './support/system-tool.ts';
 

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningGateway } from '../src/adapters/node/server.ts';
 import type { RedundancyAlarmPayload } from '../src/core/health/redundancy-alarm.ts';
-import { CarrierProxy } from './support/carrier.ts';
+import { CarrierProxy } from '../src/demo/carrier.ts';
 import { DetectionRig } from './support/detection-harness.ts';
 import { parsePrometheusText, sampleValue } from './support/prom-text.ts';
 

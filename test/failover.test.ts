@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CarrierMode } from './support/carrier.ts';
+import type { CarrierMode } from '../src/demo/carrier.ts';
 import { failed, Rig, type PaymentResult } from './support/rig.ts';
 
 // Real sockets on loopback: gateway (undici, one Agent per path), three carrier fault proxies and

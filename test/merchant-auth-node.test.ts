@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { DEMO_MERCHANT_SECRET } from '../src/demo/demo-merchant.ts';
 import { signedHeaders, verifySignature } from '../src/http/middleware/merchant-auth/signature.ts';
 import { policyFrom } from './support/policy.ts';
-import { SimulatedProcessor } from './support/processor.ts';
+import { SimulatedProcessor } from '../src/demo/processor.ts';
 import { makeTlsFixtures, type TlsFixtures } from './support/tls-fixtures.ts';
 
 // Merchant authentication through the real Node server: keys from a 0600 file, signed payments

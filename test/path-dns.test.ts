@@ -5,7 +5,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { PathDnsState, PathResolver } from '../src/adapters/node/path-resolver.ts';
+import type { PathResolver } from '../src/adapters/node/path-resolver.ts';
+import type { PathDnsState } from '../src/adapters/node/path-resolver-types.ts';
 import { createUndiciTransport } from '../src/adapters/node/undici-transport.ts';
 import { AttemptError } from '../src/core/failover/attempt-error.ts';
 import type { PathConfig } from '../src/core/policy/schema.ts';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisClient } from '../src/adapters/node/redis/client.ts';
 import { RedisForwardQueue } from '../src/adapters/node/redis/forward-queue.ts';
 import type { RedisClient } from '../src/adapters/node/redis/client.ts';
-import { encodeBase64 } from '../src/core/idempotency/store.ts';
+import { encodeBase64 } from '../src/core/base64.ts';
 import type { QueuedRequest } from '../src/core/queue/forward-queue.ts';
 import { QueueCipher } from '../src/core/queue/queue-cipher.ts';
 import { exposesCardNumber } from './support/card-data.ts';

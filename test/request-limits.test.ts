@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startNodeGateway, type RunningGateway } from '../src/adapters/node/server.ts';
 import { silentLogger } from '../src/core/logger.ts';
 import { policyFrom } from './support/policy.ts';
-import { SimulatedProcessor } from './support/processor.ts';
+import { SimulatedProcessor } from '../src/demo/processor.ts';
 import { openRaw, within, type RawConnection } from './support/raw-client.ts';
 
 // Slow and greedy senders on real sockets: a request must arrive whole within limits.requestTimeoutMs,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SimulatedProcessor } from './support/processor.ts';
+import { SimulatedProcessor } from '../src/demo/processor.ts';
 
 describe('the simulated processor (tests, demo, benchmarks)', () => {
   let processor: SimulatedProcessor;

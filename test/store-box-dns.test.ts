@@ -5,7 +5,7 @@
 // connections, and lookups, keep coming. With one system resolver for all paths, cutting carrier 1
 // failed about half the payments (every lookup died with it); with DNS per path none fail.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PathDnsState } from '../src/adapters/node/path-resolver.ts';
+import type { PathDnsState } from '../src/adapters/node/path-resolver-types.ts';
 import { bedSupport, NetnsBed, type BedProcess, type CarrierNumber } from './support/netns-bed.ts';
 
 const support = bedSupport();

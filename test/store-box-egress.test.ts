@@ -133,7 +133,7 @@ describe.skipIf(!support.ok)('store box wired by hand: egress, doctor, interface
     try {
       await waitForStatus('lgu-lte on s3 from 10.201.3.2', (s) => s.paths.find((p) => p.id === 'lgu-lte')!.egress.source === '10.201.3.2');
       await bed.resetLedger();
-      const results = new Map<string, { status: number; phase: 'before' | 'during' | 'after' }>();
+      const results = new Map<string, { status: number; path: string | null; phase: 'before' | 'during' | 'after' }>();
       let phase: 'before' | 'during' | 'after' = 'before';
       let sent = 0;
       const deadline = Date.now() + 60_000;
@@ -141,13 +141,15 @@ describe.skipIf(!support.ok)('store box wired by hand: egress, doctor, interface
         while (!stop && sent < 2_000 && Date.now() < deadline) {
           const reference = `iface-${sent++}`;
           const at = phase;
-          results.set(reference, { status: (await bed.pay(reference)).status, phase: at });
+          const { status, path } = await bed.pay(reference);
+          results.set(reference, { status, path, phase: at });
         }
       };
       workers = Promise.all(Array.from({ length: 4 }, worker));
-      const waitSent = async (count: number) => {
-        while (sent < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const waitFor = async (done: () => boolean) => {
+        while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       };
+      const waitSent = (count: number) => waitFor(() => sent >= count);
       await waitSent(40);
       // The link drops its address and comes back with another; the connection manager re-adds its route.
       phase = 'during';
@@ -163,8 +165,10 @@ describe.skipIf(!support.ok)('store box wired by hand: egress, doctor, interface
       });
       expect(moved.paths.find((p) => p.id === 'lgu-lte')!.egress).toMatchObject({ state: 'known', interface: 's3', gateway: c3.nextHop, table: '103' });
       phase = 'after';
-      const afterFrom = sent;
-      await waitSent(afterFrom + 60);
+      // Its first payments after a reconnect may still meet a breaker or degraded mark that the
+      // gap left behind (on a loaded machine): wait for lgu-lte to carry 20 of them, not a share.
+      const carriedAfter = () => [...results.values()].filter((r) => r.phase === 'after' && r.path === 'lgu-lte').length;
+      await waitFor(() => carriedAfter() >= 20);
       stop = true;
       await workers;
 
@@ -177,7 +181,7 @@ describe.skipIf(!support.ok)('store box wired by hand: egress, doctor, interface
       const after = sources('after');
       // Sent after the change, payments ride lgu-lte again, from its new address, never the old one.
       expect(after).not.toContain(c3.storeAddress);
-      expect(after.filter((a) => a === '10.201.3.7').length).toBeGreaterThan(after.length / 2);
+      expect(after.filter((a) => a === '10.201.3.7').length).toBeGreaterThanOrEqual(20);
     } finally {
       stop = true;
       await workers.catch(() => {});

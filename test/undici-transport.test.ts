@@ -5,8 +5,8 @@ import { AttemptError } from '../src/core/failover/attempt-error.ts';
 import type { PathConfig } from '../src/core/policy/schema.ts';
 import { discardBody } from '../src/core/transport.ts';
 import { createServer } from 'node:http';
-import { CarrierProxy } from './support/carrier.ts';
-import { SimulatedProcessor } from './support/processor.ts';
+import { CarrierProxy } from '../src/demo/carrier.ts';
+import { SimulatedProcessor } from '../src/demo/processor.ts';
 import { freePort } from './support/redis-server.ts';
 
 let processor: SimulatedProcessor;

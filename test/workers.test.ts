@@ -1,3 +1,5 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HEALTH_STATE_KEY } from '../src/core/health/redis-layout.ts';
@@ -5,9 +7,9 @@ import { silentLogger } from '../src/core/logger.ts';
 import { policyHash } from '../src/core/policy/hash.ts';
 import { validatePolicyObject } from '../src/core/policy/parse.ts';
 import { startNodeGateway, type RunningGateway } from '../src/adapters/node/server.ts';
-import { CarrierProxy } from './support/carrier.ts';
+import { CarrierProxy } from '../src/demo/carrier.ts';
 import { TestRedisServer } from './support/redis-server.ts';
-import { SimulatedProcessor } from './support/processor.ts';
+import { SimulatedProcessor } from '../src/demo/processor.ts';
 import { WranglerDev } from './support/wrangler-dev.ts';
 
 // The Worker build in real workerd (wrangler dev, offline), in front of the simulated processor
@@ -168,8 +170,22 @@ describe('the Worker probes its paths without timers', () => {
   let prober: WranglerDev;
   let probeRedis: TestRedisServer;
   let reader: Redis;
+  /** Receives the Worker's redundancy alarms; the first delivery is refused, so the retry is exercised. */
+  let alarmReceiver: Server;
+  const alarmDeliveries: { id: string; event: string; status: number }[] = [];
 
   beforeAll(async () => {
+    alarmReceiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        const alarm = JSON.parse(body) as { id: string; event: string };
+        const status = alarmDeliveries.length === 0 ? 503 : 204;
+        alarmDeliveries.push({ id: alarm.id, event: alarm.event, status });
+        res.writeHead(status).end();
+      });
+    });
+    await new Promise<void>((resolve) => alarmReceiver.listen(0, '127.0.0.1', resolve));
     probeRedis = await TestRedisServer.start();
     reader = new Redis(probeRedis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
     const probed = {
@@ -177,6 +193,7 @@ describe('the Worker probes its paths without timers', () => {
       probe: { enabled: true, path: '/health', ...PROBE },
       // A minute: an open path in these tests closes only through a passing probe.
       breaker: { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeoutMs: 60_000, windowMs: 10_000 },
+      redundancy: { webhooks: [`http://127.0.0.1:${(alarmReceiver.address() as AddressInfo).port}/alarms`] },
     };
     prober = await WranglerDev.start({ PAYPATH_POLICY: JSON.stringify(probed), REDIS_URL: probeRedis.url }, { testScheduled: true });
   }, 90_000);
@@ -185,6 +202,8 @@ describe('the Worker probes its paths without timers', () => {
     await prober?.stop();
     reader?.disconnect();
     await probeRedis?.stop();
+    alarmReceiver?.closeAllConnections();
+    await new Promise((resolve) => alarmReceiver?.close(resolve));
   });
 
   async function paths(): Promise<ProbedPath[]> {
@@ -280,5 +299,15 @@ describe('the Worker probes its paths without timers', () => {
     expect(await pay('wp-all-back', prober.url)).toMatchObject({ status: 201 });
     expect(processor.chargesFor('wp-all-down')).toBe(0); // refused: never sent, not even late
     expect(processor.chargesFor('wp-all-back')).toBe(1);
+  });
+
+  it('delivers redundancy alarms from workerd, retrying a refused delivery with backoff', async () => {
+    // The tests above dropped and restored redundancy several times.
+    await expect.poll(() => alarmDeliveries.filter((d) => d.status === 204).map((d) => d.event), { timeout: 10_000, interval: 200 }).toEqual(
+      expect.arrayContaining(['redundancy.dropped', 'redundancy.recovered']),
+    );
+    const refused = alarmDeliveries[0]!;
+    expect(refused.status).toBe(503);
+    expect(alarmDeliveries.filter((d) => d.id === refused.id).map((d) => d.status)).toEqual([503, 204]);
   });
 });

@@ -14,6 +14,8 @@
  * text, the digits after such a name (`"cvc":"123"`, `cvv=123`, `%22cvc%22%3A%22123%22`) are
  * replaced; in records, fields of such names (at any depth) are.
  */
+import { LRUCache } from 'lru-cache';
+
 export const PAN_REPLACEMENT = '[pan-redacted]';
 export const FIELD_REPLACEMENT = '[redacted]';
 
@@ -205,13 +207,12 @@ export function scrubText(text: string): string {
 }
 
 /** Field names seen so far (a record's names come from code, so they are few); bounded anyway. */
-const fieldVerdicts = new Map<string, boolean>();
+const fieldVerdicts = new LRUCache<string, boolean>({ max: 1_000 });
 
 function sensitiveField(name: string): boolean {
   let verdict = fieldVerdicts.get(name);
   if (verdict === undefined) {
     verdict = SENSITIVE_FIELDS.has(name.toLowerCase().replace(/[-_ ]/g, ''));
-    if (fieldVerdicts.size >= 1_000) fieldVerdicts.clear();
     fieldVerdicts.set(name, verdict);
   }
   return verdict;

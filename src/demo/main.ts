@@ -10,8 +10,8 @@ import { loadPolicyFile, PolicyFileError } from '../adapters/node/policy-file.ts
 import { startNodeGateway } from '../adapters/node/server.ts';
 import { DEMO_MERCHANT_ID, DEMO_MERCHANT_SECRET } from './demo-merchant.ts';
 import { carrierCommands, paymentCommand } from './instructions.ts';
-import { CarrierProxy, parseCarrierMode } from '../../test/support/carrier.ts';
-import { SimulatedProcessor } from '../../test/support/processor.ts';
+import { CarrierProxy, parseCarrierMode } from './carrier.ts';
+import { SimulatedProcessor } from './processor.ts';
 
 const policyFile = process.env.PAYPATH_POLICY ?? fileURLToPath(new URL('../../policies/default.yaml', import.meta.url));
 const gatewayPort = Number(process.env.PORT ?? 8787);

@@ -2,8 +2,8 @@ import { startNodeGateway, type RunningGateway } from '../../src/adapters/node/s
 import { silentLogger } from '../../src/core/logger.ts';
 import { policyHash } from '../../src/core/policy/hash.ts';
 import { PolicySchema, type PolicyInput } from '../../src/core/policy/schema.ts';
-import { CarrierProxy } from './carrier.ts';
-import { SimulatedProcessor } from './processor.ts';
+import { CarrierProxy } from '../../src/demo/carrier.ts';
+import { SimulatedProcessor } from '../../src/demo/processor.ts';
 
 /**
  * A processor behind three carriers (a, b, c on 127.0.1.1-3) for the detection and shared-health

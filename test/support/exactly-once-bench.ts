@@ -7,8 +7,8 @@ import { stringify } from 'yaml';
 import { silentLogger } from '../../src/core/logger.ts';
 import { loadPolicyFile } from '../../src/adapters/node/policy-file.ts';
 import { startNodeGateway, type NodeGatewayOptions, type RunningGateway } from '../../src/adapters/node/server.ts';
-import { CarrierProxy } from './carrier.ts';
-import { SimulatedProcessor } from './processor.ts';
+import { CarrierProxy } from '../../src/demo/carrier.ts';
+import { SimulatedProcessor } from '../../src/demo/processor.ts';
 import { freePort } from './redis-server.ts';
 
 /**

@@ -11,7 +11,7 @@
 // "ready" once both listen; exits when its stdin closes or on SIGTERM.
 import { createServer } from 'node:http';
 import { rmSync } from 'node:fs';
-import { SimulatedProcessor } from './processor.ts';
+import { SimulatedProcessor } from '../../src/demo/processor.ts';
 
 const [controlSocket, portText = '8080', host = '::', maxRequestsText] = process.argv.slice(2);
 if (!controlSocket) {

@@ -7,9 +7,9 @@ import { startNodeGateway, type RunningGateway } from '../../src/adapters/node/s
 import { policyHash } from '../../src/core/policy/hash.ts';
 import { validatePolicyObject } from '../../src/core/policy/parse.ts';
 import type { PolicyInput } from '../../src/core/policy/schema.ts';
-import type { AdminTokenEntry } from '../../src/http/middleware/admin-auth/admin-auth.ts';
-import { CarrierProxy } from './carrier.ts';
-import { SimulatedProcessor } from './processor.ts';
+import type { AdminTokenEntry } from '../../src/http/middleware/admin-auth/index.ts';
+import { CarrierProxy } from '../../src/demo/carrier.ts';
+import { SimulatedProcessor } from '../../src/demo/processor.ts';
 
 export const PATH_IDS = ['kt-fiber', 'skt-fiber', 'lgu-lte'] as const;
 

@@ -3,8 +3,8 @@ import { validatePolicyObject } from '../../src/core/policy/parse.ts';
 import { policyHash } from '../../src/core/policy/hash.ts';
 import type { Policy, PolicyInput } from '../../src/core/policy/schema.ts';
 import { startNodeGateway, type RunningGateway } from '../../src/adapters/node/server.ts';
-import { CarrierProxy, type CarrierMode } from './carrier.ts';
-import { SimulatedProcessor } from './processor.ts';
+import { CarrierProxy, type CarrierMode } from '../../src/demo/carrier.ts';
+import { SimulatedProcessor } from '../../src/demo/processor.ts';
 
 /** The three carriers of a store box, each on its own loopback address, and the source address the gateway binds for it. */
 export const CARRIERS = [

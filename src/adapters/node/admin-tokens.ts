@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { parseAdminTokens, type AdminTokenEntry } from '../../http/middleware/admin-auth/admin-auth.ts';
+import { parseAdminTokens, type AdminTokenEntry } from '../../http/middleware/admin-auth/index.ts';
 
 /**
  * Admin tokens from PAYPATH_ADMIN_TOKENS (`name:role:token,…`) and/or a secret file

@@ -17,11 +17,8 @@ import { createUndiciTransport } from './undici-transport.ts';
 /**
  * Requests run through the throwaway app, spread over the routes: enough for V8 to optimise the hot
  * path with its top compiler, which takes some 3,000 calls of a function (the next tier, after
- * about 400, runs it at up to a third more CPU). Measured with `bench/warm-start.ts --rate 1000`
- * (alternating runs): after 1,000 requests the first two seconds at 1,000/s cost 1,200-1,550 ms of
- * gateway CPU, the next two 1,180-1,460, and the worst p99 per 100 ms of the first second was
- * 152-733 ms; after 2,000 requests 1,070-1,150, 940-1,100 and 64-210 ms, for about 0.5 s more
- * start-up. (Also opening and closing connections during the warm-up made no difference.)
+ * about 400, runs it at up to a third more CPU). 2,000 against 1,000: BENCHMARKS.md, "Start-up
+ * warm-up".
  */
 const WARM_UP_REQUESTS = 2_000;
 /** Start-up never waits longer than this for the warm-up (a slow or busy machine). */

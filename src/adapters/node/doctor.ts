@@ -6,7 +6,7 @@ import { addressFamily, isIpLiteral, type BoxInterfaces, type EgressProbe } from
 import { checkPathEgress, egressKey, interfaceAddress, sharedEgressGroups, upstreamHost, type PathEgress } from '../../core/egress/path-egress.ts';
 import type { PathConfig, Policy } from '../../core/policy/schema.ts';
 import { createKernelEgressProbe, runIp } from './kernel-egress-probe.ts';
-import { resolverFamily } from './path-resolver.ts';
+import { resolverFamily } from './dns-query.ts';
 
 /** A check's outcome: ok, failed (with what was seen), or not applicable. */
 export interface DoctorCheck {

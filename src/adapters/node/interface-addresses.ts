@@ -1,5 +1,33 @@
+import { readdirSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
+import type { BoxInterfaces, InterfaceAddress } from '../../core/egress/egress-probe.ts';
 import { interfaceAddress } from '../../core/egress/path-egress.ts';
+
+type NetworkInterfaces = ReturnType<typeof networkInterfaces>;
+
+/** Every address of every interface, as Node lists them (os.networkInterfaces; scope ids dropped). */
+export function listAddresses(byName: NetworkInterfaces): InterfaceAddress[] {
+  const addresses: InterfaceAddress[] = [];
+  for (const [name, list] of Object.entries(byName)) {
+    for (const a of list ?? []) addresses.push({ interface: name, address: a.address.replace(/%.*$/, ''), family: a.family === 'IPv6' ? 6 : 4 });
+  }
+  return addresses;
+}
+
+/**
+ * The box's interfaces and addresses without running anything: addresses from getifaddrs (Node's
+ * os.networkInterfaces, which lists only interfaces that have one), names from /sys/class/net.
+ */
+export function readInterfaces(): BoxInterfaces {
+  const byName = networkInterfaces();
+  let names: string[];
+  try {
+    names = readdirSync('/sys/class/net');
+  } catch {
+    names = Object.keys(byName);
+  }
+  return { names, addresses: listAddresses(byName) };
+}
 
 /**
  * The current addresses of the box's interfaces, for paths that name an interface instead of an
@@ -9,11 +37,11 @@ import { interfaceAddress } from '../../core/egress/path-egress.ts';
  */
 export class InterfaceAddresses {
   readonly #maxAgeMs: number;
-  readonly #read: () => ReturnType<typeof networkInterfaces>;
-  #snapshot: ReturnType<typeof networkInterfaces> | undefined;
+  readonly #read: () => NetworkInterfaces;
+  #snapshot: InterfaceAddress[] | undefined;
   #readAt = 0;
 
-  constructor(options: { maxAgeMs?: number; read?: () => ReturnType<typeof networkInterfaces> } = {}) {
+  constructor(options: { maxAgeMs?: number; read?: () => NetworkInterfaces } = {}) {
     this.#maxAgeMs = options.maxAgeMs ?? 1_000;
     this.#read = options.read ?? networkInterfaces;
   }
@@ -22,11 +50,10 @@ export class InterfaceAddresses {
   address(name: string, family: 4 | 6): string | undefined {
     const now = Date.now();
     if (this.#snapshot === undefined || now - this.#readAt >= this.#maxAgeMs) {
-      this.#snapshot = this.#read();
+      this.#snapshot = listAddresses(this.#read());
       this.#readAt = now;
     }
-    const own = (this.#snapshot[name] ?? []).map((a) => ({ interface: name, address: a.address, family: a.family === 'IPv6' ? (6 as const) : (4 as const) }));
-    return interfaceAddress(own, name, family);
+    return interfaceAddress(this.#snapshot, name, family);
   }
 
   invalidate(): void {

@@ -1,8 +1,7 @@
 import { execFile } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
-import { readdirSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
 import { EgressUnavailableError, type BoxInterfaces, type EgressProbe, type InterfaceAddress, type RouteAnswer } from '../../core/egress/egress-probe.ts';
+import { readInterfaces } from './interface-addresses.ts';
 import type { NetworkWatch } from './network-watch.ts';
 
 /**
@@ -57,25 +56,6 @@ export function parseRouteGet(json: string): RouteAnswer {
     table: route.table !== undefined && route.table !== 'main' && route.table !== 'local' ? route.table : null,
     local: route.type === 'local',
   };
-}
-
-/**
- * The box's interfaces and addresses without running anything: addresses from getifaddrs (Node's
- * os.networkInterfaces, which lists only interfaces that have one), names from /sys/class/net.
- */
-export function readInterfaces(): BoxInterfaces {
-  const byName = networkInterfaces();
-  const addresses: InterfaceAddress[] = [];
-  for (const [name, list] of Object.entries(byName)) {
-    for (const a of list ?? []) addresses.push({ interface: name, address: a.address.replace(/%.*$/, ''), family: a.family === 'IPv6' ? 6 : 4 });
-  }
-  let names: string[];
-  try {
-    names = readdirSync('/sys/class/net');
-  } catch {
-    names = Object.keys(byName);
-  }
-  return { names, addresses };
 }
 
 /**

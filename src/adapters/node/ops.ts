@@ -7,9 +7,10 @@ import type { Logger } from '../../core/logger.ts';
 import { canonicalJson } from '../../core/policy/hash.ts';
 import { BudgetMeter, type BudgetWarning } from '../../core/metering/budget-meter.ts';
 import type { Policy } from '../../core/policy/schema.ts';
+import { WebhookSender } from '../../core/webhook-sender.ts';
 import type { RequestRecord } from '../../core/request-record.ts';
 import type { AppDeps } from '../../http/app.ts';
-import { AdminAuthenticator, type AdminTokenEntry } from '../../http/middleware/admin-auth/admin-auth.ts';
+import { AdminAuthenticator, type AdminTokenEntry } from '../../http/middleware/admin-auth/index.ts';
 import { JsonlAuditLog } from './audit-file.ts';
 import { PrometheusMetrics } from './metrics.ts';
 import { PolicyWatcher } from './policy-watcher.ts';
@@ -22,8 +23,8 @@ export interface NodeOpsOptions {
   logger: Logger;
   /** Builds a gateway; receives the metrics to feed and the budget meter deciding which paths a route may use. */
   gatewayFactory: (parts: { metrics: PrometheusMetrics; meter: BudgetMeter }) => GatewayFactory;
-  /** Sends budget warnings. Default: POST JSON with a 2 s timeout. */
-  notify?: (url: string, warning: BudgetWarning) => Promise<void>;
+  /** Sends budget warnings. Default: a WebhookSender (POST JSON, 2 s timeout per try, retried). */
+  notify?: (url: string, warning: BudgetWarning) => void;
   /** The policy file: shown in /status and, with `watchPolicy`, reloaded when it changes. */
   policyFile?: string;
   /** Default: true when policyFile is set. */
@@ -56,9 +57,10 @@ export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
   const audit: AuditLog = new RedactedAuditLog(options.redis ? new RedisStreamAuditLog(options.redis, fileAudit, logger) : fileAudit);
   // The metrics read the control at scrape time; the control's gateways feed the metrics.
   const holder: { control?: PolicyControl } = {};
+  const budgetWebhooks = new WebhookSender({ kind: 'budget', userAgent: 'paypath-budget', logger });
   const meter = new BudgetMeter({
     policy: () => holder.control!.current().policy,
-    notify: options.notify ?? ((url, warning) => postWebhook(url, warning, logger)),
+    notify: options.notify ?? ((url, warning) => budgetWebhooks.send(url, warning, { path: warning.path, threshold: warning.threshold })),
     logger,
   });
   const metrics = new PrometheusMetrics({
@@ -136,18 +138,9 @@ export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
       await drills.stop();
       await policyAnalyser.close();
       await running.close();
+      budgetWebhooks.close();
     },
   };
-}
-
-async function postWebhook(url: string, warning: BudgetWarning, logger: Logger): Promise<void> {
-  try {
-    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(warning), signal: AbortSignal.timeout(2_000) });
-    await response.body?.cancel();
-    if (!response.ok) logger.warn({ event: 'webhook_failed', url, status: response.status }, `budget webhook ${url} answered ${response.status}`);
-  } catch (error) {
-    logger.warn({ event: 'webhook_failed', url, err: String(error) }, `budget webhook ${url} failed`);
-  }
 }
 
 /** The request log line: every routed request, and monitoring polls only when they fail. */

@@ -1,6 +1,8 @@
 import type { LookupAddress } from 'node:dns';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DnsLookupError, PathResolver, type AddressFamily, type FamilyQuery, type PathResolverOptions } from './path-resolver.ts';
+import { DnsLookupError, type AddressFamily, type FamilyQuery } from './dns-query.ts';
+import { PathResolver } from './path-resolver.ts';
+import type { PathResolverOptions } from './path-resolver-types.ts';
 
 /** A resolver whose answers the test sets per family, counting queries. */
 function fakeDns() {

@@ -1,103 +1,8 @@
-import { Resolver } from 'node:dns/promises';
 import type { LookupAddress } from 'node:dns';
+import type { Resolver } from 'node:dns/promises';
 import { isIP, type LookupFunction } from 'node:net';
-
-export type AddressFamily = 4 | 6;
-
-export interface ResolvedAddress {
-  address: string;
-  family: AddressFamily;
-}
-
-/** One DNS query for one address family: records with their TTL in seconds (as `resolve4(host, { ttl: true })` gives). */
-export type FamilyQuery = (hostname: string, family: AddressFamily) => Promise<{ address: string; ttl: number }[]>;
-
-/** How answers are cached. Each has a documented default in DNS_CACHE_DEFAULTS. */
-export interface DnsCacheOptions {
-  /** Shortest time an answer is used before it is asked again (a TTL of 0 or 1 s is raised to this), in ms. */
-  minTtlMs?: number;
-  /** Longest time an answer is used before it is asked again, whatever its TTL, in ms. */
-  maxTtlMs?: number;
-  /** How long past its TTL the last good answer is still used while the resolvers fail (stale-if-error), in ms. */
-  staleMs?: number;
-  /** Share of the TTL after which the answer is refreshed in the background. */
-  refreshAt?: number;
-  /** Wait between refresh retries while resolution fails: starts here and doubles, in ms. */
-  retryMinMs?: number;
-  /** ... up to this, in ms. */
-  retryMaxMs?: number;
-  /** One query's timeout, in ms (c-ares doubles it on each retry). */
-  queryTimeoutMs?: number;
-  /** Tries per query and resolver. */
-  queryTries?: number;
-}
-
-export const DNS_CACHE_DEFAULTS: Required<DnsCacheOptions> = {
-  minTtlMs: 1_000,
-  maxTtlMs: 300_000,
-  staleMs: 86_400_000,
-  refreshAt: 0.75,
-  retryMinMs: 1_000,
-  retryMaxMs: 30_000,
-  queryTimeoutMs: 1_000,
-  queryTries: 2,
-};
-
-export interface PathResolverOptions extends DnsCacheOptions {
-  pathId: string;
-  /** The path's own resolvers (`ip` or `ip:port`, `[ip6]:port`). Default: the system's (/etc/resolv.conf). */
-  servers?: readonly string[];
-  /** The path's source address: queries leave from it, and its family picks A (IPv4) or AAAA (IPv6) records. Without one, both. */
-  localAddress?: string;
-  /** The record families to ask for, when no source address says it yet (a path following an interface's address). Default: from `localAddress`. */
-  families?: AddressFamily[];
-  /** Replaces the DNS queries (unit tests). */
-  query?: FamilyQuery;
-  /** Called when a name's lookups start failing (`failing`: with the answer still in use, if any) and when they succeed again (`recovered`), e.g. to log it. */
-  onChange?: (change: DnsChange) => void;
-}
-
-export type DnsChange =
-  | { kind: 'failing'; pathId: string; hostname: string; error: DnsLookupError; stillUsing: string[] }
-  | { kind: 'recovered'; pathId: string; hostname: string; addresses: string[]; failedForMs: number };
-
-/** A DNS lookup that failed: `EAI_AGAIN` when no resolver answered, `ENOTFOUND` when they answered that the name has no address. */
-export class DnsLookupError extends Error {
-  readonly code: 'EAI_AGAIN' | 'ENOTFOUND';
-  constructor(code: 'EAI_AGAIN' | 'ENOTFOUND', message: string, options: { cause?: unknown } = {}) {
-    super(message, options);
-    this.name = 'DnsLookupError';
-    this.code = code;
-  }
-}
-
-/** What /status shows of one cached name. */
-export interface DnsNameState {
-  hostname: string;
-  addresses: string[];
-  /** Age of the answer in use, in ms; absent when there is none. */
-  ageMs?: number;
-  ttlMs?: number;
-  /** Past its TTL: its refresh has not succeeded (it failed, or still waits on a silent resolver), so it is used stale. */
-  stale: boolean;
-  lastError?: { code: string; message: string; ageMs: number };
-  /** Lookups of the name (one per new connection), and those that waited for a DNS answer (none found in the cache). */
-  lookups: number;
-  waited: number;
-}
-
-export interface PathDnsState {
-  servers: string[];
-  localAddress: string | null;
-  families: AddressFamily[];
-  names: DnsNameState[];
-}
-
-interface Answer {
-  addresses: ResolvedAddress[];
-  receivedAt: number;
-  ttlMs: number;
-}
+import { askFamilies, codeOf, createResolverQuery, DnsLookupError, fixedAddresses, type AddressFamily, type Answer, type FamilyQuery, type ResolvedAddress } from './dns-query.ts';
+import { DNS_CACHE_DEFAULTS, type DnsCacheOptions, type DnsChange, type DnsNameState, type PathDnsState, type PathResolverOptions } from './path-resolver-types.ts';
 
 interface CacheEntry {
   hostname: string;
@@ -114,9 +19,6 @@ interface CacheEntry {
   /** When the current run of failed lookups began. */
   failingSince?: number;
 }
-
-/** The answer codes that mean "the name has no such record", as opposed to "no resolver answered". */
-const NO_SUCH_NAME = new Set(['ENOTFOUND', 'ENODATA', 'ENONAME']);
 
 /**
  * Resolves host names for one path, through that path: its own resolvers (or the system's),
@@ -150,25 +52,11 @@ export class PathResolver {
     this.#onChange = options.onChange;
     const sourceFamily = options.localAddress === undefined ? 0 : isIP(options.localAddress);
     this.families = sourceFamily === 4 ? [4] : sourceFamily === 6 ? [6] : (options.families ?? [6, 4]);
-    if (options.query) {
-      this.#query = options.query;
-      this.#servers = [...(options.servers ?? [])];
-      return;
-    }
-    const resolver = new Resolver({ timeout: this.#options.queryTimeoutMs, tries: this.#options.queryTries });
-    if (options.servers !== undefined) resolver.setServers([...options.servers]);
-    // A source address of one family cannot reach a resolver of the other: such a query would leave
-    // from the box's default address, by the default carrier. So only same-family resolvers are asked.
-    const all = resolver.getServers();
-    const usable = sourceFamily === 0 ? all : all.filter((server) => resolverFamily(server) === sourceFamily);
-    if (usable.length !== all.length && usable.length > 0) resolver.setServers(usable);
-    if (usable.length === 0) {
-      this.#misconfigured = `path ${this.pathId} sends from ${options.localAddress} (IPv${sourceFamily}) but has no IPv${sourceFamily} resolver (${all.join(', ') || 'none'}); give the path dns: [IPv${sourceFamily} resolvers]`;
-    }
-    if (options.localAddress !== undefined) resolver.setLocalAddress(options.localAddress);
-    this.#resolver = resolver;
-    this.#servers = usable;
-    this.#query = (hostname, family) => (family === 4 ? resolver.resolve4(hostname, { ttl: true }) : resolver.resolve6(hostname, { ttl: true }));
+    const asker = createResolverQuery(options, this.#options);
+    this.#query = asker.query;
+    this.#resolver = asker.resolver;
+    this.#servers = asker.servers;
+    this.#misconfigured = asker.misconfigured;
   }
 
   /**
@@ -364,58 +252,9 @@ export class PathResolver {
   /** Asks the path's resolvers for every family the path uses, at once; one family answering is enough. */
   async #ask(hostname: string): Promise<Answer> {
     if (this.#misconfigured) throw new DnsLookupError('EAI_AGAIN', this.#misconfigured);
-    const results = await Promise.allSettled(this.families.map(async (family) => ({ family, records: await this.#query(hostname, family) })));
-    const addresses: ResolvedAddress[] = [];
-    let ttlSeconds = Infinity;
-    const errors: unknown[] = [];
-    for (const result of results) {
-      if (result.status === 'rejected') {
-        errors.push(result.reason);
-        continue;
-      }
-      for (const record of result.value.records) {
-        addresses.push({ address: record.address, family: result.value.family });
-        ttlSeconds = Math.min(ttlSeconds, record.ttl);
-      }
-    }
-    if (addresses.length > 0) {
-      const ttlMs = Math.min(this.#options.maxTtlMs, Math.max(this.#options.minTtlMs, ttlSeconds * 1_000));
-      return { addresses, receivedAt: Date.now(), ttlMs };
-    }
     const where = `${this.#servers.join(', ') || 'system resolvers'}${this.#localAddress ? ` from ${this.#localAddress}` : ''}`;
-    const codes = errors.map((e) => codeOf(e) ?? 'ERROR');
-    const noSuchName = errors.length === 0 || codes.every((code) => NO_SUCH_NAME.has(code));
-    const families = this.families.map((f) => (f === 4 ? 'A' : 'AAAA')).join('/');
-    throw new DnsLookupError(
-      noSuchName ? 'ENOTFOUND' : 'EAI_AGAIN',
-      `DNS lookup of ${hostname} (${families}) on path ${this.pathId} failed: ${codes.join(', ') || 'no records'} (asked ${where})`,
-      { cause: errors[0] },
-    );
+    return askFamilies(this.#query, hostname, this.families, this.#options, `on path ${this.pathId}`, where);
   }
-}
-
-/** IP literals need no lookup, and `localhost` is never asked of DNS (RFC 6761). */
-function fixedAddresses(hostname: string, families: AddressFamily[]): ResolvedAddress[] | undefined {
-  const literal = isIP(hostname);
-  if (literal === 4 || literal === 6) return [{ address: hostname, family: literal }];
-  if (hostname === 'localhost' || hostname.endsWith('.localhost')) {
-    return families.map((family) => ({ address: family === 4 ? '127.0.0.1' : '::1', family }));
-  }
-  return undefined;
-}
-
-/** A resolver as the policy writes it (`1.2.3.4`, `1.2.3.4:53`, `::1`, `[::1]:53`) → its address family (0: not an address). */
-export function resolverFamily(server: string): number {
-  const bracketed = /^\[([^\]]+)\]/.exec(server);
-  if (bracketed) return isIP(bracketed[1]!);
-  const plain = isIP(server);
-  if (plain !== 0) return plain;
-  return isIP(server.replace(/:\d+$/, ''));
-}
-
-function codeOf(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' ? code : undefined;
 }
 
 function definedOnly(options: DnsCacheOptions): DnsCacheOptions {

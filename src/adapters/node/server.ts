@@ -11,7 +11,7 @@ import type { Logger } from '../../core/logger.ts';
 import type { Policy } from '../../core/policy/schema.ts';
 import { QueueCipher } from '../../core/queue/queue-cipher.ts';
 import { createApp, type SecurityDeps } from '../../http/app.ts';
-import type { AdminTokenEntry } from '../../http/middleware/admin-auth/admin-auth.ts';
+import type { AdminTokenEntry } from '../../http/middleware/admin-auth/index.ts';
 import type { PrometheusMetrics } from './metrics.ts';
 import { dashboardAssets } from './dashboard-assets.ts';
 import { createNodeOps } from './ops.ts';

@@ -1,4 +1,4 @@
-import type { Logger } from '../logger.ts';
+import { WebhookSender, type WebhookSenderOptions } from '../webhook-sender.ts';
 import type { Redundancy } from './redundancy.ts';
 
 /**
@@ -25,36 +25,29 @@ export interface RedundancyAlarmPayload {
   id: string;
 }
 
-export interface RedundancyAlarmOptions {
+export interface RedundancyAlarmOptions extends Omit<WebhookSenderOptions, 'kind' | 'userAgent'> {
   webhooks: readonly string[];
   alertBelow: number;
   instanceId: string;
-  logger: Logger;
-  /** Default: global fetch. */
-  fetch?: typeof fetch;
-  /** Delivery tries per webhook. Default: 6 (backoff 250 ms, 500 ms, … up to 8 s). */
-  maxTries?: number;
-  baseDelayMs?: number;
-  /** Per-try timeout, in ms. Default: 2000. */
-  timeoutMs?: number;
 }
 
 /**
  * Watches the redundancy level and raises the alarm on every drop and recovery: one log line and
- * one webhook POST per URL, retried with exponential backoff. Delivery runs on its own, never
- * awaited by anything a payment waits for.
+ * one webhook POST per URL (WebhookSender: retried, never awaited by a payment).
  */
 export class RedundancyAlarm {
   readonly #options: RedundancyAlarmOptions;
+  readonly #sender: WebhookSender;
   #level: string | undefined;
-  #closed = false;
-  /** Wakes deliveries sleeping between tries, so close() ends them. */
-  readonly #sleepers = new Set<() => void>();
-  /** Deliveries in progress (tests and shutdown wait on them). */
-  readonly pending = new Set<Promise<void>>();
 
   constructor(options: RedundancyAlarmOptions) {
     this.#options = options;
+    this.#sender = new WebhookSender({ ...options, kind: 'redundancy', userAgent: 'paypath-alarm' });
+  }
+
+  /** Deliveries in progress (tests and shutdown wait on them). */
+  get pending(): ReadonlySet<Promise<void>> {
+    return this.#sender.pending;
   }
 
   /** The first call sets the baseline; later calls alarm when the level changed. */
@@ -80,51 +73,11 @@ export class RedundancyAlarm {
     const message = `redundancy ${payload.from} -> ${payload.to}`;
     if (dropped) this.#options.logger.warn(fields, message);
     else this.#options.logger.info(fields, message);
-    for (const url of this.#options.webhooks) {
-      const delivery = this.#deliver(url, payload).finally(() => this.pending.delete(delivery));
-      this.pending.add(delivery);
-    }
+    for (const url of this.#options.webhooks) this.#sender.send(url, payload, { alarm: payload.id });
   }
 
   close(): void {
-    this.#closed = true;
-    for (const wake of this.#sleepers) wake();
-    this.#sleepers.clear();
-  }
-
-  async #deliver(url: string, payload: RedundancyAlarmPayload): Promise<void> {
-    const { maxTries = 6, baseDelayMs = 250, timeoutMs = 2_000, logger } = this.#options;
-    const doFetch = this.#options.fetch ?? fetch;
-    const body = JSON.stringify(payload);
-    for (let attempt = 1; attempt <= maxTries && !this.#closed; attempt++) {
-      let failure: string;
-      try {
-        const response = await doFetch(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'user-agent': 'paypath-alarm' },
-          body,
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-        await response.body?.cancel().catch(() => {});
-        if (response.ok) return;
-        failure = `status ${response.status}`;
-      } catch (error) {
-        failure = (error as Error).name === 'TimeoutError' ? 'timeout' : (error as Error).message;
-      }
-      if (attempt === maxTries) {
-        logger.error({ event: 'webhook_failed', url: redact(url), alarm: payload.id, tries: attempt, failure }, 'redundancy webhook not delivered');
-        return;
-      }
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          clearTimeout(timer);
-          this.#sleepers.delete(wake);
-          resolve();
-        };
-        const timer = setTimeout(wake, Math.min(baseDelayMs * 2 ** (attempt - 1), 8_000));
-        this.#sleepers.add(wake);
-      });
-    }
+    this.#sender.close();
   }
 }
 
@@ -133,12 +86,3 @@ function rank(level: string): number {
   return level === 'down' ? -1 : Number(level.slice(2));
 }
 
-/** Webhook URLs may carry tokens in their query or credentials: log the origin and path only. */
-function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return parsed.origin + parsed.pathname;
-  } catch {
-    return '(invalid url)';
-  }
-}

@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { InMemoryHealthStore } from './health-store.ts';
 import { TrialLock } from './trial-lock.ts';
 
-/** A shared store that records what it was asked. */
+/** A store that records the trial locks it was asked for. */
 class RecordingStore extends InMemoryHealthStore {
   readonly asked: [string, string, number][] = [];
-  override acquireTrial(...args: [string, string, number]): Promise<boolean> {
-    this.asked.push(args);
+  override acquireTrial(pathId?: string, instanceId?: string, ttlMs?: number): Promise<boolean> {
+    this.asked.push([pathId!, instanceId!, ttlMs!]);
     return Promise.resolve(true);
   }
 }

@@ -1,8 +1,19 @@
+import { LRUCache } from 'lru-cache';
 import type { ClaimResult, IdempotencyStore, StoredAnswer } from './store.ts';
 
-type MemoryRecord =
-  | { state: 'in_flight'; fingerprint: string; token: string; expiresAt: number; bytes: number }
-  | { state: 'completed'; fingerprint: string; answer: StoredAnswer; expiresAt: number; bytes: number };
+interface InFlightRecord {
+  fingerprint: string;
+  token: string;
+  expiresAt: number;
+  bytes: number;
+}
+
+interface CompletedRecord {
+  fingerprint: string;
+  answer: StoredAnswer;
+  expiresAt: number;
+  bytes: number;
+}
 
 /** Default bound on records kept in memory (a day of traffic at ~1 payment/s, several times over). */
 export const DEFAULT_MEMORY_IDEMPOTENCY_ENTRIES = 200_000;
@@ -23,28 +34,30 @@ export const DEFAULT_MEMORY_IDEMPOTENCY_BYTES = 64 * 1024 * 1024;
 const MAX_RECORD_SHARE = 16;
 
 /**
- * What one record costs beyond its strings, measured on Node 24 (the Map entry, the record and
+ * What one record costs beyond its strings, measured on Node 24 (the cache entry, the record and
  * answer objects, the headers arrays, the strings' own headers).
  */
 const RECORD_OVERHEAD_BYTES = 256;
 
 /**
- * Idempotency records of one instance, in a Map with lazy expiry (swept every 1000 claims). Past
- * `maxEntries` records or `maxBytes` (estimated), the oldest completed records are dropped early:
- * memory stays bounded, and a retry of a dropped key still goes to the processor with its key,
- * whose de-duplication answers it. A claim in flight is never dropped, so its key can never be
- * claimed twice at once. A record larger than a sixteenth of `maxBytes` is refused whole: its
+ * Idempotency records of one instance, with lazy expiry (swept every 1000 claims). Completed
+ * records are kept in an LRU cache (by completion); claims in flight apart from it, so eviction
+ * never reaches them and their key can never be claimed twice at once. Past `maxEntries` records
+ * or `maxBytes` (estimated), counting both, the oldest completed records are dropped early: memory
+ * stays bounded, and a retry of a dropped key still goes to the processor with its key, whose
+ * de-duplication answers it. A record larger than a sixteenth of `maxBytes` is refused whole: its
  * outcome is kept without the body, and no other record is dropped for it.
  */
 export class MemoryIdempotencyStore implements IdempotencyStore {
   readonly kind = 'memory' as const;
-  readonly #records = new Map<string, MemoryRecord>();
+  readonly #claims = new Map<string, InFlightRecord>();
+  readonly #answers: LRUCache<string, CompletedRecord>;
   readonly #now: () => number;
   readonly #maxEntries: number;
   readonly #maxBytes: number;
   readonly #maxRecordBytes: number;
   readonly #onDroppedEarly: ((dropped: number) => void) | undefined;
-  #bytes = 0;
+  #claimBytes = 0;
   #droppedEarly = 0;
   #claimsSinceSweep = 0;
 
@@ -64,6 +77,14 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     this.#maxBytes = options.maxBytes ?? DEFAULT_MEMORY_IDEMPOTENCY_BYTES;
     this.#maxRecordBytes = options.maxRecordBytes ?? Math.floor(this.#maxBytes / MAX_RECORD_SHARE);
     this.#onDroppedEarly = options.onDroppedEarly;
+    this.#answers = new LRUCache({
+      max: this.#maxEntries,
+      maxSize: this.#maxBytes,
+      sizeCalculation: (record) => record.bytes,
+      dispose: (record, _key, reason) => {
+        if (reason === 'evict' && record.expiresAt > this.#now()) this.#droppedEarly++;
+      },
+    });
   }
 
   /**
@@ -76,12 +97,12 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   }
 
   get size(): number {
-    return this.#records.size;
+    return this.#claims.size + this.#answers.size;
   }
 
   /** Estimated bytes the records take (what `maxBytes` bounds). */
   get bytes(): number {
-    return this.#bytes;
+    return this.#claimBytes + this.#answers.calculatedSize;
   }
 
   /**
@@ -95,36 +116,45 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   async claim(key: string, fingerprint: string, claimTtlMs: number): Promise<ClaimResult> {
     if (++this.#claimsSinceSweep >= 1_000) this.#sweep();
     const now = this.#now();
-    const existing = this.#records.get(key);
+    const inFlight = this.#claims.get(key);
+    const completed = inFlight ? undefined : this.#answers.peek(key);
+    const existing = inFlight ?? completed;
     if (existing && existing.expiresAt > now) {
       if (existing.fingerprint !== fingerprint) return { kind: 'mismatch', fingerprint: existing.fingerprint };
-      return existing.state === 'completed' ? { kind: 'completed', answer: existing.answer } : { kind: 'in_flight' };
+      return completed ? { kind: 'completed', answer: completed.answer } : { kind: 'in_flight' };
     }
+    if (inFlight) this.#deleteClaim(key);
+    if (completed) this.#answers.delete(key);
     const token = crypto.randomUUID();
-    this.#delete(key); // re-inserted last, so Map order stays oldest first
-    this.#set(key, { state: 'in_flight', fingerprint, token, expiresAt: now + claimTtlMs, bytes: RECORD_OVERHEAD_BYTES + 2 * key.length + fingerprint.length + token.length });
+    const bytes = RECORD_OVERHEAD_BYTES + 2 * key.length + fingerprint.length + token.length;
+    this.#claims.set(key, { fingerprint, token, expiresAt: now + claimTtlMs, bytes });
+    this.#claimBytes += bytes;
     this.#evictOverLimits();
     return { kind: 'claimed', token };
   }
 
   async complete(key: string, token: string, answer: StoredAnswer, ttlMs: number): Promise<boolean> {
-    const existing = this.#records.get(key);
-    if (!existing || existing.state !== 'in_flight' || existing.token !== token) return false;
+    const existing = this.#claims.get(key);
+    if (!existing || existing.token !== token) return false;
     let kept = answer;
     let bytes = this.#recordBytes(key, existing.fingerprint, kept);
     if (bytes > this.#maxRecordBytes) {
       kept = { status: answer.status, headers: [], bodyBase64: '', notKept: 'too_large' };
       bytes = this.#recordBytes(key, existing.fingerprint, kept);
     }
-    this.#set(key, { state: 'completed', fingerprint: existing.fingerprint, answer: kept, expiresAt: this.#now() + ttlMs, bytes });
-    this.#evictOverLimits();
+    const droppedBefore = this.#droppedEarly;
+    this.#deleteClaim(key);
+    this.#answers.set(key, { fingerprint: existing.fingerprint, answer: kept, expiresAt: this.#now() + ttlMs, bytes });
+    // The cache refuses a record larger than the whole store: it counts as dropped at once.
+    if (!this.#answers.has(key)) this.#droppedEarly++;
+    this.#evictOverLimits(droppedBefore);
     return true;
   }
 
   async release(key: string, token: string): Promise<boolean> {
-    const existing = this.#records.get(key);
-    if (!existing || existing.state !== 'in_flight' || existing.token !== token) return false;
-    this.#delete(key);
+    const existing = this.#claims.get(key);
+    if (!existing || existing.token !== token) return false;
+    this.#deleteClaim(key);
     return true;
   }
 
@@ -134,32 +164,23 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     return bytes;
   }
 
-  /** Replaces the key's record in place (an existing key keeps its position in the Map). */
-  #set(key: string, record: MemoryRecord): void {
-    this.#bytes += record.bytes - (this.#records.get(key)?.bytes ?? 0);
-    this.#records.set(key, record);
-  }
-
-  #delete(key: string): void {
-    const existing = this.#records.get(key);
+  #deleteClaim(key: string): void {
+    const existing = this.#claims.get(key);
     if (existing === undefined) return;
-    this.#bytes -= existing.bytes;
-    this.#records.delete(key);
+    this.#claimBytes -= existing.bytes;
+    this.#claims.delete(key);
   }
 
   #overLimits(): boolean {
-    return this.#records.size > this.#maxEntries || this.#bytes > this.#maxBytes;
+    return this.size > this.#maxEntries || this.bytes > this.#maxBytes;
   }
 
-  /** Oldest first; in-flight claims are skipped (they end by themselves within their claim TTL). */
-  #evictOverLimits(): void {
-    if (!this.#overLimits()) return;
-    const now = this.#now();
-    const droppedBefore = this.#droppedEarly;
-    for (const [key, record] of this.#records) {
-      if (!this.#overLimits()) break;
-      if (record.state === 'completed' && record.expiresAt > now) this.#droppedEarly++;
-      if (record.state === 'completed' || record.expiresAt <= now) this.#delete(key);
+  /** Expired claims first, then completed records, oldest first (claims in flight end by themselves within their claim TTL). */
+  #evictOverLimits(droppedBefore = this.#droppedEarly): void {
+    if (this.#overLimits()) {
+      const now = this.#now();
+      for (const [key, record] of this.#claims) if (record.expiresAt <= now) this.#deleteClaim(key);
+      while (this.#overLimits() && this.#answers.size > 0) this.#answers.pop();
     }
     if (this.#droppedEarly > droppedBefore) this.#onDroppedEarly?.(this.#droppedEarly);
   }
@@ -167,6 +188,9 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   #sweep(): void {
     this.#claimsSinceSweep = 0;
     const now = this.#now();
-    for (const [key, record] of this.#records) if (record.expiresAt <= now) this.#delete(key);
+    for (const [key, record] of this.#claims) if (record.expiresAt <= now) this.#deleteClaim(key);
+    const expired: string[] = [];
+    for (const [key, record] of this.#answers.entries()) if (record.expiresAt <= now) expired.push(key);
+    for (const key of expired) this.#answers.delete(key);
   }
 }

@@ -38,8 +38,8 @@ export interface BudgetWarning {
 
 export interface BudgetMeterOptions {
   policy: () => Policy;
-  /** Sends a warning to one webhook URL; must not throw. */
-  notify: (url: string, warning: BudgetWarning) => Promise<void>;
+  /** Starts sending a warning to one webhook URL; must not throw. */
+  notify: (url: string, warning: BudgetWarning) => void;
   logger?: Logger;
   now?: () => Date;
 }
@@ -112,7 +112,7 @@ export class BudgetMeter {
         bytesPerMonth: budget.bytesPerMonth ?? null,
       };
       this.#logger.warn({ ...warning }, `path ${pathId} has used ${threshold} % of its monthly budget`);
-      for (const url of budget.webhooks) void this.#options.notify(url, warning);
+      for (const url of budget.webhooks) this.#options.notify(url, warning);
     }
   }
 

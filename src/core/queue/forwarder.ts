@@ -1,6 +1,6 @@
 import { PaypathError } from '../errors.ts';
 import type { Gateway } from '../gateway.ts';
-import { decodeBase64, encodeBase64 } from '../idempotency/store.ts';
+import { decodeBase64, encodeBase64 } from '../base64.ts';
 import { isFinalAnswer } from '../idempotency/final-answer.ts';
 import { silentLogger, type Logger } from '../logger.ts';
 import type { ForwardQueue, QueuedRequest } from './forward-queue.ts';

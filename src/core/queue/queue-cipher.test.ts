@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeBase64 } from '../idempotency/store.ts';
+import { encodeBase64 } from '../base64.ts';
 import { parseQueueKey, QueueCipher, QueuePayloadError, type QueuedPayload } from './queue-cipher.ts';
 
 const keyA = new Uint8Array(32).fill(1);

@@ -1,5 +1,5 @@
 import { toHex } from '../hex.ts';
-import { decodeBase64, encodeBase64 } from '../idempotency/store.ts';
+import { decodeBase64, encodeBase64 } from '../base64.ts';
 
 /** What a queued request carries that must not be kept readable: where it goes, its headers (credentials), its body (card data). */
 export interface QueuedPayload {

@@ -1,3 +1,5 @@
+import { LRUCache } from 'lru-cache';
+
 /** A token bucket's shape: `ratePerSecond` tokens flow in, at most `burst` are kept. */
 export interface BucketLimit {
   ratePerSecond: number;
@@ -23,17 +25,16 @@ interface Bucket {
 }
 
 /**
- * Token buckets in this process's memory. Idle buckets that have refilled completely carry no
- * information and are swept, so a flood of distinct keys cannot grow the map without bound.
+ * Token buckets in this process's memory, the least recently used dropped past `maxBuckets`, so a
+ * flood of distinct keys cannot grow it without bound (an idle bucket refills to full anyway).
  */
 export class MemoryRateLimiter implements RateLimiter {
-  readonly #buckets = new Map<string, Bucket>();
+  readonly #buckets: LRUCache<string, Bucket>;
   readonly #now: () => number;
-  readonly #maxBuckets: number;
 
   constructor(options: { now?: () => number; maxBuckets?: number } = {}) {
     this.#now = options.now ?? Date.now;
-    this.#maxBuckets = options.maxBuckets ?? 100_000;
+    this.#buckets = new LRUCache({ max: options.maxBuckets ?? 100_000 });
   }
 
   take(key: string, limit: BucketLimit): Promise<TakeResult> {
@@ -46,26 +47,17 @@ export class MemoryRateLimiter implements RateLimiter {
 
   takeSync(key: string, limit: BucketLimit, cost: number): TakeResult {
     const now = this.#now();
-    const bucket = this.#buckets.get(key) ?? { tokens: limit.burst, updatedMs: now };
+    const bucket = this.#buckets.peek(key) ?? { tokens: limit.burst, updatedMs: now };
     const refilled = Math.min(limit.burst, bucket.tokens + (Math.max(0, now - bucket.updatedMs) / 1000) * limit.ratePerSecond);
     if (cost === 0) {
       return refilled >= 1 ? { allowed: true, retryAfterSeconds: 0 } : { allowed: false, retryAfterSeconds: retryAfter(refilled, limit) };
     }
     if (refilled < cost) {
-      this.#store(key, { tokens: refilled, updatedMs: now });
+      this.#buckets.set(key, { tokens: refilled, updatedMs: now });
       return { allowed: false, retryAfterSeconds: retryAfter(refilled, limit) };
     }
-    this.#store(key, { tokens: refilled - cost, updatedMs: now });
+    this.#buckets.set(key, { tokens: refilled - cost, updatedMs: now });
     return { allowed: true, retryAfterSeconds: 0 };
-  }
-
-  #store(key: string, bucket: Bucket): void {
-    this.#buckets.delete(key); // re-insert: Map order becomes least recently used first
-    this.#buckets.set(key, bucket);
-    if (this.#buckets.size > this.#maxBuckets) {
-      const oldest = this.#buckets.keys().next().value;
-      if (oldest !== undefined) this.#buckets.delete(oldest);
-    }
   }
 }
 

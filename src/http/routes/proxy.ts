@@ -12,7 +12,7 @@ import { requestRoute, requestUrl } from '../request-url.ts';
 import { idempotency } from '../middleware/idempotency/index.ts';
 import { idempotencyKey } from '../middleware/idempotency/key.ts';
 import { MERCHANT_AUTH_HEADER_NAMES } from '../middleware/merchant-auth/signature.ts';
-import { bufferedBody } from '../middleware/request-body.ts';
+import { bufferedBody } from '../middleware/request-body/index.ts';
 import { storeAndForward } from '../middleware/store-and-forward/index.ts';
 
 /** Statuses whose responses carry no body (Fetch spec "null body status"). */

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { PaypathError } from '../../core/errors.ts';
-import { decodeBase64 } from '../../core/idempotency/store.ts';
+import { decodeBase64 } from '../../core/base64.ts';
 import type { ForwardQueue } from '../../core/queue/forward-queue.ts';
 import type { AppEnv } from '../env.ts';
 import { QUEUE_STATUS_PATH } from '../middleware/store-and-forward/index.ts';

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { PaypathError } from '../../../core/errors.ts';
 import type { BucketLimit, RateLimiter } from '../../../core/rate-limit/rate-limiter.ts';
-import type { AdminEnv } from './admin-auth.ts';
+import type { AdminEnv } from './index.ts';
 
 /**
  * A token bucket per admin token (after authentication): 429 `admin_rate_limited` with Retry-After

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'hono/utils/buffer';
 import { toHex } from '../../../core/hex.ts';
 
 /**
@@ -73,27 +74,5 @@ export async function signedHeaders(
 
 /** Whether `signatureHeader` is the right signature for `parts` under `secret`, compared in constant time. */
 export async function verifySignature(secret: string, parts: SignedParts, signatureHeader: string): Promise<boolean> {
-  const expected = encoder.encode(await signRequest(secret, parts));
-  return constantTimeEqual(expected, encoder.encode(signatureHeader));
-}
-
-/**
- * Compares two byte strings in time that depends only on their lengths, never on where they
- * first differ, so a timing attacker learns nothing about the expected value's bytes.
- */
-export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  // Lengths are not secret here: every v1 signature and every SHA-256 digest has a fixed length.
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
-  return diff === 0;
-}
-
-/** Compares two secrets without leaking their length or content through timing: both are hashed first. */
-export async function secretsEqual(a: string, b: string): Promise<boolean> {
-  const [ha, hb] = await Promise.all([
-    crypto.subtle.digest('SHA-256', encoder.encode(a)),
-    crypto.subtle.digest('SHA-256', encoder.encode(b)),
-  ]);
-  return constantTimeEqual(new Uint8Array(ha), new Uint8Array(hb));
+  return timingSafeEqual(await signRequest(secret, parts), signatureHeader);
 }

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import { PaypathError } from '../../../core/errors.ts';
-import { encodeBase64 } from '../../../core/idempotency/store.ts';
+import { encodeBase64 } from '../../../core/base64.ts';
 import { silentLogger, type Logger } from '../../../core/logger.ts';
 import type { ForwardQueue, QueuedRequest } from '../../../core/queue/forward-queue.ts';
 import type { ProxyEnv } from '../../env.ts';

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { PaypathError } from '../../../core/errors.ts';
-import { requireRole } from '../../middleware/admin-auth/admin-auth.ts';
+import { requireRole } from '../../middleware/admin-auth/index.ts';
 import type { AdminAppEnv, AdminDeps } from './admin-deps.ts';
 
 export function adminDrillRoutes(deps: AdminDeps): Hono<AdminAppEnv> {

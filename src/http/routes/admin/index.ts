@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { PaypathError } from '../../../core/errors.ts';
 import { MemoryRateLimiter } from '../../../core/rate-limit/rate-limiter.ts';
-import { adminAuth } from '../../middleware/admin-auth/admin-auth.ts';
+import { adminAuth } from '../../middleware/admin-auth/index.ts';
 import { adminRateLimit } from '../../middleware/admin-auth/admin-rate-limit.ts';
 import type { AdminAppEnv, AdminDeps } from './admin-deps.ts';
 import { adminDrillRoutes } from './drills.ts';

@@ -4,7 +4,7 @@ import { PaypathError } from '../../../core/errors.ts';
 import { analysePolicy, type PolicyAnalysis } from '../../../core/admin/policy-analysis.ts';
 import { POLICY_LIMITS } from '../../../core/policy/parse.ts';
 import type { Policy } from '../../../core/policy/schema.ts';
-import { requireRole } from '../../middleware/admin-auth/admin-auth.ts';
+import { requireRole } from '../../middleware/admin-auth/index.ts';
 import { readBody } from '../../read-body.ts';
 import type { AdminAppEnv, AdminDeps } from './admin-deps.ts';
 

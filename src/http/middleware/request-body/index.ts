@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
-import type { AppEnv, RequestBodyReader } from '../env.ts';
-import { readBody } from '../read-body.ts';
+import type { AppEnv, RequestBodyReader } from '../../env.ts';
+import { readBody } from '../../read-body.ts';
 
 /** Reads the Web Request's body (see RequestBodyReader). */
 export const readWebRequestBody: RequestBodyReader = (c, maxBytes, allowance) => readBody(c.req.raw, maxBytes, allowance);

@@ -1,8 +1,8 @@
 import type { MiddlewareHandler } from 'hono';
-import { PaypathError } from '../../core/errors.ts';
-import type { RequestRecord } from '../../core/request-record.ts';
-import type { AppEnv } from '../env.ts';
-import { requestRoute, requestUrl } from '../request-url.ts';
+import { PaypathError } from '../../../core/errors.ts';
+import type { RequestRecord } from '../../../core/request-record.ts';
+import type { AppEnv } from '../../env.ts';
+import { requestRoute, requestUrl } from '../../request-url.ts';
 
 /** A client's request id is kept when it is short and tame (and cannot be a card number); otherwise one is made. */
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;

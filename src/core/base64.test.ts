@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { decodeBase64, encodeBase64 } from './store.ts';
+import { decodeBase64, encodeBase64 } from './base64.ts';
 
-describe('base64 of stored answers', () => {
+describe('base64', () => {
   it('encodes only the bytes of a view, not the rest of its buffer', () => {
     const backing = new Uint8Array([0xff, 0x01, 0x02, 0x03, 0xff]);
     expect(encodeBase64(backing.subarray(1, 4))).toBe('AQID');

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { MemoryAuditLog } from '../../../core/admin/audit.ts';
 import { PaypathError } from '../../../core/errors.ts';
-import { AdminAuthenticator, adminAuth, parseAdminTokens, requireRole, type AdminEnv } from './admin-auth.ts';
+import { AdminAuthenticator, adminAuth, parseAdminTokens, requireRole, type AdminEnv } from './index.ts';
 
 const OPERATOR = 'operator-secret-0123456789';
 const VIEWER = 'viewer-secret-0123456789';

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { PaypathError } from '../../../core/errors.ts';
 import type { AppEnv } from '../../env.ts';
-import { bufferedBody } from '../request-body.ts';
+import { bufferedBody } from '../request-body/index.ts';
 import { requestRoute } from '../../request-url.ts';
 
 /** Size of the request's headers as they travel: name, ": ", value, CRLF. */

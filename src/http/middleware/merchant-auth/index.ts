@@ -1,14 +1,15 @@
 import type { Context, MiddlewareHandler } from 'hono';
+import { timingSafeEqual } from 'hono/utils/buffer';
 import { PaypathError, type ErrorCode } from '../../../core/errors.ts';
 import type { Logger } from '../../../core/logger.ts';
 import type { MerchantsConfig, RouteConfig } from '../../../core/policy/schema.ts';
 import type { RateLimiter } from '../../../core/rate-limit/rate-limiter.ts';
 import type { AppEnv } from '../../env.ts';
-import { bufferedBody } from '../request-body.ts';
+import { bufferedBody } from '../request-body/index.ts';
 import { requestRoute, requestUrl } from '../../request-url.ts';
 import { MERCHANT_ID_PATTERN, type MerchantKeyring } from './keyring.ts';
 import type { NonceStore } from './nonce-store.ts';
-import { MERCHANT_HEADERS, secretsEqual, verifySignature } from './signature.ts';
+import { MERCHANT_HEADERS, verifySignature } from './signature.ts';
 
 export interface MerchantAuthOptions {
   /** The current keyring; undefined while the policy has no merchants section. */
@@ -74,7 +75,7 @@ export function merchantAuth(options: MerchantAuthOptions): MiddlewareHandler<Ap
       const presented = c.req.header(MERCHANT_HEADERS.apiKey);
       if (presented === undefined) throw await fail('auth_required', `this route needs merchant authentication (${MERCHANT_HEADERS.apiKey} header missing)`);
       // Unknown merchant and wrong key look the same from outside (no merchant-id probing).
-      const ok = await secretsEqual(secret ?? '\u0000no-such-merchant', presented);
+      const ok = await timingSafeEqual(secret ?? '\u0000no-such-merchant', presented);
       if (!ok || secret === undefined) throw await fail('signature_invalid', 'merchant id or API key is not valid');
     } else {
       const timestampText = c.req.header(MERCHANT_HEADERS.timestamp);

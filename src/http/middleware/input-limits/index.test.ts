@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { BASE_POLICY, fakeUpstreamApp, type FakeUpstreamApp } from '../../../../test/support/fake-upstream-app.ts';
 import { policyFrom } from '../../../../test/support/policy.ts';
-import { jsonDepthExceeds } from './input-limits.ts';
+import { jsonDepthExceeds } from './index.ts';
 
 let current: FakeUpstreamApp | undefined;
 afterEach(async () => {
