@@ -50,7 +50,8 @@ export interface Drill {
 }
 
 export interface Status {
-  redundancy: { healthy: number; total: number; level: string };
+  /** `unproven`: healthy paths the level leaves out, unproven for longer than the policy allows. */
+  redundancy: { healthy: number; total: number; level: string; unproven?: string[] };
   /** Paths counted as one because their packets leave the same way. */
   sharedEgress?: { egress: string; paths: string[] }[];
   paths: PathStatus[];

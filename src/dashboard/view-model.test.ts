@@ -31,6 +31,14 @@ describe('redundancyBanner', () => {
     expect(redundancyBanner({ healthy: 1, total: 3, level: 'N+0' })).toMatchObject({ tone: 'bad', level: 'N+0' });
     expect(redundancyBanner({ healthy: 0, total: 3, level: 'down' })).toMatchObject({ tone: 'down', level: 'down' });
   });
+
+  it('counts the spares the level counts: healthy paths gone unproven are named, not green', () => {
+    const banner = redundancyBanner({ healthy: 3, total: 3, level: 'N+0', unproven: ['skt-fiber', 'lgu-lte'] });
+    expect(banner).toMatchObject({ tone: 'bad', level: 'N+0' });
+    expect(banner.text).toContain('no spare left');
+    expect(banner.text).toContain('not counted, unproven for longer than the policy allows: skt-fiber, lgu-lte');
+    expect(redundancyBanner({ healthy: 3, total: 3, level: 'N+1', unproven: ['lgu-lte'] })).toMatchObject({ tone: 'warn', level: 'N+1' });
+  });
 });
 
 describe('pathView', () => {
@@ -54,6 +62,18 @@ describe('pathView', () => {
     // An earlier outage that ended does not count towards this one.
     const again = [{ from: 'closed', to: 'open', at: NOW - 900_000, reason: 'failures' }, { from: 'half-open', to: 'closed', at: NOW - 800_000, reason: 'success' }, { from: 'closed', to: 'open', at: NOW - 10_000, reason: 'failures' }];
     expect(pathView(pathStatus({ state: 'open', transitions: again }), NOW).label).toBe('down for 10s');
+  });
+
+  it('keeps a path that was down when a drill isolated it down, not amber', () => {
+    const isolated = { from: 'open', to: 'isolated', at: NOW - 60_000, reason: 'isolated' };
+    expect(pathView(pathStatus({ state: 'isolated', transitions: [{ from: 'closed', to: 'open', at: NOW - 130_000, reason: 'failures' }, isolated] }), NOW)).toEqual({
+      tone: 'bad',
+      label: 'down for 2m 10s, isolated by a drill',
+      down: true,
+    });
+    // Its start fell out of the kept transitions: down at least since the isolation.
+    expect(pathView(pathStatus({ state: 'isolated', transitions: [isolated] }), NOW).label).toBe('down for 1m 0s, isolated by a drill');
+    expect(pathView(pathStatus({ state: 'isolated', transitions: [{ from: 'closed', to: 'isolated', at: NOW - 60_000, reason: 'isolated' }] }), NOW)).toEqual({ tone: 'warn', label: 'isolated by a drill', down: false });
   });
 
   it('does not show a cold path (no traffic, no probe, never proven) as healthy', () => {
@@ -164,6 +184,25 @@ describe('timeline', () => {
     expect(cut[0]!.text).toContain('for at least 1m 0s');
     // A drill's isolation is the drill's line, not an outage.
     expect(outageEvents(pathStatus({ transitions: [{ from: 'closed', to: 'isolated', at: NOW - 5_000, reason: 'isolated' }, { from: 'isolated', to: 'closed', at: NOW - 1_000, reason: 'drill' }] }), NOW)).toEqual([]);
+  });
+
+  it('keeps the line of an outage that a drill isolates, during the drill and after it', () => {
+    const cut = { from: 'closed', to: 'open', at: NOW - 130_000, reason: 'failures' };
+    const isolated = { from: 'open', to: 'isolated', at: NOW - 60_000, reason: 'isolated' };
+    const during = outageEvents(pathStatus({ state: 'isolated', transitions: [cut, isolated] }), NOW);
+    expect(during).toEqual([expect.objectContaining({ kind: 'outage', tone: 'bad', at: NOW - 130_000 })]);
+    expect(during[0]!.text).toContain('kt down since');
+    expect(during[0]!.text).toContain('for 2m 10s (failures)');
+    const after = outageEvents(pathStatus({ state: 'open', transitions: [cut, isolated, { from: 'isolated', to: 'open', at: NOW - 10_000, reason: 'isolation-ended' }] }), NOW);
+    expect(after).toHaveLength(1);
+    expect(after[0]!.text).toContain('for 2m 10s (failures)');
+    // The outage's start fell out of the kept transitions: the isolation says the path was down already.
+    const partial = outageEvents(pathStatus({ state: 'isolated', transitions: [isolated] }), NOW);
+    expect(partial).toHaveLength(1);
+    expect(partial[0]!.text).toContain('for at least 1m 0s');
+    // Down while isolated, then back: one outage, recovered.
+    const recovered = outageEvents(pathStatus({ transitions: [cut, isolated, { from: 'isolated', to: 'closed', at: NOW - 10_000, reason: 'isolation-ended' }] }), NOW);
+    expect(recovered.map((e) => e.text)).toEqual(['kt recovered after 2m 0s down (failures)']);
   });
 
   it('merges outages, multi-path drills, policy changes and an invalid policy file of the last hour, newest first', () => {

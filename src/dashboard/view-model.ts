@@ -9,14 +9,18 @@ export interface BannerView {
   text: string;
 }
 
-/** The telephone-exchange rule: alarm at the first lost spare, not the last. */
+/**
+ * The telephone-exchange rule: alarm at the first lost spare, not the last. The spares are the level's
+ * (`N+1` is one): a healthy path not proven for longer than the policy allows is no spare.
+ */
 export function redundancyBanner(redundancy: Status['redundancy'], sharedEgress: NonNullable<Status['sharedEgress']> = []): BannerView {
-  const { level, healthy, total } = redundancy;
+  const { level, healthy, total, unproven = [] } = redundancy;
   // Paths that leave the same way are one path: say why the count is lower than the policy's.
   const why = sharedEgress.map((g) => `; ${g.paths.join(', ')} all leave by ${g.egress}`).join('');
-  const of = `${healthy} of ${total} independent paths healthy${why}`;
+  const notCounted = unproven.length > 0 ? `; not counted, unproven for longer than the policy allows: ${unproven.join(', ')}` : '';
+  const of = `${healthy} of ${total} independent paths healthy${why}${notCounted}`;
   if (level === 'down' || healthy === 0) return { tone: 'down', level: 'down', text: `DOWN: no healthy path (${of})` };
-  const spares = healthy - 1;
+  const spares = Number(level.slice(2));
   if (spares >= 2) return { tone: 'ok', level, text: `${level}: ${of}` };
   if (spares === 1) return { tone: 'warn', level, text: `${level}: one spare left: repair now (${of})` };
   return { tone: 'bad', level, text: `${level}: no spare left, the next failure stops payments (${of})` };
@@ -30,16 +34,11 @@ export function egressLine(egress: PathStatus['egress']): { tone: Tone; text: st
   return egress.sharedWith.length > 0 ? { tone: 'warn', text: `${how}, the same way as ${egress.sharedWith.join(', ')}` } : { tone: 'ok', text: how };
 }
 
-/** The start of the outage a path is in now (ms), from its transitions; null when its breaker is closed. */
+/** The start of the outage a path is in now (ms), from its transitions; null when it is in none. */
 export function outageStart(path: Pick<PathStatus, 'state' | 'transitions'>): number | null {
-  if (path.state === 'closed' || path.state === 'isolated') return null;
-  // Open ⇄ half-open without a success is one outage: it began when the path last left closed.
-  let start: number | null = null;
-  for (const t of [...path.transitions].sort((a, b) => a.at - b.at)) {
-    if (t.to === 'closed' || t.to === 'isolated') start = null;
-    else if (start === null) start = t.at;
-  }
-  return start;
+  if (path.state === 'closed') return null;
+  const last = outages(path.transitions).at(-1);
+  return last && last.end === null ? last.start : null;
 }
 
 export interface PathView {
@@ -57,7 +56,12 @@ export interface PathView {
  * untested, not healthy; a lossy one (degraded) is amber.
  */
 export function pathView(path: Pick<PathStatus, 'state' | 'silentSince'> & Partial<Pick<PathStatus, 'transitions' | 'requests' | 'lastProbe' | 'provenAt' | 'degradedSince' | 'badPercent'>>, now = Date.now()): PathView {
-  if (path.state === 'isolated') return { tone: 'warn', label: 'isolated by a drill', down: false };
+  if (path.state === 'isolated') {
+    // A drill of a path that was down already does not make it look deliberate: it is still down.
+    const downSince = outageStart({ state: path.state, transitions: path.transitions ?? [] });
+    if (downSince === null) return { tone: 'warn', label: 'isolated by a drill', down: false };
+    return { tone: 'bad', label: `down for ${formatDuration(now - downSince)}, isolated by a drill`, down: true };
+  }
   const breakerDown = path.state === 'open' || path.state === 'half-open';
   if (breakerDown || path.silentSince) {
     const silent = path.silentSince ? Date.parse(path.silentSince) : null;
@@ -210,30 +214,54 @@ export interface RevisionEvent {
 /** An invalid policy file on disk, as /status `policyFile` tells it. */
 export type PolicyFileState = NonNullable<Status['policyFile']>;
 
+interface Outage {
+  start: number;
+  /** When the path closed again; null while the outage lasts. */
+  end: number | null;
+  reason: string;
+  /** Half-open trials that failed. */
+  retries: number;
+  /** Its start fell out of the transitions /status keeps: it is at least this long. */
+  partial: boolean;
+}
+
 /**
- * One line per outage instead of every breaker flip: an open ⇄ half-open cycle without a success is one
- * outage, from the path leaving closed to its return (or ongoing). Isolations are the drills' lines.
+ * A path's outages, oldest first: an open ⇄ half-open cycle without a success is one outage, from the
+ * path leaving closed to its return. A drill neither starts nor ends one: a path that was down when a
+ * drill isolated it stays down.
  */
-export function outageEvents(path: Pick<PathStatus, 'id' | 'state' | 'transitions'>, now: number): TimelineEvent[] {
-  const events: TimelineEvent[] = [];
-  let outage: { start: number; reason: string; retries: number; partial: boolean } | null = null;
-  const sorted = [...path.transitions].sort((a, b) => a.at - b.at);
+function outages(transitions: PathStatus['transitions']): Outage[] {
+  const found: Outage[] = [];
+  let outage: Outage | null = null;
+  const sorted = [...transitions].sort((a, b) => a.at - b.at);
   for (const [index, t] of sorted.entries()) {
-    if (t.to === 'isolated' || t.from === 'isolated') continue;
+    if (t.to === 'isolated') {
+      // The outage's start fell out of the kept transitions, but the path was down when isolated.
+      if (outage === null && index === 0 && t.from !== 'closed') found.push((outage = { start: t.at, end: null, reason: `${t.from} when a drill isolated it`, retries: 0, partial: true }));
+      continue;
+    }
     if (t.to === 'closed') {
-      if (outage) {
-        const retries = outage.retries > 0 ? `, ${outage.retries} failed ${outage.retries === 1 ? 'retry' : 'retries'}` : '';
-        events.push({ at: t.at, kind: 'outage', path: path.id, tone: 'ok', text: `${path.id} recovered after ${outage.partial ? 'at least ' : ''}${formatDuration(t.at - outage.start)} down (${outage.reason}${retries})` });
-      }
+      if (outage) outage.end = t.at;
       outage = null;
     } else if (outage === null) {
-      // The status keeps the latest transitions only: an outage whose start was dropped is "at least" that long.
-      outage = { start: t.at, reason: t.reason, retries: 0, partial: index === 0 && t.from !== 'closed' };
+      found.push((outage = { start: t.at, end: null, reason: t.reason, retries: 0, partial: index === 0 && t.from !== 'closed' }));
     } else if (t.from === 'half-open' && t.to === 'open') outage.retries++;
   }
-  if (outage && path.state !== 'closed' && path.state !== 'isolated') {
-    const retries = outage.retries > 0 ? `; ${outage.retries} half-open ${outage.retries === 1 ? 'trial' : 'trials'} failed` : '';
-    events.push({ at: outage.start, kind: 'outage', path: path.id, tone: 'bad', text: `${path.id} down since ${new Date(outage.start).toLocaleTimeString()}, for ${outage.partial ? 'at least ' : ''}${formatDuration(now - outage.start)} (${outage.reason}${retries})` });
+  return found;
+}
+
+/** One timeline line per outage instead of every breaker flip. Isolations are the drills' lines. */
+export function outageEvents(path: Pick<PathStatus, 'id' | 'state' | 'transitions'>, now: number): TimelineEvent[] {
+  const events: TimelineEvent[] = [];
+  for (const outage of outages(path.transitions)) {
+    const atLeast = outage.partial ? 'at least ' : '';
+    if (outage.end !== null) {
+      const retries = outage.retries > 0 ? `, ${outage.retries} failed ${outage.retries === 1 ? 'retry' : 'retries'}` : '';
+      events.push({ at: outage.end, kind: 'outage', path: path.id, tone: 'ok', text: `${path.id} recovered after ${atLeast}${formatDuration(outage.end - outage.start)} down (${outage.reason}${retries})` });
+    } else if (path.state !== 'closed') {
+      const retries = outage.retries > 0 ? `; ${outage.retries} half-open ${outage.retries === 1 ? 'trial' : 'trials'} failed` : '';
+      events.push({ at: outage.start, kind: 'outage', path: path.id, tone: 'bad', text: `${path.id} down since ${new Date(outage.start).toLocaleTimeString()}, for ${atLeast}${formatDuration(now - outage.start)} (${outage.reason}${retries})` });
+    }
   }
   return events;
 }

@@ -3,6 +3,7 @@
 import { collectDefaultMetrics, Gauge, type Registry } from 'prom-client';
 import type { BreakerState } from '../../core/breaker/breaker.ts';
 import type { GatewayStatus } from '../../core/gateway-status.ts';
+import { pathsCounted } from '../../core/health/redundancy.ts';
 import type { PathUsage } from '../../core/metering/budget-meter.ts';
 
 const BREAKER_STATES: readonly BreakerState[] = ['closed', 'open', 'half-open', 'isolated'];
@@ -36,10 +37,10 @@ export function registerStateGauges(registers: Registry[], options: StateGaugeSo
   });
   new Gauge({
     name: 'paypath_redundancy_level',
-    help: 'Independent healthy paths minus one (N+level); -1 when no path is healthy.',
+    help: 'The redundancy level of /status (N+level): independent healthy paths proven within redundancy.provenWithinMs, minus one; -1 when no path is healthy.',
     registers,
     collect() {
-      this.set(options.status().redundancy.healthy - 1);
+      this.set(pathsCounted(options.status().redundancy.level) - 1);
     },
   });
   new Gauge({
@@ -74,7 +75,7 @@ export function registerStateGauges(registers: Registry[], options: StateGaugeSo
   });
   new Gauge({
     name: 'paypath_redundancy_alert_below',
-    help: "The running policy's redundancy.alertBelow: the redundancy alarm is raised while paypath_paths_healthy is below it.",
+    help: "The running policy's redundancy.alertBelow: the redundancy webhook's belowAlert is true while paypath_redundancy_level + 1 is below it.",
     registers,
     collect() {
       this.set(options.policy().alertBelow);

@@ -57,6 +57,15 @@ describe('PrometheusMetrics', () => {
     expect(sampleValue(families, 'paypath_redundancy_level')).toBe(1);
   });
 
+  it('gives the redundancy level of /status: healthy paths gone unproven are no spares', async () => {
+    const unproven = { ...status, redundancy: { healthy: 3, total: 3, level: 'N+0', unproven: ['skt-fiber', 'lgu-lte'] } } as GatewayStatus;
+    const families = await metrics({ processMetrics: false, status: () => unproven }).scrape();
+    expect(sampleValue(families, 'paypath_redundancy_level')).toBe(0);
+    expect(sampleValue(families, 'paypath_paths_healthy')).toBe(3);
+    const down = { ...status, redundancy: { healthy: 0, total: 3, level: 'down' } } as GatewayStatus;
+    expect(sampleValue(await metrics({ processMetrics: false, status: () => down }).scrape(), 'paypath_redundancy_level')).toBe(-1);
+  });
+
   it('counts dead letters per route in a counter', async () => {
     const { m, scrape } = metrics({ processMetrics: false });
     m.watchQueue(async () => ({ depth: 2, oldestAgeMs: 1_500 }));

@@ -1,5 +1,5 @@
 import { WebhookSender, type WebhookSenderOptions } from '../webhook-sender.ts';
-import type { Redundancy } from './redundancy.ts';
+import { pathsCounted, type Redundancy } from './redundancy.ts';
 
 /**
  * The JSON body POSTed to every `redundancy.webhooks` URL on each change of the redundancy level
@@ -12,8 +12,13 @@ export interface RedundancyAlarmPayload {
   to: string;
   healthy: number;
   total: number;
-  /** True when fewer independent healthy paths than `redundancy.alertBelow` remain. */
+  /**
+   * True when the level counts fewer independent paths than `redundancy.alertBelow` (N+1 counts two):
+   * healthy paths not proven within `redundancy.provenWithinMs` do not count, as in the level.
+   */
   belowAlert: boolean;
+  /** Healthy paths left out of the level because they went unproven too long; absent when none. */
+  unproven?: string[];
   /** Per path: breaker state now. */
   paths: { id: string; state: string }[];
   /** The path whose transition changed the level, and why. */
@@ -55,14 +60,15 @@ export class RedundancyAlarm {
     const previous = this.#level;
     this.#level = redundancy.level;
     if (previous === undefined || previous === redundancy.level) return;
-    const dropped = rank(redundancy.level) < rank(previous);
+    const dropped = pathsCounted(redundancy.level) < pathsCounted(previous);
     const payload: RedundancyAlarmPayload = {
       event: dropped ? 'redundancy.dropped' : 'redundancy.recovered',
       from: previous,
       to: redundancy.level,
       healthy: redundancy.healthy,
       total: redundancy.total,
-      belowAlert: redundancy.healthy < this.#options.alertBelow,
+      belowAlert: pathsCounted(redundancy.level) < this.#options.alertBelow,
+      ...(redundancy.unproven ? { unproven: redundancy.unproven } : {}),
       paths,
       cause,
       instanceId: this.#options.instanceId,
@@ -79,10 +85,5 @@ export class RedundancyAlarm {
   close(): void {
     this.#sender.close();
   }
-}
-
-/** `down` < `N+0` < `N+1` < … */
-function rank(level: string): number {
-  return level === 'down' ? -1 : Number(level.slice(2));
 }
 

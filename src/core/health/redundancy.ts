@@ -67,3 +67,11 @@ export function computeRedundancy(paths: readonly RedundancyInput[]): Redundancy
     ...(unproven.length > 0 ? { unproven } : {}),
   };
 }
+
+/**
+ * The independent paths a level counts (healthy, and proven unless none is): `N+2` is 3, `down` is 0.
+ * What `redundancy.alertBelow` is compared with, so the alarm agrees with the level `/status` shows.
+ */
+export function pathsCounted(level: RedundancyLevel | string): number {
+  return level === 'down' ? 0 : Number(level.slice(2)) + 1;
+}

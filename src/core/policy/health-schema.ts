@@ -115,7 +115,7 @@ export const RoutingSchema = z.strictObject({
 });
 
 export const RedundancySchema = z.strictObject({
-  alertBelow: z.int().min(1).default(3).describe('Alert when fewer independent healthy paths than this remain. Default: 3.'),
+  alertBelow: z.int().min(1).default(3).describe('Alert when the redundancy level counts fewer independent paths than this (healthy ones, proven within provenWithinMs; N+1 counts two). Default: 3.'),
   webhooks: z.array(upstreamUrl).default([]).describe('URLs notified on every redundancy drop and recovery. Default: [].'),
   provenWithinMs: z
     .int()
