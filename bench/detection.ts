@@ -6,7 +6,7 @@
 import { createUndiciTransport } from '../src/adapters/node/undici-transport.ts';
 import { RedisHealthStore } from '../src/adapters/node/redis/health-store.ts';
 import { createRedisClient } from '../src/adapters/node/redis/client.ts';
-import { OpossumBreaker } from '../src/core/breaker/opossum-breaker.ts';
+import { OpossumBreaker } from '../src/adapters/node/opossum-breaker.ts';
 import { Gateway } from '../src/core/gateway.ts';
 import { PolicySchema } from '../src/core/policy/schema.ts';
 import { DetectionRig, pay } from '../test/support/detection-harness.ts';

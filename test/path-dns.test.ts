@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { PathResolver } from '../src/adapters/node/path-resolver.ts';
 import type { PathDnsState } from '../src/adapters/node/path-resolver-types.ts';
 import { createUndiciTransport } from '../src/adapters/node/undici-transport.ts';
-import { AttemptError } from '../src/core/failover/attempt-error.ts';
+import { AttemptError } from '../src/core/attempt-error.ts';
 import type { PathConfig } from '../src/core/policy/schema.ts';
 import { dnsmasqAvailable, LoopbackDnsmasq } from './support/dnsmasq.ts';
 import { CARRIERS, failed, Rig, type CarrierId, type RigOptions } from './support/rig.ts';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUndiciTransport } from '../src/adapters/node/undici-transport.ts';
 import { InterfaceAddresses } from '../src/adapters/node/interface-addresses.ts';
-import { AttemptError } from '../src/core/failover/attempt-error.ts';
+import { AttemptError } from '../src/core/attempt-error.ts';
 import type { PathConfig } from '../src/core/policy/schema.ts';
 import { discardBody } from '../src/core/transport.ts';
 import { createServer } from 'node:http';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FakeEgressProbe, viaCarrier } from '../../test/support/fake-egress-probe.ts';
 import { policyFromObject } from '../../test/support/policy.ts';
-import { OpossumBreaker } from './breaker/opossum-breaker.ts';
+import { OpossumBreaker } from '../adapters/node/opossum-breaker.ts';
 import { Gateway } from './gateway.ts';
 import type { RedundancyAlarmPayload } from './health/redundancy-alarm.ts';
 import type { PathTransport } from './transport.ts';

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { policyFromObject } from '../../test/support/policy.ts';
 import { TimestampBreaker } from './breaker/timestamp-breaker.ts';
 import { PaypathError } from './errors.ts';
-import { AttemptError } from './failover/attempt-error.ts';
+import { AttemptError } from './attempt-error.ts';
 import { Gateway } from './gateway.ts';
 import type { RedundancyAlarmPayload } from './health/redundancy-alarm.ts';
 import type { PolicyInput } from './policy/schema.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OpossumBreaker } from './breaker/opossum-breaker.ts';
+import { OpossumBreaker } from '../adapters/node/opossum-breaker.ts';
 import { Gateway } from './gateway.ts';
 import type { Policy, PolicyInput } from './policy/schema.ts';
 import type { PathTransport } from './transport.ts';

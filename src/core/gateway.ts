@@ -1,15 +1,15 @@
 import type { BreakerTransition, IBreaker } from './breaker/breaker.ts';
+import { TrialGatedBreaker } from './breaker/trial-gated-breaker.ts';
 import type { EgressProbe } from './egress/egress-probe.ts';
 import { sharedEgressGroups } from './egress/path-egress.ts';
-import type { AttemptRecord } from './failover/attempt-record.ts';
-import { forwardWithFailover, type ForwardResult } from './failover/failover.ts';
+import { forwardWithFailover } from './failover/failover.ts';
+import type { AttemptRecord, ForwardResult } from './failover/types.ts';
 import { RetryBudget } from './failover/retry-budget.ts';
 import { pathStatus, type GatewayStatus } from './gateway-status.ts';
 import { HealthCoordinator } from './health/health-coordinator.ts';
 import { InMemoryHealthStore, type HealthStore } from './health/health-store.ts';
 import { PathProofs } from './health/path-proof.ts';
 import type { ProbeResult } from './health/probe.ts';
-import { TrialGatedBreaker } from './health/trial-gated-breaker.ts';
 import { TrialLock } from './health/trial-lock.ts';
 import { createLookupReconciler } from './idempotency/reconcile.ts';
 import { silentLogger, type Logger } from './logger.ts';

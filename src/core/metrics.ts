@@ -1,5 +1,5 @@
 import type { BreakerTransition } from './breaker/breaker.ts';
-import type { AttemptRecord } from './failover/attempt-record.ts';
+import type { AttemptRecord } from './failover/types.ts';
 import type { RequestRecord } from './request-record.ts';
 
 /**

@@ -1,6 +1,6 @@
 // An app built with createApp and a fake transport: no sockets, so unit and fuzz tests can push
 // thousands of requests through the real middleware and proxy route.
-import { OpossumBreaker } from '../../src/core/breaker/opossum-breaker.ts';
+import { OpossumBreaker } from '../../src/adapters/node/opossum-breaker.ts';
 import { Gateway } from '../../src/core/gateway.ts';
 import type { Logger } from '../../src/core/logger.ts';
 import type { Policy } from '../../src/core/policy/schema.ts';

@@ -1,9 +1,9 @@
-import { BreakerOpenError, type BreakerState, type IBreaker } from '../../src/core/breaker/breaker.ts';
+import { BreakerOpenError, type BreakerState, type Charge, type FailureKind, type IBreaker } from '../../src/core/breaker/breaker.ts';
 
 /**
  * A breaker for engine unit tests: no rolling window, no timers; it records what a real one would
- * count. Like opossum with paypath's errorFilter, errors marked `countsAgainstPath === false` are
- * excused rather than counted. `trip()`/`reset()` set the state by hand.
+ * count: failures charged to the path (`counted`) and failures excused as not its fault
+ * (`excused`). `trip()`/`reset()` set the state by hand.
  */
 export class RecordingBreaker implements IBreaker {
   state: BreakerState = 'closed';
@@ -14,15 +14,27 @@ export class RecordingBreaker implements IBreaker {
     return this.state === 'closed';
   }
 
-  async execute<T>(fn: () => Promise<T>): Promise<T> {
+  async execute<T>(fn: () => Promise<T>, chargeOf: (result: T) => Charge = () => 'success'): Promise<T> {
     if (!this.isAvailable) throw new BreakerOpenError(this.state);
+    let charge: Charge = 'link';
     try {
-      return await fn();
-    } catch (error) {
-      if ((error as { countsAgainstPath?: boolean }).countsAgainstPath === false) this.excused++;
-      else this.counted++;
-      throw error;
+      const result = await fn();
+      charge = chargeOf(result);
+      return result;
+    } finally {
+      this.#count(charge);
     }
+  }
+
+  recordSuccess(): void {}
+
+  recordFailure(kind: FailureKind): void {
+    if (this.isAvailable) this.#count(kind);
+  }
+
+  #count(charge: Charge): void {
+    if (charge === 'excused') this.excused++;
+    else if (charge !== 'success') this.counted++;
   }
 
   isolate() {

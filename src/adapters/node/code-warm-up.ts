@@ -2,7 +2,7 @@ import { createAdaptorServer } from '@hono/node-server';
 import { Agent, createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { OpossumBreaker } from '../../core/breaker/opossum-breaker.ts';
+import { OpossumBreaker } from './opossum-breaker.ts';
 import { Gateway } from '../../core/gateway.ts';
 import type { Sha256Hex } from '../../core/idempotency/fingerprint.ts';
 import { MemoryIdempotencyStore } from '../../core/idempotency/memory-store.ts';

@@ -121,7 +121,7 @@ describe('PrometheusMetrics', () => {
   });
 
   it('names failure classes that attempts have, in its help text and in docs/ops.md', async () => {
-    const source = readFileSync(new URL('../../core/failover/attempt-error.ts', import.meta.url), 'utf8');
+    const source = readFileSync(new URL('../../core/attempt-error.ts', import.meta.url), 'utf8');
     const union = source.slice(source.indexOf('export type AttemptErrorCode ='), source.indexOf(';', source.indexOf('export type AttemptErrorCode =')));
     const codes = new Set([...union.matchAll(/\|\s*'([a-z_]+)'/g)].map((match) => match[1]!));
     expect(codes.has('response_timeout')).toBe(true);

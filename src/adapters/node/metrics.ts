@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import packageJson from '../../../package.json' with { type: 'json' };
 import type { BreakerTransition } from '../../core/breaker/breaker.ts';
-import type { AttemptRecord } from '../../core/failover/attempt-record.ts';
+import type { AttemptRecord } from '../../core/failover/types.ts';
 import type { GatewayMetrics } from '../../core/metrics.ts';
 import { requestFailed, type RequestRecord } from '../../core/request-record.ts';
 import type { MetricsSource } from '../../http/routes/metrics.ts';

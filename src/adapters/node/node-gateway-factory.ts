@@ -1,11 +1,11 @@
 import type { GatewayFactory } from '../../core/admin/policy-control.ts';
-import { OpossumBreaker } from '../../core/breaker/opossum-breaker.ts';
 import type { EgressProbe } from '../../core/egress/egress-probe.ts';
 import { Gateway } from '../../core/gateway.ts';
 import type { HealthStore } from '../../core/health/health-store.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { BudgetMeter } from '../../core/metering/budget-meter.ts';
 import type { InterfaceAddresses } from './interface-addresses.ts';
+import { OpossumBreaker } from './opossum-breaker.ts';
 import type { PrometheusMetrics } from './metrics.ts';
 import type { PathResolver } from './path-resolver.ts';
 import { createUndiciTransport } from './undici-transport.ts';

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BreakerOpenError, type IBreaker } from '../../core/breaker/breaker.ts';
 import { PaypathError } from '../../core/errors.ts';
-import { AttemptError } from '../../core/failover/attempt-error.ts';
+import { AttemptError } from '../../core/attempt-error.ts';
 import { Gateway } from '../../core/gateway.ts';
 import { parsePolicy } from '../../core/policy/parse.ts';
 import type { PathTransport } from '../../core/transport.ts';
@@ -68,6 +68,8 @@ function fixedBreaker(open: boolean): IBreaker {
     state: open ? 'open' : 'closed',
     isAvailable: !open,
     execute: (fn) => (open ? Promise.reject(new BreakerOpenError('open')) : fn()),
+    recordSuccess() {},
+    recordFailure() {},
     isolate: () => ({ dispose() {} }),
     trip() {},
     reset() {},

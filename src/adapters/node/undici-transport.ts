@@ -1,7 +1,7 @@
 import { isIP, type Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import type { Agent, buildConnector, Dispatcher } from 'undici';
-import { AttemptError, type AttemptErrorCode } from '../../core/failover/attempt-error.ts';
+import { AttemptError, type AttemptErrorCode } from '../../core/attempt-error.ts';
 import { upstreamHost } from '../../core/egress/path-egress.ts';
 import type { PathConfig } from '../../core/policy/schema.ts';
 import { PathResolver } from './path-resolver.ts';

@@ -1,4 +1,4 @@
-import { AttemptError } from '../../core/failover/attempt-error.ts';
+import { AttemptError } from '../../core/attempt-error.ts';
 import type { PathConfig } from '../../core/policy/schema.ts';
 import type { PathTransport } from '../../core/transport.ts';
 

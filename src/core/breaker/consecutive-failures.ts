@@ -1,8 +1,8 @@
-import { AttemptError, isExcusedFailure } from '../failover/attempt-error.ts';
+import type { Charge } from './breaker.ts';
 
 /**
- * Counts the path's transport failures in a row (timeouts, resets, refused connections; not the
- * processor's 5xx answers, which show the path carrying bytes both ways). The failure-share rule
+ * Counts the path's `link` failures in a row (timeouts, resets, refused connections; not the
+ * processor's 5xx answers, which show the path carrying bytes both ways: see attribution.ts). The failure-share rule
  * alone is slow at high rates: a 10 s window holds thousands of earlier successes, so a cut carrier
  * would stay closed for seconds. A run of failures opens it at once, as Envoy's consecutive
  * gateway-failure ejection does. A failure excused as not the path's fault neither counts nor
@@ -16,13 +16,13 @@ export class ConsecutiveFailures {
     this.#limit = limit;
   }
 
-  /** Records a call's outcome (`undefined`: it succeeded); true when the run has reached the limit. */
-  record(error?: unknown): boolean {
-    if (error === undefined || !(error instanceof AttemptError)) {
+  /** Records what a call meant for the path; true when the run has reached the limit. */
+  record(charge: Charge): boolean {
+    if (charge === 'excused') return false;
+    if (charge !== 'link') {
       this.#run = 0;
       return false;
     }
-    if (isExcusedFailure(error)) return false;
     this.#run++;
     return this.#run >= this.#limit;
   }

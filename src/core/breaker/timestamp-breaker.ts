@@ -1,8 +1,15 @@
 import type { BreakerConfig } from '../policy/schema.ts';
-import { isExcusedFailure } from '../failover/attempt-error.ts';
 import { BreakerBookkeeping } from './breaker-bookkeeping.ts';
 import { ConsecutiveFailures } from './consecutive-failures.ts';
-import { BreakerOpenError, type BreakerState, type BreakerTransition, type Disposable, type IBreaker } from './breaker.ts';
+import {
+  BreakerOpenError,
+  type BreakerState,
+  type BreakerTransition,
+  type Charge,
+  type Disposable,
+  type FailureKind,
+  type IBreaker,
+} from './breaker.ts';
 
 const BUCKETS = 10;
 
@@ -10,12 +17,6 @@ interface Bucket {
   start: number;
   successes: number;
   failures: number;
-}
-
-/** What a TimestampBreaker needs to be rebuilt elsewhere (another request, another instance). */
-export interface TimestampBreakerSnapshot {
-  openedAt: number | null;
-  buckets: Bucket[];
 }
 
 /**
@@ -33,17 +34,11 @@ export class TimestampBreaker implements IBreaker {
   #openedAt: number | null = null;
   #trialInFlight = false;
 
-  constructor(config: BreakerConfig, options: { now?: () => number; snapshot?: TimestampBreakerSnapshot } = {}) {
+  constructor(config: BreakerConfig, options: { now?: () => number } = {}) {
     this.#config = config;
     this.#now = options.now ?? Date.now;
     this.#book = new BreakerBookkeeping({ now: this.#now });
     this.#run = new ConsecutiveFailures(config.consecutiveFailures);
-    if (options.snapshot) {
-      this.#openedAt = options.snapshot.openedAt;
-      this.#buckets = options.snapshot.buckets.map((b) => ({ ...b }));
-      // No listener exists yet: this only sets the state the first transition will start from.
-      this.#book.report(this.#computeState(), 'snapshot');
-    }
   }
 
   get state(): BreakerState {
@@ -57,24 +52,27 @@ export class TimestampBreaker implements IBreaker {
     return state === 'closed' || (state === 'half-open' && !this.#trialInFlight);
   }
 
-  async execute<T>(fn: () => Promise<T>): Promise<T> {
+  async execute<T>(fn: () => Promise<T>, chargeOf: (result: T) => Charge = () => 'success'): Promise<T> {
     if (!this.isAvailable) throw new BreakerOpenError(this.state);
     const trial = this.state === 'half-open';
     if (trial) this.#trialInFlight = true;
+    let charge: Charge = 'link';
     try {
       const result = await fn();
-      this.#run.record();
-      if (trial) this.#close('trial-succeeded');
-      else this.#record(true);
+      charge = chargeOf(result);
       return result;
-    } catch (error) {
-      if (trial) this.#open('trial-failed');
-      else if (this.#run.record(error) && this.#openedAt === null) this.#open('consecutive-failures');
-      else this.#record(isExcusedFailure(error)); // excused: a success, as opossum's errorFilter makes it
-      throw error;
     } finally {
+      this.#settle(charge, trial);
       if (trial) this.#trialInFlight = false;
     }
+  }
+
+  recordSuccess(): void {
+    void this.execute(async () => undefined).catch(() => {});
+  }
+
+  recordFailure(kind: FailureKind): void {
+    void this.execute(async () => undefined, () => kind).catch(() => {});
   }
 
   isolate(): Disposable {
@@ -97,15 +95,21 @@ export class TimestampBreaker implements IBreaker {
     this.#book.dispose();
   }
 
-  snapshot(): TimestampBreakerSnapshot {
-    this.#prune();
-    return { openedAt: this.#openedAt, buckets: this.#buckets.map((b) => ({ ...b })) };
-  }
-
   #computeState(): BreakerState {
     if (this.#book.isolated) return 'isolated';
     if (this.#openedAt === null) return 'closed';
     return this.#now() - this.#openedAt >= this.#config.resetTimeoutMs ? 'half-open' : 'open';
+  }
+
+  #settle(charge: Charge, trial: boolean): void {
+    if (trial) {
+      if (charge === 'success') this.#close('trial-succeeded');
+      else this.#open('trial-failed');
+    } else if (this.#run.record(charge) && this.#openedAt === null) {
+      this.#open('consecutive-failures');
+    } else {
+      this.#record(charge === 'success' || charge === 'excused'); // excused: a success, as opossum's errorFilter makes it
+    }
   }
 
   #record(success: boolean): void {

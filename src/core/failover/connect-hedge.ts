@@ -1,4 +1,4 @@
-import { AttemptError } from './attempt-error.ts';
+import { AttemptError } from '../attempt-error.ts';
 import type { PathRuntime } from '../paths/path-runtime.ts';
 
 export interface HedgeResult {

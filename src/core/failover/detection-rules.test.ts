@@ -3,9 +3,9 @@ import { RecordingBreaker } from '../../../test/support/recording-breaker.ts';
 import { LatencyWindow } from '../health/latency-window.ts';
 import { validatePolicyObject } from '../policy/parse.ts';
 import type { UpstreamRequest, UpstreamResponse } from '../transport.ts';
-import { AttemptError } from './attempt-error.ts';
-import type { PathRuntime } from '../paths/path-runtime.ts';
+import { AttemptError } from '../attempt-error.ts';
 import { forwardWithFailover } from './failover.ts';
+import type { PathRuntime } from '../paths/path-runtime.ts';
 import { RetryBudget } from './retry-budget.ts';
 
 

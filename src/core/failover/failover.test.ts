@@ -5,10 +5,10 @@ import { LatencyWindow } from '../health/latency-window.ts';
 import { validatePolicyObject } from '../policy/parse.ts';
 import type { RouteConfig } from '../policy/schema.ts';
 import type { PathTransport, UpstreamRequest, UpstreamResponse } from '../transport.ts';
-import { AttemptError } from './attempt-error.ts';
-import type { PathRuntime } from '../paths/path-runtime.ts';
-import type { AttemptRecord } from './attempt-record.ts';
+import { AttemptError } from '../attempt-error.ts';
 import { forwardWithFailover } from './failover.ts';
+import type { PathRuntime } from '../paths/path-runtime.ts';
+import type { AttemptRecord } from './types.ts';
 
 type Script = (request: UpstreamRequest, signal: AbortSignal) => Promise<UpstreamResponse>;
 

@@ -1,66 +1,19 @@
+import type { AttemptErrorCode } from '../attempt-error.ts';
+import { attribute, chargeDeferred, type AttemptFacts } from '../breaker/attribution.ts';
 import { BreakerOpenError } from '../breaker/breaker.ts';
-import { PaypathError } from '../errors.ts';
 import type { RouteConfig } from '../policy/schema.ts';
 import { discardBody, type UpstreamRequest, type UpstreamResponse } from '../transport.ts';
+import { attemptTimeoutMs, sendAttempt, type Attempt } from './attempt.ts';
+import { CandidateCursor } from './candidates.ts';
+import { deadlineExceeded, noPathAvailable, outcomeUnknown } from './failure-answers.ts';
 import type { PathRuntime } from '../paths/path-runtime.ts';
-import type { Reconciler } from '../idempotency/reconcile.ts';
-import { AttemptTimer } from './attempt-timer.ts';
-import type { AttemptOutcome, AttemptRecord } from './attempt-record.ts';
-import { AttemptError, type AttemptErrorCode } from './attempt-error.ts';
-import { raceConnects } from './connect-hedge.ts';
-import type { RetryBudget } from './retry-budget.ts';
-
-/** Used when a route fixes no attemptTimeoutMs. */
-export const DEFAULT_ATTEMPT_TIMEOUT_MS = 2_000;
-
-/**
- * The route's paths in its order, except that degraded paths (a lossy carrier) come after the
- * others while one of those others would take a request: a lost segment on a degraded path costs a
- * checkout a TCP retransmission, a lost SYN a second. A degraded path stays a candidate, so it
- * still carries the payment when no sibling can.
- */
-export function orderCandidates(candidates: readonly PathRuntime[]): PathRuntime[] {
-  if (!candidates.some((p) => p.degraded)) return [...candidates];
-  const healthy = candidates.filter((p) => !p.degraded);
-  if (!healthy.some((p) => p.breaker.isAvailable)) return [...candidates];
-  return [...healthy, ...candidates.filter((p) => p.degraded)];
-}
+import type { AttemptOutcome, AttemptRecord, ForwardOptions, ForwardResult } from './types.ts';
 
 /** How recent another path's answer must be for a timeout to count as this path's fault in the retry budget. */
 export const RECENT_ANSWER_MS = 10_000;
 
 /** Pause before asking again when the processor says our own key is still in use (409 key_in_use). */
 export const KEY_IN_USE_RETRY_MS = 50;
-
-export interface ForwardResult {
-  response: UpstreamResponse;
-  pathId: string;
-  attempts: AttemptRecord[];
-  idempotencyKey: string;
-  /** True when the answer came from the processor's lookup after an attempt was sent without an answer. */
-  reconciled?: boolean;
-}
-
-export interface ForwardOptions {
-  /** The idempotency key to send on every attempt (the client's, or one generated for it). */
-  idempotencyKey: string;
-  /** Sent as Retry-After with `no_path_available`. Default: 1. */
-  retryAfterSeconds?: number;
-  now?: () => number;
-  /** Limits re-sends of requests already sent (not failovers of attempts that sent nothing). Default: unlimited. */
-  retryBudget?: RetryBudget;
-  /** Asked after an attempt was sent without an answer, before retrying or answering outcome_unknown. */
-  reconcile?: Reconciler;
-}
-
-/** A 5xx or 429 from upstream: counts against the path inside the breaker; may be returned as is. */
-class UpstreamStatusError extends Error {
-  readonly response: UpstreamResponse;
-  constructor(response: UpstreamResponse) {
-    super(`upstream answered ${response.status}`);
-    this.response = response;
-  }
-}
 
 /**
  * Sends a request over the route's paths in order, one attempt at a time, and fails over by what
@@ -69,6 +22,7 @@ class UpstreamStatusError extends Error {
  * - sent without an answer: next path only when the route's processor honours idempotency keys
  *   (the same key goes out on every attempt); otherwise `outcome_unknown`, never re-sent;
  * - answered: 2xx-4xx returned as is; 5xx/429 count against the path and fail over only when retry-safe.
+ * Whether an attempt charges its path is attribute()'s to say (breaker/attribution.ts).
  */
 export async function forwardWithFailover(
   route: RouteConfig,
@@ -100,24 +54,31 @@ async function forwardAttempts(
     if (slot) retrySlots.push(slot);
     return slot !== undefined;
   };
-  /**
-   * Timeouts excused because no other path answered meanwhile; counted once another path answers
-   * this request, unless the timed-out path has answered since that attempt began: then the
-   * processor was the slow part (a stall answers every path's queue when it ends), not the path.
-   */
-  const excused: { path: PathRuntime; startedAt: number }[] = [];
-  const countExcused = (winner: PathRuntime) => {
-    for (const { path: p, startedAt } of excused) {
-      if (p === winner || !p.breaker.isAvailable || (p.lastAnsweredAt ?? Number.NEGATIVE_INFINITY) >= startedAt) continue;
-      void p.breaker.execute(() => Promise.reject(new AttemptError('response_timeout', 'sent', 'another path answered this request'))).catch(() => {});
+  /** Timeouts excused for now (attribute() said `defer`); judged once another path answers this request. */
+  const deferred: { path: PathRuntime; startedAt: number }[] = [];
+  const settleDeferred = (winner: PathRuntime) => {
+    for (const { path: p, startedAt } of deferred) {
+      const answeredSinceAttempt = (p.lastAnsweredAt ?? Number.NEGATIVE_INFINITY) >= startedAt;
+      if (chargeDeferred({ answeredThisRequest: p === winner, answeredSinceAttempt })) p.breaker.recordFailure('link');
     }
   };
   const now = options.now ?? Date.now;
-  const startedAt = now();
-  const deadlineAt = startedAt + route.deadlineMs;
+  const deadlineAt = now() + route.deadlineMs;
   const retrySafe = route.idempotency.upstreamHonors;
-  const candidates = orderCandidates(route.paths.map((id) => paths.get(id)).filter((p): p is PathRuntime => p !== undefined));
+  const cursor = new CandidateCursor(route.paths.map((id) => paths.get(id)).filter((p): p is PathRuntime => p !== undefined));
   const attempts: AttemptRecord[] = [];
+  const record = (path: PathRuntime, outcome: AttemptOutcome, code: string, startedAt: number, status?: number): AttemptRecord => {
+    const entry: AttemptRecord = { pathId: path.config.id, outcome, code, status, durationMs: now() - startedAt };
+    path.recordAttempt(entry);
+    attempts.push(entry);
+    return entry;
+  };
+  /** A call the breaker did not run: a connect that failed while hedging. */
+  const chargeOutside = (path: PathRuntime, facts: AttemptFacts) => {
+    const verdict = attribute(facts);
+    if (verdict === 'success') path.breaker.recordSuccess();
+    else if (verdict !== 'defer') path.breaker.recordFailure(verdict);
+  };
   let unresolvedSend: AttemptRecord | undefined;
   /** The latest 5xx/429 answer we failed over from: returned as is if no other path does better. */
   let lastAnswer: { response: UpstreamResponse; pathId: string } | undefined;
@@ -125,127 +86,93 @@ async function forwardAttempts(
     if (lastAnswer && lastAnswer.response !== response) void discardBody(lastAnswer.response);
     return { response, pathId, attempts, idempotencyKey: options.idempotencyKey, ...extra };
   };
-  /** Whether a path after candidate i would admit a request now. */
-  const laterUsable = (i: number) => candidates.slice(i + 1).some((p) => p.breaker.isAvailable);
-  /**
-   * The per-attempt timeout: the route's if it fixes one, else the path's adaptive one. An adaptive
-   * timeout exists to move on to another path quickly; on the last usable path there is nowhere to
-   * move on to, and giving up early would turn a slow answer into a failure (seen when a spliced
-   * carrier floods the processor with held requests), so it waits up to the deadline.
-   */
-  const attemptTimeout = (path: PathRuntime, lastUsable: boolean, remaining: number): number => {
-    const adaptive = lastUsable ? undefined : path.attemptTimeoutMs?.(route);
-    return Math.min(route.attemptTimeoutMs ?? adaptive ?? (lastUsable ? remaining : DEFAULT_ATTEMPT_TIMEOUT_MS), remaining);
-  };
   request.headers.set(route.idempotency.header, options.idempotencyKey);
 
-  for (let i = 0; i < candidates.length; i++) {
-    let path = candidates[i]!;
-    let remaining = deadlineAt - now();
-    if (remaining <= 0) break;
-    if (!path.breaker.isAvailable) continue;
+  for (let path = cursor.next(); path !== undefined; path = cursor.next()) {
+    if (deadlineAt - now() <= 0) break;
 
     if (route.hedgeConnectMs !== undefined && path.transport.connect) {
       // Connect hedging: wait for a connection on this path or, after hedgeConnectMs, the next; send on the first up.
-      const budget = attemptTimeout(path, false, remaining);
       const hedgeStarted = now();
-      const hedge = await raceConnects(candidates, i, route.hedgeConnectMs, budget, (index, error) => countConnectFailure(candidates[index]!, error));
-      for (const { index, error } of hedge.failures) {
-        const failed = candidates[index]!;
-        const entry: AttemptRecord = { pathId: failed.config.id, outcome: 'not_sent', code: error.code, durationMs: now() - hedgeStarted };
-        failed.recordAttempt(entry);
-        attempts.push(entry);
-        countConnectFailure(failed, error);
+      const notSent = (error: { code: string }): AttemptFacts => ({ outcome: 'not_sent', code: error.code, closedAtStart: true, answeredElsewhere: false });
+      const hedge = await cursor.hedge(route.hedgeConnectMs, attemptTimeoutMs(route, path, false, deadlineAt - now()), (late) =>
+        chargeOutside(late.path, notSent(late.error)),
+      );
+      for (const failure of hedge.failures) {
+        record(failure.path, 'not_sent', failure.error.code, hedgeStarted);
+        chargeOutside(failure.path, notSent(failure.error));
       }
-      if (hedge.winner === undefined) {
-        i = hedge.lastStarted; // every path raced is either down or too slow to connect; go on after them
-        continue;
-      }
-      i = hedge.winner;
-      path = candidates[i]!;
-      remaining = deadlineAt - now();
-      if (remaining <= 0) break;
+      if (hedge.winner === undefined) continue; // every path raced is either down or too slow to connect; go on after them
+      path = hedge.winner;
+      if (deadlineAt - now() <= 0) break;
     }
 
-    const attemptStarted = now();
-    const timeoutMs = attemptTimeout(path, !laterUsable(i), remaining);
-    const record = (outcome: AttemptOutcome, code: string, status?: number): AttemptRecord => {
-      const entry: AttemptRecord = { pathId: path.config.id, outcome, code, status, durationMs: now() - attemptStarted };
-      path.recordAttempt(entry);
-      attempts.push(entry);
-      return entry;
-    };
-
+    const startedAt = now();
+    const lastUsable = !cursor.laterUsable();
+    const timeoutMs = attemptTimeoutMs(route, path, lastUsable, deadlineAt - now());
     const closedAtStart = path.breaker.state === 'closed';
+    const attemptPath = path;
+    let attempt: Attempt;
     try {
-      const response = await path.breaker.execute(async () => {
-        let answer: UpstreamResponse;
-        const timer = new AttemptTimer(timeoutMs);
-        // Only an adaptive timeout is cut short: a fixed one is the operator's, and on the last usable path there is nowhere to go.
-        const unwatch = route.attemptTimeoutMs === undefined && laterUsable(i) ? path.watchSilence?.(route, attemptStarted, (reason) => timer.giveUp(reason)) : undefined;
-        try {
-          path.noteAsked?.();
-          answer = await path.transport.send(request, { signal: timer.signal, bodyTimeoutMs: route.deadlineMs });
-        } catch (error) {
-          // A timeout marks the path failing only when another path answered meanwhile: if none did,
-          // the processor or this box is slow, not the path (a half-open trial always counts).
-          if (error instanceof AttemptError && error.code === 'response_timeout' && closedAtStart && !answeredElsewhere(paths, path, attemptStarted)) {
-            error.countsAgainstPath = false;
-            excused.push({ path, startedAt: attemptStarted });
-          }
-          throw error;
-        } finally {
-          timer.dispose();
-          unwatch?.();
-        }
-        if (answer.status >= 500 || answer.status === 429) throw new UpstreamStatusError(answer);
-        return answer;
-      });
-      countExcused(path);
-      record('answered', `http_${response.status}`, response.status);
-      path.latency.record(now() - attemptStarted);
+      attempt = await path.breaker.execute(
+        () => sendAttempt(route, attemptPath, request, { timeoutMs, startedAt, lastUsable }),
+        ({ outcome, code }) => {
+          const verdict = attribute({ outcome, code, closedAtStart, answeredElsewhere: answeredElsewhere(paths, attemptPath, startedAt) });
+          if (verdict !== 'defer') return verdict;
+          deferred.push({ path: attemptPath, startedAt });
+          return 'excused';
+        },
+      );
+    } catch (error) {
+      if (error instanceof BreakerOpenError) continue; // the breaker changed state after we looked: nothing sent
+      throw error;
+    }
+
+    if (attempt.outcome === 'answered') {
+      settleDeferred(path);
+      const response = attempt.response;
+      record(path, 'answered', attempt.code, startedAt, response.status);
+      path.latency.record(now() - startedAt);
       if (response.status === 409 && unresolvedSend) {
         // Our earlier send under this key may still be running at the processor (we gave up on it,
         // it did not). Its stored result is what the client must get: wait briefly, ask again.
         const answer = await keyInUse(response);
         if (answer.inUse && deadlineAt - now() > KEY_IN_USE_RETRY_MS) {
           await new Promise((resolve) => setTimeout(resolve, KEY_IN_USE_RETRY_MS));
-          i--; // the same path again: it just answered
+          cursor.again(); // the same path again: it just answered
           continue;
         }
         return result(answer.response, path.config.id);
       }
       return result(response, path.config.id);
-    } catch (error) {
-      if (error instanceof BreakerOpenError) continue; // the breaker changed state after we looked: nothing sent
-      if (error instanceof UpstreamStatusError) {
-        record('upstream_error', `http_${error.response.status}`, error.response.status);
-        if (lastAnswer) await discardBody(lastAnswer.response);
-        lastAnswer = { response: error.response, pathId: path.config.id };
-        // A 5xx does not settle an earlier lost send (that request may still be processed): only
-        // another path's 2xx-4xx answer under the same key does.
-        const next = retrySafe && laterUsable(i) && deadlineAt - now() > 0 && mayResend();
-        if (!next) break;
-        continue;
-      }
-      const failure = error instanceof AttemptError ? error : new AttemptError('unexpected', 'sent', String(error), { cause: error });
-      if (failure.wire === 'not_sent') {
-        record('not_sent', failure.code);
-        continue;
-      }
-      unresolvedSend = record('sent_no_answer', failure.code);
-      if (options.reconcile) {
-        const outcome = await options.reconcile({ failedPathId: path.config.id, deadlineAt, now });
-        if (outcome.kind === 'found') {
-          return result(outcome.response, outcome.pathId, { reconciled: true });
-        }
-      }
-      // While other paths answer (payments or probes, within RECENT_ANSWER_MS) the timeout is this path's
-      // fault, e.g. a cut carrier, and the re-send is always allowed. When no path has answered lately, the
-      // processor may be the slow part: the re-send takes a slot of the retry budget, as one after a 5xx does.
-      const mayBeProcessor = !answeredElsewhere(paths, path, now() - RECENT_ANSWER_MS);
-      if (!retrySafe || (mayBeProcessor && !mayResend())) throw outcomeUnknown(options.idempotencyKey, attempts, failure.code);
     }
+
+    if (attempt.outcome === 'upstream_error') {
+      record(path, 'upstream_error', attempt.code, startedAt, attempt.response.status);
+      if (lastAnswer) await discardBody(lastAnswer.response);
+      lastAnswer = { response: attempt.response, pathId: path.config.id };
+      // A 5xx does not settle an earlier lost send (that request may still be processed): only
+      // another path's 2xx-4xx answer under the same key does.
+      const next = retrySafe && cursor.laterUsable() && deadlineAt - now() > 0 && mayResend();
+      if (!next) break;
+      continue;
+    }
+
+    if (attempt.outcome === 'not_sent') {
+      record(path, 'not_sent', attempt.code, startedAt);
+      continue;
+    }
+
+    unresolvedSend = record(path, 'sent_no_answer', attempt.code, startedAt);
+    if (options.reconcile) {
+      const outcome = await options.reconcile({ failedPathId: path.config.id, deadlineAt, now });
+      if (outcome.kind === 'found') return result(outcome.response, outcome.pathId, { reconciled: true });
+    }
+    // While other paths answer (payments or probes, within RECENT_ANSWER_MS) the timeout is this path's
+    // fault, e.g. a cut carrier, and the re-send is always allowed. When no path has answered lately, the
+    // processor may be the slow part: the re-send takes a slot of the retry budget, as one after a 5xx does.
+    const mayBeProcessor = !answeredElsewhere(paths, path, now() - RECENT_ANSWER_MS);
+    if (!retrySafe || (mayBeProcessor && !mayResend())) throw outcomeUnknown(options.idempotencyKey, attempts, attempt.code);
   }
 
   if (unresolvedSend) {
@@ -253,17 +180,8 @@ async function forwardAttempts(
     throw outcomeUnknown(options.idempotencyKey, attempts, unresolvedSend.code as AttemptErrorCode);
   }
   if (lastAnswer) return result(lastAnswer.response, lastAnswer.pathId);
-  if (now() >= deadlineAt && attempts.length > 0) {
-    throw new PaypathError('deadline_exceeded', 504, `no path answered within the route's deadline of ${route.deadlineMs} ms; nothing was sent`, {
-      details: { attempts: attempts.map(summarise) },
-    });
-  }
-  throw noPathAvailable(route, candidates, attempts, options.retryAfterSeconds ?? 1);
-}
-
-/** A failed connect is a failure of that path, even one that lost a hedge race: let its breaker count it. */
-function countConnectFailure(path: PathRuntime, error: AttemptError): void {
-  if (path.breaker.isAvailable) void path.breaker.execute(() => Promise.reject(error)).catch(() => {});
+  if (now() >= deadlineAt && attempts.length > 0) throw deadlineExceeded(route, attempts);
+  throw noPathAvailable(route, cursor.paths, attempts, options.retryAfterSeconds ?? 1);
 }
 
 function answeredElsewhere(paths: ReadonlyMap<string, PathRuntime>, self: PathRuntime, since: number): boolean {
@@ -277,28 +195,4 @@ async function keyInUse(response: UpstreamResponse): Promise<{ inUse: boolean; r
   const bytes = body === null ? new Uint8Array() : body instanceof Uint8Array ? body : new Uint8Array(await new Response(body).arrayBuffer());
   const inUse = /key_in_use/.test(new TextDecoder().decode(bytes));
   return { inUse, response: { status: response.status, headers: response.headers, body: bytes } };
-}
-
-function summarise(a: AttemptRecord) {
-  return { path: a.pathId, outcome: a.outcome, code: a.code };
-}
-
-function outcomeUnknown(key: string, attempts: AttemptRecord[], code: AttemptErrorCode): PaypathError {
-  return new PaypathError(
-    'outcome_unknown',
-    502,
-    `the request was sent but no answer came back (${code}); it may have been processed. Retry with the same idempotency key to learn the outcome.`,
-    { details: { idempotencyKey: key, attempts: attempts.map(summarise) } },
-  );
-}
-
-function noPathAvailable(route: RouteConfig, candidates: PathRuntime[], attempts: AttemptRecord[], retryAfterS: number): PaypathError {
-  return new PaypathError('no_path_available', 503, `no path can carry route "${route.id}" now; nothing was sent`, {
-    details: {
-      route: route.id,
-      paths: candidates.map((p) => ({ id: p.config.id, state: p.breaker.state })),
-      attempts: attempts.map(summarise),
-    },
-    headers: { 'retry-after': String(retryAfterS) },
-  });
 }

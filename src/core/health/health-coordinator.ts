@@ -1,3 +1,4 @@
+import { probeVerdict } from '../breaker/attribution.ts';
 import type { BreakerTransition } from '../breaker/breaker.ts';
 import type { EgressProbe } from '../egress/egress-probe.ts';
 import { EgressWatch } from '../egress/egress-watch.ts';
@@ -218,17 +219,11 @@ export class HealthCoordinator {
     const quiet = path.requests === path.requestsAtLastProbe;
     path.requestsAtLastProbe = path.requests;
     if (result.ok && quiet && keepsWarmConnections(path)) void path.transport.warm?.(WARM_CONNECTIONS).catch(() => {});
-    if (!result.ok) {
-      // A failed probe opens the path with no payment involved; while open, it keeps the path open
-      // (restarting the reset timer), so no payment is sent to trial a path probes see as dead.
-      // Never the last available path, though: when every probe fails at once, this box may be the
-      // slow part (a stalled event loop), and payments themselves then decide through the breaker.
-      const othersAvailable = this.#paths.all.some((p) => p !== path && p.breaker.isAvailable);
-      if (state === 'open' || othersAvailable) path.breaker.trip(`probe: ${result.error}`);
-      return;
-    }
-    if (state === 'closed') return;
-    // A passing probe is the half-open trial. With shared state, only the holder of the trial lock closes the path.
+    const othersAvailable = this.#paths.all.some((p) => p !== path && p.breaker.isAvailable);
+    const verdict = probeVerdict({ ok: result.ok, state, othersAvailable });
+    if (verdict === 'trip') path.breaker.trip(`probe: ${result.error}`);
+    if (verdict !== 'close') return;
+    // With shared state, only the holder of the trial lock closes the path.
     if (!this.#store.shared) {
       path.breaker.reset('probe-succeeded');
       return;

@@ -6,7 +6,7 @@ import type { DegradationConfig } from '../policy/schema.ts';
  * succeed, so the breaker stays closed, while every lost segment costs a TCP retransmission (200 ms
  * or more) and every lost SYN a second: the attempts that hit one are what make checkouts slow. A
  * multi-WAN router demotes such a link (tracking loss and latency per link); payments here try a
- * degraded path only after the paths that are not (see failover.ts).
+ * degraded path only after the paths that are not (see orderCandidates in failover/candidates.ts).
  *
  * Degraded once the window holds `minSamples` exchanges of which `badPercent` % or more were bad
  * (failed, or answered later than `slowMs` and 4 times the path's usual latency). It stays degraded until the window holds at least

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { OpossumBreaker } from '../breaker/opossum-breaker.ts';
-import { AttemptError } from '../failover/attempt-error.ts';
+import { OpossumBreaker } from '../../adapters/node/opossum-breaker.ts';
+import { AttemptError } from '../attempt-error.ts';
 import { Gateway } from '../gateway.ts';
 import type { Policy, PolicyInput } from '../policy/schema.ts';
 import type { PathTransport } from '../transport.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RecordingBreaker } from '../../../test/support/recording-breaker.ts';
 import { TimestampBreaker } from '../breaker/timestamp-breaker.ts';
-import { AttemptError } from '../failover/attempt-error.ts';
+import { AttemptError } from '../attempt-error.ts';
 import { Gateway } from '../gateway.ts';
 import { PolicySchema, type PathConfig } from '../policy/schema.ts';
 import type { PathTransport, UpstreamResponse } from '../transport.ts';

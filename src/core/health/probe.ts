@@ -1,5 +1,5 @@
 import type { IBreaker } from '../breaker/breaker.ts';
-import { AttemptError } from '../failover/attempt-error.ts';
+import { AttemptError } from '../attempt-error.ts';
 import { AttemptTimer } from '../failover/attempt-timer.ts';
 import type { PathConfig, Policy } from '../policy/schema.ts';
 import { discardBody, type PathTransport } from '../transport.ts';

@@ -1,25 +1,7 @@
 import type { PathRuntime } from '../paths/path-runtime.ts';
+import type { Reconciler } from '../failover/types.ts';
 import type { RouteConfig } from '../policy/schema.ts';
-import { discardBody, type UpstreamRequest, type UpstreamResponse } from '../transport.ts';
-
-export type ReconcileResult =
-  /** The processor has the request's final answer: it is returned as the request's answer. */
-  | { kind: 'found'; response: UpstreamResponse; pathId: string }
-  /** The processor has no record of the key (yet). */
-  | { kind: 'not_found' }
-  /** The processor is still processing the key. */
-  | { kind: 'in_flight' }
-  /** No other path could ask, or the lookup failed. */
-  | { kind: 'unknown' };
-
-export interface ReconcileContext {
-  /** The path whose attempt was sent without an answer; the lookup goes over the others. */
-  failedPathId: string;
-  deadlineAt: number;
-  now: () => number;
-}
-
-export type Reconciler = (context: ReconcileContext) => Promise<ReconcileResult>;
+import { discardBody, type UpstreamRequest } from '../transport.ts';
 
 /** Longest a lookup may take, in ms, however much of the deadline remains. */
 const LOOKUP_TIMEOUT_MS = 2_000;

@@ -1,5 +1,5 @@
 import type { IBreaker } from '../breaker/breaker.ts';
-import type { AttemptRecord } from '../failover/attempt-record.ts';
+import type { AttemptRecord } from '../failover/types.ts';
 import type { LatencyWindow } from '../health/latency-window.ts';
 import type { PathConfig, RouteConfig } from '../policy/schema.ts';
 import type { PathTransport } from '../transport.ts';

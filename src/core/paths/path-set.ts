@@ -1,6 +1,6 @@
 import type { BreakerTransition, IBreaker } from '../breaker/breaker.ts';
 import { egressKey, uncheckedEgress, type PathEgress } from '../egress/path-egress.ts';
-import type { AttemptRecord } from '../failover/attempt-record.ts';
+import type { AttemptRecord } from '../failover/types.ts';
 import { PathQuality } from '../health/path-quality.ts';
 import { canonicalJson } from '../policy/hash.ts';
 import type { BreakerConfig, PathConfig, Policy } from '../policy/schema.ts';

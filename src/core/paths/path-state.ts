@@ -1,5 +1,5 @@
 import type { BreakerTransition, IBreaker } from '../breaker/breaker.ts';
-import type { AttemptRecord } from '../failover/attempt-record.ts';
+import type { AttemptRecord } from '../failover/types.ts';
 import { adaptiveAttemptTimeoutMs, silentPathRule } from '../health/adaptive-timeout.ts';
 import type { PathHealthEvent } from '../health/health-store.ts';
 import { LatencyWindow } from '../health/latency-window.ts';

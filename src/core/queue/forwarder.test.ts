@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TimestampBreaker } from '../breaker/timestamp-breaker.ts';
-import { AttemptError } from '../failover/attempt-error.ts';
+import { AttemptError } from '../attempt-error.ts';
 import { Gateway } from '../gateway.ts';
 import type { UpstreamRequest, UpstreamResponse } from '../transport.ts';
 import type { QueuedRequest } from './forward-queue.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { TimestampBreaker } from '../../../core/breaker/timestamp-breaker.ts';
-import { AttemptError } from '../../../core/failover/attempt-error.ts';
+import { AttemptError } from '../../../core/attempt-error.ts';
 import { Gateway } from '../../../core/gateway.ts';
 import { legacyRequestFingerprint } from '../../../core/idempotency/fingerprint.ts';
 import { MemoryIdempotencyStore } from '../../../core/idempotency/memory-store.ts';

@@ -1,4 +1,4 @@
-import { BreakerOpenError, type BreakerTransition, type Disposable, type IBreaker } from '../breaker/breaker.ts';
+import { BreakerOpenError, type BreakerTransition, type Charge, type Disposable, type FailureKind, type IBreaker } from './breaker.ts';
 
 /**
  * Wraps a path's breaker when several instances share health state: only one instance at a time
@@ -36,14 +36,17 @@ export class TrialGatedBreaker implements IBreaker {
     return this.#inner.state !== 'half-open' || this.#gate === 'mine';
   }
 
-  /** Whether another instance holds the trial lock (for /status). */
-  get trialElsewhere(): boolean {
-    return this.#gate === 'blocked';
+  execute<T>(fn: () => Promise<T>, chargeOf?: (result: T) => Charge): Promise<T> {
+    if (!this.isAvailable) return Promise.reject(new BreakerOpenError(this.state));
+    return this.#inner.execute(fn, chargeOf);
   }
 
-  execute<T>(fn: () => Promise<T>): Promise<T> {
-    if (!this.isAvailable) return Promise.reject(new BreakerOpenError(this.state));
-    return this.#inner.execute(fn);
+  recordSuccess(): void {
+    if (this.isAvailable) this.#inner.recordSuccess();
+  }
+
+  recordFailure(kind: FailureKind): void {
+    if (this.isAvailable) this.#inner.recordFailure(kind);
   }
 
   isolate(): Disposable {

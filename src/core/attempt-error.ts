@@ -20,19 +20,9 @@ export type AttemptErrorCode =
   | 'connection_lost'
   | 'unexpected';
 
-/** Whether a failed call was excused as not its path's fault (AttemptError.countsAgainstPath false): no breaker counts it as a failure. */
-export function isExcusedFailure(error: unknown): boolean {
-  return (error as { countsAgainstPath?: boolean } | undefined)?.countsAgainstPath === false;
-}
-
 export class AttemptError extends Error {
   readonly code: AttemptErrorCode;
   readonly wire: WireState;
-  /**
-   * Set to false when this failure should not count against the path's breaker, e.g. a response
-   * timeout while no other path answered either (the processor or this box is slow, not the path).
-   */
-  countsAgainstPath?: boolean;
 
   constructor(code: AttemptErrorCode, wire: WireState, message: string, options: { cause?: unknown } = {}) {
     super(message, options);

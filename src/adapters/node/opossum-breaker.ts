@@ -1,11 +1,27 @@
 import CircuitBreaker from 'opossum';
-import { isExcusedFailure } from '../failover/attempt-error.ts';
-import type { BreakerConfig } from '../policy/schema.ts';
-import { BreakerBookkeeping } from './breaker-bookkeeping.ts';
-import { ConsecutiveFailures } from './consecutive-failures.ts';
-import { BreakerOpenError, type BreakerState, type BreakerTransition, type Disposable, type IBreaker } from './breaker.ts';
+import type { BreakerConfig } from '../../core/policy/schema.ts';
+import { BreakerBookkeeping } from '../../core/breaker/breaker-bookkeeping.ts';
+import { ConsecutiveFailures } from '../../core/breaker/consecutive-failures.ts';
+import {
+  BreakerOpenError,
+  type BreakerState,
+  type BreakerTransition,
+  type Charge,
+  type Disposable,
+  type FailureKind,
+  type IBreaker,
+} from '../../core/breaker/breaker.ts';
 
 type Thunk = () => Promise<unknown>;
+
+/** Carries a failure that `chargeOf` found in a call's result through opossum, which counts only rejections. */
+class ChargedFailure extends Error {
+  readonly kind: FailureKind;
+  constructor(kind: FailureKind) {
+    super(`charged as ${kind}`);
+    this.kind = kind;
+  }
+}
 
 /**
  * IBreaker over opossum. opossum counts failures in a rolling window and runs the reset timer;
@@ -32,7 +48,7 @@ export class OpossumBreaker implements IBreaker {
       rollingPercentilesEnabled: false,
       enableSnapshots: false,
       // Failures excused as not the path's fault are not counted (opossum then counts a success).
-      errorFilter: isExcusedFailure,
+      errorFilter: (error: unknown) => error instanceof ChargedFailure && error.kind === 'excused',
     });
     this.#circuit.on('open', () => this.#emit('failures'));
     this.#circuit.on('halfOpen', () => this.#emit('reset-timeout'));
@@ -53,18 +69,32 @@ export class OpossumBreaker implements IBreaker {
     return !this.#book.isolated && (this.#circuit.closed || this.#circuit.pendingClose);
   }
 
-  async execute<T>(fn: () => Promise<T>): Promise<T> {
+  async execute<T>(fn: () => Promise<T>, chargeOf: (result: T) => Charge = () => 'success'): Promise<T> {
     if (!this.isAvailable) throw new BreakerOpenError(this.state);
-    let result: T;
+    let result!: T;
+    let charge: Charge = 'link';
     try {
-      result = (await this.#circuit.fire(fn)) as T;
+      await this.#circuit.fire(async () => {
+        result = await fn();
+        charge = chargeOf(result);
+        if (charge !== 'success') throw new ChargedFailure(charge);
+      });
     } catch (error) {
       if ((error as { code?: string }).code === 'EOPENBREAKER') throw new BreakerOpenError(this.state);
-      if (this.#run.record(error) && this.#circuit.closed) this.trip('consecutive-failures');
+      if (this.#run.record(charge) && this.#circuit.closed) this.trip('consecutive-failures');
+      if (error instanceof ChargedFailure) return result;
       throw error;
     }
-    this.#run.record();
+    this.#run.record('success');
     return result;
+  }
+
+  recordSuccess(): void {
+    void this.execute(async () => undefined).catch(() => {});
+  }
+
+  recordFailure(kind: FailureKind): void {
+    void this.execute(async () => undefined, () => kind).catch(() => {});
   }
 
   isolate(): Disposable {

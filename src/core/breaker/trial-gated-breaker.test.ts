@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OpossumBreaker } from '../breaker/opossum-breaker.ts';
+import { OpossumBreaker } from '../../adapters/node/opossum-breaker.ts';
 import { PolicySchema } from '../policy/schema.ts';
 import { TrialGatedBreaker } from './trial-gated-breaker.ts';
 
@@ -29,9 +29,11 @@ describe('TrialGatedBreaker', () => {
   });
 
   it('keeps the path unavailable while another instance runs the trial, and applies its verdict', async () => {
-    const gated = new TrialGatedBreaker(new OpossumBreaker(config), () => Promise.resolve(false), 60_000);
+    let asked = 0;
+    const gated = new TrialGatedBreaker(new OpossumBreaker(config), () => (asked++, Promise.resolve(false)), 60_000);
     await halfOpen(gated);
-    await expect.poll(() => gated.trialElsewhere).toBe(true);
+    await expect.poll(() => asked).toBe(1);
+    await Promise.resolve(); // the refusal is applied
     expect(gated.isAvailable).toBe(false);
     await expect(gated.execute(() => Promise.resolve('sent'))).rejects.toMatchObject({ code: 'breaker_open' });
     gated.reset('peer gw-2: trial-succeeded');
