@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ExactlyOnceBench, GatewayProcess, pollUntil } from './support/exactly-once-bench.ts';
+import { ExactlyOnceBench, expectGatewayReplay, GatewayProcess, pollUntil } from './support/exactly-once-bench.ts';
 import { TestRedisServer } from './support/redis-server.ts';
 
 describe('gateway killed with SIGKILL in the middle of a payment', () => {
@@ -71,9 +71,12 @@ describe('gateway killed with SIGKILL in the middle of a payment', () => {
     expect(JSON.parse(answer.text).id).toBe(charges[0]!.id);
     expect(charges[0]!.idempotencyKey).toBe(key);
 
+    // The restarted instance recorded that answer: the next retry is its replay, the processor sees nothing.
+    const seen = bench.processor.requests.get('/v1/payments');
     const again = await send();
     expect(again.status).toBe(201);
-    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expectGatewayReplay(again.headers);
+    expect(bench.processor.requests.get('/v1/payments')).toBe(seen);
     expect(await again.text()).toBe(answer.text);
     expect(bench.processor.chargesFor('crash-ref-1')).toBe(1);
     expect(bench.processor.duplicateCharges).toBe(0);

@@ -70,7 +70,7 @@ describe('metrics the deploy/ files use', () => {
 
   it('promtool check metrics finds what was wrong before (so the test above can fail)', async () => {
     const result = await runTool('promtool', ['check', 'metrics'], { input: '# HELP paypath_x_total x\n# TYPE paypath_x_total gauge\npaypath_x_total 1\n' });
-    expect(result.code).not.toBe(0);
+    expect(result.code).toBe(3); // promtool's exit status for lint problems
     expect(result.stdout + result.stderr).toMatch(/non-counter metrics should not have "_total" suffix/);
   });
 
@@ -120,7 +120,9 @@ describe('metrics the deploy/ files use', () => {
     const result = await runTool('promtool', ['check', 'rules', file]);
     expect(result.code, result.stdout + result.stderr).toBe(0);
     await writeFile(file, stringify({ groups: [{ name: 'dashboard', rules: [{ record: 'paypath_dashboard:bad', expr: 'sum by (path (paypath_paths_healthy)' }] }] }));
-    expect((await runTool('promtool', ['check', 'rules', file])).code).not.toBe(0);
+    const broken = await runTool('promtool', ['check', 'rules', file]);
+    expect(broken.code).toBe(1);
+    expect(broken.stdout + broken.stderr).toMatch(/paypath_dashboard:bad.*could not parse expression/);
   });
 
   // Last: it takes Redis away from the gateway.

@@ -65,7 +65,7 @@ describe('deploy/prometheus/alerts.yaml', () => {
     await writeFile(join(work, 'alerts.yaml'), broken);
     await cp(join(DIR, 'alerts.test.yaml'), join(work, 'alerts.test.yaml'));
     const result = await runTool('promtool', ['test', 'rules', 'alerts.test.yaml'], { cwd: work });
-    expect(result.code).not.toBe(0);
+    expect(result.code).toBe(1);
     expect(result.stdout + result.stderr).toMatch(/FAILED[\s\S]*alertname: PaypathAllPathsDown/);
   });
 });

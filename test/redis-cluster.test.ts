@@ -18,7 +18,7 @@ import type { Logger } from '../src/core/logger.ts';
 import type { QueuedRequest } from '../src/core/queue/forward-queue.ts';
 import { QueueCipher } from '../src/core/queue/queue-cipher.ts';
 import { DetectionRig, pathState, pay } from './support/detection-harness.ts';
-import { ExactlyOnceBench } from './support/exactly-once-bench.ts';
+import { ExactlyOnceBench, expectGatewayReplay } from './support/exactly-once-bench.ts';
 import { TestRedisCluster } from './support/redis-cluster.ts';
 
 const POLL = { timeout: 10_000, interval: 50 };
@@ -171,15 +171,22 @@ describe('against a Redis Cluster of three redis-server processes', () => {
           method: 'POST',
           headers: { 'content-type': 'application/json', 'idempotency-key': 'cluster-50' },
           body: JSON.stringify({ amount: 500, reference: 'ref-cluster-50' }),
-        }).then(async (r) => ({ status: r.status, text: await r.text(), replayed: r.headers.get('idempotent-replayed') }));
+        }).then(async (r) => ({ status: r.status, text: await r.text(), headers: r.headers }));
       const answers = await Promise.all(Array.from({ length: 50 }, post));
       expect(bench.processor.chargesFor('ref-cluster-50')).toBe(1);
+      // The claim in the Cluster turned the other 49 away: only one request reached the processor,
+      // and every 409 is the gateway's (the processor's own would say key_in_use).
+      expect(bench.processor.requests.get('/v1/payments')).toBe(1);
       const succeeded = answers.filter((a) => a.status === 201);
+      const inUse = answers.filter((a) => a.status === 409);
       expect(succeeded.length).toBeGreaterThanOrEqual(1);
-      expect(succeeded.length + answers.filter((a) => a.status === 409).length).toBe(50);
+      expect(succeeded.length + inUse.length).toBe(50);
+      expect(new Set(succeeded.map((a) => a.text)).size).toBe(1);
+      for (const a of inUse) expect(JSON.parse(a.text).error.code).toBe('idempotency_key_in_use');
       const replay = await post();
-      expect(replay).toMatchObject({ status: 201, text: succeeded[0]!.text, replayed: 'true' });
-      expect(bench.processor.chargesFor('ref-cluster-50')).toBe(1);
+      expect(replay).toMatchObject({ status: 201, text: succeeded[0]!.text });
+      expectGatewayReplay(replay.headers);
+      expect(bench.processor.requests.get('/v1/payments')).toBe(1);
       const c = await client();
       expect(JSON.parse((await c.get('paypath:idem:{cluster-50}'))!)).toMatchObject({ s: 'c' });
     } finally {

@@ -9,7 +9,8 @@ import { openRaw, within, type RawConnection } from './support/raw-client.ts';
 // Slow and greedy senders on real sockets: a request must arrive whole within limits.requestTimeoutMs,
 // and request bodies together stay within limits.bodyBudgetBytes.
 const running: RunningGateway[] = [];
-const processor = await new SimulatedProcessor().start();
+// The route leaves upstreamHonors at false: a processor that does not de-duplicate either.
+const processor = await new SimulatedProcessor({ honorKeys: false }).start();
 const sockets: Socket[] = [];
 afterAll(async () => {
   for (const socket of sockets) socket.destroy();

@@ -40,4 +40,30 @@ describe('the simulated processor (tests, demo, benchmarks)', () => {
     expect((await post('/v1/payments/ch_1/capture', '{}')).status).toBe(201);
     expect((await post('/v1/billing/upload', 'records=1')).body.error?.code).toBe('invalid_json');
   });
+
+  it('honours keys by default; with honorKeys false it charges every send again and still answers the lookup', async () => {
+    const keyed = (key: string, reference: string) =>
+      fetch(`${processor.url}/v1/payments`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify({ amount: 100, reference }) });
+    const first = await keyed('sim-key-1', 'sim-ref-1');
+    const again = await keyed('sim-key-1', 'sim-ref-1');
+    expect([first.status, again.status]).toEqual([201, 201]);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(await again.text()).toBe(await first.text());
+    expect(processor.chargesFor('sim-ref-1')).toBe(1);
+
+    const careless = await new SimulatedProcessor({ honorKeys: false }).start();
+    try {
+      const send = () =>
+        fetch(`${careless.url}/v1/payments`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'sim-key-2' }, body: JSON.stringify({ amount: 100, reference: 'sim-ref-2' }) });
+      const answers = [await send(), await send()];
+      expect(answers.map((a) => [a.status, a.headers.get('idempotent-replayed')])).toEqual([[201, null], [201, null]]);
+      expect(careless.chargesFor('sim-ref-2')).toBe(2);
+      expect(careless.duplicateCharges).toBe(1);
+      const lookup = await fetch(`${careless.url}/v1/payments/by-key/sim-key-2`);
+      expect(lookup.status).toBe(201);
+      expect(((await lookup.json()) as { id: string }).id).toBe(careless.charges[1]!.id);
+    } finally {
+      await careless.stop();
+    }
+  });
 });

@@ -5,6 +5,9 @@ import type { AddressInfo } from 'node:net';
  * A simulated payment processor that keeps a ledger, used by the tests, the demo and the benchmarks.
  * - Charges are keyed by Idempotency-Key like Stripe's: a repeat of a completed key replays the
  *   stored answer; a repeat while the first is still being processed gets 409 `key_in_use`.
+ *   With `honorKeys: false` it is a processor that does not de-duplicate: every POST is processed
+ *   again, key or not (only the lookup endpoint still answers by key). Use it for routes that say
+ *   `upstreamHonors: false`, so a re-send shows as a second charge.
  * - Payments carry a client `reference`; a second charge for the same reference is a duplicate
  *   charge, counted in `duplicateCharges` (the number every failover test wants to be 0).
  * - `serviceTimeMs` delays every answer; `failNext(n, status)` makes the next n payments fail.
@@ -26,7 +29,7 @@ export interface ProcessorOptions {
   host?: string;
   port?: number;
   serviceTimeMs?: number;
-  /** Honour Idempotency-Key (replay, 409 while in flight). Default: true. */
+  /** Honour Idempotency-Key (replay, 409 while in flight); false processes every POST again. Default: true. */
   honorKeys?: boolean;
   /** Close a client connection after this many requests, as nginx's keepalive_requests does. Default: no limit. */
   maxRequestsPerSocket?: number;
@@ -129,20 +132,20 @@ export class SimulatedProcessor {
 
     const key = header(req, 'idempotency-key');
     if (key === undefined) this.postsWithoutKey++;
-    if (this.honorKeys && key !== undefined) {
+    if (key !== undefined) {
       const stored = this.#answers.get(key);
-      if (stored) {
+      if (this.honorKeys && stored) {
         res.writeHead(stored.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(stored.body), 'idempotent-replayed': 'true' });
         res.end(stored.body);
         return;
       }
-      if (this.#inFlight.has(key)) return send(res, 409, { error: { code: 'key_in_use', message: 'a request with this key is in progress' } });
+      if (this.honorKeys && this.#inFlight.has(key)) return send(res, 409, { error: { code: 'key_in_use', message: 'a request with this key is in progress' } });
       this.#inFlight.add(key);
     }
     try {
       if (this.serviceTimeMs > 0) await new Promise((r) => setTimeout(r, this.serviceTimeMs));
       const answer = this.#process(url.pathname, body, key, req.socket.remoteAddress ?? '');
-      if (this.honorKeys && key !== undefined && answer.status < 500) this.#answers.set(key, answer);
+      if (key !== undefined && answer.status < 500) this.#answers.set(key, answer);
       res.writeHead(answer.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(answer.body) });
       res.end(answer.body);
     } finally {

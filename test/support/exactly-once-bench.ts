@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 import { stringify } from 'yaml';
 import { silentLogger } from '../../src/core/logger.ts';
 import { loadPolicyFile } from '../../src/adapters/node/policy-file.ts';
@@ -139,4 +140,15 @@ export async function pollUntil<T>(check: () => Promise<T | undefined>, tries = 
     await new Promise((r) => setTimeout(r, intervalMs));
   }
   throw new Error(`condition not met after ${tries} tries`);
+}
+
+/**
+ * An answer replayed from the gateway's own idempotency record: `Idempotent-Replayed: true` and
+ * none of the attempt headers (`x-paypath-path`, `x-paypath-attempts`) that every forwarded answer
+ * carries, the processor's own replay included. Pair it with the processor's request count.
+ */
+export function expectGatewayReplay(headers: Headers): void {
+  expect(headers.get('idempotent-replayed')).toBe('true');
+  expect(headers.get('x-paypath-path')).toBeNull();
+  expect(headers.get('x-paypath-attempts')).toBeNull();
 }

@@ -35,7 +35,8 @@ export interface PaymentResult {
 
 /**
  * A whole store-box set-up on loopback: simulated processor, three carrier fault proxies, and a
- * real gateway (Node adapter, undici, real sockets) in this process.
+ * real gateway (Node adapter, undici, real sockets) in this process. The processor honours keys
+ * only when every route of the policy says `upstreamHonors: true`.
  */
 export class Rig {
   readonly processor: SimulatedProcessor;
@@ -82,6 +83,9 @@ export class Rig {
     if (options.policy) input = options.policy(input);
     const result = validatePolicyObject(input);
     if (!result.ok) throw new Error(`rig policy invalid: ${JSON.stringify(result.issues)}`);
+    // A processor that de-duplicates only where every route says it does, so a re-send on a route
+    // with upstreamHonors: false shows as a second charge instead of being absorbed.
+    processor.honorKeys = result.policy.routes.every((route) => route.idempotency.upstreamHonors);
     const running = await startNodeGateway({ policy: result.policy, policyHash: await policyHash(result.policy), port: 0, logger: silentLogger });
     return new Rig(processor, carriers, running, result.policy);
   }

@@ -33,6 +33,7 @@ export class OpossumBreaker implements IBreaker {
   readonly #book = new BreakerBookkeeping();
   readonly #run: ConsecutiveFailures;
   #nextReason: string | undefined;
+  #restarting = false;
 
   constructor(config: BreakerConfig) {
     this.#run = new ConsecutiveFailures(config.consecutiveFailures);
@@ -53,6 +54,7 @@ export class OpossumBreaker implements IBreaker {
     this.#circuit.on('open', () => this.#emit('failures'));
     this.#circuit.on('halfOpen', () => this.#emit('reset-timeout'));
     this.#circuit.on('close', () => {
+      if (this.#restarting) return;
       this.#run.reset();
       this.#emit('trial-succeeded');
     });
@@ -102,6 +104,10 @@ export class OpossumBreaker implements IBreaker {
   }
 
   trip(reason: string): void {
+    if (this.#circuit.opened) {
+      this.#restartResetTimer();
+      return;
+    }
     this.#nextReason = reason;
     this.#circuit.open();
     this.#nextReason = undefined;
@@ -122,8 +128,22 @@ export class OpossumBreaker implements IBreaker {
     this.#book.dispose();
   }
 
-  #emit(defaultReason: string): void {
-    this.#book.report(this.state, this.#nextReason ?? defaultReason);
+  /**
+   * opossum's open() does nothing while open, leaving the reset timer running; its close() clears
+   * the timer and open() starts a new one. Listeners do not hear of the instant closed between.
+   */
+  #restartResetTimer(): void {
+    this.#restarting = true;
+    try {
+      this.#circuit.close();
+      this.#circuit.open();
+    } finally {
+      this.#restarting = false;
+    }
   }
 
+  #emit(defaultReason: string): void {
+    if (this.#restarting) return;
+    this.#book.report(this.state, this.#nextReason ?? defaultReason);
+  }
 }

@@ -113,6 +113,22 @@ describe.each(engines)('%s keeps the breaker contract', (_name, make) => {
     expect(transitions).toEqual(['closed->open:probe', 'open->half-open:reset-timeout', 'half-open->closed:trial-succeeded']);
   });
 
+  it('restarts the reset timeout when tripped while open', async () => {
+    const resetTimeoutMs = 600;
+    breaker = make({ ...small, resetTimeoutMs });
+    const transitions: BreakerTransition[] = [];
+    breaker.onStateChange((t) => transitions.push(t));
+    breaker.trip('probe');
+    await new Promise((resolve) => setTimeout(resolve, resetTimeoutMs / 2));
+    expect(breaker.state).toBe('open');
+    const retrippedAt = Date.now();
+    breaker.trip('probe');
+    await expect.poll(() => breaker.state, { timeout: 5_000, interval: 10 }).toBe('half-open');
+    expect(transitions.map((t) => `${t.from}->${t.to}:${t.reason}`)).toEqual(['closed->open:probe', 'open->half-open:reset-timeout']);
+    // Node may run a timer a few ms early by Date.now(); without the restart it runs half a timeout early.
+    expect(transitions[1]!.at - retrippedAt).toBeGreaterThanOrEqual(resetTimeoutMs - 20);
+  });
+
   it('re-opens when the half-open trial fails', async () => {
     breaker = make(small);
     await halfOpen();

@@ -1,15 +1,20 @@
 import { Hono } from 'hono';
 import { PaypathError } from '../../../core/errors.ts';
 import { requireRole } from '../../middleware/admin-auth/index.ts';
+import { readBody } from '../../read-body.ts';
 import type { AdminAppEnv, AdminDeps } from './admin-deps.ts';
+
+/** A drill request is a path or a few and a duration: anything larger is refused (413) unread. */
+const DRILL_BODY_MAX_BYTES = 16_384;
 
 export function adminDrillRoutes(deps: AdminDeps): Hono<AdminAppEnv> {
   const app = new Hono<AdminAppEnv>();
   app.get('/drills', (c) => c.json({ running: deps.drills.running(), recent: deps.drills.recent() }));
   app.post('/drills', requireRole('operator', deps.audit), async (c) => {
+    const bytes = await readBody(c.req.raw, DRILL_BODY_MAX_BYTES);
     let body: unknown;
     try {
-      body = await c.req.json();
+      body = JSON.parse(new TextDecoder().decode(bytes ?? new Uint8Array(0)));
     } catch {
       throw new PaypathError('invalid_request', 400, 'expected a JSON body {"path": "...", "durationMs": N} or {"paths": ["...", ...], "durationMs": N}');
     }

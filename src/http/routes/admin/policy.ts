@@ -3,7 +3,6 @@ import type { PolicyRevision } from '../../../core/admin/policy-store.ts';
 import { PaypathError } from '../../../core/errors.ts';
 import { analysePolicy, type PolicyAnalysis } from '../../../core/admin/policy-analysis.ts';
 import { POLICY_LIMITS } from '../../../core/policy/parse.ts';
-import type { Policy } from '../../../core/policy/schema.ts';
 import { requireRole } from '../../middleware/admin-auth/index.ts';
 import { readBody } from '../../read-body.ts';
 import type { AdminAppEnv, AdminDeps } from './admin-deps.ts';
@@ -80,24 +79,30 @@ export function adminPolicyRoutes(deps: AdminDeps): Hono<AdminAppEnv> {
     return c.json({ from: { revision: current.revision, hash: current.hash }, toHash: hash, ...diff });
   });
 
-  app.put('/policy', operator, async (c) => {
-    const ifMatch = c.req.header('if-match');
-    if (ifMatch === undefined) {
-      throw new PaypathError('precondition_required', 428, 'send If-Match with the hash from GET /admin/policy, so a stale edit cannot overwrite a newer policy', {
-        details: { runningHash: control.current().hash },
-      });
-    }
-    let policy: Policy;
+  /** Runs `check`; a change it refuses is audited as rejected (what PolicyControl refuses, it audits itself). */
+  const audited = async <T>(actor: string, action: string, check: () => T | Promise<T>): Promise<T> => {
     try {
-      ({ policy } = await readPolicy(c.req.raw, analyse));
+      return await check();
     } catch (error) {
       if (error instanceof PaypathError) {
-        await audit.append({ time: new Date().toISOString(), actor: c.get('admin').name, action: 'policy.apply', outcome: 'rejected', details: { code: error.code, ...error.details } });
+        await audit.append({ time: new Date().toISOString(), actor, action, outcome: 'rejected', details: { code: error.code, ...error.details } });
       }
       throw error;
     }
-    // `If-Match: *` deliberately overrides whatever runs (RFC 9110); anything else must be the running hash.
-    const expected = etagValue(ifMatch, control.current().hash);
+  };
+
+  app.put('/policy', operator, async (c) => {
+    const { policy, expected } = await audited(c.get('admin').name, 'policy.apply', async () => {
+      const ifMatch = c.req.header('if-match');
+      if (ifMatch === undefined) {
+        throw new PaypathError('precondition_required', 428, 'send If-Match with the hash from GET /admin/policy, so a stale edit cannot overwrite a newer policy', {
+          details: { runningHash: control.current().hash },
+        });
+      }
+      const { policy } = await readPolicy(c.req.raw, analyse);
+      // `If-Match: *` deliberately overrides whatever runs (RFC 9110); anything else must be the running hash.
+      return { policy, expected: etagValue(ifMatch, control.current().hash) };
+    });
     const result = await control.apply({ policy, actor: c.get('admin').name, source: 'api', ...(expected === '*' ? {} : { ifMatch: expected }) });
     c.header('etag', `"${result.revision.hash}"`);
     return c.json({ applied: result.applied, ...revisionJson(result.revision, false), diff: result.diff });
@@ -115,9 +120,11 @@ export function adminPolicyRoutes(deps: AdminDeps): Hono<AdminAppEnv> {
 
   app.post('/policy/rollback/:revision', operator, async (c) => {
     const text = c.req.param('revision');
-    if (!/^[0-9]{1,9}$/.test(text)) throw new PaypathError('invalid_request', 400, `revision must be a positive integer, got "${text}"`, { details: { field: 'revision' } });
-    const ifMatch = c.req.header('if-match');
-    const expected = ifMatch === undefined ? '*' : etagValue(ifMatch, control.current().hash);
+    const expected = await audited(c.get('admin').name, 'policy.rollback', () => {
+      if (!/^[0-9]{1,9}$/.test(text)) throw new PaypathError('invalid_request', 400, `revision must be a positive integer, got "${text}"`, { details: { field: 'revision' } });
+      const ifMatch = c.req.header('if-match');
+      return ifMatch === undefined ? '*' : etagValue(ifMatch, control.current().hash);
+    });
     const result = await control.rollback(Number(text), c.get('admin').name, expected === '*' ? undefined : expected);
     c.header('etag', `"${result.revision.hash}"`);
     return c.json({ applied: result.applied, ...revisionJson(result.revision, false), diff: result.diff });
