@@ -15,11 +15,11 @@ export type AppEnv = {
   Variables: {
     gateway: Gateway;
     route: string | undefined;
-    /** How this runtime reads a request body (see middleware/request-body.ts). */
+    /** How this runtime reads a request body (see middleware/request-body/index.ts). */
     readRequestBody: RequestBodyReader;
     /** This request's share of the process's request-body budget, given back when the request ends. */
     bodyAllowance: BodyAllowance;
-    /** The request body once read (see middleware/request-body.ts); undefined until then. */
+    /** The request body once read (see middleware/request-body/index.ts); undefined until then. */
     requestBody: Uint8Array | null | undefined;
     /** The authenticated merchant, when the route requires merchant authentication. */
     merchant: string | undefined;
