@@ -2,6 +2,22 @@
 // engine runs on Node and on Cloudflare Workers; the restricted-imports rule enforces that.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { createNodeResolver, importX } from 'eslint-plugin-import-x';
+
+/**
+ * Layers depend downwards only: a cycle means two modules that cannot be read (or loaded) apart.
+ * Imports name their .ts files, so Node's own resolution finds them. This rule skips type-only
+ * imports; eslint.cycles.config.js (the second pass of `npm run lint`) counts those too.
+ */
+export const noCycle = {
+  files: ['src/**/*.ts'],
+  plugins: { 'import-x': importX },
+  settings: {
+    'import-x/extensions': ['.ts', '.js'],
+    'import-x/resolver-next': [createNodeResolver()],
+  },
+  rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
+};
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', '.wrangler/**', 'coverage/**', 'artifacts/**'] },
@@ -13,6 +29,7 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  noCycle,
   {
     files: ['src/core/**/*.ts'],
     ignores: ['src/core/**/*.test.ts'],

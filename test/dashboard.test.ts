@@ -165,6 +165,8 @@ describe('ops dashboard in Chromium', () => {
     await page.click('#confirm-ok');
     await page.waitForSelector('#policy-revision[data-revision="2"]', WAIT);
     expect(await page.textContent('#toast')).toContain('applied: revision 2');
+    // The history table is fetched again after the apply: wait for it rather than read it at once.
+    await page.waitForSelector('#history tr.current[data-revision="2"]', WAIT);
     expect(await page.getAttribute('#history tr.current', 'data-revision')).toBe('2');
     const current = stack.gateway.control.current();
     expect(current.revision).toBe(2);

@@ -8,7 +8,7 @@ import { nodeDoctorDeps } from '../src/adapters/node/doctor.ts';
 
 /** Answers every A query with 203.0.113.10 and records where queries came from. */
 async function startDnsServer(host: string): Promise<{ socket: Socket; port: number; sources: string[] }> {
-  const socket = createSocket('udp4');
+  const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
   const sources: string[] = [];
   socket.on('message', (query, from) => {
     sources.push(from.address);
@@ -23,11 +23,14 @@ async function startDnsServer(host: string): Promise<{ socket: Socket; port: num
 
 describe('doctor asks a path\'s resolvers from the path\'s address', () => {
   let dns: Awaited<ReturnType<typeof startDnsServer>>;
+  let dns6: Awaited<ReturnType<typeof startDnsServer>>;
   beforeAll(async () => {
     dns = await startDnsServer('127.0.0.1');
+    dns6 = await startDnsServer('::1');
   });
   afterAll(() => {
     dns?.socket.close();
+    dns6?.socket.close();
   });
 
   it('sends from the path\'s IPv4 address to a resolver written with its port', async () => {
@@ -35,5 +38,12 @@ describe('doctor asks a path\'s resolvers from the path\'s address', () => {
     const address = await deps.resolveFrom('processor.example', `127.0.0.1:${dns.port}`, '127.0.0.2', 5_000);
     expect(address).toBe('203.0.113.10');
     expect(dns.sources.at(-1)).toBe('127.0.0.2');
+  });
+
+  it('sends from the path\'s IPv6 address to an IPv6 resolver', async () => {
+    const deps = nodeDoctorDeps();
+    const address = await deps.resolveFrom('processor.example', `[::1]:${dns6.port}`, '::1', 5_000);
+    expect(address).toBe('203.0.113.10');
+    expect(dns6.sources.at(-1)).toBe('::1');
   });
 });

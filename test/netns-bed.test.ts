@@ -107,6 +107,21 @@ describe.skipIf(!support.ok)('network-namespace test bed', () => {
     expect(await resolve(1, 1)).toBe(bed.processorAddress);
   });
 
+  it('blackhole-ipv6 on carrier 3 stops its IPv6 to the processor only: IPv4 and its IPv6 resolver still pass', async () => {
+    const c3 = bed.carrier(3);
+    const connect6 = async () => (await bed.exec('store', [process.execPath, '-e', CONNECT, bed.processorAddress6, String(PROCESSOR_PORT), c3.storeAddress6!])).stdout.trim();
+    await bed.fault(3, 'blackhole-ipv6');
+    try {
+      expect(await connect6()).toBe('ETIMEDOUT');
+      expect(await connect(3)).toBe('connected');
+      const viaV6 = await bed.exec('store', [process.execPath, '-e', RESOLVE, c3.resolver6!, c3.storeAddress6!, PROCESSOR_HOSTNAME]);
+      expect(viaV6.stdout.trim()).toBe(bed.processorAddress);
+    } finally {
+      await bed.up(3);
+    }
+    expect(await connect6()).toBe('connected');
+  });
+
   it('destroy() removes every namespace and process it made, and may be called again', async () => {
     const other = await NetnsBed.create({ dns: true });
     const names = Object.values(other.ns);

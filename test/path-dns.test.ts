@@ -143,7 +143,7 @@ describe.skipIf(!dnsmasqAvailable())('DNS per path (loopback resolvers)', () => 
   });
 });
 
-const pathConfig = (upstream: string, extra: Partial<PathConfig>): PathConfig => ({ id: 'p', upstream, grade: 'hot', cost: 0, shareRisk: [], connectTimeoutMs: 1_000, ...extra });
+const pathConfig = (upstream: string, extra: Partial<PathConfig>): PathConfig => ({ id: 'p', upstream, grade: 'hot', cost: 0, shareRisk: [], connectTimeoutMs: 1_000, connectAttemptDelayMs: 250, ...extra });
 
 describe.skipIf(!dnsmasqAvailable())('DNS per path: address families (loopback)', () => {
   /** One GET over a transport for `path`, to a server listening on `listen` only; the answer's body is the address the server saw. */

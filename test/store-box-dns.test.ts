@@ -70,10 +70,10 @@ describe.skipIf(!support.ok)('store box on network namespaces: DNS per path', ()
 
   it('each path resolves through its own carrier: A records for IPv4 paths, AAAA for the IPv6 one', async () => {
     const state = await dnsStatus();
-    expect(state.get('kt-fiber')).toMatchObject({ servers: [bed.carrier(1).resolver], localAddress: bed.carrier(1).storeAddress, families: [4] });
+    expect(state.get('kt-fiber')).toMatchObject({ servers: [bed.carrier(1).resolver], localAddresses: [bed.carrier(1).storeAddress], families: [4] });
     expect(nameState(state, 1)?.addresses).toEqual([bed.processorAddress]);
     expect(nameState(state, 2)?.addresses).toEqual([bed.processorAddress]);
-    expect(state.get('lgu-lte')).toMatchObject({ servers: [bed.carrier(3).resolver6], localAddress: bed.carrier(3).storeAddress6, families: [6] });
+    expect(state.get('lgu-lte')).toMatchObject({ servers: [bed.carrier(3).resolver6], localAddresses: [bed.carrier(3).storeAddress6], families: [6] });
     expect(nameState(state, 3)?.addresses).toEqual([bed.processorAddress6]);
   });
 

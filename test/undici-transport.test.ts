@@ -4,11 +4,15 @@ import { InterfaceAddresses } from '../src/adapters/node/interface-addresses.ts'
 import { AttemptError } from '../src/core/attempt-error.ts';
 import type { PathConfig } from '../src/core/policy/schema.ts';
 import { discardBody } from '../src/core/transport.ts';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { NetworkInterfaceInfo } from 'node:os';
 import { CarrierProxy } from '../src/demo/carrier.ts';
 import { SimulatedProcessor } from '../src/demo/processor.ts';
 import { REFUSED_PORT } from './support/redis-server.ts';
+import { makeTlsFixtures } from './support/tls-fixtures.ts';
+import { until } from './support/poll.ts';
 
 let processor: SimulatedProcessor;
 let carrier: CarrierProxy;
@@ -28,6 +32,7 @@ const path = (upstream: string, extra: Partial<PathConfig> = {}): PathConfig => 
   cost: 0,
   shareRisk: [],
   connectTimeoutMs: 1_000,
+  connectAttemptDelayMs: 250,
   ...extra,
 });
 
@@ -191,6 +196,114 @@ describe('undici transport: an interface path', () => {
     } finally {
       await transport.close();
       await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
+type OwnAddress = { address: string; family: 'IPv4' | 'IPv6' };
+
+/** An interface `wwan0` whose addresses the test sets: ::1 and 127.0.0.0/8 are on lo. */
+function wwan0(own: () => OwnAddress[]): InterfaceAddresses {
+  return new InterfaceAddresses({
+    maxAgeMs: 0,
+    read: () => ({
+      wwan0: own().map((a): NetworkInterfaceInfo => {
+        const common = { address: a.address, internal: false, mac: '00:00:00:00:00:00', cidr: null };
+        return a.family === 'IPv4' ? { ...common, family: 'IPv4', netmask: '255.0.0.0' } : { ...common, family: 'IPv6', netmask: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', scopeid: 0 };
+      }),
+    }),
+  });
+}
+
+describe('undici transport: a dual-stack interface path (Happy Eyeballs)', () => {
+  it('reaches a host name over IPv6 from the interface\'s IPv6 address, over IPv4 from its IPv4 one when IPv6 is refused, and follows each address', async () => {
+    const seen: string[] = [];
+    const answer = (req: IncomingMessage, res: ServerResponse) => {
+      seen.push(req.socket.remoteAddress ?? '');
+      res.end('{}');
+    };
+    // `localhost` is ::1 and 127.0.0.1 without DNS; ::1 and 127.0.0.0/8 stand in for the interface's two addresses.
+    const v6 = createServer(answer);
+    const v4 = createServer(answer);
+    // One port on both: the OS picks it on ::1; should it be taken on 127.0.0.1, pick again.
+    const port = await until(
+      'a port free on both ::1 and 127.0.0.1',
+      async () => {
+        await new Promise<void>((resolve) => v6.listen({ port: 0, host: '::1', ipv6Only: true }, resolve));
+        const candidate = (v6.address() as AddressInfo).port;
+        const taken = await new Promise<boolean>((resolve) => {
+          v4.once('error', () => resolve(true));
+          v4.listen(candidate, '127.0.0.1', () => resolve(false));
+        });
+        v4.removeAllListeners('error');
+        if (!taken) return candidate;
+        await new Promise<void>((resolve) => v6.close(() => resolve()));
+        return undefined;
+      },
+      { timeoutMs: 5_000 },
+    );
+    let own: OwnAddress[] = [
+      { address: '127.0.0.2', family: 'IPv4' },
+      { address: '::1', family: 'IPv6' },
+    ];
+    const interfaceAddresses = wwan0(() => own);
+    const transport = createUndiciTransport(path(`http://localhost:${port}`, { interface: 'wwan0' }), { interfaceAddresses });
+    const send = async () => {
+      const response = await transport.send({ method: 'POST', target: '/v1/payments', headers: new Headers(), body: new TextEncoder().encode('{}') }, { signal: AbortSignal.timeout(2_000), bodyTimeoutMs: 2_000 });
+      await discardBody(response);
+    };
+    try {
+      await send();
+      await send(); // the same connection
+      expect(seen).toEqual(['::1', '::1']);
+      expect(transport.upstreamAddress!()).toBe('::1');
+
+      // The IPv4 address changes: a new pool, IPv6 still first.
+      own = [{ address: '127.0.0.3', family: 'IPv4' }, own[1]!];
+      await send();
+      expect(seen[2]).toBe('::1');
+
+      // IPv6 refused: IPv4 at once (no attempt delay to wait out), from the interface's IPv4 address.
+      v6.closeAllConnections();
+      await new Promise((resolve) => v6.close(resolve));
+      own = [{ address: '127.0.0.4', family: 'IPv4' }, own[1]!];
+      const started = performance.now();
+      await send();
+      expect(seen[3]).toBe('127.0.0.4');
+      expect(performance.now() - started).toBeLessThan(path('x').connectAttemptDelayMs);
+
+      // Only IPv4 left on the interface; then none at all.
+      own = [{ address: '127.0.0.5', family: 'IPv4' }];
+      await send();
+      expect(seen[4]).toBe('127.0.0.5');
+      own = [];
+      await expect(send()).rejects.toMatchObject({ code: 'address_unavailable', wire: 'not_sent', message: 'interface wwan0 has no IPv6 or IPv4 address' });
+    } finally {
+      await transport.close();
+      v4.closeAllConnections();
+      await new Promise((resolve) => v4.close(resolve));
+      if (v6.listening) await new Promise((resolve) => v6.close(resolve));
+    }
+  });
+
+  it('over https, verifies the certificate for the upstream\'s host name, whichever address it connected to', async () => {
+    const fixtures = await makeTlsFixtures();
+    // The certificate names localhost and 127.0.0.1, not ::1: only the host name makes it valid over IPv6.
+    const server = createHttpsServer({ cert: fixtures.server.cert, key: fixtures.server.key }, (req, res) => res.end(req.socket.remoteAddress));
+    await new Promise<void>((resolve) => server.listen({ port: 0, host: '::1', ipv6Only: true }, resolve));
+    const { port } = server.address() as AddressInfo;
+    const ca = fixtures.file('ca.pem', fixtures.ca.cert, 0o644);
+    const config = path(`https://localhost:${port}`, { interface: 'wwan0', tls: { ca, minVersion: 'TLSv1.2' } });
+    const transport = createUndiciTransport(config, { interfaceAddresses: wwan0(() => [{ address: '127.0.0.2', family: 'IPv4' }, { address: '::1', family: 'IPv6' }]) });
+    try {
+      const response = await transport.send({ method: 'GET', target: '/', headers: new Headers(), body: null }, { signal: AbortSignal.timeout(2_000), bodyTimeoutMs: 2_000 });
+      expect(response.status).toBe(200);
+      expect(new TextDecoder().decode(response.body as Uint8Array)).toBe('::1');
+    } finally {
+      await transport.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      fixtures.cleanup();
     }
   });
 });

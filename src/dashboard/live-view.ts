@@ -2,21 +2,17 @@
 import { ApiError, fetchStatus, type Api, type Drill, type PathStatus, type Status } from './api.ts';
 import { byId, confirmDialog, h } from './dom.ts';
 import { latencyChart } from './latency-chart.ts';
+import { formatAgo, formatMs, formatRate } from './format.ts';
+import { policyFileNotice, timeline, type RevisionEvent } from './timeline.ts';
 import {
   drillProofLine,
   egressLine,
-  formatAgo,
-  formatMs,
-  formatRate,
   paymentSuccess,
   pathView,
-  policyFileNotice,
   recentFailureRate,
   redundancyBanner,
-  timeline,
   trafficShares,
   type PaymentSample,
-  type RevisionEvent,
   type Sample,
 } from './view-model.ts';
 

@@ -1,17 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { PathStatus } from './api.ts';
+import { formatDuration } from './format.ts';
+import { outageEvents, policyFileNotice, timeline } from './timeline.ts';
 import {
   drillProofLine,
   egressLine,
-  formatDuration,
-  outageEvents,
   pathView,
   paymentSuccess,
-  policyFileNotice,
   recentFailureRate,
   redundancyBanner,
   sparkline,
-  timeline,
   trafficShares,
   type Sample,
 } from './view-model.ts';

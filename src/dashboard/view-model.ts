@@ -1,7 +1,8 @@
 // Pure functions that turn /status documents into what the dashboard shows; unit-tested without a browser.
-import type { Drill, PathStatus, Status } from './api.ts';
+import type { PathStatus, Status } from './api.ts';
+import { formatAgo, formatDuration, formatRate, type Tone } from './format.ts';
+import { outageStart } from './timeline.ts';
 
-export type Tone = 'ok' | 'warn' | 'bad' | 'down' | 'muted';
 
 export interface BannerView {
   tone: Tone;
@@ -32,13 +33,6 @@ export function egressLine(egress: PathStatus['egress']): { tone: Tone; text: st
   if (egress.state !== 'known') return { tone: 'bad', text: egress.reason ?? egress.state };
   const how = `leaves by ${egress.interface}${egress.gateway ? ` via ${egress.gateway}` : ''}${egress.source ? ` from ${egress.source}` : ''}`;
   return egress.sharedWith.length > 0 ? { tone: 'warn', text: `${how}, the same way as ${egress.sharedWith.join(', ')}` } : { tone: 'ok', text: how };
-}
-
-/** The start of the outage a path is in now (ms), from its transitions; null when it is in none. */
-export function outageStart(path: Pick<PathStatus, 'state' | 'transitions'>): number | null {
-  if (path.state === 'closed') return null;
-  const last = outages(path.transitions).at(-1);
-  return last && last.end === null ? last.start : null;
 }
 
 export interface PathView {
@@ -77,15 +71,6 @@ export function pathView(path: Pick<PathStatus, 'state' | 'silentSince'> & Parti
   }
   if (path.requests === 0 && !path.lastProbe && !path.provenAt) return { tone: 'muted', label: 'untested: no traffic, no probe', down: false };
   return { tone: breakerTone(path.state), label: path.state === 'closed' ? 'up' : path.state, down: false };
-}
-
-/** `2m 10s`, `45s`, `3h 5m`. */
-export function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
-  if (s < 86_400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
-  return `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h`;
 }
 
 /** When a drill last proved the path by making it carry traffic, and whether that is recent enough for the policy. */
@@ -177,145 +162,6 @@ export function recentFailureRate(samples: readonly Sample[], now: number, windo
   const failures = last.failures >= first.failures ? last.failures - first.failures : last.failures;
   if (requests <= 0) return null;
   return failures / requests;
-}
-
-export function formatRate(rate: number | null): string {
-  return rate === null ? '—' : `${(rate * 100).toFixed(rate > 0 && rate < 0.01 ? 2 : 0)} %`;
-}
-
-export function formatMs(ms: number | null | undefined): string {
-  if (ms === null || ms === undefined) return '—';
-  return ms >= 100 ? `${Math.round(ms)} ms` : `${ms.toFixed(1)} ms`;
-}
-
-export function formatAgo(at: number, now: number): string {
-  const s = Math.max(0, Math.round((now - at) / 1000));
-  if (s < 60) return `${s}s ago`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s ago`;
-  return `${Math.floor(s / 3600)}h ago`;
-}
-
-export interface TimelineEvent {
-  at: number;
-  kind: 'outage' | 'transition' | 'drill' | 'policy';
-  path: string;
-  tone: Tone;
-  text: string;
-}
-
-/** A policy revision as /status or the admin API's history tell it. */
-export interface RevisionEvent {
-  revision: number;
-  appliedAt: string;
-  source: string;
-  actor?: string;
-}
-
-/** An invalid policy file on disk, as /status `policyFile` tells it. */
-export type PolicyFileState = NonNullable<Status['policyFile']>;
-
-interface Outage {
-  start: number;
-  /** When the path closed again; null while the outage lasts. */
-  end: number | null;
-  reason: string;
-  /** Half-open trials that failed. */
-  retries: number;
-  /** Its start fell out of the transitions /status keeps: it is at least this long. */
-  partial: boolean;
-}
-
-/**
- * A path's outages, oldest first: an open ⇄ half-open cycle without a success is one outage, from the
- * path leaving closed to its return. A drill neither starts nor ends one: a path that was down when a
- * drill isolated it stays down.
- */
-function outages(transitions: PathStatus['transitions']): Outage[] {
-  const found: Outage[] = [];
-  let outage: Outage | null = null;
-  const sorted = [...transitions].sort((a, b) => a.at - b.at);
-  for (const [index, t] of sorted.entries()) {
-    if (t.to === 'isolated') {
-      // The outage's start fell out of the kept transitions, but the path was down when isolated.
-      if (outage === null && index === 0 && t.from !== 'closed') found.push((outage = { start: t.at, end: null, reason: `${t.from} when a drill isolated it`, retries: 0, partial: true }));
-      continue;
-    }
-    if (t.to === 'closed') {
-      if (outage) outage.end = t.at;
-      outage = null;
-    } else if (outage === null) {
-      found.push((outage = { start: t.at, end: null, reason: t.reason, retries: 0, partial: index === 0 && t.from !== 'closed' }));
-    } else if (t.from === 'half-open' && t.to === 'open') outage.retries++;
-  }
-  return found;
-}
-
-/** One timeline line per outage instead of every breaker flip. Isolations are the drills' lines. */
-export function outageEvents(path: Pick<PathStatus, 'id' | 'state' | 'transitions'>, now: number): TimelineEvent[] {
-  const events: TimelineEvent[] = [];
-  for (const outage of outages(path.transitions)) {
-    const atLeast = outage.partial ? 'at least ' : '';
-    if (outage.end !== null) {
-      const retries = outage.retries > 0 ? `, ${outage.retries} failed ${outage.retries === 1 ? 'retry' : 'retries'}` : '';
-      events.push({ at: outage.end, kind: 'outage', path: path.id, tone: 'ok', text: `${path.id} recovered after ${atLeast}${formatDuration(outage.end - outage.start)} down (${outage.reason}${retries})` });
-    } else if (path.state !== 'closed') {
-      const retries = outage.retries > 0 ? `; ${outage.retries} half-open ${outage.retries === 1 ? 'trial' : 'trials'} failed` : '';
-      events.push({ at: outage.start, kind: 'outage', path: path.id, tone: 'bad', text: `${path.id} down since ${new Date(outage.start).toLocaleTimeString()}, for ${atLeast}${formatDuration(now - outage.start)} (${outage.reason}${retries})` });
-    }
-  }
-  return events;
-}
-
-/** Outages, drills, policy applies and reloads, and invalid policy files (each one seen) of the last `windowMs`, newest first. */
-export function timeline(
-  paths: readonly PathStatus[],
-  drills: readonly Drill[],
-  now: number,
-  windowMs = 3_600_000,
-  policy: { revisions?: readonly RevisionEvent[]; fileErrors?: readonly PolicyFileState[] } = {},
-): TimelineEvent[] {
-  const events: TimelineEvent[] = paths.flatMap((path) => outageEvents(path, now));
-  const seen = new Set<string>();
-  for (const drill of drills) {
-    if (seen.has(drill.id)) continue;
-    seen.add(drill.id);
-    const started = Date.parse(drill.startedAt);
-    const by = drill.actor ?? drill.trigger ?? 'drill';
-    const drilled = drill.paths && drill.paths.length > 0 ? drill.paths : [drill.path];
-    const on = drilled.join(' + ');
-    if (drill.status === 'running') {
-      events.push({ at: started, kind: 'drill', path: drill.path, tone: 'warn', text: `drill ${drill.id} isolating ${on} (${by})` });
-      continue;
-    }
-    const ended = drill.endedAt ? Date.parse(drill.endedAt) : started;
-    const result = drill.status === 'passed' ? 'passed' : `${drill.status}${drill.endReason ? `: ${drill.endReason}` : ''}`;
-    const counts = drill.requests !== undefined ? `, ${drill.requests} requests, ${drill.failed ?? 0} failed` : '';
-    const carried = Object.entries(drill.carriedBy ?? {}).filter(([, n]) => n > 0);
-    const carriers = carried.length > 0 ? `; carried by ${carried.map(([id, n]) => `${id} ${n}`).join(', ')}` : '';
-    events.push({ at: ended, kind: 'drill', path: drill.path, tone: drill.status === 'passed' ? 'ok' : 'bad', text: `drill ${drill.id} on ${on} ${result} (${by}${counts}${carriers})` });
-  }
-  for (const r of policy.revisions ?? []) {
-    const how = r.source === 'file' ? 'reloaded from the policy file' : r.source === 'rollback' ? 'rolled back' : r.source === 'startup' ? 'loaded at start' : 'applied';
-    events.push({ at: Date.parse(r.appliedAt), kind: 'policy', path: '', tone: 'muted', text: `policy revision ${r.revision} ${how}${r.actor ? ` by ${r.actor}` : ''}` });
-  }
-  for (const { file, lastError } of policy.fileErrors ?? []) {
-    if (!lastError) continue;
-    events.push({ at: Date.parse(lastError.at), kind: 'policy', path: '', tone: 'bad', text: `policy file ${file ?? ''} is invalid: ${describeIssues(lastError.issues)}; the running policy is kept` });
-  }
-  return events.filter((e) => e.at >= now - windowMs && e.at <= now + 60_000).sort((a, b) => b.at - a.at);
-}
-
-function describeIssues(issues: readonly { path: string; message: string }[]): string {
-  const first = issues[0];
-  if (!first) return 'no details';
-  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
-  return `${first.path ? `${first.path}: ` : ''}${first.message}${more}`;
-}
-
-/** The notice above the cards while the policy file on disk is invalid; null while it is fine. */
-export function policyFileNotice(file: PolicyFileState | null | undefined, now: number): string | null {
-  if (!file?.lastError) return null;
-  return `Policy file ${file.file ?? ''} on disk is INVALID (since ${formatAgo(Date.parse(file.lastError.at), now)}): ${describeIssues(file.lastError.issues)}. The gateway keeps running the last good policy; fix the file or apply from the editor.`;
 }
 
 /** SVG polyline points for a latency series on a time axis [from, to] scaled into a width × height box; null gaps are skipped. */

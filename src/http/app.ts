@@ -1,12 +1,13 @@
 import { Hono, type Context } from 'hono';
 import type { Gateway } from '../core/gateway.ts';
-import type { RouteConfig } from '../core/policy/schema.ts';
 import { PaypathError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
 import type { RequestRecord } from '../core/request-record.ts';
 import { requestRecorder } from './middleware/request-record/index.ts';
+import { idempotencyKey } from './middleware/idempotency/key.ts';
 import { requestRoute } from './request-url.ts';
-import { readWebRequestBody, type RequestBodyReader } from './middleware/request-body/index.ts';
+import { readWebRequestBody } from './middleware/request-body/index.ts';
+import type { AppEnv, RequestBodyReader } from './env.ts';
 import { BodyAllowance } from './body-allowance.ts';
 import { ByteBudget } from '../core/limits/byte-budget.ts';
 import { adminRoutes, type AdminDeps } from './routes/admin/index.ts';
@@ -66,27 +67,6 @@ export interface SecurityDeps {
   /** Clock for signature windows, in ms. Default: Date.now. */
   now?: () => number;
 }
-
-export type AppEnv = {
-  Variables: {
-    gateway: Gateway;
-    route: string | undefined;
-    /** How this runtime reads a request body (see middleware/request-body). */
-    readRequestBody: RequestBodyReader;
-    /** This request's share of the process's request-body budget, given back when the request ends. */
-    bodyAllowance: BodyAllowance;
-    /** The request body once read (see middleware/request-body); undefined until then. */
-    requestBody: Uint8Array | null | undefined;
-    /** The authenticated merchant, when the route requires merchant authentication. */
-    merchant: string | undefined;
-    /** Set by the request recorder (x-request-id). */
-    requestId: string;
-    /** The parsed request URL, once something asked for it (see request-url.ts). */
-    url: URL | undefined;
-    /** The policy route of this request once matched (see request-url.ts); null when none matches. */
-    policyRoute: RouteConfig | null | undefined;
-  };
-};
 
 /** The paypath HTTP app, the same on every runtime: runtime-specific parts come in through `deps`. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
@@ -166,7 +146,7 @@ function withIdempotencyKey(c: Context<AppEnv>, headers: Record<string, string>)
     if (route === undefined) return;
     const name = route.idempotency.header.toLowerCase();
     if (headers[name] !== undefined) return;
-    headers[name] = c.get('gateway').idempotencyKey(route, c.req.raw.headers).key;
+    headers[name] = idempotencyKey(route, c.req.raw.headers).key;
   } catch {
     // An invalid key, or none on a route that requires one: nothing to give back.
   }

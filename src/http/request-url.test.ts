@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import type { Gateway } from '../core/gateway.ts';
 import type { RouteConfig } from '../core/policy/schema.ts';
-import type { AppEnv } from './app.ts';
+import type { AppEnv } from './env.ts';
 import { requestRoute, requestUrl } from './request-url.ts';
 
 function appWith(routes: Record<string, RouteConfig>) {

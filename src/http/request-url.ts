@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import type { RouteConfig } from '../core/policy/schema.ts';
-import type { AppEnv } from './app.ts';
+import type { AppEnv } from './env.ts';
 
 /**
  * The request's URL, parsed once per request. The recorder, the input limits, merchant

@@ -23,6 +23,8 @@
  *   `ip netns exec <store> …` processes lives on the primary carrier.
  * - Faults (`fault(N, kind)`), made in carrier N's namespace, replace each other; `up(N)` restores:
  *     'blackhole'    every packet through (and to) the carrier dropped both ways; connections freeze
+ *     'blackhole-ipv6'  every IPv6 packet through the carrier dropped both ways (the processor
+ *                    unreachable over IPv6 only); IPv4 and the carrier's own resolvers pass
  *     'reset'        TCP answered with RST (both directions); other traffic passes
  *     'unreachable'  ICMP host unreachable for every packet through the carrier (and TCP/UDP to it)
  *     { loss: P }    P % of packets through the carrier (and of TCP/UDP to it) dropped at random
@@ -69,7 +71,7 @@ export const PROCESSOR_PORT = 8080;
 export const GATEWAY_PORT = 8787;
 
 export type CarrierNumber = 1 | 2 | 3;
-export type BedFault = 'blackhole' | 'reset' | 'unreachable' | 'link-down' | 'dns-down' | { loss: number };
+export type BedFault = 'blackhole' | 'blackhole-ipv6' | 'reset' | 'unreachable' | 'link-down' | 'dns-down' | { loss: number };
 export type BedNamespace = 'store' | 'c1' | 'c2' | 'c3' | 'proc';
 
 export interface BedCarrier {
@@ -693,6 +695,8 @@ function faultRules(fault: Exclude<BedFault, 'link-down'>): string {
   let rules = FLUSH_FAULTS;
   if (fault === 'blackhole') {
     rules += add('forward', 'drop') + add('input', 'drop') + add('output', 'drop');
+  } else if (fault === 'blackhole-ipv6') {
+    rules += add('forward', 'meta nfproto ipv6 drop');
   } else if (fault === 'reset') {
     rules += add('forward', 'meta l4proto tcp reject with tcp reset') + add('input', 'meta l4proto tcp reject with tcp reset');
   } else if (fault === 'unreachable') {

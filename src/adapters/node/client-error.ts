@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { PaypathError } from '../../core/errors.ts';
 import type { Gateway } from '../../core/gateway.ts';
+import { idempotencyKey } from '../../http/middleware/idempotency/key.ts';
 
 interface ParserError extends Error {
   code?: string;
@@ -60,7 +61,7 @@ function keyHeader(raw: Buffer, gateway: Gateway): string {
     const sent = new RegExp(`\\r\\n${name}:[ \\t]*([^\\r\\n]*?)[ \\t]*\\r\\n`, 'i').exec(text.slice(requestLine[0].length - 2));
     const headers = new Headers(sent ? { [name]: sent[1]! } : {});
     // Validated there: printable ASCII only, so it cannot break the response.
-    return `${name}: ${gateway.idempotencyKey(route, headers).key}\r\n`;
+    return `${name}: ${idempotencyKey(route, headers).key}\r\n`;
   } catch {
     return ''; // an invalid key, or a route that requires one: nothing to give back
   }

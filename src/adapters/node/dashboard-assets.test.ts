@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PaypathError } from '../../core/errors.ts';
-import type { AppEnv } from '../../http/app.ts';
+import type { AppEnv } from '../../http/env.ts';
 import { dashboardRoutes } from '../../http/routes/dashboard.ts';
 import { dashboardAssets } from './dashboard-assets.ts';
 

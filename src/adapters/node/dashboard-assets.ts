@@ -3,7 +3,7 @@ import type { MiddlewareHandler } from 'hono';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AppEnv } from '../../http/app.ts';
+import type { AppEnv } from '../../http/env.ts';
 
 /** Where `npm run build:dashboard` (run by `npm start`, `npm test` and `npm install`) writes the dashboard. */
 export const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../../../dist/dashboard/', import.meta.url));

@@ -201,10 +201,8 @@ export function nodeDoctorDeps(ip = 'ip'): DoctorDeps {
       const resolver = new Resolver({ timeout: timeoutMs, tries: 1 });
       // `192.0.2.53:5353` is an IPv4 resolver: its colon does not make it IPv6.
       const family = resolverFamily(server);
-      if (source !== undefined && addressFamily(source) === family) {
-        if (family === 4) resolver.setLocalAddress(source);
-        else resolver.setLocalAddress(undefined, source);
-      }
+      // One address binds the queries of its own family (an IPv6 one alone is taken as IPv6).
+      if (source !== undefined && addressFamily(source) === family) resolver.setLocalAddress(source);
       resolver.setServers([server]);
       const [address] = await resolver.resolve4(host).catch(() => resolver.resolve6(host));
       return address!;

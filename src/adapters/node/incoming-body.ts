@@ -1,7 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import { PaypathError } from '../../core/errors.ts';
 import type { BodyAllowance } from '../../http/body-allowance.ts';
-import { readWebRequestBody, type RequestBodyReader } from '../../http/middleware/request-body/index.ts';
+import type { RequestBodyReader } from '../../http/env.ts';
+import { readWebRequestBody } from '../../http/middleware/request-body/index.ts';
 import { bodyTooLarge, joinChunks } from '../../http/read-body.ts';
 
 /**

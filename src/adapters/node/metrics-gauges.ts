@@ -2,7 +2,7 @@
 // the counters fed as requests happen are in metrics.ts.
 import { collectDefaultMetrics, Gauge, type Registry } from 'prom-client';
 import type { BreakerState } from '../../core/breaker/breaker.ts';
-import type { GatewayStatus } from '../../core/gateway.ts';
+import type { GatewayStatus } from '../../core/gateway-status.ts';
 import { pathsCounted } from '../../core/health/redundancy.ts';
 import type { PathUsage } from '../../core/metering/budget-meter.ts';
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import packageJson from '../../../package.json' with { type: 'json' };
-import type { GatewayStatus } from '../../core/gateway.ts';
+import type { GatewayStatus } from '../../core/gateway-status.ts';
 import { parsePrometheusText, sampleValue } from '../../../test/support/prom-text.ts';
 import { PrometheusMetrics, type PrometheusMetricsOptions } from './metrics.ts';
 

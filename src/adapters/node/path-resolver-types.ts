@@ -68,7 +68,8 @@ export interface DnsNameState {
 
 export interface PathDnsState {
   servers: string[];
-  localAddress: string | null;
+  /** Where queries leave from: the path's source address, or an interface path's current ones (one per family). */
+  localAddresses: string[];
   families: AddressFamily[];
   names: DnsNameState[];
 }

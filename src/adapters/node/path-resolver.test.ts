@@ -192,10 +192,10 @@ describe('PathResolver: a source address that changes', () => {
     const dns = fakeDns();
     const r = resolver({ localAddress: '10.0.3.2', query: dns.query });
     await r.lookup('pay.example');
-    r.setLocalAddress('10.0.3.9');
-    expect(r.state().localAddress).toBe('10.0.3.9');
+    r.setLocalAddresses(['10.0.3.9']);
+    expect(r.state().localAddresses).toEqual(['10.0.3.9']);
     expect(r.lookup('pay.example')).toEqual([{ address: '10.0.0.1', family: 4 }]);
-    expect(() => r.setLocalAddress('2001:db8::2')).toThrow(/IPv4/);
+    expect(() => r.setLocalAddresses(['2001:db8::2'])).toThrow(/IPv4/);
   });
 
   it('a path told its families before it has an address asks only for those, and connects only to its source family', async () => {
@@ -206,8 +206,23 @@ describe('PathResolver: a source address that changes', () => {
     expect(dns.asked.map((q) => q.family)).toEqual([4]);
     const both = resolver({ query: dns.query });
     await both.lookup('pay.example');
-    both.setLocalAddress('10.0.3.9');
+    both.setLocalAddresses(['10.0.3.9']);
     for (let i = 0; i < 3; i++) expect(await nodeLookup(both, 'pay.example')).toMatchObject({ error: null, address: '10.0.0.1', family: 4 });
+  });
+
+  it('a dual-stack interface asks from both of its addresses, one per family, and says so when it fails', async () => {
+    const dns = fakeDns();
+    dns.answers[4] = failure('ETIMEOUT');
+    dns.answers[6] = failure('ETIMEOUT');
+    const r = resolver({ families: [6, 4], servers: ['2001:db8:3::53', '10.0.3.53'], query: dns.query });
+    r.setLocalAddresses(['2001:db8:3::2', '10.0.3.2']);
+    expect(r.state()).toMatchObject({ localAddresses: ['2001:db8:3::2', '10.0.3.2'], families: [6, 4] });
+    await expect(r.lookup('pay.example')).rejects.toThrow('(AAAA/A) on path kt failed: ETIMEOUT, ETIMEOUT (asked 2001:db8:3::53, 10.0.3.53 from 2001:db8:3::2 and 10.0.3.2)');
+    expect(() => r.setLocalAddresses(['10.0.3.2', '10.0.3.3'])).toThrow(/one source address per family/);
+    // node:dns takes them in either order (c-ares binds one per family).
+    const real = resolver({ families: [6, 4], servers: ['2001:db8:3::53', '10.0.3.53'] });
+    expect(() => real.setLocalAddresses(['2001:db8:3::2', '10.0.3.2'])).not.toThrow();
+    expect(() => real.setLocalAddresses(['10.0.3.2'])).not.toThrow();
   });
 });
 

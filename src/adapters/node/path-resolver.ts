@@ -35,7 +35,7 @@ export class PathResolver {
   readonly pathId: string;
   readonly families: AddressFamily[];
   readonly #options: Required<DnsCacheOptions>;
-  #localAddress: string | undefined;
+  #localAddresses: string[];
   readonly #resolver: Resolver | undefined;
   readonly #query: FamilyQuery;
   readonly #entries = new Map<string, CacheEntry>();
@@ -48,7 +48,7 @@ export class PathResolver {
   constructor(options: PathResolverOptions) {
     this.pathId = options.pathId;
     this.#options = { ...DNS_CACHE_DEFAULTS, ...definedOnly(options) };
-    this.#localAddress = options.localAddress;
+    this.#localAddresses = options.localAddress === undefined ? [] : [options.localAddress];
     this.#onChange = options.onChange;
     const sourceFamily = options.localAddress === undefined ? 0 : isIP(options.localAddress);
     this.families = sourceFamily === 4 ? [4] : sourceFamily === 6 ? [6] : (options.families ?? [6, 4]);
@@ -94,7 +94,8 @@ export class PathResolver {
   readonly nodeLookup: LookupFunction = (hostname, options, callback) => {
     const deliver = (addresses: ResolvedAddress[]) => {
       // A socket bound to a source address can only reach addresses of that address's family.
-      const family = options.family === 4 || options.family === 6 ? options.family : this.#localAddress !== undefined ? isIP(this.#localAddress) : 0;
+      const sources = this.#localAddresses;
+      const family = options.family === 4 || options.family === 6 ? options.family : sources.length === 1 ? isIP(sources[0]!) : 0;
       const wanted = family === 4 || family === 6 ? addresses.filter((a) => a.family === family) : addresses;
       if (wanted.length === 0) {
         callback(new DnsLookupError('ENOTFOUND', `no IPv${family} address for ${hostname} on path ${this.pathId}`), '', 0);
@@ -123,7 +124,7 @@ export class PathResolver {
   state(now = Date.now()): PathDnsState {
     return {
       servers: this.#servers,
-      localAddress: this.#localAddress ?? null,
+      localAddresses: this.#localAddresses,
       families: this.families,
       names: [...this.#entries.values()].map((entry) => {
         const answer = entry.answer;
@@ -152,7 +153,7 @@ export class PathResolver {
   adopt(previous: PathResolver): void {
     const same =
       previous !== this &&
-      previous.#localAddress === this.#localAddress &&
+      previous.#localAddresses.join(',') === this.#localAddresses.join(',') &&
       previous.#servers.join(',') === this.#servers.join(',') &&
       previous.families.join(',') === this.families.join(',');
     if (!same) return;
@@ -164,16 +165,21 @@ export class PathResolver {
   }
 
   /**
-   * Follows a path whose source address changes (an interface's new address after an LTE
-   * reconnect): queries leave from the new one. Cached answers stay, as they came from the same
-   * carrier's resolvers. An address of another family than the path's is refused.
+   * Follows a path whose source addresses change (an interface's new address after an LTE
+   * reconnect): queries to IPv4 resolvers leave from its IPv4 address, to IPv6 ones from its IPv6
+   * address. Cached answers stay, as they came from the same carrier's resolvers. At most one
+   * address per family; an address of a family the path does not ask for is refused.
    */
-  setLocalAddress(address: string): void {
-    const family = isIP(address);
-    if (family !== 4 && family !== 6) throw new Error(`not an IP address: ${address}`);
-    if (!this.families.includes(family)) throw new Error(`path ${this.pathId} asks for IPv${this.families.join('/')} records; ${address} is IPv${family}`);
-    this.#resolver?.setLocalAddress(address);
-    this.#localAddress = address;
+  setLocalAddresses(addresses: readonly string[]): void {
+    const families = addresses.map((address) => isIP(address));
+    for (const [i, family] of families.entries()) {
+      if (family !== 4 && family !== 6) throw new Error(`not an IP address: ${addresses[i]}`);
+      if (!this.families.includes(family)) throw new Error(`path ${this.pathId} asks for IPv${this.families.join('/')} records; ${addresses[i]} is IPv${family}`);
+    }
+    if (new Set(families).size !== families.length) throw new Error(`one source address per family, not ${addresses.join(', ')}`);
+    // c-ares takes one address per family; the family left out queries from the kernel's choice.
+    if (addresses.length > 0) this.#resolver?.setLocalAddress(addresses[0]!, addresses[1]);
+    this.#localAddresses = [...addresses];
   }
 
   get closed(): boolean {
@@ -252,7 +258,8 @@ export class PathResolver {
   /** Asks the path's resolvers for every family the path uses, at once; one family answering is enough. */
   async #ask(hostname: string): Promise<Answer> {
     if (this.#misconfigured) throw new DnsLookupError('EAI_AGAIN', this.#misconfigured);
-    const where = `${this.#servers.join(', ') || 'system resolvers'}${this.#localAddress ? ` from ${this.#localAddress}` : ''}`;
+    const sources = this.#localAddresses;
+    const where = `${this.#servers.join(', ') || 'system resolvers'}${sources.length > 0 ? ` from ${sources.join(' and ')}` : ''}`;
     return askFamilies(this.#query, hostname, this.families, this.#options, `on path ${this.pathId}`, where);
   }
 }

@@ -5,9 +5,8 @@ import { createServer as createHttpsServer } from 'node:https';
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { DrillRunner } from '../../core/admin/drills.ts';
+import type { Gateway } from '../../core/gateway.ts';
 import type { PolicyControl } from '../../core/admin/policy-control.ts';
-import { OpossumBreaker } from './opossum-breaker.ts';
-import { Gateway } from '../../core/gateway.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Policy } from '../../core/policy/schema.ts';
 import { QueueCipher } from '../../core/queue/queue-cipher.ts';
@@ -33,11 +32,11 @@ import { applyRequestTimeout, CONNECTIONS_CHECKING_INTERVAL_MS } from './request
 import type { RedisClient } from './redis/client.ts';
 import type { Sha256Hex } from '../../core/idempotency/fingerprint.ts';
 import type { RedisHealthStore } from './redis/health-store.ts';
-import { createUndiciTransport } from './undici-transport.ts';
 import type { EgressProbe } from '../../core/egress/egress-probe.ts';
 import { InterfaceAddresses } from './interface-addresses.ts';
 import { createKernelEgressProbe } from './kernel-egress-probe.ts';
 import { NetworkWatch } from './network-watch.ts';
+import { nodeGatewayFactory } from './node-gateway-factory.ts';
 import { CarrierRouting } from './carrier-routing.ts';
 import type { PathResolver } from './path-resolver.ts';
 
@@ -159,52 +158,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     ...(options.auditFile ? { auditFile: options.auditFile } : {}),
     ...(redis ? { redis } : {}),
     ...(options.processMetrics !== undefined ? { processMetrics: options.processMetrics } : {}),
-    gatewayFactory: ({ metrics, meter }) => (policy, policyHash, previous) =>
-      new Gateway({
-        policy,
-        policyHash,
-        pathAllowed: (pathId, route) => meter.allows(pathId, route),
-        ...(previous ? { previous } : {}),
-        ...(healthStore ? { healthStore } : {}),
-        ...(options.instanceId ? { instanceId: options.instanceId } : {}),
-        logger,
-        ...(egressProbe ? { egressProbe } : {}),
-        transportFactory: (path) =>
-          createUndiciTransport(path, {
-            interfaceAddresses,
-            onDnsChange: (change) => {
-              if (change.kind === 'failing') {
-                const still = change.stillUsing.length > 0 ? `still using its last answer ${change.stillUsing.join(', ')}` : 'no answer to use: the path fails until it resolves';
-                logger.warn(
-                  { event: 'dns_failing', path: change.pathId, hostname: change.hostname, code: change.error.code, reason: change.error.message, stillUsing: change.stillUsing },
-                  `DNS for ${change.hostname} on path ${change.pathId} is failing (${still}): ${change.error.message}`,
-                );
-              } else {
-                logger.info(
-                  { event: 'dns_recovered', path: change.pathId, hostname: change.hostname, addresses: change.addresses, failedForMs: change.failedForMs },
-                  `DNS for ${change.hostname} on path ${change.pathId} answers again after ${change.failedForMs} ms`,
-                );
-              }
-            },
-            onResolver: (resolver) => {
-              // A reload that rebuilt this path's transport keeps its last good answers (a resolver may be down right now).
-              const previous = resolvers.get(resolver.pathId);
-              if (previous) resolver.adopt(previous);
-              resolvers.set(resolver.pathId, resolver);
-            },
-            onTlsFailure: (pathId, error) =>
-              logger.error({ event: 'upstream_tls_failed', path: pathId, code: error.code, reason: error.message }, `TLS to the upstream on path ${pathId} failed; nothing was sent, failing over: ${error.message}`),
-          }),
-        breakerFactory: (config) => new OpossumBreaker(config),
-        onAttempt: (record) => metrics.attempt(record),
-        onProbe: (pathId, result) => metrics.probe(pathId, result.ok, result.latencyMs),
-        onTransition: (pathId, t) => {
-          metrics.transition(pathId, t);
-          const fields = { event: 'breaker_transition', path: pathId, from: t.from, to: t.to, reason: t.reason };
-          if (t.to === 'closed') logger.info(fields, `path ${pathId} ${t.from} -> ${t.to}`);
-          else logger.warn(fields, `path ${pathId} ${t.from} -> ${t.to}`);
-        },
-      }),
+    gatewayFactory: nodeGatewayFactory({ logger, healthStore, instanceId: options.instanceId, egressProbe, interfaceAddresses, resolvers }),
   });
   if (redis && !(await waitForRedis(redis))) logger.warn({ event: 'redis_unavailable' }, 'Redis not reachable at start; running on local state until it is');
   const exactlyOnce = createExactlyOnceParts({

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { parseDuration } from '../policy/schema.ts';
+import { parseDuration } from '../policy/schema-fields.ts';
 import { DrillScheduler, type DrillRunner } from './drills.ts';
 
 describe('scheduled drills', () => {

@@ -3,7 +3,8 @@ import { PaypathError } from '../errors.ts';
 import type { Gateway } from '../gateway.ts';
 import { silentLogger, type Logger } from '../logger.ts';
 import { noopMetrics, type GatewayMetrics } from '../metrics.ts';
-import { parseDuration, type DrillConfig } from '../policy/schema.ts';
+import { parseDuration } from '../policy/schema-fields.ts';
+import type { DrillConfig } from '../policy/schema.ts';
 import { requestFailed, type RequestRecord } from '../request-record.ts';
 import type { AuditLog } from './audit.ts';
 

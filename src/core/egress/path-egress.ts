@@ -29,6 +29,18 @@ export function uncheckedEgress(reason: string): PathEgress {
   return { state: 'unknown', interface: null, gateway: null, source: null, table: null, destination: null, reason, checkedAt: null };
 }
 
+/** `leaves by s1 via 10.201.1.1 (table 101)`, or why it is not known. */
+export function describeEgress(egress: PathEgress): string {
+  switch (egress.state) {
+    case 'known':
+      return `leaves by ${egress.interface}${egress.gateway ? ` via ${egress.gateway}` : ''}${egress.source ? ` from ${egress.source}` : ''}${egress.table ? ` (table ${egress.table})` : ''}`;
+    case 'local':
+      return 'reaches its upstream on this box (loopback)';
+    default:
+      return `egress ${egress.state}: ${egress.reason ?? 'unknown'}`;
+  }
+}
+
 /** A path may only use an address it still has; a path whose egress is not known is not held against it. */
 export function egressUsable(egress: PathEgress): boolean {
   return egress.state !== 'no_address' && egress.state !== 'unroutable';

@@ -3,7 +3,7 @@ import type { AttemptOutcome } from '../breaker/attribution.ts';
 import type { RouteConfig } from '../policy/schema.ts';
 import type { UpstreamRequest, UpstreamResponse } from '../transport.ts';
 import { AttemptTimer } from './attempt-timer.ts';
-import type { PathRuntime } from './types.ts';
+import type { PathRuntime } from '../paths/path-runtime.ts';
 
 /** Used when a route fixes no attemptTimeoutMs. */
 export const DEFAULT_ATTEMPT_TIMEOUT_MS = 2_000;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { RecordingBreaker } from '../../../test/support/recording-breaker.ts';
 import { LatencyWindow } from '../health/latency-window.ts';
 import { CandidateCursor } from './candidates.ts';
-import type { PathRuntime } from './types.ts';
+import type { PathRuntime } from '../paths/path-runtime.ts';
 
 function path(id: string, { open = false, degraded = false } = {}): PathRuntime {
   const breaker = new RecordingBreaker();

@@ -1,6 +1,6 @@
 import type { AttemptError } from '../attempt-error.ts';
 import { raceConnects } from './connect-hedge.ts';
-import type { PathRuntime } from './types.ts';
+import type { PathRuntime } from '../paths/path-runtime.ts';
 
 /**
  * The route's paths in its order, except that degraded paths (a lossy carrier) come after the

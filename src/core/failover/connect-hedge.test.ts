@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { IBreaker } from '../breaker/breaker.ts';
 import { AttemptError } from '../attempt-error.ts';
 import { raceConnects } from './connect-hedge.ts';
-import type { PathRuntime } from './types.ts';
+import type { PathRuntime } from '../paths/path-runtime.ts';
 
 type ConnectBehaviour = 'hang' | 'refuse' | number;
 

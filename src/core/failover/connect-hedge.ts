@@ -1,5 +1,5 @@
 import { AttemptError } from '../attempt-error.ts';
-import type { PathRuntime } from './types.ts';
+import type { PathRuntime } from '../paths/path-runtime.ts';
 
 export interface HedgeResult {
   /** Index of the first candidate whose connection was established, or undefined when none was in time. */

@@ -5,7 +5,7 @@ import { validatePolicyObject } from '../policy/parse.ts';
 import type { UpstreamRequest, UpstreamResponse } from '../transport.ts';
 import { AttemptError } from '../attempt-error.ts';
 import { forwardWithFailover } from './failover.ts';
-import type { PathRuntime } from './types.ts';
+import type { PathRuntime } from '../paths/path-runtime.ts';
 import { RetryBudget } from './retry-budget.ts';
 
 

@@ -7,7 +7,8 @@ import type { RouteConfig } from '../policy/schema.ts';
 import type { PathTransport, UpstreamRequest, UpstreamResponse } from '../transport.ts';
 import { AttemptError } from '../attempt-error.ts';
 import { forwardWithFailover } from './failover.ts';
-import type { AttemptRecord, PathRuntime } from './types.ts';
+import type { PathRuntime } from '../paths/path-runtime.ts';
+import type { AttemptRecord } from './types.ts';
 
 type Script = (request: UpstreamRequest, signal: AbortSignal) => Promise<UpstreamResponse>;
 

@@ -6,7 +6,8 @@ import { discardBody, type UpstreamRequest, type UpstreamResponse } from '../tra
 import { attemptTimeoutMs, sendAttempt, type Attempt } from './attempt.ts';
 import { CandidateCursor } from './candidates.ts';
 import { deadlineExceeded, noPathAvailable, outcomeUnknown } from './failure-answers.ts';
-import type { AttemptOutcome, AttemptRecord, ForwardOptions, ForwardResult, PathRuntime } from './types.ts';
+import type { PathRuntime } from '../paths/path-runtime.ts';
+import type { AttemptOutcome, AttemptRecord, ForwardOptions, ForwardResult } from './types.ts';
 
 /** How recent another path's answer must be for a timeout to count as this path's fault in the retry budget. */
 export const RECENT_ANSWER_MS = 10_000;

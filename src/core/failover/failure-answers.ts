@@ -1,7 +1,8 @@
 import type { AttemptErrorCode } from '../attempt-error.ts';
 import { PaypathError } from '../errors.ts';
 import type { RouteConfig } from '../policy/schema.ts';
-import type { AttemptRecord, PathRuntime } from './types.ts';
+import type { PathRuntime } from '../paths/path-runtime.ts';
+import type { AttemptRecord } from './types.ts';
 
 /** The errors a request ends with when no path gave an answer to return. */
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DegradationSchema } from '../policy/schema.ts';
+import { DegradationSchema } from '../policy/health-schema.ts';
 import { PathQuality } from './path-quality.ts';
 
 function setup(overrides: Record<string, unknown> = {}) {

@@ -1,4 +1,5 @@
-import type { PathRuntime, Reconciler } from '../failover/types.ts';
+import type { PathRuntime } from '../paths/path-runtime.ts';
+import type { Reconciler } from '../failover/types.ts';
 import type { RouteConfig } from '../policy/schema.ts';
 import { discardBody, type UpstreamRequest } from '../transport.ts';
 

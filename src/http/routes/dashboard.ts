@@ -1,7 +1,7 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
 import { PaypathError } from '../../core/errors.ts';
-import type { AppEnv } from '../app.ts';
+import type { AppEnv } from '../env.ts';
 
 /** What the dashboard needs from the runtime: something that serves its built files. */
 export interface DashboardDeps {

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import type { AppEnv } from '../app.ts';
+import type { AppEnv } from '../env.ts';
 
 /** Probes for monitors and load balancers: liveness, readiness, and the full status document. */
 export function healthRoutes(statusSections: Record<string, () => unknown> = {}, statusExtras?: () => Record<string, unknown>): Hono<AppEnv> {

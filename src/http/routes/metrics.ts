@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import type { AppEnv } from '../app.ts';
+import type { AppEnv } from '../env.ts';
 
 /** A metrics registry that renders Prometheus text (prom-client's Registry fits). */
 export interface MetricsSource {

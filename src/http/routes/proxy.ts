@@ -7,13 +7,13 @@ import type { Sha256Hex } from '../../core/idempotency/fingerprint.ts';
 import type { IdempotencyStore } from '../../core/idempotency/store.ts';
 import { silentLogger, type Logger } from '../../core/logger.ts';
 import type { ForwardQueue } from '../../core/queue/forward-queue.ts';
-import type { AppEnv } from '../app.ts';
+import type { AppEnv, ProxyEnv } from '../env.ts';
 import { requestRoute, requestUrl } from '../request-url.ts';
 import { idempotency } from '../middleware/idempotency/index.ts';
+import { idempotencyKey } from '../middleware/idempotency/key.ts';
 import { MERCHANT_AUTH_HEADER_NAMES } from '../middleware/merchant-auth/signature.ts';
 import { bufferedBody } from '../middleware/request-body/index.ts';
 import { storeAndForward } from '../middleware/store-and-forward/index.ts';
-import type { ProxyEnv } from '../proxy-context.ts';
 
 /** Statuses whose responses carry no body (Fetch spec "null body status"). */
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
@@ -41,7 +41,7 @@ const resolveProxyRequest = (clientAddress: ProxyDeps['clientAddress']): Middlew
     });
   }
   c.set('route', route.id);
-  const { key, generated } = gateway.idempotencyKey(route, c.req.raw.headers);
+  const { key, generated } = idempotencyKey(route, c.req.raw.headers);
   // The key goes back on every answer, errors included, so a client can always retry with it.
   c.header(route.idempotency.header, key);
   const body = await bufferedBody(c, route.maxBodyBytes);

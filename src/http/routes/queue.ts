@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { PaypathError } from '../../core/errors.ts';
 import { decodeBase64 } from '../../core/base64.ts';
 import type { ForwardQueue } from '../../core/queue/forward-queue.ts';
-import type { AppEnv } from '../app.ts';
+import type { AppEnv } from '../env.ts';
 import { QUEUE_STATUS_PATH } from '../middleware/store-and-forward/index.ts';
 
 /** GET /v1/queue/{id}: the state of a queued request and, once forwarded, the processor's answer. */

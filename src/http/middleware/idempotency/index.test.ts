@@ -1,60 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
-import { TimestampBreaker } from '../../../core/breaker/timestamp-breaker.ts';
 import { AttemptError } from '../../../core/attempt-error.ts';
-import { Gateway } from '../../../core/gateway.ts';
-import { legacyRequestFingerprint } from '../../../core/idempotency/fingerprint.ts';
 import { MemoryIdempotencyStore } from '../../../core/idempotency/memory-store.ts';
 import type { ClaimResult, IdempotencyStore } from '../../../core/idempotency/store.ts';
-import type { Policy } from '../../../core/policy/schema.ts';
-import type { UpstreamRequest, UpstreamResponse } from '../../../core/transport.ts';
-import { createApp } from '../../app.ts';
-import { policyFromObject } from '../../../../test/support/policy.ts';
-
-type Upstream = (request: UpstreamRequest, pathId: string) => Promise<UpstreamResponse>;
-
-function policy(idempotency: Record<string, unknown> = {}, idempotencyStore: Record<string, unknown> = {}): Policy {
-  return policyFromObject({
-    version: 1,
-    idempotencyStore,
-    paths: [
-      { id: 'a', upstream: 'http://127.0.0.1:1' },
-      { id: 'b', upstream: 'http://127.0.0.1:2' },
-    ],
-    routes: [{ id: 'payments', match: { method: 'POST', path: '/v1/payments' }, class: 'payment', paths: ['a', 'b'], idempotency }],
-  });
-}
-
-function setup(options: { upstream: Upstream; store?: IdempotencyStore; idempotency?: Record<string, unknown>; idempotencyStore?: Record<string, unknown> }) {
-  const sent: { pathId: string; key: string | null; method: string; target: string }[] = [];
-  const gateway = new Gateway({
-    policy: policy(options.idempotency, options.idempotencyStore),
-    policyHash: 'test',
-    breakerFactory: (config) => new TimestampBreaker(config),
-    transportFactory: (path) => ({
-      send: (request) => {
-        sent.push({ pathId: path.id, key: request.headers.get('idempotency-key'), method: request.method, target: request.target });
-        return options.upstream(request, path.id);
-      },
-      close: async () => {},
-    }),
-  });
-  const store = options.store ?? new MemoryIdempotencyStore();
-  const app = createApp({ gateway: () => gateway, idempotencyStore: store });
-  const pay = (key: string | undefined, body: string) =>
-    app.request('/v1/payments', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
-      body,
-    });
-  return { app, gateway, sent, pay, store };
-}
-
-let charges = 0;
-const charge: Upstream = async () =>
-  new Response(JSON.stringify({ id: `ch_${++charges}`, status: 'succeeded' }), {
-    status: 201,
-    headers: { 'content-type': 'application/json', location: '/v1/payments/x', 'x-secret-upstream': 'not replayed' },
-  }) as UpstreamResponse;
+import type { UpstreamResponse } from '../../../core/transport.ts';
+import { charge, idempotencyApp as setup } from '../../../../test/support/idempotency-app.ts';
 
 describe('idempotency middleware', () => {
   it('replays a completed key byte for byte with Idempotent-Replayed and no upstream call', async () => {
@@ -131,55 +80,6 @@ describe('idempotency middleware', () => {
     expect(other.status).toBe(422);
     expect(((await other.json()) as { error: { code: string } }).error.code).toBe('idempotency_key_reused');
     expect(sent.map((s) => s.target)).toEqual(['/v1/payments']);
-  });
-
-  describe('a record stored by an earlier version (fingerprint of method, route and body only)', () => {
-    const body = '{"amount":100}';
-    async function storeWithLegacyRecord(key: string, recordedBody: string): Promise<MemoryIdempotencyStore> {
-      const store = new MemoryIdempotencyStore();
-      const fingerprint = await legacyRequestFingerprint('POST', 'payments', 'application/json', new TextEncoder().encode(recordedBody));
-      const claim = await store.claim(key, fingerprint, 5_000);
-      if (claim.kind !== 'claimed') throw new Error('expected a claim');
-      const answer = { status: 201, headers: [['content-type', 'application/json']] as [string, string][], bodyBase64: btoa('{"id":"ch_old"}') };
-      await store.complete(key, claim.token, answer, 86_400_000);
-      return store;
-    }
-
-    it('is never replayed: the processor, which de-duplicates by key, is asked instead', async () => {
-      const { pay, sent } = setup({ upstream: charge, store: await storeWithLegacyRecord('k-old', body), idempotency: { upstreamHonors: true } });
-      const response = await pay('k-old', body);
-      expect(response.status).toBe(201);
-      expect(response.headers.get('idempotent-replayed')).toBeNull();
-      expect(await response.text()).not.toContain('ch_old');
-      expect(sent.map((s) => s.key)).toEqual(['k-old']);
-    });
-
-    it('answers 422 recorded_before_upgrade, sending nothing, when the request has a query (the original\'s was not recorded)', async () => {
-      const { app, sent } = setup({ upstream: charge, store: await storeWithLegacyRecord('k-old', body), idempotency: { upstreamHonors: true } });
-      const response = await app.request('/v1/payments?capture=false', { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'k-old' }, body });
-      expect(response.status).toBe(422);
-      expect(((await response.json()) as { error: { reason?: string } }).error.reason).toBe('recorded_before_upgrade');
-      expect(sent).toHaveLength(0);
-    });
-
-    it('answers 422 recorded_before_upgrade, sending nothing, where the processor does not de-duplicate', async () => {
-      const { pay, sent } = setup({ upstream: charge, store: await storeWithLegacyRecord('k-old', body), idempotency: { upstreamHonors: false } });
-      const response = await pay('k-old', body);
-      expect(response.status).toBe(422);
-      const error = ((await response.json()) as { error: { code: string; reason?: string } }).error;
-      expect(error).toMatchObject({ code: 'idempotency_key_reused', reason: 'recorded_before_upgrade' });
-      expect(sent).toHaveLength(0);
-    });
-
-    it('answers the plain 422 to a request that certainly differs (another body)', async () => {
-      const { pay, sent } = setup({ upstream: charge, store: await storeWithLegacyRecord('k-old', '{"amount":999}'), idempotency: { upstreamHonors: true } });
-      const response = await pay('k-old', body);
-      expect(response.status).toBe(422);
-      const error = ((await response.json()) as { error: { code: string; reason?: string } }).error;
-      expect(error.code).toBe('idempotency_key_reused');
-      expect(error.reason).toBeUndefined();
-      expect(sent).toHaveLength(0);
-    });
   });
 
   it('answers 409 idempotency_key_in_use while the first request is in flight', async () => {

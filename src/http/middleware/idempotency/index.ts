@@ -5,7 +5,7 @@ import { isLegacyFingerprint, legacyRequestFingerprint, requestFingerprint, type
 import { decodeBase64, encodeBase64 } from '../../../core/base64.ts';
 import type { ClaimResult, IdempotencyStore, StoredAnswer } from '../../../core/idempotency/store.ts';
 import { silentLogger, type Logger } from '../../../core/logger.ts';
-import type { ProxyEnv } from '../../proxy-context.ts';
+import type { ProxyEnv } from '../../env.ts';
 import { joinChunks } from '../../read-body.ts';
 
 export interface IdempotencyMiddlewareOptions {

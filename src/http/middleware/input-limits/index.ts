@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import { PaypathError } from '../../../core/errors.ts';
-import type { AppEnv } from '../../app.ts';
+import type { AppEnv } from '../../env.ts';
 import { bufferedBody } from '../request-body/index.ts';
 import { requestRoute } from '../../request-url.ts';
 

@@ -4,7 +4,7 @@ import { PaypathError, type ErrorCode } from '../../../core/errors.ts';
 import type { Logger } from '../../../core/logger.ts';
 import type { MerchantsConfig, RouteConfig } from '../../../core/policy/schema.ts';
 import type { RateLimiter } from '../../../core/rate-limit/rate-limiter.ts';
-import type { AppEnv } from '../../app.ts';
+import type { AppEnv } from '../../env.ts';
 import { bufferedBody } from '../request-body/index.ts';
 import { requestRoute, requestUrl } from '../../request-url.ts';
 import { MERCHANT_ID_PATTERN, type MerchantKeyring } from './keyring.ts';

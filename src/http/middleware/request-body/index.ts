@@ -1,14 +1,8 @@
 import type { Context } from 'hono';
-import type { AppEnv } from '../../app.ts';
-import type { BodyAllowance } from '../../body-allowance.ts';
+import type { AppEnv, RequestBodyReader } from '../../env.ts';
 import { readBody } from '../../read-body.ts';
 
-/**
- * Reads a request's body under a limit, taking its bytes from the request's share of the process's
- * body budget. The default reads the Web Request; a runtime may read its own stream.
- */
-export type RequestBodyReader = (c: Context, maxBytes: number, allowance: BodyAllowance) => Promise<Uint8Array | null>;
-
+/** Reads the Web Request's body (see RequestBodyReader). */
 export const readWebRequestBody: RequestBodyReader = (c, maxBytes, allowance) => readBody(c.req.raw, maxBytes, allowance);
 
 /**

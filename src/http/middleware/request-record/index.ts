@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { PaypathError } from '../../../core/errors.ts';
 import type { RequestRecord } from '../../../core/request-record.ts';
-import type { AppEnv } from '../../app.ts';
+import type { AppEnv } from '../../env.ts';
 import { requestRoute, requestUrl } from '../../request-url.ts';
 
 /** A client's request id is kept when it is short and tame (and cannot be a card number); otherwise one is made. */

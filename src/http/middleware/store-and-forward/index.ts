@@ -3,7 +3,7 @@ import { PaypathError } from '../../../core/errors.ts';
 import { encodeBase64 } from '../../../core/base64.ts';
 import { silentLogger, type Logger } from '../../../core/logger.ts';
 import type { ForwardQueue, QueuedRequest } from '../../../core/queue/forward-queue.ts';
-import type { ProxyEnv } from '../../proxy-context.ts';
+import type { ProxyEnv } from '../../env.ts';
 
 export interface StoreAndForwardOptions {
   queue: ForwardQueue | undefined;

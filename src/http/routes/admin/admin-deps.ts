@@ -5,7 +5,7 @@ import type { PolicyAnalysis } from '../../../core/admin/policy-analysis.ts';
 import type { Policy } from '../../../core/policy/schema.ts';
 import type { RateLimiter } from '../../../core/rate-limit/rate-limiter.ts';
 import type { AdminAuthenticator, AdminEnv } from '../../middleware/admin-auth/index.ts';
-import type { AppEnv } from '../../app.ts';
+import type { AppEnv } from '../../env.ts';
 
 /** What the admin API needs; the Node runtime builds it in src/adapters/node/ops.ts. */
 export interface AdminDeps {

@@ -6,7 +6,7 @@ import { AttemptError } from '../../core/attempt-error.ts';
 import { Gateway } from '../../core/gateway.ts';
 import { parsePolicy } from '../../core/policy/parse.ts';
 import type { PathTransport } from '../../core/transport.ts';
-import { classify } from './undici-transport.ts';
+import { classify } from './undici-dispatch.ts';
 
 // Property-based fuzzing of the failure classifier and of the engine's decisions built on it.
 
