@@ -7,6 +7,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Two files at a time even on 2 cores (vitest's default there is one): most of a test's time is
+    // spent waiting on sockets, timers and child processes, not on this process's CPU.
+    maxWorkers: 2,
     reporters: ['default', './scripts/vitest-summary-reporter.ts'],
   },
 });

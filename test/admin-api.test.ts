@@ -1,15 +1,16 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- JSON answers; the assertions check their shape */
 import { readFile } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { OpsStack, paymentStream, TOKENS } from './support/ops-harness.ts';
 
 describe('admin API', () => {
+  // A fresh gateway per test: revisions, history and the audit log start anew, whatever ran before.
   let stack: OpsStack;
-  beforeAll(async () => {
+  beforeEach(async () => {
     stack = await OpsStack.start();
   });
-  afterAll(async () => stack?.stop());
+  afterEach(async () => stack?.stop());
 
   const yamlWith = (edit: (p: ReturnType<OpsStack['policy']>) => void) => {
     const policy = stack.policy();
@@ -37,9 +38,12 @@ describe('admin API', () => {
     expect(viewerDrill.status).toBe(403);
     await viewerDrill.arrayBuffer();
 
-    const audit = (await readFile(stack.auditFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const rawAudit = await readFile(stack.auditFile, 'utf8');
+    const audit = rawAudit.trim().split('\n').map((l) => JSON.parse(l));
     expect(audit.filter((r) => r.action === 'auth.failed' && r.outcome === 'denied')).toHaveLength(2);
     expect(audit.filter((r) => r.action === 'auth.forbidden' && r.actor === 'bob')).toHaveLength(2);
+    expect(rawAudit).not.toContain('not-the-token-at-all-xx');
+    expect(rawAudit).not.toContain(TOKENS.viewer);
   });
 
   it('GET /admin/policy shows the policy with revision, hash and ETag', async () => {
@@ -141,6 +145,15 @@ describe('admin API', () => {
   });
 
   it('history lists revisions; rollback restores one as a new revision; unknown revision is 404, bad one 400', async () => {
+    const current = await json(await stack.admin('GET', '/admin/policy'));
+    const edited = yamlWith((p) => {
+      p.paths[2]!.grade = 'cold';
+      p.routes[0]!.deadlineMs = 6_000;
+    });
+    const applied = await stack.admin('PUT', '/admin/policy', { body: edited, headers: { 'if-match': `"${current.hash}"` } });
+    expect(applied.status).toBe(200);
+    await applied.arrayBuffer();
+
     const history = await json(await stack.admin('GET', '/admin/policy/history', { token: TOKENS.viewer }));
     expect(history.current).toBe(2);
     expect(history.revisions.map((r: { revision: number }) => r.revision)).toEqual([2, 1]);
@@ -176,6 +189,5 @@ describe('admin API', () => {
     const rawAudit = await readFile(stack.auditFile, 'utf8');
     expect(rawAudit).not.toContain(TOKENS.operator);
     expect(rawAudit).not.toContain(TOKENS.viewer);
-    expect(rawAudit).not.toContain('not-the-token-at-all-xx');
   });
 });

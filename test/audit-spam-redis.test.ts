@@ -6,7 +6,7 @@ import { silentLogger } from '../src/core/logger.ts';
 import { policyHash } from '../src/core/policy/hash.ts';
 import { validatePolicyObject } from '../src/core/policy/parse.ts';
 import { TEST_QUEUE_KEY } from './support/exactly-once-bench.ts';
-import { freePort, TestRedisServer } from './support/redis-server.ts';
+import { REFUSED_PORT, TestRedisServer } from './support/redis-server.ts';
 
 const MAXMEMORY = 8 * 1024 * 1024;
 const SPAM_REQUESTS = 800; // 800 × 15 KB paths: 12 MB of audit, more than Redis may hold
@@ -21,10 +21,9 @@ describe('audit spam never crowds the queue out of Redis', () => {
   beforeAll(async () => {
     redis = await TestRedisServer.start({ extraArgs: ['--maxmemory', String(MAXMEMORY), '--maxmemory-policy', 'noeviction'] });
     client = new Redis(redis.url); // the test's own reads, with ioredis's patient defaults
-    const deadPort = await freePort(); // nothing listens: every path is down, so billing is queued
     const parsed = validatePolicyObject({
       version: 1,
-      paths: [{ id: 'only', upstream: `http://127.0.0.1:${deadPort}`, connectTimeoutMs: 300 }],
+      paths: [{ id: 'only', upstream: `http://127.0.0.1:${REFUSED_PORT}`, connectTimeoutMs: 300 }], // refused: billing is queued
       routes: [{ id: 'billing', match: { method: 'POST', pathPrefix: '/v1/billing/' }, class: 'billing', paths: ['only'], idempotency: { upstreamHonors: true }, whenAllDown: 'queue' }],
       queue: { retryIntervalMs: 60_000 },
     });

@@ -15,6 +15,20 @@ function run(args: string[], env: Record<string, string> = {}): Promise<{ code: 
   });
 }
 
+/** Runs `paypath` once per argument list, a few at a time (a shared 2-core machine must not starve them); results in order. */
+async function runEach(argLists: string[][]): Promise<{ code: number; stdout: string; stderr: string }[]> {
+  const results: { code: number; stdout: string; stderr: string }[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < argLists.length) {
+      const i = next++;
+      results[i] = await run(argLists[i]!);
+    }
+  };
+  await Promise.all([worker(), worker(), worker()]);
+  return results;
+}
+
 const GOOD = `version: 1
 paths:
   - id: kt-fiber
@@ -71,22 +85,16 @@ describe('paypath validate', () => {
   });
 
   it(`rejects ${MALFORMED.length} malformed policies with status 2, naming the field`, { timeout: 120_000 }, async () => {
-    // One process per policy, a few at a time: a shared 2-core machine must not starve them.
-    const results: { name: string; code: number; stdout: string; stderr: string }[] = [];
-    let next = 0;
-    const worker = async () => {
-      while (next < MALFORMED.length) {
-        const i = next++;
-        const [name, text] = MALFORMED[i]!;
-        const file = join(dir, `${name.replaceAll(' ', '-')}.yaml`);
-        writeFileSync(file, text);
-        results[i] = { name, ...(await run(['validate', file])) };
-      }
-    };
-    await Promise.all([worker(), worker(), worker()]);
+    const files = MALFORMED.map(([name, text]) => {
+      const file = join(dir, `${name.replaceAll(' ', '-')}.yaml`);
+      writeFileSync(file, text);
+      return file;
+    });
+    const results = await runEach(files.map((file) => ['validate', file]));
     results.forEach((result, i) => {
-      expect({ name: result.name, code: result.code }).toEqual({ name: result.name, code: 2 });
-      expect(result.stderr, result.name).toMatch(MALFORMED[i]![2]);
+      const name = MALFORMED[i]![0];
+      expect({ name, code: result.code }).toEqual({ name, code: 2 });
+      expect(result.stderr, name).toMatch(MALFORMED[i]![2]);
     });
   });
 
@@ -149,21 +157,19 @@ describe('paypath validate', () => {
 describe('paypath help and version', () => {
   it('COMMAND --help prints that command\'s help and exits 0, for every command', { timeout: 120_000 }, async () => {
     const commands = ['serve', 'validate', 'doctor', 'status', 'drill', 'policy', 'audit', 'help'];
-    for (const command of commands) {
-      const result = await run([command, '--help']);
+    // Also after other arguments, and as `help COMMAND`.
+    const [late, asHelp, unknown, ...perCommand] = await runEach([['policy', 'apply', 'x.yaml', '-h'], ['help', 'drill'], ['deploy', '--help'], ...commands.map((command) => [command, '--help'])]);
+    commands.forEach((command, i) => {
+      const result = perCommand[i]!;
       expect({ command, code: result.code, stderr: result.stderr }).toEqual({ command, code: 0, stderr: '' });
       expect(result.stdout).toMatch(new RegExp(`^  paypath ${command}\\b`, 'm'));
-    }
-    // Also after other arguments, and as `help COMMAND`.
-    const late = await run(['policy', 'apply', 'x.yaml', '-h']);
-    expect(late.code).toBe(0);
-    expect(late.stdout).toMatch(/^ {2}paypath policy show/m);
-    expect(late.stdout).toMatch(/--url URL/);
-    const asHelp = await run(['help', 'drill']);
-    expect(asHelp.stdout).toMatch(/^ {2}paypath drill stop/m);
-    const unknown = await run(['deploy', '--help']);
-    expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/unknown command "deploy"/);
+    });
+    expect(late!.code).toBe(0);
+    expect(late!.stdout).toMatch(/^ {2}paypath policy show/m);
+    expect(late!.stdout).toMatch(/--url URL/);
+    expect(asHelp!.stdout).toMatch(/^ {2}paypath drill stop/m);
+    expect(unknown!.code).toBe(2);
+    expect(unknown!.stderr).toMatch(/unknown command "deploy"/);
   });
 
   it('--version prints the package version', async () => {
@@ -181,7 +187,7 @@ describe('paypath serve V8 heap sizing', () => {
   async function runningFlags(env: Record<string, string>, ipc = false): Promise<string[]> {
     const file = join(dir, 'serve-heap.yaml');
     writeFileSync(file, LOCAL);
-    const child = spawn(process.execPath, [BIN, 'serve', '--policy', file, '--port', '0', '--no-watch', '--audit-file', join(dir, 'audit.jsonl')], {
+    const child = spawn(process.execPath, [BIN, 'serve', '--policy', file, '--port', '0', '--no-watch', '--no-warm-up', '--audit-file', join(dir, 'audit.jsonl')], {
       env: { ...process.env, LOG_LEVEL: 'info', ...env },
       stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
     });

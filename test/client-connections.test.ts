@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CLIENT_KEEP_ALIVE_TIMEOUT_MS, startNodeGateway, type NodeGatewayOptions, type RunningGateway } from '../src/adapters/node/server.ts';
 import { silentLogger } from '../src/core/logger.ts';
 import { policyFrom } from './support/policy.ts';
+import { until, within } from './support/poll.ts';
 import { SimulatedProcessor } from '../src/demo/processor.ts';
 
 // The gateway's side of client connections. Idle ones stay open long enough that the client's
@@ -69,8 +70,7 @@ describe('client keep-alive', () => {
     try {
       const { response, socket } = await healthz(url, agent);
       expect(response.headers['keep-alive']).toBe('timeout=1');
-      const closed = new Promise<boolean>((resolve) => socket.once('close', () => resolve(true)));
-      expect(await Promise.race([closed, sleep(3_000).then(() => false)])).toBe(true);
+      await within('the gateway to close the idle connection', new Promise((resolve) => socket.once('close', resolve)), 10_000);
     } finally {
       agent.destroy();
     }
@@ -87,12 +87,16 @@ describe('stopping', () => {
       headers: { 'content-type': 'application/json', 'idempotency-key': 'drain-1' },
       body: JSON.stringify({ amount: 4500, currency: 'KRW', reference: 'drain-1' }),
     });
-    while (processor.requests.get('/v1/payments') === undefined) await sleep(10);
+    await until('the processor to receive the payment', () => processor.requests.get('/v1/payments') !== undefined, { timeoutMs: 5_000, intervalMs: 10 });
     const stopped = started.close();
-    await sleep(50);
-    const refused = await fetch(`${started.url}/healthz`).then(
-      () => 'answered',
-      (error: { cause?: { code?: string } }) => error.cause?.code,
+    const refused = await until(
+      'the stopping gateway to refuse a new connection',
+      () =>
+        fetch(`${started.url}/healthz`).then(
+          () => undefined,
+          (error: { cause?: { code?: string } }) => error.cause?.code ?? 'no code',
+        ),
+      { timeoutMs: 5_000, intervalMs: 10 },
     );
     expect(refused).toBe('ECONNREFUSED');
     const answer = await payment;

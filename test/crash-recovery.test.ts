@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ExactlyOnceBench, expectGatewayReplay, GatewayProcess, pollUntil } from './support/exactly-once-bench.ts';
+import { ExactlyOnceBench, expectGatewayReplay, GatewayProcess } from './support/exactly-once-bench.ts';
+import { until } from './support/poll.ts';
 import { TestRedisServer } from './support/redis-server.ts';
 
 describe('gateway killed with SIGKILL in the middle of a payment', () => {
@@ -44,7 +45,7 @@ describe('gateway killed with SIGKILL in the middle of a payment', () => {
       () => 'connection lost',
     );
     // Kill once the processor is working on it: the claim is in Redis, the answer never comes back.
-    await pollUntil(async () => ((bench.processor.requests.get('/v1/payments') ?? 0) >= 1 ? true : undefined), 100, 20);
+    await until('the processor to receive the payment', () => (bench.processor.requests.get('/v1/payments') ?? 0) >= 1, { timeoutMs: 5_000, intervalMs: 20 });
     const port = gateway.port;
     await gateway.kill();
     expect(await firstTry).toBe('connection lost');
@@ -52,7 +53,8 @@ describe('gateway killed with SIGKILL in the middle of a payment', () => {
     gateway = await GatewayProcess.start(policy, redis.url, port);
     // The client retries with the same key: 409 while the dead instance's claim lives, then the answer.
     const statuses: number[] = [];
-    const answer = await pollUntil(
+    const answer = await until(
+      "the retried key's answer (409 while the dead instance's claim lives)",
       async () => {
         const response = await send();
         statuses.push(response.status);
@@ -62,8 +64,7 @@ describe('gateway killed with SIGKILL in the middle of a payment', () => {
         }
         return { status: response.status, text: await response.text() };
       },
-      60,
-      200,
+      { timeoutMs: 12_000, intervalMs: 200, state: () => statuses },
     );
     expect(answer.status).toBe(201);
     const charges = bench.processor.charges.filter((c) => c.reference === 'crash-ref-1');

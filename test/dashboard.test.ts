@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { writeFile } from 'node:fs/promises';
 import { DEFAULT_DASHBOARD_DIR } from '../src/adapters/node/dashboard-assets.ts';
@@ -20,7 +20,8 @@ describe('ops dashboard in Chromium', () => {
   let stack: OpsStack;
   let browser: Awaited<ReturnType<typeof launchBrowser>>;
   let context: BrowserContext;
-  let operator: Page;
+  /** Pages this test opened, closed after it (they poll its gateway). */
+  const pages: Page[] = [];
 
   const shot = (page: Page, name: string) => page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: true });
   /** The live part only (banner, cards, timeline): what docs/dashboard.md shows of each state. */
@@ -31,6 +32,7 @@ describe('ops dashboard in Chromium', () => {
 
   async function signIn(token: string): Promise<Page> {
     const page = await context.newPage();
+    pages.push(page);
     await page.goto(`${stack.gateway.url}/dashboard`);
     await page.fill('#token', token);
     await page.click('#sign-in-form button[type=submit]');
@@ -48,18 +50,23 @@ describe('ops dashboard in Chromium', () => {
   beforeAll(async () => {
     if (!existsSync(`${DEFAULT_DASHBOARD_DIR}index.html`)) throw new Error('the dashboard is not built: run `npm run build:dashboard` (npm test does)');
     await mkdir(ARTIFACTS, { recursive: true });
-    stack = await OpsStack.start();
     browser = await launchBrowser();
     context = browser.context;
   });
+  afterAll(async () => browser?.close());
 
-  afterAll(async () => {
-    await browser?.close();
+  // A fresh gateway per test (one browser for all): cuts, drills, revisions and pages of one test
+  // are never what another starts from.
+  beforeEach(async () => {
+    stack = await OpsStack.start();
+  });
+  afterEach(async () => {
+    for (const page of pages.splice(0)) await page.close();
     await stack?.stop();
   });
 
   it('shows a cut carrier: its card turns red and the banner drops to N+1 with the repair call', async () => {
-    operator = await signIn(TOKENS.operator);
+    const operator = await signIn(TOKENS.operator);
     await operator.waitForSelector('#redundancy-banner[data-level="N+2"]', WAIT);
     await operator.waitForSelector('.path-card[data-path="kt-fiber"][data-state="closed"]', WAIT);
     expect(await operator.locator('.path-card').count()).toBe(3);
@@ -122,7 +129,7 @@ describe('ops dashboard in Chromium', () => {
   });
 
   it('edits the policy: an error at the right line, then fixed, reviewed and applied as a new revision', async () => {
-    const page = operator;
+    const page = await signIn(TOKENS.operator);
     await page.waitForSelector('#policy-revision[data-revision="1"]', WAIT);
     const running = (await (await stack.admin('GET', '/admin/policy')).json()) as { policy: unknown };
     // The same serialisation the dashboard shows, so the test knows which line it breaks.
@@ -180,7 +187,7 @@ describe('ops dashboard in Chromium', () => {
     const page = await signIn(TOKENS.viewer);
     expect(await page.textContent('#who')).toContain('viewer (read-only)');
     await page.waitForSelector('.path-card', WAIT);
-    await page.waitForSelector('#policy-revision[data-revision="2"]', WAIT);
+    await page.waitForSelector('#policy-revision[data-revision="1"]', WAIT);
     expect(await page.isVisible('#policy-readonly')).toBe(true);
     expect(await page.isHidden('#apply-button')).toBe(true);
     expect(await page.isHidden('#review-button')).toBe(true);
@@ -197,11 +204,11 @@ describe('ops dashboard in Chromium', () => {
     });
     expect(answer.status).toBe(403);
     expect(answer.body.error.code).toBe('admin_forbidden');
-    expect(stack.gateway.control.current().revision).toBe(2);
+    expect(stack.gateway.control.current().revision).toBe(1);
   });
 
   it('shows an invalid policy file on disk, then a drill of both fiber paths that LTE carries', async () => {
-    const page = operator;
+    const page = await signIn(TOKENS.operator);
     const watcher = new PolicyWatcher({ file: stack.policyFile, control: stack.gateway.control, logger: silentLogger });
     try {
       await writeFile(stack.policyFile, 'version: 1\npaths: [\n');
@@ -210,8 +217,11 @@ describe('ops dashboard in Chromium', () => {
       expect(await page.textContent('#policy-file')).toContain(`${stack.policyFile} on disk is INVALID`);
       await page.waitForSelector('#timeline li[data-kind="policy"][data-tone="bad"]', WAIT);
       await liveShot(page, '8-invalid-policy-file');
-      // Fixed on disk: the notice goes, and the reload is on the timeline.
-      await writeFile(stack.policyFile, stringify(stack.policy()));
+      // Fixed on disk (and changed, so the reload makes a new revision): the notice goes, and the
+      // reload is on the timeline.
+      const fixed = stack.policy();
+      fixed.routes[0]!.attemptTimeoutMs = 450;
+      await writeFile(stack.policyFile, stringify(fixed));
       await watcher.reload();
       await page.waitForSelector('#policy-file[hidden]', { ...WAIT, state: 'attached' });
       await page.waitForSelector('#timeline li[data-kind="policy"]:has-text("reloaded from the policy file")', WAIT);
@@ -221,7 +231,6 @@ describe('ops dashboard in Chromium', () => {
       watcher.close();
     }
 
-    await stack.carrier('kt-fiber').setMode({ mode: 'up' });
     const started = await stack.admin('POST', '/admin/drills', { body: JSON.stringify({ paths: ['kt-fiber', 'skt-fiber'], durationMs: 60_000 }), headers: { 'content-type': 'application/json' } });
     expect(started.status).toBe(202);
     await page.waitForSelector('.path-card[data-path="skt-fiber"][data-state="isolated"]', WAIT);
@@ -261,6 +270,5 @@ describe('ops dashboard in Chromium', () => {
       for (const id of ids) await stack.carrier(id).setMode({ mode: 'up' });
     }
     await page.waitForSelector('#redundancy-banner:not([data-level="down"])', WAIT);
-    await page.close();
   });
 });

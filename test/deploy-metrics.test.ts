@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { OpsStack } from './support/ops-harness.ts';
+import { until } from './support/poll.ts';
 import { parsePrometheusText, type Family } from './support/prom-text.ts';
 import { TestRedisServer } from './support/redis-server.ts';
 import { runTool } from './support/system-tool.ts';
@@ -125,20 +126,17 @@ describe('metrics the deploy/ files use', () => {
     expect(broken.stdout + broken.stderr).toMatch(/paypath_dashboard:bad.*could not parse expression/);
   });
 
-  // Last: it takes Redis away from the gateway.
   it('paypath_redis_up (what PaypathRedisDown watches) goes to 0 while Redis is down, and back', async () => {
     const redisUp = async () => parsePrometheusText(await (await fetch(`${stack.gateway.url}/metrics`)).text()).get('paypath_redis_up')?.samples[0]?.value;
-    const until = async (value: number) => {
-      const deadline = Date.now() + 15_000;
-      while ((await redisUp()) !== value) {
-        if (Date.now() > deadline) throw new Error(`paypath_redis_up never became ${value}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    };
+    const redisUpIs = (value: number) => until(`paypath_redis_up to be ${value}`, async () => (await redisUp()) === value, { timeoutMs: 15_000 });
     await redis.kill();
-    await until(0);
-    expect((await stack.pay('deploy-metrics-without-redis')).status).toBe(201);
-    await redis.restart();
-    await until(1);
+    try {
+      await redisUpIs(0);
+      expect((await stack.pay('deploy-metrics-without-redis')).status).toBe(201);
+    } finally {
+      // Redis comes back whatever happened, so no other test here depends on running before this one.
+      await redis.restart();
+    }
+    await redisUpIs(1);
   });
 });

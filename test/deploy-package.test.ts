@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import packageJson from '../package.json' with { type: 'json' };
 import { SimulatedProcessor } from '../src/demo/processor.ts';
-import { freePort } from './support/redis-server.ts';
+import { until } from './support/poll.ts';
 import { runTool } from './support/system-tool.ts';
 
 /**
@@ -79,15 +79,21 @@ describe('the Debian package', () => {
         redundancy: { alertBelow: 3 },
       };
       await writeFile(join(root, 'etc/paypath/policy.yaml'), stringify(policy));
-      const port = await freePort();
-      const env = await unitEnvironment(root, { PORT: String(port), HOST: '127.0.0.1' });
+      const env = await unitEnvironment(root, { PORT: '0', HOST: '127.0.0.1' });
       // The unit's working, state and cache directories (systemd makes them).
       for (const dir of ['var/lib/paypath', 'var/cache/paypath']) await mkdir(join(root, dir), { recursive: true });
       const unit = await readFile(join(root, 'lib/systemd/system/paypath.service'), 'utf8');
       const [command, ...args] = /^ExecStart=(.*)$/m.exec(unit)![1]!.split(' ');
       gateway = spawn(join(root, command!), args, { cwd: join(root, 'var/lib/paypath'), env, stdio: ['ignore', 'pipe', 'pipe'] });
       const output = collect(gateway);
-      await waitFor(() => output.text.includes('paypath listening'), () => `the gateway did not start: ${output.text}`, gateway, 30_000);
+      const port = await until(
+        'the installed gateway to say where it listens',
+        () => {
+          if (gateway!.exitCode !== null) throw new Error(`the gateway exited ${gateway!.exitCode}: ${output.text}`);
+          return /paypath listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output.text)?.[1];
+        },
+        { timeoutMs: 30_000, state: () => output.text },
+      );
 
       const response = await fetch(`http://127.0.0.1:${port}/v1/payments`, {
         method: 'POST',
@@ -176,13 +182,3 @@ function collect(child: ChildProcess): { text: string } {
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output.text += chunk));
   return output;
 }
-
-/** Resolves once `done()` holds; rejects if the process exits first or after `timeoutMs`. */
-async function waitFor(done: () => boolean, why: () => string, child: ChildProcess, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(why());
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-

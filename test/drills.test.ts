@@ -7,8 +7,13 @@ describe('drills', () => {
   let stack: OpsStack;
   beforeAll(async () => {
     stack = await OpsStack.start({
-      // A route that only lgu-lte serves: drilling lgu-lte would strand it.
-      edit: (policy) => void policy.routes.push({ id: 'lte-only', match: { method: 'POST', path: '/v1/lte' }, class: 'other', paths: ['lgu-lte'] }),
+      edit: (policy) => {
+        // These tests are about which paths a drill leaves: an answer slowed by a busy machine must
+        // not move a payment on to lgu-lte as a timed-out attempt would.
+        policy.routes[0]!.attemptTimeoutMs = 5_000;
+        // A route that only lgu-lte serves: drilling lgu-lte would strand it.
+        policy.routes.push({ id: 'lte-only', match: { method: 'POST', path: '/v1/lte' }, class: 'other', paths: ['lgu-lte'] });
+      },
     });
   });
   afterAll(async () => stack?.stop());

@@ -3,11 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import { startNodeGateway } from '../src/adapters/node/server.ts';
 import { policyFromObject } from './support/policy.ts';
-import { freePort } from './support/redis-server.ts';
+import { REFUSED_PORT } from './support/redis-server.ts';
 
 describe('egress on Node, real kernel', () => {
   it('reports a bind address that is not on the box at start, naming the path, and counts that path as unusable', async () => {
-    const upstream = `http://127.0.0.1:${await freePort()}`; // nothing listens: no traffic leaves loopback
+    const upstream = `http://127.0.0.1:${REFUSED_PORT}`; // nothing listens: no traffic leaves loopback
     const policy = policyFromObject({
       version: 1,
       paths: [

@@ -108,7 +108,6 @@ describe('every carrier blackholed', () => {
           },
         ],
       }),
-      { warmCodePaths: false }, // its speed-up is not what this test is about
     );
     await expect.poll(async () => (await statusOf(gateway)).paths.every((p) => p.lastProbe?.error === null), POLL).toBe(true);
     expect((await statusOf(gateway)).redundancy.level).toBe('N+2');
@@ -188,7 +187,7 @@ describe('a processor answering 5xx on every path', () => {
     const policy = rig.policy({ probe: PROBE, redundancy: { alertBelow: 3, webhooks: [], downAfterMs: DOWN_AFTER_MS } });
     policy.paths = carriers.map((c) => ({ id: c.name, upstream: c.url, grade: 'hot' as const }));
     policy.routes = [{ id: 'payments', match: { method: 'POST', path: '/v1/payments' }, class: 'payment', paths: ['a', 'b', 'c'], idempotency: { upstreamHonors: true } }];
-    const gateway = await rig.gateway(policy, { warmCodePaths: false });
+    const gateway = await rig.gateway(policy);
 
     // Wait until every path has been probed well after one detection window.
     const windowEnd = Date.now() + DOWN_AFTER_MS * 2;

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CarrierMode } from '../src/demo/carrier.ts';
+import { until } from './support/poll.ts';
 import { failed, Rig, type PaymentResult } from './support/rig.ts';
 
 // Real sockets on loopback: gateway (undici, one Agent per path), three carrier fault proxies and
@@ -14,7 +15,7 @@ afterEach(async () => {
 /** After the carriers are restored, held (blackholed) requests arrive late; give them time to land. */
 async function restoreAndSettle(r: Rig): Promise<void> {
   await r.restoreAll();
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await r.idle();
 }
 
 function expectEachChargedOnce(r: Rig, results: PaymentResult[]): void {
@@ -61,7 +62,7 @@ describe('several carriers down', () => {
     expectEachChargedOnce(r, results);
   });
 
-  it('all three down: 503 no_path_available, nothing charged twice; payments succeed again within a breaker reset once one returns', async () => {
+  it('all three down: 503 no_path_available, nothing charged twice; payments succeed again over the one that returns', async () => {
     rig = await Rig.start({ breaker: { volumeThreshold: 2, resetTimeoutMs: 500 } });
     const r = rig;
     for (const id of ['kt-fiber', 'skt-fiber', 'lgu-lte'] as const) await r.cut(id, { mode: 'refuse' });
@@ -77,18 +78,14 @@ describe('several carriers down', () => {
     expect(ready.status).toBe(503);
 
     await r.cut('skt-fiber', { mode: 'up' });
-    // Within one breaker reset (500 ms) plus slack, a payment goes through again.
-    const until = Date.now() + 3_000;
-    let recovered: PaymentResult | undefined;
-    for (let i = 0; Date.now() < until; i++) {
-      const attempt = await r.pay(`after-${i}`);
-      if (attempt.status === 201) {
-        recovered = attempt;
-        break;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    expect(recovered?.headers.get('x-paypath-path')).toBe('skt-fiber');
+    // Once its breaker lets a trial through (resetTimeoutMs), a payment goes through again. How soon
+    // is the benchmark's to measure; the bound here only stops a gateway that never recovers.
+    let tries = 0;
+    const recovered = await until('a payment to succeed after skt-fiber returned', async () => {
+      const attempt = await r.pay(`after-${tries++}`);
+      return attempt.status === 201 && attempt;
+    }, { timeoutMs: 15_000 });
+    expect(recovered.headers.get('x-paypath-path')).toBe('skt-fiber');
     expect(r.processor.duplicateCharges).toBe(0);
   });
 });

@@ -3,7 +3,8 @@ import { createRedisClient } from '../src/adapters/node/redis/client.ts';
 import { RedisIdempotencyStore } from '../src/adapters/node/redis/idempotency-store.ts';
 import { legacyRequestFingerprint } from '../src/core/idempotency/fingerprint.ts';
 import type { RunningGateway } from '../src/adapters/node/server.ts';
-import { ExactlyOnceBench, expectGatewayReplay, pollUntil } from './support/exactly-once-bench.ts';
+import { ExactlyOnceBench, expectGatewayReplay } from './support/exactly-once-bench.ts';
+import { until } from './support/poll.ts';
 import { TestRedisServer } from './support/redis-server.ts';
 
 const payments = (extra: Record<string, unknown> = {}) => [
@@ -207,7 +208,7 @@ describe('idempotency over real sockets', () => {
       const body = { amount: 900, reference: 'inflight-flush-1' };
       const seen = bench.processor.requests.get('/v1/payments') ?? 0;
       const first = pay(gateway.url, 'inflight-flush-1', body);
-      await pollUntil(async () => ((bench.processor.requests.get('/v1/payments') ?? 0) > seen ? true : undefined), 100, 10);
+      await until('the processor to receive the payment', () => (bench.processor.requests.get('/v1/payments') ?? 0) > seen, { timeoutMs: 5_000, intervalMs: 10 });
       expect(await client.exists('paypath:idem:{inflight-flush-1}')).toBe(1);
       expect(await client.flushall()).toBe('OK');
       // The gateway's claim is gone, so the retry claims again and goes upstream: the processor sees the key in flight.

@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BulkProcessor } from './support/bulk-processor.ts';
+import { until } from './support/poll.ts';
 import { startServeChild, type ServeChild } from './support/serve-child.ts';
 
 // The gateway's own memory (RSS of a `paypath serve` child, from /proc) under greedy clients and
@@ -23,17 +24,6 @@ ${limits}`;
 
 async function pay(gateway: ServeChild, key: string, body: Record<string, unknown>): Promise<Response> {
   return fetch(`${gateway.url}/v1/payments`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(body) });
-}
-
-/** Polls `check` every 100 ms until it returns a value, for at most `ms`. */
-async function until<T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 const processor = await new BulkProcessor().start();
@@ -72,12 +62,12 @@ describe.runIf(process.platform === 'linux')('gateway memory stays bounded (RSS 
     const bound = 160 * MiB;
     let peak = 0;
     // Until the budget is full and the rest wait for it (or, without a budget, until RSS passes the bound).
-    await until('bodies held to the budget', 60_000, async () => {
+    await until('bodies held to the budget', async () => {
       peak = Math.max(peak, gateway.rssBytes() - before);
       if (peak > bound) return true;
       const bodies = (await gateway.json('/status')).requestBodies as { heldBytes: number; budgetBytes: number; waiting: number } | undefined;
-      return bodies !== undefined && bodies.waiting > 0 && bodies.heldBytes >= bodies.budgetBytes * (7 / 8) - MiB ? true : undefined;
-    });
+      return bodies !== undefined && bodies.waiting > 0 && bodies.heldBytes >= bodies.budgetBytes * (7 / 8) - MiB;
+    }, { timeoutMs: 60_000, intervalMs: 100 });
     // Everything the clients wrote has reached the kernel; a while longer for the gateway to read what it will.
     await Promise.race([Promise.all(written), new Promise((resolve) => setTimeout(resolve, 5_000))]);
     for (let i = 0; i < 20; i++) {

@@ -69,7 +69,7 @@ afterAll(async () => {
 describe('merchant authentication on the Node server', () => {
   it('signed payments go through, unsigned ones never reach the processor, and the merchant rate is enforced', async () => {
     const policy = policyFrom(policyYaml(`{ file: "${keysFile(0o600)}" }`));
-    const gateway = await startNodeGateway({ policy, policyHash: 't', port: 0, logger: silent });
+    const gateway = await startNodeGateway({ policy, policyHash: 't', port: 0, logger: silent, warmCodePaths: false });
     running.push(gateway);
     const body = JSON.stringify({ amount: 4500, reference: 'order-node-1' });
     const pay = async (signed: boolean) =>
@@ -163,6 +163,7 @@ describe('merchant authentication on the Node server', () => {
       policyHash: 't',
       port: 0,
       logger: silent,
+      warmCodePaths: false,
       tls: { certFile: fixtures.file('in.pem', fixtures.server.cert, 0o644), keyFile: fixtures.file('in-key.pem', fixtures.server.key) },
     });
     running.push(gateway);

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OpsStack } from './support/ops-harness.ts';
 import { parsePrometheusText, sampleValue } from './support/prom-text.ts';
+import { POLL } from './support/poll.ts';
 
 describe('metered paths', () => {
   let stack: OpsStack;
@@ -41,9 +42,9 @@ describe('metered paths', () => {
 
   it('warns at 80 % and 100 %, and over budget serves only the classes it still allows', async () => {
     for (let i = 0; i < 4; i++) expect((await stack.pay(`meter-${i}`)).headers.get('x-paypath-path')).toBe('kt-fiber');
-    await expect.poll(() => warnings.map((w) => w.threshold)).toEqual([80]);
+    await expect.poll(() => warnings.map((w) => w.threshold), POLL).toEqual([80]);
     expect(await billing(1)).toEqual({ status: 202, path: 'kt-fiber' }); // the 5th request: 100 %
-    await expect.poll(() => warnings.map((w) => w.threshold)).toEqual([80, 100]);
+    await expect.poll(() => warnings.map((w) => w.threshold), POLL).toEqual([80, 100]);
     expect(warnings[1]).toMatchObject({ path: 'kt-fiber', threshold: 100 });
 
     // Over budget: billing moves to skt-fiber, payments still ride kt-fiber.

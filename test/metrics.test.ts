@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OpsStack } from './support/ops-harness.ts';
+import { until } from './support/poll.ts';
 import { parsePrometheusText, sampleValue, type Family } from './support/prom-text.ts';
 
 describe('/metrics', () => {
@@ -65,15 +66,11 @@ describe('/metrics while probes run', () => {
 
   const scrape = async () => parsePrometheusText(await (await fetch(`${stack.gateway.url}/metrics`)).text());
   /** Scrapes until `done` holds; fails naming `what` if it still does not after 10 s. */
-  const scrapeUntil = async (what: string, done: (families: Map<string, Family>) => boolean) => {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
+  const scrapeUntil = (what: string, done: (families: Map<string, Family>) => boolean) =>
+    until(what, async () => {
       const families = await scrape();
-      if (done(families)) return families;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  };
+      return done(families) && families;
+    }, { timeoutMs: 10_000 });
 
   it('counts passed and failed probes and their durations per path', async () => {
     const start = await scrape();

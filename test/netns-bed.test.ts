@@ -5,6 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bedSupport, cleanStaleBeds, NetnsBed, PROCESSOR_HOSTNAME, PROCESSOR_PORT, type BedFault } from './support/netns-bed.ts';
+import { until } from './support/poll.ts';
 
 const support = bedSupport();
 
@@ -168,9 +169,7 @@ describe.skipIf(!support.ok)('network-namespace test bed', () => {
         return true;
       }
     };
-    const deadline = Date.now() + 10_000;
-    while (!pids.every(gone) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    expect(pids.filter((pid) => !gone(pid))).toEqual([]);
+    await until('every process of the bed to exit', () => pids.every(gone), { timeoutMs: 10_000, state: () => pids.filter((pid) => !gone(pid)) });
     const next = await NetnsBed.create({ dns: false });
     await next.destroy();
     const listed = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;

@@ -11,6 +11,7 @@ import { createUndiciTransport } from '../src/adapters/node/undici-transport.ts'
 import { AttemptError } from '../src/core/attempt-error.ts';
 import type { PathConfig } from '../src/core/policy/schema.ts';
 import { dnsmasqAvailable, LoopbackDnsmasq } from './support/dnsmasq.ts';
+import { until } from './support/poll.ts';
 import { CARRIERS, failed, Rig, type CarrierId, type RigOptions } from './support/rig.ts';
 
 const HOSTNAME = 'pay.test';
@@ -55,12 +56,7 @@ async function dnsState(rig: Rig): Promise<Map<string, PathDnsState & { path: st
 
 /** Waits (polling /status, at most `timeoutMs`) until `check` holds for the DNS state. */
 async function waitForDns(rig: Rig, what: string, check: (state: Map<string, PathDnsState & { path: string }>) => boolean, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (check(await dnsState(rig))) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what} (${JSON.stringify([...(await dnsState(rig)).values()])})`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await until(what, async () => check(await dnsState(rig)), { timeoutMs, state: async () => [...(await dnsState(rig)).values()] });
 }
 
 const nameOf = (state: Map<string, PathDnsState>, id: CarrierId) => state.get(id)?.names.find((n) => n.hostname === HOSTNAME);
@@ -132,7 +128,9 @@ describe.skipIf(!dnsmasqAvailable())('DNS per path (loopback resolvers)', () => 
     const resolvers = await startResolvers();
     const dead = resolvers.get('kt-fiber')!;
     await dead.stop(); // nothing listens on its port: queries are refused
-    const rig = await startRig((id) => resolvers.get(id)!.server);
+    // A generous attempt timeout: a payment slowed by a busy machine must not move on to lgu-lte,
+    // since this test shows which path a failed lookup leads to.
+    const rig = await startRig((id) => resolvers.get(id)!.server, { route: { attemptTimeoutMs: 5_000 } });
     await waitForDns(rig, "kt-fiber's lookup failed", (state) => nameOf(state, 'kt-fiber')?.lastError !== undefined);
 
     const results = await rig.stream('nodns', 30, { concurrency: 3 });

@@ -1,15 +1,16 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- JSON answers; the assertions check their shape */
 import { writeFile } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { OpsStack } from './support/ops-harness.ts';
 
 describe('policy file hot reload', () => {
+  // A fresh gateway and file per test: what one test wrote never decides what another waits for.
   let stack: OpsStack;
-  beforeAll(async () => {
+  beforeEach(async () => {
     stack = await OpsStack.start({ watchPolicy: true });
   });
-  afterAll(async () => stack?.stop());
+  afterEach(async () => stack?.stop());
 
   const status = async () => (await (await fetch(`${stack.gateway.url}/status`)).json()) as Record<string, any>;
   /** Writes the file and waits until the watcher has processed it (its reload reports `done`). */
@@ -35,16 +36,17 @@ describe('policy file hot reload', () => {
   it('refuses a file whose upstream is outside its own allowlist', async () => {
     const policy = stack.policy();
     policy.paths[0]!.upstream = 'http://127.0.0.1:9';
-    await rewrite(stringify(policy), (b) => b.policyFile.lastError?.issues[0]?.path !== 'routes[0].deadlinMs');
+    await rewrite(stringify(policy), (b) => b.policyFile.lastError !== null);
     const body = await status();
     expect(body.policy.revision).toBe(1);
     expect(body.policyFile.lastError.issues[0].path).toBe('paths[0].upstream');
   });
 
   it('applies a valid change as a new revision and clears the error', async () => {
+    await rewrite('version: 1\npaths: []\n', (b) => b.policyFile.lastError !== null);
     const policy = stack.policy();
     policy.paths[2]!.grade = 'cold';
-    await rewrite(stringify(policy), (b) => b.policyFile.lastError === null);
+    await rewrite(stringify(policy), (b) => b.policy.revision !== 1);
     const body = await status();
     expect(body.policy).toMatchObject({ revision: 2, source: 'file' });
     expect(body.policyFile.lastError).toBeNull();

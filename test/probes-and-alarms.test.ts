@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RedundancyAlarmPayload } from '../src/core/health/redundancy-alarm.ts';
 import { DetectionRig, pathState, pay } from './support/detection-harness.ts';
+import { POLL } from './support/poll.ts';
 
-const POLL = { timeout: 10_000, interval: 50 };
 
 describe('active probes', () => {
   let rig: DetectionRig | undefined;

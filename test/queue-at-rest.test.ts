@@ -6,7 +6,8 @@ import { encodeBase64 } from '../src/core/base64.ts';
 import type { QueuedRequest } from '../src/core/queue/forward-queue.ts';
 import { QueueCipher } from '../src/core/queue/queue-cipher.ts';
 import { exposesCardNumber } from './support/card-data.ts';
-import { ExactlyOnceBench, pollUntil } from './support/exactly-once-bench.ts';
+import { ExactlyOnceBench } from './support/exactly-once-bench.ts';
+import { until } from './support/poll.ts';
 import { TestRedisServer } from './support/redis-server.ts';
 
 const PAN = '4111111111111111';
@@ -91,7 +92,7 @@ describe('a payment queued in Redis while every carrier is down', () => {
   it('is kept only encrypted while it waits, and once forwarded and answered only its outcome is kept', async () => {
     await client.flushall();
     await bench.setAll('refuse');
-    const running = await bench.startInProcess(bench.writePolicy(payments, queueSettings), redis.url, { warmCodePaths: false });
+    const running = await bench.startInProcess(bench.writePolicy(payments, queueSettings), redis.url);
     try {
       const queued = await pay(running.url, 'rest-1');
       expect(queued.status).toBe(202);
@@ -110,10 +111,14 @@ describe('a payment queued in Redis while every carrier is down', () => {
       expect(status.queue).toMatchObject({ kind: 'redis', depth: 1, encrypted: true, keyId: expect.stringMatching(/^[0-9a-f]{16}$/) });
 
       await bench.carriers[0]!.setMode({ mode: 'up' });
-      const view = await pollUntil(async () => {
-        const v = (await (await fetch(`${running.url}/v1/queue/${id}`)).json()) as { state: string; outcome?: { status: number; body: string } };
-        return v.state === 'forwarded' ? v : undefined;
-      }, 150, 100);
+      const view = await until(
+        'the queued payment to be forwarded',
+        async () => {
+          const v = (await (await fetch(`${running.url}/v1/queue/${id}`)).json()) as { state: string; outcome?: { status: number; body: string } };
+          return v.state === 'forwarded' ? v : undefined;
+        },
+        { timeoutMs: 15_000, intervalMs: 100 },
+      );
       // The processor got the body as the merchant sent it (opened from the sealed form).
       expect(view.outcome?.status).toBe(201);
       expect(bench.processor.charges.filter((c) => c.reference === 'rest-1')).toHaveLength(1);
@@ -132,7 +137,7 @@ describe('a payment queued in Redis while every carrier is down', () => {
   it('is refused (503 queue_key_missing) when no queue key is configured, and nothing of it is kept', async () => {
     await client.flushall();
     await bench.setAll('refuse');
-    const running = await bench.startInProcess(bench.writePolicy(payments, queueSettings), redis.url, { queueKeys: [], warmCodePaths: false });
+    const running = await bench.startInProcess(bench.writePolicy(payments, queueSettings), redis.url, { queueKeys: [] });
     try {
       const refused = await pay(running.url, 'rest-2');
       expect(refused.status).toBe(503);

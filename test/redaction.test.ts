@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OpsStack } from './support/ops-harness.ts';
+import { POLL } from './support/poll.ts';
 
 const PAN = '4111111111111111';
 const PAN_GROUPED = '4111 1111 1111 1111';
@@ -43,7 +44,7 @@ describe('card data never reaches logs or error bodies', () => {
     expect(await send('r-request-id', { headers: { 'x-request-id': PAN } })).toBe(201);
 
     // One request line per request, so the scan below covers every path taken.
-    await expect.poll(() => stack.logLines.filter((l) => l.includes('"event":"request"')).length).toBeGreaterThanOrEqual(sent);
+    await expect.poll(() => stack.logLines.filter((l) => l.includes('"event":"request"')).length, POLL).toBeGreaterThanOrEqual(sent);
     const everything = [...stack.logLines, ...bodies];
     const digitsOnly = everything.map((text) => text.replace(/[ -]/g, ''));
     expect(digitsOnly.filter((text) => text.includes(PAN))).toEqual([]);

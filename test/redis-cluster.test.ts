@@ -20,8 +20,8 @@ import { QueueCipher } from '../src/core/queue/queue-cipher.ts';
 import { DetectionRig, pathState, pay } from './support/detection-harness.ts';
 import { ExactlyOnceBench, expectGatewayReplay } from './support/exactly-once-bench.ts';
 import { TestRedisCluster } from './support/redis-cluster.ts';
+import { POLL } from './support/poll.ts';
 
-const POLL = { timeout: 10_000, interval: 50 };
 
 describe('Redis Cluster URLs', () => {
   it('parse into startup nodes and per-node credentials', () => {
@@ -210,7 +210,9 @@ describe('against a Redis Cluster of three redis-server processes', () => {
     await once.close();
 
     // The Worker's health store on a URL naming a node that does not own the slot: it writes
-    // its transition and reads a peer's, as the Worker does after each request.
+    // its transition and reads a peer's, as the Worker does after each request. (Gateways of other
+    // tests share this cluster: their health states are cleared first, so only the peer's is read.)
+    await c.del(HEALTH_STATE_KEY);
     await c.hset(HEALTH_STATE_KEY, 'edge-b', JSON.stringify({ pathId: 'edge-b', state: 'open', reason: 'probe: reset', at: Date.now(), instanceId: 'node-1' }));
     const applied: PathHealthEvent[] = [];
     const mine: PathHealthEvent = { pathId: 'edge-a', state: 'open', reason: 'failures', at: Date.now(), instanceId: 'worker-1' };

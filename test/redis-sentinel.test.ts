@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRedisClient, parseSentinelUrl } from '../src/adapters/node/redis/client.ts';
-import { freePort, TestRedisServer } from './support/redis-server.ts';
+import { answersAs, freePort, TestRedisServer } from './support/redis-server.ts';
+import { until } from './support/poll.ts';
 
 describe('Sentinel URLs', () => {
   it('parses hosts, master name and password, and rejects a malformed URL', () => {
@@ -36,10 +37,21 @@ describe('Sentinel URLs', () => {
   it('reaches the primary a sentinel names', async () => {
     primary = await TestRedisServer.start();
     dir = mkdtempSync(join(tmpdir(), 'paypath-sentinel-'));
-    const port = await freePort();
     const config = join(dir, 'sentinel.conf');
-    writeFileSync(config, `port ${port}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor paymaster 127.0.0.1 ${primary.port} 1\n`);
-    sentinel = spawn('redis-server', [config, '--sentinel'], { stdio: 'ignore' });
+    // A sentinel cannot listen on port 0: pick a free port, and pick again if it was taken meanwhile.
+    const port = await until(
+      'a sentinel to start on a free port',
+      async () => {
+        const candidate = await freePort();
+        writeFileSync(config, `port ${candidate}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor paymaster 127.0.0.1 ${primary!.port} 1\n`);
+        const child = spawn('redis-server', [config, '--sentinel'], { stdio: 'ignore' });
+        sentinel = child;
+        const exited = () => child.exitCode !== null || child.signalCode !== null;
+        await until('the sentinel to answer or exit', async () => exited() || (await answersAs(candidate, child.pid!)), { timeoutMs: 10_000 });
+        return !exited() && candidate;
+      },
+      { timeoutMs: 20_000 },
+    );
     const client = createRedisClient(`redis+sentinel://127.0.0.1:${port}/paymaster`);
     try {
       await expect.poll(() => client.ping().catch(() => 'down'), { timeout: 10_000, interval: 100 }).toBe('PONG');

@@ -4,7 +4,8 @@ import { startNodeGateway, type RunningGateway } from '../src/adapters/node/serv
 import { silentLogger } from '../src/core/logger.ts';
 import { policyFrom } from './support/policy.ts';
 import { SimulatedProcessor } from '../src/demo/processor.ts';
-import { openRaw, within, type RawConnection } from './support/raw-client.ts';
+import { within } from './support/poll.ts';
+import { openRaw, type RawConnection } from './support/raw-client.ts';
 
 // Slow and greedy senders on real sockets: a request must arrive whole within limits.requestTimeoutMs,
 // and request bodies together stay within limits.bodyBudgetBytes.
@@ -61,7 +62,7 @@ describe('a request must arrive whole within limits.requestTimeoutMs', () => {
     const client = await open(target);
     // 400 bytes at one per 50 ms would take 20 s: far past the limit.
     void trickle(client.socket, `POST /v1/payments HTTP/1.1\r\nHost: gw\r\nX-Slow: ${'a'.repeat(360)}\r\n\r\n`, 50);
-    await within(client.closed, 10_000, 'connection trickling its headers still open');
+    await within('the gateway to close a connection trickling its headers', client.closed, 10_000);
     expect(client.received()).toMatch(/^HTTP\/1\.1 408 /);
     expect(JSON.parse(client.received().split('\r\n\r\n')[1]!)).toMatchObject({ error: { code: 'request_timeout' } });
   });
@@ -69,7 +70,7 @@ describe('a request must arrive whole within limits.requestTimeoutMs', () => {
   it('answers 408 request_timeout and closes a connection that sends nothing at all', async () => {
     const target = await gateway('{ requestTimeoutMs: 500 }');
     const client = await open(target);
-    await within(client.closed, 10_000, 'silent connection still open');
+    await within('the gateway to close a silent connection', client.closed, 10_000);
     expect(client.received()).toMatch(/^HTTP\/1\.1 408 /);
     expect(client.received()).toContain('"request_timeout"');
   });
@@ -81,7 +82,7 @@ describe('a request must arrive whole within limits.requestTimeoutMs', () => {
     try {
       const answered = new Promise<void>((resolve) => client.socket.on('data', () => client.received().includes('\r\n\r\n') && resolve()));
       client.socket.write(payment(JSON.stringify({ amount: 100, reference: 'slow-answer' })));
-      await within(answered, 10_000, 'no answer');
+      await within('an answer', answered, 10_000);
     } finally {
       processor.serviceTimeMs = 0;
     }
@@ -97,7 +98,7 @@ describe('a request must arrive whole within limits.requestTimeoutMs', () => {
     const headEnd = request.indexOf('\r\n\r\n') + 4;
     client.socket.write(request.slice(0, headEnd));
     void trickle(client.socket, request.slice(headEnd), 50);
-    await within(client.closed, 10_000, 'connection trickling its body still open');
+    await within('the gateway to close a connection trickling its body', client.closed, 10_000);
     expect(client.received()).toMatch(/^HTTP\/1\.1 408 /);
     expect(client.received()).toContain('"request_timeout"');
     expect(processor.chargesFor('slow')).toBe(0);
@@ -122,7 +123,7 @@ describe('request bodies share limits.bodyBudgetBytes', () => {
       client.socket.write(`POST /v1/payments HTTP/1.1\r\nHost: gw\r\nContent-Type: application/octet-stream\r\nContent-Length: ${declared}\r\n\r\n`);
       client.socket.write(sent); // and then nothing: the rest never comes
     }
-    const first = await within(Promise.race(greedy.map((c) => c.closed.then(() => c))), 10_000, 'no greedy body was refused');
+    const first = await within('a greedy body to be refused', Promise.race(greedy.map((c) => c.closed.then(() => c))), 10_000);
     expect(first.received()).toMatch(/^HTTP\/1\.1 503 /);
     expect(first.received()).toMatch(/connection: close/i);
     expect(first.received()).toContain('"body_budget_exhausted"');

@@ -38,8 +38,7 @@ describe('shared health across gateway processes', () => {
     const quiet = join(dir, 'quiet.json');
     writeFileSync(probing, JSON.stringify(rig.policy({ probe: { enabled: true, intervalMs: 100, timeoutMs: 1_000 } })));
     writeFileSync(quiet, JSON.stringify(rig.policy({ probe: { enabled: false } })));
-    gateways.push(await GatewayProcess.start(probing, redis.url));
-    gateways.push(await GatewayProcess.start(quiet, redis.url), await GatewayProcess.start(quiet, redis.url));
+    gateways.push(...(await Promise.all([GatewayProcess.start(probing, redis.url), GatewayProcess.start(quiet, redis.url), GatewayProcess.start(quiet, redis.url)])));
     const [first, second, third] = gateways as [GatewayProcess, GatewayProcess, GatewayProcess];
 
     await rig.carrier('a').setMode({ mode: 'blackhole' });

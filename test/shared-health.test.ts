@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DetectionRig, pathState, pay } from './support/detection-harness.ts';
+import { POLL } from './support/poll.ts';
 import { TestRedisServer } from './support/redis-server.ts';
-
-const POLL = { timeout: 10_000, interval: 50 };
 
 describe('shared health through Redis', () => {
   let rig: DetectionRig | undefined;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ExactlyOnceBench, GatewayProcess, pollUntil } from './support/exactly-once-bench.ts';
+import { ExactlyOnceBench, GatewayProcess } from './support/exactly-once-bench.ts';
+import { until } from './support/poll.ts';
 import { TestRedisServer } from './support/redis-server.ts';
 
 interface Answer {
@@ -113,15 +114,23 @@ describe('store-and-forward when every carrier is down', () => {
     const views = [];
     for (const entry of queued) {
       let last: unknown;
-      const forwarded = await pollUntil(async () => {
-        const view = await getJson(`${url}/v1/queue/${entry.id}`);
-        last = view;
-        return view.state === 'forwarded' ? view : undefined;
-      }, 150, 100).catch(async (error: Error) => {
-        // Seen once under a full suite's load and not reproduced: say where the drain stood.
-        const status = await getJson(`${url}/status`);
-        throw new Error(`${error.message}; entry ${JSON.stringify(last)}; status ${JSON.stringify({ queue: status.queue, paths: status.paths })}`);
-      });
+      const forwarded = await until(
+        `queued ${entry.id} to be forwarded`,
+        async () => {
+          const view = await getJson(`${url}/v1/queue/${entry.id}`);
+          last = view;
+          return view.state === 'forwarded' ? view : undefined;
+        },
+        {
+          timeoutMs: 15_000,
+          intervalMs: 100,
+          // Seen once under a full suite's load and not reproduced: say where the drain stood.
+          state: async () => {
+            const status = await getJson(`${url}/status`);
+            return { entry: last, queue: status.queue, paths: status.paths };
+          },
+        },
+      );
       views.push(forwarded);
     }
     expect(((await getJson(`${url}/status`)).queue as Record<string, unknown>).depth).toBe(0);
@@ -153,10 +162,14 @@ describe('store-and-forward when every carrier is down', () => {
       expect(status).toMatchObject({ kind: 'memory', durable: false, depth: 1 });
       bench.processor.failNext(1_000, 503);
       await bench.setAll('up');
-      const view = await pollUntil(async () => {
-        const v = await getJson(`${running.url}/v1/queue/${String(answer.json.id)}`);
-        return v.state === 'dead' ? v : undefined;
-      }, 150, 100);
+      const view = await until(
+        'the failing request to be dead-lettered',
+        async () => {
+          const v = await getJson(`${running.url}/v1/queue/${String(answer.json.id)}`);
+          return v.state === 'dead' ? v : undefined;
+        },
+        { timeoutMs: 15_000, intervalMs: 100 },
+      );
       expect(view.reason).toBe('http_503 after 3 attempts');
       expect(view.attempts).toBe(3);
       expect((await getJson(`${running.url}/status`)).queue).toMatchObject({ depth: 0, deadLettered: 1 });

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PathDnsState } from '../src/adapters/node/path-resolver-types.ts';
 import { bedSupport, NetnsBed, type BedProcess, type CarrierNumber } from './support/netns-bed.ts';
+import { until } from './support/poll.ts';
 
 const support = bedSupport();
 
@@ -49,13 +50,7 @@ describe.skipIf(!support.ok)('store box on network namespaces: DNS per path', ()
   }
 
   async function waitForDns(what: string, check: (state: DnsStatus) => boolean, timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const state = await dnsStatus();
-      if (check(state)) return;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what} (${JSON.stringify([...state.values()])})`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await until(what, async () => check(await dnsStatus()), { timeoutMs, intervalMs: 100, state: async () => [...(await dnsStatus()).values()] });
   }
 
   /** `count` payments, `concurrency` at a time; `beforeIndex(i)` is awaited by the worker about to send payment i. */

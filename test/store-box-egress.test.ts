@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePrometheusText, sampleValue } from './support/prom-text.ts';
 import { bedSupport, NetnsBed, PROCESSOR_ADDRESS, PROCESSOR_HOSTNAME, PROCESSOR_PORT } from './support/netns-bed.ts';
+import { until } from './support/poll.ts';
 
 const PAYPATH = join(import.meta.dirname, '..', 'bin', 'paypath.js');
 const support = bedSupport();
@@ -146,10 +147,8 @@ describe.skipIf(!support.ok)('store box wired by hand: egress, doctor, interface
         }
       };
       workers = Promise.all(Array.from({ length: 4 }, worker));
-      const waitFor = async (done: () => boolean) => {
-        while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      };
-      const waitSent = (count: number) => waitFor(() => sent >= count);
+      const waitFor = (what: string, done: () => boolean) => until(what, done, { timeoutMs: Math.max(0, deadline - Date.now()), intervalMs: 20 });
+      const waitSent = (count: number) => waitFor(`${count} payments sent`, () => sent >= count);
       await waitSent(40);
       // The link drops its address and comes back with another; the connection manager re-adds its route.
       phase = 'during';
@@ -168,7 +167,7 @@ describe.skipIf(!support.ok)('store box wired by hand: egress, doctor, interface
       // Its first payments after a reconnect may still meet a breaker or degraded mark that the
       // gap left behind (on a loaded machine): wait for lgu-lte to carry 20 of them, not a share.
       const carriedAfter = () => [...results.values()].filter((r) => r.phase === 'after' && r.path === 'lgu-lte').length;
-      await waitFor(() => carriedAfter() >= 20);
+      await waitFor('lgu-lte to carry 20 payments after the change', () => carriedAfter() >= 20);
       stop = true;
       await workers;
 

@@ -10,8 +10,9 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { CarrierProxy } from '../src/demo/carrier.ts';
 import { SimulatedProcessor } from '../src/demo/processor.ts';
-import { freePort } from './support/redis-server.ts';
+import { REFUSED_PORT } from './support/redis-server.ts';
 import { makeTlsFixtures } from './support/tls-fixtures.ts';
+import { until } from './support/poll.ts';
 
 let processor: SimulatedProcessor;
 let carrier: CarrierProxy;
@@ -80,7 +81,7 @@ describe('undici transport: what reached the wire', () => {
   });
 
   it('connection refused: not sent', async () => {
-    const error = await attempt(path(`http://127.0.0.1:${await freePort()}`));
+    const error = await attempt(path(`http://127.0.0.1:${REFUSED_PORT}`));
     expect(error).toMatchObject({ code: 'connect_refused', wire: 'not_sent' });
   });
 
@@ -135,8 +136,8 @@ describe('undici transport: warm connections', () => {
       open++;
       socket.once('close', () => open--);
     });
-    const port = await freePort();
-    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
     // Parked connections nobody uses are closed after the keep-alive timeout.
     const transport = createUndiciTransport(path(`http://127.0.0.1:${port}`), { keepAliveTimeoutMs: 150 });
     try {
@@ -221,12 +222,26 @@ describe('undici transport: a dual-stack interface path (Happy Eyeballs)', () =>
       seen.push(req.socket.remoteAddress ?? '');
       res.end('{}');
     };
-    const port = await freePort();
     // `localhost` is ::1 and 127.0.0.1 without DNS; ::1 and 127.0.0.0/8 stand in for the interface's two addresses.
     const v6 = createServer(answer);
     const v4 = createServer(answer);
-    await new Promise<void>((resolve) => v6.listen({ port, host: '::1', ipv6Only: true }, resolve));
-    await new Promise<void>((resolve) => v4.listen(port, '127.0.0.1', resolve));
+    // One port on both: the OS picks it on ::1; should it be taken on 127.0.0.1, pick again.
+    const port = await until(
+      'a port free on both ::1 and 127.0.0.1',
+      async () => {
+        await new Promise<void>((resolve) => v6.listen({ port: 0, host: '::1', ipv6Only: true }, resolve));
+        const candidate = (v6.address() as AddressInfo).port;
+        const taken = await new Promise<boolean>((resolve) => {
+          v4.once('error', () => resolve(true));
+          v4.listen(candidate, '127.0.0.1', () => resolve(false));
+        });
+        v4.removeAllListeners('error');
+        if (!taken) return candidate;
+        await new Promise<void>((resolve) => v6.close(() => resolve()));
+        return undefined;
+      },
+      { timeoutMs: 5_000 },
+    );
     let own: OwnAddress[] = [
       { address: '127.0.0.2', family: 'IPv4' },
       { address: '::1', family: 'IPv6' },
@@ -275,8 +290,8 @@ describe('undici transport: a dual-stack interface path (Happy Eyeballs)', () =>
     const fixtures = await makeTlsFixtures();
     // The certificate names localhost and 127.0.0.1, not ::1: only the host name makes it valid over IPv6.
     const server = createHttpsServer({ cert: fixtures.server.cert, key: fixtures.server.key }, (req, res) => res.end(req.socket.remoteAddress));
-    const port = await freePort();
-    await new Promise<void>((resolve) => server.listen({ port, host: '::1', ipv6Only: true }, resolve));
+    await new Promise<void>((resolve) => server.listen({ port: 0, host: '::1', ipv6Only: true }, resolve));
+    const { port } = server.address() as AddressInfo;
     const ca = fixtures.file('ca.pem', fixtures.ca.cert, 0o644);
     const config = path(`https://localhost:${port}`, { interface: 'wwan0', tls: { ca, minVersion: 'TLSv1.2' } });
     const transport = createUndiciTransport(config, { interfaceAddresses: wwan0(() => [{ address: '127.0.0.2', family: 'IPv4' }, { address: '::1', family: 'IPv6' }]) });

@@ -50,7 +50,7 @@ routes:
     idempotency: { upstreamHonors: true }
 probe: { enabled: false } # these tests count upstream requests and attempts; probes are tested on their own
 `);
-  const gateway = await startNodeGateway({ policy, policyHash: 'test', port: 0, logger });
+  const gateway = await startNodeGateway({ policy, policyHash: 'test', port: 0, logger, warmCodePaths: false });
   running.push(gateway);
   return gateway;
 }

@@ -8,6 +8,7 @@ import { policyHash } from '../src/core/policy/hash.ts';
 import { validatePolicyObject } from '../src/core/policy/parse.ts';
 import { startNodeGateway, type RunningGateway } from '../src/adapters/node/server.ts';
 import { CarrierProxy } from '../src/demo/carrier.ts';
+import { deliveredAndIdle } from './support/rig.ts';
 import { TestRedisServer } from './support/redis-server.ts';
 import { SimulatedProcessor } from '../src/demo/processor.ts';
 import { WranglerDev } from './support/wrangler-dev.ts';
@@ -102,7 +103,7 @@ describe('the Worker in workerd', () => {
     } finally {
       await carriers.get('edge-a')!.setMode({ mode: 'up' });
     }
-    await new Promise((r) => setTimeout(r, 200)); // held (blackholed) requests land now, and must replay
+    await deliveredAndIdle(processor, carriers.values()); // held (blackholed) requests land now, and must replay
     for (let i = 0; i < 4; i++) expect(processor.chargesFor(`w-${mode.mode}-${i}`), name).toBe(1);
   });
 
@@ -124,7 +125,7 @@ describe('the Worker in workerd', () => {
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
     let node: RunningGateway | undefined;
     try {
-      node = await startNodeGateway({ policy: parsed.policy, policyHash: await policyHash(parsed.policy), port: 0, redisUrl: redis.url, logger: silentLogger });
+      node = await startNodeGateway({ policy: parsed.policy, policyHash: await policyHash(parsed.policy), port: 0, redisUrl: redis.url, logger: silentLogger, warmCodePaths: false });
       const nodeUrl = node.url;
 
       // Node learns first: edge-a refuses, the Node gateway's payments trip it.

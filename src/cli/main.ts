@@ -20,6 +20,8 @@ Usage:
                                                          run the gateway (env: PAYPATH_POLICY, PORT, HOST, REDIS_URL,
                                                          PAYPATH_TLS_CERT, PAYPATH_TLS_KEY; merchant keys: see docs/security.md)
                        [--admin-tokens-file FILE] [--audit-file FILE] [--no-watch] [--idempotency-memory-mb N]
+                       [--no-warm-up]                    start listening without first running requests through an
+                                                         in-memory copy (the first payments are then slower)
                                                          --redis: redis://, rediss://, redis+sentinel://[:pw@]h:p,.../master,
                                                          redis+cluster://[user:pw@]h:p,... (rediss+cluster:// for TLS)
                                                          admin tokens: PAYPATH_ADMIN_TOKENS="name:role:token,..." or
@@ -141,6 +143,7 @@ async function serveCommand(args: string[]): Promise<number> {
       'admin-tokens-file': { type: 'string' },
       'audit-file': { type: 'string' },
       'no-watch': { type: 'boolean', default: false },
+      'no-warm-up': { type: 'boolean', default: false },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'idempotency-memory-mb': { type: 'string' },
@@ -192,6 +195,7 @@ async function serveCommand(args: string[]): Promise<number> {
   const running = await startNodeGateway({
     policyFile: file,
     watchPolicy: !values['no-watch'],
+    warmCodePaths: !values['no-warm-up'],
     adminTokens,
     auditFile: values['audit-file'] ?? process.env.PAYPATH_AUDIT_FILE ?? 'paypath-audit.jsonl',
     policy,

@@ -110,6 +110,13 @@ export class CarrierProxy {
     return `http://${this.host}:${this.#port}`;
   }
 
+  /** Bytes clients sent that this carrier holds (frozen, or waiting for its upstream to connect). */
+  get heldBytes(): number {
+    let held = 0;
+    for (const link of this.#links) held += link.heldBytes + (link.upstream?.connecting ? 1 : 0);
+    return held;
+  }
+
   get mode(): CarrierMode {
     return this.#mode;
   }

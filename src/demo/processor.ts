@@ -52,6 +52,7 @@ export class SimulatedProcessor {
   lookups = 0;
   readonly #answers = new Map<string, StoredAnswer>();
   readonly #inFlight = new Set<string>();
+  #handling = 0;
   readonly #byReference = new Map<string, number>();
   #failures: { remaining: number; status: number } = { remaining: 0, status: 500 };
   #server: Server | undefined;
@@ -79,6 +80,11 @@ export class SimulatedProcessor {
     let duplicates = 0;
     for (const count of this.#byReference.values()) duplicates += Math.max(0, count - 1);
     return duplicates;
+  }
+
+  /** Requests being read or answered now. */
+  get handling(): number {
+    return this.#handling;
   }
 
   chargesFor(reference: string): number {
@@ -119,6 +125,8 @@ export class SimulatedProcessor {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.#handling++;
+    res.once('close', () => this.#handling--);
     const url = new URL(req.url ?? '/', 'http://processor');
     this.requests.set(url.pathname, (this.requests.get(url.pathname) ?? 0) + 1);
     const body = await readAll(req);

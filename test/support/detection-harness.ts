@@ -66,6 +66,7 @@ export class DetectionRig {
       policyHash: await policyHash(parsed),
       port: 0,
       logger: silentLogger,
+      warmCodePaths: false,
       ...options,
     });
     this.gateways.push(gateway);

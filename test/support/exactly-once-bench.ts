@@ -10,7 +10,7 @@ import { loadPolicyFile } from '../../src/adapters/node/policy-file.ts';
 import { startNodeGateway, type NodeGatewayOptions, type RunningGateway } from '../../src/adapters/node/server.ts';
 import { CarrierProxy } from '../../src/demo/carrier.ts';
 import { SimulatedProcessor } from '../../src/demo/processor.ts';
-import { freePort } from './redis-server.ts';
+import { until, within } from './poll.ts';
 
 /**
  * A processor behind three carriers, and policy files pointing at them, for the exactly-once
@@ -63,6 +63,7 @@ export class ExactlyOnceBench {
       port: 0,
       logger: process.env.EO_DEBUG ? { info: console.log, warn: console.log, error: console.log } : silentLogger,
       ...(redisUrl ? { redisUrl, queueKeys: [Buffer.from(TEST_QUEUE_KEY, 'base64')] } : {}),
+      warmCodePaths: false,
       ...options,
     });
   }
@@ -83,40 +84,72 @@ const BIN = fileURLToPath(new URL('../../bin/paypath.js', import.meta.url));
 /** The queue key the tests' gateways seal queued requests with (base64 of 32 bytes; a test value, public). */
 export const TEST_QUEUE_KEY = Buffer.alloc(32, 7).toString('base64');
 
-/** `paypath serve` as a child process on a free port (process.execPath is Node 24 under vitest). */
+/** `paypath serve` as a child process (process.execPath is Node 24 under vitest). */
 export class GatewayProcess {
   readonly port: number;
   readonly #child: ChildProcess;
-  output = '';
+  readonly #output: { text: string };
 
-  private constructor(port: number, child: ChildProcess) {
+  private constructor(port: number, child: ChildProcess, output: { text: string }) {
     this.port = port;
     this.#child = child;
-    child.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
+    this.#output = output;
   }
 
-  /** `env` adds to (or, with undefined values, removes from) the child's environment; by default it seals its queue with TEST_QUEUE_KEY. */
-  static async start(policyFile: string, redisUrl: string, port?: number, env: Record<string, string | undefined> = {}): Promise<GatewayProcess> {
-    const p = port ?? (await freePort());
-    const childEnv: Record<string, string | undefined> = { ...process.env, LOG_LEVEL: 'warn', PAYPATH_QUEUE_KEY: TEST_QUEUE_KEY, ...env };
+  get output(): string {
+    return this.#output.text;
+  }
+
+  /**
+   * Starts on a port the OS picks, or on `port` (a restart in place: a port another process still
+   * holds is retried until free). `env` adds to (or, with undefined values, removes from) the
+   * child's environment; by default it seals its queue with TEST_QUEUE_KEY.
+   */
+  static async start(policyFile: string, redisUrl: string, port = 0, env: Record<string, string | undefined> = {}): Promise<GatewayProcess> {
+    let failure = '';
+    return until(
+      `paypath serve to listen${port ? ` on port ${port}` : ''}`,
+      () =>
+        GatewayProcess.#spawn(policyFile, redisUrl, port, env).catch((error: Error) => {
+          if (port === 0 || !error.message.includes('EADDRINUSE')) throw error;
+          failure = error.message;
+          return undefined;
+        }),
+      { timeoutMs: 15_000, intervalMs: 100, state: () => failure },
+    );
+  }
+
+  static async #spawn(policyFile: string, redisUrl: string, port: number, env: Record<string, string | undefined>): Promise<GatewayProcess> {
+    // info, for the line saying where it listens; the rest of its output is kept for failures.
+    const childEnv: Record<string, string | undefined> = { ...process.env, LOG_LEVEL: 'info', PAYPATH_QUEUE_KEY: TEST_QUEUE_KEY, ...env };
     for (const [name, value] of Object.entries(childEnv)) if (value === undefined) delete childEnv[name];
-    const child = spawn(process.execPath, [BIN, 'serve', '--policy', policyFile, '--port', String(p), '--redis', redisUrl], {
+    const child = spawn(process.execPath, [BIN, 'serve', '--policy', policyFile, '--port', String(port), '--redis', redisUrl, '--no-warm-up'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: childEnv,
     });
-    const gateway = new GatewayProcess(p, child);
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`paypath serve exited ${child.exitCode}: ${gateway.output}`);
-      try {
-        if ((await fetch(`${gateway.url}/healthz`)).ok) return gateway;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > deadline) throw new Error(`paypath serve did not start: ${gateway.output}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const output = { text: '' };
+    const keep = (d: Buffer) => (output.text = (output.text + d.toString()).slice(-20_000));
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    const listening = await within(
+      'paypath serve to say where it listens',
+      new Promise<number>((resolve, reject) => {
+        const onData = () => {
+          const match = /paypath listening on http:\/\/[\d.]+:(\d+)/.exec(output.text);
+          if (match) {
+            child.stdout!.off('data', onData);
+            resolve(Number(match[1]));
+          }
+        };
+        child.stdout!.on('data', onData);
+        child.once('exit', (code) => reject(new Error(`paypath serve exited ${code}: ${output.text}`)));
+      }),
+      15_000,
+    ).catch((error: unknown) => {
+      child.kill('SIGKILL');
+      throw error;
+    });
+    return new GatewayProcess(listening, child, output);
   }
 
   get url(): string {
@@ -130,16 +163,6 @@ export class GatewayProcess {
     this.#child.kill('SIGKILL');
     await exited;
   }
-}
-
-/** Polls `check` every `intervalMs` until it returns a value, at most `tries` times. */
-export async function pollUntil<T>(check: () => Promise<T | undefined>, tries = 100, intervalMs = 100): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-  throw new Error(`condition not met after ${tries} tries`);
 }
 
 /**

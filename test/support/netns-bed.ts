@@ -58,6 +58,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit, type Response as UndiciResponse } from 'undici';
+import { until } from './poll.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = join(HERE, '..', '..');
@@ -450,11 +451,10 @@ export class NetnsBed {
   // was down: otherwise the first packets after up() meet a stale FAILED entry (EHOSTUNREACH).
   async #linkUp(c: BedCarrier): Promise<void> {
     await run('ip', ['-n', c.ns, 'link', 'set', 's', 'up']);
-    const deadline = Date.now() + 5_000;
-    while (!(await run('ip', ['-n', this.ns.store, 'link', 'show', c.storeInterface])).stdout.includes('LOWER_UP')) {
-      if (Date.now() > deadline) throw new Error(`${c.storeInterface} did not come back up`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until(`${c.storeInterface} to come back up`, async () => (await run('ip', ['-n', this.ns.store, 'link', 'show', c.storeInterface])).stdout.includes('LOWER_UP'), {
+      timeoutMs: 5_000,
+      intervalMs: 20,
+    });
     await run('ip', ['-n', this.ns.store, 'neigh', 'flush', 'dev', c.storeInterface]);
     await run('ip', ['-n', c.ns, 'neigh', 'flush', 'dev', 's']);
   }
@@ -586,7 +586,7 @@ export class NetnsBed {
   async startGateway(policy: string, options: { env?: NodeJS.ProcessEnv; args?: string[] } = {}): Promise<BedProcess> {
     const file = join(this.dir, 'policy.yaml');
     writeFileSync(file, policy);
-    const gateway = this.node('store', join(REPO, 'bin', 'paypath.js'), ['serve', '--policy', file, '--port', String(GATEWAY_PORT), '--host', '127.0.0.1', ...(options.args ?? [])], {
+    const gateway = this.node('store', join(REPO, 'bin', 'paypath.js'), ['serve', '--policy', file, '--port', String(GATEWAY_PORT), '--host', '127.0.0.1', '--no-warm-up', ...(options.args ?? [])], {
       name: 'paypath serve',
       env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', ...options.env },
     });
@@ -597,19 +597,22 @@ export class NetnsBed {
 
   async #waitHealthy(): Promise<void> {
     this.#gatewayPortal ??= await this.portal('store', '127.0.0.1', GATEWAY_PORT);
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      try {
-        const response = await this.#gatewayPortal.fetch('/healthz', { signal: AbortSignal.timeout(2_000) });
-        await response.body?.cancel();
-        if (response.ok) return;
-      } catch {
-        // not listening yet
-      }
-      if (this.#gateway && !this.#gateway.running) throw new Error(`paypath serve exited:\n${this.#gateway.output}`);
-      if (Date.now() > deadline) throw new Error(`paypath serve did not answer /healthz:\n${this.#gateway?.output ?? ''}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const portal = this.#gatewayPortal;
+    await until(
+      'paypath serve to answer /healthz',
+      async () => {
+        try {
+          const response = await portal.fetch('/healthz', { signal: AbortSignal.timeout(2_000) });
+          await response.body?.cancel();
+          if (response.ok) return true;
+        } catch {
+          // not listening yet
+        }
+        if (this.#gateway && !this.#gateway.running) throw new Error(`paypath serve exited:\n${this.#gateway.output}`);
+        return false;
+      },
+      { timeoutMs: 20_000, intervalMs: 100, state: () => this.#gateway?.output ?? '' },
+    );
   }
 
   /** Stops the gateway startGateway() started (to start another with a different policy). */
@@ -647,14 +650,15 @@ export class NetnsBed {
    * `timeoutMs` fails naming `what` and the last status (or the part of it `show` picks).
    */
   async waitForGatewayStatus<T>(what: string, done: (status: T) => boolean, options: { timeoutMs?: number; show?: (status: T) => unknown } = {}): Promise<T> {
-    const timeoutMs = options.timeoutMs ?? 15_000;
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const current = await this.gatewayStatus<T>();
-      if (done(current)) return current;
-      if (Date.now() > deadline) throw new Error(`${what}: not seen within ${timeoutMs} ms; last /status: ${JSON.stringify(options.show ? options.show(current) : current)}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    let current: T | undefined;
+    return until(
+      what,
+      async () => {
+        current = await this.gatewayStatus<T>();
+        return done(current) && current;
+      },
+      { timeoutMs: options.timeoutMs ?? 15_000, intervalMs: 100, state: () => (options.show && current !== undefined ? options.show(current) : current) },
+    );
   }
 
   /** Stops every process, deletes every namespace and file the bed made. Idempotent; never throws. */

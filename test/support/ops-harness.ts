@@ -68,6 +68,7 @@ export class OpsStack {
       adminTokens: ADMIN_TOKENS,
       auditFile,
       processMetrics: options.processMetrics ?? false,
+      warmCodePaths: false,
       ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
     });
     return new OpsStack({ processor, carriers, gateway, dir, policyFile, auditFile, logLines });

@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { within } from './poll.ts';
 
 // Clients that put exactly the given bytes on a TCP connection: fetch and node:http would never send
 // a second Host header, an oversized header block or a request that trickles in byte by byte.
@@ -52,18 +53,11 @@ export async function rawExchange(url: string, bytes: string, timeoutMs = 10_000
   const connection = await openRaw(url);
   connection.socket.write(bytes);
   try {
-    await within(connection.closed, timeoutMs, 'no answer and no close');
+    await within('an answer or a close', connection.closed, timeoutMs);
   } finally {
     connection.socket.destroy();
   }
   const failure = connection.error();
   if (failure && connection.received() === '') throw failure;
   return parseRawAnswer(connection.received('utf8'));
-}
-
-/** Resolves with `promise`, or fails naming `what` after `ms` (so a server that never answers fails the test, not the run). */
-export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms)));
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { TestRedisServer } from './redis-server.ts';
+import { until } from './poll.ts';
 
 const run = promisify(execFile);
 
@@ -57,13 +58,15 @@ export class TestRedisCluster {
 
   /** Resolves once every running node reports cluster_state:ok (10 s at most). */
   async waitUntilOk(timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const states = await Promise.all(this.nodes.filter((n) => n.running).map((n) => clusterState(n.port)));
-      if (states.every((s) => s === 'ok')) return;
-      if (Date.now() > deadline) throw new Error(`cluster not ok: ${states.join(', ')}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    let states: string[] = [];
+    await until(
+      'every running cluster node to report cluster_state:ok',
+      async () => {
+        states = await Promise.all(this.nodes.filter((n) => n.running).map((n) => clusterState(n.port)));
+        return states.every((s) => s === 'ok');
+      },
+      { timeoutMs, intervalMs: 100, state: () => states },
+    );
   }
 
   async stop(): Promise<void> {

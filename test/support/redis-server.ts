@@ -3,13 +3,24 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { until } from './poll.ts';
 
-/** A free TCP port on 127.0.0.1 (the OS picks; closed again before it is returned). */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
+/**
+ * A port nothing listens on, for an upstream that refuses connections: the discard port. Ports the
+ * OS hands out to listeners on port 0 (the tests' servers) are never below 1024, so no test takes it.
+ */
+export const REFUSED_PORT = 9;
+
+/**
+ * A port that was free a moment ago (the OS picks it). Only for programs that cannot listen on
+ * port 0 and say which port they took (redis-server, wrangler dev): whoever uses it retries on a
+ * bind failure.
+ */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
-    server.listen(0, host, () => {
+    server.listen(0, '127.0.0.1', () => {
       const { port } = server.address() as { port: number };
       server.close(() => resolve(port));
     });
@@ -22,14 +33,14 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
  * in a temp dir so data survives its own restart.
  */
 export class TestRedisServer {
-  readonly port: number;
+  #port: number;
   readonly #dir: string;
   readonly #persistent: boolean;
   readonly #extraArgs: readonly string[];
   #process: ChildProcess | undefined;
 
   private constructor(port: number, persistent: boolean, extraArgs: readonly string[]) {
-    this.port = port;
+    this.#port = port;
     this.#persistent = persistent;
     this.#extraArgs = extraArgs;
     this.#dir = mkdtempSync(join(tmpdir(), 'paypath-redis-'));
@@ -37,9 +48,18 @@ export class TestRedisServer {
 
   /** `extraArgs` go after the defaults (relative file names in them resolve in the server's temp dir). */
   static async start(options: { persistent?: boolean; extraArgs?: readonly string[] } = {}): Promise<TestRedisServer> {
-    const server = new TestRedisServer(await freePort(), options.persistent ?? false, options.extraArgs ?? []);
-    await server.restart();
+    const server = new TestRedisServer(0, options.persistent ?? false, options.extraArgs ?? []);
+    // Another process may take the port between the pick and redis-server's bind: pick again.
+    await until('redis-server to start on a free port', async () => {
+      server.#port = await freePort();
+      return server.#launch();
+    }, { timeoutMs: 10_000 });
     return server;
+  }
+
+  /** The port it listens on (kept across restarts, so clients reconnect to the same address). */
+  get port(): number {
+    return this.#port;
   }
 
   get url(): string {
@@ -54,19 +74,27 @@ export class TestRedisServer {
     return this.#process !== undefined && this.#process.exitCode === null && this.#process.signalCode === null;
   }
 
-  /** Starts (again) on the same port and data dir; resolves once it answers PING. */
+  /**
+   * Starts again on the same port and data dir; resolves once it answers. A port still held
+   * by something else (a closing connection of the old server, another process) is retried.
+   */
   async restart(): Promise<void> {
-    if (this.#process && this.#process.exitCode === null && this.#process.signalCode === null) return;
+    if (this.running) return;
+    await until(`redis-server to start again on port ${this.port}`, () => this.#launch(), { timeoutMs: 10_000, intervalMs: 100 });
+  }
+
+  /** One start: true once it answers, false if it exited first (the port was taken). */
+  async #launch(): Promise<boolean> {
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--dir', this.#dir, '--daemonize', 'no'];
     args.push('--appendonly', this.#persistent ? 'yes' : 'no');
     if (this.#persistent) args.push('--appendfsync', 'always');
     args.push(...this.#extraArgs);
-    this.#process = spawn('redis-server', args, { stdio: 'ignore' });
-    const deadline = Date.now() + 10_000;
-    while (!(await ping(this.port))) {
-      if (Date.now() > deadline) throw new Error(`redis-server on port ${this.port} did not start`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const child = spawn('redis-server', args, { stdio: 'ignore' });
+    this.#process = child;
+    const exited = () => child.exitCode !== null || child.signalCode !== null;
+    await until(`redis-server on port ${this.port} to answer`, async () => exited() || (await answersAs(this.port, child.pid!)), { timeoutMs: 10_000 });
+    if (exited()) this.#process = undefined;
+    return !exited();
   }
 
   /** SIGKILL: the server vanishes; its connections are reset. */
@@ -94,16 +122,22 @@ export class TestRedisServer {
   }
 }
 
-function ping(port: number): Promise<boolean> {
+/** Whether the redis-server (or sentinel) answering on `port` is process `pid`, not another that holds the port. */
+export function answersAs(port: number, pid: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port });
+    let reply = '';
     const done = (ok: boolean) => {
       socket.destroy();
       resolve(ok);
     };
     socket.setTimeout(500, () => done(false));
     socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
+    socket.once('connect', () => socket.write('INFO server\r\n'));
+    socket.on('data', (data) => {
+      reply += data.toString();
+      const found = /\r\nprocess_id:(\d+)\r\n/.exec(reply);
+      if (found) done(Number(found[1]) === pid);
+    });
   });
 }

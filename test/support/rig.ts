@@ -5,6 +5,7 @@ import type { Policy, PolicyInput } from '../../src/core/policy/schema.ts';
 import { startNodeGateway, type RunningGateway } from '../../src/adapters/node/server.ts';
 import { CarrierProxy, type CarrierMode } from '../../src/demo/carrier.ts';
 import { SimulatedProcessor } from '../../src/demo/processor.ts';
+import { until } from './poll.ts';
 
 /** The three carriers of a store box, each on its own loopback address, and the source address the gateway binds for it. */
 export const CARRIERS = [
@@ -86,7 +87,7 @@ export class Rig {
     // A processor that de-duplicates only where every route says it does, so a re-send on a route
     // with upstreamHonors: false shows as a second charge instead of being absorbed.
     processor.honorKeys = result.policy.routes.every((route) => route.idempotency.upstreamHonors);
-    const running = await startNodeGateway({ policy: result.policy, policyHash: await policyHash(result.policy), port: 0, logger: silentLogger });
+    const running = await startNodeGateway({ policy: result.policy, policyHash: await policyHash(result.policy), port: 0, logger: silentLogger, warmCodePaths: false });
     return new Rig(processor, carriers, running, result.policy);
   }
 
@@ -104,6 +105,11 @@ export class Rig {
 
   async restoreAll(): Promise<void> {
     for (const carrier of this.carriers.values()) await carrier.setMode({ mode: 'up' });
+  }
+
+  /** Resolves once nothing is on its way to the processor: see deliveredAndIdle. */
+  async idle(): Promise<void> {
+    await deliveredAndIdle(this.processor, this.carriers.values());
   }
 
   async pay(reference: string, options: { key?: string | null; path?: string; body?: unknown } = {}): Promise<PaymentResult> {
@@ -159,4 +165,24 @@ export class Rig {
 /** Payments that did not succeed (anything but 201). */
 export function failed(results: PaymentResult[]): PaymentResult[] {
   return results.filter((r) => r.status !== 201);
+}
+
+/**
+ * Resolves once nothing is on its way to the processor (no carrier holds a byte, the processor
+ * handles no request) at two checks in a row. After a blackholed carrier is restored, its held
+ * requests land late: waiting for this, rather than for a fixed time, counts a duplicate charge
+ * they make however slow the machine is.
+ */
+export async function deliveredAndIdle(processor: SimulatedProcessor, carriers: Iterable<CarrierProxy>): Promise<void> {
+  const all = [...carriers];
+  let quietChecks = 0;
+  await until(
+    'the processor to be idle (nothing held by a carrier, no request in progress)',
+    () => {
+      const busy = processor.handling > 0 || all.some((c) => c.heldBytes > 0);
+      quietChecks = busy ? 0 : quietChecks + 1;
+      return quietChecks >= 2;
+    },
+    { timeoutMs: 10_000, intervalMs: 25 },
+  );
 }
