@@ -34,13 +34,25 @@ export default tseslint.config(
     files: ['src/core/**/*.ts'],
     ignores: ['src/core/**/*.test.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          { group: ['node:*'], message: 'src/core uses Web APIs only; put Node code in src/adapters/node.' },
-          { group: ['undici', 'ioredis', '@hono/node-server'], message: 'src/core is runtime-neutral; inject this from an adapter.' },
-          { group: ['**/adapters/**', '**/http/**'], message: 'src/core must not depend on outer layers.' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['node:*'],
+              message: 'src/core uses Web APIs only; put Node code in src/adapters/node.',
+            },
+            {
+              group: ['undici', 'ioredis', '@hono/node-server'],
+              message: 'src/core is runtime-neutral; inject this from an adapter.',
+            },
+            {
+              group: ['**/adapters/**', '**/http/**'],
+              message: 'src/core must not depend on outer layers.',
+            },
+          ],
+        },
+      ],
     },
   },
   {

@@ -21,4 +21,10 @@ const everyImportCounts = {
   },
 };
 
-export default [{ ...noCycle, languageOptions: { parser: everyImportCounts }, linterOptions: { reportUnusedDisableDirectives: 'off' } }];
+export default [
+  {
+    ...noCycle,
+    languageOptions: { parser: everyImportCounts },
+    linterOptions: { reportUnusedDisableDirectives: 'off' },
+  },
+];

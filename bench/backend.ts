@@ -24,11 +24,20 @@ if (!controlPort || !processorPort || !carrierPort) {
 const processor = await new SimulatedProcessor({ port: processorPort }).start();
 const carriers = new Map<string, CarrierProxy>();
 for (const c of BENCH_CARRIERS) {
-  carriers.set(c.id, await new CarrierProxy({ name: c.id, host: c.host, port: carrierPort, target: { host: '127.0.0.1', port: processorPort } }).start());
+  carriers.set(
+    c.id,
+    await new CarrierProxy({
+      name: c.id,
+      host: c.host,
+      port: carrierPort,
+      target: { host: '127.0.0.1', port: processorPort },
+    }).start(),
+  );
 }
 
 createServer((req, res) => {
-  const reply = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  const reply = (status: number, body: unknown) =>
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   const parts = (req.url ?? '/').split('/').filter(Boolean);
   void (async () => {
     if (req.method === 'POST' && parts[0] === 'carriers' && parts.length === 3) {
@@ -44,7 +53,9 @@ createServer((req, res) => {
     }
     if (req.method === 'GET' && parts[0] === 'ledger') {
       const byReference: Record<string, number> = {};
-      for (const charge of processor.charges) if (charge.reference) byReference[charge.reference] = (byReference[charge.reference] ?? 0) + 1;
+      for (const charge of processor.charges)
+        if (charge.reference)
+          byReference[charge.reference] = (byReference[charge.reference] ?? 0) + 1;
       return reply(200, { charges: processor.charges.length, byReference });
     }
     reply(404, {});

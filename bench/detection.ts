@@ -18,7 +18,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function quantiles(samples: number[]): string {
   if (samples.length === 0) return 'no samples';
   const sorted = [...samples].sort((a, b) => a - b);
-  const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!.toFixed(2);
+  const q = (p: number) =>
+    sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!.toFixed(2);
   return `n=${sorted.length} p50=${q(0.5)} ms p99=${q(0.99)} ms max=${sorted.at(-1)!.toFixed(2)} ms`;
 }
 
@@ -62,7 +63,9 @@ async function tripPropagation(): Promise<void> {
     if (Number.isNaN(at)) applied.length = 0;
     else samples.push(at - started);
   }
-  console.log(`trip/recovery propagation between instances (target p99 <= 25 ms): ${quantiles(samples)}`);
+  console.log(
+    `trip/recovery propagation between instances (target p99 <= 25 ms): ${quantiles(samples)}`,
+  );
   await Promise.all(gateways.map((g) => g.close()));
   stores.forEach((s) => s.dispose());
   clients.forEach((c) => c.disconnect());
@@ -86,7 +89,8 @@ async function paymentsAfterCut(): Promise<void> {
         const answer = await pay(gateway);
         total++;
         if (answer.status !== 201) failed++;
-        if (startedAt >= cutAt - 50 && (answer.attempts > 1 || answer.path === 'a')) met.push({ startedAt });
+        if (startedAt >= cutAt - 50 && (answer.attempts > 1 || answer.path === 'a'))
+          met.push({ startedAt });
       }
     };
     const workers = [worker(), worker(), worker(), worker()];
@@ -96,7 +100,10 @@ async function paymentsAfterCut(): Promise<void> {
     await sleep(3_000);
     stop = true;
     await Promise.all(workers);
-    const tripped = gateway.gateway.status().paths.find((p) => p.id === 'a')!.transitions.find((t) => t.to === 'open' && t.at >= cutAt);
+    const tripped = gateway.gateway
+      .status()
+      .paths.find((p) => p.id === 'a')!
+      .transitions.find((t) => t.to === 'open' && t.at >= cutAt);
     const detectedAt = tripped?.at ?? Infinity;
     const before = met.filter((m) => m.startedAt < detectedAt).length;
     console.log(
@@ -119,7 +126,10 @@ async function hedgingLatency(): Promise<void> {
     const hedged = await rig.gateway({
       ...base,
       // a's connects must outlive the measurement: once they time out, a opens and payments stop hedging at all.
-      paths: [{ id: 'a', upstream: listener.url, grade: 'warm', connectTimeoutMs: 60_000 }, ...base.paths],
+      paths: [
+        { id: 'a', upstream: listener.url, grade: 'warm', connectTimeoutMs: 60_000 },
+        ...base.paths,
+      ],
       routes: base.routes.map((r) => ({ ...r, paths: ['a', 'b'], hedgeConnectMs })),
     });
     const direct = await rig.gateway(base);
@@ -142,9 +152,14 @@ async function hedgingLatency(): Promise<void> {
     console.log(`hedging, first path's connects hang (hedgeConnectMs ${hedgeConnectMs}):`);
     console.log(`  direct on b:       ${quantiles(baseline)}`);
     console.log(`  hedged a -> b:     ${quantiles(withHedge)}`);
-    const p99 = (samples: number[]) => [...samples].sort((a, b) => a - b)[Math.floor(0.99 * samples.length)]!;
-    console.log(`  p99 added over direct (hedged p99 minus direct p99, as in the overhead table): ${(p99(withHedge) - p99(baseline)).toFixed(2)} ms (target <= ${hedgeConnectMs + 5} ms)`);
-    console.log(`  per pair (hedged minus the direct payment before it; each side's own noise adds up): ${quantiles(withHedge.map((s, i) => s - baseline[i]!))}`);
+    const p99 = (samples: number[]) =>
+      [...samples].sort((a, b) => a - b)[Math.floor(0.99 * samples.length)]!;
+    console.log(
+      `  p99 added over direct (hedged p99 minus direct p99, as in the overhead table): ${(p99(withHedge) - p99(baseline)).toFixed(2)} ms (target <= ${hedgeConnectMs + 5} ms)`,
+    );
+    console.log(
+      `  per pair (hedged minus the direct payment before it; each side's own noise adds up): ${quantiles(withHedge.map((s, i) => s - baseline[i]!))}`,
+    );
   } finally {
     await rig.stop();
     await listener.stop();
@@ -152,6 +167,11 @@ async function hedgingLatency(): Promise<void> {
 }
 
 // `node bench/detection.ts hedging` runs one part; no argument runs all three.
-const parts = { propagation: tripPropagation, 'after-cut': paymentsAfterCut, hedging: hedgingLatency };
+const parts = {
+  propagation: tripPropagation,
+  'after-cut': paymentsAfterCut,
+  hedging: hedgingLatency,
+};
 const chosen = process.argv.slice(2);
-for (const [name, run] of Object.entries(parts)) if (chosen.length === 0 || chosen.includes(name)) await run();
+for (const [name, run] of Object.entries(parts))
+  if (chosen.length === 0 || chosen.includes(name)) await run();

@@ -33,7 +33,11 @@ export interface OpenLoopOptions {
 export async function openLoop(options: OpenLoopOptions): Promise<Sample[]> {
   const total = Math.round((options.rate * options.durationMs) / 1000);
   const interval = 1000 / options.rate;
-  const pool = new Pool(options.url, { connections: 2048, pipelining: 1, keepAliveTimeout: 30_000 });
+  const pool = new Pool(options.url, {
+    connections: 2048,
+    pipelining: 1,
+    keepAliveTimeout: 30_000,
+  });
   const samples: Sample[] = [];
   const pending: Promise<void>[] = [];
   const events = [...(options.events ?? [])].sort((a, b) => a.atMs - b.atMs);
@@ -47,16 +51,37 @@ export async function openLoop(options: OpenLoopOptions): Promise<Sample[]> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (options.withKeys) headers['idempotency-key'] = `k-${reference}`;
     const body = JSON.stringify({ amount: 4500, currency: 'KRW', reference });
-    if (options.sign) Object.assign(headers, signHeadersSync(options.sign, 'POST', '/v1/payments', body));
+    if (options.sign)
+      Object.assign(headers, signHeadersSync(options.sign, 'POST', '/v1/payments', body));
     pending.push(
       pool
-        .request({ method: 'POST', path: '/v1/payments', headers, body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
+        .request({
+          method: 'POST',
+          path: '/v1/payments',
+          headers,
+          body,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        })
         .then(async (response) => {
           await response.body.dump();
-          samples.push({ index, reference, scheduledAt, latencyMs: performance.now() - start - scheduledAt, status: response.statusCode });
+          samples.push({
+            index,
+            reference,
+            scheduledAt,
+            latencyMs: performance.now() - start - scheduledAt,
+            status: response.statusCode,
+          });
         })
         .catch((error: { code?: string }) => {
-          samples.push({ index, reference, scheduledAt, latencyMs: performance.now() - start - scheduledAt, status: 0, error: error.code ?? 'error' });
+          samples.push({
+            index,
+            reference,
+            scheduledAt,
+            latencyMs: performance.now() - start - scheduledAt,
+            status: 0,
+            error: error.code ?? 'error',
+          });
         }),
     );
   };
@@ -105,7 +130,13 @@ export function samplesIn(samples: readonly Sample[], from: number, to: number):
 }
 
 /** Summarises a phase's samples (scheduled from `from` ms on) against the processor's charges per reference. */
-export function phaseRow(phase: string, inPhase: readonly Sample[], from: number, chargesByReference: Record<string, number>, firstSuccess: boolean): PhaseRow {
+export function phaseRow(
+  phase: string,
+  inPhase: readonly Sample[],
+  from: number,
+  chargesByReference: Record<string, number>,
+  firstSuccess: boolean,
+): PhaseRow {
   const ok = (s: Sample) => s.status >= 200 && s.status < 300;
   const latencies = inPhase.map((s) => s.latencyMs);
   const successesAfter = inPhase.filter(ok).map((s) => s.scheduledAt + s.latencyMs - from);

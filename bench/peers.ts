@@ -23,8 +23,14 @@ export interface Upstream {
  * per carrier (on 127.0.0.1, ports port+1…) that binds that carrier's address: the outer upstream
  * fails over between them on errors, timeouts and the inner servers' 502/504.
  */
-export function nginxConfig(dir: string, port: number, upstreams: Upstream[], retryNonIdempotent: boolean): string {
-  if (upstreams.some((u) => u.source !== undefined)) return nginxPerCarrierConfig(dir, port, upstreams, retryNonIdempotent);
+export function nginxConfig(
+  dir: string,
+  port: number,
+  upstreams: Upstream[],
+  retryNonIdempotent: boolean,
+): string {
+  if (upstreams.some((u) => u.source !== undefined))
+    return nginxPerCarrierConfig(dir, port, upstreams, retryNonIdempotent);
   const [primary, ...backups] = upstreams;
   return `${nginxPreamble(dir)}
   upstream processor {
@@ -50,17 +56,26 @@ ${backups.map((u) => `    server ${u.host}:${u.port} backup max_fails=1 fail_tim
 `;
 }
 
-function nginxPerCarrierConfig(dir: string, port: number, upstreams: Upstream[], retryNonIdempotent: boolean): string {
+function nginxPerCarrierConfig(
+  dir: string,
+  port: number,
+  upstreams: Upstream[],
+  retryNonIdempotent: boolean,
+): string {
   const inner = upstreams.map((u, i) => ({ ...u, innerPort: port + 1 + i }));
   return `${nginxPreamble(dir)}
   upstream carriers {
 ${inner.map((u, i) => `    server 127.0.0.1:${u.innerPort}${i === 0 ? '' : ' backup'} max_fails=1 fail_timeout=5s;`).join('\n')}
     keepalive 128;
   }
-${inner.map((u) => `  upstream ${u.id.replaceAll('-', '_')} {
+${inner
+  .map(
+    (u) => `  upstream ${u.id.replaceAll('-', '_')} {
     server ${u.host}:${u.port};
     keepalive 128;
-  }`).join('\n')}
+  }`,
+  )
+  .join('\n')}
   server {
     listen 127.0.0.1:${port};
     location / {
@@ -75,7 +90,9 @@ ${inner.map((u) => `  upstream ${u.id.replaceAll('-', '_')} {
       proxy_next_upstream_timeout 5s;
     }
   }
-${inner.map((u) => `  server {
+${inner
+  .map(
+    (u) => `  server {
     listen 127.0.0.1:${u.innerPort};
     location / {
       proxy_pass http://${u.id.replaceAll('-', '_')};
@@ -87,14 +104,17 @@ ${inner.map((u) => `  server {
       proxy_read_timeout 1s;
       proxy_next_upstream off;
     }
-  }`).join('\n')}
+  }`,
+  )
+  .join('\n')}
 }
 `;
 }
 
 /** nginx's top level and the start of its http block: one process in the foreground, state and temp files under `dir`. */
 function nginxPreamble(dir: string): string {
-  for (const sub of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, sub), { recursive: true });
+  for (const sub of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'])
+    mkdirSync(join(dir, sub), { recursive: true });
   return `worker_processes 1;
 daemon off;
 pid ${dir}/nginx.pid;

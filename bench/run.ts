@@ -9,7 +9,15 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { renderLatencyChart } from './chart.ts';
-import { fmt, openLoop, phaseRow, quantile, samplesIn, type PhaseRow, type Sample } from './open-loop.ts';
+import {
+  fmt,
+  openLoop,
+  phaseRow,
+  quantile,
+  samplesIn,
+  type PhaseRow,
+  type Sample,
+} from './open-loop.ts';
 import { BENCH_MERCHANT, signHeadersSync, type MerchantCredentials } from './sign.ts';
 import { haproxyConfig, nginxConfig, startHaproxy, startNginx, type Upstream } from './peers.ts';
 import { freePort } from '../test/support/redis-server.ts';
@@ -33,9 +41,18 @@ const upstreams: Upstream[] = [
 const control = `http://127.0.0.1:${controlPort}`;
 
 async function startBackend(): Promise<void> {
-  const child = spawn(process.execPath, [join(ROOT, 'bench/backend.ts'), String(controlPort), String(processorPort), String(carrierPort)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      join(ROOT, 'bench/backend.ts'),
+      String(controlPort),
+      String(processorPort),
+      String(carrierPort),
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   children.push(child);
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once('data', () => resolve());
@@ -73,7 +90,10 @@ interface Target {
 async function waitForPort(port: number): Promise<void> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
-    const ok = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(500) }).then(() => true, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(500) }).then(
+      () => true,
+      () => false,
+    );
     if (ok) return;
     await sleep(50);
   }
@@ -89,10 +109,22 @@ targets.push({
   port: paypathPort,
   start: async () => {
     const extra = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${RESULTS}`] : [];
-    const child = spawn(process.execPath, [...extra, join(ROOT, 'bin/paypath.js'), 'serve', '--policy', policyFile, '--port', String(paypathPort)], {
-      stdio: 'ignore',
-      env: { ...process.env, LOG_LEVEL: 'warn' },
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        ...extra,
+        join(ROOT, 'bin/paypath.js'),
+        'serve',
+        '--policy',
+        policyFile,
+        '--port',
+        String(paypathPort),
+      ],
+      {
+        stdio: 'ignore',
+        env: { ...process.env, LOG_LEVEL: 'warn' },
+      },
+    );
     await waitForPort(paypathPort);
     return child;
   },
@@ -100,17 +132,37 @@ targets.push({
 // The same paypath with merchant authentication on: the overhead table shows what signing costs.
 // Overhead only; the drills measure failover, which authentication does not change.
 const signedPolicyFile = join(dir, 'policy-signed.yaml');
-writeFileSync(signedPolicyFile, `${paypathPolicy()}merchants:\n  keys: { env: PAYPATH_MERCHANT_KEYS }\n`);
+writeFileSync(
+  signedPolicyFile,
+  `${paypathPolicy()}merchants:\n  keys: { env: PAYPATH_MERCHANT_KEYS }\n`,
+);
 const signedPort = await freePort();
 const signedTarget: Target = {
   name: 'paypath (signed requests)',
   port: signedPort,
   sign: BENCH_MERCHANT,
   start: async () => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin/paypath.js'), 'serve', '--policy', signedPolicyFile, '--port', String(signedPort)], {
-      stdio: 'ignore',
-      env: { ...process.env, LOG_LEVEL: 'warn', PAYPATH_MERCHANT_KEYS: JSON.stringify({ [BENCH_MERCHANT.merchant]: BENCH_MERCHANT.secret }) },
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        join(ROOT, 'bin/paypath.js'),
+        'serve',
+        '--policy',
+        signedPolicyFile,
+        '--port',
+        String(signedPort),
+      ],
+      {
+        stdio: 'ignore',
+        env: {
+          ...process.env,
+          LOG_LEVEL: 'warn',
+          PAYPATH_MERCHANT_KEYS: JSON.stringify({
+            [BENCH_MERCHANT.merchant]: BENCH_MERCHANT.secret,
+          }),
+        },
+      },
+    );
     await waitForPort(signedPort);
     return child;
   },
@@ -123,11 +175,23 @@ const floorTarget: Target = {
   name: FLOOR,
   port: floorPort,
   start: async () => {
-    const child = spawn(process.execPath, [join(ROOT, 'bench/floor/bare-proxy.ts'), `http://${upstreams[0]!.host}:${upstreams[0]!.port}`, String(floorPort)], {
-      stdio: 'ignore',
-      // The compile cache bin/paypath.js turns on: a cached start skips the type-stripping compiler.
-      env: { ...process.env, NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? join(tmpdir(), 'node-compile-cache') },
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        join(ROOT, 'bench/floor/bare-proxy.ts'),
+        `http://${upstreams[0]!.host}:${upstreams[0]!.port}`,
+        String(floorPort),
+      ],
+      {
+        stdio: 'ignore',
+        // The compile cache bin/paypath.js turns on: a cached start skips the type-stripping compiler.
+        env: {
+          ...process.env,
+          NODE_COMPILE_CACHE:
+            process.env.NODE_COMPILE_CACHE ?? join(tmpdir(), 'node-compile-cache'),
+        },
+      },
+    );
     await waitForPort(floorPort);
     return child;
   },
@@ -140,7 +204,10 @@ for (const variant of ['nginx', 'nginx-non-idempotent'] as const) {
     name: variant,
     port,
     start: async () => {
-      const child = startNginx(sub, nginxConfig(sub, port, upstreams, variant === 'nginx-non-idempotent'));
+      const child = startNginx(
+        sub,
+        nginxConfig(sub, port, upstreams, variant === 'nginx-non-idempotent'),
+      );
       await waitForPort(port);
       return child;
     },
@@ -185,7 +252,11 @@ interface OverheadRow {
   rssLoadMb: number | null;
 }
 
-async function closedLoop(port: number, seconds: number, sign?: MerchantCredentials): Promise<autocannon.Result> {
+async function closedLoop(
+  port: number,
+  seconds: number,
+  sign?: MerchantCredentials,
+): Promise<autocannon.Result> {
   const body = JSON.stringify({ amount: 4500, currency: 'KRW' });
   return autocannon({
     url: `http://127.0.0.1:${port}/v1/payments`,
@@ -195,7 +266,21 @@ async function closedLoop(port: number, seconds: number, sign?: MerchantCredenti
     connections: 32,
     duration: seconds,
     // A fresh nonce and timestamp per request: a signed request is accepted once.
-    ...(sign ? { requests: [{ setupRequest: (request) => ({ ...request, headers: { ...request.headers, ...signHeadersSync(sign, 'POST', '/v1/payments', body) } }) }] } : {}),
+    ...(sign
+      ? {
+          requests: [
+            {
+              setupRequest: (request) => ({
+                ...request,
+                headers: {
+                  ...request.headers,
+                  ...signHeadersSync(sign, 'POST', '/v1/payments', body),
+                },
+              }),
+            },
+          ],
+        }
+      : {}),
   });
 }
 
@@ -214,7 +299,13 @@ async function overhead(only?: (name: string) => boolean): Promise<OverheadRow[]
   const rows: OverheadRow[] = [];
   const rounds = QUICK ? 1 : 3;
   const seconds = QUICK ? 2 : 5;
-  const all: Runnable[] = [{ name: 'direct (processor)', port: processorPort, start: async () => undefined }, targets[0]!, signedTarget, floorTarget, ...targets.slice(1)];
+  const all: Runnable[] = [
+    { name: 'direct (processor)', port: processorPort, start: async () => undefined },
+    targets[0]!,
+    signedTarget,
+    floorTarget,
+    ...targets.slice(1),
+  ];
   const measured = all.filter((t) => only?.(t.name) ?? true);
   for (const target of measured) {
     const child = await target.start();
@@ -225,7 +316,8 @@ async function overhead(only?: (name: string) => boolean): Promise<OverheadRow[]
       if (child?.pid) rssPeak = Math.max(rssPeak, rssMb(child.pid));
     }, 200);
     const results: autocannon.Result[] = [];
-    for (let round = 0; round < rounds; round++) results.push(await closedLoop(target.port, seconds, target.sign));
+    for (let round = 0; round < rounds; round++)
+      results.push(await closedLoop(target.port, seconds, target.sign));
     clearInterval(sampler);
     rows.push({
       name: target.name,
@@ -256,8 +348,16 @@ async function overhead(only?: (name: string) => boolean): Promise<OverheadRow[]
         await controlPost('/reset'); // the same small ledger for every target
         // The first second is load, not measurement: a target that sat idle through the others'
         // rounds starts with closed upstream connections and a shrunk heap.
-        const fixed = await openLoop({ url: `http://127.0.0.1:${target.port}`, rate: 1_000, durationMs: FIXED_RATE_SETTLE_MS + (QUICK ? 2_000 : 3_000), referencePrefix: `ovh-${round}-${target.name}`, withKeys: true });
-        const okLatencies = fixed.filter((s) => s.status === 201 && s.scheduledAt >= FIXED_RATE_SETTLE_MS).map((s) => s.latencyMs);
+        const fixed = await openLoop({
+          url: `http://127.0.0.1:${target.port}`,
+          rate: 1_000,
+          durationMs: FIXED_RATE_SETTLE_MS + (QUICK ? 2_000 : 3_000),
+          referencePrefix: `ovh-${round}-${target.name}`,
+          withKeys: true,
+        });
+        const okLatencies = fixed
+          .filter((s) => s.status === 201 && s.scheduledAt >= FIXED_RATE_SETTLE_MS)
+          .map((s) => s.latencyMs);
         p50s.get(target.name)!.push(quantile(okLatencies, 0.5));
         p99s.get(target.name)!.push(quantile(okLatencies, 0.99));
       }
@@ -291,7 +391,11 @@ interface Scenario {
 }
 
 const steady = (ms: number): Phase => ({ name: 'steady', durationMs: ms, actions: [] });
-const restored = (ms: number): Phase => ({ name: 'restored', durationMs: ms, actions: upstreams.map((u) => [u.id, 'up']) });
+const restored = (ms: number): Phase => ({
+  name: 'restored',
+  durationMs: ms,
+  actions: upstreams.map((u) => [u.id, 'up']),
+});
 const P = QUICK ? 0.5 : 1;
 const SCENARIOS: Scenario[] = [
   {
@@ -303,12 +407,39 @@ const SCENARIOS: Scenario[] = [
       restored(3_000 * P),
     ],
   },
-  { name: 'reset', phases: [steady(2_000 * P), { name: 'kt reset', durationMs: 3_000 * P, actions: [['kt-fiber', 'reset']] }, restored(2_000 * P)] },
-  { name: 'refuse', phases: [steady(2_000 * P), { name: 'kt refused', durationMs: 3_000 * P, actions: [['kt-fiber', 'refuse']] }, restored(2_000 * P)] },
-  { name: 'slow', phases: [steady(2_000 * P), { name: 'kt slow 2 s', durationMs: 3_000 * P, actions: [['kt-fiber', 'slow:2000']] }, restored(2_000 * P)] },
-  { name: 'flap', phases: [steady(2_000 * P), { name: 'kt flapping 250 ms', durationMs: 3_000 * P, actions: [['kt-fiber', 'flap:250']] }, restored(2_000 * P)] },
+  {
+    name: 'reset',
+    phases: [
+      steady(2_000 * P),
+      { name: 'kt reset', durationMs: 3_000 * P, actions: [['kt-fiber', 'reset']] },
+      restored(2_000 * P),
+    ],
+  },
+  {
+    name: 'refuse',
+    phases: [
+      steady(2_000 * P),
+      { name: 'kt refused', durationMs: 3_000 * P, actions: [['kt-fiber', 'refuse']] },
+      restored(2_000 * P),
+    ],
+  },
+  {
+    name: 'slow',
+    phases: [
+      steady(2_000 * P),
+      { name: 'kt slow 2 s', durationMs: 3_000 * P, actions: [['kt-fiber', 'slow:2000']] },
+      restored(2_000 * P),
+    ],
+  },
+  {
+    name: 'flap',
+    phases: [
+      steady(2_000 * P),
+      { name: 'kt flapping 250 ms', durationMs: 3_000 * P, actions: [['kt-fiber', 'flap:250']] },
+      restored(2_000 * P),
+    ],
+  },
 ];
-
 
 interface DrillResult {
   gateway: string;
@@ -320,7 +451,12 @@ interface DrillResult {
   phaseStarts: number[];
 }
 
-async function drill(target: Target, scenario: Scenario, rate: number, withKeys: boolean): Promise<DrillResult> {
+async function drill(
+  target: Target,
+  scenario: Scenario,
+  rate: number,
+  withKeys: boolean,
+): Promise<DrillResult> {
   await controlPost('/reset');
   const child = await target.start();
   const prefix = `${target.name}-${scenario.name.replaceAll(' ', '_')}-${rate}-${withKeys ? 'k' : 'n'}`;
@@ -328,23 +464,54 @@ async function drill(target: Target, scenario: Scenario, rate: number, withKeys:
   let at = 0;
   const events = scenario.phases.map((phase) => {
     phaseStarts.push(at);
-    const event = { atMs: at, run: async () => void (await Promise.all(phase.actions.map(([id, mode]) => controlPost(`/carriers/${id}/${mode}`)))) };
+    const event = {
+      atMs: at,
+      run: async () =>
+        void (await Promise.all(
+          phase.actions.map(([id, mode]) => controlPost(`/carriers/${id}/${mode}`)),
+        )),
+    };
     at += phase.durationMs;
     return event;
   });
-  const samples = await openLoop({ url: `http://127.0.0.1:${target.port}`, rate, durationMs: at, referencePrefix: prefix, withKeys, events });
+  const samples = await openLoop({
+    url: `http://127.0.0.1:${target.port}`,
+    rate,
+    durationMs: at,
+    referencePrefix: prefix,
+    withKeys,
+    events,
+  });
   for (const u of upstreams) await controlPost(`/carriers/${u.id}/up`);
   await sleep(1_500); // frozen connections deliver what they held: late duplicates show up now
-  const ledger = (await (await fetch(`${control}/ledger`)).json()) as { byReference: Record<string, number> };
+  const ledger = (await (await fetch(`${control}/ledger`)).json()) as {
+    byReference: Record<string, number>;
+  };
   await stop(child);
 
   const phases = scenario.phases.map((phase, i): PhaseRow => {
     const from = phaseStarts[i]!;
     const inPhase = samplesIn(samples, from, from + phase.durationMs);
-    return phaseRow(phase.name, inPhase, from, ledger.byReference, phase.actions.length > 0 && phase.name !== 'restored');
+    return phaseRow(
+      phase.name,
+      inPhase,
+      from,
+      ledger.byReference,
+      phase.actions.length > 0 && phase.name !== 'restored',
+    );
   });
-  console.log(`drill ${target.name} ${scenario.name} ${rate}/s keys=${withKeys}: failed ${phases.reduce((n, p) => n + p.failed, 0)}, dup ${phases.reduce((n, p) => n + p.duplicates, 0)}`);
-  return { gateway: target.name, scenario: scenario.name, rate, withKeys, phases, samples, phaseStarts };
+  console.log(
+    `drill ${target.name} ${scenario.name} ${rate}/s keys=${withKeys}: failed ${phases.reduce((n, p) => n + p.failed, 0)}, dup ${phases.reduce((n, p) => n + p.duplicates, 0)}`,
+  );
+  return {
+    gateway: target.name,
+    scenario: scenario.name,
+    rate,
+    withKeys,
+    phases,
+    samples,
+    phaseStarts,
+  };
 }
 
 // ---------------------------------------------------------------- report
@@ -367,28 +534,57 @@ function report(rows: OverheadRow[], drills: DrillResult[], chartFile: string): 
   const haproxy = byName('haproxy');
   const direct = byName('direct (processor)');
   const lines: string[] = [];
-  lines.push('# Benchmarks', '', 'Produced by `npm run bench` (sources in `bench/`). Everything runs on one shared machine, side by side in one run, on loopback (the store-box section: inside network namespaces): compare ratios, not absolute numbers.', '', versions(), '');
-  lines.push('## Overhead, all carriers up', '', `Closed loop: 32 keep-alive connections, ${QUICK ? 1 : 3} rounds, medians. Fixed rate: 1,000 req/s open loop, latency from the scheduled send time, ${QUICK ? '1 round' : '5 rounds of 3 s'} (each after 1 s of the same load, not counted) with every target but the signed one in each round (rotating order, the processor's ledger emptied before each), medians; the added p99 is the median of the per-round differences to direct.`, '');
-  lines.push('| target | req/s | vs HAProxy | p50 ms | p99 ms | p99 at 1,000/s | added p99 vs direct at 1,000/s | RSS idle MB | RSS under load MB |', '|---|---|---|---|---|---|---|---|---|');
+  lines.push(
+    '# Benchmarks',
+    '',
+    'Produced by `npm run bench` (sources in `bench/`). Everything runs on one shared machine, side by side in one run, on loopback (the store-box section: inside network namespaces): compare ratios, not absolute numbers.',
+    '',
+    versions(),
+    '',
+  );
+  lines.push(
+    '## Overhead, all carriers up',
+    '',
+    `Closed loop: 32 keep-alive connections, ${QUICK ? 1 : 3} rounds, medians. Fixed rate: 1,000 req/s open loop, latency from the scheduled send time, ${QUICK ? '1 round' : '5 rounds of 3 s'} (each after 1 s of the same load, not counted) with every target but the signed one in each round (rotating order, the processor's ledger emptied before each), medians; the added p99 is the median of the per-round differences to direct.`,
+    '',
+  );
+  lines.push(
+    '| target | req/s | vs HAProxy | p50 ms | p99 ms | p99 at 1,000/s | added p99 vs direct at 1,000/s | RSS idle MB | RSS under load MB |',
+    '|---|---|---|---|---|---|---|---|---|',
+  );
   for (const r of rows) {
     lines.push(
       `| ${r.name} | ${fmt(r.rps)} | ${fmt(r.rps / haproxy.rps, 2)}× | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.fixedRateP99, 2)} | ${r === direct ? '–' : fmt(r.addedP99, 2)} | ${fmt(r.rssIdleMb, 1)} | ${fmt(r.rssLoadMb, 1)} |`,
     );
   }
-  lines.push('', '## Outage drills', '', `Open loop at a fixed rate; cuts happen at phase starts. "stalled": took ≥ 1 s. "dup": charged more than once (ledger). "unknown": failed at the client but charged. "first ok": ms from the cut to the first success.`, '');
+  lines.push(
+    '',
+    '## Outage drills',
+    '',
+    `Open loop at a fixed rate; cuts happen at phase starts. "stalled": took ≥ 1 s. "dup": charged more than once (ledger). "unknown": failed at the client but charged. "first ok": ms from the cut to the first success.`,
+    '',
+  );
   lines.push(`![latency through the blackhole drill](${chartFile})`, '');
   for (const rate of [...new Set(drills.map((d) => d.rate))]) {
     for (const withKeys of [true, false]) {
       const set = drills.filter((d) => d.rate === rate && d.withKeys === withKeys);
       if (set.length === 0) continue;
-      lines.push(`### ${rate}/s, ${withKeys ? 'clients send idempotency keys' : 'clients send no idempotency key'}`, '');
-      lines.push('| scenario | phase | gateway | sent | failed | stalled | dup | unknown | p50 ms | p99 ms | max ms | first ok ms |', '|---|---|---|---|---|---|---|---|---|---|---|---|');
+      lines.push(
+        `### ${rate}/s, ${withKeys ? 'clients send idempotency keys' : 'clients send no idempotency key'}`,
+        '',
+      );
+      lines.push(
+        '| scenario | phase | gateway | sent | failed | stalled | dup | unknown | p50 ms | p99 ms | max ms | first ok ms |',
+        '|---|---|---|---|---|---|---|---|---|---|---|---|',
+      );
       for (const scenario of SCENARIOS) {
         const runs = set.filter((d) => d.scenario === scenario.name);
         scenario.phases.forEach((phase, i) => {
           for (const run of runs) {
             const p = run.phases[i]!;
-            lines.push(`| ${scenario.name} | ${phase.name} | ${run.gateway} | ${p.sent} | ${p.failed} | ${p.stalled} | ${p.duplicates} | ${p.unknown} | ${fmt(p.p50, 1)} | ${fmt(p.p99, 1)} | ${fmt(p.max, 0)} | ${fmt(p.firstSuccessMs, 0)} |`);
+            lines.push(
+              `| ${scenario.name} | ${phase.name} | ${run.gateway} | ${p.sent} | ${p.failed} | ${p.stalled} | ${p.duplicates} | ${p.unknown} | ${fmt(p.p50, 1)} | ${fmt(p.p99, 1)} | ${fmt(p.max, 0)} | ${fmt(p.firstSuccessMs, 0)} |`,
+            );
           }
         });
       }
@@ -428,14 +624,32 @@ async function drillsOnly(names: string[], rate: number): Promise<void> {
   // A fresh client runs its own code cold: it falls behind its schedule and catches up in bursts,
   // which the first drill would count against the gateway (seen at 1,000/s: hundreds of requests
   // over 1 s in the first drill, none in the next). The full run's overhead rounds warm it.
-  await openLoop({ url: `http://127.0.0.1:${processorPort}`, rate, durationMs: 2_000, referencePrefix: 'client-warm-up', withKeys: true });
+  await openLoop({
+    url: `http://127.0.0.1:${processorPort}`,
+    rate,
+    durationMs: 2_000,
+    referencePrefix: 'client-warm-up',
+    withKeys: true,
+  });
   await controlPost('/reset');
   for (const scenario of SCENARIOS.filter((s) => names.some((n) => s.name.startsWith(n)))) {
     for (const withKeys of [true, false]) {
       const run = await drill(targets[0]!, scenario, rate, withKeys);
       console.log(`${scenario.name} at ${rate}/s, ${withKeys ? 'with' : 'without'} keys`);
-      if (process.env.BENCH_SAMPLES) writeFileSync(`${process.env.BENCH_SAMPLES}-${scenario.name.split(' ')[0]}-${withKeys ? 'k' : 'n'}.json`, JSON.stringify(run.samples));
-      console.table(run.phases.map((p) => ({ ...p, p50: fmt(p.p50, 1), p99: fmt(p.p99, 1), max: fmt(p.max, 0), firstSuccessMs: fmt(p.firstSuccessMs, 0) })));
+      if (process.env.BENCH_SAMPLES)
+        writeFileSync(
+          `${process.env.BENCH_SAMPLES}-${scenario.name.split(' ')[0]}-${withKeys ? 'k' : 'n'}.json`,
+          JSON.stringify(run.samples),
+        );
+      console.table(
+        run.phases.map((p) => ({
+          ...p,
+          p50: fmt(p.p50, 1),
+          p99: fmt(p.p99, 1),
+          max: fmt(p.max, 0),
+          firstSuccessMs: fmt(p.firstSuccessMs, 0),
+        })),
+      );
     }
   }
 }
@@ -449,12 +663,28 @@ async function fullRun(): Promise<void> {
       for (const target of targets) drills.push(await drill(target, scenario, 200, withKeys));
     }
   }
-  for (const target of targets) drills.push(await drill(target, SCENARIOS[0]!, QUICK ? 500 : 1_000, true));
+  for (const target of targets)
+    drills.push(await drill(target, SCENARIOS[0]!, QUICK ? 500 : 1_000, true));
 
   const chartFile = 'bench/results/drill-latency.png';
-  const chartRuns = drills.filter((d) => d.scenario === SCENARIOS[0]!.name && d.rate === 200 && d.withKeys);
-  writeFileSync(join(ROOT, chartFile), renderLatencyChart(chartRuns.map((d) => ({ name: d.gateway, samples: d.samples, cuts: d.phaseStarts.slice(1) })), `Blackhole drill at 200/s: one carrier, then two, then restored`));
-  writeFileSync(join(RESULTS, 'latest.json'), JSON.stringify({ overhead: rows, drills: drills.map(({ samples: _samples, ...rest }) => rest) }, null, 2));
+  const chartRuns = drills.filter(
+    (d) => d.scenario === SCENARIOS[0]!.name && d.rate === 200 && d.withKeys,
+  );
+  writeFileSync(
+    join(ROOT, chartFile),
+    renderLatencyChart(
+      chartRuns.map((d) => ({ name: d.gateway, samples: d.samples, cuts: d.phaseStarts.slice(1) })),
+      `Blackhole drill at 200/s: one carrier, then two, then restored`,
+    ),
+  );
+  writeFileSync(
+    join(RESULTS, 'latest.json'),
+    JSON.stringify(
+      { overhead: rows, drills: drills.map(({ samples: _samples, ...rest }) => rest) },
+      null,
+      2,
+    ),
+  );
   writeFileSync(join(ROOT, 'BENCHMARKS.md'), `${report(rows, drills, chartFile)}\n`);
   console.log('wrote BENCHMARKS.md and bench/results/');
 }
@@ -468,7 +698,9 @@ try {
   else if (process.env.BENCH_OVERHEAD) {
     // `BENCH_OVERHEAD=1 node bench/run.ts` (after bench/ensure-peers.sh): only the overhead rows of
     // the processor, paypath, the Node floor and HAProxy (what a C proxy adds on this machine), printed.
-    const rows = await overhead((name) => ['direct (processor)', 'paypath', FLOOR, 'haproxy'].includes(name));
+    const rows = await overhead((name) =>
+      ['direct (processor)', 'paypath', FLOOR, 'haproxy'].includes(name),
+    );
     console.table(rows);
   } else await fullRun();
 } finally {

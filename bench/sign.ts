@@ -8,7 +8,10 @@ export interface MerchantCredentials {
   secret: string;
 }
 
-export const BENCH_MERCHANT: MerchantCredentials = { merchant: 'bench-shop', secret: 'bench-only-secret-0123456789abcdefghij' };
+export const BENCH_MERCHANT: MerchantCredentials = {
+  merchant: 'bench-shop',
+  secret: 'bench-only-secret-0123456789abcdefghij',
+};
 
 export function signHeadersSync(
   credentials: MerchantCredentials,
@@ -20,7 +23,9 @@ export function signHeadersSync(
   const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
   const nonce = options.nonce ?? randomUUID();
   const bodyHash = createHash('sha256').update(body).digest('hex');
-  const signed = ['v1', method.toUpperCase(), target, String(timestamp), nonce, bodyHash].join('\n');
+  const signed = ['v1', method.toUpperCase(), target, String(timestamp), nonce, bodyHash].join(
+    '\n',
+  );
   return {
     'x-paypath-merchant': credentials.merchant,
     'x-paypath-timestamp': String(timestamp),

@@ -48,7 +48,15 @@ probe: { enabled: false }
 const { hostname, port } = new URL(gateway.url);
 const end = Date.now() + SECONDS * 1_000;
 const live = new Set<Socket>();
-const counts = { slowSenderConnections: 0, slowSendersCut408: 0, greedyConnections: 0, greedyCut408: 0, greedyRefused503: 0, slowReaderConnections: 0, slowReaderBytes: 0 };
+const counts = {
+  slowSenderConnections: 0,
+  slowSendersCut408: 0,
+  greedyConnections: 0,
+  greedyCut408: 0,
+  greedyRefused503: 0,
+  slowReaderConnections: 0,
+  slowReaderBytes: 0,
+};
 
 /** One client connection at a time per loop, opened again when the gateway closes it, until the end. */
 async function loop(run: () => Promise<void>): Promise<void> {
@@ -63,7 +71,9 @@ function open(): Promise<{ socket: Socket; received: () => string; closed: Promi
     if (received.length < 512) received += chunk.toString('latin1');
   });
   socket.on('error', () => {});
-  const closed = new Promise<void>((resolve) => socket.once('close', () => (live.delete(socket), resolve())));
+  const closed = new Promise<void>((resolve) =>
+    socket.once('close', () => (live.delete(socket), resolve())),
+  );
   return new Promise((resolve, reject) => {
     socket.once('connect', () => resolve({ socket, received: () => received, closed }));
     socket.once('error', reject);
@@ -91,7 +101,9 @@ const greedyBody = Buffer.alloc(MiB - 1, 'g');
 async function greedySender(): Promise<void> {
   const { socket, received, closed } = await open();
   counts.greedyConnections++;
-  socket.write(`POST /v1/payments HTTP/1.1\r\nHost: gw\r\nContent-Type: application/octet-stream\r\nIdempotency-Key: greedy-${crypto.randomUUID()}\r\nContent-Length: ${MiB}\r\n\r\n`);
+  socket.write(
+    `POST /v1/payments HTTP/1.1\r\nHost: gw\r\nContent-Type: application/octet-stream\r\nIdempotency-Key: greedy-${crypto.randomUUID()}\r\nContent-Length: ${MiB}\r\n\r\n`,
+  );
   socket.write(greedyBody);
   await Promise.race([closed, untilEnd()]);
   socket.destroy();
@@ -108,7 +120,9 @@ async function slowReader(): Promise<void> {
   counts.slowReaderConnections++;
   const body = JSON.stringify({ amount: 1, answerBytes: 8 * MiB });
   socket.pause();
-  socket.write(`POST /v1/payments HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nIdempotency-Key: reader-${crypto.randomUUID()}\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+  socket.write(
+    `POST /v1/payments HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nIdempotency-Key: reader-${crypto.randomUUID()}\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+  );
   let done = false;
   void closed.then(() => (done = true));
   while (!done && Date.now() < end) {
@@ -148,7 +162,12 @@ async function payments(): Promise<{ status: number; ms: number; at: number }[]>
 
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 loopDelay.enable();
-const cpuTicks = () => readFileSync(`/proc/${gateway.pid}/stat`, 'utf8').split(') ')[1]!.split(' ').slice(11, 13).reduce((a, b) => a + Number(b), 0);
+const cpuTicks = () =>
+  readFileSync(`/proc/${gateway.pid}/stat`, 'utf8')
+    .split(') ')[1]!
+    .split(' ')
+    .slice(11, 13)
+    .reduce((a, b) => a + Number(b), 0);
 const ticksBefore = cpuTicks();
 const rssAtRest = gateway.rssBytes() / MiB;
 let rssPeak = rssAtRest;
@@ -160,14 +179,21 @@ const sampler = setInterval(() => {
   gateway.json('/status').then(
     (status) => {
       const bodies = status.requestBodies as { heldBytes: number; waiting: number };
-      samples.push({ s: Math.round((Date.now() - startedAt) / 1_000), rssMib: Math.round(rss), heldMib: Math.round(bodies.heldBytes / MiB), waiting: bodies.waiting });
+      samples.push({
+        s: Math.round((Date.now() - startedAt) / 1_000),
+        rssMib: Math.round(rss),
+        heldMib: Math.round(bodies.heldBytes / MiB),
+        waiting: bodies.waiting,
+      });
     },
     () => {},
   );
 }, 1_000);
 
 console.log(`gateway ${gateway.url}, processor ${processor.url}`);
-console.log(`soak: ${SECONDS} s; ${SLOW_SENDERS} slow senders, ${GREEDY_SENDERS} greedy senders, ${SLOW_READERS} slow readers, payments at ${PAYMENT_RATE}/s; RSS at rest ${rssAtRest.toFixed(0)} MiB`);
+console.log(
+  `soak: ${SECONDS} s; ${SLOW_SENDERS} slow senders, ${GREEDY_SENDERS} greedy senders, ${SLOW_READERS} slow readers, payments at ${PAYMENT_RATE}/s; RSS at rest ${rssAtRest.toFixed(0)} MiB`,
+);
 const clients = [
   ...Array.from({ length: SLOW_SENDERS }, () => loop(slowSender)),
   ...Array.from({ length: GREEDY_SENDERS }, () => loop(greedySender)),
@@ -191,7 +217,13 @@ const result = {
   rssAtRestMib: Math.round(rssAtRest),
   rssPeakMib: Math.round(rssPeak),
   rssEndMib: Math.round(rssEnd),
-  payments: { sent: paid.length, ok: ok.length, failed: paid.length - ok.length, p50Ms: Math.round(quantile(latencies, 0.5) * 10) / 10, p99Ms: Math.round(quantile(latencies, 0.99) * 10) / 10 },
+  payments: {
+    sent: paid.length,
+    ok: ok.length,
+    failed: paid.length - ok.length,
+    p50Ms: Math.round(quantile(latencies, 0.5) * 10) / 10,
+    p99Ms: Math.round(quantile(latencies, 0.99) * 10) / 10,
+  },
   counts,
   gatewayCpuSeconds,
   /** This process's own event-loop delay (clients and processor): large values mean the client, not the gateway, was late. */
@@ -200,18 +232,37 @@ const result = {
   byWindow: Array.from({ length: Math.ceil(SECONDS / 10) }, (_, w) => {
     const sent = paid.filter((p) => Math.floor(p.at / 10_000) === w);
     const fine = sent.filter((p) => p.status === 201).map((p) => p.ms);
-    return { fromS: w * 10, sent: sent.length, ok: fine.length, p50Ms: Math.round(quantile(fine, 0.5)), p99Ms: Math.round(quantile(fine, 0.99)) };
+    return {
+      fromS: w * 10,
+      sent: sent.length,
+      ok: fine.length,
+      p50Ms: Math.round(quantile(fine, 0.5)),
+      p99Ms: Math.round(quantile(fine, 0.99)),
+    };
   }),
-  statuses: Object.fromEntries([...new Set(paid.map((p) => p.status))].map((s) => [s, paid.filter((p) => p.status === s).length])),
+  statuses: Object.fromEntries(
+    [...new Set(paid.map((p) => p.status))].map((s) => [
+      s,
+      paid.filter((p) => p.status === s).length,
+    ]),
+  ),
   samples,
 };
 mkdirSync(join(import.meta.dirname, 'results'), { recursive: true });
-writeFileSync(join(import.meta.dirname, 'results', 'soak.json'), `${JSON.stringify(result, null, 2)}\n`);
+writeFileSync(
+  join(import.meta.dirname, 'results', 'soak.json'),
+  `${JSON.stringify(result, null, 2)}\n`,
+);
 console.log(JSON.stringify({ ...result, samples: undefined }, null, 2));
 const passed = rssPeak < SOAK_RSS_CEILING_MIB && ok.length === paid.length;
 // Only the standard run goes into BENCHMARKS.md (not a shortened or partial one).
-if (!process.env.SOAK_SECONDS && !process.env.SOAK_ONLY && !process.env.SOAK_ABUSERS) writeSection(result, passed);
-console.log(passed ? 'soak: passed' : `soak: FAILED (peak RSS ${rssPeak.toFixed(0)} MiB, ceiling ${SOAK_RSS_CEILING_MIB}; ${paid.length - ok.length} payments failed)`);
+if (!process.env.SOAK_SECONDS && !process.env.SOAK_ONLY && !process.env.SOAK_ABUSERS)
+  writeSection(result, passed);
+console.log(
+  passed
+    ? 'soak: passed'
+    : `soak: FAILED (peak RSS ${rssPeak.toFixed(0)} MiB, ceiling ${SOAK_RSS_CEILING_MIB}; ${paid.length - ok.length} payments failed)`,
+);
 process.exitCode = passed ? 0 : 1;
 
 /** Puts this run's section into BENCHMARKS.md, in place of the previous one (run.ts writes the rest). */

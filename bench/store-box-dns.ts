@@ -34,14 +34,29 @@ const bed = await NetnsBed.create({ ipv6Carrier: 0, dnsTtlSeconds: 1 });
 try {
   await bed.addPerCarrierRouting();
   await bed.startProcessor({ maxRequestsPerSocket: 100 });
-  const policy = JSON.parse(bed.policyYaml({ upstream: values.upstream === 'address' ? 'address' : 'hostname' })) as { paths: { id: string; dns?: string[] }[] };
-  if (perPath && values.upstream !== 'address') for (const path of policy.paths) path.dns = [bed.carriers.find((c) => c.pathId === path.id)!.resolver];
+  const policy = JSON.parse(
+    bed.policyYaml({ upstream: values.upstream === 'address' ? 'address' : 'hostname' }),
+  ) as { paths: { id: string; dns?: string[] }[] };
+  if (perPath && values.upstream !== 'address')
+    for (const path of policy.paths)
+      path.dns = [bed.carriers.find((c) => c.pathId === path.id)!.resolver];
   await bed.startGateway(JSON.stringify(policy));
   // One payment first, so every path has had its start-up.
-  await (await bed.gatewayFetch('/v1/payments', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"amount":1}' })).text();
+  await (
+    await bed.gatewayFetch('/v1/payments', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"amount":1}',
+    })
+  ).text();
 
   type DnsStatus = { dns?: { path: string; names: { waited: number; lookups: number }[] }[] };
-  const dnsNow = async () => ((await (await bed.gatewayFetch('/status')).json()) as DnsStatus).dns?.map((d) => ({ path: d.path, lookups: d.names[0]?.lookups, waited: d.names[0]?.waited }));
+  const dnsNow = async () =>
+    ((await (await bed.gatewayFetch('/status')).json()) as DnsStatus).dns?.map((d) => ({
+      path: d.path,
+      lookups: d.names[0]?.lookups,
+      waited: d.names[0]?.waited,
+    }));
   const dnsBefore = await dnsNow();
   const total = rate * seconds;
   const results: { status: number; ms: number; path: string | null; at: number }[] = [];
@@ -71,7 +86,12 @@ try {
         })
         .then(async (response) => {
           await response.text();
-          results.push({ status: response.status, ms: performance.now() - sent, path: response.headers.get('x-paypath-path'), at: elapsed });
+          results.push({
+            status: response.status,
+            ms: performance.now() - sent,
+            path: response.headers.get('x-paypath-path'),
+            at: elapsed,
+          });
         })
         .catch(() => {
           results.push({ status: 0, ms: performance.now() - sent, path: null, at: elapsed });
@@ -84,7 +104,8 @@ try {
   const failed = results.filter((r) => r.status !== 201);
   const latency = (of: typeof results) => {
     const sorted = of.map((r) => r.ms).sort((a, b) => a - b);
-    const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]?.toFixed(0);
+    const q = (p: number) =>
+      sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]?.toFixed(0);
     return `p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${sorted.at(-1)?.toFixed(0)} ms`;
   };
   const byStatus: Record<string, number> = {};
@@ -93,13 +114,22 @@ try {
   for (const r of results) if (r.path) byPath[r.path] = (byPath[r.path] ?? 0) + 1;
   const ledger = await bed.ledger();
   const dnsAfter = await dnsNow();
-  console.log(`upstream by ${values.upstream}, resolvers: ${values.resolvers}; ${total} payments at ${rate}/s, carrier 1 and its resolver cut from ${cutFrom} s to ${cutTo} s`);
-  console.log(`failed: ${failed.length} of ${total} ${JSON.stringify(byStatus)}; duplicate charges: ${ledger.duplicateCharges}`);
+  console.log(
+    `upstream by ${values.upstream}, resolvers: ${values.resolvers}; ${total} payments at ${rate}/s, carrier 1 and its resolver cut from ${cutFrom} s to ${cutTo} s`,
+  );
+  console.log(
+    `failed: ${failed.length} of ${total} ${JSON.stringify(byStatus)}; duplicate charges: ${ledger.duplicateCharges}`,
+  );
   console.log(`latency: ${latency(results)}; carried by ${JSON.stringify(byPath)}`);
   console.log(`  before the cut: ${latency(results.filter((r) => r.at < cutFrom))}`);
-  console.log(`  during the cut: ${latency(results.filter((r) => r.at >= cutFrom && r.at < cutTo))}`);
+  console.log(
+    `  during the cut: ${latency(results.filter((r) => r.at >= cutFrom && r.at < cutTo))}`,
+  );
   console.log(`  after the cut:  ${latency(results.filter((r) => r.at >= cutTo))}`);
-  if (dnsAfter) console.log(`dns lookups (waited for DNS) per path, before -> after the run: ${dnsAfter.map((d, i) => `${d.path} ${dnsBefore?.[i]?.lookups} (${dnsBefore?.[i]?.waited}) -> ${d.lookups} (${d.waited})`).join(', ')}`);
+  if (dnsAfter)
+    console.log(
+      `dns lookups (waited for DNS) per path, before -> after the run: ${dnsAfter.map((d, i) => `${d.path} ${dnsBefore?.[i]?.lookups} (${dnsBefore?.[i]?.waited}) -> ${d.lookups} (${d.waited})`).join(', ')}`,
+    );
 } finally {
   await bed.destroy();
 }

@@ -43,6 +43,13 @@ const events = phases.slice(1).map((_, k) => {
 });
 const total = phases.reduce((a, b) => a + b, 0);
 start = performance.now();
-const samples = await openLoop({ url, rate: Number(rateText), durationMs: total, referencePrefix: prefix, withKeys: true, events });
+const samples = await openLoop({
+  url,
+  rate: Number(rateText),
+  durationMs: total,
+  referencePrefix: prefix,
+  withKeys: true,
+  events,
+});
 // Exit only once the pipe has taken it all: process.exit() right after a large write to a pipe cuts it short.
 process.stdout.write(`${JSON.stringify({ samples, phaseStarts })}\n`, () => process.exit(0));

@@ -18,7 +18,14 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fmt, phaseRow, samplesIn, type PhaseRow, type Sample } from './open-loop.ts';
 import { haproxyConfig, nginxConfig, type Upstream } from './peers.ts';
-import { bedSupport, NetnsBed, PROCESSOR_PORT, type BedFault, type BedPortal, type BedProcess } from '../test/support/netns-bed.ts';
+import {
+  bedSupport,
+  NetnsBed,
+  PROCESSOR_PORT,
+  type BedFault,
+  type BedPortal,
+  type BedProcess,
+} from '../test/support/netns-bed.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const RESULTS = join(ROOT, 'bench/results');
@@ -26,7 +33,12 @@ const QUICK = process.env.BENCH_QUICK === '1';
 const RATE = 200;
 const P = QUICK ? 0.5 : 1;
 /** warm-up (not counted), steady, fault, restored. */
-const PHASES = [Number(process.env.BENCH_STOREBOX_WARMUP_MS ?? 5_000), 2_000 * P, 3_000 * P, 2_000 * P];
+const PHASES = [
+  Number(process.env.BENCH_STOREBOX_WARMUP_MS ?? 5_000),
+  2_000 * P,
+  3_000 * P,
+  2_000 * P,
+];
 const PHASE_NAMES = ['warm-up', 'steady', 'fault', 'restored'];
 const FAULTS: [string, BedFault][] = [
   ['blackhole', 'blackhole'],
@@ -41,8 +53,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * BENCH_STOREBOX_PAYPATH_POLICY='{"adaptiveTimeout":{"floorMs":300}}': top-level policy settings added
  * to paypath's (e.g. to reproduce an attempt timeout inflated by a starved steady phase).
  */
-const paypathExtra = JSON.parse(process.env.BENCH_STOREBOX_PAYPATH_POLICY ?? '{}') as Record<string, unknown>;
-const NICE = process.env.BENCH_STOREBOX_NICE === undefined ? 0 : Number(process.env.BENCH_STOREBOX_NICE);
+const paypathExtra = JSON.parse(process.env.BENCH_STOREBOX_PAYPATH_POLICY ?? '{}') as Record<
+  string,
+  unknown
+>;
+const NICE =
+  process.env.BENCH_STOREBOX_NICE === undefined ? 0 : Number(process.env.BENCH_STOREBOX_NICE);
 if (NICE !== 0) setPriority(0, NICE);
 
 const support = bedSupport();
@@ -76,7 +92,12 @@ mkdirSync(dir, { recursive: true });
 try {
   await bed.addPerCarrierRouting();
   await bed.startProcessor();
-  const upstreams: Upstream[] = bed.carriers.map((c) => ({ id: c.pathId, host: bed.processorAddress, port: PROCESSOR_PORT, source: c.storeAddress }));
+  const upstreams: Upstream[] = bed.carriers.map((c) => ({
+    id: c.pathId,
+    host: bed.processorAddress,
+    port: PROCESSOR_PORT,
+    source: c.storeAddress,
+  }));
   const portals = new Map<number, BedPortal>();
   const waitReady = async (port: number, child: BedProcess) => {
     if (!portals.has(port)) portals.set(port, await bed.portal('store', '127.0.0.1', port));
@@ -88,7 +109,8 @@ try {
         () => false,
       );
       if (ok) return;
-      if (!child.running || Date.now() > deadline) throw new Error(`${child.name} not answering:\n${child.output}`);
+      if (!child.running || Date.now() > deadline)
+        throw new Error(`${child.name} not answering:\n${child.output}`);
       await sleep(100);
     }
   };
@@ -109,7 +131,10 @@ try {
       // Only when named in BENCH_STOREBOX_TARGETS: the same policy without the degraded mark, as before it.
       name: 'paypath-no-degrade',
       port: 8787,
-      start: () => bed.startGateway(bed.policyYaml({ extra: { ...paypathExtra, degradation: { enabled: false } } })),
+      start: () =>
+        bed.startGateway(
+          bed.policyYaml({ extra: { ...paypathExtra, degradation: { enabled: false } } }),
+        ),
     },
     {
       name: 'haproxy',
@@ -128,7 +153,10 @@ try {
       start: async () => {
         const sub = join(dir, variant);
         mkdirSync(sub, { recursive: true });
-        const file = peerFile(`${variant}.conf`, nginxConfig(sub, 8800 + 10 * k, upstreams, variant === 'nginx-non-idempotent'));
+        const file = peerFile(
+          `${variant}.conf`,
+          nginxConfig(sub, 8800 + 10 * k, upstreams, variant === 'nginx-non-idempotent'),
+        );
         const child = bed.spawn('store', ['nginx', '-c', file, '-p', sub], { name: variant });
         await waitReady(8800 + 10 * k, child);
         return child;
@@ -136,29 +164,46 @@ try {
     })),
   ];
   const only = process.env.BENCH_STOREBOX_TARGETS?.split(',');
-  const chosen = only ? gateways.filter((g) => only.includes(g.name)) : gateways.filter((g) => g.name !== 'paypath-no-degrade');
+  const chosen = only
+    ? gateways.filter((g) => only.includes(g.name))
+    : gateways.filter((g) => g.name !== 'paypath-no-degrade');
 
   const onlyFaults = process.env.BENCH_STOREBOX_FAULTS?.split(',');
-  const faults = onlyFaults ? FAULTS.filter(([name]) => onlyFaults.some((f) => name.startsWith(f))) : FAULTS;
+  const faults = onlyFaults
+    ? FAULTS.filter(([name]) => onlyFaults.some((f) => name.startsWith(f)))
+    : FAULTS;
   const drills: DrillResult[] = [];
   // Rotating order: on a shared machine, whatever else runs should not always land on one gateway.
   // BENCH_STOREBOX_REPEAT=3: each drill that many times (with a subset only), each gateway's turn rotating.
   const repeat = only || onlyFaults ? Number(process.env.BENCH_STOREBOX_REPEAT ?? 1) : 1;
   for (let r = 0; r < repeat; r++) {
     for (const [k, [faultName, fault]] of faults.entries()) {
-      for (let i = 0; i < chosen.length; i++) drills.push(await drill(chosen[(i + k + r) % chosen.length]!, faultName, fault));
+      for (let i = 0; i < chosen.length; i++)
+        drills.push(await drill(chosen[(i + k + r) % chosen.length]!, faultName, fault));
     }
   }
-  const section = report(drills, chosen.map((g) => g.name));
+  const section = report(
+    drills,
+    chosen.map((g) => g.name),
+  );
   if (only || onlyFaults) {
     console.log(section);
     process.exitCode = 0;
   } else {
-  mkdirSync(RESULTS, { recursive: true });
-  writeFileSync(join(RESULTS, 'storebox.json'), JSON.stringify({ at: new Date().toISOString(), rate: RATE, phasesMs: PHASES, drills }, null, 2));
-  writeFileSync(join(RESULTS, 'storebox.md'), section);
-  spliceIntoBenchmarks(section);
-  console.log('wrote bench/results/storebox.md, storebox.json and the store-box section of BENCHMARKS.md');
+    mkdirSync(RESULTS, { recursive: true });
+    writeFileSync(
+      join(RESULTS, 'storebox.json'),
+      JSON.stringify(
+        { at: new Date().toISOString(), rate: RATE, phasesMs: PHASES, drills },
+        null,
+        2,
+      ),
+    );
+    writeFileSync(join(RESULTS, 'storebox.md'), section);
+    spliceIntoBenchmarks(section);
+    console.log(
+      'wrote bench/results/storebox.md, storebox.json and the store-box section of BENCHMARKS.md',
+    );
   }
 } finally {
   await bed.destroy();
@@ -169,12 +214,21 @@ async function drill(gateway: Gateway, faultName: string, fault: BedFault): Prom
   const load = loadavg()[0]!;
   const child = await gateway.start();
   const prefix = `${gateway.name}-${faultName.replaceAll(/\W/g, '_')}`;
-  const loader = bed.node('store', join(ROOT, 'bench/storebox-load.ts'), [`http://127.0.0.1:${gateway.port}`, String(RATE), prefix, PHASES.join(',')], { name: 'load' });
+  const loader = bed.node(
+    'store',
+    join(ROOT, 'bench/storebox-load.ts'),
+    [`http://127.0.0.1:${gateway.port}`, String(RATE), prefix, PHASES.join(',')],
+    { name: 'load' },
+  );
   const lines = createInterface({ input: loader.child.stdout! });
   let result: { samples: Sample[]; phaseStarts: number[] } | undefined;
   for await (const line of lines) {
     if (!line.startsWith('{')) continue;
-    const message = JSON.parse(line) as { phase?: number; samples?: Sample[]; phaseStarts?: number[] };
+    const message = JSON.parse(line) as {
+      phase?: number;
+      samples?: Sample[];
+      phaseStarts?: number[];
+    };
     if (message.phase !== undefined) {
       if (PHASE_NAMES[message.phase] === 'fault') await bed.fault(1, fault);
       if (PHASE_NAMES[message.phase] === 'restored') await bed.up(1);
@@ -192,20 +246,24 @@ async function drill(gateway: Gateway, faultName: string, fault: BedFault): Prom
   await (gateway.name.startsWith('paypath') ? bed.stopGateway() : child.stop());
 
   const { samples, phaseStarts } = result;
-  if (process.env.BENCH_SAMPLES) writeFileSync(`${process.env.BENCH_SAMPLES}-${prefix}.json`, JSON.stringify(result));
+  if (process.env.BENCH_SAMPLES)
+    writeFileSync(`${process.env.BENCH_SAMPLES}-${prefix}.json`, JSON.stringify(result));
   const carrierOf = new Map(bed.carriers.map((c) => [c.storeAddress, c.n - 1]));
   const phases = PHASE_NAMES.map((name, i): CarrierPhaseRow => {
     const from = phaseStarts[i]!;
     const inPhase = samplesIn(samples, from, phaseStarts[i + 1] ?? Infinity);
     const byCarrier = [0, 0, 0];
-    for (const s of inPhase) for (const source of ledger.sourcesByReference[s.reference] ?? []) byCarrier[carrierOf.get(source) ?? 0]!++;
+    for (const s of inPhase)
+      for (const source of ledger.sourcesByReference[s.reference] ?? [])
+        byCarrier[carrierOf.get(source) ?? 0]!++;
     return { ...phaseRow(name, inPhase, from, ledger.byReference, name === 'fault'), byCarrier };
   });
   const f = phases[2]!;
-  console.log(`store box ${faultName} ${gateway.name}: fault phase failed ${f.failed}, dup ${f.duplicates}, p99 ${fmt(f.p99, 1)} ms, max ${fmt(f.max)} ms`);
+  console.log(
+    `store box ${faultName} ${gateway.name}: fault phase failed ${f.failed}, dup ${f.duplicates}, p99 ${fmt(f.p99, 1)} ms, max ${fmt(f.max)} ms`,
+  );
   return { gateway: gateway.name, fault: faultName, load, phases: phases.slice(1) };
 }
-
 
 function report(drills: DrillResult[], gatewayNames: string[]): string {
   const lines: string[] = [];
@@ -230,9 +288,13 @@ function report(drills: DrillResult[], gatewayNames: string[]): string {
       }
     }
   }
-  lines.push('', `Targets, fault phase at ${RATE}/s: 0 failed, 0 charged twice, p99 ≤ 100 ms, no checkout ≥ 1 s.`, '');
   lines.push(
-    'The steady phase\'s p99 (no fault yet) says whether the machine let the gateway keep up at all during that drill: where it is far above 100 ms, the fault phase measured the machine too.',
+    '',
+    `Targets, fault phase at ${RATE}/s: 0 failed, 0 charged twice, p99 ≤ 100 ms, no checkout ≥ 1 s.`,
+    '',
+  );
+  lines.push(
+    "The steady phase's p99 (no fault yet) says whether the machine let the gateway keep up at all during that drill: where it is far above 100 ms, the fault phase measured the machine too.",
     '',
     '| fault | gateway | failed | dup | p99 ms | stalled | all four met | steady-phase p99 ms | load |',
     '|---|---|---|---|---|---|---|---|---|',
@@ -244,7 +306,9 @@ function report(drills: DrillResult[], gatewayNames: string[]): string {
         const steady = run.phases.find((row) => row.phase === 'steady');
         if (!p || !steady) continue;
         const met = p.failed === 0 && p.duplicates === 0 && p.p99 <= 100 && p.stalled === 0;
-        lines.push(`| ${faultName} | ${name} | ${p.failed} | ${p.duplicates} | ${fmt(p.p99, 1)} | ${p.stalled} | ${met ? 'yes' : 'no'} | ${fmt(steady.p99, 1)} | ${run.load.toFixed(1)} |`);
+        lines.push(
+          `| ${faultName} | ${name} | ${p.failed} | ${p.duplicates} | ${fmt(p.p99, 1)} | ${p.stalled} | ${met ? 'yes' : 'no'} | ${fmt(steady.p99, 1)} | ${run.load.toFixed(1)} |`,
+        );
       }
     }
   }
@@ -269,7 +333,10 @@ function spliceIntoBenchmarks(section: string): void {
   if (from >= 0 && to > from) text = text.slice(0, from) + block + text.slice(to + end.length + 1);
   else {
     const targets = text.indexOf('\n## Where paypath stands');
-    text = targets >= 0 ? `${text.slice(0, targets + 1)}${block}\n${text.slice(targets + 1)}` : `${text}\n${block}`;
+    text =
+      targets >= 0
+        ? `${text.slice(0, targets + 1)}${block}\n${text.slice(targets + 1)}`
+        : `${text}\n${block}`;
   }
   writeFileSync(file, text);
 }

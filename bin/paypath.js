@@ -16,20 +16,35 @@ if (major < 22 || (major === 22 && minor < 19)) {
 // process (node's command line, or NODE_OPTIONS for --max-semi-space-size) win.
 const heapMode = process.env.PAYPATH_V8_HEAP ?? 'small';
 if (process.argv[2] === 'serve' && heapMode !== 'small' && heapMode !== 'default') {
-  console.error(`paypath: PAYPATH_V8_HEAP must be "small" (the default) or "default", got "${heapMode}"`);
+  console.error(
+    `paypath: PAYPATH_V8_HEAP must be "small" (the default) or "default", got "${heapMode}"`,
+  );
   process.exit(2);
 }
 if (process.argv[2] === 'serve' && heapMode === 'small') {
-  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].map((arg) => arg.replaceAll('_', '-'));
+  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].map((arg) =>
+    arg.replaceAll('_', '-'),
+  );
   const has = (flag) => given.some((arg) => arg === flag || arg.startsWith(`${flag}=`));
   // Collect the old generation when it has grown by half (V8 waits for up to 4x when GC looks cheap).
-  if (!has('--heap-growing-percent')) (await import('node:v8')).setFlagsFromString('--heap-growing-percent=50');
+  if (!has('--heap-growing-percent'))
+    (await import('node:v8')).setFlagsFromString('--heap-growing-percent=50');
   // The young generation is sized once, when V8 starts (setFlagsFromString is too late for it), so
   // this flag takes replacing this process with itself: same PID, stdio and environment.
   // Not under an IPC channel (child_process.fork): its descriptor would not survive the exec.
-  if (!has('--max-semi-space-size') && !has('--max-heap-size') && typeof process.execve === 'function' && process.channel === undefined) {
+  if (
+    !has('--max-semi-space-size') &&
+    !has('--max-heap-size') &&
+    typeof process.execve === 'function' &&
+    process.channel === undefined
+  ) {
     try {
-      process.execve(process.execPath, [process.execPath, '--max-semi-space-size=16', ...process.execArgv, ...process.argv.slice(1)]);
+      process.execve(process.execPath, [
+        process.execPath,
+        '--max-semi-space-size=16',
+        ...process.execArgv,
+        ...process.argv.slice(1),
+      ]);
     } catch {
       // Not allowed here (e.g. under the permission model): run with V8's default young generation.
     }

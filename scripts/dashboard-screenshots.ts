@@ -40,7 +40,12 @@ class Demo {
   readonly token: string;
   readonly output: string[] = [];
 
-  constructor(options: { policyFile: string; gatewayPort: number; controlPort: number; processorPort: number }) {
+  constructor(options: {
+    policyFile: string;
+    gatewayPort: number;
+    controlPort: number;
+    processorPort: number;
+  }) {
     this.token = `shots-${randomBytes(12).toString('hex')}`;
     this.gatewayUrl = `http://127.0.0.1:${options.gatewayPort}`;
     this.controlUrl = `http://127.0.0.1:${options.controlPort}`;
@@ -57,13 +62,15 @@ class Demo {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     // Kept to explain a failed start; the demo's log lines name no card data.
-    for (const stream of [this.child.stdout!, this.child.stderr!]) stream.on('data', (chunk: Buffer) => this.output.push(chunk.toString()));
+    for (const stream of [this.child.stdout!, this.child.stderr!])
+      stream.on('data', (chunk: Buffer) => this.output.push(chunk.toString()));
   }
 
   async ready(): Promise<void> {
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
-      if (this.child.exitCode !== null) throw new Error(`the demo exited with ${this.child.exitCode}:\n${this.output.join('')}`);
+      if (this.child.exitCode !== null)
+        throw new Error(`the demo exited with ${this.child.exitCode}:\n${this.output.join('')}`);
       const answer = await fetch(`${this.gatewayUrl}/readyz`).catch(() => null);
       if (answer?.ok) return;
       await sleep(200);
@@ -74,13 +81,17 @@ class Demo {
   /** `curl -X POST <control>/carriers/<id>/<mode>`, as the demo prints it. */
   async carrier(id: string, mode: string): Promise<void> {
     const answer = await fetch(`${this.controlUrl}/carriers/${id}/${mode}`, { method: 'POST' });
-    if (!answer.ok) throw new Error(`carrier ${id} ${mode}: ${answer.status} ${await answer.text()}`);
+    if (!answer.ok)
+      throw new Error(`carrier ${id} ${mode}: ${answer.status} ${await answer.text()}`);
   }
 
   async admin(method: string, path: string, body?: unknown): Promise<Response> {
     return fetch(`${this.gatewayUrl}${path}`, {
       method,
-      headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: {
+        authorization: `Bearer ${this.token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
   }
@@ -102,7 +113,10 @@ class Demo {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
     process.kill(this.child.pid!, 'SIGTERM');
-    const timer = setTimeout(() => this.child.exitCode === null && process.kill(this.child.pid!, 'SIGKILL'), 30_000);
+    const timer = setTimeout(
+      () => this.child.exitCode === null && process.kill(this.child.pid!, 'SIGKILL'),
+      30_000,
+    );
     await exited;
     clearTimeout(timer);
   }
@@ -136,18 +150,30 @@ async function state(page: Page, file: string, holds: () => Promise<void>): Prom
   await holds();
   await sleep(DWELL_MS);
   await holds();
-  const bottom = await page.locator('#timeline').evaluate((el) => el.getBoundingClientRect().bottom + el.ownerDocument.defaultView!.scrollY);
-  await page.screenshot({ path: join(DOCS, file), clip: { x: 0, y: 0, width: 1280, height: Math.ceil(bottom) + 12 }, fullPage: true });
+  const bottom = await page
+    .locator('#timeline')
+    .evaluate((el) => el.getBoundingClientRect().bottom + el.ownerDocument.defaultView!.scrollY);
+  await page.screenshot({
+    path: join(DOCS, file),
+    clip: { x: 0, y: 0, width: 1280, height: Math.ceil(bottom) + 12 },
+    fullPage: true,
+  });
   console.log(`wrote docs/${file}`);
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(`${DEFAULT_DASHBOARD_DIR}index.html`)) throw new Error('the dashboard is not built: run `npm run build:dashboard`');
+  if (!existsSync(`${DEFAULT_DASHBOARD_DIR}index.html`))
+    throw new Error('the dashboard is not built: run `npm run build:dashboard`');
   const dir = await mkdtemp(join(tmpdir(), 'paypath-demo-'));
   const policyFile = join(dir, 'default.yaml');
   await copyFile(join(ROOT, 'policies/default.yaml'), policyFile);
   const goodPolicy = await readFile(policyFile, 'utf8');
-  const demo = new Demo({ policyFile, gatewayPort: await freePort(), controlPort: await freePort(), processorPort: await freePort() });
+  const demo = new Demo({
+    policyFile,
+    gatewayPort: await freePort(),
+    controlPort: await freePort(),
+    processorPort: await freePort(),
+  });
   // playwright-core closes the browser and may end this process on a signal too: the copy goes first.
   const onSignal = () => {
     rmSync(dir, { recursive: true, force: true });
@@ -172,39 +198,65 @@ async function main(): Promise<void> {
 
     // All up: N+2, every payment answered.
     await state(page, 'dashboard-all-up.png', async () => {
-      await inState(['#redundancy-banner[data-level="N+2"]', ...PATHS.map((id) => `.path-card[data-path="${id}"][data-tone="ok"]`)])();
+      await inState([
+        '#redundancy-banner[data-level="N+2"]',
+        ...PATHS.map((id) => `.path-card[data-path="${id}"][data-tone="ok"]`),
+      ])();
       await page.waitForSelector('#payment-success:has-text("100 % succeeded")', WAIT);
     });
 
     // One carrier cut (the KT fiber goes silent): N+1, one spare left, kt-fiber down, skt-fiber carries.
     await demo.carrier('kt-fiber', 'blackhole');
-    await state(page, 'dashboard.png', inState(['.path-card[data-path="kt-fiber"][data-down="true"]', '#redundancy-banner[data-level="N+1"]', '#timeline li[data-kind="outage"]']));
+    await state(
+      page,
+      'dashboard.png',
+      inState([
+        '.path-card[data-path="kt-fiber"][data-down="true"]',
+        '#redundancy-banner[data-level="N+1"]',
+        '#timeline li[data-kind="outage"]',
+      ]),
+    );
 
     // Every carrier cut: down, no card green (the last closed breaker included).
     await demo.carrier('skt-fiber', 'blackhole');
     await demo.carrier('lgu-lte', 'blackhole');
     await state(page, 'dashboard-all-cut.png', async () => {
       await page.waitForSelector('#redundancy-banner[data-level="down"]', WAIT);
-      await until(async () => (await page.locator('.path-card[data-tone="ok"]').count()) === 0, 'no card green');
+      await until(
+        async () => (await page.locator('.path-card[data-tone="ok"]').count()) === 0,
+        'no card green',
+      );
     });
     for (const id of PATHS) await demo.carrier(id, 'up');
     await inState(['#redundancy-banner[data-level="N+2"]'])();
 
     // An invalid policy file on disk, where the demo reads it: the running policy is kept.
     await writeFile(policyFile, 'version: 1\npaths: [\n');
-    await state(page, 'dashboard-invalid-policy-file.png', inState(['#policy-file:not([hidden])', '#timeline li[data-kind="policy"][data-tone="bad"]']));
+    await state(
+      page,
+      'dashboard-invalid-policy-file.png',
+      inState(['#policy-file:not([hidden])', '#timeline li[data-kind="policy"][data-tone="bad"]']),
+    );
     await writeFile(policyFile, goodPolicy);
     await page.waitForSelector('#policy-file[hidden]', { ...WAIT, state: 'attached' });
 
     // A drill isolating both fiber paths: LTE, the spare of last resort, carries the payments.
-    const drill = await demo.admin('POST', '/admin/drills', { paths: ['kt-fiber', 'skt-fiber'], durationMs: 60_000 });
-    if (drill.status !== 202) throw new Error(`the drill was not started: ${drill.status} ${await drill.text()}`);
-    await state(page, 'dashboard-multi-path-drill.png', inState([
-      '.path-card[data-path="kt-fiber"][data-state="isolated"]',
-      '.path-card[data-path="skt-fiber"][data-state="isolated"]',
-      '#timeline li[data-kind="drill"]:has-text("isolating kt-fiber + skt-fiber")',
-      '.path-card[data-path="lgu-lte"] [data-figure="share"]:text-is("100 %")',
-    ]));
+    const drill = await demo.admin('POST', '/admin/drills', {
+      paths: ['kt-fiber', 'skt-fiber'],
+      durationMs: 60_000,
+    });
+    if (drill.status !== 202)
+      throw new Error(`the drill was not started: ${drill.status} ${await drill.text()}`);
+    await state(
+      page,
+      'dashboard-multi-path-drill.png',
+      inState([
+        '.path-card[data-path="kt-fiber"][data-state="isolated"]',
+        '.path-card[data-path="skt-fiber"][data-state="isolated"]',
+        '#timeline li[data-kind="drill"]:has-text("isolating kt-fiber + skt-fiber")',
+        '.path-card[data-path="lgu-lte"] [data-figure="share"]:text-is("100 %")',
+      ]),
+    );
     await demo.admin('POST', '/admin/drills/stop');
   } finally {
     await traffic?.stop();
@@ -215,10 +267,15 @@ async function main(): Promise<void> {
 }
 
 /** Polls `check` until it holds; throws naming the state the page never reached. */
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = WAIT.timeout): Promise<void> {
+async function until(
+  check: () => Promise<boolean>,
+  what: string,
+  timeoutMs = WAIT.timeout,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`the dashboard did not show ${what} within ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`the dashboard did not show ${what} within ${timeoutMs} ms`);
     await sleep(250);
   }
 }

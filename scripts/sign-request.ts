@@ -14,5 +14,13 @@ if (!method || !target?.startsWith('/')) {
 }
 const merchant = process.env.PAYPATH_MERCHANT_ID ?? DEMO_MERCHANT_ID;
 const secret = process.env.PAYPATH_MERCHANT_SECRET ?? DEMO_MERCHANT_SECRET;
-const headers = await signedHeaders(merchant, secret, { method, target, body: body === '' ? null : body });
-console.log(Object.entries(headers).map(([name, value]) => `-H ${name}:${value}`).join(' '));
+const headers = await signedHeaders(merchant, secret, {
+  method,
+  target,
+  body: body === '' ? null : body,
+});
+console.log(
+  Object.entries(headers)
+    .map(([name, value]) => `-H ${name}:${value}`)
+    .join(' '),
+);

@@ -5,7 +5,8 @@ export default class SummaryReporter implements Reporter {
   onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
     const counts = { passed: 0, failed: 0, skipped: 0 };
     for (const module of testModules) {
-      if (module.state() === 'failed' && [...module.children.allTests()].length === 0) counts.failed++;
+      if (module.state() === 'failed' && [...module.children.allTests()].length === 0)
+        counts.failed++;
       for (const test of module.children.allTests()) {
         const state = test.result().state;
         if (state === 'passed') counts.passed++;
@@ -13,6 +14,8 @@ export default class SummaryReporter implements Reporter {
         else counts.skipped++;
       }
     }
-    console.log(`\nTests: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
+    console.log(
+      `\nTests: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`,
+    );
   }
 }

@@ -31,16 +31,28 @@ describe('admin API', () => {
     const viewerRead = await stack.admin('GET', '/admin/policy', { token: TOKENS.viewer });
     expect(viewerRead.status).toBe(200);
     await viewerRead.arrayBuffer();
-    const viewerWrite = await stack.admin('PUT', '/admin/policy', { token: TOKENS.viewer, body: 'x', headers: { 'if-match': '"x"' } });
+    const viewerWrite = await stack.admin('PUT', '/admin/policy', {
+      token: TOKENS.viewer,
+      body: 'x',
+      headers: { 'if-match': '"x"' },
+    });
     expect(viewerWrite.status).toBe(403);
     expect((await json(viewerWrite)).error.code).toBe('admin_forbidden');
-    const viewerDrill = await stack.admin('POST', '/admin/drills', { token: TOKENS.viewer, body: '{}' });
+    const viewerDrill = await stack.admin('POST', '/admin/drills', {
+      token: TOKENS.viewer,
+      body: '{}',
+    });
     expect(viewerDrill.status).toBe(403);
     await viewerDrill.arrayBuffer();
 
     const rawAudit = await readFile(stack.auditFile, 'utf8');
-    const audit = rawAudit.trim().split('\n').map((l) => JSON.parse(l));
-    expect(audit.filter((r) => r.action === 'auth.failed' && r.outcome === 'denied')).toHaveLength(2);
+    const audit = rawAudit
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(audit.filter((r) => r.action === 'auth.failed' && r.outcome === 'denied')).toHaveLength(
+      2,
+    );
     expect(audit.filter((r) => r.action === 'auth.forbidden' && r.actor === 'bob')).toHaveLength(2);
     expect(rawAudit).not.toContain('not-the-token-at-all-xx');
     expect(rawAudit).not.toContain(TOKENS.viewer);
@@ -53,27 +65,49 @@ describe('admin API', () => {
     expect(body.revision).toBe(1);
     expect(body.hash).toMatch(/^[0-9a-f]{16}$/);
     expect(response.headers.get('etag')).toBe(`"${body.hash}"`);
-    expect(body.policy.paths.map((p: { id: string }) => p.id)).toEqual(['kt-fiber', 'skt-fiber', 'lgu-lte']);
+    expect(body.policy.paths.map((p: { id: string }) => p.id)).toEqual([
+      'kt-fiber',
+      'skt-fiber',
+      'lgu-lte',
+    ]);
     expect(body.source).toBe('startup');
   });
 
   it('validate and diff answer 400 with field paths for a bad policy, and the structured diff for a good one', async () => {
-    const bad = await stack.admin('POST', '/admin/policy/validate', { body: yamlWith((p) => ((p.routes[0]!.paths as string[])[1] = 'skt-fibre')) });
+    const bad = await stack.admin('POST', '/admin/policy/validate', {
+      body: yamlWith((p) => ((p.routes[0]!.paths as string[])[1] = 'skt-fibre')),
+    });
     expect(bad.status).toBe(400);
     const badBody = await json(bad);
     expect(badBody.error.code).toBe('policy_invalid');
-    expect(badBody.error.issues).toContainEqual(expect.objectContaining({ path: 'routes[0].paths[1]', message: expect.stringContaining('unknown path "skt-fibre"') }));
+    expect(badBody.error.issues).toContainEqual(
+      expect.objectContaining({
+        path: 'routes[0].paths[1]',
+        message: expect.stringContaining('unknown path "skt-fibre"'),
+      }),
+    );
 
-    const outside = await stack.admin('POST', '/admin/policy/validate', { body: yamlWith((p) => (p.paths[2]!.upstream = 'http://127.0.0.1:9')) });
+    const outside = await stack.admin('POST', '/admin/policy/validate', {
+      body: yamlWith((p) => (p.paths[2]!.upstream = 'http://127.0.0.1:9')),
+    });
     expect(outside.status).toBe(400);
     expect((await json(outside)).error.issues[0].path).toBe('paths[2].upstream');
 
-    const good = await stack.admin('POST', '/admin/policy/validate', { body: yamlWith((p) => (p.paths[2]!.grade = 'cold')) });
+    const good = await stack.admin('POST', '/admin/policy/validate', {
+      body: yamlWith((p) => (p.paths[2]!.grade = 'cold')),
+    });
     expect(good.status).toBe(200);
     expect((await json(good)).valid).toBe(true);
 
-    const diff = await json(await stack.admin('POST', '/admin/policy/diff', { token: TOKENS.viewer, body: yamlWith((p) => (p.paths[2]!.grade = 'cold')) }));
-    expect(diff.changes).toEqual([{ field: 'paths[id=lgu-lte].grade', op: 'changed', from: 'warm', to: 'cold' }]);
+    const diff = await json(
+      await stack.admin('POST', '/admin/policy/diff', {
+        token: TOKENS.viewer,
+        body: yamlWith((p) => (p.paths[2]!.grade = 'cold')),
+      }),
+    );
+    expect(diff.changes).toEqual([
+      { field: 'paths[id=lgu-lte].grade', op: 'changed', from: 'warm', to: 'cold' },
+    ]);
     expect(diff.summary.pathsChanged).toEqual(['lgu-lte']);
 
     const badDiff = await stack.admin('POST', '/admin/policy/diff', { body: 'version: 2' });
@@ -90,15 +124,24 @@ describe('admin API', () => {
     const noIfMatch = await stack.admin('PUT', '/admin/policy', { body: edited });
     expect(noIfMatch.status).toBe(428);
     await noIfMatch.arrayBuffer();
-    const stale = await stack.admin('PUT', '/admin/policy', { body: edited, headers: { 'if-match': '"0000000000000000"' } });
+    const stale = await stack.admin('PUT', '/admin/policy', {
+      body: edited,
+      headers: { 'if-match': '"0000000000000000"' },
+    });
     expect(stale.status).toBe(412);
     expect((await json(stale)).error.code).toBe('policy_stale');
     // If-Match compares strongly (RFC 9110 §13.1.1): the running hash as a weak tag never matches.
-    const weak = await stack.admin('PUT', '/admin/policy', { body: edited, headers: { 'if-match': `W/"${current.hash}"` } });
+    const weak = await stack.admin('PUT', '/admin/policy', {
+      body: edited,
+      headers: { 'if-match': `W/"${current.hash}"` },
+    });
     expect(weak.status).toBe(412);
     expect((await json(weak)).error.code).toBe('policy_stale');
     expect(stack.gateway.control.current().revision).toBe(current.revision);
-    const invalid = await stack.admin('PUT', '/admin/policy', { body: 'version: 1\npaths: []', headers: { 'if-match': `"${current.hash}"` } });
+    const invalid = await stack.admin('PUT', '/admin/policy', {
+      body: 'version: 1\npaths: []',
+      headers: { 'if-match': `"${current.hash}"` },
+    });
     expect(invalid.status).toBe(400);
     await invalid.arrayBuffer();
     const changesAllowlist = await stack.admin('PUT', '/admin/policy', {
@@ -113,14 +156,19 @@ describe('admin API', () => {
     });
     expect(changesRouting.status).toBe(400);
     const routingError = (await json(changesRouting)).error;
-    expect(JSON.stringify(routingError)).toContain('the routing block (routing tables paypath keeps on the host) can only be changed in the policy file');
+    expect(JSON.stringify(routingError)).toContain(
+      'the routing block (routing tables paypath keeps on the host) can only be changed in the policy file',
+    );
 
     const ktBreaker = stack.gateway.gateway.path('kt-fiber')!.breaker;
     const before = stack.gateway.gateway;
     let applied: Record<string, any> | undefined;
     let answeredBeforeApply = -1;
     const { statuses } = await paymentStream(stack, 'apply', 240, 8, async () => {
-      const response = await stack.admin('PUT', '/admin/policy', { body: edited, headers: { 'if-match': `"${current.hash}"` } });
+      const response = await stack.admin('PUT', '/admin/policy', {
+        body: edited,
+        headers: { 'if-match': `"${current.hash}"` },
+      });
       applied = { status: response.status, ...(await json(response)) };
       answeredBeforeApply = stack.processor.charges.length;
     });
@@ -139,7 +187,10 @@ describe('admin API', () => {
     expect(stack.gateway.gateway.path('kt-fiber')!.breaker).toBe(ktBreaker);
     expect(before.sharesPath(stack.gateway.gateway, 'lgu-lte')).toBe(false);
 
-    const second = await stack.admin('PUT', '/admin/policy', { body: edited, headers: { 'if-match': `"${current.hash}"` } });
+    const second = await stack.admin('PUT', '/admin/policy', {
+      body: edited,
+      headers: { 'if-match': `"${current.hash}"` },
+    });
     expect(second.status).toBe(412); // the same edit again, from the old hash, is stale now
     await second.arrayBuffer();
   });
@@ -150,11 +201,16 @@ describe('admin API', () => {
       p.paths[2]!.grade = 'cold';
       p.routes[0]!.deadlineMs = 6_000;
     });
-    const applied = await stack.admin('PUT', '/admin/policy', { body: edited, headers: { 'if-match': `"${current.hash}"` } });
+    const applied = await stack.admin('PUT', '/admin/policy', {
+      body: edited,
+      headers: { 'if-match': `"${current.hash}"` },
+    });
     expect(applied.status).toBe(200);
     await applied.arrayBuffer();
 
-    const history = await json(await stack.admin('GET', '/admin/policy/history', { token: TOKENS.viewer }));
+    const history = await json(
+      await stack.admin('GET', '/admin/policy/history', { token: TOKENS.viewer }),
+    );
     expect(history.current).toBe(2);
     expect(history.revisions.map((r: { revision: number }) => r.revision)).toEqual([2, 1]);
     expect(history.revisions[0].actor).toBe('alice');
@@ -182,10 +238,15 @@ describe('admin API', () => {
     expect(statusText).not.toContain('alice');
     expect(status.policy.actor).toBeUndefined();
 
-    const audit = (await readFile(stack.auditFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const audit = (await readFile(stack.auditFile, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const actions = audit.filter((r) => r.outcome === 'ok').map((r) => `${r.action}:${r.revision}`);
     expect(actions).toEqual(['policy.apply:2', 'policy.rollback:3']);
-    expect(audit.find((r) => r.action === 'policy.apply' && r.outcome === 'ok').diff.changes).toHaveLength(2);
+    expect(
+      audit.find((r) => r.action === 'policy.apply' && r.outcome === 'ok').diff.changes,
+    ).toHaveLength(2);
     const rawAudit = await readFile(stack.auditFile, 'utf8');
     expect(rawAudit).not.toContain(TOKENS.operator);
     expect(rawAudit).not.toContain(TOKENS.viewer);

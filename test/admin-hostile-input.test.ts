@@ -7,7 +7,8 @@ import { OpsStack, TOKENS } from './support/ops-harness.ts';
 /** A payment terminal's own deadline: the payments route's deadlineMs in the stack's policy. */
 const TERMINAL_DEADLINE_MS = 5_000;
 
-const plainKeys = (count: number) => Array.from({ length: count }, (_, i) => `k${i}: ${i}`).join('\n');
+const plainKeys = (count: number) =>
+  Array.from({ length: count }, (_, i) => `k${i}: ${i}`).join('\n');
 
 describe('hostile admin input never holds up payments', () => {
   let stack: OpsStack;
@@ -18,19 +19,56 @@ describe('hostile admin input never holds up payments', () => {
 
   it('payments keep succeeding while a viewer posts a 60 000-key policy, the largest inside the limits, and deep ones', async () => {
     const hostile = [
-      { name: '60 000 plain keys (0.8 MB)', body: plainKeys(60_000), status: 413, code: 'policy_too_complex', limit: 'nodes' },
-      { name: 'as many keys as the limits allow', body: plainKeys(POLICY_LIMITS.maxNodes / 2 - 10), status: 400, code: 'policy_invalid' },
-      { name: 'nested flow lists', body: `${'['.repeat(50_000)}${']'.repeat(50_000)}`, status: 413, code: 'policy_too_complex', limit: 'depth' },
-      { name: 'nested complex keys', body: `${'? '.repeat(50_000)}x`, status: 413, code: 'policy_too_complex', limit: 'depth' },
-      { name: '60 000 plain keys again', body: plainKeys(60_000), status: 413, code: 'policy_too_complex', limit: 'nodes' },
+      {
+        name: '60 000 plain keys (0.8 MB)',
+        body: plainKeys(60_000),
+        status: 413,
+        code: 'policy_too_complex',
+        limit: 'nodes',
+      },
+      {
+        name: 'as many keys as the limits allow',
+        body: plainKeys(POLICY_LIMITS.maxNodes / 2 - 10),
+        status: 400,
+        code: 'policy_invalid',
+      },
+      {
+        name: 'nested flow lists',
+        body: `${'['.repeat(50_000)}${']'.repeat(50_000)}`,
+        status: 413,
+        code: 'policy_too_complex',
+        limit: 'depth',
+      },
+      {
+        name: 'nested complex keys',
+        body: `${'? '.repeat(50_000)}x`,
+        status: 413,
+        code: 'policy_too_complex',
+        limit: 'depth',
+      },
+      {
+        name: '60 000 plain keys again',
+        body: plainKeys(60_000),
+        status: 413,
+        code: 'policy_too_complex',
+        limit: 'nodes',
+      },
     ];
     const answers: { name: string; status: number; code: string; limit?: string }[] = [];
     let hostileDone = false;
     const attack = (async () => {
       for (const doc of hostile) {
-        const response = await stack.admin('POST', '/admin/policy/validate', { token: TOKENS.viewer, body: doc.body });
+        const response = await stack.admin('POST', '/admin/policy/validate', {
+          token: TOKENS.viewer,
+          body: doc.body,
+        });
         const body = (await response.json()) as any;
-        answers.push({ name: doc.name, status: response.status, code: body.error?.code, ...(body.error?.limit ? { limit: body.error.limit } : {}) });
+        answers.push({
+          name: doc.name,
+          status: response.status,
+          code: body.error?.code,
+          ...(body.error?.limit ? { limit: body.error.limit } : {}),
+        });
       }
       hostileDone = true;
     })();
@@ -59,18 +97,35 @@ describe('hostile admin input never holds up payments', () => {
     };
     await Promise.all([attack, terminal(), terminal()]);
 
-    expect(answers).toEqual(hostile.map((doc) => ({ name: doc.name, status: doc.status, code: doc.code, ...(doc.limit ? { limit: doc.limit } : {}) })));
+    expect(answers).toEqual(
+      hostile.map((doc) => ({
+        name: doc.name,
+        status: doc.status,
+        code: doc.code,
+        ...(doc.limit ? { limit: doc.limit } : {}),
+      })),
+    );
     expect(outcomes.length).toBeGreaterThan(hostile.length);
     expect(outcomes.filter((outcome) => outcome !== '201')).toEqual([]);
   });
 
   it('a failed authentication with a 15 KB path is recorded cut to 200 characters, with the client address', async () => {
-    const response = await stack.admin('GET', `/admin/${'x'.repeat(15_000)}`, { token: 'not-the-token-at-all-xx' });
+    const response = await stack.admin('GET', `/admin/${'x'.repeat(15_000)}`, {
+      token: 'not-the-token-at-all-xx',
+    });
     expect(response.status).toBe(401);
     await response.arrayBuffer();
-    const records = (await readFile(stack.auditFile, 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
+    const records = (await readFile(stack.auditFile, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     const failed = records.filter((r) => r.action === 'auth.failed').at(-1);
-    expect(failed.details).toMatchObject({ reason: 'invalid_token', method: 'GET', pathLength: 15_007, client: expect.stringMatching(/127\.0\.0\.1$/) });
+    expect(failed.details).toMatchObject({
+      reason: 'invalid_token',
+      method: 'GET',
+      pathLength: 15_007,
+      client: expect.stringMatching(/127\.0\.0\.1$/),
+    });
     expect(failed.details.path).toHaveLength(200);
   });
 });
@@ -78,7 +133,10 @@ describe('hostile admin input never holds up payments', () => {
 describe('admin API rate limit per token', () => {
   let stack: OpsStack;
   beforeAll(async () => {
-    stack = await OpsStack.start({ edit: (policy) => (policy.admin = { ...policy.admin, rateLimit: { ratePerSecond: 0.01, burst: 3 } }) });
+    stack = await OpsStack.start({
+      edit: (policy) =>
+        (policy.admin = { ...policy.admin, rateLimit: { ratePerSecond: 0.01, burst: 3 } }),
+    });
   });
   afterAll(async () => stack?.stop());
 
@@ -94,7 +152,10 @@ describe('admin API rate limit per token', () => {
     expect(statuses).toEqual([200, 200, 200, 429, 429]);
     expect(Number(limited!.headers.get('retry-after'))).toBeGreaterThan(0);
     const body = (await limited!.json()) as any;
-    expect(body.error).toMatchObject({ code: 'admin_rate_limited', retryAfterSeconds: expect.any(Number) });
+    expect(body.error).toMatchObject({
+      code: 'admin_rate_limited',
+      retryAfterSeconds: expect.any(Number),
+    });
     expect(body.error.message).toContain('"bob"');
 
     const other = await stack.admin('GET', '/admin/policy/history', { token: TOKENS.operator });

@@ -19,16 +19,36 @@ describe('audit spam never crowds the queue out of Redis', () => {
   let gateway: RunningGateway;
 
   beforeAll(async () => {
-    redis = await TestRedisServer.start({ extraArgs: ['--maxmemory', String(MAXMEMORY), '--maxmemory-policy', 'noeviction'] });
+    redis = await TestRedisServer.start({
+      extraArgs: ['--maxmemory', String(MAXMEMORY), '--maxmemory-policy', 'noeviction'],
+    });
     client = new Redis(redis.url); // the test's own reads, with ioredis's patient defaults
     const parsed = validatePolicyObject({
       version: 1,
       paths: [{ id: 'only', upstream: `http://127.0.0.1:${REFUSED_PORT}`, connectTimeoutMs: 300 }], // refused: billing is queued
-      routes: [{ id: 'billing', match: { method: 'POST', pathPrefix: '/v1/billing/' }, class: 'billing', paths: ['only'], idempotency: { upstreamHonors: true }, whenAllDown: 'queue' }],
+      routes: [
+        {
+          id: 'billing',
+          match: { method: 'POST', pathPrefix: '/v1/billing/' },
+          class: 'billing',
+          paths: ['only'],
+          idempotency: { upstreamHonors: true },
+          whenAllDown: 'queue',
+        },
+      ],
       queue: { retryIntervalMs: 60_000 },
     });
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-    gateway = await startNodeGateway({ policy: parsed.policy, policyHash: await policyHash(parsed.policy), port: 0, logger: silentLogger, redisUrl: redis.url, queueKeys: [Buffer.from(TEST_QUEUE_KEY, 'base64')], processMetrics: false, warmCodePaths: false });
+    gateway = await startNodeGateway({
+      policy: parsed.policy,
+      policyHash: await policyHash(parsed.policy),
+      port: 0,
+      logger: silentLogger,
+      redisUrl: redis.url,
+      queueKeys: [Buffer.from(TEST_QUEUE_KEY, 'base64')],
+      processMetrics: false,
+      warmCodePaths: false,
+    });
   });
   afterAll(async () => {
     await gateway?.close();

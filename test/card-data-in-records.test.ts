@@ -13,13 +13,19 @@ import { TestRedisServer } from './support/redis-server.ts';
 
 const OPERATOR_TOKEN = 'operator-token-0123456789abcdef0123456789';
 
-
 const policy = policyFromObject({
   version: 1,
   // Never reached: these tests only talk to the admin API and the request log.
   paths: [{ id: 'p0', upstream: 'http://127.0.0.1:9' }],
   probe: { enabled: false },
-  routes: [{ id: 'payments', match: { method: 'POST', path: '/v1/payments' }, class: 'payment', paths: ['p0'] }],
+  routes: [
+    {
+      id: 'payments',
+      match: { method: 'POST', path: '/v1/payments' },
+      class: 'payment',
+      paths: ['p0'],
+    },
+  ],
   // Every failed authentication is written here, so that every record can be checked for card numbers.
   admin: { failedAuthAudit: { ratePerSecond: 1000, burst: 1000 } },
 });
@@ -56,7 +62,11 @@ async function provoke(running: RunningGateway): Promise<number> {
     }
     const rejected = await fetch(`${running.url}/admin/policy`, {
       method: 'PUT',
-      headers: { authorization: `Bearer ${OPERATOR_TOKEN}`, 'if-match': '*', 'content-type': 'application/yaml' },
+      headers: {
+        authorization: `Bearer ${OPERATOR_TOKEN}`,
+        'if-match': '*',
+        'content-type': 'application/yaml',
+      },
       body: `version: 1\n"${pan.slice(0, 4)} ${pan.slice(4)}": x\npaths: []\n`,
     });
     expect(rejected.status).toBe(400);
@@ -67,7 +77,11 @@ async function provoke(running: RunningGateway): Promise<number> {
 }
 
 function exposures(texts: string[]): string[] {
-  return texts.flatMap((text) => TEST_CARD_NUMBERS.filter((pan) => exposesCardNumber(text, pan)).map((pan) => `${pan} in ${text}`));
+  return texts.flatMap((text) =>
+    TEST_CARD_NUMBERS.filter((pan) => exposesCardNumber(text, pan)).map(
+      (pan) => `${pan} in ${text}`,
+    ),
+  );
 }
 
 describe('card numbers typed into admin requests', () => {
@@ -83,7 +97,10 @@ describe('card numbers typed into admin requests', () => {
   });
 
   it('are masked in every audit record in the Redis stream, in the audit API and in every log line', async () => {
-    const { running, lines } = await start({ auditFile: join(dir, 'fallback.jsonl'), redisUrl: redis.url });
+    const { running, lines } = await start({
+      auditFile: join(dir, 'fallback.jsonl'),
+      redisUrl: redis.url,
+    });
     const client = createRedisClient(redis.url);
     try {
       const sent = await provoke(running);
@@ -93,7 +110,9 @@ describe('card numbers typed into admin requests', () => {
       expect(records.filter((r) => r.includes('[pan-redacted]')).length).toBe(sent);
       expect(exposures(records)).toEqual([]);
 
-      const api = await fetch(`${running.url}/admin/audit?limit=1000`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } });
+      const api = await fetch(`${running.url}/admin/audit?limit=1000`, {
+        headers: { authorization: `Bearer ${OPERATOR_TOKEN}` },
+      });
       expect(exposures([await api.text()])).toEqual([]);
       expect(lines.length).toBeGreaterThanOrEqual(sent);
       expect(exposures(lines)).toEqual([]);

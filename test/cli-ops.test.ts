@@ -3,7 +3,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { parse } from 'yaml';
-import { auditCommand, drillCommand, GatewayAnswerError, policyCommand, statusCommand } from '../src/cli/ops-commands.ts';
+import {
+  auditCommand,
+  drillCommand,
+  GatewayAnswerError,
+  policyCommand,
+  statusCommand,
+} from '../src/cli/ops-commands.ts';
 import { OpsStack, TOKENS } from './support/ops-harness.ts';
 
 describe('paypath status | drill | policy against a running gateway', () => {
@@ -13,9 +19,15 @@ describe('paypath status | drill | policy against a running gateway', () => {
   });
   afterAll(async () => stack?.stop());
 
-  const run = async (command: (args: string[], print: (t: string) => void) => Promise<number>, args: string[]) => {
+  const run = async (
+    command: (args: string[], print: (t: string) => void) => Promise<number>,
+    args: string[],
+  ) => {
     const out: string[] = [];
-    const code = await command([...args, '--url', stack.gateway.url, '--token', TOKENS.operator], (t) => out.push(t));
+    const code = await command(
+      [...args, '--url', stack.gateway.url, '--token', TOKENS.operator],
+      (t) => out.push(t),
+    );
     return { code, text: out.join('\n') };
   };
 
@@ -87,14 +99,24 @@ describe('paypath status | drill | policy against a running gateway', () => {
     expect(lines).toHaveLength(2 + 3);
     // The stop above: its drill.end record is the newest.
     expect(lines[2]).toMatch(/^\S+\s+alice\s+drill\.end\s+ok\s+-\s+\{"id":"drill-2"/);
-    await expect(run(auditCommand, ['--limit', '0'])).rejects.toThrow(/--limit must be a whole number from 1 to 1000/);
+    await expect(run(auditCommand, ['--limit', '0'])).rejects.toThrow(
+      /--limit must be a whole number from 1 to 1000/,
+    );
   });
 
   it('drill with several paths isolates them together, and status shows which path carried a passing drill', async () => {
-    const { code, text } = await run(drillCommand, ['kt-fiber', 'skt-fiber', '--duration', '300', '--wait']);
+    const { code, text } = await run(drillCommand, [
+      'kt-fiber',
+      'skt-fiber',
+      '--duration',
+      '300',
+      '--wait',
+    ]);
     expect(code).toBe(0);
     expect(text).toMatch(/^drill-3\s+kt-fiber,skt-fiber\s+passed/m);
     const status = await run(statusCommand, []);
-    expect(status.text).toMatch(/^PATH\s+STATE\s+GRADE\s+EGRESS\s+REQUESTS\s+FAILURES\s+P50 MS\s+P99 MS\s+LAST PASSING DRILL\s+LAST ERROR$/m);
+    expect(status.text).toMatch(
+      /^PATH\s+STATE\s+GRADE\s+EGRESS\s+REQUESTS\s+FAILURES\s+P50 MS\s+P99 MS\s+LAST PASSING DRILL\s+LAST ERROR$/m,
+    );
   });
 });

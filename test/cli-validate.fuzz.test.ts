@@ -12,9 +12,24 @@ const dir = mkdtempSync(join(tmpdir(), 'paypath-cli-fuzz-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const fragment = fc.constantFrom(
-  'version: 1\n', 'version: 2\n', 'paths:\n', '  - id: kt-fiber\n', '    upstream: https://pay.example\n', '    upstream: ftp://x\n',
-  'routes:\n', '  - id: payments\n', '    match: { method: POST, path: /v1/payments }\n', '    paths: [kt-fiber]\n',
-  '    tls: { key: /nonexistent }\n', 'merchants: { mode: hmac }\n', 'limits: { maxJsonDepth: 0 }\n', '&a [*a]\n', '*b\n', ': :\n', '\t\n', '"\n',
+  'version: 1\n',
+  'version: 2\n',
+  'paths:\n',
+  '  - id: kt-fiber\n',
+  '    upstream: https://pay.example\n',
+  '    upstream: ftp://x\n',
+  'routes:\n',
+  '  - id: payments\n',
+  '    match: { method: POST, path: /v1/payments }\n',
+  '    paths: [kt-fiber]\n',
+  '    tls: { key: /nonexistent }\n',
+  'merchants: { mode: hmac }\n',
+  'limits: { maxJsonDepth: 0 }\n',
+  '&a [*a]\n',
+  '*b\n',
+  ': :\n',
+  '\t\n',
+  '"\n',
 );
 
 describe('paypath validate fuzzing', () => {
@@ -24,14 +39,20 @@ describe('paypath validate fuzzing', () => {
     try {
       let n = 0;
       await fc.assert(
-        fc.asyncProperty(fc.oneof(fc.array(fragment, { maxLength: 16 }).map((parts) => parts.join('')), fc.string({ maxLength: 200 })), async (text) => {
-          const file = join(dir, `p${n++}.yaml`);
-          writeFileSync(file, text);
-          errors.mockClear();
-          const status = await main(['validate', file]);
-          expect([0, 2]).toContain(status);
-          if (status === 2) expect(errors.mock.calls.flat().join('\n')).toContain(file);
-        }),
+        fc.asyncProperty(
+          fc.oneof(
+            fc.array(fragment, { maxLength: 16 }).map((parts) => parts.join('')),
+            fc.string({ maxLength: 200 }),
+          ),
+          async (text) => {
+            const file = join(dir, `p${n++}.yaml`);
+            writeFileSync(file, text);
+            errors.mockClear();
+            const status = await main(['validate', file]);
+            expect([0, 2]).toContain(status);
+            if (status === 2) expect(errors.mock.calls.flat().join('\n')).toContain(file);
+          },
+        ),
         { numRuns: 1_000 },
       );
     } finally {

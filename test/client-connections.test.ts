@@ -1,7 +1,12 @@
 import { Agent, request, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_CLIENT_KEEP_ALIVE_TIMEOUT_MS, startNodeGateway, type NodeGatewayOptions, type RunningGateway } from '../src/adapters/node/server.ts';
+import {
+  DEFAULT_CLIENT_KEEP_ALIVE_TIMEOUT_MS,
+  startNodeGateway,
+  type NodeGatewayOptions,
+  type RunningGateway,
+} from '../src/adapters/node/server.ts';
 import { silentLogger } from '../src/core/logger.ts';
 import { policyFrom } from './support/policy.ts';
 import { until, within } from './support/poll.ts';
@@ -17,7 +22,10 @@ afterAll(async () => {
   await Promise.all(processors.map((p) => p.stop()));
 });
 
-async function gateway(options: Partial<NodeGatewayOptions> = {}, upstream = 'http://127.0.0.1:9'): Promise<RunningGateway> {
+async function gateway(
+  options: Partial<NodeGatewayOptions> = {},
+  upstream = 'http://127.0.0.1:9',
+): Promise<RunningGateway> {
   const policy = policyFrom(`
 version: 1
 paths:
@@ -29,13 +37,23 @@ routes:
     idempotency: { upstreamHonors: true }
 probe: { enabled: false }
 `);
-  const started = await startNodeGateway({ policy, policyHash: 'test', port: 0, logger: silentLogger, warmCodePaths: false, ...options });
+  const started = await startNodeGateway({
+    policy,
+    policyHash: 'test',
+    port: 0,
+    logger: silentLogger,
+    warmCodePaths: false,
+    ...options,
+  });
   running.push(started);
   return started;
 }
 
 /** GET /healthz on a keep-alive connection; resolves with the answer and the socket it came on. */
-function healthz(url: string, agent: Agent): Promise<{ response: IncomingMessage; socket: Socket }> {
+function healthz(
+  url: string,
+  agent: Agent,
+): Promise<{ response: IncomingMessage; socket: Socket }> {
   return new Promise((resolve, reject) => {
     const req = request(`${url}/healthz`, { agent }, (response) => {
       response.resume();
@@ -54,7 +72,9 @@ describe('client keep-alive', () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
       const first = await healthz(url, agent);
-      expect(first.response.headers['keep-alive']).toBe(`timeout=${DEFAULT_CLIENT_KEEP_ALIVE_TIMEOUT_MS / 1000}`);
+      expect(first.response.headers['keep-alive']).toBe(
+        `timeout=${DEFAULT_CLIENT_KEEP_ALIVE_TIMEOUT_MS / 1000}`,
+      );
       await sleep(1_500);
       expect(first.socket.destroyed).toBe(false);
       const second = await healthz(url, agent);
@@ -70,7 +90,11 @@ describe('client keep-alive', () => {
     try {
       const { response, socket } = await healthz(url, agent);
       expect(response.headers['keep-alive']).toBe('timeout=1');
-      await within('the gateway to close the idle connection', new Promise((resolve) => socket.once('close', resolve)), 10_000);
+      await within(
+        'the gateway to close the idle connection',
+        new Promise((resolve) => socket.once('close', resolve)),
+        10_000,
+      );
     } finally {
       agent.destroy();
     }
@@ -87,7 +111,11 @@ describe('stopping', () => {
       headers: { 'content-type': 'application/json', 'idempotency-key': 'drain-1' },
       body: JSON.stringify({ amount: 4500, currency: 'KRW', reference: 'drain-1' }),
     });
-    await until('the processor to receive the payment', () => processor.requests.get('/v1/payments') !== undefined, { timeoutMs: 5_000, intervalMs: 10 });
+    await until(
+      'the processor to receive the payment',
+      () => processor.requests.get('/v1/payments') !== undefined,
+      { timeoutMs: 5_000, intervalMs: 10 },
+    );
     const stopped = started.close();
     const refused = await until(
       'the stopping gateway to refuse a new connection',

@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ExactlyOnceBench, expectGatewayReplay, GatewayProcess } from './support/exactly-once-bench.ts';
+import {
+  ExactlyOnceBench,
+  expectGatewayReplay,
+  GatewayProcess,
+} from './support/exactly-once-bench.ts';
 import { until } from './support/poll.ts';
 import { TestRedisServer } from './support/redis-server.ts';
 
@@ -38,14 +42,22 @@ describe('gateway killed with SIGKILL in the middle of a payment', () => {
     const key = 'crash-key-1';
     const body = JSON.stringify({ amount: 4200, reference: 'crash-ref-1' });
     const send = () =>
-      fetch(`${gateway!.url}/v1/payments`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body });
+      fetch(`${gateway!.url}/v1/payments`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': key },
+        body,
+      });
 
     const firstTry = send().then(
       (r) => r.status,
       () => 'connection lost',
     );
     // Kill once the processor is working on it: the claim is in Redis, the answer never comes back.
-    await until('the processor to receive the payment', () => (bench.processor.requests.get('/v1/payments') ?? 0) >= 1, { timeoutMs: 5_000, intervalMs: 20 });
+    await until(
+      'the processor to receive the payment',
+      () => (bench.processor.requests.get('/v1/payments') ?? 0) >= 1,
+      { timeoutMs: 5_000, intervalMs: 20 },
+    );
     const port = gateway.port;
     await gateway.kill();
     expect(await firstTry).toBe('connection lost');
@@ -59,7 +71,9 @@ describe('gateway killed with SIGKILL in the middle of a payment', () => {
         const response = await send();
         statuses.push(response.status);
         if (response.status === 409) {
-          expect(((await response.json()) as { error: { code: string } }).error.code).toBe('idempotency_key_in_use');
+          expect(((await response.json()) as { error: { code: string } }).error.code).toBe(
+            'idempotency_key_in_use',
+          );
           return undefined;
         }
         return { status: response.status, text: await response.text() };

@@ -23,11 +23,18 @@ describe('ops dashboard in Chromium', () => {
   /** Pages this test opened, closed after it (they poll its gateway). */
   const pages: Page[] = [];
 
-  const shot = (page: Page, name: string) => page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: true });
+  const shot = (page: Page, name: string) =>
+    page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: true });
   /** The live part only (banner, cards, timeline): what docs/dashboard.md shows of each state. */
   const liveShot = async (page: Page, name: string) => {
-    const bottom = await page.locator('#timeline').evaluate((el) => el.getBoundingClientRect().bottom + el.ownerDocument.defaultView!.scrollY);
-    await page.screenshot({ path: `${ARTIFACTS}${name}.png`, clip: { x: 0, y: 0, width: 1280, height: Math.ceil(bottom) + 12 }, fullPage: true });
+    const bottom = await page
+      .locator('#timeline')
+      .evaluate((el) => el.getBoundingClientRect().bottom + el.ownerDocument.defaultView!.scrollY);
+    await page.screenshot({
+      path: `${ARTIFACTS}${name}.png`,
+      clip: { x: 0, y: 0, width: 1280, height: Math.ceil(bottom) + 12 },
+      fullPage: true,
+    });
   };
 
   async function signIn(token: string): Promise<Page> {
@@ -48,7 +55,8 @@ describe('ops dashboard in Chromium', () => {
   }
 
   beforeAll(async () => {
-    if (!existsSync(`${DEFAULT_DASHBOARD_DIR}index.html`)) throw new Error('the dashboard is not built: run `npm run build:dashboard` (npm test does)');
+    if (!existsSync(`${DEFAULT_DASHBOARD_DIR}index.html`))
+      throw new Error('the dashboard is not built: run `npm run build:dashboard` (npm test does)');
     await mkdir(ARTIFACTS, { recursive: true });
     browser = await launchBrowser();
     context = browser.context;
@@ -71,9 +79,14 @@ describe('ops dashboard in Chromium', () => {
     await operator.waitForSelector('.path-card[data-path="kt-fiber"][data-state="closed"]', WAIT);
     expect(await operator.locator('.path-card').count()).toBe(3);
     // The favicon comes with the page (no request that would 404 outside /dashboard/).
-    expect(await operator.getAttribute('link[rel="icon"]', 'href')).toMatch(/^data:image\/svg\+xml,/);
+    expect(await operator.getAttribute('link[rel="icon"]', 'href')).toMatch(
+      /^data:image\/svg\+xml,/,
+    );
     for (let i = 0; i < 3; i++) expect((await stack.pay(`dash-up-${i}`)).status).toBe(201);
-    await operator.waitForSelector('.path-card[data-path="kt-fiber"][data-tone="ok"] .state:text-is("up")', WAIT);
+    await operator.waitForSelector(
+      '.path-card[data-path="kt-fiber"][data-tone="ok"] .state:text-is("up")',
+      WAIT,
+    );
     await operator.waitForSelector('#payment-success:has-text("100 % succeeded")', WAIT);
     await liveShot(operator, '1-all-paths-up');
 
@@ -84,7 +97,9 @@ describe('ops dashboard in Chromium', () => {
       await response.arrayBuffer();
       expect(response.status).toBe(201);
     }
-    expect(stack.gateway.gateway.status().paths.find((p) => p.id === 'kt-fiber')!.state).toBe('open');
+    expect(stack.gateway.gateway.status().paths.find((p) => p.id === 'kt-fiber')!.state).toBe(
+      'open',
+    );
 
     const card = operator.locator('.path-card[data-path="kt-fiber"]');
     await operator.waitForSelector('.path-card[data-path="kt-fiber"][data-state="open"]', WAIT);
@@ -92,12 +107,23 @@ describe('ops dashboard in Chromium', () => {
     expect(await card.locator('.state').textContent()).toMatch(/^down for \d+s$/);
     expect(await card.getAttribute('data-down')).toBe('true');
     expect(await card.locator('[data-figure="p50"]').textContent()).toBe('—');
-    expect(await card.locator('.probe').textContent()).toMatch(/last success \d+s ago · last error \w+/);
+    expect(await card.locator('.probe').textContent()).toMatch(
+      /last success \d+s ago · last error \w+/,
+    );
     // Red: the breaker-open colour on the card's edge.
-    expect(await card.evaluate((el) => el.ownerDocument.defaultView!.getComputedStyle(el).borderLeftColor)).toBe('rgb(207, 34, 46)');
+    expect(
+      await card.evaluate(
+        (el) => el.ownerDocument.defaultView!.getComputedStyle(el).borderLeftColor,
+      ),
+    ).toBe('rgb(207, 34, 46)');
     // skt-fiber carried the payments kt-fiber refused: its share and rate show it.
-    await operator.waitForSelector('.path-card[data-path="skt-fiber"] [data-figure="share"]:not(:text-is("—"))', WAIT);
-    expect(await operator.getAttribute('.path-card[data-path="skt-fiber"]', 'data-state')).toBe('closed');
+    await operator.waitForSelector(
+      '.path-card[data-path="skt-fiber"] [data-figure="share"]:not(:text-is("—"))',
+      WAIT,
+    );
+    expect(await operator.getAttribute('.path-card[data-path="skt-fiber"]', 'data-state')).toBe(
+      'closed',
+    );
 
     const banner = operator.locator('#redundancy-banner');
     await operator.waitForSelector('#redundancy-banner[data-level="N+1"]', WAIT);
@@ -122,7 +148,10 @@ describe('ops dashboard in Chromium', () => {
     await operator.waitForSelector('#timeline li[data-kind="drill"]', WAIT);
     await shot(operator, '2b-drill-running');
     // The drilled path's button ends the drill early.
-    await operator.waitForSelector('.path-card[data-path="lgu-lte"] button.drill:has-text("Stop drill")', WAIT);
+    await operator.waitForSelector(
+      '.path-card[data-path="lgu-lte"] button.drill:has-text("Stop drill")',
+      WAIT,
+    );
     await drill.click();
     await operator.waitForSelector('.path-card[data-path="lgu-lte"][data-state="closed"]', WAIT);
     expect(stack.gateway.drills.running()).toBeNull();
@@ -131,7 +160,9 @@ describe('ops dashboard in Chromium', () => {
   it('edits the policy: an error at the right line, then fixed, reviewed and applied as a new revision', async () => {
     const page = await signIn(TOKENS.operator);
     await page.waitForSelector('#policy-revision[data-revision="1"]', WAIT);
-    const running = (await (await stack.admin('GET', '/admin/policy')).json()) as { policy: unknown };
+    const running = (await (await stack.admin('GET', '/admin/policy')).json()) as {
+      policy: unknown;
+    };
     // The same serialisation the dashboard shows, so the test knows which line it breaks.
     const original = stringify(running.policy, { lineWidth: 0 });
     expect(original).toContain('attemptTimeoutMs: 400');
@@ -146,7 +177,12 @@ describe('ops dashboard in Chromium', () => {
     expect(await issue.getAttribute('data-path')).toBe('routes[0].attemptTimeoutMs');
     // CodeMirror underlines the offending field on that line.
     await page.waitForSelector('.cm-lintRange-error', WAIT);
-    expect(await page.locator('.cm-lintRange-error').first().evaluate((el) => el.closest('.cm-line')?.textContent)).toContain('attemptTimeoutMs: -5');
+    expect(
+      await page
+        .locator('.cm-lintRange-error')
+        .first()
+        .evaluate((el) => el.closest('.cm-line')?.textContent),
+    ).toContain('attemptTimeoutMs: -5');
     expect(await page.isDisabled('#apply-button')).toBe(true);
     await shot(page, '3-policy-validation-error');
 
@@ -199,8 +235,19 @@ describe('ops dashboard in Chromium', () => {
     // Even with the buttons gone, a viewer's token cannot apply: the API answers 403.
     const answer = await page.evaluate(async () => {
       const token = sessionStorage.getItem('paypath.adminToken')!;
-      const response = await fetch('/admin/policy', { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'if-match': '*', 'content-type': 'application/yaml' }, body: 'version: 1\n' });
-      return { status: response.status, body: (await response.json()) as { error: { code: string } } };
+      const response = await fetch('/admin/policy', {
+        method: 'PUT',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'if-match': '*',
+          'content-type': 'application/yaml',
+        },
+        body: 'version: 1\n',
+      });
+      return {
+        status: response.status,
+        body: (await response.json()) as { error: { code: string } },
+      };
     });
     expect(answer.status).toBe(403);
     expect(answer.body.error.code).toBe('admin_forbidden');
@@ -209,12 +256,18 @@ describe('ops dashboard in Chromium', () => {
 
   it('shows an invalid policy file on disk, then a drill of both fiber paths that LTE carries', async () => {
     const page = await signIn(TOKENS.operator);
-    const watcher = new PolicyWatcher({ file: stack.policyFile, control: stack.gateway.control, logger: silentLogger });
+    const watcher = new PolicyWatcher({
+      file: stack.policyFile,
+      control: stack.gateway.control,
+      logger: silentLogger,
+    });
     try {
       await writeFile(stack.policyFile, 'version: 1\npaths: [\n');
       await watcher.reload();
       await page.waitForSelector('#policy-file:not([hidden])', WAIT);
-      expect(await page.textContent('#policy-file')).toContain(`${stack.policyFile} on disk is INVALID`);
+      expect(await page.textContent('#policy-file')).toContain(
+        `${stack.policyFile} on disk is INVALID`,
+      );
       await page.waitForSelector('#timeline li[data-kind="policy"][data-tone="bad"]', WAIT);
       await liveShot(page, '8-invalid-policy-file');
       // Fixed on disk (and changed, so the reload makes a new revision): the notice goes, and the
@@ -224,29 +277,51 @@ describe('ops dashboard in Chromium', () => {
       await writeFile(stack.policyFile, stringify(fixed));
       await watcher.reload();
       await page.waitForSelector('#policy-file[hidden]', { ...WAIT, state: 'attached' });
-      await page.waitForSelector('#timeline li[data-kind="policy"]:has-text("reloaded from the policy file")', WAIT);
+      await page.waitForSelector(
+        '#timeline li[data-kind="policy"]:has-text("reloaded from the policy file")',
+        WAIT,
+      );
       // The timeline keeps the invalid file once it is fixed.
-      expect(await page.locator('#timeline li[data-kind="policy"][data-tone="bad"]').count()).toBe(1);
+      expect(await page.locator('#timeline li[data-kind="policy"][data-tone="bad"]').count()).toBe(
+        1,
+      );
     } finally {
       watcher.close();
     }
 
-    const started = await stack.admin('POST', '/admin/drills', { body: JSON.stringify({ paths: ['kt-fiber', 'skt-fiber'], durationMs: 60_000 }), headers: { 'content-type': 'application/json' } });
+    const started = await stack.admin('POST', '/admin/drills', {
+      body: JSON.stringify({ paths: ['kt-fiber', 'skt-fiber'], durationMs: 60_000 }),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(started.status).toBe(202);
     await page.waitForSelector('.path-card[data-path="skt-fiber"][data-state="isolated"]', WAIT);
     await page.waitForSelector('.path-card[data-path="kt-fiber"][data-state="isolated"]', WAIT);
     try {
       for (let i = 0; i < 4; i++) expect((await stack.pay(`dash-drill-${i}`)).status).toBe(201);
-    await page.waitForSelector('#timeline li[data-kind="drill"]:has-text("isolating kt-fiber + skt-fiber")', WAIT);
-    // Both drilled paths' buttons end the drill; the spare of last resort's waits.
-    expect(await page.textContent('.path-card[data-path="skt-fiber"] button.drill')).toBe('Stop drill');
-    expect(await page.isDisabled('.path-card[data-path="lgu-lte"] button.drill')).toBe(true);
-    await page.waitForSelector('.path-card[data-path="lgu-lte"] [data-figure="share"]:not(:text-is("—")):not(:text-is("0 %"))', WAIT);
-    await liveShot(page, '9-multi-path-drill');
-    await page.click('.path-card[data-path="kt-fiber"] button.drill');
-    await page.waitForSelector('#timeline li[data-kind="drill"]:has-text("on kt-fiber + skt-fiber passed")', WAIT);
-    expect(await page.textContent('#timeline')).toContain('carried by lgu-lte 4');
-      await page.waitForSelector('.path-card[data-path="lgu-lte"] .proof:has-text("last proven by a drill")', WAIT);
+      await page.waitForSelector(
+        '#timeline li[data-kind="drill"]:has-text("isolating kt-fiber + skt-fiber")',
+        WAIT,
+      );
+      // Both drilled paths' buttons end the drill; the spare of last resort's waits.
+      expect(await page.textContent('.path-card[data-path="skt-fiber"] button.drill')).toBe(
+        'Stop drill',
+      );
+      expect(await page.isDisabled('.path-card[data-path="lgu-lte"] button.drill')).toBe(true);
+      await page.waitForSelector(
+        '.path-card[data-path="lgu-lte"] [data-figure="share"]:not(:text-is("—")):not(:text-is("0 %"))',
+        WAIT,
+      );
+      await liveShot(page, '9-multi-path-drill');
+      await page.click('.path-card[data-path="kt-fiber"] button.drill');
+      await page.waitForSelector(
+        '#timeline li[data-kind="drill"]:has-text("on kt-fiber + skt-fiber passed")',
+        WAIT,
+      );
+      expect(await page.textContent('#timeline')).toContain('carried by lgu-lte 4');
+      await page.waitForSelector(
+        '.path-card[data-path="lgu-lte"] .proof:has-text("last proven by a drill")',
+        WAIT,
+      );
     } finally {
       await stack.gateway.drills.stop();
     }

@@ -11,7 +11,13 @@ import { runTool } from './support/system-tool.ts';
 
 interface Dashboard {
   templating: { list: { name: string; type: string; query?: string | { query: string } }[] };
-  panels: { id: number; title: string; type: string; gridPos: { x: number; y: number; w: number; h: number }; targets?: { expr: string }[] }[];
+  panels: {
+    id: number;
+    title: string;
+    type: string;
+    gridPos: { x: number; y: number; w: number; h: number };
+    targets?: { expr: string }[];
+  }[];
 }
 
 const METRIC = /\bpaypath_[a-z0-9_]+/g;
@@ -42,14 +48,22 @@ describe('metrics the deploy/ files use', () => {
       redisUrl: redis.url,
       edit: (policy) => {
         policy.drills = [{ path: 'lgu-lte', every: '1d', durationMs: 1_000 }];
-        policy.routes.push({ id: 'billing', match: { method: 'POST', pathPrefix: '/v1/billing/' }, class: 'billing', paths: ['kt-fiber', 'skt-fiber'], whenAllDown: 'queue' });
+        policy.routes.push({
+          id: 'billing',
+          match: { method: 'POST', pathPrefix: '/v1/billing/' },
+          class: 'billing',
+          paths: ['kt-fiber', 'skt-fiber'],
+          whenAllDown: 'queue',
+        });
       },
     });
     expect((await stack.pay('deploy-metrics-1')).status).toBe(201);
     const response = await fetch(`${stack.gateway.url}/metrics`);
     text = await response.text();
     families = parsePrometheusText(text);
-    const rules = parse(await readFile('deploy/prometheus/alerts.yaml', 'utf8')) as { groups: { rules: { expr: string; annotations?: Record<string, string> }[] }[] };
+    const rules = parse(await readFile('deploy/prometheus/alerts.yaml', 'utf8')) as {
+      groups: { rules: { expr: string; annotations?: Record<string, string> }[] }[];
+    };
     ruleExprs = rules.groups.flatMap((g) => g.rules.map((r) => r.expr));
     dashboard = JSON.parse(await readFile('deploy/grafana/paypath.json', 'utf8')) as Dashboard;
     dashboardExprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
@@ -70,13 +84,25 @@ describe('metrics the deploy/ files use', () => {
   });
 
   it('promtool check metrics finds what was wrong before (so the test above can fail)', async () => {
-    const result = await runTool('promtool', ['check', 'metrics'], { input: '# HELP paypath_x_total x\n# TYPE paypath_x_total gauge\npaypath_x_total 1\n' });
+    const result = await runTool('promtool', ['check', 'metrics'], {
+      input: '# HELP paypath_x_total x\n# TYPE paypath_x_total gauge\npaypath_x_total 1\n',
+    });
     expect(result.code).toBe(3); // promtool's exit status for lint problems
-    expect(result.stdout + result.stderr).toMatch(/non-counter metrics should not have "_total" suffix/);
+    expect(result.stdout + result.stderr).toMatch(
+      /non-counter metrics should not have "_total" suffix/,
+    );
   });
 
   it('every metric the alert rules and the dashboard name is one /metrics exposes', () => {
-    const used = new Set([...ruleExprs, ...dashboardExprs, ...dashboard.templating.list.map((v) => (typeof v.query === 'string' ? v.query : (v.query?.query ?? '')))].flatMap((e) => e.match(METRIC) ?? []));
+    const used = new Set(
+      [
+        ...ruleExprs,
+        ...dashboardExprs,
+        ...dashboard.templating.list.map((v) =>
+          typeof v.query === 'string' ? v.query : (v.query?.query ?? ''),
+        ),
+      ].flatMap((e) => e.match(METRIC) ?? []),
+    );
     expect(used.size).toBeGreaterThan(20);
     const missing = [...used].filter((name) => !exposes(families, name));
     expect(missing).toEqual([]);
@@ -90,7 +116,9 @@ describe('metrics the deploy/ files use', () => {
     expect(dashboardExprs.length).toBeGreaterThan(20);
     for (const expr of dashboardExprs) {
       for (const selector of expr.matchAll(/\b(paypath_[a-z0-9_]+)(\{[^}]*\})?/g)) {
-        expect(selector[2] ?? '', `${selector[1]} in ${expr}`).toMatch(/store=~"\$store",instance=~"\$instance"/);
+        expect(selector[2] ?? '', `${selector[1]} in ${expr}`).toMatch(
+          /store=~"\$store",instance=~"\$instance"/,
+        );
       }
     }
   });
@@ -114,21 +142,44 @@ describe('metrics the deploy/ files use', () => {
   it('the dashboard queries are valid PromQL (promtool check rules on them as recording rules)', async () => {
     const rules = dashboardExprs.map((expr, i) => ({
       record: `paypath_dashboard:query_${i}`,
-      expr: expr.replaceAll('$__rate_interval', '5m').replaceAll('$store', '.*').replaceAll('$instance', '.*'),
+      expr: expr
+        .replaceAll('$__rate_interval', '5m')
+        .replaceAll('$store', '.*')
+        .replaceAll('$instance', '.*'),
     }));
     const file = join(work, 'dashboard-queries.yaml');
     await writeFile(file, stringify({ groups: [{ name: 'dashboard', rules }] }));
     const result = await runTool('promtool', ['check', 'rules', file]);
     expect(result.code, result.stdout + result.stderr).toBe(0);
-    await writeFile(file, stringify({ groups: [{ name: 'dashboard', rules: [{ record: 'paypath_dashboard:bad', expr: 'sum by (path (paypath_paths_healthy)' }] }] }));
+    await writeFile(
+      file,
+      stringify({
+        groups: [
+          {
+            name: 'dashboard',
+            rules: [
+              { record: 'paypath_dashboard:bad', expr: 'sum by (path (paypath_paths_healthy)' },
+            ],
+          },
+        ],
+      }),
+    );
     const broken = await runTool('promtool', ['check', 'rules', file]);
     expect(broken.code).toBe(1);
-    expect(broken.stdout + broken.stderr).toMatch(/paypath_dashboard:bad.*could not parse expression/);
+    expect(broken.stdout + broken.stderr).toMatch(
+      /paypath_dashboard:bad.*could not parse expression/,
+    );
   });
 
   it('paypath_redis_up (what PaypathRedisDown watches) goes to 0 while Redis is down, and back', async () => {
-    const redisUp = async () => parsePrometheusText(await (await fetch(`${stack.gateway.url}/metrics`)).text()).get('paypath_redis_up')?.samples[0]?.value;
-    const redisUpIs = (value: number) => until(`paypath_redis_up to be ${value}`, async () => (await redisUp()) === value, { timeoutMs: 15_000 });
+    const redisUp = async () =>
+      parsePrometheusText(await (await fetch(`${stack.gateway.url}/metrics`)).text()).get(
+        'paypath_redis_up',
+      )?.samples[0]?.value;
+    const redisUpIs = (value: number) =>
+      until(`paypath_redis_up to be ${value}`, async () => (await redisUp()) === value, {
+        timeoutMs: 15_000,
+      });
     await redis.kill();
     try {
       await redisUpIs(0);

@@ -21,14 +21,33 @@ describe('the Debian package', () => {
   let work: string;
   let root: string;
   let deb: string;
-  const dpkg = (...args: string[]) => runTool('dpkg', [`--root=${root}`, '--force-script-chrootless', '--force-depends', '--force-unsafe-io', '--log=/dev/null', ...args], { timeoutMs: 120_000 });
-  const installedVersion = async () => /^Version: (.*)$/m.exec(await readFile(join(root, 'var/lib/dpkg/status'), 'utf8'))?.[1];
+  const dpkg = (...args: string[]) =>
+    runTool(
+      'dpkg',
+      [
+        `--root=${root}`,
+        '--force-script-chrootless',
+        '--force-depends',
+        '--force-unsafe-io',
+        '--log=/dev/null',
+        ...args,
+      ],
+      { timeoutMs: 120_000 },
+    );
+  const installedVersion = async () =>
+    /^Version: (.*)$/m.exec(await readFile(join(root, 'var/lib/dpkg/status'), 'utf8'))?.[1];
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'paypath-deb-'));
     root = join(work, 'root');
-    if (!existsSync('dist/dashboard/index.html')) expect((await runTool('npm', ['run', 'build:dashboard'], { timeoutMs: 120_000 })).code).toBe(0);
-    const built = await runTool('scripts/build-deb.sh', [join(work, 'out')], { env: { ...process.env, PAYPATH_DEB_COMPRESSION: 'none' }, timeoutMs: 120_000 });
+    if (!existsSync('dist/dashboard/index.html'))
+      expect((await runTool('npm', ['run', 'build:dashboard'], { timeoutMs: 120_000 })).code).toBe(
+        0,
+      );
+    const built = await runTool('scripts/build-deb.sh', [join(work, 'out')], {
+      env: { ...process.env, PAYPATH_DEB_COMPRESSION: 'none' },
+      timeoutMs: 120_000,
+    });
     expect(built.code, built.stderr).toBe(0);
     deb = built.stdout.trim();
     // An empty dpkg database makes the throwaway root.
@@ -45,8 +64,12 @@ describe('the Debian package', () => {
     const installed = await dpkg('-i', deb);
     expect(installed.code, installed.stdout + installed.stderr).toBe(0);
     expect(await installedVersion()).toBe(packageJson.version);
-    expect(await readFile(join(root, 'etc/passwd'), 'utf8')).toMatch(/^paypath:x:\d+:\d+:[^:]*:\/var\/lib\/paypath:\/usr\/sbin\/nologin$/m);
-    expect(isLink(join(root, 'etc/systemd/system/multi-user.target.wants/paypath.service'))).toBe(true);
+    expect(await readFile(join(root, 'etc/passwd'), 'utf8')).toMatch(
+      /^paypath:x:\d+:\d+:[^:]*:\/var\/lib\/paypath:\/usr\/sbin\/nologin$/m,
+    );
+    expect(isLink(join(root, 'etc/systemd/system/multi-user.target.wants/paypath.service'))).toBe(
+      true,
+    );
     expect((await stat(join(root, 'etc/paypath/secrets'))).mode & 0o777).toBe(0o750);
   });
 
@@ -54,8 +77,10 @@ describe('the Debian package', () => {
     const node = await runTool(join(root, 'usr/lib/paypath/node/bin/node'), ['--version']);
     expect(node.stdout.trim()).toMatch(/^v24\./);
     const modules = await readdir(join(root, 'usr/lib/paypath/node_modules'));
-    for (const dependency of Object.keys(packageJson.dependencies)) expect(modules).toContain(dependency.split('/')[0]);
-    for (const devDependency of ['vitest', 'typescript', 'node', 'wrangler', 'vite', 'eslint']) expect(modules).not.toContain(devDependency);
+    for (const dependency of Object.keys(packageJson.dependencies))
+      expect(modules).toContain(dependency.split('/')[0]);
+    for (const devDependency of ['vitest', 'typescript', 'node', 'wrangler', 'vite', 'eslint'])
+      expect(modules).not.toContain(devDependency);
     expect(existsSync(join(root, 'usr/lib/paypath/src/demo'))).toBe(false);
   });
 
@@ -74,22 +99,41 @@ describe('the Debian package', () => {
     try {
       const policy = {
         version: 1,
-        paths: ['127.0.0.2', '127.0.0.3', '127.0.0.4'].map((bind, i) => ({ id: `carrier-${i + 1}`, upstream: processor.url, bind, grade: 'hot' })),
-        routes: [{ id: 'payments', match: { method: 'POST', path: '/v1/payments' }, class: 'payment', paths: ['carrier-1', 'carrier-2', 'carrier-3'], idempotency: { upstreamHonors: true } }],
+        paths: ['127.0.0.2', '127.0.0.3', '127.0.0.4'].map((bind, i) => ({
+          id: `carrier-${i + 1}`,
+          upstream: processor.url,
+          bind,
+          grade: 'hot',
+        })),
+        routes: [
+          {
+            id: 'payments',
+            match: { method: 'POST', path: '/v1/payments' },
+            class: 'payment',
+            paths: ['carrier-1', 'carrier-2', 'carrier-3'],
+            idempotency: { upstreamHonors: true },
+          },
+        ],
         redundancy: { alertBelow: 3 },
       };
       await writeFile(join(root, 'etc/paypath/policy.yaml'), stringify(policy));
       const env = await unitEnvironment(root, { PORT: '0', HOST: '127.0.0.1' });
       // The unit's working, state and cache directories (systemd makes them).
-      for (const dir of ['var/lib/paypath', 'var/cache/paypath']) await mkdir(join(root, dir), { recursive: true });
+      for (const dir of ['var/lib/paypath', 'var/cache/paypath'])
+        await mkdir(join(root, dir), { recursive: true });
       const unit = await readFile(join(root, 'lib/systemd/system/paypath.service'), 'utf8');
       const [command, ...args] = /^ExecStart=(.*)$/m.exec(unit)![1]!.split(' ');
-      gateway = spawn(join(root, command!), args, { cwd: join(root, 'var/lib/paypath'), env, stdio: ['ignore', 'pipe', 'pipe'] });
+      gateway = spawn(join(root, command!), args, {
+        cwd: join(root, 'var/lib/paypath'),
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       const output = collect(gateway);
       const port = await until(
         'the installed gateway to say where it listens',
         () => {
-          if (gateway!.exitCode !== null) throw new Error(`the gateway exited ${gateway!.exitCode}: ${output.text}`);
+          if (gateway!.exitCode !== null)
+            throw new Error(`the gateway exited ${gateway!.exitCode}: ${output.text}`);
           return /paypath listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output.text)?.[1];
         },
         { timeoutMs: 30_000, state: () => output.text },
@@ -105,11 +149,18 @@ describe('the Debian package', () => {
       expect(processor.chargesFor('deb-order-1')).toBe(1);
       expect(processor.charges[0]!.remoteAddress).toBe('127.0.0.2');
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      expect(metrics).toMatch(new RegExp(`^paypath_build_info\\{version="${packageJson.version.replaceAll('.', '\\.')}",node_version="v24\\.[0-9.]+"\\} 1$`, 'm'));
+      expect(metrics).toMatch(
+        new RegExp(
+          `^paypath_build_info\\{version="${packageJson.version.replaceAll('.', '\\.')}",node_version="v24\\.[0-9.]+"\\} 1$`,
+          'm',
+        ),
+      );
       expect(existsSync(join(root, 'var/cache/paypath/compile'))).toBe(true);
 
       // systemd stops it with SIGTERM: it drains and exits 0.
-      const exited = new Promise<number | null>((resolve) => gateway!.once('exit', (code) => resolve(code)));
+      const exited = new Promise<number | null>((resolve) =>
+        gateway!.once('exit', (code) => resolve(code)),
+      );
       gateway.kill('SIGTERM');
       expect(await exited).toBe(0);
       gateway = undefined;
@@ -120,16 +171,27 @@ describe('the Debian package', () => {
   });
 
   it('installs over itself as an upgrade does, keeping an edited setting', async () => {
-    await writeFile(join(root, 'etc/paypath/paypath.env'), `${await readFile(join(root, 'etc/paypath/paypath.env'), 'utf8')}PAYPATH_V8_HEAP=default\n`);
+    await writeFile(
+      join(root, 'etc/paypath/paypath.env'),
+      `${await readFile(join(root, 'etc/paypath/paypath.env'), 'utf8')}PAYPATH_V8_HEAP=default\n`,
+    );
     // The same package again: dpkg runs the upgrade path (old prerm upgrade, unpack, postinst
     // configure <installed version>) and keeps an edited conffile; a newer version differs only in
     // its files (rebuilding one would double this test's cost).
     const upgraded = await dpkg('-i', deb);
     expect(upgraded.code, upgraded.stdout + upgraded.stderr).toBe(0);
-    expect(upgraded.stdout).toMatch(new RegExp(`Unpacking paypath \\(${packageJson.version.replaceAll('.', '\\.')}\\) over \\(${packageJson.version.replaceAll('.', '\\.')}\\)`));
+    expect(upgraded.stdout).toMatch(
+      new RegExp(
+        `Unpacking paypath \\(${packageJson.version.replaceAll('.', '\\.')}\\) over \\(${packageJson.version.replaceAll('.', '\\.')}\\)`,
+      ),
+    );
     expect(await installedVersion()).toBe(packageJson.version);
-    expect(await readFile(join(root, 'etc/paypath/paypath.env'), 'utf8')).toMatch(/^PAYPATH_V8_HEAP=default$/m);
-    expect(isLink(join(root, 'etc/systemd/system/multi-user.target.wants/paypath.service'))).toBe(true);
+    expect(await readFile(join(root, 'etc/paypath/paypath.env'), 'utf8')).toMatch(
+      /^PAYPATH_V8_HEAP=default$/m,
+    );
+    expect(isLink(join(root, 'etc/systemd/system/multi-user.target.wants/paypath.service'))).toBe(
+      true,
+    );
   });
 
   it('removes the program but keeps the settings and state; purge deletes them', async () => {
@@ -138,7 +200,9 @@ describe('the Debian package', () => {
     expect(removed.code, removed.stdout + removed.stderr).toBe(0);
     expect(existsSync(join(root, 'usr/lib/paypath'))).toBe(false);
     expect(existsSync(join(root, 'usr/bin/paypath'))).toBe(false);
-    expect(isLink(join(root, 'etc/systemd/system/multi-user.target.wants/paypath.service'))).toBe(false);
+    expect(isLink(join(root, 'etc/systemd/system/multi-user.target.wants/paypath.service'))).toBe(
+      false,
+    );
     expect(existsSync(join(root, 'etc/paypath/policy.yaml'))).toBe(true);
     expect(existsSync(join(root, 'var/lib/paypath/audit.jsonl'))).toBe(true);
     const purged = await dpkg('--purge', 'paypath');
@@ -153,7 +217,10 @@ describe('the Debian package', () => {
  * EnvironmentFile (which wins), with absolute paths moved under `root`, and a PATH without
  * node_modules/.bin (the system's Node is older: the package must not need it).
  */
-async function unitEnvironment(root: string, overrides: Record<string, string>): Promise<NodeJS.ProcessEnv> {
+async function unitEnvironment(
+  root: string,
+  overrides: Record<string, string>,
+): Promise<NodeJS.ProcessEnv> {
   const unit = await readFile(join(root, 'lib/systemd/system/paypath.service'), 'utf8');
   const envFile = /^EnvironmentFile=(.*)$/m.exec(unit)![1]!;
   const env: Record<string, string> = {};
@@ -163,7 +230,8 @@ async function unitEnvironment(root: string, overrides: Record<string, string>):
     env[name] = value.startsWith('/') ? join(root, value) : value;
   };
   for (const match of unit.matchAll(/^Environment=(.*)$/gm)) assign(match[1]!);
-  for (const line of (await readFile(join(root, envFile), 'utf8')).split('\n')) if (/^[A-Z_]+=/.test(line)) assign(line);
+  for (const line of (await readFile(join(root, envFile), 'utf8')).split('\n'))
+    if (/^[A-Z_]+=/.test(line)) assign(line);
   return { ...env, ...overrides, PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' };
 }
 

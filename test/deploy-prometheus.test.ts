@@ -60,7 +60,10 @@ describe('deploy/prometheus/alerts.yaml', () => {
 
   it('its unit tests fail when a rule is wrong (so the test above can fail)', async () => {
     const text = await readFile(join(DIR, 'alerts.yaml'), 'utf8');
-    const broken = text.replace('expr: paypath_paths_healthy == 0', 'expr: paypath_paths_healthy == 1');
+    const broken = text.replace(
+      'expr: paypath_paths_healthy == 0',
+      'expr: paypath_paths_healthy == 1',
+    );
     expect(broken).not.toBe(text);
     await writeFile(join(work, 'alerts.yaml'), broken);
     await cp(join(DIR, 'alerts.test.yaml'), join(work, 'alerts.test.yaml'));

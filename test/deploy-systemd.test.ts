@@ -14,7 +14,8 @@ function settings(unit: string, section: string): Map<string, string[]> {
     const header = /^\[(.+)\]$/.exec(line);
     if (header) current = header[1]!;
     const setting = /^([A-Za-z]+)=(.*)$/.exec(line);
-    if (setting && current === section) found.set(setting[1]!, [...(found.get(setting[1]!) ?? []), setting[2]!]);
+    if (setting && current === section)
+      found.set(setting[1]!, [...(found.get(setting[1]!) ?? []), setting[2]!]);
   }
   return found;
 }
@@ -23,7 +24,8 @@ describe('deploy/systemd/paypath.service', () => {
   let unit: string;
   let work: string;
   /** The unit with /usr/bin/paypath replaced by this checkout's entry point, which exists here. */
-  const verifiable = (text: string) => text.replaceAll('/usr/bin/paypath', resolve('bin/paypath.js'));
+  const verifiable = (text: string) =>
+    text.replaceAll('/usr/bin/paypath', resolve('bin/paypath.js'));
   beforeAll(async () => {
     unit = await readFile(UNIT, 'utf8');
     work = await mkdtemp(join(tmpdir(), 'paypath-unit-'));
@@ -40,8 +42,13 @@ describe('deploy/systemd/paypath.service', () => {
 
   it('systemd-analyze verify catches a misspelt setting and a missing program (so the test above can fail)', async () => {
     const misspelt = join(work, 'misspelt.service');
-    await writeFile(misspelt, verifiable(unit).replace('NoNewPrivileges=yes', 'NoNewPrivilege=yes'));
-    expect((await runTool('systemd-analyze', ['verify', misspelt])).stderr).toMatch(/Unknown key 'NoNewPrivilege' in section \[Service\]/);
+    await writeFile(
+      misspelt,
+      verifiable(unit).replace('NoNewPrivileges=yes', 'NoNewPrivilege=yes'),
+    );
+    expect((await runTool('systemd-analyze', ['verify', misspelt])).stderr).toMatch(
+      /Unknown key 'NoNewPrivilege' in section \[Service\]/,
+    );
     const missing = join(work, 'missing.service');
     await writeFile(missing, unit.replaceAll('/usr/bin/paypath', join(work, 'no-such-program')));
     const result = await runTool('systemd-analyze', ['verify', missing]);
@@ -66,7 +73,13 @@ describe('deploy/systemd/paypath.service', () => {
 
   it('is hardened: no privileges, read-only system, private tmp (systemd-analyze security)', async () => {
     const service = settings(unit, 'Service');
-    for (const [name, value] of [['NoNewPrivileges', 'yes'], ['ProtectSystem', 'strict'], ['PrivateTmp', 'yes'], ['CapabilityBoundingSet', ''], ['AmbientCapabilities', '']]) {
+    for (const [name, value] of [
+      ['NoNewPrivileges', 'yes'],
+      ['ProtectSystem', 'strict'],
+      ['PrivateTmp', 'yes'],
+      ['CapabilityBoundingSet', ''],
+      ['AmbientCapabilities', ''],
+    ]) {
       expect(service.get(name!), name).toEqual([value]);
     }
     const copy = join(work, 'paypath.service');

@@ -7,7 +7,9 @@ import { nodeDoctorDeps } from '../src/adapters/node/doctor.ts';
 // all the same. A one-record DNS server on loopback notes the address each query came from.
 
 /** Answers every A query with 203.0.113.10 and records where queries came from. */
-async function startDnsServer(host: string): Promise<{ socket: Socket; port: number; sources: string[] }> {
+async function startDnsServer(
+  host: string,
+): Promise<{ socket: Socket; port: number; sources: string[] }> {
   const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
   const sources: string[] = [];
   socket.on('message', (query, from) => {
@@ -15,13 +17,17 @@ async function startDnsServer(host: string): Promise<{ socket: Socket; port: num
     const questionEnd = query.indexOf(0, 12) + 5; // the name's closing zero, then type and class
     const header = Buffer.from([query[0]!, query[1]!, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]);
     const answer = Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 203, 0, 113, 10]);
-    socket.send(Buffer.concat([header, query.subarray(12, questionEnd), answer]), from.port, from.address);
+    socket.send(
+      Buffer.concat([header, query.subarray(12, questionEnd), answer]),
+      from.port,
+      from.address,
+    );
   });
   await new Promise<void>((resolve) => socket.bind(0, host, resolve));
   return { socket, port: socket.address().port, sources };
 }
 
-describe('doctor asks a path\'s resolvers from the path\'s address', () => {
+describe("doctor asks a path's resolvers from the path's address", () => {
   let dns: Awaited<ReturnType<typeof startDnsServer>>;
   let dns6: Awaited<ReturnType<typeof startDnsServer>>;
   beforeAll(async () => {
@@ -33,14 +39,19 @@ describe('doctor asks a path\'s resolvers from the path\'s address', () => {
     dns6?.socket.close();
   });
 
-  it('sends from the path\'s IPv4 address to a resolver written with its port', async () => {
+  it("sends from the path's IPv4 address to a resolver written with its port", async () => {
     const deps = nodeDoctorDeps();
-    const address = await deps.resolveFrom('processor.example', `127.0.0.1:${dns.port}`, '127.0.0.2', 5_000);
+    const address = await deps.resolveFrom(
+      'processor.example',
+      `127.0.0.1:${dns.port}`,
+      '127.0.0.2',
+      5_000,
+    );
     expect(address).toBe('203.0.113.10');
     expect(dns.sources.at(-1)).toBe('127.0.0.2');
   });
 
-  it('sends from the path\'s IPv6 address to an IPv6 resolver', async () => {
+  it("sends from the path's IPv6 address to an IPv6 resolver", async () => {
     const deps = nodeDoctorDeps();
     const address = await deps.resolveFrom('processor.example', `[::1]:${dns6.port}`, '::1', 5_000);
     expect(address).toBe('203.0.113.10');

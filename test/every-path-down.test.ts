@@ -15,7 +15,12 @@ const MAX_STREAM = 300;
 
 interface StatusDoc {
   redundancy: { level: string; healthy: number };
-  paths: { id: string; state: string; silentSince: string | null; lastProbe: { at: string; error: string | null } | null }[];
+  paths: {
+    id: string;
+    state: string;
+    silentSince: string | null;
+    lastProbe: { at: string; error: string | null } | null;
+  }[];
 }
 
 interface Answer {
@@ -37,7 +42,9 @@ async function pay(gateway: RunningGateway): Promise<Answer> {
     body: JSON.stringify({ amount: 100, reference }),
     signal: AbortSignal.timeout(20_000),
   });
-  const body = (await response.json().catch(() => ({}))) as { error?: { code?: string; idempotencyKey?: string } };
+  const body = (await response.json().catch(() => ({}))) as {
+    error?: { code?: string; idempotencyKey?: string };
+  };
   return {
     reference,
     status: response.status,
@@ -59,7 +66,11 @@ async function readyz(gateway: RunningGateway): Promise<number> {
 }
 
 /** A webhook receiver that keeps every alarm it is sent. */
-async function alarmReceiver(): Promise<{ server: Server; url: string; received: RedundancyAlarmPayload[] }> {
+async function alarmReceiver(): Promise<{
+  server: Server;
+  url: string;
+  received: RedundancyAlarmPayload[];
+}> {
   const received: RedundancyAlarmPayload[] = [];
   const server = createServer((req, res) => {
     let body = '';
@@ -70,7 +81,11 @@ async function alarmReceiver(): Promise<{ server: Server; url: string; received:
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/alarms`, received };
+  return {
+    server,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/alarms`,
+    received,
+  };
 }
 
 async function closeServer(server: Server | undefined): Promise<void> {
@@ -109,7 +124,12 @@ describe('every carrier blackholed', () => {
         ],
       }),
     );
-    await expect.poll(async () => (await statusOf(gateway)).paths.every((p) => p.lastProbe?.error === null), POLL).toBe(true);
+    await expect
+      .poll(
+        async () => (await statusOf(gateway)).paths.every((p) => p.lastProbe?.error === null),
+        POLL,
+      )
+      .toBe(true);
     expect((await statusOf(gateway)).redundancy.level).toBe('N+2');
 
     for (const id of ['a', 'b', 'c']) await rig.carrier(id).setMode({ mode: 'blackhole' });
@@ -125,7 +145,11 @@ describe('every carrier blackholed', () => {
     expect(detected).toBe(true);
     // Sent before the verdict: outcome unknown, with the key to ask again (or refused, unsent).
     for (const answer of await Promise.all(beforeDetection)) {
-      if (answer.status === 502) expect(answer).toMatchObject({ code: 'outcome_unknown', idempotencyKey: `key-${answer.reference}` });
+      if (answer.status === 502)
+        expect(answer).toMatchObject({
+          code: 'outcome_unknown',
+          idempotencyKey: `key-${answer.reference}`,
+        });
       else expect(answer).toMatchObject({ status: 503, code: 'no_path_available' });
     }
 
@@ -136,18 +160,34 @@ describe('every carrier blackholed', () => {
     const metrics = parsePrometheusText(await (await fetch(`${gateway.url}/metrics`)).text());
     expect(sampleValue(metrics, 'paypath_redundancy_level')).toBe(-1);
     expect(sampleValue(metrics, 'paypath_paths_healthy')).toBe(0);
-    await expect.poll(() => alarms.received.some((a) => a.event === 'redundancy.dropped' && a.to === 'down'), POLL).toBe(true);
+    await expect
+      .poll(
+        () => alarms.received.some((a) => a.event === 'redundancy.dropped' && a.to === 'down'),
+        POLL,
+      )
+      .toBe(true);
 
     const refused: Answer[] = [];
     for (let i = 0; i < 5; i++) refused.push(await pay(gateway));
-    for (const answer of refused) expect(answer).toMatchObject({ status: 503, code: 'no_path_available', retryAfter: '1', path: null });
+    for (const answer of refused)
+      expect(answer).toMatchObject({
+        status: 503,
+        code: 'no_path_available',
+        retryAfter: '1',
+        path: null,
+      });
 
     await rig.carrier('b').setMode({ mode: 'up' });
     await expect.poll(async () => (await statusOf(gateway)).redundancy.level, POLL).toBe('N+0'); // b alone
     expect(await readyz(gateway)).toBe(200);
     const after = await pay(gateway);
     expect(after).toMatchObject({ status: 201, path: 'b' });
-    await expect.poll(() => alarms.received.some((a) => a.event === 'redundancy.recovered' && a.from === 'down'), POLL).toBe(true);
+    await expect
+      .poll(
+        () => alarms.received.some((a) => a.event === 'redundancy.recovered' && a.from === 'down'),
+        POLL,
+      )
+      .toBe(true);
 
     // The refused payments never reached the processor, not even late, when the held bytes of the
     // payments sent into the black hole are delivered as the carriers come back.
@@ -176,22 +216,51 @@ describe('a processor answering 5xx on every path', () => {
     // Every request, probes included, gets 503: the processor is failing but answering.
     processor = createServer((req, res) => {
       req.resume();
-      req.on('end', () => res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":{"code":"processor_unavailable"}}'));
+      req.on('end', () =>
+        res
+          .writeHead(503, { 'content-type': 'application/json' })
+          .end('{"error":{"code":"processor_unavailable"}}'),
+      );
     });
     await new Promise<void>((resolve) => processor!.listen(0, '127.0.0.1', resolve));
     const port = (processor.address() as AddressInfo).port;
     for (const [i, id] of ['a', 'b', 'c'].entries()) {
-      carriers.push(await new CarrierProxy({ name: id, host: `127.0.1.${i + 1}`, target: { host: '127.0.0.1', port } }).start());
+      carriers.push(
+        await new CarrierProxy({
+          name: id,
+          host: `127.0.1.${i + 1}`,
+          target: { host: '127.0.0.1', port },
+        }).start(),
+      );
     }
     rig = await DetectionRig.start([]);
-    const policy = rig.policy({ probe: PROBE, redundancy: { alertBelow: 3, webhooks: [], downAfterMs: DOWN_AFTER_MS } });
+    const policy = rig.policy({
+      probe: PROBE,
+      redundancy: { alertBelow: 3, webhooks: [], downAfterMs: DOWN_AFTER_MS },
+    });
     policy.paths = carriers.map((c) => ({ id: c.name, upstream: c.url, grade: 'hot' as const }));
-    policy.routes = [{ id: 'payments', match: { method: 'POST', path: '/v1/payments' }, class: 'payment', paths: ['a', 'b', 'c'], idempotency: { upstreamHonors: true } }];
+    policy.routes = [
+      {
+        id: 'payments',
+        match: { method: 'POST', path: '/v1/payments' },
+        class: 'payment',
+        paths: ['a', 'b', 'c'],
+        idempotency: { upstreamHonors: true },
+      },
+    ];
     const gateway = await rig.gateway(policy);
 
     // Wait until every path has been probed well after one detection window.
     const windowEnd = Date.now() + DOWN_AFTER_MS * 2;
-    await expect.poll(async () => (await statusOf(gateway)).paths.every((p) => p.lastProbe !== null && Date.parse(p.lastProbe.at) > windowEnd), POLL).toBe(true);
+    await expect
+      .poll(
+        async () =>
+          (await statusOf(gateway)).paths.every(
+            (p) => p.lastProbe !== null && Date.parse(p.lastProbe.at) > windowEnd,
+          ),
+        POLL,
+      )
+      .toBe(true);
     const status = await statusOf(gateway);
     expect(status.redundancy.level).toBe('N+2'); // answering, if only with 5xx: every path counts
     expect(status.paths.every((p) => p.silentSince === null)).toBe(true);

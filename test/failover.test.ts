@@ -19,7 +19,9 @@ async function restoreAndSettle(r: Rig): Promise<void> {
 }
 
 function expectEachChargedOnce(r: Rig, results: PaymentResult[]): void {
-  const notOnce = results.filter((p) => r.processor.chargesFor(p.reference) !== 1).map((p) => `${p.reference}: ${r.processor.chargesFor(p.reference)}`);
+  const notOnce = results
+    .filter((p) => r.processor.chargesFor(p.reference) !== 1)
+    .map((p) => `${p.reference}: ${r.processor.chargesFor(p.reference)}`);
   expect(notOnce).toEqual([]);
   expect(r.processor.duplicateCharges).toBe(0);
 }
@@ -33,20 +35,23 @@ describe('single-carrier faults during a stream of 200 payments', () => {
     ['flap', { mode: 'flap', periodMs: 60 }],
   ];
 
-  it.each(faults)('%s on the primary carrier: 0 failed payments, each charged exactly once', async (_name, mode) => {
-    rig = await Rig.start();
-    const r = rig;
-    const results = await r.stream(`fault-${mode.mode}`, 200, {
-      beforeIndex: async (i) => {
-        if (i === 30) await r.cut('kt-fiber', mode);
-      },
-    });
-    expect(failed(results)).toEqual([]);
-    // Traffic really met the fault and moved: some payments went over another path.
-    expect(results.some((p) => p.headers.get('x-paypath-path') !== 'kt-fiber')).toBe(true);
-    await restoreAndSettle(r);
-    expectEachChargedOnce(r, results);
-  });
+  it.each(faults)(
+    '%s on the primary carrier: 0 failed payments, each charged exactly once',
+    async (_name, mode) => {
+      rig = await Rig.start();
+      const r = rig;
+      const results = await r.stream(`fault-${mode.mode}`, 200, {
+        beforeIndex: async (i) => {
+          if (i === 30) await r.cut('kt-fiber', mode);
+        },
+      });
+      expect(failed(results)).toEqual([]);
+      // Traffic really met the fault and moved: some payments went over another path.
+      expect(results.some((p) => p.headers.get('x-paypath-path') !== 'kt-fiber')).toBe(true);
+      await restoreAndSettle(r);
+      expectEachChargedOnce(r, results);
+    },
+  );
 });
 
 describe('several carriers down', () => {
@@ -65,7 +70,8 @@ describe('several carriers down', () => {
   it('all three down: 503 no_path_available, nothing charged twice; payments succeed again over the one that returns', async () => {
     rig = await Rig.start({ breaker: { volumeThreshold: 2, resetTimeoutMs: 500 } });
     const r = rig;
-    for (const id of ['kt-fiber', 'skt-fiber', 'lgu-lte'] as const) await r.cut(id, { mode: 'refuse' });
+    for (const id of ['kt-fiber', 'skt-fiber', 'lgu-lte'] as const)
+      await r.cut(id, { mode: 'refuse' });
 
     const during = await r.stream('all-down', 20, { concurrency: 4 });
     expect(during.every((p) => p.status === 503)).toBe(true);
@@ -81,10 +87,14 @@ describe('several carriers down', () => {
     // Once its breaker lets a trial through (resetTimeoutMs), a payment goes through again. How soon
     // is the benchmark's to measure; the bound here only stops a gateway that never recovers.
     let tries = 0;
-    const recovered = await until('a payment to succeed after skt-fiber returned', async () => {
-      const attempt = await r.pay(`after-${tries++}`);
-      return attempt.status === 201 && attempt;
-    }, { timeoutMs: 15_000 });
+    const recovered = await until(
+      'a payment to succeed after skt-fiber returned',
+      async () => {
+        const attempt = await r.pay(`after-${tries++}`);
+        return attempt.status === 201 && attempt;
+      },
+      { timeoutMs: 15_000 },
+    );
     expect(recovered.headers.get('x-paypath-path')).toBe('skt-fiber');
     expect(r.processor.duplicateCharges).toBe(0);
   });
@@ -126,7 +136,9 @@ describe('what reached the wire decides a retry', () => {
     expect(result.status).toBe(201);
     expect(result.headers.get('x-paypath-path')).toBe('skt-fiber');
     await restoreAndSettle(r);
-    const keys = new Set(r.processor.charges.filter((c) => c.reference === 'keyed-1').map((c) => c.idempotencyKey));
+    const keys = new Set(
+      r.processor.charges.filter((c) => c.reference === 'keyed-1').map((c) => c.idempotencyKey),
+    );
     expect([...keys]).toEqual(['client-key-1']);
     expect(r.processor.chargesFor('keyed-1')).toBe(1);
   });
@@ -140,7 +152,11 @@ describe('what reached the wire decides a retry', () => {
     expect(retried.headers.get('x-paypath-attempts')).toBe('2');
 
     // A 4xx is the processor's answer about the request, not about the path: no failover.
-    const garbage = await fetch(`${r.url}/v1/payments`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' });
+    const garbage = await fetch(`${r.url}/v1/payments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{',
+    });
     expect(garbage.status).toBe(400);
     expect(garbage.headers.get('x-paypath-attempts')).toBe('1');
   });
@@ -157,7 +173,7 @@ describe('what reached the wire decides a retry', () => {
 });
 
 describe('gateway surfaces', () => {
-  it('uses each path\'s bind address: the processor sees 127.0.0.2, .3 and .4', async () => {
+  it("uses each path's bind address: the processor sees 127.0.0.2, .3 and .4", async () => {
     rig = await Rig.start({
       policy: (p) => ({
         ...p,
@@ -169,9 +185,14 @@ describe('gateway surfaces', () => {
       }),
     });
     const r = rig;
-    for (const id of ['kt-fiber', 'skt-fiber', 'lgu-lte']) expect((await r.pay(`bind-${id}`, { path: `/via/${id}` })).status).toBe(201);
+    for (const id of ['kt-fiber', 'skt-fiber', 'lgu-lte'])
+      expect((await r.pay(`bind-${id}`, { path: `/via/${id}` })).status).toBe(201);
     const seen = Object.fromEntries(r.processor.charges.map((c) => [c.reference, c.remoteAddress]));
-    expect(seen).toEqual({ 'bind-kt-fiber': '127.0.0.2', 'bind-skt-fiber': '127.0.0.3', 'bind-lgu-lte': '127.0.0.4' });
+    expect(seen).toEqual({
+      'bind-kt-fiber': '127.0.0.2',
+      'bind-skt-fiber': '127.0.0.3',
+      'bind-lgu-lte': '127.0.0.4',
+    });
   });
 
   it('answers /healthz, /readyz and /status with redundancy and per-path state', async () => {
@@ -187,7 +208,10 @@ describe('gateway surfaces', () => {
       policy: { version: number; hash: string };
     };
     expect(status.redundancy).toEqual({ healthy: 2, total: 3, level: 'N+1' });
-    expect(status.paths.find((p) => p.id === 'kt-fiber')).toMatchObject({ state: 'open', lastError: { code: 'connect_refused' } });
+    expect(status.paths.find((p) => p.id === 'kt-fiber')).toMatchObject({
+      state: 'open',
+      lastError: { code: 'connect_refused' },
+    });
     expect(status.policy.hash).toMatch(/^[0-9a-f]{16}$/);
   });
 
@@ -196,7 +220,9 @@ describe('gateway surfaces', () => {
     const r = rig;
     const notFound = await fetch(`${r.url}/v1/unknown`, { method: 'POST' });
     expect(notFound.status).toBe(404);
-    expect(((await notFound.json()) as { error: { code: string } }).error.code).toBe('route_not_found');
+    expect(((await notFound.json()) as { error: { code: string } }).error.code).toBe(
+      'route_not_found',
+    );
 
     const big = await r.pay('big', { body: { reference: 'big', pad: 'x'.repeat(100) } });
     expect(big.status).toBe(413);
@@ -207,14 +233,17 @@ describe('gateway surfaces', () => {
       headers: { 'content-type': 'application/json', 'idempotency-key': 'big-chunked' },
       body: new ReadableStream({
         start(controller) {
-          for (let i = 0; i < 4; i++) controller.enqueue(new TextEncoder().encode(`{"pad${i}":"${'x'.repeat(40)}"}`));
+          for (let i = 0; i < 4; i++)
+            controller.enqueue(new TextEncoder().encode(`{"pad${i}":"${'x'.repeat(40)}"}`));
           controller.close();
         },
       }),
       duplex: 'half',
     } as RequestInit);
     expect(chunked.status).toBe(413);
-    expect(((await chunked.json()) as { error: { code: string } }).error.code).toBe('body_too_large');
+    expect(((await chunked.json()) as { error: { code: string } }).error.code).toBe(
+      'body_too_large',
+    );
 
     const longKey = await r.pay('long-key', { key: 'k'.repeat(256) });
     expect(longKey.status).toBe(400);

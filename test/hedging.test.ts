@@ -15,8 +15,16 @@ describe('connect hedging', () => {
     rig = await DetectionRig.start(['b']);
     listener = await UnacceptedListener.start();
     const policy = rig.policy();
-    policy.paths = [{ id: 'a', upstream: listener.url, grade: 'hot', connectTimeoutMs: 1_000 }, ...policy.paths];
-    policy.routes = policy.routes.map((r) => ({ ...r, paths: ['a', 'b'], attemptTimeoutMs: 2_000, ...(hedgeConnectMs ? { hedgeConnectMs } : {}) }));
+    policy.paths = [
+      { id: 'a', upstream: listener.url, grade: 'hot', connectTimeoutMs: 1_000 },
+      ...policy.paths,
+    ];
+    policy.routes = policy.routes.map((r) => ({
+      ...r,
+      paths: ['a', 'b'],
+      attemptTimeoutMs: 2_000,
+      ...(hedgeConnectMs ? { hedgeConnectMs } : {}),
+    }));
     return rig.gateway(policy);
   }
 
@@ -35,8 +43,15 @@ describe('connect hedging', () => {
     // connect timeout) can tell the breaker about a.
     const answers = await Promise.all(Array.from({ length: 5 }, () => pay(gateway)));
     expect(answers.map((a) => `${a.status} ${a.path}`)).toEqual(Array(5).fill('201 b'));
-    const pathA = async () => ((await (await fetch(`${gateway.url}/status`)).json()) as { paths: { id: string; state: string; transitions: { reason: string }[] }[] }).paths.find((p) => p.id === 'a')!;
-    await expect.poll(async () => (await pathA()).state, { timeout: 5_000, interval: 100 }).toBe('open');
+    const pathA = async () =>
+      (
+        (await (await fetch(`${gateway.url}/status`)).json()) as {
+          paths: { id: string; state: string; transitions: { reason: string }[] }[];
+        }
+      ).paths.find((p) => p.id === 'a')!;
+    await expect
+      .poll(async () => (await pathA()).state, { timeout: 5_000, interval: 100 })
+      .toBe('open');
     expect((await pathA()).transitions.at(-1)?.reason).toMatch(/failures$/);
     expect(await pay(gateway)).toMatchObject({ status: 201, path: 'b', attempts: 1 });
     expect(rig!.processor.charges).toHaveLength(6);
@@ -47,7 +62,9 @@ describe('connect hedging', () => {
     const gateway = await setUp(undefined);
     const answer = await pay(gateway);
     expect(answer).toMatchObject({ status: 201, path: 'b', attempts: 2 });
-    const status = (await (await fetch(`${gateway.url}/status`)).json()) as { paths: { id: string; lastError: { code: string } | null }[] };
+    const status = (await (await fetch(`${gateway.url}/status`)).json()) as {
+      paths: { id: string; lastError: { code: string } | null }[];
+    };
     expect(status.paths.find((p) => p.id === 'a')?.lastError?.code).toBe('connect_timeout');
     expect(rig!.processor.charges).toHaveLength(1);
   });

@@ -17,17 +17,20 @@ describe('Redis paused (SIGSTOP) during an idempotency claim, then resumed', () 
     bench = await ExactlyOnceBench.start({ serviceTimeMs: 1_500 });
     bench.processor.honorKeys = false;
     redis = await TestRedisServer.start();
-    const policy = bench.writePolicy([
-      {
-        id: 'payments',
-        match: { method: 'POST', path: '/v1/payments' },
-        class: 'payment',
-        paths: bench.pathIds,
-        attemptTimeoutMs: 3_000,
-        deadlineMs: 4_000,
-        idempotency: { upstreamHonors: false },
-      },
-    ], { idempotencyStore: { lockGraceMs: 1_000 } });
+    const policy = bench.writePolicy(
+      [
+        {
+          id: 'payments',
+          match: { method: 'POST', path: '/v1/payments' },
+          class: 'payment',
+          paths: bench.pathIds,
+          attemptTimeoutMs: 3_000,
+          deadlineMs: 4_000,
+          idempotency: { upstreamHonors: false },
+        },
+      ],
+      { idempotencyStore: { lockGraceMs: 1_000 } },
+    );
     gateway = await bench.startInProcess(policy, redis.url, { warmCodePaths: false });
     client = createRedisClient(redis.url);
   });
@@ -47,10 +50,14 @@ describe('Redis paused (SIGSTOP) during an idempotency claim, then resumed', () 
     });
   const sent = () => bench.processor.requests.get('/v1/payments') ?? 0;
 
-  it('the claim that lands late is nobody\'s: a retry while the first is in flight is refused (409), never sent again', async () => {
-    const status = (await (await fetch(`${gateway.url}/status`)).json()) as { idempotency: { store: string } };
+  it("the claim that lands late is nobody's: a retry while the first is in flight is refused (409), never sent again", async () => {
+    const status = (await (await fetch(`${gateway.url}/status`)).json()) as {
+      idempotency: { store: string };
+    };
     expect(status.idempotency.store).toBe('redis');
-    await expect.poll(async () => (await client.ping().catch(() => 'down')) === 'PONG', POLL).toBe(true);
+    await expect
+      .poll(async () => (await client.ping().catch(() => 'down')) === 'PONG', POLL)
+      .toBe(true);
     const key = 'paused-claim-1';
     const record = `paypath:idem:{${key}}`;
 
@@ -71,7 +78,9 @@ describe('Redis paused (SIGSTOP) during an idempotency claim, then resumed', () 
     // The first payment is still at the processor. Its retry meets the late claim: in use, not sent.
     const retry = await pay(key);
     expect(retry.status).toBe(409);
-    expect(((await retry.json()) as { error: { code: string } }).error.code).toBe('idempotency_key_in_use');
+    expect(((await retry.json()) as { error: { code: string } }).error.code).toBe(
+      'idempotency_key_in_use',
+    );
     expect(sent()).toBe(1);
 
     const answer = await first;

@@ -44,13 +44,20 @@ describe('idempotency over real sockets', () => {
 
   for (const storeKind of ['memory', 'redis'] as const) {
     it(`50 concurrent requests with one key make exactly one charge (${storeKind} store)`, async () => {
-      const gateway: RunningGateway = await bench.startInProcess(bench.writePolicy(payments()), storeKind === 'redis' ? redis.url : undefined);
+      const gateway: RunningGateway = await bench.startInProcess(
+        bench.writePolicy(payments()),
+        storeKind === 'redis' ? redis.url : undefined,
+      );
       try {
-        const status = (await (await fetch(`${gateway.url}/status`)).json()) as { idempotency: { store: string } };
+        const status = (await (await fetch(`${gateway.url}/status`)).json()) as {
+          idempotency: { store: string };
+        };
         expect(status.idempotency.store).toBe(storeKind);
         const reference = `ref-50-${storeKind}`;
         const key = `key-50-${storeKind}`;
-        const answers = await Promise.all(Array.from({ length: 50 }, () => pay(gateway.url, key, { amount: 500, reference })));
+        const answers = await Promise.all(
+          Array.from({ length: 50 }, () => pay(gateway.url, key, { amount: 500, reference })),
+        );
         expect(bench.processor.chargesFor(reference)).toBe(1);
         const succeeded = answers.filter((a) => a.status === 201);
         const inUse = answers.filter((a) => a.status === 409);
@@ -72,19 +79,34 @@ describe('idempotency over real sockets', () => {
     });
   }
 
-  it('a key used for one capture is refused (422) for another charge\'s capture or another query; the processor sees only the first', async () => {
-    const captures = { id: 'captures', match: { method: 'POST', pathPrefix: '/v1/payments/' }, class: 'payment', paths: ['p0'], idempotency: { upstreamHonors: true } };
+  it("a key used for one capture is refused (422) for another charge's capture or another query; the processor sees only the first", async () => {
+    const captures = {
+      id: 'captures',
+      match: { method: 'POST', pathPrefix: '/v1/payments/' },
+      class: 'payment',
+      paths: ['p0'],
+      idempotency: { upstreamHonors: true },
+    };
     const gateway = await bench.startInProcess(bench.writePolicy([...payments(), captures]));
     try {
       const capture = (target: string) =>
-        fetch(`${gateway.url}${target}`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'key-capture' }, body: '{"amount":500}' });
+        fetch(`${gateway.url}${target}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'idempotency-key': 'key-capture' },
+          body: '{"amount":500}',
+        });
       const first = await capture('/v1/payments/ch_A/capture');
       expect(first.status).toBe(201);
-      for (const target of ['/v1/payments/ch_B/capture', '/v1/payments/ch_A/capture?amount_to_capture=1']) {
+      for (const target of [
+        '/v1/payments/ch_B/capture',
+        '/v1/payments/ch_A/capture?amount_to_capture=1',
+      ]) {
         const other = await capture(target);
         expect(other.status).toBe(422);
         expect(other.headers.get('idempotent-replayed')).toBeNull();
-        expect(((await other.json()) as { error: { code: string } }).error.code).toBe('idempotency_key_reused');
+        expect(((await other.json()) as { error: { code: string } }).error.code).toBe(
+          'idempotency_key_reused',
+        );
       }
       expect(bench.processor.requests.get('/v1/payments/ch_A/capture')).toBe(1);
       expect(bench.processor.requests.get('/v1/payments/ch_B/capture')).toBeUndefined();
@@ -100,16 +122,39 @@ describe('idempotency over real sockets', () => {
 
   it('a Redis record stored by an earlier version (no path in its fingerprint) is never replayed after the upgrade', async () => {
     const client = createRedisClient(redis.url);
-    const captures = { id: 'captures', match: { method: 'POST', pathPrefix: '/v1/payments/' }, class: 'payment', paths: ['p0'], idempotency: { upstreamHonors: true } };
-    const gateway = await bench.startInProcess(bench.writePolicy([...payments(), captures]), redis.url);
+    const captures = {
+      id: 'captures',
+      match: { method: 'POST', pathPrefix: '/v1/payments/' },
+      class: 'payment',
+      paths: ['p0'],
+      idempotency: { upstreamHonors: true },
+    };
+    const gateway = await bench.startInProcess(
+      bench.writePolicy([...payments(), captures]),
+      redis.url,
+    );
     try {
       // What the earlier version stored for a charge under this key: same method, route and body.
       const body = { amount: 700, reference: 'ref-legacy' };
       const store = new RedisIdempotencyStore(client);
-      const legacy = await legacyRequestFingerprint('POST', 'payments', 'application/json', new TextEncoder().encode(JSON.stringify(body)));
+      const legacy = await legacyRequestFingerprint(
+        'POST',
+        'payments',
+        'application/json',
+        new TextEncoder().encode(JSON.stringify(body)),
+      );
       const claim = await store.claim('key-legacy', legacy, 5_000);
       if (claim.kind !== 'claimed') throw new Error('expected a claim');
-      await store.complete('key-legacy', claim.token, { status: 201, headers: [['content-type', 'application/json']], bodyBase64: btoa('{"id":"ch_recorded_elsewhere"}') }, 86_400_000);
+      await store.complete(
+        'key-legacy',
+        claim.token,
+        {
+          status: 201,
+          headers: [['content-type', 'application/json']],
+          bodyBase64: btoa('{"id":"ch_recorded_elsewhere"}'),
+        },
+        86_400_000,
+      );
       const answer = await pay(gateway.url, 'key-legacy', body);
       expect(answer.status).toBe(201);
       expect(answer.headers.get('idempotent-replayed')).toBeNull();
@@ -118,17 +163,29 @@ describe('idempotency over real sockets', () => {
 
       // Under a prefix route the old record cannot say which capture it was: refused, not sent.
       const captureBody = '{"amount":500}';
-      const old = await legacyRequestFingerprint('POST', 'captures', 'application/json', new TextEncoder().encode(captureBody));
+      const old = await legacyRequestFingerprint(
+        'POST',
+        'captures',
+        'application/json',
+        new TextEncoder().encode(captureBody),
+      );
       const captureClaim = await store.claim('key-legacy-capture', old, 5_000);
       if (captureClaim.kind !== 'claimed') throw new Error('expected a claim');
-      await store.complete('key-legacy-capture', captureClaim.token, { status: 201, headers: [], bodyBase64: btoa('{"id":"ch_A","captured":true}') }, 86_400_000);
+      await store.complete(
+        'key-legacy-capture',
+        captureClaim.token,
+        { status: 201, headers: [], bodyBase64: btoa('{"id":"ch_A","captured":true}') },
+        86_400_000,
+      );
       const capture = await fetch(`${gateway.url}/v1/payments/ch_B/capture`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'idempotency-key': 'key-legacy-capture' },
         body: captureBody,
       });
       expect(capture.status).toBe(422);
-      expect(((await capture.json()) as { error: { reason?: string } }).error.reason).toBe('recorded_before_upgrade');
+      expect(((await capture.json()) as { error: { reason?: string } }).error.reason).toBe(
+        'recorded_before_upgrade',
+      );
       expect(bench.processor.requests.get('/v1/payments/ch_B/capture')).toBeUndefined();
     } finally {
       await gateway.close();
@@ -146,14 +203,35 @@ describe('idempotency over real sockets', () => {
       expect(claim.kind).toBe('claimed');
       if (claim.kind !== 'claimed') return;
       expect(await store.claim('rk-1', 'fp1', 5_000)).toEqual({ kind: 'in_flight' });
-      expect(await store.claim('rk-1', 'fp2', 5_000)).toEqual({ kind: 'mismatch', fingerprint: 'fp1' });
+      expect(await store.claim('rk-1', 'fp2', 5_000)).toEqual({
+        kind: 'mismatch',
+        fingerprint: 'fp1',
+      });
       expect(await store.release('rk-1', 'someone-else')).toBe(false);
-      expect(await store.complete('rk-1', 'someone-else', { status: 200, headers: [], bodyBase64: '' }, 86_400_000)).toBe(false);
-      expect(await store.complete('rk-1', claim.token, { status: 201, headers: [['content-type', 'application/json']], bodyBase64: 'e30=' }, 86_400_000)).toBe(true);
+      expect(
+        await store.complete(
+          'rk-1',
+          'someone-else',
+          { status: 200, headers: [], bodyBase64: '' },
+          86_400_000,
+        ),
+      ).toBe(false);
+      expect(
+        await store.complete(
+          'rk-1',
+          claim.token,
+          { status: 201, headers: [['content-type', 'application/json']], bodyBase64: 'e30=' },
+          86_400_000,
+        ),
+      ).toBe(true);
       expect(await client.pttl(store.redisKey('rk-1'))).toBeGreaterThan(86_400_000 - 60_000);
       expect(await store.claim('rk-1', 'fp1', 5_000)).toEqual({
         kind: 'completed',
-        answer: { status: 201, headers: [['content-type', 'application/json']], bodyBase64: 'e30=' },
+        answer: {
+          status: 201,
+          headers: [['content-type', 'application/json']],
+          bodyBase64: 'e30=',
+        },
       });
       // A completed record cannot be released by the token that made it.
       expect(await store.release('rk-1', claim.token)).toBe(false);
@@ -172,7 +250,10 @@ describe('idempotency over real sockets', () => {
     bench.processor.serviceTimeMs = 5;
     const keylessBefore = bench.processor.postsWithoutKey;
     try {
-      const payments = Array.from({ length: 30 }, (_, i) => ({ key: `flush-${i}`, body: { amount: 100 + i, reference: `flush-ref-${i}` } }));
+      const payments = Array.from({ length: 30 }, (_, i) => ({
+        key: `flush-${i}`,
+        body: { amount: 100 + i, reference: `flush-ref-${i}` },
+      }));
       const first: string[] = [];
       // Each payment is sent, and then sent again (a client retry); Redis is flushed half-way.
       for (const [i, p] of payments.entries()) {
@@ -208,7 +289,11 @@ describe('idempotency over real sockets', () => {
       const body = { amount: 900, reference: 'inflight-flush-1' };
       const seen = bench.processor.requests.get('/v1/payments') ?? 0;
       const first = pay(gateway.url, 'inflight-flush-1', body);
-      await until('the processor to receive the payment', () => (bench.processor.requests.get('/v1/payments') ?? 0) > seen, { timeoutMs: 5_000, intervalMs: 10 });
+      await until(
+        'the processor to receive the payment',
+        () => (bench.processor.requests.get('/v1/payments') ?? 0) > seen,
+        { timeoutMs: 5_000, intervalMs: 10 },
+      );
       expect(await client.exists('paypath:idem:{inflight-flush-1}')).toBe(1);
       expect(await client.flushall()).toBe('OK');
       // The gateway's claim is gone, so the retry claims again and goes upstream: the processor sees the key in flight.
@@ -226,7 +311,10 @@ describe('idempotency over real sockets', () => {
 
   it('answers from the processor lookup after an attempt was sent without an answer (no second send)', async () => {
     const policy = bench.writePolicy(
-      payments({ attemptTimeoutMs: 400, idempotency: { upstreamHonors: false, lookup: '/v1/payments/by-key/{key}' } }),
+      payments({
+        attemptTimeoutMs: 400,
+        idempotency: { upstreamHonors: false, lookup: '/v1/payments/by-key/{key}' },
+      }),
     );
     const gateway = await bench.startInProcess(policy);
     bench.processor.serviceTimeMs = 0;
@@ -255,9 +343,15 @@ describe('idempotency over real sockets', () => {
     try {
       await redis.kill();
       const keylessBefore = bench.processor.postsWithoutKey;
-      const answer = await pay(gateway.url, 'redis-down-1', { amount: 100, reference: 'redis-down-1' });
+      const answer = await pay(gateway.url, 'redis-down-1', {
+        amount: 100,
+        reference: 'redis-down-1',
+      });
       expect(answer.status).toBe(201);
-      const again = await pay(gateway.url, 'redis-down-1', { amount: 100, reference: 'redis-down-1' });
+      const again = await pay(gateway.url, 'redis-down-1', {
+        amount: 100,
+        reference: 'redis-down-1',
+      });
       expect(again.status).toBe(201);
       expect(again.text).toBe(answer.text);
       expect(bench.processor.chargesFor('redis-down-1')).toBe(1);

@@ -11,7 +11,16 @@ import { rawExchange as raw } from './support/raw-client.ts';
 // would never send a second Host header or an oversized header block.
 
 function post(target: string, headers: string[], body: string): string {
-  return [`POST ${target} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close', 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`, ...headers, '', body].join('\r\n');
+  return [
+    `POST ${target} HTTP/1.1`,
+    'Host: 127.0.0.1',
+    'Connection: close',
+    'Content-Type: application/json',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    ...headers,
+    '',
+    body,
+  ].join('\r\n');
 }
 
 describe('inbound requests over real sockets', () => {
@@ -23,7 +32,9 @@ describe('inbound requests over real sockets', () => {
     upstream = createServer((req, res) => {
       received.push(req.headers);
       req.resume();
-      req.on('end', () => res.writeHead(201, { 'content-type': 'application/json' }).end('{"id":"ch_1"}'));
+      req.on('end', () =>
+        res.writeHead(201, { 'content-type': 'application/json' }).end('{"id":"ch_1"}'),
+      );
     });
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
     const policy = policyFrom(`
@@ -39,7 +50,13 @@ routes:
 probe: { enabled: false }
 limits: { maxHeaderBytes: 2048 }
 `);
-    gateway = await startNodeGateway({ policy, policyHash: 'test', port: 0, logger: silentLogger, warmCodePaths: false });
+    gateway = await startNodeGateway({
+      policy,
+      policyHash: 'test',
+      port: 0,
+      logger: silentLogger,
+      warmCodePaths: false,
+    });
   });
   afterAll(async () => {
     await gateway?.close();
@@ -48,15 +65,24 @@ limits: { maxHeaderBytes: 2048 }
   });
 
   it('refuses a request with two Host headers (400), sending nothing upstream', async () => {
-    const answer = await raw(gateway.url, post('/v1/payments', ['Host: evil.example', 'Idempotency-Key: k-host'], '{"amount":1}'));
+    const answer = await raw(
+      gateway.url,
+      post('/v1/payments', ['Host: evil.example', 'Idempotency-Key: k-host'], '{"amount":1}'),
+    );
     expect(answer.status).toBe(400);
-    expect(JSON.parse(answer.body).error).toMatchObject({ code: 'invalid_request', header: 'host' });
+    expect(JSON.parse(answer.body).error).toMatchObject({
+      code: 'invalid_request',
+      header: 'host',
+    });
     expect(answer.headers.get('idempotency-key')).toBe('k-host');
     expect(received).toHaveLength(0);
   });
 
   it('gives the idempotency key back on a 413', async () => {
-    const answer = await raw(gateway.url, post('/v1/payments', ['Idempotency-Key: k-413'], JSON.stringify({ pad: 'x'.repeat(2_000) })));
+    const answer = await raw(
+      gateway.url,
+      post('/v1/payments', ['Idempotency-Key: k-413'], JSON.stringify({ pad: 'x'.repeat(2_000) })),
+    );
     expect(answer.status).toBe(413);
     expect(JSON.parse(answer.body).error.code).toBe('body_too_large');
     expect(answer.headers.get('idempotency-key')).toBe('k-413');
@@ -64,7 +90,14 @@ limits: { maxHeaderBytes: 2048 }
   });
 
   it('answers a header block over the limit, refused by the HTTP parser, with 431 headers_too_large as JSON and the key', async () => {
-    const answer = await raw(gateway.url, post('/v1/payments', ['Idempotency-Key: k-431', `X-Pad: ${'y'.repeat(3_000)}`], '{"amount":1}'));
+    const answer = await raw(
+      gateway.url,
+      post(
+        '/v1/payments',
+        ['Idempotency-Key: k-431', `X-Pad: ${'y'.repeat(3_000)}`],
+        '{"amount":1}',
+      ),
+    );
     expect(answer.status).toBe(431);
     expect(answer.headers.get('content-type')).toBe('application/json');
     expect(JSON.parse(answer.body).error).toMatchObject({ code: 'headers_too_large', limit: 2048 });
@@ -73,14 +106,24 @@ limits: { maxHeaderBytes: 2048 }
   });
 
   it('answers other requests the HTTP parser refuses with a JSON 400 invalid_request', async () => {
-    const answer = await raw(gateway.url, 'POST /v1/payments HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx');
+    const answer = await raw(
+      gateway.url,
+      'POST /v1/payments HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx',
+    );
     expect(answer.status).toBe(400);
     expect(JSON.parse(answer.body).error.code).toBe('invalid_request');
     expect(received).toHaveLength(0);
   });
 
-  it('appends the address the request came from to a client\'s X-Forwarded-For (policy default: append)', async () => {
-    const answer = await raw(gateway.url, post('/v1/payments', ['Idempotency-Key: k-xff', 'X-Forwarded-For: 203.0.113.9'], '{"amount":1}'));
+  it("appends the address the request came from to a client's X-Forwarded-For (policy default: append)", async () => {
+    const answer = await raw(
+      gateway.url,
+      post(
+        '/v1/payments',
+        ['Idempotency-Key: k-xff', 'X-Forwarded-For: 203.0.113.9'],
+        '{"amount":1}',
+      ),
+    );
     expect(answer.status).toBe(201);
     expect(received.at(-1)?.['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1');
   });

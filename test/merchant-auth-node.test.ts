@@ -69,7 +69,13 @@ afterAll(async () => {
 describe('merchant authentication on the Node server', () => {
   it('signed payments go through, unsigned ones never reach the processor, and the merchant rate is enforced', async () => {
     const policy = policyFrom(policyYaml(`{ file: "${keysFile(0o600)}" }`));
-    const gateway = await startNodeGateway({ policy, policyHash: 't', port: 0, logger: silent, warmCodePaths: false });
+    const gateway = await startNodeGateway({
+      policy,
+      policyHash: 't',
+      port: 0,
+      logger: silent,
+      warmCodePaths: false,
+    });
     running.push(gateway);
     const body = JSON.stringify({ amount: 4500, reference: 'order-node-1' });
     const pay = async (signed: boolean) =>
@@ -77,14 +83,22 @@ describe('merchant authentication on the Node server', () => {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          ...(signed ? await signedHeaders('shop-1', SECRET, { method: 'POST', target: '/v1/payments', body }) : {}),
+          ...(signed
+            ? await signedHeaders('shop-1', SECRET, {
+                method: 'POST',
+                target: '/v1/payments',
+                body,
+              })
+            : {}),
         },
         body,
       });
     const before = processor.charges.length;
     const unsigned = await pay(false);
     expect(unsigned.status).toBe(401);
-    expect(((await unsigned.json()) as { error: { code: string } }).error.code).toBe('auth_required');
+    expect(((await unsigned.json()) as { error: { code: string } }).error.code).toBe(
+      'auth_required',
+    );
     expect(processor.charges.length).toBe(before);
 
     const ok = await pay(true);
@@ -112,7 +126,12 @@ describe('merchant authentication on the Node server', () => {
   it('refuses a keys file that others may read, names it, and never prints a secret', async () => {
     const file = keysFile(0o644);
     const policy = policyFrom(policyYaml(`{ file: "${file}" }`));
-    const error = await startNodeGateway({ policy, policyHash: 't', port: 0, logger: silent }).catch((e: unknown) => e);
+    const error = await startNodeGateway({
+      policy,
+      policyHash: 't',
+      port: 0,
+      logger: silent,
+    }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SecretFileError);
     expect(String(error)).toContain(file);
     expect(String(error)).toContain('chmod 600');
@@ -121,7 +140,11 @@ describe('merchant authentication on the Node server', () => {
 
   it('loads keys from an environment variable and rejects weak or malformed ones without echoing them', () => {
     const merchants = policyFrom(policyYaml('{ env: SHOP_KEYS }')).merchants!;
-    expect(loadMerchantKeys(merchants, { SHOP_KEYS: JSON.stringify({ 'shop-1': SECRET }) }).get('shop-1')).toBe(SECRET);
+    expect(
+      loadMerchantKeys(merchants, { SHOP_KEYS: JSON.stringify({ 'shop-1': SECRET }) }).get(
+        'shop-1',
+      ),
+    ).toBe(SECRET);
     expect(() => loadMerchantKeys(merchants, {})).toThrow(/SHOP_KEYS: not set/);
     const weak = 'short-secret';
     try {
@@ -147,13 +170,28 @@ describe('merchant authentication on the Node server', () => {
 
   it('npm run sign prints curl arguments with a signature that verifies', async () => {
     const body = '{"amount": 4500}';
-    const out = execFileSync(process.execPath, ['scripts/sign-request.ts', 'POST', '/v1/payments', body], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+    const out = execFileSync(
+      process.execPath,
+      ['scripts/sign-request.ts', 'POST', '/v1/payments', body],
+      { encoding: 'utf8', env: { PATH: process.env.PATH } },
+    );
     const headers = Object.fromEntries(
-      out.trim().split(' -H ').map((part) => part.replace(/^-H /, '').split(/:(.*)/s).slice(0, 2) as [string, string]),
+      out
+        .trim()
+        .split(' -H ')
+        .map((part) => part.replace(/^-H /, '').split(/:(.*)/s).slice(0, 2) as [string, string]),
     );
     expect(headers['x-paypath-merchant']).toBe('demo-shop');
-    const parts = { method: 'POST', target: '/v1/payments', timestamp: Number(headers['x-paypath-timestamp']), nonce: headers['x-paypath-nonce']!, body: new TextEncoder().encode(body) };
-    expect(await verifySignature(DEMO_MERCHANT_SECRET, parts, headers['x-paypath-signature']!)).toBe(true);
+    const parts = {
+      method: 'POST',
+      target: '/v1/payments',
+      timestamp: Number(headers['x-paypath-timestamp']),
+      nonce: headers['x-paypath-nonce']!,
+      body: new TextEncoder().encode(body),
+    };
+    expect(
+      await verifySignature(DEMO_MERCHANT_SECRET, parts, headers['x-paypath-signature']!),
+    ).toBe(true);
   });
 
   it('serves HTTPS (TLS 1.2+) when given a certificate and a 0600 key', async () => {
@@ -164,7 +202,10 @@ describe('merchant authentication on the Node server', () => {
       port: 0,
       logger: silent,
       warmCodePaths: false,
-      tls: { certFile: fixtures.file('in.pem', fixtures.server.cert, 0o644), keyFile: fixtures.file('in-key.pem', fixtures.server.key) },
+      tls: {
+        certFile: fixtures.file('in.pem', fixtures.server.cert, 0o644),
+        keyFile: fixtures.file('in-key.pem', fixtures.server.key),
+      },
     });
     running.push(gateway);
     expect(gateway.url.startsWith('https://')).toBe(true);
@@ -172,9 +213,19 @@ describe('merchant authentication on the Node server', () => {
     try {
       const response = await undiciFetch(`${gateway.url}/healthz`, { dispatcher: agent });
       expect(response.status).toBe(200);
-      const old = new Agent({ connect: { ca: fixtures.ca.cert, servername: 'localhost', maxVersion: 'TLSv1.1', minVersion: 'TLSv1', ciphers: 'DEFAULT@SECLEVEL=0' } });
+      const old = new Agent({
+        connect: {
+          ca: fixtures.ca.cert,
+          servername: 'localhost',
+          maxVersion: 'TLSv1.1',
+          minVersion: 'TLSv1',
+          ciphers: 'DEFAULT@SECLEVEL=0',
+        },
+      });
       // The server refuses the handshake (protocol_version alert): nothing below TLS 1.2.
-      await expect(undiciFetch(`${gateway.url}/healthz`, { dispatcher: old })).rejects.toMatchObject({ cause: { code: 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION' } });
+      await expect(
+        undiciFetch(`${gateway.url}/healthz`, { dispatcher: old }),
+      ).rejects.toMatchObject({ cause: { code: 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION' } });
       await old.close();
     } finally {
       await agent.close();

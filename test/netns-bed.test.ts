@@ -4,7 +4,14 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bedSupport, cleanStaleBeds, NetnsBed, PROCESSOR_HOSTNAME, PROCESSOR_PORT, type BedFault } from './support/netns-bed.ts';
+import {
+  bedSupport,
+  cleanStaleBeds,
+  NetnsBed,
+  PROCESSOR_HOSTNAME,
+  PROCESSOR_PORT,
+  type BedFault,
+} from './support/netns-bed.ts';
 import { until } from './support/poll.ts';
 
 const support = bedSupport();
@@ -44,18 +51,47 @@ describe.skipIf(!support.ok)('network-namespace test bed', () => {
 
   async function connect(carrier: 1 | 2 | 3): Promise<string> {
     const from = bed.carrier(carrier).storeAddress;
-    const result = await bed.exec('store', [process.execPath, '-e', CONNECT, bed.processorAddress, String(PROCESSOR_PORT), from]);
+    const result = await bed.exec('store', [
+      process.execPath,
+      '-e',
+      CONNECT,
+      bed.processorAddress,
+      String(PROCESSOR_PORT),
+      from,
+    ]);
     return result.stdout.trim();
   }
 
-  async function resolve(resolverOf: 1 | 2 | 3, from: 1 | 2 | 3, name = PROCESSOR_HOSTNAME): Promise<string> {
-    const result = await bed.exec('store', [process.execPath, '-e', RESOLVE, bed.carrier(resolverOf).resolver, bed.carrier(from).storeAddress, name]);
+  async function resolve(
+    resolverOf: 1 | 2 | 3,
+    from: 1 | 2 | 3,
+    name = PROCESSOR_HOSTNAME,
+  ): Promise<string> {
+    const result = await bed.exec('store', [
+      process.execPath,
+      '-e',
+      RESOLVE,
+      bed.carrier(resolverOf).resolver,
+      bed.carrier(from).storeAddress,
+      name,
+    ]);
     return result.stdout.trim();
   }
 
   it('reaches the processor through every carrier, over IPv6 through carrier 3, and resolves through each carrier', async () => {
-    expect([await connect(1), await connect(2), await connect(3)]).toEqual(['connected', 'connected', 'connected']);
-    const v6 = await bed.exec('store', [process.execPath, '-e', CONNECT, bed.processorAddress6, String(PROCESSOR_PORT), bed.carrier(3).storeAddress6!]);
+    expect([await connect(1), await connect(2), await connect(3)]).toEqual([
+      'connected',
+      'connected',
+      'connected',
+    ]);
+    const v6 = await bed.exec('store', [
+      process.execPath,
+      '-e',
+      CONNECT,
+      bed.processorAddress6,
+      String(PROCESSOR_PORT),
+      bed.carrier(3).storeAddress6!,
+    ]);
     expect(v6.stdout.trim()).toBe('connected');
     for (const n of [1, 2, 3] as const) expect(await resolve(n, n)).toBe(bed.processorAddress);
     // Each resolver knows a name of its own, and is reachable only through its carrier.
@@ -95,7 +131,7 @@ describe.skipIf(!support.ok)('network-namespace test bed', () => {
     }
   });
 
-  it('dns-down silences carrier 1\'s resolver while its TCP still passes', async () => {
+  it("dns-down silences carrier 1's resolver while its TCP still passes", async () => {
     await bed.fault(1, 'dns-down');
     try {
       expect(await resolve(1, 1)).toBe('ETIMEOUT');
@@ -109,12 +145,29 @@ describe.skipIf(!support.ok)('network-namespace test bed', () => {
 
   it('blackhole-ipv6 on carrier 3 stops its IPv6 to the processor only: IPv4 and its IPv6 resolver still pass', async () => {
     const c3 = bed.carrier(3);
-    const connect6 = async () => (await bed.exec('store', [process.execPath, '-e', CONNECT, bed.processorAddress6, String(PROCESSOR_PORT), c3.storeAddress6!])).stdout.trim();
+    const connect6 = async () =>
+      (
+        await bed.exec('store', [
+          process.execPath,
+          '-e',
+          CONNECT,
+          bed.processorAddress6,
+          String(PROCESSOR_PORT),
+          c3.storeAddress6!,
+        ])
+      ).stdout.trim();
     await bed.fault(3, 'blackhole-ipv6');
     try {
       expect(await connect6()).toBe('ETIMEDOUT');
       expect(await connect(3)).toBe('connected');
-      const viaV6 = await bed.exec('store', [process.execPath, '-e', RESOLVE, c3.resolver6!, c3.storeAddress6!, PROCESSOR_HOSTNAME]);
+      const viaV6 = await bed.exec('store', [
+        process.execPath,
+        '-e',
+        RESOLVE,
+        c3.resolver6!,
+        c3.storeAddress6!,
+        PROCESSOR_HOSTNAME,
+      ]);
       expect(viaV6.stdout.trim()).toBe(bed.processorAddress);
     } finally {
       await bed.up(3);
@@ -125,7 +178,10 @@ describe.skipIf(!support.ok)('network-namespace test bed', () => {
   it('destroy() removes every namespace and process it made, and may be called again', async () => {
     const other = await NetnsBed.create({ dns: true });
     const names = Object.values(other.ns);
-    const pids = spawnSync('ip', ['netns', 'pids', other.ns.c1], { encoding: 'utf8' }).stdout.split(/\s+/).filter(Boolean).map(Number);
+    const pids = spawnSync('ip', ['netns', 'pids', other.ns.c1], { encoding: 'utf8' })
+      .stdout.split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
     expect(pids.length).toBeGreaterThan(0); // its dnsmasq
     await other.destroy();
     await other.destroy();
@@ -148,16 +204,29 @@ describe.skipIf(!support.ok)('network-namespace test bed', () => {
 
   it('a bed whose owner is killed: its processes die with it, and the next create() removes its namespaces', async () => {
     const module = fileURLToPath(new URL('./support/netns-bed.ts', import.meta.url));
-    const owner = spawn(process.execPath, ['--input-type=module', '-e', `
+    const owner = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `
       const { NetnsBed } = await import(${JSON.stringify(module)});
       const bed = await NetnsBed.create();
       console.log(JSON.stringify({ ns: Object.values(bed.ns), c1: bed.ns.c1 }));
-      setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      setInterval(() => {}, 1000);`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     const made = await new Promise<{ ns: string[]; c1: string }>((resolve, reject) => {
-      owner.stdout.once('data', (chunk: Buffer) => resolve(JSON.parse(chunk.toString()) as { ns: string[]; c1: string }));
+      owner.stdout.once('data', (chunk: Buffer) =>
+        resolve(JSON.parse(chunk.toString()) as { ns: string[]; c1: string }),
+      );
       owner.once('exit', (code) => reject(new Error(`bed owner exited early (${String(code)})`)));
     });
-    const pids = spawnSync('ip', ['netns', 'pids', made.c1], { encoding: 'utf8' }).stdout.split(/\s+/).filter(Boolean).map(Number);
+    const pids = spawnSync('ip', ['netns', 'pids', made.c1], { encoding: 'utf8' })
+      .stdout.split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
     expect(pids.length).toBeGreaterThan(0); // carrier 1's dnsmasq
     owner.kill('SIGKILL');
     await new Promise((resolve) => owner.once('exit', resolve));
@@ -169,7 +238,10 @@ describe.skipIf(!support.ok)('network-namespace test bed', () => {
         return true;
       }
     };
-    await until('every process of the bed to exit', () => pids.every(gone), { timeoutMs: 10_000, state: () => pids.filter((pid) => !gone(pid)) });
+    await until('every process of the bed to exit', () => pids.every(gone), {
+      timeoutMs: 10_000,
+      state: () => pids.filter((pid) => !gone(pid)),
+    });
     const next = await NetnsBed.create({ dns: false });
     await next.destroy();
     const listed = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;

@@ -28,7 +28,9 @@ afterEach(async () => {
 async function startResolvers(): Promise<Map<CarrierId, LoopbackDnsmasq>> {
   const resolvers = new Map<CarrierId, LoopbackDnsmasq>();
   for (const [i, carrier] of CARRIERS.entries()) {
-    const resolver = await LoopbackDnsmasq.start(`127.0.53.${i + 1}`, [{ name: HOSTNAME, address: carrier.host, ttlSeconds: TTL_SECONDS }]);
+    const resolver = await LoopbackDnsmasq.start(`127.0.53.${i + 1}`, [
+      { name: HOSTNAME, address: carrier.host, ttlSeconds: TTL_SECONDS },
+    ]);
     started.resolvers.push(resolver);
     resolvers.set(carrier.id, resolver);
   }
@@ -42,7 +44,11 @@ async function startRig(dns: (id: CarrierId) => string, options: RigOptions = {}
     ...options,
     policy: (input) => ({
       ...input,
-      paths: input.paths.map((path) => ({ ...path, upstream: path.upstream.replace(/\/\/127\.0\.1\.\d+:/, `//${HOSTNAME}:`), dns: [dns(path.id as CarrierId)] })),
+      paths: input.paths.map((path) => ({
+        ...path,
+        upstream: path.upstream.replace(/\/\/127\.0\.1\.\d+:/, `//${HOSTNAME}:`),
+        dns: [dns(path.id as CarrierId)],
+      })),
     }),
   });
   started.rig = rig;
@@ -50,17 +56,29 @@ async function startRig(dns: (id: CarrierId) => string, options: RigOptions = {}
 }
 
 async function dnsState(rig: Rig): Promise<Map<string, PathDnsState & { path: string }>> {
-  const status = (await (await fetch(`${rig.url}/status`)).json()) as { dns: (PathDnsState & { path: string })[] };
+  const status = (await (await fetch(`${rig.url}/status`)).json()) as {
+    dns: (PathDnsState & { path: string })[];
+  };
   return new Map(status.dns.map((entry) => [entry.path, entry]));
 }
 
 /** Waits (polling /status, at most `timeoutMs`) until `check` holds for the DNS state. */
-async function waitForDns(rig: Rig, what: string, check: (state: Map<string, PathDnsState & { path: string }>) => boolean, timeoutMs = 10_000) {
-  await until(what, async () => check(await dnsState(rig)), { timeoutMs, state: async () => [...(await dnsState(rig)).values()] });
+async function waitForDns(
+  rig: Rig,
+  what: string,
+  check: (state: Map<string, PathDnsState & { path: string }>) => boolean,
+  timeoutMs = 10_000,
+) {
+  await until(what, async () => check(await dnsState(rig)), {
+    timeoutMs,
+    state: async () => [...(await dnsState(rig)).values()],
+  });
 }
 
-const nameOf = (state: Map<string, PathDnsState>, id: CarrierId) => state.get(id)?.names.find((n) => n.hostname === HOSTNAME);
-const allAnswered = (state: Map<string, PathDnsState>) => CARRIERS.every((c) => (nameOf(state, c.id)?.addresses.length ?? 0) > 0);
+const nameOf = (state: Map<string, PathDnsState>, id: CarrierId) =>
+  state.get(id)?.names.find((n) => n.hostname === HOSTNAME);
+const allAnswered = (state: Map<string, PathDnsState>) =>
+  CARRIERS.every((c) => (nameOf(state, c.id)?.addresses.length ?? 0) > 0);
 
 describe.skipIf(!dnsmasqAvailable())('DNS per path (loopback resolvers)', () => {
   it('carrier 1 and its resolver cut for longer than the TTL, the processor recycling connections: 0 failed, no payment waits on DNS', async () => {
@@ -79,7 +97,13 @@ describe.skipIf(!dnsmasqAvailable())('DNS per path (loopback resolvers)', () => 
         }
         // The cut lasts until carrier 1's answer has gone stale (past its TTL, its resolver silent).
         if (i === 400) {
-          await waitForDns(rig, "kt-fiber's answer stale, its refresh failed", (state) => nameOf(state, 'kt-fiber')?.stale === true && nameOf(state, 'kt-fiber')?.lastError !== undefined);
+          await waitForDns(
+            rig,
+            "kt-fiber's answer stale, its refresh failed",
+            (state) =>
+              nameOf(state, 'kt-fiber')?.stale === true &&
+              nameOf(state, 'kt-fiber')?.lastError !== undefined,
+          );
           resolvers.get('kt-fiber')!.resume();
           await rig.restoreAll();
         }
@@ -92,23 +116,35 @@ describe.skipIf(!dnsmasqAvailable())('DNS per path (loopback resolvers)', () => 
     // The other carriers kept making connections (the processor closes one every 100 answers) and
     // every one found its address in the cache.
     expect(nameOf(state, 'skt-fiber')!.lookups).toBeGreaterThan(3);
-    for (const c of CARRIERS) expect(nameOf(state, c.id)!.waited, c.id).toBe(nameOf(before, c.id)!.waited);
+    for (const c of CARRIERS)
+      expect(nameOf(state, c.id)!.waited, c.id).toBe(nameOf(before, c.id)!.waited);
     // Each path asked its own resolver, from its own source address.
     for (const c of CARRIERS) {
-      const sources = resolvers.get(c.id)!.querySources().filter((source) => source !== '127.0.0.1'); // 127.0.0.1: LoopbackDnsmasq's own readiness check
+      const sources = resolvers
+        .get(c.id)!
+        .querySources()
+        .filter((source) => source !== '127.0.0.1'); // 127.0.0.1: LoopbackDnsmasq's own readiness check
       expect(sources.length, c.id).toBeGreaterThan(0);
       expect(new Set(sources), c.id).toEqual(new Set([c.bind]));
     }
   });
 
-  it("a path whose resolver stops answering keeps using its last good answer (stale-if-error) on new connections", async () => {
+  it('a path whose resolver stops answering keeps using its last good answer (stale-if-error) on new connections', async () => {
     const resolvers = await startResolvers();
     // Connections closed after 20 answers: many new connections, each one's lookup made while the resolver is silent.
-    const rig = await startRig((id) => resolvers.get(id)!.server, { processorMaxRequestsPerSocket: 20 });
+    const rig = await startRig((id) => resolvers.get(id)!.server, {
+      processorMaxRequestsPerSocket: 20,
+    });
     await waitForDns(rig, 'every path has an answer', allAnswered);
     resolvers.get('kt-fiber')!.pause();
     // Past its TTL, and a refresh has failed (timed out) since.
-    await waitForDns(rig, "kt-fiber's answer stale, its refresh failed", (state) => nameOf(state, 'kt-fiber')?.stale === true && nameOf(state, 'kt-fiber')?.lastError !== undefined);
+    await waitForDns(
+      rig,
+      "kt-fiber's answer stale, its refresh failed",
+      (state) =>
+        nameOf(state, 'kt-fiber')?.stale === true &&
+        nameOf(state, 'kt-fiber')?.lastError !== undefined,
+    );
     const before = nameOf(await dnsState(rig), 'kt-fiber')!;
 
     const results = await rig.stream('stale', 200, { concurrency: 5 });
@@ -116,7 +152,12 @@ describe.skipIf(!dnsmasqAvailable())('DNS per path (loopback resolvers)', () => 
     expect(failed(results)).toEqual([]);
     expect(results.every((r) => r.headers.get('x-paypath-path') === 'kt-fiber')).toBe(true);
     const kt = nameOf(await dnsState(rig), 'kt-fiber')!;
-    expect(kt).toMatchObject({ stale: true, addresses: ['127.0.1.1'], waited: before.waited, lastError: { code: 'ETIMEOUT' } });
+    expect(kt).toMatchObject({
+      stale: true,
+      addresses: ['127.0.1.1'],
+      waited: before.waited,
+      lastError: { code: 'ETIMEOUT' },
+    });
     expect(kt.lookups - before.lookups).toBeGreaterThanOrEqual(5); // 200 answers, at most 20 per connection
     const metrics = await (await fetch(`${rig.url}/metrics`)).text();
     expect(metrics).toContain('paypath_dns_answer_stale{path="kt-fiber"} 1');
@@ -130,30 +171,58 @@ describe.skipIf(!dnsmasqAvailable())('DNS per path (loopback resolvers)', () => 
     await dead.stop(); // nothing listens on its port: queries are refused
     // A generous attempt timeout: a payment slowed by a busy machine must not move on to lgu-lte,
     // since this test shows which path a failed lookup leads to.
-    const rig = await startRig((id) => resolvers.get(id)!.server, { route: { attemptTimeoutMs: 5_000 } });
-    await waitForDns(rig, "kt-fiber's lookup failed", (state) => nameOf(state, 'kt-fiber')?.lastError !== undefined);
+    const rig = await startRig((id) => resolvers.get(id)!.server, {
+      route: { attemptTimeoutMs: 5_000 },
+    });
+    await waitForDns(
+      rig,
+      "kt-fiber's lookup failed",
+      (state) => nameOf(state, 'kt-fiber')?.lastError !== undefined,
+    );
 
     const results = await rig.stream('nodns', 30, { concurrency: 3 });
 
     expect(failed(results)).toEqual([]);
     expect(results.every((r) => r.headers.get('x-paypath-path') === 'skt-fiber')).toBe(true);
     expect(rig.processor.charges.filter((c) => c.remoteAddress === '127.0.0.2')).toEqual([]);
-    expect(nameOf(await dnsState(rig), 'kt-fiber')).toMatchObject({ addresses: [], lastError: { code: 'ECONNREFUSED' } });
-    expect(await (await fetch(`${rig.url}/metrics`)).text()).toContain('paypath_dns_answer_available{path="kt-fiber"} 0');
+    expect(nameOf(await dnsState(rig), 'kt-fiber')).toMatchObject({
+      addresses: [],
+      lastError: { code: 'ECONNREFUSED' },
+    });
+    expect(await (await fetch(`${rig.url}/metrics`)).text()).toContain(
+      'paypath_dns_answer_available{path="kt-fiber"} 0',
+    );
   });
 });
 
-const pathConfig = (upstream: string, extra: Partial<PathConfig>): PathConfig => ({ id: 'p', upstream, grade: 'hot', cost: 0, shareRisk: [], connectTimeoutMs: 1_000, connectAttemptDelayMs: 250, ...extra });
+const pathConfig = (upstream: string, extra: Partial<PathConfig>): PathConfig => ({
+  id: 'p',
+  upstream,
+  grade: 'hot',
+  cost: 0,
+  shareRisk: [],
+  connectTimeoutMs: 1_000,
+  connectAttemptDelayMs: 250,
+  ...extra,
+});
 
 describe.skipIf(!dnsmasqAvailable())('DNS per path: address families (loopback)', () => {
   /** One GET over a transport for `path`, to a server listening on `listen` only; the answer's body is the address the server saw. */
-  async function getOver(listen: string, path: (port: number) => PathConfig): Promise<{ body: string; resolver: PathResolver | undefined }> {
+  async function getOver(
+    listen: string,
+    path: (port: number) => PathConfig,
+  ): Promise<{ body: string; resolver: PathResolver | undefined }> {
     const server = createServer((req, res) => res.end(req.socket.localAddress));
     await new Promise<void>((resolve) => server.listen(0, listen, resolve));
     let resolver: PathResolver | undefined;
-    const transport = createUndiciTransport(path((server.address() as AddressInfo).port), { onResolver: (r) => (resolver = r) });
+    const transport = createUndiciTransport(path((server.address() as AddressInfo).port), {
+      onResolver: (r) => (resolver = r),
+    });
     try {
-      const response = await transport.send({ method: 'GET', target: '/', headers: new Headers(), body: null }, { signal: AbortSignal.timeout(5_000), bodyTimeoutMs: 5_000 });
+      const response = await transport.send(
+        { method: 'GET', target: '/', headers: new Headers(), body: null },
+        { signal: AbortSignal.timeout(5_000), bodyTimeoutMs: 5_000 },
+      );
       return { body: new TextDecoder().decode(response.body as Uint8Array), resolver };
     } finally {
       await transport.close();
@@ -161,35 +230,57 @@ describe.skipIf(!dnsmasqAvailable())('DNS per path: address families (loopback)'
     }
   }
 
-
   it('a path without a source address asks for A and AAAA and reaches whichever family the processor listens on', async () => {
-    const resolver = await LoopbackDnsmasq.start('127.0.53.9', [{ name: 'dual.test', address: '127.0.0.1,::1', ttlSeconds: 1 }]);
+    const resolver = await LoopbackDnsmasq.start('127.0.53.9', [
+      { name: 'dual.test', address: '127.0.0.1,::1', ttlSeconds: 1 },
+    ]);
     started.resolvers.push(resolver);
     for (const listen of ['::1', '127.0.0.1']) {
-      const { body, resolver: used } = await getOver(listen, (port) => pathConfig(`http://dual.test:${port}`, { dns: [resolver.server] }));
+      const { body, resolver: used } = await getOver(listen, (port) =>
+        pathConfig(`http://dual.test:${port}`, { dns: [resolver.server] }),
+      );
       expect(body).toBe(listen);
       expect(used?.families).toEqual([6, 4]);
     }
   });
 
   it('a path with an IPv6 source asks for AAAA records only', async () => {
-    const resolver = await LoopbackDnsmasq.start('127.0.53.9', [{ name: 'dual.test', address: '127.0.0.1,::1', ttlSeconds: 1 }], { alsoListen: ['::1'] });
+    const resolver = await LoopbackDnsmasq.start(
+      '127.0.53.9',
+      [{ name: 'dual.test', address: '127.0.0.1,::1', ttlSeconds: 1 }],
+      { alsoListen: ['::1'] },
+    );
     started.resolvers.push(resolver);
-    const { body } = await getOver('::1', (port) => pathConfig(`http://dual.test:${port}`, { bind: '::1', dns: [`[::1]:${resolver.port}`] }));
+    const { body } = await getOver('::1', (port) =>
+      pathConfig(`http://dual.test:${port}`, { bind: '::1', dns: [`[::1]:${resolver.port}`] }),
+    );
     expect(body).toBe('::1');
     // Its queries (LoopbackDnsmasq's own readiness check from 127.0.0.1 aside) were AAAA, from the path's IPv6 source.
-    expect(resolver.queries().filter((q) => q.from !== '127.0.0.1')).toEqual([{ type: 'AAAA', name: 'dual.test', from: '::1' }]);
+    expect(resolver.queries().filter((q) => q.from !== '127.0.0.1')).toEqual([
+      { type: 'AAAA', name: 'dual.test', from: '::1' },
+    ]);
   });
 });
 
 describe('DNS per path: failures', () => {
   it('a failed lookup is a dns_failed attempt error, not sent', async () => {
     // Nothing listens on that resolver address: the query is refused.
-    const transport = createUndiciTransport(pathConfig('http://pay.test:8080', { bind: '127.0.0.2', dns: ['127.0.53.10:9'] }));
+    const transport = createUndiciTransport(
+      pathConfig('http://pay.test:8080', { bind: '127.0.0.2', dns: ['127.0.53.10:9'] }),
+    );
     try {
-      const error = await transport.send({ method: 'POST', target: '/v1/payments', headers: new Headers(), body: null }, { signal: AbortSignal.timeout(5_000), bodyTimeoutMs: 5_000 }).catch((e: unknown) => e);
+      const error = await transport
+        .send(
+          { method: 'POST', target: '/v1/payments', headers: new Headers(), body: null },
+          { signal: AbortSignal.timeout(5_000), bodyTimeoutMs: 5_000 },
+        )
+        .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(AttemptError);
-      expect(error).toMatchObject({ code: 'dns_failed', wire: 'not_sent', message: expect.stringContaining('pay.test') });
+      expect(error).toMatchObject({
+        code: 'dns_failed',
+        wire: 'not_sent',
+        message: expect.stringContaining('pay.test'),
+      });
     } finally {
       await transport.close();
     }

@@ -12,21 +12,36 @@ describe('policy file hot reload', () => {
   });
   afterEach(async () => stack?.stop());
 
-  const status = async () => (await (await fetch(`${stack.gateway.url}/status`)).json()) as Record<string, any>;
+  const status = async () =>
+    (await (await fetch(`${stack.gateway.url}/status`)).json()) as Record<string, any>;
   /** Writes the file and waits until the watcher has processed it (its reload reports `done`). */
   const rewrite = async (text: string, done: (body: Record<string, any>) => boolean) => {
     await writeFile(stack.policyFile, text);
-    await expect.poll(async () => done(await status()), { timeout: 10_000, interval: 50 }).toBe(true);
+    await expect
+      .poll(async () => done(await status()), { timeout: 10_000, interval: 50 })
+      .toBe(true);
   };
 
   it('keeps the running policy when the file on disk becomes invalid, and says so in /status and the log', async () => {
     const hash = stack.gateway.gateway.policyHash;
-    await rewrite(stringify({ ...stack.policy(), routes: [{ ...stack.policy().routes[0], deadlinMs: 10 }] }), (b) => b.policyFile.lastError !== null);
+    await rewrite(
+      stringify({ ...stack.policy(), routes: [{ ...stack.policy().routes[0], deadlinMs: 10 }] }),
+      (b) => b.policyFile.lastError !== null,
+    );
     expect(stack.gateway.gateway.policyHash).toBe(hash);
     const body = await status();
     expect(body.policy).toMatchObject({ hash, revision: 1 });
-    expect(body.policyFile.lastError.issues).toContainEqual(expect.objectContaining({ path: 'routes[0].deadlinMs', message: 'unknown field (did you mean "deadlineMs"?)' }));
-    expect(stack.logLines.some((line) => line.includes('"event":"policy_reload_failed"') && line.includes('deadlinMs'))).toBe(true);
+    expect(body.policyFile.lastError.issues).toContainEqual(
+      expect.objectContaining({
+        path: 'routes[0].deadlinMs',
+        message: 'unknown field (did you mean "deadlineMs"?)',
+      }),
+    );
+    expect(
+      stack.logLines.some(
+        (line) => line.includes('"event":"policy_reload_failed"') && line.includes('deadlinMs'),
+      ),
+    ).toBe(true);
     const metrics = await (await fetch(`${stack.gateway.url}/metrics`)).text();
     expect(metrics).toMatch(/^paypath_policy_file_valid 0$/m);
     // Payments still flow on the kept policy.

@@ -5,7 +5,6 @@ import type { RedundancyAlarmPayload } from '../src/core/health/redundancy-alarm
 import { DetectionRig, pathState, pay } from './support/detection-harness.ts';
 import { POLL } from './support/poll.ts';
 
-
 describe('active probes', () => {
   let rig: DetectionRig | undefined;
   afterEach(async () => {
@@ -15,8 +14,15 @@ describe('active probes', () => {
 
   it('opens a blackholed path before payments meet it, so payments stop waiting on it', async () => {
     rig = await DetectionRig.start(['a', 'b']);
-    const gateway = await rig.gateway(rig.policy({ probe: { enabled: true, intervalMs: 100, timeoutMs: 800 } }));
-    await expect.poll(async () => (await statusOf(gateway.url)).paths.find((p) => p.id === 'a')?.lastProbe?.error, POLL).toBeNull();
+    const gateway = await rig.gateway(
+      rig.policy({ probe: { enabled: true, intervalMs: 100, timeoutMs: 800 } }),
+    );
+    await expect
+      .poll(
+        async () => (await statusOf(gateway.url)).paths.find((p) => p.id === 'a')?.lastProbe?.error,
+        POLL,
+      )
+      .toBeNull();
 
     await rig.carrier('a').setMode({ mode: 'blackhole' });
     await expect.poll(() => pathState(gateway, 'a'), POLL).toBe('open');
@@ -34,7 +40,9 @@ describe('active probes', () => {
     // The probe also runs the recovery: a passing probe closes the path (resetTimeoutMs is 60 s here).
     await rig.carrier('a').setMode({ mode: 'up' });
     await expect.poll(() => pathState(gateway, 'a'), POLL).toBe('closed');
-    expect((await statusOf(gateway.url)).paths.find((p) => p.id === 'a')?.transitions.at(-1)?.reason).toBe('probe-succeeded');
+    expect(
+      (await statusOf(gateway.url)).paths.find((p) => p.id === 'a')?.transitions.at(-1)?.reason,
+    ).toBe('probe-succeeded');
   });
 
   it('probes cold paths only on demand', async () => {
@@ -42,11 +50,18 @@ describe('active probes', () => {
     const policy = rig.policy({ probe: { enabled: true, intervalMs: 50, timeoutMs: 300 } });
     policy.paths = policy.paths.map((p) => (p.id === 'b' ? { ...p, grade: 'cold' as const } : p));
     const gateway = await rig.gateway(policy);
-    await expect.poll(async () => (await statusOf(gateway.url)).paths.find((p) => p.id === 'a')?.lastProbe, POLL).not.toBeNull();
+    await expect
+      .poll(
+        async () => (await statusOf(gateway.url)).paths.find((p) => p.id === 'a')?.lastProbe,
+        POLL,
+      )
+      .not.toBeNull();
     expect((await statusOf(gateway.url)).paths.find((p) => p.id === 'b')?.lastProbe).toBeNull();
     const result = await gateway.gateway.probeNow('b');
     expect(result).toMatchObject({ ok: true, error: null, status: 200 });
-    expect((await statusOf(gateway.url)).paths.find((p) => p.id === 'b')?.lastProbe?.error).toBeNull();
+    expect(
+      (await statusOf(gateway.url)).paths.find((p) => p.id === 'b')?.lastProbe?.error,
+    ).toBeNull();
   });
 });
 
@@ -76,7 +91,9 @@ describe('redundancy alarms', () => {
     const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/alarms`;
 
     rig = await DetectionRig.start();
-    const gateway = await rig.gateway(rig.policy({ redundancy: { alertBelow: 3, webhooks: [hook] } }));
+    const gateway = await rig.gateway(
+      rig.policy({ redundancy: { alertBelow: 3, webhooks: [hook] } }),
+    );
     expect((await statusOf(gateway.url)).redundancy.level).toBe('N+2');
 
     await rig.carrier('c').setMode({ mode: 'reset' });
@@ -91,20 +108,33 @@ describe('redundancy alarms', () => {
       belowAlert: true,
     });
     // connect_reset, or connection_lost when the probe rode a warm connection the carrier reset
-    expect(received[0]!.cause).toMatchObject({ path: 'c', reason: expect.stringMatching(/^probe: (connect_reset|connection_lost)$/) });
+    expect(received[0]!.cause).toMatchObject({
+      path: 'c',
+      reason: expect.stringMatching(/^probe: (connect_reset|connection_lost)$/),
+    });
     expect(received[0]!.paths).toContainEqual({ id: 'c', state: 'open' });
 
     await rig.carrier('c').setMode({ mode: 'up' });
     expect((await gateway.gateway.probeNow('c')).ok).toBe(true);
     await expect.poll(() => received.length, POLL).toBe(2);
-    expect(received[1]).toMatchObject({ event: 'redundancy.recovered', from: 'N+1', to: 'N+2', belowAlert: false });
+    expect(received[1]).toMatchObject({
+      event: 'redundancy.recovered',
+      from: 'N+1',
+      to: 'N+2',
+      belowAlert: false,
+    });
     expect(new Set(received.map((r) => r.id)).size).toBe(2);
   });
 });
 
 interface StatusDoc {
   redundancy: { level: string; healthy: number };
-  paths: { id: string; state: string; lastProbe: { latencyMs: number; at: string; error: string | null } | null; transitions: { reason: string }[] }[];
+  paths: {
+    id: string;
+    state: string;
+    lastProbe: { latencyMs: number; at: string; error: string | null } | null;
+    transitions: { reason: string }[];
+  }[];
 }
 
 async function statusOf(url: string): Promise<StatusDoc> {

@@ -12,7 +12,8 @@ import { TestRedisServer } from './support/redis-server.ts';
 
 const PAN = '4111111111111111';
 const MERCHANT_CREDENTIAL = 'sk_live_merchant_credential_0123456789';
-const body = (reference: string) => JSON.stringify({ amount: 1999, reference, card: { number: PAN, cvc: '737', exp: '12/30' } });
+const body = (reference: string) =>
+  JSON.stringify({ amount: 1999, reference, card: { number: PAN, cvc: '737', exp: '12/30' } });
 
 /** Every key in the test's own Redis with its whole value, whatever its type. */
 async function dump(client: RedisClient): Promise<Map<string, string>> {
@@ -24,13 +25,19 @@ async function dump(client: RedisClient): Promise<Map<string, string>> {
     for (const key of keys) {
       const type = await client.type(key);
       const value =
-        type === 'string' ? await client.get(key)
-        : type === 'stream' ? await client.xrange(key, '-', '+')
-        : type === 'hash' ? await client.hgetall(key)
-        : type === 'list' ? await client.lrange(key, 0, -1)
-        : type === 'set' ? await client.smembers(key)
-        : type === 'zset' ? await client.zrange(key, '0', '-1', 'WITHSCORES')
-        : `(type ${type})`;
+        type === 'string'
+          ? await client.get(key)
+          : type === 'stream'
+            ? await client.xrange(key, '-', '+')
+            : type === 'hash'
+              ? await client.hgetall(key)
+              : type === 'list'
+                ? await client.lrange(key, 0, -1)
+                : type === 'set'
+                  ? await client.smembers(key)
+                  : type === 'zset'
+                    ? await client.zrange(key, '0', '-1', 'WITHSCORES')
+                    : `(type ${type})`;
       out.set(key, JSON.stringify(value));
     }
   } while (cursor !== '0');
@@ -42,10 +49,16 @@ function sensitiveIn(values: Map<string, string>, references: string[]): string[
   const found: string[] = [];
   for (const [key, value] of values) {
     if (exposesCardNumber(value, PAN)) found.push(`card number in ${key}`);
-    if (value.includes(MERCHANT_CREDENTIAL) || value.includes(encodeBase64(new TextEncoder().encode(MERCHANT_CREDENTIAL)).slice(0, 20))) found.push(`credential in ${key}`);
-    if (/cvc|authorization/i.test(value)) found.push(`cvc or authorization in ${key}: ${value.slice(0, 200)}`);
+    if (
+      value.includes(MERCHANT_CREDENTIAL) ||
+      value.includes(encodeBase64(new TextEncoder().encode(MERCHANT_CREDENTIAL)).slice(0, 20))
+    )
+      found.push(`credential in ${key}`);
+    if (/cvc|authorization/i.test(value))
+      found.push(`cvc or authorization in ${key}: ${value.slice(0, 200)}`);
     for (const reference of references) {
-      if (value.includes(encodeBase64(new TextEncoder().encode(body(reference))).slice(0, 24))) found.push(`body (base64) in ${key}`);
+      if (value.includes(encodeBase64(new TextEncoder().encode(body(reference))).slice(0, 24)))
+        found.push(`body (base64) in ${key}`);
     }
   }
   return found;
@@ -62,15 +75,25 @@ const payments = [
     whenAllDown: 'queue',
   },
 ];
-const queueSettings = { queue: { retryIntervalMs: 100, payments: { floorLimit: 5_000, merchantExposureCap: 50_000 } } };
+const queueSettings = {
+  queue: { retryIntervalMs: 100, payments: { floorLimit: 5_000, merchantExposureCap: 50_000 } },
+};
 
 async function pay(url: string, reference: string) {
   const response = await fetch(`${url}/v1/payments`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'idempotency-key': `key-${reference}`, 'x-merchant-id': 'shop-a', authorization: `Bearer ${MERCHANT_CREDENTIAL}` },
+    headers: {
+      'content-type': 'application/json',
+      'idempotency-key': `key-${reference}`,
+      'x-merchant-id': 'shop-a',
+      authorization: `Bearer ${MERCHANT_CREDENTIAL}`,
+    },
     body: body(reference),
   });
-  return { status: response.status, json: (await response.json()) as { id?: string; error?: { code: string } } };
+  return {
+    status: response.status,
+    json: (await response.json()) as { id?: string; error?: { code: string } },
+  };
 }
 
 describe('a payment queued in Redis while every carrier is down', () => {
@@ -92,7 +115,10 @@ describe('a payment queued in Redis while every carrier is down', () => {
   it('is kept only encrypted while it waits, and once forwarded and answered only its outcome is kept', async () => {
     await client.flushall();
     await bench.setAll('refuse');
-    const running = await bench.startInProcess(bench.writePolicy(payments, queueSettings), redis.url);
+    const running = await bench.startInProcess(
+      bench.writePolicy(payments, queueSettings),
+      redis.url,
+    );
     try {
       const queued = await pay(running.url, 'rest-1');
       expect(queued.status).toBe(202);
@@ -102,19 +128,31 @@ describe('a payment queued in Redis while every carrier is down', () => {
       expect(sensitiveIn(waiting, ['rest-1'])).toEqual([]);
       const itemKey = [...waiting.keys()].find((key) => key.endsWith(`item:${id}`))!;
       expect(itemKey).toBeDefined();
-      const item = JSON.parse(JSON.parse(waiting.get(itemKey)!) as string) as { request: Record<string, unknown> };
+      const item = JSON.parse(JSON.parse(waiting.get(itemKey)!) as string) as {
+        request: Record<string, unknown>;
+      };
       expect(item.request.sealed).toMatchObject({ alg: 'A256GCM' });
       expect(item.request).not.toHaveProperty('headers');
       expect(item.request).not.toHaveProperty('bodyBase64');
       expect(item.request).not.toHaveProperty('target');
-      const status = (await (await fetch(`${running.url}/status`)).json()) as { queue: Record<string, unknown> };
-      expect(status.queue).toMatchObject({ kind: 'redis', depth: 1, encrypted: true, keyId: expect.stringMatching(/^[0-9a-f]{16}$/) });
+      const status = (await (await fetch(`${running.url}/status`)).json()) as {
+        queue: Record<string, unknown>;
+      };
+      expect(status.queue).toMatchObject({
+        kind: 'redis',
+        depth: 1,
+        encrypted: true,
+        keyId: expect.stringMatching(/^[0-9a-f]{16}$/),
+      });
 
       await bench.carriers[0]!.setMode({ mode: 'up' });
       const view = await until(
         'the queued payment to be forwarded',
         async () => {
-          const v = (await (await fetch(`${running.url}/v1/queue/${id}`)).json()) as { state: string; outcome?: { status: number; body: string } };
+          const v = (await (await fetch(`${running.url}/v1/queue/${id}`)).json()) as {
+            state: string;
+            outcome?: { status: number; body: string };
+          };
           return v.state === 'forwarded' ? v : undefined;
         },
         { timeoutMs: 15_000, intervalMs: 100 },
@@ -137,7 +175,11 @@ describe('a payment queued in Redis while every carrier is down', () => {
   it('is refused (503 queue_key_missing) when no queue key is configured, and nothing of it is kept', async () => {
     await client.flushall();
     await bench.setAll('refuse');
-    const running = await bench.startInProcess(bench.writePolicy(payments, queueSettings), redis.url, { queueKeys: [] });
+    const running = await bench.startInProcess(
+      bench.writePolicy(payments, queueSettings),
+      redis.url,
+      { queueKeys: [] },
+    );
     try {
       const refused = await pay(running.url, 'rest-2');
       expect(refused.status).toBe(503);
@@ -163,14 +205,28 @@ describe('a payment queued in Redis while every carrier is down', () => {
       enqueuedAt: Date.now(),
     };
     // The earlier layout: the request as sent beside its view, and a stream entry naming it.
-    const view = { id: legacy.id, routeId: legacy.routeId, state: 'queued', idempotencyKey: legacy.idempotencyKey, enqueuedAt: legacy.enqueuedAt, attempts: 0 };
-    await client.set('paypath:{paypath-queue}:item:q_legacy', JSON.stringify({ request: legacy, view }));
+    const view = {
+      id: legacy.id,
+      routeId: legacy.routeId,
+      state: 'queued',
+      idempotencyKey: legacy.idempotencyKey,
+      enqueuedAt: legacy.enqueuedAt,
+      attempts: 0,
+    };
+    await client.set(
+      'paypath:{paypath-queue}:item:q_legacy',
+      JSON.stringify({ request: legacy, view }),
+    );
     await client.xadd('paypath:{paypath-queue}:stream', '*', 'id', legacy.id);
-    const queue = new RedisForwardQueue(client, { cipher: await QueueCipher.create([new Uint8Array(32).fill(13)]) });
+    const queue = new RedisForwardQueue(client, {
+      cipher: await QueueCipher.create([new Uint8Array(32).fill(13)]),
+    });
     expect(await queue.head()).toEqual(legacy);
     await queue.complete(legacy, { status: 201, headers: [], bodyBase64: '' }, 60_000);
     const after = await dump(client);
-    expect(JSON.parse(JSON.parse(after.get('paypath:{paypath-queue}:item:q_legacy')!) as string)).toEqual({ view: expect.objectContaining({ state: 'forwarded' }) });
+    expect(
+      JSON.parse(JSON.parse(after.get('paypath:{paypath-queue}:item:q_legacy')!) as string),
+    ).toEqual({ view: expect.objectContaining({ state: 'forwarded' }) });
     expect(sensitiveIn(after, ['legacy'])).toEqual([]);
   });
 
@@ -192,15 +248,28 @@ describe('a payment queued in Redis while every carrier is down', () => {
     const before = new RedisForwardQueue(client, { cipher: await QueueCipher.create([oldKey]) });
     expect(await before.enqueue(original, { maxDepth: 10 })).toEqual({ ok: true });
 
-    const lacking = await new RedisForwardQueue(client, { cipher: await QueueCipher.create([newKey]) }).head();
-    expect(lacking).toMatchObject({ id: 'q_old', unreadable: 'key_unknown', headers: [], bodyBase64: null });
-    const rotated = await new RedisForwardQueue(client, { cipher: await QueueCipher.create([newKey, oldKey]) }).head();
+    const lacking = await new RedisForwardQueue(client, {
+      cipher: await QueueCipher.create([newKey]),
+    }).head();
+    expect(lacking).toMatchObject({
+      id: 'q_old',
+      unreadable: 'key_unknown',
+      headers: [],
+      bodyBase64: null,
+    });
+    const rotated = await new RedisForwardQueue(client, {
+      cipher: await QueueCipher.create([newKey, oldKey]),
+    }).head();
     expect(rotated).toEqual(original);
 
     // Altered in Redis: the payload no longer authenticates.
     const itemKey = (await client.keys('*item:q_old'))[0]!;
-    const stored = JSON.parse((await client.get(itemKey))!) as { request: { sealed: { data: string } } };
-    stored.request.sealed.data = stored.request.sealed.data.startsWith('A') ? `B${stored.request.sealed.data.slice(1)}` : `A${stored.request.sealed.data.slice(1)}`;
+    const stored = JSON.parse((await client.get(itemKey))!) as {
+      request: { sealed: { data: string } };
+    };
+    stored.request.sealed.data = stored.request.sealed.data.startsWith('A')
+      ? `B${stored.request.sealed.data.slice(1)}`
+      : `A${stored.request.sealed.data.slice(1)}`;
     await client.set(itemKey, JSON.stringify(stored));
     expect(await before.head()).toMatchObject({ id: 'q_old', unreadable: 'corrupt' });
   });

@@ -16,11 +16,18 @@ describe('card data never reaches logs or error bodies', () => {
   it('success, upstream failure, carrier reset, blackhole timeout and error paths: 0 occurrences of the PAN and CVV', async () => {
     const bodies: string[] = [];
     let sent = 0;
-    const send = async (reference: string, init: { headers?: Record<string, string>; path?: string; bodyExtra?: string } = {}) => {
+    const send = async (
+      reference: string,
+      init: { headers?: Record<string, string>; path?: string; bodyExtra?: string } = {},
+    ) => {
       sent++;
       const response = await fetch(`${stack.gateway.url}${init.path ?? '/v1/payments'}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': `key-${reference}`, ...init.headers },
+        headers: {
+          'content-type': 'application/json',
+          'idempotency-key': `key-${reference}`,
+          ...init.headers,
+        },
         body: `{"amount": 4500, "reference": "${reference}", "card": {"number": "${PAN}", "cvv": "${CVV}"}, "note": "${PAN_GROUPED}"${init.bodyExtra ?? ''}}`,
       });
       const text = await response.text();
@@ -33,24 +40,42 @@ describe('card data never reaches logs or error bodies', () => {
     expect(await send('r-5xx')).toBe(503);
     await stack.carrier('kt-fiber').setMode({ mode: 'reset' });
     expect(await send('r-reset')).toBe(201); // failed over
-    for (const id of ['kt-fiber', 'skt-fiber', 'lgu-lte']) await stack.carrier(id).setMode({ mode: 'blackhole' });
+    for (const id of ['kt-fiber', 'skt-fiber', 'lgu-lte'])
+      await stack.carrier(id).setMode({ mode: 'blackhole' });
     // Sent into the black hole on every path: no answer came, so the outcome is unknown.
     expect(await send('r-timeout')).toBe(502);
     expect(bodies.at(-1)).toContain('"code":"outcome_unknown"');
-    for (const id of ['kt-fiber', 'skt-fiber', 'lgu-lte']) await stack.carrier(id).setMode({ mode: 'up' });
+    for (const id of ['kt-fiber', 'skt-fiber', 'lgu-lte'])
+      await stack.carrier(id).setMode({ mode: 'up' });
     expect(await send('r-bad-key', { headers: { 'idempotency-key': `bad key ${PAN}` } })).toBe(400);
     expect(await send('r-no-route', { path: '/v1/nothing' })).toBe(404);
-    expect(await send('r-too-large', { bodyExtra: `, "pad": "${'x'.repeat(1_100_000)}"` })).toBe(413);
+    expect(await send('r-too-large', { bodyExtra: `, "pad": "${'x'.repeat(1_100_000)}"` })).toBe(
+      413,
+    );
     expect(await send('r-request-id', { headers: { 'x-request-id': PAN } })).toBe(201);
 
     // One request line per request, so the scan below covers every path taken.
-    await expect.poll(() => stack.logLines.filter((l) => l.includes('"event":"request"')).length, POLL).toBeGreaterThanOrEqual(sent);
+    await expect
+      .poll(() => stack.logLines.filter((l) => l.includes('"event":"request"')).length, POLL)
+      .toBeGreaterThanOrEqual(sent);
     const everything = [...stack.logLines, ...bodies];
     const digitsOnly = everything.map((text) => text.replace(/[ -]/g, ''));
     expect(digitsOnly.filter((text) => text.includes(PAN))).toEqual([]);
-    expect(everything.filter((text) => /cvv\W{0,5}737/i.test(text) || text.includes(`"${CVV}"`))).toEqual([]);
-    const outcomes = stack.logLines.filter((l) => l.includes('"event":"request"')).map((l) => (JSON.parse(l) as { outcome: string }).outcome);
-    expect(outcomes).toEqual(expect.arrayContaining(['ok', 'upstream_503', 'idempotency_key_invalid', 'route_not_found', 'body_too_large']));
+    expect(
+      everything.filter((text) => /cvv\W{0,5}737/i.test(text) || text.includes(`"${CVV}"`)),
+    ).toEqual([]);
+    const outcomes = stack.logLines
+      .filter((l) => l.includes('"event":"request"'))
+      .map((l) => (JSON.parse(l) as { outcome: string }).outcome);
+    expect(outcomes).toEqual(
+      expect.arrayContaining([
+        'ok',
+        'upstream_503',
+        'idempotency_key_invalid',
+        'route_not_found',
+        'body_too_large',
+      ]),
+    );
     // The answers that did reach the client still carry their codes.
     expect(bodies.some((b) => b.includes('idempotency_key_invalid'))).toBe(true);
     expect(bodies.some((b) => b.includes('body_too_large'))).toBe(true);
@@ -60,8 +85,15 @@ describe('card data never reaches logs or error bodies', () => {
     const { createLogger } = await import('../src/adapters/node/logger.ts');
     const { Writable } = await import('node:stream');
     const lines: string[] = [];
-    const logger = createLogger({ destination: new Writable({ write: (chunk: Buffer, _e, cb) => (lines.push(chunk.toString()), cb()) }) });
-    logger.info({ detail: `card ${PAN}`, nested: { cvv: CVV, list: [PAN_GROUPED] } }, `message with ${PAN}`);
+    const logger = createLogger({
+      destination: new Writable({
+        write: (chunk: Buffer, _e, cb) => (lines.push(chunk.toString()), cb()),
+      }),
+    });
+    logger.info(
+      { detail: `card ${PAN}`, nested: { cvv: CVV, list: [PAN_GROUPED] } },
+      `message with ${PAN}`,
+    );
     logger.error({ err: new Error(`failed for ${PAN}`) }, 'boom');
     expect(lines).toHaveLength(2);
     const text = lines.join('');

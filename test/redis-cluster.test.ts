@@ -3,7 +3,11 @@ import { connect } from 'node:net';
 import { Duplex } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStreamAuditLog } from '../src/adapters/node/redis/audit-stream.ts';
-import { createRedisClient, parseClusterUrl, type RedisClient } from '../src/adapters/node/redis/client.ts';
+import {
+  createRedisClient,
+  parseClusterUrl,
+  type RedisClient,
+} from '../src/adapters/node/redis/client.ts';
 import { RedisForwardQueue } from '../src/adapters/node/redis/forward-queue.ts';
 import { RedisIdempotencyStore } from '../src/adapters/node/redis/idempotency-store.ts';
 import { RedisNonceStore } from '../src/adapters/node/redis/nonce-store.ts';
@@ -21,7 +25,6 @@ import { DetectionRig, pathState, pay } from './support/detection-harness.ts';
 import { ExactlyOnceBench, expectGatewayReplay } from './support/exactly-once-bench.ts';
 import { TestRedisCluster } from './support/redis-cluster.ts';
 import { POLL } from './support/poll.ts';
-
 
 describe('Redis Cluster URLs', () => {
   it('parse into startup nodes and per-node credentials', () => {
@@ -41,17 +44,27 @@ describe('Redis Cluster URLs', () => {
       ],
       redisOptions: { username: 'app', password: 'p@ss', tls: {} },
     });
-    expect(parseClusterUrl('redis+cluster://:s3cret@10.0.0.1:7000')?.redisOptions).toEqual({ password: 's3cret' });
+    expect(parseClusterUrl('redis+cluster://:s3cret@10.0.0.1:7000')?.redisOptions).toEqual({
+      password: 's3cret',
+    });
   });
 
   it('name what is wrong in a malformed one', () => {
     expect(() => parseClusterUrl('redis+cluster://')).toThrow(/no node address/);
     expect(() => parseClusterUrl('redis+cluster://127.0.0.1:7000/0')).toThrow(/no database number/);
-    expect(() => parseClusterUrl('redis+cluster://127.0.0.1:7000?tls=true')).toThrow(/no database number, path or options/);
-    expect(() => parseClusterUrl('redis+cluster://127.0.0.1:70000')).toThrow(/bad cluster node address "127.0.0.1:70000"/);
-    expect(() => parseClusterUrl('redis+cluster://127.0.0.1:7000,,127.0.0.1:7001')).toThrow(/bad cluster node address ""/);
+    expect(() => parseClusterUrl('redis+cluster://127.0.0.1:7000?tls=true')).toThrow(
+      /no database number, path or options/,
+    );
+    expect(() => parseClusterUrl('redis+cluster://127.0.0.1:70000')).toThrow(
+      /bad cluster node address "127.0.0.1:70000"/,
+    );
+    expect(() => parseClusterUrl('redis+cluster://127.0.0.1:7000,,127.0.0.1:7001')).toThrow(
+      /bad cluster node address ""/,
+    );
     expect(() => parseClusterUrl('redis+cluster://::1:7000')).toThrow(/bad cluster node address/);
-    expect(() => parseClusterUrl('redis+cluster://app@127.0.0.1:7000')).toThrow(/credentials need a password/);
+    expect(() => parseClusterUrl('redis+cluster://app@127.0.0.1:7000')).toThrow(
+      /credentials need a password/,
+    );
   });
 });
 
@@ -83,13 +96,15 @@ describe('against a Redis Cluster of three redis-server processes', () => {
     expect((c as Cluster).nodes('master')).toHaveLength(3);
   });
 
-  it('runs every store script and command on a Cluster: each one\'s keys share a slot (no CROSSSLOT)', async () => {
+  it("runs every store script and command on a Cluster: each one's keys share a slot (no CROSSSLOT)", async () => {
     const c = await client();
     const warnings: object[] = [];
     const logger: Logger = { info() {}, warn: (fields) => warnings.push(fields), error() {} };
 
     // Forward queue: the enqueue script (3 keys), the finish script (4 keys), the drain lock.
-    const queue = new RedisForwardQueue(c, { cipher: await QueueCipher.create([new Uint8Array(32).fill(7)]) });
+    const queue = new RedisForwardQueue(c, {
+      cipher: await QueueCipher.create([new Uint8Array(32).fill(7)]),
+    });
     const request = (id: string): QueuedRequest => ({
       id,
       routeId: 'payments',
@@ -104,7 +119,10 @@ describe('against a Redis Cluster of three redis-server processes', () => {
     });
     const limits = { maxDepth: 10, merchantExposureCap: 1_000 };
     expect(await queue.enqueue(request('q_1'), limits)).toEqual({ ok: true });
-    expect(await queue.enqueue(request('q_2'), limits)).toEqual({ ok: false, reason: 'exposure_cap' });
+    expect(await queue.enqueue(request('q_2'), limits)).toEqual({
+      ok: false,
+      reason: 'exposure_cap',
+    });
     expect((await queue.head())?.id).toBe('q_1');
     expect(await queue.recordFailure('q_1', 'all paths down')).toBe(1);
     expect(await queue.acquireDrainLock('gw-1', 5_000)).toBe(true);
@@ -115,17 +133,33 @@ describe('against a Redis Cluster of three redis-server processes', () => {
     await queue.deadLetter(request('q_3'), 'rejected by the processor', 60_000);
     expect((await queue.get('q_1'))?.state).toBe('forwarded');
     expect((await queue.get('q_3'))?.state).toBe('dead');
-    expect(await queue.stats(Date.now())).toMatchObject({ kind: 'redis', depth: 0, deadLettered: 1 });
+    expect(await queue.stats(Date.now())).toMatchObject({
+      kind: 'redis',
+      depth: 0,
+      deadLettered: 1,
+    });
 
     // Idempotency: the SET NX GET claim and the complete/release scripts.
     const idempotency = new RedisIdempotencyStore(c);
     const claim = await idempotency.claim('cluster-key-1', 'fp', 5_000);
     expect(claim.kind).toBe('claimed');
     expect((await idempotency.claim('cluster-key-1', 'fp', 5_000)).kind).toBe('in_flight');
-    expect(await idempotency.complete('cluster-key-1', (claim as { token: string }).token, { status: 201, headers: [], bodyBase64: 'e30=' }, 60_000)).toBe(true);
-    expect(await idempotency.claim('cluster-key-1', 'fp', 5_000)).toMatchObject({ kind: 'completed', answer: { status: 201 } });
+    expect(
+      await idempotency.complete(
+        'cluster-key-1',
+        (claim as { token: string }).token,
+        { status: 201, headers: [], bodyBase64: 'e30=' },
+        60_000,
+      ),
+    ).toBe(true);
+    expect(await idempotency.claim('cluster-key-1', 'fp', 5_000)).toMatchObject({
+      kind: 'completed',
+      answer: { status: 201 },
+    });
     const second = await idempotency.claim('cluster-key-2', 'fp', 5_000);
-    expect(await idempotency.release('cluster-key-2', (second as { token: string }).token)).toBe(true);
+    expect(await idempotency.release('cluster-key-2', (second as { token: string }).token)).toBe(
+      true,
+    );
 
     // Rate limiter and nonces fall back to local state on any Redis error, so also check no warning
     // was logged and the keys are really in the Cluster.
@@ -135,12 +169,23 @@ describe('against a Redis Cluster of three redis-server processes', () => {
     expect(await c.exists('paypath:bucket:shop-1')).toBe(1);
     const nonces = new RedisNonceStore(c, logger);
     expect(await nonces.claim('shop-1', 'nonce-cluster-aaaaaaaa', 60_000)).toBe(true);
-    expect(await new RedisNonceStore(await client(), logger).claim('shop-1', 'nonce-cluster-aaaaaaaa', 60_000)).toBe(false);
+    expect(
+      await new RedisNonceStore(await client(), logger).claim(
+        'shop-1',
+        'nonce-cluster-aaaaaaaa',
+        60_000,
+      ),
+    ).toBe(false);
 
     // The audit stream: written to the Cluster, not to the fallback.
     const fallback = new MemoryAuditLog();
     const audit = new RedisStreamAuditLog(c, fallback, logger);
-    await audit.append({ time: new Date().toISOString(), actor: 'ops', action: 'policy.apply', outcome: 'ok' });
+    await audit.append({
+      time: new Date().toISOString(),
+      actor: 'ops',
+      action: 'policy.apply',
+      outcome: 'ok',
+    });
     expect((await audit.recent(5)).map((r) => r.action)).toEqual(['policy.apply']);
     expect(fallback.records).toEqual([]);
     expect(warnings).toEqual([]);
@@ -163,7 +208,10 @@ describe('against a Redis Cluster of three redis-server processes', () => {
       cluster.url,
     );
     try {
-      const status = (await (await fetch(`${gateway.url}/status`)).json()) as { idempotency: { store: string }; queue: { kind: string; durable: boolean } };
+      const status = (await (await fetch(`${gateway.url}/status`)).json()) as {
+        idempotency: { store: string };
+        queue: { kind: string; durable: boolean };
+      };
       expect(status.idempotency.store).toBe('redis');
       expect(status.queue).toMatchObject({ kind: 'redis', durable: true });
       const post = () =>
@@ -203,9 +251,13 @@ describe('against a Redis Cluster of three redis-server processes', () => {
 
     // Without a redirect the node's MOVED is an error; with one, it is followed once and no more.
     const plain = new RespClient(openNet('127.0.0.1', other!.port, false));
-    await expect(plain.command('HGETALL', HEALTH_STATE_KEY)).rejects.toThrow(/^MOVED \d+ 127\.0\.0\.1:\d+$/);
+    await expect(plain.command('HGETALL', HEALTH_STATE_KEY)).rejects.toThrow(
+      /^MOVED \d+ 127\.0\.0\.1:\d+$/,
+    );
     await plain.close();
-    const once = new RespClient(openNet('127.0.0.1', other!.port, false), { redirect: async () => new RespClient(openNet('127.0.0.1', third!.port, false)) });
+    const once = new RespClient(openNet('127.0.0.1', other!.port, false), {
+      redirect: async () => new RespClient(openNet('127.0.0.1', third!.port, false)),
+    });
     await expect(once.command('HGETALL', HEALTH_STATE_KEY)).rejects.toThrow(/^MOVED/);
     await once.close();
 
@@ -213,14 +265,39 @@ describe('against a Redis Cluster of three redis-server processes', () => {
     // its transition and reads a peer's, as the Worker does after each request. (Gateways of other
     // tests share this cluster: their health states are cleared first, so only the peer's is read.)
     await c.del(HEALTH_STATE_KEY);
-    await c.hset(HEALTH_STATE_KEY, 'edge-b', JSON.stringify({ pathId: 'edge-b', state: 'open', reason: 'probe: reset', at: Date.now(), instanceId: 'node-1' }));
+    await c.hset(
+      HEALTH_STATE_KEY,
+      'edge-b',
+      JSON.stringify({
+        pathId: 'edge-b',
+        state: 'open',
+        reason: 'probe: reset',
+        at: Date.now(),
+        instanceId: 'node-1',
+      }),
+    );
     const applied: PathHealthEvent[] = [];
-    const mine: PathHealthEvent = { pathId: 'edge-a', state: 'open', reason: 'failures', at: Date.now(), instanceId: 'worker-1' };
+    const mine: PathHealthEvent = {
+      pathId: 'edge-a',
+      state: 'open',
+      reason: 'failures',
+      at: Date.now(),
+      instanceId: 'worker-1',
+    };
     const store = new WorkerRedisHealthStore({ connect: () => connectResp(nodeUrl, openNet) });
-    store.join({ instanceId: 'worker-1', quorum: 1, reportTtlMs: 10_000, localStates: () => [mine], apply: (e) => applied.push(e) });
+    store.join({
+      instanceId: 'worker-1',
+      quorum: 1,
+      reportTtlMs: 10_000,
+      localStates: () => [mine],
+      apply: (e) => applied.push(e),
+    });
     store.publish(mine);
     await store.sync();
-    expect(JSON.parse((await c.hget(HEALTH_STATE_KEY, 'edge-a'))!)).toMatchObject({ state: 'open', instanceId: 'worker-1' });
+    expect(JSON.parse((await c.hget(HEALTH_STATE_KEY, 'edge-a'))!)).toMatchObject({
+      state: 'open',
+      instanceId: 'worker-1',
+    });
     expect(applied).toMatchObject([{ pathId: 'edge-b', state: 'open', instanceId: 'node-1' }]);
     await c.hdel(HEALTH_STATE_KEY, 'edge-a', 'edge-b');
   });
@@ -239,14 +316,22 @@ describe('against a Redis Cluster of three redis-server processes', () => {
       rig = await DetectionRig.start();
       const policy = rig.policy({ probe: { enabled: true, intervalMs: 100, timeoutMs: 1_000 } });
       const first = await rig.gateway(policy, { redisUrl: cluster.url, instanceId: 'c-1' });
-      const second = await rig.gateway(policy, { redisUrl: cluster.url, instanceId: 'c-2', probes: false });
+      const second = await rig.gateway(policy, {
+        redisUrl: cluster.url,
+        instanceId: 'c-2',
+        probes: false,
+      });
       await waitSubscribed(cluster, 2);
 
       await rig.carrier('a').setMode({ mode: 'blackhole' });
       await expect.poll(() => pathState(first, 'a'), POLL).toBe('open');
       await expect.poll(() => pathState(second, 'a'), POLL).toBe('open');
-      const status = (await (await fetch(`${second.url}/status`)).json()) as { paths: { id: string; transitions: { reason: string }[] }[] };
-      expect(status.paths.find((p) => p.id === 'a')?.transitions.at(-1)?.reason).toMatch(/^peer c-1: probe: /);
+      const status = (await (await fetch(`${second.url}/status`)).json()) as {
+        paths: { id: string; transitions: { reason: string }[] }[];
+      };
+      expect(status.paths.find((p) => p.id === 'a')?.transitions.at(-1)?.reason).toMatch(
+        /^peer c-1: probe: /,
+      );
       expect(rig.processor.requests.get('/v1/payments') ?? 0).toBe(0);
       expect(await pathState(second, 'b')).toBe('closed');
     });
@@ -256,7 +341,11 @@ describe('against a Redis Cluster of three redis-server processes', () => {
       // A generous probe timeout: this test is about Redis, and the box is busy with the payment streams.
       const policy = rig.policy({ probe: { enabled: true, intervalMs: 100, timeoutMs: 1_500 } });
       const first = await rig.gateway(policy, { redisUrl: cluster.url, instanceId: 'k-1' });
-      const second = await rig.gateway(policy, { redisUrl: cluster.url, instanceId: 'k-2', probes: false });
+      const second = await rig.gateway(policy, {
+        redisUrl: cluster.url,
+        instanceId: 'k-2',
+        probes: false,
+      });
       await waitSubscribed(cluster, 2);
       const c = await client();
       // The node holding the health keys: while it is gone no transition can be shared at all.
@@ -268,7 +357,11 @@ describe('against a Redis Cluster of three redis-server processes', () => {
         const until = Date.now() + 15_000; // bounded in count and in time
         for (let i = 0; i < 1_000 && !stop && Date.now() < until; i++) {
           const answer = await pay(gateway);
-          answers.push({ status: answer.status, path: answer.path, ...(answer.status === 201 ? {} : { body: answer.body }) });
+          answers.push({
+            status: answer.status,
+            path: answer.path,
+            ...(answer.status === 201 ? {} : { body: answer.body }),
+          });
         }
       };
       const streams = [stream(first), stream(second)];
@@ -303,17 +396,27 @@ describe('against a Redis Cluster of three redis-server processes', () => {
 /** A node:net socket as the byte stream pair the RESP client takes (cloudflare:sockets on Workers). */
 const openNet: OpenStream = (host, port) => {
   const socket = connect({ host, port });
-  const { readable, writable } = Duplex.toWeb(socket) as unknown as { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> };
+  const { readable, writable } = Duplex.toWeb(socket) as unknown as {
+    readable: ReadableStream<Uint8Array>;
+    writable: WritableStream<Uint8Array>;
+  };
   return { readable, writable, close: () => void socket.destroy() };
 };
 
 /** Waits until `count` subscriptions to the health channel exist, summed over the nodes (each counts its own). */
 async function waitSubscribed(cluster: TestRedisCluster, count: number): Promise<void> {
-  const nodes = cluster.nodes.filter((n) => n.running).map((n) => new Redis(n.port, '127.0.0.1', { lazyConnect: false, maxRetriesPerRequest: 1 }));
+  const nodes = cluster.nodes
+    .filter((n) => n.running)
+    .map((n) => new Redis(n.port, '127.0.0.1', { lazyConnect: false, maxRetriesPerRequest: 1 }));
   try {
     await expect
       .poll(async () => {
-        const counts = await Promise.all(nodes.map(async (n) => ((await n.call('PUBSUB', 'NUMSUB', HEALTH_CHANNEL)) as [string, number])[1]));
+        const counts = await Promise.all(
+          nodes.map(
+            async (n) =>
+              ((await n.call('PUBSUB', 'NUMSUB', HEALTH_CHANNEL)) as [string, number])[1],
+          ),
+        );
         return counts.reduce((a, b) => a + b, 0);
       }, POLL)
       .toBe(count);

@@ -31,16 +31,27 @@ afterAll(async () => {
 
 describe('Redis-backed security stores', () => {
   it('a nonce claimed on one instance is refused on another', async () => {
-    const [a, b] = [new RedisNonceStore(await client(), logger), new RedisNonceStore(await client(), logger)];
+    const [a, b] = [
+      new RedisNonceStore(await client(), logger),
+      new RedisNonceStore(await client(), logger),
+    ];
     expect(await a.claim('shop-1', 'nonce-aaaaaaaaaaaaaaaa', 60_000)).toBe(true);
     expect(await b.claim('shop-1', 'nonce-aaaaaaaaaaaaaaaa', 60_000)).toBe(false);
     expect(await b.claim('shop-2', 'nonce-aaaaaaaaaaaaaaaa', 60_000)).toBe(true);
   });
 
   it('a merchant bucket is shared: the burst is spent across instances, then 429 with a retry time', async () => {
-    const [a, b] = [new RedisRateLimiter(await client(), logger), new RedisRateLimiter(await client(), logger)];
+    const [a, b] = [
+      new RedisRateLimiter(await client(), logger),
+      new RedisRateLimiter(await client(), logger),
+    ];
     const limit = { ratePerSecond: 0.01, burst: 3 };
-    const results = [await a.take('merchant:shop-1', limit), await b.take('merchant:shop-1', limit), await a.take('merchant:shop-1', limit), await b.take('merchant:shop-1', limit)];
+    const results = [
+      await a.take('merchant:shop-1', limit),
+      await b.take('merchant:shop-1', limit),
+      await a.take('merchant:shop-1', limit),
+      await b.take('merchant:shop-1', limit),
+    ];
     expect(results.map((r) => r.allowed)).toEqual([true, true, true, false]);
     expect(results[3]!.retryAfterSeconds).toBeGreaterThanOrEqual(1);
     expect((await a.peek('merchant:shop-1', limit)).allowed).toBe(false);

@@ -10,7 +10,9 @@ import { until } from './support/poll.ts';
 describe('Sentinel URLs', () => {
   it('parses hosts, master name and password, and rejects a malformed URL', () => {
     expect(parseSentinelUrl('redis://127.0.0.1:6380')).toBeUndefined();
-    expect(parseSentinelUrl('redis+sentinel://:s3cret@127.0.0.1:26380,127.0.0.2/primary')).toMatchObject({
+    expect(
+      parseSentinelUrl('redis+sentinel://:s3cret@127.0.0.1:26380,127.0.0.2/primary'),
+    ).toMatchObject({
       sentinels: [
         { host: '127.0.0.1', port: 26380 },
         { host: '127.0.0.2', port: 26379 },
@@ -43,18 +45,27 @@ describe('Sentinel URLs', () => {
       'a sentinel to start on a free port',
       async () => {
         const candidate = await freePort();
-        writeFileSync(config, `port ${candidate}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor paymaster 127.0.0.1 ${primary!.port} 1\n`);
+        writeFileSync(
+          config,
+          `port ${candidate}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor paymaster 127.0.0.1 ${primary!.port} 1\n`,
+        );
         const child = spawn('redis-server', [config, '--sentinel'], { stdio: 'ignore' });
         sentinel = child;
         const exited = () => child.exitCode !== null || child.signalCode !== null;
-        await until('the sentinel to answer or exit', async () => exited() || (await answersAs(candidate, child.pid!)), { timeoutMs: 10_000 });
+        await until(
+          'the sentinel to answer or exit',
+          async () => exited() || (await answersAs(candidate, child.pid!)),
+          { timeoutMs: 10_000 },
+        );
         return !exited() && candidate;
       },
       { timeoutMs: 20_000 },
     );
     const client = createRedisClient(`redis+sentinel://127.0.0.1:${port}/paymaster`);
     try {
-      await expect.poll(() => client.ping().catch(() => 'down'), { timeout: 10_000, interval: 100 }).toBe('PONG');
+      await expect
+        .poll(() => client.ping().catch(() => 'down'), { timeout: 10_000, interval: 100 })
+        .toBe('PONG');
       await client.set('via-sentinel', 'yes');
       const direct = createRedisClient(primary.url);
       await new Promise((r) => direct.once('ready', r));

@@ -15,16 +15,24 @@ describe('test redis-server and the fail-fast client', () => {
       expect(await client.set('k', 'v')).toBe('OK');
 
       server.pause();
-      const paused = await client.get('k').then(() => 'answered', (e: Error) => e.message);
+      const paused = await client.get('k').then(
+        () => 'answered',
+        (e: Error) => e.message,
+      );
       expect(paused).toMatch(/timed out/i);
       server.resume();
 
       await server.kill();
-      const killed = await client.get('k').then(() => 'answered', (e: Error) => e.message);
+      const killed = await client.get('k').then(
+        () => 'answered',
+        (e: Error) => e.message,
+      );
       expect(killed).not.toBe('answered');
 
       await server.restart();
-      await expect.poll(() => client.ping().catch(() => 'down'), { timeout: 5_000, interval: 100 }).toBe('PONG');
+      await expect
+        .poll(() => client.ping().catch(() => 'down'), { timeout: 5_000, interval: 100 })
+        .toBe('PONG');
     } finally {
       client.disconnect();
     }

@@ -31,7 +31,15 @@ routes:
 probe: { enabled: false }
 limits: ${limits}
 `);
-  const started = await startNodeGateway({ policy, policyHash: 'test', port: 0, logger: silentLogger, warmCodePaths: false, probes: false, dashboardDir: false });
+  const started = await startNodeGateway({
+    policy,
+    policyHash: 'test',
+    port: 0,
+    logger: silentLogger,
+    warmCodePaths: false,
+    probes: false,
+    dashboardDir: false,
+  });
   running.push(started);
   const url = new URL(started.url);
   return { host: url.hostname, port: Number(url.port) };
@@ -61,10 +69,16 @@ describe('a request must arrive whole within limits.requestTimeoutMs', () => {
     const target = await gateway('{ requestTimeoutMs: 500 }');
     const client = await open(target);
     // 400 bytes at one per 50 ms would take 20 s: far past the limit.
-    void trickle(client.socket, `POST /v1/payments HTTP/1.1\r\nHost: gw\r\nX-Slow: ${'a'.repeat(360)}\r\n\r\n`, 50);
+    void trickle(
+      client.socket,
+      `POST /v1/payments HTTP/1.1\r\nHost: gw\r\nX-Slow: ${'a'.repeat(360)}\r\n\r\n`,
+      50,
+    );
     await within('the gateway to close a connection trickling its headers', client.closed, 10_000);
     expect(client.received()).toMatch(/^HTTP\/1\.1 408 /);
-    expect(JSON.parse(client.received().split('\r\n\r\n')[1]!)).toMatchObject({ error: { code: 'request_timeout' } });
+    expect(JSON.parse(client.received().split('\r\n\r\n')[1]!)).toMatchObject({
+      error: { code: 'request_timeout' },
+    });
   });
 
   it('answers 408 request_timeout and closes a connection that sends nothing at all', async () => {
@@ -80,7 +94,9 @@ describe('a request must arrive whole within limits.requestTimeoutMs', () => {
     const client = await open(target);
     processor.serviceTimeMs = 1_500; // the answer takes three times the request timeout
     try {
-      const answered = new Promise<void>((resolve) => client.socket.on('data', () => client.received().includes('\r\n\r\n') && resolve()));
+      const answered = new Promise<void>((resolve) =>
+        client.socket.on('data', () => client.received().includes('\r\n\r\n') && resolve()),
+      );
       client.socket.write(payment(JSON.stringify({ amount: 100, reference: 'slow-answer' })));
       await within('an answer', answered, 10_000);
     } finally {
@@ -115,15 +131,23 @@ describe('a request must arrive whole within limits.requestTimeoutMs', () => {
 describe('request bodies share limits.bodyBudgetBytes', () => {
   it('holds back bodies past the budget, then answers 503 body_budget_exhausted, while a payment still gets through', async () => {
     // 128 KiB in all; bodies past 64 KiB may fill only 7/8 of it (112 KiB).
-    const target = await gateway('{ bodyBudgetBytes: 131072, bodyBudgetWaitMs: 300, requestTimeoutMs: 60000 }');
+    const target = await gateway(
+      '{ bodyBudgetBytes: 131072, bodyBudgetWaitMs: 300, requestTimeoutMs: 60000 }',
+    );
     const declared = 200_000;
     const sent = Buffer.alloc(90_000, 'x');
     const greedy = await Promise.all([1, 2, 3].map(() => open(target)));
     for (const client of greedy) {
-      client.socket.write(`POST /v1/payments HTTP/1.1\r\nHost: gw\r\nContent-Type: application/octet-stream\r\nContent-Length: ${declared}\r\n\r\n`);
+      client.socket.write(
+        `POST /v1/payments HTTP/1.1\r\nHost: gw\r\nContent-Type: application/octet-stream\r\nContent-Length: ${declared}\r\n\r\n`,
+      );
       client.socket.write(sent); // and then nothing: the rest never comes
     }
-    const first = await within('a greedy body to be refused', Promise.race(greedy.map((c) => c.closed.then(() => c))), 10_000);
+    const first = await within(
+      'a greedy body to be refused',
+      Promise.race(greedy.map((c) => c.closed.then(() => c))),
+      10_000,
+    );
     expect(first.received()).toMatch(/^HTTP\/1\.1 503 /);
     expect(first.received()).toMatch(/connection: close/i);
     expect(first.received()).toContain('"body_budget_exhausted"');
@@ -135,7 +159,9 @@ describe('request bodies share limits.bodyBudgetBytes', () => {
       body: JSON.stringify({ amount: 100, reference: 'beside-greedy' }),
     });
     expect(response.status).toBe(201);
-    const status = (await (await fetch(`http://${target.host}:${target.port}/status`)).json()) as { requestBodies: { budgetBytes: number; heldBytes: number } };
+    const status = (await (await fetch(`http://${target.host}:${target.port}/status`)).json()) as {
+      requestBodies: { budgetBytes: number; heldBytes: number };
+    };
     expect(status.requestBodies.budgetBytes).toBe(131_072);
     expect(status.requestBodies.heldBytes).toBeLessThanOrEqual(131_072);
   });

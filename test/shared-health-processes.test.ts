@@ -11,8 +11,13 @@ import { TestRedisServer } from './support/redis-server.ts';
 
 const POLL = { timeout: 15_000, interval: 100 };
 
-async function pathStatus(gateway: GatewayProcess, id: string): Promise<{ state: string; requests: number } | undefined> {
-  const status = (await (await fetch(`${gateway.url}/status`)).json()) as { paths: { id: string; state: string; requests: number }[] };
+async function pathStatus(
+  gateway: GatewayProcess,
+  id: string,
+): Promise<{ state: string; requests: number } | undefined> {
+  const status = (await (await fetch(`${gateway.url}/status`)).json()) as {
+    paths: { id: string; state: string; requests: number }[];
+  };
   return status.paths.find((p) => p.id === id);
 }
 
@@ -36,9 +41,18 @@ describe('shared health across gateway processes', () => {
     // Only the first process probes; the others can learn of the cut only through Redis.
     const probing = join(dir, 'probing.json');
     const quiet = join(dir, 'quiet.json');
-    writeFileSync(probing, JSON.stringify(rig.policy({ probe: { enabled: true, intervalMs: 100, timeoutMs: 1_000 } })));
+    writeFileSync(
+      probing,
+      JSON.stringify(rig.policy({ probe: { enabled: true, intervalMs: 100, timeoutMs: 1_000 } })),
+    );
     writeFileSync(quiet, JSON.stringify(rig.policy({ probe: { enabled: false } })));
-    gateways.push(...(await Promise.all([GatewayProcess.start(probing, redis.url), GatewayProcess.start(quiet, redis.url), GatewayProcess.start(quiet, redis.url)])));
+    gateways.push(
+      ...(await Promise.all([
+        GatewayProcess.start(probing, redis.url),
+        GatewayProcess.start(quiet, redis.url),
+        GatewayProcess.start(quiet, redis.url),
+      ])),
+    );
     const [first, second, third] = gateways as [GatewayProcess, GatewayProcess, GatewayProcess];
 
     await rig.carrier('a').setMode({ mode: 'blackhole' });

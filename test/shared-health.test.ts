@@ -18,8 +18,16 @@ describe('shared health through Redis', () => {
     // Only the first instance probes; the other two can learn of the cut only through Redis.
     const probing = rig.policy({ probe: { enabled: true, intervalMs: 100, timeoutMs: 1_000 } });
     const first = await rig.gateway(probing, { redisUrl: redis.url, instanceId: 'gw-1' });
-    const second = await rig.gateway(probing, { redisUrl: redis.url, instanceId: 'gw-2', probes: false });
-    const third = await rig.gateway(probing, { redisUrl: redis.url, instanceId: 'gw-3', probes: false });
+    const second = await rig.gateway(probing, {
+      redisUrl: redis.url,
+      instanceId: 'gw-2',
+      probes: false,
+    });
+    const third = await rig.gateway(probing, {
+      redisUrl: redis.url,
+      instanceId: 'gw-3',
+      probes: false,
+    });
     await waitSubscribed(redis);
 
     await rig.carrier('a').setMode({ mode: 'blackhole' });
@@ -27,8 +35,12 @@ describe('shared health through Redis', () => {
     await expect.poll(() => pathState(second, 'a'), POLL).toBe('open');
     await expect.poll(() => pathState(third, 'a'), POLL).toBe('open');
     for (const g of [second, third]) {
-      const status = (await (await fetch(`${g.url}/status`)).json()) as { paths: { id: string; transitions: { reason: string }[] }[] };
-      expect(status.paths.find((p) => p.id === 'a')?.transitions.at(-1)?.reason).toMatch(/^peer gw-1: probe: /);
+      const status = (await (await fetch(`${g.url}/status`)).json()) as {
+        paths: { id: string; transitions: { reason: string }[] }[];
+      };
+      expect(status.paths.find((p) => p.id === 'a')?.transitions.at(-1)?.reason).toMatch(
+        /^peer gw-1: probe: /,
+      );
     }
     expect(rig.processor.requests.get('/v1/payments') ?? 0).toBe(0);
     expect(await pathState(second, 'b')).toBe('closed');
@@ -42,9 +54,14 @@ describe('shared health through Redis', () => {
   it('opens a path cluster-wide only when breaker.quorum instances report it failing', async () => {
     rig = await DetectionRig.start();
     redis = await TestRedisServer.start();
-    const policy = rig.policy({ probe: { enabled: true, intervalMs: 100, timeoutMs: 300 }, breaker: { resetTimeoutMs: 60_000, quorum: 2 } });
+    const policy = rig.policy({
+      probe: { enabled: true, intervalMs: 100, timeoutMs: 300 },
+      breaker: { resetTimeoutMs: 60_000, quorum: 2 },
+    });
     const [one, two, three] = await Promise.all(
-      ['q-1', 'q-2', 'q-3'].map((instanceId) => rig!.gateway(policy, { redisUrl: redis!.url, instanceId, probes: false })),
+      ['q-1', 'q-2', 'q-3'].map((instanceId) =>
+        rig!.gateway(policy, { redisUrl: redis!.url, instanceId, probes: false }),
+      ),
     );
     await waitSubscribed(redis);
     await rig.carrier('b').setMode({ mode: 'reset' });
@@ -65,7 +82,11 @@ describe('shared health through Redis', () => {
     // A generous probe timeout: this test is about Redis, and the box is busy with three payment streams.
     const policy = rig.policy({ probe: { enabled: true, intervalMs: 100, timeoutMs: 1_500 } });
     const first = await rig.gateway(policy, { redisUrl: redis.url, instanceId: 'r-1' });
-    const second = await rig.gateway(policy, { redisUrl: redis.url, instanceId: 'r-2', probes: false });
+    const second = await rig.gateway(policy, {
+      redisUrl: redis.url,
+      instanceId: 'r-2',
+      probes: false,
+    });
 
     const answers: { status: number; path: string | null; body?: string }[] = [];
     let stop = false;
@@ -75,7 +96,11 @@ describe('shared health through Redis', () => {
       for (let i = 0; i < 1_000 && !stop && Date.now() < until; i++) {
         const answer = await pay(gateway);
         // The body of a failure goes into the assertion message, so a failure says which layer answered.
-        answers.push({ status: answer.status, path: answer.path, ...(answer.status === 201 ? {} : { body: answer.body }) });
+        answers.push({
+          status: answer.status,
+          path: answer.path,
+          ...(answer.status === 201 ? {} : { body: answer.body }),
+        });
       }
     };
     const streams = [stream(first), stream(second), stream(first)];
@@ -122,7 +147,16 @@ async function waitSubscribed(redis: TestRedisServer): Promise<void> {
   try {
     await new Promise((resolve) => client.once('ready', resolve));
     await expect
-      .poll(async () => ((await client.call('PUBSUB', 'NUMSUB', 'paypath:{paypath:health}:transitions')) as [string, number])[1], POL_READY)
+      .poll(
+        async () =>
+          (
+            (await client.call('PUBSUB', 'NUMSUB', 'paypath:{paypath:health}:transitions')) as [
+              string,
+              number,
+            ]
+          )[1],
+        POL_READY,
+      )
       .toBe(3);
   } finally {
     client.disconnect();

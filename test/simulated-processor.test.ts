@@ -9,8 +9,15 @@ describe('the simulated processor (tests, demo, benchmarks)', () => {
   afterAll(async () => processor?.stop());
 
   const post = async (path: string, body: string) => {
-    const response = await fetch(`${processor.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-    return { status: response.status, body: (await response.json()) as { error?: { code: string; message: string }; id?: string } };
+    const response = await fetch(`${processor.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    return {
+      status: response.status,
+      body: (await response.json()) as { error?: { code: string; message: string }; id?: string },
+    };
   };
 
   it('refuses a payment whose body is not a JSON object, or has no positive whole amount, and charges nothing', async () => {
@@ -26,7 +33,11 @@ describe('the simulated processor (tests, demo, benchmarks)', () => {
     ];
     for (const [body, code] of refused) {
       const answer = await post('/v1/payments', body);
-      expect({ body, status: answer.status, code: answer.body.error?.code }).toEqual({ body, status: 400, code });
+      expect({ body, status: answer.status, code: answer.body.error?.code }).toEqual({
+        body,
+        status: 400,
+        code,
+      });
       expect(answer.body.error?.message).toMatch(/expected a JSON object|amount/);
     }
     expect(processor.charges).toHaveLength(0);
@@ -43,7 +54,11 @@ describe('the simulated processor (tests, demo, benchmarks)', () => {
 
   it('honours keys by default; with honorKeys false it charges every send again and still answers the lookup', async () => {
     const keyed = (key: string, reference: string) =>
-      fetch(`${processor.url}/v1/payments`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify({ amount: 100, reference }) });
+      fetch(`${processor.url}/v1/payments`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': key },
+        body: JSON.stringify({ amount: 100, reference }),
+      });
     const first = await keyed('sim-key-1', 'sim-ref-1');
     const again = await keyed('sim-key-1', 'sim-ref-1');
     expect([first.status, again.status]).toEqual([201, 201]);
@@ -54,9 +69,16 @@ describe('the simulated processor (tests, demo, benchmarks)', () => {
     const careless = await new SimulatedProcessor({ honorKeys: false }).start();
     try {
       const send = () =>
-        fetch(`${careless.url}/v1/payments`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'sim-key-2' }, body: JSON.stringify({ amount: 100, reference: 'sim-ref-2' }) });
+        fetch(`${careless.url}/v1/payments`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'idempotency-key': 'sim-key-2' },
+          body: JSON.stringify({ amount: 100, reference: 'sim-ref-2' }),
+        });
       const answers = [await send(), await send()];
-      expect(answers.map((a) => [a.status, a.headers.get('idempotent-replayed')])).toEqual([[201, null], [201, null]]);
+      expect(answers.map((a) => [a.status, a.headers.get('idempotent-replayed')])).toEqual([
+        [201, null],
+        [201, null],
+      ]);
       expect(careless.chargesFor('sim-ref-2')).toBe(2);
       expect(careless.duplicateCharges).toBe(1);
       const lookup = await fetch(`${careless.url}/v1/payments/by-key/sim-key-2`);

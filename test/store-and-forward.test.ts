@@ -9,13 +9,27 @@ interface Answer {
   json: Record<string, unknown> & { error?: { code: string } };
 }
 
-async function post(url: string, path: string, key: string, body: unknown, merchant?: string): Promise<Answer> {
+async function post(
+  url: string,
+  path: string,
+  key: string,
+  body: unknown,
+  merchant?: string,
+): Promise<Answer> {
   const response = await fetch(`${url}${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'idempotency-key': key, ...(merchant ? { 'x-merchant-id': merchant } : {}) },
+    headers: {
+      'content-type': 'application/json',
+      'idempotency-key': key,
+      ...(merchant ? { 'x-merchant-id': merchant } : {}),
+    },
     body: JSON.stringify(body),
   });
-  return { status: response.status, headers: response.headers, json: (await response.json()) as Answer['json'] };
+  return {
+    status: response.status,
+    headers: response.headers,
+    json: (await response.json()) as Answer['json'],
+  };
 }
 
 async function getJson(url: string): Promise<Record<string, unknown>> {
@@ -45,7 +59,13 @@ function routes(paths: string[]) {
   ];
 }
 
-const queueSettings = { queue: { retryIntervalMs: 200, maxAttempts: 3, payments: { floorLimit: 5_000, merchantExposureCap: 8_000 } } };
+const queueSettings = {
+  queue: {
+    retryIntervalMs: 200,
+    maxAttempts: 3,
+    payments: { floorLimit: 5_000, merchantExposureCap: 8_000 },
+  },
+};
 
 describe('store-and-forward when every carrier is down', () => {
   let bench: ExactlyOnceBench;
@@ -81,18 +101,52 @@ describe('store-and-forward when every carrier is down', () => {
       expect(answer.json.error?.code).toBe(code);
     };
 
-    expectQueued(await post(url, '/v1/billing/upload', 'b-1', { records: [1, 2, 3] }), 'billing', 'b-1');
-    expectQueued(await post(url, '/v1/payments', 'm-1', { amount: 3_000, reference: 'sf-1' }, 'shop-a'), 'payment', 'sf-1');
-    expectRefused(await post(url, '/v1/payments', 'm-big', { amount: 6_000, reference: 'sf-big' }, 'shop-a'), 'queue_floor_limit_exceeded');
-    expectQueued(await post(url, '/v1/payments', 'm-2', { amount: 4_000, reference: 'sf-2' }, 'shop-a'), 'payment', 'sf-2');
-    expectRefused(await post(url, '/v1/payments', 'm-cap', { amount: 2_000, reference: 'sf-cap' }, 'shop-a'), 'queue_exposure_cap_exceeded');
-    expectQueued(await post(url, '/v1/payments', 'm-3', { amount: 2_000, reference: 'sf-3' }, 'shop-b'), 'payment', 'sf-3');
-    expectRefused(await post(url, '/v1/payments', 'm-anon', { amount: 100, reference: 'sf-anon' }), 'queue_merchant_required');
-    expectRefused(await post(url, '/v1/payments', 'm-noamt', { reference: 'sf-noamt' }, 'shop-b'), 'queue_amount_required');
+    expectQueued(
+      await post(url, '/v1/billing/upload', 'b-1', { records: [1, 2, 3] }),
+      'billing',
+      'b-1',
+    );
+    expectQueued(
+      await post(url, '/v1/payments', 'm-1', { amount: 3_000, reference: 'sf-1' }, 'shop-a'),
+      'payment',
+      'sf-1',
+    );
+    expectRefused(
+      await post(url, '/v1/payments', 'm-big', { amount: 6_000, reference: 'sf-big' }, 'shop-a'),
+      'queue_floor_limit_exceeded',
+    );
+    expectQueued(
+      await post(url, '/v1/payments', 'm-2', { amount: 4_000, reference: 'sf-2' }, 'shop-a'),
+      'payment',
+      'sf-2',
+    );
+    expectRefused(
+      await post(url, '/v1/payments', 'm-cap', { amount: 2_000, reference: 'sf-cap' }, 'shop-a'),
+      'queue_exposure_cap_exceeded',
+    );
+    expectQueued(
+      await post(url, '/v1/payments', 'm-3', { amount: 2_000, reference: 'sf-3' }, 'shop-b'),
+      'payment',
+      'sf-3',
+    );
+    expectRefused(
+      await post(url, '/v1/payments', 'm-anon', { amount: 100, reference: 'sf-anon' }),
+      'queue_merchant_required',
+    );
+    expectRefused(
+      await post(url, '/v1/payments', 'm-noamt', { reference: 'sf-noamt' }, 'shop-b'),
+      'queue_amount_required',
+    );
     expectQueued(await post(url, '/v1/billing/upload', 'b-2', { records: [4] }), 'billing', 'b-2');
 
     // A client retry of a queued request gets the same 202 and queue id, not a second entry.
-    const retry = await post(url, '/v1/payments', 'm-1', { amount: 3_000, reference: 'sf-1' }, 'shop-a');
+    const retry = await post(
+      url,
+      '/v1/payments',
+      'm-1',
+      { amount: 3_000, reference: 'sf-1' },
+      'shop-a',
+    );
     expect(retry.status).toBe(202);
     expect(retry.headers.get('idempotent-replayed')).toBe('true');
     expect(retry.json.id).toBe(queued[1]!.id);
@@ -154,7 +208,9 @@ describe('store-and-forward when every carrier is down', () => {
 
   it('in memory (no Redis), /status says the queue is not durable, and a request failing every attempt is dead-lettered with the reason', async () => {
     await bench.setAll('refuse');
-    const running = await bench.startInProcess(bench.writePolicy(routes(bench.pathIds), queueSettings));
+    const running = await bench.startInProcess(
+      bench.writePolicy(routes(bench.pathIds), queueSettings),
+    );
     try {
       const answer = await post(running.url, '/v1/billing/upload', 'dead-1', { records: [9] });
       expect(answer.status).toBe(202);
@@ -172,7 +228,10 @@ describe('store-and-forward when every carrier is down', () => {
       );
       expect(view.reason).toBe('http_503 after 3 attempts');
       expect(view.attempts).toBe(3);
-      expect((await getJson(`${running.url}/status`)).queue).toMatchObject({ depth: 0, deadLettered: 1 });
+      expect((await getJson(`${running.url}/status`)).queue).toMatchObject({
+        depth: 0,
+        deadLettered: 1,
+      });
       const missing = await fetch(`${running.url}/v1/queue/q_00000000-0000-0000-0000-000000000000`);
       expect(missing.status).toBe(404);
     } finally {

@@ -24,7 +24,9 @@ describe.skipIf(!support.ok)('store box on network namespaces: DNS per path', ()
     // The processor by host name on every path; each path asks its own carrier's resolvers.
     // Carrier 3 is the IPv6 one: it binds its IPv6 address and asks its IPv6 resolver (AAAA).
     const c3 = bed.carrier(3);
-    const policy = JSON.parse(bed.policyYaml({ upstream: 'hostname' })) as { paths: { id: string; bind: string; dns?: string[] }[] };
+    const policy = JSON.parse(bed.policyYaml({ upstream: 'hostname' })) as {
+      paths: { id: string; bind: string; dns?: string[] }[];
+    };
     for (const path of policy.paths) {
       const carrier = bed.carriers.find((c) => c.pathId === path.id)!;
       if (carrier === c3) {
@@ -33,7 +35,9 @@ describe.skipIf(!support.ok)('store box on network namespaces: DNS per path', ()
       } else path.dns = [carrier.resolver];
     }
     gateway = await bed.startGateway(JSON.stringify(policy));
-    await waitForDns('every path has an answer', (state) => bed.carriers.every((c) => (nameState(state, c.n)?.addresses.length ?? 0) > 0));
+    await waitForDns('every path has an answer', (state) =>
+      bed.carriers.every((c) => (nameState(state, c.n)?.addresses.length ?? 0) > 0),
+    );
   }, 60_000);
 
   afterAll(async () => {
@@ -41,20 +45,37 @@ describe.skipIf(!support.ok)('store box on network namespaces: DNS per path', ()
   });
 
   async function dnsStatus(): Promise<DnsStatus> {
-    const status = (await (await bed.gatewayFetch('/status')).json()) as { dns: (PathDnsState & { path: string })[] };
+    const status = (await (await bed.gatewayFetch('/status')).json()) as {
+      dns: (PathDnsState & { path: string })[];
+    };
     return new Map(status.dns.map((entry) => [entry.path, entry]));
   }
 
   function nameState(state: DnsStatus, n: CarrierNumber) {
-    return state.get(bed.carrier(n).pathId)?.names.find((name) => name.hostname === bed.processorHostname);
+    return state
+      .get(bed.carrier(n).pathId)
+      ?.names.find((name) => name.hostname === bed.processorHostname);
   }
 
-  async function waitForDns(what: string, check: (state: DnsStatus) => boolean, timeoutMs = 20_000): Promise<void> {
-    await until(what, async () => check(await dnsStatus()), { timeoutMs, intervalMs: 100, state: async () => [...(await dnsStatus()).values()] });
+  async function waitForDns(
+    what: string,
+    check: (state: DnsStatus) => boolean,
+    timeoutMs = 20_000,
+  ): Promise<void> {
+    await until(what, async () => check(await dnsStatus()), {
+      timeoutMs,
+      intervalMs: 100,
+      state: async () => [...(await dnsStatus()).values()],
+    });
   }
 
   /** `count` payments, `concurrency` at a time; `beforeIndex(i)` is awaited by the worker about to send payment i. */
-  async function stream(prefix: string, count: number, concurrency: number, beforeIndex: (i: number) => Promise<void> = async () => {}) {
+  async function stream(
+    prefix: string,
+    count: number,
+    concurrency: number,
+    beforeIndex: (i: number) => Promise<void> = async () => {},
+  ) {
     const results: { status: number; path: string | null }[] = [];
     let next = 0;
     const worker = async () => {
@@ -70,10 +91,18 @@ describe.skipIf(!support.ok)('store box on network namespaces: DNS per path', ()
 
   it('each path resolves through its own carrier: A records for IPv4 paths, AAAA for the IPv6 one', async () => {
     const state = await dnsStatus();
-    expect(state.get('kt-fiber')).toMatchObject({ servers: [bed.carrier(1).resolver], localAddresses: [bed.carrier(1).storeAddress], families: [4] });
+    expect(state.get('kt-fiber')).toMatchObject({
+      servers: [bed.carrier(1).resolver],
+      localAddresses: [bed.carrier(1).storeAddress],
+      families: [4],
+    });
     expect(nameState(state, 1)?.addresses).toEqual([bed.processorAddress]);
     expect(nameState(state, 2)?.addresses).toEqual([bed.processorAddress]);
-    expect(state.get('lgu-lte')).toMatchObject({ servers: [bed.carrier(3).resolver6], localAddresses: [bed.carrier(3).storeAddress6], families: [6] });
+    expect(state.get('lgu-lte')).toMatchObject({
+      servers: [bed.carrier(3).resolver6],
+      localAddresses: [bed.carrier(3).storeAddress6],
+      families: [6],
+    });
     expect(nameState(state, 3)?.addresses).toEqual([bed.processorAddress6]);
   });
 
@@ -89,7 +118,11 @@ describe.skipIf(!support.ok)('store box on network namespaces: DNS per path', ()
         if (i >= 100) await cut;
         // The cut lasts until carrier 1's answer has gone stale (its TTL passed) and a refresh failed (its resolver silent).
         if (i === 600) {
-          restored = waitForDns("carrier 1's answer stale, its refresh failed", (state) => nameState(state, 1)?.stale === true && nameState(state, 1)?.lastError !== undefined).then(() => bed.up(1));
+          restored = waitForDns(
+            "carrier 1's answer stale, its refresh failed",
+            (state) =>
+              nameState(state, 1)?.stale === true && nameState(state, 1)?.lastError !== undefined,
+          ).then(() => bed.up(1));
         }
         if (i >= 600) await restored;
       });
@@ -108,10 +141,15 @@ describe.skipIf(!support.ok)('store box on network namespaces: DNS per path', ()
       expect(nameState(after, c.n)?.waited, c.pathId).toBe(nameState(before, c.n)?.waited);
     }
     // Carrier 2 carried the payments while carrier 1 was cut, on new connections (one per 100 answers).
-    expect(results.slice(100, 600).filter((r) => r.path === 'skt-fiber').length).toBeGreaterThan(300);
+    expect(results.slice(100, 600).filter((r) => r.path === 'skt-fiber').length).toBeGreaterThan(
+      300,
+    );
     expect(nameState(after, 2)!.lookups - nameState(before, 2)!.lookups).toBeGreaterThanOrEqual(3);
     expect(nameState(after, 1)?.lastError).toBeDefined(); // carrier 1's resolver did go silent
-    await gateway.waitFor(/"event":"dns_failing","path":"kt-fiber".*"stillUsing":\["10\.203\.0\.10"\]/, 5_000); // throws if not logged
+    await gateway.waitFor(
+      /"event":"dns_failing","path":"kt-fiber".*"stillUsing":\["10\.203\.0\.10"\]/,
+      5_000,
+    ); // throws if not logged
   }, 120_000);
 
   it('with carriers 1 and 2 cut, the IPv6 carrier carries payments to the address its own resolver gave', async () => {

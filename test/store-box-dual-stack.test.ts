@@ -6,7 +6,14 @@
 // connections (and so new races) keep coming.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PathDnsState } from '../src/adapters/node/path-resolver-types.ts';
-import { bedSupport, NetnsBed, PROCESSOR_ADDRESS, PROCESSOR_HOSTNAME, PROCESSOR_PORT, type Ledger } from './support/netns-bed.ts';
+import {
+  bedSupport,
+  NetnsBed,
+  PROCESSOR_ADDRESS,
+  PROCESSOR_HOSTNAME,
+  PROCESSOR_PORT,
+  type Ledger,
+} from './support/netns-bed.ts';
 
 const support = bedSupport();
 
@@ -22,8 +29,19 @@ describe.skipIf(!support.ok)('store box: a dual-stack interface path (Happy Eyeb
     const policy = {
       version: 1,
       paths: [
-        { id: c3.pathId, upstream: `http://${PROCESSOR_HOSTNAME}:${PROCESSOR_PORT}`, interface: c3.storeInterface, dns: [c3.resolver6!, c3.resolver], grade: 'hot' },
-        ...[1, 2].map((n) => ({ id: bed.carrier(n as 1 | 2).pathId, upstream: `http://${PROCESSOR_ADDRESS}:${PROCESSOR_PORT}`, bind: bed.carrier(n as 1 | 2).storeAddress, grade: 'hot' })),
+        {
+          id: c3.pathId,
+          upstream: `http://${PROCESSOR_HOSTNAME}:${PROCESSOR_PORT}`,
+          interface: c3.storeInterface,
+          dns: [c3.resolver6!, c3.resolver],
+          grade: 'hot',
+        },
+        ...[1, 2].map((n) => ({
+          id: bed.carrier(n as 1 | 2).pathId,
+          upstream: `http://${PROCESSOR_ADDRESS}:${PROCESSOR_PORT}`,
+          bind: bed.carrier(n as 1 | 2).storeAddress,
+          grade: 'hot',
+        })),
       ],
       routes: [
         {
@@ -48,23 +66,35 @@ describe.skipIf(!support.ok)('store box: a dual-stack interface path (Happy Eyeb
   });
 
   /** Sends payments 8 at a time, 40 per round, until `done` holds for the ledger's view of this phase's payments; returns their references. */
-  async function payUntil(phase: string, done: (sources: string[][]) => boolean, timeoutMs = 60_000): Promise<string[][]> {
+  async function payUntil(
+    phase: string,
+    done: (sources: string[][]) => boolean,
+    timeoutMs = 60_000,
+  ): Promise<string[][]> {
     const references: string[] = [];
     const deadline = Date.now() + timeoutMs;
     for (let round = 0; ; round++) {
       const batch = Array.from({ length: 40 }, (_, i) => `${phase}-${round}-${i}`);
       for (let i = 0; i < batch.length; i += 8) {
-        await Promise.all(batch.slice(i, i + 8).map(async (reference) => results.set(reference, (await bed.pay(reference)).status)));
+        await Promise.all(
+          batch
+            .slice(i, i + 8)
+            .map(async (reference) => results.set(reference, (await bed.pay(reference)).status)),
+        );
       }
       references.push(...batch);
       const ledger: Ledger = await bed.ledger();
       const sources = references.map((reference) => ledger.sourcesByReference[reference] ?? []);
       if (done(sources)) return sources;
-      if (Date.now() > deadline) throw new Error(`${phase}: not done within ${timeoutMs} ms; sources ${JSON.stringify(ledger.bySource)}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `${phase}: not done within ${timeoutMs} ms; sources ${JSON.stringify(ledger.bySource)}`,
+        );
     }
   }
 
-  const from = (sources: string[][], address: string) => sources.filter((s) => s.includes(address)).length;
+  const from = (sources: string[][], address: string) =>
+    sources.filter((s) => s.includes(address)).length;
 
   it('carries payments over IPv6 while it works, over IPv4 from the same interface while IPv6 is blackholed: 0 failed, 0 charged twice', async () => {
     const c3 = bed.carrier(3);
@@ -72,7 +102,11 @@ describe.skipIf(!support.ok)('store box: a dual-stack interface path (Happy Eyeb
     const v4 = c3.storeAddress;
 
     const status = await bed.gatewayStatus<{ dns: (PathDnsState & { path: string })[] }>();
-    expect(status.dns.find((d) => d.path === c3.pathId)).toMatchObject({ localAddresses: [v6, v4], families: [6, 4], servers: [c3.resolver6, c3.resolver] });
+    expect(status.dns.find((d) => d.path === c3.pathId)).toMatchObject({
+      localAddresses: [v6, v4],
+      families: [6, 4],
+      servers: [c3.resolver6, c3.resolver],
+    });
 
     // IPv6 works: the path connects over IPv6 first, and never needs IPv4.
     const before = await payUntil('v6-up', (sources) => sources.length >= 120);

@@ -18,7 +18,11 @@ let processor: SimulatedProcessor;
 let carrier: CarrierProxy;
 beforeAll(async () => {
   processor = await new SimulatedProcessor().start();
-  carrier = await new CarrierProxy({ name: 'c', host: '127.0.1.9', target: { host: '127.0.0.1', port: processor.port } }).start();
+  carrier = await new CarrierProxy({
+    name: 'c',
+    host: '127.0.1.9',
+    target: { host: '127.0.0.1', port: processor.port },
+  }).start();
 });
 afterAll(async () => {
   await carrier.stop();
@@ -40,7 +44,12 @@ async function attempt(config: PathConfig, timeoutMs = 300): Promise<AttemptErro
   const transport = createUndiciTransport(config);
   try {
     const response = await transport.send(
-      { method: 'POST', target: '/v1/payments', headers: new Headers({ 'content-type': 'application/json' }), body: new TextEncoder().encode('{"amount":100,"reference":"t"}') },
+      {
+        method: 'POST',
+        target: '/v1/payments',
+        headers: new Headers({ 'content-type': 'application/json' }),
+        body: new TextEncoder().encode('{"amount":100,"reference":"t"}'),
+      },
       { signal: AbortSignal.timeout(timeoutMs), bodyTimeoutMs: 1_000 },
     );
     await discardBody(response);
@@ -58,10 +67,15 @@ describe('undici transport: answers', () => {
     const big = 'x'.repeat(200_000);
     const server = createServer((req, res) => res.end(req.url === '/big' ? big : '{"ok":true}'));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const transport = createUndiciTransport(path(`http://127.0.0.1:${(server.address() as { port: number }).port}`));
+    const transport = createUndiciTransport(
+      path(`http://127.0.0.1:${(server.address() as { port: number }).port}`),
+    );
     try {
       const send = (target: string) =>
-        transport.send({ method: 'GET', target, headers: new Headers(), body: null }, { signal: AbortSignal.timeout(2_000), bodyTimeoutMs: 2_000 });
+        transport.send(
+          { method: 'GET', target, headers: new Headers(), body: null },
+          { signal: AbortSignal.timeout(2_000), bodyTimeoutMs: 2_000 },
+        );
       const small = await send('/small');
       expect(small.body).toBeInstanceOf(Uint8Array);
       expect(new TextDecoder().decode(small.body as Uint8Array)).toBe('{"ok":true}');
@@ -93,7 +107,10 @@ describe('undici transport: what reached the wire', () => {
   it('blackhole: the request was written, no answer came (sent, response_timeout)', async () => {
     await carrier.setMode({ mode: 'blackhole' });
     try {
-      expect(await attempt(path(carrier.url), 200)).toMatchObject({ code: 'response_timeout', wire: 'sent' });
+      expect(await attempt(path(carrier.url), 200)).toMatchObject({
+        code: 'response_timeout',
+        wire: 'sent',
+      });
     } finally {
       await carrier.setMode({ mode: 'up' });
     }
@@ -116,7 +133,10 @@ describe('undici transport: what reached the wire', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
-      const error = await attempt(path(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), 2_000);
+      const error = await attempt(
+        path(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+        2_000,
+      );
       expect(read).toEqual(['{"amount":100,"reference":"t"}']);
       expect(error).toBeInstanceOf(AttemptError);
       expect(error).toMatchObject({ code: 'connection_lost', wire: 'sent' });
@@ -139,7 +159,9 @@ describe('undici transport: warm connections', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
     // Parked connections nobody uses are closed after the keep-alive timeout.
-    const transport = createUndiciTransport(path(`http://127.0.0.1:${port}`), { keepAliveTimeoutMs: 150 });
+    const transport = createUndiciTransport(path(`http://127.0.0.1:${port}`), {
+      keepAliveTimeoutMs: 150,
+    });
     try {
       // The server sees a connection a little after the client has it: count once the accepts settled.
       const accepted = async () => {
@@ -163,7 +185,7 @@ describe('undici transport: warm connections', () => {
 });
 
 describe('undici transport: an interface path', () => {
-  it('binds the interface\'s current address, follows it when it changes, and sends nothing while there is none', async () => {
+  it("binds the interface's current address, follows it when it changes, and sends nothing while there is none", async () => {
     const seen: string[] = [];
     const server = createServer((req, res) => {
       seen.push(req.socket.remoteAddress ?? '');
@@ -174,11 +196,37 @@ describe('undici transport: an interface path', () => {
     let address: string | undefined = '127.0.0.2';
     const interfaceAddresses = new InterfaceAddresses({
       maxAgeMs: 0,
-      read: () => ({ wwan0: address ? [{ address, family: 'IPv4', internal: false, netmask: '255.0.0.0', mac: '00:00:00:00:00:00', cidr: `${address}/8` }] : [] }),
+      read: () => ({
+        wwan0: address
+          ? [
+              {
+                address,
+                family: 'IPv4',
+                internal: false,
+                netmask: '255.0.0.0',
+                mac: '00:00:00:00:00:00',
+                cidr: `${address}/8`,
+              },
+            ]
+          : [],
+      }),
     });
-    const transport = createUndiciTransport(path(`http://127.0.0.1:${(server.address() as { port: number }).port}`, { interface: 'wwan0' }), { interfaceAddresses });
+    const transport = createUndiciTransport(
+      path(`http://127.0.0.1:${(server.address() as { port: number }).port}`, {
+        interface: 'wwan0',
+      }),
+      { interfaceAddresses },
+    );
     const send = () =>
-      transport.send({ method: 'POST', target: '/v1/payments', headers: new Headers(), body: new TextEncoder().encode('{}') }, { signal: AbortSignal.timeout(2_000), bodyTimeoutMs: 2_000 });
+      transport.send(
+        {
+          method: 'POST',
+          target: '/v1/payments',
+          headers: new Headers(),
+          body: new TextEncoder().encode('{}'),
+        },
+        { signal: AbortSignal.timeout(2_000), bodyTimeoutMs: 2_000 },
+      );
     try {
       await discardBody(await send());
       await discardBody(await send());
@@ -187,8 +235,15 @@ describe('undici transport: an interface path', () => {
       address = undefined; // link down
       const down = await send().catch((error: unknown) => error);
       expect(down).toBeInstanceOf(AttemptError);
-      expect(down).toMatchObject({ code: 'address_unavailable', wire: 'not_sent', message: 'interface wwan0 has no IPv4 address' });
-      await expect(transport.connect!(AbortSignal.timeout(1_000))).rejects.toMatchObject({ code: 'address_unavailable', wire: 'not_sent' });
+      expect(down).toMatchObject({
+        code: 'address_unavailable',
+        wire: 'not_sent',
+        message: 'interface wwan0 has no IPv4 address',
+      });
+      await expect(transport.connect!(AbortSignal.timeout(1_000))).rejects.toMatchObject({
+        code: 'address_unavailable',
+        wire: 'not_sent',
+      });
       address = '127.0.0.4';
       await discardBody(await send());
       expect(seen).toEqual(['127.0.0.2', '127.0.0.2', '127.0.0.3', '127.0.0.4']);
@@ -208,15 +263,27 @@ function wwan0(own: () => OwnAddress[]): InterfaceAddresses {
     maxAgeMs: 0,
     read: () => ({
       wwan0: own().map((a): NetworkInterfaceInfo => {
-        const common = { address: a.address, internal: false, mac: '00:00:00:00:00:00', cidr: null };
-        return a.family === 'IPv4' ? { ...common, family: 'IPv4', netmask: '255.0.0.0' } : { ...common, family: 'IPv6', netmask: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', scopeid: 0 };
+        const common = {
+          address: a.address,
+          internal: false,
+          mac: '00:00:00:00:00:00',
+          cidr: null,
+        };
+        return a.family === 'IPv4'
+          ? { ...common, family: 'IPv4', netmask: '255.0.0.0' }
+          : {
+              ...common,
+              family: 'IPv6',
+              netmask: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+              scopeid: 0,
+            };
       }),
     }),
   });
 }
 
 describe('undici transport: a dual-stack interface path (Happy Eyeballs)', () => {
-  it('reaches a host name over IPv6 from the interface\'s IPv6 address, over IPv4 from its IPv4 one when IPv6 is refused, and follows each address', async () => {
+  it("reaches a host name over IPv6 from the interface's IPv6 address, over IPv4 from its IPv4 one when IPv6 is refused, and follows each address", async () => {
     const seen: string[] = [];
     const answer = (req: IncomingMessage, res: ServerResponse) => {
       seen.push(req.socket.remoteAddress ?? '');
@@ -229,7 +296,9 @@ describe('undici transport: a dual-stack interface path (Happy Eyeballs)', () =>
     const port = await until(
       'a port free on both ::1 and 127.0.0.1',
       async () => {
-        await new Promise<void>((resolve) => v6.listen({ port: 0, host: '::1', ipv6Only: true }, resolve));
+        await new Promise<void>((resolve) =>
+          v6.listen({ port: 0, host: '::1', ipv6Only: true }, resolve),
+        );
         const candidate = (v6.address() as AddressInfo).port;
         const taken = await new Promise<boolean>((resolve) => {
           v4.once('error', () => resolve(true));
@@ -247,9 +316,20 @@ describe('undici transport: a dual-stack interface path (Happy Eyeballs)', () =>
       { address: '::1', family: 'IPv6' },
     ];
     const interfaceAddresses = wwan0(() => own);
-    const transport = createUndiciTransport(path(`http://localhost:${port}`, { interface: 'wwan0' }), { interfaceAddresses });
+    const transport = createUndiciTransport(
+      path(`http://localhost:${port}`, { interface: 'wwan0' }),
+      { interfaceAddresses },
+    );
     const send = async () => {
-      const response = await transport.send({ method: 'POST', target: '/v1/payments', headers: new Headers(), body: new TextEncoder().encode('{}') }, { signal: AbortSignal.timeout(2_000), bodyTimeoutMs: 2_000 });
+      const response = await transport.send(
+        {
+          method: 'POST',
+          target: '/v1/payments',
+          headers: new Headers(),
+          body: new TextEncoder().encode('{}'),
+        },
+        { signal: AbortSignal.timeout(2_000), bodyTimeoutMs: 2_000 },
+      );
       await discardBody(response);
     };
     try {
@@ -277,7 +357,11 @@ describe('undici transport: a dual-stack interface path (Happy Eyeballs)', () =>
       await send();
       expect(seen[4]).toBe('127.0.0.5');
       own = [];
-      await expect(send()).rejects.toMatchObject({ code: 'address_unavailable', wire: 'not_sent', message: 'interface wwan0 has no IPv6 or IPv4 address' });
+      await expect(send()).rejects.toMatchObject({
+        code: 'address_unavailable',
+        wire: 'not_sent',
+        message: 'interface wwan0 has no IPv6 or IPv4 address',
+      });
     } finally {
       await transport.close();
       v4.closeAllConnections();
@@ -286,17 +370,33 @@ describe('undici transport: a dual-stack interface path (Happy Eyeballs)', () =>
     }
   });
 
-  it('over https, verifies the certificate for the upstream\'s host name, whichever address it connected to', async () => {
+  it("over https, verifies the certificate for the upstream's host name, whichever address it connected to", async () => {
     const fixtures = await makeTlsFixtures();
     // The certificate names localhost and 127.0.0.1, not ::1: only the host name makes it valid over IPv6.
-    const server = createHttpsServer({ cert: fixtures.server.cert, key: fixtures.server.key }, (req, res) => res.end(req.socket.remoteAddress));
-    await new Promise<void>((resolve) => server.listen({ port: 0, host: '::1', ipv6Only: true }, resolve));
+    const server = createHttpsServer(
+      { cert: fixtures.server.cert, key: fixtures.server.key },
+      (req, res) => res.end(req.socket.remoteAddress),
+    );
+    await new Promise<void>((resolve) =>
+      server.listen({ port: 0, host: '::1', ipv6Only: true }, resolve),
+    );
     const { port } = server.address() as AddressInfo;
     const ca = fixtures.file('ca.pem', fixtures.ca.cert, 0o644);
-    const config = path(`https://localhost:${port}`, { interface: 'wwan0', tls: { ca, minVersion: 'TLSv1.2' } });
-    const transport = createUndiciTransport(config, { interfaceAddresses: wwan0(() => [{ address: '127.0.0.2', family: 'IPv4' }, { address: '::1', family: 'IPv6' }]) });
+    const config = path(`https://localhost:${port}`, {
+      interface: 'wwan0',
+      tls: { ca, minVersion: 'TLSv1.2' },
+    });
+    const transport = createUndiciTransport(config, {
+      interfaceAddresses: wwan0(() => [
+        { address: '127.0.0.2', family: 'IPv4' },
+        { address: '::1', family: 'IPv6' },
+      ]),
+    });
     try {
-      const response = await transport.send({ method: 'GET', target: '/', headers: new Headers(), body: null }, { signal: AbortSignal.timeout(2_000), bodyTimeoutMs: 2_000 });
+      const response = await transport.send(
+        { method: 'GET', target: '/', headers: new Headers(), body: null },
+        { signal: AbortSignal.timeout(2_000), bodyTimeoutMs: 2_000 },
+      );
       expect(response.status).toBe(200);
       expect(new TextDecoder().decode(response.body as Uint8Array)).toBe('::1');
     } finally {

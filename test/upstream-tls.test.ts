@@ -24,7 +24,9 @@ afterAll(async () => {
   fixtures.cleanup();
 });
 
-async function upstream(options: ConstructorParameters<typeof TlsUpstream>[0]): Promise<TlsUpstream> {
+async function upstream(
+  options: ConstructorParameters<typeof TlsUpstream>[0],
+): Promise<TlsUpstream> {
   const u = await new TlsUpstream(options).start();
   upstreams.push(u);
   return u;
@@ -50,7 +52,13 @@ routes:
     idempotency: { upstreamHonors: true }
 probe: { enabled: false } # these tests count upstream requests and attempts; probes are tested on their own
 `);
-  const gateway = await startNodeGateway({ policy, policyHash: 'test', port: 0, logger, warmCodePaths: false });
+  const gateway = await startNodeGateway({
+    policy,
+    policyHash: 'test',
+    port: 0,
+    logger,
+    warmCodePaths: false,
+  });
   running.push(gateway);
   return gateway;
 }
@@ -71,7 +79,13 @@ describe('upstream TLS', () => {
     ['an expired certificate', () => upstream(serverTls(fixtures.expiredServer))],
     [
       'only TLS 1.1',
-      () => upstream({ ...serverTls(fixtures.server), minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' }),
+      () =>
+        upstream({
+          ...serverTls(fixtures.server),
+          minVersion: 'TLSv1.1',
+          maxVersion: 'TLSv1.1',
+          ciphers: 'DEFAULT@SECLEVEL=0',
+        }),
     ],
   ];
 
@@ -93,7 +107,9 @@ describe('upstream TLS', () => {
       expect(good.requests).toBe(1);
       const first = gateway.gateway.status().paths.find((p) => p.id === 'first');
       expect(first?.lastError?.code).toBe('tls_failed');
-      const loud = lines.find((l) => (l.fields as { event?: string }).event === 'upstream_tls_failed');
+      const loud = lines.find(
+        (l) => (l.fields as { event?: string }).event === 'upstream_tls_failed',
+      );
       expect(loud).toBeDefined();
       expect((loud!.fields as { path?: string }).path).toBe('first');
     });
@@ -101,9 +117,22 @@ describe('upstream TLS', () => {
 
   it('the TLS 1.1 upstream above really speaks TLS 1.1 to a client that allows it (so the refusal is the floor at work)', async () => {
     const { connect } = await import('node:tls');
-    const old = await upstream({ ...serverTls(fixtures.server), minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' });
+    const old = await upstream({
+      ...serverTls(fixtures.server),
+      minVersion: 'TLSv1.1',
+      maxVersion: 'TLSv1.1',
+      ciphers: 'DEFAULT@SECLEVEL=0',
+    });
     const protocol = await new Promise<string | null>((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port: old.port, ca: fixtures.ca.cert, servername: 'localhost', minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' });
+      const socket = connect({
+        host: '127.0.0.1',
+        port: old.port,
+        ca: fixtures.ca.cert,
+        servername: 'localhost',
+        minVersion: 'TLSv1',
+        maxVersion: 'TLSv1.1',
+        ciphers: 'DEFAULT@SECLEVEL=0',
+      });
       socket.once('secureConnect', () => {
         resolve(socket.getProtocol());
         socket.destroy();
@@ -114,7 +143,12 @@ describe('upstream TLS', () => {
   });
 
   it('speaks mTLS to an upstream that requires a client certificate', async () => {
-    const strict = await upstream({ ...serverTls(fixtures.server), ca: fixtures.clientCa.cert, requestCert: true, rejectUnauthorized: true });
+    const strict = await upstream({
+      ...serverTls(fixtures.server),
+      ca: fixtures.clientCa.cert,
+      requestCert: true,
+      rejectUnauthorized: true,
+    });
     const fallback = await upstream(serverTls(fixtures.server));
     const cert = fixtures.file('client.pem', fixtures.client.cert, 0o644);
     const key = fixtures.file('client-key.pem', fixtures.client.key, 0o600);
@@ -132,7 +166,12 @@ describe('upstream TLS', () => {
   });
 
   it('without the client certificate, the mTLS upstream never sees the request', async () => {
-    const strict = await upstream({ ...serverTls(fixtures.server), ca: fixtures.clientCa.cert, requestCert: true, rejectUnauthorized: true });
+    const strict = await upstream({
+      ...serverTls(fixtures.server),
+      ca: fixtures.clientCa.cert,
+      requestCert: true,
+      rejectUnauthorized: true,
+    });
     const fallback = await upstream(serverTls(fixtures.server));
     const gateway = await gatewayFor(
       `  - { id: first, upstream: "${strict.url}", tls: { ca: "${caFile}" } }
@@ -156,7 +195,12 @@ paths:
 routes:
   - { id: payments, match: { method: POST, path: /v1/payments }, paths: [first] }
 `);
-    const error = await startNodeGateway({ policy, policyHash: 'test', port: 0, logger: capturingLogger().logger }).then(
+    const error = await startNodeGateway({
+      policy,
+      policyHash: 'test',
+      port: 0,
+      logger: capturingLogger().logger,
+    }).then(
       (g) => {
         running.push(g);
         return undefined;

@@ -27,12 +27,24 @@ beforeAll(async () => {
   redis = await TestRedisServer.start();
   processor = await new SimulatedProcessor().start();
   for (const [i, id] of IDS.entries()) {
-    carriers.set(id, await new CarrierProxy({ name: id, host: `127.0.2.${i + 1}`, target: { host: '127.0.0.1', port: processor.port } }).start());
+    carriers.set(
+      id,
+      await new CarrierProxy({
+        name: id,
+        host: `127.0.2.${i + 1}`,
+        target: { host: '127.0.0.1', port: processor.port },
+      }).start(),
+    );
   }
   policy = {
     version: 1,
     paths: IDS.map((id) => ({ id, upstream: carriers.get(id)!.url })),
-    breaker: { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeoutMs: 1_500, windowMs: 10_000 },
+    breaker: {
+      volumeThreshold: 2,
+      errorThresholdPercentage: 50,
+      resetTimeoutMs: 1_500,
+      windowMs: 10_000,
+    },
     // Probes would find the cut carriers themselves; the shared-health test is about learning from a peer.
     probe: { enabled: false },
     routes: [
@@ -55,7 +67,10 @@ beforeAll(async () => {
       },
     ],
   };
-  worker = await WranglerDev.start({ PAYPATH_POLICY: JSON.stringify(policy), REDIS_URL: redis.url });
+  worker = await WranglerDev.start({
+    PAYPATH_POLICY: JSON.stringify(policy),
+    REDIS_URL: redis.url,
+  });
 }, 90_000);
 
 afterAll(async () => {
@@ -73,11 +88,20 @@ async function pay(reference: string, base = worker.url, path = '/v1/payments') 
     signal: AbortSignal.timeout(10_000),
   });
   await response.arrayBuffer();
-  return { status: response.status, path: response.headers.get('x-paypath-path'), attempts: response.headers.get('x-paypath-attempts') };
+  return {
+    status: response.status,
+    path: response.headers.get('x-paypath-path'),
+    attempts: response.headers.get('x-paypath-attempts'),
+  };
 }
 
-async function pathStatus(id: string, base = worker.url): Promise<{ state: string; requests: number }> {
-  const status = (await (await fetch(`${base}/status`)).json()) as { paths: { id: string; state: string; requests: number }[] };
+async function pathStatus(
+  id: string,
+  base = worker.url,
+): Promise<{ state: string; requests: number }> {
+  const status = (await (await fetch(`${base}/status`)).json()) as {
+    paths: { id: string; state: string; requests: number }[];
+  };
   return status.paths.find((p) => p.id === id)!;
 }
 
@@ -115,7 +139,9 @@ describe('the Worker in workerd', () => {
     await carriers.get('edge-a')!.setMode({ mode: 'up' });
     await carriers.get('edge-b')!.setMode({ mode: 'up' });
     // An opossum breaker kept across requests in workerd would stay open for ever; this one half-opens.
-    await expect.poll(async () => (await pay(`w-back-${Date.now()}`)).path, { timeout: 6_000, interval: 250 }).toBe('edge-a');
+    await expect
+      .poll(async () => (await pay(`w-back-${Date.now()}`)).path, { timeout: 6_000, interval: 250 })
+      .toBe('edge-a');
     expect(await pathState('edge-a')).toBe('closed');
     expect(processor.duplicateCharges).toBe(0);
   });
@@ -125,7 +151,14 @@ describe('the Worker in workerd', () => {
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
     let node: RunningGateway | undefined;
     try {
-      node = await startNodeGateway({ policy: parsed.policy, policyHash: await policyHash(parsed.policy), port: 0, redisUrl: redis.url, logger: silentLogger, warmCodePaths: false });
+      node = await startNodeGateway({
+        policy: parsed.policy,
+        policyHash: await policyHash(parsed.policy),
+        port: 0,
+        redisUrl: redis.url,
+        logger: silentLogger,
+        warmCodePaths: false,
+      });
       const nodeUrl = node.url;
 
       // Node learns first: edge-a refuses, the Node gateway's payments trip it.
@@ -141,11 +174,16 @@ describe('the Worker in workerd', () => {
       await carriers.get('edge-c')!.setMode({ mode: 'refuse' });
       // (edge-c carried payments in the test before, so its window needs more failures than the volume threshold.)
       for (let i = 0; i < 10 && (await pathState('edge-c')) !== 'open'; i++) {
-        expect(await pay(`w-c-${i}`, worker.url, '/v1/via-c')).toMatchObject({ status: 201, path: 'edge-b' });
+        expect(await pay(`w-c-${i}`, worker.url, '/v1/via-c')).toMatchObject({
+          status: 201,
+          path: 'edge-b',
+        });
       }
       expect(await pathState('edge-c')).toBe('open');
       // The Node instance applies it (published by the Worker after its answers), having sent nothing there.
-      await expect.poll(() => pathState('edge-c', nodeUrl), { timeout: 8_000, interval: 200 }).toBe('open');
+      await expect
+        .poll(() => pathState('edge-c', nodeUrl), { timeout: 8_000, interval: 200 })
+        .toBe('open');
       expect((await pathStatus('edge-c', nodeUrl)).requests).toBe(0);
     } finally {
       await carriers.get('edge-c')!.setMode({ mode: 'up' });
@@ -193,10 +231,20 @@ describe('the Worker probes its paths without timers', () => {
       ...policy,
       probe: { enabled: true, path: '/health', ...PROBE },
       // A minute: an open path in these tests closes only through a passing probe.
-      breaker: { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeoutMs: 60_000, windowMs: 10_000 },
-      redundancy: { webhooks: [`http://127.0.0.1:${(alarmReceiver.address() as AddressInfo).port}/alarms`] },
+      breaker: {
+        volumeThreshold: 2,
+        errorThresholdPercentage: 50,
+        resetTimeoutMs: 60_000,
+        windowMs: 10_000,
+      },
+      redundancy: {
+        webhooks: [`http://127.0.0.1:${(alarmReceiver.address() as AddressInfo).port}/alarms`],
+      },
     };
-    prober = await WranglerDev.start({ PAYPATH_POLICY: JSON.stringify(probed), REDIS_URL: probeRedis.url }, { testScheduled: true });
+    prober = await WranglerDev.start(
+      { PAYPATH_POLICY: JSON.stringify(probed), REDIS_URL: probeRedis.url },
+      { testScheduled: true },
+    );
   }, 90_000);
 
   afterAll(async () => {
@@ -208,7 +256,9 @@ describe('the Worker probes its paths without timers', () => {
   });
 
   async function paths(): Promise<ProbedPath[]> {
-    const status = (await (await fetch(`${prober.url}/status`, { signal: AbortSignal.timeout(5_000) })).json()) as { paths: ProbedPath[] };
+    const status = (await (
+      await fetch(`${prober.url}/status`, { signal: AbortSignal.timeout(5_000) })
+    ).json()) as { paths: ProbedPath[] };
     return status.paths;
   }
   const probed = async (id: string) => (await paths()).find((p) => p.id === id)!;
@@ -221,7 +271,12 @@ describe('the Worker probes its paths without timers', () => {
 
   it('a request starts a due probe in the background; a blackholed path opens with no payment meeting it', async () => {
     // Requests drive the first rounds: every path answers its probe.
-    await expect.poll(async () => (await paths()).map((p) => p.lastProbe?.error), { timeout: 10_000, interval: 200 }).toEqual([null, null, null]);
+    await expect
+      .poll(async () => (await paths()).map((p) => p.lastProbe?.error), {
+        timeout: 10_000,
+        interval: 200,
+      })
+      .toEqual([null, null, null]);
     const before = await probed('edge-a');
     expect(before.state).toBe('closed');
     // Let a probe those requests started finish before the cut, so only a later one can meet it.
@@ -235,7 +290,9 @@ describe('the Worker probes its paths without timers', () => {
       const triggering = await probed('edge-a');
       expect(triggering.state).toBe('closed');
 
-      await expect.poll(async () => (await probed('edge-a')).state, { timeout: 5_000, interval: 150 }).toBe('open');
+      await expect
+        .poll(async () => (await probed('edge-a')).state, { timeout: 5_000, interval: 150 })
+        .toBe('open');
       const opened = await probed('edge-a');
       expect(opened.transitions.at(-1)?.reason).toBe('probe: response_timeout');
       expect(opened.lastProbe).toMatchObject({ error: 'response_timeout' });
@@ -244,18 +301,24 @@ describe('the Worker probes its paths without timers', () => {
       expect(opened.requests).toBe(before.requests); // probes only: no payment was sent there
 
       // The next payment goes straight to edge-b: one attempt, none spent waiting on edge-a.
-      expect(await pay('wp-after-probe', prober.url)).toEqual({ status: 201, path: 'edge-b', attempts: '1' });
+      expect(await pay('wp-after-probe', prober.url)).toEqual({
+        status: 201,
+        path: 'edge-b',
+        attempts: '1',
+      });
       expect((await probed('edge-a')).requests).toBe(before.requests);
       expect(processor.chargesFor('wp-after-probe')).toBe(1);
     } finally {
       await carriers.get('edge-a')!.setMode({ mode: 'up' });
     }
     // Probes drive the recovery too: the reset timeout is a minute, so only a passing probe closes it.
-    await expect.poll(async () => (await probed('edge-a')).state, { timeout: 5_000, interval: 150 }).toBe('closed');
+    await expect
+      .poll(async () => (await probed('edge-a')).state, { timeout: 5_000, interval: 150 })
+      .toBe('closed');
     expect((await probed('edge-a')).transitions.at(-1)?.reason).toBe('probe-succeeded');
   });
 
-  it('the Cron Trigger probes an idle Worker\'s paths, opens a refusing one with no request at all, and shares it through Redis', async () => {
+  it("the Cron Trigger probes an idle Worker's paths, opens a refusing one with no request at all, and shares it through Redis", async () => {
     expect((await shared('edge-c'))?.state ?? 'closed').toBe('closed');
     const payments = processor.requests.get('/v1/payments') ?? 0;
     const probesSeen = processor.requests.get('/health') ?? 0;
@@ -265,14 +328,25 @@ describe('the Worker probes its paths without timers', () => {
       // No request reaches the Worker's fetch handler from here until Redis shows the trip.
       await prober.scheduled('* * * * *');
       const record = await shared('edge-c');
-      expect(record).toMatchObject({ state: 'open', reason: expect.stringMatching(/^probe: (connection_lost|connect_refused)$/) });
+      expect(record).toMatchObject({
+        state: 'open',
+        reason: expect.stringMatching(/^probe: (connection_lost|connect_refused)$/),
+      });
       expect(processor.requests.get('/v1/payments') ?? 0).toBe(payments);
       expect(processor.requests.get('/health') ?? 0).toBeGreaterThanOrEqual(probesSeen + 2); // edge-a and edge-b were probed too
 
       const c = await probed('edge-c');
-      expect(c).toMatchObject({ state: 'open', requests: 0, lastProbe: { error: expect.stringMatching(/^(connection_lost|connect_refused)$/) } });
+      expect(c).toMatchObject({
+        state: 'open',
+        requests: 0,
+        lastProbe: { error: expect.stringMatching(/^(connection_lost|connect_refused)$/) },
+      });
       // A payment on the route that tries edge-c first does not meet it.
-      expect(await pay('wp-after-cron', prober.url, '/v1/via-c')).toEqual({ status: 201, path: 'edge-b', attempts: '1' });
+      expect(await pay('wp-after-cron', prober.url, '/v1/via-c')).toEqual({
+        status: 201,
+        path: 'edge-b',
+        attempts: '1',
+      });
       expect((await probed('edge-c')).requests).toBe(0);
     } finally {
       await carriers.get('edge-c')!.setMode({ mode: 'up' });
@@ -283,15 +357,22 @@ describe('the Worker probes its paths without timers', () => {
   });
 
   it('with every carrier cut, finds every path down from timestamps alone, refuses payments unsent, and comes back', async () => {
-    const level = async () => ((await (await fetch(`${prober.url}/status`)).json()) as { redundancy: { level: string } }).redundancy.level;
-    const readyz = async () => (await fetch(`${prober.url}/readyz`).then(async (r) => (await r.arrayBuffer(), r.status)));
+    const level = async () =>
+      ((await (await fetch(`${prober.url}/status`)).json()) as { redundancy: { level: string } })
+        .redundancy.level;
+    const readyz = async () =>
+      await fetch(`${prober.url}/readyz`).then(async (r) => (await r.arrayBuffer(), r.status));
     for (const id of IDS) await carriers.get(id)!.setMode({ mode: 'blackhole' });
     try {
       // Only requests drive the probes here: each poll starts the due ones, and the verdict is
       // reached from the timestamps they leave (redundancy.downAfterMs, 3 s by default).
       await expect.poll(level, { timeout: 20_000, interval: 200 }).toBe('down');
       expect(await readyz()).toBe(503);
-      expect(await pay('wp-all-down', prober.url)).toEqual({ status: 503, path: null, attempts: null });
+      expect(await pay('wp-all-down', prober.url)).toEqual({
+        status: 503,
+        path: null,
+        attempts: null,
+      });
     } finally {
       for (const id of IDS) await carriers.get(id)!.setMode({ mode: 'up' });
     }
@@ -304,11 +385,16 @@ describe('the Worker probes its paths without timers', () => {
 
   it('delivers redundancy alarms from workerd, retrying a refused delivery with backoff', async () => {
     // The tests above dropped and restored redundancy several times.
-    await expect.poll(() => alarmDeliveries.filter((d) => d.status === 204).map((d) => d.event), { timeout: 10_000, interval: 200 }).toEqual(
-      expect.arrayContaining(['redundancy.dropped', 'redundancy.recovered']),
-    );
+    await expect
+      .poll(() => alarmDeliveries.filter((d) => d.status === 204).map((d) => d.event), {
+        timeout: 10_000,
+        interval: 200,
+      })
+      .toEqual(expect.arrayContaining(['redundancy.dropped', 'redundancy.recovered']));
     const refused = alarmDeliveries[0]!;
     expect(refused.status).toBe(503);
-    expect(alarmDeliveries.filter((d) => d.id === refused.id).map((d) => d.status)).toEqual([503, 204]);
+    expect(alarmDeliveries.filter((d) => d.id === refused.id).map((d) => d.status)).toEqual([
+      503, 204,
+    ]);
   });
 });

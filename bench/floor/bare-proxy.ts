@@ -15,11 +15,29 @@ function readAll(stream: NodeJS.ReadableStream, done: (bytes: Buffer) => void): 
 createServer((req, res) => {
   if (req.method === 'GET') return void res.end('ok');
   readAll(req, (body) => {
-    const headers = { 'content-type': 'application/json', 'content-length': body.length, 'idempotency-key': crypto.randomUUID() };
-    const forward = request({ agent, host: upstream.hostname, port: upstream.port, method: 'POST', path: '/v1/payments', headers }, (answer) =>
-      readAll(answer, (bytes) =>
-        res.writeHead(answer.statusCode ?? 502, { 'content-type': String(answer.headers['content-type'] ?? 'application/json'), 'content-length': bytes.length }).end(bytes),
-      ),
+    const headers = {
+      'content-type': 'application/json',
+      'content-length': body.length,
+      'idempotency-key': crypto.randomUUID(),
+    };
+    const forward = request(
+      {
+        agent,
+        host: upstream.hostname,
+        port: upstream.port,
+        method: 'POST',
+        path: '/v1/payments',
+        headers,
+      },
+      (answer) =>
+        readAll(answer, (bytes) =>
+          res
+            .writeHead(answer.statusCode ?? 502, {
+              'content-type': String(answer.headers['content-type'] ?? 'application/json'),
+              'content-length': bytes.length,
+            })
+            .end(bytes),
+        ),
     );
     forward.on('error', () => res.writeHead(502).end());
     forward.end(body);

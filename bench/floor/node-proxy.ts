@@ -9,8 +9,18 @@ createServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on('data', (chunk: Buffer) => chunks.push(chunk));
   req.on('end', async () => {
-    const answer = await pool.request({ method: 'POST', path: '/v1/payments', headers: { 'content-type': 'application/json', 'idempotency-key': crypto.randomUUID() }, body: Buffer.concat(chunks) });
+    const answer = await pool.request({
+      method: 'POST',
+      path: '/v1/payments',
+      headers: { 'content-type': 'application/json', 'idempotency-key': crypto.randomUUID() },
+      body: Buffer.concat(chunks),
+    });
     const bytes = Buffer.from(await answer.body.arrayBuffer());
-    res.writeHead(answer.statusCode, { 'content-type': String(answer.headers['content-type'] ?? 'application/json'), 'content-length': bytes.length }).end(bytes);
+    res
+      .writeHead(answer.statusCode, {
+        'content-type': String(answer.headers['content-type'] ?? 'application/json'),
+        'content-length': bytes.length,
+      })
+      .end(bytes);
   });
 }).listen(Number(process.argv[3]), '127.0.0.1');

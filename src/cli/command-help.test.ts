@@ -16,8 +16,12 @@ Exit status: 0 ok.`;
 
 describe('commandHelp', () => {
   it("cuts one command's lines and the option sections naming it", () => {
-    expect(commandHelp(USAGE, 'run')).toBe('Usage:\n  tool run FILE [--fast]         run it\n                                 (env TOOL_FILE)');
-    expect(commandHelp(USAGE, 'peek')).toBe('Usage:\n  tool peek                      look\n\nOptions of stop, peek (they talk to a server):\n  --url URL                      where');
+    expect(commandHelp(USAGE, 'run')).toBe(
+      'Usage:\n  tool run FILE [--fast]         run it\n                                 (env TOOL_FILE)',
+    );
+    expect(commandHelp(USAGE, 'peek')).toBe(
+      'Usage:\n  tool peek                      look\n\nOptions of stop, peek (they talk to a server):\n  --url URL                      where',
+    );
     expect(commandHelp(USAGE, 'walk')).toBeUndefined();
   });
 });

@@ -9,7 +9,8 @@ export function commandHelp(usage: string, command: string): string | undefined 
   for (let i = 0; i < lines.length; i++) {
     if (!isCommandLine(lines[i]!) || lines[i]!.split(/\s+/)[2] !== command) continue;
     out.push(lines[i]!);
-    for (i++; i < lines.length && /^ {3,}\S/.test(lines[i]!) && !isCommandLine(lines[i]!); i++) out.push(lines[i]!);
+    for (i++; i < lines.length && /^ {3,}\S/.test(lines[i]!) && !isCommandLine(lines[i]!); i++)
+      out.push(lines[i]!);
     i--;
   }
   if (out.length === 0) return undefined;

@@ -2,7 +2,14 @@ import { parseArgs } from 'node:util';
 import { createLogger } from '../adapters/node/logger.ts';
 import { loadPolicyFile, PolicyFileError } from '../adapters/node/policy-file.ts';
 import { loadAdminTokens } from '../adapters/node/admin-tokens.ts';
-import { auditCommand, CliUsageError, drillCommand, GatewayAnswerError, policyCommand, statusCommand } from './ops-commands.ts';
+import {
+  auditCommand,
+  CliUsageError,
+  drillCommand,
+  GatewayAnswerError,
+  policyCommand,
+  statusCommand,
+} from './ops-commands.ts';
 import { commandHelp, wantsHelp } from './command-help.ts';
 import { paypathVersion } from './version.ts';
 import { SecretFileError } from '../adapters/node/secret-file.ts';
@@ -76,8 +83,10 @@ export async function main(argv: string[]): Promise<number> {
     console.log(`paypath ${paypathVersion()}`);
     return EXIT.ok;
   }
-  if (command === 'help' && rest[0] !== undefined) return printCommandHelp(wantsHelp(rest) ? 'help' : rest[0]);
-  if (command !== undefined && command !== 'help' && wantsHelp(rest)) return printCommandHelp(command);
+  if (command === 'help' && rest[0] !== undefined)
+    return printCommandHelp(wantsHelp(rest) ? 'help' : rest[0]);
+  if (command !== undefined && command !== 'help' && wantsHelp(rest))
+    return printCommandHelp(command);
   try {
     switch (command) {
       case 'serve':
@@ -112,7 +121,12 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`paypath: ${error.message}`);
       return EXIT.failure;
     }
-    if (error instanceof UsageError || error instanceof CliUsageError || error instanceof DoctorUsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (
+      error instanceof UsageError ||
+      error instanceof CliUsageError ||
+      error instanceof DoctorUsageError ||
+      (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+    ) {
       console.error(`paypath: ${(error as Error).message}\n\n${USAGE}`);
       return EXIT.usage;
     }
@@ -126,7 +140,9 @@ async function validateCommand(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('validate takes exactly one policy file');
   const file = positionals[0]!;
   const { policy, hash } = await loadPolicyFile(file);
-  console.log(`${file}: valid (version ${policy.version}, hash ${hash}; ${policy.paths.length} paths, ${policy.routes.length} routes)`);
+  console.log(
+    `${file}: valid (version ${policy.version}, hash ${hash}; ${policy.paths.length} paths, ${policy.routes.length} routes)`,
+  );
   // Valid all the same (exit 0): the order of routes only misleads a reader here.
   for (const warning of routeShadowingWarnings(policy)) console.error(`warning: ${warning}`);
   return EXIT.ok;
@@ -152,20 +168,27 @@ async function serveCommand(args: string[]): Promise<number> {
   });
   const tlsCert = values['tls-cert'] ?? process.env.PAYPATH_TLS_CERT;
   const tlsKey = values['tls-key'] ?? process.env.PAYPATH_TLS_KEY;
-  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  if ((tlsCert === undefined) !== (tlsKey === undefined))
+    throw new UsageError('--tls-cert and --tls-key go together');
   const file = values.policy ?? process.env.PAYPATH_POLICY;
   if (!file) throw new UsageError('serve needs --policy FILE (or PAYPATH_POLICY)');
   const portText = values.port ?? process.env.PORT ?? '8787';
   const port = Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got "${portText}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port must be 0..65535, got "${portText}"`);
   const memoryMbText = values['idempotency-memory-mb'] ?? process.env.PAYPATH_IDEMPOTENCY_MEMORY_MB;
   const memoryMb = memoryMbText === undefined ? undefined : Number(memoryMbText);
   if (memoryMb !== undefined && !(Number.isFinite(memoryMb) && memoryMb > 0)) {
-    throw new UsageError(`--idempotency-memory-mb must be a positive number of MB, got "${memoryMbText}"`);
+    throw new UsageError(
+      `--idempotency-memory-mb must be a positive number of MB, got "${memoryMbText}"`,
+    );
   }
   let queueKeys;
   try {
-    queueKeys = loadQueueKeys({ file: values['queue-key-file'] ?? process.env.PAYPATH_QUEUE_KEY_FILE, env: process.env.PAYPATH_QUEUE_KEY });
+    queueKeys = loadQueueKeys({
+      file: values['queue-key-file'] ?? process.env.PAYPATH_QUEUE_KEY_FILE,
+      env: process.env.PAYPATH_QUEUE_KEY,
+    });
   } catch (error) {
     if (error instanceof QueueKeyError) throw new UsageError(error.message);
     throw error;
@@ -187,11 +210,18 @@ async function serveCommand(args: string[]): Promise<number> {
   const logger = createLogger();
   let adminTokens;
   try {
-    adminTokens = await loadAdminTokens({ spec: process.env.PAYPATH_ADMIN_TOKENS, file: values['admin-tokens-file'] ?? process.env.PAYPATH_ADMIN_TOKENS_FILE });
+    adminTokens = await loadAdminTokens({
+      spec: process.env.PAYPATH_ADMIN_TOKENS,
+      file: values['admin-tokens-file'] ?? process.env.PAYPATH_ADMIN_TOKENS_FILE,
+    });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  if (adminTokens.length === 0) logger.warn({ event: 'admin_disabled' }, 'no admin tokens configured: every /admin request is answered 401');
+  if (adminTokens.length === 0)
+    logger.warn(
+      { event: 'admin_disabled' },
+      'no admin tokens configured: every /admin request is answered 401',
+    );
   const running = await startNodeGateway({
     policyFile: file,
     watchPolicy: !values['no-watch'],
@@ -203,10 +233,14 @@ async function serveCommand(args: string[]): Promise<number> {
     port,
     host: values.host ?? process.env.HOST ?? '127.0.0.1',
     ...(redisUrl !== undefined ? { redisUrl } : {}),
-    ...(memoryMb !== undefined ? { idempotencyMemoryBytes: Math.round(memoryMb * 1024 * 1024) } : {}),
+    ...(memoryMb !== undefined
+      ? { idempotencyMemoryBytes: Math.round(memoryMb * 1024 * 1024) }
+      : {}),
     ...(queueKeys.length > 0 ? { queueKeys } : {}),
     logger,
-    ...(tlsCert !== undefined && tlsKey !== undefined ? { tls: { certFile: tlsCert, keyFile: tlsKey } } : {}),
+    ...(tlsCert !== undefined && tlsKey !== undefined
+      ? { tls: { certFile: tlsCert, keyFile: tlsKey } }
+      : {}),
   });
   logger.info({ url: running.url, policy: file, hash }, `paypath listening on ${running.url}`);
   await new Promise<void>((resolve) => {

@@ -24,7 +24,12 @@ export class AttemptError extends Error {
   readonly code: AttemptErrorCode;
   readonly wire: WireState;
 
-  constructor(code: AttemptErrorCode, wire: WireState, message: string, options: { cause?: unknown } = {}) {
+  constructor(
+    code: AttemptErrorCode,
+    wire: WireState,
+    message: string,
+    options: { cause?: unknown } = {},
+  ) {
     super(message, options);
     this.name = 'AttemptError';
     this.code = code;

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { setForwardedFor } from './forwarded-for.ts';
 
-const sent = (mode: 'append' | 'replace' | 'drop', claimed: string | undefined, peer: string | undefined) => {
+const sent = (
+  mode: 'append' | 'replace' | 'drop',
+  claimed: string | undefined,
+  peer: string | undefined,
+) => {
   const headers = new Headers(claimed === undefined ? {} : { 'x-forwarded-for': claimed });
   setForwardedFor(headers, mode, peer);
   return headers.get('x-forwarded-for');
@@ -13,7 +17,7 @@ describe('setForwardedFor', () => {
     expect(sent('append', undefined, '127.0.0.1')).toBe('127.0.0.1');
   });
 
-  it('replaces or drops the client\'s claim by policy', () => {
+  it("replaces or drops the client's claim by policy", () => {
     expect(sent('replace', '203.0.113.9', '127.0.0.1')).toBe('127.0.0.1');
     expect(sent('drop', '203.0.113.9', '127.0.0.1')).toBeNull();
   });

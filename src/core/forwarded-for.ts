@@ -11,9 +11,16 @@ export type ForwardedForMode = (typeof FORWARDED_FOR_MODES)[number];
  * Without a known peer address, none is sent: a client's claim never goes on without the real
  * address after it.
  */
-export function setForwardedFor(headers: Headers, mode: ForwardedForMode, peer: string | undefined): void {
+export function setForwardedFor(
+  headers: Headers,
+  mode: ForwardedForMode,
+  peer: string | undefined,
+): void {
   const claimed = headers.get('x-forwarded-for');
   headers.delete('x-forwarded-for');
   if (mode === 'drop' || peer === undefined || peer === '') return;
-  headers.set('x-forwarded-for', mode === 'append' && claimed !== null && claimed.trim() !== '' ? `${claimed}, ${peer}` : peer);
+  headers.set(
+    'x-forwarded-for',
+    mode === 'append' && claimed !== null && claimed.trim() !== '' ? `${claimed}, ${peer}` : peer,
+  );
 }

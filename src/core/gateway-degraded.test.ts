@@ -13,13 +13,21 @@ function setup(degradation: Record<string, unknown> = {}, extra: Record<string, 
   let clock = 1_700_000_000_000;
   let exchanges = 0;
   const sends: string[] = [];
-  const answer = (): UpstreamResponse => ({ status: 201, headers: new Headers(), body: new TextEncoder().encode('{}') });
+  const answer = (): UpstreamResponse => ({
+    status: 201,
+    headers: new Headers(),
+    body: new TextEncoder().encode('{}'),
+  });
   const transportFactory = (path: { id: string }): PathTransport => ({
     send: (request, options) => {
       sends.push(path.id);
       if (path.id === 'a' && request.headers.get('idempotency-key')?.startsWith('waits')) {
         // Waiting for a retransmission that does not come: only giving up ends it.
-        return new Promise((_resolve, reject) => options.signal.addEventListener('abort', () => reject(new AttemptError('response_timeout', 'sent', 'given up'))));
+        return new Promise((_resolve, reject) =>
+          options.signal.addEventListener('abort', () =>
+            reject(new AttemptError('response_timeout', 'sent', 'given up')),
+          ),
+        );
       }
       if (path.id === 'a' && ++exchanges % 2 === 0) clock += 250;
       else clock += 2;
@@ -33,14 +41,32 @@ function setup(degradation: Record<string, unknown> = {}, extra: Record<string, 
       { id: 'a', upstream: 'http://127.0.0.1:1' },
       { id: 'b', upstream: 'http://127.0.0.1:2' },
     ],
-    routes: [{ id: 'payments', match: { method: 'POST', path: '/v1/payments' }, paths: ['a', 'b'], idempotency: { upstreamHonors: true } }],
+    routes: [
+      {
+        id: 'payments',
+        match: { method: 'POST', path: '/v1/payments' },
+        paths: ['a', 'b'],
+        idempotency: { upstreamHonors: true },
+      },
+    ],
     probe: { enabled: false },
     degradation: { windowMs: 3_000, minSamples: 10, badPercent: 20, slowMs: 150, ...degradation },
     ...extra,
   });
-  const gateway = new Gateway({ policy, policyHash: 'test', transportFactory, breakerFactory: (config) => new OpossumBreaker(config), now: () => clock });
+  const gateway = new Gateway({
+    policy,
+    policyHash: 'test',
+    transportFactory,
+    breakerFactory: (config) => new OpossumBreaker(config),
+    now: () => clock,
+  });
   const route = policy.routes[0]!;
-  const request = (): UpstreamRequest => ({ method: 'POST', target: '/v1/payments', headers: new Headers(), body: new TextEncoder().encode('{}') });
+  const request = (): UpstreamRequest => ({
+    method: 'POST',
+    target: '/v1/payments',
+    headers: new Headers(),
+    body: new TextEncoder().encode('{}'),
+  });
   let n = 0;
   const pay = (key = `key-${n++}`) => gateway.forward(route, request(), key);
   const pathStatus = (id: string) => gateway.status().paths.find((p) => p.id === id)!;
@@ -86,7 +112,10 @@ describe('a lossy path (answers, but many of them late)', () => {
 
   it('gives up an attempt waiting on it when it is marked degraded, and sends it on under the same key', async () => {
     // Attempt timeouts of 10 minutes: only the degraded mark can end the wait in this test's time.
-    const { gateway, pay } = setup({}, { adaptiveTimeout: { floorMs: 600_000, ceilingMs: 600_000 } });
+    const { gateway, pay } = setup(
+      {},
+      { adaptiveTimeout: { floorMs: 600_000, ceilingMs: 600_000 } },
+    );
     try {
       const waiting = pay('waits-1');
       for (let i = 0; i < 10; i++) expect((await pay()).pathId).toBe('a');

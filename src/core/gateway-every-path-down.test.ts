@@ -18,7 +18,10 @@ type Mode = 'up' | 'blackhole' | 'http503' | 'slow';
  * from timestamps only, so moving the clock is all it takes (as on Workers, where no timer lasts).
  * Probes run when the test calls probeRound(), as a Cron round would.
  */
-function setUp(overrides: Partial<PolicyInput> = {}, grades: Partial<Record<(typeof PATHS)[number], 'hot' | 'warm'>> = {}) {
+function setUp(
+  overrides: Partial<PolicyInput> = {},
+  grades: Partial<Record<(typeof PATHS)[number], 'hot' | 'warm'>> = {},
+) {
   let clock = 1_700_000_000_000;
   const modes = new Map<string, Mode>(PATHS.map((id) => [id, 'up']));
   const sends = new Map<string, number>(PATHS.map((id) => [id, 0]));
@@ -29,20 +32,36 @@ function setUp(overrides: Partial<PolicyInput> = {}, grades: Partial<Record<(typ
       if (request.method === 'POST') sends.set(path.id, sends.get(path.id)! + 1);
       const mode = modes.get(path.id)!;
       if (mode === 'slow' && request.method === 'POST') {
-        return new Promise((resolve) => held.push(() => resolve({ status: 201, headers: new Headers(), body: new TextEncoder().encode('{}') })));
+        return new Promise((resolve) =>
+          held.push(() =>
+            resolve({ status: 201, headers: new Headers(), body: new TextEncoder().encode('{}') }),
+          ),
+        );
       }
       if (mode === 'blackhole') {
         // A cut carrier: nothing comes back, the attempt (or probe) times out.
-        return new Promise((_resolve, reject) => options.signal.addEventListener('abort', () => reject(new AttemptError('response_timeout', 'sent', 'no answer'))));
+        return new Promise((_resolve, reject) =>
+          options.signal.addEventListener('abort', () =>
+            reject(new AttemptError('response_timeout', 'sent', 'no answer')),
+          ),
+        );
       }
       const status = mode === 'http503' ? 503 : request.method === 'POST' ? 201 : 200;
-      return Promise.resolve({ status, headers: new Headers(), body: new TextEncoder().encode('{}') });
+      return Promise.resolve({
+        status,
+        headers: new Headers(),
+        body: new TextEncoder().encode('{}'),
+      });
     },
     close: async () => {},
   });
   const policy = policyFromObject({
     version: 1,
-    paths: PATHS.map((id) => ({ id, upstream: `http://127.0.0.1:${PATHS.indexOf(id) + 1}`, grade: grades[id] ?? 'hot' })),
+    paths: PATHS.map((id) => ({
+      id,
+      upstream: `http://127.0.0.1:${PATHS.indexOf(id) + 1}`,
+      grade: grades[id] ?? 'hot',
+    })),
     breaker: { resetTimeoutMs: 60_000 },
     probe: { timeoutMs: 20 },
     routes: [
@@ -73,7 +92,12 @@ function setUp(overrides: Partial<PolicyInput> = {}, grades: Partial<Record<(typ
   const route = policy.routes[0]!;
   let nextKey = 0;
   const pay = () => {
-    const request: UpstreamRequest = { method: 'POST', target: '/v1/payments', headers: new Headers(), body: new TextEncoder().encode('{}') };
+    const request: UpstreamRequest = {
+      method: 'POST',
+      target: '/v1/payments',
+      headers: new Headers(),
+      body: new TextEncoder().encode('{}'),
+    };
     return gateway.forward(route, request, `key-${nextKey++}`);
   };
   return {
@@ -131,7 +155,11 @@ describe('every path down', () => {
       (error: unknown) => error,
     );
     expect(refused).toBeInstanceOf(PaypathError);
-    expect(refused).toMatchObject({ code: 'no_path_available', status: 503, headers: { 'retry-after': '1' } });
+    expect(refused).toMatchObject({
+      code: 'no_path_available',
+      status: 503,
+      headers: { 'retry-after': '1' },
+    });
     expect(totalSends()).toBe(sent); // nothing sent into the black hole
   });
 
@@ -152,7 +180,10 @@ describe('every path down', () => {
     await settle();
     const status = gateway.status();
     expect(status.redundancy.level).toBe('N+0');
-    expect(status.paths.find((p) => p.id === 'b')).toMatchObject({ state: 'closed', silentSince: null });
+    expect(status.paths.find((p) => p.id === 'b')).toMatchObject({
+      state: 'closed',
+      silentSince: null,
+    });
     expect(gateway.isReady()).toBe(true);
     expect(alarms.at(-1)).toMatchObject({ event: 'redundancy.recovered', from: 'down', to: 'N+0' });
 
@@ -188,7 +219,9 @@ describe('every path down', () => {
     advance(1_000);
     await gateway.probeDue(); // b and c are due; a is not, but it has answered nothing for a probe interval
     await settle();
-    expect(gateway.status().paths.find((p) => p.id === 'a')!.lastProbe).toMatchObject({ error: null });
+    expect(gateway.status().paths.find((p) => p.id === 'a')!.lastProbe).toMatchObject({
+      error: null,
+    });
     advance(WINDOW_MS);
     await gateway.probeDue();
     await settle();

@@ -55,7 +55,14 @@ export interface GatewayStatus {
 }
 
 /** One path as /status shows it; `windowMs` is the every-path-down rule's window, when it applies. */
-export function pathStatus(p: PathState, paths: PathSet, proofs: PathProofs, provenWithinMs: number, now: number, windowMs: number | undefined): PathStatus {
+export function pathStatus(
+  p: PathState,
+  paths: PathSet,
+  proofs: PathProofs,
+  provenWithinMs: number,
+  now: number,
+  windowMs: number | undefined,
+): PathStatus {
   const drillPassedAt = proofs.get(p.config.id)?.drillPassedAt ?? null;
   const provenAt = proofs.provenAt(p.config.id);
   return {
@@ -70,9 +77,17 @@ export function pathStatus(p: PathState, paths: PathSet, proofs: PathProofs, pro
     failures: p.failures,
     latencyMs: { p50: round(p.latency.quantile(0.5)), p99: round(p.latency.quantile(0.99)) },
     lastError: p.lastError ?? null,
-    lastProbe: p.lastProbe ? { latencyMs: p.lastProbe.latencyMs, at: p.lastProbe.at, error: p.lastProbe.error } : null,
-    silentSince: windowMs !== undefined && silentFor(p.answers.silentSince, now, windowMs) ? new Date(p.answers.silentSince!).toISOString() : null,
-    degradedSince: p.quality.degradedSince !== undefined ? new Date(p.quality.degradedSince).toISOString() : null,
+    lastProbe: p.lastProbe
+      ? { latencyMs: p.lastProbe.latencyMs, at: p.lastProbe.at, error: p.lastProbe.error }
+      : null,
+    silentSince:
+      windowMs !== undefined && silentFor(p.answers.silentSince, now, windowMs)
+        ? new Date(p.answers.silentSince!).toISOString()
+        : null,
+    degradedSince:
+      p.quality.degradedSince !== undefined
+        ? new Date(p.quality.degradedSince).toISOString()
+        : null,
     badPercent: p.quality.badPercent,
     transitions: [...p.transitions],
     egress: { ...p.egress, sharedWith: paths.sharedWith(p) },

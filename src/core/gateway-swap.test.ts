@@ -15,7 +15,9 @@ const policy = (edit: (p: PolicyInput) => void = () => {}): Policy => {
       { id: 'b', upstream: 'http://127.0.0.1:2' },
       { id: 'c', upstream: 'http://127.0.0.1:3' },
     ],
-    routes: [{ id: 'payments', match: { method: 'POST', path: '/v1/payments' }, paths: ['a', 'b', 'c'] }],
+    routes: [
+      { id: 'payments', match: { method: 'POST', path: '/v1/payments' }, paths: ['a', 'b', 'c'] },
+    ],
   };
   edit(input);
   return policyFromObject(input);
@@ -28,7 +30,12 @@ describe('gateway swap on policy apply', () => {
       send: () => Promise.reject(new Error('not used')),
       close: async () => void closed.push(`${path.id}@${path.upstream}`),
     });
-    const old = new Gateway({ policy: policy(), policyHash: 'h1', transportFactory, breakerFactory });
+    const old = new Gateway({
+      policy: policy(),
+      policyHash: 'h1',
+      transportFactory,
+      breakerFactory,
+    });
     const trip = old.path('a')!.breaker;
     trip.trip('test'); // an open breaker must survive the apply
 
@@ -63,9 +70,23 @@ describe('gateway swap on policy apply', () => {
   });
 
   it('builds fresh breakers for every path when the breaker settings change', () => {
-    const transportFactory = (): PathTransport => ({ send: () => Promise.reject(new Error('not used')), close: async () => {} });
-    const old = new Gateway({ policy: policy(), policyHash: 'h1', transportFactory, breakerFactory });
-    const next = new Gateway({ policy: policy((p) => (p.breaker = { resetTimeoutMs: 1_000 })), policyHash: 'h2', transportFactory, breakerFactory, previous: old });
+    const transportFactory = (): PathTransport => ({
+      send: () => Promise.reject(new Error('not used')),
+      close: async () => {},
+    });
+    const old = new Gateway({
+      policy: policy(),
+      policyHash: 'h1',
+      transportFactory,
+      breakerFactory,
+    });
+    const next = new Gateway({
+      policy: policy((p) => (p.breaker = { resetTimeoutMs: 1_000 })),
+      policyHash: 'h2',
+      transportFactory,
+      breakerFactory,
+      previous: old,
+    });
     expect(old.sharesPath(next, 'a')).toBe(false);
     void old.close();
     void next.close();

@@ -12,13 +12,21 @@ describe('a path opened as failing', () => {
   it('gives up the attempts still waiting on it and sends them on at once, not after their timeout', async () => {
     let aAnswers = true;
     const sends = { a: 0, b: 0 };
-    const answer = (): UpstreamResponse => ({ status: 201, headers: new Headers(), body: new TextEncoder().encode('{}') });
+    const answer = (): UpstreamResponse => ({
+      status: 201,
+      headers: new Headers(),
+      body: new TextEncoder().encode('{}'),
+    });
     const transportFactory = (path: { id: string }): PathTransport => ({
       send: (_request, options) => {
         sends[path.id as 'a' | 'b']++;
         if (path.id === 'b' || aAnswers) return Promise.resolve(answer());
         // A cut carrier: nothing comes back until the attempt is given up.
-        return new Promise((_resolve, reject) => options.signal.addEventListener('abort', () => reject(new AttemptError('response_timeout', 'sent', 'given up'))));
+        return new Promise((_resolve, reject) =>
+          options.signal.addEventListener('abort', () =>
+            reject(new AttemptError('response_timeout', 'sent', 'given up')),
+          ),
+        );
       },
       close: async () => {},
     });
@@ -28,16 +36,38 @@ describe('a path opened as failing', () => {
         { id: 'a', upstream: 'http://127.0.0.1:1' },
         { id: 'b', upstream: 'http://127.0.0.1:2' },
       ],
-      routes: [{ id: 'payments', match: { method: 'POST', path: '/v1/payments' }, paths: ['a', 'b'], idempotency: { upstreamHonors: true } }],
+      routes: [
+        {
+          id: 'payments',
+          match: { method: 'POST', path: '/v1/payments' },
+          paths: ['a', 'b'],
+          idempotency: { upstreamHonors: true },
+        },
+      ],
       // The timeout adapts after 5 samples, and is then at least 5 s: only the open can end the wait early.
-      adaptiveTimeout: { minSamples: 5, floorMs: ATTEMPT_TIMEOUT_FLOOR_MS, ceilingMs: 2 * ATTEMPT_TIMEOUT_FLOOR_MS },
+      adaptiveTimeout: {
+        minSamples: 5,
+        floorMs: ATTEMPT_TIMEOUT_FLOOR_MS,
+        ceilingMs: 2 * ATTEMPT_TIMEOUT_FLOOR_MS,
+      },
       probe: { enabled: false },
     });
-    const gateway = new Gateway({ policy, policyHash: 'test', transportFactory, breakerFactory: (config) => new OpossumBreaker(config) });
+    const gateway = new Gateway({
+      policy,
+      policyHash: 'test',
+      transportFactory,
+      breakerFactory: (config) => new OpossumBreaker(config),
+    });
     const route = policy.routes[0]!;
-    const request = (): UpstreamRequest => ({ method: 'POST', target: '/v1/payments', headers: new Headers(), body: new TextEncoder().encode('{}') });
+    const request = (): UpstreamRequest => ({
+      method: 'POST',
+      target: '/v1/payments',
+      headers: new Headers(),
+      body: new TextEncoder().encode('{}'),
+    });
     try {
-      for (let i = 0; i < 5; i++) expect((await gateway.forward(route, request(), `warm-${i}`)).pathId).toBe('a');
+      for (let i = 0; i < 5; i++)
+        expect((await gateway.forward(route, request(), `warm-${i}`)).pathId).toBe('a');
       aAnswers = false;
       await new Promise((resolve) => setTimeout(resolve, 5)); // answers are kept to the millisecond
       const waiting = [0, 1, 2].map((i) => gateway.forward(route, request(), `cut-${i}`));

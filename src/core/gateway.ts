@@ -85,8 +85,10 @@ export class Gateway {
     this.policy = options.policy;
     this.policyHash = options.policyHash;
     this.#now = options.now ?? Date.now;
-    this.instanceId = options.instanceId ?? previous?.instanceId ?? `gw-${crypto.randomUUID().slice(0, 8)}`;
-    const store = (this.#store = options.healthStore ?? (previous ? previous.#store : new InMemoryHealthStore()));
+    this.instanceId =
+      options.instanceId ?? previous?.instanceId ?? `gw-${crypto.randomUUID().slice(0, 8)}`;
+    const store = (this.#store =
+      options.healthStore ?? (previous ? previous.#store : new InMemoryHealthStore()));
     this.retryBudget = new RetryBudget(options.policy.retryBudget);
     // Proofs outlive a policy apply: a path proven an hour ago still is.
     this.#proofs = previous ? previous.#proofs : new PathProofs(this.#now);
@@ -98,7 +100,9 @@ export class Gateway {
       transportFactory: options.transportFactory,
       makeBreaker: (config) => {
         const breaker = options.breakerFactory(options.policy.breaker, config);
-        return store.shared ? new TrialGatedBreaker(breaker, () => trialLock.acquire(config.id), trialLock.ms) : breaker;
+        return store.shared
+          ? new TrialGatedBreaker(breaker, () => trialLock.acquire(config.id), trialLock.ms)
+          : breaker;
       },
       now: this.#now,
       egressVisible: options.egressProbe !== undefined,
@@ -227,7 +231,11 @@ export class Gateway {
     return matchRoute(this.policy.routes, method, pathname);
   }
 
-  async forward(route: RouteConfig, request: UpstreamRequest, idempotencyKey: string): Promise<ForwardResult> {
+  async forward(
+    route: RouteConfig,
+    request: UpstreamRequest,
+    idempotencyKey: string,
+  ): Promise<ForwardResult> {
     if (this.#health.view.everyPathSilentSince() !== undefined) {
       // Every path is down: nothing is sent into the black hole. Checked again one event-loop turn
       // later, after sockets were read, so an answer already waiting (e.g. after a stall of this
@@ -240,7 +248,9 @@ export class Gateway {
       }
     }
     const allowed = this.#pathAllowed;
-    const effective = allowed ? { ...route, paths: route.paths.filter((id) => allowed(id, route)) } : route;
+    const effective = allowed
+      ? { ...route, paths: route.paths.filter((id) => allowed(id, route)) }
+      : route;
     return forwardWithFailover(effective, request, this.#paths.byId, {
       idempotencyKey,
       reconcile: createLookupReconciler(route, request, this.#paths.byId, idempotencyKey),
@@ -253,14 +263,18 @@ export class Gateway {
   /** Paths of a route whose breaker would admit a request now; none while every path is down (silent). */
   usablePaths(route: RouteConfig): string[] {
     if (this.#health.view.everyPathSilentSince() !== undefined) return [];
-    return route.paths.filter((id) => this.#paths.get(id)?.breaker.isAvailable && (this.#pathAllowed?.(id, route) ?? true));
+    return route.paths.filter(
+      (id) => this.#paths.get(id)?.breaker.isAvailable && (this.#pathAllowed?.(id, route) ?? true),
+    );
   }
 
   /** Ready while every payment route (or, without payment routes, every route) has a usable path: never while every path is down. */
   isReady(): boolean {
     this.#health.checkLevel();
     const payments = this.policy.routes.filter((r) => r.class === 'payment');
-    return (payments.length > 0 ? payments : this.policy.routes).every((route) => this.usablePaths(route).length > 0);
+    return (payments.length > 0 ? payments : this.policy.routes).every(
+      (route) => this.usablePaths(route).length > 0,
+    );
   }
 
   /** A drill passed while these paths carried its traffic: each has proven itself (see PathProofs). */
@@ -275,8 +289,21 @@ export class Gateway {
     return {
       redundancy: this.#health.view.redundancy(),
       sharedEgress: sharedEgressGroups(this.#paths.egressView()),
-      paths: this.#paths.all.map((p) => pathStatus(p, this.#paths, this.#proofs, this.policy.redundancy.provenWithinMs, now, windowMs)),
-      routes: this.policy.routes.map((r) => ({ id: r.id, class: r.class, usablePaths: this.usablePaths(r) })),
+      paths: this.#paths.all.map((p) =>
+        pathStatus(
+          p,
+          this.#paths,
+          this.#proofs,
+          this.policy.redundancy.provenWithinMs,
+          now,
+          windowMs,
+        ),
+      ),
+      routes: this.policy.routes.map((r) => ({
+        id: r.id,
+        class: r.class,
+        usablePaths: this.usablePaths(r),
+      })),
       policy: { version: this.policy.version, hash: this.policyHash },
     };
   }

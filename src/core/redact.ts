@@ -27,13 +27,41 @@ const DIGIT_RUN = new RegExp(String.raw`(?:${DIGIT})(?:(?:${SEPARATOR}){0,3}(?:$
 const SECURITY_CODE_NAME = String.raw`cvv2?|cvc2?|cvn|cav2|cid|csc|security[_\- ]?code|card[_\- ]?(?:verification|security)[_\- ]?(?:value|code)`;
 /** Between the name and the code: quotes, colons, equals signs, spaces, or their encodings. */
 const SECURITY_CODE_GAP = String.raw`(?:["'\s:=\\\]]|%(?:25)*(?:22|27|20|3[ADad]|5[CDcd]))`;
-const SECURITY_CODE = new RegExp(String.raw`(?:(?<![A-Za-z])|(?<=%[0-9A-Fa-f]{2}))(${SECURITY_CODE_NAME})(${SECURITY_CODE_GAP}{1,12})(?:[0-9]|%(?:25)*3[0-9]){3,4}(?![0-9])`, 'gi');
+const SECURITY_CODE = new RegExp(
+  String.raw`(?:(?<![A-Za-z])|(?<=%[0-9A-Fa-f]{2}))(${SECURITY_CODE_NAME})(${SECURITY_CODE_GAP}{1,12})(?:[0-9]|%(?:25)*3[0-9]){3,4}(?![0-9])`,
+  'gi',
+);
 
 /** Field names (compared lower case, without `-`, `_` and spaces) whose values are never kept in a record. */
 const SENSITIVE_FIELDS = new Set([
-  'pan', 'cardnumber', 'primaryaccountnumber', 'track1', 'track2', 'trackdata', 'pinblock',
-  'cvv', 'cvv2', 'cvc', 'cvc2', 'cvn', 'cav2', 'cid', 'csc', 'securitycode', 'cardverificationvalue', 'cardverificationcode', 'cardsecuritycode',
-  'authorization', 'proxyauthorization', 'cookie', 'setcookie', 'password', 'secret', 'apikey', 'xpaypathapikey', 'xpaypathsignature',
+  'pan',
+  'cardnumber',
+  'primaryaccountnumber',
+  'track1',
+  'track2',
+  'trackdata',
+  'pinblock',
+  'cvv',
+  'cvv2',
+  'cvc',
+  'cvc2',
+  'cvn',
+  'cav2',
+  'cid',
+  'csc',
+  'securitycode',
+  'cardverificationvalue',
+  'cardverificationcode',
+  'cardsecuritycode',
+  'authorization',
+  'proxyauthorization',
+  'cookie',
+  'setcookie',
+  'password',
+  'secret',
+  'apikey',
+  'xpaypathapikey',
+  'xpaypathsignature',
 ]);
 
 export function luhnValid(digits: string): boolean {
@@ -72,14 +100,25 @@ interface DigitGroups {
 function escapeAt(run: string, at: number): { byte: number; end: number } | undefined {
   if (run.charCodeAt(at) !== 37) return undefined;
   let next = at + 1;
-  while (run.startsWith('25', next) && isHex(run.charCodeAt(next + 2)) && isHex(run.charCodeAt(next + 3))) next += 2;
+  while (
+    run.startsWith('25', next) &&
+    isHex(run.charCodeAt(next + 2)) &&
+    isHex(run.charCodeAt(next + 3))
+  )
+    next += 2;
   if (!isHex(run.charCodeAt(next)) || !isHex(run.charCodeAt(next + 1))) return undefined;
   return { byte: parseInt(run.slice(next, next + 2), 16), end: next + 2 };
 }
 
 function groupsOf(run: string): DigitGroups {
   const n = run.length;
-  const groups: DigitGroups = { count: 0, start: new Int32Array(n + 1), end: new Int32Array(n + 1), first: new Int32Array(n + 2), digits: new Uint8Array(n) };
+  const groups: DigitGroups = {
+    count: 0,
+    start: new Int32Array(n + 1),
+    end: new Int32Array(n + 1),
+    first: new Int32Array(n + 2),
+    digits: new Uint8Array(n),
+  };
   let digitCount = 0;
   let open = false;
   let at = 0;
@@ -181,7 +220,16 @@ function mayHoldCardNumber(text: string): boolean {
       continue;
     } else if (hexLeft > 0 && ((c >= 65 && c <= 70) || (c >= 97 && c <= 102))) {
       // a hex letter inside a percent-escape
-    } else if (!(c === 32 || c === 45 || c === 46 || c === 43 || c === 95 || (c >= 9 && c <= 13) || c === 0xa0 || (c >= 0x2010 && c <= 0x2015))) {
+    } else if (!(
+      c === 32 ||
+      c === 45 ||
+      c === 46 ||
+      c === 43 ||
+      c === 95 ||
+      (c >= 9 && c <= 13) ||
+      c === 0xa0 ||
+      (c >= 0x2010 && c <= 0x2015)
+    )) {
       digits = 0;
     }
     if (hexLeft > 0) hexLeft--;
@@ -198,7 +246,10 @@ export function scrubCardNumbers(text: string): string {
 /** Replaces the digits of card security codes written after their name (`"cvc": "123"`, `cvv=123`). */
 export function scrubSecurityCodes(text: string): string {
   if (text.length < 7 || !/c[vas]|cid|secur|verif/i.test(text)) return text;
-  return text.replace(SECURITY_CODE, (_match, name: string, gap: string) => `${name}${gap}${FIELD_REPLACEMENT}`);
+  return text.replace(
+    SECURITY_CODE,
+    (_match, name: string, gap: string) => `${name}${gap}${FIELD_REPLACEMENT}`,
+  );
 }
 
 /** Card numbers and security codes out of one piece of text. */
@@ -220,7 +271,9 @@ function sensitiveField(name: string): boolean {
 
 /** A whole number that reads as a card number (13-19 digits, Luhn-valid) becomes the replacement text. */
 function scrubNumber(value: number | bigint): number | bigint | string {
-  const digits = (typeof value === 'bigint' ? (value < 0n ? -value : value) : Math.abs(value)).toString();
+  const digits = (
+    typeof value === 'bigint' ? (value < 0n ? -value : value) : Math.abs(value)
+  ).toString();
   return /^[0-9]{13,19}$/.test(digits) && luhnValid(digits) ? PAN_REPLACEMENT : value;
 }
 
@@ -237,7 +290,10 @@ export function scrubDeep(value: unknown, depth = 0): unknown {
   if (depth > 32) return '[too deep]';
   if (Array.isArray(value)) return value.map((item) => scrubDeep(item, depth + 1));
   if (value instanceof Error) {
-    const scrubbed: Record<string, unknown> = { type: value.name, message: scrubText(value.message) };
+    const scrubbed: Record<string, unknown> = {
+      type: value.name,
+      message: scrubText(value.message),
+    };
     if (value.stack !== undefined) scrubbed.stack = scrubText(value.stack);
     const code = (value as { code?: unknown }).code;
     if (code !== undefined) scrubbed.code = scrubDeep(code, depth + 1);

@@ -3,13 +3,22 @@ import { policyFromObject } from '../../test/support/policy.ts';
 import { matchRoute, normalisedPath } from './routing.ts';
 
 const routes = (order: 'exact-first' | 'prefix-first') => {
-  const payments = { id: 'payments', match: { method: 'POST', path: '/v1/payments' }, paths: ['a'] };
-  const captures = { id: 'captures', match: { method: 'POST', pathPrefix: '/v1/payments/' }, paths: ['a'] };
+  const payments = {
+    id: 'payments',
+    match: { method: 'POST', path: '/v1/payments' },
+    paths: ['a'],
+  };
+  const captures = {
+    id: 'captures',
+    match: { method: 'POST', pathPrefix: '/v1/payments/' },
+    paths: ['a'],
+  };
   const everything = { id: 'everything', match: { method: 'POST', pathPrefix: '/' }, paths: ['a'] };
   return policyFromObject({
     version: 1,
     paths: [{ id: 'a', upstream: 'http://127.0.0.1:1' }],
-    routes: order === 'exact-first' ? [payments, captures, everything] : [captures, payments, everything],
+    routes:
+      order === 'exact-first' ? [payments, captures, everything] : [captures, payments, everything],
   }).routes;
 };
 

@@ -7,7 +7,11 @@ import type { RouteConfig } from './policy/schema.ts';
  * prefix route, wherever it stands, takes a request that the processor will read as an exact route's
  * path (`/v1/payments/` is `/v1/payments` to most servers) past that route's rules.
  */
-export function matchRoute(routes: readonly RouteConfig[], method: string, pathname: string): RouteConfig | undefined {
+export function matchRoute(
+  routes: readonly RouteConfig[],
+  method: string,
+  pathname: string,
+): RouteConfig | undefined {
   const path = normalisedPath(pathname);
   const exact = withoutTrailingSlash(path);
   let byPrefix: RouteConfig | undefined;
@@ -58,7 +62,10 @@ const normalisedMatches = new WeakMap<RouteConfig, string>();
 function normalisedMatch(route: RouteConfig): string {
   let matched = normalisedMatches.get(route);
   if (matched === undefined) {
-    matched = route.match.path !== undefined ? withoutTrailingSlash(normalisedPath(route.match.path)) : normalisedPath(route.match.pathPrefix ?? '/');
+    matched =
+      route.match.path !== undefined
+        ? withoutTrailingSlash(normalisedPath(route.match.path))
+        : normalisedPath(route.match.pathPrefix ?? '/');
     normalisedMatches.set(route, matched);
   }
   return matched;

@@ -4,7 +4,12 @@ import { WebhookSender } from './webhook-sender.ts';
 
 function recordingLogger() {
   const errors: { fields: Record<string, unknown>; message: string | undefined }[] = [];
-  const logger: Logger = { info() {}, warn() {}, error: (fields, message) => void errors.push({ fields: fields as Record<string, unknown>, message }) };
+  const logger: Logger = {
+    info() {},
+    warn() {},
+    error: (fields, message) =>
+      void errors.push({ fields: fields as Record<string, unknown>, message }),
+  };
   return { logger, errors };
 }
 
@@ -14,11 +19,21 @@ describe('WebhookSender', () => {
   it('retries a failed delivery with growing delays until one succeeds, sending the same JSON each time', async () => {
     const tries: { at: number; body: string; userAgent: string | null }[] = [];
     const fake: typeof fetch = async (_url, init) => {
-      tries.push({ at: Date.now(), body: String(init?.body), userAgent: new Headers(init?.headers).get('user-agent') });
+      tries.push({
+        at: Date.now(),
+        body: String(init?.body),
+        userAgent: new Headers(init?.headers).get('user-agent'),
+      });
       return new Response(null, { status: tries.length < 3 ? 503 : 204 });
     };
     const { logger, errors } = recordingLogger();
-    const sender = new WebhookSender({ kind: 'test', userAgent: 'paypath-test', logger, fetch: fake, baseDelayMs: 20 });
+    const sender = new WebhookSender({
+      kind: 'test',
+      userAgent: 'paypath-test',
+      logger,
+      fetch: fake,
+      baseDelayMs: 20,
+    });
     sender.send('http://hook.test/a', { n: 1 });
     await Promise.all(sender.pending);
     expect(tries).toHaveLength(3);
@@ -35,12 +50,26 @@ describe('WebhookSender', () => {
       throw new TypeError('fetch failed');
     };
     const { logger, errors } = recordingLogger();
-    const sender = new WebhookSender({ kind: 'budget', userAgent: 'paypath-budget', logger, fetch: fake, maxTries: 3, baseDelayMs: 1 });
+    const sender = new WebhookSender({
+      kind: 'budget',
+      userAgent: 'paypath-budget',
+      logger,
+      fetch: fake,
+      maxTries: 3,
+      baseDelayMs: 1,
+    });
     sender.send(SECRET_URL, {}, { path: 'lte' });
     await Promise.all(sender.pending);
     expect(calls).toBe(3);
     expect(errors).toHaveLength(1);
-    expect(errors[0]!.fields).toEqual({ event: 'webhook_failed', kind: 'budget', url: 'https://hooks.example', tries: 3, failure: 'fetch failed', path: 'lte' });
+    expect(errors[0]!.fields).toEqual({
+      event: 'webhook_failed',
+      kind: 'budget',
+      url: 'https://hooks.example',
+      tries: 3,
+      failure: 'fetch failed',
+      path: 'lte',
+    });
     expect(JSON.stringify(errors)).not.toMatch(/secret-token|key=abc|pw/);
   });
 
@@ -51,7 +80,15 @@ describe('WebhookSender', () => {
       return new Promise(() => {}); // never answers
     };
     const { logger, errors } = recordingLogger();
-    const sender = new WebhookSender({ kind: 'test', userAgent: 'ua', logger, fetch: fake, maxTries: 2, baseDelayMs: 1, timeoutMs: 30 });
+    const sender = new WebhookSender({
+      kind: 'test',
+      userAgent: 'ua',
+      logger,
+      fetch: fake,
+      maxTries: 2,
+      baseDelayMs: 1,
+      timeoutMs: 30,
+    });
     sender.send('http://hook.test/', {});
     await Promise.all(sender.pending);
     expect(signals).toHaveLength(2);
@@ -66,7 +103,13 @@ describe('WebhookSender', () => {
       return new Response(null, { status: 500 });
     };
     const { logger, errors } = recordingLogger();
-    const sender = new WebhookSender({ kind: 'test', userAgent: 'ua', logger, fetch: fake, baseDelayMs: 60_000 });
+    const sender = new WebhookSender({
+      kind: 'test',
+      userAgent: 'ua',
+      logger,
+      fetch: fake,
+      baseDelayMs: 60_000,
+    });
     sender.send('http://hook.test/', {});
     await expect.poll(() => calls).toBe(1);
     const started = Date.now();

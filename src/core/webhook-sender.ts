@@ -1,4 +1,13 @@
-import { ExponentialBackoff, handleAll, noJitterGenerator, retry, TaskCancelledError, timeout, TimeoutStrategy, wrap } from 'cockatiel';
+import {
+  ExponentialBackoff,
+  handleAll,
+  noJitterGenerator,
+  retry,
+  TaskCancelledError,
+  timeout,
+  TimeoutStrategy,
+  wrap,
+} from 'cockatiel';
 import type { Logger } from './logger.ts';
 
 export interface WebhookSenderOptions {
@@ -35,14 +44,23 @@ export class WebhookSender {
     this.#options = options;
     const { maxTries = 6, baseDelayMs = 250, timeoutMs = 2_000 } = options;
     this.#policy = wrap(
-      retry(handleAll, { maxAttempts: maxTries - 1, backoff: new ExponentialBackoff({ generator: noJitterGenerator, initialDelay: baseDelayMs, maxDelay: MAX_DELAY_MS }) }),
+      retry(handleAll, {
+        maxAttempts: maxTries - 1,
+        backoff: new ExponentialBackoff({
+          generator: noJitterGenerator,
+          initialDelay: baseDelayMs,
+          maxDelay: MAX_DELAY_MS,
+        }),
+      }),
       timeout(timeoutMs, TimeoutStrategy.Aggressive),
     );
   }
 
   /** Starts delivering `payload` to `url`; `fields` are added to the log line if it fails. */
   send(url: string, payload: unknown, fields: Record<string, unknown> = {}): void {
-    const delivery = this.#deliver(url, JSON.stringify(payload), fields).finally(() => this.pending.delete(delivery));
+    const delivery = this.#deliver(url, JSON.stringify(payload), fields).finally(() =>
+      this.pending.delete(delivery),
+    );
     this.pending.add(delivery);
   }
 
@@ -59,11 +77,19 @@ export class WebhookSender {
       .execute(async ({ signal }) => {
         if (signal.aborted) throw new TaskCancelledError('closed');
         tries++;
-        const response = await doFetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': userAgent }, body, signal });
+        const response = await doFetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'user-agent': userAgent },
+          body,
+          signal,
+        });
         await response.body?.cancel().catch(() => {});
         if (!response.ok) throw new Error(`status ${response.status}`);
       }, this.#closing.signal)
-      .then(() => undefined, (error: unknown) => error as Error);
+      .then(
+        () => undefined,
+        (error: unknown) => error as Error,
+      );
     // The retry's backoff sleep cannot be interrupted, so on close the delivery ends here at once.
     let onClose = () => {};
     const closed = new Promise<undefined>((resolve) => {
@@ -74,7 +100,10 @@ export class WebhookSender {
     this.#closing.signal.removeEventListener('abort', onClose);
     if (error === undefined || this.#closing.signal.aborted) return;
     const failure = error instanceof TaskCancelledError ? 'timeout' : error.message;
-    logger.error({ event: 'webhook_failed', kind, url: origin(url), tries, failure, ...fields }, `${kind} webhook not delivered`);
+    logger.error(
+      { event: 'webhook_failed', kind, url: origin(url), tries, failure, ...fields },
+      `${kind} webhook not delivered`,
+    );
   }
 }
 

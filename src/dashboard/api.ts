@@ -17,7 +17,14 @@ export interface PathStatus {
   silentSince?: string | null;
   transitions: { from: string; to: string; at: number; reason: string }[];
   /** How the kernel sends this path's packets (absent from older gateways). */
-  egress?: { state: string; interface: string | null; gateway: string | null; source: string | null; reason: string | null; sharedWith: string[] };
+  egress?: {
+    state: string;
+    interface: string | null;
+    gateway: string | null;
+    source: string | null;
+    reason: string | null;
+    sharedWith: string[];
+  };
   /** When the path last carried traffic during a passing drill (ISO); absent from older gateways. */
   lastPassingDrillAt?: string | null;
   /** When it last proved itself, by a passing drill or an answered request (ISO). */
@@ -55,10 +62,21 @@ export interface Status {
   /** Paths counted as one because their packets leave the same way. */
   sharedEgress?: { egress: string; paths: string[] }[];
   paths: PathStatus[];
-  policy: { version: number; hash: string; revision?: number; appliedAt?: string; actor?: string; source?: string };
+  policy: {
+    version: number;
+    hash: string;
+    revision?: number;
+    appliedAt?: string;
+    actor?: string;
+    source?: string;
+  };
   drills?: { running: Drill | null; recent: Drill[] };
   /** The watched policy file; `lastError` while the file on disk is invalid (the running policy is kept). */
-  policyFile?: { file: string | null; lastError: { at: string; issues: { path: string; message: string }[] } | null; lastLoadedAt?: string | null };
+  policyFile?: {
+    file: string | null;
+    lastError: { at: string; issues: { path: string; message: string }[] } | null;
+    lastLoadedAt?: string | null;
+  };
   /** Payments since the gateway started, and how many got the processor's definitive answer (a decline included). */
   payments?: { total: number; answered: number };
 }
@@ -105,10 +123,18 @@ export class Api {
     this.token = token;
   }
 
-  async request<T>(method: string, path: string, init: { body?: string; headers?: Record<string, string> } = {}): Promise<{ body: T; headers: Headers }> {
+  async request<T>(
+    method: string,
+    path: string,
+    init: { body?: string; headers?: Record<string, string> } = {},
+  ): Promise<{ body: T; headers: Headers }> {
     const response = await fetch(path, {
       method,
-      headers: { authorization: `Bearer ${this.token}`, ...(init.body !== undefined ? { 'content-type': 'application/yaml' } : {}), ...init.headers },
+      headers: {
+        authorization: `Bearer ${this.token}`,
+        ...(init.body !== undefined ? { 'content-type': 'application/yaml' } : {}),
+        ...init.headers,
+      },
       ...(init.body !== undefined ? { body: init.body } : {}),
       cache: 'no-store',
     });
@@ -120,8 +146,22 @@ export class Api {
       // A proxy in front may answer with HTML; report its status below.
     }
     if (!response.ok) {
-      const error = (json as { error?: { code?: string; message?: string; issues?: PolicyIssue[]; details?: { issues?: PolicyIssue[] } } } | null)?.error;
-      throw new ApiError(response.status, error?.code ?? `http_${response.status}`, error?.message ?? `HTTP ${response.status}`, error?.issues ?? error?.details?.issues ?? []);
+      const error = (
+        json as {
+          error?: {
+            code?: string;
+            message?: string;
+            issues?: PolicyIssue[];
+            details?: { issues?: PolicyIssue[] };
+          };
+        } | null
+      )?.error;
+      throw new ApiError(
+        response.status,
+        error?.code ?? `http_${response.status}`,
+        error?.message ?? `HTTP ${response.status}`,
+        error?.issues ?? error?.details?.issues ?? [],
+      );
     }
     return { body: json as T, headers: response.headers };
   }
@@ -130,28 +170,48 @@ export class Api {
     return this.request<{ name: string; role: Role }>('GET', '/admin/session').then((r) => r.body);
   }
   policy() {
-    return this.request<RevisionInfo & { policy: unknown }>('GET', '/admin/policy').then((r) => r.body);
+    return this.request<RevisionInfo & { policy: unknown }>('GET', '/admin/policy').then(
+      (r) => r.body,
+    );
   }
   validate(yaml: string) {
-    return this.request<{ valid: true; hash: string }>('POST', '/admin/policy/validate', { body: yaml }).then((r) => r.body);
+    return this.request<{ valid: true; hash: string }>('POST', '/admin/policy/validate', {
+      body: yaml,
+    }).then((r) => r.body);
   }
   diff(yaml: string) {
-    return this.request<DiffResult>('POST', '/admin/policy/diff', { body: yaml }).then((r) => r.body);
+    return this.request<DiffResult>('POST', '/admin/policy/diff', { body: yaml }).then(
+      (r) => r.body,
+    );
   }
   apply(yaml: string, hash: string) {
-    return this.request<RevisionInfo & { applied: boolean }>('PUT', '/admin/policy', { body: yaml, headers: { 'if-match': `"${hash}"` } }).then((r) => r.body);
+    return this.request<RevisionInfo & { applied: boolean }>('PUT', '/admin/policy', {
+      body: yaml,
+      headers: { 'if-match': `"${hash}"` },
+    }).then((r) => r.body);
   }
   history() {
-    return this.request<{ current: number; revisions: RevisionInfo[] }>('GET', '/admin/policy/history').then((r) => r.body);
+    return this.request<{ current: number; revisions: RevisionInfo[] }>(
+      'GET',
+      '/admin/policy/history',
+    ).then((r) => r.body);
   }
   rollback(revision: number) {
-    return this.request<RevisionInfo & { applied: boolean }>('POST', `/admin/policy/rollback/${revision}`).then((r) => r.body);
+    return this.request<RevisionInfo & { applied: boolean }>(
+      'POST',
+      `/admin/policy/rollback/${revision}`,
+    ).then((r) => r.body);
   }
   drill(path: string, durationMs: number) {
-    return this.request<Drill>('POST', '/admin/drills', { body: JSON.stringify({ path, durationMs }), headers: { 'content-type': 'application/json' } }).then((r) => r.body);
+    return this.request<Drill>('POST', '/admin/drills', {
+      body: JSON.stringify({ path, durationMs }),
+      headers: { 'content-type': 'application/json' },
+    }).then((r) => r.body);
   }
   stopDrill() {
-    return this.request<{ stopped: string | null }>('POST', '/admin/drills/stop').then((r) => r.body);
+    return this.request<{ stopped: string | null }>('POST', '/admin/drills/stop').then(
+      (r) => r.body,
+    );
   }
 }
 

@@ -1,9 +1,16 @@
 // A tiny element builder: enough for a few cards and tables without a framework.
 
 type Child = Node | string | number | null | undefined | false;
-type Attrs = Record<string, string | number | boolean | null | undefined | ((event: Event) => void)>;
+type Attrs = Record<
+  string,
+  string | number | boolean | null | undefined | ((event: Event) => void)
+>;
 
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Attrs = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
     if (value === null || value === undefined || value === false) continue;
@@ -17,7 +24,11 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = 
 
 const SVG = 'http://www.w3.org/2000/svg';
 
-export function svg(tag: string, attrs: Record<string, string | number>, ...children: Node[]): SVGElement {
+export function svg(
+  tag: string,
+  attrs: Record<string, string | number>,
+  ...children: Node[]
+): SVGElement {
   const element = document.createElementNS(SVG, tag);
   for (const [name, value] of Object.entries(attrs)) element.setAttribute(name, String(value));
   element.append(...children);
@@ -38,7 +49,11 @@ export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
 }
 
 /** A modal yes/no question in the page's own <dialog> (testable, unlike window.confirm). */
-export function confirmDialog(title: string, body: Node | string, confirmLabel: string): Promise<boolean> {
+export function confirmDialog(
+  title: string,
+  body: Node | string,
+  confirmLabel: string,
+): Promise<boolean> {
   const dialog = byId<HTMLDialogElement>('confirm-dialog');
   byId('confirm-title').textContent = title;
   byId('confirm-body').replaceChildren(body);

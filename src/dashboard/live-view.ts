@@ -1,5 +1,12 @@
 // Live view: polls /status once a second and keeps cards, banner, timeline and charts up to date.
-import { ApiError, fetchStatus, type Api, type Drill, type PathStatus, type Status } from './api.ts';
+import {
+  ApiError,
+  fetchStatus,
+  type Api,
+  type Drill,
+  type PathStatus,
+  type Status,
+} from './api.ts';
 import { byId, confirmDialog, h } from './dom.ts';
 import { latencyChart } from './latency-chart.ts';
 import { formatAgo, formatMs, formatRate } from './format.ts';
@@ -89,7 +96,8 @@ export class LiveView {
       this.#polling = false;
     }
     // A tab nobody looks at polls slowly; it catches up on the first poll after it is shown again.
-    if (!this.#stopped) this.#timer = setTimeout(() => void this.#tick(), document.hidden ? HIDDEN_POLL_MS : POLL_MS);
+    if (!this.#stopped)
+      this.#timer = setTimeout(() => void this.#tick(), document.hidden ? HIDDEN_POLL_MS : POLL_MS);
   }
 
   #render(status: Status): void {
@@ -107,7 +115,8 @@ export class LiveView {
     fileElement.textContent = fileNotice ?? '';
     if (status.payments) {
       this.#payments.push({ at: now, ...status.payments });
-      while (this.#payments.length > 0 && this.#payments[0]!.at < now - HISTORY_MS) this.#payments.shift();
+      while (this.#payments.length > 0 && this.#payments[0]!.at < now - HISTORY_MS)
+        this.#payments.shift();
     }
     const payments = paymentSuccess(this.#payments, now);
     const paymentsElement = byId('payment-success');
@@ -115,7 +124,10 @@ export class LiveView {
     paymentsElement.textContent = payments.text;
     this.#notePolicy(status);
     const fileError = status.policyFile?.lastError;
-    if (fileError && status.policyFile) this.#fileErrors.set(`${fileError.at} ${status.policyFile.file ?? ''}`, { ...status.policyFile });
+    if (fileError && status.policyFile)
+      this.#fileErrors.set(`${fileError.at} ${status.policyFile.file ?? ''}`, {
+        ...status.policyFile,
+      });
 
     const cards = byId('path-cards');
     const ids = new Set(status.paths.map((p) => p.id));
@@ -126,7 +138,10 @@ export class LiveView {
       }
     }
     for (const path of status.paths) this.#record(path, now);
-    const shares = trafficShares(new Map(status.paths.map((p) => [p.id, this.#history.get(p.id) ?? []])), now);
+    const shares = trafficShares(
+      new Map(status.paths.map((p) => [p.id, this.#history.get(p.id) ?? []])),
+      now,
+    );
     for (const path of status.paths) {
       const samples = this.#history.get(path.id) ?? [];
       let card = this.#cards.get(path.id);
@@ -135,15 +150,38 @@ export class LiveView {
         this.#cards.set(path.id, card);
       }
       cards.append(card.root); // keeps the policy's order
-      this.#updateCard(card, path, samples, now, status.drills?.running ?? null, shares.get(path.id) ?? { share: null, perSecond: null });
+      this.#updateCard(
+        card,
+        path,
+        samples,
+        now,
+        status.drills?.running ?? null,
+        shares.get(path.id) ?? { share: null, perSecond: null },
+      );
     }
 
-    const drills = [...(status.drills?.running ? [status.drills.running] : []), ...(status.drills?.recent ?? []), ...this.#drills];
-    const events = timeline(status.paths, drills, now, undefined, { revisions: [...this.#revisions.values()], fileErrors: [...this.#fileErrors.values()] });
+    const drills = [
+      ...(status.drills?.running ? [status.drills.running] : []),
+      ...(status.drills?.recent ?? []),
+      ...this.#drills,
+    ];
+    const events = timeline(status.paths, drills, now, undefined, {
+      revisions: [...this.#revisions.values()],
+      fileErrors: [...this.#fileErrors.values()],
+    });
     byId('timeline').replaceChildren(
       ...(events.length === 0
         ? [h('li', { class: 'empty' }, 'No outages, drills or policy changes in the last hour.')]
-        : events.map((e) => h('li', { 'data-tone': e.tone, 'data-kind': e.kind }, h('time', {}, new Date(e.at).toLocaleTimeString()), ' ', e.text, h('span', { class: 'ago' }, ` · ${formatAgo(e.at, now)}`)))),
+        : events.map((e) =>
+            h(
+              'li',
+              { 'data-tone': e.tone, 'data-kind': e.kind },
+              h('time', {}, new Date(e.at).toLocaleTimeString()),
+              ' ',
+              e.text,
+              h('span', { class: 'ago' }, ` · ${formatAgo(e.at, now)}`),
+            ),
+          )),
     );
   }
 
@@ -151,12 +189,19 @@ export class LiveView {
   #notePolicy(status: Status): void {
     const { revision, appliedAt, source } = status.policy;
     if (revision === undefined) return;
-    if (appliedAt && !this.#revisions.has(revision)) this.#revisions.set(revision, { revision, appliedAt, source: source ?? 'api' });
+    if (appliedAt && !this.#revisions.has(revision))
+      this.#revisions.set(revision, { revision, appliedAt, source: source ?? 'api' });
     if (this.#historyRevision === revision) return;
     this.#historyRevision = revision;
     this.#options.api.history().then(
       ({ revisions }) => {
-        for (const r of revisions.slice(0, 20)) this.#revisions.set(r.revision, { revision: r.revision, appliedAt: r.appliedAt, source: r.source, actor: r.actor });
+        for (const r of revisions.slice(0, 20))
+          this.#revisions.set(r.revision, {
+            revision: r.revision,
+            appliedAt: r.appliedAt,
+            source: r.source,
+            actor: r.actor,
+          });
       },
       () => {
         this.#historyRevision = undefined; // try again on the next poll
@@ -166,15 +211,35 @@ export class LiveView {
 
   #record(path: PathStatus, now: number): Sample[] {
     const samples = this.#history.get(path.id) ?? [];
-    samples.push({ at: now, requests: path.requests, failures: path.failures, p50: path.latencyMs.p50, p99: path.latencyMs.p99 });
+    samples.push({
+      at: now,
+      requests: path.requests,
+      failures: path.failures,
+      p50: path.latencyMs.p50,
+      p99: path.latencyMs.p99,
+    });
     while (samples.length > 0 && samples[0]!.at < now - HISTORY_MS) samples.shift();
     this.#history.set(path.id, samples);
     return samples;
   }
 
   #createCard(id: string): Card {
-    const drill = h('button', { class: 'drill', type: 'button', title: `Isolate ${id} for ${DRILL_MS / 1000} s while traffic continues` }, 'Drill');
-    drill.addEventListener('click', () => void (this.#runningDrill && drilledPaths(this.#runningDrill).includes(id) ? this.#stopDrill() : this.#drill(id)));
+    const drill = h(
+      'button',
+      {
+        class: 'drill',
+        type: 'button',
+        title: `Isolate ${id} for ${DRILL_MS / 1000} s while traffic continues`,
+      },
+      'Drill',
+    );
+    drill.addEventListener(
+      'click',
+      () =>
+        void (this.#runningDrill && drilledPaths(this.#runningDrill).includes(id)
+          ? this.#stopDrill()
+          : this.#drill(id)),
+    );
     const card: Card = {
       root: h('article', { class: 'path-card', 'data-path': id }),
       state: h('span', { class: 'state' }),
@@ -196,7 +261,14 @@ export class LiveView {
     return card;
   }
 
-  #updateCard(card: Card, path: PathStatus, samples: Sample[], now: number, running: Drill | null, traffic: { share: number | null; perSecond: number | null }): void {
+  #updateCard(
+    card: Card,
+    path: PathStatus,
+    samples: Sample[],
+    now: number,
+    running: Drill | null,
+    traffic: { share: number | null; perSecond: number | null },
+  ): void {
     const view = pathView(path, now);
     card.root.dataset.state = path.state;
     card.root.dataset.tone = view.tone;
@@ -205,26 +277,46 @@ export class LiveView {
     card.state.dataset.tone = view.tone;
     card.state.title = `breaker ${path.state}`;
     card.grade.textContent = path.grade;
-    const figure = (label: string, value: string, name: string) => [h('dt', {}, label), h('dd', { 'data-figure': name }, value)];
+    const figure = (label: string, value: string, name: string) => [
+      h('dt', {}, label),
+      h('dd', { 'data-figure': name }, value),
+    ];
     // A down path's latency is from before the outage: shown as a figure it reads as current.
     const latency = (ms: number | null) => (view.down ? '—' : formatMs(ms));
     card.figures.replaceChildren(
       ...figure('p50', latency(path.latencyMs.p50), 'p50'),
       ...figure('p99', latency(path.latencyMs.p99), 'p99'),
       ...figure('carried (1 min)', formatRate(traffic.share), 'share'),
-      ...figure('rate', traffic.perSecond === null ? '—' : `${traffic.perSecond.toFixed(traffic.perSecond < 10 ? 1 : 0)}/s`, 'rate'),
+      ...figure(
+        'rate',
+        traffic.perSecond === null
+          ? '—'
+          : `${traffic.perSecond.toFixed(traffic.perSecond < 10 ? 1 : 0)}/s`,
+        'rate',
+      ),
       ...figure('failures (1 min)', formatRate(recentFailureRate(samples, now)), 'failure-rate'),
       ...figure('attempts', String(path.requests), 'attempts'),
     );
     card.chart.replaceChildren(latencyChart(samples, now, HISTORY_MS));
     const probe = path.lastProbe;
     const lines: string[] = [];
-    if (view.down) lines.push(path.provenAt ? `last success ${formatAgo(Date.parse(path.provenAt), now)}` : 'no success seen');
-    if (path.lastError) lines.push(`last error ${path.lastError.code}, ${formatAgo(Date.parse(path.lastError.at), now)}`);
+    if (view.down)
+      lines.push(
+        path.provenAt
+          ? `last success ${formatAgo(Date.parse(path.provenAt), now)}`
+          : 'no success seen',
+      );
+    if (path.lastError)
+      lines.push(
+        `last error ${path.lastError.code}, ${formatAgo(Date.parse(path.lastError.at), now)}`,
+      );
     const egress = egressLine(path.egress);
     if (egress) lines.push(egress.text);
     card.root.dataset.egress = egress?.tone ?? 'unknown';
-    if (probe) lines.push(`last probe ${formatAgo(Date.parse(probe.at), now)}: ${probe.error ? `failed (${probe.error})` : `ok in ${formatMs(probe.latencyMs)}`}`);
+    if (probe)
+      lines.push(
+        `last probe ${formatAgo(Date.parse(probe.at), now)}: ${probe.error ? `failed (${probe.error})` : `ok in ${formatMs(probe.latencyMs)}`}`,
+      );
     else if (probe === null) lines.push('no probe yet');
     card.probe.textContent = lines.join(' · ');
     const proof = drillProofLine(path, now);
@@ -242,7 +334,12 @@ export class LiveView {
       const { stopped } = await this.#options.api.stopDrill();
       this.#options.notify(stopped ? `${stopped} stopped` : 'no drill was running', 'ok');
     } catch (error) {
-      this.#options.notify(error instanceof ApiError ? `cannot stop the drill: ${error.message} (${error.code})` : String(error), 'bad');
+      this.#options.notify(
+        error instanceof ApiError
+          ? `cannot stop the drill: ${error.message} (${error.code})`
+          : String(error),
+        'bad',
+      );
     }
   }
 
@@ -258,7 +355,12 @@ export class LiveView {
       this.#drills = [drill, ...this.#drills].slice(0, 20);
       this.#options.notify(`${drill.id} started on ${pathId}`, 'ok');
     } catch (error) {
-      this.#options.notify(error instanceof ApiError ? `drill refused: ${error.message} (${error.code})` : String(error), 'bad');
+      this.#options.notify(
+        error instanceof ApiError
+          ? `drill refused: ${error.message} (${error.code})`
+          : String(error),
+        'bad',
+      );
     }
   }
 }

@@ -33,7 +33,11 @@ async function start(token: string): Promise<void> {
     session = await signIn(token);
   } catch (error) {
     sessionStorage.removeItem(TOKEN_KEY);
-    showSignIn(error instanceof ApiError && error.status === 401 ? `Token not accepted: ${error.message}.` : `Cannot sign in: ${(error as Error).message}`);
+    showSignIn(
+      error instanceof ApiError && error.status === 401
+        ? `Token not accepted: ${error.message}.`
+        : `Cannot sign in: ${(error as Error).message}`,
+    );
     return;
   }
   sessionStorage.setItem(TOKEN_KEY, token);
@@ -44,7 +48,12 @@ async function start(token: string): Promise<void> {
   byId('who').textContent = `${session.name} · ${session.role}${canOperate ? '' : ' (read-only)'}`;
 
   const editor = new PolicyEditor({ api: session.api, canOperate, notify });
-  const live = new LiveView({ api: session.api, canOperate, notify, onStatus: (status) => editor.onStatus(status) });
+  const live = new LiveView({
+    api: session.api,
+    canOperate,
+    notify,
+    onStatus: (status) => editor.onStatus(status),
+  });
   live.start();
   try {
     await editor.load();

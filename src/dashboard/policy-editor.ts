@@ -6,7 +6,14 @@ import { EditorState, type Text } from '@codemirror/state';
 import { EditorView } from '@codemirror/view';
 import { basicSetup } from 'codemirror';
 import { stringify } from 'yaml';
-import { ApiError, type Api, type DiffResult, type PolicyIssue, type RevisionInfo, type Status } from './api.ts';
+import {
+  ApiError,
+  type Api,
+  type DiffResult,
+  type PolicyIssue,
+  type RevisionInfo,
+  type Status,
+} from './api.ts';
 import { byId, confirmDialog, h } from './dom.ts';
 
 export interface PolicyEditorOptions {
@@ -17,7 +24,8 @@ export interface PolicyEditorOptions {
 
 /** Where an issue points in the document: its line and column (1-based) when known, else the start. */
 export function issueRange(doc: Text, issue: PolicyIssue): { from: number; to: number } {
-  if (issue.line === undefined || issue.line < 1 || issue.line > doc.lines) return { from: 0, to: Math.min(doc.length, doc.line(1).to) };
+  if (issue.line === undefined || issue.line < 1 || issue.line > doc.lines)
+    return { from: 0, to: Math.min(doc.length, doc.line(1).to) };
   const line = doc.line(issue.line);
   const from = Math.min(line.to, line.from + Math.max(0, (issue.column ?? 1) - 1));
   return { from, to: from < line.to ? line.to : from };
@@ -44,7 +52,8 @@ export class PolicyEditor {
     byId('review-button').addEventListener('click', () => void this.review());
     byId('reset-button').addEventListener('click', () => this.#setText(this.#loadedText));
     byId('apply-button').addEventListener('click', () => void this.apply());
-    for (const id of ['review-button', 'reset-button', 'apply-button']) byId(id).hidden = !options.canOperate;
+    for (const id of ['review-button', 'reset-button', 'apply-button'])
+      byId(id).hidden = !options.canOperate;
     byId('policy-readonly').hidden = options.canOperate;
   }
 
@@ -91,7 +100,8 @@ export class PolicyEditor {
     }
     if (this.dirty) {
       byId('policy-stale').hidden = false;
-      byId('policy-stale').textContent = `A newer policy is running (revision ${status.policy.revision ?? '?'}, hash ${status.policy.hash}). Your edit is based on revision ${this.#running.revision}: reset to load it.`;
+      byId('policy-stale').textContent =
+        `A newer policy is running (revision ${status.policy.revision ?? '?'}, hash ${status.policy.hash}). Your edit is based on revision ${this.#running.revision}: reset to load it.`;
     } else {
       void this.load();
     }
@@ -125,7 +135,10 @@ export class PolicyEditor {
       if (this.text !== text) return [];
       validity.dataset.tone = 'bad';
       if (!(error instanceof ApiError) || error.issues.length === 0) {
-        validity.textContent = error instanceof ApiError ? `${error.code}: ${error.message}` : `cannot validate: ${String(error)}`;
+        validity.textContent =
+          error instanceof ApiError
+            ? `${error.code}: ${error.message}`
+            : `cannot validate: ${String(error)}`;
         this.#renderIssues([]);
         return [];
       }
@@ -146,7 +159,13 @@ export class PolicyEditor {
         h(
           'li',
           { 'data-line': issue.line ?? null, 'data-path': issue.path },
-          h('button', { type: 'button', class: 'link', onclick: () => this.#reveal(issue) }, issue.line !== undefined ? `line ${issue.line}${issue.column !== undefined ? `:${issue.column}` : ''}` : 'document'),
+          h(
+            'button',
+            { type: 'button', class: 'link', onclick: () => this.#reveal(issue) },
+            issue.line !== undefined
+              ? `line ${issue.line}${issue.column !== undefined ? `:${issue.column}` : ''}`
+              : 'document',
+          ),
           ' ',
           h('code', {}, issue.path || '(document)'),
           ` ${issue.message}`,
@@ -178,7 +197,10 @@ export class PolicyEditor {
       this.#pendingDiff = { text, diff };
     } catch (error) {
       this.#pendingDiff = undefined;
-      this.#options.notify(error instanceof ApiError ? `cannot diff: ${error.message}` : String(error), 'bad');
+      this.#options.notify(
+        error instanceof ApiError ? `cannot diff: ${error.message}` : String(error),
+        'bad',
+      );
     }
     this.#renderDiff();
   }
@@ -189,7 +211,15 @@ export class PolicyEditor {
     const pending = this.#pendingDiff;
     apply.disabled = !pending || !pending.diff.changed || pending.text !== this.text;
     if (!pending) {
-      panel.replaceChildren(h('p', { class: 'hint' }, this.#options.canOperate ? 'Edit the policy, then review the changes before applying them.' : ''));
+      panel.replaceChildren(
+        h(
+          'p',
+          { class: 'hint' },
+          this.#options.canOperate
+            ? 'Edit the policy, then review the changes before applying them.'
+            : '',
+        ),
+      );
       return;
     }
     const { diff } = pending;
@@ -198,12 +228,40 @@ export class PolicyEditor {
       return;
     }
     panel.replaceChildren(
-      h('p', {}, `${diff.changes.length} change${diff.changes.length === 1 ? '' : 's'} against revision ${diff.from.revision} (hash ${diff.from.hash} → ${diff.toHash}):`),
+      h(
+        'p',
+        {},
+        `${diff.changes.length} change${diff.changes.length === 1 ? '' : 's'} against revision ${diff.from.revision} (hash ${diff.from.hash} → ${diff.toHash}):`,
+      ),
       h(
         'table',
         { class: 'diff' },
-        h('thead', {}, h('tr', {}, h('th', {}, 'field'), h('th', {}, 'change'), h('th', {}, 'from'), h('th', {}, 'to'))),
-        h('tbody', {}, ...diff.changes.map((c) => h('tr', { 'data-op': c.op }, h('td', {}, h('code', {}, c.field)), h('td', {}, c.op), h('td', {}, formatValue(c.from)), h('td', {}, formatValue(c.to))))),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            h('th', {}, 'field'),
+            h('th', {}, 'change'),
+            h('th', {}, 'from'),
+            h('th', {}, 'to'),
+          ),
+        ),
+        h(
+          'tbody',
+          {},
+          ...diff.changes.map((c) =>
+            h(
+              'tr',
+              { 'data-op': c.op },
+              h('td', {}, h('code', {}, c.field)),
+              h('td', {}, c.op),
+              h('td', {}, formatValue(c.from)),
+              h('td', {}, formatValue(c.to)),
+            ),
+          ),
+        ),
       ),
     );
   }
@@ -213,17 +271,34 @@ export class PolicyEditor {
     const pending = this.#pendingDiff;
     const running = this.#running;
     if (!pending || !running || pending.text !== this.text) return;
-    const ok = await confirmDialog(`Apply ${pending.diff.changes.length} change(s)?`, `The gateway switches to the new policy for new requests at once; requests in flight finish on the old one.`, 'Apply');
+    const ok = await confirmDialog(
+      `Apply ${pending.diff.changes.length} change(s)?`,
+      `The gateway switches to the new policy for new requests at once; requests in flight finish on the old one.`,
+      'Apply',
+    );
     if (!ok) return;
     try {
       const result = await this.#options.api.apply(pending.text, running.hash);
-      this.#options.notify(result.applied ? `applied: revision ${result.revision} (hash ${result.hash})` : `nothing to apply: revision ${result.revision} already runs`, 'ok');
+      this.#options.notify(
+        result.applied
+          ? `applied: revision ${result.revision} (hash ${result.hash})`
+          : `nothing to apply: revision ${result.revision} already runs`,
+        'ok',
+      );
       await this.load();
     } catch (error) {
       if (error instanceof ApiError && error.code === 'policy_stale') {
-        this.#options.notify(`not applied: someone changed the policy since revision ${running.revision}. Reset to load the running policy and edit again.`, 'bad');
+        this.#options.notify(
+          `not applied: someone changed the policy since revision ${running.revision}. Reset to load the running policy and edit again.`,
+          'bad',
+        );
       } else {
-        this.#options.notify(error instanceof ApiError ? `not applied: ${error.message} (${error.code})` : String(error), 'bad');
+        this.#options.notify(
+          error instanceof ApiError
+            ? `not applied: ${error.message} (${error.code})`
+            : String(error),
+          'bad',
+        );
       }
     }
   }
@@ -240,21 +315,42 @@ export class PolicyEditor {
           h('td', {}, r.actor),
           h('td', {}, `${r.source}${r.restoredFrom !== null ? ` of ${r.restoredFrom}` : ''}`),
           h('td', {}, h('code', {}, r.hash)),
-          h('td', {}, r.revision === current ? 'running' : this.#options.canOperate ? h('button', { type: 'button', onclick: () => void this.rollback(r.revision) }, 'Roll back to this') : ''),
+          h(
+            'td',
+            {},
+            r.revision === current
+              ? 'running'
+              : this.#options.canOperate
+                ? h(
+                    'button',
+                    { type: 'button', onclick: () => void this.rollback(r.revision) },
+                    'Roll back to this',
+                  )
+                : '',
+          ),
         ),
       ),
     );
   }
 
   async rollback(revision: number): Promise<void> {
-    const ok = await confirmDialog(`Roll back to revision ${revision}?`, `Its policy is applied again as a new revision.`, `Roll back to ${revision}`);
+    const ok = await confirmDialog(
+      `Roll back to revision ${revision}?`,
+      `Its policy is applied again as a new revision.`,
+      `Roll back to ${revision}`,
+    );
     if (!ok) return;
     try {
       const result = await this.#options.api.rollback(revision);
       this.#options.notify(`rolled back: revision ${result.revision} restores ${revision}`, 'ok');
       await this.load();
     } catch (error) {
-      this.#options.notify(error instanceof ApiError ? `rollback refused: ${error.message} (${error.code})` : String(error), 'bad');
+      this.#options.notify(
+        error instanceof ApiError
+          ? `rollback refused: ${error.message} (${error.code})`
+          : String(error),
+        'bad',
+      );
     }
   }
 }

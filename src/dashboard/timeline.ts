@@ -51,30 +51,68 @@ function outages(transitions: PathStatus['transitions']): Outage[] {
   for (const [index, t] of sorted.entries()) {
     if (t.to === 'isolated') {
       // The outage's start fell out of the kept transitions, but the path was down when isolated.
-      if (outage === null && index === 0 && t.from !== 'closed') found.push((outage = { start: t.at, end: null, reason: `${t.from} when a drill isolated it`, retries: 0, partial: true }));
+      if (outage === null && index === 0 && t.from !== 'closed')
+        found.push(
+          (outage = {
+            start: t.at,
+            end: null,
+            reason: `${t.from} when a drill isolated it`,
+            retries: 0,
+            partial: true,
+          }),
+        );
       continue;
     }
     if (t.to === 'closed') {
       if (outage) outage.end = t.at;
       outage = null;
     } else if (outage === null) {
-      found.push((outage = { start: t.at, end: null, reason: t.reason, retries: 0, partial: index === 0 && t.from !== 'closed' }));
+      found.push(
+        (outage = {
+          start: t.at,
+          end: null,
+          reason: t.reason,
+          retries: 0,
+          partial: index === 0 && t.from !== 'closed',
+        }),
+      );
     } else if (t.from === 'half-open' && t.to === 'open') outage.retries++;
   }
   return found;
 }
 
 /** One timeline line per outage instead of every breaker flip. Isolations are the drills' lines. */
-export function outageEvents(path: Pick<PathStatus, 'id' | 'state' | 'transitions'>, now: number): TimelineEvent[] {
+export function outageEvents(
+  path: Pick<PathStatus, 'id' | 'state' | 'transitions'>,
+  now: number,
+): TimelineEvent[] {
   const events: TimelineEvent[] = [];
   for (const outage of outages(path.transitions)) {
     const atLeast = outage.partial ? 'at least ' : '';
     if (outage.end !== null) {
-      const retries = outage.retries > 0 ? `, ${outage.retries} failed ${outage.retries === 1 ? 'retry' : 'retries'}` : '';
-      events.push({ at: outage.end, kind: 'outage', path: path.id, tone: 'ok', text: `${path.id} recovered after ${atLeast}${formatDuration(outage.end - outage.start)} down (${outage.reason}${retries})` });
+      const retries =
+        outage.retries > 0
+          ? `, ${outage.retries} failed ${outage.retries === 1 ? 'retry' : 'retries'}`
+          : '';
+      events.push({
+        at: outage.end,
+        kind: 'outage',
+        path: path.id,
+        tone: 'ok',
+        text: `${path.id} recovered after ${atLeast}${formatDuration(outage.end - outage.start)} down (${outage.reason}${retries})`,
+      });
     } else if (path.state !== 'closed') {
-      const retries = outage.retries > 0 ? `; ${outage.retries} half-open ${outage.retries === 1 ? 'trial' : 'trials'} failed` : '';
-      events.push({ at: outage.start, kind: 'outage', path: path.id, tone: 'bad', text: `${path.id} down since ${new Date(outage.start).toLocaleTimeString()}, for ${atLeast}${formatDuration(now - outage.start)} (${outage.reason}${retries})` });
+      const retries =
+        outage.retries > 0
+          ? `; ${outage.retries} half-open ${outage.retries === 1 ? 'trial' : 'trials'} failed`
+          : '';
+      events.push({
+        at: outage.start,
+        kind: 'outage',
+        path: path.id,
+        tone: 'bad',
+        text: `${path.id} down since ${new Date(outage.start).toLocaleTimeString()}, for ${atLeast}${formatDuration(now - outage.start)} (${outage.reason}${retries})`,
+      });
     }
   }
   return events;
@@ -98,25 +136,65 @@ export function timeline(
     const drilled = drill.paths && drill.paths.length > 0 ? drill.paths : [drill.path];
     const on = drilled.join(' + ');
     if (drill.status === 'running') {
-      events.push({ at: started, kind: 'drill', path: drill.path, tone: 'warn', text: `drill ${drill.id} isolating ${on} (${by})` });
+      events.push({
+        at: started,
+        kind: 'drill',
+        path: drill.path,
+        tone: 'warn',
+        text: `drill ${drill.id} isolating ${on} (${by})`,
+      });
       continue;
     }
     const ended = drill.endedAt ? Date.parse(drill.endedAt) : started;
-    const result = drill.status === 'passed' ? 'passed' : `${drill.status}${drill.endReason ? `: ${drill.endReason}` : ''}`;
-    const counts = drill.requests !== undefined ? `, ${drill.requests} requests, ${drill.failed ?? 0} failed` : '';
+    const result =
+      drill.status === 'passed'
+        ? 'passed'
+        : `${drill.status}${drill.endReason ? `: ${drill.endReason}` : ''}`;
+    const counts =
+      drill.requests !== undefined
+        ? `, ${drill.requests} requests, ${drill.failed ?? 0} failed`
+        : '';
     const carried = Object.entries(drill.carriedBy ?? {}).filter(([, n]) => n > 0);
-    const carriers = carried.length > 0 ? `; carried by ${carried.map(([id, n]) => `${id} ${n}`).join(', ')}` : '';
-    events.push({ at: ended, kind: 'drill', path: drill.path, tone: drill.status === 'passed' ? 'ok' : 'bad', text: `drill ${drill.id} on ${on} ${result} (${by}${counts}${carriers})` });
+    const carriers =
+      carried.length > 0 ? `; carried by ${carried.map(([id, n]) => `${id} ${n}`).join(', ')}` : '';
+    events.push({
+      at: ended,
+      kind: 'drill',
+      path: drill.path,
+      tone: drill.status === 'passed' ? 'ok' : 'bad',
+      text: `drill ${drill.id} on ${on} ${result} (${by}${counts}${carriers})`,
+    });
   }
   for (const r of policy.revisions ?? []) {
-    const how = r.source === 'file' ? 'reloaded from the policy file' : r.source === 'rollback' ? 'rolled back' : r.source === 'startup' ? 'loaded at start' : 'applied';
-    events.push({ at: Date.parse(r.appliedAt), kind: 'policy', path: '', tone: 'muted', text: `policy revision ${r.revision} ${how}${r.actor ? ` by ${r.actor}` : ''}` });
+    const how =
+      r.source === 'file'
+        ? 'reloaded from the policy file'
+        : r.source === 'rollback'
+          ? 'rolled back'
+          : r.source === 'startup'
+            ? 'loaded at start'
+            : 'applied';
+    events.push({
+      at: Date.parse(r.appliedAt),
+      kind: 'policy',
+      path: '',
+      tone: 'muted',
+      text: `policy revision ${r.revision} ${how}${r.actor ? ` by ${r.actor}` : ''}`,
+    });
   }
   for (const { file, lastError } of policy.fileErrors ?? []) {
     if (!lastError) continue;
-    events.push({ at: Date.parse(lastError.at), kind: 'policy', path: '', tone: 'bad', text: `policy file ${file ?? ''} is invalid: ${describeIssues(lastError.issues)}; the running policy is kept` });
+    events.push({
+      at: Date.parse(lastError.at),
+      kind: 'policy',
+      path: '',
+      tone: 'bad',
+      text: `policy file ${file ?? ''} is invalid: ${describeIssues(lastError.issues)}; the running policy is kept`,
+    });
   }
-  return events.filter((e) => e.at >= now - windowMs && e.at <= now + 60_000).sort((a, b) => b.at - a.at);
+  return events
+    .filter((e) => e.at >= now - windowMs && e.at <= now + 60_000)
+    .sort((a, b) => b.at - a.at);
 }
 
 function describeIssues(issues: readonly { path: string; message: string }[]): string {
@@ -127,7 +205,10 @@ function describeIssues(issues: readonly { path: string; message: string }[]): s
 }
 
 /** The notice above the cards while the policy file on disk is invalid; null while it is fine. */
-export function policyFileNotice(file: PolicyFileState | null | undefined, now: number): string | null {
+export function policyFileNotice(
+  file: PolicyFileState | null | undefined,
+  now: number,
+): string | null {
   if (!file?.lastError) return null;
   return `Policy file ${file.file ?? ''} on disk is INVALID (since ${formatAgo(Date.parse(file.lastError.at), now)}): ${describeIssues(file.lastError.issues)}. The gateway keeps running the last good policy; fix the file or apply from the editor.`;
 }

@@ -40,7 +40,8 @@ export interface CarrierOptions {
 export function parseCarrierMode(text: string): CarrierMode {
   const [name, arg] = text.split(':');
   const number = arg === undefined ? undefined : Number(arg);
-  if (number !== undefined && !(Number.isFinite(number) && number > 0)) throw new Error(`bad number in carrier mode "${text}"`);
+  if (number !== undefined && !(Number.isFinite(number) && number > 0))
+    throw new Error(`bad number in carrier mode "${text}"`);
   switch (name) {
     case 'up':
     case 'blackhole':
@@ -52,7 +53,9 @@ export function parseCarrierMode(text: string): CarrierMode {
     case 'flap':
       return { mode: 'flap', periodMs: number ?? 1_000 };
     default:
-      throw new Error(`unknown carrier mode "${text}" (expected up, blackhole, reset, refuse, slow[:ms] or flap[:ms])`);
+      throw new Error(
+        `unknown carrier mode "${text}" (expected up, blackhole, reset, refuse, slow[:ms] or flap[:ms])`,
+      );
   }
 }
 
@@ -221,8 +224,14 @@ export class CarrierProxy {
 
   #connectUpstream(link: Link): void {
     const { target, preserveSource = true } = this.#options;
-    const localAddress = preserveSource ? link.client.remoteAddress?.replace(/^::ffff:/, '') : undefined;
-    const upstream = connect({ host: target.host, port: target.port, ...(localAddress ? { localAddress } : {}) });
+    const localAddress = preserveSource
+      ? link.client.remoteAddress?.replace(/^::ffff:/, '')
+      : undefined;
+    const upstream = connect({
+      host: target.host,
+      port: target.port,
+      ...(localAddress ? { localAddress } : {}),
+    });
     link.upstream = upstream;
     upstream.setNoDelay(true);
     upstream.on('error', () => {});

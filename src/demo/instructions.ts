@@ -20,7 +20,11 @@ export function paymentCommand(gatewayUrl: string, signed: boolean): string {
 
 /** Cutting two carriers and restoring both: a restore step that forgot one would leave the demo at N+1. */
 export function carrierCommands(controlUrl: string, first: string, second: string): string {
-  const cuts = first === second ? [`${first}/blackhole`] : [`${first}/blackhole`, `${second}/reset`];
+  const cuts =
+    first === second ? [`${first}/blackhole`] : [`${first}/blackhole`, `${second}/reset`];
   const restores = first === second ? [first] : [first, second];
-  return [...cuts.map((cut) => `  curl -X POST ${controlUrl}/carriers/${cut}`), ...restores.map((id) => `  curl -X POST ${controlUrl}/carriers/${id}/up`)].join('\n');
+  return [
+    ...cuts.map((cut) => `  curl -X POST ${controlUrl}/carriers/${cut}`),
+    ...restores.map((id) => `  curl -X POST ${controlUrl}/carriers/${id}/up`),
+  ].join('\n');
 }

@@ -105,10 +105,13 @@ export class SimulatedProcessor {
   async start(): Promise<this> {
     const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
       this.#handle(req, res).catch((error: unknown) => {
-        res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: String(error) }));
+        res
+          .writeHead(500, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ error: String(error) }));
       });
     });
-    if (this.#options.maxRequestsPerSocket !== undefined) server.maxRequestsPerSocket = this.#options.maxRequestsPerSocket;
+    if (this.#options.maxRequestsPerSocket !== undefined)
+      server.maxRequestsPerSocket = this.#options.maxRequestsPerSocket;
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -132,9 +135,14 @@ export class SimulatedProcessor {
     const body = await readAll(req);
     if (req.method === 'GET' && url.pathname === '/health') return send(res, 200, { status: 'ok' });
     if (req.method === 'GET' && url.pathname === '/__ledger') {
-      return send(res, 200, { charges: this.charges.length, duplicateCharges: this.duplicateCharges, recent: this.charges.slice(-10) });
+      return send(res, 200, {
+        charges: this.charges.length,
+        duplicateCharges: this.duplicateCharges,
+        recent: this.charges.slice(-10),
+      });
     }
-    const byKey = req.method === 'GET' ? /^\/v1\/payments\/by-key\/([^/]+)$/.exec(url.pathname) : null;
+    const byKey =
+      req.method === 'GET' ? /^\/v1\/payments\/by-key\/([^/]+)$/.exec(url.pathname) : null;
     if (byKey) return this.#lookup(res, decodeURIComponent(byKey[1]!));
     if (req.method !== 'POST') return send(res, 404, { error: { code: 'not_found' } });
 
@@ -143,18 +151,28 @@ export class SimulatedProcessor {
     if (key !== undefined) {
       const stored = this.#answers.get(key);
       if (this.honorKeys && stored) {
-        res.writeHead(stored.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(stored.body), 'idempotent-replayed': 'true' });
+        res.writeHead(stored.status, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(stored.body),
+          'idempotent-replayed': 'true',
+        });
         res.end(stored.body);
         return;
       }
-      if (this.honorKeys && this.#inFlight.has(key)) return send(res, 409, { error: { code: 'key_in_use', message: 'a request with this key is in progress' } });
+      if (this.honorKeys && this.#inFlight.has(key))
+        return send(res, 409, {
+          error: { code: 'key_in_use', message: 'a request with this key is in progress' },
+        });
       this.#inFlight.add(key);
     }
     try {
       if (this.serviceTimeMs > 0) await new Promise((r) => setTimeout(r, this.serviceTimeMs));
       const answer = this.#process(url.pathname, body, key, req.socket.remoteAddress ?? '');
       if (key !== undefined && answer.status < 500) this.#answers.set(key, answer);
-      res.writeHead(answer.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(answer.body) });
+      res.writeHead(answer.status, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(answer.body),
+      });
       res.end(answer.body);
     } finally {
       if (key !== undefined) this.#inFlight.delete(key);
@@ -170,7 +188,10 @@ export class SimulatedProcessor {
     this.lookups++;
     const stored = this.#answers.get(key);
     if (stored) {
-      res.writeHead(stored.status, { 'content-type': 'application/json', 'idempotent-replayed': 'true' });
+      res.writeHead(stored.status, {
+        'content-type': 'application/json',
+        'idempotent-replayed': 'true',
+      });
       res.end(stored.body);
       return;
     }
@@ -178,27 +199,58 @@ export class SimulatedProcessor {
     send(res, 404, { error: { code: 'not_found', message: 'no request with this key' } });
   }
 
-  #process(pathname: string, raw: string, key: string | undefined, remoteAddress: string): StoredAnswer {
-    const refuse = (code: string, message: string) => ({ status: 400, body: JSON.stringify({ error: { code, message } }) });
+  #process(
+    pathname: string,
+    raw: string,
+    key: string | undefined,
+    remoteAddress: string,
+  ): StoredAnswer {
+    const refuse = (code: string, message: string) => ({
+      status: 400,
+      body: JSON.stringify({ error: { code, message } }),
+    });
     let parsed: unknown;
     try {
       parsed = JSON.parse(raw);
     } catch {
-      return refuse('invalid_json', raw === '' ? 'the body is empty; expected a JSON object' : 'the body is not JSON; expected a JSON object');
+      return refuse(
+        'invalid_json',
+        raw === ''
+          ? 'the body is empty; expected a JSON object'
+          : 'the body is not JSON; expected a JSON object',
+      );
     }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return refuse('invalid_json', 'expected a JSON object');
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+      return refuse('invalid_json', 'expected a JSON object');
     const body = parsed as Record<string, unknown>;
     // A new payment must say how much: a charge of no amount is a client bug, not a sale.
     if (PAYMENT_PATH.test(pathname)) {
-      if (body.amount === undefined) return refuse('amount_required', 'amount is required: a whole number of minor units, e.g. 4500');
-      if (!Number.isInteger(body.amount) || (body.amount as number) <= 0) return refuse('invalid_amount', `amount must be a whole number of minor units above 0, got ${JSON.stringify(body.amount)}`);
+      if (body.amount === undefined)
+        return refuse(
+          'amount_required',
+          'amount is required: a whole number of minor units, e.g. 4500',
+        );
+      if (!Number.isInteger(body.amount) || (body.amount as number) <= 0)
+        return refuse(
+          'invalid_amount',
+          `amount must be a whole number of minor units above 0, got ${JSON.stringify(body.amount)}`,
+        );
     }
     if (this.#failures.remaining > 0) {
       this.#failures.remaining--;
-      return { status: this.#failures.status, body: JSON.stringify({ error: { code: 'processor_error' } }) };
+      return {
+        status: this.#failures.status,
+        body: JSON.stringify({ error: { code: 'processor_error' } }),
+      };
     }
     if (pathname.startsWith('/v1/billing/')) {
-      return { status: 202, body: JSON.stringify({ accepted: true, records: Array.isArray(body.records) ? body.records.length : 0 }) };
+      return {
+        status: 202,
+        body: JSON.stringify({
+          accepted: true,
+          records: Array.isArray(body.records) ? body.records.length : 0,
+        }),
+      };
     }
     const reference = typeof body.reference === 'string' ? body.reference : undefined;
     const charge: Charge = {
@@ -210,8 +262,17 @@ export class SimulatedProcessor {
       at: Date.now(),
     };
     this.charges.push(charge);
-    if (reference !== undefined) this.#byReference.set(reference, (this.#byReference.get(reference) ?? 0) + 1);
-    return { status: 201, body: JSON.stringify({ id: charge.id, status: 'succeeded', amount: charge.amount, reference }) };
+    if (reference !== undefined)
+      this.#byReference.set(reference, (this.#byReference.get(reference) ?? 0) + 1);
+    return {
+      status: 201,
+      body: JSON.stringify({
+        id: charge.id,
+        status: 'succeeded',
+        amount: charge.amount,
+        reference,
+      }),
+    };
   }
 }
 
@@ -225,7 +286,12 @@ function header(req: IncomingMessage, name: string): string | undefined {
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+  res
+    .writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+    })
+    .end(text);
 }
 
 function readAll(req: IncomingMessage): Promise<string> {

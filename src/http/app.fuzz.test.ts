@@ -9,7 +9,8 @@ import { signedHeaders } from './middleware/merchant-auth/signature.ts';
 // error code, never a 5xx and never an exception.
 
 const SECRET = 's'.repeat(40);
-const policy = policyFrom(`${BASE_POLICY.replace('    idempotency: { upstreamHonors: true }', `    idempotency: { upstreamHonors: true }\n    maxBodyBytes: 2048\n    contentTypes: [application/json]`)}
+const policy =
+  policyFrom(`${BASE_POLICY.replace('    idempotency: { upstreamHonors: true }', `    idempotency: { upstreamHonors: true }\n    maxBodyBytes: 2048\n    contentTypes: [application/json]`)}
 merchants:
   keys: { env: TEST_KEYS }
   rateLimit: { ratePerSecond: 1000000, burst: 1000000 }
@@ -22,8 +23,18 @@ afterAll(() => app.close());
 const token = fc.stringMatching(/^[a-z][a-z0-9-]{0,15}$/);
 const headerValue = fc.stringMatching(/^[\x20-\x7e]{0,60}$/).map((v) => v.trim());
 const pathArb = fc.oneof(
-  fc.constantFrom('/v1/payments', '/v1/payments/ch_1', '/healthz', '/status', '/readyz', '/', '/v1/refunds'),
-  fc.array(fc.stringMatching(/^[A-Za-z0-9._~%-]{0,12}$/), { maxLength: 5 }).map((parts) => `/${parts.join('/')}`),
+  fc.constantFrom(
+    '/v1/payments',
+    '/v1/payments/ch_1',
+    '/healthz',
+    '/status',
+    '/readyz',
+    '/',
+    '/v1/refunds',
+  ),
+  fc
+    .array(fc.stringMatching(/^[A-Za-z0-9._~%-]{0,12}$/), { maxLength: 5 })
+    .map((parts) => `/${parts.join('/')}`),
 );
 const jsonish = fc.oneof(
   fc.json({ maxDepth: 12 }),
@@ -34,12 +45,35 @@ const jsonish = fc.oneof(
 );
 
 const requestArb = fc.record({
-  method: fc.oneof({ arbitrary: fc.constant('POST'), weight: 6 }, fc.constantFrom('GET', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS')),
+  method: fc.oneof(
+    { arbitrary: fc.constant('POST'), weight: 6 },
+    fc.constantFrom('GET', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'),
+  ),
   path: fc.oneof({ arbitrary: fc.constant('/v1/payments'), weight: 4 }, pathArb),
   query: fc.option(fc.stringMatching(/^[a-z0-9=&]{0,20}$/), { nil: undefined }),
-  contentType: fc.option(fc.constantFrom('application/json', 'text/plain', 'application/json; charset=utf-8', 'application/x-www-form-urlencoded', 'garbage'), { nil: undefined }),
+  contentType: fc.option(
+    fc.constantFrom(
+      'application/json',
+      'text/plain',
+      'application/json; charset=utf-8',
+      'application/x-www-form-urlencoded',
+      'garbage',
+    ),
+    { nil: undefined },
+  ),
   headers: fc.dictionary(token, headerValue, { maxKeys: 6 }),
-  authHeaders: fc.dictionary(fc.constantFrom('x-paypath-merchant', 'x-paypath-timestamp', 'x-paypath-nonce', 'x-paypath-signature', 'x-paypath-api-key', 'idempotency-key'), headerValue, { maxKeys: 4 }),
+  authHeaders: fc.dictionary(
+    fc.constantFrom(
+      'x-paypath-merchant',
+      'x-paypath-timestamp',
+      'x-paypath-nonce',
+      'x-paypath-signature',
+      'x-paypath-api-key',
+      'idempotency-key',
+    ),
+    headerValue,
+    { maxKeys: 4 },
+  ),
   bigHeader: fc.boolean(),
   sign: fc.constantFrom('no', 'yes', 'yes', 'wrong-key', 'expired'),
   body: fc.option(jsonish, { nil: undefined }),
@@ -79,19 +113,36 @@ describe('request path fuzzing', () => {
         if (r.bigHeader) headers['x-padding'] = 'p'.repeat(5000);
         if (r.sign !== 'no') {
           const request = { method: r.method, target, body: hasBody ? r.body! : null };
-          const options = r.sign === 'expired' ? { timestamp: Math.floor(Date.now() / 1000) - 3_600 } : {};
-          Object.assign(headers, await signedHeaders('shop-1', r.sign === 'wrong-key' ? SECRET.toUpperCase() : SECRET, request, options));
+          const options =
+            r.sign === 'expired' ? { timestamp: Math.floor(Date.now() / 1000) - 3_600 } : {};
+          Object.assign(
+            headers,
+            await signedHeaders(
+              'shop-1',
+              r.sign === 'wrong-key' ? SECRET.toUpperCase() : SECRET,
+              request,
+              options,
+            ),
+          );
         }
-        const response = await app.app.request(target, { method: r.method, headers, body: hasBody ? r.body : undefined });
+        const response = await app.app.request(target, {
+          method: r.method,
+          headers,
+          body: hasBody ? r.body : undefined,
+        });
         // Success is the upstream's 201 or one of paypath's own endpoints' 200; anything else is a
         // rejection whose status is exactly the one its code stands for.
         if (response.status < 400) expect([200, 201]).toContain(response.status);
-        else if (r.method === 'HEAD') expect(Object.values(STATUS_OF_CODE)).toContain(response.status);
+        else if (r.method === 'HEAD')
+          expect(Object.values(STATUS_OF_CODE)).toContain(response.status);
         if (response.status >= 400 && r.method !== 'HEAD') {
           const json = (await response.json()) as { error?: { code?: unknown; message?: unknown } };
           expect(typeof json.error?.code).toBe('string');
           expect(typeof json.error?.message).toBe('string');
-          expect({ code: json.error?.code, status: response.status }).toEqual({ code: json.error?.code, status: STATUS_OF_CODE[String(json.error?.code)] });
+          expect({ code: json.error?.code, status: response.status }).toEqual({
+            code: json.error?.code,
+            status: STATUS_OF_CODE[String(json.error?.code)],
+          });
           seen.add(String(json.error?.code));
         } else {
           seen.add(String(response.status));
@@ -110,12 +161,32 @@ describe('request path fuzzing', () => {
             ['yes', '{}', true],
           ] as const
         ).map(([sign, body, bigHeader]): [FuzzRequest] => [
-          { method: 'POST', path: '/v1/payments', query: undefined, contentType: 'application/json', headers: {}, authHeaders: {}, bigHeader, sign, body },
+          {
+            method: 'POST',
+            path: '/v1/payments',
+            query: undefined,
+            contentType: 'application/json',
+            headers: {},
+            authHeaders: {},
+            bigHeader,
+            sign,
+            body,
+          },
         ]),
       },
     );
     // The generator reaches every kind of answer, including signed requests that pass.
-    for (const expected of ['201', 'auth_required', 'signature_invalid', 'signature_expired', 'route_not_found', 'headers_too_large', 'unsupported_media_type', 'json_too_deep', 'body_too_large']) {
+    for (const expected of [
+      '201',
+      'auth_required',
+      'signature_invalid',
+      'signature_expired',
+      'route_not_found',
+      'headers_too_large',
+      'unsupported_media_type',
+      'json_too_deep',
+      'body_too_large',
+    ]) {
       expect(seen).toContain(expected);
     }
   });
@@ -124,11 +195,28 @@ describe('request path fuzzing', () => {
     const before = app.forwarded.length;
     await fc.assert(
       fc.asyncProperty(requestArb, async (r) => {
-        const headers: Record<string, string> = { ...r.headers, ...r.authHeaders, 'content-type': 'application/json' };
-        const response = await app.app.request('/v1/payments', { method: 'POST', headers, body: '{"amount":1}' });
+        const headers: Record<string, string> = {
+          ...r.headers,
+          ...r.authHeaders,
+          'content-type': 'application/json',
+        };
+        const response = await app.app.request('/v1/payments', {
+          method: 'POST',
+          headers,
+          body: '{"amount":1}',
+        });
         const json = (await response.json()) as { error: { code: string } };
         // Refused before the proxy: an authentication failure, or a header limit checked before it.
-        expect(['auth_required', 'auth_malformed', 'signature_invalid', 'signature_expired', 'nonce_replayed', 'auth_rate_limited', 'headers_too_large', 'invalid_request']).toContain(json.error.code);
+        expect([
+          'auth_required',
+          'auth_malformed',
+          'signature_invalid',
+          'signature_expired',
+          'nonce_replayed',
+          'auth_rate_limited',
+          'headers_too_large',
+          'invalid_request',
+        ]).toContain(json.error.code);
         expect(response.status).toBe(STATUS_OF_CODE[json.error.code]);
       }),
       { numRuns: 1_000 },

@@ -74,13 +74,18 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   const readRequestBody = deps.readRequestBody ?? readWebRequestBody;
-  const bodyBudget = deps.bodyBudget ?? new ByteBudget(() => deps.gateway().policy.limits.bodyBudgetBytes);
+  const bodyBudget =
+    deps.bodyBudget ?? new ByteBudget(() => deps.gateway().policy.limits.bodyBudgetBytes);
   app.use(async (c, next) => {
     const gateway = deps.gateway();
     c.set('gateway', gateway);
     c.set('readRequestBody', readRequestBody);
     const declared = c.req.header('content-length');
-    const allowance = new BodyAllowance(bodyBudget, gateway.policy.limits.bodyBudgetWaitMs, declared === undefined ? undefined : Number(declared));
+    const allowance = new BodyAllowance(
+      bodyBudget,
+      gateway.policy.limits.bodyBudgetWaitMs,
+      declared === undefined ? undefined : Number(declared),
+    );
     c.set('bodyAllowance', allowance);
     // Counted as in flight on this gateway, so a policy apply closes its removed paths only after this request.
     const leave = gateway.enter();
@@ -100,22 +105,42 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     });
     withIdempotencyKey(c, extra);
     if (error instanceof PaypathError) {
-      if (error.status >= 500) logger.warn({ code: error.code, route: c.get('route'), status: error.status }, error.message);
+      if (error.status >= 500)
+        logger.warn(
+          { code: error.code, route: c.get('route'), status: error.status },
+          error.message,
+        );
       return error.toResponse(extra);
     }
     // Never echo internals (or request data) to the client; the log gets the error without the body.
-    logger.error({ err: { name: error.name, message: error.message, stack: error.stack }, route: c.get('route') }, 'unhandled error');
+    logger.error(
+      {
+        err: { name: error.name, message: error.message, stack: error.stack },
+        route: c.get('route'),
+      },
+      'unhandled error',
+    );
     return new PaypathError('internal_error', 500, 'internal error').toResponse(extra);
   });
 
   const security = deps.security ?? {};
   app.use(headerLimits());
-  const requestBodies = () => ({ budgetBytes: bodyBudget.capacity, heldBytes: bodyBudget.used, waiting: bodyBudget.waiting });
+  const requestBodies = () => ({
+    budgetBytes: bodyBudget.capacity,
+    heldBytes: bodyBudget.used,
+    waiting: bodyBudget.waiting,
+  });
   app.route('/', healthRoutes({ ...deps.statusSections, requestBodies }, deps.statusExtras));
   if (deps.metrics) app.route('/', metricsRoutes(deps.metrics));
   if (deps.admin) {
     const admin = { rateLimiter: security.rateLimiter, ...deps.admin };
-    app.route('/admin', adminRoutes(admin, security.clientAddress as ((c: Context) => string | undefined) | undefined));
+    app.route(
+      '/admin',
+      adminRoutes(
+        admin,
+        security.clientAddress as ((c: Context) => string | undefined) | undefined,
+      ),
+    );
   }
   if (deps.dashboard) app.route('/', dashboardRoutes(deps.dashboard));
   if (deps.queue) app.route('/', queueRoutes(deps.queue));
@@ -132,7 +157,16 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }),
   );
   app.use(bodyLimits());
-  app.route('/', proxyRoutes({ idempotencyStore: deps.idempotencyStore, queue: deps.queue, logger, sha256: deps.sha256, clientAddress: security.clientAddress }));
+  app.route(
+    '/',
+    proxyRoutes({
+      idempotencyStore: deps.idempotencyStore,
+      queue: deps.queue,
+      logger,
+      sha256: deps.sha256,
+      clientAddress: security.clientAddress,
+    }),
+  );
   return app;
 }
 

@@ -31,6 +31,10 @@ describe('BodyAllowance', () => {
     const budget = new ByteBudget(() => 100_000);
     budget.tryTake(100_000);
     const error = await new BodyAllowance(budget, 0, 1_000).take(1_000).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'body_budget_exhausted', status: 503, headers: { 'retry-after': '1', connection: 'close' } });
+    expect(error).toMatchObject({
+      code: 'body_budget_exhausted',
+      status: 503,
+      headers: { 'retry-after': '1', connection: 'close' },
+    });
   });
 });

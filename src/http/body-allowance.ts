@@ -35,7 +35,10 @@ export class BodyAllowance {
   constructor(budget: ByteBudget, waitMs: number, declaredBytes?: number) {
     this.#budget = budget;
     this.#waitMs = waitMs;
-    this.#declaredSmall = declaredBytes !== undefined && Number.isFinite(declaredBytes) && declaredBytes <= SMALL_BODY_BYTES;
+    this.#declaredSmall =
+      declaredBytes !== undefined &&
+      Number.isFinite(declaredBytes) &&
+      declaredBytes <= SMALL_BODY_BYTES;
   }
 
   get held(): number {
@@ -51,7 +54,8 @@ export class BodyAllowance {
 
   /** Takes `bytes`, waiting for room; rejects with 503 body_budget_exhausted when none comes in time. */
   async take(bytes: number): Promise<void> {
-    if (!(await this.#budget.take(bytes, this.#waitMs, this.#ceiling(bytes)))) throw bodyBudgetExhausted(this.#budget.capacity, this.#waitMs);
+    if (!(await this.#budget.take(bytes, this.#waitMs, this.#ceiling(bytes))))
+      throw bodyBudgetExhausted(this.#budget.capacity, this.#waitMs);
     this.#held += bytes;
   }
 
@@ -62,6 +66,8 @@ export class BodyAllowance {
 
   #ceiling(bytes: number): number {
     const capacity = this.#budget.capacity;
-    return this.#declaredSmall && this.#held + bytes <= SMALL_BODY_BYTES ? capacity : Math.floor(capacity * LARGE_BODY_SHARE);
+    return this.#declaredSmall && this.#held + bytes <= SMALL_BODY_BYTES
+      ? capacity
+      : Math.floor(capacity * LARGE_BODY_SHARE);
   }
 }

@@ -8,7 +8,11 @@ import type { BodyAllowance } from './body-allowance.ts';
  * Reads a request's body under a limit, taking its bytes from the request's share of the process's
  * body budget. The default reads the Web Request; a runtime may read its own stream.
  */
-export type RequestBodyReader = (c: Context, maxBytes: number, allowance: BodyAllowance) => Promise<Uint8Array | null>;
+export type RequestBodyReader = (
+  c: Context,
+  maxBytes: number,
+  allowance: BodyAllowance,
+) => Promise<Uint8Array | null>;
 
 /** What every request carries through the app's middleware (`c.get(…)`). */
 export type AppEnv = {
@@ -54,4 +58,6 @@ export interface ProxyAnswer {
 }
 
 /** The proxy's middleware chain shares the request through `c.get('proxy')`. */
-export type ProxyEnv = { Variables: AppEnv['Variables'] & { proxy: ProxyRequest; answer: ProxyAnswer | undefined } };
+export type ProxyEnv = {
+  Variables: AppEnv['Variables'] & { proxy: ProxyRequest; answer: ProxyAnswer | undefined };
+};

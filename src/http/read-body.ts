@@ -3,7 +3,12 @@ import type { BodyAllowance } from './body-allowance.ts';
 
 /** 413 `body_too_large`, naming the limit. */
 export function bodyTooLarge(maxBytes: number): PaypathError {
-  return new PaypathError('body_too_large', 413, `request body exceeds this route's limit of ${maxBytes} bytes`, { details: { limit: maxBytes } });
+  return new PaypathError(
+    'body_too_large',
+    413,
+    `request body exceeds this route's limit of ${maxBytes} bytes`,
+    { details: { limit: maxBytes } },
+  );
 }
 
 /**
@@ -12,7 +17,11 @@ export function bodyTooLarge(maxBytes: number): PaypathError {
  * The bytes are taken from the process's body budget (`allowance`) before they are read: a declared
  * length at once, an unsized body chunk by chunk (503 `body_budget_exhausted` when there is no room in time).
  */
-export async function readBody(request: Request, maxBytes: number, allowance?: BodyAllowance): Promise<Uint8Array | null> {
+export async function readBody(
+  request: Request,
+  maxBytes: number,
+  allowance?: BodyAllowance,
+): Promise<Uint8Array | null> {
   const declared = Number(request.headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > maxBytes) throw bodyTooLarge(maxBytes);
   if (request.body === null) return null;

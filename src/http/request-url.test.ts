@@ -18,7 +18,11 @@ function appWith(routes: Record<string, RouteConfig>) {
   app.all('*', (c) => {
     c.set('gateway', gateway);
     const url = requestUrl(c);
-    seen.push({ sameUrl: requestUrl(c) === url, pathname: url.pathname, routes: [requestRoute(c)?.id, requestRoute(c)?.id] });
+    seen.push({
+      sameUrl: requestUrl(c) === url,
+      pathname: url.pathname,
+      routes: [requestRoute(c)?.id, requestRoute(c)?.id],
+    });
     return c.text('ok');
   });
   return { app, matched, seen };
@@ -26,7 +30,9 @@ function appWith(routes: Record<string, RouteConfig>) {
 
 describe('per-request URL and route', () => {
   it('parses the URL once and matches the route once per request, also when no route matches', async () => {
-    const { app, matched, seen } = appWith({ 'POST /v1/payments': { id: 'payments' } as RouteConfig });
+    const { app, matched, seen } = appWith({
+      'POST /v1/payments': { id: 'payments' } as RouteConfig,
+    });
     await app.request('/v1/payments?x=1', { method: 'POST' });
     await app.request('/nothing/here', { method: 'POST' });
     expect(seen).toEqual([

@@ -28,11 +28,15 @@ export class BulkProcessor {
           res.writeHead(201, { 'content-type': 'application/json' });
           return res.end(JSON.stringify({ id: `ch_${key}`, status: 'succeeded' }));
         }
-        res.writeHead(201, { 'content-type': 'application/octet-stream', ...(asked.sized ? { 'content-length': String(asked.answerBytes) } : {}) });
+        res.writeHead(201, {
+          'content-type': 'application/octet-stream',
+          ...(asked.sized ? { 'content-length': String(asked.answerBytes) } : {}),
+        });
         let left = asked.answerBytes;
         const write = () => {
           while (left > 0) {
-            const piece = left >= this.#chunk.byteLength ? this.#chunk : this.#chunk.subarray(0, left);
+            const piece =
+              left >= this.#chunk.byteLength ? this.#chunk : this.#chunk.subarray(0, left);
             left -= piece.byteLength;
             if (!res.write(piece)) return res.once('drain', write);
           }

@@ -42,10 +42,16 @@ function groups(pan: string, size = 4): string[] {
 
 const percentEncode = (text: string, levels: number) => {
   let out = text;
-  for (let i = 0; i < levels; i++) out = [...new TextEncoder().encode(out)].map((b) => (b === 0x25 ? '%25' : `%${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+  for (let i = 0; i < levels; i++)
+    out = [...new TextEncoder().encode(out)]
+      .map((b) => (b === 0x25 ? '%25' : `%${b.toString(16).toUpperCase().padStart(2, '0')}`))
+      .join('');
   return out;
 };
-const encodeSeparator = (separator: string, levels: number) => (levels === 0 ? separator : percentEncode(separator, 1).replace(/%/g, `%${'25'.repeat(levels - 1)}`));
+const encodeSeparator = (separator: string, levels: number) =>
+  levels === 0
+    ? separator
+    : percentEncode(separator, 1).replace(/%/g, `%${'25'.repeat(levels - 1)}`);
 
 /** The same card number written the ways it reaches a URL, a header or a message. */
 export function cardNumberForms(pan: string): Record<string, string> {
@@ -69,7 +75,9 @@ export function cardNumberForms(pan: string): Record<string, string> {
     'percent-encoded digits': percentEncode(pan, 1),
     'double-encoded digits': [...pan].map((d) => `%25${d.charCodeAt(0).toString(16)}`).join(''),
     'full-width digits': [...pan].map((d) => String.fromCharCode(0xff10 + Number(d))).join(''),
-    'percent-encoded full-width digits': encodeURIComponent([...pan].map((d) => String.fromCharCode(0xff10 + Number(d))).join('')),
+    'percent-encoded full-width digits': encodeURIComponent(
+      [...pan].map((d) => String.fromCharCode(0xff10 + Number(d))).join(''),
+    ),
     'followed by a status code': `${pan} 404`,
     'between numbers': `1999 ${g.join(' ')} 404`,
     'in a path': `/v1/cards/${pan}/refunds/7`,
@@ -86,7 +94,9 @@ export function digitsOf(text: string): string {
       try {
         return decodeURIComponent(escapes);
       } catch {
-        return escapes.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+        return escapes.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) =>
+          String.fromCharCode(parseInt(hex, 16)),
+        );
       }
     });
     if (next === decoded) break;

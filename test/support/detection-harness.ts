@@ -23,7 +23,11 @@ export class DetectionRig {
     const processor = await new SimulatedProcessor().start();
     const carriers = new Map<string, CarrierProxy>();
     for (const [i, id] of pathIds.entries()) {
-      const carrier = new CarrierProxy({ name: id, host: `127.0.1.${i + 1}`, target: { host: '127.0.0.1', port: processor.port } });
+      const carrier = new CarrierProxy({
+        name: id,
+        host: `127.0.1.${i + 1}`,
+        target: { host: '127.0.0.1', port: processor.port },
+      });
       carriers.set(id, await carrier.start());
     }
     return new DetectionRig(processor, carriers);
@@ -39,7 +43,11 @@ export class DetectionRig {
   policy(overrides: Partial<PolicyInput> = {}): PolicyInput {
     return {
       version: 1,
-      paths: [...this.carriers.values()].map((c) => ({ id: c.name, upstream: c.url, grade: 'hot' as const })),
+      paths: [...this.carriers.values()].map((c) => ({
+        id: c.name,
+        upstream: c.url,
+        grade: 'hot' as const,
+      })),
       breaker: { resetTimeoutMs: 60_000 },
       probe: { enabled: false },
       routes: [
@@ -58,7 +66,12 @@ export class DetectionRig {
 
   async gateway(
     policy: PolicyInput,
-    options: { redisUrl?: string; instanceId?: string; probes?: boolean; warmCodePaths?: boolean } = {},
+    options: {
+      redisUrl?: string;
+      instanceId?: string;
+      probes?: boolean;
+      warmCodePaths?: boolean;
+    } = {},
   ): Promise<RunningGateway> {
     const parsed = PolicySchema.parse(policy);
     const gateway = await startNodeGateway({
@@ -105,7 +118,12 @@ export async function pay(gateway: RunningGateway, amount = 100): Promise<Paymen
   };
 }
 
-export async function pathState(gateway: RunningGateway, pathId: string): Promise<string | undefined> {
-  const status = (await (await fetch(`${gateway.url}/status`)).json()) as { paths: { id: string; state: string }[] };
+export async function pathState(
+  gateway: RunningGateway,
+  pathId: string,
+): Promise<string | undefined> {
+  const status = (await (await fetch(`${gateway.url}/status`)).json()) as {
+    paths: { id: string; state: string }[];
+  };
   return status.paths.find((p) => p.id === pathId)?.state;
 }

@@ -31,7 +31,11 @@ export class LoopbackDnsmasq {
   }
 
   /** Starts dnsmasq on `address` (a 127.x address) and a free UDP port, serving `records`; resolves once it answers. */
-  static async start(address: string, records: HostRecord[], options: { alsoListen?: string[] } = {}): Promise<LoopbackDnsmasq> {
+  static async start(
+    address: string,
+    records: HostRecord[],
+    options: { alsoListen?: string[] } = {},
+  ): Promise<LoopbackDnsmasq> {
     for (let attempt = 0; attempt < 10; attempt++) {
       const port = 20_000 + Math.floor(Math.random() * 40_000);
       const child = spawn(
@@ -65,7 +69,11 @@ export class LoopbackDnsmasq {
 
   /** The queries it received, in order: record type, name and source address. */
   queries(): { type: string; name: string; from: string }[] {
-    return [...this.#log.matchAll(/query\[([A-Z]+)\] (\S+) from (\S+)/g)].map((m) => ({ type: m[1]!, name: m[2]!, from: m[3]! }));
+    return [...this.#log.matchAll(/query\[([A-Z]+)\] (\S+) from (\S+)/g)].map((m) => ({
+      type: m[1]!,
+      name: m[2]!,
+      from: m[3]!,
+    }));
   }
 
   /** Source addresses of the queries it received, in order. */

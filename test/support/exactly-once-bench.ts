@@ -7,7 +7,11 @@ import { expect } from 'vitest';
 import { stringify } from 'yaml';
 import { silentLogger } from '../../src/core/logger.ts';
 import { loadPolicyFile } from '../../src/adapters/node/policy-file.ts';
-import { startNodeGateway, type NodeGatewayOptions, type RunningGateway } from '../../src/adapters/node/server.ts';
+import {
+  startNodeGateway,
+  type NodeGatewayOptions,
+  type RunningGateway,
+} from '../../src/adapters/node/server.ts';
 import { CarrierProxy } from '../../src/demo/carrier.ts';
 import { SimulatedProcessor } from '../../src/demo/processor.ts';
 import { until, within } from './poll.ts';
@@ -28,11 +32,22 @@ export class ExactlyOnceBench {
     this.dir = mkdtempSync(join(tmpdir(), 'paypath-eo-'));
   }
 
-  static async start(options: { serviceTimeMs?: number; carriers?: number } = {}): Promise<ExactlyOnceBench> {
-    const processor = await new SimulatedProcessor({ serviceTimeMs: options.serviceTimeMs ?? 0 }).start();
+  static async start(
+    options: { serviceTimeMs?: number; carriers?: number } = {},
+  ): Promise<ExactlyOnceBench> {
+    const processor = await new SimulatedProcessor({
+      serviceTimeMs: options.serviceTimeMs ?? 0,
+    }).start();
     const carriers: CarrierProxy[] = [];
     for (let i = 0; i < (options.carriers ?? 3); i++) {
-      carriers.push(await new CarrierProxy({ name: `c${i}`, host: '127.0.0.1', target: { host: '127.0.0.1', port: processor.port }, preserveSource: false }).start());
+      carriers.push(
+        await new CarrierProxy({
+          name: `c${i}`,
+          host: '127.0.0.1',
+          target: { host: '127.0.0.1', port: processor.port },
+          preserveSource: false,
+        }).start(),
+      );
     }
     return new ExactlyOnceBench(processor, carriers);
   }
@@ -42,7 +57,12 @@ export class ExactlyOnceBench {
     const policy = {
       version: 1,
       paths: this.carriers.map((c, i) => ({ id: `p${i}`, upstream: c.url, connectTimeoutMs: 300 })),
-      breaker: { windowMs: 10_000, errorThresholdPercentage: 50, volumeThreshold: 3, resetTimeoutMs: 500 },
+      breaker: {
+        windowMs: 10_000,
+        errorThresholdPercentage: 50,
+        volumeThreshold: 3,
+        resetTimeoutMs: 500,
+      },
       routes,
       ...extra,
     };
@@ -55,13 +75,19 @@ export class ExactlyOnceBench {
     return this.carriers.map((_, i) => `p${i}`);
   }
 
-  async startInProcess(policyFile: string, redisUrl?: string, options: Partial<NodeGatewayOptions> = {}): Promise<RunningGateway> {
+  async startInProcess(
+    policyFile: string,
+    redisUrl?: string,
+    options: Partial<NodeGatewayOptions> = {},
+  ): Promise<RunningGateway> {
     const { policy, hash } = await loadPolicyFile(policyFile);
     return startNodeGateway({
       policy,
       policyHash: hash,
       port: 0,
-      logger: process.env.EO_DEBUG ? { info: console.log, warn: console.log, error: console.log } : silentLogger,
+      logger: process.env.EO_DEBUG
+        ? { info: console.log, warn: console.log, error: console.log }
+        : silentLogger,
       ...(redisUrl ? { redisUrl, queueKeys: [Buffer.from(TEST_QUEUE_KEY, 'base64')] } : {}),
       warmCodePaths: false,
       ...options,
@@ -105,7 +131,12 @@ export class GatewayProcess {
    * holds is retried until free). `env` adds to (or, with undefined values, removes from) the
    * child's environment; by default it seals its queue with TEST_QUEUE_KEY.
    */
-  static async start(policyFile: string, redisUrl: string, port = 0, env: Record<string, string | undefined> = {}): Promise<GatewayProcess> {
+  static async start(
+    policyFile: string,
+    redisUrl: string,
+    port = 0,
+    env: Record<string, string | undefined> = {},
+  ): Promise<GatewayProcess> {
     let failure = '';
     return until(
       `paypath serve to listen${port ? ` on port ${port}` : ''}`,
@@ -119,14 +150,39 @@ export class GatewayProcess {
     );
   }
 
-  static async #spawn(policyFile: string, redisUrl: string, port: number, env: Record<string, string | undefined>): Promise<GatewayProcess> {
+  static async #spawn(
+    policyFile: string,
+    redisUrl: string,
+    port: number,
+    env: Record<string, string | undefined>,
+  ): Promise<GatewayProcess> {
     // info, for the line saying where it listens; the rest of its output is kept for failures.
-    const childEnv: Record<string, string | undefined> = { ...process.env, LOG_LEVEL: 'info', PAYPATH_QUEUE_KEY: TEST_QUEUE_KEY, ...env };
-    for (const [name, value] of Object.entries(childEnv)) if (value === undefined) delete childEnv[name];
-    const child = spawn(process.execPath, [BIN, 'serve', '--policy', policyFile, '--port', String(port), '--redis', redisUrl, '--no-warm-up'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: childEnv,
-    });
+    const childEnv: Record<string, string | undefined> = {
+      ...process.env,
+      LOG_LEVEL: 'info',
+      PAYPATH_QUEUE_KEY: TEST_QUEUE_KEY,
+      ...env,
+    };
+    for (const [name, value] of Object.entries(childEnv))
+      if (value === undefined) delete childEnv[name];
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'serve',
+        '--policy',
+        policyFile,
+        '--port',
+        String(port),
+        '--redis',
+        redisUrl,
+        '--no-warm-up',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: childEnv,
+      },
+    );
     const output = { text: '' };
     const keep = (d: Buffer) => (output.text = (output.text + d.toString()).slice(-20_000));
     child.stdout!.on('data', keep);
@@ -142,7 +198,9 @@ export class GatewayProcess {
           }
         };
         child.stdout!.on('data', onData);
-        child.once('exit', (code) => reject(new Error(`paypath serve exited ${code}: ${output.text}`)));
+        child.once('exit', (code) =>
+          reject(new Error(`paypath serve exited ${code}: ${output.text}`)),
+        );
       }),
       15_000,
     ).catch((error: unknown) => {

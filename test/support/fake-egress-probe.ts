@@ -1,4 +1,8 @@
-import type { BoxInterfaces, EgressProbe, RouteAnswer } from '../../src/core/egress/egress-probe.ts';
+import type {
+  BoxInterfaces,
+  EgressProbe,
+  RouteAnswer,
+} from '../../src/core/egress/egress-probe.ts';
 
 /**
  * A box's addresses and routes in memory, for unit tests: `routes` maps a source address (or
@@ -22,7 +26,9 @@ export class FakeEgressProbe implements EgressProbe {
   route(destination: string, source: string | undefined): Promise<RouteAnswer> {
     this.asked.push({ destination, source });
     const answer = this.routes.get(source ?? '*');
-    return answer ? Promise.resolve({ ...answer }) : Promise.reject(new Error('Network is unreachable'));
+    return answer
+      ? Promise.resolve({ ...answer })
+      : Promise.reject(new Error('Network is unreachable'));
   }
 
   resolve(host: string): Promise<string> {
@@ -45,6 +51,10 @@ export class FakeEgressProbe implements EgressProbe {
 }
 
 /** `ip route get` as a box with one default route via carrier 1 answers for every source. */
-export function viaCarrier(n: number, source: string | null = null, table: string | null = null): RouteAnswer {
+export function viaCarrier(
+  n: number,
+  source: string | null = null,
+  table: string | null = null,
+): RouteAnswer {
   return { interface: `s${n}`, gateway: `10.201.${n}.1`, source, table, local: false };
 }

@@ -36,7 +36,12 @@ export function fakeUpstreamApp(policy: Policy, security: SecurityDeps = {}): Fa
     },
     close: () => Promise.resolve(),
   });
-  const gateway = new Gateway({ policy, policyHash: 'test', transportFactory: transport, breakerFactory: (config) => new OpossumBreaker(config) });
+  const gateway = new Gateway({
+    policy,
+    policyHash: 'test',
+    transportFactory: transport,
+    breakerFactory: (config) => new OpossumBreaker(config),
+  });
   const app = createApp({ gateway: () => gateway, logger, security });
   return { app, gateway, forwarded, logs, close: () => gateway.close() };
 }

@@ -10,7 +10,10 @@ import { policyFromObject } from './policy.ts';
 
 export type Upstream = (request: UpstreamRequest, pathId: string) => Promise<UpstreamResponse>;
 
-function policy(idempotency: Record<string, unknown> = {}, idempotencyStore: Record<string, unknown> = {}): Policy {
+function policy(
+  idempotency: Record<string, unknown> = {},
+  idempotencyStore: Record<string, unknown> = {},
+): Policy {
   return policyFromObject({
     version: 1,
     idempotencyStore,
@@ -18,11 +21,24 @@ function policy(idempotency: Record<string, unknown> = {}, idempotencyStore: Rec
       { id: 'a', upstream: 'http://127.0.0.1:1' },
       { id: 'b', upstream: 'http://127.0.0.1:2' },
     ],
-    routes: [{ id: 'payments', match: { method: 'POST', path: '/v1/payments' }, class: 'payment', paths: ['a', 'b'], idempotency }],
+    routes: [
+      {
+        id: 'payments',
+        match: { method: 'POST', path: '/v1/payments' },
+        class: 'payment',
+        paths: ['a', 'b'],
+        idempotency,
+      },
+    ],
   });
 }
 
-export function idempotencyApp(options: { upstream: Upstream; store?: IdempotencyStore; idempotency?: Record<string, unknown>; idempotencyStore?: Record<string, unknown> }) {
+export function idempotencyApp(options: {
+  upstream: Upstream;
+  store?: IdempotencyStore;
+  idempotency?: Record<string, unknown>;
+  idempotencyStore?: Record<string, unknown>;
+}) {
   const sent: { pathId: string; key: string | null; method: string; target: string }[] = [];
   const gateway = new Gateway({
     policy: policy(options.idempotency, options.idempotencyStore),
@@ -30,7 +46,12 @@ export function idempotencyApp(options: { upstream: Upstream; store?: Idempotenc
     breakerFactory: (config) => new TimestampBreaker(config),
     transportFactory: (path) => ({
       send: (request) => {
-        sent.push({ pathId: path.id, key: request.headers.get('idempotency-key'), method: request.method, target: request.target });
+        sent.push({
+          pathId: path.id,
+          key: request.headers.get('idempotency-key'),
+          method: request.method,
+          target: request.target,
+        });
         return options.upstream(request, path.id);
       },
       close: async () => {},
@@ -52,6 +73,9 @@ let charges = 0;
 export const charge: Upstream = async () =>
   new Response(JSON.stringify({ id: `ch_${++charges}`, status: 'succeeded' }), {
     status: 201,
-    headers: { 'content-type': 'application/json', location: '/v1/payments/x', 'x-secret-upstream': 'not replayed' },
+    headers: {
+      'content-type': 'application/json',
+      location: '/v1/payments/x',
+      'x-secret-upstream': 'not replayed',
+    },
   }) as UpstreamResponse;
-

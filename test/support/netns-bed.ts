@@ -57,7 +57,12 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readdirSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit, type Response as UndiciResponse } from 'undici';
+import {
+  Agent,
+  fetch as undiciFetch,
+  type RequestInit as UndiciRequestInit,
+  type Response as UndiciResponse,
+} from 'undici';
 import { until } from './poll.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -71,7 +76,14 @@ export const PROCESSOR_PORT = 8080;
 export const GATEWAY_PORT = 8787;
 
 export type CarrierNumber = 1 | 2 | 3;
-export type BedFault = 'blackhole' | 'blackhole-ipv6' | 'reset' | 'unreachable' | 'link-down' | 'dns-down' | { loss: number };
+export type BedFault =
+  | 'blackhole'
+  | 'blackhole-ipv6'
+  | 'reset'
+  | 'unreachable'
+  | 'link-down'
+  | 'dns-down'
+  | { loss: number };
 export type BedNamespace = 'store' | 'c1' | 'c2' | 'c3' | 'proc';
 
 export interface BedCarrier {
@@ -119,7 +131,8 @@ export interface Ledger {
 
 const PATH_IDS = ['kt-fiber', 'skt-fiber', 'lgu-lte'] as const;
 
-const HAS_SETPRIV = spawnSync('sh', ['-c', 'command -v setpriv'], { encoding: 'utf8' }).status === 0;
+const HAS_SETPRIV =
+  spawnSync('sh', ['-c', 'command -v setpriv'], { encoding: 'utf8' }).status === 0;
 
 export type BedSupport = { ok: true } | { ok: false; reason: string };
 
@@ -140,17 +153,29 @@ export function bedSupport(): BedSupport {
 
 function probeSupport(): BedSupport {
   if (process.platform !== 'linux') return { ok: false, reason: 'needs Linux network namespaces' };
-  if (process.getuid?.() !== 0) return { ok: false, reason: 'needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to make network namespaces' };
+  if (process.getuid?.() !== 0)
+    return {
+      ok: false,
+      reason: 'needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to make network namespaces',
+    };
   for (const tool of ['ip', 'nft', 'dnsmasq']) {
     const found = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' });
-    if (found.status !== 0) return { ok: false, reason: `${tool} not installed (scripts/ensure-tools.sh installs iproute2, nftables, dnsmasq-base)` };
+    if (found.status !== 0)
+      return {
+        ok: false,
+        reason: `${tool} not installed (scripts/ensure-tools.sh installs iproute2, nftables, dnsmasq-base)`,
+      };
   }
   const probe = `${BED_PREFIX}-${process.pid}-probe`;
   const add = spawnSync('ip', ['netns', 'add', probe], { encoding: 'utf8' });
-  if (add.status !== 0) return { ok: false, reason: `cannot make a network namespace: ${add.stderr.trim()}` };
-  const nft = spawnSync('ip', ['netns', 'exec', probe, 'nft', 'add', 'table', 'inet', 'probe'], { encoding: 'utf8' });
+  if (add.status !== 0)
+    return { ok: false, reason: `cannot make a network namespace: ${add.stderr.trim()}` };
+  const nft = spawnSync('ip', ['netns', 'exec', probe, 'nft', 'add', 'table', 'inet', 'probe'], {
+    encoding: 'utf8',
+  });
   spawnSync('ip', ['netns', 'del', probe]);
-  if (nft.status !== 0) return { ok: false, reason: `nftables unusable in a namespace: ${nft.stderr.trim()}` };
+  if (nft.status !== 0)
+    return { ok: false, reason: `nftables unusable in a namespace: ${nft.stderr.trim()}` };
   return { ok: true };
 }
 
@@ -198,12 +223,19 @@ export class BedProcess {
 
   /** Waits until its output matches `pattern`; rejects on exit or after `timeoutMs` (with its output). */
   async waitFor(pattern: RegExp | string, timeoutMs = 15_000): Promise<void> {
-    const matches = () => (typeof pattern === 'string' ? this.output.includes(pattern) : pattern.test(this.output));
+    const matches = () =>
+      typeof pattern === 'string' ? this.output.includes(pattern) : pattern.test(this.output);
     const deadline = Date.now() + timeoutMs;
     while (!matches()) {
-      if (!this.running) throw new Error(`${this.name} exited (${String(this.#exitCode)}) before printing ${String(pattern)}:\n${this.output}`);
+      if (!this.running)
+        throw new Error(
+          `${this.name} exited (${String(this.#exitCode)}) before printing ${String(pattern)}:\n${this.output}`,
+        );
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${this.name} did not print ${String(pattern)} within ${timeoutMs} ms:\n${this.output}`);
+      if (left <= 0)
+        throw new Error(
+          `${this.name} did not print ${String(pattern)} within ${timeoutMs} ms:\n${this.output}`,
+        );
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(left, 1000));
         this.#waiters.push(() => {
@@ -295,7 +327,11 @@ export class NetnsBed {
   /** Builds the bed (namespaces, links, routes, nftables tables, resolvers). Destroys it again if any step fails. */
   static async create(options: BedOptions = {}): Promise<NetnsBed> {
     cleanStaleBeds();
-    const bed = new NetnsBed({ ipv6Carrier: options.ipv6Carrier ?? 3, dns: options.dns ?? true, dnsTtlSeconds: options.dnsTtlSeconds ?? 1 });
+    const bed = new NetnsBed({
+      ipv6Carrier: options.ipv6Carrier ?? 3,
+      dns: options.dns ?? true,
+      dnsTtlSeconds: options.dnsTtlSeconds ?? 1,
+    });
     try {
       await bed.#build();
     } catch (error) {
@@ -315,17 +351,62 @@ export class NetnsBed {
       this.#created.push(name);
       // No duplicate address detection: links made after this get usable IPv6 link-local
       // addresses at once (otherwise the first IPv6 connection waits out DAD, about 2 s).
-      await run('ip', ['netns', 'exec', name, 'sysctl', '-qw', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv6.conf.all.accept_dad=0']);
+      await run('ip', [
+        'netns',
+        'exec',
+        name,
+        'sysctl',
+        '-qw',
+        'net.ipv6.conf.default.accept_dad=0',
+        'net.ipv6.conf.all.accept_dad=0',
+      ]);
     }
     const { store, proc } = this.ns;
     const storeCmds = ['link set lo up'];
-    const procCmds = ['link set lo up', `addr add ${PROCESSOR_ADDRESS}/32 dev lo`, `addr add ${PROCESSOR_ADDRESS6}/128 dev lo`];
+    const procCmds = [
+      'link set lo up',
+      `addr add ${PROCESSOR_ADDRESS}/32 dev lo`,
+      `addr add ${PROCESSOR_ADDRESS6}/128 dev lo`,
+    ];
     for (const c of this.carriers) {
       // Created inside the namespaces directly: no name ever appears in the test's namespace.
-      await run('ip', ['-n', store, 'link', 'add', c.storeInterface, 'type', 'veth', 'peer', 'name', 's', 'netns', c.ns]);
-      await run('ip', ['-n', c.ns, 'link', 'add', 'p', 'type', 'veth', 'peer', 'name', `c${c.n}`, 'netns', proc]);
-      storeCmds.push(`addr add ${c.storeAddress}/24 dev ${c.storeInterface}`, `link set ${c.storeInterface} up`);
-      procCmds.push(`addr add 10.202.${c.n}.2/24 dev c${c.n}`, `link set c${c.n} up`, `route add 10.201.${c.n}.0/24 via 10.202.${c.n}.1`);
+      await run('ip', [
+        '-n',
+        store,
+        'link',
+        'add',
+        c.storeInterface,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        's',
+        'netns',
+        c.ns,
+      ]);
+      await run('ip', [
+        '-n',
+        c.ns,
+        'link',
+        'add',
+        'p',
+        'type',
+        'veth',
+        'peer',
+        'name',
+        `c${c.n}`,
+        'netns',
+        proc,
+      ]);
+      storeCmds.push(
+        `addr add ${c.storeAddress}/24 dev ${c.storeInterface}`,
+        `link set ${c.storeInterface} up`,
+      );
+      procCmds.push(
+        `addr add 10.202.${c.n}.2/24 dev c${c.n}`,
+        `link set c${c.n} up`,
+        `route add 10.201.${c.n}.0/24 via 10.202.${c.n}.1`,
+      );
       const carrierCmds = [
         'link set lo up',
         `addr add ${c.nextHop}/24 dev s`,
@@ -343,25 +424,69 @@ export class NetnsBed {
           `addr add ${c.resolver6}/128 dev lo`,
           `route add ${PROCESSOR_ADDRESS6}/128 via fd00:202:${c.n}::2`,
         );
-        procCmds.push(`addr add fd00:202:${c.n}::2/64 dev c${c.n} nodad`, `route add fd00:201:${c.n}::/64 via fd00:202:${c.n}::1`);
+        procCmds.push(
+          `addr add fd00:202:${c.n}::2/64 dev c${c.n} nodad`,
+          `route add fd00:201:${c.n}::/64 via fd00:202:${c.n}::1`,
+        );
       }
       await ipBatch(c.ns, carrierCmds);
-      await run('ip', ['netns', 'exec', c.ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
+      await run('ip', [
+        'netns',
+        'exec',
+        c.ns,
+        'sysctl',
+        '-qw',
+        'net.ipv4.ip_forward=1',
+        'net.ipv6.conf.all.forwarding=1',
+      ]);
       await nft(c.ns, BASE_TABLE);
     }
     await ipBatch(proc, procCmds);
     await ipBatch(store, storeCmds);
-    await run('ip', ['-n', store, 'route', 'add', 'default', 'via', this.carrier(1).nextHop, 'dev', 's1']);
+    await run('ip', [
+      '-n',
+      store,
+      'route',
+      'add',
+      'default',
+      'via',
+      this.carrier(1).nextHop,
+      'dev',
+      's1',
+    ]);
     const v6 = this.carriers.find((c) => c.nextHop6);
-    if (v6) await run('ip', ['-n', store, '-6', 'route', 'add', 'default', 'via', v6.nextHop6!, 'dev', v6.storeInterface]);
+    if (v6)
+      await run('ip', [
+        '-n',
+        store,
+        '-6',
+        'route',
+        'add',
+        'default',
+        'via',
+        v6.nextHop6!,
+        'dev',
+        v6.storeInterface,
+      ]);
     // Replies may come back through another carrier than the one a packet left by (no per-carrier
     // routing): accept them, as a store box's default settings do.
     for (const name of Object.values(this.ns)) {
-      await run('ip', ['netns', 'exec', name, 'sysctl', '-qw', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0']);
+      await run('ip', [
+        'netns',
+        'exec',
+        name,
+        'sysctl',
+        '-qw',
+        'net.ipv4.conf.all.rp_filter=0',
+        'net.ipv4.conf.default.rp_filter=0',
+      ]);
     }
     const etc = join('/etc/netns', store);
     mkdirSync(etc, { recursive: true });
-    writeFileSync(join(etc, 'resolv.conf'), `# ${this.prefix}: the system resolver is carrier 1's\nnameserver ${this.carrier(1).resolver}\noptions timeout:1 attempts:1\n`);
+    writeFileSync(
+      join(etc, 'resolv.conf'),
+      `# ${this.prefix}: the system resolver is carrier 1's\nnameserver ${this.carrier(1).resolver}\noptions timeout:1 attempts:1\n`,
+    );
     if (this.options.dns) for (const c of this.carriers) await this.#startResolver(c);
   }
 
@@ -394,9 +519,15 @@ export class NetnsBed {
     const v4: string[] = [];
     const v6: string[] = [];
     for (const c of this.carriers) {
-      v4.push(`rule add from ${c.storeAddress} table ${c.table} priority ${1000 + c.n}`, `route add default via ${c.nextHop} dev ${c.storeInterface} table ${c.table}`);
+      v4.push(
+        `rule add from ${c.storeAddress} table ${c.table} priority ${1000 + c.n}`,
+        `route add default via ${c.nextHop} dev ${c.storeInterface} table ${c.table}`,
+      );
       if (c.storeAddress6) {
-        v6.push(`rule add from ${c.storeAddress6} table ${c.table} priority ${1000 + c.n}`, `route add default via ${c.nextHop6} dev ${c.storeInterface} table ${c.table}`);
+        v6.push(
+          `rule add from ${c.storeAddress6} table ${c.table} priority ${1000 + c.n}`,
+          `route add default via ${c.nextHop6} dev ${c.storeInterface} table ${c.table}`,
+        );
       }
     }
     await ipBatch(this.ns.store, v4);
@@ -411,7 +542,11 @@ export class NetnsBed {
     const v6: string[] = [];
     for (const c of this.carriers) {
       v4.push(`rule del from ${c.storeAddress} table ${c.table}`, `route flush table ${c.table}`);
-      if (c.storeAddress6) v6.push(`rule del from ${c.storeAddress6} table ${c.table}`, `route flush table ${c.table}`);
+      if (c.storeAddress6)
+        v6.push(
+          `rule del from ${c.storeAddress6} table ${c.table}`,
+          `route flush table ${c.table}`,
+        );
     }
     await ipBatch(this.ns.store, v4);
     if (v6.length > 0) await ipBatch(this.ns.store, v6, '-6');
@@ -420,7 +555,14 @@ export class NetnsBed {
 
   /** What the kernel answers for `ip route get DEST [from SOURCE]` in the store namespace (one line). */
   async routeGet(destination: string, from?: string): Promise<string> {
-    const args = ['-n', this.ns.store, 'route', 'get', destination, ...(from ? ['from', from] : [])];
+    const args = [
+      '-n',
+      this.ns.store,
+      'route',
+      'get',
+      destination,
+      ...(from ? ['from', from] : []),
+    ];
     return (await run('ip', args)).stdout.trim().split('\n')[0] ?? '';
   }
 
@@ -451,10 +593,17 @@ export class NetnsBed {
   // was down: otherwise the first packets after up() meet a stale FAILED entry (EHOSTUNREACH).
   async #linkUp(c: BedCarrier): Promise<void> {
     await run('ip', ['-n', c.ns, 'link', 'set', 's', 'up']);
-    await until(`${c.storeInterface} to come back up`, async () => (await run('ip', ['-n', this.ns.store, 'link', 'show', c.storeInterface])).stdout.includes('LOWER_UP'), {
-      timeoutMs: 5_000,
-      intervalMs: 20,
-    });
+    await until(
+      `${c.storeInterface} to come back up`,
+      async () =>
+        (await run('ip', ['-n', this.ns.store, 'link', 'show', c.storeInterface])).stdout.includes(
+          'LOWER_UP',
+        ),
+      {
+        timeoutMs: 5_000,
+        intervalMs: 20,
+      },
+    );
     await run('ip', ['-n', this.ns.store, 'neigh', 'flush', 'dev', c.storeInterface]);
     await run('ip', ['-n', c.ns, 'neigh', 'flush', 'dev', 's']);
   }
@@ -465,7 +614,11 @@ export class NetnsBed {
   }
 
   /** Runs a command inside a bed namespace to completion; rejects on a non-zero exit (with its output). */
-  async exec(ns: BedNamespace, argv: string[], options: { input?: string; allowFailure?: boolean } = {}): Promise<RunResult> {
+  async exec(
+    ns: BedNamespace,
+    argv: string[],
+    options: { input?: string; allowFailure?: boolean } = {},
+  ): Promise<RunResult> {
     return run('ip', ['netns', 'exec', this.ns[ns] ?? ns, ...argv], options);
   }
 
@@ -473,7 +626,11 @@ export class NetnsBed {
    * Starts a long-running process inside a bed namespace (`ns` is a BedNamespace or a full name).
    * destroy() stops it. Its stdin stays open: scripts of this bed exit when it closes.
    */
-  spawn(ns: BedNamespace | string, argv: string[], options: { name?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): BedProcess {
+  spawn(
+    ns: BedNamespace | string,
+    argv: string[],
+    options: { name?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  ): BedProcess {
     if (this.#destroyed) throw new Error('bed destroyed');
     const name = (this.ns as Record<string, string>)[ns] ?? ns;
     // setpriv --pdeathsig: the kernel kills it if the test process dies without destroy() (`ip netns
@@ -491,16 +648,33 @@ export class NetnsBed {
   }
 
   /** Runs a TypeScript/JavaScript file with this Node inside a bed namespace. */
-  node(ns: BedNamespace | string, script: string, args: string[] = [], options: { name?: string; env?: NodeJS.ProcessEnv } = {}): BedProcess {
-    return this.spawn(ns, [process.execPath, script, ...args], { name: options.name ?? script, env: options.env });
+  node(
+    ns: BedNamespace | string,
+    script: string,
+    args: string[] = [],
+    options: { name?: string; env?: NodeJS.ProcessEnv } = {},
+  ): BedProcess {
+    return this.spawn(ns, [process.execPath, script, ...args], {
+      name: options.name ?? script,
+      env: options.env,
+    });
   }
 
   /** A Unix-socket portal from the test to host:port inside namespace `ns` (see netns-portal.ts). */
   async portal(ns: BedNamespace, host: string, port: number): Promise<BedPortal> {
     const socketPath = join(this.dir, `portal-${ns}-${port}-${this.#portals.length}.sock`);
-    const forwarder = this.node(ns, join(HERE, 'netns-portal.ts'), [socketPath, host, String(port)], { name: `portal ${ns} ${host}:${port}` });
+    const forwarder = this.node(
+      ns,
+      join(HERE, 'netns-portal.ts'),
+      [socketPath, host, String(port)],
+      { name: `portal ${ns} ${host}:${port}` },
+    );
     await forwarder.waitFor('ready');
-    const dispatcher = new Agent({ connect: { socketPath }, keepAliveTimeout: 10_000, connections: 256 });
+    const dispatcher = new Agent({
+      connect: { socketPath },
+      keepAliveTimeout: 10_000,
+      connections: 256,
+    });
     const base = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     const portal: BedPortal = {
       socketPath,
@@ -517,7 +691,12 @@ export class NetnsBed {
    */
   async startProcessor(options: { maxRequestsPerSocket?: number } = {}): Promise<BedProcess> {
     const control = join(this.dir, 'processor.sock');
-    const args = [control, String(PROCESSOR_PORT), '::', ...(options.maxRequestsPerSocket ? [String(options.maxRequestsPerSocket)] : [])];
+    const args = [
+      control,
+      String(PROCESSOR_PORT),
+      '::',
+      ...(options.maxRequestsPerSocket ? [String(options.maxRequestsPerSocket)] : []),
+    ];
     const proc = this.node('proc', join(HERE, 'netns-processor.ts'), args, { name: 'processor' });
     await proc.waitFor('ready');
     this.#processorControl = new Agent({ connect: { socketPath: control } });
@@ -526,7 +705,11 @@ export class NetnsBed {
 
   async #processorCall(method: string, path: string): Promise<unknown> {
     if (!this.#processorControl) throw new Error('processor not started (startProcessor())');
-    const response = await undiciFetch(`http://processor${path}`, { method, dispatcher: this.#processorControl, signal: AbortSignal.timeout(10_000) });
+    const response = await undiciFetch(`http://processor${path}`, {
+      method,
+      dispatcher: this.#processorControl,
+      signal: AbortSignal.timeout(10_000),
+    });
     return response.json();
   }
 
@@ -544,11 +727,21 @@ export class NetnsBed {
   }
 
   /** The bed's three paths for a policy: upstream the processor (by address), `bind` each carrier's store address. */
-  paths(options: { upstream?: 'address' | 'hostname' | 'address6' } = {}): { id: string; upstream: string; bind: string }[] {
+  paths(
+    options: { upstream?: 'address' | 'hostname' | 'address6' } = {},
+  ): { id: string; upstream: string; bind: string }[] {
     return this.carriers.map((c) => {
       const v6 = options.upstream === 'address6' && c.storeAddress6;
-      const host = v6 ? `[${PROCESSOR_ADDRESS6}]` : options.upstream === 'hostname' ? PROCESSOR_HOSTNAME : PROCESSOR_ADDRESS;
-      return { id: c.pathId, upstream: `http://${host}:${PROCESSOR_PORT}`, bind: v6 ? c.storeAddress6! : c.storeAddress };
+      const host = v6
+        ? `[${PROCESSOR_ADDRESS6}]`
+        : options.upstream === 'hostname'
+          ? PROCESSOR_HOSTNAME
+          : PROCESSOR_ADDRESS;
+      return {
+        id: c.pathId,
+        upstream: `http://${host}:${PROCESSOR_PORT}`,
+        bind: v6 ? c.storeAddress6! : c.storeAddress,
+      };
     });
   }
 
@@ -557,7 +750,13 @@ export class NetnsBed {
    * them in order with keys honoured; everything else at its default (probes on). `extra` is merged into the document's top level
    * (e.g. { breaker: … }); `route` into the payments route.
    */
-  policyYaml(options: { route?: Record<string, unknown>; extra?: Record<string, unknown>; upstream?: 'address' | 'hostname' | 'address6' } = {}): string {
+  policyYaml(
+    options: {
+      route?: Record<string, unknown>;
+      extra?: Record<string, unknown>;
+      upstream?: 'address' | 'hostname' | 'address6';
+    } = {},
+  ): string {
     const paths = this.paths({ upstream: options.upstream });
     const document = {
       version: 1,
@@ -583,13 +782,31 @@ export class NetnsBed {
    * Starts `paypath serve` in the store namespace on 127.0.0.1:8787 with this policy (YAML/JSON
    * text) and waits until /healthz answers. Reach it with gatewayFetch().
    */
-  async startGateway(policy: string, options: { env?: NodeJS.ProcessEnv; args?: string[] } = {}): Promise<BedProcess> {
+  async startGateway(
+    policy: string,
+    options: { env?: NodeJS.ProcessEnv; args?: string[] } = {},
+  ): Promise<BedProcess> {
     const file = join(this.dir, 'policy.yaml');
     writeFileSync(file, policy);
-    const gateway = this.node('store', join(REPO, 'bin', 'paypath.js'), ['serve', '--policy', file, '--port', String(GATEWAY_PORT), '--host', '127.0.0.1', '--no-warm-up', ...(options.args ?? [])], {
-      name: 'paypath serve',
-      env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', ...options.env },
-    });
+    const gateway = this.node(
+      'store',
+      join(REPO, 'bin', 'paypath.js'),
+      [
+        'serve',
+        '--policy',
+        file,
+        '--port',
+        String(GATEWAY_PORT),
+        '--host',
+        '127.0.0.1',
+        '--no-warm-up',
+        ...(options.args ?? []),
+      ],
+      {
+        name: 'paypath serve',
+        env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', ...options.env },
+      },
+    );
     this.#gateway = gateway;
     await this.#waitHealthy();
     return gateway;
@@ -608,7 +825,8 @@ export class NetnsBed {
         } catch {
           // not listening yet
         }
-        if (this.#gateway && !this.#gateway.running) throw new Error(`paypath serve exited:\n${this.#gateway.output}`);
+        if (this.#gateway && !this.#gateway.running)
+          throw new Error(`paypath serve exited:\n${this.#gateway.output}`);
         return false;
       },
       { timeoutMs: 20_000, intervalMs: 100, state: () => this.#gateway?.output ?? '' },
@@ -637,19 +855,29 @@ export class NetnsBed {
     });
     const body = await response.text();
     // A failure carries its answer, so an assertion on the statuses names what went wrong.
-    return { status: response.status, path: response.headers.get('x-paypath-path'), ...(response.status === 201 ? {} : { body }) };
+    return {
+      status: response.status,
+      path: response.headers.get('x-paypath-path'),
+      ...(response.status === 201 ? {} : { body }),
+    };
   }
 
   /** The gateway's GET /status; `T` names the fields the caller reads. */
   async gatewayStatus<T>(): Promise<T> {
-    return (await (await this.gatewayFetch('/status', { signal: AbortSignal.timeout(5_000) })).json()) as T;
+    return (await (
+      await this.gatewayFetch('/status', { signal: AbortSignal.timeout(5_000) })
+    ).json()) as T;
   }
 
   /**
    * Polls the gateway's /status every 100 ms until `done` holds and returns that status; after
    * `timeoutMs` fails naming `what` and the last status (or the part of it `show` picks).
    */
-  async waitForGatewayStatus<T>(what: string, done: (status: T) => boolean, options: { timeoutMs?: number; show?: (status: T) => unknown } = {}): Promise<T> {
+  async waitForGatewayStatus<T>(
+    what: string,
+    done: (status: T) => boolean,
+    options: { timeoutMs?: number; show?: (status: T) => unknown } = {},
+  ): Promise<T> {
     let current: T | undefined;
     return until(
       what,
@@ -657,7 +885,11 @@ export class NetnsBed {
         current = await this.gatewayStatus<T>();
         return done(current) && current;
       },
-      { timeoutMs: options.timeoutMs ?? 15_000, intervalMs: 100, state: () => (options.show && current !== undefined ? options.show(current) : current) },
+      {
+        timeoutMs: options.timeoutMs ?? 15_000,
+        intervalMs: 100,
+        state: () => (options.show && current !== undefined ? options.show(current) : current),
+      },
     );
   }
 
@@ -665,7 +897,10 @@ export class NetnsBed {
   async destroy(): Promise<void> {
     if (this.#destroyed) return;
     this.#destroyed = true;
-    await Promise.all([...this.#portals.map((p) => p.dispatcher.close().catch(() => undefined)), this.#processorControl?.close().catch(() => undefined)]);
+    await Promise.all([
+      ...this.#portals.map((p) => p.dispatcher.close().catch(() => undefined)),
+      this.#processorControl?.close().catch(() => undefined),
+    ]);
     await Promise.all([...this.#processes].map((p) => p.stop(1_000).catch(() => undefined)));
     for (const name of this.#created) killNamespaceProcesses(name);
     for (const name of this.#created) spawnSync('ip', ['netns', 'del', name]);
@@ -685,7 +920,8 @@ table inet ppbed {
 }
 `;
 
-const FLUSH_FAULTS = 'flush chain inet ppbed forward\nflush chain inet ppbed input\nflush chain inet ppbed output\n';
+const FLUSH_FAULTS =
+  'flush chain inet ppbed forward\nflush chain inet ppbed input\nflush chain inet ppbed output\n';
 
 function faultRules(fault: Exclude<BedFault, 'link-down'>): string {
   const add = (chain: string, rule: string) => `add rule inet ppbed ${chain} ${rule}\n`;
@@ -698,16 +934,21 @@ function faultRules(fault: Exclude<BedFault, 'link-down'>): string {
   } else if (fault === 'blackhole-ipv6') {
     rules += add('forward', 'meta nfproto ipv6 drop');
   } else if (fault === 'reset') {
-    rules += add('forward', 'meta l4proto tcp reject with tcp reset') + add('input', 'meta l4proto tcp reject with tcp reset');
+    rules +=
+      add('forward', 'meta l4proto tcp reject with tcp reset') +
+      add('input', 'meta l4proto tcp reject with tcp reset');
   } else if (fault === 'unreachable') {
-    rules += add('forward', 'reject with icmpx type host-unreachable') + add('input', `${transport} reject with icmpx type host-unreachable`);
+    rules +=
+      add('forward', 'reject with icmpx type host-unreachable') +
+      add('input', `${transport} reject with icmpx type host-unreachable`);
   } else if (fault === 'dns-down') {
     rules += add('input', 'udp dport 53 drop') + add('input', 'tcp dport 53 drop');
   } else {
     const percent = Math.max(0, Math.min(100, Math.round(fault.loss)));
     // nft compares `numgen random mod 100` with 0..99 only: 100 % is a plain drop, 0 % no rule.
     const share = percent >= 100 ? '' : `numgen random mod 100 < ${percent} `;
-    if (percent > 0) rules += add('forward', `${share}drop`) + add('input', `${transport} ${share}drop`);
+    if (percent > 0)
+      rules += add('forward', `${share}drop`) + add('input', `${transport} ${share}drop`);
   }
   return rules;
 }
@@ -718,16 +959,25 @@ export interface RunResult {
   code: number | null;
 }
 
-function run(command: string, args: string[], options: { input?: string; allowFailure?: boolean } = {}): Promise<RunResult> {
+function run(
+  command: string,
+  args: string[],
+  options: { input?: string; allowFailure?: boolean } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => {
-      if (code !== 0 && !options.allowFailure) reject(new Error(`${command} ${args.join(' ')} failed (${String(code)}): ${stderr.trim()}`));
+      if (code !== 0 && !options.allowFailure)
+        reject(
+          new Error(`${command} ${args.join(' ')} failed (${String(code)}): ${stderr.trim()}`),
+        );
       else resolve({ stdout, stderr, code });
     });
     if (child.stdin) {
@@ -738,7 +988,9 @@ function run(command: string, args: string[], options: { input?: string; allowFa
 }
 
 function ipBatch(ns: string, commands: string[], family?: '-6'): Promise<RunResult> {
-  return run('ip', [...(family ? [family] : []), '-n', ns, '-batch', '-'], { input: `${commands.join('\n')}\n` });
+  return run('ip', [...(family ? [family] : []), '-n', ns, '-batch', '-'], {
+    input: `${commands.join('\n')}\n`,
+  });
 }
 
 function nft(ns: string, script: string): Promise<RunResult> {
@@ -786,7 +1038,8 @@ export function cleanStaleBeds(): string[] {
   try {
     for (const entry of readdirSync('/etc/netns')) {
       const owner = pattern.exec(entry);
-      if (owner && !alive(Number(owner[1]))) rmSync(join('/etc/netns', entry), { recursive: true, force: true });
+      if (owner && !alive(Number(owner[1])))
+        rmSync(join('/etc/netns', entry), { recursive: true, force: true });
     }
   } catch {
     // no /etc/netns

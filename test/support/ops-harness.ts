@@ -33,7 +33,15 @@ export class OpsStack {
   readonly auditFile: string;
   readonly logLines: string[];
 
-  private constructor(init: { processor: SimulatedProcessor; carriers: Map<string, CarrierProxy>; gateway: RunningGateway; dir: string; policyFile: string; auditFile: string; logLines: string[] }) {
+  private constructor(init: {
+    processor: SimulatedProcessor;
+    carriers: Map<string, CarrierProxy>;
+    gateway: RunningGateway;
+    dir: string;
+    policyFile: string;
+    auditFile: string;
+    logLines: string[];
+  }) {
     this.processor = init.processor;
     this.carriers = init.carriers;
     this.gateway = init.gateway;
@@ -43,12 +51,27 @@ export class OpsStack {
     this.logLines = init.logLines;
   }
 
-  static async start(options: { watchPolicy?: boolean; edit?: (policy: PolicyInput) => void; processMetrics?: boolean; redisUrl?: string } = {}): Promise<OpsStack> {
+  static async start(
+    options: {
+      watchPolicy?: boolean;
+      edit?: (policy: PolicyInput) => void;
+      processMetrics?: boolean;
+      redisUrl?: string;
+    } = {},
+  ): Promise<OpsStack> {
     const dir = await mkdtemp(join(tmpdir(), 'paypath-ops-'));
     const processor = await new SimulatedProcessor({ serviceTimeMs: 2 }).start();
     const carriers = new Map<string, CarrierProxy>();
     for (const id of PATH_IDS) {
-      carriers.set(id, await new CarrierProxy({ name: id, host: '127.0.0.1', target: { host: '127.0.0.1', port: processor.port }, preserveSource: false }).start());
+      carriers.set(
+        id,
+        await new CarrierProxy({
+          name: id,
+          host: '127.0.0.1',
+          target: { host: '127.0.0.1', port: processor.port },
+          preserveSource: false,
+        }).start(),
+      );
     }
     const input = basePolicy(carriers);
     options.edit?.(input);
@@ -83,11 +106,19 @@ export class OpsStack {
     return this.carriers.get(id)!;
   }
 
-  admin(method: string, path: string, init: { token?: string | null; body?: string; headers?: Record<string, string> } = {}): Promise<Response> {
+  admin(
+    method: string,
+    path: string,
+    init: { token?: string | null; body?: string; headers?: Record<string, string> } = {},
+  ): Promise<Response> {
     const headers: Record<string, string> = { ...init.headers };
     const token = init.token === undefined ? TOKENS.operator : init.token;
     if (token !== null) headers.authorization = `Bearer ${token}`;
-    return fetch(`${this.gateway.url}${path}`, { method, headers, ...(init.body !== undefined ? { body: init.body } : {}) });
+    return fetch(`${this.gateway.url}${path}`, {
+      method,
+      headers,
+      ...(init.body !== undefined ? { body: init.body } : {}),
+    });
   }
 
   pay(reference: string, extra: Record<string, unknown> = {}): Promise<Response> {
@@ -109,8 +140,18 @@ export class OpsStack {
 function basePolicy(carriers: Map<string, CarrierProxy>): PolicyInput {
   return {
     version: 1,
-    paths: PATH_IDS.map((id) => ({ id, upstream: carriers.get(id)!.url, grade: id === 'lgu-lte' ? 'warm' : 'hot', connectTimeoutMs: 500 })),
-    breaker: { windowMs: 10_000, errorThresholdPercentage: 50, volumeThreshold: 3, resetTimeoutMs: 60_000 },
+    paths: PATH_IDS.map((id) => ({
+      id,
+      upstream: carriers.get(id)!.url,
+      grade: id === 'lgu-lte' ? 'warm' : 'hot',
+      connectTimeoutMs: 500,
+    })),
+    breaker: {
+      windowMs: 10_000,
+      errorThresholdPercentage: 50,
+      volumeThreshold: 3,
+      resetTimeoutMs: 60_000,
+    },
     routes: [
       {
         id: 'payments',
@@ -127,7 +168,13 @@ function basePolicy(carriers: Map<string, CarrierProxy>): PolicyInput {
 }
 
 /** Sends `count` payments, `concurrency` at a time, calling `during` once a third have been sent. Bounded by count. */
-export async function paymentStream(stack: OpsStack, prefix: string, count: number, concurrency: number, during?: () => Promise<void>): Promise<{ statuses: number[]; duringDone: Promise<void> }> {
+export async function paymentStream(
+  stack: OpsStack,
+  prefix: string,
+  count: number,
+  concurrency: number,
+  during?: () => Promise<void>,
+): Promise<{ statuses: number[]; duringDone: Promise<void> }> {
   const statuses: number[] = [];
   let next = 0;
   let duringDone: Promise<void> = Promise.resolve();

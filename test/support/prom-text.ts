@@ -59,7 +59,10 @@ export function parsePrometheusText(text: string): Map<string, Family> {
       groups.set(key, group);
     }
     for (const [key, group] of groups) {
-      if (group.inf !== group.count) throw new Error(`histogram ${family.name}${key}: +Inf bucket ${group.inf} != count ${group.count}`);
+      if (group.inf !== group.count)
+        throw new Error(
+          `histogram ${family.name}${key}: +Inf bucket ${group.inf} != count ${group.count}`,
+        );
     }
   }
   return families;
@@ -89,17 +92,23 @@ function parseSample(line: string, where: string): Sample {
     rest = rest.slice(label[0].length);
   }
   const raw = match[4]!;
-  const value = raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : raw === 'NaN' ? NaN : Number(raw);
+  const value =
+    raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : raw === 'NaN' ? NaN : Number(raw);
   if (Number.isNaN(value) && raw !== 'NaN') throw new Error(`bad value, ${where}`);
   return { name: match[1]!, labels, value };
 }
 
 /** Sum of the samples named `name` whose labels include `labels`. */
-export function sampleValue(families: Map<string, Family>, name: string, labels: Record<string, string> = {}): number {
+export function sampleValue(
+  families: Map<string, Family>,
+  name: string,
+  labels: Record<string, string> = {},
+): number {
   let total = 0;
   for (const family of families.values()) {
     for (const s of family.samples) {
-      if (s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)) total += s.value;
+      if (s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+        total += s.value;
     }
   }
   return total;

@@ -15,8 +15,13 @@ export interface RawConnection {
 }
 
 /** Opens a connection to `target` (a URL or host and port) and resolves once it is connected. */
-export async function openRaw(target: string | { host: string; port: number }): Promise<RawConnection> {
-  const { host, port } = typeof target === 'string' ? { host: new URL(target).hostname, port: Number(new URL(target).port) } : target;
+export async function openRaw(
+  target: string | { host: string; port: number },
+): Promise<RawConnection> {
+  const { host, port } =
+    typeof target === 'string'
+      ? { host: new URL(target).hostname, port: Number(new URL(target).port) }
+      : target;
   const socket = connect(port, host);
   const chunks: Buffer[] = [];
   let failure: Error | undefined;
@@ -27,7 +32,12 @@ export async function openRaw(target: string | { host: string; port: number }): 
     socket.once('connect', resolve);
     socket.once('error', reject);
   });
-  return { socket, received: (encoding = 'latin1') => Buffer.concat(chunks).toString(encoding), closed, error: () => failure };
+  return {
+    socket,
+    received: (encoding = 'latin1') => Buffer.concat(chunks).toString(encoding),
+    closed,
+    error: () => failure,
+  };
 }
 
 export interface RawAnswer {
@@ -41,7 +51,15 @@ export interface RawAnswer {
 export function parseRawAnswer(text: string): RawAnswer {
   const [head = '', body = ''] = text.split(/\r\n\r\n(.*)/s);
   const [statusLine = '', ...lines] = head.split('\r\n');
-  const headers = new Map(lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()] as const));
+  const headers = new Map(
+    lines.map(
+      (line) =>
+        [
+          line.slice(0, line.indexOf(':')).toLowerCase(),
+          line.slice(line.indexOf(':') + 1).trim(),
+        ] as const,
+    ),
+  );
   return { status: Number(statusLine.split(' ')[1]), headers, body };
 }
 
@@ -49,7 +67,11 @@ export function parseRawAnswer(text: string): RawAnswer {
  * Writes `bytes` on a new connection and reads the answer until the server closes it (send
  * `Connection: close`). Written, not ended: a client that half-closes is taken to have gone away.
  */
-export async function rawExchange(url: string, bytes: string, timeoutMs = 10_000): Promise<RawAnswer> {
+export async function rawExchange(
+  url: string,
+  bytes: string,
+  timeoutMs = 10_000,
+): Promise<RawAnswer> {
   const connection = await openRaw(url);
   connection.socket.write(bytes);
   try {

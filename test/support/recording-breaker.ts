@@ -1,4 +1,10 @@
-import { BreakerOpenError, type BreakerState, type Charge, type FailureKind, type IBreaker } from '../../src/core/breaker/breaker.ts';
+import {
+  BreakerOpenError,
+  type BreakerState,
+  type Charge,
+  type FailureKind,
+  type IBreaker,
+} from '../../src/core/breaker/breaker.ts';
 
 /**
  * A breaker for engine unit tests: no rolling window, no timers; it records what a real one would
@@ -14,7 +20,10 @@ export class RecordingBreaker implements IBreaker {
     return this.state === 'closed';
   }
 
-  async execute<T>(fn: () => Promise<T>, chargeOf: (result: T) => Charge = () => 'success'): Promise<T> {
+  async execute<T>(
+    fn: () => Promise<T>,
+    chargeOf: (result: T) => Charge = () => 'success',
+  ): Promise<T> {
     if (!this.isAvailable) throw new BreakerOpenError(this.state);
     let charge: Charge = 'link';
     try {

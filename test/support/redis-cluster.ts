@@ -22,10 +22,32 @@ export class TestRedisCluster {
     try {
       for (let i = 0; i < size; i++) {
         // The port is only known once picked; the config file name needs no port: each node has its own dir.
-        nodes.push(await TestRedisServer.start({ extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '1000'] }));
+        nodes.push(
+          await TestRedisServer.start({
+            extraArgs: [
+              '--cluster-enabled',
+              'yes',
+              '--cluster-config-file',
+              'nodes.conf',
+              '--cluster-node-timeout',
+              '1000',
+            ],
+          }),
+        );
       }
       const cluster = new TestRedisCluster(nodes);
-      await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { timeout: 20_000 });
+      await run(
+        'redis-cli',
+        [
+          '--cluster',
+          'create',
+          ...nodes.map((n) => `127.0.0.1:${n.port}`),
+          '--cluster-replicas',
+          '0',
+          '--cluster-yes',
+        ],
+        { timeout: 20_000 },
+      );
       await cluster.waitUntilOk();
       return cluster;
     } catch (error) {
@@ -41,7 +63,9 @@ export class TestRedisCluster {
 
   /** The node serving `slot`, as CLUSTER NODES on `via` says. */
   async ownerOf(slot: number, via = this.nodes[0]!): Promise<TestRedisServer> {
-    const { stdout } = await run('redis-cli', ['-p', String(via.port), 'cluster', 'nodes'], { timeout: 5_000 });
+    const { stdout } = await run('redis-cli', ['-p', String(via.port), 'cluster', 'nodes'], {
+      timeout: 5_000,
+    });
     // <id> <ip:port@cport> <flags> <master> <ping> <pong> <epoch> <link> <slot or range>...
     for (const line of stdout.split('\n')) {
       const fields = line.trim().split(' ');
@@ -62,7 +86,9 @@ export class TestRedisCluster {
     await until(
       'every running cluster node to report cluster_state:ok',
       async () => {
-        states = await Promise.all(this.nodes.filter((n) => n.running).map((n) => clusterState(n.port)));
+        states = await Promise.all(
+          this.nodes.filter((n) => n.running).map((n) => clusterState(n.port)),
+        );
         return states.every((s) => s === 'ok');
       },
       { timeoutMs, intervalMs: 100, state: () => states },
@@ -76,7 +102,9 @@ export class TestRedisCluster {
 
 async function clusterState(port: number): Promise<string> {
   try {
-    const { stdout } = await run('redis-cli', ['-p', String(port), 'cluster', 'info'], { timeout: 2_000 });
+    const { stdout } = await run('redis-cli', ['-p', String(port), 'cluster', 'info'], {
+      timeout: 2_000,
+    });
     return /cluster_state:(\w+)/.exec(stdout)?.[1] ?? 'unknown';
   } catch {
     return 'unreachable';

@@ -47,13 +47,19 @@ export class TestRedisServer {
   }
 
   /** `extraArgs` go after the defaults (relative file names in them resolve in the server's temp dir). */
-  static async start(options: { persistent?: boolean; extraArgs?: readonly string[] } = {}): Promise<TestRedisServer> {
+  static async start(
+    options: { persistent?: boolean; extraArgs?: readonly string[] } = {},
+  ): Promise<TestRedisServer> {
     const server = new TestRedisServer(0, options.persistent ?? false, options.extraArgs ?? []);
     // Another process may take the port between the pick and redis-server's bind: pick again.
-    await until('redis-server to start on a free port', async () => {
-      server.#port = await freePort();
-      return server.#launch();
-    }, { timeoutMs: 10_000 });
+    await until(
+      'redis-server to start on a free port',
+      async () => {
+        server.#port = await freePort();
+        return server.#launch();
+      },
+      { timeoutMs: 10_000 },
+    );
     return server;
   }
 
@@ -71,7 +77,11 @@ export class TestRedisServer {
   }
 
   get running(): boolean {
-    return this.#process !== undefined && this.#process.exitCode === null && this.#process.signalCode === null;
+    return (
+      this.#process !== undefined &&
+      this.#process.exitCode === null &&
+      this.#process.signalCode === null
+    );
   }
 
   /**
@@ -80,19 +90,37 @@ export class TestRedisServer {
    */
   async restart(): Promise<void> {
     if (this.running) return;
-    await until(`redis-server to start again on port ${this.port}`, () => this.#launch(), { timeoutMs: 10_000, intervalMs: 100 });
+    await until(`redis-server to start again on port ${this.port}`, () => this.#launch(), {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    });
   }
 
   /** One start: true once it answers, false if it exited first (the port was taken). */
   async #launch(): Promise<boolean> {
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--dir', this.#dir, '--daemonize', 'no'];
+    const args = [
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--dir',
+      this.#dir,
+      '--daemonize',
+      'no',
+    ];
     args.push('--appendonly', this.#persistent ? 'yes' : 'no');
     if (this.#persistent) args.push('--appendfsync', 'always');
     args.push(...this.#extraArgs);
     const child = spawn('redis-server', args, { stdio: 'ignore' });
     this.#process = child;
     const exited = () => child.exitCode !== null || child.signalCode !== null;
-    await until(`redis-server on port ${this.port} to answer`, async () => exited() || (await answersAs(this.port, child.pid!)), { timeoutMs: 10_000 });
+    await until(
+      `redis-server on port ${this.port} to answer`,
+      async () => exited() || (await answersAs(this.port, child.pid!)),
+      { timeoutMs: 10_000 },
+    );
     if (exited()) this.#process = undefined;
     return !exited();
   }

@@ -45,7 +45,12 @@ export class Rig {
   readonly running: RunningGateway;
   readonly policy: Policy;
 
-  private constructor(processor: SimulatedProcessor, carriers: Map<CarrierId, CarrierProxy>, running: RunningGateway, policy: Policy) {
+  private constructor(
+    processor: SimulatedProcessor,
+    carriers: Map<CarrierId, CarrierProxy>,
+    running: RunningGateway,
+    policy: Policy,
+  ) {
     this.processor = processor;
     this.carriers = carriers;
     this.running = running;
@@ -55,16 +60,30 @@ export class Rig {
   static async start(options: RigOptions = {}): Promise<Rig> {
     const processor = await new SimulatedProcessor({
       serviceTimeMs: options.processorServiceTimeMs ?? 0,
-      ...(options.processorMaxRequestsPerSocket !== undefined ? { maxRequestsPerSocket: options.processorMaxRequestsPerSocket } : {}),
+      ...(options.processorMaxRequestsPerSocket !== undefined
+        ? { maxRequestsPerSocket: options.processorMaxRequestsPerSocket }
+        : {}),
     }).start();
     const carriers = new Map<CarrierId, CarrierProxy>();
     for (const c of CARRIERS) {
-      carriers.set(c.id, await new CarrierProxy({ name: c.id, host: c.host, target: { host: '127.0.0.1', port: processor.port } }).start());
+      carriers.set(
+        c.id,
+        await new CarrierProxy({
+          name: c.id,
+          host: c.host,
+          target: { host: '127.0.0.1', port: processor.port },
+        }).start(),
+      );
     }
     let input: PolicyInput = {
       version: 1,
       paths: CARRIERS.map((c) => ({ id: c.id, upstream: carriers.get(c.id)!.url, bind: c.bind })),
-      breaker: options.breaker ?? { windowMs: 10_000, errorThresholdPercentage: 50, volumeThreshold: 5, resetTimeoutMs: 1_000 },
+      breaker: options.breaker ?? {
+        windowMs: 10_000,
+        errorThresholdPercentage: 50,
+        volumeThreshold: 5,
+        resetTimeoutMs: 1_000,
+      },
       // These tests count the engine's own attempts; active probes (on by default) would open a cut
       // path before a payment meets it. Probes have their own tests (test/probes-and-alarms.test.ts).
       probe: { enabled: false },
@@ -87,7 +106,13 @@ export class Rig {
     // A processor that de-duplicates only where every route says it does, so a re-send on a route
     // with upstreamHonors: false shows as a second charge instead of being absorbed.
     processor.honorKeys = result.policy.routes.every((route) => route.idempotency.upstreamHonors);
-    const running = await startNodeGateway({ policy: result.policy, policyHash: await policyHash(result.policy), port: 0, logger: silentLogger, warmCodePaths: false });
+    const running = await startNodeGateway({
+      policy: result.policy,
+      policyHash: await policyHash(result.policy),
+      port: 0,
+      logger: silentLogger,
+      warmCodePaths: false,
+    });
     return new Rig(processor, carriers, running, result.policy);
   }
 
@@ -112,7 +137,10 @@ export class Rig {
     await deliveredAndIdle(this.processor, this.carriers.values());
   }
 
-  async pay(reference: string, options: { key?: string | null; path?: string; body?: unknown } = {}): Promise<PaymentResult> {
+  async pay(
+    reference: string,
+    options: { key?: string | null; path?: string; body?: unknown } = {},
+  ): Promise<PaymentResult> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     const key = options.key === undefined ? `key-${reference}` : options.key;
     if (key !== null) headers['idempotency-key'] = key;
@@ -139,7 +167,11 @@ export class Rig {
   async stream(
     prefix: string,
     count: number,
-    options: { concurrency?: number; key?: (i: number) => string | null; beforeIndex?: (i: number) => Promise<void> | void } = {},
+    options: {
+      concurrency?: number;
+      key?: (i: number) => string | null;
+      beforeIndex?: (i: number) => Promise<void> | void;
+    } = {},
   ): Promise<PaymentResult[]> {
     const results: PaymentResult[] = [];
     let next = 0;
@@ -173,7 +205,10 @@ export function failed(results: PaymentResult[]): PaymentResult[] {
  * requests land late: waiting for this, rather than for a fixed time, counts a duplicate charge
  * they make however slow the machine is.
  */
-export async function deliveredAndIdle(processor: SimulatedProcessor, carriers: Iterable<CarrierProxy>): Promise<void> {
+export async function deliveredAndIdle(
+  processor: SimulatedProcessor,
+  carriers: Iterable<CarrierProxy>,
+): Promise<void> {
   const all = [...carriers];
   let quietChecks = 0;
   await until(

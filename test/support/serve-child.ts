@@ -27,14 +27,31 @@ function procStatusKb(pid: number, field: string): number {
 }
 
 /** Starts `paypath serve` with `policyYaml` on a free port and resolves once it listens. */
-export async function startServeChild(policyYaml: string, options: { env?: Record<string, string>; args?: string[] } = {}): Promise<ServeChild> {
+export async function startServeChild(
+  policyYaml: string,
+  options: { env?: Record<string, string>; args?: string[] } = {},
+): Promise<ServeChild> {
   const dir = mkdtempSync(join(tmpdir(), 'paypath-serve-'));
   const file = join(dir, 'policy.yaml');
   writeFileSync(file, policyYaml);
   const child: ChildProcess = spawn(
     process.execPath,
-    [BIN, 'serve', '--policy', file, '--port', '0', '--no-watch', '--audit-file', join(dir, 'audit.jsonl'), ...(options.args ?? [])],
-    { env: { ...process.env, LOG_LEVEL: 'info', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    [
+      BIN,
+      'serve',
+      '--policy',
+      file,
+      '--port',
+      '0',
+      '--no-watch',
+      '--audit-file',
+      join(dir, 'audit.jsonl'),
+      ...(options.args ?? []),
+    ],
+    {
+      env: { ...process.env, LOG_LEVEL: 'info', ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
@@ -48,7 +65,9 @@ export async function startServeChild(policyYaml: string, options: { env?: Recor
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('exit', (code) => reject(new Error(`paypath serve exited ${code} before listening: ${output.slice(-2_000)}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`paypath serve exited ${code} before listening: ${output.slice(-2_000)}`)),
+    );
   });
   // Keep draining its output so a chatty log never blocks it.
   child.stdout!.resume();

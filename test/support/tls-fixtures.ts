@@ -41,13 +41,22 @@ async function makeCa(name: string): Promise<Pem> {
     algorithm: 'sha256',
     extensions: [
       { name: 'basicConstraints', cA: true, critical: true },
-      { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+      {
+        name: 'keyUsage',
+        keyCertSign: true,
+        cRLSign: true,
+        digitalSignature: true,
+        critical: true,
+      },
     ],
   });
   return { cert: pems.cert, key: pems.private };
 }
 
-async function makeLeaf(ca: Pem | undefined, options: { cn: string; notBefore?: Date; notAfter?: Date; client?: boolean }): Promise<Pem> {
+async function makeLeaf(
+  ca: Pem | undefined,
+  options: { cn: string; notBefore?: Date; notAfter?: Date; client?: boolean },
+): Promise<Pem> {
   const pems = await generate([{ name: 'commonName', value: options.cn }], {
     keyType: 'ec',
     algorithm: 'sha256',
@@ -70,7 +79,11 @@ export async function makeTlsFixtures(): Promise<TlsFixtures> {
   const clientCa = await makeCa('paypath test merchant-gateway client CA');
   const [server, expiredServer, selfSigned, client] = await Promise.all([
     makeLeaf(ca, { cn: 'localhost' }),
-    makeLeaf(ca, { cn: 'localhost', notBefore: new Date(Date.now() - 60 * DAY), notAfter: new Date(Date.now() - 30 * DAY) }),
+    makeLeaf(ca, {
+      cn: 'localhost',
+      notBefore: new Date(Date.now() - 60 * DAY),
+      notAfter: new Date(Date.now() - 30 * DAY),
+    }),
     makeLeaf(undefined, { cn: 'localhost' }),
     makeLeaf(clientCa, { cn: 'paypath gateway', client: true }),
   ]);
@@ -102,7 +115,12 @@ export class TlsUpstream {
       this.requests++;
       req.resume();
       req.on('end', () => {
-        res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, client: (req.socket as { authorized?: boolean }).authorized ?? null }));
+        res.writeHead(201, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            ok: true,
+            client: (req.socket as { authorized?: boolean }).authorized ?? null,
+          }),
+        );
       });
     });
     // Handshake failures are the point of these tests; keep them out of the output.

@@ -26,11 +26,25 @@ export class WranglerDev {
   }
 
   /** `testScheduled`: serve `/__scheduled?cron=…`, which runs the Worker's scheduled handler (see `scheduled`). */
-  static async start(vars: Record<string, string>, options: { testScheduled?: boolean } = {}): Promise<WranglerDev> {
+  static async start(
+    vars: Record<string, string>,
+    options: { testScheduled?: boolean } = {},
+  ): Promise<WranglerDev> {
     const dir = mkdtempSync(join(tmpdir(), 'paypath-wrangler-'));
     const port = await freePort();
     const inspector = await freePort();
-    const args = [WRANGLER, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector), '--persist-to', join(dir, 'state')];
+    const args = [
+      WRANGLER,
+      'dev',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--inspector-port',
+      String(inspector),
+      '--persist-to',
+      join(dir, 'state'),
+    ];
     for (const [name, value] of Object.entries(vars)) args.push('--var', `${name}:${value}`);
     if (options.testScheduled) args.push('--test-scheduled');
     const child = spawn(process.execPath, args, {
@@ -50,7 +64,10 @@ export class WranglerDev {
     const dev = new WranglerDev(`http://127.0.0.1:${port}`, child, dir);
     const deadline = Date.now() + 60_000;
     for (;;) {
-      const ok = await fetch(`${dev.url}/healthz`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false);
+      const ok = await fetch(`${dev.url}/healthz`, { signal: AbortSignal.timeout(1_000) }).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) return dev;
       if (child.exitCode !== null || Date.now() > deadline) {
         await dev.stop();
@@ -62,7 +79,10 @@ export class WranglerDev {
 
   /** Runs the scheduled handler as a Cron Trigger would (needs `testScheduled`); resolves once it has finished. */
   async scheduled(cron = '* * * * *'): Promise<void> {
-    const response = await fetch(`${this.url}/__scheduled?cron=${encodeURIComponent(cron).replaceAll('%20', '+')}`, { signal: AbortSignal.timeout(15_000) });
+    const response = await fetch(
+      `${this.url}/__scheduled?cron=${encodeURIComponent(cron).replaceAll('%20', '+')}`,
+      { signal: AbortSignal.timeout(15_000) },
+    );
     const text = await response.text();
     if (!response.ok) throw new Error(`scheduled handler failed: ${response.status} ${text}`);
   }

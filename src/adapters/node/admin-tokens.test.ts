@@ -19,8 +19,12 @@ describe('admin token file', () => {
       { name: 'alice', role: 'operator', token: 'operator-secret-0123456789' },
     ]);
     await chmod(file, 0o644);
-    await expect(loadAdminTokens({ file })).rejects.toThrow(/readable by group or others \(mode 644\)/);
+    await expect(loadAdminTokens({ file })).rejects.toThrow(
+      /readable by group or others \(mode 644\)/,
+    );
     await chmod(file, 0o600);
-    await expect(loadAdminTokens({ file, spec: 'alice:viewer:viewer-secret-0123456789' })).rejects.toThrow(/defined twice/);
+    await expect(
+      loadAdminTokens({ file, spec: 'alice:viewer:viewer-secret-0123456789' }),
+    ).rejects.toThrow(/defined twice/);
   });
 });

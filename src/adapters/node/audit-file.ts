@@ -26,7 +26,15 @@ export class JsonlAuditLog implements AuditLog {
         await this.#ready;
         await appendFile(this.file, line, { mode: 0o600, flag: 'a' });
       } catch (error) {
-        this.#logger.error({ event: 'audit_write_failed', file: this.file, err: String(error), action: record.action }, 'audit record could not be written');
+        this.#logger.error(
+          {
+            event: 'audit_write_failed',
+            file: this.file,
+            err: String(error),
+            action: record.action,
+          },
+          'audit record could not be written',
+        );
       }
     });
     return this.#tail;

@@ -1,4 +1,8 @@
-import { carrierTable, carrierTableIpArgs, type CarrierTable } from '../../core/egress/carrier-tables.ts';
+import {
+  carrierTable,
+  carrierTableIpArgs,
+  type CarrierTable,
+} from '../../core/egress/carrier-tables.ts';
 import { addressFamily, isIpLiteral } from '../../core/egress/egress-probe.ts';
 import { interfaceAddress, upstreamHost } from '../../core/egress/path-egress.ts';
 import type { Logger } from '../../core/logger.ts';
@@ -50,7 +54,12 @@ export class CarrierRouting {
       return this.#running;
     }
     this.#running = this.#sync(policy)
-      .catch((error: unknown) => this.#report('sync', `routing.manage could not read the box's routing: ${(error as Error).message}`))
+      .catch((error: unknown) =>
+        this.#report(
+          'sync',
+          `routing.manage could not read the box's routing: ${(error as Error).message}`,
+        ),
+      )
       .finally(() => {
         this.#running = undefined;
         const next = this.#again;
@@ -74,25 +83,51 @@ export class CarrierRouting {
   }
 
   async #sync(policy: Policy): Promise<void> {
-    const wanted = policy.routing.manage ? await this.#wanted(policy) : new Map<string, CarrierTable>();
+    const wanted = policy.routing.manage
+      ? await this.#wanted(policy)
+      : new Map<string, CarrierTable>();
     for (const pathId of [...this.#added.keys()]) {
       const had = this.#added.get(pathId)!.table;
       const want = wanted.get(pathId);
-      if (!want || want.source !== had.source || want.table !== had.table || want.priority !== had.priority || want.interface !== had.interface || want.gateway !== had.gateway) {
+      if (
+        !want ||
+        want.source !== had.source ||
+        want.table !== had.table ||
+        want.priority !== had.priority ||
+        want.interface !== had.interface ||
+        want.gateway !== had.gateway
+      ) {
         await this.#remove(pathId);
       }
     }
     if (wanted.size === 0) return;
-    const [rules4, rules6] = await Promise.all([runIp(this.#ip, ['-j', 'rule', 'show']), runIp(this.#ip, ['-6', '-j', 'rule', 'show']).catch(() => '[]')]);
+    const [rules4, rules6] = await Promise.all([
+      runIp(this.#ip, ['-j', 'rule', 'show']),
+      runIp(this.#ip, ['-6', '-j', 'rule', 'show']).catch(() => '[]'),
+    ]);
     const rules = [...(JSON.parse(rules4) as RuleJson[]), ...(JSON.parse(rules6) as RuleJson[])];
     for (const t of wanted.values()) {
       const args = carrierTableIpArgs(t);
       const entry = this.#added.get(t.pathId) ?? { table: t, rule: false, route: false };
-      const hasRule = rules.some((r) => r.src === t.source && r.table === String(t.table) && r.priority === t.priority);
+      const hasRule = rules.some(
+        (r) => r.src === t.source && r.table === String(t.table) && r.priority === t.priority,
+      );
       if (!hasRule && (await this.#run(args.rule, t.pathId))) entry.rule = true;
-      const routes = JSON.parse(await runIp(this.#ip, [...(t.family === 6 ? ['-6'] : []), '-j', 'route', 'show', 'table', String(t.table)]).catch(() => '[]')) as RouteJson[];
+      const routes = JSON.parse(
+        await runIp(this.#ip, [
+          ...(t.family === 6 ? ['-6'] : []),
+          '-j',
+          'route',
+          'show',
+          'table',
+          String(t.table),
+        ]).catch(() => '[]'),
+      ) as RouteJson[];
       const current = routes.find((r) => r.dst === 'default');
-      const same = current !== undefined && current.dev === t.interface && (current.gateway ?? null) === t.gateway;
+      const same =
+        current !== undefined &&
+        current.dev === t.interface &&
+        (current.gateway ?? null) === t.gateway;
       if (!same && (await this.#run(args.route, t.pathId))) entry.route = true;
       if (entry.rule || entry.route) this.#added.set(t.pathId, entry);
     }
@@ -107,22 +142,42 @@ export class CarrierRouting {
       runIp(this.#ip, ['-6', '-j', 'route', 'show', 'table', 'all']).catch(() => '[]'),
     ]);
     const box = parseAddresses(addrs);
-    const pointToPoint = new Set((JSON.parse(links) as { ifname: string; flags?: string[]; link_type?: string }[]).filter((l) => l.flags?.includes('POINTOPOINT') || l.link_type === 'none').map((l) => l.ifname));
-    const defaults = [...(JSON.parse(routes4) as RouteJson[]).map((r) => ({ ...r, family: 4 })), ...(JSON.parse(routes6) as RouteJson[]).map((r) => ({ ...r, family: 6 }))].filter((r) => r.dst === 'default' && r.gateway !== undefined);
+    const pointToPoint = new Set(
+      (JSON.parse(links) as { ifname: string; flags?: string[]; link_type?: string }[])
+        .filter((l) => l.flags?.includes('POINTOPOINT') || l.link_type === 'none')
+        .map((l) => l.ifname),
+    );
+    const defaults = [
+      ...(JSON.parse(routes4) as RouteJson[]).map((r) => ({ ...r, family: 4 })),
+      ...(JSON.parse(routes6) as RouteJson[]).map((r) => ({ ...r, family: 6 })),
+    ].filter((r) => r.dst === 'default' && r.gateway !== undefined);
     const wanted = new Map<string, CarrierTable>();
     for (const path of policy.paths) {
       const host = upstreamHost(path.upstream);
       const family = isIpLiteral(host) ? addressFamily(host) : 4;
-      const source = path.bind ?? (path.interface !== undefined ? interfaceAddress(box.addresses, path.interface, family) : undefined);
+      const source =
+        path.bind ??
+        (path.interface !== undefined
+          ? interfaceAddress(box.addresses, path.interface, family)
+          : undefined);
       if (source === undefined) continue; // no address (yet): nothing to route; attempts are not sent
       const iface = path.interface ?? box.addresses.find((a) => a.address === source)?.interface;
       if (iface === undefined || iface === 'lo') continue;
       const numbers = carrierTable(policy, path.id, { source, interface: iface, gateway: null });
       // Our own table's default route counts as found only if it was there before us.
-      const found = defaults.find((r) => r.dev === iface && r.family === addressFamily(source) && (r.table ?? 'main') !== String(numbers.table));
-      const gateway = path.gateway ?? found?.gateway ?? this.#added.get(path.id)?.table.gateway ?? null;
+      const found = defaults.find(
+        (r) =>
+          r.dev === iface &&
+          r.family === addressFamily(source) &&
+          (r.table ?? 'main') !== String(numbers.table),
+      );
+      const gateway =
+        path.gateway ?? found?.gateway ?? this.#added.get(path.id)?.table.gateway ?? null;
       if (gateway === null && !pointToPoint.has(iface)) {
-        this.#report(`gateway ${path.id}`, `routing.manage: path ${path.id} has no next hop (set gateway: on the path); its table is not kept`);
+        this.#report(
+          `gateway ${path.id}`,
+          `routing.manage: path ${path.id} has no next hop (set gateway: on the path); its table is not kept`,
+        );
         continue;
       }
       wanted.set(path.id, { ...numbers, gateway });
@@ -139,22 +194,44 @@ export class CarrierRouting {
     // Either may be gone already (the kernel drops routes with the address they used): nothing to say then.
     const quietly = (args: string[]) =>
       runIp(this.#ip, args).then(
-        () => this.#logger.info({ event: 'carrier_routing', path: pathId, command: `ip ${args.join(' ')}` }, `routing.manage: ip ${args.join(' ')}`),
+        () =>
+          this.#logger.info(
+            { event: 'carrier_routing', path: pathId, command: `ip ${args.join(' ')}` },
+            `routing.manage: ip ${args.join(' ')}`,
+          ),
         () => {},
       );
-    if (entry.rule) await quietly([...family, 'rule', 'del', 'from', t.source, 'table', String(t.table), 'priority', String(t.priority)]);
-    if (entry.route) await quietly([...family, 'route', 'del', 'default', 'table', String(t.table)]);
+    if (entry.rule)
+      await quietly([
+        ...family,
+        'rule',
+        'del',
+        'from',
+        t.source,
+        'table',
+        String(t.table),
+        'priority',
+        String(t.priority),
+      ]);
+    if (entry.route)
+      await quietly([...family, 'route', 'del', 'default', 'table', String(t.table)]);
   }
 
   async #run(args: string[], pathId: string): Promise<boolean> {
     try {
       await runIp(this.#ip, args);
-      this.#logger.info({ event: 'carrier_routing', path: pathId, command: `ip ${args.join(' ')}` }, `routing.manage: ip ${args.join(' ')}`);
+      this.#logger.info(
+        { event: 'carrier_routing', path: pathId, command: `ip ${args.join(' ')}` },
+        `routing.manage: ip ${args.join(' ')}`,
+      );
       return true;
     } catch (error) {
       const message = (error as Error).message;
       const hint = /not permitted/i.test(message) ? ' (needs CAP_NET_ADMIN)' : '';
-      this.#report(`${args.join(' ')}`, `routing.manage: ip ${args.join(' ')} failed for path ${pathId}: ${message}${hint}`);
+      this.#report(
+        `${args.join(' ')}`,
+        `routing.manage: ip ${args.join(' ')} failed for path ${pathId}: ${message}${hint}`,
+      );
       return false;
     }
   }

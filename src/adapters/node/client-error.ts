@@ -21,7 +21,8 @@ interface ParserError extends Error {
 export function answerClientErrors(server: Server, gateway: () => Gateway): void {
   server.on('clientError', (error: ParserError, socket: Socket) => {
     // As Node does: nothing to answer on a reset or closed socket, nor once an answer has started on it.
-    const answering = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    const answering = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })
+      ._httpMessage;
     if (error.code === 'ECONNRESET' || !socket.writable || answering?.headersSent) {
       socket.destroy();
       return;
@@ -37,14 +38,33 @@ export function clientErrorResponse(error: ParserError, gateway: Gateway): strin
   const timeoutMs = gateway.policy.limits.requestTimeoutMs;
   const refusal =
     error.code === 'HPE_HEADER_OVERFLOW'
-      ? new PaypathError('headers_too_large', 431, `request headers exceed the limit of ${limit} bytes`, { details: { limit } })
+      ? new PaypathError(
+          'headers_too_large',
+          431,
+          `request headers exceed the limit of ${limit} bytes`,
+          { details: { limit } },
+        )
       : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? // node:http's requestTimeout, set from limits.requestTimeoutMs (request-timeout.ts).
-          new PaypathError('request_timeout', 408, `the request did not arrive whole within limits.requestTimeoutMs (${timeoutMs} ms); the connection is closed`, { details: { limit: timeoutMs } })
-        : new PaypathError('invalid_request', 400, `malformed HTTP request (${error.code ?? 'parse error'})`);
+          new PaypathError(
+            'request_timeout',
+            408,
+            `the request did not arrive whole within limits.requestTimeoutMs (${timeoutMs} ms); the connection is closed`,
+            { details: { limit: timeoutMs } },
+          )
+        : new PaypathError(
+            'invalid_request',
+            400,
+            `malformed HTTP request (${error.code ?? 'parse error'})`,
+          );
   const body = JSON.stringify(refusal.toJSON());
   const key = refusal.status === 431 && error.rawPacket ? keyHeader(error.rawPacket, gateway) : '';
-  const reason = refusal.status === 431 ? 'Request Header Fields Too Large' : refusal.status === 408 ? 'Request Timeout' : 'Bad Request';
+  const reason =
+    refusal.status === 431
+      ? 'Request Header Fields Too Large'
+      : refusal.status === 408
+        ? 'Request Timeout'
+        : 'Bad Request';
   return `HTTP/1.1 ${refusal.status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${key}connection: close\r\n\r\n${body}`;
 }
 
@@ -54,11 +74,16 @@ function keyHeader(raw: Buffer, gateway: Gateway): string {
   const requestLine = /^([A-Z]+) (\S+) HTTP\/1\.[01]\r\n/.exec(text);
   if (!requestLine) return '';
   try {
-    const route = gateway.matchRoute(requestLine[1]!, new URL(requestLine[2]!, 'http://request').pathname);
+    const route = gateway.matchRoute(
+      requestLine[1]!,
+      new URL(requestLine[2]!, 'http://request').pathname,
+    );
     if (!route) return '';
     const name = route.idempotency.header;
     // The header name is [A-Za-z0-9-] (policy schema); only a whole line counts, not one cut off.
-    const sent = new RegExp(`\\r\\n${name}:[ \\t]*([^\\r\\n]*?)[ \\t]*\\r\\n`, 'i').exec(text.slice(requestLine[0].length - 2));
+    const sent = new RegExp(`\\r\\n${name}:[ \\t]*([^\\r\\n]*?)[ \\t]*\\r\\n`, 'i').exec(
+      text.slice(requestLine[0].length - 2),
+    );
     const headers = new Headers(sent ? { [name]: sent[1]! } : {});
     // Validated there: printable ASCII only, so it cannot break the response.
     return `${name}: ${idempotencyKey(route, headers).key}\r\n`;

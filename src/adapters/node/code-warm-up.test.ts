@@ -24,13 +24,27 @@ describe('warmCodePaths', () => {
   it('takes every request the whole way through the app, and none upstream', async () => {
     const policy = PolicySchema.parse({
       version: 1,
-      paths: [{ id: 'a', upstream: url }, { id: 'b', upstream: url }],
+      paths: [
+        { id: 'a', upstream: url },
+        { id: 'b', upstream: url },
+      ],
       // Merchant keys and webhooks of the real policy must not stop or leave the warm-up.
       merchants: { keys: { env: 'PAYPATH_TEST_NO_SUCH_KEYS' } },
       redundancy: { webhooks: [url] },
       routes: [
-        { id: 'pay', match: { method: 'POST', path: '/v1/payments' }, class: 'payment', paths: ['a', 'b'], idempotency: { upstreamHonors: true } },
-        { id: 'get', match: { method: 'GET', pathPrefix: '/v1/charges/' }, class: 'query', paths: ['b'] },
+        {
+          id: 'pay',
+          match: { method: 'POST', path: '/v1/payments' },
+          class: 'payment',
+          paths: ['a', 'b'],
+          idempotency: { upstreamHonors: true },
+        },
+        {
+          id: 'get',
+          match: { method: 'GET', pathPrefix: '/v1/charges/' },
+          class: 'query',
+          paths: ['b'],
+        },
       ],
     });
     expect(await warmCodePaths(policy, sha256, 40)).toBe(40);

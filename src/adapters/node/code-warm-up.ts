@@ -37,10 +37,16 @@ const WARM_UP_CONCURRENCY = 8;
  * machine, and nothing of the real app (paths, breakers, stores, metrics, logs) is touched.
  * Resolves to the number of requests that went the whole way (a 2xx from the loopback upstream).
  */
-export async function warmCodePaths(policy: Policy, sha256: Sha256Hex, requests = WARM_UP_REQUESTS): Promise<number> {
+export async function warmCodePaths(
+  policy: Policy,
+  sha256: Sha256Hex,
+  requests = WARM_UP_REQUESTS,
+): Promise<number> {
   const upstream = createServer((req, res) => {
     req.resume();
-    req.once('end', () => res.writeHead(201, { 'content-type': 'application/json' }).end('{"status":"succeeded"}'));
+    req.once('end', () =>
+      res.writeHead(201, { 'content-type': 'application/json' }).end('{"status":"succeeded"}'),
+    );
   });
   const upstreamUrl = `http://127.0.0.1:${await listen(upstream)}`;
   // No merchant keys, probes, shared state or alarms: only the code that every request runs.
@@ -48,12 +54,26 @@ export async function warmCodePaths(policy: Policy, sha256: Sha256Hex, requests 
   const gateway = new Gateway({
     policy: rest,
     policyHash: 'warm-up',
-    transportFactory: (path) => createUndiciTransport({ ...path, upstream: upstreamUrl, bind: undefined, interface: undefined, tls: undefined }),
+    transportFactory: (path) =>
+      createUndiciTransport({
+        ...path,
+        upstream: upstreamUrl,
+        bind: undefined,
+        interface: undefined,
+        tls: undefined,
+      }),
     breakerFactory: (config) => new OpossumBreaker(config),
     fetch: async () => new Response(null, { status: 204 }),
   });
-  const metrics = new PrometheusMetrics({ budgets: () => [], status: () => gateway.status(), policy: () => ({ revision: 0, hash: 'warm-up', fileValid: true, alertBelow: 1 }), processMetrics: false });
-  const logger = createLogger({ destination: new Writable({ write: (_chunk, _encoding, done) => done() }) });
+  const metrics = new PrometheusMetrics({
+    budgets: () => [],
+    status: () => gateway.status(),
+    policy: () => ({ revision: 0, hash: 'warm-up', fileValid: true, alertBelow: 1 }),
+    processMetrics: false,
+  });
+  const logger = createLogger({
+    destination: new Writable({ write: (_chunk, _encoding, done) => done() }),
+  });
   const app = createApp({
     gateway: () => gateway,
     idempotencyStore: new MemoryIdempotencyStore(),
@@ -68,7 +88,12 @@ export async function warmCodePaths(policy: Policy, sha256: Sha256Hex, requests 
   // The client is node:http's: fetch would load a second HTTP client (Node's own undici and its WebAssembly parser) that stays resident.
   const port = await listen(server);
   const agent = new Agent({ keepAlive: true, maxSockets: WARM_UP_CONCURRENCY });
-  const send = (method: string, path: string, headers: Record<string, string>, body: string | undefined) =>
+  const send = (
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+  ) =>
     new Promise<number>((resolve, reject) => {
       const req = request({ host: '127.0.0.1', port, method, path, headers, agent }, (res) => {
         res.resume();
@@ -88,8 +113,18 @@ export async function warmCodePaths(policy: Policy, sha256: Sha256Hex, requests 
       let next = 0;
       const worker = async () => {
         for (let i = next++; i < perRoute && performance.now() < stopAt; i = next++) {
-          const headers = { 'content-type': 'application/json', [route.idempotency.header]: `warm-up-${route.id}-${i}` };
-          const status = await send(route.match.method, path, headers, hasBody ? JSON.stringify({ amount: 1000, currency: 'KRW', reference: `warm-up-${i}` }) : undefined);
+          const headers = {
+            'content-type': 'application/json',
+            [route.idempotency.header]: `warm-up-${route.id}-${i}`,
+          };
+          const status = await send(
+            route.match.method,
+            path,
+            headers,
+            hasBody
+              ? JSON.stringify({ amount: 1000, currency: 'KRW', reference: `warm-up-${i}` })
+              : undefined,
+          );
           if (status >= 200 && status < 300) answered2xx++;
         }
       };
@@ -98,7 +133,11 @@ export async function warmCodePaths(policy: Policy, sha256: Sha256Hex, requests 
   } finally {
     agent.destroy();
     await gateway.close();
-    await Promise.all([server, upstream].map((s) => new Promise((resolve) => (s.closeAllConnections(), s.close(resolve)))));
+    await Promise.all(
+      [server, upstream].map(
+        (s) => new Promise((resolve) => (s.closeAllConnections(), s.close(resolve))),
+      ),
+    );
   }
   return answered2xx;
 }

@@ -10,7 +10,9 @@ import { dashboardAssets } from './dashboard-assets.ts';
 
 function appFor(dir: string): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.onError((error) => (error instanceof PaypathError ? error.toResponse() : new Response('internal', { status: 500 })));
+  app.onError((error) =>
+    error instanceof PaypathError ? error.toResponse() : new Response('internal', { status: 500 }),
+  );
   app.route('/', dashboardRoutes({ assets: dashboardAssets(dir) }));
   return app;
 }
@@ -53,7 +55,12 @@ describe('dashboard assets on Node', () => {
 
   it('answers 404 for unknown files and for paths that climb out of the directory', async () => {
     const app = appFor(dir);
-    for (const path of ['/dashboard/nope.js', '/dashboard/../paypath-dashboard-secret.txt', '/dashboard/%2e%2e/paypath-dashboard-secret.txt', '/dashboard/assets/..%2f..%2fpaypath-dashboard-secret.txt']) {
+    for (const path of [
+      '/dashboard/nope.js',
+      '/dashboard/../paypath-dashboard-secret.txt',
+      '/dashboard/%2e%2e/paypath-dashboard-secret.txt',
+      '/dashboard/assets/..%2f..%2fpaypath-dashboard-secret.txt',
+    ]) {
       const response = await app.request(path);
       expect(response.status, path).toBe(404);
       expect(await response.text(), path).not.toContain('outside');

@@ -13,7 +13,10 @@ export interface ResolvedAddress {
 }
 
 /** One DNS query for one address family: records with their TTL in seconds (as `resolve4(host, { ttl: true })` gives). */
-export type FamilyQuery = (hostname: string, family: AddressFamily) => Promise<{ address: string; ttl: number }[]>;
+export type FamilyQuery = (
+  hostname: string,
+  family: AddressFamily,
+) => Promise<{ address: string; ttl: number }[]>;
 
 /** One lookup's addresses, when they came and for how long they hold (TTL clamped). */
 export interface Answer {
@@ -37,17 +40,34 @@ export class DnsLookupError extends Error {
 
 /** Where a path's queries go: Node's resolver, or the `query` given (unit tests). */
 export function createResolverQuery(
-  options: { pathId: string; servers?: readonly string[]; localAddress?: string; query?: FamilyQuery },
+  options: {
+    pathId: string;
+    servers?: readonly string[];
+    localAddress?: string;
+    query?: FamilyQuery;
+  },
   limits: { queryTimeoutMs: number; queryTries: number },
-): { query: FamilyQuery; resolver: Resolver | undefined; servers: string[]; misconfigured: string | undefined } {
-  if (options.query) return { query: options.query, resolver: undefined, servers: [...(options.servers ?? [])], misconfigured: undefined };
+): {
+  query: FamilyQuery;
+  resolver: Resolver | undefined;
+  servers: string[];
+  misconfigured: string | undefined;
+} {
+  if (options.query)
+    return {
+      query: options.query,
+      resolver: undefined,
+      servers: [...(options.servers ?? [])],
+      misconfigured: undefined,
+    };
   const sourceFamily = options.localAddress === undefined ? 0 : isIP(options.localAddress);
   const resolver = new Resolver({ timeout: limits.queryTimeoutMs, tries: limits.queryTries });
   if (options.servers !== undefined) resolver.setServers([...options.servers]);
   // A source address of one family cannot reach a resolver of the other: such a query would leave
   // from the box's default address, by the default carrier. So only same-family resolvers are asked.
   const all = resolver.getServers();
-  const usable = sourceFamily === 0 ? all : all.filter((server) => resolverFamily(server) === sourceFamily);
+  const usable =
+    sourceFamily === 0 ? all : all.filter((server) => resolverFamily(server) === sourceFamily);
   if (usable.length !== all.length && usable.length > 0) resolver.setServers(usable);
   // Set when the path's source family has none of the resolvers' families: every lookup fails, saying why.
   const misconfigured =
@@ -55,7 +75,10 @@ export function createResolverQuery(
       ? `path ${options.pathId} sends from ${options.localAddress} (IPv${sourceFamily}) but has no IPv${sourceFamily} resolver (${all.join(', ') || 'none'}); give the path dns: [IPv${sourceFamily} resolvers]`
       : undefined;
   if (options.localAddress !== undefined) resolver.setLocalAddress(options.localAddress);
-  const query: FamilyQuery = (hostname, family) => (family === 4 ? resolver.resolve4(hostname, { ttl: true }) : resolver.resolve6(hostname, { ttl: true }));
+  const query: FamilyQuery = (hostname, family) =>
+    family === 4
+      ? resolver.resolve4(hostname, { ttl: true })
+      : resolver.resolve6(hostname, { ttl: true });
   return { query, resolver, servers: usable, misconfigured };
 }
 
@@ -68,7 +91,9 @@ export async function askFamilies(
   path: string,
   where: string,
 ): Promise<Answer> {
-  const results = await Promise.allSettled(families.map(async (family) => ({ family, records: await query(hostname, family) })));
+  const results = await Promise.allSettled(
+    families.map(async (family) => ({ family, records: await query(hostname, family) })),
+  );
   const addresses: ResolvedAddress[] = [];
   let ttlSeconds = Infinity;
   const errors: unknown[] = [];
@@ -97,7 +122,10 @@ export async function askFamilies(
 }
 
 /** IP literals need no lookup, and `localhost` is never asked of DNS (RFC 6761). */
-export function fixedAddresses(hostname: string, families: readonly AddressFamily[]): ResolvedAddress[] | undefined {
+export function fixedAddresses(
+  hostname: string,
+  families: readonly AddressFamily[],
+): ResolvedAddress[] | undefined {
   const literal = isIP(hostname);
   if (literal === 4 || literal === 6) return [{ address: hostname, family: literal }];
   if (hostname === 'localhost' || hostname.endsWith('.localhost')) {

@@ -2,8 +2,20 @@ import { readFileSync } from 'node:fs';
 import { Resolver } from 'node:dns/promises';
 import { connect } from 'node:net';
 import { carrierTable, type CarrierTable } from '../../core/egress/carrier-tables.ts';
-import { addressFamily, isIpLiteral, type BoxInterfaces, type EgressProbe } from '../../core/egress/egress-probe.ts';
-import { checkPathEgress, egressKey, interfaceAddress, sharedEgressGroups, upstreamHost, type PathEgress } from '../../core/egress/path-egress.ts';
+import {
+  addressFamily,
+  isIpLiteral,
+  type BoxInterfaces,
+  type EgressProbe,
+} from '../../core/egress/egress-probe.ts';
+import {
+  checkPathEgress,
+  egressKey,
+  interfaceAddress,
+  sharedEgressGroups,
+  upstreamHost,
+  type PathEgress,
+} from '../../core/egress/path-egress.ts';
 import type { PathConfig, Policy } from '../../core/policy/schema.ts';
 import { createKernelEgressProbe, runIp } from './kernel-egress-probe.ts';
 import { resolverFamily } from './dns-query.ts';
@@ -44,9 +56,19 @@ export interface DoctorDeps {
   probe: EgressProbe;
   routing: () => Promise<BoxRouting>;
   /** TCP connect from `source` to `host:port`; resolves with the time taken or rejects. */
-  connectFrom: (host: string, port: number, source: string | undefined, timeoutMs: number) => Promise<number>;
+  connectFrom: (
+    host: string,
+    port: number,
+    source: string | undefined,
+    timeoutMs: number,
+  ) => Promise<number>;
   /** Asks `server` for `host` from `source`; resolves with an address or rejects. */
-  resolveFrom: (host: string, server: string, source: string | undefined, timeoutMs: number) => Promise<string>;
+  resolveFrom: (
+    host: string,
+    server: string,
+    source: string | undefined,
+    timeoutMs: number,
+  ) => Promise<string>;
   /** The system's resolvers (/etc/resolv.conf), used for paths without their own. */
   systemResolvers: () => string[];
 }
@@ -58,7 +80,10 @@ const CHECK_TIMEOUT_MS = 2_000;
  * interface and next hop, its resolvers answer from its address, and its upstream accepts a TCP
  * connection from it. Says what is wrong and which per-carrier tables would fix the egress.
  */
-export async function runDoctor(policy: Policy, deps: DoctorDeps = nodeDoctorDeps()): Promise<DoctorReport> {
+export async function runDoctor(
+  policy: Policy,
+  deps: DoctorDeps = nodeDoctorDeps(),
+): Promise<DoctorReport> {
   const box = await deps.probe.interfaces();
   const routing = await deps.routing();
   const problems: string[] = [];
@@ -66,50 +91,110 @@ export async function runDoctor(policy: Policy, deps: DoctorDeps = nodeDoctorDep
 
   for (const report of paths) {
     const { egress } = report;
-    if (egress.state === 'no_address' || egress.state === 'unroutable') problems.push(`${report.id}: ${egress.reason}`);
-    else if (egress.state === 'unknown') problems.push(`${report.id}: egress unknown: ${egress.reason}`);
-    else if (egress.state === 'known' && report.sourceInterface !== null && egress.interface !== report.sourceInterface) {
+    if (egress.state === 'no_address' || egress.state === 'unroutable')
+      problems.push(`${report.id}: ${egress.reason}`);
+    else if (egress.state === 'unknown')
+      problems.push(`${report.id}: egress unknown: ${egress.reason}`);
+    else if (
+      egress.state === 'known' &&
+      report.sourceInterface !== null &&
+      egress.interface !== report.sourceInterface
+    ) {
       problems.push(
         `${report.id}: its address ${report.source} is on ${report.sourceInterface}, but its packets leave by ${egressKey(egress)} (a source address does not choose the interface; a routing rule does)`,
       );
     }
-    if (report.upstream.ok === false) problems.push(`${report.id}: upstream not reachable: ${report.upstream.detail}`);
+    if (report.upstream.ok === false)
+      problems.push(`${report.id}: upstream not reachable: ${report.upstream.detail}`);
     if (report.dns.ok === false) problems.push(`${report.id}: ${report.dns.detail}`);
   }
   const shared = sharedEgressGroups(paths.map((p) => ({ id: p.id, egress: p.egress })));
-  for (const group of shared) problems.push(`${group.paths.join(', ')} all leave by ${group.egress}: they are one path for redundancy`);
+  for (const group of shared)
+    problems.push(
+      `${group.paths.join(', ')} all leave by ${group.egress}: they are one path for redundancy`,
+    );
 
   const needTable = new Set<string>(shared.flatMap((g) => g.paths));
-  for (const p of paths) if (p.egress.state === 'known' && p.sourceInterface !== null && p.egress.interface !== p.sourceInterface) needTable.add(p.id);
+  for (const p of paths)
+    if (
+      p.egress.state === 'known' &&
+      p.sourceInterface !== null &&
+      p.egress.interface !== p.sourceInterface
+    )
+      needTable.add(p.id);
   const fixes: DoctorReport['fixes'] = [];
   for (const report of paths) {
     if (!needTable.has(report.id)) continue;
     if (report.source === null || report.sourceInterface === null) {
-      problems.push(`${report.id}: has neither bind nor interface, so no routing rule can tell its packets apart: give it its carrier's address (bind) or interface`);
+      problems.push(
+        `${report.id}: has neither bind nor interface, so no routing rule can tell its packets apart: give it its carrier's address (bind) or interface`,
+      );
       continue;
     }
     const path = policy.paths.find((p) => p.id === report.id)!;
-    if (routing.rules.some((r) => r.source === report.source && r.table !== 'main' && r.table !== 'local' && r.table !== 'default')) {
-      problems.push(`${report.id}: a rule for ${report.source} exists but its table does not lead out of ${report.sourceInterface}: check \`ip route show table all dev ${report.sourceInterface}\``);
+    if (
+      routing.rules.some(
+        (r) =>
+          r.source === report.source &&
+          r.table !== 'main' &&
+          r.table !== 'local' &&
+          r.table !== 'default',
+      )
+    ) {
+      problems.push(
+        `${report.id}: a rule for ${report.source} exists but its table does not lead out of ${report.sourceInterface}: check \`ip route show table all dev ${report.sourceInterface}\``,
+      );
       continue;
     }
     const family = addressFamily(report.source);
-    const found = routing.defaultRoutes.find((r) => r.interface === report.sourceInterface && r.family === family && r.gateway !== null);
+    const found = routing.defaultRoutes.find(
+      (r) => r.interface === report.sourceInterface && r.family === family && r.gateway !== null,
+    );
     const gateway = path.gateway ?? found?.gateway ?? null;
     const gatewayMissing = gateway === null && !routing.pointToPoint.has(report.sourceInterface);
-    fixes.push({ table: carrierTable(policy, report.id, { source: report.source, interface: report.sourceInterface, gateway }), gatewayMissing });
+    fixes.push({
+      table: carrierTable(policy, report.id, {
+        source: report.source,
+        interface: report.sourceInterface,
+        gateway,
+      }),
+      gatewayMissing,
+    });
   }
   return { paths, problems, fixes };
 }
 
-async function checkPath(path: PathConfig, box: BoxInterfaces, deps: DoctorDeps): Promise<DoctorPathReport> {
+async function checkPath(
+  path: PathConfig,
+  box: BoxInterfaces,
+  deps: DoctorDeps,
+): Promise<DoctorPathReport> {
   const egress = await checkPathEgress(deps.probe, path, box, undefined);
   const url = new URL(path.upstream);
   const host = upstreamHost(path.upstream);
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
-  const source = path.bind ?? (path.interface !== undefined && egress.destination !== null ? (interfaceAddress(box.addresses, path.interface, addressFamily(egress.destination)) ?? null) : null);
-  const sourceInterface = path.interface ?? (source === null ? null : (box.addresses.find((a) => a.address === source)?.interface ?? (egress.state === 'local' ? 'lo' : null)));
-  const report: DoctorPathReport = { id: path.id, source, sourceInterface, egress, upstream: { ok: null, detail: 'not checked' }, dns: { ok: null, detail: isIpLiteral(host) ? 'not needed: the upstream is an address' : 'not checked' } };
+  const source =
+    path.bind ??
+    (path.interface !== undefined && egress.destination !== null
+      ? (interfaceAddress(box.addresses, path.interface, addressFamily(egress.destination)) ?? null)
+      : null);
+  const sourceInterface =
+    path.interface ??
+    (source === null
+      ? null
+      : (box.addresses.find((a) => a.address === source)?.interface ??
+        (egress.state === 'local' ? 'lo' : null)));
+  const report: DoctorPathReport = {
+    id: path.id,
+    source,
+    sourceInterface,
+    egress,
+    upstream: { ok: null, detail: 'not checked' },
+    dns: {
+      ok: null,
+      detail: isIpLiteral(host) ? 'not needed: the upstream is an address' : 'not checked',
+    },
+  };
   if (egress.state === 'no_address') return report;
 
   if (!isIpLiteral(host)) {
@@ -120,7 +205,11 @@ async function checkPath(path: PathConfig, box: BoxInterfaces, deps: DoctorDeps)
       servers.map((server) =>
         deps.resolveFrom(host, server, source ?? undefined, CHECK_TIMEOUT_MS).then(
           (address) => ({ server, ok: true, text: `${server} answered ${address}` }),
-          (error: unknown) => ({ server, ok: false, text: `${server} did not answer from ${source ?? 'the default address'}: ${(error as Error).message}` }),
+          (error: unknown) => ({
+            server,
+            ok: false,
+            text: `${server} did not answer from ${source ?? 'the default address'}: ${(error as Error).message}`,
+          }),
         ),
       ),
     );
@@ -130,7 +219,10 @@ async function checkPath(path: PathConfig, box: BoxInterfaces, deps: DoctorDeps)
         ? { ok: false, detail: `no resolver to ask for ${host}` }
         : failed.length === 0
           ? { ok: true, detail: answers.map((a) => a.text).join('; ') }
-          : { ok: false, detail: `resolver ${failed.map((a) => a.text).join('; ')}${failed.length === answers.length ? `: ${host} cannot be resolved on this path` : ''}` };
+          : {
+              ok: false,
+              detail: `resolver ${failed.map((a) => a.text).join('; ')}${failed.length === answers.length ? `: ${host} cannot be resolved on this path` : ''}`,
+            };
   }
   const destination = egress.destination ?? (isIpLiteral(host) ? host : undefined);
   if (destination === undefined) {
@@ -141,7 +233,10 @@ async function checkPath(path: PathConfig, box: BoxInterfaces, deps: DoctorDeps)
     const ms = await deps.connectFrom(destination, port, source ?? undefined, CHECK_TIMEOUT_MS);
     report.upstream = { ok: true, detail: `TCP ${destination}:${port} in ${ms.toFixed(1)} ms` };
   } catch (error) {
-    report.upstream = { ok: false, detail: `TCP ${destination}:${port} from ${source ?? 'the default address'}: ${(error as Error).message}` };
+    report.upstream = {
+      ok: false,
+      detail: `TCP ${destination}:${port} from ${source ?? 'the default address'}: ${(error as Error).message}`,
+    };
   }
   return report;
 }
@@ -168,13 +263,21 @@ export function nodeDoctorDeps(ip = 'ip'): DoctorDeps {
       const defaults = (json: string, family: 4 | 6) =>
         (JSON.parse(json) as IpRouteJson[])
           .filter((r) => r.dst === 'default' && r.dev !== undefined)
-          .map((r) => ({ interface: r.dev!, gateway: r.gateway ?? null, table: r.table ?? 'main', family }));
+          .map((r) => ({
+            interface: r.dev!,
+            gateway: r.gateway ?? null,
+            table: r.table ?? 'main',
+            family,
+          }));
       const pointToPoint = new Set(
         (JSON.parse(links) as { ifname: string; flags?: string[]; link_type?: string }[])
           .filter((l) => l.flags?.includes('POINTOPOINT') || l.link_type === 'none')
           .map((l) => l.ifname),
       );
-      const rules = [...(JSON.parse(rules4) as { src?: string; table?: string; priority?: number }[]), ...(JSON.parse(rules6) as { src?: string; table?: string; priority?: number }[])]
+      const rules = [
+        ...(JSON.parse(rules4) as { src?: string; table?: string; priority?: number }[]),
+        ...(JSON.parse(rules6) as { src?: string; table?: string; priority?: number }[]),
+      ]
         .filter((r) => r.src !== undefined && r.src !== 'all')
         .map((r) => ({ source: r.src!, table: r.table ?? '', priority: r.priority ?? 0 }));
       return { defaultRoutes: [...defaults(v4, 4), ...defaults(v6, 6)], pointToPoint, rules };
@@ -202,7 +305,8 @@ export function nodeDoctorDeps(ip = 'ip'): DoctorDeps {
       // `192.0.2.53:5353` is an IPv4 resolver: its colon does not make it IPv6.
       const family = resolverFamily(server);
       // One address binds the queries of its own family (an IPv6 one alone is taken as IPv6).
-      if (source !== undefined && addressFamily(source) === family) resolver.setLocalAddress(source);
+      if (source !== undefined && addressFamily(source) === family)
+        resolver.setLocalAddress(source);
       resolver.setServers([server]);
       const [address] = await resolver.resolve4(host).catch(() => resolver.resolve6(host));
       return address!;

@@ -3,8 +3,14 @@ import type { Gateway } from '../../core/gateway.ts';
 import { silentLogger } from '../../core/logger.ts';
 import { createExactlyOnceParts } from './exactly-once.ts';
 
-const gateway = (() => ({ policy: { queue: { retryIntervalMs: 60_000 } } })) as unknown as () => Gateway;
-const answer = { status: 201, headers: [['content-type', 'application/json']] as [string, string][], bodyBase64: 'e30=' };
+const gateway = (() => ({
+  policy: { queue: { retryIntervalMs: 60_000 } },
+})) as unknown as () => Gateway;
+const answer = {
+  status: 201,
+  headers: [['content-type', 'application/json']] as [string, string][],
+  bodyBase64: 'e30=',
+};
 
 async function keptAfterNewer(parts: ReturnType<typeof createExactlyOnceParts>): Promise<boolean> {
   const store = parts.idempotencyStore;
@@ -19,7 +25,10 @@ async function keptAfterNewer(parts: ReturnType<typeof createExactlyOnceParts>):
 describe('createExactlyOnceParts without Redis', () => {
   it('bounds the memory idempotency store by memoryIdempotencyBytes', async () => {
     const warnings: string[] = [];
-    const logger = { ...silentLogger, warn: (fields: Record<string, unknown>) => void warnings.push(String(fields.event)) };
+    const logger = {
+      ...silentLogger,
+      warn: (fields: Record<string, unknown>) => void warnings.push(String(fields.event)),
+    };
     const small = createExactlyOnceParts({ gateway, logger, memoryIdempotencyBytes: 500 });
     const roomy = createExactlyOnceParts({ gateway, logger: silentLogger });
     try {
@@ -28,8 +37,14 @@ describe('createExactlyOnceParts without Redis', () => {
       expect(await keptAfterNewer(roomy)).toBe(true);
       // Operators see it: one warning, and the count in /status.
       expect(warnings).toEqual(['idempotency_dropped_early']);
-      expect(await small.statusSections.idempotency!()).toMatchObject({ store: 'memory', droppedBeforeExpiry: 2 }); // 'first', then 'second' when 'first' was claimed again
-      expect(await roomy.statusSections.idempotency!()).toMatchObject({ store: 'memory', droppedBeforeExpiry: 0 });
+      expect(await small.statusSections.idempotency!()).toMatchObject({
+        store: 'memory',
+        droppedBeforeExpiry: 2,
+      }); // 'first', then 'second' when 'first' was claimed again
+      expect(await roomy.statusSections.idempotency!()).toMatchObject({
+        store: 'memory',
+        droppedBeforeExpiry: 0,
+      });
     } finally {
       small.close();
       roomy.close();

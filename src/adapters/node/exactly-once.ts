@@ -46,9 +46,24 @@ export function createExactlyOnceParts(options: {
   };
   const idempotencyStore = options.redis
     ? new RedisIdempotencyStore(options.redis)
-    : new MemoryIdempotencyStore({ onDroppedEarly, ...(options.memoryIdempotencyBytes !== undefined ? { maxBytes: options.memoryIdempotencyBytes } : {}) });
-  const queue = options.redis ? new RedisForwardQueue(options.redis, options.queueCipher ? { cipher: options.queueCipher } : {}) : new MemoryForwardQueue();
-  const forwarder = new QueueForwarder({ queue, gateway: options.gateway, logger: options.logger, ...(options.onDeadLetter ? { onDeadLetter: options.onDeadLetter } : {}) });
+    : new MemoryIdempotencyStore({
+        onDroppedEarly,
+        ...(options.memoryIdempotencyBytes !== undefined
+          ? { maxBytes: options.memoryIdempotencyBytes }
+          : {}),
+      });
+  const queue = options.redis
+    ? new RedisForwardQueue(
+        options.redis,
+        options.queueCipher ? { cipher: options.queueCipher } : {},
+      )
+    : new MemoryForwardQueue();
+  const forwarder = new QueueForwarder({
+    queue,
+    gateway: options.gateway,
+    logger: options.logger,
+    ...(options.onDeadLetter ? { onDeadLetter: options.onDeadLetter } : {}),
+  });
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const schedule = () => {
@@ -67,13 +82,23 @@ export function createExactlyOnceParts(options: {
     statusSections: {
       idempotency: () =>
         idempotencyStore instanceof MemoryIdempotencyStore
-          ? { store: idempotencyStore.kind, shared: false, records: idempotencyStore.size, bytes: idempotencyStore.bytes, droppedBeforeExpiry: idempotencyStore.droppedBeforeExpiry }
+          ? {
+              store: idempotencyStore.kind,
+              shared: false,
+              records: idempotencyStore.size,
+              bytes: idempotencyStore.bytes,
+              droppedBeforeExpiry: idempotencyStore.droppedBeforeExpiry,
+            }
           : { store: idempotencyStore.kind, shared: true },
       queue: async () => {
         try {
           return await queue.stats(Date.now());
         } catch (error) {
-          return { kind: queue.kind, durable: queue.kind === 'redis', error: `unreachable: ${(error as Error).message}` };
+          return {
+            kind: queue.kind,
+            durable: queue.kind === 'redis',
+            error: `unreachable: ${(error as Error).message}`,
+          };
         }
       },
     },

@@ -7,7 +7,14 @@ import type { Connector } from './pre-connector.ts';
 const V6: ResolvedAddress = { address: '2001:db8::10', family: 6 };
 const V4: ResolvedAddress = { address: '192.0.2.10', family: 4 };
 const SOURCES = { 6: '2001:db8:3::2', 4: '10.0.3.2' };
-const TARGET = { hostname: 'pay.example', host: 'pay.example:443', protocol: 'https:', port: '443', servername: null, localAddress: null };
+const TARGET = {
+  hostname: 'pay.example',
+  host: 'pay.example:443',
+  protocol: 'https:',
+  port: '443',
+  servername: null,
+  localAddress: null,
+};
 
 interface FakeAttempt {
   hostname: string;
@@ -21,7 +28,10 @@ interface FakeAttempt {
 /** undici's connector, faked: each attempt waits until the test connects or fails it. */
 function fakeBase() {
   const attempts: FakeAttempt[] = [];
-  const base = ((options: buildConnector.Options, callback: (error: Error | null, socket: unknown) => void) => {
+  const base = ((
+    options: buildConnector.Options,
+    callback: (error: Error | null, socket: unknown) => void,
+  ) => {
     const socket = {
       destroyed: false,
       name: `${options.hostname} from ${String(options.localAddress)}`,
@@ -50,12 +60,19 @@ function race(options: Partial<FamilyRaceOptions> & { addresses?: ResolvedAddres
     attemptDelayMs: 250,
     ...options,
   });
-  const outcome: { error?: Error & { code?: string }; socket?: FakeAttempt['socket']; calls: number } = { calls: 0 };
-  const pending = connect(TARGET as unknown as buildConnector.Options, ((error: Error | null, socket: FakeAttempt['socket'] | null) => {
-    outcome.calls++;
-    if (error) outcome.error = error;
-    if (socket) outcome.socket = socket;
-  }) as unknown as buildConnector.Callback) as unknown as { destroy(): void };
+  const outcome: {
+    error?: Error & { code?: string };
+    socket?: FakeAttempt['socket'];
+    calls: number;
+  } = { calls: 0 };
+  const pending = connect(
+    TARGET as unknown as buildConnector.Options,
+    ((error: Error | null, socket: FakeAttempt['socket'] | null) => {
+      outcome.calls++;
+      if (error) outcome.error = error;
+      if (socket) outcome.socket = socket;
+    }) as unknown as buildConnector.Callback,
+  ) as unknown as { destroy(): void };
   return { attempts, outcome, pending };
 }
 
@@ -67,7 +84,7 @@ afterEach(() => {
 });
 
 describe('family race (Happy Eyeballs, RFC 8305)', () => {
-  it('tries IPv6 first and IPv4 only after the attempt delay, each from its own family\'s address; the first connected wins', async () => {
+  it("tries IPv6 first and IPv4 only after the attempt delay, each from its own family's address; the first connected wins", async () => {
     const { attempts, outcome } = race();
     await vi.advanceTimersByTimeAsync(249);
     expect(attempts.map((a) => [a.hostname, a.localAddress])).toEqual([[V6.address, SOURCES[6]]]);
@@ -105,7 +122,7 @@ describe('family race (Happy Eyeballs, RFC 8305)', () => {
     expect(attempts).toHaveLength(2); // the delay's timer did not start a third
   });
 
-  it('fails once every attempt failed: with the last failure\'s code, naming each attempt', async () => {
+  it("fails once every attempt failed: with the last failure's code, naming each attempt", async () => {
     const { attempts, outcome } = race();
     await vi.advanceTimersByTimeAsync(250);
     attempts[1]!.fail('ECONNREFUSED');
@@ -135,14 +152,19 @@ describe('family race (Happy Eyeballs, RFC 8305)', () => {
     expect(outcome.error).toMatchObject({ code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' });
   });
 
-  it('fails as a DNS failure when the answer has no address of the interface\'s families, or the lookup fails', async () => {
+  it("fails as a DNS failure when the answer has no address of the interface's families, or the lookup fails", async () => {
     const none = race({ sources: { 6: SOURCES[6] }, addresses: [V4] });
     await vi.advanceTimersByTimeAsync(0);
     expect(none.attempts).toEqual([]);
     expect(none.outcome.error).toBeInstanceOf(DnsLookupError);
-    expect(none.outcome.error).toMatchObject({ code: 'ENOTFOUND', message: 'no IPv6 address for pay.example' });
+    expect(none.outcome.error).toMatchObject({
+      code: 'ENOTFOUND',
+      message: 'no IPv6 address for pay.example',
+    });
 
-    const failing = race({ lookup: () => Promise.reject(new DnsLookupError('EAI_AGAIN', 'resolvers silent')) });
+    const failing = race({
+      lookup: () => Promise.reject(new DnsLookupError('EAI_AGAIN', 'resolvers silent')),
+    });
     await vi.advanceTimersByTimeAsync(0);
     expect(failing.outcome.error).toMatchObject({ code: 'EAI_AGAIN' });
     const throwing = race({
@@ -167,9 +189,19 @@ describe('family race (Happy Eyeballs, RFC 8305)', () => {
 
   it('after IPv4 won because IPv6 stayed silent, tries IPv4 first for familyMemoryMs (IPv6 beside it after the delay), then IPv6 first again', async () => {
     const { base, attempts } = fakeBase();
-    const connect = familyRaceConnector(base, { lookup: () => [V4, V6], sources: SOURCES, attemptDelayMs: 250, familyMemoryMs: 60_000 });
+    const connect = familyRaceConnector(base, {
+      lookup: () => [V4, V6],
+      sources: SOURCES,
+      attemptDelayMs: 250,
+      familyMemoryMs: 60_000,
+    });
     const sockets: unknown[] = [];
-    const open = () => connect(TARGET as unknown as buildConnector.Options, ((_error: Error | null, socket: unknown) => sockets.push(socket)) as unknown as buildConnector.Callback);
+    const open = () =>
+      connect(
+        TARGET as unknown as buildConnector.Options,
+        ((_error: Error | null, socket: unknown) =>
+          sockets.push(socket)) as unknown as buildConnector.Callback,
+      );
     open();
     await vi.advanceTimersByTimeAsync(250);
     attempts[1]!.succeed(); // IPv4, while IPv6 got no answer
@@ -201,15 +233,36 @@ describe('family race (Happy Eyeballs, RFC 8305)', () => {
       { address: '2001:db8::2', family: 6 },
       { address: '2001:db8::3', family: 6 },
     ];
-    const order = (turn: number, sources: FamilyRaceOptions['sources'] = SOURCES) => orderCandidates(answer, sources, turn).map((a) => a.address);
-    expect(order(0)).toEqual(['2001:db8::1', '192.0.2.1', '2001:db8::2', '192.0.2.2', '2001:db8::3']);
-    expect(order(1)).toEqual(['2001:db8::2', '192.0.2.2', '2001:db8::3', '192.0.2.1', '2001:db8::1']);
+    const order = (turn: number, sources: FamilyRaceOptions['sources'] = SOURCES) =>
+      orderCandidates(answer, sources, turn).map((a) => a.address);
+    expect(order(0)).toEqual([
+      '2001:db8::1',
+      '192.0.2.1',
+      '2001:db8::2',
+      '192.0.2.2',
+      '2001:db8::3',
+    ]);
+    expect(order(1)).toEqual([
+      '2001:db8::2',
+      '192.0.2.2',
+      '2001:db8::3',
+      '192.0.2.1',
+      '2001:db8::1',
+    ]);
     expect(order(0, { 4: SOURCES[4] })).toEqual(['192.0.2.1', '192.0.2.2']);
-    expect(orderCandidates(answer, SOURCES, 0, 4).map((a) => a.address)).toEqual(['192.0.2.1', '2001:db8::1', '192.0.2.2', '2001:db8::2', '2001:db8::3']);
+    expect(orderCandidates(answer, SOURCES, 0, 4).map((a) => a.address)).toEqual([
+      '192.0.2.1',
+      '2001:db8::1',
+      '192.0.2.2',
+      '2001:db8::2',
+      '2001:db8::3',
+    ]);
   });
 
   it('a failure after the next attempt was started by the timer waits for that one', async () => {
-    const { attempts, outcome } = race({ addresses: [V6, V4, { address: '192.0.2.11', family: 4 }] });
+    const { attempts, outcome } = race({
+      addresses: [V6, V4, { address: '192.0.2.11', family: 4 }],
+    });
     await vi.advanceTimersByTimeAsync(250);
     attempts[0]!.fail('ETIMEDOUT'); // the third starts at once
     expect(attempts.map((a) => a.hostname)).toEqual([V6.address, V4.address, '192.0.2.11']);

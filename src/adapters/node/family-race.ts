@@ -43,7 +43,14 @@ export function familyRaceConnector(base: Connector, options: FamilyRaceOptions)
   };
   return (target, callback) => {
     const done = callback as (error: Error | null, socket: Socket | null) => void;
-    const race = new Race(base, target as ConnectTarget, sources, options.attemptDelayMs, done, won);
+    const race = new Race(
+      base,
+      target as ConnectTarget,
+      sources,
+      options.attemptDelayMs,
+      done,
+      won,
+    );
     let addresses: ResolvedAddress[] | Promise<ResolvedAddress[]>;
     try {
       addresses = options.lookup(target.hostname);
@@ -52,7 +59,8 @@ export function familyRaceConnector(base: Connector, options: FamilyRaceOptions)
       return race;
     }
     const first = remembered && Date.now() < remembered.until ? remembered.family : 6;
-    const start = (resolved: ResolvedAddress[]) => race.start(orderCandidates(resolved, sources, turn++, first));
+    const start = (resolved: ResolvedAddress[]) =>
+      race.start(orderCandidates(resolved, sources, turn++, first));
     if (Array.isArray(addresses)) queueMicrotask(() => start(addresses));
     else addresses.then(start, (error: Error) => race.fail(error));
     return race;
@@ -63,7 +71,12 @@ export function familyRaceConnector(base: Connector, options: FamilyRaceOptions)
  * RFC 8305 section 4: `first` (IPv6 unless the other won lately), then the families alternating.
  * Only families with a source address; within a family, rotated by `turn`.
  */
-export function orderCandidates(addresses: readonly ResolvedAddress[], sources: Partial<Record<AddressFamily, string>>, turn: number, first: AddressFamily = 6): ResolvedAddress[] {
+export function orderCandidates(
+  addresses: readonly ResolvedAddress[],
+  sources: Partial<Record<AddressFamily, string>>,
+  turn: number,
+  first: AddressFamily = 6,
+): ResolvedAddress[] {
   const byFamily = (first === 6 ? ([6, 4] as const) : ([4, 6] as const))
     .filter((family) => sources[family] !== undefined)
     .map((family) => {
@@ -111,8 +124,15 @@ class Race {
   start(candidates: ResolvedAddress[]): void {
     if (!this.#callback) return; // destroyed while the addresses were looked up
     if (candidates.length === 0) {
-      const families = ([6, 4] as const).filter((f) => this.#sources[f] !== undefined).map((f) => `IPv${f}`);
-      this.fail(new DnsLookupError('ENOTFOUND', `no ${families.join(' or ')} address for ${this.#target.hostname}`));
+      const families = ([6, 4] as const)
+        .filter((f) => this.#sources[f] !== undefined)
+        .map((f) => `IPv${f}`);
+      this.fail(
+        new DnsLookupError(
+          'ENOTFOUND',
+          `no ${families.join(' or ')} address for ${this.#target.hostname}`,
+        ),
+      );
       return;
     }
     this.#candidates = candidates;
@@ -138,7 +158,11 @@ class Race {
     const candidate = this.#candidates[this.#next++];
     if (!candidate) return;
     // hostname is now an address: undici still takes the TLS server name from `host` (or the path's servername).
-    const attempt = { ...this.#target, hostname: candidate.address, localAddress: this.#sources[candidate.family] ?? null };
+    const attempt = {
+      ...this.#target,
+      hostname: candidate.address,
+      localAddress: this.#sources[candidate.family] ?? null,
+    };
     let returned = false;
     const settled = (error: Error | null, connected: Socket | null): void => {
       if (!returned) {
@@ -161,10 +185,14 @@ class Race {
       if (this.#next < this.#candidates.length) this.#attemptNext();
       else if (this.#pending.size === 0) this.fail(this.#failure());
     };
-    const socket = this.#base(attempt as buildConnector.Options, settled as buildConnector.Callback) as unknown as Socket;
+    const socket = this.#base(
+      attempt as buildConnector.Options,
+      settled as buildConnector.Callback,
+    ) as unknown as Socket;
     returned = true;
     this.#pending.add(socket);
-    if (this.#next < this.#candidates.length) this.#timer = setTimeout(() => this.#attemptNext(), this.#delayMs);
+    if (this.#next < this.#candidates.length)
+      this.#timer = setTimeout(() => this.#attemptNext(), this.#delayMs);
   }
 
   /**

@@ -1,4 +1,11 @@
-import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  Agent,
+  createServer,
+  request,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { gracefulClose } from './graceful-close.ts';
@@ -67,7 +74,9 @@ describe('gracefulClose', () => {
     const drained = closing.drain(60_000);
     await idleClosed;
     const refused = await new Promise<string>((resolve) => {
-      const req = request({ host: '127.0.0.1', port, path: '/now', agent: false }, () => resolve('answered'));
+      const req = request({ host: '127.0.0.1', port, path: '/now', agent: false }, () =>
+        resolve('answered'),
+      );
       req.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
       req.end();
     });

@@ -29,7 +29,11 @@ export const readIncomingBody: RequestBodyReader = async (c, maxBytes, allowance
 };
 
 /** Reads to the end; `allowance` is given for an unsized body, whose chunks are taken one by one. */
-function readChunks(incoming: IncomingMessage, maxBytes: number, allowance: BodyAllowance | undefined): Promise<Uint8Array | null> {
+function readChunks(
+  incoming: IncomingMessage,
+  maxBytes: number,
+  allowance: BodyAllowance | undefined,
+): Promise<Uint8Array | null> {
   return new Promise((resolve, reject) => {
     // Gone while this request waited for budget: no more events will come.
     if (incoming.destroyed) {
@@ -92,5 +96,10 @@ function readChunks(incoming: IncomingMessage, maxBytes: number, allowance: Body
 }
 
 function incomplete(cause?: Error): PaypathError {
-  return new PaypathError('request_incomplete', 400, 'the connection closed before the request body was complete', { cause });
+  return new PaypathError(
+    'request_incomplete',
+    400,
+    'the connection closed before the request body was complete',
+    { cause },
+  );
 }

@@ -8,9 +8,12 @@ function info(address: string, family: 'IPv4' | 'IPv6'): NetworkInterfaceInfo {
 }
 
 describe('InterfaceAddresses', () => {
-  it('answers the interface\'s address of the family asked for, a global IPv6 one before a link-local one', () => {
+  it("answers the interface's address of the family asked for, a global IPv6 one before a link-local one", () => {
     const addresses = new InterfaceAddresses({
-      read: () => ({ wwan0: [info('fe80::1', 'IPv6'), info('10.9.0.2', 'IPv4'), info('2001:db8::2', 'IPv6')], lo: [info('127.0.0.1', 'IPv4')] }),
+      read: () => ({
+        wwan0: [info('fe80::1', 'IPv6'), info('10.9.0.2', 'IPv4'), info('2001:db8::2', 'IPv6')],
+        lo: [info('127.0.0.1', 'IPv4')],
+      }),
     });
     expect(addresses.address('wwan0', 4)).toBe('10.9.0.2');
     expect(addresses.address('wwan0', 6)).toBe('2001:db8::2');
@@ -19,7 +22,9 @@ describe('InterfaceAddresses', () => {
   });
 
   it('falls back to a link-local IPv6 address when the interface has no other', () => {
-    const addresses = new InterfaceAddresses({ read: () => ({ wwan0: [info('FE80::1', 'IPv6')] }) });
+    const addresses = new InterfaceAddresses({
+      read: () => ({ wwan0: [info('FE80::1', 'IPv6')] }),
+    });
     expect(addresses.address('wwan0', 6)).toBe('FE80::1');
   });
 

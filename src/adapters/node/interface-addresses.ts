@@ -9,7 +9,12 @@ type NetworkInterfaces = ReturnType<typeof networkInterfaces>;
 export function listAddresses(byName: NetworkInterfaces): InterfaceAddress[] {
   const addresses: InterfaceAddress[] = [];
   for (const [name, list] of Object.entries(byName)) {
-    for (const a of list ?? []) addresses.push({ interface: name, address: a.address.replace(/%.*$/, ''), family: a.family === 'IPv6' ? 6 : 4 });
+    for (const a of list ?? [])
+      addresses.push({
+        interface: name,
+        address: a.address.replace(/%.*$/, ''),
+        family: a.family === 'IPv6' ? 6 : 4,
+      });
   }
   return addresses;
 }

@@ -12,16 +12,32 @@ describe('kernel egress probe without ip', () => {
 
 describe('kernel egress probe: parsing ip -j', () => {
   it('reads the interface and next hop the kernel chose, and the table when not main', () => {
-    expect(parseRouteGet('[{"dst":"10.99.0.1","from":"10.250.3.2","gateway":"10.250.1.1","dev":"s1","flags":[],"uid":0,"cache":[]}]')).toEqual({
+    expect(
+      parseRouteGet(
+        '[{"dst":"10.99.0.1","from":"10.250.3.2","gateway":"10.250.1.1","dev":"s1","flags":[],"uid":0,"cache":[]}]',
+      ),
+    ).toEqual({
       interface: 's1',
       gateway: '10.250.1.1',
       source: '10.250.3.2',
       table: null,
       local: false,
     });
-    expect(parseRouteGet('[{"dst":"10.99.0.1","from":"10.250.3.2","gateway":"10.250.3.1","dev":"s3","table":"103","flags":[],"uid":0,"cache":[]}]')).toMatchObject({ interface: 's3', table: '103' });
-    expect(parseRouteGet('[{"dst":"10.99.0.1","dev":"wwan0","prefsrc":"100.64.7.9","flags":[],"uid":0,"cache":[]}]')).toMatchObject({ interface: 'wwan0', gateway: null, source: '100.64.7.9' });
-    expect(parseRouteGet('[{"type":"local","dst":"127.0.0.1","from":"127.0.0.2","dev":"lo","flags":[],"uid":0,"cache":["local"]}]')).toMatchObject({ local: true, interface: 'lo' });
+    expect(
+      parseRouteGet(
+        '[{"dst":"10.99.0.1","from":"10.250.3.2","gateway":"10.250.3.1","dev":"s3","table":"103","flags":[],"uid":0,"cache":[]}]',
+      ),
+    ).toMatchObject({ interface: 's3', table: '103' });
+    expect(
+      parseRouteGet(
+        '[{"dst":"10.99.0.1","dev":"wwan0","prefsrc":"100.64.7.9","flags":[],"uid":0,"cache":[]}]',
+      ),
+    ).toMatchObject({ interface: 'wwan0', gateway: null, source: '100.64.7.9' });
+    expect(
+      parseRouteGet(
+        '[{"type":"local","dst":"127.0.0.1","from":"127.0.0.2","dev":"lo","flags":[],"uid":0,"cache":["local"]}]',
+      ),
+    ).toMatchObject({ local: true, interface: 'lo' });
   });
 
   it('lists interfaces with and without addresses', () => {

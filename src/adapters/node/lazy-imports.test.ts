@@ -11,7 +11,12 @@ function resolvedPackages(modules: string[]): Promise<string[]> {
     for (const url of ${JSON.stringify(urls)}) await import(url);
     console.log(JSON.stringify([...seen]));`;
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 60_000 }, (error, stdout) => (error ? reject(error) : resolve(JSON.parse(stdout) as string[])));
+    execFile(
+      process.execPath,
+      ['--input-type=module', '-e', script],
+      { timeout: 60_000 },
+      (error, stdout) => (error ? reject(error) : resolve(JSON.parse(stdout) as string[])),
+    );
   });
 }
 

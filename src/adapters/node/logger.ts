@@ -6,12 +6,43 @@ import { scrubDeep, scrubText } from '../../core/redact.ts';
  * second line of defence for fields that could carry card data or secrets if one ever slipped in.
  */
 export const REDACT_PATHS = [
-  'pan', 'cvv', 'cvc', 'cvv2', 'card', 'number', 'cardNumber', 'card_number', 'securityCode', 'security_code', 'body', 'authorization', 'token',
-  '*.pan', '*.cvv', '*.cvc', '*.cvv2', '*.card', '*.number', '*.cardNumber', '*.card_number', '*.securityCode', '*.security_code', '*.body', '*.authorization', '*.token',
-  'headers.authorization', 'headers.cookie',
+  'pan',
+  'cvv',
+  'cvc',
+  'cvv2',
+  'card',
+  'number',
+  'cardNumber',
+  'card_number',
+  'securityCode',
+  'security_code',
+  'body',
+  'authorization',
+  'token',
+  '*.pan',
+  '*.cvv',
+  '*.cvc',
+  '*.cvv2',
+  '*.card',
+  '*.number',
+  '*.cardNumber',
+  '*.card_number',
+  '*.securityCode',
+  '*.security_code',
+  '*.body',
+  '*.authorization',
+  '*.token',
+  'headers.authorization',
+  'headers.cookie',
   // merchant credentials (never logged on purpose; see docs/security.md)
-  'secret', 'apiKey', 'signature', '*.secret', '*.apiKey', '*.signature',
-  'headers["x-paypath-signature"]', 'headers["x-paypath-api-key"]',
+  'secret',
+  'apiKey',
+  'signature',
+  '*.secret',
+  '*.apiKey',
+  '*.signature',
+  'headers["x-paypath-signature"]',
+  'headers["x-paypath-api-key"]',
 ];
 
 /**
@@ -21,7 +52,11 @@ export const REDACT_PATHS = [
  */
 export function scrubLogArguments(args: unknown[]): unknown[] {
   const [first, ...rest] = args;
-  if (first instanceof Error) return [{ err: scrubDeep(first) }, ...(rest.length > 0 ? rest.map(scrubLogArgument) : [scrubText(first.message)])];
+  if (first instanceof Error)
+    return [
+      { err: scrubDeep(first) },
+      ...(rest.length > 0 ? rest.map(scrubLogArgument) : [scrubText(first.message)]),
+    ];
   return args.map(scrubLogArgument);
 }
 
@@ -29,7 +64,9 @@ function scrubLogArgument(arg: unknown): unknown {
   return typeof arg === 'string' ? scrubText(arg) : scrubDeep(arg);
 }
 
-export function createLogger(options: { level?: string; destination?: NodeJS.WritableStream } = {}): PinoLogger {
+export function createLogger(
+  options: { level?: string; destination?: NodeJS.WritableStream } = {},
+): PinoLogger {
   const logger = pino(
     {
       name: 'paypath',

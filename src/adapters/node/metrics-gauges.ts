@@ -31,7 +31,8 @@ export function registerStateGauges(registers: Registry[], options: StateGaugeSo
     collect() {
       this.reset();
       for (const path of options.status().paths) {
-        for (const state of BREAKER_STATES) this.set({ path: path.id, state }, path.state === state ? 1 : 0);
+        for (const state of BREAKER_STATES)
+          this.set({ path: path.id, state }, path.state === state ? 1 : 0);
       }
     },
   });
@@ -45,12 +46,13 @@ export function registerStateGauges(registers: Registry[], options: StateGaugeSo
   });
   new Gauge({
     name: 'paypath_path_egress_shared',
-    help: 'Other paths that leave by this path\'s interface and next hop (0: its own); paths leaving alike count once for redundancy.',
+    help: "Other paths that leave by this path's interface and next hop (0: its own); paths leaving alike count once for redundancy.",
     labelNames: ['path'],
     registers,
     collect() {
       this.reset();
-      for (const path of options.status().paths) this.set({ path: path.id }, path.egress.sharedWith.length);
+      for (const path of options.status().paths)
+        this.set({ path: path.id }, path.egress.sharedWith.length);
     },
   });
   new Gauge({
@@ -61,7 +63,16 @@ export function registerStateGauges(registers: Registry[], options: StateGaugeSo
     collect() {
       this.reset();
       for (const { id, egress } of options.status().paths) {
-        this.set({ path: id, state: egress.state, interface: egress.interface ?? '', gateway: egress.gateway ?? '', source: egress.source ?? '' }, 1);
+        this.set(
+          {
+            path: id,
+            state: egress.state,
+            interface: egress.interface ?? '',
+            gateway: egress.gateway ?? '',
+            source: egress.source ?? '',
+          },
+          1,
+        );
       }
     },
   });
@@ -130,7 +141,8 @@ export function registerStateGauges(registers: Registry[], options: StateGaugeSo
       registers,
       collect() {
         this.reset();
-        for (const usage of budgets()) if (usage.usedRatio !== null) this.set({ path: usage.path }, usage.usedRatio);
+        for (const usage of budgets())
+          if (usage.usedRatio !== null) this.set({ path: usage.path }, usage.usedRatio);
       },
     });
   }
@@ -163,7 +175,8 @@ export function registerDnsGauges(registers: Registry[], states: () => PathDnsSu
     registers,
     collect() {
       this.reset();
-      for (const state of states()) this.set({ path: state.path }, state.names.every((n) => n.addresses.length > 0) ? 1 : 0);
+      for (const state of states())
+        this.set({ path: state.path }, state.names.every((n) => n.addresses.length > 0) ? 1 : 0);
     },
   });
   new Gauge({
@@ -173,17 +186,23 @@ export function registerDnsGauges(registers: Registry[], states: () => PathDnsSu
     registers,
     collect() {
       this.reset();
-      for (const state of states()) this.set({ path: state.path }, state.names.some((n) => n.stale) ? 1 : 0);
+      for (const state of states())
+        this.set({ path: state.path }, state.names.some((n) => n.stale) ? 1 : 0);
     },
   });
 }
 
 /** Store-and-forward queue gauges, read from the queue at scrape time. */
-export function registerQueueGauges(registers: Registry[], stats: () => Promise<QueueSummary>): void {
+export function registerQueueGauges(
+  registers: Registry[],
+  stats: () => Promise<QueueSummary>,
+): void {
   // One read per scrape, shared by the gauges; a queue that cannot answer leaves them unset.
   let pending: Promise<QueueSummary | undefined> | undefined;
   const read = () => {
-    pending ??= stats().catch(() => undefined).finally(() => setTimeout(() => (pending = undefined), 0));
+    pending ??= stats()
+      .catch(() => undefined)
+      .finally(() => setTimeout(() => (pending = undefined), 0));
     return pending;
   };
   new Gauge({
@@ -214,6 +233,7 @@ export function registerQueueGauges(registers: Registry[], stats: () => Promise<
 export function collectProcessMetrics(registry: Registry): void {
   collectDefaultMetrics({ register: registry, prefix: 'paypath_' });
   for (const metric of registry.getMetricsAsArray()) {
-    if (/^paypath_nodejs_active_\w+_total$/.test(metric.name)) registry.removeSingleMetric(metric.name);
+    if (/^paypath_nodejs_active_\w+_total$/.test(metric.name))
+      registry.removeSingleMetric(metric.name);
   }
 }

@@ -5,7 +5,15 @@ import type { AttemptRecord } from '../../core/failover/types.ts';
 import type { GatewayMetrics } from '../../core/metrics.ts';
 import { requestFailed, type RequestRecord } from '../../core/request-record.ts';
 import type { MetricsSource } from '../../http/routes/metrics.ts';
-import { collectProcessMetrics, registerDnsGauges, registerQueueGauges, registerStateGauges, type PathDnsSummary, type QueueSummary, type StateGaugeSources } from './metrics-gauges.ts';
+import {
+  collectProcessMetrics,
+  registerDnsGauges,
+  registerQueueGauges,
+  registerStateGauges,
+  type PathDnsSummary,
+  type QueueSummary,
+  type StateGaugeSources,
+} from './metrics-gauges.ts';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -42,21 +50,99 @@ export class PrometheusMetrics implements GatewayMetrics, MetricsSource {
       labelNames: ['version', 'node_version'],
       registers,
     }).set({ version: packageJson.version, node_version: process.version }, 1);
-    this.#requests = new Counter({ name: 'paypath_requests_total', help: 'Requests answered on policy routes, by route, route class and outcome (ok, upstream_<status> or a paypath error code).', labelNames: ['route', 'class', 'outcome'], registers });
-    this.#requestDuration = new Histogram({ name: 'paypath_request_duration_seconds', help: 'Time from receiving a routed request to its answer headers, across all attempts.', labelNames: ['route'], buckets: LATENCY_BUCKETS, registers });
-    this.#usageRequests = new Counter({ name: 'paypath_path_usage_requests_total', help: 'Requests a path carried to an answer, by route class (metered paths).', labelNames: ['path', 'class'], registers });
-    this.#usageBytes = new Counter({ name: 'paypath_path_usage_bytes_total', help: 'Request and response body bytes a path carried, by route class (metered paths).', labelNames: ['path', 'class'], registers });
-    this.#attempts = new Counter({ name: 'paypath_path_attempts_total', help: 'Attempts per path by outcome: answered, upstream_error, not_sent, sent_no_answer.', labelNames: ['path', 'outcome'], registers });
-    this.#failures = new Counter({ name: 'paypath_path_failures_total', help: 'Failed attempts per path by failure class (connect_refused, response_timeout, http_503…).', labelNames: ['path', 'class'], registers });
-    this.#attemptDuration = new Histogram({ name: 'paypath_path_attempt_duration_seconds', help: 'Duration of each attempt on a path, answered or not.', labelNames: ['path'], buckets: LATENCY_BUCKETS, registers });
-    this.#transitions = new Counter({ name: 'paypath_breaker_transitions_total', help: 'Breaker state transitions per path.', labelNames: ['path', 'from', 'to'], registers });
-    this.#probes = new Counter({ name: 'paypath_probes_total', help: 'Active health probes per path by result (ok, failed).', labelNames: ['path', 'result'], registers });
-    this.#probeDuration = new Histogram({ name: 'paypath_probe_duration_seconds', help: 'Active health probe duration per path.', labelNames: ['path'], buckets: LATENCY_BUCKETS, registers });
-    this.#replays = new Counter({ name: 'paypath_idempotency_replays_total', help: 'Requests answered from the idempotency store without an upstream call.', labelNames: ['route'], registers });
-    this.#conflicts = new Counter({ name: 'paypath_idempotency_conflicts_total', help: 'Idempotency conflicts (key in flight, or reused with another body).', labelNames: ['route'], registers });
-    this.#drills = new Counter({ name: 'paypath_drills_total', help: 'Drills per path by result: passed, failed, refused.', labelNames: ['path', 'result'], registers });
-    this.#drillLastPassed = new Gauge({ name: 'paypath_drill_last_passed_timestamp_seconds', help: 'Unix time of the last drill of a path that passed (since this process started); absent before the first.', labelNames: ['path'], registers });
-    this.#deadLetters = new Counter({ name: 'paypath_queue_dead_letters_total', help: 'Queued requests this instance gave up on (dead-lettered), by route.', labelNames: ['route'], registers });
+    this.#requests = new Counter({
+      name: 'paypath_requests_total',
+      help: 'Requests answered on policy routes, by route, route class and outcome (ok, upstream_<status> or a paypath error code).',
+      labelNames: ['route', 'class', 'outcome'],
+      registers,
+    });
+    this.#requestDuration = new Histogram({
+      name: 'paypath_request_duration_seconds',
+      help: 'Time from receiving a routed request to its answer headers, across all attempts.',
+      labelNames: ['route'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#usageRequests = new Counter({
+      name: 'paypath_path_usage_requests_total',
+      help: 'Requests a path carried to an answer, by route class (metered paths).',
+      labelNames: ['path', 'class'],
+      registers,
+    });
+    this.#usageBytes = new Counter({
+      name: 'paypath_path_usage_bytes_total',
+      help: 'Request and response body bytes a path carried, by route class (metered paths).',
+      labelNames: ['path', 'class'],
+      registers,
+    });
+    this.#attempts = new Counter({
+      name: 'paypath_path_attempts_total',
+      help: 'Attempts per path by outcome: answered, upstream_error, not_sent, sent_no_answer.',
+      labelNames: ['path', 'outcome'],
+      registers,
+    });
+    this.#failures = new Counter({
+      name: 'paypath_path_failures_total',
+      help: 'Failed attempts per path by failure class (connect_refused, response_timeout, http_503…).',
+      labelNames: ['path', 'class'],
+      registers,
+    });
+    this.#attemptDuration = new Histogram({
+      name: 'paypath_path_attempt_duration_seconds',
+      help: 'Duration of each attempt on a path, answered or not.',
+      labelNames: ['path'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#transitions = new Counter({
+      name: 'paypath_breaker_transitions_total',
+      help: 'Breaker state transitions per path.',
+      labelNames: ['path', 'from', 'to'],
+      registers,
+    });
+    this.#probes = new Counter({
+      name: 'paypath_probes_total',
+      help: 'Active health probes per path by result (ok, failed).',
+      labelNames: ['path', 'result'],
+      registers,
+    });
+    this.#probeDuration = new Histogram({
+      name: 'paypath_probe_duration_seconds',
+      help: 'Active health probe duration per path.',
+      labelNames: ['path'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#replays = new Counter({
+      name: 'paypath_idempotency_replays_total',
+      help: 'Requests answered from the idempotency store without an upstream call.',
+      labelNames: ['route'],
+      registers,
+    });
+    this.#conflicts = new Counter({
+      name: 'paypath_idempotency_conflicts_total',
+      help: 'Idempotency conflicts (key in flight, or reused with another body).',
+      labelNames: ['route'],
+      registers,
+    });
+    this.#drills = new Counter({
+      name: 'paypath_drills_total',
+      help: 'Drills per path by result: passed, failed, refused.',
+      labelNames: ['path', 'result'],
+      registers,
+    });
+    this.#drillLastPassed = new Gauge({
+      name: 'paypath_drill_last_passed_timestamp_seconds',
+      help: 'Unix time of the last drill of a path that passed (since this process started); absent before the first.',
+      labelNames: ['path'],
+      registers,
+    });
+    this.#deadLetters = new Counter({
+      name: 'paypath_queue_dead_letters_total',
+      help: 'Queued requests this instance gave up on (dead-lettered), by route.',
+      labelNames: ['route'],
+      registers,
+    });
 
     registerStateGauges(registers, options);
   }
@@ -88,18 +174,23 @@ export class PrometheusMetrics implements GatewayMetrics, MetricsSource {
       if (!requestFailed(record)) this.#payments.answered++;
     }
     if (record.replayed) this.#replays.inc({ route: record.route });
-    if (record.outcome === 'idempotency_key_in_use' || record.outcome === 'idempotency_key_reused') this.#conflicts.inc({ route: record.route });
+    if (record.outcome === 'idempotency_key_in_use' || record.outcome === 'idempotency_key_reused')
+      this.#conflicts.inc({ route: record.route });
     this.#requestDuration.observe({ route: record.route }, record.durationMs / 1000);
     if (record.path !== undefined) {
       this.#usageRequests.inc({ path: record.path, class: routeClass });
-      this.#usageBytes.inc({ path: record.path, class: routeClass }, record.requestBytes + record.responseBytes);
+      this.#usageBytes.inc(
+        { path: record.path, class: routeClass },
+        record.requestBytes + record.responseBytes,
+      );
     }
   }
 
   attempt(record: AttemptRecord): void {
     this.#attempts.inc({ path: record.pathId, outcome: record.outcome });
     this.#attemptDuration.observe({ path: record.pathId }, record.durationMs / 1000);
-    if (record.outcome !== 'answered') this.#failures.inc({ path: record.pathId, class: record.code });
+    if (record.outcome !== 'answered')
+      this.#failures.inc({ path: record.pathId, class: record.code });
   }
 
   transition(pathId: string, transition: BreakerTransition): void {

@@ -33,7 +33,9 @@ export class NetworkWatch {
   #start(): void {
     let child: ChildProcess;
     try {
-      child = spawn(this.#ip, ['monitor', 'address', 'link', 'route', 'rule'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      child = spawn(this.#ip, ['monitor', 'address', 'link', 'route', 'rule'], {
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
     } catch {
       return;
     }

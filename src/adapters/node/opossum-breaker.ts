@@ -71,7 +71,10 @@ export class OpossumBreaker implements IBreaker {
     return !this.#book.isolated && (this.#circuit.closed || this.#circuit.pendingClose);
   }
 
-  async execute<T>(fn: () => Promise<T>, chargeOf: (result: T) => Charge = () => 'success'): Promise<T> {
+  async execute<T>(
+    fn: () => Promise<T>,
+    chargeOf: (result: T) => Charge = () => 'success',
+  ): Promise<T> {
     if (!this.isAvailable) throw new BreakerOpenError(this.state);
     let result!: T;
     let charge: Charge = 'link';
@@ -82,7 +85,8 @@ export class OpossumBreaker implements IBreaker {
         if (charge !== 'success') throw new ChargedFailure(charge);
       });
     } catch (error) {
-      if ((error as { code?: string }).code === 'EOPENBREAKER') throw new BreakerOpenError(this.state);
+      if ((error as { code?: string }).code === 'EOPENBREAKER')
+        throw new BreakerOpenError(this.state);
       if (this.#run.record(charge) && this.#circuit.closed) this.trip('consecutive-failures');
       if (error instanceof ChargedFailure) return result;
       throw error;
@@ -96,7 +100,10 @@ export class OpossumBreaker implements IBreaker {
   }
 
   recordFailure(kind: FailureKind): void {
-    void this.execute(async () => undefined, () => kind).catch(() => {});
+    void this.execute(
+      async () => undefined,
+      () => kind,
+    ).catch(() => {});
   }
 
   isolate(): Disposable {

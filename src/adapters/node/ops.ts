@@ -10,7 +10,10 @@ import type { Policy } from '../../core/policy/schema.ts';
 import { WebhookSender } from '../../core/webhook-sender.ts';
 import type { RequestRecord } from '../../core/request-record.ts';
 import type { AppDeps } from '../../http/app.ts';
-import { AdminAuthenticator, type AdminTokenEntry } from '../../http/middleware/admin-auth/index.ts';
+import {
+  AdminAuthenticator,
+  type AdminTokenEntry,
+} from '../../http/middleware/admin-auth/index.ts';
 import { JsonlAuditLog } from './audit-file.ts';
 import { PrometheusMetrics } from './metrics.ts';
 import { PolicyWatcher } from './policy-watcher.ts';
@@ -52,15 +55,22 @@ const MONITORING = new Set(['/healthz', '/readyz', '/status', '/metrics']);
 /** Wires the ops surfaces for the Node runtime: policy control, audit, drills, metrics, request logs, file reload. */
 export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
   const { logger, redis } = options;
-  const fileAudit: AuditLog = options.auditFile ? new JsonlAuditLog(options.auditFile, logger) : new MemoryAuditLog();
+  const fileAudit: AuditLog = options.auditFile
+    ? new JsonlAuditLog(options.auditFile, logger)
+    : new MemoryAuditLog();
   // Redacted once, in front of every sink (the Redis stream falls back to the file with the redacted record).
-  const audit: AuditLog = new RedactedAuditLog(options.redis ? new RedisStreamAuditLog(options.redis, fileAudit, logger) : fileAudit);
+  const audit: AuditLog = new RedactedAuditLog(
+    options.redis ? new RedisStreamAuditLog(options.redis, fileAudit, logger) : fileAudit,
+  );
   // The metrics read the control at scrape time; the control's gateways feed the metrics.
   const holder: { control?: PolicyControl } = {};
   const budgetWebhooks = new WebhookSender({ kind: 'budget', userAgent: 'paypath-budget', logger });
   const meter = new BudgetMeter({
     policy: () => holder.control!.current().policy,
-    notify: options.notify ?? ((url, warning) => budgetWebhooks.send(url, warning, { path: warning.path, threshold: warning.threshold })),
+    notify:
+      options.notify ??
+      ((url, warning) =>
+        budgetWebhooks.send(url, warning, { path: warning.path, threshold: warning.threshold })),
     logger,
   });
   const metrics = new PrometheusMetrics({
@@ -68,9 +78,18 @@ export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
     status: () => holder.control!.gateway().status(),
     policy: () => {
       const current = holder.control!.current();
-      return { revision: current.revision, hash: current.hash, fileValid: holder.control!.fileState.lastError === null, alertBelow: current.policy.redundancy.alertBelow };
+      return {
+        revision: current.revision,
+        hash: current.hash,
+        fileValid: holder.control!.fileState.lastError === null,
+        alertBelow: current.policy.redundancy.alertBelow,
+      };
     },
-    drillPaths: () => [...new Set(holder.control!.current().policy.drills.flatMap((drill) => drill.paths ?? [drill.path!]))],
+    drillPaths: () => [
+      ...new Set(
+        holder.control!.current().policy.drills.flatMap((drill) => drill.paths ?? [drill.path!]),
+      ),
+    ],
     ...(redis ? { redisConnected: () => redis.status === 'ready' } : {}),
     processMetrics: options.processMetrics,
   });
@@ -99,12 +118,16 @@ export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
   const authenticator = await AdminAuthenticator.create(options.adminTokens ?? []);
   // Policy documents sent to the admin API are parsed off the event loop that carries payments.
   const policyAnalyser = new WorkerPolicyAnalyser({ logger });
-  const watcher = options.policyFile && (options.watchPolicy ?? true) ? new PolicyWatcher({ file: options.policyFile, control: running, logger }) : undefined;
+  const watcher =
+    options.policyFile && (options.watchPolicy ?? true)
+      ? new PolicyWatcher({ file: options.policyFile, control: running, logger })
+      : undefined;
 
   const onRequest = (record: RequestRecord) => {
     metrics.request(record);
     drills.observe(record);
-    if (record.path !== undefined && record.routeClass !== undefined) meter.record(record.path, record.routeClass, record.requestBytes + record.responseBytes);
+    if (record.path !== undefined && record.routeClass !== undefined)
+      meter.record(record.path, record.routeClass, record.requestBytes + record.responseBytes);
     logRequest(logger, record);
   };
 
@@ -119,14 +142,27 @@ export async function createNodeOps(options: NodeOpsOptions): Promise<NodeOps> {
       gateway: () => running.gateway(),
       onRequest,
       metrics,
-      admin: { authenticator, control: running, drills, audit, analysePolicy: (text, runningPolicy) => policyAnalyser.analyse(text, runningPolicy) },
+      admin: {
+        authenticator,
+        control: running,
+        drills,
+        audit,
+        analysePolicy: (text, runningPolicy) => policyAnalyser.analyse(text, runningPolicy),
+      },
       statusExtras: () => {
         const current = running.current();
         return {
           // /status is unauthenticated: no actor (an admin token's name) here; the admin API has them.
-          policy: { revision: current.revision, appliedAt: current.appliedAt, source: current.source },
+          policy: {
+            revision: current.revision,
+            appliedAt: current.appliedAt,
+            source: current.source,
+          },
           policyFile: running.fileState,
-          drills: { running: withoutActor(drills.running()), recent: drills.recent().slice(0, 5).map(withoutActor) },
+          drills: {
+            running: withoutActor(drills.running()),
+            recent: drills.recent().slice(0, 5).map(withoutActor),
+          },
           usage: meter.usage(),
           payments: metrics.paymentTotals(),
         };

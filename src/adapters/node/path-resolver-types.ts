@@ -48,8 +48,20 @@ export interface PathResolverOptions extends DnsCacheOptions {
 }
 
 export type DnsChange =
-  | { kind: 'failing'; pathId: string; hostname: string; error: DnsLookupError; stillUsing: string[] }
-  | { kind: 'recovered'; pathId: string; hostname: string; addresses: string[]; failedForMs: number };
+  | {
+      kind: 'failing';
+      pathId: string;
+      hostname: string;
+      error: DnsLookupError;
+      stillUsing: string[];
+    }
+  | {
+      kind: 'recovered';
+      pathId: string;
+      hostname: string;
+      addresses: string[];
+      failedForMs: number;
+    };
 
 /** What /status shows of one cached name. */
 export interface DnsNameState {

@@ -14,7 +14,9 @@ function fakeDns() {
   const query: FamilyQuery = (hostname, family) => {
     asked.push({ hostname, family });
     const answer = answers[family];
-    return answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer.map((r) => ({ ...r })));
+    return answer instanceof Error
+      ? Promise.reject(answer)
+      : Promise.resolve(answer.map((r) => ({ ...r })));
   };
   return { answers, asked, query };
 }
@@ -37,9 +39,19 @@ afterEach(() => {
 });
 
 /** Lookup through `nodeLookup`, as net.connect calls it. */
-function nodeLookup(r: PathResolver, hostname: string, options: { all?: boolean; family?: number } = {}) {
-  return new Promise<{ error: NodeJS.ErrnoException | null; address: string | LookupAddress[]; family?: number }>((resolve) => {
-    r.nodeLookup(hostname, options as never, (error, address, family) => resolve({ error, address, family }));
+function nodeLookup(
+  r: PathResolver,
+  hostname: string,
+  options: { all?: boolean; family?: number } = {},
+) {
+  return new Promise<{
+    error: NodeJS.ErrnoException | null;
+    address: string | LookupAddress[];
+    family?: number;
+  }>((resolve) => {
+    r.nodeLookup(hostname, options as never, (error, address, family) =>
+      resolve({ error, address, family }),
+    );
   });
 }
 
@@ -79,7 +91,11 @@ describe('PathResolver: cache', () => {
     dns.answers[4] = failure('ETIMEOUT');
     await vi.advanceTimersByTimeAsync(20_000);
     expect(r.lookup('pay.example')).toEqual([{ address: '10.0.0.1', family: 4 }]);
-    expect(r.state().names[0]).toMatchObject({ stale: true, addresses: ['10.0.0.1'], lastError: { code: 'ETIMEOUT' } });
+    expect(r.state().names[0]).toMatchObject({
+      stale: true,
+      addresses: ['10.0.0.1'],
+      lastError: { code: 'ETIMEOUT' },
+    });
     const retriesSoFar = dns.asked.length;
     expect(retriesSoFar).toBeGreaterThan(2); // retried, with backoff
     expect(retriesSoFar).toBeLessThan(10);
@@ -96,11 +112,23 @@ describe('PathResolver: cache', () => {
     const dns = fakeDns();
     dns.answers[4] = [{ address: '10.0.0.1', ttl: 10 }];
     const changes: unknown[] = [];
-    const r = resolver({ localAddress: '10.0.1.2', query: dns.query, onChange: (change) => changes.push(change) });
+    const r = resolver({
+      localAddress: '10.0.1.2',
+      query: dns.query,
+      onChange: (change) => changes.push(change),
+    });
     await r.lookup('pay.example');
     dns.answers[4] = failure('ETIMEOUT');
     await vi.advanceTimersByTimeAsync(20_000); // the refresh and several retries fail
-    expect(changes).toEqual([{ kind: 'failing', pathId: 'kt', hostname: 'pay.example', error: expect.any(DnsLookupError), stillUsing: ['10.0.0.1'] }]);
+    expect(changes).toEqual([
+      {
+        kind: 'failing',
+        pathId: 'kt',
+        hostname: 'pay.example',
+        error: expect.any(DnsLookupError),
+        stillUsing: ['10.0.0.1'],
+      },
+    ]);
     dns.answers[4] = [{ address: '10.0.0.1', ttl: 10 }];
     await vi.advanceTimersByTimeAsync(16_000);
     expect(changes).toHaveLength(2);
@@ -121,8 +149,12 @@ describe('PathResolver: cache', () => {
     const dns = fakeDns();
     dns.answers[4] = failure('ECONNREFUSED');
     const r = resolver({ localAddress: '10.0.1.2', query: dns.query });
-    await expect(r.lookup('pay.example')).rejects.toMatchObject({ code: 'EAI_AGAIN', message: expect.stringContaining('ECONNREFUSED') });
-    for (let i = 0; i < 5; i++) expect(() => r.lookup('pay.example')).toThrow(expect.objectContaining({ code: 'EAI_AGAIN' }));
+    await expect(r.lookup('pay.example')).rejects.toMatchObject({
+      code: 'EAI_AGAIN',
+      message: expect.stringContaining('ECONNREFUSED'),
+    });
+    for (let i = 0; i < 5; i++)
+      expect(() => r.lookup('pay.example')).toThrow(expect.objectContaining({ code: 'EAI_AGAIN' }));
     expect(dns.asked).toHaveLength(1);
     dns.answers[4] = [{ address: '10.0.0.1', ttl: 10 }];
     await vi.advanceTimersByTimeAsync(1_000);
@@ -132,7 +164,11 @@ describe('PathResolver: cache', () => {
   it('shares one lookup between concurrent first requests', async () => {
     const dns = fakeDns();
     const r = resolver({ localAddress: '10.0.1.2', query: dns.query });
-    const all = await Promise.all([r.lookup('pay.example'), r.lookup('pay.example'), r.lookup('pay.example')]);
+    const all = await Promise.all([
+      r.lookup('pay.example'),
+      r.lookup('pay.example'),
+      r.lookup('pay.example'),
+    ]);
     expect(all.every((a) => a[0]?.address === '10.0.0.1')).toBe(true);
     expect(dns.asked).toHaveLength(1);
   });
@@ -144,7 +180,9 @@ describe('PathResolver: families follow the path', () => {
     dns.answers[6] = [{ address: '2001:db8::1', ttl: 60 }];
     await resolver({ localAddress: '10.0.1.2', query: dns.query }).lookup('pay.example');
     expect(dns.asked.map((q) => q.family)).toEqual([4]);
-    const v6 = await resolver({ localAddress: '2001:db8:3::2', query: dns.query }).lookup('pay.example');
+    const v6 = await resolver({ localAddress: '2001:db8:3::2', query: dns.query }).lookup(
+      'pay.example',
+    );
     expect(dns.asked.map((q) => q.family)).toEqual([4, 6]);
     expect(v6).toEqual([{ address: '2001:db8::1', family: 6 }]);
   });
@@ -162,13 +200,20 @@ describe('PathResolver: families follow the path', () => {
       { address: '2001:db8::1', family: 6 },
       { address: '10.0.0.1', family: 4 },
     ]);
-    expect(await nodeLookup(r, 'b.example', { family: 4 })).toMatchObject({ error: null, address: '10.0.0.1', family: 4 });
+    expect(await nodeLookup(r, 'b.example', { family: 4 })).toMatchObject({
+      error: null,
+      address: '10.0.0.1',
+      family: 4,
+    });
   });
 
   it('a source of one family with resolvers of only the other fails, saying so, rather than ask by the default carrier', async () => {
     const r = resolver({ localAddress: '2001:db8:3::2', servers: ['192.0.2.53'] });
     const result = await nodeLookup(r, 'pay.example');
-    expect(result.error).toMatchObject({ code: 'EAI_AGAIN', message: expect.stringContaining('no IPv6 resolver') });
+    expect(result.error).toMatchObject({
+      code: 'EAI_AGAIN',
+      message: expect.stringContaining('no IPv6 resolver'),
+    });
   });
 });
 
@@ -207,18 +252,34 @@ describe('PathResolver: a source address that changes', () => {
     const both = resolver({ query: dns.query });
     await both.lookup('pay.example');
     both.setLocalAddresses(['10.0.3.9']);
-    for (let i = 0; i < 3; i++) expect(await nodeLookup(both, 'pay.example')).toMatchObject({ error: null, address: '10.0.0.1', family: 4 });
+    for (let i = 0; i < 3; i++)
+      expect(await nodeLookup(both, 'pay.example')).toMatchObject({
+        error: null,
+        address: '10.0.0.1',
+        family: 4,
+      });
   });
 
   it('a dual-stack interface asks from both of its addresses, one per family, and says so when it fails', async () => {
     const dns = fakeDns();
     dns.answers[4] = failure('ETIMEOUT');
     dns.answers[6] = failure('ETIMEOUT');
-    const r = resolver({ families: [6, 4], servers: ['2001:db8:3::53', '10.0.3.53'], query: dns.query });
+    const r = resolver({
+      families: [6, 4],
+      servers: ['2001:db8:3::53', '10.0.3.53'],
+      query: dns.query,
+    });
     r.setLocalAddresses(['2001:db8:3::2', '10.0.3.2']);
-    expect(r.state()).toMatchObject({ localAddresses: ['2001:db8:3::2', '10.0.3.2'], families: [6, 4] });
-    await expect(r.lookup('pay.example')).rejects.toThrow('(AAAA/A) on path kt failed: ETIMEOUT, ETIMEOUT (asked 2001:db8:3::53, 10.0.3.53 from 2001:db8:3::2 and 10.0.3.2)');
-    expect(() => r.setLocalAddresses(['10.0.3.2', '10.0.3.3'])).toThrow(/one source address per family/);
+    expect(r.state()).toMatchObject({
+      localAddresses: ['2001:db8:3::2', '10.0.3.2'],
+      families: [6, 4],
+    });
+    await expect(r.lookup('pay.example')).rejects.toThrow(
+      '(AAAA/A) on path kt failed: ETIMEOUT, ETIMEOUT (asked 2001:db8:3::53, 10.0.3.53 from 2001:db8:3::2 and 10.0.3.2)',
+    );
+    expect(() => r.setLocalAddresses(['10.0.3.2', '10.0.3.3'])).toThrow(
+      /one source address per family/,
+    );
     // node:dns takes them in either order (c-ares binds one per family).
     const real = resolver({ families: [6, 4], servers: ['2001:db8:3::53', '10.0.3.53'] });
     expect(() => real.setLocalAddresses(['2001:db8:3::2', '10.0.3.2'])).not.toThrow();

@@ -1,8 +1,25 @@
 import type { LookupAddress } from 'node:dns';
 import type { Resolver } from 'node:dns/promises';
 import { isIP, type LookupFunction } from 'node:net';
-import { askFamilies, codeOf, createResolverQuery, DnsLookupError, fixedAddresses, type AddressFamily, type Answer, type FamilyQuery, type ResolvedAddress } from './dns-query.ts';
-import { DNS_CACHE_DEFAULTS, type DnsCacheOptions, type DnsChange, type DnsNameState, type PathDnsState, type PathResolverOptions } from './path-resolver-types.ts';
+import {
+  askFamilies,
+  codeOf,
+  createResolverQuery,
+  DnsLookupError,
+  fixedAddresses,
+  type AddressFamily,
+  type Answer,
+  type FamilyQuery,
+  type ResolvedAddress,
+} from './dns-query.ts';
+import {
+  DNS_CACHE_DEFAULTS,
+  type DnsCacheOptions,
+  type DnsChange,
+  type DnsNameState,
+  type PathDnsState,
+  type PathResolverOptions,
+} from './path-resolver-types.ts';
 
 interface CacheEntry {
   hostname: string;
@@ -51,7 +68,8 @@ export class PathResolver {
     this.#localAddresses = options.localAddress === undefined ? [] : [options.localAddress];
     this.#onChange = options.onChange;
     const sourceFamily = options.localAddress === undefined ? 0 : isIP(options.localAddress);
-    this.families = sourceFamily === 4 ? [4] : sourceFamily === 6 ? [6] : (options.families ?? [6, 4]);
+    this.families =
+      sourceFamily === 4 ? [4] : sourceFamily === 6 ? [6] : (options.families ?? [6, 4]);
     const asker = createResolverQuery(options, this.#options);
     this.#query = asker.query;
     this.#resolver = asker.resolver;
@@ -73,13 +91,18 @@ export class PathResolver {
     // No answer, and the last attempt failed: fail at once (that path only) until the scheduled retry,
     // rather than make every request wait on a resolver that is not answering.
     if (entry.failures > 0 && !entry.refreshing && entry.lastError) {
-      throw new DnsLookupError(entry.lastError.notFound ? 'ENOTFOUND' : 'EAI_AGAIN', entry.lastError.message);
+      throw new DnsLookupError(
+        entry.lastError.notFound ? 'ENOTFOUND' : 'EAI_AGAIN',
+        entry.lastError.message,
+      );
     }
     entry.waited++;
     return this.#refresh(entry).then(
       (fresh) => fresh.addresses,
       (error: unknown) => {
-        throw error instanceof DnsLookupError ? error : new DnsLookupError('EAI_AGAIN', String(error), { cause: error });
+        throw error instanceof DnsLookupError
+          ? error
+          : new DnsLookupError('EAI_AGAIN', String(error), { cause: error });
       },
     );
   }
@@ -95,14 +118,30 @@ export class PathResolver {
     const deliver = (addresses: ResolvedAddress[]) => {
       // A socket bound to a source address can only reach addresses of that address's family.
       const sources = this.#localAddresses;
-      const family = options.family === 4 || options.family === 6 ? options.family : sources.length === 1 ? isIP(sources[0]!) : 0;
-      const wanted = family === 4 || family === 6 ? addresses.filter((a) => a.family === family) : addresses;
+      const family =
+        options.family === 4 || options.family === 6
+          ? options.family
+          : sources.length === 1
+            ? isIP(sources[0]!)
+            : 0;
+      const wanted =
+        family === 4 || family === 6 ? addresses.filter((a) => a.family === family) : addresses;
       if (wanted.length === 0) {
-        callback(new DnsLookupError('ENOTFOUND', `no IPv${family} address for ${hostname} on path ${this.pathId}`), '', 0);
+        callback(
+          new DnsLookupError(
+            'ENOTFOUND',
+            `no IPv${family} address for ${hostname} on path ${this.pathId}`,
+          ),
+          '',
+          0,
+        );
         return;
       }
       if (options.all) {
-        callback(null, wanted.map((a): LookupAddress => ({ address: a.address, family: a.family })));
+        callback(
+          null,
+          wanted.map((a): LookupAddress => ({ address: a.address, family: a.family })),
+        );
         return;
       }
       const entry = this.#entries.get(hostname);
@@ -139,7 +178,12 @@ export class PathResolver {
           state.ageMs = now - answer.receivedAt;
           state.ttlMs = answer.ttlMs;
         }
-        if (entry.lastError) state.lastError = { code: entry.lastError.code, message: entry.lastError.message, ageMs: now - entry.lastError.at };
+        if (entry.lastError)
+          state.lastError = {
+            code: entry.lastError.code,
+            message: entry.lastError.message,
+            ageMs: now - entry.lastError.at,
+          };
         return state;
       }),
     };
@@ -174,9 +218,13 @@ export class PathResolver {
     const families = addresses.map((address) => isIP(address));
     for (const [i, family] of families.entries()) {
       if (family !== 4 && family !== 6) throw new Error(`not an IP address: ${addresses[i]}`);
-      if (!this.families.includes(family)) throw new Error(`path ${this.pathId} asks for IPv${this.families.join('/')} records; ${addresses[i]} is IPv${family}`);
+      if (!this.families.includes(family))
+        throw new Error(
+          `path ${this.pathId} asks for IPv${this.families.join('/')} records; ${addresses[i]} is IPv${family}`,
+        );
     }
-    if (new Set(families).size !== families.length) throw new Error(`one source address per family, not ${addresses.join(', ')}`);
+    if (new Set(families).size !== families.length)
+      throw new Error(`one source address per family, not ${addresses.join(', ')}`);
     // c-ares takes one address per family; the family left out queries from the kernel's choice.
     if (addresses.length > 0) this.#resolver?.setLocalAddress(addresses[0]!, addresses[1]);
     this.#localAddresses = [...addresses];
@@ -221,7 +269,13 @@ export class PathResolver {
         entry.refreshing = undefined;
         entry.answer = answer;
         if (entry.failures > 0 && entry.lastError) {
-          this.#onChange?.({ kind: 'recovered', pathId: this.pathId, hostname: entry.hostname, addresses: answer.addresses.map((a) => a.address), failedForMs: Date.now() - entry.failingSince! });
+          this.#onChange?.({
+            kind: 'recovered',
+            pathId: this.pathId,
+            hostname: entry.hostname,
+            addresses: answer.addresses.map((a) => a.address),
+            failedForMs: Date.now() - entry.failingSince!,
+          });
         }
         entry.failures = 0;
         entry.failingSince = undefined;
@@ -230,14 +284,28 @@ export class PathResolver {
       },
       (error: DnsLookupError) => {
         entry.refreshing = undefined;
-        entry.lastError = { code: codeOf(error.cause) ?? error.code, message: error.message, at: Date.now(), notFound: error.code === 'ENOTFOUND' };
+        entry.lastError = {
+          code: codeOf(error.cause) ?? error.code,
+          message: error.message,
+          at: Date.now(),
+          notFound: error.code === 'ENOTFOUND',
+        };
         // The resolvers answered that the name has no address: that answer replaces the cached one.
         // Only a failure to get an answer keeps the last good one (RFC 8767's serve-stale).
         if (error.code === 'ENOTFOUND') entry.answer = undefined;
-        const wait = Math.min(this.#options.retryMaxMs, this.#options.retryMinMs * 2 ** entry.failures);
+        const wait = Math.min(
+          this.#options.retryMaxMs,
+          this.#options.retryMinMs * 2 ** entry.failures,
+        );
         if (entry.failures === 0) {
           entry.failingSince = Date.now();
-          this.#onChange?.({ kind: 'failing', pathId: this.pathId, hostname: entry.hostname, error, stillUsing: entry.answer?.addresses.map((a) => a.address) ?? [] });
+          this.#onChange?.({
+            kind: 'failing',
+            pathId: this.pathId,
+            hostname: entry.hostname,
+            error,
+            stillUsing: entry.answer?.addresses.map((a) => a.address) ?? [],
+          });
         }
         entry.failures++;
         this.#schedule(entry, wait);
@@ -260,10 +328,21 @@ export class PathResolver {
     if (this.#misconfigured) throw new DnsLookupError('EAI_AGAIN', this.#misconfigured);
     const sources = this.#localAddresses;
     const where = `${this.#servers.join(', ') || 'system resolvers'}${sources.length > 0 ? ` from ${sources.join(' and ')}` : ''}`;
-    return askFamilies(this.#query, hostname, this.families, this.#options, `on path ${this.pathId}`, where);
+    return askFamilies(
+      this.#query,
+      hostname,
+      this.families,
+      this.#options,
+      `on path ${this.pathId}`,
+      where,
+    );
   }
 }
 
 function definedOnly(options: DnsCacheOptions): DnsCacheOptions {
-  return Object.fromEntries(Object.entries(options).filter(([key, value]) => value !== undefined && key in DNS_CACHE_DEFAULTS)) as DnsCacheOptions;
+  return Object.fromEntries(
+    Object.entries(options).filter(
+      ([key, value]) => value !== undefined && key in DNS_CACHE_DEFAULTS,
+    ),
+  ) as DnsCacheOptions;
 }

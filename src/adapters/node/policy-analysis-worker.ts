@@ -10,7 +10,15 @@ parentPort!.on('message', (message: { id: number; text: string; running: Policy 
       result = await analysePolicy(message.text, message.running);
     } catch (error) {
       // analysePolicy never throws on input; a bug must still answer, not leave the caller waiting.
-      result = { ok: false, issues: [{ path: '', message: `internal error while analysing the policy: ${(error as Error).message}` }] };
+      result = {
+        ok: false,
+        issues: [
+          {
+            path: '',
+            message: `internal error while analysing the policy: ${(error as Error).message}`,
+          },
+        ],
+      };
     }
     parentPort!.postMessage({ id: message.id, result });
   })();

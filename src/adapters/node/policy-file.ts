@@ -7,7 +7,9 @@ export class PolicyFileError extends Error {
   readonly file: string;
   readonly issues: PolicyIssue[];
   constructor(file: string, issues: PolicyIssue[]) {
-    super(`invalid policy ${file}:\n${issues.map((issue) => `  ${formatIssue(issue, file)}`).join('\n')}`);
+    super(
+      `invalid policy ${file}:\n${issues.map((issue) => `  ${formatIssue(issue, file)}`).join('\n')}`,
+    );
     this.name = 'PolicyFileError';
     this.file = file;
     this.issues = issues;
@@ -20,7 +22,12 @@ export async function loadPolicyFile(file: string): Promise<{ policy: Policy; ha
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new PolicyFileError(file, [{ path: '', message: `cannot read file: ${(error as NodeJS.ErrnoException).code ?? String(error)}` }]);
+    throw new PolicyFileError(file, [
+      {
+        path: '',
+        message: `cannot read file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+      },
+    ]);
   }
   const result = parsePolicy(text);
   if (!result.ok) throw new PolicyFileError(file, result.issues);

@@ -34,7 +34,12 @@ export class PolicyWatcher {
     this.#watcher = watch(dirname(options.file), (_event, changed) => {
       if (changed === null || changed === name) this.#schedule();
     });
-    this.#watcher.on('error', (error) => options.logger.error({ event: 'policy_watch_failed', file: options.file, err: String(error) }, 'watching the policy file failed'));
+    this.#watcher.on('error', (error) =>
+      options.logger.error(
+        { event: 'policy_watch_failed', file: options.file, err: String(error) },
+        'watching the policy file failed',
+      ),
+    );
   }
 
   #schedule(): void {
@@ -53,7 +58,12 @@ export class PolicyWatcher {
         text = await readFile(file, 'utf8');
       } catch (error) {
         // A rename-over leaves a brief gap; a missing file is reported, never applied as "nothing".
-        await control.reportFileError(file, [{ path: '', message: `cannot read file: ${(error as NodeJS.ErrnoException).code ?? String(error)}` }]);
+        await control.reportFileError(file, [
+          {
+            path: '',
+            message: `cannot read file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+          },
+        ]);
         return;
       }
       if (text === this.#lastText && control.fileState.lastError === null) return;
@@ -67,9 +77,15 @@ export class PolicyWatcher {
         await control.apply({ policy: result.policy, actor: `file:${file}`, source: 'file' });
       } catch (error) {
         if (error instanceof PaypathError && Array.isArray(error.details.issues)) {
-          await control.reportFileError(file, error.details.issues as { path: string; message: string }[]);
+          await control.reportFileError(
+            file,
+            error.details.issues as { path: string; message: string }[],
+          );
         } else {
-          logger.error({ event: 'policy_reload_failed', file, err: String(error) }, 'policy reload failed');
+          logger.error(
+            { event: 'policy_reload_failed', file, err: String(error) },
+            'policy reload failed',
+          );
         }
       }
     } finally {

@@ -47,7 +47,10 @@ export class PreConnector {
   }
 
   /** undici's connector: a parked socket when there is one, else a fresh connection. */
-  readonly connect = (options: buildConnector.Options, callback: buildConnector.Callback): unknown => {
+  readonly connect = (
+    options: buildConnector.Options,
+    callback: buildConnector.Callback,
+  ): unknown => {
     let socket = this.#parked.shift();
     while (socket && (socket.destroyed || !socket.writable)) socket = this.#parked.shift();
     if (!socket) {
@@ -76,7 +79,13 @@ export class PreConnector {
         if (settled) return;
         settled = true;
         (pending as Socket | undefined)?.destroy();
-        reject(new AttemptError('connect_timeout', 'not_sent', 'not connected before the connect was given up'));
+        reject(
+          new AttemptError(
+            'connect_timeout',
+            'not_sent',
+            'not connected before the connect was given up',
+          ),
+        );
       };
       const pending = this.#base(target as buildConnector.Options, (error, socket) => {
         signal.removeEventListener('abort', onAbort);

@@ -19,12 +19,18 @@ function keyFile(text: string, mode = 0o600): string {
 
 describe('loadQueueKeys', () => {
   it('reads the current key, then previous ones, from a file of mode 0600 (comments and blank lines skipped)', () => {
-    const keys = loadQueueKeys({ file: keyFile(`# current\n${key(1)}\n\n# previous, until the queue has drained\n${key(2)}\n`), env: key(9) });
+    const keys = loadQueueKeys({
+      file: keyFile(`# current\n${key(1)}\n\n# previous, until the queue has drained\n${key(2)}\n`),
+      env: key(9),
+    });
     expect(keys).toEqual([new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)]);
   });
 
   it('reads PAYPATH_QUEUE_KEY when no file is given, and nothing when neither is', () => {
-    expect(loadQueueKeys({ env: `${key(3)}, ${key(4)}` })).toEqual([new Uint8Array(32).fill(3), new Uint8Array(32).fill(4)]);
+    expect(loadQueueKeys({ env: `${key(3)}, ${key(4)}` })).toEqual([
+      new Uint8Array(32).fill(3),
+      new Uint8Array(32).fill(4),
+    ]);
     expect(loadQueueKeys({})).toEqual([]);
   });
 
@@ -32,7 +38,9 @@ describe('loadQueueKeys', () => {
     expect(() => loadQueueKeys({ file: keyFile(key(1), 0o644) })).toThrow(SecretFileError);
     expect(() => loadQueueKeys({ file: keyFile('# nothing here\n') })).toThrow(/holds no key/);
     const short = Buffer.alloc(16, 5).toString('base64');
-    expect(() => loadQueueKeys({ env: `${key(1)} ${short}` })).toThrow(/PAYPATH_QUEUE_KEY: key 2: .*32 bytes/);
+    expect(() => loadQueueKeys({ env: `${key(1)} ${short}` })).toThrow(
+      /PAYPATH_QUEUE_KEY: key 2: .*32 bytes/,
+    );
     let message = '';
     try {
       loadQueueKeys({ env: short });

@@ -32,7 +32,8 @@ export function loadQueueKeys(sources: QueueKeySources): Uint8Array[] {
       .split('\n')
       .map((line) => line.trim())
       .filter((line) => line !== '' && !line.startsWith('#'));
-    if (texts.length === 0) throw new SecretFileError(sources.file, 'the queue key file holds no key');
+    if (texts.length === 0)
+      throw new SecretFileError(sources.file, 'the queue key file holds no key');
   } else if (sources.env !== undefined && sources.env.trim() !== '') {
     where = 'PAYPATH_QUEUE_KEY';
     texts = sources.env.split(/[\s,]+/).filter((text) => text !== '');

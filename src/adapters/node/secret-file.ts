@@ -19,15 +19,24 @@ export function readSecretFile(file: string): string {
   try {
     mode = statSync(file).mode;
   } catch (error) {
-    throw new SecretFileError(file, `cannot read secret file (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    throw new SecretFileError(
+      file,
+      `cannot read secret file (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+    );
   }
   if ((mode & 0o077) !== 0) {
-    throw new SecretFileError(file, `secret file has mode 0${(mode & 0o777).toString(8)}; it must be readable by its owner only (chmod 600)`);
+    throw new SecretFileError(
+      file,
+      `secret file has mode 0${(mode & 0o777).toString(8)}; it must be readable by its owner only (chmod 600)`,
+    );
   }
   try {
     return readFileSync(file, 'utf8');
   } catch (error) {
-    throw new SecretFileError(file, `cannot read secret file (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    throw new SecretFileError(
+      file,
+      `cannot read secret file (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+    );
   }
 }
 
@@ -36,6 +45,9 @@ export function readPublicFile(file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (error) {
-    throw new SecretFileError(file, `cannot read file (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    throw new SecretFileError(
+      file,
+      `cannot read file (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+    );
   }
 }

@@ -125,24 +125,41 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
   const { logger } = options;
   // Secrets first: a missing or unprotected one stops start-up before anything is opened.
   const merchants = options.policy.merchants;
-  const merchantKeys = merchants === undefined ? undefined : (options.merchantKeys ?? loadMerchantKeys(merchants));
-  const inboundTls = options.tls && { cert: readPublicFile(options.tls.certFile), key: readSecretFile(options.tls.keyFile) };
-  const queueCipher = options.queueKeys && options.queueKeys.length > 0 ? await QueueCipher.create(options.queueKeys) : undefined;
+  const merchantKeys =
+    merchants === undefined ? undefined : (options.merchantKeys ?? loadMerchantKeys(merchants));
+  const inboundTls = options.tls && {
+    cert: readPublicFile(options.tls.certFile),
+    key: readSecretFile(options.tls.keyFile),
+  };
+  const queueCipher =
+    options.queueKeys && options.queueKeys.length > 0
+      ? await QueueCipher.create(options.queueKeys)
+      : undefined;
   // One fail-fast client shared by the Redis-backed stores; never on a payment's critical path.
   // ioredis is imported only when Redis is used: memory-only mode never loads it (about 10 MB resident).
   let redis: RedisClient | undefined;
   let healthStore: RedisHealthStore | undefined;
   if (options.redisUrl) {
-    const [{ createRedisClient }, { RedisHealthStore }] = await Promise.all([import('./redis/client.ts'), import('./redis/health-store.ts')]);
+    const [{ createRedisClient }, { RedisHealthStore }] = await Promise.all([
+      import('./redis/client.ts'),
+      import('./redis/health-store.ts'),
+    ]);
     redis = createRedisClient(options.redisUrl);
     healthStore = new RedisHealthStore(redis, { logger });
   }
   // One `ip monitor` for the process: egress checks and interface paths' addresses follow it.
   const networkWatch = new NetworkWatch();
   const interfaceAddresses = new InterfaceAddresses();
-  const egressProbe = options.egressProbe === undefined ? (process.platform === 'linux' ? createKernelEgressProbe({ watch: networkWatch }) : undefined) : options.egressProbe || undefined;
+  const egressProbe =
+    options.egressProbe === undefined
+      ? process.platform === 'linux'
+        ? createKernelEgressProbe({ watch: networkWatch })
+        : undefined
+      : options.egressProbe || undefined;
   // A policy applied later may add an interface path: follow addresses whenever the kernel is watched.
-  const followAddresses = egressProbe ? networkWatch.subscribe(() => interfaceAddresses.invalidate()) : undefined;
+  const followAddresses = egressProbe
+    ? networkWatch.subscribe(() => interfaceAddresses.invalidate())
+    : undefined;
   // routing.manage: per-path routing tables kept by this process (follows addresses and policy applies).
   const carrierRouting = egressProbe ? new CarrierRouting({ logger }) : undefined;
   let closeRouting: (() => Promise<void>) | undefined;
@@ -158,22 +175,41 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     ...(options.auditFile ? { auditFile: options.auditFile } : {}),
     ...(redis ? { redis } : {}),
     ...(options.processMetrics !== undefined ? { processMetrics: options.processMetrics } : {}),
-    gatewayFactory: nodeGatewayFactory({ logger, healthStore, instanceId: options.instanceId, egressProbe, interfaceAddresses, resolvers }),
+    gatewayFactory: nodeGatewayFactory({
+      logger,
+      healthStore,
+      instanceId: options.instanceId,
+      egressProbe,
+      interfaceAddresses,
+      resolvers,
+    }),
   });
-  if (redis && !(await waitForRedis(redis))) logger.warn({ event: 'redis_unavailable' }, 'Redis not reachable at start; running on local state until it is');
+  if (redis && !(await waitForRedis(redis)))
+    logger.warn(
+      { event: 'redis_unavailable' },
+      'Redis not reachable at start; running on local state until it is',
+    );
   const exactlyOnce = createExactlyOnceParts({
     redis,
     gateway: () => ops.control.gateway(),
     logger,
     onDeadLetter: (request) => ops.metrics.deadLetter(request.routeId),
-    ...(options.idempotencyMemoryBytes !== undefined ? { memoryIdempotencyBytes: options.idempotencyMemoryBytes } : {}),
+    ...(options.idempotencyMemoryBytes !== undefined
+      ? { memoryIdempotencyBytes: options.idempotencyMemoryBytes }
+      : {}),
     ...(queueCipher ? { queueCipher } : {}),
   });
   ops.metrics.watchQueue(() => exactlyOnce.queue.stats(Date.now()));
-  const dnsStates = () => [...resolvers.values()].filter((resolver) => !resolver.closed).map((resolver) => ({ path: resolver.pathId, ...resolver.state() }));
+  const dnsStates = () =>
+    [...resolvers.values()]
+      .filter((resolver) => !resolver.closed)
+      .map((resolver) => ({ path: resolver.pathId, ...resolver.state() }));
   ops.metrics.watchDns(dnsStates);
   if (!redis && options.policy.routes.some((r) => r.whenAllDown === 'queue')) {
-    logger.warn({ event: 'queue_not_durable' }, 'whenAllDown "queue" keeps its queue in memory (no --redis): queued requests are lost if the process stops');
+    logger.warn(
+      { event: 'queue_not_durable' },
+      'whenAllDown "queue" keeps its queue in memory (no --redis): queued requests are lost if the process stops',
+    );
   }
   if (redis && !queueCipher && options.policy.routes.some((r) => r.whenAllDown === 'queue')) {
     logger.warn(
@@ -185,7 +221,9 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     const current = () => ops.control.current().policy;
     await carrierRouting.sync(options.policy);
     const followRouting = networkWatch.subscribe(() => void carrierRouting.sync(current()));
-    const stopApplied = ops.control.onApplied((revision) => void carrierRouting.sync(revision.policy));
+    const stopApplied = ops.control.onApplied(
+      (revision) => void carrierRouting.sync(revision.policy),
+    );
     closeRouting = async () => {
       followRouting.close();
       stopApplied();
@@ -195,8 +233,15 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
   if (options.probes ?? true) ops.control.gateway().startProbes();
   // Warm pools and the request path's code before listening; a path that cannot connect now simply stays cold.
   const sha256: Sha256Hex = (bytes) => createHash('sha256').update(bytes).digest('hex');
-  const firstEgressCheck = Promise.race([ops.control.gateway().startEgressWatch(), new Promise((resolve) => setTimeout(resolve, FIRST_EGRESS_CHECK_MS).unref())]);
-  await Promise.all([ops.control.gateway().warmUp(), options.warmCodePaths === false ? undefined : warmCodePaths(options.policy, sha256), firstEgressCheck]);
+  const firstEgressCheck = Promise.race([
+    ops.control.gateway().startEgressWatch(),
+    new Promise((resolve) => setTimeout(resolve, FIRST_EGRESS_CHECK_MS).unref()),
+  ]);
+  await Promise.all([
+    ops.control.gateway().warmUp(),
+    options.warmCodePaths === false ? undefined : warmCodePaths(options.policy, sha256),
+    firstEgressCheck,
+  ]);
   const security: SecurityDeps = {
     merchantKeys: () => merchantKeys,
     nonceStore: redis ? new RedisNonceStore(redis, logger) : new MemoryNonceStore(),
@@ -209,7 +254,8 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
       }
     },
   };
-  const dashboard = options.dashboardDir === false ? undefined : { assets: dashboardAssets(options.dashboardDir) };
+  const dashboard =
+    options.dashboardDir === false ? undefined : { assets: dashboardAssets(options.dashboardDir) };
   const app = createApp({
     ...ops.appDeps,
     logger,
@@ -233,27 +279,44 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
   };
   const server: ServerType = inboundTls
-    ? createAdaptorServer({ fetch: app.fetch, createServer: createHttpsServer, serverOptions: { ...inboundTls, minVersion: 'TLSv1.2', ...connectionOptions } })
+    ? createAdaptorServer({
+        fetch: app.fetch,
+        createServer: createHttpsServer,
+        serverOptions: { ...inboundTls, minVersion: 'TLSv1.2', ...connectionOptions },
+      })
     : createAdaptorServer({ fetch: app.fetch, serverOptions: connectionOptions });
   answerClientErrors(server as HttpServer, () => ops.control.gateway());
-  const stopFollowingTimeout = ops.control.onApplied((_revision, gateway) => applyRequestTimeout(server as HttpServer, gateway.policy.limits.requestTimeoutMs));
+  const stopFollowingTimeout = ops.control.onApplied((_revision, gateway) =>
+    applyRequestTimeout(server as HttpServer, gateway.policy.limits.requestTimeoutMs),
+  );
   const closing = gracefulClose(server as HttpServer);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     // A deep accept queue: when a fleet of terminals (re)connects at once, Node's default of 511
     // overflowed in the 1,000/s drill and the kernel dropped SYNs, which clients retry only after
     // 1 s and 3 s. The kernel caps it at net.core.somaxconn.
-    server.listen({ port: options.port ?? 8787, host: options.host ?? '127.0.0.1', backlog: LISTEN_BACKLOG }, () => {
-      server.off('error', reject);
-      resolve();
-    });
+    server.listen(
+      { port: options.port ?? 8787, host: options.host ?? '127.0.0.1', backlog: LISTEN_BACKLOG },
+      () => {
+        server.off('error', reject);
+        resolve();
+      },
+    );
   });
   let stopped: Promise<void> | undefined;
   const stop = async () => {
     const inFlight = closing.inFlight;
-    if (inFlight > 0) logger.info({ event: 'draining', inFlight }, `waiting for ${inFlight} request(s) in flight to finish`);
+    if (inFlight > 0)
+      logger.info(
+        { event: 'draining', inFlight },
+        `waiting for ${inFlight} request(s) in flight to finish`,
+      );
     const { cut } = await closing.drain(options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
-    if (cut > 0) logger.warn({ event: 'drain_timed_out', cut }, `${cut} request(s) still unanswered when the drain timed out; their connections were cut`);
+    if (cut > 0)
+      logger.warn(
+        { event: 'drain_timed_out', cut },
+        `${cut} request(s) still unanswered when the drain timed out; their connections were cut`,
+      );
     stopFollowingTimeout();
     exactlyOnce.close();
     await ops.close();

@@ -6,7 +6,13 @@ import type { AttemptOptions, UpstreamRequest, UpstreamResponse } from '../../co
 const BUFFERED_BODY_LIMIT = 65_536;
 
 /** Sends one attempt on `dispatcher` and settles with the answer or an AttemptError saying what reached the wire. */
-export function dispatch(dispatcher: Dispatcher, origin: string, target: string, request: UpstreamRequest, attempt: AttemptOptions): Promise<UpstreamResponse> {
+export function dispatch(
+  dispatcher: Dispatcher,
+  origin: string,
+  target: string,
+  request: UpstreamRequest,
+  attempt: AttemptOptions,
+): Promise<UpstreamResponse> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = {};
     request.headers.forEach((value, name) => {
@@ -19,7 +25,10 @@ export function dispatch(dispatcher: Dispatcher, origin: string, target: string,
         path: target,
         method: request.method as Dispatcher.HttpMethod,
         headers,
-        body: request.body === null ? null : Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength),
+        body:
+          request.body === null
+            ? null
+            : Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength),
         bodyTimeout: attempt.bodyTimeoutMs,
       },
       handler,
@@ -42,7 +51,11 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   readonly #resolve: (response: UpstreamResponse) => void;
   readonly #reject: (error: AttemptError) => void;
 
-  constructor(resolve: (response: UpstreamResponse) => void, reject: (error: AttemptError) => void, signal: AbortSignal) {
+  constructor(
+    resolve: (response: UpstreamResponse) => void,
+    reject: (error: AttemptError) => void,
+    signal: AbortSignal,
+  ) {
     this.#resolve = resolve;
     this.#reject = reject;
     this.#signal = signal;
@@ -59,7 +72,11 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     this.#sent = true;
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
     if (statusCode < 200) return; // 1xx informational: wait for the final answer
     const responseHeaders = new Headers();
     for (const [name, value] of Object.entries(headers)) {
@@ -99,7 +116,8 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
           buffered.chunks = [];
         },
         pull: () => controller.resume(),
-        cancel: (reason) => controller.abort(reason instanceof Error ? reason : new Error('response body cancelled')),
+        cancel: (reason) =>
+          controller.abort(reason instanceof Error ? reason : new Error('response body cancelled')),
       },
       { highWaterMark: 1 },
     );
@@ -110,8 +128,17 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     const buffered = this.#buffered;
     if (buffered && !this.#stream) {
       this.#signal.removeEventListener('abort', this.#onAbort);
-      const body = buffered.chunks.length === 1 ? buffered.chunks[0]! : Buffer.concat(buffered.chunks, buffered.length);
-      this.#settle(() => this.#resolve({ status: buffered.status, headers: buffered.headers, body: buffered.length === 0 ? null : body }));
+      const body =
+        buffered.chunks.length === 1
+          ? buffered.chunks[0]!
+          : Buffer.concat(buffered.chunks, buffered.length);
+      this.#settle(() =>
+        this.#resolve({
+          status: buffered.status,
+          headers: buffered.headers,
+          body: buffered.length === 0 ? null : body,
+        }),
+      );
       return;
     }
     this.#stream?.close();
@@ -133,7 +160,11 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       this.#reject(
         sent
           ? new AttemptError('response_timeout', 'sent', 'no response before the attempt timeout')
-          : new AttemptError('connect_timeout', 'not_sent', 'not connected before the attempt timeout'),
+          : new AttemptError(
+              'connect_timeout',
+              'not_sent',
+              'not connected before the attempt timeout',
+            ),
       ),
     );
     this.#controller?.abort(new Error('attempt timed out'));
@@ -161,17 +192,24 @@ const NOT_SENT_CODES: Record<string, AttemptErrorCode> = {
  * Node's TLS errors (ERR_TLS_*, ERR_SSL_*) and OpenSSL's certificate verification codes
  * (CERT_HAS_EXPIRED, UNABLE_TO_VERIFY_LEAF_SIGNATURE, HOSTNAME_MISMATCH, INVALID_CA, ...).
  */
-export const TLS_ERROR_CODE = /^ERR_(TLS|SSL)_|CERT|CRL|SELF_SIGNED|^UNABLE_TO_|^INVALID_(CA|PURPOSE)$|^PATH_LENGTH_EXCEEDED$|^HOSTNAME_MISMATCH$/;
+export const TLS_ERROR_CODE =
+  /^ERR_(TLS|SSL)_|CERT|CRL|SELF_SIGNED|^UNABLE_TO_|^INVALID_(CA|PURPOSE)$|^PATH_LENGTH_EXCEEDED$|^HOSTNAME_MISMATCH$/;
 
 /** Maps an undici/socket error to what reached the wire. Before onRequestStart, nothing did. */
 export function classify(error: Error, sent: boolean): AttemptError {
   const code = (error as { code?: string }).code ?? '';
   if (!sent) {
     const mapped =
-      NOT_SENT_CODES[code] ??
-      (TLS_ERROR_CODE.test(code) ? 'tls_failed' : 'connect_reset');
-    return new AttemptError(mapped, 'not_sent', `${code || error.name}: ${error.message}`, { cause: error });
+      NOT_SENT_CODES[code] ?? (TLS_ERROR_CODE.test(code) ? 'tls_failed' : 'connect_reset');
+    return new AttemptError(mapped, 'not_sent', `${code || error.name}: ${error.message}`, {
+      cause: error,
+    });
   }
   const timeout = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
-  return new AttemptError(timeout ? 'response_timeout' : 'connection_lost', 'sent', `${code || error.name}: ${error.message}`, { cause: error });
+  return new AttemptError(
+    timeout ? 'response_timeout' : 'connection_lost',
+    'sent',
+    `${code || error.name}: ${error.message}`,
+    { cause: error },
+  );
 }

@@ -67,7 +67,10 @@ export function tlsConnectOptions(path: PathConfig): Record<string, unknown> {
  * pool and the old one is closed; while the interface has no usable address, every attempt fails
  * at once as not sent (`address_unavailable`), so it goes to another path.
  */
-export function createUndiciTransport(path: PathConfig, options: UndiciTransportOptions = {}): PathTransport {
+export function createUndiciTransport(
+  path: PathConfig,
+  options: UndiciTransportOptions = {},
+): PathTransport {
   const keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 30_000;
   // undici's own connector (TCP, TLS with the path's settings for https), wrapped so connecting can run ahead of sending.
   const tlsOptions = path.upstream.startsWith('https:') ? tlsConnectOptions(path) : {};
@@ -77,7 +80,10 @@ export function createUndiciTransport(path: PathConfig, options: UndiciTransport
   const hostname = upstreamHost(path.upstream);
   const iface = path.interface;
   const addresses = options.interfaceAddresses;
-  if (iface !== undefined && addresses === undefined) throw new Error(`path ${path.id} names interface ${iface}: the transport needs interfaceAddresses`);
+  if (iface !== undefined && addresses === undefined)
+    throw new Error(
+      `path ${path.id} names interface ${iface}: the transport needs interfaceAddresses`,
+    );
   // An IP literal is reached in its own family; a host name in both, IPv6 first.
   const literal = isIP(hostname);
   const families: AddressFamily[] = literal === 4 ? [4] : literal === 6 ? [6] : [6, 4];
@@ -97,12 +103,27 @@ export function createUndiciTransport(path: PathConfig, options: UndiciTransport
       : undefined;
   if (resolver) options.onResolver?.(resolver);
   resolver?.prime(hostname);
-  const lookup = (name: string) => (resolver ? resolver.lookup(name) : [{ address: name, family: literal as AddressFamily }]);
-  const connectOptions = { timeout: path.connectTimeoutMs, ...tlsOptions, ...(resolver ? { lookup: resolver.nodeLookup } : {}) };
+  const lookup = (name: string) =>
+    resolver ? resolver.lookup(name) : [{ address: name, family: literal as AddressFamily }];
+  const connectOptions = {
+    timeout: path.connectTimeoutMs,
+    ...tlsOptions,
+    ...(resolver ? { lookup: resolver.nodeLookup } : {}),
+  };
   /** A pool from `localAddress` (a `bind` path), or racing the interface's `sources` (an interface path). */
-  const openPool = (key: string, localAddress: string | undefined, sources?: Partial<Record<AddressFamily, string>>): Pool => {
+  const openPool = (
+    key: string,
+    localAddress: string | undefined,
+    sources?: Partial<Record<AddressFamily, string>>,
+  ): Pool => {
     const undiciConnector = buildUndiciConnector(connectOptions as buildConnector.BuildOptions);
-    const connect = sources ? familyRaceConnector(undiciConnector, { lookup, sources, attemptDelayMs: path.connectAttemptDelayMs }) : undiciConnector;
+    const connect = sources
+      ? familyRaceConnector(undiciConnector, {
+          lookup,
+          sources,
+          attemptDelayMs: path.connectAttemptDelayMs,
+        })
+      : undiciConnector;
     const connector = new PreConnector(connect, keepAliveTimeoutMs);
     const agent = new UndiciAgent({
       connect: connector.connect,
@@ -120,14 +141,21 @@ export function createUndiciTransport(path: PathConfig, options: UndiciTransport
       servername: null,
       localAddress: localAddress ?? null,
     };
-    return { key, agent, connector, target, idle: () => (agent.stats as Record<string, { free?: number }>)[origin]?.free ?? 0 };
+    return {
+      key,
+      agent,
+      connector,
+      target,
+      idle: () => (agent.stats as Record<string, { free?: number }>)[origin]?.free ?? 0,
+    };
   };
   const closePool = async (pool: Pool) => {
     pool.connector.close();
     await pool.agent.close();
   };
 
-  let pool: Pool | undefined = iface === undefined ? openPool(path.bind ?? '', path.bind) : undefined;
+  let pool: Pool | undefined =
+    iface === undefined ? openPool(path.bind ?? '', path.bind) : undefined;
   const retired = new Set<Promise<void>>();
   let lastUpstreamAddress: string | undefined;
   /** The pool from the interface's addresses now, or an AttemptError (not sent) while it has none of the path's families. */
@@ -135,15 +163,24 @@ export function createUndiciTransport(path: PathConfig, options: UndiciTransport
     if (iface === undefined) return pool!;
     const sources: Partial<Record<AddressFamily, string>> = {};
     for (const family of families) sources[family] = addresses!.address(iface, family);
-    const found = families.map((family) => sources[family]).filter((address) => address !== undefined);
-    if (found.length === 0) throw new AttemptError('address_unavailable', 'not_sent', `interface ${iface} has no ${families.map((f) => `IPv${f}`).join(' or ')} address`);
+    const found = families
+      .map((family) => sources[family])
+      .filter((address) => address !== undefined);
+    if (found.length === 0)
+      throw new AttemptError(
+        'address_unavailable',
+        'not_sent',
+        `interface ${iface} has no ${families.map((f) => `IPv${f}`).join(' or ')} address`,
+      );
     const key = found.join(' ');
     if (pool?.key !== key) {
       const old = pool;
       if (old) {
         lastUpstreamAddress = old.connector.upstreamAddress ?? lastUpstreamAddress;
         // Requests still on the old addresses finish or fail on their own; nothing new goes there.
-        const closing = closePool(old).catch(() => {}).finally(() => retired.delete(closing));
+        const closing = closePool(old)
+          .catch(() => {})
+          .finally(() => retired.delete(closing));
         retired.add(closing);
       }
       resolver?.setLocalAddresses(found);
@@ -166,25 +203,38 @@ export function createUndiciTransport(path: PathConfig, options: UndiciTransport
   return {
     send: (request, attempt) =>
       withCurrent((active) =>
-        dispatch(active.agent, origin, basePath + request.target, request, attempt).catch((error: unknown) => {
-          if (error instanceof AttemptError) {
-            if (error.code === 'tls_failed') onTlsFailure?.(path.id, error);
-            // The address went away under us: read the interface again on the next attempt.
-            if (error.code === 'address_unavailable') addresses?.invalidate();
-          }
-          throw error;
-        }),
+        dispatch(active.agent, origin, basePath + request.target, request, attempt).catch(
+          (error: unknown) => {
+            if (error instanceof AttemptError) {
+              if (error.code === 'tls_failed') onTlsFailure?.(path.id, error);
+              // The address went away under us: read the interface again on the next attempt.
+              if (error.code === 'address_unavailable') addresses?.invalidate();
+            }
+            throw error;
+          },
+        ),
       ),
     close: async () => {
       resolver?.close();
       await Promise.all([...(pool ? [closePool(pool)] : []), ...retired]);
     },
     connect: (signal) =>
-      withCurrent((active) => (active.idle() > 0 || active.connector.parkedCount > 0 ? Promise.resolve() : active.connector.preconnect(active.target, signal))),
+      withCurrent((active) =>
+        active.idle() > 0 || active.connector.parkedCount > 0
+          ? Promise.resolve()
+          : active.connector.preconnect(active.target, signal),
+      ),
     warm: (count) =>
       withCurrent(async (active) => {
-        const wanted = Math.max(0, count - active.idle() - active.connector.parkedCount - active.connector.connectingCount);
-        await Promise.allSettled(Array.from({ length: wanted }, () => active.connector.preconnect(active.target, AbortSignal.timeout(path.connectTimeoutMs))));
+        const wanted = Math.max(
+          0,
+          count - active.idle() - active.connector.parkedCount - active.connector.connectingCount,
+        );
+        await Promise.allSettled(
+          Array.from({ length: wanted }, () =>
+            active.connector.preconnect(active.target, AbortSignal.timeout(path.connectTimeoutMs)),
+          ),
+        );
       }).catch(() => {}), // nothing to warm while the interface has no address
     upstreamAddress: () => pool?.connector.upstreamAddress ?? lastUpstreamAddress,
   };

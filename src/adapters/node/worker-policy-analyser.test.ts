@@ -10,7 +10,10 @@ const RUNNING = (() => {
 })();
 
 /** The costliest kind of document inside the limits: as many plain keys as maxNodes allows. */
-const MANY_KEYS = Array.from({ length: POLICY_LIMITS.maxNodes / 2 - 10 }, (_, i) => `k${i}: ${i}`).join('\n');
+const MANY_KEYS = Array.from(
+  { length: POLICY_LIMITS.maxNodes / 2 - 10 },
+  (_, i) => `k${i}: ${i}`,
+).join('\n');
 
 describe('WorkerPolicyAnalyser', () => {
   let analyser: WorkerPolicyAnalyser | undefined;
@@ -21,7 +24,11 @@ describe('WorkerPolicyAnalyser', () => {
 
   it('parses in another thread: this event loop keeps turning while a long document is parsed', async () => {
     analyser = new WorkerPolicyAnalyser();
-    expect(await analyser.analyse(MINIMAL, RUNNING)).toMatchObject({ ok: true, policy: { paths: [{ id: 'a' }] }, hash: expect.stringMatching(/^[0-9a-f]{16}$/) }); // worker started
+    expect(await analyser.analyse(MINIMAL, RUNNING)).toMatchObject({
+      ok: true,
+      policy: { paths: [{ id: 'a' }] },
+      hash: expect.stringMatching(/^[0-9a-f]{16}$/),
+    }); // worker started
     let turns = 0;
     let turning = true;
     const turn = () => {
@@ -38,16 +45,30 @@ describe('WorkerPolicyAnalyser', () => {
 
   it('answers documents in order, one at a time, and passes limits through', async () => {
     analyser = new WorkerPolicyAnalyser();
-    const answers = await Promise.all([analyser.analyse(MINIMAL, RUNNING), analyser.analyse('['.repeat(100), RUNNING), analyser.analyse(`${MINIMAL}version: 1\n`, RUNNING)]);
+    const answers = await Promise.all([
+      analyser.analyse(MINIMAL, RUNNING),
+      analyser.analyse('['.repeat(100), RUNNING),
+      analyser.analyse(`${MINIMAL}version: 1\n`, RUNNING),
+    ]);
     expect(answers[0]).toMatchObject({ ok: true, diff: { changed: false, changes: [] } });
-    expect(answers[1]).toMatchObject({ ok: false, limit: { name: 'depth', max: POLICY_LIMITS.maxDepth } });
-    expect(answers[2]).toMatchObject({ ok: false, issues: [{ message: 'YAML error: duplicate key "version"' }] });
+    expect(answers[1]).toMatchObject({
+      ok: false,
+      limit: { name: 'depth', max: POLICY_LIMITS.maxDepth },
+    });
+    expect(answers[2]).toMatchObject({
+      ok: false,
+      issues: [{ message: 'YAML error: duplicate key "version"' }],
+    });
   });
 
   it('gives up a parse past its time limit with limit "time"', async () => {
     analyser = new WorkerPolicyAnalyser({ timeoutMs: 1 });
     const slow = await analyser.analyse(MANY_KEYS, RUNNING);
-    expect(slow).toEqual({ ok: false, issues: [{ path: '', message: 'parsing the policy took longer than 1 ms' }], limit: { name: 'time', max: 1 } });
+    expect(slow).toEqual({
+      ok: false,
+      issues: [{ path: '', message: 'parsing the policy took longer than 1 ms' }],
+      limit: { name: 'time', max: 1 },
+    });
   });
 
   it('stops its worker when idle and starts one again for the next document', async () => {
@@ -55,7 +76,8 @@ describe('WorkerPolicyAnalyser', () => {
     expect(analyser.started).toBe(false);
     expect((await analyser.analyse(MINIMAL, RUNNING)).ok).toBe(true);
     expect(analyser.started).toBe(true);
-    for (let i = 0; i < 200 && analyser.started; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    for (let i = 0; i < 200 && analyser.started; i++)
+      await new Promise((resolve) => setTimeout(resolve, 25));
     expect(analyser.started).toBe(false);
     expect((await analyser.analyse(MINIMAL, RUNNING)).ok).toBe(true);
   });

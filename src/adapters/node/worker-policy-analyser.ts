@@ -40,7 +40,11 @@ export class WorkerPolicyAnalyser {
   }
 
   analyse(text: string, running: Policy): Promise<PolicyAnalysis> {
-    if (this.#closed) return Promise.resolve({ ok: false, issues: [{ path: '', message: 'the policy parser is shut down' }] });
+    if (this.#closed)
+      return Promise.resolve({
+        ok: false,
+        issues: [{ path: '', message: 'the policy parser is shut down' }],
+      });
     return new Promise((resolve) => {
       this.#waiting.push({ id: this.#nextId++, text, running, resolve });
       this.#pump();
@@ -53,7 +57,8 @@ export class WorkerPolicyAnalyser {
     const worker = this.#worker;
     this.#worker = undefined;
     this.#finish({ ok: false, issues: [{ path: '', message: 'the policy parser is shut down' }] });
-    for (const job of this.#waiting.splice(0)) job.resolve({ ok: false, issues: [{ path: '', message: 'the policy parser is shut down' }] });
+    for (const job of this.#waiting.splice(0))
+      job.resolve({ ok: false, issues: [{ path: '', message: 'the policy parser is shut down' }] });
     await worker?.terminate();
   }
 
@@ -75,11 +80,16 @@ export class WorkerPolicyAnalyser {
     }
     const worker = this.#ensureWorker();
     const timer = setTimeout(() => {
-      this.#logger?.warn({ event: 'policy_parse_timeout', timeoutMs: this.#timeoutMs }, `a policy document took longer than ${this.#timeoutMs} ms to parse; worker replaced`);
+      this.#logger?.warn(
+        { event: 'policy_parse_timeout', timeoutMs: this.#timeoutMs },
+        `a policy document took longer than ${this.#timeoutMs} ms to parse; worker replaced`,
+      );
       this.#replaceWorker();
       this.#finish({
         ok: false,
-        issues: [{ path: '', message: `parsing the policy took longer than ${this.#timeoutMs} ms` }],
+        issues: [
+          { path: '', message: `parsing the policy took longer than ${this.#timeoutMs} ms` },
+        ],
         limit: { name: 'time', max: this.#timeoutMs },
       });
     }, this.#timeoutMs);
@@ -99,20 +109,31 @@ export class WorkerPolicyAnalyser {
   #ensureWorker(): Worker {
     if (this.#worker) return this.#worker;
     // A heap cap: a document the limits somehow miss fails in the worker, not in the gateway.
-    const worker = new Worker(new URL('./policy-analysis-worker.ts', import.meta.url), { resourceLimits: { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 8 } });
+    const worker = new Worker(new URL('./policy-analysis-worker.ts', import.meta.url), {
+      resourceLimits: { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 8 },
+    });
     worker.unref(); // an idle parser never keeps the process alive
     worker.on('message', (message: { id: number; result: PolicyAnalysis }) => {
       if (this.#running?.job.id === message.id) this.#finish(message.result);
     });
     worker.on('error', (error) => {
-      this.#logger?.error({ event: 'policy_parse_worker_failed', err: String(error) }, 'the policy parser worker failed; it is restarted for the next document');
+      this.#logger?.error(
+        { event: 'policy_parse_worker_failed', err: String(error) },
+        'the policy parser worker failed; it is restarted for the next document',
+      );
       if (this.#worker === worker) this.#worker = undefined;
-      this.#finish({ ok: false, issues: [{ path: '', message: `the policy parser failed: ${error.message}` }] });
+      this.#finish({
+        ok: false,
+        issues: [{ path: '', message: `the policy parser failed: ${error.message}` }],
+      });
     });
     worker.on('exit', (code) => {
       if (this.#worker !== worker) return; // replaced or closed by us
       this.#worker = undefined;
-      this.#finish({ ok: false, issues: [{ path: '', message: `the policy parser stopped (exit code ${code})` }] });
+      this.#finish({
+        ok: false,
+        issues: [{ path: '', message: `the policy parser stopped (exit code ${code})` }],
+      });
     });
     this.#worker = worker;
     return worker;

@@ -9,7 +9,10 @@ import type { PathTransport } from '../../core/transport.ts';
  * "sent": ambiguous, retried only under the same idempotency key on routes whose processor
  * honours keys. At the edge there is no source binding: each path is a distinct endpoint.
  */
-export function createFetchTransport(path: PathConfig, fetchImpl: typeof fetch = fetch): PathTransport {
+export function createFetchTransport(
+  path: PathConfig,
+  fetchImpl: typeof fetch = fetch,
+): PathTransport {
   const base = path.upstream.replace(/\/$/, '');
   return {
     async send(request, attempt) {
@@ -21,7 +24,11 @@ export function createFetchTransport(path: PathConfig, fetchImpl: typeof fetch =
           signal: attempt.signal,
           redirect: 'manual',
         });
-        return { status: response.status, headers: new Headers(response.headers), body: response.body };
+        return {
+          status: response.status,
+          headers: new Headers(response.headers),
+          body: response.body,
+        };
       } catch (error) {
         throw classifyFetchError(error, attempt.signal);
       }
@@ -30,12 +37,21 @@ export function createFetchTransport(path: PathConfig, fetchImpl: typeof fetch =
   };
 }
 
-const NOT_CONNECTED = /ECONNREFUSED|connection refused|ENOTFOUND|EAI_AGAIN|EADDRNOTAVAIL|ENETUNREACH|EHOSTUNREACH|DNS lookup failed/i;
+const NOT_CONNECTED =
+  /ECONNREFUSED|connection refused|ENOTFOUND|EAI_AGAIN|EADDRNOTAVAIL|ENETUNREACH|EHOSTUNREACH|DNS lookup failed/i;
 
 export function classifyFetchError(error: unknown, signal: AbortSignal): AttemptError {
-  const message = error instanceof Error ? `${error.name}: ${error.message}${causeText(error)}` : String(error);
-  if (signal.aborted) return new AttemptError('response_timeout', 'sent', `no answer before the attempt timeout (${message})`, { cause: error });
-  if (NOT_CONNECTED.test(message)) return new AttemptError('connect_refused', 'not_sent', message, { cause: error });
+  const message =
+    error instanceof Error ? `${error.name}: ${error.message}${causeText(error)}` : String(error);
+  if (signal.aborted)
+    return new AttemptError(
+      'response_timeout',
+      'sent',
+      `no answer before the attempt timeout (${message})`,
+      { cause: error },
+    );
+  if (NOT_CONNECTED.test(message))
+    return new AttemptError('connect_refused', 'not_sent', message, { cause: error });
   return new AttemptError('connection_lost', 'sent', message, { cause: error });
 }
 

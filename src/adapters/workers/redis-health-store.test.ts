@@ -3,7 +3,13 @@ import type { PathHealthEvent } from '../../core/health/health-store.ts';
 import { WorkerRedisHealthStore } from './redis-health-store.ts';
 import type { RespClient, RespValue } from './resp-client.ts';
 
-const event = (pathId: string): PathHealthEvent => ({ pathId, state: 'open', reason: 'probe: connection_lost', at: Date.now(), instanceId: 'worker-1' });
+const event = (pathId: string): PathHealthEvent => ({
+  pathId,
+  state: 'open',
+  reason: 'probe: connection_lost',
+  at: Date.now(),
+  instanceId: 'worker-1',
+});
 
 describe('WorkerRedisHealthStore.sync', () => {
   it('writes a transition published while a sync is past its writes (a background probe finishing late)', async () => {
@@ -19,7 +25,13 @@ describe('WorkerRedisHealthStore.sync', () => {
       async close() {},
     } as unknown as RespClient;
     const store = new WorkerRedisHealthStore({ connect: async () => client });
-    store.join({ instanceId: 'worker-1', quorum: 1, reportTtlMs: 10_000, localStates: () => [], apply: () => {} });
+    store.join({
+      instanceId: 'worker-1',
+      quorum: 1,
+      reportTtlMs: 10_000,
+      localStates: () => [],
+      apply: () => {},
+    });
 
     store.publish(event('edge-a'));
     const first = store.sync(); // writes edge-a, then waits on the read

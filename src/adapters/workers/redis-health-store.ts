@@ -1,6 +1,15 @@
 import type { Disposable } from '../../core/breaker/breaker.ts';
-import type { HealthStore, HealthStoreMember, PathHealthEvent } from '../../core/health/health-store.ts';
-import { applyNewerStored, HEALTH_RECORD_SCRIPT, HEALTH_STATE_KEY, healthRecordArgs } from '../../core/health/redis-layout.ts';
+import type {
+  HealthStore,
+  HealthStoreMember,
+  PathHealthEvent,
+} from '../../core/health/health-store.ts';
+import {
+  applyNewerStored,
+  HEALTH_RECORD_SCRIPT,
+  HEALTH_STATE_KEY,
+  healthRecordArgs,
+} from '../../core/health/redis-layout.ts';
 import type { RespClient } from './resp-client.ts';
 
 export interface WorkerHealthStoreOptions {
@@ -77,14 +86,23 @@ export class WorkerRedisHealthStore implements HealthStore {
       client = await this.#options.connect();
       while (this.#pending.length > 0) {
         const event = this.#pending[0]!;
-        await client.command('EVAL', HEALTH_RECORD_SCRIPT, 2, ...healthRecordArgs(event, now, member.reportTtlMs, member.quorum));
+        await client.command(
+          'EVAL',
+          HEALTH_RECORD_SCRIPT,
+          2,
+          ...healthRecordArgs(event, now, member.reportTtlMs, member.quorum),
+        );
         this.#pending.shift();
       }
       if (readDue) {
         this.#lastRead = now;
         const flat = await client.command('HGETALL', HEALTH_STATE_KEY);
         // HGETALL answers [field, value, field, value, …]; the values are the stored transitions.
-        if (Array.isArray(flat)) applyNewerStored(member, flat.filter((v, i): v is string => i % 2 === 1 && typeof v === 'string'));
+        if (Array.isArray(flat))
+          applyNewerStored(
+            member,
+            flat.filter((v, i): v is string => i % 2 === 1 && typeof v === 'string'),
+          );
       }
       return true;
     } catch {

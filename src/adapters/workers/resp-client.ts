@@ -32,7 +32,10 @@ export function encodeCommand(args: readonly (string | number)[]): Uint8Array {
 }
 
 /** Parses one reply from `buffer` at `offset`; undefined when more bytes are needed. */
-export function parseReply(buffer: Uint8Array, offset = 0): { value: RespValue; next: number } | undefined {
+export function parseReply(
+  buffer: Uint8Array,
+  offset = 0,
+): { value: RespValue; next: number } | undefined {
   const lineEnd = indexOfCrlf(buffer, offset);
   if (lineEnd < 0) return undefined;
   const type = String.fromCharCode(buffer[offset]!);
@@ -49,7 +52,10 @@ export function parseReply(buffer: Uint8Array, offset = 0): { value: RespValue; 
       const length = Number(line);
       if (length < 0) return { value: null, next: after };
       if (buffer.byteLength < after + length + 2) return undefined;
-      return { value: decoder.decode(buffer.subarray(after, after + length)), next: after + length + 2 };
+      return {
+        value: decoder.decode(buffer.subarray(after, after + length)),
+        next: after + length + 2,
+      };
     }
     case '*': {
       const count = Number(line);
@@ -70,7 +76,8 @@ export function parseReply(buffer: Uint8Array, offset = 0): { value: RespValue; 
 }
 
 function indexOfCrlf(buffer: Uint8Array, from: number): number {
-  for (let i = from; i < buffer.byteLength - 1; i++) if (buffer[i] === 13 && buffer[i + 1] === 10) return i;
+  for (let i = from; i < buffer.byteLength - 1; i++)
+    if (buffer[i] === 13 && buffer[i + 1] === 10) return i;
   return -1;
 }
 
@@ -100,7 +107,10 @@ export class RespClient {
   #broken: RespError | undefined;
 
   /** `redirect`: how to reach the node a `-MOVED` names; without it a MOVED is an error like any other. */
-  constructor(streams: ByteStreamPair, options: { timeoutMs?: number; redirect?: RespRedirect } = {}) {
+  constructor(
+    streams: ByteStreamPair,
+    options: { timeoutMs?: number; redirect?: RespRedirect } = {},
+  ) {
     this.#streams = streams;
     this.#reader = streams.readable.getReader();
     this.#writer = streams.writable.getWriter();
@@ -116,7 +126,10 @@ export class RespClient {
   }
 
   async close(): Promise<void> {
-    await Promise.all([Promise.resolve(this.#streams.close()).catch(() => {}), this.#moved?.close()]);
+    await Promise.all([
+      Promise.resolve(this.#streams.close()).catch(() => {}),
+      this.#moved?.close(),
+    ]);
   }
 
   /**
@@ -180,21 +193,37 @@ export type OpenStream = (host: string, port: number, tls: boolean) => ByteStrea
  * when the URL has a password, and following one `-MOVED` (with the same credentials and TLS), so
  * the URL may name any node of a Redis Cluster.
  */
-export async function connectResp(url: string, open: OpenStream, timeoutMs = 250): Promise<RespClient> {
+export async function connectResp(
+  url: string,
+  open: OpenStream,
+  timeoutMs = 250,
+): Promise<RespClient> {
   const parsed = new URL(url);
-  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new Error(`REDIS_URL must be redis:// or rediss://, got ${parsed.protocol}`);
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')
+    throw new Error(`REDIS_URL must be redis:// or rediss://, got ${parsed.protocol}`);
   const tls = parsed.protocol === 'rediss:';
   const password = decodeURIComponent(parsed.password);
   const user = decodeURIComponent(parsed.username);
-  const connectTo = async (host: string, port: number, redirect?: RespRedirect): Promise<RespClient> => {
-    const client = new RespClient(open(host, port, tls), { timeoutMs, ...(redirect ? { redirect } : {}) });
+  const connectTo = async (
+    host: string,
+    port: number,
+    redirect?: RespRedirect,
+  ): Promise<RespClient> => {
+    const client = new RespClient(open(host, port, tls), {
+      timeoutMs,
+      ...(redirect ? { redirect } : {}),
+    });
     if (password) {
-      await client.command('AUTH', ...(user ? [user, password] : [password])).catch(async (error: unknown) => {
-        await client.close();
-        throw error;
-      });
+      await client
+        .command('AUTH', ...(user ? [user, password] : [password]))
+        .catch(async (error: unknown) => {
+          await client.close();
+          throw error;
+        });
     }
     return client;
   };
-  return connectTo(parsed.hostname, Number(parsed.port || 6379), (host, port) => connectTo(host || parsed.hostname, port));
+  return connectTo(parsed.hostname, Number(parsed.port || 6379), (host, port) =>
+    connectTo(host || parsed.hostname, port),
+  );
 }

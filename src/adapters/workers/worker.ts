@@ -62,9 +62,19 @@ function workerSecurity(policy: Policy, env: WorkerEnv): SecurityDeps {
   const merchants = policy.merchants;
   if (merchants === undefined) return {};
   const variable = merchants.keys.env;
-  if (variable === undefined) throw new PaypathError('internal_error', 500, 'merchants.keys.file is not available on Workers; use keys: { env: NAME } with a Worker secret');
+  if (variable === undefined)
+    throw new PaypathError(
+      'internal_error',
+      500,
+      'merchants.keys.file is not available on Workers; use keys: { env: NAME } with a Worker secret',
+    );
   const text = (env as Record<string, unknown>)[variable];
-  if (typeof text !== 'string') throw new PaypathError('internal_error', 500, `Worker secret ${variable} (merchant keys) is not set`);
+  if (typeof text !== 'string')
+    throw new PaypathError(
+      'internal_error',
+      500,
+      `Worker secret ${variable} (merchant keys) is not set`,
+    );
   let keys: ReturnType<typeof parseKeyring>;
   try {
     keys = parseKeyring(text, `Worker secret ${variable}`);
@@ -78,10 +88,16 @@ function workerSecurity(policy: Policy, env: WorkerEnv): SecurityDeps {
 async function build(source: string, env: WorkerEnv): Promise<Built> {
   const parsed = parsePolicy(source);
   if (!parsed.ok) {
-    throw new PaypathError('internal_error', 500, `PAYPATH_POLICY is invalid: ${parsed.issues.map((i) => formatIssue(i)).join('; ')}`);
+    throw new PaypathError(
+      'internal_error',
+      500,
+      `PAYPATH_POLICY is invalid: ${parsed.issues.map((i) => formatIssue(i)).join('; ')}`,
+    );
   }
   const redisUrl = env.REDIS_URL;
-  const health = redisUrl ? new WorkerRedisHealthStore({ connect: () => connectRedis(redisUrl) }) : undefined;
+  const health = redisUrl
+    ? new WorkerRedisHealthStore({ connect: () => connectRedis(redisUrl) })
+    : undefined;
   const gateway = new Gateway({
     policy: parsed.policy,
     policyHash: await policyHash(parsed.policy),
@@ -91,7 +107,12 @@ async function build(source: string, env: WorkerEnv): Promise<Built> {
     onProbeStart: (probe) => currentEvent.getStore()?.waitUntil(probe),
     ...(health ? { healthStore: health } : {}),
   });
-  return { source, app: createApp({ gateway: () => gateway, security: workerSecurity(parsed.policy, env) }), gateway, health };
+  return {
+    source,
+    app: createApp({ gateway: () => gateway, security: workerSecurity(parsed.policy, env) }),
+    gateway,
+    health,
+  };
 }
 
 /** This isolate's gateway for the policy in `env`, built on first use and rebuilt when the policy changes. */
@@ -106,7 +127,11 @@ async function gatewayFor(env: WorkerEnv): Promise<Built> {
  * Work after a request's answer: share its transitions at once, then those of the probes it
  * started, and deliver the redundancy alarms they raised (nothing outlives the request otherwise).
  */
-async function afterAnswer(gateway: Gateway, health: WorkerRedisHealthStore | undefined, probing: Promise<ProbeResult[]>): Promise<void> {
+async function afterAnswer(
+  gateway: Gateway,
+  health: WorkerRedisHealthStore | undefined,
+  probing: Promise<ProbeResult[]>,
+): Promise<void> {
   const shared = health?.sync();
   const probed = await probing.catch(() => []);
   if (probed.length > 0) await health?.sync();
@@ -114,7 +139,11 @@ async function afterAnswer(gateway: Gateway, health: WorkerRedisHealthStore | un
   await gateway.alarmDeliveries();
 }
 
-async function handleFetch(request: Request, env: WorkerEnv, ctx: WorkerContext): Promise<Response> {
+async function handleFetch(
+  request: Request,
+  env: WorkerEnv,
+  ctx: WorkerContext,
+): Promise<Response> {
   try {
     const current = await gatewayFor(env);
     // Probes that are due (their last one is older than their interval) start now and run beside
@@ -155,7 +184,11 @@ export default {
     return currentEvent.run(ctx, () => handleFetch(request, env, ctx));
   },
 
-  scheduled(_controller: WorkerScheduledController, env: WorkerEnv, ctx: WorkerContext): Promise<void> {
+  scheduled(
+    _controller: WorkerScheduledController,
+    env: WorkerEnv,
+    ctx: WorkerContext,
+  ): Promise<void> {
     return currentEvent.run(ctx, () => handleScheduled(env));
   },
 };

@@ -15,7 +15,12 @@ describe('scheduled drills', () => {
     await vi.advanceTimersByTimeAsync(29 * 60_000);
     expect(start).not.toHaveBeenCalled();
     await vi.advanceTimersByTimeAsync(60_000);
-    expect(start).toHaveBeenCalledWith({ path: 'kt-fiber', durationMs: 5_000, actor: 'scheduler', trigger: 'schedule' });
+    expect(start).toHaveBeenCalledWith({
+      path: 'kt-fiber',
+      durationMs: 5_000,
+      actor: 'scheduler',
+      trigger: 'schedule',
+    });
     await vi.advanceTimersByTimeAsync(30 * 60_000);
     expect(start).toHaveBeenCalledTimes(2);
 
@@ -33,7 +38,8 @@ describe('scheduled drills', () => {
     let busy = true;
     const started: string[] = [];
     const start = vi.fn(async ({ path }: { path: string }) => {
-      if (path === 'skt-fiber' && busy) throw Object.assign(new Error('a drill is running'), { code: 'drill_running' });
+      if (path === 'skt-fiber' && busy)
+        throw Object.assign(new Error('a drill is running'), { code: 'drill_running' });
       started.push(path);
       return {};
     });
@@ -56,7 +62,12 @@ describe('scheduled drills', () => {
     const scheduler = new DrillScheduler({ start } as unknown as DrillRunner);
     scheduler.configure([{ paths: ['kt-fiber', 'skt-fiber'], every: '6h', durationMs: 30_000 }]);
     await vi.advanceTimersByTimeAsync(6 * 60 * 60_000);
-    expect(start).toHaveBeenCalledWith({ paths: ['kt-fiber', 'skt-fiber'], durationMs: 30_000, actor: 'scheduler', trigger: 'schedule' });
+    expect(start).toHaveBeenCalledWith({
+      paths: ['kt-fiber', 'skt-fiber'],
+      durationMs: 30_000,
+      actor: 'scheduler',
+      trigger: 'schedule',
+    });
     scheduler.stop();
   });
 

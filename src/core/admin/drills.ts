@@ -58,7 +58,15 @@ export class DrillRunner {
   readonly #logger: Logger;
   readonly #finished: Drill[] = [];
   readonly #baseline: number[] = [];
-  #active: { drill: Drill; isolation: Disposable[]; timer: ReturnType<typeof setTimeout>; routes: Set<string>; durations: number[] } | undefined;
+  #active:
+    | {
+        drill: Drill;
+        isolation: Disposable[];
+        timer: ReturnType<typeof setTimeout>;
+        routes: Set<string>;
+        durations: number[];
+      }
+    | undefined;
   #nextId = 1;
 
   constructor(options: DrillRunnerOptions) {
@@ -81,7 +89,8 @@ export class DrillRunner {
     if (!active.routes.has(record.route)) return;
     const { drill } = active;
     drill.requests++;
-    if (record.path !== undefined) drill.carriedBy[record.path] = (drill.carriedBy[record.path] ?? 0) + 1;
+    if (record.path !== undefined)
+      drill.carriedBy[record.path] = (drill.carriedBy[record.path] ?? 0) + 1;
     if (requestFailed(record)) {
       drill.failed++;
       void this.#end('request_failed');
@@ -91,7 +100,13 @@ export class DrillRunner {
   }
 
   running(): Drill | null {
-    return this.#active ? { ...this.#active.drill, paths: [...this.#active.drill.paths], carriedBy: { ...this.#active.drill.carriedBy } } : null;
+    return this.#active
+      ? {
+          ...this.#active.drill,
+          paths: [...this.#active.drill.paths],
+          carriedBy: { ...this.#active.drill.carriedBy },
+        }
+      : null;
   }
 
   /** Newest first. */
@@ -103,39 +118,98 @@ export class DrillRunner {
    * Starts a drill isolating `path`, or every one of `paths` at once; throws PaypathError
    * 400/404/409 when it may not run.
    */
-  async start(request: { path?: string; paths?: readonly string[]; durationMs: number; actor: string; trigger: Drill['trigger'] }): Promise<Drill> {
+  async start(request: {
+    path?: string;
+    paths?: readonly string[];
+    durationMs: number;
+    actor: string;
+    trigger: Drill['trigger'];
+  }): Promise<Drill> {
     const gateway = this.#options.gateway();
     const { durationMs, actor } = request;
     const paths = [...(request.paths ?? (request.path === undefined ? [] : [request.path]))];
     const path = paths[0] ?? '';
     const refuse = async (error: PaypathError) => {
-      await this.#options.audit.append({ time: new Date().toISOString(), actor, action: 'drill.start', outcome: 'refused', details: { path, paths, durationMs, code: error.code, reason: error.message } });
-      if (error.code === 'drill_refused') for (const id of paths) this.#metrics.drill(id, 'refused');
+      await this.#options.audit.append({
+        time: new Date().toISOString(),
+        actor,
+        action: 'drill.start',
+        outcome: 'refused',
+        details: { path, paths, durationMs, code: error.code, reason: error.message },
+      });
+      if (error.code === 'drill_refused')
+        for (const id of paths) this.#metrics.drill(id, 'refused');
       throw error;
     };
-    if (paths.length === 0) return refuse(new PaypathError('invalid_request', 400, 'a drill needs at least one path', { details: { field: 'paths' } }));
+    if (paths.length === 0)
+      return refuse(
+        new PaypathError('invalid_request', 400, 'a drill needs at least one path', {
+          details: { field: 'paths' },
+        }),
+      );
     const repeated = paths.find((id, i) => paths.indexOf(id) !== i);
-    if (repeated !== undefined) return refuse(new PaypathError('invalid_request', 400, `path "${repeated}" is listed twice`, { details: { field: 'paths' } }));
-    if (!Number.isInteger(durationMs) || durationMs < DRILL_LIMITS.minMs || durationMs > DRILL_LIMITS.maxMs) {
-      return refuse(new PaypathError('invalid_request', 400, `durationMs must be an integer from ${DRILL_LIMITS.minMs} to ${DRILL_LIMITS.maxMs}`, { details: { field: 'durationMs' } }));
+    if (repeated !== undefined)
+      return refuse(
+        new PaypathError('invalid_request', 400, `path "${repeated}" is listed twice`, {
+          details: { field: 'paths' },
+        }),
+      );
+    if (
+      !Number.isInteger(durationMs) ||
+      durationMs < DRILL_LIMITS.minMs ||
+      durationMs > DRILL_LIMITS.maxMs
+    ) {
+      return refuse(
+        new PaypathError(
+          'invalid_request',
+          400,
+          `durationMs must be an integer from ${DRILL_LIMITS.minMs} to ${DRILL_LIMITS.maxMs}`,
+          { details: { field: 'durationMs' } },
+        ),
+      );
     }
     const unknown = paths.find((id) => !gateway.path(id));
     if (unknown !== undefined) {
-      return refuse(new PaypathError('path_not_found', 404, `no path "${unknown}" in the running policy`, { details: { path: unknown, paths: gateway.policy.paths.map((p) => p.id) } }));
+      return refuse(
+        new PaypathError('path_not_found', 404, `no path "${unknown}" in the running policy`, {
+          details: { path: unknown, paths: gateway.policy.paths.map((p) => p.id) },
+        }),
+      );
     }
     if (this.#active) {
-      return refuse(new PaypathError('drill_running', 409, `a drill on ${this.#active.drill.paths.join(', ')} is running; one drill at a time`, { details: { running: this.#active.drill.id } }));
+      return refuse(
+        new PaypathError(
+          'drill_running',
+          409,
+          `a drill on ${this.#active.drill.paths.join(', ')} is running; one drill at a time`,
+          { details: { running: this.#active.drill.id } },
+        ),
+      );
     }
     const drilled = new Set(paths);
-    const routes = gateway.policy.routes.filter((route) => route.paths.some((id) => drilled.has(id)));
+    const routes = gateway.policy.routes.filter((route) =>
+      route.paths.some((id) => drilled.has(id)),
+    );
     const stranded = routes
-      .filter((route) => !route.paths.some((id) => !drilled.has(id) && gateway.path(id)?.breaker.state === 'closed'))
+      .filter(
+        (route) =>
+          !route.paths.some(
+            (id) => !drilled.has(id) && gateway.path(id)?.breaker.state === 'closed',
+          ),
+      )
       // A route that queues when no path is left (billing) waits out the drill and is forwarded after
       // it; payments never: the offline limits would refuse some.
       .filter((route) => !(route.whenAllDown === 'queue' && route.class !== 'payment'))
       .map((route) => route.id);
     if (stranded.length > 0) {
-      return refuse(new PaypathError('drill_refused', 409, `isolating ${paths.join(', ')} would leave ${stranded.join(', ')} without a healthy path`, { details: { path, paths, routes: stranded } }));
+      return refuse(
+        new PaypathError(
+          'drill_refused',
+          409,
+          `isolating ${paths.join(', ')} would leave ${stranded.join(', ')} without a healthy path`,
+          { details: { path, paths, routes: stranded } },
+        ),
+      );
     }
     const drill: Drill = {
       id: `drill-${this.#nextId++}`,
@@ -155,9 +229,24 @@ export class DrillRunner {
     };
     const isolation = paths.map((id) => gateway.path(id)!.breaker.isolate());
     const timer = setTimeout(() => void this.#end('completed'), durationMs);
-    this.#active = { drill, isolation, timer, routes: new Set(routes.map((r) => r.id)), durations: [] };
-    this.#logger.info({ event: 'drill_started', drill: drill.id, path, paths, durationMs, actor }, `drill ${drill.id}: isolating ${paths.join(', ')} for ${durationMs} ms`);
-    await this.#options.audit.append({ time: drill.startedAt, actor, action: 'drill.start', outcome: 'ok', details: { drill: drill.id, path, paths, durationMs, trigger: drill.trigger } });
+    this.#active = {
+      drill,
+      isolation,
+      timer,
+      routes: new Set(routes.map((r) => r.id)),
+      durations: [],
+    };
+    this.#logger.info(
+      { event: 'drill_started', drill: drill.id, path, paths, durationMs, actor },
+      `drill ${drill.id}: isolating ${paths.join(', ')} for ${durationMs} ms`,
+    );
+    await this.#options.audit.append({
+      time: drill.startedAt,
+      actor,
+      action: 'drill.start',
+      outcome: 'ok',
+      details: { drill: drill.id, path, paths, durationMs, trigger: drill.trigger },
+    });
     return { ...drill, paths: [...paths] };
   }
 
@@ -178,17 +267,35 @@ export class DrillRunner {
     drill.status = drill.failed === 0 ? 'passed' : 'failed';
     const drillP50 = median(active.durations);
     drill.latencyMs.drillP50 = drillP50;
-    drill.latencyMs.added = drillP50 !== null && drill.latencyMs.baselineP50 !== null ? round(drillP50 - drill.latencyMs.baselineP50) : null;
+    drill.latencyMs.added =
+      drillP50 !== null && drill.latencyMs.baselineP50 !== null
+        ? round(drillP50 - drill.latencyMs.baselineP50)
+        : null;
     this.#finished.push(drill);
     if (this.#finished.length > (this.#options.kept ?? 20)) this.#finished.shift();
-    for (const id of drill.paths) this.#metrics.drill(id, drill.status === 'passed' ? 'passed' : 'failed');
+    for (const id of drill.paths)
+      this.#metrics.drill(id, drill.status === 'passed' ? 'passed' : 'failed');
     if (drill.status === 'passed') {
-      const carriers = Object.entries(drill.carriedBy).filter(([id, count]) => count > 0 && !drill.paths.includes(id)).map(([id]) => id);
+      const carriers = Object.entries(drill.carriedBy)
+        .filter(([id, count]) => count > 0 && !drill.paths.includes(id))
+        .map(([id]) => id);
       this.#options.gateway().recordDrillPassed(carriers);
     }
-    const log = drill.status === 'passed' ? this.#logger.info.bind(this.#logger) : this.#logger.error.bind(this.#logger);
-    log({ event: 'drill_ended', ...drill }, `drill ${drill.id} on ${drill.paths.join(', ')} ${drill.status}: ${drill.requests} requests, ${drill.failed} failed`);
-    await this.#options.audit.append({ time: drill.endedAt, actor: drill.actor, action: 'drill.end', outcome: drill.status === 'passed' ? 'ok' : 'failed', details: { ...drill } });
+    const log =
+      drill.status === 'passed'
+        ? this.#logger.info.bind(this.#logger)
+        : this.#logger.error.bind(this.#logger);
+    log(
+      { event: 'drill_ended', ...drill },
+      `drill ${drill.id} on ${drill.paths.join(', ')} ${drill.status}: ${drill.requests} requests, ${drill.failed} failed`,
+    );
+    await this.#options.audit.append({
+      time: drill.endedAt,
+      actor: drill.actor,
+      action: 'drill.end',
+      outcome: drill.status === 'passed' ? 'ok' : 'failed',
+      details: { ...drill },
+    });
   }
 }
 
@@ -209,19 +316,32 @@ export class DrillScheduler {
     for (const drill of drills) {
       const everyMs = parseDuration(drill.every);
       const attempt = (retriesLeft: number) => {
-        this.#runner.start({ ...(drill.paths ? { paths: drill.paths } : { path: drill.path! }), durationMs: drill.durationMs, actor: 'scheduler', trigger: 'schedule' }).catch((error: unknown) => {
-          // Drills run one at a time: one scheduled at the same moment as another waits for it.
-          if ((error as PaypathError).code === 'drill_running' && retriesLeft > 0) {
-            const retry = setTimeout(() => attempt(retriesLeft - 1), RETRY_WHILE_BUSY_MS);
-            (retry as { unref?: () => void }).unref?.();
-            this.#retries.add(retry);
-            return;
-          }
-          const paths = drill.paths ?? [drill.path!];
-          this.#logger.warn({ event: 'drill_not_started', paths, code: (error as PaypathError).code }, `scheduled drill on ${paths.join(', ')} not started: ${(error as Error).message}`);
-        });
+        this.#runner
+          .start({
+            ...(drill.paths ? { paths: drill.paths } : { path: drill.path! }),
+            durationMs: drill.durationMs,
+            actor: 'scheduler',
+            trigger: 'schedule',
+          })
+          .catch((error: unknown) => {
+            // Drills run one at a time: one scheduled at the same moment as another waits for it.
+            if ((error as PaypathError).code === 'drill_running' && retriesLeft > 0) {
+              const retry = setTimeout(() => attempt(retriesLeft - 1), RETRY_WHILE_BUSY_MS);
+              (retry as { unref?: () => void }).unref?.();
+              this.#retries.add(retry);
+              return;
+            }
+            const paths = drill.paths ?? [drill.path!];
+            this.#logger.warn(
+              { event: 'drill_not_started', paths, code: (error as PaypathError).code },
+              `scheduled drill on ${paths.join(', ')} not started: ${(error as Error).message}`,
+            );
+          });
       };
-      const timer = setInterval(() => attempt(Math.floor(everyMs / RETRY_WHILE_BUSY_MS) - 1), everyMs);
+      const timer = setInterval(
+        () => attempt(Math.floor(everyMs / RETRY_WHILE_BUSY_MS) - 1),
+        everyMs,
+      );
       (timer as { unref?: () => void }).unref?.();
       this.#timers.push(timer);
     }

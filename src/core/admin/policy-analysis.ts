@@ -4,7 +4,9 @@ import type { Policy } from '../policy/schema.ts';
 import { diffPolicies, type PolicyDiff } from './policy-diff.ts';
 
 /** A policy document as the admin API answers about it: parsed and validated, and when valid its hash and its diff from the running policy. */
-export type PolicyAnalysis = Exclude<PolicyParseResult, { ok: true }> | { ok: true; policy: Policy; hash: string; diff: PolicyDiff };
+export type PolicyAnalysis =
+  | Exclude<PolicyParseResult, { ok: true }>
+  | { ok: true; policy: Policy; hash: string; diff: PolicyDiff };
 
 /**
  * Everything the admin API computes from a posted document that grows with its size, in one call,
@@ -13,5 +15,10 @@ export type PolicyAnalysis = Exclude<PolicyParseResult, { ok: true }> | { ok: tr
 export async function analysePolicy(text: string, running: Policy): Promise<PolicyAnalysis> {
   const result = parsePolicy(text);
   if (!result.ok) return result;
-  return { ok: true, policy: result.policy, hash: await policyHash(result.policy), diff: diffPolicies(running, result.policy) };
+  return {
+    ok: true,
+    policy: result.policy,
+    hash: await policyHash(result.policy),
+    diff: diffPolicies(running, result.policy),
+  };
 }

@@ -6,10 +6,19 @@ import type { PolicyIssue } from '../policy/parse.ts';
 import type { Policy } from '../policy/schema.ts';
 import type { AuditLog } from './audit.ts';
 import { diffPolicies, type PolicyDiff } from './policy-diff.ts';
-import { InMemoryPolicyStore, type PolicyRevision, type PolicySource, type PolicyStore } from './policy-store.ts';
+import {
+  InMemoryPolicyStore,
+  type PolicyRevision,
+  type PolicySource,
+  type PolicyStore,
+} from './policy-store.ts';
 import { disallowedUpstreams, effectiveAllowlist } from './upstream-allowlist.ts';
 
-export type GatewayFactory = (policy: Policy, hash: string, previous: Gateway | undefined) => Gateway;
+export type GatewayFactory = (
+  policy: Policy,
+  hash: string,
+  previous: Gateway | undefined,
+) => Gateway;
 
 export interface PolicyControlOptions {
   policy: Policy;
@@ -70,10 +79,21 @@ export class PolicyControl {
     this.#audit = options.audit;
     this.#logger = options.logger ?? silentLogger;
     this.#now = options.now ?? (() => new Date());
-    this.store = options.store ?? new InMemoryPolicyStore({ policy: options.policy, hash: options.hash, actor: options.file ? `file:${options.file}` : 'startup', source: 'startup' });
+    this.store =
+      options.store ??
+      new InMemoryPolicyStore({
+        policy: options.policy,
+        hash: options.hash,
+        actor: options.file ? `file:${options.file}` : 'startup',
+        source: 'startup',
+      });
     this.#trusted = options.policy;
     this.#gateway = this.#factory(options.policy, options.hash, undefined);
-    this.fileState = { file: options.file ?? null, lastError: null, lastLoadedAt: options.file ? this.#now().toISOString() : null };
+    this.fileState = {
+      file: options.file ?? null,
+      lastError: null,
+      lastLoadedAt: options.file ? this.#now().toISOString() : null,
+    };
   }
 
   /** The gateway for the running policy; read once per request. */
@@ -103,29 +123,53 @@ export class PolicyControl {
   guardIssues(candidate: Policy, source: ApplyRequest['source']): PolicyIssue[] {
     const issues: PolicyIssue[] = [];
     const allowlist = source === 'file' ? effectiveAllowlist(candidate) : this.allowlist();
-    if (source !== 'file' && canonicalJson(candidate.admin) !== canonicalJson(this.#trusted.admin)) {
-      issues.push({ path: 'admin', message: 'the admin block (upstream allowlist) can only be changed in the policy file' });
+    if (
+      source !== 'file' &&
+      canonicalJson(candidate.admin) !== canonicalJson(this.#trusted.admin)
+    ) {
+      issues.push({
+        path: 'admin',
+        message: 'the admin block (upstream allowlist) can only be changed in the policy file',
+      });
     }
     // Routing tables change the host itself (with routing.manage): only someone who can edit the file may.
-    if (source !== 'file' && canonicalJson(candidate.routing) !== canonicalJson(this.#trusted.routing)) {
-      issues.push({ path: 'routing', message: 'the routing block (routing tables paypath keeps on the host) can only be changed in the policy file' });
+    if (
+      source !== 'file' &&
+      canonicalJson(candidate.routing) !== canonicalJson(this.#trusted.routing)
+    ) {
+      issues.push({
+        path: 'routing',
+        message:
+          'the routing block (routing tables paypath keeps on the host) can only be changed in the policy file',
+      });
     }
     if (source !== 'file' && this.#trusted.routing.manage) {
       const fileGateways = new Map(this.#trusted.paths.map((p) => [p.id, p.gateway]));
       candidate.paths.forEach((path, i) => {
         if (path.gateway !== fileGateways.get(path.id)) {
-          issues.push({ path: `paths[${i}].gateway`, message: 'with routing.manage, a path\'s gateway (a route paypath adds on the host) can only be changed in the policy file' });
+          issues.push({
+            path: `paths[${i}].gateway`,
+            message:
+              "with routing.manage, a path's gateway (a route paypath adds on the host) can only be changed in the policy file",
+          });
         }
       });
     }
     if (source !== 'file') {
       const known = new Set(webhookUrls(this.#trusted));
       for (const { field, url } of webhookFields(candidate)) {
-        if (!known.has(url)) issues.push({ path: field, message: `webhook ${url} is not in the policy file; webhook URLs can only be added there` });
+        if (!known.has(url))
+          issues.push({
+            path: field,
+            message: `webhook ${url} is not in the policy file; webhook URLs can only be added there`,
+          });
       }
     }
     for (const bad of disallowedUpstreams(candidate, allowlist)) {
-      issues.push({ path: bad.field, message: `upstream ${bad.url} is not in admin.upstreamAllowlist (${allowlist.join(', ')})` });
+      issues.push({
+        path: bad.field,
+        message: `upstream ${bad.url} is not in admin.upstreamAllowlist (${allowlist.join(', ')})`,
+      });
     }
     return issues;
   }
@@ -138,19 +182,52 @@ export class PolicyControl {
   }
 
   async #apply(request: ApplyRequest): Promise<ApplyResult> {
-    const action = request.source === 'rollback' ? 'policy.rollback' : request.source === 'file' ? 'policy.reload' : 'policy.apply';
+    const action =
+      request.source === 'rollback'
+        ? 'policy.rollback'
+        : request.source === 'file'
+          ? 'policy.reload'
+          : 'policy.apply';
     const running = this.current();
-    const details: Record<string, unknown> = request.restoredFrom !== undefined ? { restoredFrom: request.restoredFrom } : {};
+    const details: Record<string, unknown> =
+      request.restoredFrom !== undefined ? { restoredFrom: request.restoredFrom } : {};
     if (request.ifMatch !== undefined && request.ifMatch !== running.hash) {
-      await this.#record({ actor: request.actor, action, outcome: 'rejected', revision: running.revision, details: { ...details, code: 'policy_stale', ifMatch: request.ifMatch, runningHash: running.hash } });
-      throw new PaypathError('policy_stale', 412, `the running policy changed (hash ${running.hash}, revision ${running.revision}); fetch it again and redo the edit`, {
-        details: { runningHash: running.hash, revision: running.revision },
+      await this.#record({
+        actor: request.actor,
+        action,
+        outcome: 'rejected',
+        revision: running.revision,
+        details: {
+          ...details,
+          code: 'policy_stale',
+          ifMatch: request.ifMatch,
+          runningHash: running.hash,
+        },
       });
+      throw new PaypathError(
+        'policy_stale',
+        412,
+        `the running policy changed (hash ${running.hash}, revision ${running.revision}); fetch it again and redo the edit`,
+        {
+          details: { runningHash: running.hash, revision: running.revision },
+        },
+      );
     }
     const guard = this.guardIssues(request.policy, request.source);
     if (guard.length > 0) {
-      await this.#record({ actor: request.actor, action, outcome: 'rejected', revision: running.revision, details: { ...details, code: 'upstream_not_allowed', issues: guard } });
-      throw new PaypathError('upstream_not_allowed', 400, 'the policy points outside admin.upstreamAllowlist', { details: { issues: guard } });
+      await this.#record({
+        actor: request.actor,
+        action,
+        outcome: 'rejected',
+        revision: running.revision,
+        details: { ...details, code: 'upstream_not_allowed', issues: guard },
+      });
+      throw new PaypathError(
+        'upstream_not_allowed',
+        400,
+        'the policy points outside admin.upstreamAllowlist',
+        { details: { issues: guard } },
+      );
     }
     const diff = diffPolicies(running.policy, request.policy);
     const hash = await policyHash(request.policy);
@@ -162,12 +239,42 @@ export class PolicyControl {
     const next = this.#factory(request.policy, hash, previous);
     this.#gateway = next; // from here on, new requests use the new policy; requests in flight keep the old gateway
     if (request.source === 'file') this.#fileLoaded(request.policy);
-    const revision = this.store.record({ policy: request.policy, hash, actor: request.actor, source: request.source, ...(request.restoredFrom !== undefined ? { restoredFrom: request.restoredFrom } : {}) });
-    const retiring = previous.retire(next).catch((error: unknown) => this.#logger.error({ event: 'policy_retire_failed', err: String(error) }, 'closing the previous policy\'s paths failed'));
+    const revision = this.store.record({
+      policy: request.policy,
+      hash,
+      actor: request.actor,
+      source: request.source,
+      ...(request.restoredFrom !== undefined ? { restoredFrom: request.restoredFrom } : {}),
+    });
+    const retiring = previous
+      .retire(next)
+      .catch((error: unknown) =>
+        this.#logger.error(
+          { event: 'policy_retire_failed', err: String(error) },
+          "closing the previous policy's paths failed",
+        ),
+      );
     this.#retiring.add(retiring);
     void retiring.finally(() => this.#retiring.delete(retiring));
-    this.#logger.info({ event: 'policy_applied', revision: revision.revision, hash, actor: request.actor, source: request.source, changes: diff.changes.length }, `policy revision ${revision.revision} applied (${request.source}, ${request.actor})`);
-    await this.#record({ actor: request.actor, action, outcome: 'ok', revision: revision.revision, diff, details: { ...details, hash } });
+    this.#logger.info(
+      {
+        event: 'policy_applied',
+        revision: revision.revision,
+        hash,
+        actor: request.actor,
+        source: request.source,
+        changes: diff.changes.length,
+      },
+      `policy revision ${revision.revision} applied (${request.source}, ${request.actor})`,
+    );
+    await this.#record({
+      actor: request.actor,
+      action,
+      outcome: 'ok',
+      revision: revision.revision,
+      diff,
+      details: { ...details, hash },
+    });
     for (const listener of this.#listeners) listener(revision, next);
     return { applied: true, revision, diff };
   }
@@ -176,20 +283,45 @@ export class PolicyControl {
   async rollback(revision: number, actor: string, ifMatch?: string): Promise<ApplyResult> {
     const target = this.store.get(revision);
     if (!target) {
-      await this.#record({ actor, action: 'policy.rollback', outcome: 'rejected', details: { code: 'policy_revision_not_found', target: revision } });
-      throw new PaypathError('policy_revision_not_found', 404, `revision ${revision} is not in the kept history`, {
-        details: { revision, kept: this.store.history().map((r) => r.revision) },
+      await this.#record({
+        actor,
+        action: 'policy.rollback',
+        outcome: 'rejected',
+        details: { code: 'policy_revision_not_found', target: revision },
       });
+      throw new PaypathError(
+        'policy_revision_not_found',
+        404,
+        `revision ${revision} is not in the kept history`,
+        {
+          details: { revision, kept: this.store.history().map((r) => r.revision) },
+        },
+      );
     }
-    return this.apply({ policy: target.policy, actor, source: 'rollback', restoredFrom: revision, ...(ifMatch !== undefined ? { ifMatch } : {}) });
+    return this.apply({
+      policy: target.policy,
+      actor,
+      source: 'rollback',
+      restoredFrom: revision,
+      ...(ifMatch !== undefined ? { ifMatch } : {}),
+    });
   }
 
   /** A policy file that failed to load: the running policy stays; /status and the log say why. */
   async reportFileError(file: string, issues: PolicyIssue[]): Promise<void> {
     this.fileState.file = file;
     this.fileState.lastError = { at: this.#now().toISOString(), issues };
-    this.#logger.error({ event: 'policy_reload_failed', file, issues }, `policy file ${file} is invalid; keeping revision ${this.current().revision}`);
-    await this.#record({ actor: `file:${file}`, action: 'policy.reload', outcome: 'rejected', revision: this.current().revision, details: { code: 'policy_invalid', issues } });
+    this.#logger.error(
+      { event: 'policy_reload_failed', file, issues },
+      `policy file ${file} is invalid; keeping revision ${this.current().revision}`,
+    );
+    await this.#record({
+      actor: `file:${file}`,
+      action: 'policy.reload',
+      outcome: 'rejected',
+      revision: this.current().revision,
+      details: { code: 'policy_invalid', issues },
+    });
   }
 
   #fileLoaded(policy: Policy): void {
@@ -211,8 +343,15 @@ export class PolicyControl {
 
 /** Every webhook URL of a policy with its field path: outbound requests, so guarded like upstreams. */
 function webhookFields(policy: Policy): { field: string; url: string }[] {
-  const out = policy.redundancy.webhooks.map((url, i) => ({ field: `redundancy.webhooks[${i}]`, url }));
-  policy.paths.forEach((path, i) => path.budget?.webhooks.forEach((url, j) => out.push({ field: `paths[${i}].budget.webhooks[${j}]`, url })));
+  const out = policy.redundancy.webhooks.map((url, i) => ({
+    field: `redundancy.webhooks[${i}]`,
+    url,
+  }));
+  policy.paths.forEach((path, i) =>
+    path.budget?.webhooks.forEach((url, j) =>
+      out.push({ field: `paths[${i}].budget.webhooks[${j}]`, url }),
+    ),
+  );
   return out;
 }
 

@@ -24,11 +24,30 @@ describe('policy diff', () => {
     next.routes[0]!.paths = ['b', 'a', 'c'];
     const diff = diffPolicies(parse(base()), parse(next));
     expect(diff.changed).toBe(true);
-    expect(diff.changes).toContainEqual({ field: 'paths[id=a].grade', op: 'changed', from: 'hot', to: 'warm' });
-    expect(diff.changes).toContainEqual(expect.objectContaining({ field: 'paths[id=c]', op: 'added' }));
-    expect(diff.changes).toContainEqual({ field: 'routes[id=payments].paths', op: 'changed', from: ['a', 'b'], to: ['b', 'a', 'c'] });
-    expect(diff.summary).toMatchObject({ pathsAdded: ['c'], pathsChanged: ['a'], routesChanged: ['payments'] });
-    expect(diffPolicies(parse(base()), parse(base()))).toMatchObject({ changed: false, changes: [] });
+    expect(diff.changes).toContainEqual({
+      field: 'paths[id=a].grade',
+      op: 'changed',
+      from: 'hot',
+      to: 'warm',
+    });
+    expect(diff.changes).toContainEqual(
+      expect.objectContaining({ field: 'paths[id=c]', op: 'added' }),
+    );
+    expect(diff.changes).toContainEqual({
+      field: 'routes[id=payments].paths',
+      op: 'changed',
+      from: ['a', 'b'],
+      to: ['b', 'a', 'c'],
+    });
+    expect(diff.summary).toMatchObject({
+      pathsAdded: ['c'],
+      pathsChanged: ['a'],
+      routesChanged: ['payments'],
+    });
+    expect(diffPolicies(parse(base()), parse(base()))).toMatchObject({
+      changed: false,
+      changes: [],
+    });
   });
 });
 
@@ -47,7 +66,9 @@ describe('upstream allowlist', () => {
     expect(effectiveAllowlist(trusted)).toEqual(['https://pay.example']);
     const edited = base();
     edited.paths[1]!.upstream = 'http://169.254.169.254';
-    expect(disallowedUpstreams(parse(edited), effectiveAllowlist(trusted))).toEqual([{ field: 'paths[1].upstream', url: 'http://169.254.169.254' }]);
+    expect(disallowedUpstreams(parse(edited), effectiveAllowlist(trusted))).toEqual([
+      { field: 'paths[1].upstream', url: 'http://169.254.169.254' },
+    ]);
   });
 
   it('schema rejects allowlist entries that are neither origins nor prefixes ending in /', () => {
@@ -55,6 +76,10 @@ describe('upstream allowlist', () => {
     input.admin = { upstreamAllowlist: ['https://pay.example/v2', 'ftp://x'] };
     const result = validatePolicyObject(input);
     expect(result.ok).toBe(false);
-    if (!result.ok) expect(result.issues.map((i) => i.path)).toEqual(['admin.upstreamAllowlist[0]', 'admin.upstreamAllowlist[1]']);
+    if (!result.ok)
+      expect(result.issues.map((i) => i.path)).toEqual([
+        'admin.upstreamAllowlist[0]',
+        'admin.upstreamAllowlist[1]',
+      ]);
   });
 });

@@ -33,7 +33,9 @@ export function diffPolicies(from: Policy, to: Policy): PolicyDiff {
     return {
       added: [...b].filter((id) => !a.has(id)),
       removed: [...a].filter((id) => !b.has(id)),
-      changed: [...b].filter((id) => a.has(id) && changes.some((c) => c.field.startsWith(`${key}[id=${id}]`))),
+      changed: [...b].filter(
+        (id) => a.has(id) && changes.some((c) => c.field.startsWith(`${key}[id=${id}]`)),
+      ),
     };
   };
   const paths = summarise(from.paths, to.paths, 'paths');
@@ -69,20 +71,29 @@ function walk(a: unknown, b: unknown, field: string, out: PolicyChange[]): void 
   if (a === undefined) return void out.push({ field, op: 'added', to: b });
   if (b === undefined) return void out.push({ field, op: 'removed', from: a });
   if (isObject(a) && isObject(b)) {
-    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) walk(a[key], b[key], join(field, key), out);
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)]))
+      walk(a[key], b[key], join(field, key), out);
     return;
   }
   if (hasIds(a) && hasIds(b) && a.length + b.length > 0) {
     const before = new Map(a.map((x) => [x.id, x]));
     const after = new Map(b.map((x) => [x.id, x]));
-    for (const [id, entry] of before) if (!after.has(id)) out.push({ field: `${field}[id=${id}]`, op: 'removed', from: entry });
+    for (const [id, entry] of before)
+      if (!after.has(id)) out.push({ field: `${field}[id=${id}]`, op: 'removed', from: entry });
     for (const [id, entry] of after) {
       const old = before.get(id);
       if (old === undefined) out.push({ field: `${field}[id=${id}]`, op: 'added', to: entry });
       else walk(old, entry, `${field}[id=${id}]`, out);
     }
-    const order = (list: { id: string }[]) => list.map((x) => x.id).filter((id) => before.has(id) && after.has(id));
-    if (order(a).join() !== order(b).join()) out.push({ field: `${field}(order)`, op: 'changed', from: a.map((x) => x.id), to: b.map((x) => x.id) });
+    const order = (list: { id: string }[]) =>
+      list.map((x) => x.id).filter((id) => before.has(id) && after.has(id));
+    if (order(a).join() !== order(b).join())
+      out.push({
+        field: `${field}(order)`,
+        op: 'changed',
+        from: a.map((x) => x.id),
+        to: b.map((x) => x.id),
+      });
     return;
   }
   out.push({ field, op: 'changed', from: a, to: b });

@@ -31,7 +31,10 @@ export class InMemoryPolicyStore implements PolicyStore {
   readonly #kept: number;
   #next = 1;
 
-  constructor(initial: Omit<PolicyRevision, 'revision' | 'appliedAt'>, options: { kept?: number; now?: () => Date } = {}) {
+  constructor(
+    initial: Omit<PolicyRevision, 'revision' | 'appliedAt'>,
+    options: { kept?: number; now?: () => Date } = {},
+  ) {
     this.#kept = Math.max(1, options.kept ?? DEFAULT_HISTORY_KEPT);
     this.#now = options.now ?? (() => new Date());
     this.record(initial);
@@ -44,7 +47,11 @@ export class InMemoryPolicyStore implements PolicyStore {
   }
 
   record(entry: Omit<PolicyRevision, 'revision' | 'appliedAt'>): PolicyRevision {
-    const revision: PolicyRevision = { ...entry, revision: this.#next++, appliedAt: this.#now().toISOString() };
+    const revision: PolicyRevision = {
+      ...entry,
+      revision: this.#next++,
+      appliedAt: this.#now().toISOString(),
+    };
     this.#revisions.push(revision);
     if (this.#revisions.length > this.#kept) this.#revisions.shift();
     return revision;

@@ -12,7 +12,9 @@ export function upstreamAllowed(upstream: string, allowlist: readonly string[]):
     return false;
   }
   const normalised = url.href.endsWith('/') ? url.href : `${url.href}/`;
-  return allowlist.some((entry) => (entry.endsWith('/') ? normalised.startsWith(entry) : url.origin === entry));
+  return allowlist.some((entry) =>
+    entry.endsWith('/') ? normalised.startsWith(entry) : url.origin === entry,
+  );
 }
 
 /** The allowlist a trusted (file-loaded) policy sets: its own list, or, when empty, the origins of its paths. */
@@ -22,10 +24,14 @@ export function effectiveAllowlist(trusted: Policy): string[] {
 }
 
 /** Upstreams of `policy` that the allowlist does not admit, with their field paths. */
-export function disallowedUpstreams(policy: Policy, allowlist: readonly string[]): { field: string; url: string }[] {
+export function disallowedUpstreams(
+  policy: Policy,
+  allowlist: readonly string[],
+): { field: string; url: string }[] {
   const out: { field: string; url: string }[] = [];
   policy.paths.forEach((path, i) => {
-    if (!upstreamAllowed(path.upstream, allowlist)) out.push({ field: `paths[${i}].upstream`, url: path.upstream });
+    if (!upstreamAllowed(path.upstream, allowlist))
+      out.push({ field: `paths[${i}].upstream`, url: path.upstream });
   });
   return out;
 }

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { attribute, chargeDeferred, probeVerdict, type AttemptFacts, type ProbeVerdict, type Verdict } from './attribution.ts';
+import {
+  attribute,
+  chargeDeferred,
+  probeVerdict,
+  type AttemptFacts,
+  type ProbeVerdict,
+  type Verdict,
+} from './attribution.ts';
 import type { BreakerState } from './breaker.ts';
 
 const quiet = { closedAtStart: true, answeredElsewhere: false };
@@ -13,12 +20,36 @@ describe('attribute', () => {
     ['a 5xx answer', { outcome: 'upstream_error', code: 'http_503', ...quiet }, 'other'],
     ['a 429 answer', { outcome: 'upstream_error', code: 'http_429', ...busy }, 'other'],
     ['a refused connect', { outcome: 'not_sent', code: 'connect_refused', ...quiet }, 'link'],
-    ['a connect timeout, even while nobody answers', { outcome: 'not_sent', code: 'connect_timeout', ...quiet }, 'link'],
-    ['a lost connection after sending', { outcome: 'sent_no_answer', code: 'connection_lost', ...quiet }, 'link'],
-    ['a response timeout while another path answered', { outcome: 'sent_no_answer', code: 'response_timeout', ...busy }, 'link'],
-    ['a response timeout while nobody answered', { outcome: 'sent_no_answer', code: 'response_timeout', ...quiet }, 'defer'],
-    ['a response timeout of a half-open trial', { outcome: 'sent_no_answer', code: 'response_timeout', ...trial }, 'link'],
-    ['an error the transport did not classify', { outcome: 'sent_no_answer', code: 'unexpected', ...quiet }, 'other'],
+    [
+      'a connect timeout, even while nobody answers',
+      { outcome: 'not_sent', code: 'connect_timeout', ...quiet },
+      'link',
+    ],
+    [
+      'a lost connection after sending',
+      { outcome: 'sent_no_answer', code: 'connection_lost', ...quiet },
+      'link',
+    ],
+    [
+      'a response timeout while another path answered',
+      { outcome: 'sent_no_answer', code: 'response_timeout', ...busy },
+      'link',
+    ],
+    [
+      'a response timeout while nobody answered',
+      { outcome: 'sent_no_answer', code: 'response_timeout', ...quiet },
+      'defer',
+    ],
+    [
+      'a response timeout of a half-open trial',
+      { outcome: 'sent_no_answer', code: 'response_timeout', ...trial },
+      'link',
+    ],
+    [
+      'an error the transport did not classify',
+      { outcome: 'sent_no_answer', code: 'unexpected', ...quiet },
+      'other',
+    ],
   ])('%s', (_name, facts, verdict) => {
     expect(attribute(facts)).toBe(verdict);
   });
@@ -29,9 +60,12 @@ describe('chargeDeferred', () => {
     [false, false, true],
     [true, false, false], // the timed-out path answered this request itself
     [false, true, false], // it answered since: the processor stalled, not the path
-  ])('answered this request %s, answered since the attempt %s: charged %s', (answeredThisRequest, answeredSinceAttempt, charged) => {
-    expect(chargeDeferred({ answeredThisRequest, answeredSinceAttempt })).toBe(charged);
-  });
+  ])(
+    'answered this request %s, answered since the attempt %s: charged %s',
+    (answeredThisRequest, answeredSinceAttempt, charged) => {
+      expect(chargeDeferred({ answeredThisRequest, answeredSinceAttempt })).toBe(charged);
+    },
+  );
 });
 
 describe('probeVerdict', () => {

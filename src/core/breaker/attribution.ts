@@ -35,7 +35,8 @@ export function attribute(facts: AttemptFacts): Verdict {
       if (facts.code === 'unexpected') return 'other';
       // A timeout while no other path answered: the processor or this box may be the slow part,
       // not the path. A half-open trial is always judged by its result.
-      if (facts.code === 'response_timeout' && facts.closedAtStart && !facts.answeredElsewhere) return 'defer';
+      if (facts.code === 'response_timeout' && facts.closedAtStart && !facts.answeredElsewhere)
+        return 'defer';
       return 'link';
   }
 }
@@ -45,7 +46,10 @@ export function attribute(facts: AttemptFacts): Verdict {
  * unless it is the path that answered, or it answered anything itself since that attempt began
  * (then the processor was the slow part: a stall answers every path's queue when it ends).
  */
-export function chargeDeferred(facts: { answeredThisRequest: boolean; answeredSinceAttempt: boolean }): boolean {
+export function chargeDeferred(facts: {
+  answeredThisRequest: boolean;
+  answeredSinceAttempt: boolean;
+}): boolean {
   return !facts.answeredThisRequest && !facts.answeredSinceAttempt;
 }
 
@@ -58,7 +62,11 @@ export type ProbeVerdict = 'trip' | 'close' | 'none';
  * box may be the slow part (a stalled event loop), and payments then decide through the breaker.
  * A passing probe is the half-open trial; a drill's isolation is left alone.
  */
-export function probeVerdict(facts: { ok: boolean; state: BreakerState; othersAvailable: boolean }): ProbeVerdict {
+export function probeVerdict(facts: {
+  ok: boolean;
+  state: BreakerState;
+  othersAvailable: boolean;
+}): ProbeVerdict {
   if (facts.state === 'isolated') return 'none';
   if (!facts.ok) return facts.state === 'open' || facts.othersAvailable ? 'trip' : 'none';
   return facts.state === 'closed' ? 'none' : 'close';

@@ -13,11 +13,24 @@ const engines: [string, (config: BreakerConfig) => IBreaker][] = [
   ['TimestampBreaker', (config) => new TimestampBreaker(config)],
 ];
 
-const small = { windowMs: 10_000, errorThresholdPercentage: 50, volumeThreshold: 3, consecutiveFailures: 5, resetTimeoutMs: 50 };
+const small = {
+  windowMs: 10_000,
+  errorThresholdPercentage: 50,
+  volumeThreshold: 3,
+  consecutiveFailures: 5,
+  resetTimeoutMs: 50,
+};
 // A 10 s window at 50 %: after 1,000 successes, the share rule alone would need 1,000 failures.
-const busyConfig = { windowMs: 10_000, errorThresholdPercentage: 50, volumeThreshold: 5, consecutiveFailures: 3, resetTimeoutMs: 5_000 };
+const busyConfig = {
+  windowMs: 10_000,
+  errorThresholdPercentage: 50,
+  volumeThreshold: 5,
+  consecutiveFailures: 3,
+  resetTimeoutMs: 5_000,
+};
 
-const call = (charge: Charge) => [() => Promise.resolve(charge), (result: Charge) => result] as const;
+const call = (charge: Charge) =>
+  [() => Promise.resolve(charge), (result: Charge) => result] as const;
 const ok = call('success');
 const timeout = call('link');
 const excused = call('excused');
@@ -28,7 +41,8 @@ describe.each(engines)('%s keeps the breaker contract', (_name, make) => {
   let breaker: IBreaker;
   afterEach(() => breaker.dispose());
 
-  const charge = (c: readonly [() => Promise<Charge>, (r: Charge) => Charge]) => breaker.execute(...c).catch(() => {});
+  const charge = (c: readonly [() => Promise<Charge>, (r: Charge) => Charge]) =>
+    breaker.execute(...c).catch(() => {});
   const halfOpen = async () => {
     breaker.trip('probe');
     await expect.poll(() => breaker.state, { timeout: 2_000, interval: 10 }).toBe('half-open');
@@ -45,9 +59,13 @@ describe.each(engines)('%s keeps the breaker contract', (_name, make) => {
     expect(breaker.state).toBe('open');
     expect(breaker.isAvailable).toBe(false);
     let called = false;
-    await expect(breaker.execute(async () => (called = true))).rejects.toBeInstanceOf(BreakerOpenError);
+    await expect(breaker.execute(async () => (called = true))).rejects.toBeInstanceOf(
+      BreakerOpenError,
+    );
     expect(called).toBe(false);
-    expect(transitions.map((t) => [t.from, t.to, t.reason])).toEqual([['closed', 'open', 'failures']]);
+    expect(transitions.map((t) => [t.from, t.to, t.reason])).toEqual([
+      ['closed', 'open', 'failures'],
+    ]);
   });
 
   it('does not open while successes keep the failure share at or below the threshold', async () => {
@@ -105,12 +123,18 @@ describe.each(engines)('%s keeps the breaker contract', (_name, make) => {
     await halfOpen();
     expect(breaker.isAvailable).toBe(true);
     let release!: () => void;
-    const trial = breaker.execute(() => new Promise<string>((resolve) => (release = () => resolve('ok'))));
+    const trial = breaker.execute(
+      () => new Promise<string>((resolve) => (release = () => resolve('ok'))),
+    );
     expect(breaker.isAvailable).toBe(false);
     release();
     expect(await trial).toBe('ok');
     expect(breaker.state).toBe('closed');
-    expect(transitions).toEqual(['closed->open:probe', 'open->half-open:reset-timeout', 'half-open->closed:trial-succeeded']);
+    expect(transitions).toEqual([
+      'closed->open:probe',
+      'open->half-open:reset-timeout',
+      'half-open->closed:trial-succeeded',
+    ]);
   });
 
   it('restarts the reset timeout when tripped while open', async () => {
@@ -124,7 +148,10 @@ describe.each(engines)('%s keeps the breaker contract', (_name, make) => {
     const retrippedAt = Date.now();
     breaker.trip('probe');
     await expect.poll(() => breaker.state, { timeout: 5_000, interval: 10 }).toBe('half-open');
-    expect(transitions.map((t) => `${t.from}->${t.to}:${t.reason}`)).toEqual(['closed->open:probe', 'open->half-open:reset-timeout']);
+    expect(transitions.map((t) => `${t.from}->${t.to}:${t.reason}`)).toEqual([
+      'closed->open:probe',
+      'open->half-open:reset-timeout',
+    ]);
     // Node may run a timer a few ms early by Date.now(); without the restart it runs half a timeout early.
     expect(transitions[1]!.at - retrippedAt).toBeGreaterThanOrEqual(resetTimeoutMs - 20);
   });

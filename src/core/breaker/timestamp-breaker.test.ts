@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { TimestampBreaker } from './timestamp-breaker.ts';
 
-const config = { windowMs: 10_000, errorThresholdPercentage: 50, volumeThreshold: 3, consecutiveFailures: 5, resetTimeoutMs: 1_000 };
+const config = {
+  windowMs: 10_000,
+  errorThresholdPercentage: 50,
+  volumeThreshold: 3,
+  consecutiveFailures: 5,
+  resetTimeoutMs: 1_000,
+};
 const fail = () => Promise.reject(new Error('down'));
 
 function clocked() {
@@ -22,12 +28,18 @@ describe('TimestampBreaker', () => {
     clock.t += 1;
     expect(breaker.state).toBe('half-open');
     let release!: () => void;
-    const trial = breaker.execute(() => new Promise<string>((resolve) => (release = () => resolve('ok'))));
+    const trial = breaker.execute(
+      () => new Promise<string>((resolve) => (release = () => resolve('ok'))),
+    );
     expect(breaker.isAvailable).toBe(false);
     release();
     expect(await trial).toBe('ok');
     expect(breaker.state).toBe('closed');
-    expect(transitions).toEqual(['closed->open:probe', 'open->half-open:reset-timeout', 'half-open->closed:trial-succeeded']);
+    expect(transitions).toEqual([
+      'closed->open:probe',
+      'open->half-open:reset-timeout',
+      'half-open->closed:trial-succeeded',
+    ]);
   });
 
   it('forgets failures that fell out of the window', async () => {

@@ -43,7 +43,8 @@ export class TimestampBreaker implements IBreaker {
 
   get state(): BreakerState {
     const state = this.#computeState();
-    if (state !== this.#book.last) this.#book.report(state, state === 'half-open' ? 'reset-timeout' : 'computed');
+    if (state !== this.#book.last)
+      this.#book.report(state, state === 'half-open' ? 'reset-timeout' : 'computed');
     return state;
   }
 
@@ -52,7 +53,10 @@ export class TimestampBreaker implements IBreaker {
     return state === 'closed' || (state === 'half-open' && !this.#trialInFlight);
   }
 
-  async execute<T>(fn: () => Promise<T>, chargeOf: (result: T) => Charge = () => 'success'): Promise<T> {
+  async execute<T>(
+    fn: () => Promise<T>,
+    chargeOf: (result: T) => Charge = () => 'success',
+  ): Promise<T> {
     if (!this.isAvailable) throw new BreakerOpenError(this.state);
     const trial = this.state === 'half-open';
     if (trial) this.#trialInFlight = true;
@@ -72,7 +76,10 @@ export class TimestampBreaker implements IBreaker {
   }
 
   recordFailure(kind: FailureKind): void {
-    void this.execute(async () => undefined, () => kind).catch(() => {});
+    void this.execute(
+      async () => undefined,
+      () => kind,
+    ).catch(() => {});
   }
 
   isolate(): Disposable {
@@ -130,7 +137,11 @@ export class TimestampBreaker implements IBreaker {
       failures += b.failures;
       total += b.successes + b.failures;
     }
-    if (total >= this.#config.volumeThreshold && (failures / total) * 100 > this.#config.errorThresholdPercentage) this.#open('failures');
+    if (
+      total >= this.#config.volumeThreshold &&
+      (failures / total) * 100 > this.#config.errorThresholdPercentage
+    )
+      this.#open('failures');
   }
 
   #prune(): void {

@@ -18,7 +18,11 @@ async function halfOpen(gated: TrialGatedBreaker): Promise<void> {
 describe('TrialGatedBreaker', () => {
   it('admits the half-open trial only once this instance holds the lock', async () => {
     let grant!: (mine: boolean) => void;
-    const gated = new TrialGatedBreaker(new OpossumBreaker(config), () => new Promise((resolve) => (grant = resolve)), 60_000);
+    const gated = new TrialGatedBreaker(
+      new OpossumBreaker(config),
+      () => new Promise((resolve) => (grant = resolve)),
+      60_000,
+    );
     await halfOpen(gated);
     expect(gated.isAvailable).toBe(false); // lock asked for, not yet granted
     grant(true);
@@ -30,19 +34,29 @@ describe('TrialGatedBreaker', () => {
 
   it('keeps the path unavailable while another instance runs the trial, and applies its verdict', async () => {
     let asked = 0;
-    const gated = new TrialGatedBreaker(new OpossumBreaker(config), () => (asked++, Promise.resolve(false)), 60_000);
+    const gated = new TrialGatedBreaker(
+      new OpossumBreaker(config),
+      () => (asked++, Promise.resolve(false)),
+      60_000,
+    );
     await halfOpen(gated);
     await expect.poll(() => asked).toBe(1);
     await Promise.resolve(); // the refusal is applied
     expect(gated.isAvailable).toBe(false);
-    await expect(gated.execute(() => Promise.resolve('sent'))).rejects.toMatchObject({ code: 'breaker_open' });
+    await expect(gated.execute(() => Promise.resolve('sent'))).rejects.toMatchObject({
+      code: 'breaker_open',
+    });
     gated.reset('peer gw-2: trial-succeeded');
     expect(gated.isAvailable).toBe(true);
     gated.dispose();
   });
 
   it('runs the trial itself when the store cannot be reached', async () => {
-    const gated = new TrialGatedBreaker(new OpossumBreaker(config), () => Promise.reject(new Error('redis down')), 60_000);
+    const gated = new TrialGatedBreaker(
+      new OpossumBreaker(config),
+      () => Promise.reject(new Error('redis down')),
+      60_000,
+    );
     await halfOpen(gated);
     await expect.poll(() => gated.isAvailable).toBe(true);
     gated.dispose();

@@ -1,4 +1,11 @@
-import { BreakerOpenError, type BreakerTransition, type Charge, type Disposable, type FailureKind, type IBreaker } from './breaker.ts';
+import {
+  BreakerOpenError,
+  type BreakerTransition,
+  type Charge,
+  type Disposable,
+  type FailureKind,
+  type IBreaker,
+} from './breaker.ts';
 
 /**
  * Wraps a path's breaker when several instances share health state: only one instance at a time

@@ -20,21 +20,56 @@ export interface CarrierTable {
   gateway: string | null;
 }
 
-export function carrierTableNumbers(policy: Policy, pathId: string): { table: number; priority: number } {
+export function carrierTableNumbers(
+  policy: Policy,
+  pathId: string,
+): { table: number; priority: number } {
   const index = policy.paths.findIndex((p) => p.id === pathId);
-  return { table: policy.routing.tableBase + index + 1, priority: policy.routing.rulePriority + index };
+  return {
+    table: policy.routing.tableBase + index + 1,
+    priority: policy.routing.rulePriority + index,
+  };
 }
 
-export function carrierTable(policy: Policy, pathId: string, where: { source: string; interface: string; gateway: string | null }): CarrierTable {
-  return { pathId, ...carrierTableNumbers(policy, pathId), family: addressFamily(where.source), ...where };
+export function carrierTable(
+  policy: Policy,
+  pathId: string,
+  where: { source: string; interface: string; gateway: string | null },
+): CarrierTable {
+  return {
+    pathId,
+    ...carrierTableNumbers(policy, pathId),
+    family: addressFamily(where.source),
+    ...where,
+  };
 }
 
 /** `ip` arguments (after `ip`) that set the table up: the rule, then the default route. */
 export function carrierTableIpArgs(t: CarrierTable): { rule: string[]; route: string[] } {
   const family = t.family === 6 ? ['-6'] : [];
   return {
-    rule: [...family, 'rule', 'add', 'from', t.source, 'table', String(t.table), 'priority', String(t.priority)],
-    route: [...family, 'route', 'replace', 'default', ...(t.gateway ? ['via', t.gateway] : []), 'dev', t.interface, 'table', String(t.table)],
+    rule: [
+      ...family,
+      'rule',
+      'add',
+      'from',
+      t.source,
+      'table',
+      String(t.table),
+      'priority',
+      String(t.priority),
+    ],
+    route: [
+      ...family,
+      'route',
+      'replace',
+      'default',
+      ...(t.gateway ? ['via', t.gateway] : []),
+      'dev',
+      t.interface,
+      'table',
+      String(t.table),
+    ],
   };
 }
 
@@ -49,7 +84,9 @@ export function networkdSections(t: CarrierTable): string {
   return [
     `# in the .network file of ${t.interface} (e.g. /etc/systemd/network/10-${t.interface}.network)`,
     '[Route]',
-    ...(t.gateway ? [`Gateway=${t.gateway}`] : [`Destination=${t.family === 6 ? '::/0' : '0.0.0.0/0'}`]),
+    ...(t.gateway
+      ? [`Gateway=${t.gateway}`]
+      : [`Destination=${t.family === 6 ? '::/0' : '0.0.0.0/0'}`]),
     `Table=${t.table}`,
     '',
     '[RoutingPolicyRule]',

@@ -75,10 +75,16 @@ export class EgressWatch {
     try {
       box = await probe.interfaces();
     } catch (error) {
-      for (const path of paths) results.set(path.config.id, { ...uncheckedEgress(`cannot list this box's addresses: ${(error as Error).message}`), checkedAt: new Date().toISOString() });
+      for (const path of paths)
+        results.set(path.config.id, {
+          ...uncheckedEgress(`cannot list this box's addresses: ${(error as Error).message}`),
+          checkedAt: new Date().toISOString(),
+        });
     }
     if (box !== undefined) {
-      const checked = await Promise.all(paths.map((path) => checkPathEgress(probe, path.config, box, path.upstreamAddress())));
+      const checked = await Promise.all(
+        paths.map((path) => checkPathEgress(probe, path.config, box, path.upstreamAddress())),
+      );
       paths.forEach((path, i) => results.set(path.config.id, checked[i]!));
     }
     if (!this.#stopped) this.#options.onRound(results);

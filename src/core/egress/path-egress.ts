@@ -1,5 +1,13 @@
 import type { PathConfig } from '../policy/schema.ts';
-import { addressFamily, EgressUnavailableError, isIpLiteral, isLoopback, type BoxInterfaces, type EgressProbe, type InterfaceAddress } from './egress-probe.ts';
+import {
+  addressFamily,
+  EgressUnavailableError,
+  isIpLiteral,
+  isLoopback,
+  type BoxInterfaces,
+  type EgressProbe,
+  type InterfaceAddress,
+} from './egress-probe.ts';
 
 /**
  * How one path's packets really leave, as /status shows it:
@@ -26,7 +34,16 @@ export interface PathEgress {
 }
 
 export function uncheckedEgress(reason: string): PathEgress {
-  return { state: 'unknown', interface: null, gateway: null, source: null, table: null, destination: null, reason, checkedAt: null };
+  return {
+    state: 'unknown',
+    interface: null,
+    gateway: null,
+    source: null,
+    table: null,
+    destination: null,
+    reason,
+    checkedAt: null,
+  };
 }
 
 /** `leaves by s1 via 10.201.1.1 (table 101)`, or why it is not known. */
@@ -71,7 +88,11 @@ export function upstreamHost(upstream: string): string {
 }
 
 /** The address of `name` in `family` (a global one before a link-local one), or undefined. */
-export function interfaceAddress(addresses: readonly InterfaceAddress[], name: string, family: 4 | 6): string | undefined {
+export function interfaceAddress(
+  addresses: readonly InterfaceAddress[],
+  name: string,
+  family: 4 | 6,
+): string | undefined {
   const own = addresses.filter((a) => a.interface === name && a.family === family);
   return (own.find((a) => !a.address.toLowerCase().startsWith('fe80:')) ?? own[0])?.address;
 }
@@ -96,11 +117,21 @@ export async function checkPathEgress(
     checkedAt: now().toISOString(),
   });
   const addresses = box.addresses;
-  if (path.bind !== undefined && !addresses.some((a) => a.address === path.bind) && !(await isLocalAddress(probe, path.bind))) {
-    return result({ state: 'no_address', source: path.bind, reason: `bind address ${path.bind} is not on this box` });
+  if (
+    path.bind !== undefined &&
+    !addresses.some((a) => a.address === path.bind) &&
+    !(await isLocalAddress(probe, path.bind))
+  ) {
+    return result({
+      state: 'no_address',
+      source: path.bind,
+      reason: `bind address ${path.bind} is not on this box`,
+    });
   }
   if (path.interface !== undefined && !addresses.some((a) => a.interface === path.interface)) {
-    const reason = box.names.includes(path.interface) ? `interface ${path.interface} has no address` : `interface ${path.interface} is not on this box`;
+    const reason = box.names.includes(path.interface)
+      ? `interface ${path.interface} has no address`
+      : `interface ${path.interface} is not on this box`;
     return result({ state: 'no_address', interface: path.interface, reason });
   }
   const host = upstreamHost(path.upstream);
@@ -108,17 +139,26 @@ export async function checkPathEgress(
   try {
     destination = isIpLiteral(host) ? host : (upstreamAddress ?? (await probe.resolve(host)));
   } catch (error) {
-    return result({ state: 'unknown', reason: `cannot resolve ${host} to ask for its route: ${(error as Error).message}` });
+    return result({
+      state: 'unknown',
+      reason: `cannot resolve ${host} to ask for its route: ${(error as Error).message}`,
+    });
   }
   let source = path.bind;
   if (path.interface !== undefined) {
     source = interfaceAddress(addresses, path.interface, addressFamily(destination));
     if (source === undefined) {
-      return result({ state: 'no_address', interface: path.interface, destination, reason: `interface ${path.interface} has no IPv${addressFamily(destination)} address` });
+      return result({
+        state: 'no_address',
+        interface: path.interface,
+        destination,
+        reason: `interface ${path.interface} has no IPv${addressFamily(destination)} address`,
+      });
     }
   }
   // An upstream on loopback is this box itself: no carrier, nothing to ask.
-  if (isLoopback(destination)) return result({ state: 'local', interface: 'lo', source: source ?? null, destination });
+  if (isLoopback(destination))
+    return result({ state: 'local', interface: 'lo', source: source ?? null, destination });
   try {
     const route = await probe.route(destination, source);
     return result({
@@ -130,8 +170,19 @@ export async function checkPathEgress(
       destination,
     });
   } catch (error) {
-    if (error instanceof EgressUnavailableError) return result({ state: 'unknown', source: source ?? null, destination, reason: `cannot ask the kernel: ${error.message}` });
-    return result({ state: 'unroutable', source: source ?? null, destination, reason: `no route to ${destination}${source ? ` from ${source}` : ''}: ${(error as Error).message}` });
+    if (error instanceof EgressUnavailableError)
+      return result({
+        state: 'unknown',
+        source: source ?? null,
+        destination,
+        reason: `cannot ask the kernel: ${error.message}`,
+      });
+    return result({
+      state: 'unroutable',
+      source: source ?? null,
+      destination,
+      reason: `no route to ${destination}${source ? ` from ${source}` : ''}: ${(error as Error).message}`,
+    });
   }
 }
 
@@ -146,12 +197,16 @@ async function isLocalAddress(probe: EgressProbe, address: string): Promise<bool
 }
 
 /** Groups of two or more paths that leave the same way (same interface and next hop), in path order. */
-export function sharedEgressGroups(paths: readonly { id: string; egress: PathEgress }[]): { egress: string; paths: string[] }[] {
+export function sharedEgressGroups(
+  paths: readonly { id: string; egress: PathEgress }[],
+): { egress: string; paths: string[] }[] {
   const byKey = new Map<string, string[]>();
   for (const path of paths) {
     const key = egressKey(path.egress);
     if (key === null) continue;
     byKey.set(key, [...(byKey.get(key) ?? []), path.id]);
   }
-  return [...byKey.entries()].filter(([, ids]) => ids.length > 1).map(([egress, ids]) => ({ egress, paths: ids }));
+  return [...byKey.entries()]
+    .filter(([, ids]) => ids.length > 1)
+    .map(([egress, ids]) => ({ egress, paths: ids }));
 }

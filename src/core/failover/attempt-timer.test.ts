@@ -29,7 +29,9 @@ describe('AttemptTimer', () => {
       // the socket has been read.
       upstream.write('answer');
       busyFor(40);
-      const answeredFirst = await new Promise<boolean>((resolve) => timer.signal.addEventListener('abort', () => resolve(answered)));
+      const answeredFirst = await new Promise<boolean>((resolve) =>
+        timer.signal.addEventListener('abort', () => resolve(answered)),
+      );
       expect(answeredFirst).toBe(true);
     } finally {
       client.destroy();

@@ -12,7 +12,10 @@ export class AttemptTimer {
 
   constructor(ms: number) {
     this.#timer = setTimeout(() => {
-      this.#timer = setTimeout(() => this.#controller.abort(new DOMException(`no answer within ${ms} ms`, 'TimeoutError')), 0);
+      this.#timer = setTimeout(
+        () => this.#controller.abort(new DOMException(`no answer within ${ms} ms`, 'TimeoutError')),
+        0,
+      );
     }, ms);
   }
 

@@ -20,9 +20,17 @@ export type Attempt =
  * move on to, and giving up early would turn a slow answer into a failure (seen when a spliced
  * carrier floods the processor with held requests), so it waits up to the deadline.
  */
-export function attemptTimeoutMs(route: RouteConfig, path: PathRuntime, lastUsable: boolean, remainingMs: number): number {
+export function attemptTimeoutMs(
+  route: RouteConfig,
+  path: PathRuntime,
+  lastUsable: boolean,
+  remainingMs: number,
+): number {
   const adaptive = lastUsable ? undefined : path.attemptTimeoutMs?.(route);
-  return Math.min(route.attemptTimeoutMs ?? adaptive ?? (lastUsable ? remainingMs : DEFAULT_ATTEMPT_TIMEOUT_MS), remainingMs);
+  return Math.min(
+    route.attemptTimeoutMs ?? adaptive ?? (lastUsable ? remainingMs : DEFAULT_ATTEMPT_TIMEOUT_MS),
+    remainingMs,
+  );
 }
 
 /**
@@ -43,13 +51,23 @@ export async function sendAttempt(
       : undefined;
   try {
     path.noteAsked?.();
-    const response = await path.transport.send(request, { signal: timer.signal, bodyTimeoutMs: route.deadlineMs });
+    const response = await path.transport.send(request, {
+      signal: timer.signal,
+      bodyTimeoutMs: route.deadlineMs,
+    });
     const code = `http_${response.status}`;
-    if (response.status >= 500 || response.status === 429) return { outcome: 'upstream_error', code, response };
+    if (response.status >= 500 || response.status === 429)
+      return { outcome: 'upstream_error', code, response };
     return { outcome: 'answered', code, response };
   } catch (error) {
-    const failure = error instanceof AttemptError ? error : new AttemptError('unexpected', 'sent', String(error), { cause: error });
-    return { outcome: failure.wire === 'not_sent' ? 'not_sent' : 'sent_no_answer', code: failure.code };
+    const failure =
+      error instanceof AttemptError
+        ? error
+        : new AttemptError('unexpected', 'sent', String(error), { cause: error });
+    return {
+      outcome: failure.wire === 'not_sent' ? 'not_sent' : 'sent_no_answer',
+      code: failure.code,
+    };
   } finally {
     timer.dispose();
     unwatch?.();

@@ -10,7 +10,10 @@ function path(id: string, { open = false, degraded = false } = {}): PathRuntime 
   return {
     config: { id } as PathRuntime['config'],
     breaker,
-    transport: { send: () => Promise.reject(new Error('not sent in these tests')), close: async () => {} },
+    transport: {
+      send: () => Promise.reject(new Error('not sent in these tests')),
+      close: async () => {},
+    },
     latency: new LatencyWindow(),
     recordAttempt() {},
     degraded,
@@ -25,12 +28,19 @@ const ids = (cursor: CandidateCursor) => {
 
 describe('CandidateCursor', () => {
   it('goes through the candidates in order, skipping those whose breaker would not admit a request', () => {
-    expect(ids(new CandidateCursor([path('a'), path('b', { open: true }), path('c')]))).toEqual(['a', 'c']);
+    expect(ids(new CandidateCursor([path('a'), path('b', { open: true }), path('c')]))).toEqual([
+      'a',
+      'c',
+    ]);
   });
 
   it('puts degraded paths last while a sound one is available, and keeps the order when none is', () => {
-    expect(ids(new CandidateCursor([path('a', { degraded: true }), path('b'), path('c')]))).toEqual(['b', 'c', 'a']);
-    expect(ids(new CandidateCursor([path('a', { degraded: true }), path('b', { open: true })]))).toEqual(['a']);
+    expect(ids(new CandidateCursor([path('a', { degraded: true }), path('b'), path('c')]))).toEqual(
+      ['b', 'c', 'a'],
+    );
+    expect(
+      ids(new CandidateCursor([path('a', { degraded: true }), path('b', { open: true })])),
+    ).toEqual(['a']);
   });
 
   it('asks the same path again, and knows whether a later path is usable', () => {

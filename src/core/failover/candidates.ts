@@ -59,9 +59,15 @@ export class CandidateCursor {
    * the cursor then standing on the last path raced. Connects that failed during the race are
    * returned in order; those that fail after it go to `onLateFailure`.
    */
-  async hedge(hedgeMs: number, budgetMs: number, onLateFailure: (failure: ConnectFailure) => void): Promise<{ winner: PathRuntime | undefined; failures: ConnectFailure[] }> {
+  async hedge(
+    hedgeMs: number,
+    budgetMs: number,
+    onLateFailure: (failure: ConnectFailure) => void,
+  ): Promise<{ winner: PathRuntime | undefined; failures: ConnectFailure[] }> {
     const paths = this.paths;
-    const race = await raceConnects(paths, this.#index, hedgeMs, budgetMs, (index, error) => onLateFailure({ path: paths[index]!, error }));
+    const race = await raceConnects(paths, this.#index, hedgeMs, budgetMs, (index, error) =>
+      onLateFailure({ path: paths[index]!, error }),
+    );
     this.#index = race.winner ?? race.lastStarted;
     return {
       winner: race.winner === undefined ? undefined : paths[race.winner],

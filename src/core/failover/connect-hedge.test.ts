@@ -22,7 +22,8 @@ function fakePath(id: string, behaviour: ConnectBehaviour, log: string[]): PathR
             log.push(`abort ${id}`);
             reject(new AttemptError('connect_timeout', 'not_sent', 'aborted'));
           });
-          if (behaviour === 'refuse') reject(new AttemptError('connect_refused', 'not_sent', 'refused'));
+          if (behaviour === 'refuse')
+            reject(new AttemptError('connect_refused', 'not_sent', 'refused'));
           else if (typeof behaviour === 'number') setTimeout(resolve, behaviour);
         }),
     },
@@ -32,7 +33,12 @@ function fakePath(id: string, behaviour: ConnectBehaviour, log: string[]): PathR
 describe('raceConnects', () => {
   it('starts the next candidate after hedgeMs and sends on the first connected, without cutting the other short', async () => {
     const log: string[] = [];
-    const result = await raceConnects([fakePath('a', 'hang', log), fakePath('b', 1, log)], 0, 20, 5_000);
+    const result = await raceConnects(
+      [fakePath('a', 'hang', log), fakePath('b', 1, log)],
+      0,
+      20,
+      5_000,
+    );
     expect(result.winner).toBe(1);
     expect(result.failures).toEqual([]);
     expect(log).toEqual(['start a', 'start b']);
@@ -46,10 +52,22 @@ describe('raceConnects', () => {
       transport: {
         send: () => Promise.reject(new Error('not used')),
         close: () => Promise.resolve(),
-        connect: () => new Promise<void>((_resolve, reject) => setTimeout(() => reject(new AttemptError('connect_timeout', 'not_sent', 'timed out')), 40)),
+        connect: () =>
+          new Promise<void>((_resolve, reject) =>
+            setTimeout(
+              () => reject(new AttemptError('connect_timeout', 'not_sent', 'timed out')),
+              40,
+            ),
+          ),
       },
     };
-    const result = await raceConnects([slowFailure, fakePath('b', 1, log)], 0, 10, 5_000, (index, error) => late.push(`${index}:${error.code}`));
+    const result = await raceConnects(
+      [slowFailure, fakePath('b', 1, log)],
+      0,
+      10,
+      5_000,
+      (index, error) => late.push(`${index}:${error.code}`),
+    );
     expect(result.winner).toBe(1);
     expect(late).toEqual([]);
     await new Promise((resolve) => setTimeout(resolve, 80));
@@ -58,14 +76,24 @@ describe('raceConnects', () => {
 
   it('moves on at once when a connect fails, and reports the failure', async () => {
     const log: string[] = [];
-    const result = await raceConnects([fakePath('a', 'refuse', log), fakePath('b', 1, log)], 0, 10_000, 5_000);
+    const result = await raceConnects(
+      [fakePath('a', 'refuse', log), fakePath('b', 1, log)],
+      0,
+      10_000,
+      5_000,
+    );
     expect(result.winner).toBe(1);
     expect(result.failures.map((f) => f.error.code)).toEqual(['connect_refused']);
   });
 
   it('gives up when no connection is up within the budget', async () => {
     const log: string[] = [];
-    const result = await raceConnects([fakePath('a', 'hang', log), fakePath('b', 'hang', log)], 0, 5, 50);
+    const result = await raceConnects(
+      [fakePath('a', 'hang', log), fakePath('b', 'hang', log)],
+      0,
+      5,
+      50,
+    );
     expect(result.winner).toBeUndefined();
     expect(result.lastStarted).toBe(1);
     expect(log).toEqual(['start a', 'start b']);

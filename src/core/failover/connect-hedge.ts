@@ -60,7 +60,10 @@ export function raceConnects(
           },
           (error: unknown) => {
             pending--;
-            const failure = error instanceof AttemptError ? error : new AttemptError('connect_reset', 'not_sent', String(error), { cause: error });
+            const failure =
+              error instanceof AttemptError
+                ? error
+                : new AttemptError('connect_reset', 'not_sent', String(error), { cause: error });
             if (done) {
               onLateFailure(index, failure);
               return;

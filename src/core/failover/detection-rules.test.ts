@@ -8,11 +8,18 @@ import { forwardWithFailover } from './failover.ts';
 import type { PathRuntime } from '../paths/path-runtime.ts';
 import { RetryBudget } from './retry-budget.ts';
 
-
 type Script = (request: UpstreamRequest, signal: AbortSignal) => Promise<UpstreamResponse>;
-const json = (status: number, body: unknown): UpstreamResponse => ({ status, headers: new Headers(), body: new Response(JSON.stringify(body)).body });
+const json = (status: number, body: unknown): UpstreamResponse => ({
+  status,
+  headers: new Headers(),
+  body: new Response(JSON.stringify(body)).body,
+});
 const hang: Script = (_req, signal) =>
-  new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new AttemptError('response_timeout', 'sent', 'timeout'))));
+  new Promise((_resolve, reject) =>
+    signal.addEventListener('abort', () =>
+      reject(new AttemptError('response_timeout', 'sent', 'timeout')),
+    ),
+  );
 
 /** Routes fix a 30 ms attempt timeout unless `adaptive`. */
 function setup(scripts: Record<string, Script>, { adaptive = false } = {}) {
@@ -20,10 +27,21 @@ function setup(scripts: Record<string, Script>, { adaptive = false } = {}) {
   const parsed = validatePolicyObject({
     version: 1,
     paths: ids.map((id) => ({ id, upstream: 'http://processor.test' })),
-    routes: [{ id: 'payments', match: { method: 'POST', path: '/v1/payments' }, paths: ids, attemptTimeoutMs: adaptive ? undefined : 30, idempotency: { upstreamHonors: true } }],
+    routes: [
+      {
+        id: 'payments',
+        match: { method: 'POST', path: '/v1/payments' },
+        paths: ids,
+        attemptTimeoutMs: adaptive ? undefined : 30,
+        idempotency: { upstreamHonors: true },
+      },
+    ],
   });
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-  const paths = new Map<string, PathRuntime & { breaker: RecordingBreaker; sends: number; lastAnsweredAt: number | undefined }>();
+  const paths = new Map<
+    string,
+    PathRuntime & { breaker: RecordingBreaker; sends: number; lastAnsweredAt: number | undefined }
+  >();
   for (const config of parsed.policy.paths) {
     const runtime = {
       config,
@@ -44,16 +62,22 @@ function setup(scripts: Record<string, Script>, { adaptive = false } = {}) {
     };
     paths.set(config.id, runtime);
   }
-  const request = (): UpstreamRequest => ({ method: 'POST', target: '/v1/payments', headers: new Headers(), body: new TextEncoder().encode('{}') });
+  const request = (): UpstreamRequest => ({
+    method: 'POST',
+    target: '/v1/payments',
+    headers: new Headers(),
+    body: new TextEncoder().encode('{}'),
+  });
   return { route: parsed.policy.routes[0]!, paths, request };
 }
 
 describe('detection rules in the failover engine', () => {
-  it('asks again on 409 key_in_use for its own key until the first attempt\'s stored result comes back', async () => {
+  it("asks again on 409 key_in_use for its own key until the first attempt's stored result comes back", async () => {
     let asked = 0;
     const { route, paths, request } = setup({
       a: hang,
-      b: async () => (++asked < 3 ? json(409, { error: { code: 'key_in_use' } }) : json(201, { id: 'ch_1' })),
+      b: async () =>
+        ++asked < 3 ? json(409, { error: { code: 'key_in_use' } }) : json(201, { id: 'ch_1' }),
     });
     const result = await forwardWithFailover(route, request(), paths, { idempotencyKey: 'k1' });
     expect(result.response.status).toBe(201);
@@ -62,10 +86,15 @@ describe('detection rules in the failover engine', () => {
   });
 
   it('passes a 409 that is not key_in_use through unchanged', async () => {
-    const { route, paths, request } = setup({ a: hang, b: async () => json(409, { error: { code: 'conflict' } }) });
+    const { route, paths, request } = setup({
+      a: hang,
+      b: async () => json(409, { error: { code: 'conflict' } }),
+    });
     const result = await forwardWithFailover(route, request(), paths, { idempotencyKey: 'k2' });
     expect(result.response.status).toBe(409);
-    expect(await new Response(result.response.body).json()).toEqual({ error: { code: 'conflict' } });
+    expect(await new Response(result.response.body).json()).toEqual({
+      error: { code: 'conflict' },
+    });
   });
 
   it('excuses a timeout while no other path answered, and charges it once another path answers', async () => {
@@ -95,7 +124,10 @@ describe('detection rules in the failover engine', () => {
     const { route, paths, request } = setup({ a: hang, b: async () => json(201, {}) });
     paths.get('b')!.lastAnsweredAt = Date.now(); // b answered lately (e.g. its probe)
     const budget = new RetryBudget({ percent: 0, minConcurrent: 0 });
-    const result = await forwardWithFailover(route, request(), paths, { idempotencyKey: 'k4', retryBudget: budget });
+    const result = await forwardWithFailover(route, request(), paths, {
+      idempotencyKey: 'k4',
+      retryBudget: budget,
+    });
     expect(result.response.status).toBe(201);
     expect(budget.refused).toBe(0);
   });
@@ -103,7 +135,10 @@ describe('detection rules in the failover engine', () => {
   it('uses one budget slot per request, however many paths it tries', async () => {
     const { route, paths, request } = setup({ a: hang, b: hang, c: async () => json(201, {}) });
     const budget = new RetryBudget({ percent: 0, minConcurrent: 1 });
-    const result = await forwardWithFailover(route, request(), paths, { idempotencyKey: 'k6', retryBudget: budget });
+    const result = await forwardWithFailover(route, request(), paths, {
+      idempotencyKey: 'k6',
+      retryBudget: budget,
+    });
     expect(result.pathId).toBe('c');
     expect(budget.refused).toBe(0);
     expect(budget.retrying).toBe(0); // released when the request ended
@@ -112,7 +147,9 @@ describe('detection rules in the failover engine', () => {
   it('refuses a re-send when nobody answered and the budget is spent: outcome unknown, sent once', async () => {
     const { route, paths, request } = setup({ a: hang, b: async () => json(201, {}) });
     const budget = new RetryBudget({ percent: 0, minConcurrent: 0 });
-    await expect(forwardWithFailover(route, request(), paths, { idempotencyKey: 'k5', retryBudget: budget })).rejects.toMatchObject({
+    await expect(
+      forwardWithFailover(route, request(), paths, { idempotencyKey: 'k5', retryBudget: budget }),
+    ).rejects.toMatchObject({
       code: 'outcome_unknown',
     });
     expect(paths.get('b')!.sends).toBe(0);
@@ -120,18 +157,27 @@ describe('detection rules in the failover engine', () => {
   });
 
   it('gives up an attempt when its path falls silent, before the adaptive timeout, and fails over', async () => {
-    const { route, paths, request } = setup({ a: hang, b: async () => json(201, { id: 'ch_1' }) }, { adaptive: true });
+    const { route, paths, request } = setup(
+      { a: hang, b: async () => json(201, { id: 'ch_1' }) },
+      { adaptive: true },
+    );
     const a = paths.get('a')!;
     a.attemptTimeoutMs = () => 60_000; // the adaptive timeout alone would hold the payment for a minute
     const watched: number[] = [];
     a.watchSilence = (_route, startedAt, giveUp) => {
       watched.push(startedAt);
-      setTimeout(() => giveUp('the path answered nothing for 20 ms while 2 later attempts waited'), 1);
+      setTimeout(
+        () => giveUp('the path answered nothing for 20 ms while 2 later attempts waited'),
+        1,
+      );
       return () => {};
     };
     const result = await forwardWithFailover(route, request(), paths, { idempotencyKey: 'k7' });
     expect(result.pathId).toBe('b');
-    expect(result.attempts.map((x) => `${x.pathId}:${x.code}`)).toEqual(['a:response_timeout', 'b:http_201']);
+    expect(result.attempts.map((x) => `${x.pathId}:${x.code}`)).toEqual([
+      'a:response_timeout',
+      'b:http_201',
+    ]);
     expect(watched).toHaveLength(1);
   });
 
@@ -143,7 +189,9 @@ describe('detection rules in the failover engine', () => {
       for (const p of paths.values()) p.watchSilence = () => (watched++, () => {});
     }
     await forwardWithFailover(fixed.route, fixed.request(), fixed.paths, { idempotencyKey: 'k8' });
-    await forwardWithFailover(adaptive.route, adaptive.request(), adaptive.paths, { idempotencyKey: 'k9' });
+    await forwardWithFailover(adaptive.route, adaptive.request(), adaptive.paths, {
+      idempotencyKey: 'k9',
+    });
     expect(watched).toBe(0);
   });
 });

@@ -12,23 +12,36 @@ import type { AttemptRecord } from './types.ts';
 
 type Script = (request: UpstreamRequest, signal: AbortSignal) => Promise<UpstreamResponse>;
 
-
 const answer = (status: number, body = '{}'): UpstreamResponse => ({
   status,
   headers: new Headers({ 'content-type': 'application/json' }),
   body: new Response(body).body,
 });
-const notSent = (): Promise<UpstreamResponse> => Promise.reject(new AttemptError('connect_refused', 'not_sent', 'refused'));
-const sentLost = (): Promise<UpstreamResponse> => Promise.reject(new AttemptError('connection_lost', 'sent', 'reset after write'));
+const notSent = (): Promise<UpstreamResponse> =>
+  Promise.reject(new AttemptError('connect_refused', 'not_sent', 'refused'));
+const sentLost = (): Promise<UpstreamResponse> =>
+  Promise.reject(new AttemptError('connection_lost', 'sent', 'reset after write'));
 const hang: Script = (_req, signal) =>
-  new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new AttemptError('response_timeout', 'sent', 'timeout'))));
+  new Promise((_resolve, reject) =>
+    signal.addEventListener('abort', () =>
+      reject(new AttemptError('response_timeout', 'sent', 'timeout')),
+    ),
+  );
 
 function setup(scripts: Record<string, Script>, route: Record<string, unknown> = {}) {
   const ids = Object.keys(scripts);
   const parsed = validatePolicyObject({
     version: 1,
     paths: ids.map((id) => ({ id, upstream: 'http://processor.test' })),
-    routes: [{ id: 'payments', match: { method: 'POST', path: '/v1/payments' }, paths: ids, attemptTimeoutMs: 50, ...route }],
+    routes: [
+      {
+        id: 'payments',
+        match: { method: 'POST', path: '/v1/payments' },
+        paths: ids,
+        attemptTimeoutMs: 50,
+        ...route,
+      },
+    ],
   });
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
   const sent: { path: string; key: string | null }[] = [];
@@ -53,15 +66,29 @@ function setup(scripts: Record<string, Script>, route: Record<string, unknown> =
   }
   const route0 = parsed.policy.routes[0] as RouteConfig;
   const forward = () =>
-    forwardWithFailover(route0, { method: 'POST', target: '/v1/payments', headers: new Headers(), body: new TextEncoder().encode('{}') }, paths, {
-      idempotencyKey: 'key-1',
-    });
+    forwardWithFailover(
+      route0,
+      {
+        method: 'POST',
+        target: '/v1/payments',
+        headers: new Headers(),
+        body: new TextEncoder().encode('{}'),
+      },
+      paths,
+      {
+        idempotencyKey: 'key-1',
+      },
+    );
   return { forward, sent, records, paths };
 }
 
 async function rejection(promise: Promise<unknown>): Promise<PaypathError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
-  if (!(error instanceof PaypathError)) throw new Error(`expected a PaypathError, got ${String(error)}`);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof PaypathError))
+    throw new Error(`expected a PaypathError, got ${String(error)}`);
   return error;
 }
 
@@ -84,7 +111,10 @@ describe('forwardWithFailover', () => {
   });
 
   it('re-sends a lost request on the next path under the same key when the processor honours keys', async () => {
-    const { forward, sent } = setup({ a: hang, b: async () => answer(201) }, { idempotency: { upstreamHonors: true } });
+    const { forward, sent } = setup(
+      { a: hang, b: async () => answer(201) },
+      { idempotency: { upstreamHonors: true } },
+    );
     const result = await forward();
     expect(result.pathId).toBe('b');
     expect(sent).toEqual([
@@ -94,12 +124,18 @@ describe('forwardWithFailover', () => {
   });
 
   it('answers outcome_unknown when every retry-safe attempt was lost', async () => {
-    const { forward } = setup({ a: sentLost, b: sentLost }, { idempotency: { upstreamHonors: true } });
+    const { forward } = setup(
+      { a: sentLost, b: sentLost },
+      { idempotency: { upstreamHonors: true } },
+    );
     expect((await rejection(forward())).code).toBe('outcome_unknown');
   });
 
   it('returns 4xx as is and counts it as a success for the breaker', async () => {
-    const { forward, sent, paths } = setup({ a: async () => answer(402, '{"declined":true}'), b: async () => answer(201) });
+    const { forward, sent, paths } = setup({
+      a: async () => answer(402, '{"declined":true}'),
+      b: async () => answer(201),
+    });
     const result = await forward();
     expect(result.response.status).toBe(402);
     expect(await new Response(result.response.body).text()).toBe('{"declined":true}');
@@ -113,21 +149,30 @@ describe('forwardWithFailover', () => {
     expect(kept.response.status).toBe(503);
     expect(unsafe.paths.get('a')!.breaker.counted).toBe(1);
 
-    const safe = setup({ a: async () => answer(429), b: async () => answer(201) }, { idempotency: { upstreamHonors: true } });
+    const safe = setup(
+      { a: async () => answer(429), b: async () => answer(201) },
+      { idempotency: { upstreamHonors: true } },
+    );
     const moved = await safe.forward();
     expect(moved.pathId).toBe('b');
     expect(moved.attempts.map((a) => a.code)).toEqual(['http_429', 'http_201']);
   });
 
   it('returns the last 5xx when no path is left to try', async () => {
-    const { forward } = setup({ a: async () => answer(500), b: async () => answer(502) }, { idempotency: { upstreamHonors: true } });
+    const { forward } = setup(
+      { a: async () => answer(500), b: async () => answer(502) },
+      { idempotency: { upstreamHonors: true } },
+    );
     const result = await forward();
     expect(result.response.status).toBe(502);
     expect(result.pathId).toBe('b');
   });
 
   it('keeps a 5xx answer when the paths after it could not send: the processor answered, something was sent', async () => {
-    const { forward } = setup({ a: async () => answer(503, '{"busy":true}'), b: notSent }, { idempotency: { upstreamHonors: true } });
+    const { forward } = setup(
+      { a: async () => answer(503, '{"busy":true}'), b: notSent },
+      { idempotency: { upstreamHonors: true } },
+    );
     const result = await forward();
     expect(result.response.status).toBe(503);
     expect(result.pathId).toBe('a');
@@ -135,7 +180,10 @@ describe('forwardWithFailover', () => {
   });
 
   it('does not let a later 5xx settle an earlier lost send', async () => {
-    const { forward } = setup({ a: sentLost, b: async () => answer(500) }, { idempotency: { upstreamHonors: true } });
+    const { forward } = setup(
+      { a: sentLost, b: async () => answer(500) },
+      { idempotency: { upstreamHonors: true } },
+    );
     expect((await rejection(forward())).code).toBe('outcome_unknown');
   });
 
@@ -148,17 +196,26 @@ describe('forwardWithFailover', () => {
           reject(new AttemptError('response_timeout', 'sent', 'timeout'));
         });
       });
-    const two = setup({ a: slow, b: async () => answer(201) }, { attemptTimeoutMs: undefined, idempotency: { upstreamHonors: true } });
+    const two = setup(
+      { a: slow, b: async () => answer(201) },
+      { attemptTimeoutMs: undefined, idempotency: { upstreamHonors: true } },
+    );
     expect((await two.forward()).pathId).toBe('b');
     // Alone, the same slow answer is waited for (up to the deadline) instead of becoming outcome_unknown.
-    const one = setup({ a: slow }, { attemptTimeoutMs: undefined, idempotency: { upstreamHonors: true } });
+    const one = setup(
+      { a: slow },
+      { attemptTimeoutMs: undefined, idempotency: { upstreamHonors: true } },
+    );
     const result = await one.forward();
     expect(result.response.status).toBe(201);
     expect(result.attempts.map((a) => a.outcome)).toEqual(['answered']);
   });
 
   it('skips open breakers and answers no_path_available with Retry-After when none is usable', async () => {
-    const { forward, paths, sent } = setup({ a: async () => answer(201), b: async () => answer(201) });
+    const { forward, paths, sent } = setup({
+      a: async () => answer(201),
+      b: async () => answer(201),
+    });
     paths.get('a')!.breaker.trip();
     expect((await forward()).pathId).toBe('b');
     paths.get('b')!.breaker.trip();
@@ -176,14 +233,20 @@ describe('forwardWithFailover', () => {
   });
 
   it('stops at the deadline: a lost send inside it is outcome_unknown', async () => {
-    const { forward, sent } = setup({ a: hang, b: hang, c: hang }, { attemptTimeoutMs: 40, deadlineMs: 60, idempotency: { upstreamHonors: true } });
+    const { forward, sent } = setup(
+      { a: hang, b: hang, c: hang },
+      { attemptTimeoutMs: 40, deadlineMs: 60, idempotency: { upstreamHonors: true } },
+    );
     const error = await rejection(forward());
     expect(error.code).toBe('outcome_unknown');
     expect(sent.length).toBe(2);
   });
 
   it('treats an unexpected transport error as possibly sent', async () => {
-    const { forward } = setup({ a: () => Promise.reject(new Error('boom')), b: async () => answer(201) });
+    const { forward } = setup({
+      a: () => Promise.reject(new Error('boom')),
+      b: async () => answer(201),
+    });
     expect((await rejection(forward())).code).toBe('outcome_unknown');
   });
 });

@@ -59,16 +59,31 @@ async function forwardAttempts(
   const settleDeferred = (winner: PathRuntime) => {
     for (const { path: p, startedAt } of deferred) {
       const answeredSinceAttempt = (p.lastAnsweredAt ?? Number.NEGATIVE_INFINITY) >= startedAt;
-      if (chargeDeferred({ answeredThisRequest: p === winner, answeredSinceAttempt })) p.breaker.recordFailure('link');
+      if (chargeDeferred({ answeredThisRequest: p === winner, answeredSinceAttempt }))
+        p.breaker.recordFailure('link');
     }
   };
   const now = options.now ?? Date.now;
   const deadlineAt = now() + route.deadlineMs;
   const retrySafe = route.idempotency.upstreamHonors;
-  const cursor = new CandidateCursor(route.paths.map((id) => paths.get(id)).filter((p): p is PathRuntime => p !== undefined));
+  const cursor = new CandidateCursor(
+    route.paths.map((id) => paths.get(id)).filter((p): p is PathRuntime => p !== undefined),
+  );
   const attempts: AttemptRecord[] = [];
-  const record = (path: PathRuntime, outcome: AttemptOutcome, code: string, startedAt: number, status?: number): AttemptRecord => {
-    const entry: AttemptRecord = { pathId: path.config.id, outcome, code, status, durationMs: now() - startedAt };
+  const record = (
+    path: PathRuntime,
+    outcome: AttemptOutcome,
+    code: string,
+    startedAt: number,
+    status?: number,
+  ): AttemptRecord => {
+    const entry: AttemptRecord = {
+      pathId: path.config.id,
+      outcome,
+      code,
+      status,
+      durationMs: now() - startedAt,
+    };
     path.recordAttempt(entry);
     attempts.push(entry);
     return entry;
@@ -82,7 +97,11 @@ async function forwardAttempts(
   let unresolvedSend: AttemptRecord | undefined;
   /** The latest 5xx/429 answer we failed over from: returned as is if no other path does better. */
   let lastAnswer: { response: UpstreamResponse; pathId: string } | undefined;
-  const result = (response: UpstreamResponse, pathId: string, extra: Partial<ForwardResult> = {}): ForwardResult => {
+  const result = (
+    response: UpstreamResponse,
+    pathId: string,
+    extra: Partial<ForwardResult> = {},
+  ): ForwardResult => {
     if (lastAnswer && lastAnswer.response !== response) void discardBody(lastAnswer.response);
     return { response, pathId, attempts, idempotencyKey: options.idempotencyKey, ...extra };
   };
@@ -94,9 +113,16 @@ async function forwardAttempts(
     if (route.hedgeConnectMs !== undefined && path.transport.connect) {
       // Connect hedging: wait for a connection on this path or, after hedgeConnectMs, the next; send on the first up.
       const hedgeStarted = now();
-      const notSent = (error: { code: string }): AttemptFacts => ({ outcome: 'not_sent', code: error.code, closedAtStart: true, answeredElsewhere: false });
-      const hedge = await cursor.hedge(route.hedgeConnectMs, attemptTimeoutMs(route, path, false, deadlineAt - now()), (late) =>
-        chargeOutside(late.path, notSent(late.error)),
+      const notSent = (error: { code: string }): AttemptFacts => ({
+        outcome: 'not_sent',
+        code: error.code,
+        closedAtStart: true,
+        answeredElsewhere: false,
+      });
+      const hedge = await cursor.hedge(
+        route.hedgeConnectMs,
+        attemptTimeoutMs(route, path, false, deadlineAt - now()),
+        (late) => chargeOutside(late.path, notSent(late.error)),
       );
       for (const failure of hedge.failures) {
         record(failure.path, 'not_sent', failure.error.code, hedgeStarted);
@@ -117,7 +143,12 @@ async function forwardAttempts(
       attempt = await path.breaker.execute(
         () => sendAttempt(route, attemptPath, request, { timeoutMs, startedAt, lastUsable }),
         ({ outcome, code }) => {
-          const verdict = attribute({ outcome, code, closedAtStart, answeredElsewhere: answeredElsewhere(paths, attemptPath, startedAt) });
+          const verdict = attribute({
+            outcome,
+            code,
+            closedAtStart,
+            answeredElsewhere: answeredElsewhere(paths, attemptPath, startedAt),
+          });
           if (verdict !== 'defer') return verdict;
           deferred.push({ path: attemptPath, startedAt });
           return 'excused';
@@ -166,13 +197,15 @@ async function forwardAttempts(
     unresolvedSend = record(path, 'sent_no_answer', attempt.code, startedAt);
     if (options.reconcile) {
       const outcome = await options.reconcile({ failedPathId: path.config.id, deadlineAt, now });
-      if (outcome.kind === 'found') return result(outcome.response, outcome.pathId, { reconciled: true });
+      if (outcome.kind === 'found')
+        return result(outcome.response, outcome.pathId, { reconciled: true });
     }
     // While other paths answer (payments or probes, within RECENT_ANSWER_MS) the timeout is this path's
     // fault, e.g. a cut carrier, and the re-send is always allowed. When no path has answered lately, the
     // processor may be the slow part: the re-send takes a slot of the retry budget, as one after a 5xx does.
     const mayBeProcessor = !answeredElsewhere(paths, path, now() - RECENT_ANSWER_MS);
-    if (!retrySafe || (mayBeProcessor && !mayResend())) throw outcomeUnknown(options.idempotencyKey, attempts, attempt.code);
+    if (!retrySafe || (mayBeProcessor && !mayResend()))
+      throw outcomeUnknown(options.idempotencyKey, attempts, attempt.code);
   }
 
   if (unresolvedSend) {
@@ -184,15 +217,26 @@ async function forwardAttempts(
   throw noPathAvailable(route, cursor.paths, attempts, options.retryAfterSeconds ?? 1);
 }
 
-function answeredElsewhere(paths: ReadonlyMap<string, PathRuntime>, self: PathRuntime, since: number): boolean {
+function answeredElsewhere(
+  paths: ReadonlyMap<string, PathRuntime>,
+  self: PathRuntime,
+  since: number,
+): boolean {
   for (const p of paths.values()) if (p !== self && (p.lastAnsweredAt ?? 0) >= since) return true;
   return false;
 }
 
 /** Reads a 409 to see whether it is the processor's `key_in_use`; hands back an equivalent response. */
-async function keyInUse(response: UpstreamResponse): Promise<{ inUse: boolean; response: UpstreamResponse }> {
+async function keyInUse(
+  response: UpstreamResponse,
+): Promise<{ inUse: boolean; response: UpstreamResponse }> {
   const body = response.body;
-  const bytes = body === null ? new Uint8Array() : body instanceof Uint8Array ? body : new Uint8Array(await new Response(body).arrayBuffer());
+  const bytes =
+    body === null
+      ? new Uint8Array()
+      : body instanceof Uint8Array
+        ? body
+        : new Uint8Array(await new Response(body).arrayBuffer());
   const inUse = /key_in_use/.test(new TextDecoder().decode(bytes));
   return { inUse, response: { status: response.status, headers: response.headers, body: bytes } };
 }

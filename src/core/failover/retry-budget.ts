@@ -41,7 +41,10 @@ export class RetryBudget {
 
   /** A slot for one re-send, held until `release`; undefined when the budget is spent. */
   acquire(): (() => void) | undefined {
-    const allowed = Math.max(this.#config.minConcurrent, Math.floor((this.#active * this.#config.percent) / 100));
+    const allowed = Math.max(
+      this.#config.minConcurrent,
+      Math.floor((this.#active * this.#config.percent) / 100),
+    );
     if (this.#retrying >= allowed) {
       this.refused++;
       return undefined;

@@ -7,12 +7,27 @@ const policy = PolicySchema.parse({
   version: 1,
   paths: [{ id: 'a', upstream: 'http://127.0.0.1:1' }],
   routes: [
-    { id: 'keyed', match: { method: 'POST', path: '/k' }, paths: ['a'], idempotency: { upstreamHonors: true } },
+    {
+      id: 'keyed',
+      match: { method: 'POST', path: '/k' },
+      paths: ['a'],
+      idempotency: { upstreamHonors: true },
+    },
     { id: 'unkeyed', match: { method: 'POST', path: '/u' }, paths: ['a'] },
-    { id: 'fixed', match: { method: 'POST', path: '/f' }, paths: ['a'], attemptTimeoutMs: 777, idempotency: { upstreamHonors: true } },
+    {
+      id: 'fixed',
+      match: { method: 'POST', path: '/f' },
+      paths: ['a'],
+      attemptTimeoutMs: 777,
+      idempotency: { upstreamHonors: true },
+    },
   ],
 });
-const [keyed, unkeyed, fixed] = policy.routes as [typeof policy.routes[0], typeof policy.routes[0], typeof policy.routes[0]];
+const [keyed, unkeyed, fixed] = policy.routes as [
+  (typeof policy.routes)[0],
+  (typeof policy.routes)[0],
+  (typeof policy.routes)[0],
+];
 const config = policy.adaptiveTimeout;
 
 function window(samples: number, ms: number): LatencyWindow {
@@ -23,7 +38,9 @@ function window(samples: number, ms: number): LatencyWindow {
 
 describe('adaptiveAttemptTimeoutMs', () => {
   it('stays at the ceiling until enough samples exist', () => {
-    expect(adaptiveAttemptTimeoutMs(keyed, window(config.minSamples - 1, 5), config)).toBe(config.ceilingMs);
+    expect(adaptiveAttemptTimeoutMs(keyed, window(config.minSamples - 1, 5), config)).toBe(
+      config.ceilingMs,
+    );
   });
 
   it('follows the percentile times the factor, floored', () => {
@@ -41,13 +58,21 @@ describe('adaptiveAttemptTimeoutMs', () => {
 describe('silentPathRule', () => {
   it('gives up after afterMs, or the median times the factor when that is longer', () => {
     expect(silentPathRule(keyed, window(100, 2), config)).toEqual({ afterMs: 20, waiting: 2 });
-    expect(silentPathRule(keyed, window(100, 10), config)).toEqual({ afterMs: 10 * config.factor, waiting: 2 });
+    expect(silentPathRule(keyed, window(100, 10), config)).toEqual({
+      afterMs: 10 * config.factor,
+      waiting: 2,
+    });
   });
 
   it('applies only where the timeout adapts, and can be turned off', () => {
     expect(silentPathRule(keyed, window(config.minSamples - 1, 2), config)).toBeUndefined();
     expect(silentPathRule(unkeyed, window(100, 2), config)).toBeUndefined();
     expect(silentPathRule(fixed, window(100, 2), config)).toBeUndefined();
-    expect(silentPathRule(keyed, window(100, 2), { ...config, silentPath: { ...config.silentPath, enabled: false } })).toBeUndefined();
+    expect(
+      silentPathRule(keyed, window(100, 2), {
+        ...config,
+        silentPath: { ...config.silentPath, enabled: false },
+      }),
+    ).toBeUndefined();
   });
 });

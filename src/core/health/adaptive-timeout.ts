@@ -13,7 +13,11 @@ import type { SilenceRule } from './silence-watch.ts';
  * route that cannot retry a sent request, an early timeout would turn a slow success into
  * `outcome_unknown`, so there the ceiling applies.
  */
-export function adaptiveAttemptTimeoutMs(route: RouteConfig, latency: LatencyWindow, config: AdaptiveTimeoutConfig): number {
+export function adaptiveAttemptTimeoutMs(
+  route: RouteConfig,
+  latency: LatencyWindow,
+  config: AdaptiveTimeoutConfig,
+): number {
   if (route.attemptTimeoutMs !== undefined) return route.attemptTimeoutMs;
   if (!adapts(route, latency, config)) return config.ceilingMs;
   const observed = latency.quantile(config.percentile) ?? config.ceilingMs;
@@ -25,12 +29,28 @@ export function adaptiveAttemptTimeoutMs(route: RouteConfig, latency: LatencyWin
  * after `silentPath.afterMs`, or the path's median latency times the factor if that is longer.
  * Only where the timeout adapts (the same guards), and undefined where it does not.
  */
-export function silentPathRule(route: RouteConfig, latency: LatencyWindow, config: AdaptiveTimeoutConfig): SilenceRule | undefined {
-  if (route.attemptTimeoutMs !== undefined || !config.silentPath.enabled || !adapts(route, latency, config)) return undefined;
+export function silentPathRule(
+  route: RouteConfig,
+  latency: LatencyWindow,
+  config: AdaptiveTimeoutConfig,
+): SilenceRule | undefined {
+  if (
+    route.attemptTimeoutMs !== undefined ||
+    !config.silentPath.enabled ||
+    !adapts(route, latency, config)
+  )
+    return undefined;
   const median = latency.quantile(0.5) ?? 0;
-  return { afterMs: Math.max(config.silentPath.afterMs, median * config.factor), waiting: config.silentPath.waiting };
+  return {
+    afterMs: Math.max(config.silentPath.afterMs, median * config.factor),
+    waiting: config.silentPath.waiting,
+  };
 }
 
-function adapts(route: RouteConfig, latency: LatencyWindow, config: AdaptiveTimeoutConfig): boolean {
+function adapts(
+  route: RouteConfig,
+  latency: LatencyWindow,
+  config: AdaptiveTimeoutConfig,
+): boolean {
   return route.idempotency.upstreamHonors && latency.count >= config.minSamples;
 }

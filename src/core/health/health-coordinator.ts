@@ -89,7 +89,13 @@ export class HealthCoordinator {
       ...(options.onProbeStart ? { onStart: options.onProbeStart } : {}),
     });
     this.#probes = new ProbeScheduler(this.#runner);
-    this.view = new RedundancyView(options.policy, options.paths, options.proofs, (pathId) => this.#runner.lastStartedAt(pathId), options.now);
+    this.view = new RedundancyView(
+      options.policy,
+      options.paths,
+      options.proofs,
+      (pathId) => this.#runner.lastStartedAt(pathId),
+      options.now,
+    );
     this.#reportedLevel = this.view.redundancy().level;
     this.#alarm.update(this.view.redundancy(), [], null);
     this.#membership = options.store.join({
@@ -180,7 +186,8 @@ export class HealthCoordinator {
     const redundancy = this.#report({ path: path.config.id, reason: transition.reason });
     // Cold paths are probed on demand: when the last spare is gone, find out whether they can step in.
     if (redundancy.level === 'N+0' || redundancy.level === 'down') {
-      for (const p of this.#paths.all) if (p.config.grade === 'cold' && p !== path) void this.#probes.probeNow(p.config.id);
+      for (const p of this.#paths.all)
+        if (p.config.grade === 'cold' && p !== path) void this.#probes.probeNow(p.config.id);
     }
   }
 
@@ -195,8 +202,18 @@ export class HealthCoordinator {
     if (!path || event.instanceId === this.#instanceId) return;
     path.lastShared = event;
     const reason = `peer ${event.instanceId}: ${event.reason}`;
-    if (event.state === 'open' && path.breaker.state !== 'open' && path.breaker.state !== 'isolated') path.breaker.trip(reason);
-    else if (event.state === 'closed' && path.breaker.state !== 'closed' && path.breaker.state !== 'isolated') path.breaker.reset(reason);
+    if (
+      event.state === 'open' &&
+      path.breaker.state !== 'open' &&
+      path.breaker.state !== 'isolated'
+    )
+      path.breaker.trip(reason);
+    else if (
+      event.state === 'closed' &&
+      path.breaker.state !== 'closed' &&
+      path.breaker.state !== 'isolated'
+    )
+      path.breaker.reset(reason);
   }
 
   #onProbe(target: ProbeTarget, result: ProbeResult): void {
@@ -218,7 +235,8 @@ export class HealthCoordinator {
     // work to a busy box. warm() opens only what is missing.
     const quiet = path.requests === path.requestsAtLastProbe;
     path.requestsAtLastProbe = path.requests;
-    if (result.ok && quiet && keepsWarmConnections(path)) void path.transport.warm?.(WARM_CONNECTIONS).catch(() => {});
+    if (result.ok && quiet && keepsWarmConnections(path))
+      void path.transport.warm?.(WARM_CONNECTIONS).catch(() => {});
     const othersAvailable = this.#paths.all.some((p) => p !== path && p.breaker.isAvailable);
     const verdict = probeVerdict({ ok: result.ok, state, othersAvailable });
     if (verdict === 'trip') path.breaker.trip(`probe: ${result.error}`);
@@ -229,7 +247,8 @@ export class HealthCoordinator {
       return;
     }
     void this.#trialLock.acquire(path.config.id).then((mine) => {
-      if (mine && path.breaker.state !== 'closed' && path.breaker.state !== 'isolated') path.breaker.reset('probe-succeeded');
+      if (mine && path.breaker.state !== 'closed' && path.breaker.state !== 'isolated')
+        path.breaker.reset('probe-succeeded');
     });
   }
 
@@ -270,7 +289,10 @@ export class HealthCoordinator {
       const since = path.answers.silentSince;
       const wanted =
         since === undefined
-          ? counted.length > 1 && counted.every((other) => other === path || silentFor(other.answers.silentSince, now, windowMs))
+          ? counted.length > 1 &&
+            counted.every(
+              (other) => other === path || silentFor(other.answers.silentSince, now, windowMs),
+            )
           : now - since >= intervalMs;
       if (!wanted || this.#runner.inFlight(path.config.id)) continue;
       const last = this.#runner.lastStartedAt(path.config.id);

@@ -27,7 +27,9 @@ export class PathProofs {
 
   /** Starts the clock for paths not known yet; known ones keep their record. */
   track(pathIds: readonly string[]): void {
-    for (const id of pathIds) if (!this.#byPath.has(id)) this.#byPath.set(id, { drillPassedAt: null, answeredAt: null, knownSince: this.#now() });
+    for (const id of pathIds)
+      if (!this.#byPath.has(id))
+        this.#byPath.set(id, { drillPassedAt: null, answeredAt: null, knownSince: this.#now() });
   }
 
   answered(pathId: string): void {

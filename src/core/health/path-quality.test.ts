@@ -4,7 +4,14 @@ import { PathQuality } from './path-quality.ts';
 
 function setup(overrides: Record<string, unknown> = {}) {
   let clock = 1_000_000;
-  const config = DegradationSchema.parse({ windowMs: 3_000, minSamples: 10, badPercent: 20, slowMs: 150, recoverSamples: 3, ...overrides });
+  const config = DegradationSchema.parse({
+    windowMs: 3_000,
+    minSamples: 10,
+    badPercent: 20,
+    slowMs: 150,
+    recoverSamples: 3,
+    ...overrides,
+  });
   const quality = new PathQuality(config, () => clock);
   const advance = (ms: number) => {
     clock += ms;
@@ -72,7 +79,7 @@ describe('PathQuality: the degraded mark of a lossy path', () => {
     expect(quality.degraded).toBe(false);
   });
 
-  it('counts an answer as slow above slowMs and above 4 times the path\'s usual latency', () => {
+  it("counts an answer as slow above slowMs and above 4 times the path's usual latency", () => {
     const { quality } = setup();
     expect(quality.isSlow(140, 5)).toBe(false);
     expect(quality.isSlow(210, 5)).toBe(true); // a lost segment resent after 200 ms

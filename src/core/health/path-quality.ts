@@ -83,7 +83,10 @@ export class PathQuality {
         this.#degraded = true;
         this.#since = this.#now();
       }
-    } else if ((count >= this.#config.recoverSamples && bad === 0) || (count === 0 && this.#now() - this.#since! >= this.#config.windowMs)) {
+    } else if (
+      (count >= this.#config.recoverSamples && bad === 0) ||
+      (count === 0 && this.#now() - this.#since! >= this.#config.windowMs)
+    ) {
       // Clean exchanges again (probes), or nothing seen for a whole window (no probes): tried again.
       this.#degraded = false;
       this.#since = undefined;

@@ -25,18 +25,25 @@ describe('PathSilence', () => {
 });
 
 describe('everyPathSilentSince', () => {
-  const paths = (...silentSince: (number | undefined)[]) => silentSince.map((at) => ({ silentSince: at }));
+  const paths = (...silentSince: (number | undefined)[]) =>
+    silentSince.map((at) => ({ silentSince: at }));
 
   it('is the latest start of silence once every path has been silent for the window', () => {
-    expect(everyPathSilentSince(paths(1_000, 1_200, 1_500), 1_500 + WINDOW_MS, WINDOW_MS)).toBe(1_500);
+    expect(everyPathSilentSince(paths(1_000, 1_200, 1_500), 1_500 + WINDOW_MS, WINDOW_MS)).toBe(
+      1_500,
+    );
   });
 
   it('waits for the last path to fall silent to have been silent for the whole window', () => {
-    expect(everyPathSilentSince(paths(1_000, 1_200, 1_500), 1_500 + WINDOW_MS - 1, WINDOW_MS)).toBeUndefined();
+    expect(
+      everyPathSilentSince(paths(1_000, 1_200, 1_500), 1_500 + WINDOW_MS - 1, WINDOW_MS),
+    ).toBeUndefined();
   });
 
   it('is undefined while any path answers or was not asked since it last answered', () => {
-    expect(everyPathSilentSince(paths(1_000, undefined, 1_000), 100_000, WINDOW_MS)).toBeUndefined();
+    expect(
+      everyPathSilentSince(paths(1_000, undefined, 1_000), 100_000, WINDOW_MS),
+    ).toBeUndefined();
   });
 
   it('a path that answers a 5xx answered: a processor failing everywhere is reachable, not down', () => {

@@ -47,7 +47,11 @@ export function silentFor(silentSince: number | undefined, now: number, windowMs
  * This is the verdict the per-attempt rules cannot reach: a timeout counts against a path only when
  * another path answered meanwhile, so when every carrier is cut the last breaker stays closed.
  */
-export function everyPathSilentSince(paths: readonly { silentSince: number | undefined }[], now: number, windowMs: number): number | undefined {
+export function everyPathSilentSince(
+  paths: readonly { silentSince: number | undefined }[],
+  now: number,
+  windowMs: number,
+): number | undefined {
   if (paths.length === 0) return undefined;
   let latest = Number.NEGATIVE_INFINITY;
   for (const { silentSince } of paths) {

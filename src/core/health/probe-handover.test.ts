@@ -15,7 +15,9 @@ const policy = (edit: (p: PolicyInput) => void = () => {}): Policy => {
     ],
     probe: { intervalMs: 20, timeoutMs: 200 },
     breaker: { resetTimeoutMs: 60_000 },
-    routes: [{ id: 'payments', match: { method: 'POST', path: '/v1/payments' }, paths: ['a', 'b'] }],
+    routes: [
+      { id: 'payments', match: { method: 'POST', path: '/v1/payments' }, paths: ['a', 'b'] },
+    ],
   };
   edit(input);
   return policyFromObject(input);
@@ -26,13 +28,19 @@ describe('probes across a policy apply', () => {
     let aDown = false;
     const transportFactory = (path: { id: string }): PathTransport => ({
       send: async () => {
-        if (path.id === 'a' && aDown) throw new AttemptError('connect_refused', 'not_sent', 'refused');
+        if (path.id === 'a' && aDown)
+          throw new AttemptError('connect_refused', 'not_sent', 'refused');
         return { status: 200, headers: new Headers(), body: null };
       },
       close: async () => {},
     });
     const breakerFactory = (config: Policy['breaker']) => new OpossumBreaker(config);
-    const old = new Gateway({ policy: policy(), policyHash: 'h1', transportFactory, breakerFactory });
+    const old = new Gateway({
+      policy: policy(),
+      policyHash: 'h1',
+      transportFactory,
+      breakerFactory,
+    });
     old.startProbes();
     const next = new Gateway({
       policy: policy((p) => (p.routes[0]!.deadlineMs = 9_000)),
@@ -43,8 +51,18 @@ describe('probes across a policy apply', () => {
     });
     await old.retire(next);
     aDown = true;
-    await expect.poll(() => next.status().paths.find((p) => p.id === 'a')?.state, { timeout: 5_000, interval: 20 }).toBe('open');
-    expect(next.status().paths.find((p) => p.id === 'a')?.transitions.at(-1)?.reason).toBe('probe: connect_refused');
+    await expect
+      .poll(() => next.status().paths.find((p) => p.id === 'a')?.state, {
+        timeout: 5_000,
+        interval: 20,
+      })
+      .toBe('open');
+    expect(
+      next
+        .status()
+        .paths.find((p) => p.id === 'a')
+        ?.transitions.at(-1)?.reason,
+    ).toBe('probe: connect_refused');
     expect(next.status().redundancy.level).toBe('N+0');
     await next.close();
   });

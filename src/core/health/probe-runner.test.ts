@@ -13,7 +13,11 @@ const GRADES = { m: 'mirror', h: 'hot', w: 'warm', c: 'cold' } as const;
 const policy = (probe: Record<string, unknown> = {}) =>
   PolicySchema.parse({
     version: 1,
-    paths: Object.entries(GRADES).map(([id, grade]) => ({ id, upstream: `http://127.0.0.1:1/${id}`, grade })),
+    paths: Object.entries(GRADES).map(([id, grade]) => ({
+      id,
+      upstream: `http://127.0.0.1:1/${id}`,
+      grade,
+    })),
     probe: { intervalMs: 1_000, warmFactor: 5, timeoutMs: 200, ...probe },
     breaker: { resetTimeoutMs: 60_000 },
     routes: [{ id: 'r', match: { method: 'POST', path: '/' }, paths: Object.keys(GRADES) }],
@@ -27,7 +31,9 @@ class HeldTransport implements PathTransport {
   send(): Promise<UpstreamResponse> {
     this.sent++;
     return new Promise((resolve, reject) =>
-      this.#pending.push((error) => (error ? reject(error) : resolve({ status: 200, headers: new Headers(), body: null }))),
+      this.#pending.push((error) =>
+        error ? reject(error) : resolve({ status: 200, headers: new Headers(), body: null }),
+      ),
     );
   }
 
@@ -41,7 +47,11 @@ class HeldTransport implements PathTransport {
 function rig(probe: Record<string, unknown> = {}) {
   let now = 1_000_000;
   const p = policy(probe);
-  const paths = p.paths.map((config: PathConfig) => ({ config, breaker: new RecordingBreaker(), transport: new HeldTransport() }));
+  const paths = p.paths.map((config: PathConfig) => ({
+    config,
+    breaker: new RecordingBreaker(),
+    transport: new HeldTransport(),
+  }));
   const results: string[] = [];
   const started: Promise<unknown>[] = [];
   const runner = new ProbeRunner({
@@ -114,7 +124,9 @@ describe('ProbeRunner (no timers)', () => {
     const { runner, byId, settleAll } = rig();
     await Promise.all([runner.runDue(), settleAll()]);
     const round = runner.runRound();
-    expect([byId('m'), byId('h'), byId('w'), byId('c')].map((p) => p.transport.sent)).toEqual([2, 2, 2, 0]);
+    expect([byId('m'), byId('h'), byId('w'), byId('c')].map((p) => p.transport.sent)).toEqual([
+      2, 2, 2, 0,
+    ]);
     await settleAll();
     expect((await round).map((r) => r.ok)).toEqual([true, true, true]);
 
@@ -134,7 +146,8 @@ describe('Gateway probes without timers (Workers)', () => {
       policyHash: 'h',
       transportFactory: (path): PathTransport => ({
         send: async () => {
-          if (down && path.id === 'm') throw new AttemptError('connect_refused', 'not_sent', 'refused');
+          if (down && path.id === 'm')
+            throw new AttemptError('connect_refused', 'not_sent', 'refused');
           return { status: 200, headers: new Headers(), body: null };
         },
         close: async () => {},
@@ -150,7 +163,11 @@ describe('Gateway probes without timers (Workers)', () => {
     expect(await gateway.probeDue()).toEqual([]); // not due yet: 300 ms have not passed
     await new Promise((r) => setTimeout(r, 310));
     await gateway.probeDue();
-    expect(m()).toMatchObject({ state: 'open', lastProbe: { error: 'connect_refused' }, requests: 0 });
+    expect(m()).toMatchObject({
+      state: 'open',
+      lastProbe: { error: 'connect_refused' },
+      requests: 0,
+    });
     expect(m().transitions.at(-1)?.reason).toBe('probe: connect_refused');
 
     down = false;
@@ -185,7 +202,11 @@ describe('Gateway probes without timers (Workers)', () => {
     // A path that carried a payment since its last probe keeps its pool warm by itself.
     warmed.length = 0;
     const route = gateway.policy.routes[0]!;
-    const sent = await gateway.forward({ ...route, paths: ['m'] }, { method: 'POST', target: '/', headers: new Headers(), body: null }, 'k');
+    const sent = await gateway.forward(
+      { ...route, paths: ['m'] },
+      { method: 'POST', target: '/', headers: new Headers(), body: null },
+      'k',
+    );
     expect(sent.pathId).toBe('m');
     await new Promise((r) => setTimeout(r, 310));
     await gateway.probeDue();

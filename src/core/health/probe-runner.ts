@@ -1,4 +1,10 @@
-import { probeIntervalMs, sendProbe, type ProbeConfig, type ProbeResult, type ProbeTarget } from './probe.ts';
+import {
+  probeIntervalMs,
+  sendProbe,
+  type ProbeConfig,
+  type ProbeResult,
+  type ProbeTarget,
+} from './probe.ts';
 
 export interface ProbeRunnerOptions {
   probe: ProbeConfig;
@@ -51,7 +57,9 @@ export class ProbeRunner {
    */
   inFlight(pathId: string): boolean {
     const running = this.#running.get(pathId);
-    return running !== undefined && this.#now() - running.startedAt <= this.probe.timeoutMs * 2 + 1_000;
+    return (
+      running !== undefined && this.#now() - running.startedAt <= this.probe.timeoutMs * 2 + 1_000
+    );
   }
 
   /** When the path's latest probe started, or undefined before its first. */
@@ -101,6 +109,8 @@ export class ProbeRunner {
   /** Paths probed on a schedule (not cold ones, and none while probes are off) with no probe in flight. */
   #scheduledIdle(): ProbeTarget[] {
     if (!this.probe.enabled) return [];
-    return this.paths.filter((path) => probeIntervalMs(this.probe, path) !== undefined && !this.inFlight(path.config.id));
+    return this.paths.filter(
+      (path) => probeIntervalMs(this.probe, path) !== undefined && !this.inFlight(path.config.id),
+    );
   }
 }

@@ -29,7 +29,8 @@ describe('ProbeScheduler', () => {
       // a flaps with every probe, so every probe of a opens or closes it (a transition that re-plans its probe).
       transportFactory: (path): PathTransport => ({
         send: async () => {
-          if (path.id === 'a' && ++sentOnA % 2 === 0) throw new AttemptError('connect_refused', 'not_sent', 'refused');
+          if (path.id === 'a' && ++sentOnA % 2 === 0)
+            throw new AttemptError('connect_refused', 'not_sent', 'refused');
           return { status: 200, headers: new Headers(), body: null };
         },
         close: async () => {},

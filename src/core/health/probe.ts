@@ -41,7 +41,11 @@ export function probeIntervalMs(probe: ProbeConfig, path: ProbeTarget): number |
  * carried the request, and a processor error is not the path's fault. Only a transport failure or
  * no answer within `timeoutMs` fails it. Never rejects.
  */
-export async function sendProbe(path: ProbeTarget, probe: ProbeConfig, now: () => number = Date.now): Promise<ProbeResult> {
+export async function sendProbe(
+  path: ProbeTarget,
+  probe: ProbeConfig,
+  now: () => number = Date.now,
+): Promise<ProbeResult> {
   const { path: target, timeoutMs } = probe;
   const started = now();
   const finish = (error: string | null, status: number | null): ProbeResult => ({
@@ -55,7 +59,12 @@ export async function sendProbe(path: ProbeTarget, probe: ProbeConfig, now: () =
   const timer = new AttemptTimer(timeoutMs);
   try {
     const response = await path.transport.send(
-      { method: 'GET', target, headers: new Headers({ 'user-agent': 'paypath-probe' }), body: null },
+      {
+        method: 'GET',
+        target,
+        headers: new Headers({ 'user-agent': 'paypath-probe' }),
+        body: null,
+      },
       { signal: timer.signal, bodyTimeoutMs: timeoutMs },
     );
     await discardBody(response);

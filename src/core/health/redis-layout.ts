@@ -37,7 +37,12 @@ return -1
 `;
 
 /** KEYS then ARGV of HEALTH_RECORD_SCRIPT for one transition (2 keys). */
-export function healthRecordArgs(event: PathHealthEvent, now: number, reportTtlMs: number, quorum: number): (string | number)[] {
+export function healthRecordArgs(
+  event: PathHealthEvent,
+  now: number,
+  reportTtlMs: number,
+  quorum: number,
+): (string | number)[] {
   return [
     HEALTH_STATE_KEY,
     healthReportersKey(event.pathId),
@@ -56,9 +61,16 @@ export function healthRecordArgs(event: PathHealthEvent, now: number, reportTtlM
 export function parseHealthEvent(json: string): PathHealthEvent | undefined {
   try {
     const value = JSON.parse(json) as Partial<PathHealthEvent>;
-    if (typeof value.pathId !== 'string' || (value.state !== 'open' && value.state !== 'closed')) return undefined;
+    if (typeof value.pathId !== 'string' || (value.state !== 'open' && value.state !== 'closed'))
+      return undefined;
     if (typeof value.at !== 'number' || typeof value.instanceId !== 'string') return undefined;
-    return { pathId: value.pathId, state: value.state, reason: String(value.reason ?? ''), at: value.at, instanceId: value.instanceId };
+    return {
+      pathId: value.pathId,
+      state: value.state,
+      reason: String(value.reason ?? ''),
+      at: value.at,
+      instanceId: value.instanceId,
+    };
   } catch {
     return undefined;
   }
@@ -73,6 +85,7 @@ export function applyNewerStored(member: HealthStoreMember, storedJson: Iterable
   for (const json of storedJson) {
     const remote = parseHealthEvent(json);
     const mine = remote ? local.get(remote.pathId) : undefined;
-    if (remote && remote.instanceId !== member.instanceId && (!mine || remote.at > mine.at)) member.apply(remote);
+    if (remote && remote.instanceId !== member.instanceId && (!mine || remote.at > mine.at))
+      member.apply(remote);
   }
 }

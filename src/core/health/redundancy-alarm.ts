@@ -47,7 +47,11 @@ export class RedundancyAlarm {
 
   constructor(options: RedundancyAlarmOptions) {
     this.#options = options;
-    this.#sender = new WebhookSender({ ...options, kind: 'redundancy', userAgent: 'paypath-alarm' });
+    this.#sender = new WebhookSender({
+      ...options,
+      kind: 'redundancy',
+      userAgent: 'paypath-alarm',
+    });
   }
 
   /** Deliveries in progress (tests and shutdown wait on them). */
@@ -56,7 +60,11 @@ export class RedundancyAlarm {
   }
 
   /** The first call sets the baseline; later calls alarm when the level changed. */
-  update(redundancy: Redundancy, paths: { id: string; state: string }[], cause: { path: string; reason: string } | null): void {
+  update(
+    redundancy: Redundancy,
+    paths: { id: string; state: string }[],
+    cause: { path: string; reason: string } | null,
+  ): void {
     const previous = this.#level;
     this.#level = redundancy.level;
     if (previous === undefined || previous === redundancy.level) return;
@@ -75,15 +83,22 @@ export class RedundancyAlarm {
       at: new Date().toISOString(),
       id: crypto.randomUUID(),
     };
-    const fields = { event: payload.event, from: payload.from, to: payload.to, healthy: payload.healthy, total: payload.total, cause };
+    const fields = {
+      event: payload.event,
+      from: payload.from,
+      to: payload.to,
+      healthy: payload.healthy,
+      total: payload.total,
+      cause,
+    };
     const message = `redundancy ${payload.from} -> ${payload.to}`;
     if (dropped) this.#options.logger.warn(fields, message);
     else this.#options.logger.info(fields, message);
-    for (const url of this.#options.webhooks) this.#sender.send(url, payload, { alarm: payload.id });
+    for (const url of this.#options.webhooks)
+      this.#sender.send(url, payload, { alarm: payload.id });
   }
 
   close(): void {
     this.#sender.close();
   }
 }
-

@@ -15,7 +15,13 @@ export class RedundancyView {
   readonly #lastProbeStartedAt: (pathId: string) => number | undefined;
   readonly #now: () => number;
 
-  constructor(policy: Policy, paths: PathSet, proofs: PathProofs, lastProbeStartedAt: (pathId: string) => number | undefined, now: () => number) {
+  constructor(
+    policy: Policy,
+    paths: PathSet,
+    proofs: PathProofs,
+    lastProbeStartedAt: (pathId: string) => number | undefined,
+    now: () => number,
+  ) {
     this.#policy = policy;
     this.#paths = paths;
     this.#proofs = proofs;
@@ -33,7 +39,10 @@ export class RedundancyView {
         id: p.config.id,
         shareRisk: p.config.shareRisk,
         // A path without its address (or without a route) cannot carry anything, whatever its breaker says.
-        healthy: p.breaker.state === 'closed' && egressUsable(p.egress) && !(windowMs !== undefined && silentFor(p.answers.silentSince, now, windowMs)),
+        healthy:
+          p.breaker.state === 'closed' &&
+          egressUsable(p.egress) &&
+          !(windowMs !== undefined && silentFor(p.answers.silentSince, now, windowMs)),
         egress: egressKey(p.egress),
         proven: !this.#proofs.overdue(p.config.id, maxAgeMs),
       })),
@@ -49,7 +58,8 @@ export class RedundancyView {
     const windowMs = this.#policy.redundancy.downAfterMs;
     if (!this.#policy.probe.enabled) return undefined;
     const since = this.#now() - windowMs;
-    for (const path of this.#paths.all) if ((this.#lastProbeStartedAt(path.config.id) ?? -Infinity) >= since) return windowMs;
+    for (const path of this.#paths.all)
+      if ((this.#lastProbeStartedAt(path.config.id) ?? -Infinity) >= since) return windowMs;
     return undefined;
   }
 
@@ -62,7 +72,11 @@ export class RedundancyView {
   everyPathSilentSince(): number | undefined {
     const windowMs = this.silenceWindowMs();
     if (windowMs === undefined) return undefined;
-    return everyPathSilentSince(this.silenceCounted().map((p) => p.answers), this.#now(), windowMs);
+    return everyPathSilentSince(
+      this.silenceCounted().map((p) => p.answers),
+      this.#now(),
+      windowMs,
+    );
   }
 
   pathStates(): { id: string; state: string }[] {
@@ -82,7 +96,9 @@ export class RedundancyView {
           paths: this.pathStates(),
           silentSince: new Date(since).toISOString(),
         },
-        headers: { 'retry-after': String(Math.max(1, Math.ceil(this.#policy.probe.intervalMs / 1000))) },
+        headers: {
+          'retry-after': String(Math.max(1, Math.ceil(this.#policy.probe.intervalMs / 1000))),
+        },
       },
     );
   }
@@ -96,10 +112,26 @@ export class RedundancyView {
     const now = this.#now();
     const windowMs = this.#policy.redundancy.downAfterMs;
     const latest = (key: (p: PathState) => number | undefined) =>
-      paths.reduce<PathState | undefined>((best, p) => ((key(p) ?? -Infinity) > (best === undefined ? -Infinity : (key(best) ?? -Infinity)) ? p : best), undefined);
-    const fellSilent = latest((p) => (silentFor(p.answers.silentSince, now, windowMs) ? p.answers.silentSince : undefined));
-    if (this.everyPathSilentSince() !== undefined) return { path: fellSilent?.config.id ?? '', reason: `no path answered anything (payments or probes) for ${windowMs} ms` };
-    if (fellSilent) return { path: fellSilent.config.id, reason: `answered nothing (payments or probes) for ${windowMs} ms` };
+      paths.reduce<PathState | undefined>(
+        (best, p) =>
+          (key(p) ?? -Infinity) > (best === undefined ? -Infinity : (key(best) ?? -Infinity))
+            ? p
+            : best,
+        undefined,
+      );
+    const fellSilent = latest((p) =>
+      silentFor(p.answers.silentSince, now, windowMs) ? p.answers.silentSince : undefined,
+    );
+    if (this.everyPathSilentSince() !== undefined)
+      return {
+        path: fellSilent?.config.id ?? '',
+        reason: `no path answered anything (payments or probes) for ${windowMs} ms`,
+      };
+    if (fellSilent)
+      return {
+        path: fellSilent.config.id,
+        reason: `answered nothing (payments or probes) for ${windowMs} ms`,
+      };
     return { path: latest((p) => p.lastAnsweredAt)?.config.id ?? '', reason: 'answered again' };
   }
 }

@@ -18,7 +18,9 @@ describe('SilenceWatch', () => {
     watch.watch(5, rule, () => givenUp.push('second'));
     watch.watch(25, rule, () => givenUp.push('third')); // the first is 25 ms old, two later attempts wait
     await turn();
-    expect(givenUp).toEqual(['first: the path answered nothing for 25 ms while 2 later attempts waited']);
+    expect(givenUp).toEqual([
+      'first: the path answered nothing for 25 ms while 2 later attempts waited',
+    ]);
   });
 
   it('waits for enough later attempts: one slow request on an otherwise idle path keeps its timeout', async () => {

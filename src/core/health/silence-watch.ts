@@ -48,7 +48,9 @@ export class SilenceWatch {
    * since no new attempt starts there to run the check.
    */
   giveUpSilent(reason: string): void {
-    for (const entry of this.#inFlight) if (!entry.flagged && !this.#answeredSince(entry.startedAt)) this.#giveUpSoon(entry, () => reason);
+    for (const entry of this.#inFlight)
+      if (!entry.flagged && !this.#answeredSince(entry.startedAt))
+        this.#giveUpSoon(entry, () => reason);
   }
 
   #check(now: number): void {
@@ -56,9 +58,14 @@ export class SilenceWatch {
     for (let i = 0; i < all.length; i++) {
       const entry = all[i]!;
       const later = all.length - i; // the attempt starting now counts as one sent later
-      if (entry.flagged || now - entry.startedAt < entry.rule.afterMs || later < entry.rule.waiting) continue;
+      if (entry.flagged || now - entry.startedAt < entry.rule.afterMs || later < entry.rule.waiting)
+        continue;
       if (this.#answeredSince(entry.startedAt)) continue;
-      this.#giveUpSoon(entry, () => `the path answered nothing for ${now - entry.startedAt} ms while ${later} later attempts waited`);
+      this.#giveUpSoon(
+        entry,
+        () =>
+          `the path answered nothing for ${now - entry.startedAt} ms while ${later} later attempts waited`,
+      );
     }
   }
 

@@ -16,9 +16,12 @@ describe('TrialLock', () => {
     [{ intervalMs: 1_000, timeoutMs: 500 }, 2_000],
     [{ intervalMs: 1_000, timeoutMs: 3_000 }, 6_000],
     [{ intervalMs: 200, timeoutMs: 100 }, 1_000],
-  ])('expires after twice the longer of probe interval and timeout, at least 1 s (%o)', (probe, ms) => {
-    expect(new TrialLock(new InMemoryHealthStore(), 'gw-a', probe).ms).toBe(ms);
-  });
+  ])(
+    'expires after twice the longer of probe interval and timeout, at least 1 s (%o)',
+    (probe, ms) => {
+      expect(new TrialLock(new InMemoryHealthStore(), 'gw-a', probe).ms).toBe(ms);
+    },
+  );
 
   it('asks the store for the path under this instance, with its one expiry', async () => {
     const store = new RecordingStore();

@@ -10,7 +10,11 @@ export class TrialLock {
   readonly #store: HealthStore;
   readonly #instanceId: string;
 
-  constructor(store: HealthStore, instanceId: string, probe: { intervalMs: number; timeoutMs: number }) {
+  constructor(
+    store: HealthStore,
+    instanceId: string,
+    probe: { intervalMs: number; timeoutMs: number },
+  ) {
     this.#store = store;
     this.#instanceId = instanceId;
     this.ms = Math.max(probe.intervalMs * 2, probe.timeoutMs * 2, 1_000);

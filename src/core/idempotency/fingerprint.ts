@@ -20,9 +20,20 @@ const VERSION_PREFIX = 'v2:';
  * canonicalised (keys sorted, whitespace dropped) so a client that re-serialises the same payment
  * differently is still recognised; any other body, and the target, are taken byte for byte.
  */
-export async function requestFingerprint(request: FingerprintedRequest, sha256: Sha256Hex = webCryptoSha256Hex): Promise<string> {
+export async function requestFingerprint(
+  request: FingerprintedRequest,
+  sha256: Sha256Hex = webCryptoSha256Hex,
+): Promise<string> {
   // The target is percent-encoded ASCII (no newline), so the separator cannot be forged by it.
-  return VERSION_PREFIX + (await sha256(withHead(`${request.method.toUpperCase()}\n${request.target}\n`, canonicalBody(request.contentType, request.body))));
+  return (
+    VERSION_PREFIX +
+    (await sha256(
+      withHead(
+        `${request.method.toUpperCase()}\n${request.target}\n`,
+        canonicalBody(request.contentType, request.body),
+      ),
+    ))
+  );
 }
 
 /** True for a fingerprint stored before fingerprints covered the path and query (see legacyRequestFingerprint). */
@@ -42,7 +53,9 @@ export async function legacyRequestFingerprint(
   body: Uint8Array | null,
   sha256: Sha256Hex = webCryptoSha256Hex,
 ): Promise<string> {
-  return sha256(withHead(`${method.toUpperCase()}\n${routeId}\n`, canonicalBody(contentType, body)));
+  return sha256(
+    withHead(`${method.toUpperCase()}\n${routeId}\n`, canonicalBody(contentType, body)),
+  );
 }
 
 /**

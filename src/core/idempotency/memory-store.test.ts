@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryIdempotencyStore } from './memory-store.ts';
 
-const answer = { status: 201, headers: [['content-type', 'application/json']] as [string, string][], bodyBase64: 'e30=' };
+const answer = {
+  status: 201,
+  headers: [['content-type', 'application/json']] as [string, string][],
+  bodyBase64: 'e30=',
+};
 
 describe('MemoryIdempotencyStore', () => {
   it('claims once, completes and releases only by the owner token', async () => {
@@ -57,11 +61,19 @@ describe('MemoryIdempotencyStore', () => {
 });
 
 describe('MemoryIdempotencyStore byte bound', () => {
-  const big = { status: 201, headers: [['content-type', 'application/json']] as [string, string][], bodyBase64: 'x'.repeat(1_000) };
+  const big = {
+    status: 201,
+    headers: [['content-type', 'application/json']] as [string, string][],
+    bodyBase64: 'x'.repeat(1_000),
+  };
 
   it('stays within maxBytes by dropping the oldest completed records, never an in-flight claim', async () => {
     const reported: number[] = [];
-    const store = new MemoryIdempotencyStore({ maxBytes: 4_000, maxRecordBytes: 4_000, onDroppedEarly: (dropped) => reported.push(dropped) });
+    const store = new MemoryIdempotencyStore({
+      maxBytes: 4_000,
+      maxRecordBytes: 4_000,
+      onDroppedEarly: (dropped) => reported.push(dropped),
+    });
     const busy = await store.claim('busy', 'fp', 60_000);
     expect(busy.kind).toBe('claimed');
     for (const key of ['a', 'b', 'c', 'd', 'e']) {
@@ -99,7 +111,8 @@ describe('MemoryIdempotencyStore byte bound', () => {
       tokens.set(key, claim.token);
     }
     expect(store.size).toBe(3);
-    for (const key of ['a', 'b', 'c']) expect(await store.claim(key, 'fp', 60_000)).toEqual({ kind: 'in_flight' });
+    for (const key of ['a', 'b', 'c'])
+      expect(await store.claim(key, 'fp', 60_000)).toEqual({ kind: 'in_flight' });
     expect(await store.release('a', tokens.get('a')!)).toBe(true);
     expect(await store.release('b', tokens.get('b')!)).toBe(true);
     expect(await store.complete('c', tokens.get('c')!, big, 86_400_000)).toBe(true);
@@ -111,15 +124,38 @@ describe('MemoryIdempotencyStore byte bound', () => {
     const store = new MemoryIdempotencyStore();
     const claim = await store.claim('k-ovh-paypath-1795755789038-123', 'f'.repeat(64), 10_000);
     if (claim.kind !== 'claimed') throw new Error('expected a claim');
-    const body = btoa(JSON.stringify({ id: `ch_${crypto.randomUUID()}`, status: 'succeeded', amount: 4500, reference: 'ovh-paypath-123' }));
-    await store.complete('k-ovh-paypath-1795755789038-123', claim.token, { status: 201, headers: [['content-type', 'application/json'], ['idempotency-key', 'k-ovh-paypath-1795755789038-123']], bodyBase64: body }, 86_400_000);
+    const body = btoa(
+      JSON.stringify({
+        id: `ch_${crypto.randomUUID()}`,
+        status: 'succeeded',
+        amount: 4500,
+        reference: 'ovh-paypath-123',
+      }),
+    );
+    await store.complete(
+      'k-ovh-paypath-1795755789038-123',
+      claim.token,
+      {
+        status: 201,
+        headers: [
+          ['content-type', 'application/json'],
+          ['idempotency-key', 'k-ovh-paypath-1795755789038-123'],
+        ],
+        bodyBase64: body,
+      },
+      86_400_000,
+    );
     expect(store.bytes).toBeGreaterThan(500);
     expect(store.bytes).toBeLessThan(800);
   });
 
   it('refuses a record larger than a sixteenth of maxBytes: keeps only its outcome and drops no other record', async () => {
     const store = new MemoryIdempotencyStore({ maxBytes: 64_000 });
-    const small = { status: 201, headers: [['content-type', 'application/json']] as [string, string][], bodyBase64: 'x'.repeat(500) };
+    const small = {
+      status: 201,
+      headers: [['content-type', 'application/json']] as [string, string][],
+      bodyBase64: 'x'.repeat(500),
+    };
     for (let i = 0; i < 11; i++) {
       const claim = await store.claim(`k${i}`, 'fp', 60_000);
       if (claim.kind !== 'claimed') throw new Error('expected a claim');
@@ -128,11 +164,25 @@ describe('MemoryIdempotencyStore byte bound', () => {
     const claim = await store.claim('huge', 'fp', 60_000);
     if (claim.kind !== 'claimed') throw new Error('expected a claim');
     // 70 KB of base64: more than the whole store, as the 70 MB answer was against the default 64 MiB.
-    expect(await store.complete('huge', claim.token, { ...small, bodyBase64: 'y'.repeat(70_000) }, 86_400_000)).toBe(true);
+    expect(
+      await store.complete(
+        'huge',
+        claim.token,
+        { ...small, bodyBase64: 'y'.repeat(70_000) },
+        86_400_000,
+      ),
+    ).toBe(true);
     expect(store.droppedBeforeExpiry).toBe(0);
     expect(store.size).toBe(12);
-    for (let i = 0; i < 11; i++) expect(await store.claim(`k${i}`, 'fp', 60_000)).toEqual({ kind: 'completed', answer: small });
-    expect(await store.claim('huge', 'fp', 60_000)).toEqual({ kind: 'completed', answer: { status: 201, headers: [], bodyBase64: '', notKept: 'too_large' } });
+    for (let i = 0; i < 11; i++)
+      expect(await store.claim(`k${i}`, 'fp', 60_000)).toEqual({
+        kind: 'completed',
+        answer: small,
+      });
+    expect(await store.claim('huge', 'fp', 60_000)).toEqual({
+      kind: 'completed',
+      answer: { status: 201, headers: [], bodyBase64: '', notKept: 'too_large' },
+    });
     expect(store.bytes).toBeLessThan(64_000 / 4);
     // What the middleware is told to keep at most fits in one record's share.
     expect(store.maxAnswerBytes).toBeGreaterThan(0);

@@ -120,7 +120,8 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     const completed = inFlight ? undefined : this.#answers.peek(key);
     const existing = inFlight ?? completed;
     if (existing && existing.expiresAt > now) {
-      if (existing.fingerprint !== fingerprint) return { kind: 'mismatch', fingerprint: existing.fingerprint };
+      if (existing.fingerprint !== fingerprint)
+        return { kind: 'mismatch', fingerprint: existing.fingerprint };
       return completed ? { kind: 'completed', answer: completed.answer } : { kind: 'in_flight' };
     }
     if (inFlight) this.#deleteClaim(key);
@@ -133,7 +134,12 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     return { kind: 'claimed', token };
   }
 
-  async complete(key: string, token: string, answer: StoredAnswer, ttlMs: number): Promise<boolean> {
+  async complete(
+    key: string,
+    token: string,
+    answer: StoredAnswer,
+    ttlMs: number,
+  ): Promise<boolean> {
     const existing = this.#claims.get(key);
     if (!existing || existing.token !== token) return false;
     let kept = answer;
@@ -144,7 +150,12 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     }
     const droppedBefore = this.#droppedEarly;
     this.#deleteClaim(key);
-    this.#answers.set(key, { fingerprint: existing.fingerprint, answer: kept, expiresAt: this.#now() + ttlMs, bytes });
+    this.#answers.set(key, {
+      fingerprint: existing.fingerprint,
+      answer: kept,
+      expiresAt: this.#now() + ttlMs,
+      bytes,
+    });
     // The cache refuses a record larger than the whole store: it counts as dropped at once.
     if (!this.#answers.has(key)) this.#droppedEarly++;
     this.#evictOverLimits(droppedBefore);
@@ -159,7 +170,8 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   }
 
   #recordBytes(key: string, fingerprint: string, answer: StoredAnswer): number {
-    let bytes = RECORD_OVERHEAD_BYTES + 2 * key.length + fingerprint.length + answer.bodyBase64.length;
+    let bytes =
+      RECORD_OVERHEAD_BYTES + 2 * key.length + fingerprint.length + answer.bodyBase64.length;
     for (const [name, value] of answer.headers) bytes += name.length + value.length + 32;
     return bytes;
   }
@@ -190,7 +202,8 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     const now = this.#now();
     for (const [key, record] of this.#claims) if (record.expiresAt <= now) this.#deleteClaim(key);
     const expired: string[] = [];
-    for (const [key, record] of this.#answers.entries()) if (record.expiresAt <= now) expired.push(key);
+    for (const [key, record] of this.#answers.entries())
+      if (record.expiresAt <= now) expired.push(key);
     for (const key of expired) this.#answers.delete(key);
   }
 }

@@ -31,7 +31,11 @@ export function createLookupReconciler(
     for (const id of route.paths) {
       const path = paths.get(id);
       if (!path || id === failedPathId || !path.breaker.isAvailable) continue;
-      const remaining = Math.min(LOOKUP_TIMEOUT_MS, route.attemptTimeoutMs ?? LOOKUP_TIMEOUT_MS, deadlineAt - now());
+      const remaining = Math.min(
+        LOOKUP_TIMEOUT_MS,
+        route.attemptTimeoutMs ?? LOOKUP_TIMEOUT_MS,
+        deadlineAt - now(),
+      );
       if (remaining <= 0) break;
       try {
         const response = await path.transport.send(

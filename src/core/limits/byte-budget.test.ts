@@ -35,7 +35,7 @@ describe('ByteBudget', () => {
     expect(budget.waiting).toBe(0);
   });
 
-  it('keeps the part above a take\'s ceiling for takes allowed to fill it, which a waiting large take does not block', async () => {
+  it("keeps the part above a take's ceiling for takes allowed to fill it, which a waiting large take does not block", async () => {
     vi.useFakeTimers();
     const budget = new ByteBudget(() => 100);
     expect(budget.tryTake(80, 87)).toBe(true);

@@ -8,7 +8,11 @@
  */
 export class ByteBudget {
   readonly #capacity: () => number;
-  readonly #waiters = new Set<{ bytes: number; ceiling: number; resolve: (taken: boolean) => void }>();
+  readonly #waiters = new Set<{
+    bytes: number;
+    ceiling: number;
+    resolve: (taken: boolean) => void;
+  }>();
   #used = 0;
 
   constructor(capacity: () => number) {

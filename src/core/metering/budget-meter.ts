@@ -16,7 +16,11 @@ export interface PathUsage {
   requests: number;
   bytes: number;
   byClass: Record<string, ClassUsage>;
-  budget: { requestsPerMonth: number | null; bytesPerMonth: number | null; overBudgetClasses: string[] } | null;
+  budget: {
+    requestsPerMonth: number | null;
+    bytesPerMonth: number | null;
+    overBudgetClasses: string[];
+  } | null;
   /** Highest share of a limit used, 0..∞ (1 = 100 %); null without a budget. */
   usedRatio: number | null;
   overBudget: boolean;
@@ -56,7 +60,16 @@ export class BudgetMeter {
   #monthKey = '';
   #monthStart = 0;
   #monthEnd = 0;
-  readonly #usage = new Map<string, { month: string; requests: number; bytes: number; byClass: Map<string, ClassUsage>; alerted: Set<number> }>();
+  readonly #usage = new Map<
+    string,
+    {
+      month: string;
+      requests: number;
+      bytes: number;
+      byClass: Map<string, ClassUsage>;
+      alerted: Set<number>;
+    }
+  >();
 
   constructor(options: BudgetMeterOptions) {
     this.#options = options;
@@ -111,7 +124,10 @@ export class BudgetMeter {
         requestsPerMonth: budget.requestsPerMonth ?? null,
         bytesPerMonth: budget.bytesPerMonth ?? null,
       };
-      this.#logger.warn({ ...warning }, `path ${pathId} has used ${threshold} % of its monthly budget`);
+      this.#logger.warn(
+        { ...warning },
+        `path ${pathId} has used ${threshold} % of its monthly budget`,
+      );
       for (const url of budget.webhooks) this.#options.notify(url, warning);
     }
   }
@@ -135,7 +151,13 @@ export class BudgetMeter {
         requests: entry.requests,
         bytes: entry.bytes,
         byClass: Object.fromEntries(entry.byClass),
-        budget: budget ? { requestsPerMonth: budget.requestsPerMonth ?? null, bytesPerMonth: budget.bytesPerMonth ?? null, overBudgetClasses: budget.overBudgetClasses } : null,
+        budget: budget
+          ? {
+              requestsPerMonth: budget.requestsPerMonth ?? null,
+              bytesPerMonth: budget.bytesPerMonth ?? null,
+              overBudgetClasses: budget.overBudgetClasses,
+            }
+          : null,
         usedRatio: ratio === null ? null : Math.round(ratio * 1000) / 1000,
         overBudget: ratio !== null && ratio >= 1,
         alerted: [...entry.alerted],
@@ -144,7 +166,10 @@ export class BudgetMeter {
   }
 }
 
-function usedRatio(entry: { requests: number; bytes: number }, budget: { requestsPerMonth?: number | undefined; bytesPerMonth?: number | undefined }): number {
+function usedRatio(
+  entry: { requests: number; bytes: number },
+  budget: { requestsPerMonth?: number | undefined; bytesPerMonth?: number | undefined },
+): number {
   return Math.max(
     budget.requestsPerMonth ? entry.requests / budget.requestsPerMonth : 0,
     budget.bytesPerMonth ? entry.bytes / budget.bytesPerMonth : 0,

@@ -18,7 +18,11 @@ export interface PathRuntime {
    * Gives up an attempt early when this path falls silent (SilenceWatch), where the route's timeout
    * adapts; returns what to call when the attempt settles, or undefined when it is not watched.
    */
-  watchSilence?(route: RouteConfig, startedAt: number, giveUp: (reason: string) => void): (() => void) | undefined;
+  watchSilence?(
+    route: RouteConfig,
+    startedAt: number,
+    giveUp: (reason: string) => void,
+  ): (() => void) | undefined;
   /** Epoch ms of the last answer that came over this path (payments or probes). */
   readonly lastAnsweredAt?: number;
   /** Called as an attempt's request is handed to the transport (the path is asked something; see PathSilence). */

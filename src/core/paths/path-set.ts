@@ -43,21 +43,31 @@ export class PathSet {
   constructor(options: PathSetOptions) {
     const { policy, previous, hooks } = options;
     this.#breaker = policy.breaker;
-    const breakerUnchanged = previous !== undefined && canonicalJson(previous.#breaker) === canonicalJson(policy.breaker);
+    const breakerUnchanged =
+      previous !== undefined && canonicalJson(previous.#breaker) === canonicalJson(policy.breaker);
     const byId = new Map<string, PathState>();
     for (const config of policy.paths) {
       const old = breakerUnchanged ? previous.byId.get(config.id) : undefined;
       const state =
         old && canonicalJson(old.config) === canonicalJson(config)
           ? old
-          : new PathState(config, options.makeBreaker(config), options.transportFactory(config), policy.adaptiveTimeout, options.now, policy.degradation);
+          : new PathState(
+              config,
+              options.makeBreaker(config),
+              options.transportFactory(config),
+              policy.adaptiveTimeout,
+              options.now,
+              policy.degradation,
+            );
       state.onAttempt = hooks.onAttempt;
       state.onTransition = hooks.onTransition;
       state.adaptive = policy.adaptiveTimeout;
-      if (canonicalJson(state.quality.config) !== canonicalJson(policy.degradation)) state.quality = new PathQuality(policy.degradation, options.now);
+      if (canonicalJson(state.quality.config) !== canonicalJson(policy.degradation))
+        state.quality = new PathQuality(policy.degradation, options.now);
       state.onHealth = hooks.onHealth;
       state.onAnswered = hooks.onAnswered;
-      if (!options.egressVisible) state.egress = uncheckedEgress("this runtime cannot see the host's routes");
+      if (!options.egressVisible)
+        state.egress = uncheckedEgress("this runtime cannot see the host's routes");
       byId.set(config.id, state);
     }
     this.byId = byId;
@@ -78,7 +88,9 @@ export class PathSet {
   sharedWith(path: PathState): string[] {
     const key = egressKey(path.egress);
     if (key === null) return [];
-    return this.all.filter((p) => p !== path && egressKey(p.egress) === key).map((p) => p.config.id);
+    return this.all
+      .filter((p) => p !== path && egressKey(p.egress) === key)
+      .map((p) => p.config.id);
   }
 
   egressView(): { id: string; egress: PathEgress }[] {
@@ -87,12 +99,16 @@ export class PathSet {
 
   /** Opens WARM_CONNECTIONS on each mirror and hot path. Never rejects. */
   async warmUp(): Promise<void> {
-    await Promise.allSettled(this.all.filter(keepsWarmConnections).map((p) => p.transport.warm?.(WARM_CONNECTIONS)));
+    await Promise.allSettled(
+      this.all.filter(keepsWarmConnections).map((p) => p.transport.warm?.(WARM_CONNECTIONS)),
+    );
   }
 
   /** Disposes the breakers and closes the transports of every path `keptBy` did not carry over. */
   async close(keptBy?: PathSet): Promise<void> {
-    const removed = this.all.filter((p) => keptBy === undefined || !this.shares(keptBy, p.config.id));
+    const removed = this.all.filter(
+      (p) => keptBy === undefined || !this.shares(keptBy, p.config.id),
+    );
     for (const path of removed) path.breaker.dispose();
     await Promise.all(removed.map((p) => p.transport.close()));
   }

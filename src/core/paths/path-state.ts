@@ -8,7 +8,12 @@ import { PathSilence } from '../health/path-silence.ts';
 import type { ProbeResult } from '../health/probe.ts';
 import { SilenceWatch } from '../health/silence-watch.ts';
 import { uncheckedEgress, type PathEgress } from '../egress/path-egress.ts';
-import type { AdaptiveTimeoutConfig, DegradationConfig, PathConfig, RouteConfig } from '../policy/schema.ts';
+import type {
+  AdaptiveTimeoutConfig,
+  DegradationConfig,
+  PathConfig,
+  RouteConfig,
+} from '../policy/schema.ts';
 import type { PathTransport } from '../transport.ts';
 import type { PathRuntime } from './path-runtime.ts';
 
@@ -57,7 +62,14 @@ export class PathState implements PathRuntime {
   /** Attempts under way here that may be given up and sent on when the path is degraded. */
   readonly #waiting = new Set<WaitingAttempt>();
 
-  constructor(config: PathConfig, breaker: IBreaker, transport: PathTransport, adaptive: AdaptiveTimeoutConfig, now: () => number, degradation: DegradationConfig) {
+  constructor(
+    config: PathConfig,
+    breaker: IBreaker,
+    transport: PathTransport,
+    adaptive: AdaptiveTimeoutConfig,
+    now: () => number,
+    degradation: DegradationConfig,
+  ) {
     this.#now = now;
     this.quality = new PathQuality(degradation, now);
     this.config = config;
@@ -68,7 +80,10 @@ export class PathState implements PathRuntime {
     breaker.onStateChange((transition) => {
       // Opened as failing (never by a drill: that is `isolated`): what still waits on it for an
       // answer is given up and sent on elsewhere now, not after its timeout.
-      if (transition.to === 'open') this.silence.giveUpSilent(`the path was opened (${transition.reason}) with nothing answered since this attempt was sent`);
+      if (transition.to === 'open')
+        this.silence.giveUpSilent(
+          `the path was opened (${transition.reason}) with nothing answered since this attempt was sent`,
+        );
       this.transitions.push(transition);
       if (this.transitions.length > TRANSITIONS_KEPT) this.transitions.shift();
       this.onTransition?.(config.id, transition);
@@ -87,11 +102,18 @@ export class PathState implements PathRuntime {
   /** A probe or attempt finished: feeds the degraded mark. */
   noteExchange(answeredAfterMs: number | undefined): void {
     const was = this.quality.degraded;
-    this.quality.record(answeredAfterMs === undefined || this.quality.isSlow(answeredAfterMs, this.latency.quantile(0.1)));
+    this.quality.record(
+      answeredAfterMs === undefined ||
+        this.quality.isSlow(answeredAfterMs, this.latency.quantile(0.1)),
+    );
     if (was || !this.quality.degraded) return;
     // Just marked degraded: attempts that have already waited slowMs here are sent on now, the
     // others once they have.
-    for (const entry of [...this.#waiting]) this.#giveUpWhenSlow(entry, `path ${this.config.id} was marked degraded (lossy) while this attempt waited`);
+    for (const entry of [...this.#waiting])
+      this.#giveUpWhenSlow(
+        entry,
+        `path ${this.config.id} was marked degraded (lossy) while this attempt waited`,
+      );
   }
 
   /**
@@ -108,7 +130,10 @@ export class PathState implements PathRuntime {
     }
     if (entry.timer !== undefined) return;
     entry.timer = setTimeout(() => {
-      if (this.degraded) entry.giveUp(`path ${this.config.id} is degraded (lossy) and this attempt waited ${slowMs} ms`);
+      if (this.degraded)
+        entry.giveUp(
+          `path ${this.config.id} is degraded (lossy) and this attempt waited ${slowMs} ms`,
+        );
     }, slowMs - waited);
   }
 
@@ -128,7 +153,11 @@ export class PathState implements PathRuntime {
     return this.transport.upstreamAddress?.();
   }
 
-  watchSilence(route: RouteConfig, startedAt: number, giveUp: (reason: string) => void): (() => void) | undefined {
+  watchSilence(
+    route: RouteConfig,
+    startedAt: number,
+    giveUp: (reason: string) => void,
+  ): (() => void) | undefined {
     const rule = silentPathRule(route, this.latency, this.adaptive);
     const unwatch = rule && this.silence.watch(startedAt, rule, giveUp);
     // Only where a sent request may be asked again elsewhere under its key (the engine watches only
@@ -136,7 +165,11 @@ export class PathState implements PathRuntime {
     if (!route.idempotency.upstreamHonors || !this.quality.config.enabled) return unwatch;
     const entry: WaitingAttempt = { startedAt, giveUp, timer: undefined };
     this.#waiting.add(entry);
-    if (this.degraded) this.#giveUpWhenSlow(entry, `path ${this.config.id} is degraded (lossy) and this attempt waited ${this.quality.config.slowMs} ms`);
+    if (this.degraded)
+      this.#giveUpWhenSlow(
+        entry,
+        `path ${this.config.id} is degraded (lossy) and this attempt waited ${this.quality.config.slowMs} ms`,
+      );
     return () => {
       if (entry.timer !== undefined) clearTimeout(entry.timer);
       this.#waiting.delete(entry);

@@ -28,9 +28,17 @@ const SCALAR = '\u001f';
  * so bounding these bounds their time and stack. Node counts and depth are slight overestimates
  * (an indentation level counts even where a list shares its key's column): safe for a bound.
  */
-export function checkDocumentBounds(text: string, limits: DocumentLimits): DocumentLimitBreach | undefined {
+export function checkDocumentBounds(
+  text: string,
+  limits: DocumentLimits,
+): DocumentLimitBreach | undefined {
   const bytes = utf8Length(text);
-  if (bytes > limits.maxBytes) return { limit: 'bytes', max: limits.maxBytes, message: `policy is larger than ${limits.maxBytes} bytes (${bytes})` };
+  if (bytes > limits.maxBytes)
+    return {
+      limit: 'bytes',
+      max: limits.maxBytes,
+      message: `policy is larger than ${limits.maxBytes} bytes (${bytes})`,
+    };
   let nodes = 0;
   let flowDepth = 0;
   let lineIndicators = 0;
@@ -69,10 +77,18 @@ export function checkDocumentBounds(text: string, limits: DocumentLimits): Docum
       nodes++;
     }
     if (nodes > limits.maxNodes) {
-      return { limit: 'nodes', max: limits.maxNodes, message: `policy has more than ${limits.maxNodes} nodes (keys, values and list items)` };
+      return {
+        limit: 'nodes',
+        max: limits.maxNodes,
+        message: `policy has more than ${limits.maxNodes} nodes (keys, values and list items)`,
+      };
     }
     if (indents.length + lineIndicators + flowDepth > limits.maxDepth) {
-      return { limit: 'depth', max: limits.maxDepth, message: `policy is nested deeper than ${limits.maxDepth} levels` };
+      return {
+        limit: 'depth',
+        max: limits.maxDepth,
+        message: `policy is nested deeper than ${limits.maxDepth} levels`,
+      };
     }
   }
   return undefined;
@@ -89,7 +105,10 @@ function utf8Length(text: string): number {
  * set per map: linear, where the yaml library's own `uniqueKeys` check compares each key with every
  * earlier one (quadratic: 20 000 keys took seconds). A policy has only plain keys.
  */
-export function keyProblems(doc: Document, lineCounter: LineCounter): { message: string; line?: number; column?: number }[] {
+export function keyProblems(
+  doc: Document,
+  lineCounter: LineCounter,
+): { message: string; line?: number; column?: number }[] {
   const problems: { message: string; line?: number; column?: number }[] = [];
   const at = (node: unknown) => {
     const range = (node as { range?: [number, number, number] | null } | null)?.range;
@@ -104,11 +123,15 @@ export function keyProblems(doc: Document, lineCounter: LineCounter): { message:
       for (const pair of map.items) {
         const key = pair.key;
         if (key !== null && !isScalar(key)) {
-          problems.push({ message: 'map keys must be plain values, not lists, maps or aliases', ...at(key) });
+          problems.push({
+            message: 'map keys must be plain values, not lists, maps or aliases',
+            ...at(key),
+          });
           continue;
         }
         const value = key === null ? null : key.value;
-        if (seen.has(value)) problems.push({ message: `duplicate key ${JSON.stringify(String(value))}`, ...at(key) });
+        if (seen.has(value))
+          problems.push({ message: `duplicate key ${JSON.stringify(String(value))}`, ...at(key) });
         seen.add(value);
       }
     },

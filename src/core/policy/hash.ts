@@ -15,6 +15,9 @@ export function canonicalJson(value: unknown): string {
 
 /** Hex SHA-256 of the canonical form of the validated policy (defaults filled in), first 16 chars. */
 export async function policyHash(policy: Policy): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(canonicalJson(policy)));
+  const digest = await crypto.subtle.digest(
+    'SHA-256',
+    new TextEncoder().encode(canonicalJson(policy)),
+  );
   return toHex(digest).slice(0, 16);
 }

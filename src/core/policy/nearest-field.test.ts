@@ -9,7 +9,10 @@ describe('knownFields', () => {
     expect(knownFields(PolicySchema, ['routes', 3])).toContain('deadlineMs');
     expect(knownFields(PolicySchema, ['routes', 0, 'idempotency'])).toContain('upstreamHonors');
     expect(knownFields(PolicySchema, ['paths', 0, 'tls'])).toContain('servername');
-    expect(knownFields(PolicySchema, ['merchants', 'rateLimits', 'shop-1'])).toEqual(['ratePerSecond', 'burst']);
+    expect(knownFields(PolicySchema, ['merchants', 'rateLimits', 'shop-1'])).toEqual([
+      'ratePerSecond',
+      'burst',
+    ]);
     expect(knownFields(PolicySchema, ['version'])).toEqual([]);
   });
 });

@@ -46,7 +46,8 @@ function mutate(base: unknown, steps: string[], value: unknown): unknown {
   }
   const keys = Object.keys(node);
   const last = steps.at(-1) ?? '';
-  const key = keys.length > 0 && hash(last) % 3 !== 0 ? keys[Math.abs(hash(last)) % keys.length]! : last;
+  const key =
+    keys.length > 0 && hash(last) % 3 !== 0 ? keys[Math.abs(hash(last)) % keys.length]! : last;
   // An array's length cannot take arbitrary values (RangeError); that would test the mutator, not the parser.
   node[Array.isArray(node) && key === 'length' ? 'length-field' : key] = value;
   return copy;
@@ -63,28 +64,70 @@ describe('policy parser fuzzing', () => {
 
   it('never throws on arbitrary text', () => {
     fc.assert(
-      fc.property(fc.string({ unit: 'binary', maxLength: 400 }), (text) => expectCleanResult(parsePolicy(text))),
+      fc.property(fc.string({ unit: 'binary', maxLength: 400 }), (text) =>
+        expectCleanResult(parsePolicy(text)),
+      ),
       { numRuns: 1_000 },
     );
   });
 
   it('never throws on YAML-ish text built from policy fragments', () => {
     const token = fc.constantFrom(
-      'version: 1\n', 'paths:\n', '  - ', 'id: a\n', 'upstream: https://x.example\n', 'routes:\n', '&a ', '*a ', '[', ']', '{', '}',
-      ': ', '- ', '\n', '  ', '"', "'", '!!binary ', '!!js/function ', '<<: *a\n', '? ', '|', '>', '#', '%YAML 1.2\n---\n', 'tls: ', 'merchants: ',
+      'version: 1\n',
+      'paths:\n',
+      '  - ',
+      'id: a\n',
+      'upstream: https://x.example\n',
+      'routes:\n',
+      '&a ',
+      '*a ',
+      '[',
+      ']',
+      '{',
+      '}',
+      ': ',
+      '- ',
+      '\n',
+      '  ',
+      '"',
+      "'",
+      '!!binary ',
+      '!!js/function ',
+      '<<: *a\n',
+      '? ',
+      '|',
+      '>',
+      '#',
+      '%YAML 1.2\n---\n',
+      'tls: ',
+      'merchants: ',
     );
-    fc.assert(fc.property(fc.array(token, { maxLength: 60 }), (tokens) => expectCleanResult(parsePolicy(tokens.join('')))), { numRuns: 1_000 });
+    fc.assert(
+      fc.property(fc.array(token, { maxLength: 60 }), (tokens) =>
+        expectCleanResult(parsePolicy(tokens.join(''))),
+      ),
+      { numRuns: 1_000 },
+    );
   });
 
   it('never throws on arbitrary objects, and names a field for every problem', () => {
-    fc.assert(fc.property(fc.anything({ maxDepth: 4 }), (value) => expectCleanResult(validatePolicyObject(value))), { numRuns: 2_000 });
+    fc.assert(
+      fc.property(fc.anything({ maxDepth: 4 }), (value) =>
+        expectCleanResult(validatePolicyObject(value)),
+      ),
+      { numRuns: 2_000 },
+    );
   });
 
   it('mutations of a valid policy give ok or issues, never an exception', () => {
     fc.assert(
-      fc.property(fc.array(fc.string({ maxLength: 8 }), { minLength: 1, maxLength: 5 }), fc.jsonValue({ maxDepth: 2 }), (steps, value) => {
-        expectCleanResult(validatePolicyObject(mutate(validObject, steps, value)));
-      }),
+      fc.property(
+        fc.array(fc.string({ maxLength: 8 }), { minLength: 1, maxLength: 5 }),
+        fc.jsonValue({ maxDepth: 2 }),
+        (steps, value) => {
+          expectCleanResult(validatePolicyObject(mutate(validObject, steps, value)));
+        },
+      ),
       { numRuns: 1_500 },
     );
   });
@@ -105,6 +148,7 @@ describe('policy parser fuzzing', () => {
   it('refuses a policy larger than the size limit without parsing it', () => {
     const result = parsePolicy(`# ${'x'.repeat(POLICY_LIMITS.maxBytes)}\nversion: 1\n`);
     expect(result.ok).toBe(false);
-    if (!result.ok) expect(result.issues[0]!.message).toContain(`larger than ${POLICY_LIMITS.maxBytes} bytes`);
+    if (!result.ok)
+      expect(result.issues[0]!.message).toContain(`larger than ${POLICY_LIMITS.maxBytes} bytes`);
   });
 });

@@ -24,7 +24,13 @@ export type PolicyParseResult =
  * from exhausting memory or time; documented in docs/ops.md ("Policy document limits").
  * `maxIssues`: problems reported (each is located in the document, which costs per problem).
  */
-export const POLICY_LIMITS = { maxBytes: 1_048_576, maxNodes: 20_000, maxDepth: 32, maxAliasCount: 50, maxIssues: 100 } as const;
+export const POLICY_LIMITS = {
+  maxBytes: 1_048_576,
+  maxNodes: 20_000,
+  maxDepth: 32,
+  maxAliasCount: 50,
+  maxIssues: 100,
+} as const;
 
 export function formatFieldPath(segments: readonly PropertyKey[]): string {
   let out = '';
@@ -44,24 +50,57 @@ export function formatIssue(issue: PolicyIssue, source?: string): string {
 /** Parses and validates policy YAML (or JSON, which is YAML). Never throws on bad input. */
 export function parsePolicy(text: string): PolicyParseResult {
   const breach = checkDocumentBounds(text, POLICY_LIMITS);
-  if (breach) return { ok: false, issues: [{ path: '', message: breach.message }], limit: { name: breach.limit, max: breach.max } };
+  if (breach)
+    return {
+      ok: false,
+      issues: [{ path: '', message: breach.message }],
+      limit: { name: breach.limit, max: breach.max },
+    };
   const lineCounter = new LineCounter();
   // logLevel 'error': hostile input (collection keys and the like) must not spray process warnings.
   // uniqueKeys off: the library's check is quadratic in a map's keys; keyProblems does it in one pass.
-  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: false, logLevel: 'error' });
+  const doc = parseDocument(text, {
+    lineCounter,
+    prettyErrors: true,
+    uniqueKeys: false,
+    logLevel: 'error',
+  });
   if (doc.errors.length > 0) {
     // The first error only: the parser's later ones mostly follow from it and would mislead.
     const error = doc.errors[0]!;
     const pos = error.linePos?.[0];
-    return { ok: false, issues: [{ path: '', message: `YAML syntax error: ${explainYamlError(error, text)}`, line: pos?.line, column: pos?.col }] };
+    return {
+      ok: false,
+      issues: [
+        {
+          path: '',
+          message: `YAML syntax error: ${explainYamlError(error, text)}`,
+          line: pos?.line,
+          column: pos?.col,
+        },
+      ],
+    };
   }
   const keys = keyProblems(doc, lineCounter);
-  if (keys.length > 0) return { ok: false, issues: capIssues(keys.map((problem) => ({ path: '', ...problem, message: `YAML error: ${problem.message}` }))) };
+  if (keys.length > 0)
+    return {
+      ok: false,
+      issues: capIssues(
+        keys.map((problem) => ({
+          path: '',
+          ...problem,
+          message: `YAML error: ${problem.message}`,
+        })),
+      ),
+    };
   let raw: unknown;
   try {
     raw = doc.toJS({ maxAliasCount: POLICY_LIMITS.maxAliasCount });
   } catch (error) {
-    return { ok: false, issues: [{ path: '', message: `YAML error: ${(error as Error).message}` }] };
+    return {
+      ok: false,
+      issues: [{ path: '', message: `YAML error: ${(error as Error).message}` }],
+    };
   }
   return validatePolicyObject(raw, (segments) => locate(doc, lineCounter, segments));
 }
@@ -69,7 +108,9 @@ export function parsePolicy(text: string): PolicyParseResult {
 /** Validates an already-parsed policy object (from YAML, JSON or the admin API). */
 export function validatePolicyObject(
   raw: unknown,
-  locateField: (segments: readonly PropertyKey[]) => { line: number; column: number } | undefined = () => undefined,
+  locateField: (
+    segments: readonly PropertyKey[],
+  ) => { line: number; column: number } | undefined = () => undefined,
 ): PolicyParseResult {
   const parsed = PolicySchema.safeParse(raw);
   const issues: Located[] = parsed.success
@@ -88,10 +129,19 @@ type Located = PolicyIssue & { segments?: readonly PropertyKey[] };
 /** The first POLICY_LIMITS.maxIssues issues, and one saying how many more there were. */
 function capIssues<T extends PolicyIssue>(issues: T[]): (T | PolicyIssue)[] {
   if (issues.length <= POLICY_LIMITS.maxIssues) return issues;
-  return [...issues.slice(0, POLICY_LIMITS.maxIssues), { path: '', message: `and ${issues.length - POLICY_LIMITS.maxIssues} more problems (only the first ${POLICY_LIMITS.maxIssues} are listed)` }];
+  return [
+    ...issues.slice(0, POLICY_LIMITS.maxIssues),
+    {
+      path: '',
+      message: `and ${issues.length - POLICY_LIMITS.maxIssues} more problems (only the first ${POLICY_LIMITS.maxIssues} are listed)`,
+    },
+  ];
 }
 
-function withPosition(issue: Located, locateField: (segments: readonly PropertyKey[]) => { line: number; column: number } | undefined): PolicyIssue {
+function withPosition(
+  issue: Located,
+  locateField: (segments: readonly PropertyKey[]) => { line: number; column: number } | undefined,
+): PolicyIssue {
   const { segments, ...rest } = issue;
   if (segments === undefined) return rest;
   // An unknown or missing field has no node of its own; point at the nearest enclosing one.
@@ -107,10 +157,13 @@ type Ranged = { range?: [number, number, number] | null };
 /** Line and column of a field: of its key where it has one (so an unknown field points at its name), else of its value. */
 function locate(doc: Document, lineCounter: LineCounter, segments: readonly PropertyKey[]) {
   let node: unknown;
-  const parent = segments.length === 0 ? undefined : doc.getIn(segments.slice(0, -1) as unknown[], true);
+  const parent =
+    segments.length === 0 ? undefined : doc.getIn(segments.slice(0, -1) as unknown[], true);
   const last = segments.at(-1);
   if (isMap(parent)) {
-    node = parent.items.find((pair) => (isScalar(pair.key) ? pair.key.value : pair.key) === last)?.key;
+    node = parent.items.find(
+      (pair) => (isScalar(pair.key) ? pair.key.value : pair.key) === last,
+    )?.key;
   }
   node ??= segments.length === 0 ? doc.contents : doc.getIn(segments as unknown[], true);
   const range = (node as Ranged | undefined)?.range;
@@ -142,10 +195,18 @@ function fromZodIssue(issue: z.core.$ZodIssue, raw: unknown): Located[] {
       };
     });
   }
-  if (issue.code === 'invalid_union' && issue.errors.length > 0 && issue.message === 'Invalid input') {
+  if (
+    issue.code === 'invalid_union' &&
+    issue.errors.length > 0 &&
+    issue.message === 'Invalid input'
+  ) {
     // Report the first branch's reason instead of zod's generic union message.
     const first = issue.errors[0]?.[0];
-    if (first) return fromZodIssue({ ...first, path: [...segments, ...first.path] } as z.core.$ZodIssue, raw);
+    if (first)
+      return fromZodIssue(
+        { ...first, path: [...segments, ...first.path] } as z.core.$ZodIssue,
+        raw,
+      );
   }
   const value = valueAt(raw, segments);
   let message = issue.message;
@@ -160,7 +221,8 @@ function fromZodIssue(issue: z.core.$ZodIssue, raw: unknown): Located[] {
 /** Checks that need the whole document: references between sections, duplicates, timing sanity. */
 function crossFieldIssues(policy: Policy): Located[] {
   const issues: Located[] = [];
-  const add = (segments: PropertyKey[], message: string) => issues.push({ path: formatFieldPath(segments), segments, message });
+  const add = (segments: PropertyKey[], message: string) =>
+    issues.push({ path: formatFieldPath(segments), segments, message });
 
   const pathIds = new Set<string>();
   policy.paths.forEach((path, i) => {
@@ -170,12 +232,18 @@ function crossFieldIssues(policy: Policy): Located[] {
   const known = [...pathIds].join(', ');
 
   policy.paths.forEach((path, i) => {
-    if (path.tls !== undefined && !path.upstream.startsWith('https:')) add(['paths', i, 'tls'], 'tls settings need an https upstream');
-    if (path.bind !== undefined && path.interface !== undefined) add(['paths', i, 'interface'], 'expected bind or interface, not both (interface follows its current address)');
+    if (path.tls !== undefined && !path.upstream.startsWith('https:'))
+      add(['paths', i, 'tls'], 'tls settings need an https upstream');
+    if (path.bind !== undefined && path.interface !== undefined)
+      add(
+        ['paths', i, 'interface'],
+        'expected bind or interface, not both (interface follows its current address)',
+      );
   });
   if (policy.merchants === undefined) {
     policy.routes.forEach((route, i) => {
-      if (route.auth === 'merchant') add(['routes', i, 'auth'], 'auth "merchant" needs a top-level merchants section');
+      if (route.auth === 'merchant')
+        add(['routes', i, 'auth'], 'auth "merchant" needs a top-level merchants section');
     });
   }
 
@@ -186,20 +254,37 @@ function crossFieldIssues(policy: Policy): Located[] {
 
     const seen = new Set<string>();
     route.paths.forEach((pathId, j) => {
-      if (!pathIds.has(pathId)) add(['routes', i, 'paths', j], `unknown path "${pathId}" (expected one of: ${known})`);
+      if (!pathIds.has(pathId))
+        add(['routes', i, 'paths', j], `unknown path "${pathId}" (expected one of: ${known})`);
       else if (seen.has(pathId)) add(['routes', i, 'paths', j], `path "${pathId}" is listed twice`);
       seen.add(pathId);
     });
 
     if (route.attemptTimeoutMs !== undefined && route.deadlineMs < route.attemptTimeoutMs) {
-      add(['routes', i, 'deadlineMs'], `deadline (${route.deadlineMs} ms) is shorter than one attempt (attemptTimeoutMs ${route.attemptTimeoutMs} ms)`);
+      add(
+        ['routes', i, 'deadlineMs'],
+        `deadline (${route.deadlineMs} ms) is shorter than one attempt (attemptTimeoutMs ${route.attemptTimeoutMs} ms)`,
+      );
     }
-    if (route.hedgeConnectMs !== undefined && route.attemptTimeoutMs !== undefined && route.hedgeConnectMs >= route.attemptTimeoutMs) {
-      add(['routes', i, 'hedgeConnectMs'], `hedgeConnectMs (${route.hedgeConnectMs}) must be shorter than attemptTimeoutMs (${route.attemptTimeoutMs})`);
+    if (
+      route.hedgeConnectMs !== undefined &&
+      route.attemptTimeoutMs !== undefined &&
+      route.hedgeConnectMs >= route.attemptTimeoutMs
+    ) {
+      add(
+        ['routes', i, 'hedgeConnectMs'],
+        `hedgeConnectMs (${route.hedgeConnectMs}) must be shorter than attemptTimeoutMs (${route.attemptTimeoutMs})`,
+      );
     }
 
-    const shadowedBy = policy.routes.slice(0, i).findIndex((earlier) => shadows(earlier.match, route.match));
-    if (shadowedBy >= 0) add(['routes', i, 'match'], `never matches: routes[${shadowedBy}] (${policy.routes[shadowedBy]?.id}) matches every request it would`);
+    const shadowedBy = policy.routes
+      .slice(0, i)
+      .findIndex((earlier) => shadows(earlier.match, route.match));
+    if (shadowedBy >= 0)
+      add(
+        ['routes', i, 'match'],
+        `never matches: routes[${shadowedBy}] (${policy.routes[shadowedBy]?.id}) matches every request it would`,
+      );
   });
   if (policy.probe.enabled && policy.redundancy.downAfterMs <= policy.probe.timeoutMs) {
     add(
@@ -208,16 +293,22 @@ function crossFieldIssues(policy: Policy): Located[] {
     );
   }
   policy.drills.forEach((drill, i) => {
-    if (drill.path !== undefined && !pathIds.has(drill.path)) add(['drills', i, 'path'], `unknown path "${drill.path}" (expected one of: ${known})`);
+    if (drill.path !== undefined && !pathIds.has(drill.path))
+      add(['drills', i, 'path'], `unknown path "${drill.path}" (expected one of: ${known})`);
     drill.paths?.forEach((pathId, j) => {
-      if (!pathIds.has(pathId)) add(['drills', i, 'paths', j], `unknown path "${pathId}" (expected one of: ${known})`);
-      else if (drill.paths!.indexOf(pathId) !== j) add(['drills', i, 'paths', j], `path "${pathId}" is listed twice`);
+      if (!pathIds.has(pathId))
+        add(['drills', i, 'paths', j], `unknown path "${pathId}" (expected one of: ${known})`);
+      else if (drill.paths!.indexOf(pathId) !== j)
+        add(['drills', i, 'paths', j], `path "${pathId}" is listed twice`);
     });
   });
   return issues;
 }
 
-function shadows(earlier: Policy['routes'][number]['match'], later: Policy['routes'][number]['match']): boolean {
+function shadows(
+  earlier: Policy['routes'][number]['match'],
+  later: Policy['routes'][number]['match'],
+): boolean {
   if (earlier.method !== later.method) return false;
   if (earlier.path !== undefined) return later.path === earlier.path;
   const prefix = earlier.pathPrefix ?? '';

@@ -3,7 +3,11 @@ import { policyFromObject } from '../../../test/support/policy.ts';
 import { routeShadowingWarnings } from './route-shadowing.ts';
 
 const policy = (routes: { id: string; match: Record<string, string> }[]) =>
-  policyFromObject({ version: 1, paths: [{ id: 'a', upstream: 'http://127.0.0.1:1' }], routes: routes.map((r) => ({ ...r, paths: ['a'] })) });
+  policyFromObject({
+    version: 1,
+    paths: [{ id: 'a', upstream: 'http://127.0.0.1:1' }],
+    routes: routes.map((r) => ({ ...r, paths: ['a'] })),
+  });
 
 describe('routeShadowingWarnings', () => {
   it('says nothing when exact routes come before the prefixes covering them', () => {
@@ -26,7 +30,9 @@ describe('routeShadowingWarnings', () => {
       ]),
     );
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/^routes\[0\] "captures" \(POST pathPrefix \/v1\/payments\/\) is listed before routes\[1\] "payments"/);
+    expect(warnings[0]).toMatch(
+      /^routes\[0\] "captures" \(POST pathPrefix \/v1\/payments\/\) is listed before routes\[1\] "payments"/,
+    );
   });
 
   it('names routes no request reaches: a repeated exact path, a prefix inside an earlier one', () => {

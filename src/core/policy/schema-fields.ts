@@ -4,20 +4,25 @@ import * as z from 'zod';
 
 export const id = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected an id of lowercase letters, digits and "-" (at most 63 characters)');
+  .regex(
+    /^[a-z0-9][a-z0-9-]{0,62}$/,
+    'expected an id of lowercase letters, digits and "-" (at most 63 characters)',
+  );
 
 export const positiveMs = (max: number) => z.int().min(1).max(max);
 
-export const upstreamUrl = z
-  .string()
-  .refine((value) => {
-    try {
-      const url = new URL(value);
-      return (url.protocol === 'http:' || url.protocol === 'https:') && url.search === '' && url.hash === '';
-    } catch {
-      return false;
-    }
-  }, 'expected an http(s) base URL without query or fragment, e.g. https://pay.processor.example');
+export const upstreamUrl = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    return (
+      (url.protocol === 'http:' || url.protocol === 'https:') &&
+      url.search === '' &&
+      url.hash === ''
+    );
+  } catch {
+    return false;
+  }
+}, 'expected an http(s) base URL without query or fragment, e.g. https://pay.processor.example');
 
 const ipv4 = z.ipv4();
 const ipv6 = z.ipv6();
@@ -27,7 +32,9 @@ export const resolverAddress = z.string().refine((value) => {
   if (withPort) {
     const port = Number(withPort[3]);
     if (port < 1 || port > 65_535) return false;
-    return withPort[1] !== undefined ? ipv6.safeParse(withPort[1]).success : ipv4.safeParse(withPort[2]).success;
+    return withPort[1] !== undefined
+      ? ipv6.safeParse(withPort[1]).success
+      : ipv4.safeParse(withPort[2]).success;
   }
   return ipv4.safeParse(value).success || ipv6.safeParse(value).success;
 }, 'expected the IPv4 or IPv6 address of a DNS resolver, optionally with a port (192.0.2.53, 192.0.2.53:5353, [2001:db8::53]:5353)');
@@ -48,7 +55,10 @@ export function parseDuration(value: string | number): number {
 
 export const duration = (minMs: number) =>
   z
-    .union([z.int(), z.string().regex(DURATION_PATTERN, 'expected a duration such as 90s, 30m, 6h or 1d')])
+    .union([
+      z.int(),
+      z.string().regex(DURATION_PATTERN, 'expected a duration such as 90s, 30m, 6h or 1d'),
+    ])
     .refine((value) => parseDuration(value) >= minMs, `expected at least ${minMs} ms`);
 
 /** An origin (`https://pay.example`) or a URL prefix ending in `/` (`https://pay.example/v2/`). */
@@ -56,7 +66,8 @@ export const allowlistEntry = z.string().refine((value) => {
   try {
     const url = new URL(value);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
-    if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') return false;
+    if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '')
+      return false;
     return value === url.origin || (value.endsWith('/') && value === url.href);
   } catch {
     return false;

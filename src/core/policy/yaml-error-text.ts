@@ -17,18 +17,28 @@ export function explainYamlError(error: YamlErrorLike, text: string): string {
   const line = error.linePos ? (text.split(/\r?\n/)[error.linePos[0].line - 1] ?? '') : '';
   const explained = explanation(error.code, raw, line);
   const shown = line.trim();
-  const quoted = shown === '' ? '' : ` (the line reads "${shown.length > QUOTE_LIMIT ? `${shown.slice(0, QUOTE_LIMIT - 1)}…` : shown}")`;
+  const quoted =
+    shown === ''
+      ? ''
+      : ` (the line reads "${shown.length > QUOTE_LIMIT ? `${shown.slice(0, QUOTE_LIMIT - 1)}…` : shown}")`;
   return `${explained ?? raw}${quoted}`;
 }
 
 function explanation(code: string, raw: string, line: string): string | undefined {
-  if (/^Flow map .* end with a \}/.test(raw)) return 'a "{" opened above is not closed with "}" (or a line inside it is indented less than its key)';
-  if (/^Flow sequence .* end with a \]/.test(raw)) return 'a "[" opened above is not closed with "]" (or a line inside it is indented less than its key)';
-  if (/^Missing closing "quote/.test(raw)) return 'a text opened with " is not closed: add the closing " on the same line';
-  if (/^Missing closing 'quote/.test(raw)) return "a text opened with ' is not closed: add the closing ' on the same line";
-  if (/^Sequence item without - indicator/.test(raw)) return 'this line is indented like an item of the list above but is neither a "- " item nor lined up with the fields of one: check its indentation';
-  if (/^Implicit map keys need to be followed by map values/.test(raw)) return 'this line has no ": " after its field name: write "name: value", with a space after the colon';
-  if (/^All mapping items must start at the same column/.test(raw)) return 'this field is not lined up with the fields before it: fields of one section start at exactly the same column';
+  if (/^Flow map .* end with a \}/.test(raw))
+    return 'a "{" opened above is not closed with "}" (or a line inside it is indented less than its key)';
+  if (/^Flow sequence .* end with a \]/.test(raw))
+    return 'a "[" opened above is not closed with "]" (or a line inside it is indented less than its key)';
+  if (/^Missing closing "quote/.test(raw))
+    return 'a text opened with " is not closed: add the closing " on the same line';
+  if (/^Missing closing 'quote/.test(raw))
+    return "a text opened with ' is not closed: add the closing ' on the same line";
+  if (/^Sequence item without - indicator/.test(raw))
+    return 'this line is indented like an item of the list above but is neither a "- " item nor lined up with the fields of one: check its indentation';
+  if (/^Implicit map keys need to be followed by map values/.test(raw))
+    return 'this line has no ": " after its field name: write "name: value", with a space after the colon';
+  if (/^All mapping items must start at the same column/.test(raw))
+    return 'this field is not lined up with the fields before it: fields of one section start at exactly the same column';
   switch (code) {
     case 'TAB_AS_INDENT':
       return 'this line is indented with a tab: YAML indents with spaces only';

@@ -56,7 +56,8 @@ export interface QueueStats {
 }
 
 /** `no_key`: the queue keeps requests outside the process only encrypted, and has no key to seal with. */
-export type EnqueueResult = { ok: true } | { ok: false; reason: 'queue_full' | 'exposure_cap' | 'no_key' };
+export type EnqueueResult =
+  { ok: true } | { ok: false; reason: 'queue_full' | 'exposure_cap' | 'no_key' };
 
 /**
  * The store-and-forward queue: FIFO, in memory (one instance, lost on restart) or in Redis
@@ -67,7 +68,10 @@ export type EnqueueResult = { ok: true } | { ok: false; reason: 'queue_full' | '
  */
 export interface ForwardQueue {
   readonly kind: 'memory' | 'redis';
-  enqueue(request: QueuedRequest, limits: { maxDepth: number; merchantExposureCap?: number }): Promise<EnqueueResult>;
+  enqueue(
+    request: QueuedRequest,
+    limits: { maxDepth: number; merchantExposureCap?: number },
+  ): Promise<EnqueueResult>;
   /** The oldest queued request, or undefined when the queue is empty. */
   head(): Promise<QueuedRequest | undefined>;
   /** Counts a failed forwarding attempt; returns the attempts so far. */

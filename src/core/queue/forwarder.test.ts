@@ -8,12 +8,22 @@ import { QueueForwarder } from './forwarder.ts';
 import { MemoryForwardQueue } from './memory-queue.ts';
 import { policyFromObject } from '../../../test/support/policy.ts';
 
-function setup(upstream: (request: UpstreamRequest) => Promise<UpstreamResponse>, upstreamHonors = true) {
+function setup(
+  upstream: (request: UpstreamRequest) => Promise<UpstreamResponse>,
+  upstreamHonors = true,
+) {
   const policy = policyFromObject({
     version: 1,
     paths: [{ id: 'a', upstream: 'http://127.0.0.1:1' }],
     routes: [
-      { id: 'payments', match: { method: 'POST', path: '/v1/payments' }, class: 'payment', paths: ['a'], whenAllDown: 'queue', idempotency: { upstreamHonors } },
+      {
+        id: 'payments',
+        match: { method: 'POST', path: '/v1/payments' },
+        class: 'payment',
+        paths: ['a'],
+        whenAllDown: 'queue',
+        idempotency: { upstreamHonors },
+      },
     ],
     queue: { payments: { floorLimit: 1000, merchantExposureCap: 1000, maxAgeMs: 60_000 } },
   });
@@ -34,8 +44,18 @@ function setup(upstream: (request: UpstreamRequest) => Promise<UpstreamResponse>
   const queue = new MemoryForwardQueue({ now: () => now });
   const deadLettered: string[] = [];
   const errors: string[] = [];
-  const logger = { info() {}, warn() {}, error: (fields: object) => void errors.push(String((fields as { event?: string }).event)) };
-  const forwarder = new QueueForwarder({ queue, gateway: () => gateway, now: () => now, logger, onDeadLetter: (request, reason) => deadLettered.push(`${request.id}: ${reason}`) });
+  const logger = {
+    info() {},
+    warn() {},
+    error: (fields: object) => void errors.push(String((fields as { event?: string }).event)),
+  };
+  const forwarder = new QueueForwarder({
+    queue,
+    gateway: () => gateway,
+    now: () => now,
+    logger,
+    onDeadLetter: (request, reason) => deadLettered.push(`${request.id}: ${reason}`),
+  });
   const request = (id: string, enqueuedAt: number): QueuedRequest => ({
     id,
     routeId: 'payments',
@@ -48,21 +68,37 @@ function setup(upstream: (request: UpstreamRequest) => Promise<UpstreamResponse>
     amount: 100,
     enqueuedAt,
   });
-  return { queue, forwarder, sent, errors, deadLettered, request, advance: (ms: number) => (now += ms), now: () => now };
+  return {
+    queue,
+    forwarder,
+    sent,
+    errors,
+    deadLettered,
+    request,
+    advance: (ms: number) => (now += ms),
+    now: () => now,
+  };
 }
 
 const ok = async () => new Response('{"ok":true}', { status: 201 }) as UpstreamResponse;
 
 describe('QueueForwarder', () => {
-  it('forwards in order under each request\'s own key and frees the merchant\'s exposure', async () => {
+  it("forwards in order under each request's own key and frees the merchant's exposure", async () => {
     const { queue, forwarder, sent, request, now } = setup(ok);
-    for (const id of ['q1', 'q2', 'q3']) expect((await queue.enqueue(request(id, now()), { maxDepth: 10, merchantExposureCap: 300 })).ok).toBe(true);
-    expect(await queue.enqueue(request('q4', now()), { maxDepth: 10, merchantExposureCap: 300 })).toEqual({ ok: false, reason: 'exposure_cap' });
+    for (const id of ['q1', 'q2', 'q3'])
+      expect(
+        (await queue.enqueue(request(id, now()), { maxDepth: 10, merchantExposureCap: 300 })).ok,
+      ).toBe(true);
+    expect(
+      await queue.enqueue(request('q4', now()), { maxDepth: 10, merchantExposureCap: 300 }),
+    ).toEqual({ ok: false, reason: 'exposure_cap' });
     await forwarder.drain();
     expect(sent).toEqual(['key-q1', 'key-q2', 'key-q3']);
     expect((await queue.get('q2'))?.state).toBe('forwarded');
     expect((await queue.stats(now())).depth).toBe(0);
-    expect((await queue.enqueue(request('q5', now()), { maxDepth: 10, merchantExposureCap: 300 })).ok).toBe(true);
+    expect(
+      (await queue.enqueue(request('q5', now()), { maxDepth: 10, merchantExposureCap: 300 })).ok,
+    ).toBe(true);
   });
 
   it('dead-letters a payment older than maxAgeMs without sending it', async () => {
@@ -97,7 +133,16 @@ describe('QueueForwarder', () => {
 
   it('never sends a head sealed with a key it lacks: it waits (said once) for an instance that has it', async () => {
     const { queue, forwarder, sent, errors, request, now } = setup(ok);
-    await queue.enqueue({ ...request('sealed', now()), target: '', headers: [], bodyBase64: null, unreadable: 'key_unknown' }, { maxDepth: 10 });
+    await queue.enqueue(
+      {
+        ...request('sealed', now()),
+        target: '',
+        headers: [],
+        bodyBase64: null,
+        unreadable: 'key_unknown',
+      },
+      { maxDepth: 10 },
+    );
     await queue.enqueue(request('next', now()), { maxDepth: 10 });
     await forwarder.drain();
     await forwarder.drain();
@@ -108,10 +153,22 @@ describe('QueueForwarder', () => {
 
   it('dead-letters, unsent, a head whose sealed payload does not authenticate', async () => {
     const { queue, forwarder, sent, request, now } = setup(ok);
-    await queue.enqueue({ ...request('altered', now()), target: '', headers: [], bodyBase64: null, unreadable: 'corrupt' }, { maxDepth: 10 });
+    await queue.enqueue(
+      {
+        ...request('altered', now()),
+        target: '',
+        headers: [],
+        bodyBase64: null,
+        unreadable: 'corrupt',
+      },
+      { maxDepth: 10 },
+    );
     await queue.enqueue(request('next', now()), { maxDepth: 10 });
     await forwarder.drain();
-    expect(await queue.get('altered')).toMatchObject({ state: 'dead', reason: 'unreadable: altered or corrupt, not sent' });
+    expect(await queue.get('altered')).toMatchObject({
+      state: 'dead',
+      reason: 'unreadable: altered or corrupt, not sent',
+    });
     expect(sent).toEqual(['key-next']);
   });
 

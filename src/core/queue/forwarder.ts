@@ -57,7 +57,10 @@ export class QueueForwarder {
     const { queue } = this.#options;
     const logger = this.#options.logger ?? silentLogger;
     let locked = false;
-    const lockTtlMs = Math.max(DRAIN_LOCK_TTL_MS, ...this.#options.gateway().policy.routes.map((r) => r.deadlineMs + 5_000));
+    const lockTtlMs = Math.max(
+      DRAIN_LOCK_TTL_MS,
+      ...this.#options.gateway().policy.routes.map((r) => r.deadlineMs + 5_000),
+    );
     try {
       locked = await queue.acquireDrainLock(this.#owner, lockTtlMs);
       if (!locked) return;
@@ -69,7 +72,10 @@ export class QueueForwarder {
         if (!(await this.#forwardOne(head))) return;
       }
     } catch (error) {
-      logger.warn({ event: 'queue_drain_failed', err: { message: (error as Error).message } }, 'queue drain failed; retrying on the next tick');
+      logger.warn(
+        { event: 'queue_drain_failed', err: { message: (error as Error).message } },
+        'queue drain failed; retrying on the next tick',
+      );
     } finally {
       if (locked) await queue.releaseDrainLock(this.#owner).catch(() => {});
     }
@@ -85,12 +91,17 @@ export class QueueForwarder {
     const deadLetter = async (reason: string) => {
       await queue.deadLetter(request, reason, config.retentionMs);
       this.#options.onDeadLetter?.(request, reason);
-      logger.warn({ event: 'queue_dead_letter', id: request.id, route: request.routeId, reason }, `queued request ${request.id} dead-lettered: ${reason}`);
+      logger.warn(
+        { event: 'queue_dead_letter', id: request.id, route: request.routeId, reason },
+        `queued request ${request.id} dead-lettered: ${reason}`,
+      );
       return true;
     };
     if (!route) return deadLetter(`route "${request.routeId}" is no longer in the policy`);
-    if (route.class === 'payment' && this.#now() - request.enqueuedAt > config.payments.maxAgeMs) return deadLetter('expired');
-    if (request.unreadable === 'corrupt') return deadLetter('unreadable: altered or corrupt, not sent');
+    if (route.class === 'payment' && this.#now() - request.enqueuedAt > config.payments.maxAgeMs)
+      return deadLetter('expired');
+    if (request.unreadable === 'corrupt')
+      return deadLetter('unreadable: altered or corrupt, not sent');
     if (request.unreadable === 'key_unknown') {
       // Another instance (or this one restarted with the previous key listed) can still forward it: wait, say so once.
       if (this.#reportedUnreadable !== request.id) {
@@ -116,24 +127,53 @@ export class QueueForwarder {
         request.idempotencyKey,
       );
       const { status, headers } = result.response;
-      const body = result.response.body ? new Uint8Array(await new Response(result.response.body).arrayBuffer()) : new Uint8Array(0);
+      const body = result.response.body
+        ? new Uint8Array(await new Response(result.response.body).arrayBuffer())
+        : new Uint8Array(0);
       if (isFinalAnswer(status)) {
         const kept: [string, string][] = [];
         headers.forEach((value, name) => kept.push([name, value]));
-        await queue.complete(request, { status, headers: kept, bodyBase64: encodeBase64(body) }, config.retentionMs);
-        logger.info({ event: 'queue_forwarded', id: request.id, route: request.routeId, status, path: result.pathId }, `queued request ${request.id} forwarded`);
+        await queue.complete(
+          request,
+          { status, headers: kept, bodyBase64: encodeBase64(body) },
+          config.retentionMs,
+        );
+        logger.info(
+          {
+            event: 'queue_forwarded',
+            id: request.id,
+            route: request.routeId,
+            status,
+            path: result.pathId,
+          },
+          `queued request ${request.id} forwarded`,
+        );
         return true;
       }
       return this.#failed(request, `http_${status}`, config.maxAttempts, deadLetter);
     } catch (error) {
-      if (error instanceof PaypathError && (error.code === 'no_path_available' || error.code === 'deadline_exceeded')) return false;
-      if (error instanceof PaypathError && error.code === 'outcome_unknown' && !route.idempotency.upstreamHonors) return deadLetter('outcome_unknown');
+      if (
+        error instanceof PaypathError &&
+        (error.code === 'no_path_available' || error.code === 'deadline_exceeded')
+      )
+        return false;
+      if (
+        error instanceof PaypathError &&
+        error.code === 'outcome_unknown' &&
+        !route.idempotency.upstreamHonors
+      )
+        return deadLetter('outcome_unknown');
       const code = error instanceof PaypathError ? error.code : 'internal_error';
       return this.#failed(request, code, config.maxAttempts, deadLetter);
     }
   }
 
-  async #failed(request: QueuedRequest, error: string, maxAttempts: number, deadLetter: (reason: string) => Promise<boolean>): Promise<boolean> {
+  async #failed(
+    request: QueuedRequest,
+    error: string,
+    maxAttempts: number,
+    deadLetter: (reason: string) => Promise<boolean>,
+  ): Promise<boolean> {
     const attempts = await this.#options.queue.recordFailure(request.id, error);
     if (attempts >= maxAttempts) return deadLetter(`${error} after ${attempts} attempts`);
     return false;

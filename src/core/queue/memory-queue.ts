@@ -1,4 +1,11 @@
-import type { EnqueueResult, ForwardQueue, QueueEntryView, QueuedOutcome, QueuedRequest, QueueStats } from './forward-queue.ts';
+import type {
+  EnqueueResult,
+  ForwardQueue,
+  QueueEntryView,
+  QueuedOutcome,
+  QueuedRequest,
+  QueueStats,
+} from './forward-queue.ts';
 
 /** Only the view: the request itself (headers, body) is held in #pending while queued, and nowhere after. */
 interface MemoryEntry {
@@ -19,7 +26,10 @@ export class MemoryForwardQueue implements ForwardQueue {
     this.#now = options.now ?? Date.now;
   }
 
-  async enqueue(request: QueuedRequest, limits: { maxDepth: number; merchantExposureCap?: number }): Promise<EnqueueResult> {
+  async enqueue(
+    request: QueuedRequest,
+    limits: { maxDepth: number; merchantExposureCap?: number },
+  ): Promise<EnqueueResult> {
     if (this.#pending.length >= limits.maxDepth) return { ok: false, reason: 'queue_full' };
     if (request.merchant !== undefined && limits.merchantExposureCap !== undefined) {
       const exposure = (this.#exposure.get(request.merchant) ?? 0) + (request.amount ?? 0);
@@ -28,7 +38,14 @@ export class MemoryForwardQueue implements ForwardQueue {
     }
     this.#pending.push(request);
     this.#entries.set(request.id, {
-      view: { id: request.id, routeId: request.routeId, state: 'queued', idempotencyKey: request.idempotencyKey, enqueuedAt: request.enqueuedAt, attempts: 0 },
+      view: {
+        id: request.id,
+        routeId: request.routeId,
+        state: 'queued',
+        idempotencyKey: request.idempotencyKey,
+        enqueuedAt: request.enqueuedAt,
+        attempts: 0,
+      },
     });
     return { ok: true };
   }
@@ -45,7 +62,11 @@ export class MemoryForwardQueue implements ForwardQueue {
     return entry.view.attempts;
   }
 
-  async complete(request: QueuedRequest, outcome: QueuedOutcome, retentionMs: number): Promise<void> {
+  async complete(
+    request: QueuedRequest,
+    outcome: QueuedOutcome,
+    retentionMs: number,
+  ): Promise<void> {
     this.#finish(request, retentionMs, (view) => {
       view.state = 'forwarded';
       view.outcome = outcome;
@@ -87,7 +108,11 @@ export class MemoryForwardQueue implements ForwardQueue {
 
   async releaseDrainLock(): Promise<void> {}
 
-  #finish(request: QueuedRequest, retentionMs: number, update: (view: QueueEntryView) => void): void {
+  #finish(
+    request: QueuedRequest,
+    retentionMs: number,
+    update: (view: QueueEntryView) => void,
+  ): void {
     const index = this.#pending.findIndex((r) => r.id === request.id);
     if (index >= 0) this.#pending.splice(index, 1);
     if (request.merchant !== undefined && request.amount !== undefined) {
@@ -101,6 +126,7 @@ export class MemoryForwardQueue implements ForwardQueue {
     entry.view.finishedAt = this.#now();
     entry.expiresAt = this.#now() + retentionMs;
     // Keep memory bounded: drop finished entries past their retention.
-    for (const [id, e] of this.#entries) if (e.expiresAt !== undefined && e.expiresAt <= this.#now()) this.#entries.delete(id);
+    for (const [id, e] of this.#entries)
+      if (e.expiresAt !== undefined && e.expiresAt <= this.#now()) this.#entries.delete(id);
   }
 }

@@ -1,13 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { encodeBase64 } from '../base64.ts';
-import { parseQueueKey, QueueCipher, QueuePayloadError, type QueuedPayload } from './queue-cipher.ts';
+import {
+  parseQueueKey,
+  QueueCipher,
+  QueuePayloadError,
+  type QueuedPayload,
+} from './queue-cipher.ts';
 
 const keyA = new Uint8Array(32).fill(1);
 const keyB = new Uint8Array(32).fill(2);
 const payload: QueuedPayload = {
   target: '/v1/payments',
   headers: [['authorization', 'Bearer sk_live_merchant_secret']],
-  bodyBase64: encodeBase64(new TextEncoder().encode('{"amount":1999,"card":{"number":"4111111111111111","cvc":"737"}}')),
+  bodyBase64: encodeBase64(
+    new TextEncoder().encode('{"amount":1999,"card":{"number":"4111111111111111","cvc":"737"}}'),
+  ),
 };
 
 async function failure(promise: Promise<unknown>): Promise<QueuePayloadError> {
@@ -25,7 +32,8 @@ describe('QueueCipher', () => {
     const cipher = await QueueCipher.create([keyA]);
     const sealed = await cipher.seal('q_1', payload);
     const kept = JSON.stringify(sealed);
-    for (const secret of ['sk_live', 'authorization', '/v1/payments', payload.bodyBase64!]) expect(kept).not.toContain(secret);
+    for (const secret of ['sk_live', 'authorization', '/v1/payments', payload.bodyBase64!])
+      expect(kept).not.toContain(secret);
     expect(sealed).toMatchObject({ alg: 'A256GCM', kid: cipher.keyId });
     expect(cipher.keyId).toMatch(/^[0-9a-f]{16}$/);
     expect(await cipher.open('q_1', sealed)).toEqual(payload);
@@ -37,8 +45,12 @@ describe('QueueCipher', () => {
     const cipher = await QueueCipher.create([keyA]);
     const sealed = await cipher.seal('q_1', payload);
     expect((await failure(cipher.open('q_2', sealed))).reason).toBe('corrupt');
-    const flipped = sealed.data.startsWith('A') ? `B${sealed.data.slice(1)}` : `A${sealed.data.slice(1)}`;
-    expect((await failure(cipher.open('q_1', { ...sealed, data: flipped }))).reason).toBe('corrupt');
+    const flipped = sealed.data.startsWith('A')
+      ? `B${sealed.data.slice(1)}`
+      : `A${sealed.data.slice(1)}`;
+    expect((await failure(cipher.open('q_1', { ...sealed, data: flipped }))).reason).toBe(
+      'corrupt',
+    );
   });
 
   it('after a rotation, opens entries sealed with a previous key still listed, and names the key it lacks', async () => {
@@ -59,7 +71,9 @@ describe('parseQueueKey', () => {
   it('takes base64 (standard or URL-safe) of 32 bytes and refuses anything else without echoing it', () => {
     const standard = Buffer.from(new Uint8Array(32).fill(0xfb)).toString('base64');
     expect(parseQueueKey(standard)).toEqual(new Uint8Array(32).fill(0xfb));
-    expect(parseQueueKey(`${standard.replace(/\+/g, '-').replace(/\//g, '_')}\n`)).toEqual(new Uint8Array(32).fill(0xfb));
+    expect(parseQueueKey(`${standard.replace(/\+/g, '-').replace(/\//g, '_')}\n`)).toEqual(
+      new Uint8Array(32).fill(0xfb),
+    );
     const short = Buffer.from(new Uint8Array(16).fill(3)).toString('base64');
     expect(() => parseQueueKey(short)).toThrow(/must be 32 bytes .*this one is 16 bytes/);
     for (const bad of [short, 'not a key at all!', 'correct horse battery staple']) {

@@ -36,14 +36,22 @@ export const QUEUE_KEY_BYTES = 32;
 /** A queue key as configured: base64 (standard or URL-safe) of 32 random bytes. Throws naming what is wrong, never echoing the key. */
 export function parseQueueKey(text: string): Uint8Array {
   const trimmed = text.trim();
-  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed)) throw new Error(`a queue key must be base64 of ${QUEUE_KEY_BYTES} random bytes (e.g. openssl rand -base64 32); this one has characters base64 does not use`);
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed))
+    throw new Error(
+      `a queue key must be base64 of ${QUEUE_KEY_BYTES} random bytes (e.g. openssl rand -base64 32); this one has characters base64 does not use`,
+    );
   let bytes: Uint8Array;
   try {
     bytes = decodeBase64(trimmed.replace(/-/g, '+').replace(/_/g, '/'));
   } catch {
-    throw new Error(`a queue key must be base64 of ${QUEUE_KEY_BYTES} random bytes (e.g. openssl rand -base64 32); this one is not valid base64`);
+    throw new Error(
+      `a queue key must be base64 of ${QUEUE_KEY_BYTES} random bytes (e.g. openssl rand -base64 32); this one is not valid base64`,
+    );
   }
-  if (bytes.length !== QUEUE_KEY_BYTES) throw new Error(`a queue key must be ${QUEUE_KEY_BYTES} bytes (AES-256), base64-encoded (e.g. openssl rand -base64 32); this one is ${bytes.length} bytes`);
+  if (bytes.length !== QUEUE_KEY_BYTES)
+    throw new Error(
+      `a queue key must be ${QUEUE_KEY_BYTES} bytes (AES-256), base64-encoded (e.g. openssl rand -base64 32); this one is ${bytes.length} bytes`,
+    );
   return bytes;
 }
 
@@ -82,9 +90,16 @@ export class QueueCipher {
     const opening = new Map<string, AesKey>();
     let first: { id: string; key: AesKey } | undefined;
     for (const raw of keys) {
-      if (raw.length !== QUEUE_KEY_BYTES) throw new Error(`a queue key must be ${QUEUE_KEY_BYTES} bytes, got ${raw.length}`);
+      if (raw.length !== QUEUE_KEY_BYTES)
+        throw new Error(`a queue key must be ${QUEUE_KEY_BYTES} bytes, got ${raw.length}`);
       const id = await keyId(raw);
-      const key = await crypto.subtle.importKey('raw', raw as Uint8Array<ArrayBuffer>, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
+      const key = await crypto.subtle.importKey(
+        'raw',
+        raw as Uint8Array<ArrayBuffer>,
+        { name: 'AES-GCM' },
+        false,
+        ['encrypt', 'decrypt'],
+      );
       if (!opening.has(id)) opening.set(id, key);
       first ??= { id, key };
     }
@@ -98,23 +113,45 @@ export class QueueCipher {
   async seal(queueId: string, payload: QueuedPayload): Promise<SealedPayload> {
     const iv = crypto.getRandomValues(new Uint8Array(12));
     const plain = new TextEncoder().encode(JSON.stringify(payload));
-    const data = await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: new TextEncoder().encode(queueId) }, this.#sealing, plain);
-    return { alg: 'A256GCM', kid: this.keyId, iv: encodeBase64(iv), data: encodeBase64(new Uint8Array(data)) };
+    const data = await crypto.subtle.encrypt(
+      { name: 'AES-GCM', iv, additionalData: new TextEncoder().encode(queueId) },
+      this.#sealing,
+      plain,
+    );
+    return {
+      alg: 'A256GCM',
+      kid: this.keyId,
+      iv: encodeBase64(iv),
+      data: encodeBase64(new Uint8Array(data)),
+    };
   }
 
   /** Throws QueuePayloadError when the key is not known here or the payload does not authenticate. */
   async open(queueId: string, sealed: SealedPayload): Promise<QueuedPayload> {
     const key = this.#opening.get(sealed.kid);
-    if (!key) throw new QueuePayloadError('key_unknown', sealed.kid, `queued request ${queueId} was sealed with queue key ${sealed.kid}, which this instance was not given`);
+    if (!key)
+      throw new QueuePayloadError(
+        'key_unknown',
+        sealed.kid,
+        `queued request ${queueId} was sealed with queue key ${sealed.kid}, which this instance was not given`,
+      );
     let plain: ArrayBuffer;
     try {
       plain = await crypto.subtle.decrypt(
-        { name: 'AES-GCM', iv: decodeBase64(sealed.iv) as Uint8Array<ArrayBuffer>, additionalData: new TextEncoder().encode(queueId) },
+        {
+          name: 'AES-GCM',
+          iv: decodeBase64(sealed.iv) as Uint8Array<ArrayBuffer>,
+          additionalData: new TextEncoder().encode(queueId),
+        },
         key,
         decodeBase64(sealed.data) as Uint8Array<ArrayBuffer>,
       );
     } catch {
-      throw new QueuePayloadError('corrupt', sealed.kid, `queued request ${queueId} does not decrypt with queue key ${sealed.kid}: altered or corrupt`);
+      throw new QueuePayloadError(
+        'corrupt',
+        sealed.kid,
+        `queued request ${queueId} does not decrypt with queue key ${sealed.kid}: altered or corrupt`,
+      );
     }
     return JSON.parse(new TextDecoder().decode(plain)) as QueuedPayload;
   }

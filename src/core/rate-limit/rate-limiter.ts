@@ -48,9 +48,14 @@ export class MemoryRateLimiter implements RateLimiter {
   takeSync(key: string, limit: BucketLimit, cost: number): TakeResult {
     const now = this.#now();
     const bucket = this.#buckets.peek(key) ?? { tokens: limit.burst, updatedMs: now };
-    const refilled = Math.min(limit.burst, bucket.tokens + (Math.max(0, now - bucket.updatedMs) / 1000) * limit.ratePerSecond);
+    const refilled = Math.min(
+      limit.burst,
+      bucket.tokens + (Math.max(0, now - bucket.updatedMs) / 1000) * limit.ratePerSecond,
+    );
     if (cost === 0) {
-      return refilled >= 1 ? { allowed: true, retryAfterSeconds: 0 } : { allowed: false, retryAfterSeconds: retryAfter(refilled, limit) };
+      return refilled >= 1
+        ? { allowed: true, retryAfterSeconds: 0 }
+        : { allowed: false, retryAfterSeconds: retryAfter(refilled, limit) };
     }
     if (refilled < cost) {
       this.#buckets.set(key, { tokens: refilled, updatedMs: now });

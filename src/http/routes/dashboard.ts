@@ -40,7 +40,12 @@ export function dashboardRoutes(deps: DashboardDeps): Hono<AppEnv> {
     async (c, next) => {
       await next();
       // Vite names bundles by content hash: cache them for good; always revalidate the page itself.
-      c.header('cache-control', c.req.path.startsWith('/dashboard/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
+      c.header(
+        'cache-control',
+        c.req.path.startsWith('/dashboard/assets/')
+          ? 'public, max-age=31536000, immutable'
+          : 'no-cache',
+      );
     },
   );
   app.get('/dashboard/*', deps.assets);

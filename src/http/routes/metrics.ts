@@ -10,6 +10,8 @@ export interface MetricsSource {
 /** GET /metrics for Prometheus. Unauthenticated like /status; it holds no request data. */
 export function metricsRoutes(source: MetricsSource): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.get('/metrics', async (c) => c.body(await source.metrics(), 200, { 'content-type': source.contentType }));
+  app.get('/metrics', async (c) =>
+    c.body(await source.metrics(), 200, { 'content-type': source.contentType }),
+  );
   return app;
 }

@@ -31,32 +31,43 @@ export interface ProxyDeps {
 }
 
 /** Matches the policy route, settles the idempotency key and buffers the body (413 past the route's limit). */
-const resolveProxyRequest = (clientAddress: ProxyDeps['clientAddress']): MiddlewareHandler<ProxyEnv> => async (c, next) => {
-  const gateway = c.get('gateway');
-  const url = requestUrl(c);
-  const route = requestRoute(c);
-  if (!route) {
-    throw new PaypathError('route_not_found', 404, `no route matches ${c.req.method} ${url.pathname}`, {
-      details: { method: c.req.method, path: url.pathname },
+const resolveProxyRequest =
+  (clientAddress: ProxyDeps['clientAddress']): MiddlewareHandler<ProxyEnv> =>
+  async (c, next) => {
+    const gateway = c.get('gateway');
+    const url = requestUrl(c);
+    const route = requestRoute(c);
+    if (!route) {
+      throw new PaypathError(
+        'route_not_found',
+        404,
+        `no route matches ${c.req.method} ${url.pathname}`,
+        {
+          details: { method: c.req.method, path: url.pathname },
+        },
+      );
+    }
+    c.set('route', route.id);
+    const { key, generated } = idempotencyKey(route, c.req.raw.headers);
+    // The key goes back on every answer, errors included, so a client can always retry with it.
+    c.header(route.idempotency.header, key);
+    const body = await bufferedBody(c, route.maxBodyBytes);
+    const headers = withoutHopByHop(c.req.raw.headers);
+    // Merchant credentials are for paypath only: never handed to a carrier or the processor.
+    for (const name of MERCHANT_AUTH_HEADER_NAMES) headers.delete(name);
+    setForwardedFor(
+      headers,
+      gateway.policy.forwardedFor,
+      clientAddress?.(c as unknown as Context<AppEnv>),
+    );
+    c.set('proxy', {
+      route,
+      idempotencyKey: key,
+      generatedKey: generated,
+      upstream: { method: c.req.method, target: url.pathname + url.search, headers, body },
     });
-  }
-  c.set('route', route.id);
-  const { key, generated } = idempotencyKey(route, c.req.raw.headers);
-  // The key goes back on every answer, errors included, so a client can always retry with it.
-  c.header(route.idempotency.header, key);
-  const body = await bufferedBody(c, route.maxBodyBytes);
-  const headers = withoutHopByHop(c.req.raw.headers);
-  // Merchant credentials are for paypath only: never handed to a carrier or the processor.
-  for (const name of MERCHANT_AUTH_HEADER_NAMES) headers.delete(name);
-  setForwardedFor(headers, gateway.policy.forwardedFor, clientAddress?.(c as unknown as Context<AppEnv>));
-  c.set('proxy', {
-    route,
-    idempotencyKey: key,
-    generatedKey: generated,
-    upstream: { method: c.req.method, target: url.pathname + url.search, headers, body },
-  });
-  await next();
-};
+    await next();
+  };
 
 /** Everything not answered by the gateway itself is matched against the policy's routes and forwarded. */
 export function proxyRoutes(deps: ProxyDeps = {}): Hono<AppEnv> {
@@ -76,11 +87,16 @@ export function proxyRoutes(deps: ProxyDeps = {}): Hono<AppEnv> {
       headers.set('x-paypath-path', result.pathId);
       headers.set('x-paypath-attempts', String(result.attempts.length));
       if (result.reconciled) headers.set('x-paypath-reconciled', 'true');
-      if (generatedKey || !headers.has(route.idempotency.header)) headers.set(route.idempotency.header, key);
+      if (generatedKey || !headers.has(route.idempotency.header))
+        headers.set(route.idempotency.header, key);
       const bodyAllowed = !NULL_BODY_STATUS.has(response.status) && c.req.method !== 'HEAD';
       if (!bodyAllowed) await discardBody(response);
-      const answer = new Response(bodyAllowed ? response.body : null, { status: response.status, headers });
-      if (bodyAllowed && response.body instanceof Uint8Array) c.set('answer', { response: answer, bytes: response.body });
+      const answer = new Response(bodyAllowed ? response.body : null, {
+        status: response.status,
+        headers,
+      });
+      if (bodyAllowed && response.body instanceof Uint8Array)
+        c.set('answer', { response: answer, bytes: response.body });
       return answer;
     },
   );

@@ -11,13 +11,29 @@ export function queueRoutes(queue: ForwardQueue): Hono<AppEnv> {
   app.get(`${QUEUE_STATUS_PATH}/:id`, async (c) => {
     const id = c.req.param('id');
     const entry = /^q_[0-9a-f-]{36}$/.test(id) ? await queue.get(id) : undefined;
-    if (!entry) throw new PaypathError('queue_entry_not_found', 404, `no queued request ${id} (unknown, or its outcome has expired)`, { details: { id } });
+    if (!entry)
+      throw new PaypathError(
+        'queue_entry_not_found',
+        404,
+        `no queued request ${id} (unknown, or its outcome has expired)`,
+        { details: { id } },
+      );
     const { outcome, ...rest } = entry;
     return c.json({
       ...rest,
       enqueuedAt: new Date(entry.enqueuedAt).toISOString(),
-      ...(entry.finishedAt !== undefined ? { finishedAt: new Date(entry.finishedAt).toISOString() } : {}),
-      ...(outcome ? { outcome: { status: outcome.status, headers: Object.fromEntries(outcome.headers), body: new TextDecoder().decode(decodeBase64(outcome.bodyBase64)) } } : {}),
+      ...(entry.finishedAt !== undefined
+        ? { finishedAt: new Date(entry.finishedAt).toISOString() }
+        : {}),
+      ...(outcome
+        ? {
+            outcome: {
+              status: outcome.status,
+              headers: Object.fromEntries(outcome.headers),
+              body: new TextDecoder().decode(decodeBase64(outcome.bodyBase64)),
+            },
+          }
+        : {}),
     });
   });
   return app;

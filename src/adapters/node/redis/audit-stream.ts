@@ -42,7 +42,12 @@ export class RedisStreamAuditLog implements AuditLog {
   #memoryCheckedAt = -Infinity;
   #memoryFull = false;
 
-  constructor(redis: RedisClient, fallback: AuditLog, logger: Logger, options: AuditStreamOptions = {}) {
+  constructor(
+    redis: RedisClient,
+    fallback: AuditLog,
+    logger: Logger,
+    options: AuditStreamOptions = {},
+  ) {
     this.#redis = redis;
     this.#fallback = fallback;
     this.#logger = logger;
@@ -61,13 +66,22 @@ export class RedisStreamAuditLog implements AuditLog {
       const bytes = Buffer.byteLength(json);
       if (bytes > this.#options.maxRecordBytes) {
         await this.#fallback.append(record);
-        const stub: AuditRecord = { time: record.time, actor: record.actor, action: record.action, outcome: record.outcome, details: { truncated: true, bytes, whole: 'audit file' } };
+        const stub: AuditRecord = {
+          time: record.time,
+          actor: record.actor,
+          action: record.action,
+          outcome: record.outcome,
+          details: { truncated: true, bytes, whole: 'audit file' },
+        };
         if (record.revision !== undefined) stub.revision = record.revision;
         json = JSON.stringify(stub);
       }
       await this.#redis.xadd(this.#key, 'MAXLEN', this.#options.maxEntries, '*', 'record', json);
     } catch (error) {
-      this.#logger.warn({ event: 'audit_redis_failed', err: String(error), action: record.action }, 'audit record written to the fallback file: Redis unavailable');
+      this.#logger.warn(
+        { event: 'audit_redis_failed', err: String(error), action: record.action },
+        'audit record written to the fallback file: Redis unavailable',
+      );
       await this.#fallback.append(record);
     }
   }
@@ -82,8 +96,16 @@ export class RedisStreamAuditLog implements AuditLog {
     const max = Number(/^maxmemory:(\d+)/m.exec(info)?.[1] ?? 0);
     const full = max > 0 && used > max * this.#options.memoryShare;
     if (full !== this.#memoryFull) {
-      const fields = { event: full ? 'audit_redis_paused' : 'audit_redis_resumed', usedBytes: used, maxmemoryBytes: max };
-      if (full) this.#logger.warn(fields, `Redis is above ${this.#options.memoryShare * 100} % of its maxmemory: audit records go to the file, leaving the room to the queue`);
+      const fields = {
+        event: full ? 'audit_redis_paused' : 'audit_redis_resumed',
+        usedBytes: used,
+        maxmemoryBytes: max,
+      };
+      if (full)
+        this.#logger.warn(
+          fields,
+          `Redis is above ${this.#options.memoryShare * 100} % of its maxmemory: audit records go to the file, leaving the room to the queue`,
+        );
       else this.#logger.info(fields, 'Redis has room again: audit records go to the stream');
     }
     this.#memoryFull = full;

@@ -70,7 +70,11 @@ export function createRedisClient(url: string, overrides: RedisOptions = {}): Re
   if (cluster) {
     client = new Cluster(cluster.nodes, {
       ...FAIL_FAST_CLUSTER_OPTIONS,
-      redisOptions: { ...FAIL_FAST_CLUSTER_OPTIONS.redisOptions, ...cluster.redisOptions, ...overrides },
+      redisOptions: {
+        ...FAIL_FAST_CLUSTER_OPTIONS.redisOptions,
+        ...cluster.redisOptions,
+        ...overrides,
+      },
     });
   } else if (sentinel) {
     client = new Redis({ ...FAIL_FAST_REDIS_OPTIONS, ...sentinel, ...overrides });
@@ -94,7 +98,8 @@ export function duplicateClient(client: RedisClient): RedisClient {
 export function parseSentinelUrl(url: string): RedisOptions | undefined {
   const match = /^redis\+sentinel:\/\/(?:(?:[^:@/]*):([^@/]*)@)?([^/]+)\/([^/?#]+)\/?$/.exec(url);
   if (!url.startsWith('redis+sentinel://')) return undefined;
-  if (!match) throw new Error('expected redis+sentinel://[:password@]host:port[,host:port...]/<master name>');
+  if (!match)
+    throw new Error('expected redis+sentinel://[:password@]host:port[,host:port...]/<master name>');
   const [, password, hosts, name] = match;
   return {
     sentinels: parseHostList(hosts!, 26379, 'sentinel'),
@@ -128,15 +133,21 @@ export function parseClusterUrl(url: string): ClusterUrl | undefined {
   let hosts = at >= 0 ? rest.slice(at + 1) : rest;
   if (hosts.endsWith('/')) hosts = hosts.slice(0, -1);
   if (/[/?#]/.test(hosts)) {
-    throw new Error(`bad Redis Cluster URL: a cluster has no database number, path or options after the node list (expected ${CLUSTER_URL_FORM})`);
+    throw new Error(
+      `bad Redis Cluster URL: a cluster has no database number, path or options after the node list (expected ${CLUSTER_URL_FORM})`,
+    );
   }
-  if (!hosts) throw new Error(`bad Redis Cluster URL: no node address (expected ${CLUSTER_URL_FORM})`);
+  if (!hosts)
+    throw new Error(`bad Redis Cluster URL: no node address (expected ${CLUSTER_URL_FORM})`);
   const redisOptions: ClusterUrl['redisOptions'] = {};
   if (credentials !== undefined) {
     const colon = credentials.indexOf(':');
     const username = colon >= 0 ? credentials.slice(0, colon) : credentials;
     const password = colon >= 0 ? credentials.slice(colon + 1) : '';
-    if (!password) throw new Error(`bad Redis Cluster URL: credentials need a password ([user]:password@; expected ${CLUSTER_URL_FORM})`);
+    if (!password)
+      throw new Error(
+        `bad Redis Cluster URL: credentials need a password ([user]:password@; expected ${CLUSTER_URL_FORM})`,
+      );
     if (username) redisOptions.username = decodeURIComponent(username);
     redisOptions.password = decodeURIComponent(password);
   }
@@ -145,14 +156,25 @@ export function parseClusterUrl(url: string): ClusterUrl | undefined {
 }
 
 /** `h1:p1,[::1]:p2,h3` → addresses; a missing port is `defaultPort`. */
-function parseHostList(list: string, defaultPort: number, what: string): { host: string; port: number }[] {
+function parseHostList(
+  list: string,
+  defaultPort: number,
+  what: string,
+): { host: string; port: number }[] {
   return list.split(',').map((entry) => {
     const bracket = entry.startsWith('[') ? entry.indexOf(']') : -1;
     const at = bracket >= 0 ? entry.indexOf(':', bracket) : entry.lastIndexOf(':');
     const host = at > 0 ? entry.slice(0, at) : entry;
     const port = at > 0 ? Number(entry.slice(at + 1)) : defaultPort;
     const bare = host.replace(/^\[(.*)\]$/, '$1');
-    if (!bare || /[\s[\]@]/.test(bare) || (bracket < 0 && bare.includes(':')) || !Number.isInteger(port) || port < 1 || port > 65535) {
+    if (
+      !bare ||
+      /[\s[\]@]/.test(bare) ||
+      (bracket < 0 && bare.includes(':')) ||
+      !Number.isInteger(port) ||
+      port < 1 ||
+      port > 65535
+    ) {
       throw new Error(`bad ${what} address "${entry}" (expected host:port)`);
     }
     return { host: bare, port };

@@ -25,14 +25,20 @@ export class DegradedWindow {
     this.#skipUntil = Date.now() + this.#skipMs;
     if (!this.#degraded) {
       this.#degraded = true;
-      this.#logger.warn({ event: 'redis_degraded', store: this.#what, reason: (error as Error).message }, `${this.#what}: Redis unavailable, using local state`);
+      this.#logger.warn(
+        { event: 'redis_degraded', store: this.#what, reason: (error as Error).message },
+        `${this.#what}: Redis unavailable, using local state`,
+      );
     }
   }
 
   succeeded(): void {
     if (this.#degraded) {
       this.#degraded = false;
-      this.#logger.info({ event: 'redis_recovered', store: this.#what }, `${this.#what}: Redis is back`);
+      this.#logger.info(
+        { event: 'redis_recovered', store: this.#what },
+        `${this.#what}: Redis is back`,
+      );
     }
   }
 }

@@ -1,6 +1,17 @@
 import type { RedisClient } from './client.ts';
-import type { EnqueueResult, ForwardQueue, QueueEntryView, QueuedOutcome, QueuedRequest, QueueStats } from '../../../core/queue/forward-queue.ts';
-import { QueuePayloadError, type QueueCipher, type SealedPayload } from '../../../core/queue/queue-cipher.ts';
+import type {
+  EnqueueResult,
+  ForwardQueue,
+  QueueEntryView,
+  QueuedOutcome,
+  QueuedRequest,
+  QueueStats,
+} from '../../../core/queue/forward-queue.ts';
+import {
+  QueuePayloadError,
+  type QueueCipher,
+  type SealedPayload,
+} from '../../../core/queue/queue-cipher.ts';
 
 /** A queued request as kept in Redis: what routing, limits and ordering need in clear; target, headers and body sealed. */
 type StoredRequest = Omit<QueuedRequest, 'target' | 'headers' | 'bodyBase64' | 'unreadable'> & {
@@ -72,7 +83,13 @@ export class RedisForwardQueue implements ForwardQueue {
   readonly kind = 'redis' as const;
   readonly #redis: RedisClient;
   readonly #cipher: QueueCipher | undefined;
-  readonly #keys: { stream: string; exposure: string; dead: string; lock: string; item: (id: string) => string };
+  readonly #keys: {
+    stream: string;
+    exposure: string;
+    dead: string;
+    lock: string;
+    item: (id: string) => string;
+  };
   /** Stream entry ids of requests returned by head(), so they can be removed by id. */
   readonly #entryIds = new Map<string, string>();
 
@@ -89,17 +106,43 @@ export class RedisForwardQueue implements ForwardQueue {
     };
   }
 
-  async enqueue(request: QueuedRequest, limits: { maxDepth: number; merchantExposureCap?: number }): Promise<EnqueueResult> {
+  async enqueue(
+    request: QueuedRequest,
+    limits: { maxDepth: number; merchantExposureCap?: number },
+  ): Promise<EnqueueResult> {
     if (!this.#cipher) return { ok: false, reason: 'no_key' };
     // In clear only what ordering, limits and GET /v1/queue/{id} need, named one by one.
-    const clear: StoredRequest = { id: request.id, routeId: request.routeId, method: request.method, idempotencyKey: request.idempotencyKey, enqueuedAt: request.enqueuedAt };
+    const clear: StoredRequest = {
+      id: request.id,
+      routeId: request.routeId,
+      method: request.method,
+      idempotencyKey: request.idempotencyKey,
+      enqueuedAt: request.enqueuedAt,
+    };
     if (request.merchant !== undefined) clear.merchant = request.merchant;
     if (request.amount !== undefined) clear.amount = request.amount;
     const item: StoredItem = {
-      request: { ...clear, sealed: await this.#cipher.seal(request.id, { target: request.target, headers: request.headers, bodyBase64: request.bodyBase64 }) },
-      view: { id: request.id, routeId: request.routeId, state: 'queued', idempotencyKey: request.idempotencyKey, enqueuedAt: request.enqueuedAt, attempts: 0 },
+      request: {
+        ...clear,
+        sealed: await this.#cipher.seal(request.id, {
+          target: request.target,
+          headers: request.headers,
+          bodyBase64: request.bodyBase64,
+        }),
+      },
+      view: {
+        id: request.id,
+        routeId: request.routeId,
+        state: 'queued',
+        idempotencyKey: request.idempotencyKey,
+        enqueuedAt: request.enqueuedAt,
+        attempts: 0,
+      },
     };
-    const merchant = request.merchant !== undefined && limits.merchantExposureCap !== undefined ? request.merchant : '';
+    const merchant =
+      request.merchant !== undefined && limits.merchantExposureCap !== undefined
+        ? request.merchant
+        : '';
     const result = await this.#redis.eval(
       ENQUEUE_SCRIPT,
       3,
@@ -144,7 +187,11 @@ export class RedisForwardQueue implements ForwardQueue {
     return item.view.attempts;
   }
 
-  async complete(request: QueuedRequest, outcome: QueuedOutcome, retentionMs: number): Promise<void> {
+  async complete(
+    request: QueuedRequest,
+    outcome: QueuedOutcome,
+    retentionMs: number,
+  ): Promise<void> {
     await this.#finish(request, retentionMs, '', (view) => {
       view.state = 'forwarded';
       view.outcome = outcome;
@@ -165,8 +212,15 @@ export class RedisForwardQueue implements ForwardQueue {
   /** The request to forward: opened with the queue key, or marked unreadable (never sent) when it cannot be. */
   async #open(stored: StoredRequest): Promise<QueuedRequest> {
     const { sealed, target, headers, bodyBase64, ...clear } = stored;
-    if (!sealed) return { ...clear, target: target ?? '', headers: headers ?? [], bodyBase64: bodyBase64 ?? null };
-    if (!this.#cipher) return { ...clear, target: '', headers: [], bodyBase64: null, unreadable: 'key_unknown' };
+    if (!sealed)
+      return {
+        ...clear,
+        target: target ?? '',
+        headers: headers ?? [],
+        bodyBase64: bodyBase64 ?? null,
+      };
+    if (!this.#cipher)
+      return { ...clear, target: '', headers: [], bodyBase64: null, unreadable: 'key_unknown' };
     try {
       return { ...clear, ...(await this.#cipher.open(stored.id, sealed)) };
     } catch (error) {
@@ -207,10 +261,24 @@ export class RedisForwardQueue implements ForwardQueue {
     return raw ? (JSON.parse(raw) as StoredItem) : undefined;
   }
 
-  async #finish(request: QueuedRequest, retentionMs: number, reason: string, update: (view: QueueEntryView) => void): Promise<void> {
+  async #finish(
+    request: QueuedRequest,
+    retentionMs: number,
+    reason: string,
+    update: (view: QueueEntryView) => void,
+  ): Promise<void> {
     const stored = await this.#item(request.id);
     // The view alone is kept: the sealed target, headers and body go in the same script that removes the entry.
-    const item: StoredItem = { view: stored?.view ?? { id: request.id, routeId: request.routeId, state: 'queued', idempotencyKey: request.idempotencyKey, enqueuedAt: request.enqueuedAt, attempts: 0 } };
+    const item: StoredItem = {
+      view: stored?.view ?? {
+        id: request.id,
+        routeId: request.routeId,
+        state: 'queued',
+        idempotencyKey: request.idempotencyKey,
+        enqueuedAt: request.enqueuedAt,
+        attempts: 0,
+      },
+    };
     update(item.view);
     item.view.finishedAt = Date.now();
     const entryId = this.#entryIds.get(request.id) ?? (await this.#findEntry(request.id)) ?? '0-0';

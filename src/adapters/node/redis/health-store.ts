@@ -1,5 +1,9 @@
 import type { Disposable } from '../../../core/breaker/breaker.ts';
-import type { HealthStore, HealthStoreMember, PathHealthEvent } from '../../../core/health/health-store.ts';
+import type {
+  HealthStore,
+  HealthStoreMember,
+  PathHealthEvent,
+} from '../../../core/health/health-store.ts';
 import type { Logger } from '../../../core/logger.ts';
 import { silentLogger } from '../../../core/logger.ts';
 import {
@@ -14,7 +18,11 @@ import {
 import { duplicateClient, type RedisClient } from './client.ts';
 
 type RedisWithScript = RedisClient & {
-  paypathRecordHealth(stateKey: string, reportersKey: string, ...args: (string | number)[]): Promise<number>;
+  paypathRecordHealth(
+    stateKey: string,
+    reportersKey: string,
+    ...args: (string | number)[]
+  ): Promise<number>;
 };
 
 export interface RedisHealthStoreOptions {
@@ -94,7 +102,11 @@ export class RedisHealthStore implements HealthStore {
       (error: Error) => {
         // Expected while Redis is down: the next resync or refresh shares this transition, unless a newer one supersedes it.
         if (this.#isLatest(event)) this.#unsent.set(event.pathId, event);
-        debug(this.#logger, { event: 'health_store_write_failed', path: event.pathId, error: error.message }, 'health store write failed');
+        debug(
+          this.#logger,
+          { event: 'health_store_write_failed', path: event.pathId, error: error.message },
+          'health store write failed',
+        );
       },
     );
   }
@@ -126,7 +138,8 @@ export class RedisHealthStore implements HealthStore {
   #receive(channel: string, message: string): void {
     if (channel !== HEALTH_CHANNEL) return;
     const event = parseHealthEvent(message);
-    if (event && this.#member && event.instanceId !== this.#member.instanceId) this.#member.apply(event);
+    if (event && this.#member && event.instanceId !== this.#member.instanceId)
+      this.#member.apply(event);
   }
 
   /** True while `event` is still the member's last transition of its path (none newer, ours or applied). */
@@ -145,7 +158,11 @@ export class RedisHealthStore implements HealthStore {
     try {
       applyNewerStored(member, Object.values(await this.#client.hgetall(HEALTH_STATE_KEY)));
     } catch (error) {
-      debug(this.#logger, { event: 'health_store_refresh_failed', error: (error as Error).message }, 'health store refresh failed');
+      debug(
+        this.#logger,
+        { event: 'health_store_refresh_failed', error: (error as Error).message },
+        'health store refresh failed',
+      );
       return;
     }
     for (const event of [...this.#unsent.values()]) {
@@ -163,7 +180,8 @@ export class RedisHealthStore implements HealthStore {
       applyNewerStored(member, Object.values(stored));
       for (const mine of member.localStates()) {
         const remote = stored[mine.pathId] ? parseHealthEvent(stored[mine.pathId]!) : undefined;
-        if (mine.instanceId === member.instanceId && (!remote || mine.at > remote.at)) this.publish(mine);
+        if (mine.instanceId === member.instanceId && (!remote || mine.at > remote.at))
+          this.publish(mine);
       }
       this.#resyncFailures = 0;
     } catch (error) {
@@ -173,12 +191,19 @@ export class RedisHealthStore implements HealthStore {
         this.#resyncRetry = setTimeout(() => void this.#resync(), 300);
         this.#resyncRetry.unref();
       }
-      debug(this.#logger, { event: 'health_store_resync_failed', error: (error as Error).message }, 'health store resync failed');
+      debug(
+        this.#logger,
+        { event: 'health_store_resync_failed', error: (error as Error).message },
+        'health store resync failed',
+      );
     }
   }
 }
 
 /** pino has debug; the core Logger interface does not require it. */
 function debug(logger: Logger, fields: object, message: string): void {
-  (logger as Partial<{ debug: (fields: object, message?: string) => void }>).debug?.(fields, message);
+  (logger as Partial<{ debug: (fields: object, message?: string) => void }>).debug?.(
+    fields,
+    message,
+  );
 }

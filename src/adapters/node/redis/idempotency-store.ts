@@ -1,5 +1,9 @@
 import type { RedisClient } from './client.ts';
-import type { ClaimResult, IdempotencyStore, StoredAnswer } from '../../../core/idempotency/store.ts';
+import type {
+  ClaimResult,
+  IdempotencyStore,
+  StoredAnswer,
+} from '../../../core/idempotency/store.ts';
 
 type RedisRecord = { s: 'i'; fp: string; t: string } | { s: 'c'; fp: string; a: StoredAnswer };
 
@@ -45,7 +49,15 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   async claim(key: string, fingerprint: string, claimTtlMs: number): Promise<ClaimResult> {
     const token = crypto.randomUUID();
     const record: RedisRecord = { s: 'i', fp: fingerprint, t: token };
-    const previous = (await this.#redis.call('SET', this.redisKey(key), JSON.stringify(record), 'PX', String(claimTtlMs), 'NX', 'GET')) as string | null;
+    const previous = (await this.#redis.call(
+      'SET',
+      this.redisKey(key),
+      JSON.stringify(record),
+      'PX',
+      String(claimTtlMs),
+      'NX',
+      'GET',
+    )) as string | null;
     if (previous === null) return { kind: 'claimed', token };
     const existing = JSON.parse(previous) as RedisRecord;
     // ioredis re-sends a command once after a reconnect; if the first SET landed but its reply was
@@ -55,11 +67,23 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     return existing.s === 'c' ? { kind: 'completed', answer: existing.a } : { kind: 'in_flight' };
   }
 
-  async complete(key: string, token: string, answer: StoredAnswer, ttlMs: number): Promise<boolean> {
+  async complete(
+    key: string,
+    token: string,
+    answer: StoredAnswer,
+    ttlMs: number,
+  ): Promise<boolean> {
     const previous = await this.#redis.get(this.redisKey(key));
     const fingerprint = previous ? (JSON.parse(previous) as RedisRecord).fp : '';
     const record: RedisRecord = { s: 'c', fp: fingerprint, a: answer };
-    const done = await this.#redis.eval(COMPLETE_SCRIPT, 1, this.redisKey(key), token, JSON.stringify(record), String(ttlMs));
+    const done = await this.#redis.eval(
+      COMPLETE_SCRIPT,
+      1,
+      this.redisKey(key),
+      token,
+      JSON.stringify(record),
+      String(ttlMs),
+    );
     return done === 1;
   }
 

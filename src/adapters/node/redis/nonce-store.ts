@@ -1,6 +1,9 @@
 import type { RedisClient } from './client.ts';
 import type { Logger } from '../../../core/logger.ts';
-import { MemoryNonceStore, type NonceStore } from '../../../http/middleware/merchant-auth/nonce-store.ts';
+import {
+  MemoryNonceStore,
+  type NonceStore,
+} from '../../../http/middleware/merchant-auth/nonce-store.ts';
 import { DegradedWindow } from './degraded-window.ts';
 
 /**
@@ -25,7 +28,13 @@ export class RedisNonceStore implements NonceStore {
     const local = await this.#local.claim(merchantId, nonce, ttlMs);
     if (this.#window.skipping) return local;
     try {
-      const result = await this.#redis.set(`${this.#prefix}${merchantId}:${nonce}`, '1', 'PX', ttlMs, 'NX');
+      const result = await this.#redis.set(
+        `${this.#prefix}${merchantId}:${nonce}`,
+        '1',
+        'PX',
+        ttlMs,
+        'NX',
+      );
       this.#window.succeeded();
       return result === 'OK' && local;
     } catch (error) {

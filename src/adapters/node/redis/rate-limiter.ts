@@ -1,6 +1,12 @@
 import type { RedisClient } from './client.ts';
 import type { Logger } from '../../../core/logger.ts';
-import { MemoryRateLimiter, retryAfter, type BucketLimit, type RateLimiter, type TakeResult } from '../../../core/rate-limit/rate-limiter.ts';
+import {
+  MemoryRateLimiter,
+  retryAfter,
+  type BucketLimit,
+  type RateLimiter,
+  type TakeResult,
+} from '../../../core/rate-limit/rate-limiter.ts';
 import { DegradedWindow } from './degraded-window.ts';
 
 /**
@@ -59,9 +65,18 @@ export class RedisRateLimiter implements RateLimiter {
   async #run(key: string, limit: BucketLimit, cost: number): Promise<TakeResult> {
     if (this.#window.skipping) return this.#local.takeSync(key, limit, cost);
     try {
-      const [allowed, tokens] = (await this.#redis.eval(TAKE_SCRIPT, 1, `${this.#prefix}${key}`, limit.ratePerSecond, limit.burst, cost)) as [number, string];
+      const [allowed, tokens] = (await this.#redis.eval(
+        TAKE_SCRIPT,
+        1,
+        `${this.#prefix}${key}`,
+        limit.ratePerSecond,
+        limit.burst,
+        cost,
+      )) as [number, string];
       this.#window.succeeded();
-      return allowed === 1 ? { allowed: true, retryAfterSeconds: 0 } : { allowed: false, retryAfterSeconds: retryAfter(Number(tokens), limit) };
+      return allowed === 1
+        ? { allowed: true, retryAfterSeconds: 0 }
+        : { allowed: false, retryAfterSeconds: retryAfter(Number(tokens), limit) };
     } catch (error) {
       this.#window.failed(error);
       return this.#local.takeSync(key, limit, cost);

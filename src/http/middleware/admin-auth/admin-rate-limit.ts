@@ -8,7 +8,10 @@ import type { AdminEnv } from './index.ts';
  * beyond it. Keeps one token, however privileged, from keeping the admin API (and the policy
  * parser behind it) busy. The limit is read per request, so a policy reload changes it at once.
  */
-export function adminRateLimit(options: { limiter: RateLimiter; limit: () => BucketLimit }): MiddlewareHandler<AdminEnv> {
+export function adminRateLimit(options: {
+  limiter: RateLimiter;
+  limit: () => BucketLimit;
+}): MiddlewareHandler<AdminEnv> {
   return async (c, next) => {
     const { name } = c.get('admin');
     const limit = options.limit();
@@ -18,7 +21,10 @@ export function adminRateLimit(options: { limiter: RateLimiter; limit: () => Buc
         'admin_rate_limited',
         429,
         `admin token "${name}" is over its rate of ${limit.ratePerSecond}/s (burst ${limit.burst}); retry in ${taken.retryAfterSeconds} s`,
-        { headers: { 'retry-after': String(taken.retryAfterSeconds) }, details: { retryAfterSeconds: taken.retryAfterSeconds, limit } },
+        {
+          headers: { 'retry-after': String(taken.retryAfterSeconds) },
+          details: { retryAfterSeconds: taken.retryAfterSeconds, limit },
+        },
       );
     }
     await next();

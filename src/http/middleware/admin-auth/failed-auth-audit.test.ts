@@ -1,14 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryAuditLog } from '../../../core/admin/audit.ts';
 import { MemoryRateLimiter } from '../../../core/rate-limit/rate-limiter.ts';
-import { FAILED_AUTH_PATH_CHARS, FAILED_AUTH_TOTAL_FACTOR, FailedAuthAudit } from './failed-auth-audit.ts';
+import {
+  FAILED_AUTH_PATH_CHARS,
+  FAILED_AUTH_TOTAL_FACTOR,
+  FailedAuthAudit,
+} from './failed-auth-audit.ts';
 
 describe('FailedAuthAudit', () => {
   const setup = () => {
     let now = 0;
     const audit = new MemoryAuditLog(10_000);
-    const failures = new FailedAuthAudit({ audit, limiter: new MemoryRateLimiter({ now: () => now }), limit: () => ({ ratePerSecond: 1, burst: 3 }) });
-    const fail = (client: string | undefined, path = '/admin/policy') => failures.record({ reason: 'invalid_token', method: 'GET', path, client });
+    const failures = new FailedAuthAudit({
+      audit,
+      limiter: new MemoryRateLimiter({ now: () => now }),
+      limit: () => ({ ratePerSecond: 1, burst: 3 }),
+    });
+    const fail = (client: string | undefined, path = '/admin/policy') =>
+      failures.record({ reason: 'invalid_token', method: 'GET', path, client });
     return { audit, fail, advance: (ms: number) => (now += ms) };
   };
 
@@ -16,7 +25,12 @@ describe('FailedAuthAudit', () => {
     const { audit, fail } = setup();
     await fail('192.0.2.7', `/admin/${'x'.repeat(15_000)}`);
     expect(audit.records).toHaveLength(1);
-    expect(audit.records[0]).toMatchObject({ actor: 'anonymous', action: 'auth.failed', outcome: 'denied', details: { reason: 'invalid_token', client: '192.0.2.7', method: 'GET', pathLength: 15_007 } });
+    expect(audit.records[0]).toMatchObject({
+      actor: 'anonymous',
+      action: 'auth.failed',
+      outcome: 'denied',
+      details: { reason: 'invalid_token', client: '192.0.2.7', method: 'GET', pathLength: 15_007 },
+    });
     expect(audit.records[0]!.details!.path).toHaveLength(FAILED_AUTH_PATH_CHARS);
   });
 

@@ -12,8 +12,14 @@ export const FAILED_AUTH_TOTAL_FACTOR = 5;
  * length when cut. Card numbers are masked before the cut: a number cut in two is no longer one
  * the audit log's redaction would recognise, yet its first digits would be kept.
  */
-export function boundedRequest(method: string, path: string): { method: string; path: string; pathLength?: number } {
-  const kept = { method: method.slice(0, 16), path: scrubText(path).slice(0, FAILED_AUTH_PATH_CHARS) };
+export function boundedRequest(
+  method: string,
+  path: string,
+): { method: string; path: string; pathLength?: number } {
+  const kept = {
+    method: method.slice(0, 16),
+    path: scrubText(path).slice(0, FAILED_AUTH_PATH_CHARS),
+  };
   return path.length > FAILED_AUTH_PATH_CHARS ? { ...kept, pathLength: path.length } : kept;
 }
 
@@ -47,9 +53,15 @@ export class FailedAuthAudit {
   /** Whether the failure was written (false: only counted). */
   async record(failure: FailedAuth): Promise<boolean> {
     const limit = this.#limit();
-    const perClient = await this.#limiter.take(`admin-auth-failed:${failure.client ?? 'unknown'}`, limit);
+    const perClient = await this.#limiter.take(
+      `admin-auth-failed:${failure.client ?? 'unknown'}`,
+      limit,
+    );
     const total = perClient.allowed
-      ? await this.#limiter.take('admin-auth-failed:*', { ratePerSecond: limit.ratePerSecond * FAILED_AUTH_TOTAL_FACTOR, burst: limit.burst * FAILED_AUTH_TOTAL_FACTOR })
+      ? await this.#limiter.take('admin-auth-failed:*', {
+          ratePerSecond: limit.ratePerSecond * FAILED_AUTH_TOTAL_FACTOR,
+          burst: limit.burst * FAILED_AUTH_TOTAL_FACTOR,
+        })
       : perClient;
     if (!total.allowed) {
       this.#suppressed++;

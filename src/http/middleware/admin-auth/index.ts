@@ -2,7 +2,11 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { timingSafeEqual } from 'hono/utils/buffer';
 import type { AuditLog } from '../../../core/admin/audit.ts';
 import { PaypathError } from '../../../core/errors.ts';
-import { MemoryRateLimiter, type BucketLimit, type RateLimiter } from '../../../core/rate-limit/rate-limiter.ts';
+import {
+  MemoryRateLimiter,
+  type BucketLimit,
+  type RateLimiter,
+} from '../../../core/rate-limit/rate-limiter.ts';
 import { boundedRequest, FailedAuthAudit } from './failed-auth-audit.ts';
 
 export const ADMIN_ROLES = ['viewer', 'operator'] as const;
@@ -35,10 +39,14 @@ export function parseAdminTokens(spec: string): AdminTokenEntry[] {
     const [name, role, ...rest] = entry.split(':');
     const token = rest.join(':');
     const where = `admin token entry ${i + 1}${name ? ` (${name})` : ''}`;
-    if (!name || !/^[A-Za-z0-9._@-]{1,64}$/.test(name)) throw new Error(`${where}: expected name:role:token with a name of letters, digits, . _ @ -`);
-    if (!ADMIN_ROLES.includes(role as AdminRole)) throw new Error(`${where}: role must be viewer or operator`);
+    if (!name || !/^[A-Za-z0-9._@-]{1,64}$/.test(name))
+      throw new Error(`${where}: expected name:role:token with a name of letters, digits, . _ @ -`);
+    if (!ADMIN_ROLES.includes(role as AdminRole))
+      throw new Error(`${where}: role must be viewer or operator`);
     if (token.length < MIN_TOKEN_LENGTH || !/^[\x21-\x7e]+$/.test(token)) {
-      throw new Error(`${where}: token must be at least ${MIN_TOKEN_LENGTH} printable characters without spaces`);
+      throw new Error(
+        `${where}: token must be at least ${MIN_TOKEN_LENGTH} printable characters without spaces`,
+      );
     }
     if (names.has(name)) throw new Error(`${where}: duplicate name`);
     names.add(name);
@@ -100,14 +108,30 @@ export function adminAuth(options: AdminAuthOptions): MiddlewareHandler<AdminEnv
   return async (c, next) => {
     const header = c.req.header('authorization') ?? '';
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    const identity = match && options.authenticator.configured ? await options.authenticator.authenticate(match[1]!) : undefined;
+    const identity =
+      match && options.authenticator.configured
+        ? await options.authenticator.authenticate(match[1]!)
+        : undefined;
     if (!identity) {
-      const reason = !options.authenticator.configured ? 'no_tokens_configured' : header === '' ? 'missing' : match ? 'invalid_token' : 'malformed';
-      await failures.record({ reason, method: c.req.method, path: new URL(c.req.url).pathname, client: options.clientAddress?.(c) });
+      const reason = !options.authenticator.configured
+        ? 'no_tokens_configured'
+        : header === ''
+          ? 'missing'
+          : match
+            ? 'invalid_token'
+            : 'malformed';
+      await failures.record({
+        reason,
+        method: c.req.method,
+        path: new URL(c.req.url).pathname,
+        client: options.clientAddress?.(c),
+      });
       throw new PaypathError(
         'admin_unauthenticated',
         401,
-        options.authenticator.configured ? 'a valid admin bearer token is required' : 'the admin API is disabled: no admin tokens are configured',
+        options.authenticator.configured
+          ? 'a valid admin bearer token is required'
+          : 'the admin API is disabled: no admin tokens are configured',
         { headers: { 'www-authenticate': 'Bearer realm="paypath-admin"' } },
       );
     }
@@ -127,11 +151,20 @@ export function requireRole(role: AdminRole, audit: AuditLog): MiddlewareHandler
         action: 'auth.forbidden',
         outcome: 'denied',
         // Bounded like failed authentications: a viewer must not grow the log with long paths either.
-        details: { role: identity.role, needs: role, ...boundedRequest(c.req.method, new URL(c.req.url).pathname) },
+        details: {
+          role: identity.role,
+          needs: role,
+          ...boundedRequest(c.req.method, new URL(c.req.url).pathname),
+        },
       });
-      throw new PaypathError('admin_forbidden', 403, `this needs the ${role} role; token "${identity.name}" is a ${identity.role}`, {
-        details: { role: identity.role, required: role },
-      });
+      throw new PaypathError(
+        'admin_forbidden',
+        403,
+        `this needs the ${role} role; token "${identity.name}" is a ${identity.role}`,
+        {
+          details: { role: identity.role, required: role },
+        },
+      );
     }
     await next();
   };

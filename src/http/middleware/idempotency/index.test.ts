@@ -36,7 +36,11 @@ describe('idempotency middleware', () => {
     };
     const { pay, sent } = setup({
       store,
-      upstream: async () => ({ status: 201, headers: new Headers({ 'content-type': 'application/json' }), body: answer }),
+      upstream: async () => ({
+        status: 201,
+        headers: new Headers({ 'content-type': 'application/json' }),
+        body: answer,
+      }),
     });
     const reads = vi.spyOn(Response.prototype, 'arrayBuffer');
     try {
@@ -47,7 +51,9 @@ describe('idempotency middleware', () => {
     } finally {
       reads.mockRestore();
     }
-    expect(completed).toEqual([Buffer.from('{"id":"ch_bytes","status":"succeeded"}').toString('base64')]);
+    expect(completed).toEqual([
+      Buffer.from('{"id":"ch_bytes","status":"succeeded"}').toString('base64'),
+    ]);
     const again = await pay('k-bytes', '{"amount":1}');
     expect(again.headers.get('idempotent-replayed')).toBe('true');
     expect(again.headers.get('content-type')).toBe('application/json');
@@ -69,16 +75,24 @@ describe('idempotency middleware', () => {
     await pay('k-3', '{"amount":100}');
     const other = await pay('k-3', '{"amount":999}');
     expect(other.status).toBe(422);
-    expect(((await other.json()) as { error: { code: string } }).error.code).toBe('idempotency_key_reused');
+    expect(((await other.json()) as { error: { code: string } }).error.code).toBe(
+      'idempotency_key_reused',
+    );
     expect(sent).toHaveLength(1);
   });
 
   it('answers 422 for the same key and body with another query: a key belongs to one exact request', async () => {
     const { app, pay, sent } = setup({ upstream: charge });
     expect((await pay('k-q', '{"amount":100}')).status).toBe(201);
-    const other = await app.request('/v1/payments?capture=false', { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'k-q' }, body: '{"amount":100}' });
+    const other = await app.request('/v1/payments?capture=false', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': 'k-q' },
+      body: '{"amount":100}',
+    });
     expect(other.status).toBe(422);
-    expect(((await other.json()) as { error: { code: string } }).error.code).toBe('idempotency_key_reused');
+    expect(((await other.json()) as { error: { code: string } }).error.code).toBe(
+      'idempotency_key_reused',
+    );
     expect(sent.map((s) => s.target)).toEqual(['/v1/payments']);
   });
 
@@ -94,7 +108,9 @@ describe('idempotency middleware', () => {
     while (finish === undefined) await new Promise((r) => setTimeout(r, 5));
     const second = await pay('k-4', '{"amount":1}');
     expect(second.status).toBe(409);
-    expect(((await second.json()) as { error: { code: string } }).error.code).toBe('idempotency_key_in_use');
+    expect(((await second.json()) as { error: { code: string } }).error.code).toBe(
+      'idempotency_key_in_use',
+    );
     finish();
     expect((await first).status).toBe(201);
     expect(sent).toHaveLength(1);
@@ -121,7 +137,9 @@ describe('idempotency middleware', () => {
     const { pay, sent } = setup({ upstream: charge, idempotency: { require: true } });
     const response = await pay(undefined, '{"amount":1}');
     expect(response.status).toBe(400);
-    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('idempotency_key_required');
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe(
+      'idempotency_key_required',
+    );
     expect(sent).toHaveLength(0);
   });
 
@@ -129,7 +147,9 @@ describe('idempotency middleware', () => {
     let failures = 1;
     const { pay, sent } = setup({
       upstream: async (request, pathId) =>
-        failures-- > 0 ? (new Response('{"error":"boom"}', { status: 500 }) as UpstreamResponse) : charge(request, pathId),
+        failures-- > 0
+          ? (new Response('{"error":"boom"}', { status: 500 }) as UpstreamResponse)
+          : charge(request, pathId),
     });
     expect((await pay('k-5', '{"amount":1}')).status).toBe(500);
     const retry = await pay('k-5', '{"amount":1}');
@@ -148,7 +168,9 @@ describe('idempotency middleware', () => {
     });
     const unknown = await pay('k-6', '{"amount":1}');
     expect(unknown.status).toBe(502);
-    expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('outcome_unknown');
+    expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe(
+      'outcome_unknown',
+    );
     const retry = await pay('k-6', '{"amount":1}');
     expect(retry.status).toBe(201);
     expect(sent.map((s) => s.key)).toEqual(['k-6', 'k-6']);
@@ -173,23 +195,31 @@ describe('idempotency middleware', () => {
     const { pay, sent } = setup({
       idempotency: { upstreamHonors: false, lookup: '/v1/payments/by-key/{key}' },
       upstream: async (request, pathId) => {
-        if (request.method === 'POST') throw new AttemptError('response_timeout', 'sent', 'no answer');
+        if (request.method === 'POST')
+          throw new AttemptError('response_timeout', 'sent', 'no answer');
         expect(pathId).toBe('b');
-        return new Response('{"id":"ch_found"}', { status: 201, headers: { 'idempotent-replayed': 'true', 'content-type': 'application/json' } }) as UpstreamResponse;
+        return new Response('{"id":"ch_found"}', {
+          status: 201,
+          headers: { 'idempotent-replayed': 'true', 'content-type': 'application/json' },
+        }) as UpstreamResponse;
       },
     });
     const response = await pay('k/8', '{"amount":1}');
     expect(response.status).toBe(201);
     expect(await response.text()).toBe('{"id":"ch_found"}');
     expect(response.headers.get('x-paypath-reconciled')).toBe('true');
-    expect(sent.map((s) => `${s.method} ${s.target} ${s.pathId}`)).toEqual(['POST /v1/payments a', 'GET /v1/payments/by-key/k%2F8 b']);
+    expect(sent.map((s) => `${s.method} ${s.target} ${s.pathId}`)).toEqual([
+      'POST /v1/payments a',
+      'GET /v1/payments/by-key/k%2F8 b',
+    ]);
   });
 
   it('answers outcome_unknown when the lookup does not know the key and the processor does not honour keys', async () => {
     const { pay, sent } = setup({
       idempotency: { upstreamHonors: false, lookup: '/v1/payments/by-key/{key}' },
       upstream: async (request) => {
-        if (request.method === 'POST') throw new AttemptError('response_timeout', 'sent', 'no answer');
+        if (request.method === 'POST')
+          throw new AttemptError('response_timeout', 'sent', 'no answer');
         return new Response('{}', { status: 404 }) as UpstreamResponse;
       },
     });
@@ -206,8 +236,13 @@ describe('idempotency middleware', () => {
       upstream: async (request) => {
         if (request.headers.get('idempotency-key') === 'k-small') return charge(request, 'a');
         let left = 10;
-        const body = new ReadableStream<Uint8Array>({ pull: (c) => (left-- > 0 ? c.enqueue(chunk) : c.close()) });
-        return new Response(body, { status: 201, headers: { 'content-type': 'application/octet-stream' } }) as UpstreamResponse;
+        const body = new ReadableStream<Uint8Array>({
+          pull: (c) => (left-- > 0 ? c.enqueue(chunk) : c.close()),
+        });
+        return new Response(body, {
+          status: 201,
+          headers: { 'content-type': 'application/octet-stream' },
+        }) as UpstreamResponse;
       },
     });
     const small = await pay('k-small', '{"amount":1}');
@@ -220,7 +255,9 @@ describe('idempotency middleware', () => {
 
     const retry = await pay('k-large', '{"amount":2}');
     expect(retry.status).toBe(409);
-    expect(await retry.json()).toMatchObject({ error: { code: 'idempotency_answer_not_stored', idempotencyKey: 'k-large', status: 201 } });
+    expect(await retry.json()).toMatchObject({
+      error: { code: 'idempotency_answer_not_stored', idempotencyKey: 'k-large', status: 201 },
+    });
     // The earlier key still replays from the store; neither retry reached the processor.
     const smallAgain = await pay('k-small', '{"amount":1}');
     expect(smallAgain.headers.get('idempotent-replayed')).toBe('true');
@@ -233,7 +270,10 @@ describe('idempotency middleware', () => {
       idempotencyStore: { maxAnswerBytes: 4_096 },
       upstream: async () => {
         let left = 3;
-        const body = new ReadableStream<Uint8Array>({ pull: (c) => (left-- > 0 ? c.enqueue(new TextEncoder().encode(`part${left};`)) : c.close()) });
+        const body = new ReadableStream<Uint8Array>({
+          pull: (c) =>
+            left-- > 0 ? c.enqueue(new TextEncoder().encode(`part${left};`)) : c.close(),
+        });
         return new Response(body, { status: 200 }) as UpstreamResponse;
       },
     });

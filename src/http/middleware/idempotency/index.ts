@@ -1,9 +1,18 @@
 import type { MiddlewareHandler } from 'hono';
 import { PaypathError } from '../../../core/errors.ts';
 import { isFinalAnswer } from '../../../core/idempotency/final-answer.ts';
-import { isLegacyFingerprint, legacyRequestFingerprint, requestFingerprint, type Sha256Hex } from '../../../core/idempotency/fingerprint.ts';
+import {
+  isLegacyFingerprint,
+  legacyRequestFingerprint,
+  requestFingerprint,
+  type Sha256Hex,
+} from '../../../core/idempotency/fingerprint.ts';
 import { decodeBase64, encodeBase64 } from '../../../core/base64.ts';
-import type { ClaimResult, IdempotencyStore, StoredAnswer } from '../../../core/idempotency/store.ts';
+import type {
+  ClaimResult,
+  IdempotencyStore,
+  StoredAnswer,
+} from '../../../core/idempotency/store.ts';
 import { silentLogger, type Logger } from '../../../core/logger.ts';
 import type { ProxyEnv } from '../../env.ts';
 import { joinChunks } from '../../read-body.ts';
@@ -42,19 +51,34 @@ export function idempotency(options: IdempotencyMiddlewareOptions): MiddlewareHa
   return async (c, next) => {
     const store = options.store;
     const { route, idempotencyKey: key, generatedKey, upstream } = c.get('proxy');
-    if (!store || SAFE_METHODS.has(upstream.method) || (generatedKey && route.idempotency.upstreamHonors)) return next();
+    if (
+      !store ||
+      SAFE_METHODS.has(upstream.method) ||
+      (generatedKey && route.idempotency.upstreamHonors)
+    )
+      return next();
     const settings = c.get('gateway').policy.idempotencyStore;
 
     let claim: ClaimResult;
     try {
       const fingerprint = await requestFingerprint(
-        { method: upstream.method, target: upstream.target, contentType: upstream.headers.get('content-type'), body: upstream.body },
+        {
+          method: upstream.method,
+          target: upstream.target,
+          contentType: upstream.headers.get('content-type'),
+          body: upstream.body,
+        },
         options.sha256,
       );
       claim = await store.claim(key, fingerprint, route.deadlineMs + settings.lockGraceMs);
     } catch (error) {
       logger.warn(
-        { event: 'idempotency_store_unavailable', store: store.kind, route: route.id, err: { message: (error as Error).message } },
+        {
+          event: 'idempotency_store_unavailable',
+          store: store.kind,
+          route: route.id,
+          err: { message: (error as Error).message },
+        },
         'idempotency store unreachable; forwarding without a claim (the processor de-duplicates by key)',
       );
       return next();
@@ -65,14 +89,25 @@ export function idempotency(options: IdempotencyMiddlewareOptions): MiddlewareHa
       return replay(claim.answer, route.idempotency.header, key);
     }
     if (claim.kind === 'in_flight') {
-      throw new PaypathError('idempotency_key_in_use', 409, 'a request with this idempotency key is still being processed; retry later', {
-        details: { idempotencyKey: key },
-        headers: { 'retry-after': '1' },
-      });
+      throw new PaypathError(
+        'idempotency_key_in_use',
+        409,
+        'a request with this idempotency key is still being processed; retry later',
+        {
+          details: { idempotencyKey: key },
+          headers: { 'retry-after': '1' },
+        },
+      );
     }
     if (claim.kind === 'mismatch') {
       if (isLegacyFingerprint(claim.fingerprint)) {
-        const legacy = await legacyRequestFingerprint(upstream.method, route.id, upstream.headers.get('content-type'), upstream.body, options.sha256);
+        const legacy = await legacyRequestFingerprint(
+          upstream.method,
+          route.id,
+          upstream.headers.get('content-type'),
+          upstream.body,
+          options.sha256,
+        );
         // Same method, route and body: maybe this very request, maybe another path or query under
         // the key. Never replayed. On an exact-path route the original's path was the route's, so a
         // request without a query may go to a processor that de-duplicates by key: it saw the
@@ -105,7 +140,10 @@ export function idempotency(options: IdempotencyMiddlewareOptions): MiddlewareHa
     const token = claim.token;
     const release = async () => {
       await store.release(key, token).catch((error: unknown) => {
-        logger.warn({ event: 'idempotency_release_failed', err: { message: (error as Error).message } }, 'could not release idempotency claim; it expires by itself');
+        logger.warn(
+          { event: 'idempotency_release_failed', err: { message: (error as Error).message } },
+          'could not release idempotency claim; it expires by itself',
+        );
       });
     };
     try {
@@ -126,10 +164,14 @@ export function idempotency(options: IdempotencyMiddlewareOptions): MiddlewareHa
     const answered = c.get('answer');
     // Only while it is still the answer: middleware after the proxy may have replaced it.
     const known = answered?.response === response ? answered.bytes : undefined;
-    const limit = Math.min(settings.maxAnswerBytes, store.maxAnswerBytes ?? Number.POSITIVE_INFINITY);
+    const limit = Math.min(
+      settings.maxAnswerBytes,
+      store.maxAnswerBytes ?? Number.POSITIVE_INFINITY,
+    );
     let read: BoundedRead;
     try {
-      read = known !== undefined ? { whole: known, rest: undefined } : await readUpTo(response, limit);
+      read =
+        known !== undefined ? { whole: known, rest: undefined } : await readUpTo(response, limit);
     } catch (error) {
       await release();
       throw new PaypathError(
@@ -139,7 +181,10 @@ export function idempotency(options: IdempotencyMiddlewareOptions): MiddlewareHa
         { details: { idempotencyKey: key }, cause: error },
       );
     }
-    const keep = new Set([...route.idempotency.replayHeaders.map((h) => h.toLowerCase()), route.idempotency.header.toLowerCase()]);
+    const keep = new Set([
+      ...route.idempotency.replayHeaders.map((h) => h.toLowerCase()),
+      route.idempotency.header.toLowerCase(),
+    ]);
     const headers: [string, string][] = [];
     response.headers.forEach((value, name) => {
       if (keep.has(name)) headers.push([name, value]);
@@ -156,19 +201,26 @@ export function idempotency(options: IdempotencyMiddlewareOptions): MiddlewareHa
       );
     }
     await store.complete(key, token, answer, settings.ttlMs).catch((error: unknown) => {
-      logger.warn({ event: 'idempotency_store_failed', err: { message: (error as Error).message } }, 'could not store the answer; a retry asks the processor again');
+      logger.warn(
+        { event: 'idempotency_store_failed', err: { message: (error as Error).message } },
+        'could not store the answer; a retry asks the processor again',
+      );
     });
     if (known !== undefined && !tooLarge) return;
     const outgoing = new Headers(response.headers);
     if (tooLarge) outgoing.set('x-paypath-answer-stored', 'false');
     const sent = body !== undefined ? body : read.rest!;
     c.res = undefined as unknown as Response; // replace, not merge: the headers are already on the new response
-    c.res = new Response(body !== undefined && body.byteLength === 0 && nullBody(response.status) ? null : sent, { status: response.status, headers: outgoing });
+    c.res = new Response(
+      body !== undefined && body.byteLength === 0 && nullBody(response.status) ? null : sent,
+      { status: response.status, headers: outgoing },
+    );
   };
 }
 
 /** An answer read whole (`whole`), or, past the limit, a stream of all of it (`rest`): what was read, then the remainder. */
-type BoundedRead = { whole: Uint8Array; rest: undefined } | { whole: undefined; rest: ReadableStream<Uint8Array> };
+type BoundedRead =
+  { whole: Uint8Array; rest: undefined } | { whole: undefined; rest: ReadableStream<Uint8Array> };
 
 /**
  * Reads an answer's body while it stays within `limit` bytes. A larger one (by its content-length,
@@ -177,7 +229,8 @@ type BoundedRead = { whole: Uint8Array; rest: undefined } | { whole: undefined; 
  */
 async function readUpTo(response: Response, limit: number): Promise<BoundedRead> {
   if (response.body === null) return { whole: new Uint8Array(0), rest: undefined };
-  if (Number(response.headers.get('content-length') ?? NaN) > limit) return { whole: undefined, rest: response.body };
+  if (Number(response.headers.get('content-length') ?? NaN) > limit)
+    return { whole: undefined, rest: response.body };
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;

@@ -18,8 +18,13 @@ function codeOf(run: () => unknown): string | undefined {
 
 describe('idempotencyKey', () => {
   it('keeps a valid client key', () => {
-    expect(idempotencyKey(route, withKey('order-42'))).toEqual({ key: 'order-42', generated: false });
-    expect(idempotencyKey(route, withKey('k'.repeat(MAX_IDEMPOTENCY_KEY_LENGTH))).generated).toBe(false);
+    expect(idempotencyKey(route, withKey('order-42'))).toEqual({
+      key: 'order-42',
+      generated: false,
+    });
+    expect(idempotencyKey(route, withKey('k'.repeat(MAX_IDEMPOTENCY_KEY_LENGTH))).generated).toBe(
+      false,
+    );
   });
 
   it('generates a distinct key when the client sent none', () => {

@@ -6,18 +6,34 @@ import { charge, idempotencyApp as setup } from '../../../../test/support/idempo
 describe('idempotency middleware', () => {
   describe('a record stored by an earlier version (fingerprint of method, route and body only)', () => {
     const body = '{"amount":100}';
-    async function storeWithLegacyRecord(key: string, recordedBody: string): Promise<MemoryIdempotencyStore> {
+    async function storeWithLegacyRecord(
+      key: string,
+      recordedBody: string,
+    ): Promise<MemoryIdempotencyStore> {
       const store = new MemoryIdempotencyStore();
-      const fingerprint = await legacyRequestFingerprint('POST', 'payments', 'application/json', new TextEncoder().encode(recordedBody));
+      const fingerprint = await legacyRequestFingerprint(
+        'POST',
+        'payments',
+        'application/json',
+        new TextEncoder().encode(recordedBody),
+      );
       const claim = await store.claim(key, fingerprint, 5_000);
       if (claim.kind !== 'claimed') throw new Error('expected a claim');
-      const answer = { status: 201, headers: [['content-type', 'application/json']] as [string, string][], bodyBase64: btoa('{"id":"ch_old"}') };
+      const answer = {
+        status: 201,
+        headers: [['content-type', 'application/json']] as [string, string][],
+        bodyBase64: btoa('{"id":"ch_old"}'),
+      };
       await store.complete(key, claim.token, answer, 86_400_000);
       return store;
     }
 
     it('is never replayed: the processor, which de-duplicates by key, is asked instead', async () => {
-      const { pay, sent } = setup({ upstream: charge, store: await storeWithLegacyRecord('k-old', body), idempotency: { upstreamHonors: true } });
+      const { pay, sent } = setup({
+        upstream: charge,
+        store: await storeWithLegacyRecord('k-old', body),
+        idempotency: { upstreamHonors: true },
+      });
       const response = await pay('k-old', body);
       expect(response.status).toBe(201);
       expect(response.headers.get('idempotent-replayed')).toBeNull();
@@ -25,25 +41,46 @@ describe('idempotency middleware', () => {
       expect(sent.map((s) => s.key)).toEqual(['k-old']);
     });
 
-    it('answers 422 recorded_before_upgrade, sending nothing, when the request has a query (the original\'s was not recorded)', async () => {
-      const { app, sent } = setup({ upstream: charge, store: await storeWithLegacyRecord('k-old', body), idempotency: { upstreamHonors: true } });
-      const response = await app.request('/v1/payments?capture=false', { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'k-old' }, body });
+    it("answers 422 recorded_before_upgrade, sending nothing, when the request has a query (the original's was not recorded)", async () => {
+      const { app, sent } = setup({
+        upstream: charge,
+        store: await storeWithLegacyRecord('k-old', body),
+        idempotency: { upstreamHonors: true },
+      });
+      const response = await app.request('/v1/payments?capture=false', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'k-old' },
+        body,
+      });
       expect(response.status).toBe(422);
-      expect(((await response.json()) as { error: { reason?: string } }).error.reason).toBe('recorded_before_upgrade');
+      expect(((await response.json()) as { error: { reason?: string } }).error.reason).toBe(
+        'recorded_before_upgrade',
+      );
       expect(sent).toHaveLength(0);
     });
 
     it('answers 422 recorded_before_upgrade, sending nothing, where the processor does not de-duplicate', async () => {
-      const { pay, sent } = setup({ upstream: charge, store: await storeWithLegacyRecord('k-old', body), idempotency: { upstreamHonors: false } });
+      const { pay, sent } = setup({
+        upstream: charge,
+        store: await storeWithLegacyRecord('k-old', body),
+        idempotency: { upstreamHonors: false },
+      });
       const response = await pay('k-old', body);
       expect(response.status).toBe(422);
       const error = ((await response.json()) as { error: { code: string; reason?: string } }).error;
-      expect(error).toMatchObject({ code: 'idempotency_key_reused', reason: 'recorded_before_upgrade' });
+      expect(error).toMatchObject({
+        code: 'idempotency_key_reused',
+        reason: 'recorded_before_upgrade',
+      });
       expect(sent).toHaveLength(0);
     });
 
     it('answers the plain 422 to a request that certainly differs (another body)', async () => {
-      const { pay, sent } = setup({ upstream: charge, store: await storeWithLegacyRecord('k-old', '{"amount":999}'), idempotency: { upstreamHonors: true } });
+      const { pay, sent } = setup({
+        upstream: charge,
+        store: await storeWithLegacyRecord('k-old', '{"amount":999}'),
+        idempotency: { upstreamHonors: true },
+      });
       const response = await pay('k-old', body);
       expect(response.status).toBe(422);
       const error = ((await response.json()) as { error: { code: string; reason?: string } }).error;
@@ -52,5 +89,4 @@ describe('idempotency middleware', () => {
       expect(sent).toHaveLength(0);
     });
   });
-
 });

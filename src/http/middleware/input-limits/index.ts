@@ -20,7 +20,10 @@ export function mediaType(contentType: string | undefined): string | undefined {
 }
 
 export function isJsonMediaType(type: string | undefined): boolean {
-  return type !== undefined && (type === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(type));
+  return (
+    type !== undefined &&
+    (type === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(type))
+  );
 }
 
 /**
@@ -34,7 +37,8 @@ export function jsonDepthExceeds(body: Uint8Array, limit: number): boolean {
   for (const byte of body) {
     if (inString) {
       if (escaped) escaped = false;
-      else if (byte === 0x5c) escaped = true; // backslash
+      else if (byte === 0x5c)
+        escaped = true; // backslash
       else if (byte === 0x22) inString = false; // quote
       continue;
     }
@@ -54,20 +58,39 @@ export function headerLimits(): MiddlewareHandler<AppEnv> {
     // Two Host headers arrive joined by a comma, which no single Host value has. Which one would a
     // cache, a carrier's proxy or the processor take? RFC 9112 §3.2: answer 400.
     if (c.req.header('host')?.includes(',')) {
-      throw new PaypathError('invalid_request', 400, 'the request has more than one Host header (RFC 9112 §3.2)', { details: { header: 'host' } });
+      throw new PaypathError(
+        'invalid_request',
+        400,
+        'the request has more than one Host header (RFC 9112 §3.2)',
+        { details: { header: 'host' } },
+      );
     }
     const size = headerBytes(c.req.raw.headers);
     if (size > limits.maxHeaderBytes) {
-      throw new PaypathError('headers_too_large', 431, `request headers (${size} bytes) exceed the limit of ${limits.maxHeaderBytes} bytes`, {
-        details: { limit: limits.maxHeaderBytes },
-      });
+      throw new PaypathError(
+        'headers_too_large',
+        431,
+        `request headers (${size} bytes) exceed the limit of ${limits.maxHeaderBytes} bytes`,
+        {
+          details: { limit: limits.maxHeaderBytes },
+        },
+      );
     }
     const route = requestRoute(c);
     const type = mediaType(c.req.header('content-type'));
-    if (route?.contentTypes !== undefined && type !== undefined && !route.contentTypes.includes(type)) {
-      throw new PaypathError('unsupported_media_type', 415, `content type ${JSON.stringify(type.slice(0, 100))} is not accepted here (expected ${route.contentTypes.join(', ')})`, {
-        details: { accepted: route.contentTypes },
-      });
+    if (
+      route?.contentTypes !== undefined &&
+      type !== undefined &&
+      !route.contentTypes.includes(type)
+    ) {
+      throw new PaypathError(
+        'unsupported_media_type',
+        415,
+        `content type ${JSON.stringify(type.slice(0, 100))} is not accepted here (expected ${route.contentTypes.join(', ')})`,
+        {
+          details: { accepted: route.contentTypes },
+        },
+      );
     }
     await next();
   };
@@ -85,13 +108,23 @@ export function bodyLimits(): MiddlewareHandler<AppEnv> {
     const body = await bufferedBody(c, route.maxBodyBytes);
     if (body === null) return next();
     if (route.contentTypes !== undefined && type === undefined) {
-      throw new PaypathError('unsupported_media_type', 415, `a request body needs a content-type header (expected ${route.contentTypes.join(', ')})`, {
-        details: { accepted: route.contentTypes },
-      });
+      throw new PaypathError(
+        'unsupported_media_type',
+        415,
+        `a request body needs a content-type header (expected ${route.contentTypes.join(', ')})`,
+        {
+          details: { accepted: route.contentTypes },
+        },
+      );
     }
     const { maxJsonDepth } = gateway.policy.limits;
     if (checkJson && jsonDepthExceeds(body, maxJsonDepth)) {
-      throw new PaypathError('json_too_deep', 400, `JSON body nests deeper than ${maxJsonDepth} levels`, { details: { limit: maxJsonDepth } });
+      throw new PaypathError(
+        'json_too_deep',
+        400,
+        `JSON body nests deeper than ${maxJsonDepth} levels`,
+        { details: { limit: maxJsonDepth } },
+      );
     }
     await next();
   };

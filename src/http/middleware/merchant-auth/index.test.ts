@@ -1,5 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { BASE_POLICY, fakeUpstreamApp, type FakeUpstreamApp } from '../../../../test/support/fake-upstream-app.ts';
+import {
+  BASE_POLICY,
+  fakeUpstreamApp,
+  type FakeUpstreamApp,
+} from '../../../../test/support/fake-upstream-app.ts';
 import { policyFrom } from '../../../../test/support/policy.ts';
 import { MERCHANT_AUTH_HEADER_NAMES, signedHeaders } from './signature.ts';
 
@@ -11,7 +15,9 @@ const keys = new Map([
 ]);
 
 function policy(merchants: string, routeExtra = ''): ReturnType<typeof policyFrom> {
-  return policyFrom(`${BASE_POLICY.replace('    idempotency: { upstreamHonors: true }', `    idempotency: { upstreamHonors: true }\n${routeExtra}`)}\nmerchants:\n${merchants}`);
+  return policyFrom(
+    `${BASE_POLICY.replace('    idempotency: { upstreamHonors: true }', `    idempotency: { upstreamHonors: true }\n${routeExtra}`)}\nmerchants:\n${merchants}`,
+  );
 }
 
 const HMAC = `  mode: hmac\n  keys: { env: TEST_KEYS }\n  rateLimits: { shop-2: { ratePerSecond: 0.001, burst: 2 } }\n  failedAuth: { ratePerSecond: 0.001, burst: 5 }\n`;
@@ -29,20 +35,46 @@ let address = 0;
 function setup(merchants = HMAC, routeExtra = ''): FakeUpstreamApp {
   clockMs = 1_800_000_000_000;
   address++; // a fresh client address per test, so failed-attempt buckets do not leak between tests
-  current = fakeUpstreamApp(policy(merchants, routeExtra), { merchantKeys: () => keys, now: () => clockMs, clientAddress: () => `10.0.0.${address}` });
+  current = fakeUpstreamApp(policy(merchants, routeExtra), {
+    merchantKeys: () => keys,
+    now: () => clockMs,
+    clientAddress: () => `10.0.0.${address}`,
+  });
   return current;
 }
 
-async function send(app: FakeUpstreamApp, headers: Record<string, string>, payload = body, path = '/v1/payments') {
-  const response = await app.app.request(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: payload });
-  return { status: response.status, headers: response.headers, json: (await response.json()) as { error?: { code: string; message: string } } };
+async function send(
+  app: FakeUpstreamApp,
+  headers: Record<string, string>,
+  payload = body,
+  path = '/v1/payments',
+) {
+  const response = await app.app.request(path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: payload,
+  });
+  return {
+    status: response.status,
+    headers: response.headers,
+    json: (await response.json()) as { error?: { code: string; message: string } },
+  };
 }
 
-const sign = (merchant: string, secret: string, options: { timestamp?: number; nonce?: string; payload?: string; target?: string } = {}) =>
-  signedHeaders(merchant, secret, { method: 'POST', target: options.target ?? '/v1/payments', body: options.payload ?? body }, {
-    timestamp: options.timestamp ?? Math.floor(clockMs / 1000),
-    nonce: options.nonce,
-  });
+const sign = (
+  merchant: string,
+  secret: string,
+  options: { timestamp?: number; nonce?: string; payload?: string; target?: string } = {},
+) =>
+  signedHeaders(
+    merchant,
+    secret,
+    { method: 'POST', target: options.target ?? '/v1/payments', body: options.payload ?? body },
+    {
+      timestamp: options.timestamp ?? Math.floor(clockMs / 1000),
+      nonce: options.nonce,
+    },
+  );
 
 describe('merchant authentication (hmac)', () => {
   it('accepts a valid signature and does not forward the credentials upstream', async () => {
@@ -50,7 +82,8 @@ describe('merchant authentication (hmac)', () => {
     const result = await send(app, await sign('shop-1', SECRET));
     expect(result.status).toBe(201);
     expect(app.forwarded).toHaveLength(1);
-    for (const name of MERCHANT_AUTH_HEADER_NAMES) expect(app.forwarded[0]!.headers.has(name)).toBe(false);
+    for (const name of MERCHANT_AUTH_HEADER_NAMES)
+      expect(app.forwarded[0]!.headers.has(name)).toBe(false);
     expect(new TextDecoder().decode(app.forwarded[0]!.body!)).toBe(body);
   });
 
@@ -89,7 +122,9 @@ describe('merchant authentication (hmac)', () => {
       expect(result.json.error?.code).toBe('signature_expired');
     }
     // Just inside the window passes.
-    expect((await send(app, await sign('shop-1', SECRET, { timestamp: now - 299 }))).status).toBe(201);
+    expect((await send(app, await sign('shop-1', SECRET, { timestamp: now - 299 }))).status).toBe(
+      201,
+    );
   });
 
   it('refuses a replayed request: 401 nonce_replayed, and the upstream sees it once', async () => {
@@ -105,7 +140,10 @@ describe('merchant authentication (hmac)', () => {
   it('refuses malformed headers: 401 auth_malformed', async () => {
     const app = setup();
     const good = await sign('shop-1', SECRET);
-    const malformed: Record<string, string>[] = [{ 'x-paypath-timestamp': 'yesterday' }, { 'x-paypath-nonce': 'short' }];
+    const malformed: Record<string, string>[] = [
+      { 'x-paypath-timestamp': 'yesterday' },
+      { 'x-paypath-nonce': 'short' },
+    ];
     for (const bad of malformed) {
       const result = await send(app, { ...good, ...bad });
       expect(result.status).toBe(401);
@@ -117,7 +155,9 @@ describe('merchant authentication (hmac)', () => {
     const app = setup();
     const headers = await sign('shop-1', OTHER_SECRET);
     await send(app, headers);
-    const failures = app.logs.filter((l) => (l.fields as { event?: string }).event === 'merchant_auth_failed');
+    const failures = app.logs.filter(
+      (l) => (l.fields as { event?: string }).event === 'merchant_auth_failed',
+    );
     expect(failures).toHaveLength(1);
     const text = JSON.stringify(app.logs);
     expect(text).toContain('shop-1');
@@ -128,7 +168,9 @@ describe('merchant authentication (hmac)', () => {
 
   it('never asks monitors to authenticate: /healthz and /status stay open even under a catch-all route', async () => {
     current = fakeUpstreamApp(
-      policyFrom(`${BASE_POLICY}  - { id: everything, match: { method: GET, pathPrefix: / }, paths: [kt-fiber] }\nmerchants:\n${HMAC}`),
+      policyFrom(
+        `${BASE_POLICY}  - { id: everything, match: { method: GET, pathPrefix: / }, paths: [kt-fiber] }\nmerchants:\n${HMAC}`,
+      ),
       { merchantKeys: () => keys },
     );
     expect((await current.app.request('/healthz')).status).toBe(200);
@@ -179,7 +221,9 @@ describe('merchant authentication (api-key)', () => {
 
   it('accepts the right key and refuses a wrong one, an unknown merchant or a missing key', async () => {
     const app = setup(API);
-    expect((await send(app, { 'x-paypath-merchant': 'shop-1', 'x-paypath-api-key': SECRET })).status).toBe(201);
+    expect(
+      (await send(app, { 'x-paypath-merchant': 'shop-1', 'x-paypath-api-key': SECRET })).status,
+    ).toBe(201);
     for (const headers of [
       { 'x-paypath-merchant': 'shop-1', 'x-paypath-api-key': OTHER_SECRET },
       { 'x-paypath-merchant': 'nobody', 'x-paypath-api-key': SECRET },

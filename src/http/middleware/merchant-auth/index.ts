@@ -27,7 +27,10 @@ const NONCE_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
 const TIMESTAMP_PATTERN = /^[0-9]{1,12}$/;
 
 /** Whether a route requires merchant authentication under the current policy. */
-export function routeNeedsMerchantAuth(route: RouteConfig, merchants: MerchantsConfig | undefined): boolean {
+export function routeNeedsMerchantAuth(
+  route: RouteConfig,
+  merchants: MerchantsConfig | undefined,
+): boolean {
   return merchants !== undefined && (route.auth ?? 'merchant') === 'merchant';
 }
 
@@ -53,30 +56,59 @@ export function merchantAuth(options: MerchantAuthOptions): MiddlewareHandler<Ap
     const failKey = `auth-fail:${client}`;
     const gate = await limiter.peek(failKey, merchants.failedAuth);
     if (!gate.allowed) {
-      logger.warn({ event: 'merchant_auth_throttled', route: route.id, client }, 'too many failed authentication attempts from one client');
-      throw new PaypathError('auth_rate_limited', 429, 'too many failed authentication attempts; try again later', {
-        headers: { 'retry-after': String(gate.retryAfterSeconds) },
-      });
+      logger.warn(
+        { event: 'merchant_auth_throttled', route: route.id, client },
+        'too many failed authentication attempts from one client',
+      );
+      throw new PaypathError(
+        'auth_rate_limited',
+        429,
+        'too many failed authentication attempts; try again later',
+        {
+          headers: { 'retry-after': String(gate.retryAfterSeconds) },
+        },
+      );
     }
 
     const claimed = c.req.header(MERCHANT_HEADERS.merchant);
     const fail = async (code: ErrorCode, message: string): Promise<PaypathError> => {
       await limiter.take(failKey, merchants.failedAuth);
       // The claimed id is logged only when it is a well-formed id, never a secret or signature.
-      const merchant = claimed !== undefined && MERCHANT_ID_PATTERN.test(claimed) ? claimed : claimed === undefined ? null : '[malformed]';
-      logger.warn({ event: 'merchant_auth_failed', code, route: route.id, merchant, client }, `merchant authentication failed: ${code}`);
-      return new PaypathError(code, 401, message, { headers: { 'www-authenticate': merchants.mode === 'hmac' ? 'PaypathSignature v1' : 'PaypathApiKey' } });
+      const merchant =
+        claimed !== undefined && MERCHANT_ID_PATTERN.test(claimed)
+          ? claimed
+          : claimed === undefined
+            ? null
+            : '[malformed]';
+      logger.warn(
+        { event: 'merchant_auth_failed', code, route: route.id, merchant, client },
+        `merchant authentication failed: ${code}`,
+      );
+      return new PaypathError(code, 401, message, {
+        headers: {
+          'www-authenticate': merchants.mode === 'hmac' ? 'PaypathSignature v1' : 'PaypathApiKey',
+        },
+      });
     };
 
-    if (claimed === undefined) throw await fail('auth_required', `this route needs merchant authentication (${MERCHANT_HEADERS.merchant} header missing)`);
+    if (claimed === undefined)
+      throw await fail(
+        'auth_required',
+        `this route needs merchant authentication (${MERCHANT_HEADERS.merchant} header missing)`,
+      );
     const secret = MERCHANT_ID_PATTERN.test(claimed) ? options.keys()?.get(claimed) : undefined;
 
     if (merchants.mode === 'api-key') {
       const presented = c.req.header(MERCHANT_HEADERS.apiKey);
-      if (presented === undefined) throw await fail('auth_required', `this route needs merchant authentication (${MERCHANT_HEADERS.apiKey} header missing)`);
+      if (presented === undefined)
+        throw await fail(
+          'auth_required',
+          `this route needs merchant authentication (${MERCHANT_HEADERS.apiKey} header missing)`,
+        );
       // Unknown merchant and wrong key look the same from outside (no merchant-id probing).
       const ok = await timingSafeEqual(secret ?? '\u0000no-such-merchant', presented);
-      if (!ok || secret === undefined) throw await fail('signature_invalid', 'merchant id or API key is not valid');
+      if (!ok || secret === undefined)
+        throw await fail('signature_invalid', 'merchant id or API key is not valid');
     } else {
       const timestampText = c.req.header(MERCHANT_HEADERS.timestamp);
       const nonce = c.req.header(MERCHANT_HEADERS.nonce);
@@ -87,23 +119,55 @@ export function merchantAuth(options: MerchantAuthOptions): MiddlewareHandler<Ap
           nonce === undefined ? MERCHANT_HEADERS.nonce : '',
           signature === undefined ? MERCHANT_HEADERS.signature : '',
         ].filter(Boolean);
-        throw await fail('auth_required', `this route needs a signed request (missing ${missing.join(', ')})`);
+        throw await fail(
+          'auth_required',
+          `this route needs a signed request (missing ${missing.join(', ')})`,
+        );
       }
-      if (!TIMESTAMP_PATTERN.test(timestampText)) throw await fail('auth_malformed', `${MERCHANT_HEADERS.timestamp} must be Unix time in seconds`);
-      if (!NONCE_PATTERN.test(nonce)) throw await fail('auth_malformed', `${MERCHANT_HEADERS.nonce} must be 16 to 128 characters of A-Z a-z 0-9 _ -`);
+      if (!TIMESTAMP_PATTERN.test(timestampText))
+        throw await fail(
+          'auth_malformed',
+          `${MERCHANT_HEADERS.timestamp} must be Unix time in seconds`,
+        );
+      if (!NONCE_PATTERN.test(nonce))
+        throw await fail(
+          'auth_malformed',
+          `${MERCHANT_HEADERS.nonce} must be 16 to 128 characters of A-Z a-z 0-9 _ -`,
+        );
       const timestamp = Number(timestampText);
       const skewSeconds = Math.abs(now() / 1000 - timestamp);
       if (skewSeconds > merchants.clockSkewSeconds) {
-        throw await fail('signature_expired', `signature timestamp is more than ${merchants.clockSkewSeconds} s from the gateway's clock`);
+        throw await fail(
+          'signature_expired',
+          `signature timestamp is more than ${merchants.clockSkewSeconds} s from the gateway's clock`,
+        );
       }
       const body = await bufferedBody(c, route.maxBodyBytes);
-      const parts = { method: c.req.method, target: url.pathname + url.search, timestamp, nonce, body };
+      const parts = {
+        method: c.req.method,
+        target: url.pathname + url.search,
+        timestamp,
+        nonce,
+        body,
+      };
       const ok = await verifySignature(secret ?? '\u0000no-such-merchant', parts, signature);
-      if (!ok || secret === undefined) throw await fail('signature_invalid', 'signature does not match (check the merchant id, key and signed string)');
+      if (!ok || secret === undefined)
+        throw await fail(
+          'signature_invalid',
+          'signature does not match (check the merchant id, key and signed string)',
+        );
       // Only a valid signature may claim a nonce, so nobody can burn a merchant's nonces. A nonce
       // must be remembered for as long as its timestamp is acceptable: at most twice the skew.
-      const fresh = await options.nonces.claim(claimed, nonce, 2 * merchants.clockSkewSeconds * 1000);
-      if (!fresh) throw await fail('nonce_replayed', 'this nonce was already used: every request needs a new nonce');
+      const fresh = await options.nonces.claim(
+        claimed,
+        nonce,
+        2 * merchants.clockSkewSeconds * 1000,
+      );
+      if (!fresh)
+        throw await fail(
+          'nonce_replayed',
+          'this nonce was already used: every request needs a new nonce',
+        );
     }
 
     c.set('merchant', claimed);
@@ -111,11 +175,19 @@ export function merchantAuth(options: MerchantAuthOptions): MiddlewareHandler<Ap
     if (limit !== undefined) {
       const taken = await limiter.take(`merchant:${claimed}`, limit);
       if (!taken.allowed) {
-        logger.warn({ event: 'merchant_rate_limited', route: route.id, merchant: claimed }, `merchant ${claimed} is over its rate limit`);
-        throw new PaypathError('rate_limited', 429, `merchant ${claimed} is over its rate limit of ${limit.ratePerSecond}/s (burst ${limit.burst})`, {
-          headers: { 'retry-after': String(taken.retryAfterSeconds) },
-          details: { retryAfterSeconds: taken.retryAfterSeconds },
-        });
+        logger.warn(
+          { event: 'merchant_rate_limited', route: route.id, merchant: claimed },
+          `merchant ${claimed} is over its rate limit`,
+        );
+        throw new PaypathError(
+          'rate_limited',
+          429,
+          `merchant ${claimed} is over its rate limit of ${limit.ratePerSecond}/s (burst ${limit.burst})`,
+          {
+            headers: { 'retry-after': String(taken.retryAfterSeconds) },
+            details: { retryAfterSeconds: taken.retryAfterSeconds },
+          },
+        );
       }
     }
     await next();

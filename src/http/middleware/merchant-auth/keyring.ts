@@ -13,16 +13,25 @@ export function parseKeyring(text: string, source: string): MerchantKeyring {
   try {
     raw = JSON.parse(text);
   } catch {
-    throw new Error(`${source}: merchant keys must be a JSON object {"merchant-id": "secret", ...}`);
+    throw new Error(
+      `${source}: merchant keys must be a JSON object {"merchant-id": "secret", ...}`,
+    );
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new Error(`${source}: merchant keys must be a JSON object {"merchant-id": "secret", ...}`);
+    throw new Error(
+      `${source}: merchant keys must be a JSON object {"merchant-id": "secret", ...}`,
+    );
   }
   const keys = new Map<string, string>();
   for (const [id, secret] of Object.entries(raw)) {
-    if (!MERCHANT_ID_PATTERN.test(id)) throw new Error(`${source}: merchant id ${JSON.stringify(id.slice(0, 64))} must be lowercase letters, digits and "-"`);
+    if (!MERCHANT_ID_PATTERN.test(id))
+      throw new Error(
+        `${source}: merchant id ${JSON.stringify(id.slice(0, 64))} must be lowercase letters, digits and "-"`,
+      );
     if (typeof secret !== 'string' || secret.length < MIN_SECRET_LENGTH) {
-      throw new Error(`${source}: the secret of merchant "${id}" must be a string of at least ${MIN_SECRET_LENGTH} characters`);
+      throw new Error(
+        `${source}: the secret of merchant "${id}" must be a string of at least ${MIN_SECRET_LENGTH} characters`,
+      );
     }
     keys.set(id, secret);
   }

@@ -35,7 +35,11 @@ describe('signature verifier fuzzing', () => {
         if (which === 'target') changed.target = `${parts.target}x`;
         if (which === 'timestamp') changed.timestamp = parts.timestamp + 1;
         if (which === 'nonce') changed.nonce = `${parts.nonce}x`;
-        if (which === 'body') changed.body = parts.body === null || parts.body.length === 0 ? new Uint8Array([0]) : parts.body.map((b, i) => (i === 0 ? b ^ 1 : b));
+        if (which === 'body')
+          changed.body =
+            parts.body === null || parts.body.length === 0
+              ? new Uint8Array([0])
+              : parts.body.map((b, i) => (i === 0 ? b ^ 1 : b));
         if (which === 'secret') otherSecret = `${secret}x`;
         expect(await verifySignature(otherSecret, changed, signature)).toBe(false);
       }),
@@ -45,10 +49,15 @@ describe('signature verifier fuzzing', () => {
 
   it('never throws on arbitrary signature headers and accepts none of them', async () => {
     await fc.assert(
-      fc.asyncProperty(partsArb, secretArb, fc.string({ maxLength: 200 }), async (parts, secret, header) => {
-        const real = await signRequest(secret, parts);
-        expect(await verifySignature(secret, parts, header)).toBe(header === real);
-      }),
+      fc.asyncProperty(
+        partsArb,
+        secretArb,
+        fc.string({ maxLength: 200 }),
+        async (parts, secret, header) => {
+          const real = await signRequest(secret, parts);
+          expect(await verifySignature(secret, parts, header)).toBe(header === real);
+        },
+      ),
       { numRuns: 1_000 },
     );
   });

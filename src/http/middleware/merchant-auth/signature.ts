@@ -35,16 +35,32 @@ export interface SignedParts {
 const encoder = new TextEncoder();
 
 export async function sha256Hex(data: Uint8Array | null): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', (data ?? new Uint8Array(0)) as Uint8Array<ArrayBuffer>);
+  const digest = await crypto.subtle.digest(
+    'SHA-256',
+    (data ?? new Uint8Array(0)) as Uint8Array<ArrayBuffer>,
+  );
   return toHex(new Uint8Array(digest));
 }
 
 export async function stringToSign(parts: SignedParts): Promise<string> {
-  return [SIGNATURE_VERSION, parts.method.toUpperCase(), parts.target, String(parts.timestamp), parts.nonce, await sha256Hex(parts.body)].join('\n');
+  return [
+    SIGNATURE_VERSION,
+    parts.method.toUpperCase(),
+    parts.target,
+    String(parts.timestamp),
+    parts.nonce,
+    await sha256Hex(parts.body),
+  ].join('\n');
 }
 
 async function hmac(secret: string, message: string): Promise<Uint8Array> {
-  const key = await crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const key = await crypto.subtle.importKey(
+    'raw',
+    encoder.encode(secret),
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['sign'],
+  );
   return new Uint8Array(await crypto.subtle.sign('HMAC', key, encoder.encode(message)));
 }
 
@@ -63,7 +79,13 @@ export async function signedHeaders(
   const body = typeof request.body === 'string' ? encoder.encode(request.body) : request.body;
   const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
   const nonce = options.nonce ?? crypto.randomUUID();
-  const signature = await signRequest(secret, { method: request.method, target: request.target, timestamp, nonce, body });
+  const signature = await signRequest(secret, {
+    method: request.method,
+    target: request.target,
+    timestamp,
+    nonce,
+    body,
+  });
   return {
     [MERCHANT_HEADERS.merchant]: merchantId,
     [MERCHANT_HEADERS.timestamp]: String(timestamp),
@@ -73,6 +95,10 @@ export async function signedHeaders(
 }
 
 /** Whether `signatureHeader` is the right signature for `parts` under `secret`, compared in constant time. */
-export async function verifySignature(secret: string, parts: SignedParts, signatureHeader: string): Promise<boolean> {
+export async function verifySignature(
+  secret: string,
+  parts: SignedParts,
+  signatureHeader: string,
+): Promise<boolean> {
   return timingSafeEqual(await signRequest(secret, parts), signatureHeader);
 }

@@ -8,11 +8,16 @@ import { requestRoute, requestUrl } from '../../request-url.ts';
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Gives every request an id (`x-request-id`) and reports it, once finished, as a RequestRecord. */
-export function requestRecorder(onRequest: ((record: RequestRecord) => void) | undefined): MiddlewareHandler<AppEnv> {
+export function requestRecorder(
+  onRequest: ((record: RequestRecord) => void) | undefined,
+): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const started = performance.now();
     const supplied = c.req.header('x-request-id');
-    const requestId = supplied !== undefined && CLIENT_REQUEST_ID.test(supplied) && !/\d{12,}/.test(supplied) ? supplied : crypto.randomUUID();
+    const requestId =
+      supplied !== undefined && CLIENT_REQUEST_ID.test(supplied) && !/\d{12,}/.test(supplied)
+        ? supplied
+        : crypto.randomUUID();
     c.set('requestId', requestId);
     await next();
     c.res.headers.set('x-request-id', requestId);

@@ -27,14 +27,29 @@ export function storeAndForward(options: StoreAndForwardOptions): MiddlewareHand
     const queue = options.queue;
     const { route, idempotencyKey, upstream } = c.get('proxy');
     const cause = c.error;
-    if (!queue || route.whenAllDown !== 'queue' || !(cause instanceof PaypathError) || cause.code !== 'no_path_available') return;
+    if (
+      !queue ||
+      route.whenAllDown !== 'queue' ||
+      !(cause instanceof PaypathError) ||
+      cause.code !== 'no_path_available'
+    )
+      return;
 
     const config = c.get('gateway').policy.queue;
-    const refuse = (code: ConstructorParameters<typeof PaypathError>[0], message: string, details: Record<string, unknown> = {}) =>
-      new PaypathError(code, 503, `no path can carry route "${route.id}" now, and it cannot be queued: ${message}`, {
-        details: { route: route.id, ...details },
-        headers: cause.headers,
-      });
+    const refuse = (
+      code: ConstructorParameters<typeof PaypathError>[0],
+      message: string,
+      details: Record<string, unknown> = {},
+    ) =>
+      new PaypathError(
+        code,
+        503,
+        `no path can carry route "${route.id}" now, and it cannot be queued: ${message}`,
+        {
+          details: { route: route.id, ...details },
+          headers: cause.headers,
+        },
+      );
 
     const request: QueuedRequest = {
       id: `q_${crypto.randomUUID()}`,
@@ -49,20 +64,38 @@ export function storeAndForward(options: StoreAndForwardOptions): MiddlewareHand
     let merchantExposureCap: number | undefined;
     if (route.class === 'payment') {
       const limits = config.payments;
-      if (limits.floorLimit === 0) throw refuse('queue_floor_limit_exceeded', 'this policy queues no payments (queue.payments.floorLimit is 0)', { floorLimit: 0 });
+      if (limits.floorLimit === 0)
+        throw refuse(
+          'queue_floor_limit_exceeded',
+          'this policy queues no payments (queue.payments.floorLimit is 0)',
+          { floorLimit: 0 },
+        );
       const merchant = upstream.headers.get(limits.merchantHeader);
-      if (!merchant) throw refuse('queue_merchant_required', `a payment is queued only with a ${limits.merchantHeader} header`, { header: limits.merchantHeader });
+      if (!merchant)
+        throw refuse(
+          'queue_merchant_required',
+          `a payment is queued only with a ${limits.merchantHeader} header`,
+          { header: limits.merchantHeader },
+        );
       const amount = readAmount(upstream.body, limits.amountField);
       if (amount === undefined) {
-        throw refuse('queue_amount_required', `a payment is queued only with a JSON body whose "${limits.amountField}" is a whole amount in minor units`, {
-          field: limits.amountField,
-        });
+        throw refuse(
+          'queue_amount_required',
+          `a payment is queued only with a JSON body whose "${limits.amountField}" is a whole amount in minor units`,
+          {
+            field: limits.amountField,
+          },
+        );
       }
       if (amount > limits.floorLimit) {
-        throw refuse('queue_floor_limit_exceeded', `amount ${amount} is above the offline floor limit of ${limits.floorLimit}`, {
-          amount,
-          floorLimit: limits.floorLimit,
-        });
+        throw refuse(
+          'queue_floor_limit_exceeded',
+          `amount ${amount} is above the offline floor limit of ${limits.floorLimit}`,
+          {
+            amount,
+            floorLimit: limits.floorLimit,
+          },
+        );
       }
       request.merchant = merchant;
       request.amount = amount;
@@ -71,23 +104,42 @@ export function storeAndForward(options: StoreAndForwardOptions): MiddlewareHand
 
     let result;
     try {
-      result = await queue.enqueue(request, { maxDepth: config.maxDepth, ...(merchantExposureCap !== undefined ? { merchantExposureCap } : {}) });
+      result = await queue.enqueue(request, {
+        maxDepth: config.maxDepth,
+        ...(merchantExposureCap !== undefined ? { merchantExposureCap } : {}),
+      });
     } catch (error) {
-      logger.warn({ event: 'queue_unavailable', route: route.id, err: { message: (error as Error).message } }, 'queue unreachable; rejecting');
+      logger.warn(
+        { event: 'queue_unavailable', route: route.id, err: { message: (error as Error).message } },
+        'queue unreachable; rejecting',
+      );
       throw refuse('queue_unavailable', 'the queue is unreachable');
     }
     if (!result.ok && result.reason === 'exposure_cap') {
-      throw refuse('queue_exposure_cap_exceeded', `merchant's queued total would exceed the exposure cap of ${merchantExposureCap}`, {
-        merchant: request.merchant,
-        exposureCap: merchantExposureCap,
-      });
+      throw refuse(
+        'queue_exposure_cap_exceeded',
+        `merchant's queued total would exceed the exposure cap of ${merchantExposureCap}`,
+        {
+          merchant: request.merchant,
+          exposureCap: merchantExposureCap,
+        },
+      );
     }
     if (!result.ok && result.reason === 'no_key') {
-      throw refuse('queue_key_missing', 'the queue keeps requests in Redis only encrypted, and no queue key is configured (--queue-key-file or PAYPATH_QUEUE_KEY)');
+      throw refuse(
+        'queue_key_missing',
+        'the queue keeps requests in Redis only encrypted, and no queue key is configured (--queue-key-file or PAYPATH_QUEUE_KEY)',
+      );
     }
-    if (!result.ok) throw refuse('queue_full', `the queue holds its maximum of ${config.maxDepth} requests`, { maxDepth: config.maxDepth });
+    if (!result.ok)
+      throw refuse('queue_full', `the queue holds its maximum of ${config.maxDepth} requests`, {
+        maxDepth: config.maxDepth,
+      });
 
-    logger.info({ event: 'queued', id: request.id, route: route.id }, `no path available; request queued as ${request.id}`);
+    logger.info(
+      { event: 'queued', id: request.id, route: route.id },
+      `no path available; request queued as ${request.id}`,
+    );
     const location = `${QUEUE_STATUS_PATH}/${request.id}`;
     // Replace the 503 but keep headers other middleware set on it; Retry-After belonged to the 503.
     const headers = new Headers(c.res.headers);
@@ -97,7 +149,16 @@ export function storeAndForward(options: StoreAndForwardOptions): MiddlewareHand
     headers.set(route.idempotency.header, idempotencyKey);
     headers.set('x-paypath-queued', request.id);
     c.res = undefined as unknown as Response;
-    c.res = new Response(JSON.stringify({ queued: true, id: request.id, route: route.id, idempotencyKey, status: location }), { status: 202, headers });
+    c.res = new Response(
+      JSON.stringify({
+        queued: true,
+        id: request.id,
+        route: route.id,
+        idempotencyKey,
+        status: location,
+      }),
+      { status: 202, headers },
+    );
     c.error = undefined;
   };
 }
@@ -106,7 +167,9 @@ function readAmount(body: Uint8Array | null, field: string): number | undefined 
   if (body === null) return undefined;
   try {
     const value = (JSON.parse(new TextDecoder().decode(body)) as Record<string, unknown>)[field];
-    return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+    return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+      ? value
+      : undefined;
   } catch {
     return undefined;
   }

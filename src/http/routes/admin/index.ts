@@ -11,11 +11,23 @@ import { adminPolicyRoutes } from './policy.ts';
 export type { AdminDeps } from './admin-deps.ts';
 
 /** Everything under /admin: authenticated (bearer tokens), viewer reads, operator changes. See docs/ops.md. */
-export function adminRoutes(deps: AdminDeps, clientAddress?: (c: Context) => string | undefined): Hono<AdminAppEnv> {
+export function adminRoutes(
+  deps: AdminDeps,
+  clientAddress?: (c: Context) => string | undefined,
+): Hono<AdminAppEnv> {
   const app = new Hono<AdminAppEnv>();
   const limiter = deps.rateLimiter ?? new MemoryRateLimiter();
   const settings = () => deps.control.current().policy.admin;
-  app.use('*', adminAuth({ authenticator: deps.authenticator, audit: deps.audit, limiter, failedAuthLimit: () => settings().failedAuthAudit, ...(clientAddress ? { clientAddress } : {}) }));
+  app.use(
+    '*',
+    adminAuth({
+      authenticator: deps.authenticator,
+      audit: deps.audit,
+      limiter,
+      failedAuthLimit: () => settings().failedAuthAudit,
+      ...(clientAddress ? { clientAddress } : {}),
+    }),
+  );
   app.use('*', adminRateLimit({ limiter, limit: () => settings().rateLimit }));
   // Who the token belongs to, so a client (the dashboard) can show the role and hide what it may not do.
   app.get('/session', (c) => c.json(c.get('admin')));
@@ -23,11 +35,18 @@ export function adminRoutes(deps: AdminDeps, clientAddress?: (c: Context) => str
   app.route('/', adminDrillRoutes(deps));
   app.get('/audit', async (c) => {
     const limit = Number(c.req.query('limit') ?? 50);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1_000) throw new PaypathError('invalid_request', 400, 'limit must be 1..1000', { details: { field: 'limit' } });
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1_000)
+      throw new PaypathError('invalid_request', 400, 'limit must be 1..1000', {
+        details: { field: 'limit' },
+      });
     return c.json({ records: await deps.audit.recent(limit) });
   });
   app.all('*', (c) => {
-    throw new PaypathError('route_not_found', 404, `no admin endpoint ${c.req.method} ${new URL(c.req.url).pathname}`);
+    throw new PaypathError(
+      'route_not_found',
+      404,
+      `no admin endpoint ${c.req.method} ${new URL(c.req.url).pathname}`,
+    );
   });
   return app;
 }
