@@ -142,11 +142,16 @@ describe('request record', () => {
     expect(record.durationMs).toBeGreaterThanOrEqual(0);
   });
 
-  it('takes the response size from its content-length, and counts an unreadable length as 0', async () => {
-    const sized = await recordOf(forwarded(201, { 'content-length': '42' }));
-    expect(sized.record.responseBytes).toBe(42);
-    const odd = await recordOf(forwarded(201), { headers: { 'content-length': 'many' } });
-    expect(odd.record.requestBytes).toBe(0);
+  it('takes both sizes from content-length, and counts an unreadable one as 0', async () => {
+    const sized = await recordOf(forwarded(201, { 'content-length': '42' }), {
+      headers: { 'content-length': '2' },
+      body: '{}',
+    });
+    expect(sized.record).toMatchObject({ requestBytes: 2, responseBytes: 42 });
+    const odd = await recordOf(forwarded(201, { 'content-length': 'many' }), {
+      headers: { 'content-length': 'some' },
+    });
+    expect(odd.record).toMatchObject({ requestBytes: 0, responseBytes: 0 });
   });
 
   it('names the outcome: ok, upstream_STATUS, http_STATUS, the error code, or internal_error', async () => {
