@@ -15,6 +15,7 @@ const LIMIT = 16;
 function setup(options: { reader?: RequestBodyReader; budgetBytes?: number; asks?: number } = {}) {
   const budget = new ByteBudget(() => options.budgetBytes ?? 1_000);
   const reads: { maxBytes: number; allowance: BodyAllowance }[] = [];
+  const allowances: BodyAllowance[] = [];
   const reader = options.reader ?? readWebRequestBody;
   const app = new Hono<AppEnv>();
   app.onError((error) =>
@@ -27,10 +28,13 @@ function setup(options: { reader?: RequestBodyReader; budgetBytes?: number; asks
     });
     const declared = c.req.header('content-length');
     // No wait for room: a full budget refuses at once.
-    c.set(
-      'bodyAllowance',
-      new BodyAllowance(budget, 0, declared === undefined ? undefined : Number(declared)),
+    const allowance = new BodyAllowance(
+      budget,
+      0,
+      declared === undefined ? undefined : Number(declared),
     );
+    allowances.push(allowance);
+    c.set('bodyAllowance', allowance);
     await next();
   });
   app.all('*', async (c) => {
@@ -41,7 +45,7 @@ function setup(options: { reader?: RequestBodyReader; budgetBytes?: number; asks
     }
     return c.json({ bodies, held: c.get('bodyAllowance').held });
   });
-  return { app, budget, reads };
+  return { app, budget, reads, allowances };
 }
 
 async function errorOf(response: Response) {
@@ -73,7 +77,7 @@ function streamed(chunks: string[]) {
 
 describe('request body', () => {
   it('is read once per request, through the injected reader, under the limit and with the request allowance', async () => {
-    const { app, reads } = setup({
+    const { app, reads, allowances } = setup({
       asks: 3,
       reader: async () => new TextEncoder().encode('from the reader'),
     });
@@ -84,7 +88,7 @@ describe('request body', () => {
     });
     expect(reads).toHaveLength(1);
     expect(reads[0]!.maxBytes).toBe(LIMIT);
-    expect(reads[0]!.allowance).toBeInstanceOf(BodyAllowance);
+    expect(reads[0]!.allowance).toBe(allowances[0]);
   });
 
   it('keeps an absent body too: null, read once', async () => {
