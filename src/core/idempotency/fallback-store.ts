@@ -39,11 +39,6 @@ export class FallbackIdempotencyStore implements IdempotencyStore {
     return this.#shared.maxAnswerBytes;
   }
 
-  /** The records kept in this instance's memory (claims in flight, answers the shared store could not take). */
-  get local(): MemoryIdempotencyStore {
-    return this.#local;
-  }
-
   async claim(key: string, fingerprint: string, claimTtlMs: number): Promise<ClaimResult> {
     const local = await this.#local.claim(key, fingerprint, claimTtlMs);
     if (local.kind !== 'claimed') return local;
