@@ -165,9 +165,11 @@ describe.skipIf(!support.ok)('store box on network namespaces: DNS per path', ()
       await bed.up();
     }
     expect(results.filter((r) => r.status !== 201)).toEqual([]);
+    // This test's payments only: a request of the test before, held in a cut carrier's TCP
+    // retransmissions, may still reach the processor once that carrier is back.
     const ledger = await bed.ledger();
-    expect(ledger.bySource[bed.carrier(3).storeAddress6!]).toBeGreaterThan(0);
-    expect(ledger.bySource[bed.carrier(1).storeAddress] ?? 0).toBe(0);
-    expect(ledger.bySource[bed.carrier(2).storeAddress] ?? 0).toBe(0);
+    const sources = results.flatMap((_, i) => ledger.sourcesByReference[`dns-v6-${i}`] ?? []);
+    expect(sources.length).toBeGreaterThanOrEqual(150);
+    expect(new Set(sources)).toEqual(new Set([bed.carrier(3).storeAddress6]));
   }, 120_000);
 });
