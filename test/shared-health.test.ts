@@ -1,5 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DetectionRig, pathState, pay } from './support/detection-harness.ts';
+import { createRedisClient } from '../src/adapters/node/redis/client.ts';
+import {
+  HEALTH_CHANNEL,
+  HEALTH_RECORD_SCRIPT,
+  HEALTH_STATE_KEY,
+  healthRecordArgs,
+  parseHealthEvent,
+} from '../src/core/health/redis-layout.ts';
 import { POLL } from './support/poll.ts';
 import { TestRedisServer } from './support/redis-server.ts';
 
@@ -28,7 +36,7 @@ describe('shared health through Redis', () => {
       instanceId: 'gw-3',
       probes: false,
     });
-    await waitSubscribed(redis);
+    await waitSubscribed(redis, 3);
 
     await rig.carrier('a').setMode({ mode: 'blackhole' });
     await expect.poll(() => pathState(first, 'a'), POLL).toBe('open');
@@ -63,7 +71,7 @@ describe('shared health through Redis', () => {
         rig!.gateway(policy, { redisUrl: redis!.url, instanceId, probes: false }),
       ),
     );
-    await waitSubscribed(redis);
+    await waitSubscribed(redis, 3);
     await rig.carrier('b').setMode({ mode: 'reset' });
 
     expect((await one!.gateway.probeNow('b')).ok).toBe(false);
@@ -74,6 +82,67 @@ describe('shared health through Redis', () => {
 
     expect((await two!.gateway.probeNow('b')).ok).toBe(false);
     await expect.poll(() => pathState(three!, 'b'), POLL).toBe('open');
+  });
+
+  it('applies and stores a transition only when it is newer than the one it would replace', async () => {
+    rig = await DetectionRig.start();
+    redis = await TestRedisServer.start();
+    const policy = rig.policy({ probe: { enabled: true, intervalMs: 100, timeoutMs: 1_000 } });
+    // Neither probes by itself: each transition below is one the test asks for.
+    const first = await rig.gateway(policy, {
+      redisUrl: redis.url,
+      instanceId: 'n-1',
+      probes: false,
+    });
+    const second = await rig.gateway(policy, {
+      redisUrl: redis.url,
+      instanceId: 'n-2',
+      probes: false,
+    });
+    await waitSubscribed(redis, 2);
+    await rig.carrier('a').setMode({ mode: 'reset' });
+    expect((await first.gateway.probeNow('a')).ok).toBe(false);
+    await expect.poll(() => pathState(second, 'a'), POLL).toBe('open');
+    await rig.carrier('a').setMode({ mode: 'up' });
+    expect((await first.gateway.probeNow('a')).ok).toBe(true);
+    await expect.poll(() => pathState(second, 'a'), POLL).toBe('closed');
+
+    const client = createRedisClient(redis.url);
+    try {
+      await new Promise((resolve) => client.once('ready', resolve));
+      const stored = await client.hget(HEALTH_STATE_KEY, 'a');
+      const recovery = parseHealthEvent(stored ?? '');
+      expect(recovery).toMatchObject({ state: 'closed', instanceId: 'n-1' });
+      // What an instance cut off from Redis writes again once it is back: its opening, older
+      // than the recovery the others have seen since.
+      const late = {
+        pathId: 'a',
+        state: 'open' as const,
+        reason: 'failures',
+        at: recovery!.at - 1_000,
+        instanceId: 'n-3',
+      };
+
+      // Published before the newer transition was written (as when the two writes cross):
+      // neither instance applies it. A newer transition of path c, published after it on the
+      // same connection, shows when both have read it.
+      await client.publish(HEALTH_CHANNEL, JSON.stringify(late));
+      const marker = { ...late, pathId: 'c', at: Date.now() };
+      await client.publish(HEALTH_CHANNEL, JSON.stringify(marker));
+      for (const g of [first, second]) {
+        await expect.poll(() => pathState(g, 'c'), POLL).toBe('open');
+        expect(await pathState(g, 'a')).toBe('closed');
+      }
+
+      // Written after it: the stored recovery stays, and nothing is published.
+      const [stateKey, reportersKey, ...args] = healthRecordArgs(late, Date.now(), 10_000, 1);
+      expect(await client.eval(HEALTH_RECORD_SCRIPT, 2, stateKey!, reportersKey!, ...args)).toBe(
+        -2,
+      );
+      expect(await client.hget(HEALTH_STATE_KEY, 'a')).toBe(stored);
+    } finally {
+      client.disconnect();
+    }
   });
 
   it('keeps every payment going while Redis is killed, paused and restarted, then resynchronises', async () => {
@@ -140,24 +209,18 @@ describe('shared health through Redis', () => {
 
 const POL_READY = { timeout: 5_000, interval: 50 };
 
-/** Waits until the gateways' subscriber connections are listening (so a publish is not missed). */
-async function waitSubscribed(redis: TestRedisServer): Promise<void> {
-  const { createRedisClient } = await import('../src/adapters/node/redis/client.ts');
+/** Waits until `count` gateways' subscriber connections are listening (so a publish is not missed). */
+async function waitSubscribed(redis: TestRedisServer, count: number): Promise<void> {
   const client = createRedisClient(redis.url);
   try {
     await new Promise((resolve) => client.once('ready', resolve));
     await expect
       .poll(
         async () =>
-          (
-            (await client.call('PUBSUB', 'NUMSUB', 'paypath:{paypath:health}:transitions')) as [
-              string,
-              number,
-            ]
-          )[1],
+          ((await client.call('PUBSUB', 'NUMSUB', HEALTH_CHANNEL)) as [string, number])[1],
         POL_READY,
       )
-      .toBe(3);
+      .toBe(count);
   } finally {
     client.disconnect();
   }
