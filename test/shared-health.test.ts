@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { RunningGateway } from '../src/adapters/node/server.ts';
 import { DetectionRig, pathState, pay } from './support/detection-harness.ts';
 import { createRedisClient } from '../src/adapters/node/redis/client.ts';
 import {
@@ -8,7 +9,7 @@ import {
   healthRecordArgs,
   parseHealthEvent,
 } from '../src/core/health/redis-layout.ts';
-import { POLL } from './support/poll.ts';
+import { POLL, until } from './support/poll.ts';
 import { TestRedisServer } from './support/redis-server.ts';
 
 describe('shared health through Redis', () => {
@@ -160,9 +161,8 @@ describe('shared health through Redis', () => {
     const answers: { status: number; path: string | null; body?: string }[] = [];
     let stop = false;
     const stream = async (gateway: typeof first) => {
-      // Bounded in count and in time.
-      const until = Date.now() + 20_000;
-      for (let i = 0; i < 1_000 && !stop && Date.now() < until; i++) {
+      // Bounded in count; each payment is bounded by its route's deadline.
+      for (let i = 0; i < 2_000 && !stop; i++) {
         const answer = await pay(gateway);
         // The body of a failure goes into the assertion message, so a failure says which layer answered.
         answers.push({
@@ -173,21 +173,37 @@ describe('shared health through Redis', () => {
       }
     };
     const streams = [stream(first), stream(second), stream(first)];
-    const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms));
+    // Each phase lasts until payments have been answered in it (not for a fixed time), so every
+    // phase is shown to carry payments however busy the machine is.
+    const paymentsAnswered = async (phase: string, count = 6) => {
+      const from = answers.length;
+      await until(`${count} payments answered ${phase}`, () => answers.length >= from + count, {
+        timeoutMs: 15_000,
+      });
+    };
 
-    await settle();
+    await paymentsAnswered('before the outage');
     await redis.kill();
     // Transitions while Redis is gone: the payments' own path breaks, and the writes have nowhere to go.
     await rig.carrier('a').setMode({ mode: 'reset' });
-    await settle(500);
+    await paymentsAnswered('while Redis is gone and path a resets');
+    // No wait for the stores to reconnect (they back off up to 1 s): Redis may hang before they
+    // have written what they saw while it was gone.
     await redis.restart();
-    await settle();
+    await paymentsAnswered('after Redis restarted');
     redis.pause();
     // While Redis hangs, path a recovers: the probe's trial-lock request has to time out first.
     await rig.carrier('a').setMode({ mode: 'up' });
-    await settle(1_000);
+    await until(
+      'path a to close again on the probing instance while Redis hangs',
+      async () => (await pathState(first, 'a')) === 'closed',
+      { timeoutMs: 15_000 },
+    );
+    await paymentsAnswered('while Redis hangs');
     redis.resume();
-    await settle();
+    // The recovery seen while Redis hung reaches the other instance once it answers again.
+    await expect.poll(() => pathState(second, 'a'), POLL).toBe('closed');
+    await paymentsAnswered('after Redis resumed');
     stop = true;
     await Promise.all(streams);
 
@@ -195,6 +211,13 @@ describe('shared health through Redis', () => {
     expect(answers.filter((a) => a.status !== 201)).toEqual([]);
     expect(answers.some((a) => a.path === 'b')).toBe(true); // the failover happened during the outage
     expect(rig.processor.duplicateCharges).toBe(0);
+    // Newest wins: the second instance's own opening of path a, seen during the outage and written
+    // again when Redis came back, is older than the recovery the first saw while Redis hung, and
+    // must not undo it there.
+    const reasons = await transitionReasons(first, 'a');
+    expect(reasons.slice(reasons.indexOf('probe-succeeded'))).not.toContainEqual(
+      expect.stringMatching(/^peer r-2: /),
+    );
 
     // Resync: a cut the first instance sees while Redis is down reaches the second once Redis is back.
     await redis.kill();
@@ -203,9 +226,18 @@ describe('shared health through Redis', () => {
     await expect.poll(() => pathState(first, 'a'), POLL).toBe('open');
     expect(await pathState(second, 'a')).toBe('closed');
     await redis.restart();
+    // No wait for the subscribers: what is published before they are back is read on resync.
     await expect.poll(() => pathState(second, 'a'), POLL).toBe('open');
   });
 });
+
+/** The reasons of a path's breaker transitions on one gateway, oldest first. */
+async function transitionReasons(gateway: RunningGateway, pathId: string): Promise<string[]> {
+  const status = (await (await fetch(`${gateway.url}/status`)).json()) as {
+    paths: { id: string; transitions: { reason: string }[] }[];
+  };
+  return status.paths.find((p) => p.id === pathId)?.transitions.map((t) => t.reason) ?? [];
+}
 
 const POL_READY = { timeout: 5_000, interval: 50 };
 
