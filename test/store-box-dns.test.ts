@@ -140,10 +140,12 @@ describe.skipIf(!support.ok)('store box on network namespaces: DNS per path', ()
       // No lookup during the payments waited for DNS: each new connection found its answer cached.
       expect(nameState(after, c.n)?.waited, c.pathId).toBe(nameState(before, c.n)?.waited);
     }
-    // Carrier 2 carried the payments while carrier 1 was cut, on new connections (one per 100 answers).
-    expect(results.slice(100, 600).filter((r) => r.path === 'skt-fiber').length).toBeGreaterThan(
-      300,
-    );
+    // Carrier 2 carried payments while carrier 1 was cut, more than one connection's worth (the
+    // processor closes each after 100 answers), so it opened new ones. Not a share: on a loaded
+    // machine some payments time out to lgu-lte, as they should.
+    const cutResults = results.slice(100, 600);
+    expect(cutResults.filter((r) => r.path === 'kt-fiber')).toEqual([]);
+    expect(cutResults.filter((r) => r.path === 'skt-fiber').length).toBeGreaterThan(100);
     expect(nameState(after, 2)!.lookups - nameState(before, 2)!.lookups).toBeGreaterThanOrEqual(3);
     expect(nameState(after, 1)?.lastError).toBeDefined(); // carrier 1's resolver did go silent
     await gateway.waitFor(
@@ -163,9 +165,11 @@ describe.skipIf(!support.ok)('store box on network namespaces: DNS per path', ()
       await bed.up();
     }
     expect(results.filter((r) => r.status !== 201)).toEqual([]);
+    // This test's payments only: a request of the test before, held in a cut carrier's TCP
+    // retransmissions, may still reach the processor once that carrier is back.
     const ledger = await bed.ledger();
-    expect(ledger.bySource[bed.carrier(3).storeAddress6!]).toBeGreaterThan(0);
-    expect(ledger.bySource[bed.carrier(1).storeAddress] ?? 0).toBe(0);
-    expect(ledger.bySource[bed.carrier(2).storeAddress] ?? 0).toBe(0);
+    const sources = results.flatMap((_, i) => ledger.sourcesByReference[`dns-v6-${i}`] ?? []);
+    expect(sources.length).toBeGreaterThanOrEqual(150);
+    expect(new Set(sources)).toEqual(new Set([bed.carrier(3).storeAddress6]));
   }, 120_000);
 });

@@ -108,9 +108,9 @@ describe.skipIf(!support.ok)('store box: a dual-stack interface path (Happy Eyeb
       servers: [c3.resolver6, c3.resolver],
     });
 
-    // IPv6 works: the path connects over IPv6 first, and never needs IPv4.
-    const before = await payUntil('v6-up', (sources) => sources.length >= 120);
-    expect(from(before, v6)).toBeGreaterThan(before.length * 0.9);
+    // IPv6 works: the path connects over IPv6 first, and never needs IPv4. (Counted, not a share:
+    // on a loaded machine some payments time out to the next path whatever the family.)
+    const before = await payUntil('v6-up', (sources) => from(sources, v6) >= 100);
     expect(from(before, v4)).toBe(0);
 
     // IPv6 to the processor dropped through carrier 3 (its connections freeze): payments in flight on
