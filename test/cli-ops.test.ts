@@ -3,13 +3,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { parse } from 'yaml';
-import {
-  auditCommand,
-  drillCommand,
-  GatewayAnswerError,
-  policyCommand,
-  statusCommand,
-} from '../src/cli/ops-commands.ts';
+import { auditCommand } from '../src/cli/audit-command.ts';
+import { drillCommand } from '../src/cli/drill-command.ts';
+import { GatewayAnswerError } from '../src/cli/gateway-client.ts';
+import { policyCommand } from '../src/cli/policy-command.ts';
+import { statusCommand } from '../src/cli/status-command.ts';
 import { OpsStack, TOKENS } from './support/ops-harness.ts';
 
 describe('paypath status | drill | policy against a running gateway', () => {

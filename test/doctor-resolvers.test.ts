@@ -1,6 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nodeDoctorDeps } from '../src/adapters/node/doctor.ts';
+import { nodeDoctorDeps } from '../src/adapters/node/doctor-deps.ts';
 
 // `paypath doctor` asks each path's resolvers from the path's own address, so the answer says
 // whether that carrier reaches them. A resolver written with a port (`192.0.2.53:5353`) is IPv4

@@ -2,14 +2,12 @@ import { parseArgs } from 'node:util';
 import { createLogger } from '../adapters/node/logger.ts';
 import { loadPolicyFile, PolicyFileError } from '../adapters/node/policy-file.ts';
 import { loadAdminTokens } from '../adapters/node/admin-tokens.ts';
-import {
-  auditCommand,
-  CliUsageError,
-  drillCommand,
-  GatewayAnswerError,
-  policyCommand,
-  statusCommand,
-} from './ops-commands.ts';
+import { auditCommand } from './audit-command.ts';
+import { CliUsageError } from './cli-usage-error.ts';
+import { drillCommand } from './drill-command.ts';
+import { GatewayAnswerError } from './gateway-client.ts';
+import { policyCommand } from './policy-command.ts';
+import { statusCommand } from './status-command.ts';
 import { commandHelp, wantsHelp } from './command-help.ts';
 import { paypathVersion } from './version.ts';
 import { SecretFileError } from '../adapters/node/secret-file.ts';

@@ -13,3 +13,8 @@ export function table(headers: readonly string[], rows: readonly (readonly unkno
       .trimEnd();
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
 }
+
+/** Cuts text longer than max to max characters, ending in an ellipsis. */
+export function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}

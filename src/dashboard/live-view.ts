@@ -8,15 +8,11 @@ import {
   type Status,
 } from './api.ts';
 import { byId, confirmDialog, h } from './dom.ts';
-import { latencyChart } from './latency-chart.ts';
-import { formatAgo, formatMs, formatRate } from './format.ts';
+import { formatAgo } from './format.ts';
+import { createPathCard, drilledPaths, updatePathCard, type PathCard } from './path-card.ts';
 import { policyFileNotice, timeline, type RevisionEvent } from './timeline.ts';
 import {
-  drillProofLine,
-  egressLine,
   paymentSuccess,
-  pathView,
-  recentFailureRate,
   redundancyBanner,
   trafficShares,
   type PaymentSample,
@@ -27,17 +23,6 @@ const POLL_MS = 1_000;
 const HIDDEN_POLL_MS = 10_000;
 const HISTORY_MS = 5 * 60_000;
 const DRILL_MS = 10_000;
-
-interface Card {
-  root: HTMLElement;
-  state: HTMLElement;
-  grade: HTMLElement;
-  figures: HTMLElement;
-  probe: HTMLElement;
-  proof: HTMLElement;
-  chart: HTMLElement;
-  drill: HTMLButtonElement;
-}
 
 export interface LiveViewOptions {
   api: Api;
@@ -50,7 +35,7 @@ export interface LiveViewOptions {
 export class LiveView {
   readonly #options: LiveViewOptions;
   readonly #history = new Map<string, Sample[]>();
-  readonly #cards = new Map<string, Card>();
+  readonly #cards = new Map<string, PathCard>();
   #drills: Drill[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
@@ -146,17 +131,26 @@ export class LiveView {
       const samples = this.#history.get(path.id) ?? [];
       let card = this.#cards.get(path.id);
       if (!card) {
-        card = this.#createCard(path.id);
+        const id = path.id;
+        card = createPathCard(id, {
+          drillMs: DRILL_MS,
+          canOperate: this.#options.canOperate,
+          onDrillClick: () =>
+            void (this.#runningDrill && drilledPaths(this.#runningDrill).includes(id)
+              ? this.#stopDrill()
+              : this.#drill(id)),
+        });
         this.#cards.set(path.id, card);
       }
       cards.append(card.root); // keeps the policy's order
-      this.#updateCard(
+      updatePathCard(
         card,
         path,
         samples,
         now,
         status.drills?.running ?? null,
         shares.get(path.id) ?? { share: null, perSecond: null },
+        HISTORY_MS,
       );
     }
 
@@ -223,112 +217,6 @@ export class LiveView {
     return samples;
   }
 
-  #createCard(id: string): Card {
-    const drill = h(
-      'button',
-      {
-        class: 'drill',
-        type: 'button',
-        title: `Isolate ${id} for ${DRILL_MS / 1000} s while traffic continues`,
-      },
-      'Drill',
-    );
-    drill.addEventListener(
-      'click',
-      () =>
-        void (this.#runningDrill && drilledPaths(this.#runningDrill).includes(id)
-          ? this.#stopDrill()
-          : this.#drill(id)),
-    );
-    const card: Card = {
-      root: h('article', { class: 'path-card', 'data-path': id }),
-      state: h('span', { class: 'state' }),
-      grade: h('span', { class: 'grade' }),
-      figures: h('dl', { class: 'figures' }),
-      probe: h('p', { class: 'probe' }),
-      proof: h('p', { class: 'proof' }),
-      chart: h('div', { class: 'chart' }),
-      drill,
-    };
-    card.root.append(
-      h('header', {}, h('h3', {}, id), card.grade, card.state),
-      card.figures,
-      card.chart,
-      card.probe,
-      card.proof,
-      ...(this.#options.canOperate ? [h('footer', {}, drill)] : []),
-    );
-    return card;
-  }
-
-  #updateCard(
-    card: Card,
-    path: PathStatus,
-    samples: Sample[],
-    now: number,
-    running: Drill | null,
-    traffic: { share: number | null; perSecond: number | null },
-  ): void {
-    const view = pathView(path, now);
-    card.root.dataset.state = path.state;
-    card.root.dataset.tone = view.tone;
-    card.root.dataset.down = String(view.down);
-    card.state.textContent = view.label;
-    card.state.dataset.tone = view.tone;
-    card.state.title = `breaker ${path.state}`;
-    card.grade.textContent = path.grade;
-    const figure = (label: string, value: string, name: string) => [
-      h('dt', {}, label),
-      h('dd', { 'data-figure': name }, value),
-    ];
-    // A down path's latency is from before the outage: shown as a figure it reads as current.
-    const latency = (ms: number | null) => (view.down ? '—' : formatMs(ms));
-    card.figures.replaceChildren(
-      ...figure('p50', latency(path.latencyMs.p50), 'p50'),
-      ...figure('p99', latency(path.latencyMs.p99), 'p99'),
-      ...figure('carried (1 min)', formatRate(traffic.share), 'share'),
-      ...figure(
-        'rate',
-        traffic.perSecond === null
-          ? '—'
-          : `${traffic.perSecond.toFixed(traffic.perSecond < 10 ? 1 : 0)}/s`,
-        'rate',
-      ),
-      ...figure('failures (1 min)', formatRate(recentFailureRate(samples, now)), 'failure-rate'),
-      ...figure('attempts', String(path.requests), 'attempts'),
-    );
-    card.chart.replaceChildren(latencyChart(samples, now, HISTORY_MS));
-    const probe = path.lastProbe;
-    const lines: string[] = [];
-    if (view.down)
-      lines.push(
-        path.provenAt
-          ? `last success ${formatAgo(Date.parse(path.provenAt), now)}`
-          : 'no success seen',
-      );
-    if (path.lastError)
-      lines.push(
-        `last error ${path.lastError.code}, ${formatAgo(Date.parse(path.lastError.at), now)}`,
-      );
-    const egress = egressLine(path.egress);
-    if (egress) lines.push(egress.text);
-    card.root.dataset.egress = egress?.tone ?? 'unknown';
-    if (probe)
-      lines.push(
-        `last probe ${formatAgo(Date.parse(probe.at), now)}: ${probe.error ? `failed (${probe.error})` : `ok in ${formatMs(probe.latencyMs)}`}`,
-      );
-    else if (probe === null) lines.push('no probe yet');
-    card.probe.textContent = lines.join(' · ');
-    const proof = drillProofLine(path, now);
-    card.proof.hidden = proof === null;
-    card.proof.textContent = proof?.text ?? '';
-    card.proof.dataset.tone = proof?.tone ?? 'muted';
-    const drilling = running !== null && drilledPaths(running).includes(path.id);
-    // One drill at a time: only the drilled paths' buttons stay active, to end the drill early.
-    card.drill.disabled = running !== null && !drilling;
-    card.drill.textContent = drilling ? 'Stop drill' : 'Drill';
-  }
-
   async #stopDrill(): Promise<void> {
     try {
       const { stopped } = await this.#options.api.stopDrill();
@@ -363,8 +251,4 @@ export class LiveView {
       );
     }
   }
-}
-
-function drilledPaths(drill: Drill): string[] {
-  return drill.paths && drill.paths.length > 0 ? drill.paths : [drill.path];
 }

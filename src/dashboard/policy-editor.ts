@@ -2,7 +2,7 @@
 // a diff before apply, apply with If-Match, history with rollback.
 import { yaml as yamlLanguage } from '@codemirror/lang-yaml';
 import { forceLinting, lintGutter, linter, type Diagnostic } from '@codemirror/lint';
-import { EditorState, type Text } from '@codemirror/state';
+import { EditorState } from '@codemirror/state';
 import { EditorView } from '@codemirror/view';
 import { basicSetup } from 'codemirror';
 import { stringify } from 'yaml';
@@ -15,25 +15,13 @@ import {
   type Status,
 } from './api.ts';
 import { byId, confirmDialog, h } from './dom.ts';
+import { policyDiffTable } from './policy-diff-table.ts';
+import { issueListItems, issueRange } from './policy-issues.ts';
 
 export interface PolicyEditorOptions {
   api: Api;
   canOperate: boolean;
   notify: (message: string, tone: 'ok' | 'bad') => void;
-}
-
-/** Where an issue points in the document: its line and column (1-based) when known, else the start. */
-export function issueRange(doc: Text, issue: PolicyIssue): { from: number; to: number } {
-  if (issue.line === undefined || issue.line < 1 || issue.line > doc.lines)
-    return { from: 0, to: Math.min(doc.length, doc.line(1).to) };
-  const line = doc.line(issue.line);
-  const from = Math.min(line.to, line.from + Math.max(0, (issue.column ?? 1) - 1));
-  return { from, to: from < line.to ? line.to : from };
-}
-
-function formatValue(value: unknown): string {
-  if (value === undefined) return '';
-  return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
 export class PolicyEditor {
@@ -155,22 +143,7 @@ export class PolicyEditor {
 
   #renderIssues(issues: PolicyIssue[]): void {
     byId('policy-issues').replaceChildren(
-      ...issues.map((issue) =>
-        h(
-          'li',
-          { 'data-line': issue.line ?? null, 'data-path': issue.path },
-          h(
-            'button',
-            { type: 'button', class: 'link', onclick: () => this.#reveal(issue) },
-            issue.line !== undefined
-              ? `line ${issue.line}${issue.column !== undefined ? `:${issue.column}` : ''}`
-              : 'document',
-          ),
-          ' ',
-          h('code', {}, issue.path || '(document)'),
-          ` ${issue.message}`,
-        ),
-      ),
+      ...issueListItems(issues, (issue) => this.#reveal(issue)),
     );
   }
 
@@ -227,43 +200,7 @@ export class PolicyEditor {
       panel.replaceChildren(h('p', { class: 'hint' }, 'No changes: this is the running policy.'));
       return;
     }
-    panel.replaceChildren(
-      h(
-        'p',
-        {},
-        `${diff.changes.length} change${diff.changes.length === 1 ? '' : 's'} against revision ${diff.from.revision} (hash ${diff.from.hash} → ${diff.toHash}):`,
-      ),
-      h(
-        'table',
-        { class: 'diff' },
-        h(
-          'thead',
-          {},
-          h(
-            'tr',
-            {},
-            h('th', {}, 'field'),
-            h('th', {}, 'change'),
-            h('th', {}, 'from'),
-            h('th', {}, 'to'),
-          ),
-        ),
-        h(
-          'tbody',
-          {},
-          ...diff.changes.map((c) =>
-            h(
-              'tr',
-              { 'data-op': c.op },
-              h('td', {}, h('code', {}, c.field)),
-              h('td', {}, c.op),
-              h('td', {}, formatValue(c.from)),
-              h('td', {}, formatValue(c.to)),
-            ),
-          ),
-        ),
-      ),
-    );
+    panel.replaceChildren(...policyDiffTable(diff));
   }
 
   /** Applies the reviewed text with If-Match: the hash of the revision it was edited from. */

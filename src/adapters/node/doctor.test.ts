@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { FakeEgressProbe, viaCarrier } from '../../../test/support/fake-egress-probe.ts';
 import { policyFromObject } from '../../../test/support/policy.ts';
 import { formatDoctorReport } from '../../cli/doctor-command.ts';
-import { runDoctor, type DoctorDeps } from './doctor.ts';
+import type { DoctorDeps } from './doctor-deps.ts';
+import { runDoctor } from './doctor.ts';
 
 function box(overrides: Partial<DoctorDeps> = {}) {
   const probe = new FakeEgressProbe({

@@ -1,6 +1,7 @@
 import type { RedisClient } from './redis/client.ts';
 import { MemoryAuditLog, type AuditLog } from '../../core/admin/audit.ts';
-import { DrillRunner, DrillScheduler } from '../../core/admin/drills.ts';
+import { DrillScheduler } from '../../core/admin/drill-scheduler.ts';
+import { DrillRunner } from '../../core/admin/drills.ts';
 import { PolicyControl, type GatewayFactory } from '../../core/admin/policy-control.ts';
 import { RedactedAuditLog } from '../../core/admin/redacted-audit.ts';
 import type { Logger } from '../../core/logger.ts';

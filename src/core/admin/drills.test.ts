@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseDuration } from '../policy/schema-fields.ts';
-import { DrillScheduler, type DrillRunner } from './drills.ts';
+import { DrillScheduler } from './drill-scheduler.ts';
+import type { DrillRunner } from './drills.ts';
 
 describe('scheduled drills', () => {
   afterEach(() => {

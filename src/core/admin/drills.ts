@@ -3,36 +3,9 @@ import { PaypathError } from '../errors.ts';
 import type { Gateway } from '../gateway.ts';
 import { silentLogger, type Logger } from '../logger.ts';
 import { noopMetrics, type GatewayMetrics } from '../metrics.ts';
-import { parseDuration } from '../policy/schema-fields.ts';
-import type { DrillConfig } from '../policy/schema.ts';
 import { requestFailed, type RequestRecord } from '../request-record.ts';
 import type { AuditLog } from './audit.ts';
-
-export type DrillStatus = 'running' | 'passed' | 'failed';
-
-/** One drill: paths held isolated while traffic continues, and what the other paths did meanwhile. */
-export interface Drill {
-  id: string;
-  /** The first of `paths` (what a single-path drill's clients read). */
-  path: string;
-  /** Every path isolated: several at once make the spare of last resort carry real traffic. */
-  paths: string[];
-  actor: string;
-  trigger: 'api' | 'schedule';
-  status: DrillStatus;
-  startedAt: string;
-  endedAt: string | null;
-  durationMs: number;
-  /** Why it ended: `completed`, `request_failed` (ended early to protect traffic) or `stopped`. */
-  endReason: string | null;
-  /** Requests that matched a route using the drilled path, answered while the drill ran. */
-  requests: number;
-  /** Of those, how many each other path carried; each of them proved itself if the drill passes. */
-  carriedBy: Record<string, number>;
-  /** Of those, how many failed (must be 0 for the drill to pass). */
-  failed: number;
-  latencyMs: { baselineP50: number | null; drillP50: number | null; added: number | null };
-}
+import type { Drill } from './drill-record.ts';
 
 export interface DrillRunnerOptions {
   gateway: () => Gateway;
@@ -44,7 +17,6 @@ export interface DrillRunnerOptions {
 }
 
 const BASELINE_SAMPLES = 200;
-const RETRY_WHILE_BUSY_MS = 5_000;
 export const DRILL_LIMITS = { minMs: 100, maxMs: 3_600_000 } as const;
 
 /**
@@ -296,62 +268,6 @@ export class DrillRunner {
       outcome: drill.status === 'passed' ? 'ok' : 'failed',
       details: { ...drill },
     });
-  }
-}
-
-/** Runs the policy's `drills` on their schedule; reconfigured whenever a policy is applied. */
-export class DrillScheduler {
-  readonly #runner: DrillRunner;
-  readonly #logger: Logger;
-  #timers: ReturnType<typeof setInterval>[] = [];
-  readonly #retries = new Set<ReturnType<typeof setTimeout>>();
-
-  constructor(runner: DrillRunner, logger: Logger = silentLogger) {
-    this.#runner = runner;
-    this.#logger = logger;
-  }
-
-  configure(drills: readonly DrillConfig[]): void {
-    this.stop();
-    for (const drill of drills) {
-      const everyMs = parseDuration(drill.every);
-      const attempt = (retriesLeft: number) => {
-        this.#runner
-          .start({
-            ...(drill.paths ? { paths: drill.paths } : { path: drill.path! }),
-            durationMs: drill.durationMs,
-            actor: 'scheduler',
-            trigger: 'schedule',
-          })
-          .catch((error: unknown) => {
-            // Drills run one at a time: one scheduled at the same moment as another waits for it.
-            if ((error as PaypathError).code === 'drill_running' && retriesLeft > 0) {
-              const retry = setTimeout(() => attempt(retriesLeft - 1), RETRY_WHILE_BUSY_MS);
-              (retry as { unref?: () => void }).unref?.();
-              this.#retries.add(retry);
-              return;
-            }
-            const paths = drill.paths ?? [drill.path!];
-            this.#logger.warn(
-              { event: 'drill_not_started', paths, code: (error as PaypathError).code },
-              `scheduled drill on ${paths.join(', ')} not started: ${(error as Error).message}`,
-            );
-          });
-      };
-      const timer = setInterval(
-        () => attempt(Math.floor(everyMs / RETRY_WHILE_BUSY_MS) - 1),
-        everyMs,
-      );
-      (timer as { unref?: () => void }).unref?.();
-      this.#timers.push(timer);
-    }
-  }
-
-  stop(): void {
-    for (const timer of this.#timers) clearInterval(timer);
-    for (const retry of this.#retries) clearTimeout(retry);
-    this.#timers = [];
-    this.#retries.clear();
   }
 }
 

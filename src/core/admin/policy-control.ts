@@ -1,7 +1,7 @@
 import { PaypathError } from '../errors.ts';
 import type { Gateway } from '../gateway.ts';
 import { silentLogger, type Logger } from '../logger.ts';
-import { canonicalJson, policyHash } from '../policy/hash.ts';
+import { policyHash } from '../policy/hash.ts';
 import type { PolicyIssue } from '../policy/parse.ts';
 import type { Policy } from '../policy/schema.ts';
 import type { AuditLog } from './audit.ts';
@@ -12,7 +12,8 @@ import {
   type PolicySource,
   type PolicyStore,
 } from './policy-store.ts';
-import { disallowedUpstreams, effectiveAllowlist } from './upstream-allowlist.ts';
+import { policyGuardIssues } from './policy-apply-guard.ts';
+import { effectiveAllowlist } from './upstream-allowlist.ts';
 
 export type GatewayFactory = (
   policy: Policy,
@@ -121,57 +122,7 @@ export class PolicyControl {
 
   /** Problems that keep `candidate` from being applied through the admin API (beyond schema validation). */
   guardIssues(candidate: Policy, source: ApplyRequest['source']): PolicyIssue[] {
-    const issues: PolicyIssue[] = [];
-    const allowlist = source === 'file' ? effectiveAllowlist(candidate) : this.allowlist();
-    if (
-      source !== 'file' &&
-      canonicalJson(candidate.admin) !== canonicalJson(this.#trusted.admin)
-    ) {
-      issues.push({
-        path: 'admin',
-        message: 'the admin block (upstream allowlist) can only be changed in the policy file',
-      });
-    }
-    // Routing tables change the host itself (with routing.manage): only someone who can edit the file may.
-    if (
-      source !== 'file' &&
-      canonicalJson(candidate.routing) !== canonicalJson(this.#trusted.routing)
-    ) {
-      issues.push({
-        path: 'routing',
-        message:
-          'the routing block (routing tables paypath keeps on the host) can only be changed in the policy file',
-      });
-    }
-    if (source !== 'file' && this.#trusted.routing.manage) {
-      const fileGateways = new Map(this.#trusted.paths.map((p) => [p.id, p.gateway]));
-      candidate.paths.forEach((path, i) => {
-        if (path.gateway !== fileGateways.get(path.id)) {
-          issues.push({
-            path: `paths[${i}].gateway`,
-            message:
-              "with routing.manage, a path's gateway (a route paypath adds on the host) can only be changed in the policy file",
-          });
-        }
-      });
-    }
-    if (source !== 'file') {
-      const known = new Set(webhookUrls(this.#trusted));
-      for (const { field, url } of webhookFields(candidate)) {
-        if (!known.has(url))
-          issues.push({
-            path: field,
-            message: `webhook ${url} is not in the policy file; webhook URLs can only be added there`,
-          });
-      }
-    }
-    for (const bad of disallowedUpstreams(candidate, allowlist)) {
-      issues.push({
-        path: bad.field,
-        message: `upstream ${bad.url} is not in admin.upstreamAllowlist (${allowlist.join(', ')})`,
-      });
-    }
-    return issues;
+    return policyGuardIssues(candidate, this.#trusted, source);
   }
 
   /** Applies a validated policy. Throws PaypathError 412 (stale If-Match) or 400 (allowlist); audits every outcome. */
@@ -339,22 +290,4 @@ export class PolicyControl {
     await Promise.all([...this.#retiring]);
     await this.#gateway.close();
   }
-}
-
-/** Every webhook URL of a policy with its field path: outbound requests, so guarded like upstreams. */
-function webhookFields(policy: Policy): { field: string; url: string }[] {
-  const out = policy.redundancy.webhooks.map((url, i) => ({
-    field: `redundancy.webhooks[${i}]`,
-    url,
-  }));
-  policy.paths.forEach((path, i) =>
-    path.budget?.webhooks.forEach((url, j) =>
-      out.push({ field: `paths[${i}].budget.webhooks[${j}]`, url }),
-    ),
-  );
-  return out;
-}
-
-function webhookUrls(policy: Policy): string[] {
-  return webhookFields(policy).map((w) => w.url);
 }
