@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisClient, type RedisClient } from '../src/adapters/node/redis/client.ts';
 import type { RunningGateway } from '../src/adapters/node/server.ts';
-import { ExactlyOnceBench } from './support/exactly-once-bench.ts';
+import { ExactlyOnceBench, expectGatewayReplay } from './support/exactly-once-bench.ts';
 import { TestRedisServer } from './support/redis-server.ts';
 
 const POLL = { timeout: 10_000, interval: 20 };
 
-describe('Redis paused (SIGSTOP) during an idempotency claim, then resumed', () => {
+describe('Redis paused (SIGSTOP) or stopped around an idempotency claim, on a processor that does not de-duplicate', () => {
   let bench: ExactlyOnceBench;
   let redis: TestRedisServer;
   let gateway: RunningGateway;
@@ -65,7 +65,8 @@ describe('Redis paused (SIGSTOP) during an idempotency claim, then resumed', () 
     let first: Promise<Response>;
     try {
       // The claim (SET NX) is written to a server that does not answer: it times out and the
-      // payment goes on without one. The SET itself waits in the server's socket buffer.
+      // payment goes on with its claim in this instance's memory only. The SET itself waits in
+      // the server's socket buffer.
       first = pay(key);
       await expect.poll(sent, POLL).toBe(1);
     } finally {
@@ -75,7 +76,8 @@ describe('Redis paused (SIGSTOP) during an idempotency claim, then resumed', () 
     await expect.poll(async () => client.get(record), POLL).not.toBeNull();
     expect(JSON.parse((await client.get(record))!)).toMatchObject({ s: 'i' });
 
-    // The first payment is still at the processor. Its retry meets the late claim: in use, not sent.
+    // The first payment is still at the processor. Its retry meets this instance's claim (on
+    // another instance, the late one in Redis): in use, not sent.
     const retry = await pay(key);
     expect(retry.status).toBe(409);
     expect(((await retry.json()) as { error: { code: string } }).error.code).toBe(
@@ -87,9 +89,96 @@ describe('Redis paused (SIGSTOP) during an idempotency claim, then resumed', () 
     expect(answer.status).toBe(201);
     await answer.arrayBuffer();
     expect(bench.processor.chargesFor(`ref-${key}`)).toBe(1);
-    // The request that gave up on its claim does not complete it either: the record stays in flight
-    // until it expires (deadline + grace), when a retry goes to the processor under the same key.
+    // The request that gave up on its Redis claim does not complete it either: the record stays in
+    // flight until it expires (deadline + grace). The answer is kept in this instance's memory.
     expect(JSON.parse((await client.get(record))!)).toMatchObject({ s: 'i' });
     expect(await client.pttl(record)).toBeLessThanOrEqual(4_000 + 1_000);
+  });
+
+  const inUse = async (response: Response) => {
+    expect(response.status).toBe(409);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe(
+      'idempotency_key_in_use',
+    );
+  };
+  const replayOf = async (response: Response, original: string) => {
+    expect(response.status).toBe(201);
+    expectGatewayReplay(response.headers);
+    expect(await response.text()).toBe(original);
+  };
+  const localRecords = async () => {
+    const status = (await (await fetch(`${gateway.url}/status`)).json()) as {
+      idempotency: { store: string; local: { records: number } };
+    };
+    expect(status.idempotency.store).toBe('redis');
+    return status.idempotency.local.records;
+  };
+  /** The gateway's client is connected to the restarted Redis and has passed its ready check. */
+  const gatewayReconnected = async () => {
+    const ours = await client.client('ID');
+    const list = (await client.client('LIST')) as string;
+    return list
+      .split('\n')
+      .some((line) => !line.startsWith(`id=${ours} `) && /\bcmd=(?!NULL\b|hello\b)\S+/.test(line));
+  };
+
+  it('Redis paused after the claim: the retry in flight gets 409, after completion the replay, never a second send', async () => {
+    await expect
+      .poll(async () => (await client.ping().catch(() => 'down')) === 'PONG', POLL)
+      .toBe(true);
+    const key = 'paused-mid-flight-1';
+    const before = sent();
+    const first = pay(key);
+    await expect.poll(sent, POLL).toBe(before + 1);
+    expect(JSON.parse((await client.get(`paypath:idem:{${key}}`))!)).toMatchObject({ s: 'i' });
+
+    redis.pause();
+    try {
+      await inUse(await pay(key));
+      const answer = await first;
+      expect(answer.status).toBe(201);
+      const original = await answer.text();
+      // The answer could not reach Redis: this instance kept it.
+      await replayOf(await pay(key), original);
+    } finally {
+      redis.resume();
+    }
+    expect(sent()).toBe(before + 1);
+    expect(bench.processor.chargesFor(`ref-${key}`)).toBe(1);
+  });
+
+  // Last in this file: it stops the test's Redis (and starts it again, empty).
+  it('Redis stopped: claims and answers stay in this instance, and hold after Redis returns empty', async () => {
+    const done = 'stopped-1';
+    const straddling = 'stopped-2';
+    const before = sent();
+    const recordsBefore = await localRecords();
+    await redis.kill();
+
+    const first = pay(done);
+    await expect.poll(sent, POLL).toBe(before + 1);
+    await inUse(await pay(done));
+    const answer = await first;
+    expect(answer.status).toBe(201);
+    const original = await answer.text();
+    await replayOf(await pay(done), original);
+
+    // Claimed while Redis is away, still in flight when it returns with nothing of it.
+    const second = pay(straddling);
+    await expect.poll(sent, POLL).toBe(before + 2);
+    await redis.restart();
+    await expect.poll(gatewayReconnected, POLL).toBe(true);
+    await inUse(await pay(straddling));
+    const secondAnswer = await second;
+    expect(secondAnswer.status).toBe(201);
+    const secondOriginal = await secondAnswer.text();
+    await replayOf(await pay(straddling), secondOriginal);
+    await replayOf(await pay(done), original);
+
+    expect(sent()).toBe(before + 2);
+    // Both answers are kept here: Redis has neither.
+    expect(await localRecords()).toBe(recordsBefore + 2);
+    expect(bench.processor.chargesFor(`ref-${done}`)).toBe(1);
+    expect(bench.processor.chargesFor(`ref-${straddling}`)).toBe(1);
   });
 });

@@ -280,7 +280,7 @@ describe('idempotency over real sockets', () => {
     }
   });
 
-  it('flushing Redis while a payment is in flight: the retry reaches the processor with the key, which de-duplicates', async () => {
+  it('flushing Redis while a payment is in flight: this instance still holds the claim, the retry is refused without a send', async () => {
     const gateway = await bench.startInProcess(bench.writePolicy(payments()), redis.url);
     const client = createRedisClient(redis.url);
     await new Promise((resolve) => client.once('ready', resolve));
@@ -296,10 +296,12 @@ describe('idempotency over real sockets', () => {
       );
       expect(await client.exists('paypath:idem:{inflight-flush-1}')).toBe(1);
       expect(await client.flushall()).toBe('OK');
-      // The gateway's claim is gone, so the retry claims again and goes upstream: the processor sees the key in flight.
+      // The claim is gone from Redis, not from this instance's memory: in use, and not sent again.
+      const sentBefore = bench.processor.requests.get('/v1/payments') ?? 0;
       const retry = await pay(gateway.url, 'inflight-flush-1', body);
       expect(retry.status).toBe(409);
-      expect(JSON.parse(retry.text).error.code).toBe('key_in_use');
+      expect(JSON.parse(retry.text).error.code).toBe('idempotency_key_in_use');
+      expect(bench.processor.requests.get('/v1/payments') ?? 0).toBe(sentBefore);
       expect((await first).status).toBe(201);
       expect(bench.processor.chargesFor('inflight-flush-1')).toBe(1);
     } finally {
@@ -337,7 +339,7 @@ describe('idempotency over real sockets', () => {
   });
 
   // Last in this file: it kills the test's Redis.
-  it('keeps charging when Redis is killed: no claim, the key still goes to the processor', async () => {
+  it('keeps charging when Redis is killed: the claim and the answer stay in memory, the retry is replayed', async () => {
     const gateway = await bench.startInProcess(bench.writePolicy(payments()), redis.url);
     bench.processor.serviceTimeMs = 0;
     try {
@@ -353,6 +355,7 @@ describe('idempotency over real sockets', () => {
         reference: 'redis-down-1',
       });
       expect(again.status).toBe(201);
+      expectGatewayReplay(again.headers);
       expect(again.text).toBe(answer.text);
       expect(bench.processor.chargesFor('redis-down-1')).toBe(1);
       expect(bench.processor.postsWithoutKey).toBe(keylessBefore);

@@ -1,6 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { RunningGateway } from '../src/adapters/node/server.ts';
 import { DetectionRig, pathState, pay } from './support/detection-harness.ts';
-import { POLL } from './support/poll.ts';
+import { createRedisClient } from '../src/adapters/node/redis/client.ts';
+import {
+  HEALTH_CHANNEL,
+  HEALTH_RECORD_SCRIPT,
+  HEALTH_STATE_KEY,
+  healthRecordArgs,
+  parseHealthEvent,
+} from '../src/core/health/redis-layout.ts';
+import { POLL, until } from './support/poll.ts';
 import { TestRedisServer } from './support/redis-server.ts';
 
 describe('shared health through Redis', () => {
@@ -28,7 +37,7 @@ describe('shared health through Redis', () => {
       instanceId: 'gw-3',
       probes: false,
     });
-    await waitSubscribed(redis);
+    await waitSubscribed(redis, 3);
 
     await rig.carrier('a').setMode({ mode: 'blackhole' });
     await expect.poll(() => pathState(first, 'a'), POLL).toBe('open');
@@ -63,7 +72,7 @@ describe('shared health through Redis', () => {
         rig!.gateway(policy, { redisUrl: redis!.url, instanceId, probes: false }),
       ),
     );
-    await waitSubscribed(redis);
+    await waitSubscribed(redis, 3);
     await rig.carrier('b').setMode({ mode: 'reset' });
 
     expect((await one!.gateway.probeNow('b')).ok).toBe(false);
@@ -74,6 +83,67 @@ describe('shared health through Redis', () => {
 
     expect((await two!.gateway.probeNow('b')).ok).toBe(false);
     await expect.poll(() => pathState(three!, 'b'), POLL).toBe('open');
+  });
+
+  it('applies and stores a transition only when it is newer than the one it would replace', async () => {
+    rig = await DetectionRig.start();
+    redis = await TestRedisServer.start();
+    const policy = rig.policy({ probe: { enabled: true, intervalMs: 100, timeoutMs: 1_000 } });
+    // Neither probes by itself: each transition below is one the test asks for.
+    const first = await rig.gateway(policy, {
+      redisUrl: redis.url,
+      instanceId: 'n-1',
+      probes: false,
+    });
+    const second = await rig.gateway(policy, {
+      redisUrl: redis.url,
+      instanceId: 'n-2',
+      probes: false,
+    });
+    await waitSubscribed(redis, 2);
+    await rig.carrier('a').setMode({ mode: 'reset' });
+    expect((await first.gateway.probeNow('a')).ok).toBe(false);
+    await expect.poll(() => pathState(second, 'a'), POLL).toBe('open');
+    await rig.carrier('a').setMode({ mode: 'up' });
+    expect((await first.gateway.probeNow('a')).ok).toBe(true);
+    await expect.poll(() => pathState(second, 'a'), POLL).toBe('closed');
+
+    const client = createRedisClient(redis.url);
+    try {
+      await new Promise((resolve) => client.once('ready', resolve));
+      const stored = await client.hget(HEALTH_STATE_KEY, 'a');
+      const recovery = parseHealthEvent(stored ?? '');
+      expect(recovery).toMatchObject({ state: 'closed', instanceId: 'n-1' });
+      // What an instance cut off from Redis writes again once it is back: its opening, older
+      // than the recovery the others have seen since.
+      const late = {
+        pathId: 'a',
+        state: 'open' as const,
+        reason: 'failures',
+        at: recovery!.at - 1_000,
+        instanceId: 'n-3',
+      };
+
+      // Published before the newer transition was written (as when the two writes cross):
+      // neither instance applies it. A newer transition of path c, published after it on the
+      // same connection, shows when both have read it.
+      await client.publish(HEALTH_CHANNEL, JSON.stringify(late));
+      const marker = { ...late, pathId: 'c', at: Date.now() };
+      await client.publish(HEALTH_CHANNEL, JSON.stringify(marker));
+      for (const g of [first, second]) {
+        await expect.poll(() => pathState(g, 'c'), POLL).toBe('open');
+        expect(await pathState(g, 'a')).toBe('closed');
+      }
+
+      // Written after it: the stored recovery stays, and nothing is published.
+      const [stateKey, reportersKey, ...args] = healthRecordArgs(late, Date.now(), 10_000, 1);
+      expect(await client.eval(HEALTH_RECORD_SCRIPT, 2, stateKey!, reportersKey!, ...args)).toBe(
+        -2,
+      );
+      expect(await client.hget(HEALTH_STATE_KEY, 'a')).toBe(stored);
+    } finally {
+      client.disconnect();
+    }
   });
 
   it('keeps every payment going while Redis is killed, paused and restarted, then resynchronises', async () => {
@@ -91,9 +161,8 @@ describe('shared health through Redis', () => {
     const answers: { status: number; path: string | null; body?: string }[] = [];
     let stop = false;
     const stream = async (gateway: typeof first) => {
-      // Bounded in count and in time.
-      const until = Date.now() + 20_000;
-      for (let i = 0; i < 1_000 && !stop && Date.now() < until; i++) {
+      // Bounded in count; each payment is bounded by its route's deadline.
+      for (let i = 0; i < 2_000 && !stop; i++) {
         const answer = await pay(gateway);
         // The body of a failure goes into the assertion message, so a failure says which layer answered.
         answers.push({
@@ -104,21 +173,37 @@ describe('shared health through Redis', () => {
       }
     };
     const streams = [stream(first), stream(second), stream(first)];
-    const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms));
+    // Each phase lasts until payments have been answered in it (not for a fixed time), so every
+    // phase is shown to carry payments however busy the machine is.
+    const paymentsAnswered = async (phase: string, count = 6) => {
+      const from = answers.length;
+      await until(`${count} payments answered ${phase}`, () => answers.length >= from + count, {
+        timeoutMs: 15_000,
+      });
+    };
 
-    await settle();
+    await paymentsAnswered('before the outage');
     await redis.kill();
     // Transitions while Redis is gone: the payments' own path breaks, and the writes have nowhere to go.
     await rig.carrier('a').setMode({ mode: 'reset' });
-    await settle(500);
+    await paymentsAnswered('while Redis is gone and path a resets');
+    // No wait for the stores to reconnect (they back off up to 1 s): Redis may hang before they
+    // have written what they saw while it was gone.
     await redis.restart();
-    await settle();
+    await paymentsAnswered('after Redis restarted');
     redis.pause();
     // While Redis hangs, path a recovers: the probe's trial-lock request has to time out first.
     await rig.carrier('a').setMode({ mode: 'up' });
-    await settle(1_000);
+    await until(
+      'path a to close again on the probing instance while Redis hangs',
+      async () => (await pathState(first, 'a')) === 'closed',
+      { timeoutMs: 15_000 },
+    );
+    await paymentsAnswered('while Redis hangs');
     redis.resume();
-    await settle();
+    // The recovery seen while Redis hung reaches the other instance once it answers again.
+    await expect.poll(() => pathState(second, 'a'), POLL).toBe('closed');
+    await paymentsAnswered('after Redis resumed');
     stop = true;
     await Promise.all(streams);
 
@@ -126,6 +211,13 @@ describe('shared health through Redis', () => {
     expect(answers.filter((a) => a.status !== 201)).toEqual([]);
     expect(answers.some((a) => a.path === 'b')).toBe(true); // the failover happened during the outage
     expect(rig.processor.duplicateCharges).toBe(0);
+    // Newest wins: the second instance's own opening of path a, seen during the outage and written
+    // again when Redis came back, is older than the recovery the first saw while Redis hung, and
+    // must not undo it there.
+    const reasons = await transitionReasons(first, 'a');
+    expect(reasons.slice(reasons.indexOf('probe-succeeded'))).not.toContainEqual(
+      expect.stringMatching(/^peer r-2: /),
+    );
 
     // Resync: a cut the first instance sees while Redis is down reaches the second once Redis is back.
     await redis.kill();
@@ -134,30 +226,33 @@ describe('shared health through Redis', () => {
     await expect.poll(() => pathState(first, 'a'), POLL).toBe('open');
     expect(await pathState(second, 'a')).toBe('closed');
     await redis.restart();
+    // No wait for the subscribers: what is published before they are back is read on resync.
     await expect.poll(() => pathState(second, 'a'), POLL).toBe('open');
   });
 });
 
+/** The reasons of a path's breaker transitions on one gateway, oldest first. */
+async function transitionReasons(gateway: RunningGateway, pathId: string): Promise<string[]> {
+  const status = (await (await fetch(`${gateway.url}/status`)).json()) as {
+    paths: { id: string; transitions: { reason: string }[] }[];
+  };
+  return status.paths.find((p) => p.id === pathId)?.transitions.map((t) => t.reason) ?? [];
+}
+
 const POL_READY = { timeout: 5_000, interval: 50 };
 
-/** Waits until the gateways' subscriber connections are listening (so a publish is not missed). */
-async function waitSubscribed(redis: TestRedisServer): Promise<void> {
-  const { createRedisClient } = await import('../src/adapters/node/redis/client.ts');
+/** Waits until `count` gateways' subscriber connections are listening (so a publish is not missed). */
+async function waitSubscribed(redis: TestRedisServer, count: number): Promise<void> {
   const client = createRedisClient(redis.url);
   try {
     await new Promise((resolve) => client.once('ready', resolve));
     await expect
       .poll(
         async () =>
-          (
-            (await client.call('PUBSUB', 'NUMSUB', 'paypath:{paypath:health}:transitions')) as [
-              string,
-              number,
-            ]
-          )[1],
+          ((await client.call('PUBSUB', 'NUMSUB', HEALTH_CHANNEL)) as [string, number])[1],
         POL_READY,
       )
-      .toBe(3);
+      .toBe(count);
   } finally {
     client.disconnect();
   }

@@ -34,9 +34,10 @@ Usage:
                                                          admin tokens: PAYPATH_ADMIN_TOKENS="name:role:token,..." or
                                                          PAYPATH_ADMIN_TOKENS_FILE (mode 600); audit: PAYPATH_AUDIT_FILE
                                                          (default ./paypath-audit.jsonl)
-                                                         --idempotency-memory-mb: without --redis, the idempotency
-                                                         records kept in memory (env PAYPATH_IDEMPOTENCY_MEMORY_MB;
-                                                         default 64, oldest completed dropped first)
+                                                         --idempotency-memory-mb: the idempotency records kept in
+                                                         memory (with --redis, those Redis could not take; env
+                                                         PAYPATH_IDEMPOTENCY_MEMORY_MB; default 64, oldest completed
+                                                         dropped first)
                        [--queue-key-file FILE]           key(s) sealing requests queued in Redis (AES-256-GCM): base64 of
                                                          32 random bytes per line, first seals, others are previous keys
                                                          (mode 600; env PAYPATH_QUEUE_KEY_FILE, or PAYPATH_QUEUE_KEY holding

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Gateway } from '../../core/gateway.ts';
 import { silentLogger } from '../../core/logger.ts';
 import { createExactlyOnceParts } from './exactly-once.ts';
+import type { RedisClient } from './redis/client.ts';
 
 const gateway = (() => ({
   policy: { queue: { retryIntervalMs: 60_000 } },
@@ -48,6 +49,34 @@ describe('createExactlyOnceParts without Redis', () => {
     } finally {
       small.close();
       roomy.close();
+    }
+  });
+});
+
+describe('createExactlyOnceParts with Redis', () => {
+  it('keeps claims and answers in memory while Redis cannot be reached, and shows them in /status', async () => {
+    const unreachable = () => Promise.reject(new Error('Connection is closed.'));
+    const redis = {
+      call: unreachable,
+      get: unreachable,
+      eval: unreachable,
+    } as unknown as RedisClient;
+    const parts = createExactlyOnceParts({ gateway, logger: silentLogger, redis });
+    try {
+      const store = parts.idempotencyStore;
+      expect(store.kind).toBe('redis');
+      const claim = await store.claim('k', 'fp', 10_000);
+      if (claim.kind !== 'claimed') throw new Error('expected a claim');
+      expect(await store.claim('k', 'fp', 10_000)).toEqual({ kind: 'in_flight' });
+      expect(await store.complete('k', claim.token, answer, 86_400_000)).toBe(true);
+      expect(await store.claim('k', 'fp', 10_000)).toEqual({ kind: 'completed', answer });
+      expect(await parts.statusSections.idempotency!()).toMatchObject({
+        store: 'redis',
+        shared: true,
+        local: { records: 1, droppedBeforeExpiry: 0 },
+      });
+    } finally {
+      parts.close();
     }
   });
 });

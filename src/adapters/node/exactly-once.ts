@@ -1,5 +1,6 @@
 import type { RedisClient } from './redis/client.ts';
 import type { Gateway } from '../../core/gateway.ts';
+import { FallbackIdempotencyStore } from '../../core/idempotency/fallback-store.ts';
 import { MemoryIdempotencyStore } from '../../core/idempotency/memory-store.ts';
 import type { IdempotencyStore } from '../../core/idempotency/store.ts';
 import type { Logger } from '../../core/logger.ts';
@@ -27,7 +28,7 @@ export function createExactlyOnceParts(options: {
   redis?: RedisClient;
   gateway: () => Gateway;
   logger: Logger;
-  /** Bound on the in-memory idempotency records (no Redis), estimated bytes. Default: DEFAULT_MEMORY_IDEMPOTENCY_BYTES (64 MiB). */
+  /** Bound on the in-memory idempotency records (with Redis, those it could not take), estimated bytes. Default: DEFAULT_MEMORY_IDEMPOTENCY_BYTES (64 MiB). */
   memoryIdempotencyBytes?: number;
   /** Called after the forwarder dead-letters a queued request (metrics). */
   onDeadLetter?: (request: QueuedRequest) => void;
@@ -44,14 +45,20 @@ export function createExactlyOnceParts(options: {
       'in-memory idempotency records dropped before their TTL to stay within --idempotency-memory-mb: a retry of such a key reaches the processor again (use Redis, or raise the bound)',
     );
   };
+  // With Redis too: claims and answers Redis cannot take stay here (FallbackIdempotencyStore).
+  const memoryStore = new MemoryIdempotencyStore({
+    onDroppedEarly,
+    ...(options.memoryIdempotencyBytes !== undefined
+      ? { maxBytes: options.memoryIdempotencyBytes }
+      : {}),
+  });
   const idempotencyStore = options.redis
-    ? new RedisIdempotencyStore(options.redis)
-    : new MemoryIdempotencyStore({
-        onDroppedEarly,
-        ...(options.memoryIdempotencyBytes !== undefined
-          ? { maxBytes: options.memoryIdempotencyBytes }
-          : {}),
-      });
+    ? new FallbackIdempotencyStore(
+        new RedisIdempotencyStore(options.redis),
+        memoryStore,
+        options.logger,
+      )
+    : memoryStore;
   const queue = options.redis
     ? new RedisForwardQueue(
         options.redis,
@@ -80,16 +87,16 @@ export function createExactlyOnceParts(options: {
     idempotencyStore,
     queue,
     statusSections: {
-      idempotency: () =>
-        idempotencyStore instanceof MemoryIdempotencyStore
-          ? {
-              store: idempotencyStore.kind,
-              shared: false,
-              records: idempotencyStore.size,
-              bytes: idempotencyStore.bytes,
-              droppedBeforeExpiry: idempotencyStore.droppedBeforeExpiry,
-            }
-          : { store: idempotencyStore.kind, shared: true },
+      idempotency: () => {
+        const memory = {
+          records: memoryStore.size,
+          bytes: memoryStore.bytes,
+          droppedBeforeExpiry: memoryStore.droppedBeforeExpiry,
+        };
+        return idempotencyStore === memoryStore
+          ? { store: idempotencyStore.kind, shared: false, ...memory }
+          : { store: idempotencyStore.kind, shared: true, local: memory };
+      },
       queue: async () => {
         try {
           return await queue.stats(Date.now());

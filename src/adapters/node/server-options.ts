@@ -15,7 +15,7 @@ export interface NodeGatewayOptions {
   host?: string;
   /** Shared state (health, idempotency, queue) lives here when set. Default: none (in-memory, single instance). */
   redisUrl?: string;
-  /** Without redisUrl: bound on the idempotency records kept in memory, in estimated bytes; past it the oldest completed ones go first. Default: 64 MiB. */
+  /** Bound on the idempotency records kept in memory (with redisUrl, those Redis could not take), in estimated bytes; past it the oldest completed ones go first. Default: 64 MiB. */
   idempotencyMemoryBytes?: number;
   logger: Logger;
   /** Names this instance in shared health state and alarms. Default: a random id. */

@@ -14,14 +14,24 @@ export const healthTrialKey = (pathId: string) => `${HEALTH_KEY_PREFIX}:trial:${
 
 /**
  * Records a transition and publishes it, in one round trip.
+ * A transition older than the one stored for its path changes nothing (returns -2): an instance
+ * writing again what it saw while Redis was away must not replace what another saw since.
  * `open`: the instance joins the path's failing reporters (a sorted set scored by time, entries
  * older than the report TTL dropped); the opening is stored and published only once `quorum`
  * instances report it. `closed`: the reporters are cleared, the state stored and published.
- * KEYS: state hash, reporters zset. ARGV: path, state, event JSON, instance, now, ttl, quorum, channel.
+ * KEYS: state hash, reporters zset. ARGV: path, state, event JSON, instance, now, ttl, quorum,
+ * channel, the transition's time.
  */
 export const HEALTH_RECORD_SCRIPT = `
 local path, state, event, instance = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local now, ttl, quorum = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local now, ttl, quorum, at = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[9])
+local stored = redis.call('HGET', KEYS[1], path)
+if stored then
+  local ok, previous = pcall(cjson.decode, stored)
+  if ok and type(previous) == 'table' and tonumber(previous.at) and tonumber(previous.at) > at then
+    return -2
+  end
+end
 if state == 'open' then
   redis.call('ZADD', KEYS[2], now, instance)
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - ttl)
@@ -54,6 +64,7 @@ export function healthRecordArgs(
     reportTtlMs,
     quorum,
     HEALTH_CHANNEL,
+    event.at,
   ];
 }
 
@@ -77,15 +88,20 @@ export function parseHealthEvent(json: string): PathHealthEvent | undefined {
 }
 
 /**
- * Applies the stored transitions (the state hash's values) that another instance made after this
- * member's own last transition of that path.
+ * Whether another instance's transition is newer than this member's last transition of its path
+ * (made or applied). Only such a one may be applied: one published late (written again after
+ * Redis came back) must not undo what this instance saw or learned since.
  */
+export function newerThanLocal(member: HealthStoreMember, event: PathHealthEvent): boolean {
+  if (event.instanceId === member.instanceId) return false;
+  const mine = member.localStates().find((e) => e.pathId === event.pathId);
+  return !mine || event.at > mine.at;
+}
+
+/** Applies the stored transitions (the state hash's values) newer than this member's own. */
 export function applyNewerStored(member: HealthStoreMember, storedJson: Iterable<string>): void {
-  const local = new Map(member.localStates().map((e) => [e.pathId, e]));
   for (const json of storedJson) {
     const remote = parseHealthEvent(json);
-    const mine = remote ? local.get(remote.pathId) : undefined;
-    if (remote && remote.instanceId !== member.instanceId && (!mine || remote.at > mine.at))
-      member.apply(remote);
+    if (remote && newerThanLocal(member, remote)) member.apply(remote);
   }
 }

@@ -23,8 +23,9 @@ export type ClaimResult =
 /**
  * Where idempotency records live: in memory (one instance) or Redis (shared). A claim is taken
  * atomically with the request's fingerprint and released or completed only by its owner's token.
- * Implementations may throw when their backing store is unreachable; callers then fall through
- * (the key still reaches the processor, whose own de-duplication protects the payment).
+ * Implementations may throw when their backing store is unreachable. The Node runtime backs the
+ * Redis store with memory (FallbackIdempotencyStore), which does not; given a store that throws,
+ * the idempotency middleware forwards without a claim rather than stop the payment.
  */
 export interface IdempotencyStore {
   readonly kind: 'memory' | 'redis';

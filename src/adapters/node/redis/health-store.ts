@@ -13,6 +13,7 @@ import {
   applyNewerStored,
   healthRecordArgs,
   healthTrialKey,
+  newerThanLocal,
   parseHealthEvent,
 } from '../../../core/health/redis-layout.ts';
 import { duplicateClient, type RedisClient } from './client.ts';
@@ -138,8 +139,7 @@ export class RedisHealthStore implements HealthStore {
   #receive(channel: string, message: string): void {
     if (channel !== HEALTH_CHANNEL) return;
     const event = parseHealthEvent(message);
-    if (event && this.#member && event.instanceId !== this.#member.instanceId)
-      this.#member.apply(event);
+    if (event && this.#member && newerThanLocal(this.#member, event)) this.#member.apply(event);
   }
 
   /** True while `event` is still the member's last transition of its path (none newer, ours or applied). */

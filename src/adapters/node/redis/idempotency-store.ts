@@ -30,7 +30,8 @@ return 1`;
  * (`paypath:idem:{KEY}`) so a cluster keeps each record on one slot. A claim is one atomic
  * `SET NX PX GET`: it either creates the in-flight record with our token and fingerprint, or
  * returns the record already there. Completing and releasing are Lua scripts that first check
- * the owner token. Commands fail fast (see createRedisClient); callers fall through on errors.
+ * the owner token. Commands fail fast (see createRedisClient) and throw; FallbackIdempotencyStore
+ * then keeps the claim in this instance's memory.
  */
 export class RedisIdempotencyStore implements IdempotencyStore {
   readonly kind = 'redis' as const;

@@ -39,8 +39,9 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  *   409 idempotency_answer_not_stored and is never sent again (docs/exactly-once.md);
  * - only final answers are stored (see isFinalAnswer); anything else, gateway errors such as
  *   outcome_unknown included, releases the claim so the retry asks the processor again under the same key;
- * - a store that cannot be reached never stops a payment: the request goes on without a claim
- *   (the key still reaches the processor, whose own de-duplication protects it);
+ * - a store that throws never stops a payment: the request goes on without a claim (the key
+ *   still reaches the processor). The Node runtime's Redis store does not throw: it is backed by
+ *   this instance's memory (FallbackIdempotencyStore), so one instance never sends a key twice;
  * - a key paypath generated is not recorded when the processor de-duplicates by key (`upstreamHonors`):
  *   no other request can carry it while it is in flight, and a client that later sends it back is
  *   answered by the processor's own record of it, so a record here would only cost memory and a
@@ -79,7 +80,7 @@ export function idempotency(options: IdempotencyMiddlewareOptions): MiddlewareHa
           route: route.id,
           err: { message: (error as Error).message },
         },
-        'idempotency store unreachable; forwarding without a claim (the processor de-duplicates by key)',
+        'idempotency store unreachable; forwarding without a claim (only the processor can de-duplicate it)',
       );
       return next();
     }
