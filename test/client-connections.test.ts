@@ -1,12 +1,11 @@
 import { Agent, request, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startNodeGateway, type RunningGateway } from '../src/adapters/node/server.ts';
 import {
   DEFAULT_CLIENT_KEEP_ALIVE_TIMEOUT_MS,
-  startNodeGateway,
   type NodeGatewayOptions,
-  type RunningGateway,
-} from '../src/adapters/node/server.ts';
+} from '../src/adapters/node/server-options.ts';
 import { silentLogger } from '../src/core/logger.ts';
 import { policyFrom } from './support/policy.ts';
 import { until, within } from './support/poll.ts';

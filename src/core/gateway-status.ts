@@ -1,11 +1,11 @@
 import type { BreakerTransition, IBreaker } from './breaker/breaker.ts';
-import type { PathEgress } from './egress/path-egress.ts';
+import { sharedEgressGroups, type PathEgress } from './egress/path-egress.ts';
 import { silentFor } from './health/path-silence.ts';
 import type { PathProofs } from './health/path-proof.ts';
 import type { Redundancy } from './health/redundancy.ts';
 import type { PathSet } from './paths/path-set.ts';
 import type { PathState } from './paths/path-state.ts';
-import type { PathConfig, RouteConfig } from './policy/schema.ts';
+import type { PathConfig, Policy, RouteConfig } from './policy/schema.ts';
 
 export interface PathStatus {
   id: string;
@@ -54,8 +54,38 @@ export interface GatewayStatus {
   policy: { version: number; hash: string };
 }
 
+/**
+ * The gateway as /status shows it: redundancy, each path, the paths each route may use now.
+ * `windowMs` is the every-path-down rule's window, when it applies.
+ */
+export function gatewayStatus(parts: {
+  policy: Policy;
+  policyHash: string;
+  paths: PathSet;
+  proofs: PathProofs;
+  redundancy: Redundancy;
+  usablePaths: (route: RouteConfig) => string[];
+  now: number;
+  windowMs: number | undefined;
+}): GatewayStatus {
+  const { policy, paths, proofs, now, windowMs } = parts;
+  return {
+    redundancy: parts.redundancy,
+    sharedEgress: sharedEgressGroups(paths.egressView()),
+    paths: paths.all.map((p) =>
+      pathStatus(p, paths, proofs, policy.redundancy.provenWithinMs, now, windowMs),
+    ),
+    routes: policy.routes.map((r) => ({
+      id: r.id,
+      class: r.class,
+      usablePaths: parts.usablePaths(r),
+    })),
+    policy: { version: policy.version, hash: parts.policyHash },
+  };
+}
+
 /** One path as /status shows it; `windowMs` is the every-path-down rule's window, when it applies. */
-export function pathStatus(
+function pathStatus(
   p: PathState,
   paths: PathSet,
   proofs: PathProofs,

@@ -86,3 +86,40 @@ describe('a path opened as failing', () => {
     }
   });
 });
+
+describe('status', () => {
+  it("lists each route with the paths it may use now, and the policy's version and hash", async () => {
+    const policy: Policy = policyFromObject({
+      version: 1,
+      paths: [
+        { id: 'a', upstream: 'http://127.0.0.1:1' },
+        { id: 'b', upstream: 'http://127.0.0.1:2' },
+      ],
+      routes: [
+        { id: 'orders', match: { method: 'GET', pathPrefix: '/v1/orders/' }, paths: ['a', 'b'] },
+      ],
+      probe: { enabled: false },
+    });
+    const gateway = new Gateway({
+      policy,
+      policyHash: 'h1',
+      transportFactory: () => ({
+        send: () => Promise.reject(new Error('unused')),
+        close: async () => {},
+      }),
+      breakerFactory: (config) => new OpossumBreaker(config),
+    });
+    try {
+      gateway.path('a')!.breaker.trip('probe: connect_timeout');
+      const status = gateway.status();
+      expect(status.routes).toEqual([{ id: 'orders', class: 'other', usablePaths: ['b'] }]);
+      expect(status.paths.map((p) => [p.id, p.state])).toEqual([
+        ['a', 'open'],
+        ['b', 'closed'],
+      ]);
+      expect(status.policy).toEqual({ version: 1, hash: 'h1' });
+    } finally {
+      await gateway.close();
+    }
+  });
+});

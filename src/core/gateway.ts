@@ -1,11 +1,10 @@
 import type { BreakerTransition, IBreaker } from './breaker/breaker.ts';
 import { TrialGatedBreaker } from './breaker/trial-gated-breaker.ts';
 import type { EgressProbe } from './egress/egress-probe.ts';
-import { sharedEgressGroups } from './egress/path-egress.ts';
 import { forwardWithFailover } from './failover/failover.ts';
 import type { AttemptRecord, ForwardResult } from './failover/types.ts';
 import { RetryBudget } from './failover/retry-budget.ts';
-import { pathStatus, type GatewayStatus } from './gateway-status.ts';
+import { gatewayStatus, type GatewayStatus } from './gateway-status.ts';
 import { HealthCoordinator } from './health/health-coordinator.ts';
 import { InMemoryHealthStore, type HealthStore } from './health/health-store.ts';
 import { PathProofs } from './health/path-proof.ts';
@@ -13,7 +12,7 @@ import type { ProbeResult } from './health/probe.ts';
 import { TrialLock } from './health/trial-lock.ts';
 import { createLookupReconciler } from './idempotency/reconcile.ts';
 import { silentLogger, type Logger } from './logger.ts';
-import { once } from './once.ts';
+import { InFlightRequests } from './in-flight-requests.ts';
 import type { PathRuntime } from './paths/path-runtime.ts';
 import { PathSet } from './paths/path-set.ts';
 import type { BreakerConfig, PathConfig, Policy, RouteConfig } from './policy/schema.ts';
@@ -77,8 +76,7 @@ export class Gateway {
   readonly #proofs: PathProofs;
   readonly #pathAllowed: ((pathId: string, route: RouteConfig) => boolean) | undefined;
   readonly #now: () => number;
-  #inFlight = 0;
-  #drainWaiters: (() => void)[] = [];
+  readonly #requests = new InFlightRequests();
 
   constructor(options: GatewayOptions) {
     const previous = options.previous;
@@ -191,21 +189,16 @@ export class Gateway {
 
   /** Marks a request as using this gateway until the returned function is called (see `retire`). */
   enter(): () => void {
-    this.#inFlight++;
-    return once(() => {
-      this.#inFlight--;
-      if (this.#inFlight === 0) for (const wake of this.#drainWaiters.splice(0)) wake();
-    });
+    return this.#requests.enter();
   }
 
   get inFlight(): number {
-    return this.#inFlight;
+    return this.#requests.count;
   }
 
   /** Resolves once no request is using this gateway. */
   drained(): Promise<void> {
-    if (this.#inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+    return this.#requests.drained();
   }
 
   /** True when `next` carries on this path's breaker and transport (an unchanged path). */
@@ -286,26 +279,16 @@ export class Gateway {
     const now = this.#now();
     const windowMs = this.#health.view.silenceWindowMs();
     this.#health.checkLevel();
-    return {
+    return gatewayStatus({
+      policy: this.policy,
+      policyHash: this.policyHash,
+      paths: this.#paths,
+      proofs: this.#proofs,
       redundancy: this.#health.view.redundancy(),
-      sharedEgress: sharedEgressGroups(this.#paths.egressView()),
-      paths: this.#paths.all.map((p) =>
-        pathStatus(
-          p,
-          this.#paths,
-          this.#proofs,
-          this.policy.redundancy.provenWithinMs,
-          now,
-          windowMs,
-        ),
-      ),
-      routes: this.policy.routes.map((r) => ({
-        id: r.id,
-        class: r.class,
-        usablePaths: this.usablePaths(r),
-      })),
-      policy: { version: this.policy.version, hash: this.policyHash },
-    };
+      usablePaths: (route) => this.usablePaths(route),
+      now,
+      windowMs,
+    });
   }
 
   async close(): Promise<void> {

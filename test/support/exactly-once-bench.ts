@@ -7,11 +7,8 @@ import { expect } from 'vitest';
 import { stringify } from 'yaml';
 import { silentLogger } from '../../src/core/logger.ts';
 import { loadPolicyFile } from '../../src/adapters/node/policy-file.ts';
-import {
-  startNodeGateway,
-  type NodeGatewayOptions,
-  type RunningGateway,
-} from '../../src/adapters/node/server.ts';
+import { startNodeGateway, type RunningGateway } from '../../src/adapters/node/server.ts';
+import type { NodeGatewayOptions } from '../../src/adapters/node/server-options.ts';
 import { CarrierProxy } from '../../src/demo/carrier.ts';
 import { SimulatedProcessor } from '../../src/demo/processor.ts';
 import { until, within } from './poll.ts';

@@ -1,4 +1,3 @@
-import type { LookupAddress } from 'node:dns';
 import type { Resolver } from 'node:dns/promises';
 import { isIP, type LookupFunction } from 'node:net';
 import {
@@ -16,26 +15,11 @@ import {
   DNS_CACHE_DEFAULTS,
   type DnsCacheOptions,
   type DnsChange,
-  type DnsNameState,
   type PathDnsState,
   type PathResolverOptions,
 } from './path-resolver-types.ts';
-
-interface CacheEntry {
-  hostname: string;
-  answer?: Answer;
-  refreshing?: Promise<Answer>;
-  timer?: ReturnType<typeof setTimeout>;
-  failures: number;
-  lastError?: { code: string; message: string; at: number; notFound: boolean };
-  /** Round-robin position over the answer's addresses, for single-address lookups. */
-  next: number;
-  /** Lookups of the name (each new connection makes one), and those that had to wait for a DNS answer. */
-  lookups: number;
-  waited: number;
-  /** When the current run of failed lookups began. */
-  failingSince?: number;
-}
+import { nameState, type CacheEntry } from './dns-cache-entry.ts';
+import { socketLookup } from './socket-lookup.ts';
 
 /**
  * Resolves host names for one path, through that path: its own resolvers (or the system's),
@@ -75,6 +59,15 @@ export class PathResolver {
     this.#resolver = asker.resolver;
     this.#servers = asker.servers;
     this.#misconfigured = asker.misconfigured;
+    this.nodeLookup = socketLookup({
+      pathId: this.pathId,
+      lookup: (hostname) => this.lookup(hostname),
+      localAddresses: () => this.#localAddresses,
+      pick: (hostname, count) => {
+        const entry = this.#entries.get(hostname);
+        return entry ? entry.next++ % count : 0;
+      },
+    });
   }
 
   /**
@@ -114,78 +107,14 @@ export class PathResolver {
   }
 
   /** For `net.connect({ lookup })` (and so undici's connector): answers from the cache, as `dns.lookup` would. */
-  readonly nodeLookup: LookupFunction = (hostname, options, callback) => {
-    const deliver = (addresses: ResolvedAddress[]) => {
-      // A socket bound to a source address can only reach addresses of that address's family.
-      const sources = this.#localAddresses;
-      const family =
-        options.family === 4 || options.family === 6
-          ? options.family
-          : sources.length === 1
-            ? isIP(sources[0]!)
-            : 0;
-      const wanted =
-        family === 4 || family === 6 ? addresses.filter((a) => a.family === family) : addresses;
-      if (wanted.length === 0) {
-        callback(
-          new DnsLookupError(
-            'ENOTFOUND',
-            `no IPv${family} address for ${hostname} on path ${this.pathId}`,
-          ),
-          '',
-          0,
-        );
-        return;
-      }
-      if (options.all) {
-        callback(
-          null,
-          wanted.map((a): LookupAddress => ({ address: a.address, family: a.family })),
-        );
-        return;
-      }
-      const entry = this.#entries.get(hostname);
-      const index = entry ? entry.next++ % wanted.length : 0;
-      const pick = wanted[index]!;
-      callback(null, pick.address, pick.family);
-    };
-    let result: ResolvedAddress[] | Promise<ResolvedAddress[]>;
-    try {
-      result = this.lookup(hostname);
-    } catch (error) {
-      callback(error as Error, '', 0);
-      return;
-    }
-    if (Array.isArray(result)) deliver(result);
-    else result.then(deliver, (error: Error) => callback(error, '', 0));
-  };
+  readonly nodeLookup: LookupFunction;
 
   state(now = Date.now()): PathDnsState {
     return {
       servers: this.#servers,
       localAddresses: this.#localAddresses,
       families: this.families,
-      names: [...this.#entries.values()].map((entry) => {
-        const answer = entry.answer;
-        const state: DnsNameState = {
-          hostname: entry.hostname,
-          addresses: answer?.addresses.map((a) => a.address) ?? [],
-          stale: answer !== undefined && now > answer.receivedAt + answer.ttlMs,
-          lookups: entry.lookups,
-          waited: entry.waited,
-        };
-        if (answer) {
-          state.ageMs = now - answer.receivedAt;
-          state.ttlMs = answer.ttlMs;
-        }
-        if (entry.lastError)
-          state.lastError = {
-            code: entry.lastError.code,
-            message: entry.lastError.message,
-            ageMs: now - entry.lastError.at,
-          };
-        return state;
-      }),
+      names: [...this.#entries.values()].map((entry) => nameState(entry, now)),
     };
   }
 

@@ -9,6 +9,7 @@ import type { PathState } from '../paths/path-state.ts';
 import type { Policy } from '../policy/schema.ts';
 import type { HealthStore, PathHealthEvent } from './health-store.ts';
 import { silentFor } from './path-silence.ts';
+import { applyPeerTransition } from './peer-transition.ts';
 import type { PathProofs } from './path-proof.ts';
 import type { ProbeResult, ProbeTarget } from './probe.ts';
 import { ProbeRunner } from './probe-runner.ts';
@@ -103,7 +104,7 @@ export class HealthCoordinator {
       quorum: options.policy.breaker.quorum ?? 1,
       reportTtlMs: options.policy.breaker.windowMs,
       localStates: () => options.paths.all.flatMap((p) => (p.lastShared ? [p.lastShared] : [])),
-      apply: (event) => this.#applyPeer(event),
+      apply: (event) => applyPeerTransition(options.paths, options.instanceId, event),
     });
   }
 
@@ -195,25 +196,6 @@ export class HealthCoordinator {
   drillPassed(pathIds: readonly string[]): void {
     for (const id of pathIds) this.#proofs.drillPassed(id);
     this.checkLevel();
-  }
-
-  #applyPeer(event: PathHealthEvent): void {
-    const path = this.#paths.get(event.pathId);
-    if (!path || event.instanceId === this.#instanceId) return;
-    path.lastShared = event;
-    const reason = `peer ${event.instanceId}: ${event.reason}`;
-    if (
-      event.state === 'open' &&
-      path.breaker.state !== 'open' &&
-      path.breaker.state !== 'isolated'
-    )
-      path.breaker.trip(reason);
-    else if (
-      event.state === 'closed' &&
-      path.breaker.state !== 'closed' &&
-      path.breaker.state !== 'isolated'
-    )
-      path.breaker.reset(reason);
   }
 
   #onProbe(target: ProbeTarget, result: ProbeResult): void {
