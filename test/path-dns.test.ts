@@ -132,8 +132,11 @@ describe.skipIf(!dnsmasqAvailable())('DNS per path (loopback resolvers)', () => 
   it('a path whose resolver stops answering keeps using its last good answer (stale-if-error) on new connections', async () => {
     const resolvers = await startResolvers();
     // Connections closed after 20 answers: many new connections, each one's lookup made while the resolver is silent.
+    // A long attempt timeout: on a loaded machine a slow answer must not move a payment to
+    // skt-fiber, since the test tells which path carried each one.
     const rig = await startRig((id) => resolvers.get(id)!.server, {
       processorMaxRequestsPerSocket: 20,
+      route: { attemptTimeoutMs: 5_000 },
     });
     await waitForDns(rig, 'every path has an answer', allAnswered);
     resolvers.get('kt-fiber')!.pause();
