@@ -44,6 +44,18 @@ export interface QueueEntryView {
   reason?: string;
 }
 
+/** The view of a request just queued, before any forwarding attempt. */
+export function queuedView(request: QueuedRequest): QueueEntryView {
+  return {
+    id: request.id,
+    routeId: request.routeId,
+    state: 'queued',
+    idempotencyKey: request.idempotencyKey,
+    enqueuedAt: request.enqueuedAt,
+    attempts: 0,
+  };
+}
+
 export interface QueueStats {
   kind: 'memory' | 'redis';
   durable: boolean;

@@ -6,6 +6,7 @@ import type {
   QueuedRequest,
   QueueStats,
 } from './forward-queue.ts';
+import { queuedView } from './forward-queue.ts';
 
 /** Only the view: the request itself (headers, body) is held in #pending while queued, and nowhere after. */
 interface MemoryEntry {
@@ -38,14 +39,7 @@ export class MemoryForwardQueue implements ForwardQueue {
     }
     this.#pending.push(request);
     this.#entries.set(request.id, {
-      view: {
-        id: request.id,
-        routeId: request.routeId,
-        state: 'queued',
-        idempotencyKey: request.idempotencyKey,
-        enqueuedAt: request.enqueuedAt,
-        attempts: 0,
-      },
+      view: queuedView(request),
     });
     return { ok: true };
   }

@@ -7,6 +7,7 @@ import type {
   QueuedRequest,
   QueueStats,
 } from '../../../core/queue/forward-queue.ts';
+import { queuedView } from '../../../core/queue/forward-queue.ts';
 import {
   QueuePayloadError,
   type QueueCipher,
@@ -94,14 +95,7 @@ export class RedisForwardQueue implements ForwardQueue {
           bodyBase64: request.bodyBase64,
         }),
       },
-      view: {
-        id: request.id,
-        routeId: request.routeId,
-        state: 'queued',
-        idempotencyKey: request.idempotencyKey,
-        enqueuedAt: request.enqueuedAt,
-        attempts: 0,
-      },
+      view: queuedView(request),
     };
     const merchant =
       request.merchant !== undefined && limits.merchantExposureCap !== undefined
@@ -234,14 +228,7 @@ export class RedisForwardQueue implements ForwardQueue {
     const stored = await this.#item(request.id);
     // The view alone is kept: the sealed target, headers and body go in the same script that removes the entry.
     const item: StoredItem = {
-      view: stored?.view ?? {
-        id: request.id,
-        routeId: request.routeId,
-        state: 'queued',
-        idempotencyKey: request.idempotencyKey,
-        enqueuedAt: request.enqueuedAt,
-        attempts: 0,
-      },
+      view: stored?.view ?? queuedView(request),
     };
     update(item.view);
     item.view.finishedAt = Date.now();
