@@ -244,13 +244,26 @@ describe('forwardWithFailover', () => {
   });
 
   it('stops at the deadline: a lost send inside it is outcome_unknown', async () => {
-    const { forward, sent } = setup(
-      { a: hang, b: hang, c: hang },
-      { attemptTimeoutMs: 40, deadlineMs: 60, idempotency: { upstreamHonors: true } },
-    );
-    const error = await rejection(forward());
-    expect(error.code).toBe('outcome_unknown');
-    expect(sent.length).toBe(2);
+    // Fake timers: on a real clock, a stall past the deadline before the first timeout fired
+    // would leave no time for the second path.
+    vi.useFakeTimers();
+    try {
+      const { forward, sent } = setup(
+        { a: hang, b: hang, c: hang },
+        { attemptTimeoutMs: 40, deadlineMs: 60, idempotency: { upstreamHonors: true } },
+      );
+      let settled = false;
+      const stopped = rejection(forward()).finally(() => (settled = true));
+      await vi.advanceTimersByTimeAsync(41); // a's timeout, and the turn its abort waits (1 ms)
+      expect(sent.map((s) => s.path)).toEqual(['a', 'b']); // b gets the 19 ms left
+      await vi.advanceTimersByTimeAsync(20);
+      expect(settled).toBe(true);
+      const error = await stopped;
+      expect(error.code).toBe('outcome_unknown');
+      expect(sent.map((s) => s.path)).toEqual(['a', 'b']);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('treats an unexpected transport error as possibly sent', async () => {
