@@ -76,12 +76,8 @@ describe('raceConnects', () => {
           ),
       },
     };
-    const race = raceConnects(
-      [slowFailure, fakePath('b', 1, log)],
-      0,
-      10,
-      5_000,
-      (index, error) => late.push(`${index}:${error.code}`),
+    const race = raceConnects([slowFailure, fakePath('b', 1, log)], 0, 10, 5_000, (index, error) =>
+      late.push(`${index}:${error.code}`),
     );
     await vi.advanceTimersByTimeAsync(11); // the hedge after 10 ms, and b's connect 1 ms later
     const result = await race;
