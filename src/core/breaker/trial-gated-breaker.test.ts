@@ -10,9 +10,12 @@ const config = PolicySchema.parse({
   routes: [{ id: 'r', match: { method: 'POST', path: '/' }, paths: ['a'] }],
 }).breaker;
 
+/** For waits on the lock's promise and the 20 ms reset timer. */
+const POLL = { timeout: 2_000, interval: 5 };
+
 async function halfOpen(gated: TrialGatedBreaker): Promise<void> {
   gated.trip('test');
-  await expect.poll(() => gated.state, { timeout: 2_000, interval: 5 }).toBe('half-open');
+  await expect.poll(() => gated.state, POLL).toBe('half-open');
 }
 
 describe('TrialGatedBreaker', () => {
@@ -26,7 +29,7 @@ describe('TrialGatedBreaker', () => {
     await halfOpen(gated);
     expect(gated.isAvailable).toBe(false); // lock asked for, not yet granted
     grant(true);
-    await expect.poll(() => gated.isAvailable).toBe(true);
+    await expect.poll(() => gated.isAvailable, POLL).toBe(true);
     await gated.execute(() => Promise.resolve('ok'));
     expect(gated.state).toBe('closed');
     gated.dispose();
@@ -40,7 +43,7 @@ describe('TrialGatedBreaker', () => {
       60_000,
     );
     await halfOpen(gated);
-    await expect.poll(() => asked).toBe(1);
+    await expect.poll(() => asked, POLL).toBe(1);
     await Promise.resolve(); // the refusal is applied
     expect(gated.isAvailable).toBe(false);
     await expect(gated.execute(() => Promise.resolve('sent'))).rejects.toMatchObject({
@@ -58,7 +61,7 @@ describe('TrialGatedBreaker', () => {
       60_000,
     );
     await halfOpen(gated);
-    await expect.poll(() => gated.isAvailable).toBe(true);
+    await expect.poll(() => gated.isAvailable, POLL).toBe(true);
     gated.dispose();
   });
 });
