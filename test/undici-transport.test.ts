@@ -166,9 +166,10 @@ describe('undici transport: warm connections', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    // Parked connections nobody uses are closed after the keep-alive timeout.
+    // Parked connections nobody uses are closed after the keep-alive timeout: long enough that a
+    // stalled machine does not close them before the "already warm" check.
     const transport = createUndiciTransport(path(`http://127.0.0.1:${port}`), {
-      keepAliveTimeoutMs: 150,
+      keepAliveTimeoutMs: 1_000,
     });
     try {
       // The server sees a connection a little after the client has it. A marker connection opened
@@ -192,7 +193,7 @@ describe('undici transport: warm connections', () => {
       expect(await accepted()).toBe(4);
       await transport.warm!(4); // already warm
       expect(await accepted()).toBe(4);
-      await expect.poll(() => open, { timeout: 2_000 }).toBe(0);
+      await expect.poll(() => open, { timeout: 5_000 }).toBe(0);
       await transport.warm!(4);
       expect(await accepted()).toBe(8);
       expect(open).toBe(4);
