@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { JsonlAuditLog } from '../src/adapters/node/audit-file.ts';
 import { createRedisClient } from '../src/adapters/node/redis/client.ts';
 import { AUDIT_STREAM_KEY, RedisStreamAuditLog } from '../src/adapters/node/redis/audit-stream.ts';
@@ -11,18 +11,28 @@ import { silentLogger } from '../src/core/logger.ts';
 import { TestRedisServer } from './support/redis-server.ts';
 
 describe('audit log in a Redis stream', () => {
-  let server: TestRedisServer | undefined;
-  let dir: string | undefined;
-  let small: TestRedisServer | undefined;
-  afterAll(async () => {
-    await small?.stop();
-    await server?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+  // Each test has its own redis-server (one kills it, one fills it): none starts from what another left.
+  const servers: TestRedisServer[] = [];
+  const dirs: string[] = [];
+  afterEach(async () => {
+    for (const server of servers.splice(0)) await server.stop();
+    for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
   });
+  const redisServer = async (options?: Parameters<typeof TestRedisServer.start>[0]) => {
+    const server = await TestRedisServer.start(options);
+    servers.push(server);
+    return server;
+  };
+  /** A redis-server with 8 MiB of memory that refuses writes when full. */
+  const smallRedisServer = () =>
+    redisServer({
+      extraArgs: ['--maxmemory', String(8 * 1024 * 1024), '--maxmemory-policy', 'noeviction'],
+    });
 
   it('appends to the stream, and to the fallback file while Redis is down', async () => {
-    server = await TestRedisServer.start();
-    dir = await mkdtemp(join(tmpdir(), 'paypath-audit-'));
+    const server = await redisServer();
+    const dir = await mkdtemp(join(tmpdir(), 'paypath-audit-'));
+    dirs.push(dir);
     const client = createRedisClient(server.url);
     try {
       await new Promise((resolve) => client.once('ready', resolve));
@@ -76,9 +86,7 @@ describe('audit log in a Redis stream', () => {
   });
 
   it('keeps the newest maxEntries records, and a record over maxRecordBytes whole in the file with a stub in the stream', async () => {
-    small = await TestRedisServer.start({
-      extraArgs: ['--maxmemory', String(8 * 1024 * 1024), '--maxmemory-policy', 'noeviction'],
-    });
+    const small = await smallRedisServer();
     const client = new Redis(small.url); // ioredis's own timeouts: a slow reply must not become a fallback write here
     try {
       await new Promise((resolve) => client.once('ready', resolve));
@@ -110,9 +118,7 @@ describe('audit log in a Redis stream', () => {
   });
 
   it('writes to the file instead while Redis is above 80 % of its maxmemory, leaving the rest to the queue', async () => {
-    small ??= await TestRedisServer.start({
-      extraArgs: ['--maxmemory', String(8 * 1024 * 1024), '--maxmemory-policy', 'noeviction'],
-    });
+    const small = await smallRedisServer();
     // ioredis's own timeouts rather than the fail-fast 250 ms: this test is about memory, and a
     // loaded machine must not turn a slow reply into a fallback write.
     const client = new Redis(small.url);

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { parse } from 'yaml';
 import { auditCommand } from '../src/cli/audit-command.ts';
@@ -11,11 +11,13 @@ import { statusCommand } from '../src/cli/status-command.ts';
 import { OpsStack, TOKENS } from './support/ops-harness.ts';
 
 describe('paypath status | drill | policy against a running gateway', () => {
+  // A fresh gateway per test: revision numbers, drill ids and the audit log start anew, whatever ran
+  // before.
   let stack: OpsStack;
-  beforeAll(async () => {
+  beforeEach(async () => {
     stack = await OpsStack.start();
   });
-  afterAll(async () => stack?.stop());
+  afterEach(async () => stack?.stop());
 
   const run = async (
     command: (args: string[], print: (t: string) => void) => Promise<number>,
@@ -74,9 +76,9 @@ describe('paypath status | drill | policy against a running gateway', () => {
 
   it('drill stop ends the running drill, and says when none runs', async () => {
     const started = await run(drillCommand, ['skt-fiber', '--duration', '600000']);
-    expect(started.text).toMatch(/^drill-2\s+skt-fiber\s+running/m);
+    expect(started.text).toMatch(/^drill-1\s+skt-fiber\s+running/m);
     const stop = await run(drillCommand, ['stop']);
-    expect(stop.text).toBe('drill-2 stopped');
+    expect(stop.text).toBe('drill-1 stopped');
     expect(stack.gateway.drills.running()).toBeNull();
     expect((await run(drillCommand, ['stop'])).text).toBe('no drill was running');
   });
@@ -89,14 +91,24 @@ describe('paypath status | drill | policy against a running gateway', () => {
     expect(shown).toEqual(stack.gateway.gateway.policy);
   });
 
-  it('audit prints the newest admin actions first', async () => {
-    const { code, text } = await run(auditCommand, ['--limit', '3']);
+  it('audit prints the newest admin actions first, up to --limit', async () => {
+    // Three records of its own: a policy apply, then a drill started and stopped.
+    const file = join(stack.dir, 'audit-edit.yaml');
+    const policy = stack.policy();
+    policy.paths[2]!.grade = 'cold';
+    await writeFile(file, stringify(policy));
+    expect((await run(policyCommand, ['apply', file])).code).toBe(0);
+    await run(drillCommand, ['skt-fiber', '--duration', '600000']);
+    expect((await run(drillCommand, ['stop'])).text).toBe('drill-1 stopped');
+
+    const { code, text } = await run(auditCommand, ['--limit', '2']);
     expect(code).toBe(0);
     const lines = text.split('\n');
     expect(lines[0]).toMatch(/^TIME\s+ACTOR\s+ACTION\s+OUTCOME\s+REVISION\s+DETAILS$/);
-    expect(lines).toHaveLength(2 + 3);
-    // The stop above: its drill.end record is the newest.
-    expect(lines[2]).toMatch(/^\S+\s+alice\s+drill\.end\s+ok\s+-\s+\{"id":"drill-2"/);
+    expect(lines).toHaveLength(2 + 2);
+    // The stop: its drill.end record is the newest, the start before it; the apply is past the limit.
+    expect(lines[2]).toMatch(/^\S+\s+alice\s+drill\.end\s+ok\s+-\s+\{"id":"drill-1"/);
+    expect(lines[3]).toMatch(/^\S+\s+alice\s+drill\.start\s+ok\s/);
     await expect(run(auditCommand, ['--limit', '0'])).rejects.toThrow(
       /--limit must be a whole number from 1 to 1000/,
     );
@@ -111,7 +123,7 @@ describe('paypath status | drill | policy against a running gateway', () => {
       '--wait',
     ]);
     expect(code).toBe(0);
-    expect(text).toMatch(/^drill-3\s+kt-fiber,skt-fiber\s+passed/m);
+    expect(text).toMatch(/^drill-1\s+kt-fiber,skt-fiber\s+passed/m);
     const status = await run(statusCommand, []);
     expect(status.text).toMatch(
       /^PATH\s+STATE\s+GRADE\s+EGRESS\s+REQUESTS\s+FAILURES\s+P50 MS\s+P99 MS\s+LAST PASSING DRILL\s+LAST ERROR$/m,

@@ -1,11 +1,12 @@
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const BIN = new URL('../bin/paypath.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'paypath-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function run(
   args: string[],
@@ -360,7 +361,12 @@ describe('paypath serve V8 heap sizing', () => {
       const argv = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
       return argv.slice(1, argv.indexOf(BIN));
     } finally {
-      child.kill('SIGTERM');
+      // Gone before the next test starts one (and before the directory it writes to is removed).
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      }
     }
   }
 

@@ -16,16 +16,22 @@ import { runTool } from './support/system-tool.ts';
  * (`dpkg --root`, maintainer scripts run against that root), the installed gateway starts as its
  * unit says and carries a payment to the simulated processor; then a reinstall (the upgrade path),
  * a removal and a purge. About 150 MB written a few times: tens of seconds, mostly disk.
+ *
+ * The install is made once, before the tests, and shared: the tests that read it or start the
+ * gateway leave it as they found it, and so does the upgrade (a reinstall of the same package, its
+ * edited setting put back). The removal installs into a root of its own, so no test depends on
+ * running before it.
  */
 describe('the Debian package', () => {
   let work: string;
   let root: string;
   let deb: string;
-  const dpkg = (...args: string[]) =>
+  let installed: Awaited<ReturnType<typeof runTool>>;
+  const dpkg = (target: string, ...args: string[]) =>
     runTool(
       'dpkg',
       [
-        `--root=${root}`,
+        `--root=${target}`,
         '--force-script-chrootless',
         '--force-depends',
         '--force-unsafe-io',
@@ -34,8 +40,15 @@ describe('the Debian package', () => {
       ],
       { timeoutMs: 120_000 },
     );
-  const installedVersion = async () =>
-    /^Version: (.*)$/m.exec(await readFile(join(root, 'var/lib/dpkg/status'), 'utf8'))?.[1];
+  const installedVersion = async (target: string) =>
+    /^Version: (.*)$/m.exec(await readFile(join(target, 'var/lib/dpkg/status'), 'utf8'))?.[1];
+  /** An empty dpkg database: a throwaway root to install into. */
+  const emptyRoot = async (target: string) => {
+    await mkdir(join(target, 'var/lib/dpkg/info'), { recursive: true });
+    await mkdir(join(target, 'var/lib/dpkg/updates'), { recursive: true });
+    await mkdir(join(target, 'etc'), { recursive: true });
+    await writeFile(join(target, 'var/lib/dpkg/status'), '');
+  };
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'paypath-deb-'));
@@ -50,20 +63,16 @@ describe('the Debian package', () => {
     });
     expect(built.code, built.stderr).toBe(0);
     deb = built.stdout.trim();
-    // An empty dpkg database makes the throwaway root.
-    await mkdir(join(root, 'var/lib/dpkg/info'), { recursive: true });
-    await mkdir(join(root, 'var/lib/dpkg/updates'), { recursive: true });
-    await mkdir(join(root, 'etc'), { recursive: true });
-    await writeFile(join(root, 'var/lib/dpkg/status'), '');
-  }, 180_000);
+    await emptyRoot(root);
+    installed = await dpkg(root, '-i', deb);
+  }, 240_000);
   afterAll(async () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
   it('installs: the service user, the unit enabled, secrets readable by that user only', async () => {
-    const installed = await dpkg('-i', deb);
     expect(installed.code, installed.stdout + installed.stderr).toBe(0);
-    expect(await installedVersion()).toBe(packageJson.version);
+    expect(await installedVersion(root)).toBe(packageJson.version);
     expect(await readFile(join(root, 'etc/passwd'), 'utf8')).toMatch(
       /^paypath:x:\d+:\d+:[^:]*:\/var\/lib\/paypath:\/usr\/sbin\/nologin$/m,
     );
@@ -171,44 +180,52 @@ describe('the Debian package', () => {
   });
 
   it('installs over itself as an upgrade does, keeping an edited setting', async () => {
-    await writeFile(
-      join(root, 'etc/paypath/paypath.env'),
-      `${await readFile(join(root, 'etc/paypath/paypath.env'), 'utf8')}PAYPATH_V8_HEAP=default\n`,
-    );
-    // The same package again: dpkg runs the upgrade path (old prerm upgrade, unpack, postinst
-    // configure <installed version>) and keeps an edited conffile; a newer version differs only in
-    // its files (rebuilding one would double this test's cost).
-    const upgraded = await dpkg('-i', deb);
-    expect(upgraded.code, upgraded.stdout + upgraded.stderr).toBe(0);
-    expect(upgraded.stdout).toMatch(
-      new RegExp(
-        `Unpacking paypath \\(${packageJson.version.replaceAll('.', '\\.')}\\) over \\(${packageJson.version.replaceAll('.', '\\.')}\\)`,
-      ),
-    );
-    expect(await installedVersion()).toBe(packageJson.version);
-    expect(await readFile(join(root, 'etc/paypath/paypath.env'), 'utf8')).toMatch(
-      /^PAYPATH_V8_HEAP=default$/m,
-    );
-    expect(isLink(join(root, 'etc/systemd/system/multi-user.target.wants/paypath.service'))).toBe(
-      true,
-    );
+    const envFile = join(root, 'etc/paypath/paypath.env');
+    const shipped = await readFile(envFile, 'utf8');
+    try {
+      await writeFile(envFile, `${shipped}PAYPATH_V8_HEAP=default\n`);
+      // The same package again: dpkg runs the upgrade path (old prerm upgrade, unpack, postinst
+      // configure <installed version>) and keeps an edited conffile; a newer version differs only
+      // in its files (rebuilding one would double this test's cost).
+      const upgraded = await dpkg(root, '-i', deb);
+      expect(upgraded.code, upgraded.stdout + upgraded.stderr).toBe(0);
+      expect(upgraded.stdout).toMatch(
+        new RegExp(
+          `Unpacking paypath \\(${packageJson.version.replaceAll('.', '\\.')}\\) over \\(${packageJson.version.replaceAll('.', '\\.')}\\)`,
+        ),
+      );
+      expect(await installedVersion(root)).toBe(packageJson.version);
+      expect(await readFile(envFile, 'utf8')).toMatch(/^PAYPATH_V8_HEAP=default$/m);
+      expect(isLink(join(root, 'etc/systemd/system/multi-user.target.wants/paypath.service'))).toBe(
+        true,
+      );
+    } finally {
+      // The other tests run the installed gateway with the settings as shipped.
+      await writeFile(envFile, shipped);
+    }
   });
 
   it('removes the program but keeps the settings and state; purge deletes them', async () => {
-    await writeFile(join(root, 'var/lib/paypath/audit.jsonl'), '{}\n');
-    const removed = await dpkg('-r', 'paypath');
+    const own = join(work, 'removal-root');
+    await emptyRoot(own);
+    const install = await dpkg(own, '-i', deb);
+    expect(install.code, install.stdout + install.stderr).toBe(0);
+    // State the gateway would have written (systemd makes the unit's state directory).
+    await mkdir(join(own, 'var/lib/paypath'), { recursive: true });
+    await writeFile(join(own, 'var/lib/paypath/audit.jsonl'), '{}\n');
+    const removed = await dpkg(own, '-r', 'paypath');
     expect(removed.code, removed.stdout + removed.stderr).toBe(0);
-    expect(existsSync(join(root, 'usr/lib/paypath'))).toBe(false);
-    expect(existsSync(join(root, 'usr/bin/paypath'))).toBe(false);
-    expect(isLink(join(root, 'etc/systemd/system/multi-user.target.wants/paypath.service'))).toBe(
+    expect(existsSync(join(own, 'usr/lib/paypath'))).toBe(false);
+    expect(existsSync(join(own, 'usr/bin/paypath'))).toBe(false);
+    expect(isLink(join(own, 'etc/systemd/system/multi-user.target.wants/paypath.service'))).toBe(
       false,
     );
-    expect(existsSync(join(root, 'etc/paypath/policy.yaml'))).toBe(true);
-    expect(existsSync(join(root, 'var/lib/paypath/audit.jsonl'))).toBe(true);
-    const purged = await dpkg('--purge', 'paypath');
+    expect(existsSync(join(own, 'etc/paypath/policy.yaml'))).toBe(true);
+    expect(existsSync(join(own, 'var/lib/paypath/audit.jsonl'))).toBe(true);
+    const purged = await dpkg(own, '--purge', 'paypath');
     expect(purged.code, purged.stdout + purged.stderr).toBe(0);
-    expect(existsSync(join(root, 'etc/paypath'))).toBe(false);
-    expect(existsSync(join(root, 'var/lib/paypath'))).toBe(false);
+    expect(existsSync(join(own, 'etc/paypath'))).toBe(false);
+    expect(existsSync(join(own, 'var/lib/paypath'))).toBe(false);
   });
 });
 

@@ -1,11 +1,14 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- JSON answers; the assertions check their shape */
 import { readFile } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OpsStack, TOKENS } from './support/ops-harness.ts';
+
+// A fresh gateway per test: which paths last carried a passing drill, the drill ids and the audit
+// log are never what another test left.
 
 describe('drills', () => {
   let stack: OpsStack;
-  beforeAll(async () => {
+  beforeEach(async () => {
     stack = await OpsStack.start({
       edit: (policy) => {
         // These tests are about which paths a drill leaves: an answer slowed by a busy machine must
@@ -21,7 +24,7 @@ describe('drills', () => {
       },
     });
   });
-  afterAll(async () => stack?.stop());
+  afterEach(async () => stack?.stop());
 
   const json = async (response: Response) => (await response.json()) as Record<string, any>;
 
@@ -132,7 +135,7 @@ describe('drills', () => {
 
 describe('drills isolating several paths at once (the demo: two fibers and LTE)', () => {
   let stack: OpsStack;
-  beforeAll(async () => {
+  beforeEach(async () => {
     stack = await OpsStack.start({
       // As in policies/default.yaml: billing never rides LTE, and queues while no path is left.
       edit: (policy) =>
@@ -146,7 +149,7 @@ describe('drills isolating several paths at once (the demo: two fibers and LTE)'
         }),
     });
   });
-  afterAll(async () => stack?.stop());
+  afterEach(async () => stack?.stop());
 
   const json = async (response: Response) => (await response.json()) as Record<string, any>;
 
@@ -243,6 +246,9 @@ describe('drills isolating several paths at once (the demo: two fibers and LTE)'
   });
 
   it('after drills in turn, /status shows for each path when it last carried a passing drill', async () => {
+    const lte = await drillWhilePaying(['kt-fiber', 'skt-fiber'], 'turn-lte');
+    expect(lte.result).toMatchObject({ status: 'passed', failed: 0 });
+    expect(new Set(lte.carriedBy)).toEqual(new Set(['lgu-lte']));
     const skt = await drillWhilePaying(['lgu-lte', 'kt-fiber'], 'turn-skt');
     expect(skt.result).toMatchObject({ status: 'passed', failed: 0 });
     expect(new Set(skt.carriedBy)).toEqual(new Set(['skt-fiber']));

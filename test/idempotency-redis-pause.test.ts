@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createRedisClient, type RedisClient } from '../src/adapters/node/redis/client.ts';
 import type { RunningGateway } from '../src/adapters/node/server.ts';
 import { ExactlyOnceBench, expectGatewayReplay } from './support/exactly-once-bench.ts';
+import { parsePrometheusText, sampleValue } from './support/prom-text.ts';
 import { TestRedisServer } from './support/redis-server.ts';
 
 const POLL = { timeout: 10_000, interval: 20 };
@@ -34,6 +35,22 @@ describe('Redis paused (SIGSTOP) or stopped around an idempotency claim, on a pr
     gateway = await bench.startInProcess(policy, redis.url, { warmCodePaths: false });
     client = createRedisClient(redis.url);
   });
+  // Each test starts from a running, answering Redis and a gateway connected to it, whatever the
+  // test before did (one stops Redis and starts it again empty, one pauses it, after which the
+  // gateway's client may be reconnecting; a failed test may leave it paused or stopped).
+  beforeEach(async () => {
+    redis.resume();
+    if (!redis.running) await redis.restart();
+    await expect
+      .poll(async () => (await client.ping().catch(() => 'down')) === 'PONG', POLL)
+      .toBe(true);
+    await expect
+      .poll(async () => {
+        const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+        return sampleValue(parsePrometheusText(metrics), 'paypath_redis_up');
+      }, POLL)
+      .toBe(1);
+  });
   afterAll(async () => {
     redis?.resume();
     client?.disconnect();
@@ -55,11 +72,9 @@ describe('Redis paused (SIGSTOP) or stopped around an idempotency claim, on a pr
       idempotency: { store: string };
     };
     expect(status.idempotency.store).toBe('redis');
-    await expect
-      .poll(async () => (await client.ping().catch(() => 'down')) === 'PONG', POLL)
-      .toBe(true);
     const key = 'paused-claim-1';
     const record = `paypath:idem:{${key}}`;
+    const before = sent();
 
     redis.pause();
     let first: Promise<Response>;
@@ -68,7 +83,7 @@ describe('Redis paused (SIGSTOP) or stopped around an idempotency claim, on a pr
       // payment goes on with its claim in this instance's memory only. The SET itself waits in
       // the server's socket buffer.
       first = pay(key);
-      await expect.poll(sent, POLL).toBe(1);
+      await expect.poll(sent, POLL).toBe(before + 1);
     } finally {
       redis.resume();
     }
@@ -83,7 +98,7 @@ describe('Redis paused (SIGSTOP) or stopped around an idempotency claim, on a pr
     expect(((await retry.json()) as { error: { code: string } }).error.code).toBe(
       'idempotency_key_in_use',
     );
-    expect(sent()).toBe(1);
+    expect(sent()).toBe(before + 1);
 
     const answer = await first;
     expect(answer.status).toBe(201);
@@ -123,9 +138,6 @@ describe('Redis paused (SIGSTOP) or stopped around an idempotency claim, on a pr
   };
 
   it('Redis paused after the claim: the retry in flight gets 409, after completion the replay, never a second send', async () => {
-    await expect
-      .poll(async () => (await client.ping().catch(() => 'down')) === 'PONG', POLL)
-      .toBe(true);
     const key = 'paused-mid-flight-1';
     const before = sent();
     const first = pay(key);
@@ -147,7 +159,7 @@ describe('Redis paused (SIGSTOP) or stopped around an idempotency claim, on a pr
     expect(bench.processor.chargesFor(`ref-${key}`)).toBe(1);
   });
 
-  // Last in this file: it stops the test's Redis (and starts it again, empty).
+  // It stops the test's Redis and starts it again, empty (the keys of the other tests are their own).
   it('Redis stopped: claims and answers stay in this instance, and hold after Redis returns empty', async () => {
     const done = 'stopped-1';
     const straddling = 'stopped-2';

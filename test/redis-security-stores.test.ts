@@ -10,11 +10,10 @@ import { TestRedisServer } from './support/redis-server.ts';
 
 let server: TestRedisServer;
 const clients: RedisClient[] = [];
-const warnings: object[] = [];
-const logger: Logger = { info() {}, warn: (fields) => warnings.push(fields), error() {} };
+const logger: Logger = { info() {}, warn() {}, error() {} };
 
-async function client(): Promise<RedisClient> {
-  const c = createRedisClient(server.url);
+async function client(on: TestRedisServer = server): Promise<RedisClient> {
+  const c = createRedisClient(on.url);
   clients.push(c);
   if (c.status !== 'ready') await new Promise((resolve) => c.once('ready', resolve));
   return c;
@@ -59,16 +58,23 @@ describe('Redis-backed security stores', () => {
   });
 
   it('with Redis dead, both stores answer from local state (no exception, replays still caught locally)', async () => {
-    const redis = await client();
-    const nonces = new RedisNonceStore(redis, logger);
-    const limiter = new RedisRateLimiter(redis, logger);
-    await server.kill();
-    expect(await nonces.claim('shop-1', 'nonce-bbbbbbbbbbbbbbbb', 60_000)).toBe(true);
-    expect(await nonces.claim('shop-1', 'nonce-bbbbbbbbbbbbbbbb', 60_000)).toBe(false);
-    const limit = { ratePerSecond: 0.01, burst: 1 };
-    expect((await limiter.take('merchant:local', limit)).allowed).toBe(true);
-    expect((await limiter.take('merchant:local', limit)).allowed).toBe(false);
-    expect(warnings.some((w) => (w as { event?: string }).event === 'redis_degraded')).toBe(true);
-    await server.restart();
+    // A redis-server of its own to kill: the other tests' server stays up whatever this one does.
+    const doomed = await TestRedisServer.start();
+    const degraded: object[] = [];
+    const own: Logger = { info() {}, warn: (fields) => degraded.push(fields), error() {} };
+    try {
+      const redis = await client(doomed);
+      const nonces = new RedisNonceStore(redis, own);
+      const limiter = new RedisRateLimiter(redis, own);
+      await doomed.kill();
+      expect(await nonces.claim('shop-1', 'nonce-bbbbbbbbbbbbbbbb', 60_000)).toBe(true);
+      expect(await nonces.claim('shop-1', 'nonce-bbbbbbbbbbbbbbbb', 60_000)).toBe(false);
+      const limit = { ratePerSecond: 0.01, burst: 1 };
+      expect((await limiter.take('merchant:local', limit)).allowed).toBe(true);
+      expect((await limiter.take('merchant:local', limit)).allowed).toBe(false);
+      expect(degraded.some((w) => (w as { event?: string }).event === 'redis_degraded')).toBe(true);
+    } finally {
+      await doomed.stop();
+    }
   });
 });

@@ -4,7 +4,7 @@
 // processor closing a connection after 100 answers (nginx's keepalive_requests), so new
 // connections, and lookups, keep coming. With one system resolver for all paths, cutting carrier 1
 // failed about half the payments (every lookup died with it); with DNS per path none fail.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PathDnsState } from '../src/adapters/node/path-resolver-types.ts';
 import { bedSupport, NetnsBed, type BedProcess, type CarrierNumber } from './support/netns-bed.ts';
 import { until } from './support/poll.ts';
@@ -15,6 +15,7 @@ type DnsStatus = Map<string, PathDnsState & { path: string }>;
 
 describe.skipIf(!support.ok)('store box on network namespaces: DNS per path', () => {
   let bed: NetnsBed;
+  let policy: string;
   let gateway: BedProcess;
 
   beforeAll(async () => {
@@ -24,24 +25,36 @@ describe.skipIf(!support.ok)('store box on network namespaces: DNS per path', ()
     // The processor by host name on every path; each path asks its own carrier's resolvers.
     // Carrier 3 is the IPv6 one: it binds its IPv6 address and asks its IPv6 resolver (AAAA).
     const c3 = bed.carrier(3);
-    const policy = JSON.parse(bed.policyYaml({ upstream: 'hostname' })) as {
+    const document = JSON.parse(bed.policyYaml({ upstream: 'hostname' })) as {
       paths: { id: string; bind: string; dns?: string[] }[];
     };
-    for (const path of policy.paths) {
+    for (const path of document.paths) {
       const carrier = bed.carriers.find((c) => c.pathId === path.id)!;
       if (carrier === c3) {
         path.bind = c3.storeAddress6!;
         path.dns = [c3.resolver6!];
       } else path.dns = [carrier.resolver];
     }
-    gateway = await bed.startGateway(JSON.stringify(policy));
+    policy = JSON.stringify(document);
+  }, 60_000);
+
+  afterAll(async () => {
+    await bed?.destroy();
+  });
+
+  // A fresh gateway per test, every carrier up: connections that lived through a test's cut keep
+  // their retransmission backoff after the carrier returns, and the answers they hold up mark that
+  // path degraded (tried last) in the next test, which counts on it carrying payments.
+  beforeEach(async () => {
+    await bed.up();
+    gateway = await bed.startGateway(policy);
     await waitForDns('every path has an answer', (state) =>
       bed.carriers.every((c) => (nameState(state, c.n)?.addresses.length ?? 0) > 0),
     );
   }, 60_000);
 
-  afterAll(async () => {
-    await bed?.destroy();
+  afterEach(async () => {
+    await bed?.stopGateway();
   });
 
   async function dnsStatus(): Promise<DnsStatus> {

@@ -5,7 +5,7 @@
 // back to N+2 without a restart. An `interface:` path must follow its interface's new address.
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parsePrometheusText, sampleValue } from './support/prom-text.ts';
 import {
   bedSupport,
@@ -40,12 +40,14 @@ interface StatusJson {
 describe.skipIf(!support.ok)('store box wired by hand: egress, doctor, interface paths', () => {
   let bed: NetnsBed;
 
-  beforeAll(async () => {
+  // A fresh bed per test (about a second): the first needs the box as wired by hand, one default
+  // route and no rule, and changes its routing; the second adds a rule and moves carrier 3's address.
+  beforeEach(async () => {
     bed = await NetnsBed.create();
     await bed.startProcessor();
   }, 60_000);
 
-  afterAll(async () => {
+  afterEach(async () => {
     await bed?.destroy();
   });
 

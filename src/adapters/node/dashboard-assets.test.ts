@@ -18,17 +18,20 @@ function appFor(dir: string): Hono<AppEnv> {
 }
 
 describe('dashboard assets on Node', () => {
+  // The dashboard directory and, beside it, a file the dashboard must never serve: both inside a
+  // directory of this run's own (the file's name is the same in every run), removed afterwards.
+  let top: string;
   let dir: string;
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'paypath-dashboard-'));
-    await mkdir(join(dir, 'assets'));
+    top = await mkdtemp(join(tmpdir(), 'paypath-dashboard-'));
+    dir = join(top, 'dashboard');
+    await mkdir(join(dir, 'assets'), { recursive: true });
     await writeFile(join(dir, 'index.html'), '<!doctype html><title>paypath ops</title>');
     await writeFile(join(dir, 'assets', 'index-abc123.js'), 'console.log(1)');
-    await writeFile(join(dir, '..', 'paypath-dashboard-secret.txt'), 'outside');
+    await writeFile(join(top, 'paypath-dashboard-secret.txt'), 'outside');
   });
   afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-    await rm(join(dir, '..', 'paypath-dashboard-secret.txt'), { force: true });
+    if (top) await rm(top, { recursive: true, force: true });
   });
 
   it('serves the page with a same-origin-only CSP and no caching, and hashed bundles for good', async () => {
