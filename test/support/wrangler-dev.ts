@@ -98,7 +98,9 @@ export class WranglerDev {
       return dev;
     } catch (error) {
       await dev.stop();
-      throw new Error(`wrangler dev did not start (${(error as Error).message}):\n${dev.output}`);
+      throw new Error(`wrangler dev did not start (${(error as Error).message}):\n${dev.output}`, {
+        cause: error,
+      });
     }
   }
 
