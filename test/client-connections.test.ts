@@ -1,5 +1,3 @@
-import { Agent, request, type IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startNodeGateway, type RunningGateway } from '../src/adapters/node/server.ts';
 import {
@@ -9,6 +7,12 @@ import {
 import { silentLogger } from '../src/core/logger.ts';
 import { policyFrom } from './support/policy.ts';
 import { until, within } from './support/poll.ts';
+import {
+  openRaw,
+  parseRawAnswer,
+  type RawAnswer,
+  type RawConnection,
+} from './support/raw-client.ts';
 import { SimulatedProcessor } from '../src/demo/processor.ts';
 
 // The gateway's side of client connections. Idle ones stay open long enough that the client's
@@ -48,54 +52,40 @@ probe: { enabled: false }
   return started;
 }
 
-/** GET /healthz on a keep-alive connection; resolves with the answer and the socket it came on. */
-function healthz(
-  url: string,
-  agent: Agent,
-): Promise<{ response: IncomingMessage; socket: Socket }> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${url}/healthz`, { agent }, (response) => {
-      response.resume();
-      response.once('end', () => resolve({ response, socket: req.socket as Socket }));
-    });
-    req.once('error', reject);
-    req.end();
-  });
+/** GET /healthz on `connection` (kept open: raw, so only the server can close it); resolves with the answer. */
+async function healthz(connection: RawConnection): Promise<RawAnswer> {
+  const from = connection.received().length;
+  connection.socket.write('GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n');
+  return until(
+    'the answer to GET /healthz',
+    () => {
+      const answer = parseRawAnswer(connection.received().slice(from));
+      const length = Number(answer.headers.get('content-length'));
+      return answer.status > 0 && Buffer.byteLength(answer.body) >= length ? answer : undefined;
+    },
+    { timeoutMs: 5_000, intervalMs: 5 },
+  );
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 describe('client keep-alive', () => {
-  it(`keeps an idle client connection for ${DEFAULT_CLIENT_KEEP_ALIVE_TIMEOUT_MS / 1000} s by default and says so`, async () => {
-    const { url } = await gateway();
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  it(`keeps an idle client connection for ${DEFAULT_CLIENT_KEEP_ALIVE_TIMEOUT_MS / 1000} s by default and says so; keepAliveTimeoutMs closes one sooner`, async () => {
+    const kept = await openRaw((await gateway()).url);
+    const closing = await openRaw((await gateway({ keepAliveTimeoutMs: 1_000 })).url);
+    let keptClosed = false;
+    void kept.closed.then(() => (keptClosed = true));
     try {
-      const first = await healthz(url, agent);
-      expect(first.response.headers['keep-alive']).toBe(
+      expect((await healthz(kept)).headers.get('keep-alive')).toBe(
         `timeout=${DEFAULT_CLIENT_KEEP_ALIVE_TIMEOUT_MS / 1000}`,
       );
-      await sleep(1_500);
-      expect(first.socket.destroyed).toBe(false);
-      const second = await healthz(url, agent);
-      expect(second.socket).toBe(first.socket); // the same connection carried both
+      expect((await healthz(closing)).headers.get('keep-alive')).toBe('timeout=1');
+      // The 1 s gateway's close is the clock: by then the default one's connection, idle since
+      // before, has outlived that setting.
+      await within('the 1 s gateway to close its idle connection', closing.closed, 10_000);
+      expect(keptClosed).toBe(false);
+      expect((await healthz(kept)).status).toBe(200); // the same connection carries a second request
     } finally {
-      agent.destroy();
-    }
-  });
-
-  it('closes an idle client connection after keepAliveTimeoutMs', async () => {
-    const { url } = await gateway({ keepAliveTimeoutMs: 1_000 });
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    try {
-      const { response, socket } = await healthz(url, agent);
-      expect(response.headers['keep-alive']).toBe('timeout=1');
-      await within(
-        'the gateway to close the idle connection',
-        new Promise((resolve) => socket.once('close', resolve)),
-        10_000,
-      );
-    } finally {
-      agent.destroy();
+      kept.socket.destroy();
+      closing.socket.destroy();
     }
   });
 });

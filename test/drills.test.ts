@@ -56,8 +56,9 @@ describe('drills', () => {
         carriedBy.push(response.headers.get('x-paypath-path') ?? '');
     }
     await expect.poll(() => stack.gateway.drills.running(), { timeout: 10_000 }).toBeNull();
-    expect(carriedBy.length).toBeGreaterThan(5);
     expect(statuses.filter((s) => s !== 201)).toEqual([]);
+    // Payments answered inside the drill (not how many: that depends on the machine's speed), all
+    // by skt-fiber.
     expect(new Set(carriedBy)).toEqual(new Set(['skt-fiber']));
     expect(stack.gateway.gateway.path('kt-fiber')!.breaker.state).toBe('closed');
 
@@ -180,8 +181,8 @@ describe('drills isolating several paths at once (the demo: two fibers and LTE)'
       ['kt-fiber', 'skt-fiber'],
       'fibers',
     );
-    expect(carriedBy.length).toBeGreaterThan(5);
     expect(statuses.filter((s) => s !== 201)).toEqual([]);
+    // Payments answered inside the drill (how many depends on the machine's speed), all by LTE.
     expect(new Set(carriedBy)).toEqual(new Set(['lgu-lte']));
     expect(result).toMatchObject({
       status: 'passed',

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRedisClient } from '../src/adapters/node/redis/client.ts';
 import { RedisIdempotencyStore } from '../src/adapters/node/redis/idempotency-store.ts';
 import { legacyRequestFingerprint } from '../src/core/idempotency/fingerprint.ts';
@@ -30,23 +30,31 @@ async function pay(url: string, key: string | undefined, body: Record<string, un
 }
 
 describe('idempotency over real sockets', () => {
+  // A fresh processor, carriers and (for the tests that use one) redis-server per test: tests here
+  // flush and kill Redis and change how the processor answers, so none may inherit another's.
   let bench: ExactlyOnceBench;
-  let redis: TestRedisServer;
+  let redis: TestRedisServer | undefined;
 
-  beforeAll(async () => {
+  beforeEach(async () => {
     bench = await ExactlyOnceBench.start({ serviceTimeMs: 150 });
-    redis = await TestRedisServer.start();
   });
-  afterAll(async () => {
-    await bench?.stop();
+  afterEach(async () => {
+    await bench.stop();
     await redis?.stop();
+    redis = undefined;
   });
+
+  /** A redis-server of this test's own, stopped after it. */
+  async function startRedis(): Promise<TestRedisServer> {
+    redis = await TestRedisServer.start();
+    return redis;
+  }
 
   for (const storeKind of ['memory', 'redis'] as const) {
     it(`50 concurrent requests with one key make exactly one charge (${storeKind} store)`, async () => {
       const gateway: RunningGateway = await bench.startInProcess(
         bench.writePolicy(payments()),
-        storeKind === 'redis' ? redis.url : undefined,
+        storeKind === 'redis' ? (await startRedis()).url : undefined,
       );
       try {
         const status = (await (await fetch(`${gateway.url}/status`)).json()) as {
@@ -121,7 +129,8 @@ describe('idempotency over real sockets', () => {
   });
 
   it('a Redis record stored by an earlier version (no path in its fingerprint) is never replayed after the upgrade', async () => {
-    const client = createRedisClient(redis.url);
+    const server = await startRedis();
+    const client = createRedisClient(server.url);
     const captures = {
       id: 'captures',
       match: { method: 'POST', pathPrefix: '/v1/payments/' },
@@ -131,7 +140,7 @@ describe('idempotency over real sockets', () => {
     };
     const gateway = await bench.startInProcess(
       bench.writePolicy([...payments(), captures]),
-      redis.url,
+      server.url,
     );
     try {
       // What the earlier version stored for a charge under this key: same method, route and body.
@@ -194,7 +203,8 @@ describe('idempotency over real sockets', () => {
   });
 
   it('Redis records: hash-tagged key, kept at least 24 h, released only by their owner', async () => {
-    const client = createRedisClient(redis.url);
+    const server = await startRedis();
+    const client = createRedisClient(server.url);
     await new Promise((resolve) => client.once('ready', resolve));
     try {
       const store = new RedisIdempotencyStore(client);
@@ -244,8 +254,9 @@ describe('idempotency over real sockets', () => {
   });
 
   it('with the records flushed mid-stream, every attempt still carries the key and charges stay one per payment', async () => {
-    const gateway = await bench.startInProcess(bench.writePolicy(payments()), redis.url);
-    const client = createRedisClient(redis.url);
+    const server = await startRedis();
+    const gateway = await bench.startInProcess(bench.writePolicy(payments()), server.url);
+    const client = createRedisClient(server.url);
     await new Promise((resolve) => client.once('ready', resolve));
     bench.processor.serviceTimeMs = 5;
     const keylessBefore = bench.processor.postsWithoutKey;
@@ -274,15 +285,15 @@ describe('idempotency over real sockets', () => {
       expect(bench.processor.postsWithoutKey).toBe(keylessBefore);
       for (const p of payments) expect(bench.processor.chargesFor(p.body.reference)).toBe(1);
     } finally {
-      bench.processor.serviceTimeMs = 150;
       client.disconnect();
       await gateway.close();
     }
   });
 
   it('flushing Redis while a payment is in flight: this instance still holds the claim, the retry is refused without a send', async () => {
-    const gateway = await bench.startInProcess(bench.writePolicy(payments()), redis.url);
-    const client = createRedisClient(redis.url);
+    const server = await startRedis();
+    const gateway = await bench.startInProcess(bench.writePolicy(payments()), server.url);
+    const client = createRedisClient(server.url);
     await new Promise((resolve) => client.once('ready', resolve));
     bench.processor.serviceTimeMs = 400;
     try {
@@ -305,7 +316,6 @@ describe('idempotency over real sockets', () => {
       expect((await first).status).toBe(201);
       expect(bench.processor.chargesFor('inflight-flush-1')).toBe(1);
     } finally {
-      bench.processor.serviceTimeMs = 150;
       client.disconnect();
       await gateway.close();
     }
@@ -331,19 +341,16 @@ describe('idempotency over real sockets', () => {
       expect(bench.processor.lookups - lookupsBefore).toBe(1);
       expect(bench.processor.chargesFor('lookup-ref-1')).toBe(1);
     } finally {
-      bench.processor.serviceTimeMs = 150;
-      bench.processor.honorKeys = true;
-      await bench.carriers[0]!.setMode({ mode: 'up' });
       await gateway.close();
     }
   });
 
-  // Last in this file: it kills the test's Redis.
   it('keeps charging when Redis is killed: the claim and the answer stay in memory, the retry is replayed', async () => {
-    const gateway = await bench.startInProcess(bench.writePolicy(payments()), redis.url);
+    const server = await startRedis();
+    const gateway = await bench.startInProcess(bench.writePolicy(payments()), server.url);
     bench.processor.serviceTimeMs = 0;
     try {
-      await redis.kill();
+      await server.kill();
       const keylessBefore = bench.processor.postsWithoutKey;
       const answer = await pay(gateway.url, 'redis-down-1', {
         amount: 100,

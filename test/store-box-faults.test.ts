@@ -5,6 +5,7 @@
 // the processor over IPv6 (Korean LTE links are often IPv6-first).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bedSupport, NetnsBed, type BedFault } from './support/netns-bed.ts';
+import { until } from './support/poll.ts';
 
 const PAYMENTS = 240;
 /** Payment index before which carrier 1 fails: the first ones show carrier 1 was carrying payments. */
@@ -54,17 +55,18 @@ describe.skipIf(!support.ok)(
      * probes after the last fault), so each fault meets a working carrier 1 that payments go to first.
      */
     async function waitCarrierOneUsable(): Promise<void> {
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        const status = (await (await bed.gatewayFetch('/status')).json()) as {
-          paths: { id: string; state: string; degradedSince: string | null }[];
-        };
-        const kt = status.paths.find((p) => p.id === 'kt-fiber');
-        if (kt?.state === 'closed' && kt.degradedSince === null) return;
-        if (Date.now() > deadline)
-          throw new Error(`kt-fiber not usable again: ${JSON.stringify(status.paths)}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      let paths: { id: string; state: string; degradedSince: string | null }[] = [];
+      await until(
+        'kt-fiber closed and no longer degraded',
+        async () => {
+          ({ paths } = (await (await bed.gatewayFetch('/status')).json()) as {
+            paths: typeof paths;
+          });
+          const kt = paths.find((p) => p.id === 'kt-fiber');
+          return kt?.state === 'closed' && kt.degradedSince === null;
+        },
+        { timeoutMs: 30_000, intervalMs: 100, state: () => paths },
+      );
     }
 
     it("the kernel picks carrier 3 for carrier 3's address only with the per-carrier tables", async () => {

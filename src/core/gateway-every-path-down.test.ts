@@ -27,6 +27,7 @@ function setUp(
   const sends = new Map<string, number>(PATHS.map((id) => [id, 0]));
   const alarms: RedundancyAlarmPayload[] = [];
   const held: (() => void)[] = [];
+  const probes = new Set<Promise<unknown>>(); // probes running, including those a probe started
   const transportFactory = (path: { id: string }): PathTransport => ({
     send: (request, options) => {
       if (request.method === 'POST') sends.set(path.id, sends.get(path.id)! + 1);
@@ -84,6 +85,10 @@ function setUp(
     transportFactory,
     breakerFactory: (config) => new TimestampBreaker(config, { now: () => clock }),
     now: () => clock,
+    onProbeStart: (probe) => {
+      probes.add(probe);
+      void probe.finally(() => probes.delete(probe));
+    },
     fetch: async (_url, init) => {
       alarms.push(JSON.parse(String(init?.body)) as RedundancyAlarmPayload);
       return new Response(null, { status: 204 });
@@ -108,14 +113,14 @@ function setUp(
     alarms,
     release: () => held.splice(0).forEach((answer) => answer()),
     advance: (ms: number) => (clock += ms),
+    /** Waits until no probe runs (one's result may start another) and every alarm was delivered. */
+    settle: async () => {
+      while (probes.size > 0) await Promise.all([...probes]);
+      await gateway.alarmDeliveries();
+    },
     totalSends: () => [...sends.values()].reduce((a, b) => a + b, 0),
   };
 }
-
-/** Lets the deferred level check and the alarm's delivery run. */
-const settle = async () => {
-  for (let i = 0; i < 3; i++) await new Promise((resolve) => setTimeout(resolve, 1));
-};
 
 describe('every path down', () => {
   let rig: ReturnType<typeof setUp> | undefined;
@@ -126,7 +131,7 @@ describe('every path down', () => {
 
   it('after the window without any answer, reports down, alarms and refuses payments without sending them', async () => {
     rig = setUp();
-    const { gateway, pay, modes, alarms, advance, totalSends } = rig;
+    const { gateway, pay, modes, alarms, advance, settle, totalSends } = rig;
     await gateway.probeRound();
     expect(gateway.status().redundancy.level).toBe('N+2');
 
@@ -165,7 +170,7 @@ describe('every path down', () => {
 
   it('climbs back once a probe finds a path that answers, and payments go out again', async () => {
     rig = setUp();
-    const { gateway, pay, modes, sends, alarms, advance } = rig;
+    const { gateway, pay, modes, sends, alarms, advance, settle } = rig;
     await gateway.probeRound();
     for (const id of PATHS) modes.set(id, 'blackhole');
     await gateway.probeRound();
@@ -194,7 +199,7 @@ describe('every path down', () => {
 
   it('a processor answering 5xx on every path is reachable: never down, payments still reach it', async () => {
     rig = setUp();
-    const { gateway, pay, modes, advance, totalSends } = rig;
+    const { gateway, pay, modes, advance, settle, totalSends } = rig;
     await gateway.probeRound();
     for (const id of PATHS) modes.set(id, 'http503');
     for (let i = 0; i < 4; i++) {
@@ -212,7 +217,7 @@ describe('every path down', () => {
 
   it('a slow payment on a path probed rarely is not silence: the path is probed, answers, and stays healthy', async () => {
     rig = setUp({}, { a: 'warm' }); // a warm path is probed every 5 s on its own
-    const { gateway, pay, modes, release, advance } = rig;
+    const { gateway, pay, modes, release, advance, settle } = rig;
     await gateway.probeRound();
     modes.set('a', 'slow');
     const slow = pay(); // goes out on a and waits there

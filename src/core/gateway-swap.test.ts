@@ -56,13 +56,18 @@ describe('gateway swap on policy apply', () => {
     expect(old.sharesPath(next, 'a')).toBe(true);
     expect(old.sharesPath(next, 'b')).toBe(false);
 
+    // Retiring runs on promises alone (no timers): by the next macrotask every step it could take
+    // has run, as the same wait after the request leaves shows.
+    const settled = () => new Promise((resolve) => setImmediate(resolve));
     let retired = false;
     const retiring = old.retire(next).then(() => (retired = true));
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await settled();
     expect(retired).toBe(false);
     expect(closed).toEqual([]);
 
     leave();
+    await settled();
+    expect(retired).toBe(true);
     await retiring;
     expect(closed.sort()).toEqual(['b@http://127.0.0.1:2', 'c@http://127.0.0.1:3']);
     await next.close();

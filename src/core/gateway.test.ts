@@ -5,13 +5,19 @@ import { Gateway } from './gateway.ts';
 import type { Policy } from './policy/schema.ts';
 import type { PathTransport, UpstreamRequest, UpstreamResponse } from './transport.ts';
 import { policyFromObject } from '../../test/support/policy.ts';
+import { within } from '../../test/support/poll.ts';
 
 const ATTEMPT_TIMEOUT_FLOOR_MS = 5_000;
 
 describe('a path opened as failing', () => {
   it('gives up the attempts still waiting on it and sends them on at once, not after their timeout', async () => {
     let aAnswers = true;
+    let clock = 1_000_000;
     const sends = { a: 0, b: 0 };
+    const givenUp: string[] = []; // why each attempt waiting on the cut path was aborted
+    let cutWaiting = 0;
+    let threeWaiting!: () => void;
+    const threeCutWaiting = new Promise<void>((resolve) => (threeWaiting = resolve));
     const answer = (): UpstreamResponse => ({
       status: 201,
       headers: new Headers(),
@@ -22,10 +28,12 @@ describe('a path opened as failing', () => {
         sends[path.id as 'a' | 'b']++;
         if (path.id === 'b' || aAnswers) return Promise.resolve(answer());
         // A cut carrier: nothing comes back until the attempt is given up.
+        if (++cutWaiting === 3) threeWaiting();
         return new Promise((_resolve, reject) =>
-          options.signal.addEventListener('abort', () =>
-            reject(new AttemptError('response_timeout', 'sent', 'given up')),
-          ),
+          options.signal.addEventListener('abort', () => {
+            givenUp.push((options.signal.reason as Error).message);
+            reject(new AttemptError('response_timeout', 'sent', 'given up'));
+          }),
         );
       },
       close: async () => {},
@@ -57,6 +65,7 @@ describe('a path opened as failing', () => {
       policyHash: 'test',
       transportFactory,
       breakerFactory: (config) => new OpossumBreaker(config),
+      now: () => clock,
     });
     const route = policy.routes[0]!;
     const request = (): UpstreamRequest => ({
@@ -69,17 +78,22 @@ describe('a path opened as failing', () => {
       for (let i = 0; i < 5; i++)
         expect((await gateway.forward(route, request(), `warm-${i}`)).pathId).toBe('a');
       aAnswers = false;
-      await new Promise((resolve) => setTimeout(resolve, 5)); // answers are kept to the millisecond
+      clock += 1; // answers are kept to the millisecond: the cut attempts start after the last one
       const waiting = [0, 1, 2].map((i) => gateway.forward(route, request(), `cut-${i}`));
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await within('three attempts waiting on the cut path', threeCutWaiting, 5_000);
       gateway.path('a')!.breaker.trip('probe: connect_timeout');
       const results = await Promise.all(waiting);
       for (const result of results) {
         expect(result.pathId).toBe('b');
         expect(result.response.status).toBe(201);
         expect(result.attempts[0]!.pathId).toBe('a');
-        expect(result.attempts[0]!.durationMs).toBeLessThan(ATTEMPT_TIMEOUT_FLOOR_MS / 2);
       }
+      // Given up because the path was opened, not by their timeout ("no answer within …").
+      expect(givenUp).toEqual(
+        Array(3).fill(
+          'the path was opened (probe: connect_timeout) with nothing answered since this attempt was sent',
+        ),
+      );
       expect(sends).toEqual({ a: 8, b: 3 });
     } finally {
       await gateway.close();

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Logger } from './logger.ts';
 import { WebhookSender } from './webhook-sender.ts';
 
@@ -16,7 +16,10 @@ function recordingLogger() {
 const SECRET_URL = 'https://user:pw@hooks.example/services/T0/B0/secret-token?key=abc';
 
 describe('WebhookSender', () => {
+  afterEach(() => void vi.useRealTimers());
+
   it('retries a failed delivery with growing delays until one succeeds, sending the same JSON each time', async () => {
+    vi.useFakeTimers(); // the backoff sleeps, and Date.now() of each try
     const tries: { at: number; body: string; userAgent: string | null }[] = [];
     const fake: typeof fetch = async (_url, init) => {
       tries.push({
@@ -35,11 +38,17 @@ describe('WebhookSender', () => {
       baseDelayMs: 20,
     });
     sender.send('http://hook.test/a', { n: 1 });
-    await Promise.all(sender.pending);
+    await vi.advanceTimersByTimeAsync(19);
+    expect(tries).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1); // 20 ms
+    expect(tries).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(39);
+    expect(tries).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1); // then 40 ms
     expect(tries).toHaveLength(3);
+    await Promise.all(sender.pending);
     expect(tries.every((t) => t.body === '{"n":1}' && t.userAgent === 'paypath-test')).toBe(true);
-    expect(tries[1]!.at - tries[0]!.at).toBeGreaterThanOrEqual(15); // 20 ms, then 40 ms
-    expect(tries[2]!.at - tries[1]!.at).toBeGreaterThanOrEqual(35);
+    expect(tries.map((t) => t.at - tries[0]!.at)).toEqual([0, 20, 60]);
     expect(errors).toEqual([]);
   });
 
@@ -74,6 +83,7 @@ describe('WebhookSender', () => {
   });
 
   it('ends a try that does not answer within timeoutMs and counts it as failed', async () => {
+    vi.useFakeTimers();
     const signals: AbortSignal[] = [];
     const fake: typeof fetch = (_url, init) => {
       signals.push(init!.signal!);
@@ -90,13 +100,19 @@ describe('WebhookSender', () => {
       timeoutMs: 30,
     });
     sender.send('http://hook.test/', {});
-    await Promise.all(sender.pending);
+    await vi.advanceTimersByTimeAsync(29);
+    expect(signals.map((s) => s.aborted)).toEqual([false]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(signals[0]!.aborted).toBe(true);
+    await vi.advanceTimersByTimeAsync(1 + 30); // the backoff, then the second try's timeout
     expect(signals).toHaveLength(2);
     expect(signals.every((s) => s.aborted)).toBe(true);
+    await Promise.all(sender.pending);
     expect(errors.map((e) => e.fields.failure)).toEqual(['timeout']);
   });
 
   it('close() ends a delivery waiting between tries at once, without logging it as failed', async () => {
+    vi.useFakeTimers();
     let calls = 0;
     const fake: typeof fetch = async () => {
       calls++;
@@ -111,12 +127,14 @@ describe('WebhookSender', () => {
       baseDelayMs: 60_000,
     });
     sender.send('http://hook.test/', {});
-    await expect.poll(() => calls).toBe(1);
-    const started = Date.now();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(calls).toBe(1);
+    expect(sender.pending.size).toBe(1); // waiting out the 60 s backoff
     sender.close();
-    await Promise.all(sender.pending);
-    expect(Date.now() - started).toBeLessThan(1_000);
+    // No time passes: only the promises that close() let go run.
+    await vi.advanceTimersByTimeAsync(0);
     expect(sender.pending.size).toBe(0);
+    expect(calls).toBe(1);
     expect(errors).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { startNodeGateway, type RunningGateway } from '../../src/adapters/node/server.ts';
-import { silentLogger } from '../../src/core/logger.ts';
+import { silentLogger, type Logger } from '../../src/core/logger.ts';
 import { policyHash } from '../../src/core/policy/hash.ts';
 import { PolicySchema, type PolicyInput } from '../../src/core/policy/schema.ts';
 import { CarrierProxy } from '../../src/demo/carrier.ts';
@@ -71,6 +71,8 @@ export class DetectionRig {
       instanceId?: string;
       probes?: boolean;
       warmCodePaths?: boolean;
+      /** Default: silent. */
+      logger?: Logger;
     } = {},
   ): Promise<RunningGateway> {
     const parsed = PolicySchema.parse(policy);

@@ -167,7 +167,11 @@ function basePolicy(carriers: Map<string, CarrierProxy>): PolicyInput {
   };
 }
 
-/** Sends `count` payments, `concurrency` at a time, calling `during` once a third have been sent. Bounded by count. */
+/**
+ * Sends `count` payments, `concurrency` at a time, calling `during` once a third have been sent.
+ * The last `concurrency` payments wait until `during` has finished, so however long it takes,
+ * payments are sent both while it runs and after it. Bounded by count.
+ */
 export async function paymentStream(
   stack: OpsStack,
   prefix: string,
@@ -183,6 +187,7 @@ export async function paymentStream(
     while (next < count) {
       const i = next++;
       if (i === trigger && during) duringDone = during();
+      if (i >= count - concurrency) await duringDone;
       const response = await stack.pay(`${prefix}-${i}`);
       await response.arrayBuffer();
       statuses.push(response.status);

@@ -9,6 +9,7 @@ import {
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { gracefulClose } from './graceful-close.ts';
+import { within } from '../../../test/support/poll.ts';
 
 const servers: Server[] = [];
 const agents: Agent[] = [];
@@ -43,20 +44,30 @@ async function heldServer() {
       req.end();
     });
   const nextArrival = () => new Promise<void>((resolve) => arrived.push(resolve));
-  return { closing, held, get, nextArrival, port };
+  /** Opens another connection and leaves it idle; `closed` resolves when the server closes it. */
+  const idleConnection = async () => {
+    const { socket } = await get('/now');
+    return { closed: new Promise<void>((resolve) => socket.once('close', () => resolve())) };
+  };
+  return { closing, held, get, nextArrival, idleConnection, port };
 }
 
 // Drains that should end by themselves get a minute: when one does not, the test's own timeout
 // fails it.
 describe('gracefulClose', () => {
   it('lets a request in flight finish, with Connection: close, and ends when it is answered', async () => {
-    const { closing, held, get, nextArrival } = await heldServer();
+    const { closing, held, get, nextArrival, idleConnection } = await heldServer();
     const arrival = nextArrival();
     const answer = get('/slow');
     await arrival;
     expect(closing.inFlight).toBe(1);
-    const drained = closing.drain(60_000);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const idle = await idleConnection();
+    let settled = false;
+    const drained = closing.drain(60_000).finally(() => (settled = true));
+    // The drain closes idle connections at once: by then it would have cut the one in flight too.
+    await within('the drain closing the idle connection', idle.closed, 5_000);
+    expect(held[0]!.socket?.destroyed).toBe(false);
+    expect(settled).toBe(false);
     held[0]!.end('done');
     const { response, body } = await answer;
     expect(body).toBe('done');
@@ -87,13 +98,18 @@ describe('gracefulClose', () => {
   });
 
   it('closes a connection whose answer had started before the drain, once that answer is done', async () => {
-    const { closing, held, get, nextArrival } = await heldServer();
+    const { closing, held, get, nextArrival, idleConnection } = await heldServer();
     const arrival = nextArrival();
     const answer = get('/slow');
     await arrival;
     held[0]!.writeHead(200).write('part '); // headers out, keep-alive announced
-    const drained = closing.drain(60_000);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const idle = await idleConnection();
+    let settled = false;
+    const drained = closing.drain(60_000).finally(() => (settled = true));
+    // The drain closes idle connections at once: by then it would have cut the one answering too.
+    await within('the drain closing the idle connection', idle.closed, 5_000);
+    expect(held[0]!.socket?.destroyed).toBe(false);
+    expect(settled).toBe(false);
     held[0]!.end('rest');
     expect((await answer).body).toBe('part rest');
     expect(await drained).toEqual({ cut: 0 });

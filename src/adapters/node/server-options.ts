@@ -15,6 +15,11 @@ export interface NodeGatewayOptions {
   host?: string;
   /** Shared state (health, idempotency, queue) lives here when set. Default: none (in-memory, single instance). */
   redisUrl?: string;
+  /**
+   * How long one Redis command may take, in ms. Default: 250. A command past it is given up and
+   * the gateway goes on with local state, so a slow or hung Redis never holds a payment up.
+   */
+  redisCommandTimeoutMs?: number;
   /** Bound on the idempotency records kept in memory (with redisUrl, those Redis could not take), in estimated bytes; past it the oldest completed ones go first. Default: 64 MiB. */
   idempotencyMemoryBytes?: number;
   logger: Logger;

@@ -82,7 +82,12 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
       import('./redis/client.ts'),
       import('./redis/health-store.ts'),
     ]);
-    redis = createRedisClient(options.redisUrl);
+    redis = createRedisClient(
+      options.redisUrl,
+      options.redisCommandTimeoutMs === undefined
+        ? {}
+        : { commandTimeout: options.redisCommandTimeoutMs },
+    );
     healthStore = new RedisHealthStore(redis, { logger });
   }
   // One `ip monitor` for the process: egress checks and interface paths' addresses follow it.

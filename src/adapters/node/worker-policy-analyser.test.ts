@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parsePolicy as parseFixture, POLICY_LIMITS } from '../../core/policy/parse.ts';
 import { WorkerPolicyAnalyser } from './worker-policy-analyser.ts';
 import { MINIMAL_POLICY_YAML as MINIMAL } from '../../../test/support/policy.ts';
@@ -20,7 +20,10 @@ describe('WorkerPolicyAnalyser', () => {
   afterEach(async () => {
     await analyser?.close();
     analyser = undefined;
+    vi.useRealTimers();
   });
+  /** The analyser's parse and idle timers on a clock the test moves; the worker still runs for real. */
+  const fakeTimers = () => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
 
   it('parses in another thread: this event loop keeps turning while a long document is parsed', async () => {
     analyser = new WorkerPolicyAnalyser();
@@ -61,24 +64,33 @@ describe('WorkerPolicyAnalyser', () => {
     });
   });
 
-  it('gives up a parse past its time limit with limit "time"', async () => {
-    analyser = new WorkerPolicyAnalyser({ timeoutMs: 1 });
-    const slow = await analyser.analyse(MANY_KEYS, RUNNING);
-    expect(slow).toEqual({
+  it('gives up a parse past its time limit with limit "time", and replaces the worker', async () => {
+    fakeTimers();
+    analyser = new WorkerPolicyAnalyser({ timeoutMs: 1_000 });
+    const slow = analyser.analyse(MANY_KEYS, RUNNING);
+    // Moved in the same turn: the worker's answer cannot have been read yet.
+    vi.advanceTimersByTime(999);
+    expect(analyser.started).toBe(true);
+    vi.advanceTimersByTime(1);
+    expect(analyser.started).toBe(false);
+    expect(await slow).toEqual({
       ok: false,
-      issues: [{ path: '', message: 'parsing the policy took longer than 1 ms' }],
-      limit: { name: 'time', max: 1 },
+      issues: [{ path: '', message: 'parsing the policy took longer than 1000 ms' }],
+      limit: { name: 'time', max: 1_000 },
     });
   });
 
   it('stops its worker when idle and starts one again for the next document', async () => {
+    fakeTimers();
     analyser = new WorkerPolicyAnalyser({ idleMs: 20 });
     expect(analyser.started).toBe(false);
     expect((await analyser.analyse(MINIMAL, RUNNING)).ok).toBe(true);
     expect(analyser.started).toBe(true);
-    for (let i = 0; i < 200 && analyser.started; i++)
-      await new Promise((resolve) => setTimeout(resolve, 25));
+    vi.advanceTimersByTime(19);
+    expect(analyser.started).toBe(true);
+    vi.advanceTimersByTime(1);
     expect(analyser.started).toBe(false);
     expect((await analyser.analyse(MINIMAL, RUNNING)).ok).toBe(true);
+    expect(analyser.started).toBe(true);
   });
 });

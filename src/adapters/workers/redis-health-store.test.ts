@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PathHealthEvent } from '../../core/health/health-store.ts';
 import { WorkerRedisHealthStore } from './redis-health-store.ts';
+import { within } from '../../../test/support/poll.ts';
 import type { RespClient, RespValue } from './resp-client.ts';
 
 const event = (pathId: string): PathHealthEvent => ({
@@ -16,10 +17,15 @@ describe('WorkerRedisHealthStore.sync', () => {
     const written: string[] = [];
     let releaseRead!: () => void;
     const readHeld = new Promise<void>((resolve) => (releaseRead = resolve));
+    let reading!: () => void;
+    const readStarted = new Promise<void>((resolve) => (reading = resolve));
     const client = {
       async command(name: string, ...args: (string | number)[]): Promise<RespValue> {
         if (name === 'EVAL') written.push(String(args[4])); // script, key count, 2 keys, then the path id
-        if (name === 'HGETALL') await readHeld;
+        if (name === 'HGETALL') {
+          reading();
+          await readHeld;
+        }
         return name === 'HGETALL' ? [] : -1;
       },
       async close() {},
@@ -35,7 +41,7 @@ describe('WorkerRedisHealthStore.sync', () => {
 
     store.publish(event('edge-a'));
     const first = store.sync(); // writes edge-a, then waits on the read
-    await new Promise((r) => setTimeout(r, 10));
+    await within('the first sync reaching its read', readStarted, 5_000);
     expect(written).toEqual(['edge-a']);
     store.publish(event('edge-b'));
     const second = store.sync();

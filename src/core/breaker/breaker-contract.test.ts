@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { OpossumBreaker } from '../../adapters/node/opossum-breaker.ts';
 import type { BreakerConfig } from '../policy/schema.ts';
 import { BreakerOpenError, type BreakerTransition, type Charge, type IBreaker } from './breaker.ts';
@@ -39,7 +39,10 @@ const fail = () => Promise.reject(new Error('down'));
 
 describe.each(engines)('%s keeps the breaker contract', (_name, make) => {
   let breaker: IBreaker;
-  afterEach(() => breaker.dispose());
+  afterEach(() => {
+    breaker.dispose();
+    vi.useRealTimers();
+  });
 
   const charge = (c: readonly [() => Promise<Charge>, (r: Charge) => Charge]) =>
     breaker.execute(...c).catch(() => {});
@@ -138,22 +141,26 @@ describe.each(engines)('%s keeps the breaker contract', (_name, make) => {
   });
 
   it('restarts the reset timeout when tripped while open', async () => {
+    vi.useFakeTimers(); // opossum's reset timer and both engines' clocks
     const resetTimeoutMs = 600;
     breaker = make({ ...small, resetTimeoutMs });
     const transitions: BreakerTransition[] = [];
     breaker.onStateChange((t) => transitions.push(t));
     breaker.trip('probe');
-    await new Promise((resolve) => setTimeout(resolve, resetTimeoutMs / 2));
+    await vi.advanceTimersByTimeAsync(resetTimeoutMs / 2);
     expect(breaker.state).toBe('open');
     const retrippedAt = Date.now();
     breaker.trip('probe');
-    await expect.poll(() => breaker.state, { timeout: 5_000, interval: 10 }).toBe('half-open');
+    // Without the restart it would go half-open here, a full timeout after the first trip.
+    await vi.advanceTimersByTimeAsync(resetTimeoutMs - 1);
+    expect(breaker.state).toBe('open');
+    await vi.advanceTimersByTimeAsync(1);
+    expect(breaker.state).toBe('half-open');
     expect(transitions.map((t) => `${t.from}->${t.to}:${t.reason}`)).toEqual([
       'closed->open:probe',
       'open->half-open:reset-timeout',
     ]);
-    // Node may run a timer a few ms early by Date.now(); without the restart it runs half a timeout early.
-    expect(transitions[1]!.at - retrippedAt).toBeGreaterThanOrEqual(resetTimeoutMs - 20);
+    expect(transitions[1]!.at - retrippedAt).toBe(resetTimeoutMs);
   });
 
   it('re-opens when the half-open trial fails', async () => {
@@ -164,17 +171,23 @@ describe.each(engines)('%s keeps the breaker contract', (_name, make) => {
   });
 
   it('takes a recorded call as the trial when half-open, and ignores one while open', async () => {
+    vi.useFakeTimers();
     breaker = make(small);
     breaker.trip('probe');
     breaker.recordSuccess();
     breaker.recordFailure('link');
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    // Lets the recorded calls settle (they run on promises) and runs the clock to just before the
+    // reset timeout: neither closed nor restarted the open breaker.
+    await vi.advanceTimersByTimeAsync(small.resetTimeoutMs - 1);
     expect(breaker.state).toBe('open');
-    await expect.poll(() => breaker.state, { timeout: 2_000, interval: 10 }).toBe('half-open');
+    await vi.advanceTimersByTimeAsync(1);
+    expect(breaker.state).toBe('half-open');
     breaker.recordSuccess();
-    await expect.poll(() => breaker.state).toBe('closed');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(breaker.state).toBe('closed');
     for (let i = 0; i < 3; i++) breaker.recordFailure('link');
-    await expect.poll(() => breaker.state).toBe('open');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(breaker.state).toBe('open');
   });
 
   it('holds an isolated breaker open until every handle is disposed', async () => {

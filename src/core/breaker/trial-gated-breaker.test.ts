@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { OpossumBreaker } from '../../adapters/node/opossum-breaker.ts';
 import { PolicySchema } from '../policy/schema.ts';
 import { TrialGatedBreaker } from './trial-gated-breaker.ts';
@@ -10,12 +10,20 @@ const config = PolicySchema.parse({
   routes: [{ id: 'r', match: { method: 'POST', path: '/' }, paths: ['a'] }],
 }).breaker;
 
+/** Trips the breaker and runs the clock through its reset timeout (fake timers). */
 async function halfOpen(gated: TrialGatedBreaker): Promise<void> {
   gated.trip('test');
-  await expect.poll(() => gated.state, { timeout: 2_000, interval: 5 }).toBe('half-open');
+  await vi.advanceTimersByTimeAsync(config.resetTimeoutMs);
+  expect(gated.state).toBe('half-open');
 }
 
+/** Lets the lock's answer be applied: runs pending promises, no time passes. */
+const applied = () => vi.advanceTimersByTimeAsync(0);
+
 describe('TrialGatedBreaker', () => {
+  beforeEach(() => void vi.useFakeTimers());
+  afterEach(() => void vi.useRealTimers());
+
   it('admits the half-open trial only once this instance holds the lock', async () => {
     let grant!: (mine: boolean) => void;
     const gated = new TrialGatedBreaker(
@@ -26,7 +34,8 @@ describe('TrialGatedBreaker', () => {
     await halfOpen(gated);
     expect(gated.isAvailable).toBe(false); // lock asked for, not yet granted
     grant(true);
-    await expect.poll(() => gated.isAvailable).toBe(true);
+    await applied();
+    expect(gated.isAvailable).toBe(true);
     await gated.execute(() => Promise.resolve('ok'));
     expect(gated.state).toBe('closed');
     gated.dispose();
@@ -40,12 +49,17 @@ describe('TrialGatedBreaker', () => {
       60_000,
     );
     await halfOpen(gated);
-    await expect.poll(() => asked).toBe(1);
-    await Promise.resolve(); // the refusal is applied
+    await applied();
+    expect(asked).toBe(1);
     expect(gated.isAvailable).toBe(false);
     await expect(gated.execute(() => Promise.resolve('sent'))).rejects.toMatchObject({
       code: 'breaker_open',
     });
+    // With no verdict from the other instance before its lock expires, this one asks again.
+    await vi.advanceTimersByTimeAsync(60_000 - 1);
+    expect(asked).toBe(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(asked).toBe(2);
     gated.reset('peer gw-2: trial-succeeded');
     expect(gated.isAvailable).toBe(true);
     gated.dispose();
@@ -58,7 +72,8 @@ describe('TrialGatedBreaker', () => {
       60_000,
     );
     await halfOpen(gated);
-    await expect.poll(() => gated.isAvailable).toBe(true);
+    await applied();
+    expect(gated.isAvailable).toBe(true);
     gated.dispose();
   });
 });

@@ -1,5 +1,5 @@
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AttemptTimer } from './attempt-timer.ts';
 
 const busyFor = (ms: number) => {
@@ -40,10 +40,20 @@ describe('AttemptTimer', () => {
     }
   });
 
-  it('never aborts once disposed', async () => {
-    const timer = new AttemptTimer(5);
-    timer.dispose();
-    await new Promise((r) => setTimeout(r, 30));
-    expect(timer.signal.aborted).toBe(false);
+  it('never aborts once disposed, before its time or in the extra turn', () => {
+    vi.useFakeTimers();
+    try {
+      const early = new AttemptTimer(5);
+      early.dispose();
+      const inTurn = new AttemptTimer(5);
+      vi.advanceTimersByTime(5); // its time has come; the abort waits for the extra turn
+      inTurn.dispose();
+      expect(vi.getTimerCount()).toBe(0);
+      vi.runAllTimers();
+      expect(early.signal.aborted).toBe(false);
+      expect(inTurn.signal.aborted).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { IBreaker } from '../breaker/breaker.ts';
 import { AttemptError } from '../attempt-error.ts';
 import { raceConnects } from './connect-hedge.ts';
@@ -30,18 +30,33 @@ function fakePath(id: string, behaviour: ConnectBehaviour, log: string[]): PathR
   };
 }
 
+/** Tracks whether a race has finished, so a test can show it has not yet. */
+function watched<T>(promise: Promise<T>) {
+  const state = { settled: false, promise };
+  void promise.then(() => (state.settled = true));
+  return state;
+}
+
+// Fake timers: the hedge, the budget and the fake connects run on a clock the test moves.
 describe('raceConnects', () => {
+  beforeEach(() => void vi.useFakeTimers());
+  afterEach(() => void vi.useRealTimers());
+
   it('starts the next candidate after hedgeMs and sends on the first connected, without cutting the other short', async () => {
     const log: string[] = [];
-    const result = await raceConnects(
-      [fakePath('a', 'hang', log), fakePath('b', 1, log)],
-      0,
-      20,
-      5_000,
+    const race = watched(
+      raceConnects([fakePath('a', 'hang', log), fakePath('b', 1, log)], 0, 20, 5_000),
     );
+    await vi.advanceTimersByTimeAsync(19);
+    expect(log).toEqual(['start a']);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(log).toEqual(['start a', 'start b']);
+    expect(race.settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1); // b's connect is up
+    const result = await race.promise;
     expect(result.winner).toBe(1);
     expect(result.failures).toEqual([]);
-    expect(log).toEqual(['start a', 'start b']);
+    expect(log).toEqual(['start a', 'start b']); // a was not aborted
   });
 
   it('reports a losing connect that fails after the race, so its path is charged for it', async () => {
@@ -61,39 +76,44 @@ describe('raceConnects', () => {
           ),
       },
     };
-    const result = await raceConnects(
-      [slowFailure, fakePath('b', 1, log)],
-      0,
-      10,
-      5_000,
-      (index, error) => late.push(`${index}:${error.code}`),
+    const race = raceConnects([slowFailure, fakePath('b', 1, log)], 0, 10, 5_000, (index, error) =>
+      late.push(`${index}:${error.code}`),
     );
+    await vi.advanceTimersByTimeAsync(11); // the hedge after 10 ms, and b's connect 1 ms later
+    const result = await race;
     expect(result.winner).toBe(1);
+    await vi.advanceTimersByTimeAsync(28);
     expect(late).toEqual([]);
-    await new Promise((resolve) => setTimeout(resolve, 80));
+    await vi.advanceTimersByTimeAsync(1); // a's connect fails 40 ms after it started
     expect(late).toEqual(['0:connect_timeout']);
   });
 
   it('moves on at once when a connect fails, and reports the failure', async () => {
     const log: string[] = [];
-    const result = await raceConnects(
+    const race = raceConnects(
       [fakePath('a', 'refuse', log), fakePath('b', 1, log)],
       0,
       10_000,
       5_000,
     );
+    await vi.advanceTimersByTimeAsync(0); // no time passes: the refusal alone starts b
+    expect(log).toEqual(['start a', 'start b']);
+    await vi.advanceTimersByTimeAsync(1);
+    const result = await race;
     expect(result.winner).toBe(1);
     expect(result.failures.map((f) => f.error.code)).toEqual(['connect_refused']);
   });
 
   it('gives up when no connection is up within the budget', async () => {
     const log: string[] = [];
-    const result = await raceConnects(
-      [fakePath('a', 'hang', log), fakePath('b', 'hang', log)],
-      0,
-      5,
-      50,
+    const race = watched(
+      raceConnects([fakePath('a', 'hang', log), fakePath('b', 'hang', log)], 0, 5, 50),
     );
+    await vi.advanceTimersByTimeAsync(49);
+    expect(race.settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(race.settled).toBe(true);
+    const result = await race.promise;
     expect(result.winner).toBeUndefined();
     expect(result.lastStarted).toBe(1);
     expect(log).toEqual(['start a', 'start b']);

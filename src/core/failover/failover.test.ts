@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { RecordingBreaker } from '../../../test/support/recording-breaker.ts';
 import { PaypathError } from '../errors.ts';
 import { LatencyWindow } from '../health/latency-window.ts';
@@ -196,19 +196,30 @@ describe('forwardWithFailover', () => {
           reject(new AttemptError('response_timeout', 'sent', 'timeout'));
         });
       });
-    const two = setup(
-      { a: slow, b: async () => answer(201) },
-      { attemptTimeoutMs: undefined, idempotency: { upstreamHonors: true } },
-    );
-    expect((await two.forward()).pathId).toBe('b');
-    // Alone, the same slow answer is waited for (up to the deadline) instead of becoming outcome_unknown.
-    const one = setup(
-      { a: slow },
-      { attemptTimeoutMs: undefined, idempotency: { upstreamHonors: true } },
-    );
-    const result = await one.forward();
-    expect(result.response.status).toBe(201);
-    expect(result.attempts.map((a) => a.outcome)).toEqual(['answered']);
+    // Fake timers: the 20 ms adaptive timeout and the 80 ms answer race on a clock the test moves
+    // (on a real one, a loop stalled past 80 ms would find the answer before the timeout's abort).
+    vi.useFakeTimers();
+    try {
+      const two = setup(
+        { a: slow, b: async () => answer(201) },
+        { attemptTimeoutMs: undefined, idempotency: { upstreamHonors: true } },
+      );
+      const failedOver = two.forward();
+      await vi.advanceTimersByTimeAsync(80);
+      expect((await failedOver).pathId).toBe('b');
+      // Alone, the same slow answer is waited for (up to the deadline) instead of becoming outcome_unknown.
+      const one = setup(
+        { a: slow },
+        { attemptTimeoutMs: undefined, idempotency: { upstreamHonors: true } },
+      );
+      const waited = one.forward();
+      await vi.advanceTimersByTimeAsync(80);
+      const result = await waited;
+      expect(result.response.status).toBe(201);
+      expect(result.attempts.map((a) => a.outcome)).toEqual(['answered']);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('skips open breakers and answers no_path_available with Retry-After when none is usable', async () => {
@@ -233,13 +244,26 @@ describe('forwardWithFailover', () => {
   });
 
   it('stops at the deadline: a lost send inside it is outcome_unknown', async () => {
-    const { forward, sent } = setup(
-      { a: hang, b: hang, c: hang },
-      { attemptTimeoutMs: 40, deadlineMs: 60, idempotency: { upstreamHonors: true } },
-    );
-    const error = await rejection(forward());
-    expect(error.code).toBe('outcome_unknown');
-    expect(sent.length).toBe(2);
+    // Fake timers: on a real clock, a stall past the deadline before the first timeout fired
+    // would leave no time for the second path.
+    vi.useFakeTimers();
+    try {
+      const { forward, sent } = setup(
+        { a: hang, b: hang, c: hang },
+        { attemptTimeoutMs: 40, deadlineMs: 60, idempotency: { upstreamHonors: true } },
+      );
+      let settled = false;
+      const stopped = rejection(forward()).finally(() => (settled = true));
+      await vi.advanceTimersByTimeAsync(41); // a's timeout, and the turn its abort waits (1 ms)
+      expect(sent.map((s) => s.path)).toEqual(['a', 'b']); // b gets the 19 ms left
+      await vi.advanceTimersByTimeAsync(20);
+      expect(settled).toBe(true);
+      const error = await stopped;
+      expect(error.code).toBe('outcome_unknown');
+      expect(sent.map((s) => s.path)).toEqual(['a', 'b']);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('treats an unexpected transport error as possibly sent', async () => {

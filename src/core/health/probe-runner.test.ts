@@ -65,7 +65,7 @@ function rig(probe: Record<string, unknown> = {}) {
   /** Settles every probe in flight; resolves after their results were applied. */
   const settleAll = async () => {
     for (const path of paths) path.transport.settle();
-    await new Promise((r) => setTimeout(r, 0));
+    await Promise.all(started); // each resolves after onResult had the probe's result
   };
   return { runner, byId, results, started, settleAll, advance: (ms: number) => (now += ms) };
 }
@@ -140,10 +140,12 @@ describe('ProbeRunner (no timers)', () => {
 describe('Gateway probes without timers (Workers)', () => {
   it('a due probe that fails opens the path; a later passing one closes it', async () => {
     let down = false;
+    let now = 1_000_000;
     const p = policy({ intervalMs: 300, timeoutMs: 200 });
     const gateway = new Gateway({
       policy: p,
       policyHash: 'h',
+      now: () => now,
       transportFactory: (path): PathTransport => ({
         send: async () => {
           if (down && path.id === 'm')
@@ -152,7 +154,7 @@ describe('Gateway probes without timers (Workers)', () => {
         },
         close: async () => {},
       }),
-      breakerFactory: (config) => new TimestampBreaker(config),
+      breakerFactory: (config) => new TimestampBreaker(config, { now: () => now }),
     });
     const m = () => gateway.status().paths.find((x) => x.id === 'm')!;
     expect(m().lastProbe).toBeNull();
@@ -160,8 +162,9 @@ describe('Gateway probes without timers (Workers)', () => {
     expect(m()).toMatchObject({ state: 'closed', lastProbe: { error: null } });
 
     down = true;
+    now += 299;
     expect(await gateway.probeDue()).toEqual([]); // not due yet: 300 ms have not passed
-    await new Promise((r) => setTimeout(r, 310));
+    now += 1;
     await gateway.probeDue();
     expect(m()).toMatchObject({
       state: 'open',
@@ -171,7 +174,7 @@ describe('Gateway probes without timers (Workers)', () => {
     expect(m().transitions.at(-1)?.reason).toBe('probe: connect_refused');
 
     down = false;
-    await new Promise((r) => setTimeout(r, 310));
+    now += 300;
     await gateway.probeDue();
     // resetTimeoutMs is 60 s: the passing probe, not the clock, closed it.
     expect(m()).toMatchObject({ state: 'closed', lastProbe: { error: null } });
@@ -183,10 +186,12 @@ describe('Gateway probes without timers (Workers)', () => {
 
   it('a passing probe tops up the warm connections of quiet mirror and hot paths only; a failing one does not', async () => {
     let down = false;
+    let now = 1_000_000;
     const warmed: string[] = [];
     const gateway = new Gateway({
       policy: policy({ intervalMs: 300, timeoutMs: 200 }),
       policyHash: 'h',
+      now: () => now,
       transportFactory: (path): PathTransport => ({
         send: async () => {
           if (down) throw new AttemptError('connect_refused', 'not_sent', 'refused');
@@ -195,7 +200,7 @@ describe('Gateway probes without timers (Workers)', () => {
         warm: async (count) => void warmed.push(`${path.id}:${count}`),
         close: async () => {},
       }),
-      breakerFactory: (config) => new TimestampBreaker(config),
+      breakerFactory: (config) => new TimestampBreaker(config, { now: () => now }),
     });
     await gateway.probeDue();
     expect(warmed.sort()).toEqual(['h:4', 'm:4']); // warm is probed here too, but keeps no spare connections
@@ -208,12 +213,12 @@ describe('Gateway probes without timers (Workers)', () => {
       'k',
     );
     expect(sent.pathId).toBe('m');
-    await new Promise((r) => setTimeout(r, 310));
+    now += 300;
     await gateway.probeDue();
     expect(warmed).toEqual(['h:4']);
     warmed.length = 0;
     down = true;
-    await new Promise((r) => setTimeout(r, 310));
+    now += 300;
     await gateway.probeDue();
     expect(warmed).toEqual([]);
     await gateway.close();

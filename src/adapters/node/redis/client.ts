@@ -61,7 +61,9 @@ export const FAIL_FAST_CLUSTER_OPTIONS: ClusterOptions = {
  * server; `redis+sentinel://[:password@]host:port[,host:port…]/<master name>` names a
  * Sentinel-managed primary (the client follows failovers); `redis+cluster://` and
  * `rediss+cluster://[user:password@]host:port[,host:port…]` name nodes of a Redis Cluster (any
- * reachable one is enough: the rest are discovered).
+ * reachable one is enough: the rest are discovered). `overrides` replace single settings (e.g. the
+ * gateway's redisCommandTimeoutMs as commandTimeout) for all three, on a Cluster for every node;
+ * the other fail-fast settings stay.
  */
 export function createRedisClient(url: string, overrides: RedisOptions = {}): RedisClient {
   const cluster = parseClusterUrl(url);

@@ -4,6 +4,7 @@ import { MemoryIdempotencyStore } from '../../../core/idempotency/memory-store.t
 import type { ClaimResult, IdempotencyStore } from '../../../core/idempotency/store.ts';
 import type { UpstreamResponse } from '../../../core/transport.ts';
 import { charge, idempotencyApp as setup } from '../../../../test/support/idempotency-app.ts';
+import { within } from '../../../../test/support/poll.ts';
 
 describe('idempotency middleware', () => {
   it('replays a completed key byte for byte with Idempotent-Replayed and no upstream call', async () => {
@@ -97,15 +98,19 @@ describe('idempotency middleware', () => {
   });
 
   it('answers 409 idempotency_key_in_use while the first request is in flight', async () => {
-    let finish: (() => void) | undefined;
+    let finish!: () => void;
+    let reached!: () => void;
+    const upstreamReached = new Promise<void>((resolve) => (reached = resolve));
     const { pay, sent } = setup({
       upstream: async (request, pathId) => {
-        await new Promise<void>((resolve) => (finish = resolve));
+        const answered = new Promise<void>((resolve) => (finish = resolve));
+        reached();
+        await answered;
         return charge(request, pathId);
       },
     });
     const first = pay('k-4', '{"amount":1}');
-    while (finish === undefined) await new Promise((r) => setTimeout(r, 5));
+    await within('the first request reaching the processor', upstreamReached, 5_000);
     const second = await pay('k-4', '{"amount":1}');
     expect(second.status).toBe(409);
     expect(((await second.json()) as { error: { code: string } }).error.code).toBe(
