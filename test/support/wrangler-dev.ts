@@ -2,27 +2,35 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './redis-server.ts';
+import { stripVTControlCharacters } from 'node:util';
+import { until } from './poll.ts';
 
 const WRANGLER = new URL('../../node_modules/wrangler/bin/wrangler.js', import.meta.url).pathname;
 
 /**
- * The paypath Worker running in workerd under `wrangler dev`, offline, on a free loopback port.
+ * The paypath Worker running in workerd under `wrangler dev`, offline, on a loopback port the OS
+ * picks: wrangler is started with `--port 0` and the port is read back from its "Ready on
+ * http://127.0.0.1:PORT" line, so no other test can take the port between a pick and the bind.
+ * The devtools inspector (unused here) listens on a port the OS picks too (`--inspector-port 0`).
  * Started through wrangler.js directly (not npx) and in its own process group, so stopping it
  * by PID also stops the workerd children.
  */
 export class WranglerDev {
-  readonly url: string;
+  #url: string | undefined;
   readonly #child: ChildProcess;
   readonly #dir: string;
   output = '';
 
-  private constructor(url: string, child: ChildProcess, dir: string) {
-    this.url = url;
+  private constructor(child: ChildProcess, dir: string) {
     this.#child = child;
     this.#dir = dir;
     child.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
+  }
+
+  get url(): string {
+    if (this.#url === undefined) throw new Error('wrangler dev has not said where it listens yet');
+    return this.#url;
   }
 
   /** `testScheduled`: serve `/__scheduled?cron=…`, which runs the Worker's scheduled handler (see `scheduled`). */
@@ -31,17 +39,15 @@ export class WranglerDev {
     options: { testScheduled?: boolean } = {},
   ): Promise<WranglerDev> {
     const dir = mkdtempSync(join(tmpdir(), 'paypath-wrangler-'));
-    const port = await freePort();
-    const inspector = await freePort();
     const args = [
       WRANGLER,
       'dev',
       '--ip',
       '127.0.0.1',
       '--port',
-      String(port),
+      '0',
       '--inspector-port',
-      String(inspector),
+      '0',
       '--persist-to',
       join(dir, 'state'),
     ];
@@ -61,19 +67,40 @@ export class WranglerDev {
         WRANGLER_LOG_PATH: join(dir, 'logs'),
       },
     });
-    const dev = new WranglerDev(`http://127.0.0.1:${port}`, child, dir);
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const ok = await fetch(`${dev.url}/healthz`, { signal: AbortSignal.timeout(1_000) }).then(
-        (r) => r.ok,
-        () => false,
+    const dev = new WranglerDev(child, dir);
+    const exited = () => child.exitCode !== null || child.signalCode !== null;
+    try {
+      // The line wrangler prints once workerd listens, with the port the OS gave it.
+      const ready = await until(
+        'wrangler dev to print "Ready on http://127.0.0.1:PORT"',
+        () => {
+          const match = /Ready on (http:\/\/127\.0\.0\.1:\d+)/.exec(
+            stripVTControlCharacters(dev.output),
+          );
+          if (match) return match[1]!;
+          if (exited()) throw new Error('wrangler dev exited');
+          return undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 100 },
       );
-      if (ok) return dev;
-      if (child.exitCode !== null || Date.now() > deadline) {
-        await dev.stop();
-        throw new Error(`wrangler dev did not start:\n${dev.output}`);
-      }
-      await new Promise((r) => setTimeout(r, 200));
+      dev.#url = ready;
+      await until(
+        `the Worker to answer ${ready}/healthz`,
+        async () => {
+          if (exited()) throw new Error('wrangler dev exited');
+          return await fetch(`${ready}/healthz`, { signal: AbortSignal.timeout(1_000) }).then(
+            (r) => r.ok,
+            () => false,
+          );
+        },
+        { timeoutMs: 30_000, intervalMs: 100 },
+      );
+      return dev;
+    } catch (error) {
+      await dev.stop();
+      throw new Error(`wrangler dev did not start (${(error as Error).message}):\n${dev.output}`, {
+        cause: error,
+      });
     }
   }
 

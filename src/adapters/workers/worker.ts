@@ -104,7 +104,10 @@ async function build(source: string, env: WorkerEnv): Promise<Built> {
     transportFactory: (path) => createFetchTransport(path),
     breakerFactory: (config) => new TimestampBreaker(config),
     instanceId: `worker-${crypto.randomUUID().slice(0, 8)}`,
-    onProbeStart: (probe) => currentEvent.getStore()?.waitUntil(probe),
+    // The event that started a probe also delivers the alarms its result raises: a delivery still
+    // running when its event ends is cut off (and would fail whoever awaits it later).
+    onProbeStart: (probe) =>
+      currentEvent.getStore()?.waitUntil(probe.then(() => gateway.alarmDeliveries())),
     ...(health ? { healthStore: health } : {}),
   });
   return {

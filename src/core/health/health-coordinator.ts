@@ -133,8 +133,12 @@ export class HealthCoordinator {
     return this.#runner.runRound();
   }
 
+  /**
+   * Resolves once the alarm deliveries in progress have ended. Settled, not all: on Workers a
+   * delivery begun by an event that has since ended can never settle, and awaiting it rejects.
+   */
   alarmDeliveries(): Promise<void> {
-    return Promise.all([...this.#alarm.pending]).then(() => {});
+    return Promise.allSettled([...this.#alarm.pending]).then(() => {});
   }
 
   /** Starts the egress watch (see Gateway.startEgressWatch); resolves after its first check. */
