@@ -1,7 +1,7 @@
 import { Cluster, Redis } from 'ioredis';
 import { connect } from 'node:net';
 import { Duplex } from 'node:stream';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RedisStreamAuditLog } from '../src/adapters/node/redis/audit-stream.ts';
 import {
   createRedisClient,
@@ -82,6 +82,8 @@ describe('against a Redis Cluster of three redis-server processes', () => {
   beforeAll(async () => {
     cluster = await TestRedisCluster.start(3);
   }, 30_000);
+  // Health state and records an earlier test's gateways shared stay in the Cluster otherwise.
+  beforeEach(() => cluster.flushAll());
   afterAll(async () => {
     for (const c of clients) c.disconnect();
     await cluster?.stop();

@@ -95,6 +95,15 @@ export class TestRedisCluster {
     );
   }
 
+  /** Empties every running node (FLUSHALL), so a test does not see what an earlier one stored. */
+  async flushAll(): Promise<void> {
+    await Promise.all(
+      this.nodes
+        .filter((n) => n.running)
+        .map((n) => run('redis-cli', ['-p', String(n.port), 'flushall'], { timeout: 5_000 })),
+    );
+  }
+
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.stop()));
   }
