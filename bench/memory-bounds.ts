@@ -5,7 +5,7 @@
 //
 //   node bench/memory-bounds.ts   (about 20 s; part of `npm run bench`)
 import { connect, type Socket } from 'node:net';
-import { BulkProcessor } from '../test/support/bulk-processor.ts';
+import { BulkProcessor, bulkPolicy } from '../test/support/bulk-processor.ts';
 import { startServeChild, type ServeChild } from '../test/support/serve-child.ts';
 
 const MiB = 1024 * 1024;
@@ -15,17 +15,7 @@ const processor = await new BulkProcessor().start();
 const children: ServeChild[] = [];
 
 async function fresh(limits = ''): Promise<ServeChild> {
-  const gateway = await startServeChild(`version: 1
-paths:
-  - { id: only, upstream: "${processor.url}" }
-routes:
-  - id: payments
-    match: { method: POST, path: /v1/payments }
-    paths: [only]
-    deadlineMs: 60000
-    attemptTimeoutMs: 30000
-probe: { enabled: false }
-${limits}`);
+  const gateway = await startServeChild(bulkPolicy(processor.url, limits));
   children.push(gateway);
   for (let i = 0; i < 20; i++) await pay(gateway, `warm-${i}`, { amount: 1 });
   return gateway;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { quantile } from './open-loop.ts';
-import { BulkProcessor } from '../test/support/bulk-processor.ts';
+import { BulkProcessor, bulkPolicy } from '../test/support/bulk-processor.ts';
 import { startServeChild } from '../test/support/serve-child.ts';
 
 /**
@@ -34,17 +34,9 @@ const PAYMENT_RATE = 50; // per second, each with its own key
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const processor = await new BulkProcessor().start();
-const gateway = await startServeChild(`version: 1
-paths:
-  - { id: only, upstream: "${processor.url}" }
-routes:
-  - id: payments
-    match: { method: POST, path: /v1/payments }
-    paths: [only]
-    deadlineMs: 30000
-    attemptTimeoutMs: 10000
-probe: { enabled: false }
-`);
+const gateway = await startServeChild(
+  bulkPolicy(processor.url, '', { deadlineMs: 30_000, attemptTimeoutMs: 10_000 }),
+);
 const { hostname, port } = new URL(gateway.url);
 const end = Date.now() + SECONDS * 1_000;
 const live = new Set<Socket>();

@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BulkProcessor } from './support/bulk-processor.ts';
+import { BulkProcessor, bulkPolicy } from './support/bulk-processor.ts';
 import { until } from './support/poll.ts';
 import { startServeChild, type ServeChild } from './support/serve-child.ts';
 
@@ -8,20 +8,6 @@ import { startServeChild, type ServeChild } from './support/serve-child.ts';
 // gateway accounts for (bodies held against the budget, answers not kept). The resident memory
 // these limits lead to is measured by bench/memory-bounds.ts, not asserted here.
 const MiB = 1024 * 1024;
-
-function policy(upstream: string, limits = ''): string {
-  return `version: 1
-paths:
-  - { id: only, upstream: "${upstream}" }
-routes:
-  - id: payments
-    match: { method: POST, path: /v1/payments }
-    paths: [only]
-    deadlineMs: 60000
-    attemptTimeoutMs: 30000
-probe: { enabled: false }
-${limits}`;
-}
 
 async function pay(
   gateway: ServeChild,
@@ -47,7 +33,7 @@ afterAll(async () => {
 describe('gateway memory limits (a paypath serve process)', () => {
   /** A fresh gateway per measurement, so one test's retained memory is not the next one's baseline. */
   async function fresh(limits = ''): Promise<ServeChild> {
-    const gateway = await startServeChild(policy(processor.url, limits));
+    const gateway = await startServeChild(bulkPolicy(processor.url, limits));
     children.push(gateway);
     for (let i = 0; i < 20; i++)
       expect((await pay(gateway, `warm-${i}`, { amount: 1 })).status).toBe(201);

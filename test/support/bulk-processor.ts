@@ -54,3 +54,25 @@ export class BulkProcessor {
     await new Promise((resolve) => this.#server?.close(resolve));
   }
 }
+
+/**
+ * A policy with one path to `upstream` (a BulkProcessor) and a payments route, probes off, for a
+ * gateway measured under large bodies and answers; `extra` is YAML added at the top level.
+ */
+export function bulkPolicy(
+  upstream: string,
+  extra = '',
+  timeouts = { deadlineMs: 60_000, attemptTimeoutMs: 30_000 },
+): string {
+  return `version: 1
+paths:
+  - { id: only, upstream: "${upstream}" }
+routes:
+  - id: payments
+    match: { method: POST, path: /v1/payments }
+    paths: [only]
+    deadlineMs: ${timeouts.deadlineMs}
+    attemptTimeoutMs: ${timeouts.attemptTimeoutMs}
+probe: { enabled: false }
+${extra}`;
+}
