@@ -4,6 +4,9 @@ import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { until, within } from './poll.ts';
 
+/** The listener's backlog: 0 would mean the default. */
+const BACKLOG = 1;
+
 /**
  * A listening socket that is never accepted from, with a full backlog: connects to it hang (on
  * Linux the kernel drops SYNs once the accept queue is full), like a carrier whose handshakes never
@@ -11,9 +14,6 @@ import { until, within } from './poll.ts';
  * (SIGSTOP), so nothing ever accepts; filler connections take the queue's room, until the kernel
  * shows it full (Linux only: it reads /proc/net/tcp).
  */
-/** The listener's backlog: 0 would mean the default. */
-const BACKLOG = 1;
-
 export class UnacceptedListener {
   readonly port: number;
   readonly #child: ChildProcess;
