@@ -26,6 +26,7 @@ import { DetectionRig, pathState, pay } from './support/detection-harness.ts';
 import { ExactlyOnceBench, expectGatewayReplay } from './support/exactly-once-bench.ts';
 import { TestRedisCluster } from './support/redis-cluster.ts';
 import { REFUSED_PORT, type TestRedisServer } from './support/redis-server.ts';
+import { capturedLogger } from './support/captured-logger.ts';
 import { POLL, until } from './support/poll.ts';
 
 // Passed through, and watched: which options a gateway creates its Redis client with.
@@ -232,6 +233,8 @@ describe('against a Redis Cluster of three redis-server processes', () => {
   it('50 concurrent requests with one key charge once, the claim held in the Cluster', async () => {
     const bench = await ExactlyOnceBench.start({ serviceTimeMs: 150 });
     const made = vi.mocked(createRedisClient).mock.results.length;
+    // What the gateway warned of (a claim kept in memory says why), for the assertions' messages.
+    const captured = capturedLogger('warn');
     const gateway = await bench.startInProcess(
       bench.writePolicy([
         {
@@ -248,7 +251,7 @@ describe('against a Redis Cluster of three redis-server processes', () => {
       // This test is about where the claim is held, not about a slow Redis: on a busy machine a
       // command may take longer than the default 250 ms, and the gateway would then (rightly) hold
       // the claim in its memory instead.
-      { redisCommandTimeoutMs: 5_000 },
+      { redisCommandTimeoutMs: 5_000, logger: captured.logger },
     );
     try {
       // The option reached the gateway's client (one made for it), and the rest stayed fail-fast.
@@ -261,6 +264,16 @@ describe('against a Redis Cluster of three redis-server processes', () => {
         enableOfflineQueue: false,
         redisOptions: { commandTimeout: 5_000, maxRetriesPerRequest: 1 },
       });
+      // The gateway waits for Redis at start only so long (then runs on local state); a busy
+      // machine can take longer to learn the Cluster's slots. The claims must go to the Cluster.
+      await until(
+        'the gateway connected to the Cluster',
+        () => gatewayClients[0]!.status === 'ready',
+        {
+          timeoutMs: 10_000,
+          intervalMs: 20,
+        },
+      );
       const status = (await (await fetch(`${gateway.url}/status`)).json()) as {
         idempotency: { store: string };
         queue: { kind: string; durable: boolean };
@@ -289,7 +302,10 @@ describe('against a Redis Cluster of three redis-server processes', () => {
       expectGatewayReplay(replay.headers);
       expect(bench.processor.requests.get('/v1/payments')).toBe(1);
       const c = await client();
-      expect(JSON.parse((await c.get('paypath:idem:{cluster-50}'))!)).toMatchObject({ s: 'c' });
+      expect(
+        JSON.parse((await c.get('paypath:idem:{cluster-50}'))!),
+        captured.lines.join('\n'),
+      ).toMatchObject({ s: 'c' });
     } finally {
       await gateway.close();
       await bench.stop();
