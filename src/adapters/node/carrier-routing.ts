@@ -1,6 +1,7 @@
 import {
   carrierTable,
   carrierTableIpArgs,
+  carrierTableIpDeleteArgs,
   type CarrierTable,
 } from '../../core/egress/carrier-tables.ts';
 import { addressFamily, isIpLiteral } from '../../core/egress/egress-probe.ts';
@@ -189,8 +190,7 @@ export class CarrierRouting {
     const entry = this.#added.get(pathId);
     if (!entry) return;
     this.#added.delete(pathId);
-    const t = entry.table;
-    const family = t.family === 6 ? ['-6'] : [];
+    const teardown = carrierTableIpDeleteArgs(entry.table);
     // Either may be gone already (the kernel drops routes with the address they used): nothing to say then.
     const quietly = (args: string[]) =>
       runIp(this.#ip, args).then(
@@ -201,20 +201,8 @@ export class CarrierRouting {
           ),
         () => {},
       );
-    if (entry.rule)
-      await quietly([
-        ...family,
-        'rule',
-        'del',
-        'from',
-        t.source,
-        'table',
-        String(t.table),
-        'priority',
-        String(t.priority),
-      ]);
-    if (entry.route)
-      await quietly([...family, 'route', 'del', 'default', 'table', String(t.table)]);
+    if (entry.rule) await quietly(teardown.rule);
+    if (entry.route) await quietly(teardown.route);
   }
 
   async #run(args: string[], pathId: string): Promise<boolean> {
