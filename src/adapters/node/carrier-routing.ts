@@ -8,7 +8,7 @@ import { addressFamily, isIpLiteral } from '../../core/egress/egress-probe.ts';
 import { interfaceAddress, upstreamHost } from '../../core/egress/path-egress.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Policy } from '../../core/policy/schema.ts';
-import { parseAddresses, runIp } from './kernel-egress-probe.ts';
+import { parseAddresses, parsePointToPoint, runIp } from './kernel-egress-probe.ts';
 
 interface RuleJson {
   priority?: number;
@@ -143,11 +143,7 @@ export class CarrierRouting {
       runIp(this.#ip, ['-6', '-j', 'route', 'show', 'table', 'all']).catch(() => '[]'),
     ]);
     const box = parseAddresses(addrs);
-    const pointToPoint = new Set(
-      (JSON.parse(links) as { ifname: string; flags?: string[]; link_type?: string }[])
-        .filter((l) => l.flags?.includes('POINTOPOINT') || l.link_type === 'none')
-        .map((l) => l.ifname),
-    );
+    const pointToPoint = parsePointToPoint(links);
     const defaults = [
       ...(JSON.parse(routes4) as RouteJson[]).map((r) => ({ ...r, family: 4 })),
       ...(JSON.parse(routes6) as RouteJson[]).map((r) => ({ ...r, family: 6 })),
