@@ -1,13 +1,14 @@
 import {
   carrierTable,
   carrierTableIpArgs,
+  carrierTableIpDeleteArgs,
   type CarrierTable,
 } from '../../core/egress/carrier-tables.ts';
 import { addressFamily, isIpLiteral } from '../../core/egress/egress-probe.ts';
 import { interfaceAddress, upstreamHost } from '../../core/egress/path-egress.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Policy } from '../../core/policy/schema.ts';
-import { parseAddresses, runIp } from './kernel-egress-probe.ts';
+import { parseAddresses, parsePointToPoint, runIp } from './kernel-egress-probe.ts';
 
 interface RuleJson {
   priority?: number;
@@ -142,11 +143,7 @@ export class CarrierRouting {
       runIp(this.#ip, ['-6', '-j', 'route', 'show', 'table', 'all']).catch(() => '[]'),
     ]);
     const box = parseAddresses(addrs);
-    const pointToPoint = new Set(
-      (JSON.parse(links) as { ifname: string; flags?: string[]; link_type?: string }[])
-        .filter((l) => l.flags?.includes('POINTOPOINT') || l.link_type === 'none')
-        .map((l) => l.ifname),
-    );
+    const pointToPoint = parsePointToPoint(links);
     const defaults = [
       ...(JSON.parse(routes4) as RouteJson[]).map((r) => ({ ...r, family: 4 })),
       ...(JSON.parse(routes6) as RouteJson[]).map((r) => ({ ...r, family: 6 })),
@@ -189,8 +186,7 @@ export class CarrierRouting {
     const entry = this.#added.get(pathId);
     if (!entry) return;
     this.#added.delete(pathId);
-    const t = entry.table;
-    const family = t.family === 6 ? ['-6'] : [];
+    const teardown = carrierTableIpDeleteArgs(entry.table);
     // Either may be gone already (the kernel drops routes with the address they used): nothing to say then.
     const quietly = (args: string[]) =>
       runIp(this.#ip, args).then(
@@ -201,20 +197,8 @@ export class CarrierRouting {
           ),
         () => {},
       );
-    if (entry.rule)
-      await quietly([
-        ...family,
-        'rule',
-        'del',
-        'from',
-        t.source,
-        'table',
-        String(t.table),
-        'priority',
-        String(t.priority),
-      ]);
-    if (entry.route)
-      await quietly([...family, 'route', 'del', 'default', 'table', String(t.table)]);
+    if (entry.rule) await quietly(teardown.rule);
+    if (entry.route) await quietly(teardown.route);
   }
 
   async #run(args: string[], pathId: string): Promise<boolean> {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Resolver } from 'node:dns/promises';
 import { connect } from 'node:net';
 import { addressFamily, type EgressProbe } from '../../core/egress/egress-probe.ts';
-import { createKernelEgressProbe, runIp } from './kernel-egress-probe.ts';
+import { createKernelEgressProbe, parsePointToPoint, runIp } from './kernel-egress-probe.ts';
 import { resolverFamily } from './dns-query.ts';
 
 /** What `paypath doctor` reads from the box and asks of the network, and its Node readout. */
@@ -63,11 +63,7 @@ export function nodeDoctorDeps(ip = 'ip'): DoctorDeps {
             table: r.table ?? 'main',
             family,
           }));
-      const pointToPoint = new Set(
-        (JSON.parse(links) as { ifname: string; flags?: string[]; link_type?: string }[])
-          .filter((l) => l.flags?.includes('POINTOPOINT') || l.link_type === 'none')
-          .map((l) => l.ifname),
-      );
+      const pointToPoint = parsePointToPoint(links);
       const rules = [
         ...(JSON.parse(rules4) as { src?: string; table?: string; priority?: number }[]),
         ...(JSON.parse(rules6) as { src?: string; table?: string; priority?: number }[]),

@@ -72,6 +72,15 @@ export function parseAddresses(json: string): BoxInterfaces {
   return { names: links.map((l) => l.ifname), addresses };
 }
 
+/** The point-to-point links (no next hop: `default dev wwan0`) in `ip -j link show` output. */
+export function parsePointToPoint(json: string): Set<string> {
+  return new Set(
+    (JSON.parse(json) as { ifname: string; flags?: string[]; link_type?: string }[])
+      .filter((l) => l.flags?.includes('POINTOPOINT') || l.link_type === 'none')
+      .map((l) => l.ifname),
+  );
+}
+
 export function parseRouteGet(json: string): RouteAnswer {
   const [route] = JSON.parse(json) as IpRouteJson[];
   if (!route || route.dev === undefined) throw new Error('no route in the answer');

@@ -48,17 +48,7 @@ export function carrierTable(
 export function carrierTableIpArgs(t: CarrierTable): { rule: string[]; route: string[] } {
   const family = t.family === 6 ? ['-6'] : [];
   return {
-    rule: [
-      ...family,
-      'rule',
-      'add',
-      'from',
-      t.source,
-      'table',
-      String(t.table),
-      'priority',
-      String(t.priority),
-    ],
+    rule: [...family, 'rule', 'add', ...ruleSelector(t)],
     route: [
       ...family,
       'route',
@@ -71,6 +61,20 @@ export function carrierTableIpArgs(t: CarrierTable): { rule: string[]; route: st
       String(t.table),
     ],
   };
+}
+
+/** `ip` arguments (after `ip`) that take the table down again: the same rule, and the default route. */
+export function carrierTableIpDeleteArgs(t: CarrierTable): { rule: string[]; route: string[] } {
+  const family = t.family === 6 ? ['-6'] : [];
+  return {
+    rule: [...family, 'rule', 'del', ...ruleSelector(t)],
+    route: [...family, 'route', 'del', 'default', 'table', String(t.table)],
+  };
+}
+
+/** What names the table's rule, for adding and deleting it alike. */
+function ruleSelector(t: CarrierTable): string[] {
+  return ['from', t.source, 'table', String(t.table), 'priority', String(t.priority)];
 }
 
 /** The shell commands an operator runs (as root) to set the table up now; lost on reboot. */
