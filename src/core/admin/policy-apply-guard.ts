@@ -16,21 +16,34 @@ export function policyGuardIssues(
 ): PolicyIssue[] {
   const issues: PolicyIssue[] = [];
   const allowlist = effectiveAllowlist(source === 'file' ? candidate : trusted);
-  if (source !== 'file' && canonicalJson(candidate.admin) !== canonicalJson(trusted.admin)) {
+  if (source !== 'file') issues.push(...fileOnlyIssues(candidate, trusted));
+  for (const bad of disallowedUpstreams(candidate, allowlist)) {
+    issues.push({
+      path: bad.field,
+      message: `upstream ${bad.url} is not in admin.upstreamAllowlist (${allowlist.join(', ')})`,
+    });
+  }
+  return issues;
+}
+
+/** What `candidate`, applied other than from the policy file, changes that only the file may. */
+function fileOnlyIssues(candidate: Policy, trusted: Policy): PolicyIssue[] {
+  const issues: PolicyIssue[] = [];
+  if (canonicalJson(candidate.admin) !== canonicalJson(trusted.admin)) {
     issues.push({
       path: 'admin',
       message: 'the admin block (upstream allowlist) can only be changed in the policy file',
     });
   }
   // Routing tables change the host itself (with routing.manage): only someone who can edit the file may.
-  if (source !== 'file' && canonicalJson(candidate.routing) !== canonicalJson(trusted.routing)) {
+  if (canonicalJson(candidate.routing) !== canonicalJson(trusted.routing)) {
     issues.push({
       path: 'routing',
       message:
         'the routing block (routing tables paypath keeps on the host) can only be changed in the policy file',
     });
   }
-  if (source !== 'file' && trusted.routing.manage) {
+  if (trusted.routing.manage) {
     const fileGateways = new Map(trusted.paths.map((p) => [p.id, p.gateway]));
     candidate.paths.forEach((path, i) => {
       if (path.gateway !== fileGateways.get(path.id)) {
@@ -42,21 +55,13 @@ export function policyGuardIssues(
       }
     });
   }
-  if (source !== 'file') {
-    const known = new Set(webhookUrls(trusted));
-    for (const { field, url } of webhookFields(candidate)) {
-      if (!known.has(url))
-        issues.push({
-          path: field,
-          message: `webhook ${url} is not in the policy file; webhook URLs can only be added there`,
-        });
-    }
-  }
-  for (const bad of disallowedUpstreams(candidate, allowlist)) {
-    issues.push({
-      path: bad.field,
-      message: `upstream ${bad.url} is not in admin.upstreamAllowlist (${allowlist.join(', ')})`,
-    });
+  const known = new Set(webhookUrls(trusted));
+  for (const { field, url } of webhookFields(candidate)) {
+    if (!known.has(url))
+      issues.push({
+        path: field,
+        message: `webhook ${url} is not in the policy file; webhook URLs can only be added there`,
+      });
   }
   return issues;
 }
