@@ -1,8 +1,9 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startServeChild } from './support/serve-child.ts';
 
 const BIN = new URL('../bin/paypath.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'paypath-cli-'));
@@ -328,45 +329,13 @@ describe('paypath serve V8 heap sizing', () => {
 
   /** Starts serve, waits until it listens, and returns the node flags the running process has. */
   async function runningFlags(env: Record<string, string>, ipc = false): Promise<string[]> {
-    const file = join(dir, 'serve-heap.yaml');
-    writeFileSync(file, LOCAL);
-    const child = spawn(
-      process.execPath,
-      [
-        BIN,
-        'serve',
-        '--policy',
-        file,
-        '--port',
-        '0',
-        '--no-watch',
-        '--no-warm-up',
-        '--audit-file',
-        join(dir, 'audit.jsonl'),
-      ],
-      {
-        env: { ...process.env, LOG_LEVEL: 'info', ...env },
-        stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const child = await startServeChild(LOCAL, { env, ipc, args: ['--no-warm-up'] });
     try {
-      let output = '';
-      await new Promise<void>((resolve, reject) => {
-        child.stdout!.on('data', (chunk: Buffer) => {
-          output += chunk.toString();
-          if (output.includes('paypath listening on')) resolve();
-        });
-        child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${output}`)));
-      });
       const argv = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
       return argv.slice(1, argv.indexOf(BIN));
     } finally {
-      // Gone before the next test starts one (and before the directory it writes to is removed).
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        await exited;
-      }
+      // Gone before the next test starts one.
+      await child.stop();
     }
   }
 

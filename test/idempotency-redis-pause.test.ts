@@ -66,6 +66,12 @@ describe('Redis paused (SIGSTOP) or stopped around an idempotency claim, on a pr
       body: JSON.stringify({ amount: 300, reference: `ref-${key}` }),
     });
   const sent = () => bench.processor.requests.get('/v1/payments') ?? 0;
+  const inUse = async (response: Response) => {
+    expect(response.status).toBe(409);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe(
+      'idempotency_key_in_use',
+    );
+  };
 
   it("the claim that lands late is nobody's: a retry while the first is in flight is refused (409), never sent again", async () => {
     const status = (await (await fetch(`${gateway.url}/status`)).json()) as {
@@ -93,11 +99,7 @@ describe('Redis paused (SIGSTOP) or stopped around an idempotency claim, on a pr
 
     // The first payment is still at the processor. Its retry meets this instance's claim (on
     // another instance, the late one in Redis): in use, not sent.
-    const retry = await pay(key);
-    expect(retry.status).toBe(409);
-    expect(((await retry.json()) as { error: { code: string } }).error.code).toBe(
-      'idempotency_key_in_use',
-    );
+    await inUse(await pay(key));
     expect(sent()).toBe(before + 1);
 
     const answer = await first;
@@ -110,12 +112,6 @@ describe('Redis paused (SIGSTOP) or stopped around an idempotency claim, on a pr
     expect(await client.pttl(record)).toBeLessThanOrEqual(4_000 + 1_000);
   });
 
-  const inUse = async (response: Response) => {
-    expect(response.status).toBe(409);
-    expect(((await response.json()) as { error: { code: string } }).error.code).toBe(
-      'idempotency_key_in_use',
-    );
-  };
   const replayOf = async (response: Response, original: string) => {
     expect(response.status).toBe(201);
     expectGatewayReplay(response.headers);

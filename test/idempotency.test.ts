@@ -20,6 +20,15 @@ const payments = (extra: Record<string, unknown> = {}) => [
   },
 ];
 
+/** Captures of a charge, one route for every `/v1/payments/<charge>/capture`. */
+const captures = {
+  id: 'captures',
+  match: { method: 'POST', pathPrefix: '/v1/payments/' },
+  class: 'payment',
+  paths: ['p0'],
+  idempotency: { upstreamHonors: true },
+};
+
 async function pay(url: string, key: string | undefined, body: Record<string, unknown>) {
   const response = await fetch(`${url}/v1/payments`, {
     method: 'POST',
@@ -88,13 +97,6 @@ describe('idempotency over real sockets', () => {
   }
 
   it("a key used for one capture is refused (422) for another charge's capture or another query; the processor sees only the first", async () => {
-    const captures = {
-      id: 'captures',
-      match: { method: 'POST', pathPrefix: '/v1/payments/' },
-      class: 'payment',
-      paths: ['p0'],
-      idempotency: { upstreamHonors: true },
-    };
     const gateway = await bench.startInProcess(bench.writePolicy([...payments(), captures]));
     try {
       const capture = (target: string) =>
@@ -131,13 +133,6 @@ describe('idempotency over real sockets', () => {
   it('a Redis record stored by an earlier version (no path in its fingerprint) is never replayed after the upgrade', async () => {
     const server = await startRedis();
     const client = createRedisClient(server.url);
-    const captures = {
-      id: 'captures',
-      match: { method: 'POST', pathPrefix: '/v1/payments/' },
-      class: 'payment',
-      paths: ['p0'],
-      idempotency: { upstreamHonors: true },
-    };
     const gateway = await bench.startInProcess(
       bench.writePolicy([...payments(), captures]),
       server.url,

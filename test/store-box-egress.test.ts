@@ -199,6 +199,19 @@ describe.skipIf(!support.ok)('store box wired by hand: egress, doctor, interface
 
   it('an interface path follows its address when the link reconnects with a new one, while payments flow', async () => {
     const c3 = bed.carrier(3);
+    const routeCarrier3 = () =>
+      bed.exec('store', [
+        'ip',
+        'route',
+        'replace',
+        'default',
+        'via',
+        c3.nextHop,
+        'dev',
+        's3',
+        'table',
+        '103',
+      ]);
     // Carrier 3's table, chosen for any address of its range (an LTE address changes on every reconnect).
     await bed.exec('store', [
       'ip',
@@ -211,18 +224,7 @@ describe.skipIf(!support.ok)('store box wired by hand: egress, doctor, interface
       'priority',
       '900',
     ]);
-    await bed.exec('store', [
-      'ip',
-      'route',
-      'replace',
-      'default',
-      'via',
-      c3.nextHop,
-      'dev',
-      's3',
-      'table',
-      '103',
-    ]);
+    await routeCarrier3();
     const text = policy((c) => (c.n === 3 ? { bind: undefined, interface: 's3' } : {})).replace(
       /"paths":\["kt-fiber","skt-fiber","lgu-lte"\]/,
       '"paths":["lgu-lte","kt-fiber","skt-fiber"]',
@@ -262,18 +264,7 @@ describe.skipIf(!support.ok)('store box wired by hand: egress, doctor, interface
       await bed.exec('store', ['ip', 'addr', 'del', `${c3.storeAddress}/24`, 'dev', 's3']);
       await waitSent(sent + 20);
       await bed.exec('store', ['ip', 'addr', 'add', '10.201.3.7/24', 'dev', 's3']);
-      await bed.exec('store', [
-        'ip',
-        'route',
-        'replace',
-        'default',
-        'via',
-        c3.nextHop,
-        'dev',
-        's3',
-        'table',
-        '103',
-      ]);
+      await routeCarrier3();
       // Attempts while it had no address were not sent and may have opened its breaker or marked
       // it degraded (tried after its siblings); clean probes close it and lift the mark again.
       const moved = await waitForStatus('lgu-lte usable from 10.201.3.7', (s) => {

@@ -26,10 +26,13 @@ function procStatusKb(pid: number, field: string): number {
   return Number(value);
 }
 
-/** Starts `paypath serve` with `policyYaml` on a free port and resolves once it listens. */
+/**
+ * Starts `paypath serve` with `policyYaml` on a free port and resolves once it listens. `ipc` gives
+ * it an IPC channel, as `fork` would.
+ */
 export async function startServeChild(
   policyYaml: string,
-  options: { env?: Record<string, string>; args?: string[] } = {},
+  options: { env?: Record<string, string>; args?: string[]; ipc?: boolean } = {},
 ): Promise<ServeChild> {
   const dir = mkdtempSync(join(tmpdir(), 'paypath-serve-'));
   const file = join(dir, 'policy.yaml');
@@ -50,7 +53,7 @@ export async function startServeChild(
     ],
     {
       env: { ...process.env, LOG_LEVEL: 'info', ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
     },
   );
   let output = '';

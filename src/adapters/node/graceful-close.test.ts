@@ -76,14 +76,13 @@ describe('gracefulClose', () => {
   });
 
   it('refuses new connections and closes idle ones once draining', async () => {
-    const { closing, held, get, nextArrival, port } = await heldServer();
+    const { closing, held, get, nextArrival, idleConnection, port } = await heldServer();
     const arrival = nextArrival();
     const answer = get('/slow');
     await arrival;
-    const idle = await get('/now'); // a second connection, left idle with keep-alive
-    const idleClosed = new Promise((resolve) => idle.socket.once('close', resolve));
+    const idle = await idleConnection(); // a second connection, left idle with keep-alive
     const drained = closing.drain(60_000);
-    await idleClosed;
+    await idle.closed;
     const refused = await new Promise<string>((resolve) => {
       const req = request({ host: '127.0.0.1', port, path: '/now', agent: false }, () =>
         resolve('answered'),
